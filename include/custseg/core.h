@@ -1,0 +1,149 @@
+/* core: status codes and error records, logging from rank 0, stage timers, the run context.
+ *
+ * Everything here is local to one process: nothing calls MPI or HDF5. The collective parts
+ * (agreeing on an error, min/mean/max of timers) are built on top of this by `par`, which keeps
+ * the rule that only one module talks to MPI. */
+#ifndef CUSTSEG_CORE_H
+#define CUSTSEG_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status codes ------------------------------------------------------------------------
+ * X(name, value, exit status, description). Functions return CS_OK (0) or a negative code;
+ * the exit status of the program is taken from the table (documented in docs/cli.md). */
+#define CS_STATUS_MAP(X)                                                       \
+  X(OK, 0, 0, "success")                                                       \
+  X(EUSAGE, -1, 1, "usage error")                                              \
+  X(ECONFIG, -2, 1, "configuration error")                                     \
+  X(ENOENT, -3, 2, "input not found")                                          \
+  X(EFORMAT, -4, 2, "input is not a valid customer store")                     \
+  X(EDATA, -5, 2, "bad input data")                                            \
+  X(EOUTPUT, -6, 3, "cannot write output")                                     \
+  X(EIO, -7, 3, "I/O error")                                                   \
+  X(ENOMEM, -8, 3, "out of memory")                                            \
+  X(EMPI, -9, 3, "MPI error")                                                  \
+  X(EHDF5, -10, 3, "HDF5 error")                                               \
+  X(EVERIFY, -11, 4, "verification failed")                                    \
+  X(EINTERNAL, -12, 5, "internal error")
+
+enum {
+#define CS__ENUM(name, value, exitcode, desc) CS_##name = value,
+  CS_STATUS_MAP(CS__ENUM)
+#undef CS__ENUM
+};
+
+/* Short description of a status code. Local. */
+const char *cs_strerror(int status);
+/* Process exit status for a status code (0 for CS_OK). Local. */
+int cs_exit_status(int status);
+
+/* ---- error records -----------------------------------------------------------------------
+ * One error record per process: the first failure since the last cs_error_clear() is kept
+ * (later ones are usually consequences of it). Messages are one line and name the file,
+ * dataset and offending value. Not thread-safe: set errors outside OpenMP regions. */
+#define CS_MSG_MAX 768
+
+typedef struct cs_error {
+  int status;               /* CS_OK when no error is recorded */
+  int rank;                 /* rank that raised it (filled by cs_error_set from cs_log state) */
+  char where[96];           /* "src/io/store.c:123" */
+  char msg[CS_MSG_MAX];
+} cs_error_t;
+
+/* Record an error (if none is recorded yet) and return `status`. Local. */
+int cs_error_set(int status, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The current record (status CS_OK when none). Local. */
+const cs_error_t *cs_error_get(void);
+/* Replace the record wholesale (used by par to adopt another rank's error). Local. */
+void cs_error_adopt(const cs_error_t *err);
+void cs_error_clear(void);
+
+/* Set-and-jump helpers for functions that clean up through a `fail:` label and keep their
+ * result in an `int status` variable. */
+#define CS_FAIL(code, ...)                                                     \
+  do {                                                                         \
+    status = cs_error_set((code), __FILE__, __LINE__, __VA_ARGS__);            \
+    goto fail;                                                                 \
+  } while (0)
+#define CS_TRY(expr)                                                           \
+  do {                                                                         \
+    status = (expr);                                                           \
+    if (status < 0) goto fail;                                                 \
+  } while (0)
+#define CS_CHECK(cond, code, ...)                                              \
+  do {                                                                         \
+    if (!(cond)) CS_FAIL((code), __VA_ARGS__);                                 \
+  } while (0)
+
+/* ---- memory ------------------------------------------------------------------------------ */
+/* 64-byte aligned allocation for arrays that kernels stream over; NULL (with an error
+ * recorded) on failure. Free with cs_free. Local. */
+void *cs_alloc(size_t bytes, const char *what);
+void *cs_calloc(size_t bytes, const char *what);
+void cs_free(void *p);
+/* n * size with overflow check; SIZE_MAX on overflow (cs_alloc then fails). */
+size_t cs_bytes(int64_t n, size_t size);
+
+/* ---- logging -----------------------------------------------------------------------------
+ * Only rank 0 prints progress; errors are printed by the top level after the ranks agreed.
+ * Lines go to stderr as "[custseg   12.3s] message", so stdout stays for results. */
+typedef enum { CS_LOG_QUIET = 0, CS_LOG_INFO = 1, CS_LOG_DEBUG = 2 } cs_log_level_t;
+
+void cs_log_init(int rank, cs_log_level_t level);
+int cs_log_rank(void);
+void cs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cs_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Printed on every rank that calls it (for rank-local trouble worth a line). */
+void cs_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seconds since cs_log_init (monotonic clock). */
+double cs_wtime(void);
+
+/* Progress of a long loop: prints at most every `interval` seconds and at the end. */
+typedef struct cs_progress {
+  const char *what;
+  int64_t total;
+  double t0, last, interval;
+} cs_progress_t;
+void cs_progress_start(cs_progress_t *p, const char *what, int64_t total);
+void cs_progress_update(cs_progress_t *p, int64_t done);
+
+/* ---- timers ------------------------------------------------------------------------------ */
+#define CS_MAX_TIMERS 32
+typedef struct cs_timers {
+  int n;
+  const char *name[CS_MAX_TIMERS];   /* string literals */
+  double seconds[CS_MAX_TIMERS];
+  double started[CS_MAX_TIMERS];
+} cs_timers_t;
+/* Start/stop a named stage timer (accumulates). Local. */
+void cs_timer_start(cs_timers_t *t, const char *name);
+void cs_timer_stop(cs_timers_t *t, const char *name);
+
+/* ---- element types shared by par and io --------------------------------------------------- */
+typedef enum cs_dtype {
+  CS_DT_NONE = 0, /* not numeric (strings, compound, ...) */
+  CS_DT_I8, CS_DT_I16, CS_DT_I32, CS_DT_I64,
+  CS_DT_U8, CS_DT_U16, CS_DT_U32, CS_DT_U64,
+  CS_DT_F32, CS_DT_F64
+} cs_dtype_t;
+size_t cs_dtype_size(cs_dtype_t t);
+const char *cs_dtype_name(cs_dtype_t t);
+int cs_dtype_is_float(cs_dtype_t t);
+/* Convert n elements of type `from` at src into doubles / int64 at dst. Local. */
+void cs_convert_to_f64(cs_dtype_t from, const void *src, double *dst, int64_t n);
+void cs_convert_to_i64(cs_dtype_t from, const void *src, int64_t *dst, int64_t n);
+
+/* ---- the run context ---------------------------------------------------------------------- */
+struct cs_comm; /* defined by par: the communicator */
+
+typedef struct cs_ctx {
+  struct cs_comm *comm;
+  int rank, size;    /* what MPI_Comm_rank / MPI_Comm_size return for comm */
+  int threads;       /* OpenMP threads per rank */
+  cs_timers_t timers;
+} cs_ctx_t;
+
+#endif

@@ -1,0 +1,89 @@
+/* io: the only module that calls HDF5.
+ *
+ * Reading: the customer store (schema v1, docs/format.md) is opened on every rank through the
+ * mpio driver with collective metadata; a column is read as a contiguous row range per rank
+ * (any width of integer or float, converted on the way) in one collective transfer. Ranks
+ * with no rows join with an empty selection.
+ *
+ * Writing: an output file is created under a hidden temporary name in the destination
+ * directory and renamed by rank 0 only after every rank has closed it, so a reader never
+ * sees a partial file; on failure the temporary file is removed. */
+#ifndef CUSTSEG_IO_H
+#define CUSTSEG_IO_H
+
+#include "custseg/core.h"
+#include "custseg/par.h"
+
+#define CS_NAME_MAX 64
+#define CS_SCHEMA_VERSION 1
+
+/* ---- the customer store ------------------------------------------------------------------- */
+typedef struct cs_column {
+  char name[CS_NAME_MAX];
+  cs_dtype_t dtype;        /* CS_DT_NONE when not numeric */
+  char type_desc[48];      /* "int32", "float64", "string", "compound", ... */
+  int64_t length;          /* dims[0]; -1 when not 1-D */
+  int n_categories;        /* > 0 when the column is categorical */
+  char **categories;       /* n_categories level names (owned by the store) */
+} cs_column_t;
+
+typedef struct cs_store {
+  char path[4096];
+  int64_t n;               /* rows (customers) */
+  int schema_version;
+  int n_columns;
+  cs_column_t *columns;    /* in name order */
+  int64_t txn_rows;        /* rows of /transactions, -1 when absent */
+  void *impl;              /* HDF5 handles */
+} cs_store_t;
+
+/* Open and validate a store: the file exists and is HDF5, /customers with schema_version 1,
+ * every dataset 1-D of the same length, customer_id present and integer. Errors name the
+ * file, dataset and value. Collective; the error is agreed across ranks. */
+int cs_store_open(cs_ctx_t *ctx, const char *path, cs_store_t **out);
+/* Close the store and free it. Collective. */
+void cs_store_close(cs_store_t *store);
+/* The column named `name`, or NULL. Local. */
+const cs_column_t *cs_store_column(const cs_store_t *store, const char *name);
+/* Read rows [offset, offset + count) of /customers/<name> into buf as `memtype`
+ * (CS_DT_F64 or CS_DT_I64, or the column's own type). The transfer is collective and in
+ * the file's type; the conversion happens in memory. count may be 0. Collective. */
+int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t count,
+                  cs_dtype_t memtype, void *buf);
+/* Whether the last read was done collectively (1), and if not why (a text). Local. */
+int cs_store_last_read_collective(const cs_store_t *store, char *why, size_t why_len);
+
+/* ---- output files ------------------------------------------------------------------------- */
+typedef struct cs_out cs_out_t;
+typedef struct cs_dset cs_dset_t;
+
+/* Check, before any compute, that `path` can be created: its directory exists and a file
+ * can be made in it. Rank 0 probes, everyone learns the answer. Collective. */
+int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what);
+/* Create an output HDF5 file under a temporary name next to `path`. Collective. */
+int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **out);
+/* Create group `group` (parents too). Collective. */
+int cs_out_group(cs_out_t *out, const char *group);
+/* Create a 1-D dataset of n elements of type `type` at `path` ("/customers/age"). Collective. */
+int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d);
+/* Write rows [offset, offset + count) of d from buf (same type as the dataset). Collective. */
+int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf);
+/* Attributes on an object (group or dataset path). Same value on every rank. Collective. */
+int cs_out_attr_i64(cs_out_t *out, const char *obj, const char *name, int64_t v);
+int cs_out_attr_f64(cs_out_t *out, const char *obj, const char *name, const double *v, int n);
+int cs_out_attr_str(cs_out_t *out, const char *obj, const char *name, const char *v);
+int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
+                        const char *const *v, int n);
+/* Close everything, agree that every rank succeeded, and rename to the final path.
+ * Frees out. On any failure the temporary file is removed. Collective. */
+int cs_out_commit(cs_out_t *out);
+/* Close and remove the temporary file. Frees out. Collective. */
+void cs_out_abort(cs_out_t *out);
+
+/* The HDF5 library version ("1.10.8"). Local. */
+void cs_io_library_version(char *buf, size_t len);
+
+/* Remove a file if it exists (rank 0). Collective. */
+void cs_io_remove(cs_ctx_t *ctx, const char *path);
+
+#endif

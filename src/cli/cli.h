@@ -1,0 +1,65 @@
+/* cli/cli.h: the command line inside the cli module (options, config, summary, commands). */
+#ifndef CUSTSEG_CLI_H
+#define CUSTSEG_CLI_H
+
+#include "custseg/core.h"
+#include "custseg/par.h"
+
+#include <cjson/cJSON.h>
+
+typedef enum { CS_OPT_STR, CS_OPT_INT, CS_OPT_REAL, CS_OPT_BOOL } cs_opt_type_t;
+typedef enum { CS_SRC_DEFAULT, CS_SRC_CONFIG, CS_SRC_FLAG } cs_opt_src_t;
+
+typedef struct cs_optdef {
+  const char *name;   /* flag --name, config key name */
+  cs_opt_type_t type;
+  const char *def;    /* default as text, NULL = unset */
+  const char *cmds;   /* commands that take it, space separated; "*" = all */
+  const char *help;
+} cs_optdef_t;
+
+extern const cs_optdef_t cs_optdefs[];
+extern const int cs_n_optdefs;
+
+typedef struct cs_opts {
+  const char *command;
+  char **value;            /* per optdef: text value or NULL */
+  cs_opt_src_t *source;
+  char *positional;        /* one positional argument (inspect FILE) */
+  int help;
+} cs_opts_t;
+
+/* Parse argv (after the command word) and the --config file; flags override the file.
+ * Every value is checked against its type. Local (all ranks parse the same input). */
+int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv);
+void cs_opts_free(cs_opts_t *o);
+/* Whether `command` accepts option `name`. */
+int cs_opts_applies(const char *command, const cs_optdef_t *d);
+/* Typed access (the option must exist in the table; values were checked by parse). */
+const char *cs_opt_str(const cs_opts_t *o, const char *name);
+int64_t cs_opt_int(const cs_opts_t *o, const char *name);
+double cs_opt_real(const cs_opts_t *o, const char *name);
+int cs_opt_bool(const cs_opts_t *o, const char *name);
+/* Print `custseg COMMAND --help`. */
+void cs_opts_usage(const char *command, const char *summary, const char *synopsis);
+
+/* Run summary (JSON). cs_summary_new starts the common part: version, build, command,
+ * effective configuration, ranks, threads. */
+cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o);
+/* Add the stage timers as {name: {min, mean, max}} seconds across ranks. Collective. */
+int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary);
+/* Write the summary to `path` atomically (rank 0), agreed. Collective. */
+int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);
+
+/* Commands: each returns a status; errors are recorded, printing is done by main. */
+typedef struct cs_command {
+  const char *name;
+  const char *summary;
+  const char *synopsis;
+  int (*run)(cs_ctx_t *ctx, const cs_opts_t *o);
+} cs_command_t;
+
+int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o);
+
+#endif

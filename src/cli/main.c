@@ -1,0 +1,83 @@
+/* cli/main.c: `custseg COMMAND [options]`. Starts MPI (works without mpirun too), parses the
+ * options on every rank, runs the command, and turns the agreed status into one error line
+ * from rank 0 and the documented exit status (docs/cli.md). */
+#include "cli.h"
+
+#include "custseg/build_info.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cs_command_t commands[] = {
+    {"generate", "Write a synthetic customer store with known segments, churn and campaign "
+                 "effects (ground truth under /truth), in parallel.",
+     "--output FILE [--customers N] [--segments K] [--seed S] [options]", cs_cmd_generate},
+    {"inspect", "Show a customer store's schema, row count, per-column statistics and the "
+                "problems found (duplicate ids, non-finite values, bad category codes).",
+     "FILE [--features a,b,c] [--summary FILE] [options]", cs_cmd_inspect},
+};
+static const int n_commands = (int)(sizeof commands / sizeof *commands);
+
+static void usage(void) {
+  printf("custseg %s: customer segmentation, churn, CLV and ROI on MPI x OpenMP x HDF5\n\n"
+         "usage: [mpirun -n RANKS] custseg COMMAND [options]   (custseg COMMAND --help)\n\n"
+         "commands:\n", CS_VERSION);
+  for (int i = 0; i < n_commands; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+static void report_error(const cs_ctx_t *ctx) {
+  const cs_error_t *e = cs_error_get();
+  if (ctx->rank != 0) return;
+  fprintf(stderr, "custseg: error: %s [rank %d, %s]\n", e->msg[0] ? e->msg : cs_strerror(e->status),
+          e->rank, e->where[0] ? e->where : "?");
+  fflush(stderr);
+}
+
+int main(int argc, char **argv) {
+  cs_ctx_t ctx;
+  int status = cs_par_init(&argc, &argv, &ctx);
+  if (status < 0) {
+    fprintf(stderr, "custseg: error: cannot start MPI: %s\n", cs_error_get()->msg);
+    return cs_exit_status(status);
+  }
+  cs_log_init(ctx.rank, CS_LOG_INFO);
+  int code = 0;
+  const char *word = argc > 1 ? argv[1] : NULL;
+  if (!word || !strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help")) {
+    if (ctx.rank == 0) usage();
+    code = word ? 0 : cs_exit_status(CS_EUSAGE);
+    goto done;
+  }
+  if (!strcmp(word, "--version")) {
+    if (ctx.rank == 0) printf("custseg %s (%s; %s)\n", CS_VERSION, CS_COMPILER, CS_BUILD_FLAGS);
+    goto done;
+  }
+  const cs_command_t *cmd = NULL;
+  for (int i = 0; i < n_commands; i++)
+    if (!strcmp(word, commands[i].name)) cmd = &commands[i];
+  cs_opts_t opts = {0};
+  if (!cmd)
+    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                          "unknown command '%s' (run custseg --help for the list)", word);
+  else
+    status = cs_opts_parse(&opts, cmd->name, argc - 2, argv + 2);
+  status = cs_par_agree(&ctx, status);
+  if (status == CS_OK && opts.help) {
+    if (ctx.rank == 0) cs_opts_usage(cmd->name, cmd->summary, cmd->synopsis);
+  } else if (status == CS_OK) {
+    int64_t threads = cs_opt_int(&opts, "threads");
+    if (threads > 0) omp_set_num_threads((int)threads);
+    ctx.threads = omp_get_max_threads();
+    cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET
+                          : cs_opt_bool(&opts, "verbose") ? CS_LOG_DEBUG
+                                                          : CS_LOG_INFO);
+    status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
+  }
+  if (status < 0) report_error(&ctx);
+  code = cs_exit_status(status);
+  cs_opts_free(&opts);
+done:
+  cs_par_finalize(&ctx);
+  return code;
+}

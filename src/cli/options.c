@@ -1,0 +1,320 @@
+/* cli/options.c: one table of options, read from an INI file (inih) and from flags.
+ *
+ * Every option has one name in both places: `--customers 1000` on the command line is
+ * `customers = 1000` in the file. The file may have a general part (no section, or
+ * [custseg]) and one section per command ([generate], [inspect], ...). Unknown keys and
+ * sections are errors, never silently ignored; flags override the file. */
+#include "cli.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const cs_optdef_t cs_optdefs[] = {
+    {"config", CS_OPT_STR, NULL, "*", "INI file with options (flags override it)"},
+    {"summary", CS_OPT_STR, NULL, "*", "write a JSON run summary to this file"},
+    {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS or all cores)"},
+    {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
+    {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
+    {"input", CS_OPT_STR, NULL, "inspect", "customer store to read (HDF5)"},
+    {"output", CS_OPT_STR, NULL, "generate", "file to write (HDF5); written atomically"},
+    {"seed", CS_OPT_INT, "1", "generate", "random seed (draws are keyed by seed and row)"},
+    {"features", CS_OPT_STR, NULL, "inspect",
+     "comma-separated feature columns (default: every numeric, non-reserved column)"},
+    {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
+    {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
+    {"id-base", CS_OPT_INT, "1", "generate", "customer_id of the first row"},
+    {"missing-rate", CS_OPT_REAL, "0", "generate",
+     "fraction of income and email_open_rate values left missing (NaN)"},
+    {"unlabelled-rate", CS_OPT_REAL, "0.05", "generate",
+     "fraction of customers whose churn label is unknown (-1)"},
+    {"chunk-rows", CS_OPT_INT, "1048576", "generate inspect",
+     "rows per rank per read/write step (bounds memory)"},
+};
+const int cs_n_optdefs = (int)(sizeof cs_optdefs / sizeof *cs_optdefs);
+
+static int find(const char *name) {
+  for (int i = 0; i < cs_n_optdefs; i++)
+    if (strcmp(cs_optdefs[i].name, name) == 0) return i;
+  return -1;
+}
+
+int cs_opts_applies(const char *command, const cs_optdef_t *d) {
+  if (strcmp(d->cmds, "*") == 0) return 1;
+  size_t n = strlen(command);
+  for (const char *p = d->cmds; (p = strstr(p, command)); p += n)
+    if ((p == d->cmds || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return 1;
+  return 0;
+}
+
+/* ---- value checks ---------------------------------------------------------------------------- */
+static int parse_int(const char *s, int64_t *v) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (errno || end == s || *end) {
+    /* Accept 1e6-style integers, a common way to write sizes. */
+    double d = strtod(s, &end);
+    if (end == s || *end || !isfinite(d) || d != floor(d) || fabs(d) > 9.0e18) return -1;
+    x = (long long)d;
+  }
+  *v = x;
+  return 0;
+}
+
+static int parse_real(const char *s, double *v) {
+  char *end;
+  errno = 0;
+  double d = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(d)) return -1;
+  *v = d;
+  return 0;
+}
+
+static int parse_bool(const char *s, int *v) {
+  if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
+    *v = 1;
+  else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
+           !strcmp(s, "0"))
+    *v = 0;
+  else
+    return -1;
+  return 0;
+}
+
+static int check_value(const cs_optdef_t *d, const char *v) {
+  int64_t i;
+  double r;
+  int b;
+  switch (d->type) {
+  case CS_OPT_INT: return parse_int(v, &i);
+  case CS_OPT_REAL: return parse_real(v, &r);
+  case CS_OPT_BOOL: return parse_bool(v, &b);
+  default: return 0;
+  }
+}
+
+static const char *type_word(cs_opt_type_t t) {
+  return t == CS_OPT_INT ? "an integer" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
+}
+
+static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
+  const cs_optdef_t *d = &cs_optdefs[idx];
+  if (check_value(d, v) != 0)
+    return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
+                        "%s: value '%s' for %s is not %s", where, v, d->name, type_word(d->type));
+  free(o->value[idx]);
+  o->value[idx] = strdup(v);
+  o->source[idx] = src;
+  return o->value[idx] ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+}
+
+/* ---- config file ------------------------------------------------------------------------- */
+typedef struct ini_state {
+  cs_opts_t *o;
+  const char *path;
+  char *from_section; /* per option: 1 when set by the command's own section */
+  int status;
+} ini_state_t;
+
+static int is_command(const char *s);
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
+  ini_state_t *st = user;
+  char where[4200];
+  snprintf(where, sizeof where, "config %s", st->path);
+  int general = !*section || !strcmp(section, "custseg");
+  if (!general && !is_command(section)) {
+    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                              "%s: unknown section [%s] (use [custseg] or a command name)",
+                              where, section);
+    return 0;
+  }
+  int idx = find(name);
+  if (idx < 0 || !strcmp(name, "config")) {
+    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                              "%s: unknown key '%s'%s%s%s (see custseg %s --help)", where, name,
+                              *section ? " in [" : "", section, *section ? "]" : "",
+                              st->o->command);
+    return 0;
+  }
+  if (!general && strcmp(section, st->o->command) != 0) return 1; /* another command's */
+  if (!cs_opts_applies(st->o->command, &cs_optdefs[idx])) {
+    if (general) return 1; /* a shared file: meant for another command */
+    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                              "%s: option '%s' in [%s] does not apply to '%s'", where, name,
+                              section, st->o->command);
+    return 0;
+  }
+  /* The command's own section beats the general part, whatever their order in the file. */
+  if (general && st->from_section[idx]) return 1;
+  st->from_section[idx] = !general;
+  st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
+  return st->status == CS_OK;
+}
+
+static int read_config(cs_opts_t *o, const char *path) {
+  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK};
+  FILE *f = fopen(path, "r");
+  if (!f || !st.from_section) {
+    free(st.from_section);
+    if (f) fclose(f);
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "cannot open config '%s': %s", path,
+                        strerror(errno));
+  }
+  int rc = ini_parse_file(f, on_ini_entry, &st);
+  fclose(f);
+  free(st.from_section);
+  if (st.status < 0) {
+    /* Put the line number inih reports into the message: "config F line N: ...". */
+    cs_error_t e = *cs_error_get();
+    size_t head = strlen("config ") + strlen(path);
+    if (rc > 0 && strlen(e.msg) > head) {
+      char msg[CS_MSG_MAX];
+      snprintf(msg, sizeof msg, "config %s line %d%s", path, rc, e.msg + head);
+      snprintf(e.msg, sizeof e.msg, "%s", msg);
+      cs_error_adopt(&e);
+    }
+    return st.status;
+  }
+  if (rc != 0)
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        rc > 0 ? "config %s line %d: expected 'key = value' or [section]"
+                               : "config %s: cannot read it (%d)",
+                        path, rc);
+  return CS_OK;
+}
+
+/* ---- command line ------------------------------------------------------------------------ */
+static const char *const commands[] = {"generate", "inspect"};
+
+static int is_command(const char *s) {
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (!strcmp(s, commands[i])) return 1;
+  return 0;
+}
+
+int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
+  int status = CS_OK;
+  memset(o, 0, sizeof *o);
+  o->command = command;
+  o->value = calloc((size_t)cs_n_optdefs, sizeof *o->value);
+  o->source = calloc((size_t)cs_n_optdefs, sizeof *o->source);
+  CS_CHECK(o->value && o->source, CS_ENOMEM, "out of memory");
+  for (int i = 0; i < cs_n_optdefs; i++)
+    if (cs_optdefs[i].def) CS_TRY(set(o, i, cs_optdefs[i].def, CS_SRC_DEFAULT, "default"));
+
+  /* Flags are parsed into a list first, so --config is read before the flags override it. */
+  int nflags = 0;
+  int *fidx = calloc((size_t)argc + 1, sizeof *fidx);
+  const char **fval = calloc((size_t)argc + 1, sizeof *fval);
+  if (!fidx || !fval) {
+    free(fidx);
+    free(fval);
+    CS_FAIL(CS_ENOMEM, "out of memory");
+  }
+  for (int a = 0; a < argc && status == CS_OK; a++) {
+    const char *arg = argv[a];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+      o->help = 1;
+      continue;
+    }
+    if (strncmp(arg, "--", 2) != 0) {
+      if (o->positional)
+        status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                              "unexpected argument '%s' (see custseg %s --help)", arg, command);
+      else if (!(o->positional = strdup(arg)))
+        status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+      continue;
+    }
+    char name[128];
+    const char *eq = strchr(arg + 2, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), arg + 2);
+    int idx = find(name);
+    if (idx < 0 || !cs_opts_applies(command, &cs_optdefs[idx])) {
+      status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s option '--%s' for '%s' (see "
+                            "custseg %s --help)", idx < 0 ? "unknown" : "inapplicable", name,
+                            command, command);
+      continue;
+    }
+    const char *v = eq ? eq + 1 : NULL;
+    if (!v && cs_optdefs[idx].type == CS_OPT_BOOL) v = "true";
+    if (!v) {
+      if (a + 1 >= argc) {
+        status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "option '--%s' needs a value", name);
+        continue;
+      }
+      v = argv[++a];
+    }
+    fidx[nflags] = idx;
+    fval[nflags++] = v;
+  }
+  for (int i = 0; status == CS_OK && i < nflags; i++)
+    if (!strcmp(cs_optdefs[fidx[i]].name, "config")) status = read_config(o, fval[i]);
+  for (int i = 0; status == CS_OK && i < nflags; i++) {
+    char where[160];
+    snprintf(where, sizeof where, "--%s", cs_optdefs[fidx[i]].name);
+    status = set(o, fidx[i], fval[i], CS_SRC_FLAG, where);
+  }
+  free(fidx);
+  free(fval);
+fail:
+  return status;
+}
+
+void cs_opts_free(cs_opts_t *o) {
+  for (int i = 0; o->value && i < cs_n_optdefs; i++) free(o->value[i]);
+  free(o->value);
+  free(o->source);
+  free(o->positional);
+  memset(o, 0, sizeof *o);
+}
+
+static const char *raw(const cs_opts_t *o, const char *name) {
+  int idx = find(name);
+  return idx >= 0 ? o->value[idx] : NULL;
+}
+
+const char *cs_opt_str(const cs_opts_t *o, const char *name) { return raw(o, name); }
+
+int64_t cs_opt_int(const cs_opts_t *o, const char *name) {
+  int64_t v = 0;
+  const char *s = raw(o, name);
+  if (s) parse_int(s, &v);
+  return v;
+}
+
+double cs_opt_real(const cs_opts_t *o, const char *name) {
+  double v = 0;
+  const char *s = raw(o, name);
+  if (s) parse_real(s, &v);
+  return v;
+}
+
+int cs_opt_bool(const cs_opts_t *o, const char *name) {
+  int v = 0;
+  const char *s = raw(o, name);
+  if (s) parse_bool(s, &v);
+  return v;
+}
+
+void cs_opts_usage(const char *command, const char *summary, const char *synopsis) {
+  printf("usage: custseg %s %s\n\n%s\n\noptions (flag --NAME VALUE, or NAME = VALUE in the "
+         "--config file):\n", command, synopsis, summary);
+  for (int i = 0; i < cs_n_optdefs; i++) {
+    const cs_optdef_t *d = &cs_optdefs[i];
+    if (!cs_opts_applies(command, d)) continue;
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s", d->name,
+             d->type == CS_OPT_BOOL ? "" : d->type == CS_OPT_STR ? " TEXT"
+                                       : d->type == CS_OPT_INT   ? " INT"
+                                                                 : " NUM");
+    printf("  %-26s %s%s%s%s\n", left, d->help, d->def ? " [default: " : "", d->def ? d->def : "",
+           d->def ? "]" : "");
+  }
+}

@@ -1,0 +1,83 @@
+/* cli/summary.c: the machine-readable run summary (JSON, cJSON), written by rank 0.
+ * It carries what is needed to reproduce and audit a run: version and build, the effective
+ * configuration with where each value came from, the decomposition and timers. */
+#include "cli.h"
+
+#include "custseg/build_info.h"
+#include "custseg/io.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o) {
+  cJSON *s = cJSON_CreateObject();
+  cJSON *b = cJSON_AddObjectToObject(s, "custseg");
+  char v[256];
+  cJSON_AddStringToObject(b, "version", CS_VERSION);
+  cJSON_AddStringToObject(b, "compiler", CS_COMPILER);
+  cJSON_AddStringToObject(b, "build_flags", CS_BUILD_FLAGS);
+  cs_io_library_version(v, sizeof v);
+  cJSON_AddStringToObject(b, "hdf5", v);
+  cs_par_library_version(v, sizeof v);
+  cJSON_AddStringToObject(b, "mpi", v);
+  cJSON_AddStringToObject(s, "command", o->command);
+  cJSON *cfg = cJSON_AddObjectToObject(s, "config");
+  static const char *const src[] = {"default", "config", "flag"};
+  for (int i = 0; i < cs_n_optdefs; i++) {
+    const cs_optdef_t *d = &cs_optdefs[i];
+    if (!cs_opts_applies(o->command, d)) continue;
+    cJSON *e = cJSON_AddObjectToObject(cfg, d->name);
+    const char *val = o->value[i];
+    if (!val)
+      cJSON_AddNullToObject(e, "value");
+    else if (d->type == CS_OPT_INT)
+      cJSON_AddNumberToObject(e, "value", (double)cs_opt_int(o, d->name));
+    else if (d->type == CS_OPT_REAL)
+      cJSON_AddNumberToObject(e, "value", cs_opt_real(o, d->name));
+    else if (d->type == CS_OPT_BOOL)
+      cJSON_AddBoolToObject(e, "value", cs_opt_bool(o, d->name));
+    else
+      cJSON_AddStringToObject(e, "value", val);
+    cJSON_AddStringToObject(e, "source", src[o->source[i]]);
+  }
+  cJSON_AddNumberToObject(s, "ranks", ctx->size);
+  cJSON_AddNumberToObject(s, "threads", ctx->threads);
+  return s;
+}
+
+int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary) {
+  int status = CS_OK;
+  cJSON *t = cJSON_AddObjectToObject(summary, "timings_seconds");
+  for (int i = 0; i < ctx->timers.n; i++) {
+    double mmm[3];
+    CS_TRY(cs_par_minmeanmax(ctx, ctx->timers.seconds[i], mmm));
+    cJSON *e = cJSON_AddObjectToObject(t, ctx->timers.name[i]);
+    cJSON_AddNumberToObject(e, "min", mmm[0]);
+    cJSON_AddNumberToObject(e, "mean", mmm[1]);
+    cJSON_AddNumberToObject(e, "max", mmm[2]);
+  }
+fail:
+  return status;
+}
+
+int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    char *text = cJSON_Print(summary);
+    FILE *f = text ? fopen(tmp, "w") : NULL;
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write summary '%s': %s",
+                            path, strerror(errno));
+      unlink(tmp);
+    }
+    free(text);
+  }
+  return cs_par_agree(ctx, status);
+}

@@ -1,0 +1,116 @@
+/* core/util.c: aligned memory, element types and their conversion, stage timers. */
+#include "custseg/core.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t cs_bytes(int64_t n, size_t size) {
+  if (n < 0 || (size && (uint64_t)n > SIZE_MAX / size)) return SIZE_MAX;
+  return (size_t)n * size;
+}
+
+void *cs_alloc(size_t bytes, const char *what) {
+  if (bytes == SIZE_MAX) {
+    cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "size overflow allocating %s", what);
+    return NULL;
+  }
+  size_t rounded = (bytes + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  if (!p)
+    cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory allocating %zu bytes for %s", bytes,
+                 what);
+  return p;
+}
+
+void *cs_calloc(size_t bytes, const char *what) {
+  void *p = cs_alloc(bytes, what);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
+
+void cs_free(void *p) { free(p); }
+
+size_t cs_dtype_size(cs_dtype_t t) {
+  switch (t) {
+  case CS_DT_I8: case CS_DT_U8: return 1;
+  case CS_DT_I16: case CS_DT_U16: return 2;
+  case CS_DT_I32: case CS_DT_U32: case CS_DT_F32: return 4;
+  case CS_DT_I64: case CS_DT_U64: case CS_DT_F64: return 8;
+  default: return 0;
+  }
+}
+
+const char *cs_dtype_name(cs_dtype_t t) {
+  static const char *names[] = {"non-numeric", "int8", "int16", "int32", "int64", "uint8",
+                                "uint16", "uint32", "uint64", "float32", "float64"};
+  return (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+}
+
+int cs_dtype_is_float(cs_dtype_t t) { return t == CS_DT_F32 || t == CS_DT_F64; }
+
+#define CS__CONVERT(T, DT, OUT)                                  \
+  case DT: {                                                     \
+    const T *s = src;                                            \
+    for (int64_t i = 0; i < n; i++) dst[i] = (OUT)s[i];          \
+    break;                                                       \
+  }
+#define CS__ALL_TYPES(OUT)                                       \
+  CS__CONVERT(int8_t, CS_DT_I8, OUT)                             \
+  CS__CONVERT(int16_t, CS_DT_I16, OUT)                           \
+  CS__CONVERT(int32_t, CS_DT_I32, OUT)                           \
+  CS__CONVERT(int64_t, CS_DT_I64, OUT)                           \
+  CS__CONVERT(uint8_t, CS_DT_U8, OUT)                            \
+  CS__CONVERT(uint16_t, CS_DT_U16, OUT)                          \
+  CS__CONVERT(uint32_t, CS_DT_U32, OUT)                          \
+  CS__CONVERT(uint64_t, CS_DT_U64, OUT)                          \
+  CS__CONVERT(float, CS_DT_F32, OUT)                             \
+  CS__CONVERT(double, CS_DT_F64, OUT)
+
+void cs_convert_to_f64(cs_dtype_t from, const void *src, double *dst, int64_t n) {
+  if (from == CS_DT_F64) {
+    if (dst != src) memmove(dst, src, (size_t)n * sizeof *dst);
+    return;
+  }
+  /* Widening in place is legal only backwards; callers pass distinct buffers. */
+  switch (from) {
+    CS__ALL_TYPES(double)
+  default:
+    for (int64_t i = 0; i < n; i++) dst[i] = NAN;
+  }
+}
+
+void cs_convert_to_i64(cs_dtype_t from, const void *src, int64_t *dst, int64_t n) {
+  if (from == CS_DT_I64) {
+    if (dst != src) memmove(dst, src, (size_t)n * sizeof *dst);
+    return;
+  }
+  switch (from) {
+    CS__ALL_TYPES(int64_t)
+  default:
+    memset(dst, 0, (size_t)n * sizeof *dst);
+  }
+}
+
+static int timer_index(cs_timers_t *t, const char *name) {
+  for (int i = 0; i < t->n; i++)
+    if (strcmp(t->name[i], name) == 0) return i;
+  if (t->n == CS_MAX_TIMERS) return -1;
+  t->name[t->n] = name;
+  t->seconds[t->n] = 0.0;
+  t->started[t->n] = -1.0;
+  return t->n++;
+}
+
+void cs_timer_start(cs_timers_t *t, const char *name) {
+  int i = timer_index(t, name);
+  if (i >= 0) t->started[i] = cs_wtime();
+}
+
+void cs_timer_stop(cs_timers_t *t, const char *name) {
+  int i = timer_index(t, name);
+  if (i >= 0 && t->started[i] >= 0) {
+    t->seconds[i] += cs_wtime() - t->started[i];
+    t->started[i] = -1.0;
+  }
+}

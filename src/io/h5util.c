@@ -1,0 +1,97 @@
+/* io/h5util.c: property lists, type mapping and row selections used by store.c and out.c. */
+#include "h5util.h"
+
+#include <mpi.h>
+#include <stdio.h>
+
+void cs__h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+hid_t cs__h5_fapl(cs_ctx_t *ctx) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return fapl;
+  const MPI_Comm *comm = cs_par_native_comm(ctx);
+  if (H5Pset_fapl_mpio(fapl, *comm, MPI_INFO_NULL) < 0 ||
+      H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
+    H5Pclose(fapl);
+    return -1;
+  }
+  return fapl;
+}
+
+hid_t cs__h5_dxpl_collective(void) {
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+    H5Pclose(dxpl);
+    return -1;
+  }
+  return dxpl;
+}
+
+hid_t cs__h5_native(cs_dtype_t t) {
+  switch (t) {
+  case CS_DT_I8: return H5T_NATIVE_INT8;
+  case CS_DT_I16: return H5T_NATIVE_INT16;
+  case CS_DT_I32: return H5T_NATIVE_INT32;
+  case CS_DT_I64: return H5T_NATIVE_INT64;
+  case CS_DT_U8: return H5T_NATIVE_UINT8;
+  case CS_DT_U16: return H5T_NATIVE_UINT16;
+  case CS_DT_U32: return H5T_NATIVE_UINT32;
+  case CS_DT_U64: return H5T_NATIVE_UINT64;
+  case CS_DT_F32: return H5T_NATIVE_FLOAT;
+  case CS_DT_F64: return H5T_NATIVE_DOUBLE;
+  default: return -1;
+  }
+}
+
+cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len) {
+  H5T_class_t cls = H5Tget_class(type);
+  size_t size = H5Tget_size(type);
+  cs_dtype_t t = CS_DT_NONE;
+  if (cls == H5T_INTEGER) {
+    int sign = H5Tget_sign(type) == H5T_SGN_2;
+    switch (size) {
+    case 1: t = sign ? CS_DT_I8 : CS_DT_U8; break;
+    case 2: t = sign ? CS_DT_I16 : CS_DT_U16; break;
+    case 4: t = sign ? CS_DT_I32 : CS_DT_U32; break;
+    case 8: t = sign ? CS_DT_I64 : CS_DT_U64; break;
+    default: break;
+    }
+  } else if (cls == H5T_FLOAT) {
+    if (size == 4) t = CS_DT_F32;
+    else if (size == 8) t = CS_DT_F64;
+  }
+  if (desc) {
+    const char *cname = cls == H5T_STRING     ? "string"
+                        : cls == H5T_COMPOUND ? "compound"
+                        : cls == H5T_ENUM     ? "enum"
+                        : cls == H5T_BITFIELD ? "bitfield"
+                        : cls == H5T_OPAQUE   ? "opaque"
+                        : cls == H5T_ARRAY    ? "array"
+                        : cls == H5T_VLEN     ? "vlen"
+                        : cls == H5T_FLOAT    ? "float"
+                        : cls == H5T_INTEGER  ? "integer"
+                                              : "other";
+    if (t != CS_DT_NONE)
+      snprintf(desc, desc_len, "%s", cs_dtype_name(t));
+    else
+      snprintf(desc, desc_len, "%s (%zu bytes)", cname, size);
+  }
+  return t;
+}
+
+int cs__h5_select_rows(hid_t filespace, int64_t offset, int64_t count, hid_t *memspace) {
+  hsize_t start = (hsize_t)offset, n = (hsize_t)count;
+  *memspace = H5Screate_simple(1, &n, NULL);
+  if (*memspace < 0) return -1;
+  if (count == 0) {
+    if (H5Sselect_none(filespace) < 0 || H5Sselect_none(*memspace) < 0) return -1;
+    return 0;
+  }
+  return H5Sselect_hyperslab(filespace, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ? -1 : 0;
+}
+
+void cs_io_library_version(char *buf, size_t len) {
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(buf, len, "%u.%u.%u", maj, min, rel);
+}

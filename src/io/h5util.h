@@ -1,0 +1,35 @@
+/* io/h5util.h: internal helpers shared by the io sources (HDF5 stays inside src/io). */
+#ifndef CUSTSEG_IO_H5UTIL_H
+#define CUSTSEG_IO_H5UTIL_H
+
+#include "custseg/io.h"
+
+#include <hdf5.h>
+
+/* Fail with CS_EHDF5 when an HDF5 call returns a negative value. */
+#define CS_H5(call, ...)                                                       \
+  do {                                                                         \
+    if ((call) < 0) CS_FAIL(CS_EHDF5, __VA_ARGS__);                            \
+  } while (0)
+
+/* Close an HDF5 handle if it is valid and reset it. */
+#define CS_H5_CLOSE(fn, h) \
+  do {                     \
+    if ((h) >= 0) fn(h);   \
+    (h) = -1;              \
+  } while (0)
+
+/* Turn off HDF5's own error printing (custseg reports errors itself). */
+void cs__h5_quiet(void);
+/* File access list: mpio on ctx's communicator, collective metadata reads and writes. */
+hid_t cs__h5_fapl(cs_ctx_t *ctx);
+/* Transfer list for collective I/O. */
+hid_t cs__h5_dxpl_collective(void);
+/* The HDF5 native type for a cs_dtype_t, and back (CS_DT_NONE when not a plain number). */
+hid_t cs__h5_native(cs_dtype_t t);
+cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len);
+/* Select rows [offset, offset + count) of a 1-D dataspace (none when count is 0) and make a
+ * matching memory space. */
+int cs__h5_select_rows(hid_t filespace, int64_t offset, int64_t count, hid_t *memspace);
+
+#endif

@@ -1,0 +1,273 @@
+/* io/out.c: output HDF5 files, written in parallel and published atomically.
+ *
+ * The file is created as ".<name>.tmp-<token>" in the destination directory (same file
+ * system, so rename(2) is atomic), every rank writes its rows collectively, and only after
+ * all ranks have closed it and agreed that nothing failed does rank 0 rename it. A crash or
+ * an error leaves at most a hidden temporary file, never a results file that looks complete. */
+#include "h5util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CS_OUT_MAX_DSETS 256
+
+struct cs_dset {
+  cs_out_t *out;
+  hid_t id;
+  cs_dtype_t type;
+  char path[256];
+};
+
+struct cs_out {
+  cs_ctx_t *ctx;
+  hid_t file;
+  char final_path[4096];
+  char tmp_path[4096 + 64];
+  int n_dsets;
+  cs_dset_t dsets[CS_OUT_MAX_DSETS];
+};
+
+static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen) {
+  char a[4096], b[4096];
+  snprintf(a, sizeof a, "%s", path);
+  snprintf(b, sizeof b, "%s", path);
+  snprintf(dir, dlen, "%s", dirname(a));
+  snprintf(base, blen, "%s", basename(b));
+}
+
+int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    char dir[4096], base[4096], probe[8192];
+    struct stat st;
+    split_path(path, dir, sizeof dir, base, sizeof base);
+    if (!path[0] || path[strlen(path) - 1] == '/')
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "%s '%s' is not a file name", what,
+                            path);
+    else if (stat(dir, &st) != 0)
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "cannot write %s '%s': directory '%s': %s", what, path, dir,
+                            strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "cannot write %s '%s': '%s' is not a directory", what, path, dir);
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "cannot write %s '%s': it is a directory", what, path);
+    else {
+      /* access(2) says yes to root on a read-only mount; creating a file tells the truth. */
+      snprintf(probe, sizeof probe, "%s/.%s.probe-%ld", dir, base, (long)getpid());
+      int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+      if (fd < 0)
+        status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                              "cannot write %s '%s': directory '%s' is not writable: %s", what,
+                              path, dir, strerror(errno));
+      else {
+        close(fd);
+        unlink(probe);
+      }
+    }
+  }
+  return cs_par_agree(ctx, status);
+}
+
+void cs_io_remove(cs_ctx_t *ctx, const char *path) {
+  if (ctx->rank == 0) unlink(path);
+  cs_par_barrier(ctx);
+}
+
+int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
+  int status = CS_OK;
+  hid_t fapl = -1;
+  cs_out_t *out = calloc(1, sizeof *out);
+  *outp = NULL;
+  cs__h5_quiet();
+  int local = out ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  CS_TRY(cs_par_agree(ctx, local));
+  out->ctx = ctx;
+  out->file = -1;
+  snprintf(out->final_path, sizeof out->final_path, "%s", path);
+  if (ctx->rank == 0) {
+    char dir[4096], base[4096];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    split_path(path, dir, sizeof dir, base, sizeof base);
+    snprintf(out->tmp_path, sizeof out->tmp_path, "%s/.%s.tmp-%ld-%ld", dir, base,
+             (long)getpid(), (long)(ts.tv_nsec % 1000000));
+  }
+  CS_TRY(cs_par_bcast(ctx, out->tmp_path, sizeof out->tmp_path, 0));
+  fapl = cs__h5_fapl(ctx);
+  local = CS_OK;
+  if (fapl < 0)
+    local = cs_error_set(CS_EHDF5, __FILE__, __LINE__, "cannot set up MPI-IO for '%s'", path);
+  CS_TRY(cs_par_agree(ctx, local));
+  out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  local = CS_OK;
+  if (out->file < 0)
+    local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot create output '%s' (as %s)",
+                         path, out->tmp_path);
+  CS_TRY(cs_par_agree(ctx, local));
+  cs_log_debug("writing %s (temporary name %s)", path, out->tmp_path);
+  *outp = out;
+  H5Pclose(fapl);
+  return CS_OK;
+fail:
+  CS_H5_CLOSE(H5Pclose, fapl);
+  if (out) cs_out_abort(out);
+  return status;
+}
+
+int cs_out_group(cs_out_t *out, const char *group) {
+  int status = CS_OK;
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), g = -1;
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  if (H5Lexists(out->file, group, H5P_DEFAULT) <= 0) {
+    g = H5Gcreate2(out->file, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    CS_H5(g, "%s: cannot create group %s", out->final_path, group);
+  }
+fail:
+  CS_H5_CLOSE(H5Gclose, g);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  return status;
+}
+
+int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
+  int status = CS_OK;
+  hid_t space = -1, lcpl = -1;
+  *d = NULL;
+  CS_CHECK(out->n_dsets < CS_OUT_MAX_DSETS, CS_EINTERNAL, "too many datasets in one output");
+  hsize_t dim = (hsize_t)n;
+  space = H5Screate_simple(1, &dim, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  cs_dset_t *ds = &out->dsets[out->n_dsets];
+  ds->id = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  CS_H5(ds->id, "%s: cannot create dataset %s", out->final_path, path);
+  ds->out = out;
+  ds->type = type;
+  snprintf(ds->path, sizeof ds->path, "%s", path);
+  out->n_dsets++;
+  *d = ds;
+fail:
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  return status;
+}
+
+int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
+  int status = CS_OK;
+  hid_t fspace = -1, mspace = -1, dxpl = -1;
+  static const char dummy[8];
+  fspace = H5Dget_space(d->id);
+  CS_H5(fspace, "%s: no dataspace", d->path);
+  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: bad selection", d->path);
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  CS_H5(H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy),
+        "%s: write of %s rows [%lld, %lld) failed (disk full?)", d->out->final_path, d->path,
+        (long long)offset, (long long)(offset + count));
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  return status;
+}
+
+static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
+                      const void *buf) {
+  int status = CS_OK;
+  hid_t a = H5Acreate_by_name(out->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT,
+                              H5P_DEFAULT);
+  CS_H5(a, "%s: cannot create attribute %s@%s", out->final_path, obj, name);
+  CS_H5(H5Awrite(a, type, buf), "%s: cannot write attribute %s@%s", out->final_path, obj, name);
+fail:
+  CS_H5_CLOSE(H5Aclose, a);
+  return status;
+}
+
+int cs_out_attr_i64(cs_out_t *out, const char *obj, const char *name, int64_t v) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  int status = write_attr(out, obj, name, H5T_NATIVE_INT64, space, &v);
+  H5Sclose(space);
+  return status;
+}
+
+int cs_out_attr_f64(cs_out_t *out, const char *obj, const char *name, const double *v, int n) {
+  hsize_t dim = (hsize_t)n;
+  hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+  int status = write_attr(out, obj, name, H5T_NATIVE_DOUBLE, space, v);
+  H5Sclose(space);
+  return status;
+}
+
+static hid_t vlen_utf8(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+int cs_out_attr_str(cs_out_t *out, const char *obj, const char *name, const char *v) {
+  hid_t t = vlen_utf8(), space = H5Screate(H5S_SCALAR);
+  int status = write_attr(out, obj, name, t, space, &v);
+  H5Sclose(space);
+  H5Tclose(t);
+  return status;
+}
+
+int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
+                        const char *const *v, int n) {
+  hsize_t dim = (hsize_t)n;
+  hid_t t = vlen_utf8(), space = H5Screate_simple(1, &dim, NULL);
+  int status = write_attr(out, obj, name, t, space, v);
+  H5Sclose(space);
+  H5Tclose(t);
+  return status;
+}
+
+static int close_file(cs_out_t *out) {
+  int status = CS_OK;
+  for (int i = 0; i < out->n_dsets; i++) CS_H5_CLOSE(H5Dclose, out->dsets[i].id);
+  out->n_dsets = 0;
+  if (out->file >= 0) {
+    herr_t rc = H5Fclose(out->file);
+    out->file = -1;
+    if (rc < 0)
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "closing output '%s' failed (disk full?)", out->final_path);
+  }
+  return status;
+}
+
+int cs_out_commit(cs_out_t *out) {
+  int status = close_file(out);
+  cs_ctx_t *ctx = out->ctx;
+  CS_TRY(cs_par_agree(ctx, status));
+  int local = CS_OK;
+  if (ctx->rank == 0 && rename(out->tmp_path, out->final_path) != 0)
+    local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
+                         out->tmp_path, out->final_path, strerror(errno));
+  CS_TRY(cs_par_agree(ctx, local));
+  free(out);
+  return CS_OK;
+fail:
+  cs_out_abort(out);
+  return status;
+}
+
+void cs_out_abort(cs_out_t *out) {
+  if (!out) return;
+  close_file(out);
+  if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
+  free(out);
+}

@@ -1,0 +1,367 @@
+/* io/store.c: opening, validating and reading the customer store (schema v1).
+ *
+ * Trade-off: columns are read in the file's own type and converted in memory, because HDF5
+ * 1.10 falls back to independent I/O whenever it must convert types during a transfer
+ * (H5D_MPIO_DATATYPE_CONVERSION). One extra buffer per read buys collective transfers. */
+#include "h5util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct store_impl {
+  cs_ctx_t *ctx;
+  hid_t file, group;
+  hid_t *dsets;   /* one per column, opened lazily */
+  int last_mode_collective;
+  char last_cause[128];
+} store_impl_t;
+
+static int cmp_col(const void *a, const void *b) {
+  return strcmp(((const cs_column_t *)a)->name, ((const cs_column_t *)b)->name);
+}
+
+/* ---- listing ------------------------------------------------------------------------------- */
+typedef struct list_ctx {
+  cs_column_t *cols;
+  int n, cap;
+  int failed;
+} list_ctx_t;
+
+static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+  list_ctx_t *lc = data;
+  (void)info;
+  hid_t obj = H5Oopen(g, name, H5P_DEFAULT);
+  if (obj < 0) return 0;
+  int is_dset = H5Iget_type(obj) == H5I_DATASET;
+  H5Oclose(obj);
+  if (!is_dset) return 0;
+  if (lc->n == lc->cap) {
+    int cap = lc->cap ? 2 * lc->cap : 32;
+    cs_column_t *c = realloc(lc->cols, (size_t)cap * sizeof *c);
+    if (!c) {
+      lc->failed = 1;
+      return -1;
+    }
+    lc->cols = c;
+    lc->cap = cap;
+  }
+  cs_column_t *c = &lc->cols[lc->n++];
+  memset(c, 0, sizeof *c);
+  snprintf(c->name, sizeof c->name, "%s", name);
+  if (strlen(name) >= sizeof c->name) c->name[0] = '\0'; /* rejected by the caller */
+  return 0;
+}
+
+/* Read a string-array attribute `categories` (variable or fixed length strings). */
+static int read_categories(const char *path, hid_t dset, cs_column_t *col) {
+  int status = CS_OK;
+  hid_t attr = -1, type = -1, space = -1, mtype = -1;
+  char **vbuf = NULL;
+  char *fbuf = NULL;
+  htri_t has = H5Aexists(dset, "categories");
+  if (has <= 0) return CS_OK;
+  attr = H5Aopen(dset, "categories", H5P_DEFAULT);
+  CS_H5(attr, "%s: cannot open attribute /customers/%s@categories", path, col->name);
+  type = H5Aget_type(attr);
+  space = H5Aget_space(attr);
+  CS_H5(type, "%s: /customers/%s@categories: bad type", path, col->name);
+  CS_H5(space, "%s: /customers/%s@categories: bad space", path, col->name);
+  CS_CHECK(H5Tget_class(type) == H5T_STRING && H5Sget_simple_extent_ndims(space) <= 1, CS_EFORMAT,
+           "%s: /customers/%s@categories must be a 1-D array of strings", path, col->name);
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  CS_CHECK(n > 0 && n < 1000000, CS_EFORMAT, "%s: /customers/%s@categories has %lld levels",
+           path, col->name, (long long)n);
+  col->categories = calloc((size_t)n, sizeof *col->categories);
+  if (!col->categories) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
+  if (H5Tis_variable_str(type) > 0) {
+    mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(type));
+    vbuf = calloc((size_t)n, sizeof *vbuf);
+    if (!vbuf) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
+    CS_H5(H5Aread(attr, mtype, vbuf), "%s: cannot read /customers/%s@categories", path, col->name);
+    for (hssize_t i = 0; i < n; i++) col->categories[i] = strdup(vbuf[i] ? vbuf[i] : "");
+    H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vbuf);
+  } else {
+    size_t len = H5Tget_size(type);
+    mtype = H5Tcopy(type);
+    fbuf = calloc((size_t)n, len + 1);
+    if (!fbuf) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
+    CS_H5(H5Aread(attr, mtype, fbuf), "%s: cannot read /customers/%s@categories", path, col->name);
+    for (hssize_t i = 0; i < n; i++) col->categories[i] = strndup(fbuf + i * len, len);
+  }
+  col->n_categories = (int)n;
+  for (int i = 0; i < col->n_categories; i++)
+    if (!col->categories[i]) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
+fail:
+  free(vbuf);
+  free(fbuf);
+  CS_H5_CLOSE(H5Tclose, mtype);
+  CS_H5_CLOSE(H5Sclose, space);
+  CS_H5_CLOSE(H5Tclose, type);
+  CS_H5_CLOSE(H5Aclose, attr);
+  return status;
+}
+
+static int describe_column(const char *path, hid_t group, cs_column_t *col) {
+  int status = CS_OK;
+  hid_t d = -1, type = -1, space = -1;
+  d = H5Dopen2(group, col->name, H5P_DEFAULT);
+  CS_H5(d, "%s: cannot open dataset /customers/%s", path, col->name);
+  type = H5Dget_type(d);
+  space = H5Dget_space(d);
+  CS_H5(type, "%s: /customers/%s: cannot read its type", path, col->name);
+  CS_H5(space, "%s: /customers/%s: cannot read its shape", path, col->name);
+  col->dtype = cs__h5_dtype_of(type, col->type_desc, sizeof col->type_desc);
+  int nd = H5Sget_simple_extent_ndims(space);
+  hsize_t dims[H5S_MAX_RANK];
+  CS_CHECK(nd == 1, CS_EFORMAT, "%s: /customers/%s has %d dimensions (every column must be 1-D)",
+           path, col->name, nd);
+  H5Sget_simple_extent_dims(space, dims, NULL);
+  col->length = (int64_t)dims[0];
+  if (col->dtype != CS_DT_NONE && !cs_dtype_is_float(col->dtype))
+    CS_TRY(read_categories(path, d, col));
+fail:
+  CS_H5_CLOSE(H5Sclose, space);
+  CS_H5_CLOSE(H5Tclose, type);
+  CS_H5_CLOSE(H5Dclose, d);
+  return status;
+}
+
+static int64_t dataset_length(hid_t file, const char *name) {
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+  hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hid_t s = H5Dget_space(d);
+  hsize_t dim = 0;
+  int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+  if (nd == 1) H5Sget_simple_extent_dims(s, &dim, NULL);
+  if (s >= 0) H5Sclose(s);
+  H5Dclose(d);
+  return nd == 1 ? (int64_t)dim : -1;
+}
+
+/* ---- open ----------------------------------------------------------------------------------- */
+/* Rank 0 checks that the path exists and is HDF5 before everyone opens it through MPI-IO,
+ * whose own errors are far less readable. */
+static int precheck(cs_ctx_t *ctx, const char *path) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+      status = cs_error_set(errno == ENOENT ? CS_ENOENT : CS_EIO, __FILE__, __LINE__,
+                            "cannot open input '%s': %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "input '%s' is not a regular file",
+                            path);
+    else if (H5Fis_hdf5(path) <= 0)
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                            "input '%s' is not an HDF5 file (expected a customer store, see "
+                            "docs/format.md)", path);
+  }
+  return cs_par_agree(ctx, status);
+}
+
+static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
+  int status = CS_OK;
+  store_impl_t *im = s->impl;
+  hid_t fapl = -1, attr = -1;
+  list_ctx_t lc = {0};
+  fapl = cs__h5_fapl(ctx);
+  CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
+  im->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  CS_H5(im->file, "cannot open '%s' as HDF5 through MPI-IO", path);
+  CS_CHECK(H5Lexists(im->file, "customers", H5P_DEFAULT) > 0, CS_EFORMAT,
+           "%s: no group /customers (not a custseg customer store, see docs/format.md)", path);
+  im->group = H5Gopen2(im->file, "customers", H5P_DEFAULT);
+  CS_H5(im->group, "%s: /customers is not a group", path);
+
+  CS_CHECK(H5Aexists(im->group, "schema_version") > 0, CS_EFORMAT,
+           "%s: /customers has no attribute schema_version (set it to %d, see docs/format.md)",
+           path, CS_SCHEMA_VERSION);
+  attr = H5Aopen(im->group, "schema_version", H5P_DEFAULT);
+  int64_t version = -1;
+  CS_H5(attr, "%s: cannot open /customers@schema_version", path);
+  {
+    hid_t at = H5Aget_type(attr);
+    H5T_class_t cls = H5Tget_class(at);
+    H5Tclose(at);
+    CS_CHECK(cls == H5T_INTEGER, CS_EFORMAT, "%s: /customers@schema_version must be an integer",
+             path);
+  }
+  CS_H5(H5Aread(attr, H5T_NATIVE_INT64, &version), "%s: cannot read /customers@schema_version",
+        path);
+  CS_CHECK(version == CS_SCHEMA_VERSION, CS_EFORMAT,
+           "%s: /customers@schema_version is %lld; this build reads version %d", path,
+           (long long)version, CS_SCHEMA_VERSION);
+  s->schema_version = (int)version;
+
+  hsize_t idx = 0;
+  CS_H5(H5Literate(im->group, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &lc),
+        "%s: cannot list /customers", path);
+  CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /customers");
+  s->columns = lc.cols;
+  s->n_columns = lc.n;
+  lc.cols = NULL;
+  qsort(s->columns, (size_t)s->n_columns, sizeof *s->columns, cmp_col);
+  for (int i = 0; i < s->n_columns; i++) {
+    CS_CHECK(s->columns[i].name[0], CS_EFORMAT, "%s: a dataset name in /customers is longer than "
+             "%d characters", path, CS_NAME_MAX - 1);
+    CS_TRY(describe_column(path, im->group, &s->columns[i]));
+  }
+
+  const cs_column_t *id = cs_store_column(s, "customer_id");
+  CS_CHECK(id, CS_EFORMAT, "%s: /customers/customer_id is missing (it is required)", path);
+  CS_CHECK(id->dtype != CS_DT_NONE && !cs_dtype_is_float(id->dtype), CS_EFORMAT,
+           "%s: /customers/customer_id must be integer, found %s", path, id->type_desc);
+  s->n = id->length;
+  for (int i = 0; i < s->n_columns; i++) {
+    const cs_column_t *c = &s->columns[i];
+    int64_t want = strcmp(c->name, "txn_offset") == 0 ? s->n + 1 : s->n;
+    CS_CHECK(c->length == want, CS_EFORMAT,
+             "%s: /customers/%s has %lld rows but /customers/customer_id has %lld%s", path,
+             c->name, (long long)c->length, (long long)s->n,
+             want != s->n ? " (txn_offset needs N+1)" : "");
+  }
+  s->txn_rows = dataset_length(im->file, "/transactions/customer_id");
+  im->dsets = malloc((size_t)(s->n_columns ? s->n_columns : 1) * sizeof *im->dsets);
+  CS_CHECK(im->dsets, CS_ENOMEM, "out of memory");
+  for (int i = 0; i < s->n_columns; i++) im->dsets[i] = -1;
+fail:
+  if (lc.cols) {
+    s->columns = lc.cols;
+    s->n_columns = lc.n;
+  }
+  CS_H5_CLOSE(H5Aclose, attr);
+  CS_H5_CLOSE(H5Pclose, fapl);
+  return status;
+}
+
+int cs_store_open(cs_ctx_t *ctx, const char *path, cs_store_t **out) {
+  int status = CS_OK;
+  cs_store_t *s = NULL;
+  *out = NULL;
+  cs__h5_quiet();
+  CS_TRY(precheck(ctx, path));
+  s = calloc(1, sizeof *s);
+  store_impl_t *im = calloc(1, sizeof *im);
+  if (!s || !im) {
+    free(im);
+    status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  } else {
+    s->impl = im;
+    im->ctx = ctx;
+    im->file = im->group = -1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    status = open_local(ctx, path, s);
+  }
+  CS_TRY(cs_par_agree(ctx, status));
+  *out = s;
+  return CS_OK;
+fail:
+  cs_store_close(s);
+  return status;
+}
+
+void cs_store_close(cs_store_t *s) {
+  if (!s) return;
+  store_impl_t *im = s->impl;
+  if (im) {
+    for (int i = 0; im->dsets && i < s->n_columns; i++) CS_H5_CLOSE(H5Dclose, im->dsets[i]);
+    free(im->dsets);
+    CS_H5_CLOSE(H5Gclose, im->group);
+    CS_H5_CLOSE(H5Fclose, im->file);
+    free(im);
+  }
+  for (int i = 0; i < s->n_columns; i++) {
+    for (int j = 0; j < s->columns[i].n_categories; j++) free(s->columns[i].categories[j]);
+    free(s->columns[i].categories);
+  }
+  free(s->columns);
+  free(s);
+}
+
+const cs_column_t *cs_store_column(const cs_store_t *s, const char *name) {
+  cs_column_t key;
+  snprintf(key.name, sizeof key.name, "%s", name);
+  return bsearch(&key, s->columns, (size_t)s->n_columns, sizeof *s->columns, cmp_col);
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count,
+                  cs_dtype_t memtype, void *buf) {
+  int status = CS_OK;
+  store_impl_t *im = s->impl;
+  hid_t fspace = -1, mspace = -1, dxpl = -1;
+  void *tmp = NULL;
+  const cs_column_t *c = cs_store_column(s, name);
+  CS_CHECK(c, CS_EDATA, "%s: no column /customers/%s", s->path, name);
+  CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: column /customers/%s is not numeric (%s)",
+           s->path, name, c->type_desc);
+  int idx = (int)(c - s->columns);
+  int direct = memtype == c->dtype;
+  /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
+  int pre = CS_OK;
+  if (offset < 0 || count < 0 || offset + count > c->length)
+    pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
+                       "read of rows [%lld, %lld) outside /customers/%s (%lld rows)",
+                       (long long)offset, (long long)(offset + count), name, (long long)c->length);
+  else if (memtype == CS_DT_I64 && cs_dtype_is_float(c->dtype))
+    pre = cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                       "%s: column /customers/%s is %s where an integer column is needed",
+                       s->path, name, c->type_desc);
+  else if (memtype != c->dtype && memtype != CS_DT_F64 && memtype != CS_DT_I64)
+    pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
+                       "unsupported conversion of /customers/%s to %s", name,
+                       cs_dtype_name(memtype));
+  else if (!direct) {
+    tmp = cs_alloc(cs_bytes(count, cs_dtype_size(c->dtype)), "column read buffer");
+    if (!tmp) pre = CS_ENOMEM;
+  }
+  CS_TRY(cs_par_agree(im->ctx, pre));
+  if (im->dsets[idx] < 0) {
+    im->dsets[idx] = H5Dopen2(im->group, name, H5P_DEFAULT);
+    CS_H5(im->dsets[idx], "%s: cannot open /customers/%s", s->path, name);
+  }
+  fspace = H5Dget_space(im->dsets[idx]);
+  CS_H5(fspace, "%s: /customers/%s: no dataspace", s->path, name);
+  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: /customers/%s: bad selection",
+        s->path, name);
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  static char dummy[8];
+  void *target = direct ? buf : tmp;
+  CS_H5(H5Dread(im->dsets[idx], cs__h5_native(c->dtype), mspace, fspace, dxpl,
+                count ? target : dummy),
+        "%s: read of /customers/%s rows [%lld, %lld) failed", s->path, name, (long long)offset,
+        (long long)(offset + count));
+  {
+    H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+    uint32_t local = 0, global = 0;
+    H5Pget_mpio_actual_io_mode(dxpl, &mode);
+    H5Pget_mpio_no_collective_cause(dxpl, &local, &global);
+    im->last_mode_collective = mode != H5D_MPIO_NO_COLLECTIVE;
+    snprintf(im->last_cause, sizeof im->last_cause, "mode %d, no-collective cause 0x%x/0x%x",
+             (int)mode, local, global);
+  }
+  if (!direct) {
+    if (memtype == CS_DT_F64)
+      cs_convert_to_f64(c->dtype, tmp, buf, count);
+    else
+      cs_convert_to_i64(c->dtype, tmp, buf, count);
+  }
+fail:
+  cs_free(tmp);
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  return status;
+}
+
+int cs_store_last_read_collective(const cs_store_t *s, char *why, size_t why_len) {
+  const store_impl_t *im = s->impl;
+  if (why) snprintf(why, why_len, "%s", im->last_cause);
+  return im->last_mode_collective;
+}
