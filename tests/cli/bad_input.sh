@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One bad input per call: the command must fail with the documented exit status, a one-line
+# error naming the problem, and leave no output file (not even a temporary one) behind.
+# usage: bad_input.sh CASE RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
+set -euo pipefail
+case_name=$1 ranks=$2
+dir="$CS_TEST_DIR/bad_input-$case_name-np$ranks"
+rm -rf "$dir" && mkdir -p "$dir/out"
+run() { timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
+store() { "$PYTHON" "$(dirname "$0")/../py/make_store.py" "$1" "$dir/in.h5"; }
+
+summary="$dir/out/summary.json" output="$dir/out/out.h5"
+case $case_name in
+  missing_file)   want=2 needle="cannot open input '$dir/absent.h5': No such file"
+                  cmd=(inspect "$dir/absent.h5" --summary "$summary") ;;
+  not_hdf5)       printf 'customer_id,age\n1,30\n' > "$dir/in.h5"; want=2 needle="is not an HDF5 file"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  no_customers_group) store no_customers_group; want=2 needle="no group /customers"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  no_customer_id) store no_customer_id; want=2 needle="/customers/customer_id is missing"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  duplicate_ids)  store duplicate_ids; want=2 needle="2 duplicated customer_id values (e.g. "
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  length_mismatch) store length_mismatch; want=2 needle="/customers/short has 39 rows but /customers/customer_id has 40"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  non_numeric_feature) store string_column; want=2 needle="feature 'name' (/customers/name) is not numeric"
+                  cmd=(inspect "$dir/in.h5" --features age,name --summary "$summary") ;;
+  feature_no_finite) store all_nan_column; want=2 needle="feature 'empty' has no finite values"
+                  cmd=(inspect "$dir/in.h5" --features age,empty --summary "$summary") ;;
+  unknown_config_key) printf '[generate]\ncustomers = 10\ncolour = blue\n' > "$dir/bad.ini"
+                  want=1 needle="config $dir/bad.ini line 3: unknown key 'colour'"
+                  cmd=(generate --config "$dir/bad.ini" --output "$output" --summary "$summary") ;;
+  unwritable_output_dir) want=3 needle="cannot write output '$dir/missing/out.h5': directory '$dir/missing'"
+                  output="$dir/missing/out.h5"
+                  cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
+  output_dir_is_file) touch "$dir/file"; want=3 needle="is not a directory"
+                  output="$dir/file/out.h5"
+                  cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
+  *) echo "unknown case $case_name" >&2; exit 2 ;;
+esac
+
+set +e
+run "${cmd[@]}" > "$dir/stdout" 2> "$dir/stderr"
+rc=$?
+set -e
+errline=$(grep '^custseg: error:' "$dir/stderr" || true)
+fail=0
+[ "$rc" = "$want" ] || { echo "FAIL: exit status $rc, wanted $want"; fail=1; }
+[ "$(printf '%s\n' "$errline" | grep -c .)" = 1 ] || { echo "FAIL: wanted exactly one error line, got: $errline"; fail=1; }
+case $errline in *"$needle"*) ;; *) echo "FAIL: error line lacks '$needle'"; fail=1 ;; esac
+left=$(find "$dir/out" "$(dirname "$output")" -maxdepth 1 \( -name 'out.h5' -o -name 'summary.json*' -o -name '.out.h5.*' \) 2>/dev/null || true)
+[ -z "$left" ] || { echo "FAIL: output left behind: $left"; fail=1; }
+if [ $fail = 1 ]; then echo "--- stderr:"; cat "$dir/stderr"; exit 1; fi
+echo "ok: $case_name at $ranks ranks: $errline"

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""A store written by h5py alone (mixed widths, big-endian floats, unsorted ids, NaN,
+variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
+statistics match numpy's.
+
+usage: check_h5py_store.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+ranks = sys.argv[1]
+work = os.path.join(os.environ["CS_TEST_DIR"], f"h5py_store-np{ranks}")
+os.makedirs(work, exist_ok=True)
+store, summary = os.path.join(work, "store.h5"), os.path.join(work, "summary.json")
+here = os.path.dirname(os.path.abspath(__file__))
+subprocess.run([sys.executable, os.path.join(here, "make_store.py"), "good", store], check=True)
+
+cmd = os.environ["MPIEXEC"].split() + ["--oversubscribe", "-n", ranks, os.environ["CUSTSEG"],
+                                       "inspect", store, "--summary", summary, "--quiet"]
+subprocess.run(cmd, check=True, timeout=300)
+got = json.load(open(summary))
+cols = {c["name"]: c for c in got["columns"]}
+
+failures = []
+with h5py.File(store, "r") as f:
+    g = f["customers"]
+    n = len(g["customer_id"])
+    if got["input"]["customers"] != n:
+        failures.append(f"customers {got['input']['customers']} != {n}")
+    for name, ds in g.items():
+        x = ds[...].astype(np.float64)
+        c = cols[name]
+        fin = x[np.isfinite(x)]
+        want = {"finite": fin.size, "missing": int(np.isnan(x).sum()),
+                "min": fin.min(), "max": fin.max(), "mean": fin.mean()}
+        for k, v in want.items():
+            if not math.isclose(c[k], v, rel_tol=1e-12, abs_tol=1e-9):
+                failures.append(f"{name}.{k}: custseg {c[k]} numpy {v}")
+        if "categories" in ds.attrs:
+            levels = [s.decode() if isinstance(s, bytes) else str(s) for s in ds.attrs["categories"]]
+            if c.get("categories") != levels:
+                failures.append(f"{name}.categories: {c.get('categories')} != {levels}")
+    types = {"age": "uint8", "income": "float64", "visits": "int16", "score": "float32",
+             "tier": "uint32", "churned": "int64"}
+    for name, t in types.items():
+        if cols[name]["type"] != t:
+            failures.append(f"{name}: type {cols[name]['type']} != {t}")
+    if not cols["churned"]["reserved"] or cols["age"]["reserved"]:
+        failures.append("reserved flags wrong")
+
+if failures:
+    print("FAIL:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print(f"ok: h5py store read at {ranks} ranks, {len(cols)} columns match numpy")

@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""Write small customer stores with h5py alone (no custseg code), good or broken on purpose.
+
+usage: make_store.py KIND PATH
+KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
+      string_column | all_nan_column | no_schema_version
+"""
+import sys
+
+import h5py
+import numpy as np
+
+kind, path = sys.argv[1], sys.argv[2]
+n = 40
+rng = np.random.default_rng(3)
+
+with h5py.File(path, "w") as f:
+    g = f.create_group("other" if kind == "no_customers_group" else "customers")
+    if kind != "no_schema_version":
+        g.attrs["schema_version"] = np.int32(1)
+    ids = np.arange(500, 500 + n, dtype=np.int64)[::-1].copy()  # unsorted is fine
+    if kind == "duplicate_ids":
+        ids[7] = ids[20]
+        ids[30] = ids[31]
+    if kind != "no_customer_id":
+        g["customer_id"] = ids
+    g["age"] = rng.integers(18, 90, n).astype(np.uint8)
+    g["income"] = rng.normal(50000, 9000, n).astype(">f8")  # big-endian on purpose
+    g["visits"] = rng.integers(0, 50, n).astype(np.int16)
+    score = rng.random(n).astype(np.float32)
+    score[[3, 9]] = np.nan
+    g["score"] = score
+    g["region"] = rng.integers(0, 3, n).astype(np.int8)
+    g["region"].attrs["categories"] = ["north", "south", "west"]
+    g["tier"] = rng.integers(0, 2, n).astype(np.uint32)
+    g["tier"].attrs["categories"] = np.array([b"basic", b"gold"], dtype="S5")  # fixed-length
+    g["churned"] = rng.integers(0, 2, n).astype(np.int64)
+    if kind == "length_mismatch":
+        g["short"] = np.zeros(n - 1)
+    if kind == "string_column":
+        g["name"] = np.array([b"c%d" % i for i in range(n)], dtype="S8")
+    if kind == "all_nan_column":
+        g["empty"] = np.full(n, np.nan)

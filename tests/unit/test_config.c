@@ -1,0 +1,108 @@
+/* tests/unit/test_config.c: flags, INI config files, precedence and errors (local). */
+#include "mpi_support.h"
+
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *write_ini(const char *name, const char *text) {
+  const char *path = cs_test_path(name);
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+static int parse(cs_opts_t *o, const char *cmd, int argc, const char **argv) {
+  return cs_opts_parse(o, cmd, argc, (char **)argv);
+}
+
+static void defaults_and_flags(void **state) {
+  (void)state;
+  cs_opts_t o;
+  const char *argv[] = {"--customers", "5000", "--output=x.h5", "--seed", "1e3", "--verbose"};
+  assert_int_equal(parse(&o, "generate", 6, argv), CS_OK);
+  assert_int_equal(cs_opt_int(&o, "customers"), 5000);
+  assert_int_equal(cs_opt_int(&o, "segments"), 6); /* default */
+  assert_int_equal(cs_opt_int(&o, "seed"), 1000);
+  assert_string_equal(cs_opt_str(&o, "output"), "x.h5");
+  assert_true(cs_opt_bool(&o, "verbose"));
+  assert_null(cs_opt_str(&o, "summary"));
+  cs_opts_free(&o);
+}
+
+static void config_sections_and_precedence(void **state) {
+  (void)state;
+  const char *ini = write_ini("cfg_ok.ini",
+                              "; shared by several commands\n"
+                              "[generate]\n"
+                              "segments = 4\n"
+                              "[custseg]\n"
+                              "segments = 9\n"
+                              "customers = 777\n"
+                              "features = age,income   ; only for inspect: ignored here\n"
+                              "[inspect]\n"
+                              "chunk-rows = 5\n");
+  cs_opts_t o;
+  const char *argv[] = {"--config", ini, "--customers", "888"};
+  assert_int_equal(parse(&o, "generate", 4, argv), CS_OK);
+  assert_int_equal(cs_opt_int(&o, "segments"), 4);    /* command section beats general */
+  assert_int_equal(cs_opt_int(&o, "customers"), 888); /* flag beats file */
+  assert_int_equal(cs_opt_int(&o, "chunk-rows"), 1048576); /* [inspect] not applied */
+  cs_opts_free(&o);
+  const char *argv2[] = {ini};
+  assert_int_equal(parse(&o, "inspect", 0, argv2), CS_OK);
+  cs_opts_free(&o);
+  const char *argv3[] = {"--config", ini};
+  assert_int_equal(parse(&o, "inspect", 2, argv3), CS_OK);
+  assert_int_equal(cs_opt_int(&o, "chunk-rows"), 5);
+  assert_string_equal(cs_opt_str(&o, "features"), "age,income");
+  cs_opts_free(&o);
+}
+
+static void expect_error(const char *cmd, int argc, const char **argv, int code,
+                         const char *needle) {
+  cs_opts_t o;
+  int st = parse(&o, cmd, argc, argv);
+  if (st != code || !strstr(cs_error_get()->msg, needle))
+    fail_msg("status %d, message '%s' (wanted %d and '%s')", st, cs_error_get()->msg, code,
+             needle);
+  cs_opts_free(&o);
+  cs_error_clear();
+}
+
+static void errors_name_the_problem(void **state) {
+  (void)state;
+  const char *bad_key = write_ini("cfg_badkey.ini", "[custseg]\nseed = 3\ncustomerz = 10\n");
+  const char *a1[] = {"--config", bad_key};
+  expect_error("generate", 2, a1, CS_ECONFIG, "line 3: unknown key 'customerz'");
+  const char *bad_sec = write_ini("cfg_badsec.ini", "[segmnet]\nk = 3\n");
+  const char *a2[] = {"--config", bad_sec};
+  expect_error("generate", 2, a2, CS_ECONFIG, "unknown section [segmnet]");
+  const char *bad_val = write_ini("cfg_badval.ini", "customers = many\n");
+  const char *a3[] = {"--config", bad_val};
+  expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not an integer");
+  const char *wrong = write_ini("cfg_wrong.ini", "[generate]\nfeatures = age\n");
+  const char *a4[] = {"--config", wrong};
+  expect_error("generate", 2, a4, CS_ECONFIG, "'features' in [generate] does not apply");
+  const char *a5[] = {"--config", "/nonexistent.ini"};
+  expect_error("generate", 2, a5, CS_ECONFIG, "cannot open config '/nonexistent.ini'");
+  const char *a6[] = {"--segmentz", "3"};
+  expect_error("generate", 2, a6, CS_EUSAGE, "unknown option '--segmentz'");
+  const char *a7[] = {"--customers"};
+  expect_error("generate", 1, a7, CS_EUSAGE, "needs a value");
+  const char *a8[] = {"--missing-rate", "0.1x"};
+  expect_error("generate", 2, a8, CS_EUSAGE, "is not a number");
+  const char *a9[] = {"--features", "age"};
+  expect_error("generate", 2, a9, CS_EUSAGE, "inapplicable option '--features'");
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(defaults_and_flags),
+      cmocka_unit_test(config_sections_and_precedence),
+      cmocka_unit_test(errors_name_the_problem),
+  };
+  return cs_test_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
+}
