@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): install what is missing, build, run the whole test suite, then
+# build and run it again with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+. "$root/scripts/env.sh"
+jobs=$(nproc)
+
+echo "== release build and tests"
+"$root/scripts/build.sh" "$root/build"
+(cd "$root/build" && ctest --output-on-failure -j"$jobs")
+
+echo "== sanitizer build (ASan + UBSan) and tests"
+"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCUSTSEG_SANITIZE=ON \
+  -DCUSTSEG_NATIVE=OFF
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs")
+echo "== all tests passed (release and sanitizer builds)"
