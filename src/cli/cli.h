@@ -50,6 +50,9 @@ cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary);
 /* Write the summary to `path` atomically (rank 0), agreed. Collective. */
 int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);
+/* End of a command: reduce the stage timers, log them from rank 0, add them to the
+ * summary and write it when --summary was given. Collective. */
+int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary);
 
 /* Commands: each returns a status; errors are recorded, printing is done by main. */
 typedef struct cs_command {

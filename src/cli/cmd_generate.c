@@ -30,15 +30,12 @@ int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o) {
   written = 1;
   cs_timer_stop(&ctx->timers, "generate");
 
-  if (summary) {
-    sum = cs_summary_new(ctx, o);
-    cJSON *r = cJSON_AddObjectToObject(sum, "result");
-    cJSON_AddStringToObject(r, "output", output);
-    cJSON_AddNumberToObject(r, "customers", (double)so.customers);
-    cJSON_AddNumberToObject(r, "segments", so.segments);
-    CS_TRY(cs_summary_timers(ctx, sum));
-    CS_TRY(cs_summary_write(ctx, sum, summary));
-  }
+  sum = cs_summary_new(ctx, o);
+  cJSON *r = cJSON_AddObjectToObject(sum, "result");
+  cJSON_AddStringToObject(r, "output", output);
+  cJSON_AddNumberToObject(r, "customers", (double)so.customers);
+  cJSON_AddNumberToObject(r, "segments", so.segments);
+  CS_TRY(cs_summary_finish(ctx, o, sum));
 fail:
   if (status < 0 && written) cs_io_remove(ctx, output); /* all outputs or none */
   cJSON_Delete(sum);

@@ -135,7 +135,7 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
             store->path, (long long)ids.duplicates, (long long)ids.example_id,
             (long long)ids.example_rows[0], (long long)ids.example_rows[1]);
   }
-  if (summary) {
+  {
     sum = cs_summary_new(ctx, o);
     cJSON *in = cJSON_AddObjectToObject(sum, "input");
     char fp[32];
@@ -171,8 +171,7 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
     }
     cJSON_AddItemToObject(sum, "problems", plist);
     plist = NULL;
-    CS_TRY(cs_summary_timers(ctx, sum));
-    CS_TRY(cs_summary_write(ctx, sum, summary));
+    CS_TRY(cs_summary_finish(ctx, o, sum));
   }
   cJSON_Delete(plist);
 fail:

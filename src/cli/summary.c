@@ -54,6 +54,8 @@ int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary) {
   for (int i = 0; i < ctx->timers.n; i++) {
     double mmm[3];
     CS_TRY(cs_par_minmeanmax(ctx, ctx->timers.seconds[i], mmm));
+    cs_log_info("timer %-10s min %8.3f  mean %8.3f  max %8.3f s over %d ranks",
+                ctx->timers.name[i], mmm[0], mmm[1], mmm[2], ctx->size);
     cJSON *e = cJSON_AddObjectToObject(t, ctx->timers.name[i]);
     cJSON_AddNumberToObject(e, "min", mmm[0]);
     cJSON_AddNumberToObject(e, "mean", mmm[1]);
@@ -80,4 +82,13 @@ int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path) {
     free(text);
   }
   return cs_par_agree(ctx, status);
+}
+
+int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary) {
+  int status = CS_OK;
+  const char *path = cs_opt_str(o, "summary");
+  CS_TRY(cs_summary_timers(ctx, summary));
+  if (path) CS_TRY(cs_summary_write(ctx, summary, path));
+fail:
+  return status;
 }

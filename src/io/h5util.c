@@ -45,6 +45,21 @@ hid_t cs__h5_native(cs_dtype_t t) {
 
 cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len) {
   H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_ENUM) {
+    /* numpy booleans arrive as an enum over int8 (h5py): read them as their integers. */
+    hid_t base = H5Tget_super(type);
+    cs_dtype_t t = base >= 0 && H5Tget_class(base) == H5T_INTEGER
+                       ? cs__h5_dtype_of(base, NULL, 0)
+                       : CS_DT_NONE;
+    if (base >= 0) H5Tclose(base);
+    if (desc) {
+      if (t != CS_DT_NONE)
+        snprintf(desc, desc_len, "enum(%s)", cs_dtype_name(t));
+      else
+        snprintf(desc, desc_len, "enum (%zu bytes)", H5Tget_size(type));
+    }
+    return t;
+  }
   size_t size = H5Tget_size(type);
   cs_dtype_t t = CS_DT_NONE;
   if (cls == H5T_INTEGER) {

@@ -294,7 +294,7 @@ int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count
                   cs_dtype_t memtype, void *buf) {
   int status = CS_OK;
   store_impl_t *im = s->impl;
-  hid_t fspace = -1, mspace = -1, dxpl = -1;
+  hid_t fspace = -1, mspace = -1, dxpl = -1, ftype = -1, mtype = -1;
   void *tmp = NULL;
   const cs_column_t *c = cs_store_column(s, name);
   CS_CHECK(c, CS_EDATA, "%s: no column /customers/%s", s->path, name);
@@ -333,8 +333,13 @@ int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count
   CS_H5(dxpl, "cannot create transfer property list");
   static char dummy[8];
   void *target = direct ? buf : tmp;
-  CS_H5(H5Dread(im->dsets[idx], cs__h5_native(c->dtype), mspace, fspace, dxpl,
-                count ? target : dummy),
+  /* The memory type is the file type made native (same class, size and sign), so the
+   * transfer needs no conversion; an enum stays an enum and its bytes are its integers. */
+  ftype = H5Dget_type(im->dsets[idx]);
+  CS_H5(ftype, "%s: /customers/%s: no datatype", s->path, name);
+  mtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
+  CS_H5(mtype, "%s: /customers/%s: no native type", s->path, name);
+  CS_H5(H5Dread(im->dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
         "%s: read of /customers/%s rows [%lld, %lld) failed", s->path, name, (long long)offset,
         (long long)(offset + count));
   {
@@ -354,6 +359,8 @@ int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count
   }
 fail:
   cs_free(tmp);
+  CS_H5_CLOSE(H5Tclose, mtype);
+  CS_H5_CLOSE(H5Tclose, ftype);
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);
   CS_H5_CLOSE(H5Sclose, fspace);

@@ -47,7 +47,7 @@ with h5py.File(store, "r") as f:
             if c.get("categories") != levels:
                 failures.append(f"{name}.categories: {c.get('categories')} != {levels}")
     types = {"age": "uint8", "income": "float64", "visits": "int16", "score": "float32",
-             "tier": "uint32", "churned": "int64"}
+             "tier": "uint32", "churned": "int64", "treated": "enum(int8)"}
     for name, t in types.items():
         if cols[name]["type"] != t:
             failures.append(f"{name}: type {cols[name]['type']} != {t}")

@@ -35,6 +35,7 @@ with h5py.File(path, "w") as f:
     g["tier"] = rng.integers(0, 2, n).astype(np.uint32)
     g["tier"].attrs["categories"] = np.array([b"basic", b"gold"], dtype="S5")  # fixed-length
     g["churned"] = rng.integers(0, 2, n).astype(np.int64)
+    g["treated"] = rng.random(n) < 0.5  # numpy bool: an HDF5 enum over int8
     if kind == "length_mismatch":
         g["short"] = np.zeros(n - 1)
     if kind == "string_column":
