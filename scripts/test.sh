@@ -14,7 +14,9 @@ echo "== release build and tests"
 echo "== sanitizer build (ASan + UBSan) and tests"
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCUSTSEG_SANITIZE=ON \
   -DCUSTSEG_NATIVE=OFF
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0
+# Keep Open MPI plug-ins loaded so their allocations have names LSan can suppress.
+export OMPI_MCA_mca_base_component_disable_dlclose=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$root/build-asan" && ctest --output-on-failure -j"$jobs")

@@ -31,6 +31,9 @@ typedef struct cs_part {
 
 /* Block sizes: n/size rows each, the first n%size ranks one more. Local (pure). */
 int64_t cs_part_block_size(int64_t n_global, int rank, int size);
+/* Rows covered when every rank has processed its first `per_rank` rows of its block:
+ * sum over ranks of min(per_rank, block size). For progress lines. Local (pure). */
+int64_t cs_part_rows_upto(int64_t n_global, int size, int64_t per_rank);
 /* Partition n_global rows in contiguous blocks; offsets by exclusive scan. Collective. */
 int cs_par_partition(cs_ctx_t *ctx, int64_t n_global, cs_part_t *part);
 /* Partition from given local sizes (any split, zero allowed): n_global by sum, offset by
@@ -48,8 +51,9 @@ typedef enum { CS_OP_SUM, CS_OP_MIN, CS_OP_MAX } cs_op_t;
 /* In-place allreduce of n elements (CS_DT_I64, CS_DT_U64 or CS_DT_F64). One packed call:
  * put everything that travels together in one buffer. Collective. */
 int cs_par_allreduce(cs_ctx_t *ctx, void *buf, int64_t n, cs_dtype_t type, cs_op_t op);
-/* Allreduce of a single double: min, sum/size (mean) and max. Collective. */
-int cs_par_minmeanmax(cs_ctx_t *ctx, double local, double out[3]);
+/* Min, mean (sum/size) and max across ranks of n local values, in two packed reductions:
+ * out[3i], out[3i+1], out[3i+2] for local[i]. Collective. */
+int cs_par_minmeanmax(cs_ctx_t *ctx, const double *local, int64_t n, double *out);
 /* Exact, order-independent sum of int64 values across ranks (128-bit accumulation, so
  * no overflow below 2^127). Collective. */
 int cs_par_sum_i128(cs_ctx_t *ctx, __int128 *val);

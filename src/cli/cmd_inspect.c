@@ -86,12 +86,10 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_colstats_t *stats = NULL;
   cJSON *sum = NULL;
   const char *names[CS_MAX_FEATURES + 64];
-  const char *input = o->positional ? o->positional : cs_opt_str(o, "input");
+  const char *input = cs_opt_str(o, "input");
   const char *summary = cs_opt_str(o, "summary");
   const char *features = cs_opt_str(o, "features");
   CS_CHECK(input, CS_EUSAGE, "inspect needs a FILE (custseg inspect FILE)");
-  CS_CHECK(!(o->positional && cs_opt_str(o, "input")), CS_EUSAGE,
-           "give the store either as FILE or as --input, not both");
   CS_CHECK(cs_opt_int(o, "chunk-rows") >= 1, CS_EUSAGE, "--chunk-rows must be >= 1");
   if (summary) CS_TRY(cs_io_check_writable(ctx, summary, "summary"));
 

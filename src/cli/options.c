@@ -22,9 +22,10 @@ const cs_optdef_t cs_optdefs[] = {
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
     {"input", CS_OPT_STR, NULL, "inspect", "customer store to read (HDF5)"},
     {"output", CS_OPT_STR, NULL, "generate", "file to write (HDF5); written atomically"},
-    {"seed", CS_OPT_INT, "1", "generate", "random seed (draws are keyed by seed and row)"},
+    {"seed", CS_OPT_INT, "1", "generate", "random seed >= 0 (draws are keyed by seed and row)"},
     {"features", CS_OPT_STR, NULL, "inspect",
-     "comma-separated feature columns (default: every numeric, non-reserved column)"},
+     "comma-separated feature columns, checked to be numeric with finite values (default: "
+     "inspect looks at every numeric column)"},
     {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
     {"id-base", CS_OPT_INT, "1", "generate", "customer_id of the first row"},
@@ -91,7 +92,7 @@ static int check_value(const cs_optdef_t *d, const char *v) {
   double r;
   int b;
   switch (d->type) {
-  case CS_OPT_INT: return parse_int(v, &i);
+  case CS_OPT_INT: return parse_int(v, &i) != 0 || i < 0 ? -1 : 0; /* counts, sizes, seeds */
   case CS_OPT_REAL: return parse_real(v, &r);
   case CS_OPT_BOOL: return parse_bool(v, &b);
   default: return 0;
@@ -99,7 +100,7 @@ static int check_value(const cs_optdef_t *d, const char *v) {
 }
 
 static const char *type_word(cs_opt_type_t t) {
-  return t == CS_OPT_INT ? "an integer" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
+  return t == CS_OPT_INT ? "a non-negative integer" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
 }
 
 static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
@@ -224,11 +225,16 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
       continue;
     }
     if (strncmp(arg, "--", 2) != 0) {
-      if (o->positional)
+      /* Only commands that read one store take it as a bare FILE; it means --input FILE. */
+      if (o->positional || strcmp(command, "inspect") != 0)
         status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                               "unexpected argument '%s' (see custseg %s --help)", arg, command);
       else if (!(o->positional = strdup(arg)))
         status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+      else {
+        fidx[nflags] = find("input");
+        fval[nflags++] = o->positional;
+      }
       continue;
     }
     char name[128];
@@ -254,6 +260,17 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
     fidx[nflags] = idx;
     fval[nflags++] = v;
   }
+  int configs = 0, inputs = 0;
+  for (int i = 0; i < nflags; i++) {
+    configs += !strcmp(cs_optdefs[fidx[i]].name, "config");
+    inputs += !strcmp(cs_optdefs[fidx[i]].name, "input");
+  }
+  if (status == CS_OK && configs > 1)
+    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--config given %d times; use one file",
+                          configs);
+  if (status == CS_OK && inputs > 1)
+    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                          "the input store is given %d times (FILE or --input, once)", inputs);
   for (int i = 0; status == CS_OK && i < nflags; i++)
     if (!strcmp(cs_optdefs[fidx[i]].name, "config")) status = read_config(o, fval[i]);
   for (int i = 0; status == CS_OK && i < nflags; i++) {

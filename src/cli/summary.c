@@ -50,16 +50,17 @@ cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o) {
 
 int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary) {
   int status = CS_OK;
+  double mmm[3 * CS_MAX_TIMERS];
+  CS_TRY(cs_par_minmeanmax(ctx, ctx->timers.seconds, ctx->timers.n, mmm));
   cJSON *t = cJSON_AddObjectToObject(summary, "timings_seconds");
   for (int i = 0; i < ctx->timers.n; i++) {
-    double mmm[3];
-    CS_TRY(cs_par_minmeanmax(ctx, ctx->timers.seconds[i], mmm));
+    const double *m = mmm + 3 * i;
     cs_log_info("timer %-10s min %8.3f  mean %8.3f  max %8.3f s over %d ranks",
-                ctx->timers.name[i], mmm[0], mmm[1], mmm[2], ctx->size);
+                ctx->timers.name[i], m[0], m[1], m[2], ctx->size);
     cJSON *e = cJSON_AddObjectToObject(t, ctx->timers.name[i]);
-    cJSON_AddNumberToObject(e, "min", mmm[0]);
-    cJSON_AddNumberToObject(e, "mean", mmm[1]);
-    cJSON_AddNumberToObject(e, "max", mmm[2]);
+    cJSON_AddNumberToObject(e, "min", m[0]);
+    cJSON_AddNumberToObject(e, "mean", m[1]);
+    cJSON_AddNumberToObject(e, "max", m[2]);
   }
 fail:
   return status;

@@ -70,6 +70,6 @@ void cs_progress_update(cs_progress_t *p, int64_t done) {
   double el = t - p->t0;
   double pct = p->total > 0 ? 100.0 * (double)done / (double)p->total : 100.0;
   double rate = el > 0 ? (double)done / el : 0.0;
-  cs_log_info("%s: %5.1f%% (%lld/%lld rows, %.1f s, %.3g rows/s)", p->what, pct, (long long)done,
+  cs_log_info("%s: %5.1f%% (%lld/%lld, %.1f s, %.3g per s)", p->what, pct, (long long)done,
               (long long)p->total, el, rate);
 }

@@ -23,7 +23,7 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   CS_TRY(cs_par_agree(ctx, buf && red ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   cs_progress_t prog;
-  cs_progress_start(&prog, "inspect", (int64_t)n * part->n_global);
+  cs_progress_start(&prog, "inspect (column values)", (int64_t)n * part->n_global);
   for (int c = 0; c < n; c++) {
     cs_colstats_t *s = &stats[c];
     memset(s, 0, sizeof *s);
@@ -52,7 +52,8 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
           if (ncat && (x < 0 || x >= ncat)) bad++;
         }
       }
-      cs_progress_update(&prog, (int64_t)c * part->n_global + (off + cnt) * ctx->size);
+      cs_progress_update(&prog, (int64_t)c * part->n_global +
+                                    cs_part_rows_upto(part->n_global, ctx->size, off + cnt));
     }
     red[7 * c + 0] = -mn;
     red[7 * c + 1] = mx;

@@ -176,6 +176,7 @@ int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
   static const char dummy[8];
   fspace = H5Dget_space(d->id);
   CS_H5(fspace, "%s: no dataspace", d->path);
+  if (H5Sget_simple_extent_npoints(fspace) == 0) goto fail; /* empty dataset: nothing to write */
   CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: bad selection", d->path);
   dxpl = cs__h5_dxpl_collective();
   CS_H5(dxpl, "cannot create transfer property list");

@@ -321,6 +321,7 @@ int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count
     if (!tmp) pre = CS_ENOMEM;
   }
   CS_TRY(cs_par_agree(im->ctx, pre));
+  if (c->length == 0) goto fail; /* nothing stored (HDF5 allocates no storage): nothing to read */
   if (im->dsets[idx] < 0) {
     im->dsets[idx] = H5Dopen2(im->group, name, H5P_DEFAULT);
     CS_H5(im->dsets[idx], "%s: cannot open /customers/%s", s->path, name);

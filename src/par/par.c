@@ -84,6 +84,15 @@ int64_t cs_part_block_size(int64_t n_global, int rank, int size) {
   return base + (rank < extra ? 1 : 0);
 }
 
+int64_t cs_part_rows_upto(int64_t n_global, int size, int64_t per_rank) {
+  int64_t done = 0;
+  for (int r = 0; r < size; r++) {
+    int64_t b = cs_part_block_size(n_global, r, size);
+    done += per_rank < b ? per_rank : b;
+  }
+  return done;
+}
+
 int cs_par_partition_local(cs_ctx_t *ctx, int64_t n_local, cs_part_t *part) {
   int status = CS_OK;
   int64_t offset = 0, total = 0;
@@ -152,17 +161,26 @@ fail:
   return status;
 }
 
-int cs_par_minmeanmax(cs_ctx_t *ctx, double local, double out[3]) {
-  int status = CS_OK;
-  double v[3] = {-local, local, local};
-  /* min(x) = -max(-x): one MAX reduction for both ends, one SUM for the mean. */
-  double mx[2] = {v[0], v[2]}, sum = local;
-  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, comm_of(ctx)));
-  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, comm_of(ctx)));
-  out[0] = -mx[0];
-  out[1] = sum / ctx->size;
-  out[2] = mx[1];
+int cs_par_minmeanmax(cs_ctx_t *ctx, const double *local, int64_t n, double *out) {
+  int status = CS_OK, count = 0;
+  double *buf = malloc(cs_bytes(3 * (n ? n : 1), sizeof *buf));
+  CS_TRY(cs_par_agree(ctx, buf ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(narrow(2 * n, &count, "min/max length"));
+  /* min(x) = -max(-x): one MAX reduction for both ends, one SUM for the means. */
+  for (int64_t i = 0; i < n; i++) {
+    buf[2 * i] = -local[i];
+    buf[2 * i + 1] = local[i];
+    buf[2 * n + i] = local[i];
+  }
+  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_DOUBLE, MPI_MAX, comm_of(ctx)));
+  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + 2 * n, (int)n, MPI_DOUBLE, MPI_SUM, comm_of(ctx)));
+  for (int64_t i = 0; i < n; i++) {
+    out[3 * i] = -buf[2 * i];
+    out[3 * i + 1] = buf[2 * n + i] / ctx->size;
+    out[3 * i + 2] = buf[2 * i + 1];
+  }
 fail:
+  free(buf);
   return status;
 }
 

@@ -100,10 +100,10 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
   int64_t steps = (part.n_local + chunk - 1) / chunk;
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   cs_progress_t prog;
-  cs_progress_start(&prog, "generate", opts->customers);
+  cs_progress_start(&prog, "generate (rows)", opts->customers);
   cs_log_info("generate: %lld customers, %d segments, seed %llu, %d ranks x %d threads, "
               "%lld rows per chunk", (long long)opts->customers, m->k,
-              (unsigned long long)opts->seed, ctx->size, ctx->threads, (long long)buf_rows);
+              (unsigned long long)opts->seed, ctx->size, ctx->threads, (long long)chunk);
   for (int64_t step = 0; step < steps; step++) {
     int64_t begin = step * chunk;
     int64_t n = part.n_local - begin;
@@ -116,13 +116,7 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
       for (int c = 0; c < CS_SC_N; c++) put(cs_synth_columns[c].type, col[c], i, v[c]);
     }
     for (int c = 0; c < CS_SC_N; c++) CS_TRY(cs_out_write(ds[c], row0, n, col[c]));
-    /* Rows written so far across ranks: every rank has done `step + 1` chunks. */
-    int64_t done = 0;
-    for (int r = 0; r < ctx->size; r++) {
-      int64_t nr = cs_part_block_size(opts->customers, r, ctx->size);
-      done += (step + 1) * chunk < nr ? (step + 1) * chunk : nr;
-    }
-    cs_progress_update(&prog, done);
+    cs_progress_update(&prog, cs_part_rows_upto(opts->customers, ctx->size, (step + 1) * chunk));
   }
   CS_TRY(cs_out_commit(out));
   out = NULL;

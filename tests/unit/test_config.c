@@ -51,8 +51,9 @@ static void config_sections_and_precedence(void **state) {
   assert_int_equal(cs_opt_int(&o, "customers"), 888); /* flag beats file */
   assert_int_equal(cs_opt_int(&o, "chunk-rows"), 1048576); /* [inspect] not applied */
   cs_opts_free(&o);
-  const char *argv2[] = {ini};
-  assert_int_equal(parse(&o, "inspect", 0, argv2), CS_OK);
+  const char *argv2[] = {"store.h5"}; /* the bare FILE means --input */
+  assert_int_equal(parse(&o, "inspect", 1, argv2), CS_OK);
+  assert_string_equal(cs_opt_str(&o, "input"), "store.h5");
   cs_opts_free(&o);
   const char *argv3[] = {"--config", ini};
   assert_int_equal(parse(&o, "inspect", 2, argv3), CS_OK);
@@ -82,7 +83,7 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a2, CS_ECONFIG, "unknown section [segmnet]");
   const char *bad_val = write_ini("cfg_badval.ini", "customers = many\n");
   const char *a3[] = {"--config", bad_val};
-  expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not an integer");
+  expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not a non-negative integer");
   const char *wrong = write_ini("cfg_wrong.ini", "[generate]\nfeatures = age\n");
   const char *a4[] = {"--config", wrong};
   expect_error("generate", 2, a4, CS_ECONFIG, "'features' in [generate] does not apply");
@@ -96,6 +97,14 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a8, CS_EUSAGE, "is not a number");
   const char *a9[] = {"--features", "age"};
   expect_error("generate", 2, a9, CS_EUSAGE, "inapplicable option '--features'");
+  const char *a10[] = {"--verbose", "false"}; /* a bool flag takes no separate value */
+  expect_error("generate", 2, a10, CS_EUSAGE, "unexpected argument 'false'");
+  const char *a11[] = {"--seed", "-3"};
+  expect_error("generate", 2, a11, CS_EUSAGE, "not a non-negative integer");
+  const char *a12[] = {"a.h5", "--input", "b.h5"};
+  expect_error("inspect", 3, a12, CS_EUSAGE, "input store is given 2 times");
+  const char *a13[] = {"--config", bad_key, "--config", bad_val};
+  expect_error("generate", 4, a13, CS_EUSAGE, "--config given 2 times");
 }
 
 int main(int argc, char **argv) {

@@ -87,7 +87,7 @@ static void roundtrip_all_types(void **state) {
   assert_string_equal(cat->categories[2], "high");
   cs_part_t p;
   assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
-  double *f = calloc((size_t)p.n_local + 1, sizeof *f);
+  double *f = calloc(N, sizeof *f); /* also holds the 5-row sub-range read below */
   int64_t *g = calloc((size_t)p.n_local + 1, sizeof *g);
   for (int t = 0; t < NT; t++) {
     char name[64];
@@ -131,6 +131,20 @@ static void zero_row_ranks(void **state) {
   int64_t ids[2] = {0, 0};
   assert_int_equal(cs_store_read(s, "customer_id", p.offset, p.n_local, CS_DT_I64, ids), CS_OK);
   for (int64_t i = 0; i < p.n_local; i++) assert_int_equal(ids[i], 1000 + p.offset + i);
+  cs_store_close(s);
+  cs_io_remove(ctx, path);
+}
+
+static void empty_store(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  const char *path = cs_test_path("io_empty.h5");
+  write_store(path, 0, FULL); /* N = 0 is a legal store: every rank has zero rows */
+  cs_store_t *s;
+  assert_int_equal(cs_store_open(ctx, path, &s), CS_OK);
+  assert_int_equal(s->n, 0);
+  double x;
+  assert_int_equal(cs_store_read(s, "c_float64", 0, 0, CS_DT_F64, &x), CS_OK);
   cs_store_close(s);
   cs_io_remove(ctx, path);
 }
@@ -199,6 +213,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(roundtrip_all_types),
       cmocka_unit_test(zero_row_ranks),
+      cmocka_unit_test(empty_store),
       cmocka_unit_test(broken_stores_are_refused),
       cmocka_unit_test(output_is_atomic),
   };

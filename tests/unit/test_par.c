@@ -102,10 +102,12 @@ static void reductions(void **state) {
   assert_int_equal(v[0], (int64_t)ctx->size * (ctx->size + 1) / 2);
   assert_int_equal(v[1], 1);
   assert_int_equal(v[2], ctx->size);
-  double mmm[3];
-  assert_int_equal(cs_par_minmeanmax(ctx, (double)ctx->rank, mmm), CS_OK);
+  double loc[2] = {(double)ctx->rank, 10.0 - ctx->rank}, mmm[6];
+  assert_int_equal(cs_par_minmeanmax(ctx, loc, 2, mmm), CS_OK);
   assert_true(mmm[0] == 0.0 && mmm[2] == ctx->size - 1);
   assert_true(mmm[1] == (ctx->size - 1) / 2.0);
+  assert_true(mmm[3] == 10.0 - (ctx->size - 1) && mmm[5] == 10.0);
+  assert_true(mmm[4] == 10.0 - (ctx->size - 1) / 2.0);
   /* 128-bit sums do not overflow where int64 would. */
   __int128 big = (__int128)INT64_MAX;
   assert_int_equal(cs_par_sum_i128(ctx, &big), CS_OK);
