@@ -135,6 +135,8 @@ int cs_dtype_is_float(cs_dtype_t t);
 /* Convert n elements of type `from` at src into doubles / int64 at dst. Local. */
 void cs_convert_to_f64(cs_dtype_t from, const void *src, double *dst, int64_t n);
 void cs_convert_to_i64(cs_dtype_t from, const void *src, int64_t *dst, int64_t n);
+/* Store x as element i of an array of type t (the value must fit t). Local. */
+void cs_dtype_put(cs_dtype_t t, void *array, int64_t i, double x);
 
 /* ---- the run context ---------------------------------------------------------------------- */
 struct cs_comm; /* defined by par: the communicator */

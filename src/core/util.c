@@ -92,6 +92,22 @@ void cs_convert_to_i64(cs_dtype_t from, const void *src, int64_t *dst, int64_t n
   }
 }
 
+void cs_dtype_put(cs_dtype_t t, void *a, int64_t i, double x) {
+  switch (t) {
+  case CS_DT_I8: ((int8_t *)a)[i] = (int8_t)x; break;
+  case CS_DT_I16: ((int16_t *)a)[i] = (int16_t)x; break;
+  case CS_DT_I32: ((int32_t *)a)[i] = (int32_t)x; break;
+  case CS_DT_I64: ((int64_t *)a)[i] = (int64_t)x; break;
+  case CS_DT_U8: ((uint8_t *)a)[i] = (uint8_t)x; break;
+  case CS_DT_U16: ((uint16_t *)a)[i] = (uint16_t)x; break;
+  case CS_DT_U32: ((uint32_t *)a)[i] = (uint32_t)x; break;
+  case CS_DT_U64: ((uint64_t *)a)[i] = (uint64_t)x; break;
+  case CS_DT_F32: ((float *)a)[i] = (float)x; break;
+  case CS_DT_F64: ((double *)a)[i] = x; break;
+  default: break;
+  }
+}
+
 static int timer_index(cs_timers_t *t, const char *name) {
   for (int i = 0; i < t->n; i++)
     if (strcmp(t->name[i], name) == 0) return i;

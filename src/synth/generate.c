@@ -11,23 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Store one generated value as the column's type. */
-static void put(cs_dtype_t t, void *col, int64_t i, double x) {
-  switch (t) {
-  case CS_DT_I8: ((int8_t *)col)[i] = (int8_t)x; break;
-  case CS_DT_I16: ((int16_t *)col)[i] = (int16_t)x; break;
-  case CS_DT_I32: ((int32_t *)col)[i] = (int32_t)x; break;
-  case CS_DT_I64: ((int64_t *)col)[i] = (int64_t)x; break;
-  case CS_DT_U8: ((uint8_t *)col)[i] = (uint8_t)x; break;
-  case CS_DT_U16: ((uint16_t *)col)[i] = (uint16_t)x; break;
-  case CS_DT_U32: ((uint32_t *)col)[i] = (uint32_t)x; break;
-  case CS_DT_U64: ((uint64_t *)col)[i] = (uint64_t)x; break;
-  case CS_DT_F32: ((float *)col)[i] = (float)x; break;
-  case CS_DT_F64: ((double *)col)[i] = x; break;
-  default: break;
-  }
-}
-
 static int write_metadata(cs_out_t *out, const cs_synth_model_t *m) {
   int status = CS_OK;
   const cs_synth_opts_t *o = &m->opts;
@@ -113,7 +96,7 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
     for (int64_t i = 0; i < n; i++) {
       double *v = vals + i * CS_SC_N;
       cs_synth_row(m, row0 + i, v);
-      for (int c = 0; c < CS_SC_N; c++) put(cs_synth_columns[c].type, col[c], i, v[c]);
+      for (int c = 0; c < CS_SC_N; c++) cs_dtype_put(cs_synth_columns[c].type, col[c], i, v[c]);
     }
     for (int c = 0; c < CS_SC_N; c++) CS_TRY(cs_out_write(ds[c], row0, n, col[c]));
     cs_progress_update(&prog, cs_part_rows_upto(opts->customers, ctx->size, (step + 1) * chunk));

@@ -15,7 +15,7 @@
 
 extern cs_ctx_t *cs_test_ctx;
 
-/* True on every rank when `cond` holds on every rank (MPI_LAND through par). */
+/* True on every rank when `cond` holds on every rank (a MIN allreduce through par). */
 int cs_test_all(int cond);
 #define CS_ASSERT_ALL(cond) assert_true(cs_test_all((cond) ? 1 : 0))
 /* A scratch path under the build tree's test directory, the same on every rank. */

@@ -107,11 +107,9 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 4, a13, CS_EUSAGE, "--config given 2 times");
 }
 
-int main(int argc, char **argv) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(defaults_and_flags),
-      cmocka_unit_test(config_sections_and_precedence),
-      cmocka_unit_test(errors_name_the_problem),
-  };
-  return cs_test_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(defaults_and_flags),
+    cmocka_unit_test(config_sections_and_precedence),
+    cmocka_unit_test(errors_name_the_problem),
+};
+CS_TEST_MAIN(tests)

@@ -17,22 +17,7 @@ static const cs_dtype_t types[] = {CS_DT_I8,  CS_DT_I16, CS_DT_I32, CS_DT_I64, C
 #define NT ((int)(sizeof types / sizeof *types))
 
 static void fill(cs_dtype_t t, void *buf, int64_t row0, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    double v = (double)(row0 + i) * 3 + 1; /* exact in every type */
-    switch (t) {
-    case CS_DT_I8: ((int8_t *)buf)[i] = (int8_t)v; break;
-    case CS_DT_I16: ((int16_t *)buf)[i] = (int16_t)v; break;
-    case CS_DT_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
-    case CS_DT_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
-    case CS_DT_U8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
-    case CS_DT_U16: ((uint16_t *)buf)[i] = (uint16_t)v; break;
-    case CS_DT_U32: ((uint32_t *)buf)[i] = (uint32_t)v; break;
-    case CS_DT_U64: ((uint64_t *)buf)[i] = (uint64_t)v; break;
-    case CS_DT_F32: ((float *)buf)[i] = (float)v; break;
-    case CS_DT_F64: ((double *)buf)[i] = v; break;
-    default: break;
-    }
-  }
+  for (int64_t i = 0; i < n; i++) cs_dtype_put(t, buf, i, (double)(row0 + i) * 3 + 1);
 }
 
 /* Write a store with customer_id and one column per type ("c_int8", ...). Options drop parts
@@ -209,13 +194,11 @@ static void output_is_atomic(void **state) {
   cs_error_clear();
 }
 
-int main(int argc, char **argv) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(roundtrip_all_types),
-      cmocka_unit_test(zero_row_ranks),
-      cmocka_unit_test(empty_store),
-      cmocka_unit_test(broken_stores_are_refused),
-      cmocka_unit_test(output_is_atomic),
-  };
-  return cs_test_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(roundtrip_all_types),
+    cmocka_unit_test(zero_row_ranks),
+    cmocka_unit_test(empty_store),
+    cmocka_unit_test(broken_stores_are_refused),
+    cmocka_unit_test(output_is_atomic),
+};
+CS_TEST_MAIN(tests)

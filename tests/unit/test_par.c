@@ -145,14 +145,12 @@ static void exchange_routes_records(void **state) {
   free(counts);
 }
 
-int main(int argc, char **argv) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(block_sizes_pure),
-      cmocka_unit_test(partition_even_uneven_empty),
-      cmocka_unit_test(partition_from_local_sizes),
-      cmocka_unit_test(agree_adopts_lowest_failing_rank),
-      cmocka_unit_test(reductions),
-      cmocka_unit_test(exchange_routes_records),
-  };
-  return cs_test_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(block_sizes_pure),
+    cmocka_unit_test(partition_even_uneven_empty),
+    cmocka_unit_test(partition_from_local_sizes),
+    cmocka_unit_test(agree_adopts_lowest_failing_rank),
+    cmocka_unit_test(reductions),
+    cmocka_unit_test(exchange_routes_records),
+};
+CS_TEST_MAIN(tests)

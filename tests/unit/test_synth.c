@@ -116,13 +116,11 @@ static void bad_options_are_refused(void **state) {
   assert_true(m.weight_cum[19] == 1.0);
 }
 
-int main(int argc, char **argv) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(rng_is_a_function_of_its_key),
-      cmocka_unit_test(rng_distributions),
-      cmocka_unit_test(rows_do_not_depend_on_order),
-      cmocka_unit_test(rows_are_plausible),
-      cmocka_unit_test(bad_options_are_refused),
-  };
-  return cs_test_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(rng_is_a_function_of_its_key),
+    cmocka_unit_test(rng_distributions),
+    cmocka_unit_test(rows_do_not_depend_on_order),
+    cmocka_unit_test(rows_are_plausible),
+    cmocka_unit_test(bad_options_are_refused),
+};
+CS_TEST_MAIN(tests)
