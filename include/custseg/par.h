@@ -19,6 +19,8 @@ _Noreturn void cs_par_abort(cs_ctx_t *ctx, int code);
 /* The MPI_Comm behind ctx, as an opaque pointer to an MPI_Comm (for io's H5Pset_fapl_mpio). */
 const void *cs_par_native_comm(const cs_ctx_t *ctx);
 
+/* Number of ranks sharing this rank's node (MPI_COMM_TYPE_SHARED). Collective. */
+int cs_par_node_ranks(cs_ctx_t *ctx, int *n);
 /* The MPI library's version line (for run summaries). Local. */
 void cs_par_library_version(char *buf, size_t len);
 

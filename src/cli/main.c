@@ -7,6 +7,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cs_command_t commands[] = {
@@ -66,7 +67,15 @@ int main(int argc, char **argv) {
   if (status == CS_OK && opts.help) {
     if (ctx.rank == 0) cs_opts_usage(cmd->name, cmd->summary, cmd->synopsis);
   } else if (status == CS_OK) {
+    /* Threads: --threads, else OMP_NUM_THREADS, else this rank's share of the cores it may
+     * run on, so ranks sharing a node do not oversubscribe it (OpenMP threads spin). */
     int64_t threads = cs_opt_int(&opts, "threads");
+    int node_ranks = 1;
+    status = cs_par_agree(&ctx, cs_par_node_ranks(&ctx, &node_ranks));
+    if (threads <= 0 && !getenv("OMP_NUM_THREADS")) {
+      threads = omp_get_num_procs() / node_ranks;
+      if (threads < 1) threads = 1;
+    }
     if (threads > 0) omp_set_num_threads((int)threads);
     ctx.threads = omp_get_max_threads();
     cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET

@@ -17,7 +17,7 @@
 const cs_optdef_t cs_optdefs[] = {
     {"config", CS_OPT_STR, NULL, "*", "INI file with options (flags override it)"},
     {"summary", CS_OPT_STR, NULL, "*", "write a JSON run summary to this file"},
-    {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS or all cores)"},
+    {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
     {"input", CS_OPT_STR, NULL, "inspect", "customer store to read (HDF5)"},

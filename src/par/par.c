@@ -70,6 +70,17 @@ _Noreturn void cs_par_abort(cs_ctx_t *ctx, int code) {
 
 const void *cs_par_native_comm(const cs_ctx_t *ctx) { return &ctx->comm->comm; }
 
+int cs_par_node_ranks(cs_ctx_t *ctx, int *n) {
+  int status = CS_OK;
+  MPI_Comm node = MPI_COMM_NULL;
+  *n = 1;
+  CS_MPI(MPI_Comm_split_type(comm_of(ctx), MPI_COMM_TYPE_SHARED, ctx->rank, MPI_INFO_NULL, &node));
+  CS_MPI(MPI_Comm_size(node, n));
+fail:
+  if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+  return status;
+}
+
 void cs_par_library_version(char *buf, size_t len) {
   char v[MPI_MAX_LIBRARY_VERSION_STRING];
   int n = 0;
