@@ -138,6 +138,19 @@ void cs_convert_to_i64(cs_dtype_t from, const void *src, int64_t *dst, int64_t n
 /* Store x as element i of an array of type t (the value must fit t). Local. */
 void cs_dtype_put(cs_dtype_t t, void *array, int64_t i, double x);
 
+/* ---- exact, order-independent sums ----------------------------------------------------------
+ * A double x is summed as the 128-bit integer trunc(x * 2^s), so sums are associative and
+ * the same for any split over ranks and threads. s is chosen once per quantity from a bound
+ * on |x| and the number of terms, so no sum can overflow; the grid 2^-s is far finer than
+ * the data's own precision for customer-scale data (documented in docs/determinism.md). */
+typedef __int128 cs_fixed_t;
+/* Exponent s such that n_terms values of magnitude <= maxabs sum below 2^124. Local. */
+int cs_fixed_exponent(double maxabs, int64_t n_terms);
+static inline cs_fixed_t cs_to_fixed(double x, int s) {
+  return (cs_fixed_t)__builtin_ldexp(x, s);
+}
+static inline double cs_from_fixed(cs_fixed_t v, int s) { return __builtin_ldexp((double)v, -s); }
+
 /* ---- the run context ---------------------------------------------------------------------- */
 struct cs_comm; /* defined by par: the communicator */
 

@@ -1,11 +1,19 @@
-/* features: from store columns to features. So far: choosing and checking the feature
- * columns (the rest of the pipeline — scaling, one-hot, missing values — builds on it). */
+/* features: from store columns to the feature matrix every model stage uses.
+ *
+ * Selected columns become a float32 row-major block per rank (n_local x d). Per column:
+ * optional log1p, then scaling with global statistics reduced exactly across ranks (z-score:
+ * mean and standard deviation; robust: median and interquartile range, found by exact
+ * distributed bisection; none), an optional feature weight, and a missing-value policy.
+ * Categorical columns (integer with `categories`) become one 0/1 feature per level, not
+ * scaled. The fitted statistics are a plain struct that can be stored with the results and
+ * applied to another store, so training and scoring see the same features. */
 #ifndef CUSTSEG_FEATURES_H
 #define CUSTSEG_FEATURES_H
 
 #include "custseg/io.h"
 
 #define CS_MAX_FEATURES 256
+#define CS_FEATURE_NAME_MAX 128
 
 /* Columns that are never candidate features by default: the id, the transaction index and
  * the reserved outcome columns (docs/format.md). */
@@ -17,5 +25,74 @@ int cs_features_is_reserved(const char *name);
  * metadata is the same on every rank, so so is the answer). */
 int cs_features_resolve(const cs_store_t *store, const char *list, const char **names,
                         int *n_names);
+
+typedef enum { CS_SCALE_ZSCORE = 0, CS_SCALE_ROBUST, CS_SCALE_NONE } cs_scale_t;
+typedef enum { CS_MISSING_IMPUTE = 0, CS_MISSING_DROP, CS_MISSING_ERROR } cs_missing_t;
+
+/* What the user asked for (all strings may be NULL). */
+typedef struct cs_feature_spec {
+  const char *features;      /* comma list, NULL = candidates */
+  const char *log1p;         /* comma list of columns to transform with log1p */
+  const char *weights;       /* "name:w,name:w" feature weights (default 1) */
+  const char *weight_column; /* per-customer weights (>= 0, finite) */
+  cs_scale_t scale;
+  cs_missing_t missing;
+} cs_feature_spec_t;
+
+/* One input column and its fitted statistics (after log1p, before scaling). */
+typedef struct cs_feature_col {
+  char name[CS_NAME_MAX];
+  int log1p;
+  int n_levels;          /* > 0: categorical, one-hot into n_levels features */
+  char **levels;
+  double weight;
+  double mean, std, median, iqr;
+  double min, max;
+  int64_t missing;       /* NaN, +-inf, or a category code out of range */
+  int first;             /* index of its first output feature */
+} cs_feature_col_t;
+
+typedef struct cs_features {
+  cs_scale_t scale;
+  cs_missing_t missing;
+  char weight_column[CS_NAME_MAX]; /* "" when none */
+  int n_cols;
+  cs_feature_col_t *cols;
+  int d;                           /* output features */
+  char (*names)[CS_FEATURE_NAME_MAX];
+  double *center, *spread, *weight;  /* per output feature: z = (x - center) / spread * weight */
+  int *col_of;                       /* input column of each output feature */
+  int64_t n_total;                   /* customers in the store */
+  int64_t n_used;                    /* customers with a feature row (all unless drop) */
+  int64_t rows_with_missing;
+} cs_features_t;
+
+/* The per-rank matrix. */
+typedef struct cs_matrix {
+  int64_t n;       /* rows held (local customers, minus dropped ones) */
+  int d;
+  float *x;        /* n x d, row-major, 64-byte aligned */
+  double *w;       /* per-row weights, NULL when unweighted */
+  int64_t *row;    /* global row of each matrix row (input order) */
+  int64_t *id;     /* customer_id of each matrix row */
+} cs_matrix_t;
+
+/* Fit the statistics on `store` (or reuse `fitted` when not NULL, to apply a stored model)
+ * and build this rank's matrix. Errors: see docs (unknown/non-numeric column, zero variance,
+ * no finite values, missing values under --missing error, bad weights). Collective. */
+int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                      const cs_feature_spec_t *spec, const cs_features_t *fitted,
+                      cs_features_t **out, cs_matrix_t *m);
+void cs_features_free(cs_features_t *f);
+void cs_matrix_free(cs_matrix_t *m);
+/* Standardized -> original units for one output feature (inverse scaling and log1p). */
+double cs_features_to_original(const cs_features_t *f, int j, double z);
+/* Original -> standardized units (the forward transform of one value). */
+double cs_features_from_original(const cs_features_t *f, int j, double x);
+/* Store the statistics under `group` (names, center, spread, weight, per-column stats). */
+int cs_features_write(cs_out_t *out, const cs_features_t *f, const char *group);
+/* Parse the scale / missing option words. Local. */
+int cs_features_parse_scale(const char *s, cs_scale_t *v);
+int cs_features_parse_missing(const char *s, cs_missing_t *v);
 
 #endif

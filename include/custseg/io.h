@@ -53,6 +53,14 @@ int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t c
 /* Whether the last read was done collectively (1), and if not why (a text). Local. */
 int cs_store_last_read_collective(const cs_store_t *store, char *why, size_t why_len);
 
+/* Read a small 1-D or 2-D float dataset (e.g. centroids) on rank 0 and broadcast it:
+ * *data (malloc'ed, rows x cols, caller frees), the string attribute `units` when present
+ * ("" otherwise) and the string-array attribute `features` joined by commas ("" otherwise).
+ * Collective. */
+int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,
+                      int64_t *rows, int64_t *cols, char *units, size_t units_len,
+                      char *features, size_t features_len);
+
 /* ---- output files ------------------------------------------------------------------------- */
 typedef struct cs_out cs_out_t;
 typedef struct cs_dset cs_dset_t;
@@ -74,6 +82,10 @@ int cs_out_attr_f64(cs_out_t *out, const char *obj, const char *name, const doub
 int cs_out_attr_str(cs_out_t *out, const char *obj, const char *name, const char *v);
 int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
                         const char *const *v, int n);
+/* A small dataset written whole by rank 0 (others join the collective call with nothing):
+ * 1-D when cols == 0, else rows x cols row-major. Collective. */
+int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
+                 const void *data);
 /* Close everything, agree that every rank succeeded, and rename to the final path.
  * Frees out. On any failure the temporary file is removed. Collective. */
 int cs_out_commit(cs_out_t *out);

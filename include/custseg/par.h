@@ -59,6 +59,8 @@ int cs_par_minmeanmax(cs_ctx_t *ctx, const double *local, int64_t n, double *out
 /* Exact, order-independent sum of int64 values across ranks (128-bit accumulation, so
  * no overflow below 2^127). Collective. */
 int cs_par_sum_i128(cs_ctx_t *ctx, __int128 *val);
+/* The same for n values in one packed reduction. Collective. */
+int cs_par_sum_i128_n(cs_ctx_t *ctx, __int128 *vals, int64_t n);
 /* Broadcast `bytes` bytes from `root`. Collective. */
 int cs_par_bcast(cs_ctx_t *ctx, void *buf, size_t bytes, int root);
 /* Gather `bytes` from every rank into out (size * bytes, rank order) on every rank.

@@ -64,5 +64,6 @@ typedef struct cs_command {
 
 int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o);
 
 #endif

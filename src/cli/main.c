@@ -17,6 +17,9 @@ static const cs_command_t commands[] = {
     {"inspect", "Show a customer store's schema, row count, per-column statistics and the "
                 "problems found (duplicate ids, non-finite values, bad category codes).",
      "FILE [--features a,b,c] [--summary FILE] [options]", cs_cmd_inspect},
+    {"segment", "Split the customers into K segments with distributed k-means (k-means++ "
+                "start, Lloyd iterations); identical results on any number of ranks and threads.",
+     "--input STORE --output RESULTS [--k K] [--features a,b,c] [options]", cs_cmd_segment},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

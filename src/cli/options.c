@@ -20,12 +20,30 @@ const cs_optdef_t cs_optdefs[] = {
     {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
-    {"input", CS_OPT_STR, NULL, "inspect", "customer store to read (HDF5)"},
-    {"output", CS_OPT_STR, NULL, "generate", "file to write (HDF5); written atomically"},
-    {"seed", CS_OPT_INT, "1", "generate", "random seed >= 0 (draws are keyed by seed and row)"},
-    {"features", CS_OPT_STR, NULL, "inspect",
+    {"input", CS_OPT_STR, NULL, "inspect segment", "customer store to read (HDF5)"},
+    {"output", CS_OPT_STR, NULL, "generate segment", "file to write (HDF5); written atomically"},
+    {"seed", CS_OPT_INT, "1", "generate segment",
+     "random seed >= 0 (draws are keyed by seed and row or customer id)"},
+    {"features", CS_OPT_STR, NULL, "inspect segment",
      "comma-separated feature columns, checked to be numeric with finite values (default: "
-     "inspect looks at every numeric column)"},
+     "inspect looks at every numeric column, the models at every numeric non-reserved one)"},
+    {"log1p", CS_OPT_STR, NULL, "segment", "comma-separated features to transform with log1p"},
+    {"feature-weights", CS_OPT_STR, NULL, "segment",
+     "comma-separated name:weight pairs multiplying standardized features (default 1)"},
+    {"weight-column", CS_OPT_STR, NULL, "segment",
+     "column of per-customer weights (>= 0) used by initialisation, Lloyd and inertia"},
+    {"scale", CS_OPT_STR, "zscore", "segment", "feature scaling: zscore, robust or none"},
+    {"missing", CS_OPT_STR, "impute", "segment",
+     "missing feature values: impute (column mean), drop (customer gets label -1) or error"},
+    {"k", CS_OPT_INT, "6", "segment", "number of segments"},
+    {"n-init", CS_OPT_INT, "1", "segment", "k-means++ restarts; the lowest inertia wins"},
+    {"max-iter", CS_OPT_INT, "300", "segment", "maximum Lloyd iterations"},
+    {"tol", CS_OPT_REAL, "1e-4", "segment",
+     "stop when the squared centroid shift is below tol x the mean feature variance"},
+    {"init-centroids", CS_OPT_STR, NULL, "segment",
+     "start from FILE[:DATASET] (K x D; standardized units, or original units when the dataset's "
+     "units attribute says \"original\"; default dataset /segments/centroids_standardized)"},
+    {"algorithm", CS_OPT_STR, "auto", "segment", "k-means variant: lloyd or auto (= lloyd)"},
     {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
     {"id-base", CS_OPT_INT, "1", "generate", "customer_id of the first row"},
@@ -191,7 +209,7 @@ static int read_config(cs_opts_t *o, const char *path) {
 }
 
 /* ---- command line ------------------------------------------------------------------------ */
-static const char *const commands[] = {"generate", "inspect"};
+static const char *const commands[] = {"generate", "inspect", "segment"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

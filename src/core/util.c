@@ -108,6 +108,15 @@ void cs_dtype_put(cs_dtype_t t, void *a, int64_t i, double x) {
   }
 }
 
+int cs_fixed_exponent(double maxabs, int64_t n_terms) {
+  if (!(maxabs > 0) || !isfinite(maxabs)) return 0;
+  int e_max = 0, e_n = 0;
+  frexp(maxabs, &e_max);                               /* maxabs < 2^e_max */
+  frexp((double)(n_terms > 1 ? n_terms : 1), &e_n);    /* n_terms < 2^e_n */
+  int s = 124 - e_max - e_n;
+  return s > 1000 ? 1000 : s;
+}
+
 static int timer_index(cs_timers_t *t, const char *name) {
   for (int i = 0; i < t->n; i++)
     if (strcmp(t->name[i], name) == 0) return i;

@@ -190,6 +190,44 @@ fail:
   return status;
 }
 
+int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
+                 const void *data) {
+  int status = CS_OK;
+  hid_t space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, d = -1;
+  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols ? cols : 1)};
+  int nd = cols ? 2 : 1;
+  static const char dummy[8];
+  space = H5Screate_simple(nd, dims, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  d = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
+  if (rows == 0) goto fail;
+  fspace = H5Dget_space(d);
+  mspace = H5Screate_simple(nd, dims, NULL);
+  CS_H5(fspace, "no dataspace");
+  CS_H5(mspace, "no dataspace");
+  if (out->ctx->rank != 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  CS_H5(H5Dwrite(d, cs__h5_native(type), mspace, fspace, dxpl,
+                 out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  return status;
+}
+
 static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
                       const void *buf) {
   int status = CS_OK;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct store_impl {
   cs_ctx_t *ctx;
@@ -372,4 +373,100 @@ int cs_store_last_read_collective(const cs_store_t *s, char *why, size_t why_len
   const store_impl_t *im = s->impl;
   if (why) snprintf(why, why_len, "%s", im->last_cause);
   return im->last_mode_collective;
+}
+
+/* ---- small matrices ------------------------------------------------------------------------ */
+static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
+  out[0] = '\0';
+  if (H5Aexists(obj, name) <= 0) return;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  if (H5Tget_class(t) == H5T_STRING && n > 0 && n < 100000) {
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    if (H5Tis_variable_str(t) > 0) {
+      H5Tset_size(mt, H5T_VARIABLE);
+      char **v = calloc((size_t)n, sizeof *v);
+      if (v && H5Aread(a, mt, v) >= 0) {
+        for (hssize_t i = 0; i < n && (join || i == 0); i++) {
+          size_t used = strlen(out);
+          snprintf(out + used, len - used, "%s%s", i ? "," : "", v[i] ? v[i] : "");
+        }
+        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
+      }
+      free(v);
+    } else {
+      size_t sz = H5Tget_size(t);
+      H5Tset_size(mt, sz);
+      char *v = calloc((size_t)n, sz + 1);
+      if (v && H5Aread(a, mt, v) >= 0)
+        for (hssize_t i = 0; i < n && (join || i == 0); i++) {
+          size_t used = strlen(out);
+          snprintf(out + used, len - used, "%s%.*s", i ? "," : "", (int)sz, v + i * sz);
+        }
+      free(v);
+    }
+    H5Tclose(mt);
+  }
+  H5Sclose(sp);
+  H5Tclose(t);
+  H5Aclose(a);
+}
+
+int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,
+                      int64_t *rows, int64_t *cols, char *units, size_t units_len,
+                      char *features, size_t features_len) {
+  int status = CS_OK;
+  int64_t dims[2] = {0, 0};
+  *data = NULL;
+  units[0] = features[0] = '\0';
+  cs__h5_quiet();
+  if (ctx->rank == 0) {
+    hid_t f = -1, d = -1, sp = -1;
+    if (access(path, R_OK) != 0)
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
+                            strerror(errno));
+    else if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+    else if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
+    else {
+      sp = H5Dget_space(d);
+      hsize_t hd[2] = {0, 1};
+      int nd = H5Sget_simple_extent_ndims(sp);
+      hid_t ft = H5Dget_type(d);
+      H5T_class_t cls = H5Tget_class(ft);
+      H5Tclose(ft);
+      if ((nd != 1 && nd != 2) || (cls != H5T_FLOAT && cls != H5T_INTEGER))
+        status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                              "%s:%s must be a 1-D or 2-D numeric dataset", path, dataset);
+      else {
+        H5Sget_simple_extent_dims(sp, hd, NULL);
+        dims[0] = (int64_t)hd[0];
+        dims[1] = nd == 2 ? (int64_t)hd[1] : 1;
+        *data = malloc((size_t)(dims[0] * dims[1] + 1) * sizeof **data);
+        if (!*data || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+          status = cs_error_set(CS_EIO, __FILE__, __LINE__, "%s: cannot read %s", path, dataset);
+        read_str_attr(d, "units", units, units_len, 0);
+        read_str_attr(d, "features", features, features_len, 1);
+      }
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0) H5Fclose(f);
+  }
+  CS_TRY(cs_par_agree(ctx, status));
+  CS_TRY(cs_par_bcast(ctx, dims, sizeof dims, 0));
+  if (ctx->rank != 0) *data = malloc((size_t)(dims[0] * dims[1] + 1) * sizeof **data);
+  CS_TRY(cs_par_agree(ctx, *data ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(cs_par_bcast(ctx, *data, (size_t)(dims[0] * dims[1]) * sizeof **data, 0));
+  CS_TRY(cs_par_bcast(ctx, units, units_len, 0));
+  CS_TRY(cs_par_bcast(ctx, features, features_len, 0));
+  *rows = dims[0];
+  *cols = dims[1];
+fail:
+  if (status < 0) {
+    free(*data);
+    *data = NULL;
+  }
+  return status;
 }

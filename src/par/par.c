@@ -202,19 +202,22 @@ static void sum_i128_op(void *in, void *inout, int *len, MPI_Datatype *dt) {
   for (int i = 0; i < *len; i++) b[i] += a[i];
 }
 
-int cs_par_sum_i128(cs_ctx_t *ctx, __int128 *val) {
-  int status = CS_OK;
+int cs_par_sum_i128_n(cs_ctx_t *ctx, __int128 *vals, int64_t n) {
+  int status = CS_OK, count = 0;
   MPI_Datatype t = MPI_DATATYPE_NULL;
   MPI_Op op = MPI_OP_NULL;
-  CS_MPI(MPI_Type_contiguous((int)sizeof *val, MPI_BYTE, &t));
+  CS_TRY(narrow(n, &count, "128-bit sum length"));
+  CS_MPI(MPI_Type_contiguous((int)sizeof *vals, MPI_BYTE, &t));
   CS_MPI(MPI_Type_commit(&t));
   CS_MPI(MPI_Op_create(sum_i128_op, 1, &op));
-  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, val, 1, t, op, comm_of(ctx)));
+  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, vals, count, t, op, comm_of(ctx)));
 fail:
   if (op != MPI_OP_NULL) MPI_Op_free(&op);
   if (t != MPI_DATATYPE_NULL) MPI_Type_free(&t);
   return status;
 }
+
+int cs_par_sum_i128(cs_ctx_t *ctx, __int128 *val) { return cs_par_sum_i128_n(ctx, val, 1); }
 
 int cs_par_bcast(cs_ctx_t *ctx, void *buf, size_t bytes, int root) {
   int status = CS_OK, count = 0;

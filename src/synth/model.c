@@ -156,7 +156,7 @@ void cs_synth_row(const cs_synth_model_t *m, int64_t row, double v[CS_SC_N]) {
 
   v[CS_SC_CUSTOMER_ID] = (double)(m->opts.id_base + row);
   v[CS_SC_AGE] = round(clampd(s->age_mu + s->age_sd * cs_rng_normal(&g), 18, 95));
-  v[CS_SC_INCOME] = round(s->income_median * exp(0.35 * cs_rng_normal(&g)));
+  v[CS_SC_INCOME] = round(s->income_median * exp(0.25 * cs_rng_normal(&g)));
   v[CS_SC_HOUSEHOLD] = (double)(1 + cs_rng_poisson(&g, s->household_extra));
   if (v[CS_SC_HOUSEHOLD] > 9) v[CS_SC_HOUSEHOLD] = 9;
   double ur = cs_rng_uniform(&g), acc = 0;
@@ -170,15 +170,15 @@ void cs_synth_row(const cs_synth_model_t *m, int64_t row, double v[CS_SC_N]) {
   }
   v[CS_SC_REGION] = region;
   v[CS_SC_URBAN] = cs_rng_bernoulli(&g, s->urban);
-  /* Tenure: gamma with shape 2 (few brand-new, a long tail of old customers). */
-  v[CS_SC_TENURE] = floor(1.0 + (s->tenure_mean - 1.0) * cs_rng_gamma(&g, 2.0) / 2.0);
-  v[CS_SC_RECENCY] = floor(s->recency_mean * cs_rng_gamma(&g, 1.5) / 1.5);
+  /* Tenure and recency: gamma around the segment's mean (coefficient of variation 0.4). */
+  v[CS_SC_TENURE] = floor(1.0 + (s->tenure_mean - 1.0) * cs_rng_gamma(&g, 6.0) / 6.0);
+  v[CS_SC_RECENCY] = floor(s->recency_mean * cs_rng_gamma(&g, 6.0) / 6.0);
   v[CS_SC_FREQUENCY] = (double)cs_rng_poisson(&g, s->frequency_mean);
-  v[CS_SC_MONETARY] = round(100.0 * s->monetary_mean * exp(0.4 * cs_rng_normal(&g) - 0.08)) / 100.0;
-  v[CS_SC_EMAIL_OPEN] = (float)sigmoid(logit(s->email_open) + 0.6 * cs_rng_normal(&g));
+  v[CS_SC_MONETARY] = round(100.0 * s->monetary_mean * exp(0.25 * cs_rng_normal(&g) - 0.03)) / 100.0;
+  v[CS_SC_EMAIL_OPEN] = (float)sigmoid(logit(s->email_open) + 0.35 * cs_rng_normal(&g));
   v[CS_SC_WEB_VISITS] = (double)cs_rng_poisson(&g, s->web_visits);
   v[CS_SC_SUPPORT] = (double)cs_rng_poisson(&g, s->support);
-  v[CS_SC_DISCOUNT] = (float)sigmoid(logit(s->discount) + 0.5 * cs_rng_normal(&g));
+  v[CS_SC_DISCOUNT] = (float)sigmoid(logit(s->discount) + 0.35 * cs_rng_normal(&g));
 
   double z = m->churn_intercept;
   for (int j = 0; j < CS_SYNTH_CHURN_TERMS; j++) z += m->churn_coef[j] * v[m->churn_col[j]];

@@ -1,0 +1,42 @@
+/* kernels: plain, vectorized, MPI-free and HDF5-free functions over restrict pointers.
+ *
+ * Determinism rule: a row's arithmetic never depends on where it sits in a block, which rank
+ * holds it or which thread runs it. The assignment kernel processes one row at a time and
+ * vectorizes over centroids (the panel is padded to a multiple of CS_KERNEL_LANES, so every
+ * row runs exactly the same instruction sequence); accumulations use exact fixed-point sums. */
+#ifndef CUSTSEG_KERNELS_H
+#define CUSTSEG_KERNELS_H
+
+#include "custseg/core.h"
+
+#define CS_KERNEL_LANES 16
+
+/* Centroids prepared for assignment: ct[j * kp + k] = c[k][j] (float), hn[k] = ||c_k||^2 / 2;
+ * padding centroids have hn = FLT_MAX so they never win. */
+typedef struct cs_panel {
+  int k, kp, d;
+  float *ct; /* d x kp */
+  float *hn; /* kp */
+} cs_panel_t;
+
+/* Build (or rebuild) the panel from K x D double centroids. Local; returns CS_ENOMEM. */
+int cs_panel_set(cs_panel_t *p, const double *c, int k, int d);
+void cs_panel_free(cs_panel_t *p);
+
+/* For each of n rows of x (n x d, row-major): label = argmin_k ||x - c_k||^2 (ties to the
+ * lowest k), computed as argmin_k (hn[k] - x.c_k) in float32. When `score2` is not NULL it
+ * receives, per row, the best and second-best scores (2 floats per row) for pruning. Local. */
+void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
+                      int32_t *restrict label, float *restrict score2);
+
+/* Exact squared distance (double) between a float row and a double centroid. Local. */
+static inline double cs_kernel_sqdist(const float *restrict x, const double *restrict c, int d) {
+  double s = 0.0;
+  for (int j = 0; j < d; j++) {
+    double e = (double)x[j] - c[j];
+    s += e * e;
+  }
+  return s;
+}
+
+#endif

@@ -1,0 +1,69 @@
+/* segment: distributed k-means over the feature matrix.
+ *
+ * Every rank holds its rows; only K x (D + 2) numbers cross ranks per iteration, in one
+ * packed reduction of exact 128-bit fixed-point sums, so centroids, labels, inertia and the
+ * iteration count are bit-identical for any number of ranks and threads (docs/determinism.md).
+ * Initialisation draws are keyed by customer id, never by rank or thread. */
+#ifndef CUSTSEG_SEGMENT_H
+#define CUSTSEG_SEGMENT_H
+
+#include "custseg/features.h"
+#include "custseg/kernels.h"
+
+typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN } cs_init_t;
+
+typedef struct cs_kmeans_opts {
+  int k;
+  int n_init;           /* restarts; the lowest final inertia wins */
+  int max_iter;
+  double tol;           /* on the centroid shift, relative to the mean feature variance */
+  uint64_t seed;
+  cs_init_t init;
+  const double *init_centroids; /* K x D standardized, for CS_INIT_GIVEN */
+} cs_kmeans_opts_t;
+
+typedef struct cs_kmeans_result {
+  int k, d;
+  double *centroids;    /* K x D, standardized units */
+  int32_t *labels;      /* per matrix row (local) */
+  int64_t *sizes;       /* customers per segment */
+  double *weight_sums;  /* sum of customer weights per segment (= sizes when unweighted) */
+  double inertia;       /* sum of w * ||x - c||^2 for the final labels and centroids */
+  int iterations;
+  int converged;
+  int restart;          /* which restart won */
+  int64_t relocations;  /* empty clusters re-seeded */
+  double *trace;        /* inertia per iteration (iterations values) */
+  double seconds_per_iteration; /* median over iterations */
+  uint64_t verification_hash;   /* order-independent hash of (customer_id, label) */
+} cs_kmeans_result_t;
+
+/* Fit k-means on the matrix (all ranks' rows). Errors: K < 1, K larger than the number of
+ * customers. Collective. */
+int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
+                  const cs_kmeans_opts_t *o, cs_kmeans_result_t *r);
+void cs_kmeans_result_free(cs_kmeans_result_t *r);
+
+/* Write /segments: labels (int32, N, input row order, -1 for customers without a feature
+ * row), centroids in original and standardized units, sizes, feature statistics and the
+ * run's attributes. Collective. */
+int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
+                     const cs_features_t *f, const cs_kmeans_result_t *r, const char *algorithm);
+/* Invariants that set the exit status: sizes add up to the customers used, inertia never
+ * rose between iterations (relative slack 1e-6 for float32 assignment), labels in range.
+ * Collective. */
+int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
+                      const cs_kmeans_result_t *r);
+
+/* ---- internal pieces shared by the segment sources ---- */
+/* Fixed-point exponents for one run: Sum w x, Sum w, Sum w d^2. */
+typedef struct cs_kscale {
+  int sx, sw, sd;
+} cs_kscale_t;
+
+/* k-means++ (greedy, 2 + ln K candidates per step) with draws keyed by (seed, restart,
+ * customer id). Writes K x D centroids. Collective. */
+int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int restart,
+                  double *centroids);
+
+#endif

@@ -1,0 +1,177 @@
+/* cli/cmd_segment.c: `custseg segment`: store -> features -> k-means -> /segments. */
+#include "cli.h"
+
+#include "custseg/inspect.h"
+#include "custseg/segment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --init-centroids FILE[:DATASET] -> K x D standardized centroids. Collective. */
+static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, int k,
+                     double **out) {
+  int status = CS_OK;
+  char path[4096], units[64], names[8192];
+  const char *dataset = "/segments/centroids_standardized";
+  snprintf(path, sizeof path, "%s", spec);
+  char *colon = strrchr(path, ':');
+  if (colon && colon[1] == '/') {
+    *colon = '\0';
+    dataset = colon + 1 - path + spec;
+  }
+  double *c = NULL;
+  int64_t rows = 0, cols = 0;
+  CS_TRY(cs_io_read_matrix(ctx, path, dataset, &c, &rows, &cols, units, sizeof units, names,
+                           sizeof names));
+  CS_CHECK(rows == k && cols == f->d, CS_EUSAGE,
+           "--init-centroids %s:%s is %lld x %lld, but --k %d with %d features needs %d x %d",
+           path, dataset, (long long)rows, (long long)cols, k, f->d, k, f->d);
+  if (names[0]) {
+    /* When the file names its features they must be ours, in our order. */
+    char mine[8192] = "";
+    for (int j = 0; j < f->d; j++) {
+      size_t u = strlen(mine);
+      snprintf(mine + u, sizeof mine - u, "%s%s", j ? "," : "", f->names[j]);
+    }
+    CS_CHECK(!strcmp(mine, names), CS_EUSAGE,
+             "--init-centroids %s:%s is for features [%s], this run uses [%s]", path, dataset,
+             names, mine);
+  }
+  if (!strcmp(units, "original"))
+    for (int q = 0; q < k; q++)
+      for (int j = 0; j < f->d; j++)
+        c[(int64_t)q * f->d + j] = cs_features_from_original(f, j, c[(int64_t)q * f->d + j]);
+  else
+    CS_CHECK(!units[0] || !strcmp(units, "standardized"), CS_EUSAGE,
+             "--init-centroids %s:%s: units attribute '%s' is neither 'original' nor "
+             "'standardized'", path, dataset, units);
+  for (int64_t v = 0; v < (int64_t)k * f->d; v++)
+    CS_CHECK(isfinite(c[v]), CS_EUSAGE, "--init-centroids %s:%s has a non-finite value", path,
+             dataset);
+  *out = c;
+  return CS_OK;
+fail:
+  free(c);
+  return status;
+}
+
+int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK, written = 0;
+  cs_store_t *store = NULL;
+  cs_features_t *f = NULL;
+  cs_matrix_t m = {0};
+  cs_kmeans_result_t r = {0};
+  cs_out_t *out = NULL;
+  double *init = NULL;
+  cJSON *sum = NULL;
+  const char *input = cs_opt_str(o, "input"), *output = cs_opt_str(o, "output");
+  const char *algorithm = cs_opt_str(o, "algorithm");
+  cs_feature_spec_t spec = {
+      .features = cs_opt_str(o, "features"),
+      .log1p = cs_opt_str(o, "log1p"),
+      .weights = cs_opt_str(o, "feature-weights"),
+      .weight_column = cs_opt_str(o, "weight-column"),
+  };
+  CS_CHECK(input, CS_EUSAGE, "segment needs --input STORE");
+  CS_CHECK(output, CS_EUSAGE, "segment needs --output RESULTS");
+  CS_TRY(cs_features_parse_scale(cs_opt_str(o, "scale"), &spec.scale));
+  CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec.missing));
+  CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "auto"), CS_EUSAGE,
+           "--algorithm must be lloyd or auto, not '%s'", algorithm);
+  int64_t k = cs_opt_int(o, "k");
+  CS_CHECK(k >= 1 && k <= 100000, CS_EUSAGE, "--k must be in 1..100000, got %lld", (long long)k);
+  CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1");
+  CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
+  CS_TRY(cs_io_check_writable(ctx, output, "output"));
+  if (cs_opt_str(o, "summary")) CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
+
+  cs_timer_start(&ctx->timers, "read");
+  CS_TRY(cs_store_open(ctx, input, &store));
+  cs_part_t part;
+  CS_TRY(cs_par_partition(ctx, store->n, &part));
+  cs_ids_report_t ids;
+  CS_TRY(cs_inspect_ids(ctx, store, &part, &ids));
+  CS_CHECK(ids.duplicates == 0, CS_EDATA,
+           "%s: %lld duplicated customer_id values (e.g. %lld at rows %lld and %lld)",
+           store->path, (long long)ids.duplicates, (long long)ids.example_id,
+           (long long)ids.example_rows[0], (long long)ids.example_rows[1]);
+  cs_timer_stop(&ctx->timers, "read");
+  cs_timer_start(&ctx->timers, "features");
+  CS_TRY(cs_features_build(ctx, store, &part, &spec, NULL, &f, &m));
+  cs_timer_stop(&ctx->timers, "features");
+  cs_log_info("segment: %lld customers x %d features (%lld used), K = %lld",
+              (long long)store->n, f->d, (long long)f->n_used, (long long)k);
+
+  cs_kmeans_opts_t ko = {.k = (int)k,
+                         .n_init = (int)cs_opt_int(o, "n-init"),
+                         .max_iter = (int)cs_opt_int(o, "max-iter"),
+                         .tol = cs_opt_real(o, "tol"),
+                         .seed = (uint64_t)cs_opt_int(o, "seed"),
+                         .init = CS_INIT_KMEANSPP};
+  if (cs_opt_str(o, "init-centroids")) {
+    CS_TRY(load_init(ctx, cs_opt_str(o, "init-centroids"), f, (int)k, &init));
+    ko.init = CS_INIT_GIVEN;
+    ko.init_centroids = init;
+  }
+  cs_timer_start(&ctx->timers, "kmeans");
+  CS_TRY(cs_kmeans_fit(ctx, &m, f->n_used, &ko, &r));
+  cs_timer_stop(&ctx->timers, "kmeans");
+  CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
+
+  cs_timer_start(&ctx->timers, "write");
+  CS_TRY(cs_out_create(ctx, output, &out));
+  CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, "lloyd"));
+  char fp[32];
+  snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ids.fingerprint);
+  CS_TRY(cs_out_group(out, "/run"));
+  CS_TRY(cs_out_attr_str(out, "/run", "input", store->path));
+  CS_TRY(cs_out_attr_str(out, "/run", "input_fingerprint", fp));
+  CS_TRY(cs_out_attr_i64(out, "/run", "ranks", ctx->size));
+  CS_TRY(cs_out_attr_i64(out, "/run", "threads", ctx->threads));
+  sum = cs_summary_new(ctx, o);
+  {
+    char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItem(sum, "config"));
+    CS_TRY(cs_out_attr_str(out, "/run", "config", cfg ? cfg : "{}"));
+    free(cfg);
+  }
+  CS_TRY(cs_out_commit(out));
+  out = NULL;
+  written = 1;
+  cs_timer_stop(&ctx->timers, "write");
+
+  cJSON *in = cJSON_AddObjectToObject(sum, "input");
+  cJSON_AddStringToObject(in, "path", store->path);
+  cJSON_AddStringToObject(in, "fingerprint", fp);
+  cJSON_AddNumberToObject(in, "customers", (double)store->n);
+  cJSON *fe = cJSON_AddObjectToObject(sum, "features");
+  cJSON_AddNumberToObject(fe, "d", f->d);
+  cJSON_AddNumberToObject(fe, "customers_used", (double)f->n_used);
+  cJSON_AddNumberToObject(fe, "rows_with_missing", (double)f->rows_with_missing);
+  cJSON *km = cJSON_AddObjectToObject(sum, "kmeans");
+  char hash[32];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r.verification_hash);
+  cJSON_AddNumberToObject(km, "k", r.k);
+  cJSON_AddNumberToObject(km, "iterations", r.iterations);
+  cJSON_AddNumberToObject(km, "inertia", r.inertia);
+  cJSON_AddStringToObject(km, "algorithm", "lloyd");
+  cJSON_AddBoolToObject(km, "converged", r.converged);
+  cJSON_AddNumberToObject(km, "restart", r.restart);
+  cJSON_AddNumberToObject(km, "relocations", (double)r.relocations);
+  cJSON_AddNumberToObject(km, "seconds_per_iteration", r.seconds_per_iteration);
+  cJSON_AddStringToObject(km, "verification_hash", hash);
+  cJSON *sz = cJSON_AddArrayToObject(km, "sizes");
+  for (int q = 0; q < r.k; q++) cJSON_AddItemToArray(sz, cJSON_CreateNumber((double)r.sizes[q]));
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  if (out) cs_out_abort(out);
+  if (status < 0 && written) cs_io_remove(ctx, output); /* all outputs or none */
+  cJSON_Delete(sum);
+  free(init);
+  cs_kmeans_result_free(&r);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+  cs_store_close(store);
+  return status;
+}

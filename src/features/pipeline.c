@@ -1,0 +1,482 @@
+/* features/pipeline.c: columns -> standardized float32 feature matrix, per rank.
+ *
+ * Each feature column is read once into a rank-local double buffer; its global statistics
+ * come from exact (fixed-point, 128-bit) sums and exact distributed order statistics, so the
+ * centre and spread of every feature, and therefore every matrix entry, are bit-identical
+ * for any number of ranks. Memory: the matrix plus one column of doubles per rank. */
+#include "custseg/features.h"
+
+#include "quantile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int cs_features_parse_scale(const char *s, cs_scale_t *v) {
+  if (!s || !strcmp(s, "zscore")) *v = CS_SCALE_ZSCORE;
+  else if (!strcmp(s, "robust")) *v = CS_SCALE_ROBUST;
+  else if (!strcmp(s, "none")) *v = CS_SCALE_NONE;
+  else
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                        "--scale must be zscore, robust or none, not '%s'", s);
+  return CS_OK;
+}
+
+int cs_features_parse_missing(const char *s, cs_missing_t *v) {
+  if (!s || !strcmp(s, "impute")) *v = CS_MISSING_IMPUTE;
+  else if (!strcmp(s, "drop")) *v = CS_MISSING_DROP;
+  else if (!strcmp(s, "error")) *v = CS_MISSING_ERROR;
+  else
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                        "--missing must be impute, drop or error, not '%s'", s);
+  return CS_OK;
+}
+
+void cs_features_free(cs_features_t *f) {
+  if (!f) return;
+  for (int i = 0; i < f->n_cols; i++) {
+    for (int l = 0; l < f->cols[i].n_levels; l++) free(f->cols[i].levels[l]);
+    free(f->cols[i].levels);
+  }
+  free(f->cols);
+  free(f->names);
+  free(f->center);
+  free(f->spread);
+  free(f->weight);
+  free(f->col_of);
+  free(f);
+}
+
+void cs_matrix_free(cs_matrix_t *m) {
+  cs_free(m->x);
+  cs_free(m->w);
+  cs_free(m->row);
+  cs_free(m->id);
+  memset(m, 0, sizeof *m);
+}
+
+/* Find `name` in a comma list "a,b:2,c"; returns 1 and the text after ':' (or NULL). */
+static int in_list(const char *list, const char *name, const char **arg) {
+  size_t n = strlen(name);
+  for (const char *p = list; p && *p;) {
+    while (*p == ' ' || *p == ',') p++;
+    const char *end = p + strcspn(p, ",");
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *name_end = colon ? colon : end;
+    while (name_end > p && name_end[-1] == ' ') name_end--;
+    if ((size_t)(name_end - p) == n && !strncmp(p, name, n)) {
+      if (arg) *arg = colon ? colon + 1 : NULL;
+      return 1;
+    }
+    p = end;
+  }
+  return 0;
+}
+
+/* Every name in a list must be one of the features. */
+static int check_list(const char *list, const char *what, const cs_features_t *f) {
+  for (const char *p = list; p && *p;) {
+    while (*p == ' ' || *p == ',') p++;
+    if (!*p) break;
+    size_t len = strcspn(p, ",:");
+    char name[CS_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+    while (len && name[strlen(name) - 1] == ' ') name[strlen(name) - 1] = '\0';
+    int found = 0;
+    for (int i = 0; i < f->n_cols; i++) found |= !strcmp(f->cols[i].name, name);
+    if (!found)
+      return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s names '%s', which is not a feature",
+                          what, name);
+    p += strcspn(p, ",");
+  }
+  return CS_OK;
+}
+
+/* Column table and output layout, from the request or from fitted statistics. */
+static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
+                  const cs_features_t *fitted, cs_features_t *f) {
+  int status = CS_OK;
+  const char *names[CS_MAX_FEATURES];
+  int n = 0;
+  if (fitted) {
+    n = fitted->n_cols;
+    for (int i = 0; i < n; i++) names[i] = fitted->cols[i].name;
+  } else {
+    CS_TRY(cs_features_resolve(store, spec->features, names, &n));
+  }
+  CS_CHECK(n > 0 && n <= CS_MAX_FEATURES, CS_EUSAGE, "no features selected");
+  f->cols = calloc((size_t)n, sizeof *f->cols);
+  CS_CHECK(f->cols, CS_ENOMEM, "out of memory");
+  f->n_cols = n;
+  int d = 0;
+  for (int i = 0; i < n; i++) {
+    cs_feature_col_t *c = &f->cols[i];
+    const cs_column_t *sc = cs_store_column(store, names[i]);
+    CS_CHECK(sc, CS_EDATA, "%s: feature '%s' is not a column of /customers", store->path,
+             names[i]);
+    CS_CHECK(sc->dtype != CS_DT_NONE, CS_EDATA, "%s: feature '%s' (/customers/%s) is not numeric: %s",
+             store->path, names[i], names[i], sc->type_desc);
+    snprintf(c->name, sizeof c->name, "%s", names[i]);
+    if (fitted) {
+      const cs_feature_col_t *fc = &fitted->cols[i];
+      *c = *fc;
+      c->levels = NULL;
+      CS_CHECK(sc->n_categories == fc->n_levels, CS_EDATA,
+               "%s: feature '%s' has %d categories here but %d in the model", store->path,
+               c->name, sc->n_categories, fc->n_levels);
+      for (int l = 0; l < fc->n_levels; l++)
+        CS_CHECK(!strcmp(sc->categories[l], fc->levels[l]), CS_EDATA,
+                 "%s: feature '%s' level %d is '%s' here but '%s' in the model", store->path,
+                 c->name, l, sc->categories[l], fc->levels[l]);
+    } else {
+      const char *w = NULL;
+      c->log1p = in_list(spec->log1p, c->name, NULL);
+      c->weight = 1.0;
+      if (in_list(spec->weights, c->name, &w)) {
+        char *end = NULL;
+        c->weight = w ? strtod(w, &end) : NAN;
+        CS_CHECK(w && end != w && *end == '\0' && isfinite(c->weight) && c->weight >= 0,
+                 CS_EUSAGE, "--feature-weights: '%s' needs name:weight with weight >= 0",
+                 c->name);
+      }
+      c->n_levels = sc->n_categories;
+      CS_CHECK(!(c->log1p && c->n_levels), CS_EUSAGE, "--log1p: '%s' is categorical", c->name);
+    }
+    if (c->n_levels) {
+      c->levels = calloc((size_t)c->n_levels, sizeof *c->levels);
+      CS_CHECK(c->levels, CS_ENOMEM, "out of memory");
+      for (int l = 0; l < c->n_levels; l++) {
+        c->levels[l] = strdup(sc->categories[l]);
+        CS_CHECK(c->levels[l], CS_ENOMEM, "out of memory");
+      }
+    }
+    c->first = d;
+    d += c->n_levels ? c->n_levels : 1;
+  }
+  if (!fitted) {
+    CS_TRY(check_list(spec->log1p, "--log1p", f));
+    CS_TRY(check_list(spec->weights, "--feature-weights", f));
+  }
+  f->d = d;
+  f->names = calloc((size_t)d, sizeof *f->names);
+  f->center = calloc((size_t)d, sizeof *f->center);
+  f->spread = calloc((size_t)d, sizeof *f->spread);
+  f->weight = calloc((size_t)d, sizeof *f->weight);
+  f->col_of = calloc((size_t)d, sizeof *f->col_of);
+  CS_CHECK(f->names && f->center && f->spread && f->weight && f->col_of, CS_ENOMEM,
+           "out of memory");
+  for (int i = 0; i < n; i++) {
+    const cs_feature_col_t *c = &f->cols[i];
+    for (int l = 0; l < (c->n_levels ? c->n_levels : 1); l++) {
+      int j = c->first + l;
+      f->col_of[j] = i;
+      f->weight[j] = c->weight;
+      if (c->n_levels)
+        snprintf(f->names[j], sizeof f->names[j], "%s=%s", c->name, c->levels[l]);
+      else
+        snprintf(f->names[j], sizeof f->names[j], "%s%s", c->log1p ? "log1p:" : "", c->name);
+    }
+  }
+fail:
+  return status;
+}
+
+/* Global statistics of one numeric column (finite values of buf[0..n)). Collective. */
+static int column_stats(cs_ctx_t *ctx, const double *buf, int64_t n, cs_scale_t scale,
+                        cs_feature_col_t *c) {
+  int status = CS_OK;
+  double mx[3] = {-INFINITY, -INFINITY, 0}; /* max, -min, max |x| */
+  int64_t cnt = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double x = buf[i];
+    if (!isfinite(x)) continue;
+    cnt++;
+    mx[0] = x > mx[0] ? x : mx[0];
+    mx[1] = -x > mx[1] ? -x : mx[1];
+  }
+  mx[2] = fmax(fabs(mx[0]), fabs(mx[1]));
+  CS_TRY(cs_par_allreduce(ctx, mx, 3, CS_DT_F64, CS_OP_MAX));
+  CS_TRY(cs_par_allreduce(ctx, &cnt, 1, CS_DT_I64, CS_OP_SUM));
+  if (cnt == 0) return CS_OK; /* the caller reports it */
+  c->max = mx[0];
+  c->min = -mx[1];
+  int s = cs_fixed_exponent(mx[2], cnt);
+  cs_fixed_t sum = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(buf[i])) sum += cs_to_fixed(buf[i], s);
+  CS_TRY(cs_par_sum_i128(ctx, &sum));
+  c->mean = cs_from_fixed(sum, s) / (double)cnt;
+  /* Second pass on deviations: no cancellation, still exact in its grid. */
+  double dev = fmax(c->max - c->mean, c->mean - c->min);
+  int s2 = cs_fixed_exponent(dev * dev, cnt);
+  cs_fixed_t ss = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(buf[i])) {
+      double e = buf[i] - c->mean;
+      ss += cs_to_fixed(e * e, s2);
+    }
+  CS_TRY(cs_par_sum_i128(ctx, &ss));
+  c->std = sqrt(cs_from_fixed(ss, s2) / (double)cnt);
+  if (scale == CS_SCALE_ROBUST) {
+    double q[3], probs[3] = {0.25, 0.5, 0.75};
+    CS_TRY(cs_quantiles(ctx, buf, n, cnt, probs, 3, q));
+    c->median = q[1];
+    c->iqr = q[2] - q[0];
+  }
+fail:
+  return status;
+}
+
+static double center_of(const cs_features_t *f, const cs_feature_col_t *c) {
+  return f->scale == CS_SCALE_ZSCORE ? c->mean : f->scale == CS_SCALE_ROBUST ? c->median : 0.0;
+}
+static double spread_of(const cs_features_t *f, const cs_feature_col_t *c) {
+  return f->scale == CS_SCALE_ZSCORE ? c->std : f->scale == CS_SCALE_ROBUST ? c->iqr : 1.0;
+}
+
+double cs_features_to_original(const cs_features_t *f, int j, double z) {
+  const cs_feature_col_t *c = &f->cols[f->col_of[j]];
+  double w = f->weight[j] > 0 ? f->weight[j] : 1.0;
+  double x = f->center[j] + f->spread[j] * z / w;
+  return c->log1p ? expm1(x) : x;
+}
+
+double cs_features_from_original(const cs_features_t *f, int j, double x) {
+  const cs_feature_col_t *c = &f->cols[f->col_of[j]];
+  if (c->log1p) x = log1p(x);
+  return (x - f->center[j]) / f->spread[j] * f->weight[j];
+}
+
+/* Read one column into buf (doubles), apply log1p and flag missing entries. Collective. */
+static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                       const cs_feature_col_t *c, double *buf, uint8_t *miss, int64_t *n_miss) {
+  int status = CS_OK;
+  int64_t bad_row = -1;
+  double bad = 0;
+  CS_TRY(cs_store_read(store, c->name, part->offset, part->n_local, CS_DT_F64, buf));
+  int64_t m = 0;
+  for (int64_t i = 0; i < part->n_local; i++) {
+    double x = buf[i];
+    if (c->n_levels) {
+      if (!(x >= 0 && x < c->n_levels && x == floor(x))) x = NAN;
+    } else if (c->log1p && isfinite(x)) {
+      if (x <= -1 && bad_row < 0) {
+        bad_row = part->offset + i;
+        bad = x;
+      }
+      x = log1p(x);
+    }
+    if (!isfinite(x)) {
+      x = NAN;
+      miss[i] = 1;
+      m++;
+    }
+    buf[i] = x;
+  }
+  int local = CS_OK;
+  if (bad_row >= 0)
+    local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                         "%s: --log1p column '%s' has %g at row %lld (log1p needs values > -1)",
+                         store->path, c->name, bad, (long long)bad_row);
+  CS_TRY(cs_par_agree(ctx, local));
+  *n_miss = m;
+fail:
+  return status;
+}
+
+/* Missing values under --missing error: name the first column and row. Collective. */
+static int refuse_missing(cs_ctx_t *ctx, const cs_store_t *store, const cs_feature_col_t *c,
+                          const uint8_t *miss, const cs_part_t *part, int64_t total) {
+  int64_t first = INT64_MAX;
+  for (int64_t i = 0; i < part->n_local && first == INT64_MAX; i++)
+    if (miss[i]) first = part->offset + i;
+  int status = cs_par_allreduce(ctx, &first, 1, CS_DT_I64, CS_OP_MIN);
+  if (status < 0) return status;
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                      "%s: feature '%s' has %lld missing or non-finite values (first at row "
+                      "%lld) and --missing is error",
+                      store->path, c->name, (long long)total, (long long)first);
+}
+
+int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                      const cs_feature_spec_t *spec, const cs_features_t *fitted,
+                      cs_features_t **out, cs_matrix_t *m) {
+  int status = CS_OK;
+  cs_features_t *f = calloc(1, sizeof *f);
+  double *buf = NULL;
+  uint8_t *miss = NULL, *row_miss = NULL;
+  int64_t nl = part->n_local;
+  memset(m, 0, sizeof *m);
+  *out = NULL;
+  int local = f ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  if (local == CS_OK) {
+    f->scale = fitted ? fitted->scale : spec->scale;
+    f->missing = fitted ? fitted->missing : spec->missing;
+    const char *wc = fitted ? fitted->weight_column : spec->weight_column;
+    snprintf(f->weight_column, sizeof f->weight_column, "%s", wc ? wc : "");
+    local = layout(store, spec, fitted, f);
+  }
+  CS_TRY(cs_par_agree(ctx, local));
+  f->n_total = store->n;
+  m->d = f->d;
+  m->n = nl;
+  buf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *buf), "feature column");
+  miss = cs_alloc(cs_bytes(nl ? nl : 1, 1), "missing flags");
+  row_miss = cs_calloc(cs_bytes(nl ? nl : 1, 1), "missing flags");
+  m->x = cs_alloc(cs_bytes((nl * f->d) > 0 ? nl * f->d : 1, sizeof *m->x), "feature matrix");
+  m->row = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->row), "rows");
+  m->id = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->id), "customer ids");
+  local = buf && miss && row_miss && m->x && m->row && m->id ? CS_OK : CS_ENOMEM;
+  CS_TRY(cs_par_agree(ctx, local));
+  CS_TRY(cs_store_read(store, "customer_id", part->offset, nl, CS_DT_I64, m->id));
+  for (int64_t i = 0; i < nl; i++) m->row[i] = part->offset + i;
+
+  cs_progress_t prog;
+  cs_progress_start(&prog, "features (columns)", f->n_cols);
+  for (int ci = 0; ci < f->n_cols; ci++) {
+    cs_feature_col_t *c = &f->cols[ci];
+    int64_t n_miss = 0;
+    memset(miss, 0, (size_t)(nl ? nl : 1));
+    CS_TRY(read_column(ctx, store, part, c, buf, miss, &n_miss));
+    CS_TRY(cs_par_allreduce(ctx, &n_miss, 1, CS_DT_I64, CS_OP_SUM));
+    c->missing = n_miss;
+    if (n_miss && f->missing == CS_MISSING_ERROR) {
+      CS_TRY(refuse_missing(ctx, store, c, miss, part, n_miss));
+    }
+    CS_CHECK(store->n == 0 || n_miss < store->n, CS_EDATA, "%s: feature '%s' has no finite values",
+             store->path, c->name);
+    if (c->n_levels) {
+      /* One-hot: 0/1 per level, not scaled; a missing code is imputed as all zeros. */
+      for (int l = 0; l < c->n_levels; l++) {
+        int j = c->first + l;
+        f->center[j] = 0.0;
+        f->spread[j] = 1.0;
+      }
+      for (int64_t i = 0; i < nl; i++) {
+        float *row = m->x + i * f->d + c->first;
+        for (int l = 0; l < c->n_levels; l++) row[l] = 0.0f;
+        if (!miss[i]) row[(int)buf[i]] = (float)c->weight;
+        row_miss[i] |= miss[i];
+      }
+    } else {
+      if (!fitted) CS_TRY(column_stats(ctx, buf, nl, f->scale, c));
+      int j = c->first;
+      f->center[j] = center_of(f, c);
+      f->spread[j] = spread_of(f, c);
+      CS_CHECK(f->spread[j] > 0 && isfinite(f->spread[j]), CS_EDATA,
+               "%s: feature '%s' has zero %s (constant %g); leave it out of --features or use "
+               "--scale none", store->path, c->name,
+               f->scale == CS_SCALE_ROBUST ? "interquartile range" : "variance", c->mean);
+      double ctr = f->center[j], inv = c->weight / f->spread[j];
+      float fill = (float)((c->mean - ctr) * inv);
+      for (int64_t i = 0; i < nl; i++) {
+        m->x[i * f->d + j] = miss[i] ? fill : (float)((buf[i] - ctr) * inv);
+        row_miss[i] |= miss[i];
+      }
+    }
+    cs_progress_update(&prog, ci + 1);
+  }
+
+  /* Per-customer weights. */
+  if (f->weight_column[0]) {
+    const cs_column_t *wc = cs_store_column(store, f->weight_column);
+    CS_CHECK(wc && wc->dtype != CS_DT_NONE, CS_EDATA,
+             "%s: --weight-column '%s' is not a numeric column of /customers", store->path,
+             f->weight_column);
+    m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
+    CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
+    CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));
+    int64_t bad = INT64_MAX;
+    for (int64_t i = 0; i < nl && bad == INT64_MAX; i++)
+      if (!(m->w[i] >= 0 && isfinite(m->w[i]))) bad = part->offset + i;
+    CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_MIN));
+    CS_CHECK(bad == INT64_MAX, CS_EDATA,
+             "%s: --weight-column '%s' needs finite values >= 0; row %lld is not", store->path,
+             f->weight_column, (long long)bad);
+  }
+
+  int64_t with_missing = 0;
+  for (int64_t i = 0; i < nl; i++) with_missing += row_miss[i];
+  if (f->missing == CS_MISSING_DROP && with_missing) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < nl; i++) {
+      if (row_miss[i]) continue;
+      if (k != i) {
+        memmove(m->x + k * f->d, m->x + i * f->d, (size_t)f->d * sizeof *m->x);
+        m->row[k] = m->row[i];
+        m->id[k] = m->id[i];
+        if (m->w) m->w[k] = m->w[i];
+      }
+      k++;
+    }
+    m->n = k;
+  }
+  int64_t counts[2] = {with_missing, m->n};
+  CS_TRY(cs_par_allreduce(ctx, counts, 2, CS_DT_I64, CS_OP_SUM));
+  f->rows_with_missing = counts[0];
+  f->n_used = counts[1];
+  if (counts[0])
+    cs_log_info("features: %lld customers have a missing feature value (%s)",
+                (long long)counts[0],
+                f->missing == CS_MISSING_DROP ? "dropped" : "imputed with the column mean");
+  CS_CHECK(f->n_used > 0 || store->n == 0, CS_EDATA,
+           "%s: no customer left after dropping rows with missing values", store->path);
+  *out = f;
+  f = NULL;
+fail:
+  cs_free(buf);
+  cs_free(miss);
+  cs_free(row_miss);
+  cs_features_free(f);
+  if (status < 0) cs_matrix_free(m);
+  return status;
+}
+
+int cs_features_write(cs_out_t *out, const cs_features_t *f, const char *group) {
+  int status = CS_OK;
+  char path[256];
+  const char **names = malloc((size_t)(f->d + f->n_cols) * sizeof *names);
+  double *v = malloc((size_t)(f->n_cols * 8 + 1) * sizeof *v);
+  CS_CHECK(names && v, CS_ENOMEM, "out of memory");
+  CS_TRY(cs_out_group(out, group));
+  for (int j = 0; j < f->d; j++) names[j] = f->names[j];
+  CS_TRY(cs_out_attr_strings(out, group, "features", names, f->d));
+  static const char *const scale_names[] = {"zscore", "robust", "none"};
+  static const char *const missing_names[] = {"impute", "drop", "error"};
+  CS_TRY(cs_out_attr_str(out, group, "scale", scale_names[f->scale]));
+  CS_TRY(cs_out_attr_str(out, group, "missing", missing_names[f->missing]));
+  CS_TRY(cs_out_attr_str(out, group, "weight_column", f->weight_column));
+  CS_TRY(cs_out_attr_i64(out, group, "rows_with_missing", f->rows_with_missing));
+  snprintf(path, sizeof path, "%s/center", group);
+  CS_TRY(cs_out_small(out, path, CS_DT_F64, f->d, 0, f->center));
+  snprintf(path, sizeof path, "%s/spread", group);
+  CS_TRY(cs_out_small(out, path, CS_DT_F64, f->d, 0, f->spread));
+  snprintf(path, sizeof path, "%s/weight", group);
+  CS_TRY(cs_out_small(out, path, CS_DT_F64, f->d, 0, f->weight));
+  /* Per input column: log1p, levels, mean, std, median, iqr, min, max, missing. */
+  for (int i = 0; i < f->n_cols; i++) names[i] = f->cols[i].name;
+  snprintf(path, sizeof path, "%s/columns", group);
+  CS_TRY(cs_out_group(out, path));
+  CS_TRY(cs_out_attr_strings(out, path, "names", names, f->n_cols));
+  CS_TRY(cs_out_attr_strings(out, path, "stats",
+                             (const char *[]){"log1p", "levels", "mean", "std", "median", "iqr",
+                                              "min", "max", "missing"},
+                             9));
+  double *t = malloc((size_t)f->n_cols * 9 * sizeof *t);
+  CS_CHECK(t, CS_ENOMEM, "out of memory");
+  for (int i = 0; i < f->n_cols; i++) {
+    const cs_feature_col_t *c = &f->cols[i];
+    double row[9] = {c->log1p, c->n_levels, c->mean, c->std, c->median, c->iqr, c->min, c->max,
+                     (double)c->missing};
+    memcpy(t + 9 * i, row, sizeof row);
+  }
+  snprintf(path, sizeof path, "%s/columns/table", group);
+  status = cs_out_small(out, path, CS_DT_F64, f->n_cols, 9, t);
+  free(t);
+fail:
+  free(names);
+  free(v);
+  return status;
+}

@@ -1,0 +1,72 @@
+/* segment/output.c: the /segments group of the results file, and the run's invariants. */
+#include "custseg/segment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
+                     const cs_features_t *f, const cs_kmeans_result_t *r, const char *algorithm) {
+  int status = CS_OK;
+  int k = r->k, d = r->d;
+  int32_t *lab = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *lab), "labels");
+  double *orig = malloc((size_t)k * (size_t)d * sizeof *orig);
+  const char **names = malloc((size_t)d * sizeof *names);
+  cs_dset_t *ds = NULL;
+  CS_TRY(cs_par_agree(ctx, lab && orig && names ? CS_OK
+                                : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  /* Labels in input row order; customers dropped for missing values get -1. */
+  for (int64_t i = 0; i < part->n_local; i++) lab[i] = -1;
+  for (int64_t i = 0; i < m->n; i++) lab[m->row[i] - part->offset] = r->labels[i];
+  CS_TRY(cs_out_dataset(out, "/segments/labels", CS_DT_I32, part->n_global, &ds));
+  CS_TRY(cs_out_write(ds, part->offset, part->n_local, lab));
+  for (int q = 0; q < k; q++)
+    for (int j = 0; j < d; j++)
+      orig[(int64_t)q * d + j] = cs_features_to_original(f, j, r->centroids[(int64_t)q * d + j]);
+  for (int j = 0; j < d; j++) names[j] = f->names[j];
+  CS_TRY(cs_out_small(out, "/segments/centroids", CS_DT_F64, k, d, orig));
+  CS_TRY(cs_out_attr_strings(out, "/segments/centroids", "features", names, d));
+  CS_TRY(cs_out_attr_str(out, "/segments/centroids", "units", "original"));
+  CS_TRY(cs_out_small(out, "/segments/centroids_standardized", CS_DT_F64, k, d, r->centroids));
+  CS_TRY(cs_out_attr_strings(out, "/segments/centroids_standardized", "features", names, d));
+  CS_TRY(cs_out_attr_str(out, "/segments/centroids_standardized", "units", "standardized"));
+  CS_TRY(cs_out_small(out, "/segments/sizes", CS_DT_I64, k, 0, r->sizes));
+  CS_TRY(cs_out_small(out, "/segments/weight_sums", CS_DT_F64, k, 0, r->weight_sums));
+  CS_TRY(cs_out_small(out, "/segments/inertia_trace", CS_DT_F64, r->iterations, 0, r->trace));
+  CS_TRY(cs_features_write(out, f, "/segments/feature_stats"));
+  CS_TRY(cs_out_attr_i64(out, "/segments", "k", k));
+  CS_TRY(cs_out_attr_f64(out, "/segments", "inertia", &r->inertia, 1));
+  CS_TRY(cs_out_attr_i64(out, "/segments", "iterations", r->iterations));
+  CS_TRY(cs_out_attr_i64(out, "/segments", "converged", r->converged));
+  CS_TRY(cs_out_attr_i64(out, "/segments", "relocations", r->relocations));
+  CS_TRY(cs_out_attr_str(out, "/segments", "algorithm", algorithm));
+  char hash[32];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r->verification_hash);
+  CS_TRY(cs_out_attr_str(out, "/segments", "verification_hash", hash));
+fail:
+  cs_free(lab);
+  free(orig);
+  free(names);
+  return status;
+}
+
+int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
+                      const cs_kmeans_result_t *r) {
+  int status = CS_OK;
+  int64_t total = 0, bad = 0;
+  for (int q = 0; q < r->k; q++) total += r->sizes[q];
+  for (int64_t i = 0; i < m->n; i++) bad += r->labels[i] < 0 || r->labels[i] >= r->k;
+  CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(total == n_used, CS_EVERIFY, "verification: segment sizes add up to %lld, not %lld",
+           (long long)total, (long long)n_used);
+  CS_CHECK(bad == 0, CS_EVERIFY, "verification: %lld labels out of range", (long long)bad);
+  for (int it = 1; it < r->iterations; it++)
+    CS_CHECK(r->trace[it] <= r->trace[it - 1] * (1 + 1e-6) + 1e-300, CS_EVERIFY,
+             "verification: inertia rose from %.10g to %.10g at iteration %d", r->trace[it - 1],
+             r->trace[it], it + 1);
+  cs_log_info("verification: sizes add up to %lld, labels in range, inertia never rose; "
+              "hash %016llx", (long long)total, (unsigned long long)r->verification_hash);
+fail:
+  return status;
+}
