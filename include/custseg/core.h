@@ -144,12 +144,39 @@ void cs_dtype_put(cs_dtype_t t, void *array, int64_t i, double x);
  * on |x| and the number of terms, so no sum can overflow; the grid 2^-s is far finer than
  * the data's own precision for customer-scale data (documented in docs/determinism.md). */
 typedef __int128 cs_fixed_t;
-/* Exponent s such that n_terms values of magnitude <= maxabs sum below 2^124. Local. */
+/* Exponent s such that n_terms values of magnitude <= maxabs sum below 2^124 and each scaled
+ * value stays below 2^52, so up to 1024 of them can be summed in an int64 first
+ * (CS_FIXED_BLOCK). Local. */
 int cs_fixed_exponent(double maxabs, int64_t n_terms);
+#define CS_FIXED_BLOCK 1024
 static inline cs_fixed_t cs_to_fixed(double x, int s) {
   return (cs_fixed_t)__builtin_ldexp(x, s);
 }
 static inline double cs_from_fixed(cs_fixed_t v, int s) { return __builtin_ldexp((double)v, -s); }
+
+/* A running exact sum: int64 partial sums of up to CS_FIXED_BLOCK terms, flushed into a
+ * 128-bit total (one cheap conversion per term instead of a 128-bit one). */
+typedef struct cs_fixacc {
+  cs_fixed_t total;
+  int64_t part;
+  int count;
+  double scale; /* 2^s */
+} cs_fixacc_t;
+static inline void cs_fixacc_init(cs_fixacc_t *a, int s) {
+  a->total = 0;
+  a->part = 0;
+  a->count = 0;
+  a->scale = __builtin_ldexp(1.0, s);
+}
+static inline void cs_fixacc_add(cs_fixacc_t *a, double x) {
+  a->part += (int64_t)(x * a->scale);
+  if (++a->count == CS_FIXED_BLOCK) {
+    a->total += a->part;
+    a->part = 0;
+    a->count = 0;
+  }
+}
+static inline cs_fixed_t cs_fixacc_total(const cs_fixacc_t *a) { return a->total + a->part; }
 
 /* ---- the run context ---------------------------------------------------------------------- */
 struct cs_comm; /* defined by par: the communicator */

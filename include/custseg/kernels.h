@@ -29,14 +29,30 @@ void cs_panel_free(cs_panel_t *p);
 void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
                       int32_t *restrict label, float *restrict score2);
 
-/* Exact squared distance (double) between a float row and a double centroid. Local. */
+/* Add each row's features, as fixed-point integers trunc(w * x * scale), to its segment's
+ * row of sums (K x d int64). The caller bounds |w x| * scale * n below 2^63. Local. */
+void cs_kernel_accumulate(const float *restrict x, int64_t n, int d, const int32_t *restrict label,
+                          const double *restrict w, double scale, int64_t *restrict sums);
+
+/* Squared distance (double) between a float row and a double centroid, summed in four
+ * interleaved partial sums combined in a fixed order: the same for every row and every
+ * call site, and free of a d-long dependency chain. Local. */
 static inline double cs_kernel_sqdist(const float *restrict x, const double *restrict c, int d) {
-  double s = 0.0;
-  for (int j = 0; j < d; j++) {
-    double e = (double)x[j] - c[j];
-    s += e * e;
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    double e0 = (double)x[j] - c[j], e1 = (double)x[j + 1] - c[j + 1];
+    double e2 = (double)x[j + 2] - c[j + 2], e3 = (double)x[j + 3] - c[j + 3];
+    s0 += e0 * e0;
+    s1 += e1 * e1;
+    s2 += e2 * e2;
+    s3 += e3 * e3;
   }
-  return s;
+  for (; j < d; j++) {
+    double e = (double)x[j] - c[j];
+    s0 += e * e;
+  }
+  return (s0 + s1) + (s2 + s3);
 }
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef CUSTSEG_RNG_H
 #define CUSTSEG_RNG_H
 
+#include <Random123/philox.h>
 #include <stdint.h>
 
 typedef struct cs_rng {
@@ -17,8 +18,30 @@ typedef struct cs_rng {
 } cs_rng_t;
 
 /* A stream of draws for (seed, stream, index): e.g. stream = purpose, index = global row. */
-void cs_rng_init(cs_rng_t *r, uint64_t seed, uint32_t stream, uint64_t index);
-uint32_t cs_rng_u32(cs_rng_t *r);
+static inline void cs_rng_init(cs_rng_t *r, uint64_t seed, uint32_t stream, uint64_t index) {
+  r->key[0] = (uint32_t)seed;
+  r->key[1] = (uint32_t)(seed >> 32);
+  r->ctr[0] = (uint32_t)index;
+  r->ctr[1] = (uint32_t)(index >> 32);
+  r->ctr[2] = stream;
+  r->ctr[3] = 0;
+  r->pos = 4;
+}
+static inline uint32_t cs_rng_u32(cs_rng_t *r) {
+  if (r->pos == 4) {
+    philox4x32_ctr_t c = {{r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
+    philox4x32_key_t k = {{r->key[0], r->key[1]}};
+    philox4x32_ctr_t out = philox4x32(c, k);
+    for (int i = 0; i < 4; i++) r->buf[i] = out.v[i];
+    r->ctr[3]++;
+    r->pos = 0;
+  }
+  return r->buf[r->pos++];
+}
+/* Uniform on (0, 1) with 32 random bits (one word): for races and sampling decisions. */
+static inline double cs_rng_uniform32(cs_rng_t *r) {
+  return ((double)cs_rng_u32(r) + 0.5) * 0x1.0p-32;
+}
 uint64_t cs_rng_u64(cs_rng_t *r);
 /* Uniform on the open interval (0, 1), 53 random bits. */
 double cs_rng_uniform(cs_rng_t *r);

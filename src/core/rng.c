@@ -3,30 +3,7 @@
  * depends only on (seed, stream, index). */
 #include "custseg/rng.h"
 
-#include <Random123/philox.h>
 #include <math.h>
-
-void cs_rng_init(cs_rng_t *r, uint64_t seed, uint32_t stream, uint64_t index) {
-  r->key[0] = (uint32_t)seed;
-  r->key[1] = (uint32_t)(seed >> 32);
-  r->ctr[0] = (uint32_t)index;
-  r->ctr[1] = (uint32_t)(index >> 32);
-  r->ctr[2] = stream;
-  r->ctr[3] = 0;
-  r->pos = 4;
-}
-
-uint32_t cs_rng_u32(cs_rng_t *r) {
-  if (r->pos == 4) {
-    philox4x32_ctr_t c = {{r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
-    philox4x32_key_t k = {{r->key[0], r->key[1]}};
-    philox4x32_ctr_t out = philox4x32(c, k);
-    for (int i = 0; i < 4; i++) r->buf[i] = out.v[i];
-    r->ctr[3]++;
-    r->pos = 0;
-  }
-  return r->buf[r->pos++];
-}
 
 uint64_t cs_rng_u64(cs_rng_t *r) {
   uint64_t hi = cs_rng_u32(r);

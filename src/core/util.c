@@ -114,6 +114,7 @@ int cs_fixed_exponent(double maxabs, int64_t n_terms) {
   frexp(maxabs, &e_max);                               /* maxabs < 2^e_max */
   frexp((double)(n_terms > 1 ? n_terms : 1), &e_n);    /* n_terms < 2^e_n */
   int s = 124 - e_max - e_n;
+  if (s > 52 - e_max) s = 52 - e_max; /* int64 partial sums of CS_FIXED_BLOCK terms */
   return s > 1000 ? 1000 : s;
 }
 

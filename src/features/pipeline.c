@@ -203,20 +203,23 @@ static int column_stats(cs_ctx_t *ctx, const double *buf, int64_t n, cs_scale_t 
   c->max = mx[0];
   c->min = -mx[1];
   int s = cs_fixed_exponent(mx[2], cnt);
-  cs_fixed_t sum = 0;
+  cs_fixacc_t a;
+  cs_fixacc_init(&a, s);
   for (int64_t i = 0; i < n; i++)
-    if (isfinite(buf[i])) sum += cs_to_fixed(buf[i], s);
+    if (isfinite(buf[i])) cs_fixacc_add(&a, buf[i]);
+  cs_fixed_t sum = cs_fixacc_total(&a);
   CS_TRY(cs_par_sum_i128(ctx, &sum));
   c->mean = cs_from_fixed(sum, s) / (double)cnt;
   /* Second pass on deviations: no cancellation, still exact in its grid. */
   double dev = fmax(c->max - c->mean, c->mean - c->min);
   int s2 = cs_fixed_exponent(dev * dev, cnt);
-  cs_fixed_t ss = 0;
+  cs_fixacc_init(&a, s2);
   for (int64_t i = 0; i < n; i++)
     if (isfinite(buf[i])) {
       double e = buf[i] - c->mean;
-      ss += cs_to_fixed(e * e, s2);
+      cs_fixacc_add(&a, e * e);
     }
+  cs_fixed_t ss = cs_fixacc_total(&a);
   CS_TRY(cs_par_sum_i128(ctx, &ss));
   c->std = sqrt(cs_from_fixed(ss, s2) / (double)cnt);
   if (scale == CS_SCALE_ROBUST) {

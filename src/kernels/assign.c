@@ -42,8 +42,9 @@ int cs_panel_set(cs_panel_t *p, const double *c, int k, int d) {
   return CS_OK;
 }
 
-void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
-                      int32_t *restrict label, float *restrict score2) {
+/* Portable path: one row at a time, vectorized over centroids by GCC vector extensions. */
+static void assign_generic(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
+                           int32_t *restrict label, float *restrict score2) {
   const int kp = p->kp, nv = kp / CS_KERNEL_LANES;
   const cs_vf *ct = (const cs_vf *)__builtin_assume_aligned(p->ct, 64);
   const cs_vf *hn = (const cs_vf *)__builtin_assume_aligned(p->hn, 64);
@@ -82,4 +83,106 @@ void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_
       score2[2 * i + 1] = second;
     }
   }
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* AVX-512 path: R rows at a time (independent FMA chains hide latency) against V vectors of
+ * 16 centroids; each row's chain is still d FMAs in feature order, so a row's scores do not
+ * depend on its neighbours. Short blocks repeat their last row. Running best value and index
+ * per lane use a strict < so, lane by lane, the lower centroid index wins ties; the final
+ * horizontal step takes the smallest index among the lanes holding the minimum. */
+#define CS_ASSIGN_AVX512(R, V)                                                                  \
+  static void assign_r##R##_v##V(const float *restrict x, int64_t n, int d,                     \
+                                 const cs_panel_t *restrict p, int32_t *restrict label) {       \
+    const int nv = p->kp / 16;                                                                  \
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); \
+    for (int64_t i0 = 0; i0 < n; i0 += R) {                                                     \
+      const float *xr[R];                                                                       \
+      for (int r = 0; r < R; r++) xr[r] = x + (i0 + r < n ? i0 + r : n - 1) * d;                \
+      __m512 bestv[R];                                                                          \
+      __m512i besti[R];                                                                         \
+      for (int r = 0; r < R; r++) {                                                             \
+        bestv[r] = _mm512_set1_ps(FLT_MAX);                                                     \
+        besti[r] = _mm512_setzero_si512();                                                      \
+      }                                                                                         \
+      for (int g = 0; g < nv; g += V) {                                                         \
+        __m512 acc[R][V];                                                                       \
+        for (int r = 0; r < R; r++)                                                             \
+          for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();                          \
+        for (int j = 0; j < d; j++) {                                                           \
+          __m512 c[V];                                                                          \
+          for (int v = 0; v < V; v++) c[v] = _mm512_load_ps(p->ct + ((int64_t)j * nv + g + v) * 16); \
+          for (int r = 0; r < R; r++) {                                                         \
+            __m512 xb = _mm512_set1_ps(xr[r][j]);                                               \
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(xb, c[v], acc[r][v]);       \
+          }                                                                                     \
+        }                                                                                       \
+        for (int v = 0; v < V; v++) {                                                           \
+          __m512 h = _mm512_load_ps(p->hn + (int64_t)(g + v) * 16);                             \
+          __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32((g + v) * 16));                \
+          for (int r = 0; r < R; r++) {                                                         \
+            __m512 s = _mm512_sub_ps(h, acc[r][v]);                                             \
+            __mmask16 lt = _mm512_cmp_ps_mask(s, bestv[r], _CMP_LT_OQ);                        \
+            bestv[r] = _mm512_mask_blend_ps(lt, bestv[r], s);                                   \
+            besti[r] = _mm512_mask_blend_epi32(lt, besti[r], idx);                              \
+          }                                                                                     \
+        }                                                                                       \
+      }                                                                                         \
+      for (int r = 0; r < R && i0 + r < n; r++) {                                               \
+        float m = _mm512_reduce_min_ps(bestv[r]);                                               \
+        __mmask16 eq = _mm512_cmp_ps_mask(bestv[r], _mm512_set1_ps(m), _CMP_EQ_OQ);             \
+        __m512i cand = _mm512_mask_blend_epi32(eq, _mm512_set1_epi32(INT32_MAX), besti[r]);     \
+        label[i0 + r] = _mm512_reduce_min_epi32(cand);                                          \
+      }                                                                                         \
+    }                                                                                           \
+  }
+CS_ASSIGN_AVX512(8, 1)
+CS_ASSIGN_AVX512(4, 2)
+CS_ASSIGN_AVX512(2, 4)
+#endif
+
+void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
+                      int32_t *restrict label, float *restrict score2) {
+#if defined(__AVX512F__)
+  if (!score2 && CS_KERNEL_LANES == 16) {
+    int nv = p->kp / 16;
+    if (nv == 1)
+      assign_r8_v1(x, n, d, p, label);
+    else if (nv % 4 == 0)
+      assign_r2_v4(x, n, d, p, label);
+    else if (nv % 2 == 0)
+      assign_r4_v2(x, n, d, p, label);
+    else
+      assign_r8_v1(x, n, d, p, label);
+    return;
+  }
+#endif
+  assign_generic(x, n, d, p, label, score2);
+}
+
+void cs_kernel_accumulate(const float *restrict x, int64_t n, int d, const int32_t *restrict label,
+                          const double *restrict w, double scale, int64_t *restrict sums) {
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  const __m512d sc = _mm512_set1_pd(scale);
+  for (int64_t i = 0; i < n; i++) {
+    const float *xi = x + i * d;
+    int64_t *s = sums + (int64_t)label[i] * d;
+    __m512d f = w ? _mm512_mul_pd(sc, _mm512_set1_pd(w[i])) : sc;
+    for (int j = 0; j < d; j += 8) {
+      __mmask8 m = d - j >= 8 ? 0xFF : (__mmask8)((1u << (d - j)) - 1);
+      __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xi + j));
+      __m512i q = _mm512_cvttpd_epi64(_mm512_mul_pd(v, f));
+      _mm512_mask_storeu_epi64(s + j, m, _mm512_add_epi64(_mm512_maskz_loadu_epi64(m, s + j), q));
+    }
+  }
+#else
+  for (int64_t i = 0; i < n; i++) {
+    const float *xi = x + i * d;
+    int64_t *s = sums + (int64_t)label[i] * d;
+    double f = w ? scale * w[i] : scale;
+    for (int j = 0; j < d; j++) s[j] += (int64_t)((double)xi[j] * f);
+  }
+#endif
 }

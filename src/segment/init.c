@@ -11,6 +11,7 @@
 #include "custseg/rng.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -25,48 +26,71 @@ static uint64_t step_seed(uint64_t seed, int restart, int step, int trial) {
   return XXH3_64bits(v, sizeof v);
 }
 
+static int race_before(race_t a, race_t b) {
+  return a.key < b.key || (a.key == b.key && a.row < b.row);
+}
+
 /* Run `nt` races at once and copy the winners' rows into cand (nt x d). weight(i) is
- * w_i (step 0) or w_i * D2[i]. Collective. */
+ * w_i (step 0) or w_i * D2[i]. Row i's draws for all trials come from one generator keyed by
+ * (seed, restart, step) and its customer id. -log(u) >= 1 - u, so a row whose lower bound
+ * cannot beat the thread's current best skips the logarithm: the winner is unchanged.
+ * Collective. */
 static int races(cs_ctx_t *ctx, const cs_matrix_t *m, const double *d2, uint64_t seed,
                  int restart, int step, int nt, double *cand) {
   int status = CS_OK;
-  int d = m->d;
-  race_t best[16], *all = NULL;
-  for (int t = 0; t < nt; t++) best[t] = (race_t){INFINITY, INT64_MAX};
-  for (int t = 0; t < nt; t++) {
-    uint64_t s = step_seed(seed, restart, step, t);
+  int d = m->d, nthreads = omp_get_max_threads();
+  race_t best[16], *all = NULL, *tbest = NULL;
+  uint64_t s = step_seed(seed, restart, step, 0);
+  tbest = malloc((size_t)nthreads * 16 * sizeof *tbest);
+  all = malloc((size_t)ctx->size * (size_t)nt * sizeof *all);
+  CS_TRY(cs_par_agree(ctx, all && tbest ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+#pragma omp parallel
+  {
+    race_t *b = tbest + 16 * omp_get_thread_num();
+    for (int t = 0; t < nt; t++) b[t] = (race_t){INFINITY, INT64_MAX};
+#pragma omp for schedule(static)
     for (int64_t i = 0; i < m->n; i++) {
       double wt = (m->w ? m->w[i] : 1.0) * (d2 ? d2[i] : 1.0);
       if (!(wt > 0)) continue;
       cs_rng_t g;
       cs_rng_init(&g, s, 0x1417u, (uint64_t)m->id[i]);
-      double key = -log(cs_rng_uniform(&g)) / wt;
-      if (key < best[t].key || (key == best[t].key && m->row[i] < best[t].row))
-        best[t] = (race_t){key, m->row[i]};
+      for (int t = 0; t < nt; t++) {
+        double u = cs_rng_uniform32(&g);
+        if ((1.0 - u) / wt > b[t].key) continue; /* cannot win: skip the log */
+        race_t c = {-log(u) / wt, m->row[i]};
+        if (race_before(c, b[t])) b[t] = c;
+      }
     }
   }
-  all = malloc((size_t)ctx->size * (size_t)nt * sizeof *all);
-  CS_TRY(cs_par_agree(ctx, all ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  for (int t = 0; t < nt; t++) {
+    best[t] = (race_t){INFINITY, INT64_MAX};
+    for (int th = 0; th < nthreads; th++)
+      if (race_before(tbest[16 * th + t], best[t])) best[t] = tbest[16 * th + t];
+  }
   CS_TRY(cs_par_allgather(ctx, best, (size_t)nt * sizeof *best, all));
   memset(cand, 0, (size_t)nt * (size_t)d * sizeof *cand);
   for (int t = 0; t < nt; t++) {
     race_t w = {INFINITY, INT64_MAX};
-    for (int r = 0; r < ctx->size; r++) {
-      race_t c = all[r * nt + t];
-      if (c.key < w.key || (c.key == w.key && c.row < w.row)) w = c;
-    }
+    for (int r = 0; r < ctx->size; r++)
+      if (race_before(all[r * nt + t], w)) w = all[r * nt + t];
     CS_CHECK(w.row != INT64_MAX, CS_EDATA, "k-means++: no customer with positive weight left "
              "to choose (all remaining customers coincide with chosen centroids)");
-    /* The owner fills the row; adding zeros elsewhere is exact. */
-    for (int64_t i = 0; i < m->n; i++)
-      if (m->row[i] == w.row) {
-        for (int j = 0; j < d; j++) cand[(int64_t)t * d + j] = (double)m->x[i * d + j];
-        break;
+    /* The owner fills the row (rows are sorted by global row); adding zeros is exact. */
+    if (m->n && w.row >= m->row[0] && w.row <= m->row[m->n - 1]) {
+      int64_t lo = 0, hi = m->n - 1;
+      while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (m->row[mid] < w.row) lo = mid + 1;
+        else hi = mid;
       }
+      if (m->row[lo] == w.row)
+        for (int j = 0; j < d; j++) cand[(int64_t)t * d + j] = (double)m->x[lo * d + j];
+    }
   }
   CS_TRY(cs_par_allreduce(ctx, cand, (int64_t)nt * d, CS_DT_F64, CS_OP_SUM));
 fail:
   free(all);
+  free(tbest);
   return status;
 }
 
@@ -98,16 +122,22 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
   cs_progress_start(&prog, "k-means++ (centroids)", k);
   for (int step = 1; step < k; step++) {
     CS_TRY(races(ctx, m, d2, seed, restart, step, trials, cand));
-    for (int t = 0; t < trials; t++) {
-      const double *c = cand + (int64_t)t * d;
-      cs_fixed_t p = 0;
-#pragma omp parallel for schedule(static) reduction(+ : p)
+    /* Potential of each candidate, all trials in one pass over the rows. */
+    for (int t = 0; t < trials; t++) pot[t] = 0;
+#pragma omp parallel
+    {
+      cs_fixacc_t a[16];
+      for (int t = 0; t < trials; t++) cs_fixacc_init(&a[t], sd);
+#pragma omp for schedule(static)
       for (int64_t i = 0; i < m->n; i++) {
-        double e = cs_kernel_sqdist(m->x + i * d, c, d);
-        double v = e < d2[i] ? e : d2[i];
-        p += cs_to_fixed(v * (m->w ? m->w[i] : 1.0), sd);
+        double w = m->w ? m->w[i] : 1.0;
+        for (int t = 0; t < trials; t++) {
+          double e = cs_kernel_sqdist(m->x + i * d, cand + (int64_t)t * d, d);
+          cs_fixacc_add(&a[t], (e < d2[i] ? e : d2[i]) * w);
+        }
       }
-      pot[t] = p;
+#pragma omp critical
+      for (int t = 0; t < trials; t++) pot[t] += cs_fixacc_total(&a[t]);
     }
     CS_TRY(cs_par_sum_i128_n(ctx, pot, trials));
     int bt = 0;

@@ -15,11 +15,12 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define BLOCK_ROWS 1024 /* rows per kernel call; int64 block sums stay below 2^62 */
-#define BLOCK_BITS 10
+#define BLOCK_ROWS CS_FIXED_BLOCK /* rows per kernel call; int64 block sums stay below 2^62 */
 
 typedef struct lloyd {
   cs_ctx_t *ctx;
+  double *xnorm;       /* ||x_i||^2 per local row, computed once */
+  int64_t *xq;         /* the same as fixed-point integers (unweighted runs) */
   const cs_matrix_t *m;
   int k, d, nthreads;
   int64_t L;           /* packed length */
@@ -27,24 +28,16 @@ typedef struct lloyd {
   cs_panel_t panel;
   cs_fixed_t *tacc;    /* nthreads x L */
   cs_fixed_t *acc;     /* L, reduced */
+  double inertia;      /* of the last step */
   int32_t *labels;
 } lloyd_t;
 
-/* Exponent for values up to maxabs, summed over `terms` rows in int64 blocks and then in
- * 128-bit totals. */
-static int block_exponent(double maxabs, int64_t terms) {
-  int s = cs_fixed_exponent(maxabs, terms);
-  int e = 0;
-  frexp(maxabs > 0 ? maxabs : 1.0, &e);
-  int s_block = 62 - BLOCK_BITS - e;
-  return s < s_block ? s : s_block;
-}
-
-/* Offsets in the packed vector. */
+/* Offsets in the packed vector: per segment Sum w x (K x D), Sum w, count, Sum w ||x||^2,
+ * then the number of changed labels. */
 #define OFF_W(l) ((int64_t)(l)->k * (l)->d)
 #define OFF_N(l) (OFF_W(l) + (l)->k)
-#define OFF_INERTIA(l) (OFF_N(l) + (l)->k)
-#define OFF_CHANGES(l) (OFF_INERTIA(l) + 1)
+#define OFF_Q(l) (OFF_N(l) + (l)->k)
+#define OFF_CHANGES(l) (OFF_Q(l) + (l)->k)
 
 /* E-step and partial M-step against centroids c; fills labels and the reduced sums. */
 static int step(lloyd_t *l, const double *c, int count_changes) {
@@ -54,7 +47,8 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
   const int64_t L = l->L, nb = (m->n + BLOCK_ROWS - 1) / BLOCK_ROWS;
   CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
-  const double xs = ldexp(1.0, l->sc.sx), ws = ldexp(1.0, l->sc.sw), ds = ldexp(1.0, l->sc.sd);
+  const double xs = ldexp(1.0, l->sc.sx), ws = ldexp(1.0, l->sc.sw), qs = ldexp(1.0, l->sc.sd);
+  const int64_t w_unit = (int64_t)ws; /* trunc(1 * 2^sw): what a weight of 1 adds */
 #pragma omp parallel
   {
     int t = omp_get_thread_num();
@@ -67,18 +61,32 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
       const float *x = m->x + i0 * d;
       cs_kernel_assign(x, n, d, &l->panel, lab, NULL);
       memset(blk, 0, (size_t)L * sizeof *blk);
-      for (int64_t i = 0; i < n; i++) {
-        int q = lab[i];
-        double w = m->w ? m->w[i0 + i] : 1.0;
-        const float *xi = x + i * d;
-        int64_t *sq = blk + (int64_t)q * d;
-        for (int j = 0; j < d; j++) sq[j] += (int64_t)((double)xi[j] * w * xs);
-        blk[OFF_W(l) + q] += (int64_t)(w * ws);
-        blk[OFF_N(l) + q] += 1;
-        blk[OFF_INERTIA(l)] += (int64_t)(cs_kernel_sqdist(xi, c + (int64_t)q * d, d) * w * ds);
-        if (count_changes && l->labels[i0 + i] != q) blk[OFF_CHANGES(l)] += 1;
-        l->labels[i0 + i] = q;
+      cs_kernel_accumulate(x, n, d, lab, m->w ? m->w + i0 : NULL, xs, blk);
+      int64_t changed = 0, *bw = blk + OFF_W(l), *bn = blk + OFF_N(l), *bq = blk + OFF_Q(l);
+      int32_t *prev = l->labels + i0;
+      if (m->w) {
+        for (int64_t i = 0; i < n; i++) {
+          int q = lab[i];
+          double w = m->w[i0 + i];
+          bw[q] += (int64_t)(w * ws);
+          bn[q] += 1;
+          bq[q] += (int64_t)(l->xnorm[i0 + i] * w * qs);
+          changed += prev[i] != q;
+          prev[i] = q;
+        }
+      } else {
+        /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
+        const int64_t *xq = l->xq + i0;
+        for (int64_t i = 0; i < n; i++) {
+          int q = lab[i];
+          bn[q] += 1;
+          bq[q] += xq[i];
+          changed += prev[i] != q;
+          prev[i] = q;
+        }
+        for (int q = 0; q < k; q++) bw[q] = bn[q] * w_unit;
       }
+      if (count_changes) blk[OFF_CHANGES(l)] = changed;
       for (int64_t v = 0; v < L; v++) tot[v] += blk[v];
     }
     free(blk);
@@ -88,6 +96,20 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
   for (int t = 0; t < l->nthreads; t++)
     for (int64_t v = 0; v < L; v++) l->acc[v] += l->tacc[(int64_t)t * L + v];
   CS_TRY(cs_par_sum_i128_n(l->ctx, l->acc, L));
+  /* Inertia of this assignment against c, from the sums (no per-row distance pass):
+   * sum_k [ Q_k - 2 c_k . S_k + W_k ||c_k||^2 ], evaluated identically on every rank. */
+  double in = 0;
+  for (int q = 0; q < k; q++) {
+    double wq = cs_from_fixed(l->acc[OFF_W(l) + q], l->sc.sw), dot = 0, cc = 0;
+    const double *cq = c + (int64_t)q * d;
+    for (int j = 0; j < d; j++) {
+      dot += cq[j] * cs_from_fixed(l->acc[(int64_t)q * d + j], l->sc.sx);
+      cc += cq[j] * cq[j];
+    }
+    double e = cs_from_fixed(l->acc[OFF_Q(l) + q], l->sc.sd) - 2 * dot + wq * cc;
+    in += e > 0 ? e : 0;
+  }
+  l->inertia = in;
 fail:
   return status;
 }
@@ -157,12 +179,18 @@ static int mean_variance(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_all, dou
   cs_fixed_t *s = calloc((size_t)2 * (size_t)d, sizeof *s);
   CS_TRY(cs_par_agree(ctx, s ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   int s1 = cs_fixed_exponent(maxabs, n_all), s2 = cs_fixed_exponent(maxabs * maxabs, n_all);
-  for (int64_t i = 0; i < m->n; i++)
-    for (int j = 0; j < d; j++) {
+  for (int j = 0; j < d; j++) {
+    cs_fixacc_t a1, a2;
+    cs_fixacc_init(&a1, s1);
+    cs_fixacc_init(&a2, s2);
+    for (int64_t i = 0; i < m->n; i++) {
       double x = m->x[i * d + j];
-      s[j] += cs_to_fixed(x, s1);
-      s[d + j] += cs_to_fixed(x * x, s2);
+      cs_fixacc_add(&a1, x);
+      cs_fixacc_add(&a2, x * x);
     }
+    s[j] = cs_fixacc_total(&a1);
+    s[d + j] = cs_fixacc_total(&a2);
+  }
   CS_TRY(cs_par_sum_i128_n(ctx, s, 2 * (int64_t)d));
   double v = 0;
   for (int j = 0; j < d; j++) {
@@ -201,7 +229,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
   for (it = 1; it <= o->max_iter; it++) {
     double t0 = cs_wtime();
     CS_TRY(step(l, c, it > 1));
-    double inertia = cs_from_fixed(l->acc[OFF_INERTIA(l)], l->sc.sd);
+    double inertia = l->inertia;
     int64_t changes = (int64_t)l->acc[OFF_CHANGES(l)];
     r->trace[it - 1] = inertia;
     if (it > 1 && changes == 0) { /* labels unchanged: the centroids are a fixed point */
@@ -249,7 +277,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
     /* Labels and inertia for the final centroids (not the ones before the last update). */
     CS_TRY(step(l, c, 0));
   }
-  r->inertia = cs_from_fixed(l->acc[OFF_INERTIA(l)], l->sc.sd);
+  r->inertia = l->inertia;
   qsort(times, (size_t)it, sizeof *times, cmp_double);
   r->seconds_per_iteration = it % 2 ? times[it / 2] : 0.5 * (times[it / 2 - 1] + times[it / 2]);
 fail:
@@ -276,12 +304,14 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   l.k = k;
   l.d = d;
   l.nthreads = omp_get_max_threads();
-  l.L = (int64_t)k * d + 2 * (int64_t)k + 2;
+  l.L = (int64_t)k * d + 3 * (int64_t)k + 1;
   l.tacc = malloc((size_t)l.nthreads * (size_t)l.L * sizeof *l.tacc);
   l.acc = malloc((size_t)l.L * sizeof *l.acc);
   l.labels = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.labels), "labels");
   c = malloc((size_t)k * (size_t)d * sizeof *c);
-  CS_TRY(cs_par_agree(ctx, l.tacc && l.acc && l.labels && c ? CS_OK
+  l.xnorm = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.xnorm), "row norms");
+  l.xq = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.xq), "row norms");
+  CS_TRY(cs_par_agree(ctx, l.tacc && l.acc && l.labels && c && l.xnorm && l.xq ? CS_OK
                            : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
 
   /* Fixed-point scales from global bounds: |x| <= maxabs, w <= maxw. */
@@ -291,9 +321,16 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   if (o->init == CS_INIT_GIVEN)
     for (int64_t v = 0; v < (int64_t)k * d; v++) mx[0] = fmax(mx[0], fabs(o->init_centroids[v]));
-  l.sc.sx = block_exponent(mx[0] * mx[1], n_global);
-  l.sc.sw = block_exponent(mx[1], n_global);
-  l.sc.sd = block_exponent(4.0 * mx[0] * mx[0] * d * mx[1], n_global);
+  l.sc.sx = cs_fixed_exponent(mx[0] * mx[1], n_global);
+  l.sc.sw = cs_fixed_exponent(mx[1], n_global);
+  l.sc.sd = cs_fixed_exponent(mx[0] * mx[0] * d * mx[1], n_global); /* Sum w ||x||^2 */
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m->n; i++) {
+    double s2 = 0;
+    for (int j = 0; j < d; j++) s2 += (double)m->x[i * d + j] * m->x[i * d + j];
+    l.xnorm[i] = s2;
+    l.xq[i] = (int64_t)(s2 * ldexp(1.0, l.sc.sd));
+  }
   double var = 0;
   CS_TRY(mean_variance(ctx, m, n_global, mx[0], &var));
   double tol_abs = o->tol * var;
@@ -342,6 +379,8 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   best->verification_hash = h;
 fail:
   cs_panel_free(&l.panel);
+  cs_free(l.xnorm);
+  cs_free(l.xq);
   free(l.tacc);
   free(l.acc);
   cs_free(l.labels);
