@@ -55,4 +55,14 @@ static inline double cs_kernel_sqdist(const float *restrict x, const double *res
   return (s0 + s1) + (s2 + s3);
 }
 
+/* Squared distance between two double vectors (centroids). Local. */
+static inline double cs_kernel_sqdist_dd(const double *restrict a, const double *restrict b, int d) {
+  double s = 0.0;
+  for (int j = 0; j < d; j++) {
+    double e = a[j] - b[j];
+    s += e * e;
+  }
+  return s;
+}
+
 #endif

@@ -66,6 +66,10 @@ int cs_par_bcast(cs_ctx_t *ctx, void *buf, size_t bytes, int root);
 /* Gather `bytes` from every rank into out (size * bytes, rank order) on every rank.
  * For small tables only. Collective. */
 int cs_par_allgather(cs_ctx_t *ctx, const void *mine, size_t bytes, void *out);
+/* Gather a variable number of bytes from every rank, in rank order, on every rank:
+ * *all (malloc'ed, caller frees) holds *total bytes. For samples and small tables.
+ * Collective. */
+int cs_par_allgatherv(cs_ctx_t *ctx, const void *mine, int64_t bytes, void **all, int64_t *total);
 /* Barrier. Collective. */
 int cs_par_barrier(cs_ctx_t *ctx);
 

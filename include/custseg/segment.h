@@ -44,11 +44,40 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                   const cs_kmeans_opts_t *o, cs_kmeans_result_t *r);
 void cs_kmeans_result_free(cs_kmeans_result_t *r);
 
+/* Validity indices of one fitted result (docs/segments.md has the formulas). */
+typedef struct cs_kindices {
+  int k;
+  double inertia, calinski_harabasz, davies_bouldin, silhouette;
+  int64_t silhouette_sample;  /* customers in the silhouette sample */
+  double min_share;           /* smallest segment's share of customers */
+  int iterations, converged;
+} cs_kindices_t;
+
+/* Calinski-Harabasz and Davies-Bouldin from one pass over the rows (exact sums), and the
+ * silhouette on a sample of about `sample` customers chosen by a hash of customer id and
+ * seed (so the same customers on any decomposition). Collective. */
+int cs_kmeans_indices(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_kmeans_result_t *r,
+                      int64_t sample, uint64_t seed, cs_kindices_t *out);
+
+/* Fit every K in [k_min, k_max] and keep the recommended one: going up from k_min, the
+ * first K whose smallest segment holds at least min_share of the customers, replaced by a
+ * larger qualifying K only when that K's silhouette is higher by more than 0.005 (so extra
+ * segments must earn their keep). table (k_max - k_min + 1 entries) receives every K's
+ * indices; *best the chosen fit. Collective. */
+int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
+                     const cs_kmeans_opts_t *o, int k_min, int k_max, double min_share,
+                     int64_t sample, cs_kindices_t *table, cs_kmeans_result_t *best);
+
 /* Write /segments: labels (int32, N, input row order, -1 for customers without a feature
  * row), centroids in original and standardized units, sizes, feature statistics and the
  * run's attributes. Collective. */
 int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
                      const cs_features_t *f, const cs_kmeans_result_t *r, const char *algorithm);
+/* Write the indices of the chosen fit as /segments attributes and, when several K were
+ * fitted, the table /segments/k_selection (columns k, inertia, calinski_harabasz,
+ * davies_bouldin, silhouette, min_share, iterations) with attribute recommended_k. Collective. */
+int cs_segment_write_indices(cs_out_t *out, const cs_kindices_t *table, int n,
+                             const cs_kindices_t *chosen);
 /* Invariants that set the exit status: sizes add up to the customers used, inertia never
  * rose between iterations (relative slack 1e-6 for float32 assignment), labels in range.
  * Collective. */

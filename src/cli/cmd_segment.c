@@ -65,6 +65,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_kmeans_result_t r = {0};
   cs_out_t *out = NULL;
   double *init = NULL;
+  cs_kindices_t *table = NULL;
   cJSON *sum = NULL;
   const char *input = cs_opt_str(o, "input"), *output = cs_opt_str(o, "output");
   const char *algorithm = cs_opt_str(o, "algorithm");
@@ -80,8 +81,23 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec.missing));
   CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "auto"), CS_EUSAGE,
            "--algorithm must be lloyd or auto, not '%s'", algorithm);
-  int64_t k = cs_opt_int(o, "k");
-  CS_CHECK(k >= 1 && k <= 100000, CS_EUSAGE, "--k must be in 1..100000, got %lld", (long long)k);
+  long long k_lo = 0, k_hi = 0;
+  {
+    const char *ks = cs_opt_str(o, "k");
+    int used = 0;
+    if (sscanf(ks, "%lld..%lld%n", &k_lo, &k_hi, &used) == 2 && ks[used] == '\0') {
+      CS_CHECK(k_lo >= 1 && k_hi >= k_lo && k_hi <= 1000, CS_EUSAGE,
+               "--k range must be A..B with 1 <= A <= B <= 1000, got '%s'", ks);
+    } else if (sscanf(ks, "%lld%n", &k_lo, &used) == 1 && ks[used] == '\0') {
+      k_hi = k_lo;
+    } else {
+      CS_FAIL(CS_EUSAGE, "--k must be a number or a range A..B, not '%s'", ks);
+    }
+  }
+  int64_t k = k_hi;
+  CS_CHECK(k_lo >= 1 && k <= 100000, CS_EUSAGE, "--k must be in 1..100000, got %lld", k_lo < 1 ? k_lo : (long long)k);
+  double min_share = cs_opt_real(o, "min-segment-share");
+  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
   CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1");
   CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
@@ -115,14 +131,36 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     ko.init = CS_INIT_GIVEN;
     ko.init_centroids = init;
   }
+  int n_k = (int)(k_hi - k_lo + 1);
+  table = calloc((size_t)n_k, sizeof *table);
+  CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_CHECK(!(init && n_k > 1), CS_EUSAGE, "--init-centroids needs a single --k, not a range");
   cs_timer_start(&ctx->timers, "kmeans");
-  CS_TRY(cs_kmeans_fit(ctx, &m, f->n_used, &ko, &r));
+  if (n_k > 1) {
+    CS_TRY(cs_kmeans_select(ctx, &m, f->n_used, &ko, (int)k_lo, (int)k_hi, min_share,
+                            cs_opt_int(o, "silhouette-sample"), table, &r));
+  } else {
+    CS_TRY(cs_kmeans_fit(ctx, &m, f->n_used, &ko, &r));
+  }
   cs_timer_stop(&ctx->timers, "kmeans");
+  cs_kindices_t chosen;
+  cs_timer_start(&ctx->timers, "indices");
+  if (n_k > 1)
+    chosen = table[r.k - k_lo];
+  else {
+    CS_TRY(cs_kmeans_indices(ctx, &m, &r, cs_opt_int(o, "silhouette-sample"), ko.seed, &chosen));
+    table[0] = chosen;
+    if (chosen.min_share < min_share)
+      cs_log_warn("the smallest segment holds %.2f%% of customers, below --min-segment-share "
+                  "%.2f%%: consider a smaller K", 100 * chosen.min_share, 100 * min_share);
+  }
+  cs_timer_stop(&ctx->timers, "indices");
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
 
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, output, &out));
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, "lloyd"));
+  CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
   char fp[32];
   snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ids.fingerprint);
   CS_TRY(cs_out_group(out, "/run"));
@@ -161,6 +199,26 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_AddNumberToObject(km, "relocations", (double)r.relocations);
   cJSON_AddNumberToObject(km, "seconds_per_iteration", r.seconds_per_iteration);
   cJSON_AddStringToObject(km, "verification_hash", hash);
+  cJSON_AddNumberToObject(km, "calinski_harabasz", chosen.calinski_harabasz);
+  cJSON_AddNumberToObject(km, "davies_bouldin", chosen.davies_bouldin);
+  cJSON_AddNumberToObject(km, "silhouette", chosen.silhouette);
+  cJSON_AddNumberToObject(km, "silhouette_sample", (double)chosen.silhouette_sample);
+  cJSON_AddNumberToObject(km, "min_segment_share", chosen.min_share);
+  if (n_k > 1) {
+    cJSON_AddNumberToObject(km, "recommended_k", r.k);
+    cJSON *ks = cJSON_AddArrayToObject(km, "k_selection");
+    for (int i = 0; i < n_k; i++) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddNumberToObject(e, "k", table[i].k);
+      cJSON_AddNumberToObject(e, "inertia", table[i].inertia);
+      cJSON_AddNumberToObject(e, "calinski_harabasz", table[i].calinski_harabasz);
+      cJSON_AddNumberToObject(e, "davies_bouldin", table[i].davies_bouldin);
+      cJSON_AddNumberToObject(e, "silhouette", table[i].silhouette);
+      cJSON_AddNumberToObject(e, "min_segment_share", table[i].min_share);
+      cJSON_AddNumberToObject(e, "iterations", table[i].iterations);
+      cJSON_AddItemToArray(ks, e);
+    }
+  }
   cJSON *sz = cJSON_AddArrayToObject(km, "sizes");
   for (int q = 0; q < r.k; q++) cJSON_AddItemToArray(sz, cJSON_CreateNumber((double)r.sizes[q]));
   CS_TRY(cs_summary_finish(ctx, o, sum));
@@ -169,6 +227,7 @@ fail:
   if (status < 0 && written) cs_io_remove(ctx, output); /* all outputs or none */
   cJSON_Delete(sum);
   free(init);
+  free(table);
   cs_kmeans_result_free(&r);
   cs_matrix_free(&m);
   cs_features_free(f);

@@ -235,6 +235,35 @@ fail:
   return status;
 }
 
+int cs_par_allgatherv(cs_ctx_t *ctx, const void *mine, int64_t bytes, void **all, int64_t *total) {
+  int status = CS_OK, size = ctx->size;
+  int64_t *counts = calloc((size_t)size, sizeof *counts);
+  int *rc = calloc((size_t)size * 2, sizeof *rc);
+  *all = NULL;
+  *total = 0;
+  CS_TRY(cs_par_agree(ctx, counts && rc ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_MPI(MPI_Allgather(&bytes, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, comm_of(ctx)));
+  int64_t off = 0;
+  int ls = CS_OK;
+  for (int r = 0; r < size && ls == CS_OK; r++) {
+    ls = narrow(counts[r], &rc[r], "allgatherv bytes");
+    if (ls == CS_OK) ls = narrow(off, &rc[size + r], "allgatherv offset");
+    off += counts[r];
+  }
+  if (ls == CS_OK && !(*all = malloc((size_t)(off ? off : 1)))) ls = CS_ENOMEM;
+  CS_TRY(cs_par_agree(ctx, ls));
+  CS_MPI(MPI_Allgatherv(mine, (int)bytes, MPI_BYTE, *all, rc, rc + size, MPI_BYTE, comm_of(ctx)));
+  *total = off;
+fail:
+  if (status < 0) {
+    free(*all);
+    *all = NULL;
+  }
+  free(counts);
+  free(rc);
+  return status;
+}
+
 int cs_par_barrier(cs_ctx_t *ctx) {
   int status = CS_OK;
   CS_MPI(MPI_Barrier(comm_of(ctx)));

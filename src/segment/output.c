@@ -51,6 +51,34 @@ fail:
   return status;
 }
 
+int cs_segment_write_indices(cs_out_t *out, const cs_kindices_t *table, int n,
+                             const cs_kindices_t *chosen) {
+  int status = CS_OK;
+  double *t = NULL;
+  CS_TRY(cs_out_attr_f64(out, "/segments", "calinski_harabasz", &chosen->calinski_harabasz, 1));
+  CS_TRY(cs_out_attr_f64(out, "/segments", "davies_bouldin", &chosen->davies_bouldin, 1));
+  CS_TRY(cs_out_attr_f64(out, "/segments", "silhouette", &chosen->silhouette, 1));
+  CS_TRY(cs_out_attr_i64(out, "/segments", "silhouette_sample", chosen->silhouette_sample));
+  if (n <= 1) return CS_OK;
+  t = malloc((size_t)n * 7 * sizeof *t);
+  CS_CHECK(t, CS_ENOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    double row[7] = {table[i].k, table[i].inertia, table[i].calinski_harabasz,
+                     table[i].davies_bouldin, table[i].silhouette, table[i].min_share,
+                     table[i].iterations};
+    memcpy(t + 7 * i, row, sizeof row);
+  }
+  CS_TRY(cs_out_small(out, "/segments/k_selection", CS_DT_F64, n, 7, t));
+  CS_TRY(cs_out_attr_strings(out, "/segments/k_selection", "columns",
+                             (const char *[]){"k", "inertia", "calinski_harabasz", "davies_bouldin",
+                                              "silhouette", "min_share", "iterations"},
+                             7));
+  CS_TRY(cs_out_attr_i64(out, "/segments/k_selection", "recommended_k", chosen->k));
+fail:
+  free(t);
+  return status;
+}
+
 int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
                       const cs_kmeans_result_t *r) {
   int status = CS_OK;
