@@ -11,6 +11,9 @@
 #include "custseg/kernels.h"
 
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN } cs_init_t;
+/* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
+ * than keeping bounds (docs/performance.md). */
+typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_AUTO } cs_algo_t;
 
 typedef struct cs_kmeans_opts {
   int k;
@@ -20,6 +23,7 @@ typedef struct cs_kmeans_opts {
   uint64_t seed;
   cs_init_t init;
   const double *init_centroids; /* K x D standardized, for CS_INIT_GIVEN */
+  cs_algo_t algorithm;  /* Hamerly gives Lloyd's labels and centroids with fewer distances */
 } cs_kmeans_opts_t;
 
 typedef struct cs_kmeans_result {
@@ -35,6 +39,8 @@ typedef struct cs_kmeans_result {
   int64_t relocations;  /* empty clusters re-seeded */
   double *trace;        /* inertia per iteration (iterations values) */
   double seconds_per_iteration; /* median over iterations */
+  int64_t distance_rows;        /* local rows whose distances to all centroids were computed */
+  cs_algo_t algorithm;          /* the variant that ran (never AUTO) */
   uint64_t verification_hash;   /* order-independent hash of (customer_id, label) */
 } cs_kmeans_result_t;
 

@@ -79,8 +79,12 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(output, CS_EUSAGE, "segment needs --output RESULTS");
   CS_TRY(cs_features_parse_scale(cs_opt_str(o, "scale"), &spec.scale));
   CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec.missing));
-  CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "auto"), CS_EUSAGE,
-           "--algorithm must be lloyd or auto, not '%s'", algorithm);
+  CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "hamerly") ||
+               !strcmp(algorithm, "auto"),
+           CS_EUSAGE, "--algorithm must be lloyd, hamerly or auto, not '%s'", algorithm);
+  cs_algo_t algo = !strcmp(algorithm, "lloyd")     ? CS_ALGO_LLOYD
+                   : !strcmp(algorithm, "hamerly") ? CS_ALGO_HAMERLY
+                                                   : CS_ALGO_AUTO;
   long long k_lo = 0, k_hi = 0;
   {
     const char *ks = cs_opt_str(o, "k");
@@ -125,7 +129,8 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                          .max_iter = (int)cs_opt_int(o, "max-iter"),
                          .tol = cs_opt_real(o, "tol"),
                          .seed = (uint64_t)cs_opt_int(o, "seed"),
-                         .init = CS_INIT_KMEANSPP};
+                         .init = CS_INIT_KMEANSPP,
+                         .algorithm = algo};
   if (cs_opt_str(o, "init-centroids")) {
     CS_TRY(load_init(ctx, cs_opt_str(o, "init-centroids"), f, (int)k, &init));
     ko.init = CS_INIT_GIVEN;
@@ -157,9 +162,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_stop(&ctx->timers, "indices");
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
 
+  const char *algo_used = r.algorithm == CS_ALGO_HAMERLY ? "hamerly" : "lloyd";
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, output, &out));
-  CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, "lloyd"));
+  CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
   char fp[32];
   snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ids.fingerprint);
@@ -193,7 +199,14 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_AddNumberToObject(km, "k", r.k);
   cJSON_AddNumberToObject(km, "iterations", r.iterations);
   cJSON_AddNumberToObject(km, "inertia", r.inertia);
-  cJSON_AddStringToObject(km, "algorithm", "lloyd");
+  cJSON_AddStringToObject(km, "algorithm", algo_used);
+  {
+    int64_t dr[2] = {r.distance_rows, m.n};
+    CS_TRY(cs_par_allreduce(ctx, dr, 2, CS_DT_I64, CS_OP_SUM));
+    /* Full distance evaluations per customer per pass (1.0 for Lloyd). */
+    cJSON_AddNumberToObject(km, "distance_fraction",
+                            dr[1] ? (double)dr[0] / ((double)dr[1] * (r.iterations + (r.converged ? 0 : 1))) : 0);
+  }
   cJSON_AddBoolToObject(km, "converged", r.converged);
   cJSON_AddNumberToObject(km, "restart", r.restart);
   cJSON_AddNumberToObject(km, "relocations", (double)r.relocations);

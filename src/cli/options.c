@@ -48,7 +48,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"init-centroids", CS_OPT_STR, NULL, "segment",
      "start from FILE[:DATASET] (K x D; standardized units, or original units when the dataset's "
      "units attribute says \"original\"; default dataset /segments/centroids_standardized)"},
-    {"algorithm", CS_OPT_STR, "auto", "segment", "k-means variant: lloyd or auto (= lloyd)"},
+    {"algorithm", CS_OPT_STR, "auto", "segment",
+     "k-means variant: lloyd, hamerly (same result, skips most distances) or auto (hamerly "
+     "above 64 segments)"},
     {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
     {"id-base", CS_OPT_INT, "1", "generate", "customer_id of the first row"},

@@ -368,10 +368,13 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       int j = c->first;
       f->center[j] = center_of(f, c);
       f->spread[j] = spread_of(f, c);
+      CS_CHECK(!(c->std == 0 && f->scale != CS_SCALE_NONE), CS_EDATA,
+               "%s: feature '%s' has zero variance (constant %g); leave it out of --features",
+               store->path, c->name, c->mean);
       CS_CHECK(f->spread[j] > 0 && isfinite(f->spread[j]), CS_EDATA,
-               "%s: feature '%s' has zero %s (constant %g); leave it out of --features or use "
-               "--scale none", store->path, c->name,
-               f->scale == CS_SCALE_ROBUST ? "interquartile range" : "variance", c->mean);
+               "%s: feature '%s' has zero interquartile range (median %g, more than half the "
+               "values equal); use --scale zscore or leave it out", store->path, c->name,
+               c->median);
       double ctr = f->center[j], inv = c->weight / f->spread[j];
       float fill = (float)((c->mean - ctr) * inv);
       for (int64_t i = 0; i < nl; i++) {

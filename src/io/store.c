@@ -382,9 +382,11 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
   hssize_t n = H5Sget_simple_extent_npoints(sp);
   if (H5Tget_class(t) == H5T_STRING && n > 0 && n < 100000) {
-    hid_t mt = H5Tcopy(H5T_C_S1);
+    /* Read in the file's own string type (same character set and padding): HDF5 does not
+     * convert between ASCII and UTF-8, and a null-terminated memory type of the same size
+     * would cut the last character of a full fixed-length string. */
+    hid_t mt = H5Tcopy(t);
     if (H5Tis_variable_str(t) > 0) {
-      H5Tset_size(mt, H5T_VARIABLE);
       char **v = calloc((size_t)n, sizeof *v);
       if (v && H5Aread(a, mt, v) >= 0) {
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {
@@ -396,7 +398,6 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
       free(v);
     } else {
       size_t sz = H5Tget_size(t);
-      H5Tset_size(mt, sz);
       char *v = calloc((size_t)n, sz + 1);
       if (v && H5Aread(a, mt, v) >= 0)
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {

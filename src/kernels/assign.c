@@ -93,18 +93,20 @@ static void assign_generic(const float *restrict x, int64_t n, int d, const cs_p
  * depend on its neighbours. Short blocks repeat their last row. Running best value and index
  * per lane use a strict < so, lane by lane, the lower centroid index wins ties; the final
  * horizontal step takes the smallest index among the lanes holding the minimum. */
-#define CS_ASSIGN_AVX512(R, V)                                                                  \
-  static void assign_r##R##_v##V(const float *restrict x, int64_t n, int d,                     \
-                                 const cs_panel_t *restrict p, int32_t *restrict label) {       \
+#define CS_ASSIGN_AVX512(R, V, S2, NAME)                                                        \
+  static void NAME(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,     \
+                   int32_t *restrict label, float *restrict score2) {                           \
     const int nv = p->kp / 16;                                                                  \
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); \
+    (void)score2;                                                                               \
     for (int64_t i0 = 0; i0 < n; i0 += R) {                                                     \
       const float *xr[R];                                                                       \
       for (int r = 0; r < R; r++) xr[r] = x + (i0 + r < n ? i0 + r : n - 1) * d;                \
-      __m512 bestv[R];                                                                          \
+      __m512 bestv[R], secv[R];                                                                 \
       __m512i besti[R];                                                                         \
       for (int r = 0; r < R; r++) {                                                             \
         bestv[r] = _mm512_set1_ps(FLT_MAX);                                                     \
+        secv[r] = _mm512_set1_ps(FLT_MAX);                                                      \
         besti[r] = _mm512_setzero_si512();                                                      \
       }                                                                                         \
       for (int g = 0; g < nv; g += V) {                                                         \
@@ -125,6 +127,7 @@ static void assign_generic(const float *restrict x, int64_t n, int d, const cs_p
           for (int r = 0; r < R; r++) {                                                         \
             __m512 s = _mm512_sub_ps(h, acc[r][v]);                                             \
             __mmask16 lt = _mm512_cmp_ps_mask(s, bestv[r], _CMP_LT_OQ);                        \
+            if (S2) secv[r] = _mm512_min_ps(secv[r], _mm512_mask_blend_ps(lt, s, bestv[r]));   \
             bestv[r] = _mm512_mask_blend_ps(lt, bestv[r], s);                                   \
             besti[r] = _mm512_mask_blend_epi32(lt, besti[r], idx);                              \
           }                                                                                     \
@@ -134,28 +137,40 @@ static void assign_generic(const float *restrict x, int64_t n, int d, const cs_p
         float m = _mm512_reduce_min_ps(bestv[r]);                                               \
         __mmask16 eq = _mm512_cmp_ps_mask(bestv[r], _mm512_set1_ps(m), _CMP_EQ_OQ);             \
         __m512i cand = _mm512_mask_blend_epi32(eq, _mm512_set1_epi32(INT32_MAX), besti[r]);     \
-        label[i0 + r] = _mm512_reduce_min_epi32(cand);                                          \
+        int32_t win = _mm512_reduce_min_epi32(cand);                                            \
+        label[i0 + r] = win;                                                                    \
+        if (S2) {                                                                               \
+          /* Second best: the other lanes' bests and every lane's runner-up. */                \
+          __mmask16 me = _mm512_cmp_epi32_mask(besti[r], _mm512_set1_epi32(win), _MM_CMPINT_EQ); \
+          __m512 others = _mm512_mask_blend_ps(me, bestv[r], _mm512_set1_ps(FLT_MAX));         \
+          score2[2 * (i0 + r)] = m;                                                             \
+          score2[2 * (i0 + r) + 1] = _mm512_reduce_min_ps(_mm512_min_ps(others, secv[r]));     \
+        }                                                                                       \
       }                                                                                         \
     }                                                                                           \
   }
-CS_ASSIGN_AVX512(8, 1)
-CS_ASSIGN_AVX512(4, 2)
-CS_ASSIGN_AVX512(2, 4)
+CS_ASSIGN_AVX512(8, 1, 0, assign_r8_v1)
+CS_ASSIGN_AVX512(4, 2, 0, assign_r4_v2)
+CS_ASSIGN_AVX512(2, 4, 0, assign_r2_v4)
+CS_ASSIGN_AVX512(8, 1, 1, assign2_r8_v1)
+CS_ASSIGN_AVX512(4, 2, 1, assign2_r4_v2)
+CS_ASSIGN_AVX512(2, 4, 1, assign2_r2_v4)
 #endif
 
 void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
                       int32_t *restrict label, float *restrict score2) {
 #if defined(__AVX512F__)
-  if (!score2 && CS_KERNEL_LANES == 16) {
+  if (CS_KERNEL_LANES == 16) {
     int nv = p->kp / 16;
-    if (nv == 1)
-      assign_r8_v1(x, n, d, p, label);
-    else if (nv % 4 == 0)
-      assign_r2_v4(x, n, d, p, label);
-    else if (nv % 2 == 0)
-      assign_r4_v2(x, n, d, p, label);
-    else
-      assign_r8_v1(x, n, d, p, label);
+    if (score2) {
+      if (nv % 4 == 0) assign2_r2_v4(x, n, d, p, label, score2);
+      else if (nv % 2 == 0) assign2_r4_v2(x, n, d, p, label, score2);
+      else assign2_r8_v1(x, n, d, p, label, score2);
+    } else {
+      if (nv % 4 == 0) assign_r2_v4(x, n, d, p, label, NULL);
+      else if (nv % 2 == 0) assign_r4_v2(x, n, d, p, label, NULL);
+      else assign_r8_v1(x, n, d, p, label, NULL);
+    }
     return;
   }
 #endif

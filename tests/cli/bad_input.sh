@@ -36,6 +36,13 @@ case $case_name in
   output_dir_is_file) touch "$dir/file"; want=3 needle="is not a directory"
                   output="$dir/file/out.h5"
                   cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
+  k_larger_than_n) store good; want=2 needle="--k 50 is larger than the number of customers (40)"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 50 --summary "$summary") ;;
+  k_zero)         store good; want=1 needle="--k must be in 1..100000, got 0"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 0 --summary "$summary") ;;
+  zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
+                       --summary "$summary") ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 

@@ -3,7 +3,9 @@
 
 usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
-      string_column | all_nan_column | no_schema_version
+      string_column | all_nan_column | no_schema_version | constant_column | stats
+(stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
+ constant_column: the good store plus a column 'flat' that is 7 everywhere)
 """
 import sys
 
@@ -11,7 +13,7 @@ import h5py
 import numpy as np
 
 kind, path = sys.argv[1], sys.argv[2]
-n = 40
+n = 5001 if kind == "stats" else 40
 rng = np.random.default_rng(3)
 
 with h5py.File(path, "w") as f:
@@ -42,3 +44,15 @@ with h5py.File(path, "w") as f:
         g["name"] = np.array([b"c%d" % i for i in range(n)], dtype="S8")
     if kind == "all_nan_column":
         g["empty"] = np.full(n, np.nan)
+    if kind == "constant_column":
+        g["flat"] = np.full(n, 7, dtype=np.int32)
+    if kind == "stats":
+        income = g["income"][...]
+        income[rng.choice(n, 60, replace=False)] = np.nan
+        g["income"][...] = income
+        score[rng.choice(n, 45, replace=False)] = np.nan
+        g["score"][...] = score
+        spend = rng.lognormal(3, 1.2, n)  # heavy-tailed: mean and median differ
+        spend[rng.choice(n, 30, replace=False)] = np.nan
+        spend[17] = np.inf
+        g["spend"] = spend

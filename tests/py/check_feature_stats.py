@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""The feature statistics `custseg segment` writes (/segments/feature_stats) match numpy's on a
+store written by h5py alone (5001 rows, mixed types, NaN and an inf): per column mean and
+population std (--scale zscore) and median and IQR (--scale robust, numpy.percentile's linear
+interpolation), all over the finite values after log1p, to 1e-12 relative; centre and spread
+are those statistics. --missing drop labels exactly the rows with a non-finite feature -1, and
+--missing error fails with exit status 2, leaving no results file behind.
+
+usage: check_feature_stats.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import math
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import segment_util as su  # noqa: E402
+
+ranks = sys.argv[1]
+FEATURES = ["age", "income", "visits", "score", "spend"]
+LOG1P = ["income"]
+work = su.workdir(f"feature_stats-np{ranks}")
+store = os.path.join(work, "store.h5")
+here = os.path.dirname(os.path.abspath(__file__))
+subprocess.run([sys.executable, os.path.join(here, "make_store.py"), "stats", store], check=True)
+common = ["--input", store, "--features", ",".join(FEATURES), "--log1p", ",".join(LOG1P),
+          "--k", 2, "--quiet"]
+
+with h5py.File(store, "r") as f:
+    raw = {name: f["customers"][name][...].astype(np.float64) for name in FEATURES}
+n = len(raw["age"])
+bad_rows = np.zeros(n, bool)
+for name in FEATURES:
+    bad_rows |= ~np.isfinite(raw[name])
+if not 0 < bad_rows.sum() < n // 10:
+    raise SystemExit(f"FAIL: the test store should have a few non-finite rows, has {bad_rows.sum()}")
+
+failures = []
+
+
+def close(what, got, want):
+    if not math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300):
+        failures.append(f"{what}: custseg {got!r} numpy {want!r}")
+
+
+def check(scale, missing):
+    res = os.path.join(work, f"{scale}-{missing}.h5")
+    su.custseg(ranks, "segment", *common, "--scale", scale, "--missing", missing, "--output", res)
+    st = su.feature_stats(res)
+    if st["columns"] != FEATURES:
+        failures.append(f"{scale}: column names {st['columns']} != {FEATURES}")
+        return
+    want_names = [("log1p:" if c in LOG1P else "") + c for c in FEATURES]
+    if st["features"] != want_names:
+        failures.append(f"{scale}: feature names {st['features']} != {want_names}")
+    t = st["table"]
+    for i, name in enumerate(FEATURES):
+        x = np.log1p(raw[name]) if name in LOG1P else raw[name]
+        fin = x[np.isfinite(x)]
+        row = dict(zip(su.TABLE, t[i]))
+        close(f"{scale} {name}.log1p", row["log1p"], float(name in LOG1P))
+        close(f"{scale} {name}.missing", row["missing"], float(n - fin.size))
+        close(f"{scale} {name}.min", row["min"], fin.min())
+        close(f"{scale} {name}.max", row["max"], fin.max())
+        close(f"{scale} {name}.mean", row["mean"], np.mean(fin))
+        close(f"{scale} {name}.std", row["std"], np.std(fin, ddof=0))
+        if scale == "robust":
+            q1, med, q3 = np.percentile(fin, [25, 50, 75])
+            close(f"{scale} {name}.median", row["median"], med)
+            close(f"{scale} {name}.iqr", row["iqr"], q3 - q1)
+            want_c, want_s = med, q3 - q1
+        else:
+            want_c, want_s = np.mean(fin), np.std(fin, ddof=0)
+        close(f"{scale} {name} center", st["center"][i], want_c)
+        close(f"{scale} {name} spread", st["spread"][i], want_s)
+        close(f"{scale} {name} weight", st["weight"][i], 1.0)
+    with h5py.File(res, "r") as f:
+        labels = f["segments/labels"][...]
+        sizes = f["segments/sizes"][...]
+    if missing == "drop":
+        if not np.array_equal(labels < 0, bad_rows):
+            failures.append(f"{scale}/drop: {np.sum(labels < 0)} rows labelled -1, "
+                            f"{np.sum(bad_rows)} rows have a non-finite feature, "
+                            f"{np.sum((labels < 0) != bad_rows)} disagree")
+        if sizes.sum() != n - bad_rows.sum():
+            failures.append(f"{scale}/drop: sizes add up to {sizes.sum()}, not "
+                            f"{n - bad_rows.sum()}")
+    elif labels.min() < 0 or sizes.sum() != n:
+        failures.append(f"{scale}/{missing}: rows without a segment ({labels.min()}, "
+                        f"sizes add up to {sizes.sum()} of {n})")
+    if labels.max() >= 2:
+        failures.append(f"{scale}/{missing}: label {labels.max()} with --k 2")
+
+
+check("zscore", "impute")
+check("robust", "drop")
+
+# --missing error: exit status 2, one error line naming the problem, no results file.
+res = os.path.join(work, "error.h5")
+if os.path.exists(res):
+    os.remove(res)
+p = su.custseg(ranks, "segment", *common, "--missing", "error", "--output", res, check=False)
+errors = [ln for ln in p.stderr.splitlines() if ln.startswith("custseg: error:")]
+if p.returncode != 2:
+    failures.append(f"--missing error: exit status {p.returncode}, wanted 2")
+if len(errors) != 1 or "--missing is error" not in errors[0]:
+    failures.append(f"--missing error: error lines {errors}")
+left = [e for e in os.listdir(work) if e.startswith("error.h5") or e.startswith(".error.h5")]
+if left:
+    failures.append(f"--missing error left {left} behind")
+
+if failures:
+    print("FAIL:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print(f"ok: feature statistics of {len(FEATURES)} columns x {n} rows match numpy at {ranks} "
+      f"ranks; --missing drop/error behave ({bad_rows.sum()} rows with a missing value)")

@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""`custseg segment` from given centroids is Lloyd's k-means as scikit-learn runs it: on the
+standardized matrix (rebuilt here in numpy from the run's feature statistics) and from the
+same k-means++ centroids, custseg and sklearn.cluster.KMeans(algorithm="lloyd") reach the
+same inertia and (nearly) the same labels, and custseg's inertia trace never rises.
+
+usage: check_segment_sklearn.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import segment_util as su  # noqa: E402
+
+ranks = sys.argv[1]
+K, TOL, MAX_ITER = 6, 1e-4, 300
+work = su.workdir(f"segment_vs_sklearn-np{ranks}")
+store, first, init, res = (os.path.join(work, n) for n in
+                           ("store.h5", "first.h5", "init.h5", "res.h5"))
+su.generate(store, 200000, seed=1)
+opts = ["--k", K, "--tol", TOL, "--max-iter", MAX_ITER, "--log1p", su.LOG1P, "--quiet"]
+
+# 1. One run for the feature statistics, then the matrix in numpy.
+su.custseg(ranks, "segment", "--input", store, "--output", first, *opts)
+st = su.feature_stats(first)
+X = su.standardized(store, st)
+
+# 2. The same k-means++ start for both, in standardized units.
+C, _ = kmeans_plusplus(X, K, random_state=0)
+with h5py.File(init, "w") as f:
+    f["init"] = C.astype(np.float64)
+    f["init"].attrs["units"] = "standardized"
+su.custseg(ranks, "segment", "--input", store, "--output", res,
+           "--init-centroids", init + ":/init", *opts)
+km = KMeans(n_clusters=K, init=C, n_init=1, algorithm="lloyd", tol=TOL,
+            max_iter=MAX_ITER).fit(X)
+
+with h5py.File(res, "r") as f:
+    g = f["segments"]
+    labels, trace = g["labels"][...], g["inertia_trace"][...]
+    inertia, iterations = float(g.attrs["inertia"]), int(g.attrs["iterations"])
+    cs_centroids = g["centroids_standardized"][...]
+
+
+def inertia64(lab, cen):
+    """Exact-ish (float64) inertia of a labelling: sklearn sums float32 X in float32."""
+    return float(((X.astype(np.float64) - np.asarray(cen, np.float64)[lab]) ** 2).sum())
+
+
+failures = []
+sk = inertia64(km.labels_, km.cluster_centers_)
+mine = inertia64(labels, cs_centroids)
+agree = float(np.mean(labels == km.labels_))
+print(f"custseg: inertia {inertia:.10g} after {iterations} iterations (numpy on its labels and "
+      f"centroids: {mine:.10g})")
+print(f"sklearn: inertia {sk:.10g} (its float32 inertia_ {km.inertia_:.10g}) after "
+      f"{km.n_iter_} iterations; labels agree on {100 * agree:.4f}% of {len(labels)} rows")
+if not math.isclose(inertia, sk, rel_tol=1e-5):
+    failures.append(f"inertia: custseg {inertia!r} sklearn {sk!r} "
+                    f"(relative {abs(inertia - sk) / sk:.3g} > 1e-5)")
+if not math.isclose(inertia, mine, rel_tol=1e-9):
+    failures.append(f"custseg's inertia {inertia!r} is not that of its own labels and "
+                    f"centroids ({mine!r}): the matrix rebuilt here is not custseg's")
+if labels.shape != km.labels_.shape or agree < 0.999:
+    failures.append(f"labels agree on only {100 * agree:.4f}% of rows (< 99.9%)")
+if len(trace) != iterations:
+    failures.append(f"inertia_trace has {len(trace)} values for {iterations} iterations")
+rises = [(i + 1, trace[i], trace[i + 1]) for i in range(len(trace) - 1)
+         if not trace[i + 1] <= trace[i] * (1 + 1e-6)]
+if rises:
+    failures.append(f"inertia_trace rises (iteration, before, after): {rises[:5]}")
+if failures:
+    print("FAIL:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print(f"ok: custseg at {ranks} ranks matches sklearn KMeans(lloyd) from the same start")
