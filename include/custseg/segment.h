@@ -10,7 +10,8 @@
 #include "custseg/features.h"
 #include "custseg/kernels.h"
 
-typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN } cs_init_t;
+/* AUTO: k-means|| when N x K exceeds 10^8 (k-means++ needs K passes), else k-means++. */
+typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
 /* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
  * than keeping bounds (docs/performance.md). */
 typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_AUTO } cs_algo_t;
@@ -91,6 +92,10 @@ int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
                       const cs_kmeans_result_t *r);
 
 /* ---- internal pieces shared by the segment sources ---- */
+/* k-means|| (5 rounds, oversampling 2K) with draws keyed by customer id; K x D centroids.
+ * Collective. */
+int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int restart,
+                   double *centroids);
 /* Fixed-point exponents for one run: Sum w x, Sum w, Sum w d^2. */
 typedef struct cs_kscale {
   int sx, sw, sd;

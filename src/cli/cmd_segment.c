@@ -103,6 +103,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   double min_share = cs_opt_real(o, "min-segment-share");
   CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
   CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1");
+  const char *init_word = cs_opt_str(o, "init");
+  cs_init_t init_kind = !strcmp(init_word, "kmeans++")                                  ? CS_INIT_KMEANSPP
+                        : !strcmp(init_word, "kmeans||") || !strcmp(init_word, "kmeans-par") ? CS_INIT_PARALLEL
+                        : !strcmp(init_word, "auto")                                    ? CS_INIT_AUTO
+                                                                                        : -1;
+  CS_CHECK((int)init_kind >= 0, CS_EUSAGE, "--init must be auto, kmeans++ or kmeans|| (alias "
+           "kmeans-par), not '%s'", init_word);
   CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
   if (cs_opt_str(o, "summary")) CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
@@ -129,7 +136,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                          .max_iter = (int)cs_opt_int(o, "max-iter"),
                          .tol = cs_opt_real(o, "tol"),
                          .seed = (uint64_t)cs_opt_int(o, "seed"),
-                         .init = CS_INIT_KMEANSPP,
+                         .init = init_kind,
                          .algorithm = algo};
   if (cs_opt_str(o, "init-centroids")) {
     CS_TRY(load_init(ctx, cs_opt_str(o, "init-centroids"), f, (int)k, &init));

@@ -41,6 +41,9 @@ const cs_optdef_t cs_optdefs[] = {
      "with a K range: only recommend K whose smallest segment holds this share of customers"},
     {"silhouette-sample", CS_OPT_INT, "4000", "segment",
      "customers in the silhouette sample (chosen by a hash of customer id)"},
+    {"init", CS_OPT_STR, "auto", "segment",
+     "start: kmeans++, kmeans|| (alias kmeans-par; a few passes instead of K), or auto "
+     "(kmeans|| when customers x K > 1e8)"},
     {"n-init", CS_OPT_INT, "1", "segment", "k-means++ restarts; the lowest inertia wins"},
     {"max-iter", CS_OPT_INT, "300", "segment", "maximum Lloyd iterations"},
     {"tol", CS_OPT_REAL, "1e-4", "segment",

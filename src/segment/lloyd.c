@@ -537,6 +537,9 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   for (int rs = 0; rs < restarts; rs++) {
     if (o->init == CS_INIT_GIVEN)
       memcpy(c, o->init_centroids, (size_t)k * (size_t)d * sizeof *c);
+    else if (o->init == CS_INIT_PARALLEL ||
+             (o->init == CS_INIT_AUTO && (double)n_global * k > 1e8))
+      CS_TRY(cs__kmeans_par(ctx, m, k, o->seed, rs, c));
     else
       CS_TRY(cs__kmeans_pp(ctx, m, k, o->seed, rs, c));
     memset(&cur, 0, sizeof cur);

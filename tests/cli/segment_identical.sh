@@ -42,6 +42,12 @@ done
 [ "$(hash_of "$dir/hamerly.json")" = "$(hash_of "$dir/lloyd.json")" ] ||
   { echo "FAIL: hamerly's verification hash differs from lloyd's"; exit 1; }
 
+# k-means|| (candidates gathered and sorted by row) is just as decomposition-independent.
+seg 1 1 par1 3 --init 'kmeans||'
+seg 3 2 par3 3 --init 'kmeans||'
+h5diff -q "$dir/par1.h5" "$dir/par3.h5" /segments ||
+  { echo "FAIL: k-means|| start differs between 1x1 and 3x2"; exit 1; }
+
 # A warm start from the results' own centroids in original units (converted back with the
 # stored statistics) lands on the same segmentation at once: the first run stopped on the
 # tolerance, so one more step may move a handful of customers, no more.
