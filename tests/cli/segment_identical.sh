@@ -48,6 +48,22 @@ seg 3 2 par3 3 --init 'kmeans||'
 h5diff -q "$dir/par1.h5" "$dir/par3.h5" /segments ||
   { echo "FAIL: k-means|| start differs between 1x1 and 3x2"; exit 1; }
 
+# Per-customer weights (revenue) and an empty segment at the start (one initial centroid far
+# from every customer, so it is re-seeded at the farthest customer) stay identical too.
+"${PYTHON:-/usr/bin/python3}" - "$dir/r1.h5" "$dir/empty_init.h5" <<'PY'
+import sys, h5py, numpy as np
+c = h5py.File(sys.argv[1])["segments/centroids_standardized"][...]
+c[5] = 1e3
+with h5py.File(sys.argv[2], "w") as f:
+    f["init"] = c
+PY
+seg 1 1 wempty1 3 --weight-column revenue --init-centroids "$dir/empty_init.h5:/init"
+seg 3 2 wempty3 3 --weight-column revenue --init-centroids "$dir/empty_init.h5:/init"
+h5diff -q "$dir/wempty1.h5" "$dir/wempty3.h5" /segments ||
+  { echo "FAIL: weighted run with a re-seeded segment differs between 1x1 and 3x2"; exit 1; }
+rel=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["relocations"])' "$dir/wempty3.json")
+[ "$rel" -ge 1 ] || { echo "FAIL: the far centroid was not re-seeded (relocations $rel)"; exit 1; }
+
 # A warm start from the results' own centroids in original units (converted back with the
 # stored statistics) lands on the same segmentation at once: the first run stopped on the
 # tolerance, so one more step may move a handful of customers, no more.
