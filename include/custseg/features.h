@@ -91,6 +91,9 @@ double cs_features_to_original(const cs_features_t *f, int j, double z);
 double cs_features_from_original(const cs_features_t *f, int j, double x);
 /* Store the statistics under `group` (names, center, spread, weight, per-column stats). */
 int cs_features_write(cs_out_t *out, const cs_features_t *f, const char *group);
+/* Read statistics written by cs_features_write (e.g. a model's), to apply them to another
+ * store with cs_features_build(..., fitted, ...). Collective. */
+int cs_features_read(cs_ctx_t *ctx, const char *path, const char *group, cs_features_t **out);
 /* Parse the scale / missing option words. Local. */
 int cs_features_parse_scale(const char *s, cs_scale_t *v);
 int cs_features_parse_missing(const char *s, cs_missing_t *v);

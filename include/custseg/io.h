@@ -61,6 +61,15 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
                       int64_t *rows, int64_t *cols, char *units, size_t units_len,
                       char *features, size_t features_len);
 
+/* Read a string attribute (`out` gets "" when absent) or a string-array attribute (*items
+ * malloc'ed array of malloc'ed strings, *n = 0 when absent) of `object` in file `path`, on
+ * rank 0, and broadcast. Collective. */
+int cs_io_read_attr_str(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
+                        char *out, size_t len);
+int cs_io_read_attr_strings(cs_ctx_t *ctx, const char *path, const char *object,
+                            const char *name, char ***items, int *n);
+void cs_io_free_strings(char **items, int n);
+
 /* ---- output files ------------------------------------------------------------------------- */
 typedef struct cs_out cs_out_t;
 typedef struct cs_dset cs_dset_t;

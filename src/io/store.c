@@ -376,7 +376,8 @@ int cs_store_last_read_collective(const cs_store_t *s, char *why, size_t why_len
 }
 
 /* ---- small matrices ------------------------------------------------------------------------ */
-static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
+static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len, int join,
+                              char sep) {
   out[0] = '\0';
   if (H5Aexists(obj, name) <= 0) return;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
@@ -391,7 +392,7 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
       if (v && H5Aread(a, mt, v) >= 0) {
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {
           size_t used = strlen(out);
-          snprintf(out + used, len - used, "%s%s", i ? "," : "", v[i] ? v[i] : "");
+          snprintf(out + used, len - used, "%s%s", i ? (char[]){sep, 0} : "", v[i] ? v[i] : "");
         }
         H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
       }
@@ -402,7 +403,8 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
       if (v && H5Aread(a, mt, v) >= 0)
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {
           size_t used = strlen(out);
-          snprintf(out + used, len - used, "%s%.*s", i ? "," : "", (int)sz, v + i * sz);
+          snprintf(out + used, len - used, "%s%.*s", i ? (char[]){sep, 0} : "", (int)sz,
+                   v + i * sz);
         }
       free(v);
     }
@@ -411,6 +413,10 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
   H5Sclose(sp);
   H5Tclose(t);
   H5Aclose(a);
+}
+
+static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
+  read_str_attr_sep(obj, name, out, len, join, ',');
 }
 
 int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,
@@ -470,4 +476,84 @@ fail:
     *data = NULL;
   }
   return status;
+}
+
+/* ---- attributes of small objects --------------------------------------------------------- */
+/* Rank 0 reads the attribute as one '\x1f'-separated text; everyone gets it. */
+static int read_attr_joined(cs_ctx_t *ctx, const char *path, const char *object,
+                            const char *name, char **text) {
+  int status = CS_OK;
+  int64_t len = 0;
+  char *buf = NULL;
+  *text = NULL;
+  cs__h5_quiet();
+  if (ctx->rank == 0) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), o = -1;
+    if (f < 0)
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s' as HDF5", path);
+    else if (H5Lexists(f, object, H5P_DEFAULT) <= 0 || (o = H5Oopen(f, object, H5P_DEFAULT)) < 0)
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no object %s", path, object);
+    else {
+      buf = calloc(1, 1 << 20);
+      if (!buf)
+        status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+      else {
+        read_str_attr_sep(o, name, buf, 1 << 20, 1, '\x1f');
+        len = (int64_t)strlen(buf) + 1;
+      }
+    }
+    if (o >= 0) H5Oclose(o);
+    if (f >= 0) H5Fclose(f);
+  }
+  CS_TRY(cs_par_agree(ctx, status));
+  CS_TRY(cs_par_bcast(ctx, &len, sizeof len, 0));
+  if (ctx->rank != 0) buf = calloc(1, (size_t)len);
+  CS_TRY(cs_par_agree(ctx, buf ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(cs_par_bcast(ctx, buf, (size_t)len, 0));
+  *text = buf;
+  buf = NULL;
+fail:
+  free(buf);
+  return status;
+}
+
+int cs_io_read_attr_str(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
+                        char *out, size_t len) {
+  char *text = NULL;
+  int status = read_attr_joined(ctx, path, object, name, &text);
+  if (status == CS_OK) snprintf(out, len, "%s", text);
+  free(text);
+  return status;
+}
+
+void cs_io_free_strings(char **items, int n) {
+  for (int i = 0; items && i < n; i++) free(items[i]);
+  free(items);
+}
+
+int cs_io_read_attr_strings(cs_ctx_t *ctx, const char *path, const char *object,
+                            const char *name, char ***items, int *n) {
+  char *text = NULL;
+  *items = NULL;
+  *n = 0;
+  int status = read_attr_joined(ctx, path, object, name, &text);
+  if (status < 0 || !text[0]) {
+    free(text);
+    return status;
+  }
+  int count = 1;
+  for (const char *p = text; *p; p++) count += *p == '\x1f';
+  char **v = calloc((size_t)count, sizeof *v);
+  char *p = text;
+  for (int i = 0; v && i < count; i++) {
+    char *e = strchr(p, '\x1f');
+    if (e) *e = '\0';
+    v[i] = strdup(p);
+    p = e ? e + 1 : p + strlen(p);
+  }
+  free(text);
+  if (!v) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  *items = v;
+  *n = count;
+  return CS_OK;
 }

@@ -1,0 +1,160 @@
+/* tests/unit/test_features.c: the feature pipeline at 1-4 ranks: exact statistics against a
+ * serial computation, one-hot layout, missing-value policies, zero variance, and statistics
+ * written, read back and re-applied giving the identical matrix. */
+#include "mpi_support.h"
+
+#include "custseg/features.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 37
+
+static double col_a(int64_t i) { return i == 5 ? NAN : 0.5 * (double)i + (double)(i % 3); }
+
+static void write_store(const char *path) {
+  cs_ctx_t *ctx = cs_test_ctx;
+  cs_part_t p;
+  assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
+  cs_out_t *out;
+  assert_int_equal(cs_out_create(ctx, path, &out), CS_OK);
+  double *a = calloc(N, sizeof *a);
+  int64_t *id = calloc(N, sizeof *id);
+  int32_t *b = calloc(N, sizeof *b);
+  int8_t *c = calloc(N, sizeof *c);
+  double *k = calloc(N, sizeof *k);
+  for (int64_t i = 0; i < p.n_local; i++) {
+    int64_t g = p.offset + i;
+    a[i] = col_a(g);
+    id[i] = 100 + g;
+    b[i] = (int32_t)(g % 7);
+    c[i] = (int8_t)(g % 3);
+    k[i] = 4.0;
+  }
+  cs_dset_t *d;
+  struct { const char *path; cs_dtype_t t; void *buf; } cols[] = {
+      {"/customers/customer_id", CS_DT_I64, id}, {"/customers/a", CS_DT_F64, a},
+      {"/customers/b", CS_DT_I32, b}, {"/customers/c", CS_DT_I8, c}, {"/customers/k", CS_DT_F64, k}};
+  for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
+    assert_int_equal(cs_out_dataset(out, cols[i].path, cols[i].t, N, &d), CS_OK);
+    assert_int_equal(cs_out_write(d, p.offset, p.n_local, cols[i].buf), CS_OK);
+  }
+  const char *levels[] = {"x", "y", "z"};
+  assert_int_equal(cs_out_attr_strings(out, "/customers/c", "categories", levels, 3), CS_OK);
+  assert_int_equal(cs_out_attr_i64(out, "/customers", "schema_version", 1), CS_OK);
+  assert_int_equal(cs_out_commit(out), CS_OK);
+  free(a);
+  free(id);
+  free(b);
+  free(c);
+  free(k);
+}
+
+static int cmp_d(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+static void stats_layout_and_roundtrip(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  const char *path = cs_test_path("features_store.h5");
+  write_store(path);
+  cs_store_t *s;
+  assert_int_equal(cs_store_open(ctx, path, &s), CS_OK);
+  cs_part_t p;
+  assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
+  cs_feature_spec_t spec = {.features = "a,b,c", .log1p = "b", .scale = CS_SCALE_ZSCORE};
+  cs_features_t *f = NULL;
+  cs_matrix_t m;
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_OK);
+  assert_int_equal(f->d, 5); /* a, log1p(b), c=x, c=y, c=z */
+  assert_string_equal(f->names[1], "log1p:b");
+  assert_string_equal(f->names[3], "c=y");
+  /* Serial reference for column a (36 finite values). */
+  double sum = 0, ss = 0;
+  int cnt = 0;
+  for (int64_t i = 0; i < N; i++)
+    if (!isnan(col_a(i))) sum += col_a(i), cnt++;
+  double mean = sum / cnt;
+  for (int64_t i = 0; i < N; i++)
+    if (!isnan(col_a(i))) ss += (col_a(i) - mean) * (col_a(i) - mean);
+  assert_true(fabs(f->cols[0].mean - mean) <= 1e-13 * fabs(mean));
+  assert_true(fabs(f->cols[0].std - sqrt(ss / cnt)) <= 1e-13 * sqrt(ss / cnt));
+  assert_int_equal(f->cols[0].missing, 1);
+  /* The missing value is imputed with the mean: 0 in z units. One-hot rows sum to 1. */
+  for (int64_t i = 0; i < m.n; i++) {
+    if (m.row[i] == 5) assert_true(m.x[i * 5 + 0] == 0.0f);
+    assert_true(m.x[i * 5 + 2] + m.x[i * 5 + 3] + m.x[i * 5 + 4] == 1.0f);
+    assert_true(m.x[i * 5 + 2 + m.row[i] % 3] == 1.0f);
+  }
+  /* Written, read back, re-applied: the same matrix bit for bit. */
+  const char *res = cs_test_path("features_stats.h5");
+  cs_out_t *out;
+  assert_int_equal(cs_out_create(ctx, res, &out), CS_OK);
+  assert_int_equal(cs_features_write(out, f, "/stats"), CS_OK);
+  assert_int_equal(cs_out_commit(out), CS_OK);
+  cs_features_t *g = NULL;
+  assert_int_equal(cs_features_read(ctx, res, "/stats", &g), CS_OK);
+  assert_int_equal(g->d, f->d);
+  assert_int_equal(g->cols[2].n_levels, 3);
+  assert_string_equal(g->cols[2].levels[2], "z");
+  cs_features_t *h = NULL;
+  cs_matrix_t m2;
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, g, &h, &m2), CS_OK);
+  assert_int_equal(m2.n, m.n);
+  assert_memory_equal(m2.x, m.x, (size_t)(m.n * m.d) * sizeof *m.x);
+  for (int j = 0; j < f->d; j++) assert_string_equal(h->names[j], f->names[j]);
+  cs_features_free(g);
+  cs_features_free(h);
+  cs_matrix_free(&m2);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+
+  /* Robust scaling: median and IQR by linear interpolation, as numpy's default. */
+  spec = (cs_feature_spec_t){.features = "a", .scale = CS_SCALE_ROBUST};
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_OK);
+  double v[N];
+  cnt = 0;
+  for (int64_t i = 0; i < N; i++)
+    if (!isnan(col_a(i))) v[cnt++] = col_a(i);
+  qsort(v, (size_t)cnt, sizeof *v, cmp_d);
+  double q[3];
+  for (int t = 0; t < 3; t++) {
+    double pos = (0.25 * (t + 1)) * (cnt - 1);
+    int lo = (int)floor(pos);
+    q[t] = v[lo] + (pos - lo) * (v[lo + 1 < cnt ? lo + 1 : lo] - v[lo]);
+  }
+  assert_true(f->cols[0].median == q[1]);
+  assert_true(fabs(f->cols[0].iqr - (q[2] - q[0])) < 1e-12);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+
+  /* --missing drop: the customer with a NaN has no row. */
+  spec = (cs_feature_spec_t){.features = "a,b", .missing = CS_MISSING_DROP};
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_OK);
+  assert_int_equal(f->n_used, N - 1);
+  for (int64_t i = 0; i < m.n; i++) assert_true(m.row[i] != 5);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+
+  /* --missing error and a constant column are refused, on every rank alike. */
+  spec = (cs_feature_spec_t){.features = "a", .missing = CS_MISSING_ERROR};
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_EDATA);
+  assert_non_null(strstr(cs_error_get()->msg, "(first at row 5)"));
+  cs_error_clear();
+  spec = (cs_feature_spec_t){.features = "a,k"};
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_EDATA);
+  assert_non_null(strstr(cs_error_get()->msg, "'k' has zero variance (constant 4)"));
+  cs_error_clear();
+  cs_store_close(s);
+  cs_io_remove(ctx, path);
+  cs_io_remove(ctx, res);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(stats_layout_and_roundtrip),
+};
+CS_TEST_MAIN(tests)
