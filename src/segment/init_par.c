@@ -122,7 +122,8 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
                    double *centroids) {
   int status = CS_OK;
   int d = m->d;
-  size_t rec = sizeof(cand_t) + (size_t)d * sizeof(float);
+  /* Records keep cand_t aligned: round up to 8 bytes. */
+  size_t rec = (sizeof(cand_t) + (size_t)d * sizeof(float) + 7) & ~(size_t)7;
   double *d2 = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *d2), "k-means|| distances");
   double *cx = NULL, *cw = NULL;
   char *mine = NULL, *all = NULL;
