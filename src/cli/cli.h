@@ -54,6 +54,24 @@ int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);
  * summary and write it when --summary was given. Collective. */
 int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary);
 
+/* ---- stage plumbing shared by the model commands (stage.c) ---- */
+#include "custseg/features.h"
+typedef struct cs_stage {
+  cs_store_t *store;
+  cs_part_t part;
+  char fingerprint[32];
+} cs_stage_t;
+/* Check --output/--summary can be written, open --input, partition, refuse duplicate ids.
+ * Collective. */
+int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st);
+void cs_stage_close(cs_stage_t *st);
+/* The feature options (--features, --log1p, --feature-weights, --weight-column, --scale,
+ * --missing). Local. */
+int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec);
+/* /run attributes (input, fingerprint, ranks, threads, config) and the summary's input
+ * block. Collective. */
+int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *sum);
+
 /* Commands: each returns a status; errors are recorded, printing is done by main. */
 typedef struct cs_command {
   const char *name;

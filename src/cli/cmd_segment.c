@@ -1,7 +1,6 @@
 /* cli/cmd_segment.c: `custseg segment`: store -> features -> k-means -> /segments. */
 #include "cli.h"
 
-#include "custseg/inspect.h"
 #include "custseg/segment.h"
 
 #include <math.h>
@@ -59,7 +58,7 @@ fail:
 
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, written = 0;
-  cs_store_t *store = NULL;
+  cs_stage_t st = {0};
   cs_features_t *f = NULL;
   cs_matrix_t m = {0};
   cs_kmeans_result_t r = {0};
@@ -67,18 +66,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   double *init = NULL;
   cs_kindices_t *table = NULL;
   cJSON *sum = NULL;
-  const char *input = cs_opt_str(o, "input"), *output = cs_opt_str(o, "output");
+  const char *output = cs_opt_str(o, "output");
   const char *algorithm = cs_opt_str(o, "algorithm");
-  cs_feature_spec_t spec = {
-      .features = cs_opt_str(o, "features"),
-      .log1p = cs_opt_str(o, "log1p"),
-      .weights = cs_opt_str(o, "feature-weights"),
-      .weight_column = cs_opt_str(o, "weight-column"),
-  };
-  CS_CHECK(input, CS_EUSAGE, "segment needs --input STORE");
-  CS_CHECK(output, CS_EUSAGE, "segment needs --output RESULTS");
-  CS_TRY(cs_features_parse_scale(cs_opt_str(o, "scale"), &spec.scale));
-  CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec.missing));
+  cs_feature_spec_t spec;
+  CS_TRY(cs_stage_feature_spec(o, &spec));
   CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "hamerly") ||
                !strcmp(algorithm, "auto"),
            CS_EUSAGE, "--algorithm must be lloyd, hamerly or auto, not '%s'", algorithm);
@@ -111,20 +102,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK((int)init_kind >= 0, CS_EUSAGE, "--init must be auto, kmeans++ or kmeans|| (alias "
            "kmeans-par), not '%s'", init_word);
   CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
-  CS_TRY(cs_io_check_writable(ctx, output, "output"));
-  if (cs_opt_str(o, "summary")) CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
-
-  cs_timer_start(&ctx->timers, "read");
-  CS_TRY(cs_store_open(ctx, input, &store));
-  cs_part_t part;
-  CS_TRY(cs_par_partition(ctx, store->n, &part));
-  cs_ids_report_t ids;
-  CS_TRY(cs_inspect_ids(ctx, store, &part, &ids));
-  CS_CHECK(ids.duplicates == 0, CS_EDATA,
-           "%s: %lld duplicated customer_id values (e.g. %lld at rows %lld and %lld)",
-           store->path, (long long)ids.duplicates, (long long)ids.example_id,
-           (long long)ids.example_rows[0], (long long)ids.example_rows[1]);
-  cs_timer_stop(&ctx->timers, "read");
+  CS_TRY(cs_stage_open(ctx, o, &st));
+  cs_store_t *store = st.store;
+  cs_part_t part = st.part;
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, store, &part, &spec, NULL, &f, &m));
   cs_timer_stop(&ctx->timers, "features");
@@ -174,28 +154,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_out_create(ctx, output, &out));
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
-  char fp[32];
-  snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ids.fingerprint);
-  CS_TRY(cs_out_group(out, "/run"));
-  CS_TRY(cs_out_attr_str(out, "/run", "input", store->path));
-  CS_TRY(cs_out_attr_str(out, "/run", "input_fingerprint", fp));
-  CS_TRY(cs_out_attr_i64(out, "/run", "ranks", ctx->size));
-  CS_TRY(cs_out_attr_i64(out, "/run", "threads", ctx->threads));
   sum = cs_summary_new(ctx, o);
-  {
-    char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItem(sum, "config"));
-    CS_TRY(cs_out_attr_str(out, "/run", "config", cfg ? cfg : "{}"));
-    free(cfg);
-  }
+  CS_TRY(cs_stage_record(ctx, out, &st, sum));
   CS_TRY(cs_out_commit(out));
   out = NULL;
   written = 1;
   cs_timer_stop(&ctx->timers, "write");
 
-  cJSON *in = cJSON_AddObjectToObject(sum, "input");
-  cJSON_AddStringToObject(in, "path", store->path);
-  cJSON_AddStringToObject(in, "fingerprint", fp);
-  cJSON_AddNumberToObject(in, "customers", (double)store->n);
   cJSON *fe = cJSON_AddObjectToObject(sum, "features");
   cJSON_AddNumberToObject(fe, "d", f->d);
   cJSON_AddNumberToObject(fe, "customers_used", (double)f->n_used);
@@ -251,6 +216,6 @@ fail:
   cs_kmeans_result_free(&r);
   cs_matrix_free(&m);
   cs_features_free(f);
-  cs_store_close(store);
+  cs_stage_close(&st);
   return status;
 }

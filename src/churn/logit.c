@@ -1,0 +1,278 @@
+/* churn/logit.c: labels, the hash split, Newton/IRLS training and scoring.
+ *
+ * Trade-off: the Hessian is accumulated exactly (fixed-point, 128-bit) for every training
+ * row, which costs (D+1)(D+2)/2 integer conversions per row per iteration, in exchange for
+ * coefficients that are bit-identical on any decomposition and converge in a handful of
+ * iterations (Newton, with step halving if the penalized loss ever rises). */
+#include "custseg/churn.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+void cs_churn_data_free(cs_churn_data_t *data) {
+  cs_free(data->y);
+  cs_free(data->holdout);
+  memset(data, 0, sizeof *data);
+}
+
+void cs_churn_model_free(cs_churn_model_t *model) {
+  free(model->coef);
+  free(model->se);
+  memset(model, 0, sizeof *model);
+}
+
+int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
+                    const char *label_column, const cs_churn_opts_t *o, cs_churn_data_t *data) {
+  int status = CS_OK;
+  double *raw = NULL;
+  memset(data, 0, sizeof *data);
+  const cs_column_t *c = cs_store_column(store, label_column);
+  CS_CHECK(c && c->dtype != CS_DT_NONE, CS_EDATA,
+           "%s: no numeric label column /customers/%s (churn needs 0/1 labels)", store->path,
+           label_column);
+  CS_CHECK(o->holdout >= 0 && o->holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
+           o->holdout);
+  raw = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *raw), "labels");
+  data->y = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "labels");
+  data->holdout = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "split");
+  CS_TRY(cs_par_agree(ctx, raw && data->y && data->holdout ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_store_read(store, label_column, part->offset, part->n_local, CS_DT_F64, raw));
+  uint64_t cut = o->holdout <= 0 ? 0 : (uint64_t)(o->holdout * 18446744073709551616.0);
+  int64_t cnt[6] = {0};
+  for (int64_t i = 0; i < m->n; i++) {
+    double v = raw[m->row[i] - part->offset];
+    int8_t y = v == 0.0 ? 0 : v == 1.0 ? 1 : -1;
+    int h = o->holdout > 0 && XXH3_64bits_withSeed(&m->id[i], sizeof m->id[i], o->seed) < cut;
+    data->y[i] = y;
+    data->holdout[i] = (uint8_t)h;
+    cnt[3 * h + (y < 0 ? 2 : y)]++;
+  }
+  CS_TRY(cs_par_allreduce(ctx, cnt, 6, CS_DT_I64, CS_OP_SUM));
+  memcpy(data->counts, cnt, sizeof cnt);
+fail:
+  cs_free(raw);
+  if (status < 0) cs_churn_data_free(data);
+  return status;
+}
+
+static inline double sigmoid(double z) {
+  return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+}
+
+static inline double linear(const double *coef, const float *x, int d) {
+  double z = coef[0];
+  for (int j = 0; j < d; j++) z += coef[1 + j] * (double)x[j];
+  return z;
+}
+
+void cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score) {
+  int d = model->p - 1;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m->n; i++) score[i] = (float)sigmoid(linear(model->coef, m->x + i * d, d));
+}
+
+/* Cholesky factor of a p x p SPD matrix in place (lower); 0 when not positive definite. */
+static int cholesky(double *a, int p) {
+  for (int j = 0; j < p; j++) {
+    double s = a[j * p + j];
+    for (int k = 0; k < j; k++) s -= a[j * p + k] * a[j * p + k];
+    if (!(s > 0)) return 0;
+    a[j * p + j] = sqrt(s);
+    for (int i = j + 1; i < p; i++) {
+      double t = a[i * p + j];
+      for (int k = 0; k < j; k++) t -= a[i * p + k] * a[j * p + k];
+      a[i * p + j] = t / a[j * p + j];
+    }
+  }
+  return 1;
+}
+
+static void chol_solve(const double *l, int p, double *b) {
+  for (int i = 0; i < p; i++) {
+    double s = b[i];
+    for (int k = 0; k < i; k++) s -= l[i * p + k] * b[k];
+    b[i] = s / l[i * p + i];
+  }
+  for (int i = p - 1; i >= 0; i--) {
+    double s = b[i];
+    for (int k = i + 1; k < p; k++) s -= l[k * p + i] * b[k];
+    b[i] = s / l[i * p + i];
+  }
+}
+
+typedef struct pass {
+  int p;
+  int64_t nv;           /* p gradient + p(p+1)/2 Hessian + loss + misclassified */
+  int sg, sh, sl;
+  cs_fixed_t *v;
+} pass_t;
+
+/* One pass over the training rows at coef: gradient, Hessian, loss. Collective. */
+static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                    const double *cw, pass_t *ps, const double *coef, double *g, double *h,
+                    double *loss, int64_t *wrong) {
+  int status = CS_OK;
+  const int p = ps->p, d = p - 1;
+  const int64_t nh = (int64_t)p * (p + 1) / 2;
+  memset(ps->v, 0, (size_t)ps->nv * sizeof *ps->v);
+#pragma omp parallel
+  {
+    cs_fixacc_t *a = malloc((size_t)(ps->nv - 1) * sizeof *a);
+    int64_t bad = 0;
+    for (int64_t v = 0; v < p; v++) cs_fixacc_init(&a[v], ps->sg);
+    for (int64_t v = p; v < p + nh; v++) cs_fixacc_init(&a[v], ps->sh);
+    cs_fixacc_init(&a[p + nh], ps->sl);
+    double *xr = malloc((size_t)p * sizeof *xr);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < m->n; i++) {
+      int y = data->y[i];
+      if (y < 0 || data->holdout[i]) continue;
+      const float *x = m->x + i * d;
+      xr[0] = 1.0;
+      for (int j = 0; j < d; j++) xr[1 + j] = x[j];
+      double z = linear(coef, x, d), pr = sigmoid(z), w = cw[y];
+      double r = w * ((double)y - pr), hw = w * pr * (1 - pr);
+      for (int j = 0; j < p; j++) cs_fixacc_add(&a[j], r * xr[j]);
+      int64_t t = p;
+      for (int j = 0; j < p; j++) {
+        double hj = hw * xr[j];
+        for (int k = j; k < p; k++) cs_fixacc_add(&a[t++], hj * xr[k]);
+      }
+      double pc = fmin(fmax(pr, 1e-15), 1 - 1e-15);
+      cs_fixacc_add(&a[p + nh], -w * (y ? log(pc) : log1p(-pc)));
+      bad += (z > 0) != (y == 1);
+    }
+#pragma omp critical
+    {
+      for (int64_t v = 0; v < ps->nv - 1; v++) ps->v[v] += cs_fixacc_total(&a[v]);
+      ps->v[ps->nv - 1] += bad;
+    }
+    free(a);
+    free(xr);
+  }
+  CS_TRY(cs_par_sum_i128_n(ctx, ps->v, ps->nv));
+  for (int j = 0; j < p; j++) g[j] = cs_from_fixed(ps->v[j], ps->sg);
+  int64_t t = p;
+  for (int j = 0; j < p; j++)
+    for (int k = j; k < p; k++) {
+      h[j * p + k] = h[k * p + j] = cs_from_fixed(ps->v[t], ps->sh);
+      t++;
+    }
+  *loss = cs_from_fixed(ps->v[p + nh], ps->sl);
+  *wrong = (int64_t)ps->v[ps->nv - 1];
+fail:
+  return status;
+}
+
+int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                   const cs_churn_opts_t *o, cs_churn_model_t *model) {
+  int status = CS_OK;
+  const int d = m->d, p = d + 1;
+  pass_t ps = {0};
+  double *g = NULL, *h = NULL, *step = NULL, *prev = NULL;
+  memset(model, 0, sizeof *model);
+  int64_t neg = data->counts[0][0], pos = data->counts[0][1];
+  CS_CHECK(neg + pos > 0, CS_EDATA,
+           "no labelled customers to train on (labels must be 0 or 1; %lld unknown)",
+           (long long)(data->counts[0][2] + data->counts[1][2]));
+  CS_CHECK(neg > 0 && pos > 0, CS_EDATA,
+           "only one class among the %lld labelled training customers (%lld churned, %lld not): "
+           "a churn model needs both", (long long)(neg + pos), (long long)pos, (long long)neg);
+  CS_CHECK(o->l2 >= 0 && isfinite(o->l2), CS_EUSAGE, "--l2 must be >= 0");
+  model->p = p;
+  model->class_weight[0] = o->balanced ? (double)(neg + pos) / (2.0 * neg) : 1.0;
+  model->class_weight[1] = o->balanced ? (double)(neg + pos) / (2.0 * pos) : 1.0;
+  model->coef = calloc((size_t)p, sizeof *model->coef);
+  model->se = calloc((size_t)p, sizeof *model->se);
+  ps.p = p;
+  ps.nv = p + (int64_t)p * (p + 1) / 2 + 2;
+  ps.v = calloc((size_t)ps.nv, sizeof *ps.v);
+  g = malloc((size_t)p * sizeof *g);
+  h = malloc((size_t)p * (size_t)p * sizeof *h);
+  step = malloc((size_t)p * sizeof *step);
+  prev = malloc((size_t)p * sizeof *prev);
+  CS_TRY(cs_par_agree(ctx, model->coef && model->se && ps.v && g && h && step && prev
+                               ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  double mx = 1, cwmax = fmax(model->class_weight[0], model->class_weight[1]);
+  for (int64_t i = 0; i < m->n * d; i++) mx = fmax(mx, fabs((double)m->x[i]));
+  CS_TRY(cs_par_allreduce(ctx, &mx, 1, CS_DT_F64, CS_OP_MAX));
+  ps.sg = cs_fixed_exponent(cwmax * mx, neg + pos);
+  ps.sh = cs_fixed_exponent(0.25 * cwmax * mx * mx, neg + pos);
+  ps.sl = cs_fixed_exponent(35.0 * cwmax, neg + pos);
+  /* Start at the intercept of the base rate. */
+  model->coef[0] = log((double)pos / (double)neg);
+  double loss = INFINITY, prev_loss = INFINITY;
+  int64_t wrong = 0;
+  int halvings = 0;
+  for (int it = 1; it <= o->max_iter; it++) {
+    double data_loss;
+    CS_TRY(evaluate(ctx, m, data, model->class_weight, &ps, model->coef, g, h, &data_loss, &wrong));
+    double pen = 0;
+    for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
+    loss = data_loss + 0.5 * o->l2 * pen;
+    if (it > 1 && loss > prev_loss * (1 + 1e-12) && halvings < 30) {
+      /* The step overshot: go back half way and evaluate again. */
+      for (int j = 0; j < p; j++) {
+        step[j] *= 0.5;
+        model->coef[j] = prev[j] + step[j];
+      }
+      halvings++;
+      it--;
+      continue;
+    }
+    halvings = 0;
+    /* Newton step on the penalized loss: (H + l2 I') step = g - l2 coef' (no intercept
+     * penalty). */
+    double gmax = 0;
+    for (int j = 0; j < p; j++) {
+      if (j > 0) {
+        h[j * p + j] += o->l2;
+        g[j] -= o->l2 * model->coef[j];
+      }
+      gmax = fmax(gmax, fabs(g[j]));
+    }
+    CS_CHECK(cholesky(h, p), CS_EDATA,
+             "the churn model's Hessian is singular (a feature is constant or duplicated among "
+             "the training customers); use --l2 > 0 or drop the feature");
+    memcpy(step, g, (size_t)p * sizeof *step);
+    chol_solve(h, p, step);
+    double smax = 0;
+    for (int j = 0; j < p; j++) smax = fmax(smax, fabs(step[j]));
+    cs_log_info("churn: iteration %2d  loss %.10g  |gradient| %.3e  |step| %.3e", it, loss, gmax,
+                smax);
+    model->iterations = it;
+    if (smax < o->tol) {
+      model->converged = 1;
+      break;
+    }
+    memcpy(prev, model->coef, (size_t)p * sizeof *prev);
+    prev_loss = loss;
+    for (int j = 0; j < p; j++) model->coef[j] += step[j];
+  }
+  model->loss = loss;
+  /* Standard errors from the inverse of the penalized Hessian at the optimum (h holds its
+   * Cholesky factor). */
+  for (int j = 0; j < p; j++) {
+    memset(step, 0, (size_t)p * sizeof *step);
+    step[j] = 1.0;
+    chol_solve(h, p, step);
+    model->se[j] = sqrt(step[j]);
+  }
+  model->separable = wrong == 0;
+  if (model->separable)
+    cs_log_warn("churn: the training customers are perfectly separable; the coefficients stay "
+                "finite only because of the L2 penalty (--l2 %g)", o->l2);
+  if (!model->converged)
+    cs_log_warn("churn: not converged after %d iterations (--max-iter)", model->iterations);
+fail:
+  free(ps.v);
+  free(g);
+  free(h);
+  free(step);
+  free(prev);
+  if (status < 0) cs_churn_model_free(model);
+  return status;
+}
