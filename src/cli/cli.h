@@ -83,5 +83,7 @@ typedef struct cs_command {
 int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o);
 
 #endif

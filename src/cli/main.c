@@ -20,6 +20,12 @@ static const cs_command_t commands[] = {
     {"segment", "Split the customers into K segments with distributed k-means (k-means++ "
                 "start, Lloyd iterations); identical results on any number of ranks and threads.",
      "--input STORE --output RESULTS [--k K] [--features a,b,c] [options]", cs_cmd_segment},
+    {"churn-train", "Train the churn model (L2 logistic regression, Newton) on labelled "
+                    "customers, evaluate it on a hash-chosen holdout, score every customer.",
+     "--input STORE --output RESULTS [--holdout 0.2] [--l2 1] [options]", cs_cmd_churn_train},
+    {"churn-score", "Score another store with a trained churn model (same features, same "
+                    "statistics, same categorical levels).",
+     "--model RESULTS --input STORE --output SCORES [options]", cs_cmd_churn_score},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 
@@ -57,6 +63,14 @@ int main(int argc, char **argv) {
     if (ctx.rank == 0) printf("custseg %s (%s; %s)\n", CS_VERSION, CS_COMPILER, CS_BUILD_FLAGS);
     goto done;
   }
+  /* Two-word commands: `churn train` is the command churn-train (also accepted as is). */
+  int skip = 2;
+  char joined[64];
+  if (!strcmp(word, "churn") && argc > 2 && argv[2][0] != '-') {
+    snprintf(joined, sizeof joined, "churn-%s", argv[2]);
+    word = joined;
+    skip = 3;
+  }
   const cs_command_t *cmd = NULL;
   for (int i = 0; i < n_commands; i++)
     if (!strcmp(word, commands[i].name)) cmd = &commands[i];
@@ -65,7 +79,7 @@ int main(int argc, char **argv) {
     status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                           "unknown command '%s' (run custseg --help for the list)", word);
   else
-    status = cs_opts_parse(&opts, cmd->name, argc - 2, argv + 2);
+    status = cs_opts_parse(&opts, cmd->name, argc - skip, argv + skip);
   status = cs_par_agree(&ctx, status);
   if (status == CS_OK && opts.help) {
     if (ctx.rank == 0) cs_opts_usage(cmd->name, cmd->summary, cmd->synopsis);

@@ -20,20 +20,22 @@ const cs_optdef_t cs_optdefs[] = {
     {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
-    {"input", CS_OPT_STR, NULL, "inspect segment", "customer store to read (HDF5)"},
-    {"output", CS_OPT_STR, NULL, "generate segment", "file to write (HDF5); written atomically"},
-    {"seed", CS_OPT_INT, "1", "generate segment",
+    {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score",
+     "customer store to read (HDF5)"},
+    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score",
+     "file to write (HDF5); written atomically"},
+    {"seed", CS_OPT_INT, "1", "generate segment churn-train",
      "random seed >= 0 (draws are keyed by seed and row or customer id)"},
-    {"features", CS_OPT_STR, NULL, "inspect segment",
+    {"features", CS_OPT_STR, NULL, "inspect segment churn-train",
      "comma-separated feature columns, checked to be numeric with finite values (default: "
      "inspect looks at every numeric column, the models at every numeric non-reserved one)"},
-    {"log1p", CS_OPT_STR, NULL, "segment", "comma-separated features to transform with log1p"},
-    {"feature-weights", CS_OPT_STR, NULL, "segment",
+    {"log1p", CS_OPT_STR, NULL, "segment churn-train", "comma-separated features to transform with log1p"},
+    {"feature-weights", CS_OPT_STR, NULL, "segment churn-train",
      "comma-separated name:weight pairs multiplying standardized features (default 1)"},
     {"weight-column", CS_OPT_STR, NULL, "segment",
      "column of per-customer weights (>= 0) used by initialisation, Lloyd and inertia"},
-    {"scale", CS_OPT_STR, "zscore", "segment", "feature scaling: zscore, robust or none"},
-    {"missing", CS_OPT_STR, "impute", "segment",
+    {"scale", CS_OPT_STR, "zscore", "segment churn-train", "feature scaling: zscore, robust or none"},
+    {"missing", CS_OPT_STR, "impute", "segment churn-train",
      "missing feature values: impute (column mean), drop (customer gets label -1) or error"},
     {"k", CS_OPT_STR, "6", "segment",
      "number of segments K, or a range A..B to fit each K and recommend one"},
@@ -45,7 +47,18 @@ const cs_optdef_t cs_optdefs[] = {
      "start: kmeans++, kmeans|| (alias kmeans-par; a few passes instead of K), or auto "
      "(kmeans|| when customers x K > 1e8)"},
     {"n-init", CS_OPT_INT, "1", "segment", "k-means++ restarts; the lowest inertia wins"},
-    {"max-iter", CS_OPT_INT, "300", "segment", "maximum Lloyd iterations"},
+    {"max-iter", CS_OPT_INT, "300", "segment churn-train",
+     "maximum iterations (Lloyd for segment, Newton for churn train)"},
+    {"label-column", CS_OPT_STR, "churned", "churn-train",
+     "label column: 1 churned, 0 stayed, anything else unknown (not trained on)"},
+    {"holdout", CS_OPT_REAL, "0.2", "churn-train",
+     "share of labelled customers held out for evaluation, chosen by a hash of customer_id"},
+    {"l2", CS_OPT_REAL, "1.0", "churn-train",
+     "L2 penalty on the coefficients, not the intercept (scikit-learn's 1/C)"},
+    {"class-weight", CS_OPT_STR, "none", "churn-train",
+     "none, or balanced (each class weighted n / (2 n_class))"},
+    {"newton-tol", CS_OPT_REAL, "1e-8", "churn-train", "stop when every Newton step is below this"},
+    {"model", CS_OPT_STR, NULL, "churn-score", "results file of a churn train run"},
     {"tol", CS_OPT_REAL, "1e-4", "segment",
      "stop when the squared centroid shift is below tol x the mean feature variance"},
     {"init-centroids", CS_OPT_STR, NULL, "segment",
@@ -219,7 +232,8 @@ static int read_config(cs_opts_t *o, const char *path) {
 }
 
 /* ---- command line ------------------------------------------------------------------------ */
-static const char *const commands[] = {"generate", "inspect", "segment"};
+static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
+                                       "churn-score"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

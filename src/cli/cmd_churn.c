@@ -1,0 +1,295 @@
+/* cli/cmd_churn.c: `custseg churn train` and `custseg churn score`. */
+#include "cli.h"
+
+#include "custseg/churn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* /churn/score: float32, every customer in input row order, NaN where no feature row. */
+static int write_scores(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
+                        const float *score) {
+  int status = CS_OK;
+  float *full = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *full), "scores");
+  cs_dset_t *ds;
+  CS_TRY(cs_par_agree(ctx, full ? CS_OK : CS_ENOMEM));
+  for (int64_t i = 0; i < part->n_local; i++) full[i] = NAN;
+  for (int64_t i = 0; i < m->n; i++) full[m->row[i] - part->offset] = score[i];
+  CS_TRY(cs_out_dataset(out, "/churn/score", CS_DT_F32, part->n_global, &ds));
+  CS_TRY(cs_out_write(ds, part->offset, part->n_local, full));
+  CS_TRY(cs_out_attr_str(out, "/churn/score", "units", "probability of churn"));
+fail:
+  cs_free(full);
+  return status;
+}
+
+/* /churn/split: int8 per customer, 0 training, 1 holdout, -1 unlabelled or no feature row,
+ * so anyone can recompute a metric on exactly the rows custseg used. Collective. */
+static int write_split(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
+                       const cs_churn_data_t *data) {
+  int status = CS_OK;
+  int8_t *s = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, 1), "split");
+  cs_dset_t *ds;
+  CS_TRY(cs_par_agree(ctx, s ? CS_OK : CS_ENOMEM));
+  for (int64_t i = 0; i < part->n_local; i++) s[i] = -1;
+  for (int64_t i = 0; i < m->n; i++)
+    if (data->y[i] >= 0) s[m->row[i] - part->offset] = (int8_t)data->holdout[i];
+  CS_TRY(cs_out_dataset(out, "/churn/split", CS_DT_I8, part->n_global, &ds));
+  CS_TRY(cs_out_write(ds, part->offset, part->n_local, s));
+fail:
+  cs_free(s);
+  return status;
+}
+
+/* Scores must be probabilities. Collective. */
+static int verify_scores(cs_ctx_t *ctx, const cs_matrix_t *m, const float *score) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < m->n; i++) bad += !(score[i] >= 0.0f && score[i] <= 1.0f);
+  int status = cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM);
+  if (status == CS_OK && bad)
+    status = cs_error_set(CS_EVERIFY, __FILE__, __LINE__,
+                          "verification: %lld churn scores outside [0, 1]", (long long)bad);
+  return status;
+}
+
+static cJSON *metrics_json(const cs_churn_metrics_t *x) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddNumberToObject(j, "customers", (double)x->n);
+  cJSON_AddNumberToObject(j, "positives", (double)x->positives);
+  cJSON_AddNumberToObject(j, "positive_rate", x->n ? (double)x->positives / (double)x->n : 0);
+  cJSON_AddNumberToObject(j, "auc", x->auc);
+  cJSON_AddNumberToObject(j, "auc_error_bound", x->auc_error_bound);
+  cJSON_AddNumberToObject(j, "logloss", x->logloss);
+  cJSON_AddNumberToObject(j, "brier", x->brier);
+  cJSON *cal = cJSON_AddArrayToObject(j, "calibration");
+  for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "bin_low", b / (double)CS_CHURN_CAL_BINS);
+    cJSON_AddNumberToObject(e, "customers", (double)x->cal_count[b]);
+    if (x->cal_count[b]) {
+      cJSON_AddNumberToObject(e, "mean_predicted", x->cal_mean_pred[b]);
+      cJSON_AddNumberToObject(e, "observed", x->cal_observed[b]);
+    }
+    cJSON_AddItemToArray(cal, e);
+  }
+  cJSON *g = cJSON_AddArrayToObject(j, "gains");
+  for (int q = 0; q < CS_CHURN_DECILES; q++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "depth", (q + 1) / (double)CS_CHURN_DECILES);
+    cJSON_AddNumberToObject(e, "gain", x->gain[q]);
+    cJSON_AddNumberToObject(e, "lift", x->lift[q]);
+    cJSON_AddItemToArray(g, e);
+  }
+  return j;
+}
+
+static int write_metrics(cs_out_t *out, const char *group, const cs_churn_metrics_t *x) {
+  int status = CS_OK;
+  char path[256];
+  double cal[CS_CHURN_CAL_BINS * 3], gains[CS_CHURN_DECILES * 3];
+  CS_TRY(cs_out_group(out, group));
+  CS_TRY(cs_out_attr_i64(out, group, "customers", x->n));
+  CS_TRY(cs_out_attr_i64(out, group, "positives", x->positives));
+  CS_TRY(cs_out_attr_f64(out, group, "auc", &x->auc, 1));
+  CS_TRY(cs_out_attr_f64(out, group, "auc_error_bound", &x->auc_error_bound, 1));
+  CS_TRY(cs_out_attr_f64(out, group, "logloss", &x->logloss, 1));
+  CS_TRY(cs_out_attr_f64(out, group, "brier", &x->brier, 1));
+  for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
+    cal[3 * b] = x->cal_mean_pred[b];
+    cal[3 * b + 1] = x->cal_observed[b];
+    cal[3 * b + 2] = (double)x->cal_count[b];
+  }
+  snprintf(path, sizeof path, "%s/calibration", group);
+  CS_TRY(cs_out_small(out, path, CS_DT_F64, CS_CHURN_CAL_BINS, 3, cal));
+  CS_TRY(cs_out_attr_strings(out, path, "columns",
+                             (const char *[]){"mean_predicted", "observed", "customers"}, 3));
+  for (int q = 0; q < CS_CHURN_DECILES; q++) {
+    gains[3 * q] = (q + 1) / (double)CS_CHURN_DECILES;
+    gains[3 * q + 1] = x->gain[q];
+    gains[3 * q + 2] = x->lift[q];
+  }
+  snprintf(path, sizeof path, "%s/gains", group);
+  CS_TRY(cs_out_small(out, path, CS_DT_F64, CS_CHURN_DECILES, 3, gains));
+  CS_TRY(cs_out_attr_strings(out, path, "columns", (const char *[]){"depth", "gain", "lift"}, 3));
+fail:
+  return status;
+}
+
+static int write_model(cs_out_t *out, const cs_features_t *f, const cs_churn_model_t *mod,
+                       const cs_churn_opts_t *co, const char *label) {
+  int status = CS_OK;
+  const char **names = malloc((size_t)mod->p * sizeof *names);
+  CS_CHECK(names, CS_ENOMEM, "out of memory");
+  names[0] = "intercept";
+  for (int j = 0; j < f->d; j++) names[1 + j] = f->names[j];
+  CS_TRY(cs_out_small(out, "/churn/model/coefficients", CS_DT_F64, mod->p, 0, mod->coef));
+  CS_TRY(cs_out_attr_strings(out, "/churn/model/coefficients", "features", names, mod->p));
+  CS_TRY(cs_out_small(out, "/churn/model/standard_errors", CS_DT_F64, mod->p, 0, mod->se));
+  CS_TRY(cs_features_write(out, f, "/churn/model/feature_stats"));
+  CS_TRY(cs_out_attr_f64(out, "/churn/model", "l2", &co->l2, 1));
+  CS_TRY(cs_out_attr_f64(out, "/churn/model", "class_weight", mod->class_weight, 2));
+  CS_TRY(cs_out_attr_i64(out, "/churn/model", "iterations", mod->iterations));
+  CS_TRY(cs_out_attr_i64(out, "/churn/model", "converged", mod->converged));
+  CS_TRY(cs_out_attr_i64(out, "/churn/model", "separable", mod->separable));
+  CS_TRY(cs_out_attr_f64(out, "/churn/model", "loss", &mod->loss, 1));
+  CS_TRY(cs_out_attr_str(out, "/churn/model", "label_column", label));
+fail:
+  free(names);
+  return status;
+}
+
+int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK, written = 0;
+  cs_stage_t st = {0};
+  cs_features_t *f = NULL;
+  cs_matrix_t m = {0};
+  cs_churn_data_t data = {0};
+  cs_churn_model_t mod = {0};
+  cs_churn_metrics_t hold, train;
+  cs_out_t *out = NULL;
+  float *score = NULL;
+  cJSON *sum = NULL;
+  const char *label = cs_opt_str(o, "label-column"), *cw = cs_opt_str(o, "class-weight");
+  cs_feature_spec_t spec;
+  CS_TRY(cs_stage_feature_spec(o, &spec));
+  CS_CHECK(!strcmp(cw, "none") || !strcmp(cw, "balanced"), CS_EUSAGE,
+           "--class-weight must be none or balanced, not '%s'", cw);
+  cs_churn_opts_t co = {.l2 = cs_opt_real(o, "l2"),
+                        .balanced = !strcmp(cw, "balanced"),
+                        .holdout = cs_opt_real(o, "holdout"),
+                        .seed = (uint64_t)cs_opt_int(o, "seed"),
+                        .max_iter = (int)cs_opt_int(o, "max-iter"),
+                        .tol = cs_opt_real(o, "newton-tol")};
+  CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
+           co.holdout);
+  CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
+  CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
+  CS_TRY(cs_stage_open(ctx, o, &st));
+  cs_timer_start(&ctx->timers, "features");
+  CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, NULL, &f, &m));
+  CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));
+  cs_timer_stop(&ctx->timers, "features");
+  for (int h = 0; h < 2; h++) {
+    int64_t n0 = data.counts[h][0], n1 = data.counts[h][1];
+    cs_log_info("churn: %s: %lld labelled (%lld churned, positive rate %.4f), %lld unknown",
+                h ? "holdout" : "training", (long long)(n0 + n1), (long long)n1,
+                n0 + n1 ? (double)n1 / (double)(n0 + n1) : 0.0, (long long)data.counts[h][2]);
+  }
+  cs_timer_start(&ctx->timers, "train");
+  CS_TRY(cs_churn_train(ctx, &m, &data, &co, &mod));
+  cs_timer_stop(&ctx->timers, "train");
+  cs_timer_start(&ctx->timers, "score");
+  score = cs_alloc(cs_bytes(m.n ? m.n : 1, sizeof *score), "scores");
+  CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
+  cs_churn_score(&mod, &m, score);
+  CS_TRY(verify_scores(ctx, &m, score));
+  CS_TRY(cs_churn_metrics(ctx, score, &data, m.n, 1, &hold));
+  CS_TRY(cs_churn_metrics(ctx, score, &data, m.n, 0, &train));
+  int64_t cal = 0;
+  for (int b = 0; b < CS_CHURN_CAL_BINS; b++) cal += hold.cal_count[b];
+  CS_CHECK(cal == hold.n, CS_EVERIFY, "verification: calibration counts add up to %lld, not %lld",
+           (long long)cal, (long long)hold.n);
+  cs_timer_stop(&ctx->timers, "score");
+  cs_log_info("churn: holdout AUC %.4f (error bound %.1e), log-loss %.4f, Brier %.4f, top-decile "
+              "lift %.2f", hold.auc, hold.auc_error_bound, hold.logloss, hold.brier, hold.lift[0]);
+
+  cs_timer_start(&ctx->timers, "write");
+  CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
+  CS_TRY(write_scores(ctx, out, &st.part, &m, score));
+  CS_TRY(write_split(ctx, out, &st.part, &m, &data));
+  CS_TRY(write_model(out, f, &mod, &co, label));
+  CS_TRY(write_metrics(out, "/churn/metrics/holdout", &hold));
+  CS_TRY(write_metrics(out, "/churn/metrics/train", &train));
+  sum = cs_summary_new(ctx, o);
+  CS_TRY(cs_stage_record(ctx, out, &st, sum));
+  CS_TRY(cs_out_commit(out));
+  out = NULL;
+  written = 1;
+  cs_timer_stop(&ctx->timers, "write");
+
+  cJSON *cj = cJSON_AddObjectToObject(sum, "churn");
+  cJSON_AddNumberToObject(cj, "iterations", mod.iterations);
+  cJSON_AddBoolToObject(cj, "converged", mod.converged);
+  cJSON_AddBoolToObject(cj, "separable", mod.separable);
+  cJSON_AddNumberToObject(cj, "loss", mod.loss);
+  cJSON *coef = cJSON_AddObjectToObject(cj, "coefficients");
+  for (int j = 0; j < mod.p; j++) {
+    cJSON *e = cJSON_AddObjectToObject(coef, j ? f->names[j - 1] : "intercept");
+    cJSON_AddNumberToObject(e, "value", mod.coef[j]);
+    cJSON_AddNumberToObject(e, "standard_error", mod.se[j]);
+  }
+  cJSON_AddItemToObject(cj, "holdout", metrics_json(&hold));
+  cJSON_AddItemToObject(cj, "train", metrics_json(&train));
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  if (out) cs_out_abort(out);
+  if (status < 0 && written) cs_io_remove(ctx, cs_opt_str(o, "output"));
+  cJSON_Delete(sum);
+  cs_free(score);
+  cs_churn_model_free(&mod);
+  cs_churn_data_free(&data);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+  cs_stage_close(&st);
+  return status;
+}
+
+int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK, written = 0;
+  cs_stage_t st = {0};
+  cs_features_t *fitted = NULL, *f = NULL;
+  cs_matrix_t m = {0};
+  cs_churn_model_t mod = {0};
+  cs_out_t *out = NULL;
+  float *score = NULL;
+  cJSON *sum = NULL;
+  char units[16], names[16384];
+  int64_t rows = 0, cols = 0;
+  const char *model = cs_opt_str(o, "model");
+  CS_CHECK(model, CS_EUSAGE, "churn score needs --model RESULTS (a churn train output)");
+  CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_TRY(cs_features_read(ctx, model, "/churn/model/feature_stats", &fitted));
+  CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,
+                           units, sizeof units, names, sizeof names));
+  CS_CHECK(cols == 1 && rows == fitted->d + 1, CS_EFORMAT,
+           "%s: /churn/model/coefficients has %lld values for %d features", model,
+           (long long)rows, fitted->d);
+  mod.p = (int)rows;
+  /* Every column the model needs must be in the store with the same meaning (checked by
+   * the feature pipeline against the stored statistics and categorical levels). */
+  cs_feature_spec_t spec = {.scale = fitted->scale, .missing = fitted->missing};
+  cs_timer_start(&ctx->timers, "features");
+  CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, fitted, &f, &m));
+  cs_timer_stop(&ctx->timers, "features");
+  cs_timer_start(&ctx->timers, "score");
+  score = cs_alloc(cs_bytes(m.n ? m.n : 1, sizeof *score), "scores");
+  CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
+  cs_churn_score(&mod, &m, score);
+  CS_TRY(verify_scores(ctx, &m, score));
+  cs_timer_stop(&ctx->timers, "score");
+  CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
+  CS_TRY(write_scores(ctx, out, &st.part, &m, score));
+  CS_TRY(cs_out_attr_str(out, "/churn", "model", model));
+  sum = cs_summary_new(ctx, o);
+  CS_TRY(cs_stage_record(ctx, out, &st, sum));
+  CS_TRY(cs_out_commit(out));
+  out = NULL;
+  written = 1;
+  cJSON *cj = cJSON_AddObjectToObject(sum, "churn");
+  cJSON_AddStringToObject(cj, "model", model);
+  cJSON_AddNumberToObject(cj, "customers_scored", (double)f->n_used);
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  if (out) cs_out_abort(out);
+  if (status < 0 && written) cs_io_remove(ctx, cs_opt_str(o, "output"));
+  cJSON_Delete(sum);
+  cs_free(score);
+  free(mod.coef);
+  cs_matrix_free(&m);
+  cs_features_free(f);
+  cs_features_free(fitted);
+  cs_stage_close(&st);
+  return status;
+}
