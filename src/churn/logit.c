@@ -113,13 +113,16 @@ typedef struct pass {
 /* One pass over the training rows at coef: gradient, Hessian, loss. Collective. */
 static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
                     const double *cw, pass_t *ps, const double *coef, double *g, double *h,
-                    double *loss, int64_t *wrong) {
+                    double *loss, int *separable) {
   int status = CS_OK;
   const int p = ps->p, d = p - 1;
   const int64_t nh = (int64_t)p * (p + 1) / 2;
   memset(ps->v, 0, (size_t)ps->nv * sizeof *ps->v);
+  /* Separable along the current direction: every churner scores above every stayer. */
+  double edge[2] = {-INFINITY, -INFINITY}; /* max z of stayers, -min z of churners */
 #pragma omp parallel
   {
+    double e0 = -INFINITY, e1 = -INFINITY;
     cs_fixacc_t *a = malloc((size_t)(ps->nv - 1) * sizeof *a);
     int64_t bad = 0;
     for (int64_t v = 0; v < p; v++) cs_fixacc_init(&a[v], ps->sg);
@@ -144,9 +147,13 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
       double pc = fmin(fmax(pr, 1e-15), 1 - 1e-15);
       cs_fixacc_add(&a[p + nh], -w * (y ? log(pc) : log1p(-pc)));
       bad += (z > 0) != (y == 1);
+      if (y) e1 = fmax(e1, -z);
+      else e0 = fmax(e0, z);
     }
 #pragma omp critical
     {
+      edge[0] = fmax(edge[0], e0);
+      edge[1] = fmax(edge[1], e1);
       for (int64_t v = 0; v < ps->nv - 1; v++) ps->v[v] += cs_fixacc_total(&a[v]);
       ps->v[ps->nv - 1] += bad;
     }
@@ -154,6 +161,8 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
     free(xr);
   }
   CS_TRY(cs_par_sum_i128_n(ctx, ps->v, ps->nv));
+  CS_TRY(cs_par_allreduce(ctx, edge, 2, CS_DT_F64, CS_OP_MAX));
+  *separable = edge[0] < -edge[1];
   for (int j = 0; j < p; j++) g[j] = cs_from_fixed(ps->v[j], ps->sg);
   int64_t t = p;
   for (int j = 0; j < p; j++)
@@ -162,7 +171,7 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
       t++;
     }
   *loss = cs_from_fixed(ps->v[p + nh], ps->sl);
-  *wrong = (int64_t)ps->v[ps->nv - 1];
+
 fail:
   return status;
 }
@@ -205,11 +214,11 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   /* Start at the intercept of the base rate. */
   model->coef[0] = log((double)pos / (double)neg);
   double loss = INFINITY, prev_loss = INFINITY;
-  int64_t wrong = 0;
-  int halvings = 0;
+  int separable = 0, halvings = 0;
   for (int it = 1; it <= o->max_iter; it++) {
     double data_loss;
-    CS_TRY(evaluate(ctx, m, data, model->class_weight, &ps, model->coef, g, h, &data_loss, &wrong));
+    CS_TRY(evaluate(ctx, m, data, model->class_weight, &ps, model->coef, g, h, &data_loss,
+                    &separable));
     double pen = 0;
     for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
     loss = data_loss + 0.5 * o->l2 * pen;
@@ -261,7 +270,7 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     chol_solve(h, p, step);
     model->se[j] = sqrt(step[j]);
   }
-  model->separable = wrong == 0;
+  model->separable = separable;
   if (model->separable)
     cs_log_warn("churn: the training customers are perfectly separable; the coefficients stay "
                 "finite only because of the L2 penalty (--l2 %g)", o->l2);

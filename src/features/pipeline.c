@@ -36,8 +36,8 @@ int cs_features_parse_missing(const char *s, cs_missing_t *v) {
 
 void cs_features_free(cs_features_t *f) {
   if (!f) return;
-  for (int i = 0; i < f->n_cols; i++) {
-    for (int l = 0; l < f->cols[i].n_levels; l++) free(f->cols[i].levels[l]);
+  for (int i = 0; f->cols && i < f->n_cols; i++) {
+    for (int l = 0; f->cols[i].levels && l < f->cols[i].n_levels; l++) free(f->cols[i].levels[l]);
     free(f->cols[i].levels);
   }
   free(f->cols);

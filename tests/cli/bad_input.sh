@@ -40,6 +40,20 @@ case $case_name in
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 50 --summary "$summary") ;;
   k_zero)         store good; want=1 needle="--k must be in 1..100000, got 0"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 0 --summary "$summary") ;;
+  churn_no_labels) store no_labels; want=2 needle="no labelled customers to train on"
+                  cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  churn_one_class) store one_class; want=2 needle="only one class among the"
+                  cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  churn_score_missing_feature|churn_score_unseen_level)
+                  store good
+                  run churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
+                    --features age,income,region >/dev/null 2>&1
+                  if [ $case_name = churn_score_missing_feature ]; then
+                    store no_income; want=2 needle="feature 'income' is not a column of /customers"
+                  else
+                    store new_region; want=2 needle="feature 'region' has 4 categories here but 3 in the model"
+                  fi
+                  cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;

@@ -3,7 +3,8 @@
 
 usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
-      string_column | all_nan_column | no_schema_version | constant_column | stats
+      string_column | all_nan_column | no_schema_version | constant_column | stats |
+      no_labels | one_class | no_income | new_region
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
  constant_column: the good store plus a column 'flat' that is 7 everywhere)
 """
@@ -36,7 +37,18 @@ with h5py.File(path, "w") as f:
     g["region"].attrs["categories"] = ["north", "south", "west"]
     g["tier"] = rng.integers(0, 2, n).astype(np.uint32)
     g["tier"].attrs["categories"] = np.array([b"basic", b"gold"], dtype="S5")  # fixed-length
-    g["churned"] = rng.integers(0, 2, n).astype(np.int64)
+    churned = rng.integers(0, 2, n).astype(np.int64)
+    if kind == "no_labels":
+        churned[:] = -1
+    if kind == "one_class":
+        churned[:] = 0
+    g["churned"] = churned
+    if kind == "no_income":
+        del g["income"]
+    if kind == "new_region":  # a level the model never saw
+        del g["region"]
+        g["region"] = rng.integers(0, 4, n).astype(np.int8)
+        g["region"].attrs["categories"] = ["north", "south", "west", "east"]
     g["treated"] = rng.random(n) < 0.5  # numpy bool: an HDF5 enum over int8
     if kind == "length_mismatch":
         g["short"] = np.zeros(n - 1)
