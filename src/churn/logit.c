@@ -110,57 +110,65 @@ typedef struct pass {
   cs_fixed_t *v;
 } pass_t;
 
-/* One pass over the training rows at coef: gradient, Hessian, loss. Collective. */
+/* One pass over the training rows at coef: gradient, Hessian, loss. Rows are taken in
+ * blocks of CS_FIXED_BLOCK; inside a block every term is added to an int64 as
+ * trunc(value 2^s) (a vectorizable loop over the Hessian's row), and each block is flushed
+ * into the thread's 128-bit totals. Collective. */
 static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
                     const double *cw, pass_t *ps, const double *coef, double *g, double *h,
                     double *loss, int *separable) {
   int status = CS_OK;
   const int p = ps->p, d = p - 1;
-  const int64_t nh = (int64_t)p * (p + 1) / 2;
-  memset(ps->v, 0, (size_t)ps->nv * sizeof *ps->v);
+  const int64_t nh = (int64_t)p * (p + 1) / 2, nv = ps->nv;
+  const int64_t nb = (m->n + CS_FIXED_BLOCK - 1) / CS_FIXED_BLOCK;
+  const double gs = ldexp(1.0, ps->sg), hs = ldexp(1.0, ps->sh), ls = ldexp(1.0, ps->sl);
+  memset(ps->v, 0, (size_t)nv * sizeof *ps->v);
   /* Separable along the current direction: every churner scores above every stayer. */
   double edge[2] = {-INFINITY, -INFINITY}; /* max z of stayers, -min z of churners */
 #pragma omp parallel
   {
     double e0 = -INFINITY, e1 = -INFINITY;
-    cs_fixacc_t *a = malloc((size_t)(ps->nv - 1) * sizeof *a);
-    int64_t bad = 0;
-    for (int64_t v = 0; v < p; v++) cs_fixacc_init(&a[v], ps->sg);
-    for (int64_t v = p; v < p + nh; v++) cs_fixacc_init(&a[v], ps->sh);
-    cs_fixacc_init(&a[p + nh], ps->sl);
+    int64_t *blk = malloc((size_t)nv * sizeof *blk);
+    cs_fixed_t *tot = calloc((size_t)nv, sizeof *tot);
     double *xr = malloc((size_t)p * sizeof *xr);
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < m->n; i++) {
-      int y = data->y[i];
-      if (y < 0 || data->holdout[i]) continue;
-      const float *x = m->x + i * d;
-      xr[0] = 1.0;
-      for (int j = 0; j < d; j++) xr[1 + j] = x[j];
-      double z = linear(coef, x, d), pr = sigmoid(z), w = cw[y];
-      double r = w * ((double)y - pr), hw = w * pr * (1 - pr);
-      for (int j = 0; j < p; j++) cs_fixacc_add(&a[j], r * xr[j]);
-      int64_t t = p;
-      for (int j = 0; j < p; j++) {
-        double hj = hw * xr[j];
-        for (int k = j; k < p; k++) cs_fixacc_add(&a[t++], hj * xr[k]);
+    for (int64_t b = 0; b < nb; b++) {
+      int64_t i0 = b * CS_FIXED_BLOCK, i1 = i0 + CS_FIXED_BLOCK < m->n ? i0 + CS_FIXED_BLOCK : m->n;
+      memset(blk, 0, (size_t)nv * sizeof *blk);
+      for (int64_t i = i0; i < i1; i++) {
+        int y = data->y[i];
+        if (y < 0 || data->holdout[i]) continue;
+        const float *x = m->x + i * d;
+        xr[0] = 1.0;
+        for (int j = 0; j < d; j++) xr[1 + j] = x[j];
+        double z = linear(coef, x, d), pr = sigmoid(z), w = cw[y];
+        double r = w * ((double)y - pr) * gs, hw = w * pr * (1 - pr) * hs;
+        for (int j = 0; j < p; j++) blk[j] += (int64_t)(r * xr[j]);
+        int64_t *hrow = blk + p;
+        for (int j = 0; j < p; j++) {
+          double hj = hw * xr[j];
+          for (int k = j; k < p; k++) hrow[k - j] += (int64_t)(hj * xr[k]);
+          hrow += p - j;
+        }
+        double pc = fmin(fmax(pr, 1e-15), 1 - 1e-15);
+        blk[p + nh] += (int64_t)(-w * (y ? log(pc) : log1p(-pc)) * ls);
+        blk[p + nh + 1] += (z > 0) != (y == 1);
+        if (y) e1 = fmax(e1, -z);
+        else e0 = fmax(e0, z);
       }
-      double pc = fmin(fmax(pr, 1e-15), 1 - 1e-15);
-      cs_fixacc_add(&a[p + nh], -w * (y ? log(pc) : log1p(-pc)));
-      bad += (z > 0) != (y == 1);
-      if (y) e1 = fmax(e1, -z);
-      else e0 = fmax(e0, z);
+      for (int64_t v = 0; v < nv; v++) tot[v] += blk[v];
     }
 #pragma omp critical
     {
+      for (int64_t v = 0; v < nv; v++) ps->v[v] += tot[v];
       edge[0] = fmax(edge[0], e0);
       edge[1] = fmax(edge[1], e1);
-      for (int64_t v = 0; v < ps->nv - 1; v++) ps->v[v] += cs_fixacc_total(&a[v]);
-      ps->v[ps->nv - 1] += bad;
     }
-    free(a);
+    free(blk);
+    free(tot);
     free(xr);
   }
-  CS_TRY(cs_par_sum_i128_n(ctx, ps->v, ps->nv));
+  CS_TRY(cs_par_sum_i128_n(ctx, ps->v, nv));
   CS_TRY(cs_par_allreduce(ctx, edge, 2, CS_DT_F64, CS_OP_MAX));
   *separable = edge[0] < -edge[1];
   for (int j = 0; j < p; j++) g[j] = cs_from_fixed(ps->v[j], ps->sg);
@@ -171,7 +179,6 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
       t++;
     }
   *loss = cs_from_fixed(ps->v[p + nh], ps->sl);
-
 fail:
   return status;
 }
