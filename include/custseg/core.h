@@ -142,7 +142,7 @@ void cs_dtype_put(cs_dtype_t t, void *array, int64_t i, double x);
  * A double x is summed as the 128-bit integer trunc(x * 2^s), so sums are associative and
  * the same for any split over ranks and threads. s is chosen once per quantity from a bound
  * on |x| and the number of terms, so no sum can overflow; the grid 2^-s is far finer than
- * the data's own precision for customer-scale data (documented in docs/determinism.md). */
+ * the data's own precision for customer-scale data (documented in docs/segments.md, Determinism). */
 typedef __int128 cs_fixed_t;
 /* Exponent s such that n_terms values of magnitude <= maxabs sum below 2^124 and each scaled
  * value stays below 2^52, so up to 1024 of them can be summed in an int64 first

@@ -1,8 +1,8 @@
 /* segment: distributed k-means over the feature matrix.
  *
- * Every rank holds its rows; only K x (D + 2) numbers cross ranks per iteration, in one
+ * Every rank holds its rows; only K x (D + 3) + 1 numbers cross ranks per iteration, in one
  * packed reduction of exact 128-bit fixed-point sums, so centroids, labels, inertia and the
- * iteration count are bit-identical for any number of ranks and threads (docs/determinism.md).
+ * iteration count are bit-identical for any number of ranks and threads (docs/segments.md, Determinism).
  * Initialisation draws are keyed by customer id, never by rank or thread. */
 #ifndef CUSTSEG_SEGMENT_H
 #define CUSTSEG_SEGMENT_H
@@ -13,7 +13,7 @@
 /* AUTO: k-means|| when N x K exceeds 10^8 (k-means++ needs K passes), else k-means++. */
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
 /* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
- * than keeping bounds (docs/performance.md). */
+ * than keeping bounds (docs/segments.md). */
 typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_AUTO } cs_algo_t;
 
 typedef struct cs_kmeans_opts {
@@ -41,6 +41,7 @@ typedef struct cs_kmeans_result {
   double *trace;        /* inertia per iteration (iterations values) */
   double seconds_per_iteration; /* median over iterations */
   int64_t distance_rows;        /* local rows whose distances to all centroids were computed */
+  int passes;                   /* assignment passes (iterations, plus the final one) */
   cs_algo_t algorithm;          /* the variant that ran (never AUTO) */
   uint64_t verification_hash;   /* order-independent hash of (customer_id, label) */
 } cs_kmeans_result_t;

@@ -167,6 +167,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
   CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
   CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, NULL, &f, &m));
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));

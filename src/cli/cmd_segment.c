@@ -102,7 +102,12 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK((int)init_kind >= 0, CS_EUSAGE, "--init must be auto, kmeans++ or kmeans|| (alias "
            "kmeans-par), not '%s'", init_word);
   CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
+  /* Every option checked before any data is read. */
+  CS_CHECK(cs_opt_int(o, "max-iter") >= 1, CS_EUSAGE, "--max-iter must be at least 1");
+  CS_CHECK(!(cs_opt_str(o, "init-centroids") && k_hi > k_lo), CS_EUSAGE,
+           "--init-centroids needs a single --k, not a range");
   CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_store_t *store = st.store;
   cs_part_t part = st.part;
   cs_timer_start(&ctx->timers, "features");
@@ -126,7 +131,6 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   int n_k = (int)(k_hi - k_lo + 1);
   table = calloc((size_t)n_k, sizeof *table);
   CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-  CS_CHECK(!(init && n_k > 1), CS_EUSAGE, "--init-centroids needs a single --k, not a range");
   cs_timer_start(&ctx->timers, "kmeans");
   if (n_k > 1) {
     CS_TRY(cs_kmeans_select(ctx, &m, f->n_used, &ko, (int)k_lo, (int)k_hi, min_share,
@@ -177,7 +181,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_TRY(cs_par_allreduce(ctx, dr, 2, CS_DT_I64, CS_OP_SUM));
     /* Full distance evaluations per customer per pass (1.0 for Lloyd). */
     cJSON_AddNumberToObject(km, "distance_fraction",
-                            dr[1] ? (double)dr[0] / ((double)dr[1] * (r.iterations + (r.converged ? 0 : 1))) : 0);
+                            dr[1] && r.passes ? (double)dr[0] / ((double)dr[1] * r.passes) : 0);
   }
   cJSON_AddBoolToObject(km, "converged", r.converged);
   cJSON_AddNumberToObject(km, "restart", r.restart);

@@ -137,7 +137,8 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
       if (in_list(spec->weights, c->name, &w)) {
         char *end = NULL;
         c->weight = w ? strtod(w, &end) : NAN;
-        CS_CHECK(w && end != w && *end == '\0' && isfinite(c->weight) && c->weight >= 0,
+        CS_CHECK(w && end != w && (*end == '\0' || *end == ',' || *end == ' ') &&
+                     isfinite(c->weight) && c->weight >= 0,
                  CS_EUSAGE, "--feature-weights: '%s' needs name:weight with weight >= 0",
                  c->name);
       }
@@ -368,7 +369,10 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       int j = c->first;
       f->center[j] = center_of(f, c);
       f->spread[j] = spread_of(f, c);
-      CS_CHECK(!(c->std == 0 && f->scale != CS_SCALE_NONE), CS_EDATA,
+      /* Zero, or below what the exact-sum grid resolves for values of this size. */
+      CS_CHECK(!(c->std <= 1e-12 * fmax(1.0, fmax(fabs(c->min), fabs(c->max))) &&
+                 f->scale != CS_SCALE_NONE),
+               CS_EDATA,
                "%s: feature '%s' has zero variance (constant %g); leave it out of --features",
                store->path, c->name, c->mean);
       CS_CHECK(f->spread[j] > 0 && isfinite(f->spread[j]), CS_EDATA,

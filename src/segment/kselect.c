@@ -103,7 +103,10 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
       wsum[hb.label] += hb.w;
       dsum[hb.label] += hb.w * sqrt(e);
     }
-    if (!(wsum[ha.label] > 0)) continue; /* alone in its segment: s(i) = 0 by convention */
+    if (!(wsum[ha.label] > 0)) { /* alone in its segment's sample: s(i) = 0, as scikit-learn */
+      cs_fixacc_add(&den, ha.w);
+      continue;
+    }
     double ai = dsum[ha.label] / wsum[ha.label], bi = INFINITY;
     for (int q = 0; q < k; q++)
       if (q != ha.label && wsum[q] > 0) bi = fmin(bi, dsum[q] / wsum[q]);
@@ -216,7 +219,10 @@ int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                 "smallest segment %.2f%%", k, t->inertia, t->calinski_harabasz,
                 t->davies_bouldin, t->silhouette, 100 * t->min_share);
     int qualifies = t->min_share >= min_share;
-    int take = qualifies && (picked < 0 || t->silhouette > table[picked - k_min].silhouette + 0.005);
+    /* K = 1 has no silhouette (NaN): any qualifying K with one replaces it. */
+    double held = picked < 0 ? NAN : table[picked - k_min].silhouette;
+    int take = qualifies && (picked < 0 || (isnan(held) && !isnan(t->silhouette)) ||
+                             t->silhouette > held + 0.005);
     if (take) {
       cs_kmeans_result_free(best);
       *best = cur;

@@ -3,7 +3,7 @@
  * One pass per iteration fuses the assignment (kernels/assign.c) with the partial M-step:
  * per-thread sums of w*x per segment, weights, counts and the exact inertia, as fixed-point
  * integers (int64 inside a block of rows, flushed to 128-bit totals), then one packed
- * allreduce of K*(D+2)+2 integers. Integer sums do not depend on order, so the centroids are
+ * allreduce of K*(D+3)+1 integers. Integer sums do not depend on order, so the centroids are
  * bit-identical for any ranks x threads; each row's distance arithmetic is the same wherever
  * it lands. Ties go to the lowest centroid index. Empty segments are re-seeded at the
  * farthest customers (ties to the lowest global row). */
@@ -461,6 +461,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
   }
   r->inertia = l->inertia;
   r->distance_rows = l->distance_rows;
+  r->passes = it + !strict;
   qsort(times, (size_t)it, sizeof *times, cmp_double);
   r->seconds_per_iteration = it % 2 ? times[it / 2] : 0.5 * (times[it / 2 - 1] + times[it / 2]);
 fail:
@@ -545,8 +546,11 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     memset(&cur, 0, sizeof cur);
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
     CS_TRY(run(&l, o, tol_abs, c, &cur));
-    cs_log_info("k-means: restart %d/%d: inertia %.10g after %d iterations%s", rs + 1, restarts,
-                cur.inertia, cur.iterations, cur.converged ? "" : " (not converged)");
+    cs_log_info("k-means: restart %d/%d: inertia %.10g after %d iterations", rs + 1, restarts,
+                cur.inertia, cur.iterations);
+    if (!cur.converged)
+      cs_log_warn("k-means: restart %d did not converge in --max-iter %d iterations", rs + 1,
+                  o->max_iter);
     if (rs == 0 || cur.inertia < best->inertia) {
       cs_kmeans_result_free(best);
       *best = cur;
