@@ -48,6 +48,8 @@ typedef struct cs_churn_metrics {
   double lift[CS_CHURN_DECILES];  /* cumulative lift at depth (i+1)/10 */
 } cs_churn_metrics_t;
 
+/* Whether a customer is in the holdout: XXH3_64(id, seed) < holdout * 2^64. Local. */
+int cs_churn_in_holdout(int64_t customer_id, const cs_churn_opts_t *o);
 /* Read `label_column` (default churned) for the matrix rows and split by hash. Collective. */
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
                     const char *label_column, const cs_churn_opts_t *o, cs_churn_data_t *data);

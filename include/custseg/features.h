@@ -37,6 +37,10 @@ typedef struct cs_feature_spec {
   const char *weight_column; /* per-customer weights (>= 0, finite) */
   cs_scale_t scale;
   cs_missing_t missing;
+  /* Optional: fit the statistics on the customers for which fit_row(id, arg) is true only
+   * (e.g. the training part of a split, so the holdout never informs the model). */
+  int (*fit_row)(int64_t customer_id, const void *arg);
+  const void *fit_arg;
 } cs_feature_spec_t;
 
 /* One input column and its fitted statistics (after log1p, before scaling). */

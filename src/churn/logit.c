@@ -24,6 +24,12 @@ void cs_churn_model_free(cs_churn_model_t *model) {
   memset(model, 0, sizeof *model);
 }
 
+int cs_churn_in_holdout(int64_t customer_id, const cs_churn_opts_t *o) {
+  if (!(o->holdout > 0)) return 0;
+  uint64_t cut = (uint64_t)(o->holdout * 18446744073709551616.0);
+  return XXH3_64bits_withSeed(&customer_id, sizeof customer_id, o->seed) < cut;
+}
+
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
                     const char *label_column, const cs_churn_opts_t *o, cs_churn_data_t *data) {
   int status = CS_OK;
@@ -40,12 +46,11 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   data->holdout = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "split");
   CS_TRY(cs_par_agree(ctx, raw && data->y && data->holdout ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_store_read(store, label_column, part->offset, part->n_local, CS_DT_F64, raw));
-  uint64_t cut = o->holdout <= 0 ? 0 : (uint64_t)(o->holdout * 18446744073709551616.0);
   int64_t cnt[6] = {0};
   for (int64_t i = 0; i < m->n; i++) {
     double v = raw[m->row[i] - part->offset];
     int8_t y = v == 0.0 ? 0 : v == 1.0 ? 1 : -1;
-    int h = o->holdout > 0 && XXH3_64bits_withSeed(&m->id[i], sizeof m->id[i], o->seed) < cut;
+    int h = cs_churn_in_holdout(m->id[i], o);
     data->y[i] = y;
     data->holdout[i] = (uint8_t)h;
     cnt[3 * h + (y < 0 ? 2 : y)]++;

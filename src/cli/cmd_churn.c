@@ -140,6 +140,12 @@ fail:
   return status;
 }
 
+/* The feature statistics are fitted on the training part only: the holdout must not inform
+ * the model, not even through the standardization. */
+static int in_training(int64_t id, const void *arg) {
+  return !cs_churn_in_holdout(id, arg);
+}
+
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, written = 0;
   cs_stage_t st = {0};
@@ -168,6 +174,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
   CS_TRY(cs_stage_open(ctx, o, &st));
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
+  spec.fit_row = in_training;
+  spec.fit_arg = &co;
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, NULL, &f, &m));
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));

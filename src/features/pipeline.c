@@ -309,8 +309,8 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       cs_features_t **out, cs_matrix_t *m) {
   int status = CS_OK;
   cs_features_t *f = calloc(1, sizeof *f);
-  double *buf = NULL;
-  uint8_t *miss = NULL, *row_miss = NULL;
+  double *buf = NULL, *sbuf = NULL; /* sbuf: the column as the statistics see it */
+  uint8_t *miss = NULL, *row_miss = NULL, *fit = NULL;
   int64_t nl = part->n_local;
   memset(m, 0, sizeof *m);
   *out = NULL;
@@ -327,6 +327,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   m->d = f->d;
   m->n = nl;
   buf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *buf), "feature column");
+  sbuf = buf;
   miss = cs_alloc(cs_bytes(nl ? nl : 1, 1), "missing flags");
   row_miss = cs_calloc(cs_bytes(nl ? nl : 1, 1), "missing flags");
   m->x = cs_alloc(cs_bytes((nl * f->d) > 0 ? nl * f->d : 1, sizeof *m->x), "feature matrix");
@@ -337,6 +338,13 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   CS_TRY(cs_store_read(store, "customer_id", part->offset, nl, CS_DT_I64, m->id));
   for (int64_t i = 0; i < nl; i++) m->row[i] = part->offset + i;
 
+  /* Rows whose values fit the statistics (all, unless the caller holds some out). */
+  if (!fitted && spec->fit_row) {
+    fit = cs_alloc(cs_bytes(nl ? nl : 1, 1), "fit rows");
+    sbuf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *sbuf), "fit column");
+    CS_TRY(cs_par_agree(ctx, fit && sbuf ? CS_OK : CS_ENOMEM));
+    for (int64_t i = 0; i < nl; i++) fit[i] = (uint8_t)(spec->fit_row(m->id[i], spec->fit_arg) != 0);
+  }
   cs_progress_t prog;
   cs_progress_start(&prog, "features (columns)", f->n_cols);
   for (int ci = 0; ci < f->n_cols; ci++) {
@@ -365,7 +373,11 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         row_miss[i] |= miss[i];
       }
     } else {
-      if (!fitted) CS_TRY(column_stats(ctx, buf, nl, f->scale, c));
+      if (!fitted) {
+        if (fit)
+          for (int64_t i = 0; i < nl; i++) sbuf[i] = fit[i] ? buf[i] : NAN;
+        CS_TRY(column_stats(ctx, sbuf, nl, f->scale, c));
+      }
       int j = c->first;
       f->center[j] = center_of(f, c);
       f->spread[j] = spread_of(f, c);
@@ -436,6 +448,8 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   *out = f;
   f = NULL;
 fail:
+  if (sbuf && sbuf != buf) cs_free(sbuf);
+  cs_free(fit);
   cs_free(buf);
   cs_free(miss);
   cs_free(row_miss);

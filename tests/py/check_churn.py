@@ -90,6 +90,22 @@ run(3, "churn", "score", "--model", path("r1.h5"), "--input", path("s.h5"), "--o
 if subprocess.run(["h5diff", path("r1.h5"), path("rescored.h5"), "/churn/score"]).returncode:
     failures.append("a saved and re-loaded model scores differently")
 
+# 3b. The feature statistics come from the training part only (no holdout leakage): on a
+# store where every customer is labelled, the stored mean of age is numpy's over split == 0.
+run(2, "generate", "--customers", "50000", "--seed", "5", "--unlabelled-rate", "0", "--output",
+    path("all.h5"), "--quiet")
+run(2, "churn", "train", "--input", path("all.h5"), "--output", path("all_res.h5"), "--quiet")
+with h5py.File(path("all.h5"), "r") as s, h5py.File(path("all_res.h5"), "r") as r:
+    cols = [n.decode() if isinstance(n, bytes) else str(n)
+            for n in r["churn/model/feature_stats/columns"].attrs["names"]]
+    table = r["churn/model/feature_stats/columns/table"][...]
+    split = r["churn/split"][...]
+    age = s["customers/age"][...].astype(float)
+    want, whole = age[split == 0].mean(), age.mean()
+    got = table[cols.index("age"), 2]
+    if abs(got - want) > 1e-9 * abs(want) or abs(got - whole) < 1e-9:
+        failures.append(f"age mean {got}: training part {want}, all customers {whole}")
+
 # 4. Perfectly separable labels.
 n = 2000
 x = np.linspace(-3, 3, n)
