@@ -10,7 +10,8 @@
 #include "custseg/features.h"
 #include "custseg/kernels.h"
 
-/* AUTO: k-means|| when N x K exceeds 10^8 (k-means++ needs K passes), else k-means++. */
+/* AUTO: k-means++ (better starts on well-separated data, measured), k-means|| only when
+ * N x K exceeds 10^10, where K passes over the data become too many. */
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
 /* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
  * than keeping bounds (docs/segments.md). */

@@ -45,7 +45,7 @@ const cs_optdef_t cs_optdefs[] = {
      "customers in the silhouette sample (chosen by a hash of customer id)"},
     {"init", CS_OPT_STR, "auto", "segment",
      "start: kmeans++, kmeans|| (alias kmeans-par; a few passes instead of K), or auto "
-     "(kmeans|| when customers x K > 1e8)"},
+     "(kmeans|| only when customers x K > 1e10: kmeans++ gives better starts)"},
     {"n-init", CS_OPT_INT, "1", "segment", "k-means++ restarts; the lowest inertia wins"},
     {"max-iter", CS_OPT_INT, "300", "segment churn-train",
      "maximum iterations (Lloyd for segment, Newton for churn train)"},

@@ -349,17 +349,25 @@ static int mean_variance(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_all, dou
   cs_fixed_t *s = calloc((size_t)2 * (size_t)d, sizeof *s);
   CS_TRY(cs_par_agree(ctx, s ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   int s1 = cs_fixed_exponent(maxabs, n_all), s2 = cs_fixed_exponent(maxabs * maxabs, n_all);
-  for (int j = 0; j < d; j++) {
-    cs_fixacc_t a1, a2;
-    cs_fixacc_init(&a1, s1);
-    cs_fixacc_init(&a2, s2);
-    for (int64_t i = 0; i < m->n; i++) {
-      double x = m->x[i * d + j];
-      cs_fixacc_add(&a1, x);
-      cs_fixacc_add(&a2, x * x);
+  /* Row by row (the matrix is row-major), per-thread exact accumulators merged: integers, so
+   * the merge order does not matter. */
+#pragma omp parallel
+  {
+    cs_fixacc_t *a = malloc((size_t)2 * (size_t)d * sizeof *a);
+    for (int j = 0; j < d; j++) {
+      cs_fixacc_init(&a[j], s1);
+      cs_fixacc_init(&a[d + j], s2);
     }
-    s[j] = cs_fixacc_total(&a1);
-    s[d + j] = cs_fixacc_total(&a2);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < m->n; i++)
+      for (int j = 0; j < d; j++) {
+        double x = m->x[i * d + j];
+        cs_fixacc_add(&a[j], x);
+        cs_fixacc_add(&a[d + j], x * x);
+      }
+#pragma omp critical
+    for (int j = 0; j < 2 * d; j++) s[j] += cs_fixacc_total(&a[j]);
+    free(a);
   }
   CS_TRY(cs_par_sum_i128_n(ctx, s, 2 * (int64_t)d));
   double v = 0;
@@ -510,9 +518,15 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                            : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
 
   /* Fixed-point scales from global bounds: |x| <= maxabs, w <= maxw. */
-  double mx[2] = {0, 1};
-  for (int64_t i = 0; i < m->n * d; i++) mx[0] = fmax(mx[0], fabs((double)m->x[i]));
-  for (int64_t i = 0; m->w && i < m->n; i++) mx[1] = fmax(mx[1], m->w[i]);
+  double mx[2] = {0, 1}, mx0 = 0, mx1 = 1;
+#pragma omp parallel for schedule(static) reduction(max : mx0)
+  for (int64_t i = 0; i < m->n * d; i++) {
+    float v = m->x[i] < 0 ? -m->x[i] : m->x[i];
+    mx0 = v > mx0 ? v : mx0;
+  }
+  for (int64_t i = 0; m->w && i < m->n; i++) mx1 = m->w[i] > mx1 ? m->w[i] : mx1;
+  mx[0] = mx0;
+  mx[1] = mx1;
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   if (o->init == CS_INIT_GIVEN)
     for (int64_t v = 0; v < (int64_t)k * d; v++) mx[0] = fmax(mx[0], fabs(o->init_centroids[v]));
@@ -531,7 +545,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     if (l.xlen) l.xlen[i] = sqrt(s2);
   }
   double var = 0;
-  CS_TRY(mean_variance(ctx, m, n_global, mx[0], &var));
+  if (o->tol > 0) CS_TRY(mean_variance(ctx, m, n_global, mx[0], &var)); /* only for --tol */
   double tol_abs = o->tol * var;
 
   int restarts = o->init == CS_INIT_GIVEN ? 1 : (o->n_init > 0 ? o->n_init : 1);
@@ -539,7 +553,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     if (o->init == CS_INIT_GIVEN)
       memcpy(c, o->init_centroids, (size_t)k * (size_t)d * sizeof *c);
     else if (o->init == CS_INIT_PARALLEL ||
-             (o->init == CS_INIT_AUTO && (double)n_global * k > 1e8))
+             (o->init == CS_INIT_AUTO && (double)n_global * k > 1e10))
       CS_TRY(cs__kmeans_par(ctx, m, k, o->seed, rs, c));
     else
       CS_TRY(cs__kmeans_pp(ctx, m, k, o->seed, rs, c));
