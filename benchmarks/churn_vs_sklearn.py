@@ -12,6 +12,10 @@ usage: churn_vs_sklearn.py STORE [--ranks 1] [--threads 2] [--l2 1.0] [--repeat 
 import argparse
 import json
 import os
+
+# OpenBLAS 0.3.21 misreads this CPU and picks generic kernels (docs/performance.md);
+# scikit-learn's BLAS calls get the right ones only with this set before numpy loads.
+os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 import statistics
 import subprocess
 import time
@@ -38,7 +42,8 @@ res, summ = os.path.join(a.workdir, "churn.h5"), os.path.join(a.workdir, "churn.
 
 ours = []
 for _ in range(a.repeat):
-    subprocess.run(["mpirun", "--oversubscribe", "-n", str(a.ranks), custseg, "churn", "train",
+    bind = ["--bind-to", "none"] if a.threads > 1 else []  # mpirun pins a lone rank to one core
+    subprocess.run(["mpirun", "--oversubscribe", *bind, "-n", str(a.ranks), custseg, "churn", "train",
                     "--input", a.store, "--output", res, "--summary", summ, "--l2", str(a.l2),
                     "--threads", str(a.threads), "--quiet"], check=True, env=env)
     ours.append(json.load(open(summ))["timings_seconds"]["train"]["max"])
