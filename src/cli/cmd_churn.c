@@ -43,14 +43,23 @@ fail:
   return status;
 }
 
-/* Scores must be probabilities. Collective. */
-static int verify_scores(cs_ctx_t *ctx, const cs_matrix_t *m, const float *score) {
+/* Score every matrix row into a new array (*out, cs_free) and check the scores are
+ * probabilities (exit status 4 otherwise). Collective. */
+static int score_rows(cs_ctx_t *ctx, const cs_churn_model_t *mod, const cs_matrix_t *m,
+                      float **out) {
+  int status = CS_OK;
   int64_t bad = 0;
+  float *score = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *score), "scores");
+  *out = NULL;
+  CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
+  cs_churn_score(mod, m, score);
   for (int64_t i = 0; i < m->n; i++) bad += !(score[i] >= 0.0f && score[i] <= 1.0f);
-  int status = cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM);
-  if (status == CS_OK && bad)
-    status = cs_error_set(CS_EVERIFY, __FILE__, __LINE__,
-                          "verification: %lld churn scores outside [0, 1]", (long long)bad);
+  CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(bad == 0, CS_EVERIFY, "verification: %lld churn scores outside [0, 1]", (long long)bad);
+  *out = score;
+  return CS_OK;
+fail:
+  cs_free(score);
   return status;
 }
 
@@ -190,10 +199,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_churn_train(ctx, &m, &data, &co, &mod));
   cs_timer_stop(&ctx->timers, "train");
   cs_timer_start(&ctx->timers, "score");
-  score = cs_alloc(cs_bytes(m.n ? m.n : 1, sizeof *score), "scores");
-  CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
-  cs_churn_score(&mod, &m, score);
-  CS_TRY(verify_scores(ctx, &m, score));
+  CS_TRY(score_rows(ctx, &mod, &m, &score));
   CS_TRY(cs_churn_metrics(ctx, score, &data, m.n, 1, &hold));
   CS_TRY(cs_churn_metrics(ctx, score, &data, m.n, 0, &train));
   int64_t cal = 0;
@@ -273,10 +279,7 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, fitted, &f, &m));
   cs_timer_stop(&ctx->timers, "features");
   cs_timer_start(&ctx->timers, "score");
-  score = cs_alloc(cs_bytes(m.n ? m.n : 1, sizeof *score), "scores");
-  CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
-  cs_churn_score(&mod, &m, score);
-  CS_TRY(verify_scores(ctx, &m, score));
+  CS_TRY(score_rows(ctx, &mod, &m, &score));
   cs_timer_stop(&ctx->timers, "score");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
   CS_TRY(write_scores(ctx, out, &st.part, &m, score));
