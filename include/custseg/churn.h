@@ -19,6 +19,7 @@ typedef struct cs_churn_opts {
   uint64_t seed;        /* split hash seed */
   int max_iter;
   double tol;           /* on the largest Newton step */
+  int64_t hessian_rows; /* Hessian sample size of the Newton steps; 0 = every training row */
 } cs_churn_opts_t;
 
 typedef struct cs_churn_model {
@@ -59,8 +60,8 @@ void cs_churn_data_free(cs_churn_data_t *data);
 int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
                    const cs_churn_opts_t *o, cs_churn_model_t *model);
 void cs_churn_model_free(cs_churn_model_t *model);
-/* Probability for every matrix row. Local. */
-void cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score);
+/* Probability for every matrix row. Local; fails only when out of memory. */
+int cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score);
 /* Metrics over rows with y in {0,1} and holdout == want_holdout. Collective. */
 int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *data, int64_t n,
                      int want_holdout, cs_churn_metrics_t *out);

@@ -67,16 +67,53 @@ static inline double sigmoid(double z) {
   return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
 }
 
-static inline double linear(const double *coef, const float *x, int d) {
-  double z = coef[0];
-  for (int j = 0; j < d; j++) z += coef[1 + j] * (double)x[j];
-  return z;
+/* Features are padded to a multiple of LANES doubles so that every per-row loop below is a
+ * whole number of vectors; the order of the sums depends on the row only, never on the
+ * decomposition. */
+enum { LANES = 8 };
+
+static inline int padded(int p) { return (p + LANES - 1) / LANES * LANES; }
+
+/* xr[0] = 1, xr[1..d] = x, zeros up to pp. */
+static inline void widen(const float *x, int d, int pp, double *restrict xr) {
+  xr[0] = 1.0;
+  for (int j = 0; j < d; j++) xr[1 + j] = x[j];
+  for (int j = d + 1; j < pp; j++) xr[j] = 0.0;
 }
 
-void cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score) {
-  int d = model->p - 1;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m->n; i++) score[i] = (float)sigmoid(linear(model->coef, m->x + i * d, d));
+/* c . xr with LANES partial sums combined in a fixed order. */
+static inline double dot(const double *restrict c, const double *restrict xr, int pp) {
+  double s[LANES] = {0};
+  for (int v = 0; v < pp; v += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += c[v + l] * xr[v + l];
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+/* A zeroed, LANES-aligned array of n doubles or int64s (NULL when out of memory). */
+static void *lanes_alloc(int64_t n) {
+  size_t bytes = (size_t)((n + LANES - 1) / LANES * LANES) * 8;
+  void *v = aligned_alloc(LANES * 8, bytes);
+  if (v) memset(v, 0, bytes);
+  return v;
+}
+
+int cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score) {
+  const int d = model->p - 1, pp = padded(model->p);
+  /* The padded coefficients, then one row buffer per thread. */
+  double *buf = lanes_alloc((int64_t)pp * (1 + omp_get_max_threads()));
+  if (!buf) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory (churn scores)");
+  memcpy(buf, model->coef, (size_t)model->p * sizeof *buf);
+#pragma omp parallel
+  {
+    double *xr = buf + (size_t)pp * (1 + omp_get_thread_num());
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < m->n; i++) {
+      widen(m->x + i * d, d, pp, xr);
+      score[i] = (float)sigmoid(dot(buf, xr, pp));
+    }
+  }
+  free(buf);
+  return CS_OK;
 }
 
 /* Cholesky factor of a p x p SPD matrix in place (lower); 0 when not positive definite. */
@@ -108,70 +145,93 @@ static void chol_solve(const double *l, int p, double *b) {
   }
 }
 
+/* Seed offset of the Hessian sample's hash (see cs_churn_train). */
+#define HESSIAN_SEED 0x9e3779b97f4a7c15ULL
+
 typedef struct pass {
-  int p;
-  int64_t nv;           /* p gradient + p(p+1)/2 Hessian + loss + misclassified */
-  int sg, sh, sl;
+  int p, pp;      /* coefficients, and p padded to LANES */
+  int64_t nv;     /* totals: p gradient + p(p+1)/2 Hessian + loss + misclassified */
+  int64_t na;     /* block accumulator: pp gradient + Hessian rows + loss + misclassified */
+  int64_t *off;   /* Hessian row j at acc + off[j], covering columns j / LANES * LANES .. pp */
+  int sg, sh, sl; /* fixed-point exponents of gradient, Hessian, loss */
   cs_fixed_t *v;
 } pass_t;
 
-/* One pass over the training rows at coef: gradient, Hessian, loss. Rows are taken in
+/* -log of a predicted probability, capped at -log(1e-15) as the loss's fixed-point scale
+ * assumes. */
+static const double LOSS_CAP = 34.538776394910684;
+
+/* One pass over the training rows at coef: gradient, loss and the Hessian (of the rows
+ * flagged in hsample, all when NULL). Rows are taken in
  * blocks of CS_FIXED_BLOCK; inside a block every term is added to an int64 as
- * trunc(value 2^s) (a vectorizable loop over the Hessian's row), and each block is flushed
- * into the thread's 128-bit totals. Collective. */
+ * trunc(value 2^s), the Hessian a whole padded row at a time (so the loops vectorize), and
+ * each block is flushed into the thread's 128-bit totals. Collective. */
 static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
-                    const double *cw, pass_t *ps, const double *coef, double *g, double *h,
-                    double *loss, int *separable) {
+                    const uint8_t *hsample, const double *cw, pass_t *ps, const double *coef,
+                    double *g, double *h, double *loss, int *separable) {
   int status = CS_OK;
-  const int p = ps->p, d = p - 1;
-  const int64_t nh = (int64_t)p * (p + 1) / 2, nv = ps->nv;
+  const int p = ps->p, pp = ps->pp, d = p - 1, nt = omp_get_max_threads();
+  const int64_t nh = (int64_t)p * (p + 1) / 2, nv = ps->nv, na = ps->na;
   const int64_t nb = (m->n + CS_FIXED_BLOCK - 1) / CS_FIXED_BLOCK;
+  const int64_t per = pp + (na + LANES - 1) / LANES * LANES; /* a thread's row + block sums */
   const double gs = ldexp(1.0, ps->sg), hs = ldexp(1.0, ps->sh), ls = ldexp(1.0, ps->sl);
-  memset(ps->v, 0, (size_t)nv * sizeof *ps->v);
-  /* Separable along the current direction: every churner scores above every stayer. */
-  double edge[2] = {-INFINITY, -INFINITY}; /* max z of stayers, -min z of churners */
+  double *buf = lanes_alloc(pp + per * nt); /* coefficients, then each thread's part */
+  cs_fixed_t *tot = calloc((size_t)(nv * nt), sizeof *tot);
+  double *edges = malloc(2 * (size_t)nt * sizeof *edges);
+  CS_TRY(cs_par_agree(ctx, buf && tot && edges ? CS_OK
+                                               : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                              "out of memory (churn pass)")));
+  memcpy(buf, coef, (size_t)p * sizeof *buf);
 #pragma omp parallel
   {
-    double e0 = -INFINITY, e1 = -INFINITY;
-    int64_t *blk = malloc((size_t)nv * sizeof *blk);
-    cs_fixed_t *tot = calloc((size_t)nv, sizeof *tot);
-    double *xr = malloc((size_t)p * sizeof *xr);
+    const int t = omp_get_thread_num();
+    double *xr = buf + pp + per * t;
+    int64_t *acc = (int64_t *)(xr + pp);
+    cs_fixed_t *tt = tot + nv * t;
+    /* Separable along the current direction: every churner scores above every stayer. */
+    double e0 = -INFINITY, e1 = -INFINITY; /* max z of stayers, -min z of churners */
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
       int64_t i0 = b * CS_FIXED_BLOCK, i1 = i0 + CS_FIXED_BLOCK < m->n ? i0 + CS_FIXED_BLOCK : m->n;
-      memset(blk, 0, (size_t)nv * sizeof *blk);
+      memset(acc, 0, (size_t)na * sizeof *acc);
       for (int64_t i = i0; i < i1; i++) {
         int y = data->y[i];
         if (y < 0 || data->holdout[i]) continue;
-        const float *x = m->x + i * d;
-        xr[0] = 1.0;
-        for (int j = 0; j < d; j++) xr[1 + j] = x[j];
-        double z = linear(coef, x, d), pr = sigmoid(z), w = cw[y];
+        widen(m->x + i * d, d, pp, xr);
+        double z = dot(buf, xr, pp), e = exp(-fabs(z)), w = cw[y];
+        double pr = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
         double r = w * ((double)y - pr) * gs, hw = w * pr * (1 - pr) * hs;
-        for (int j = 0; j < p; j++) blk[j] += (int64_t)(r * xr[j]);
-        int64_t *hrow = blk + p;
-        for (int j = 0; j < p; j++) {
-          double hj = hw * xr[j];
-          for (int k = j; k < p; k++) hrow[k - j] += (int64_t)(hj * xr[k]);
-          hrow += p - j;
+        for (int v = 0; v < pp; v += LANES)
+          for (int l = 0; l < LANES; l++) acc[v + l] += (int64_t)(r * xr[v + l]);
+        for (int j = 0; j < (!hsample || hsample[i] ? p : 0); j++) {
+          const double hj = hw * xr[j];
+          int64_t *row = acc + ps->off[j] - j / LANES * LANES;
+          for (int v = j / LANES * LANES; v < pp; v += LANES)
+            for (int l = 0; l < LANES; l++) row[v + l] += (int64_t)(hj * xr[v + l]);
         }
-        double pc = fmin(fmax(pr, 1e-15), 1 - 1e-15);
-        blk[p + nh] += (int64_t)(-w * (y ? log(pc) : log1p(-pc)) * ls);
-        blk[p + nh + 1] += (z > 0) != (y == 1);
-        if (y) e1 = fmax(e1, -z);
-        else e0 = fmax(e0, z);
+        /* -log P(y) = softplus(-z) for a churner, softplus(z) for a stayer. */
+        double l = log(1.0 + e) + (y ? (z < 0 ? -z : 0) : (z > 0 ? z : 0));
+        acc[na - 2] += (int64_t)(w * (l < LOSS_CAP ? l : LOSS_CAP) * ls);
+        acc[na - 1] += (z > 0) != (y == 1);
+        if (y) e1 = -z > e1 ? -z : e1;
+        else e0 = z > e0 ? z : e0;
       }
-      for (int64_t v = 0; v < nv; v++) tot[v] += blk[v];
+      for (int j = 0; j < p; j++) tt[j] += acc[j];
+      cs_fixed_t *th = tt + p;
+      for (int j = 0; j < p; j++)
+        for (int k = j; k < p; k++) *th++ += acc[ps->off[j] + k - j / LANES * LANES];
+      tt[p + nh] += acc[na - 2];
+      tt[p + nh + 1] += acc[na - 1];
     }
-#pragma omp critical
-    {
-      for (int64_t v = 0; v < nv; v++) ps->v[v] += tot[v];
-      edge[0] = fmax(edge[0], e0);
-      edge[1] = fmax(edge[1], e1);
-    }
-    free(blk);
-    free(tot);
-    free(xr);
+    edges[2 * t] = e0;
+    edges[2 * t + 1] = e1;
+  }
+  memset(ps->v, 0, (size_t)nv * sizeof *ps->v);
+  double edge[2] = {-INFINITY, -INFINITY};
+  for (int t = 0; t < nt; t++) {
+    for (int64_t v = 0; v < nv; v++) ps->v[v] += tot[nv * t + v];
+    edge[0] = fmax(edge[0], edges[2 * t]);
+    edge[1] = fmax(edge[1], edges[2 * t + 1]);
   }
   CS_TRY(cs_par_sum_i128_n(ctx, ps->v, nv));
   CS_TRY(cs_par_allreduce(ctx, edge, 2, CS_DT_F64, CS_OP_MAX));
@@ -185,6 +245,9 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
     }
   *loss = cs_from_fixed(ps->v[p + nh], ps->sl);
 fail:
+  free(buf);
+  free(tot);
+  free(edges);
   return status;
 }
 
@@ -194,6 +257,7 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   const int d = m->d, p = d + 1;
   pass_t ps = {0};
   double *g = NULL, *h = NULL, *step = NULL, *prev = NULL;
+  uint8_t *hsample = NULL;
   memset(model, 0, sizeof *model);
   int64_t neg = data->counts[0][0], pos = data->counts[0][1];
   CS_CHECK(neg + pos > 0, CS_EDATA,
@@ -209,28 +273,71 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   model->coef = calloc((size_t)p, sizeof *model->coef);
   model->se = calloc((size_t)p, sizeof *model->se);
   ps.p = p;
+  ps.pp = padded(p);
   ps.nv = p + (int64_t)p * (p + 1) / 2 + 2;
   ps.v = calloc((size_t)ps.nv, sizeof *ps.v);
+  ps.off = malloc((size_t)p * sizeof *ps.off);
+  if (ps.off) {
+    ps.na = ps.pp;
+    for (int j = 0; j < p; j++) {
+      ps.off[j] = ps.na;
+      ps.na += ps.pp - j / LANES * LANES;
+    }
+    ps.na += 2;
+  }
   g = malloc((size_t)p * sizeof *g);
   h = malloc((size_t)p * (size_t)p * sizeof *h);
   step = malloc((size_t)p * sizeof *step);
   prev = malloc((size_t)p * sizeof *prev);
-  CS_TRY(cs_par_agree(ctx, model->coef && model->se && ps.v && g && h && step && prev
+  CS_TRY(cs_par_agree(ctx, model->coef && model->se && ps.v && ps.off && g && h && step && prev
                                ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   double mx = 1, cwmax = fmax(model->class_weight[0], model->class_weight[1]);
-  for (int64_t i = 0; i < m->n * d; i++) mx = fmax(mx, fabs((double)m->x[i]));
+  for (int64_t i = 0; i < m->n * d; i++) {
+    double a = fabs((double)m->x[i]);
+    mx = a > mx ? a : mx;
+  }
   CS_TRY(cs_par_allreduce(ctx, &mx, 1, CS_DT_F64, CS_OP_MAX));
   ps.sg = cs_fixed_exponent(cwmax * mx, neg + pos);
   ps.sh = cs_fixed_exponent(0.25 * cwmax * mx * mx, neg + pos);
   ps.sl = cs_fixed_exponent(35.0 * cwmax, neg + pos);
+  /* Sub-sampled Newton: with more than o->hessian_rows training customers the Hessian of
+   * the iterations comes from about that many of them, chosen by a hash of customer_id (so
+   * the same on any decomposition) and scaled up; the gradient and loss always use every
+   * row, so the optimum is the same. The standard errors come from a last pass with the
+   * full Hessian. */
+  double hscale = 1.0;
+  if (o->hessian_rows > 0 && neg + pos > o->hessian_rows) {
+    uint64_t cut =
+        (uint64_t)((double)o->hessian_rows / (double)(neg + pos) * 18446744073709551616.0);
+    int64_t ns = 0;
+    hsample = malloc((size_t)(m->n ? m->n : 1));
+    CS_TRY(cs_par_agree(ctx, hsample ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                             "out of memory (Hessian sample)")));
+    for (int64_t i = 0; i < m->n; i++) {
+      hsample[i] = XXH3_64bits_withSeed(&m->id[i], sizeof m->id[i], o->seed ^ HESSIAN_SEED) < cut;
+      ns += hsample[i] && data->y[i] >= 0 && !data->holdout[i];
+    }
+    CS_TRY(cs_par_allreduce(ctx, &ns, 1, CS_DT_I64, CS_OP_SUM));
+    CS_CHECK(ns > 0, CS_EUSAGE, "--hessian-sample %lld selects no training customer",
+             (long long)o->hessian_rows);
+    hscale = (double)(neg + pos) / (double)ns;
+    cs_log_info("churn: Newton steps use the Hessian of %lld sampled training customers",
+                (long long)ns);
+  }
   /* Start at the intercept of the base rate. */
   model->coef[0] = log((double)pos / (double)neg);
   double loss = INFINITY, prev_loss = INFINITY;
-  int separable = 0, halvings = 0;
+  int separable = 0, halvings = 0, full = !hsample;
+  double last_step = INFINITY;
   for (int it = 1; it <= o->max_iter; it++) {
     double data_loss;
-    CS_TRY(evaluate(ctx, m, data, model->class_weight, &ps, model->coef, g, h, &data_loss,
-                    &separable));
+    /* The full Hessian once the previous step says this pass is likely the last (a sampled
+     * Newton step shrinks about a hundredfold), so the standard errors come for free. */
+    full = !hsample || last_step < 100 * o->tol;
+    CS_TRY(evaluate(ctx, m, data, full ? NULL : hsample, model->class_weight, &ps, model->coef,
+                    g, h, &data_loss, &separable));
+    if (!full)
+      for (int64_t j = 0; j < (int64_t)p * p; j++) h[j] *= hscale;
     double pen = 0;
     for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
     loss = data_loss + 0.5 * o->l2 * pen;
@@ -265,6 +372,7 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     cs_log_info("churn: iteration %2d  loss %.10g  |gradient| %.3e  |step| %.3e", it, loss, gmax,
                 smax);
     model->iterations = it;
+    last_step = smax;
     if (smax < o->tol) {
       model->converged = 1;
       break;
@@ -274,6 +382,13 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     for (int j = 0; j < p; j++) model->coef[j] += step[j];
   }
   model->loss = loss;
+  if (!full) {
+    double data_loss;
+    CS_TRY(evaluate(ctx, m, data, NULL, model->class_weight, &ps, model->coef, g, h, &data_loss,
+                    &separable));
+    for (int j = 1; j < p; j++) h[j * p + j] += o->l2;
+    CS_CHECK(cholesky(h, p), CS_EDATA, "the churn model's Hessian is singular at the optimum");
+  }
   /* Standard errors from the inverse of the penalized Hessian at the optimum (h holds its
    * Cholesky factor). */
   for (int j = 0; j < p; j++) {
@@ -290,6 +405,8 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     cs_log_warn("churn: not converged after %d iterations (--max-iter)", model->iterations);
 fail:
   free(ps.v);
+  free(ps.off);
+  free(hsample);
   free(g);
   free(h);
   free(step);

@@ -52,7 +52,7 @@ static int score_rows(cs_ctx_t *ctx, const cs_churn_model_t *mod, const cs_matri
   float *score = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *score), "scores");
   *out = NULL;
   CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
-  cs_churn_score(mod, m, score);
+  CS_TRY(cs_par_agree(ctx, cs_churn_score(mod, m, score)));
   for (int64_t i = 0; i < m->n; i++) bad += !(score[i] >= 0.0f && score[i] <= 1.0f);
   CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM));
   CS_CHECK(bad == 0, CS_EVERIFY, "verification: %lld churn scores outside [0, 1]", (long long)bad);
@@ -176,7 +176,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
                         .holdout = cs_opt_real(o, "holdout"),
                         .seed = (uint64_t)cs_opt_int(o, "seed"),
                         .max_iter = (int)cs_opt_int(o, "max-iter"),
-                        .tol = cs_opt_real(o, "newton-tol")};
+                        .tol = cs_opt_real(o, "newton-tol"),
+                        .hessian_rows = cs_opt_int(o, "hessian-sample")};
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");

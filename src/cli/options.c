@@ -58,6 +58,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"class-weight", CS_OPT_STR, "none", "churn-train",
      "none, or balanced (each class weighted n / (2 n_class))"},
     {"newton-tol", CS_OPT_REAL, "1e-8", "churn-train", "stop when every Newton step is below this"},
+    {"hessian-sample", CS_OPT_INT, "262144", "churn-train",
+     "Newton steps use the Hessian of about this many training customers (by id hash; 0 = all); "
+     "the optimum and the standard errors do not depend on it"},
     {"model", CS_OPT_STR, NULL, "churn-score", "results file of a churn train run"},
     {"tol", CS_OPT_REAL, "1e-4", "segment",
      "stop when the squared centroid shift is below tol x the mean feature variance"},
