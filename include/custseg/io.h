@@ -34,6 +34,8 @@ typedef struct cs_store {
   int n_columns;
   cs_column_t *columns;    /* in name order */
   int64_t txn_rows;        /* rows of /transactions, -1 when absent */
+  int n_txn_columns;
+  cs_column_t *txn_columns; /* /transactions columns, in name order */
   void *impl;              /* HDF5 handles */
 } cs_store_t;
 
@@ -50,6 +52,10 @@ const cs_column_t *cs_store_column(const cs_store_t *store, const char *name);
  * the file's type; the conversion happens in memory. count may be 0. Collective. */
 int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t count,
                   cs_dtype_t memtype, void *buf);
+/* The same for /transactions: its column `name` (or NULL), and rows of it. */
+const cs_column_t *cs_store_txn_column(const cs_store_t *store, const char *name);
+int cs_store_read_txn(cs_store_t *store, const char *name, int64_t offset, int64_t count,
+                      cs_dtype_t memtype, void *buf);
 /* Whether the last read was done collectively (1), and if not why (a text). Local. */
 int cs_store_last_read_collective(const cs_store_t *store, char *why, size_t why_len);
 

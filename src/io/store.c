@@ -13,8 +13,9 @@
 
 typedef struct store_impl {
   cs_ctx_t *ctx;
-  hid_t file, group;
+  hid_t file, group, tgroup; /* tgroup: /transactions, -1 when absent */
   hid_t *dsets;   /* one per column, opened lazily */
+  hid_t *tdsets;  /* one per /transactions column, opened lazily */
   int last_mode_collective;
   char last_cause[128];
 } store_impl_t;
@@ -106,42 +107,29 @@ fail:
   return status;
 }
 
-static int describe_column(const char *path, hid_t group, cs_column_t *col) {
+static int describe_column(const char *path, hid_t group, const char *gname, cs_column_t *col) {
   int status = CS_OK;
   hid_t d = -1, type = -1, space = -1;
   d = H5Dopen2(group, col->name, H5P_DEFAULT);
-  CS_H5(d, "%s: cannot open dataset /customers/%s", path, col->name);
+  CS_H5(d, "%s: cannot open dataset /%s/%s", path, gname, col->name);
   type = H5Dget_type(d);
   space = H5Dget_space(d);
-  CS_H5(type, "%s: /customers/%s: cannot read its type", path, col->name);
-  CS_H5(space, "%s: /customers/%s: cannot read its shape", path, col->name);
+  CS_H5(type, "%s: /%s/%s: cannot read its type", path, gname, col->name);
+  CS_H5(space, "%s: /%s/%s: cannot read its shape", path, gname, col->name);
   col->dtype = cs__h5_dtype_of(type, col->type_desc, sizeof col->type_desc);
   int nd = H5Sget_simple_extent_ndims(space);
   hsize_t dims[H5S_MAX_RANK];
-  CS_CHECK(nd == 1, CS_EFORMAT, "%s: /customers/%s has %d dimensions (every column must be 1-D)",
-           path, col->name, nd);
+  CS_CHECK(nd == 1, CS_EFORMAT, "%s: /%s/%s has %d dimensions (every column must be 1-D)", path,
+           gname, col->name, nd);
   H5Sget_simple_extent_dims(space, dims, NULL);
   col->length = (int64_t)dims[0];
-  if (col->dtype != CS_DT_NONE && !cs_dtype_is_float(col->dtype))
+  if (col->dtype != CS_DT_NONE && !cs_dtype_is_float(col->dtype) && !strcmp(gname, "customers"))
     CS_TRY(read_categories(path, d, col));
 fail:
   CS_H5_CLOSE(H5Sclose, space);
   CS_H5_CLOSE(H5Tclose, type);
   CS_H5_CLOSE(H5Dclose, d);
   return status;
-}
-
-static int64_t dataset_length(hid_t file, const char *name) {
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
-  hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-  if (d < 0) return -1;
-  hid_t s = H5Dget_space(d);
-  hsize_t dim = 0;
-  int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
-  if (nd == 1) H5Sget_simple_extent_dims(s, &dim, NULL);
-  if (s >= 0) H5Sclose(s);
-  H5Dclose(d);
-  return nd == 1 ? (int64_t)dim : -1;
 }
 
 /* ---- open ----------------------------------------------------------------------------------- */
@@ -163,6 +151,67 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
                             "docs/format.md)", path);
   }
   return cs_par_agree(ctx, status);
+}
+
+/* /transactions (optional): a group of 1-D columns of one length M, with integer
+ * customer_id and numeric time and amount, indexed by /customers/txn_offset (N+1, integer).
+ * Their contents (sorted, offsets consistent, ids matching) are checked where they are read
+ * (src/txn). */
+static int open_transactions(const char *path, cs_store_t *s) {
+  int status = CS_OK;
+  store_impl_t *im = s->impl;
+  list_ctx_t lc = {0};
+  const cs_column_t *off = cs_store_column(s, "txn_offset");
+  s->txn_rows = -1;
+  if (H5Lexists(im->file, "transactions", H5P_DEFAULT) <= 0) {
+    CS_CHECK(!off, CS_EFORMAT, "%s: /customers/txn_offset is present but /transactions is not",
+             path);
+    return CS_OK;
+  }
+  H5O_info_t info;
+  CS_H5(H5Oget_info_by_name(im->file, "transactions", &info, H5P_DEFAULT),
+        "%s: cannot inspect /transactions", path);
+  CS_CHECK(info.type == H5O_TYPE_GROUP, CS_EFORMAT, "%s: /transactions must be a group", path);
+  CS_CHECK(off, CS_EFORMAT, "%s: /transactions is present but /customers/txn_offset (N+1 "
+           "row offsets) is not", path);
+  CS_CHECK(off->dtype != CS_DT_NONE && !cs_dtype_is_float(off->dtype), CS_EFORMAT,
+           "%s: /customers/txn_offset must be integer, found %s", path, off->type_desc);
+  im->tgroup = H5Gopen2(im->file, "transactions", H5P_DEFAULT);
+  CS_H5(im->tgroup, "%s: cannot open /transactions", path);
+  hsize_t idx = 0;
+  CS_H5(H5Literate(im->tgroup, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &lc),
+        "%s: cannot list /transactions", path);
+  CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /transactions");
+  s->txn_columns = lc.cols;
+  s->n_txn_columns = lc.n;
+  lc.cols = NULL;
+  qsort(s->txn_columns, (size_t)s->n_txn_columns, sizeof *s->txn_columns, cmp_col);
+  for (int i = 0; i < s->n_txn_columns; i++) {
+    CS_CHECK(s->txn_columns[i].name[0], CS_EFORMAT, "%s: a dataset name in /transactions is "
+             "longer than %d characters", path, CS_NAME_MAX - 1);
+    CS_TRY(describe_column(path, im->tgroup, "transactions", &s->txn_columns[i]));
+  }
+  static const char *const need[] = {"customer_id", "time", "amount"};
+  for (int k = 0; k < 3; k++) {
+    const cs_column_t *c = cs_store_txn_column(s, need[k]);
+    CS_CHECK(c, CS_EFORMAT, "%s: /transactions/%s is missing (customer_id, time and amount are "
+             "required)", path, need[k]);
+    CS_CHECK(c->dtype != CS_DT_NONE && (k > 0 || !cs_dtype_is_float(c->dtype)), CS_EFORMAT,
+             "%s: /transactions/%s must be %s, found %s", path, need[k],
+             k ? "numeric" : "integer", c->type_desc);
+  }
+  s->txn_rows = cs_store_txn_column(s, "customer_id")->length;
+  for (int i = 0; i < s->n_txn_columns; i++)
+    CS_CHECK(s->txn_columns[i].length == s->txn_rows, CS_EFORMAT,
+             "%s: /transactions/%s has %lld rows but /transactions/customer_id has %lld", path,
+             s->txn_columns[i].name, (long long)s->txn_columns[i].length,
+             (long long)s->txn_rows);
+fail:
+  if (lc.cols) {
+    s->txn_columns = lc.cols;
+    s->n_txn_columns = lc.n;
+  }
+  return status;
 }
 
 static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
@@ -210,7 +259,7 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   for (int i = 0; i < s->n_columns; i++) {
     CS_CHECK(s->columns[i].name[0], CS_EFORMAT, "%s: a dataset name in /customers is longer than "
              "%d characters", path, CS_NAME_MAX - 1);
-    CS_TRY(describe_column(path, im->group, &s->columns[i]));
+    CS_TRY(describe_column(path, im->group, "customers", &s->columns[i]));
   }
 
   const cs_column_t *id = cs_store_column(s, "customer_id");
@@ -226,10 +275,12 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
              c->name, (long long)c->length, (long long)s->n,
              want != s->n ? " (txn_offset needs N+1)" : "");
   }
-  s->txn_rows = dataset_length(im->file, "/transactions/customer_id");
+  CS_TRY(open_transactions(path, s));
   im->dsets = malloc((size_t)(s->n_columns ? s->n_columns : 1) * sizeof *im->dsets);
-  CS_CHECK(im->dsets, CS_ENOMEM, "out of memory");
+  im->tdsets = malloc((size_t)(s->n_txn_columns ? s->n_txn_columns : 1) * sizeof *im->tdsets);
+  CS_CHECK(im->dsets && im->tdsets, CS_ENOMEM, "out of memory");
   for (int i = 0; i < s->n_columns; i++) im->dsets[i] = -1;
+  for (int i = 0; i < s->n_txn_columns; i++) im->tdsets[i] = -1;
 fail:
   if (lc.cols) {
     s->columns = lc.cols;
@@ -254,7 +305,7 @@ int cs_store_open(cs_ctx_t *ctx, const char *path, cs_store_t **out) {
   } else {
     s->impl = im;
     im->ctx = ctx;
-    im->file = im->group = -1;
+    im->file = im->group = im->tgroup = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
     status = open_local(ctx, path, s);
   }
@@ -272,6 +323,9 @@ void cs_store_close(cs_store_t *s) {
   if (im) {
     for (int i = 0; im->dsets && i < s->n_columns; i++) CS_H5_CLOSE(H5Dclose, im->dsets[i]);
     free(im->dsets);
+    for (int i = 0; im->tdsets && i < s->n_txn_columns; i++) CS_H5_CLOSE(H5Dclose, im->tdsets[i]);
+    free(im->tdsets);
+    CS_H5_CLOSE(H5Gclose, im->tgroup);
     CS_H5_CLOSE(H5Gclose, im->group);
     CS_H5_CLOSE(H5Fclose, im->file);
     free(im);
@@ -281,41 +335,54 @@ void cs_store_close(cs_store_t *s) {
     free(s->columns[i].categories);
   }
   free(s->columns);
+  free(s->txn_columns);
   free(s);
 }
 
-const cs_column_t *cs_store_column(const cs_store_t *s, const char *name) {
+static const cs_column_t *find_column(const cs_column_t *cols, int n, const char *name) {
   cs_column_t key;
   snprintf(key.name, sizeof key.name, "%s", name);
-  return bsearch(&key, s->columns, (size_t)s->n_columns, sizeof *s->columns, cmp_col);
+  return n ? bsearch(&key, cols, (size_t)n, sizeof *cols, cmp_col) : NULL;
+}
+
+const cs_column_t *cs_store_column(const cs_store_t *s, const char *name) {
+  return find_column(s->columns, s->n_columns, name);
+}
+
+const cs_column_t *cs_store_txn_column(const cs_store_t *s, const char *name) {
+  return find_column(s->txn_columns, s->n_txn_columns, name);
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
-int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count,
-                  cs_dtype_t memtype, void *buf) {
+/* Rows of a column of /customers (txn = 0) or /transactions (txn = 1). */
+static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, int64_t count,
+                     cs_dtype_t memtype, void *buf) {
   int status = CS_OK;
   store_impl_t *im = s->impl;
   hid_t fspace = -1, mspace = -1, dxpl = -1, ftype = -1, mtype = -1;
   void *tmp = NULL;
-  const cs_column_t *c = cs_store_column(s, name);
-  CS_CHECK(c, CS_EDATA, "%s: no column /customers/%s", s->path, name);
-  CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: column /customers/%s is not numeric (%s)",
-           s->path, name, c->type_desc);
-  int idx = (int)(c - s->columns);
+  const char *gname = txn ? "transactions" : "customers";
+  const cs_column_t *c = txn ? cs_store_txn_column(s, name) : cs_store_column(s, name);
+  hid_t group = txn ? im->tgroup : im->group, *dsets = txn ? im->tdsets : im->dsets;
+  CS_CHECK(c, CS_EDATA, "%s: no column /%s/%s", s->path, gname, name);
+  CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: column /%s/%s is not numeric (%s)", s->path,
+           gname, name, c->type_desc);
+  int idx = (int)(c - (txn ? s->txn_columns : s->columns));
   int direct = memtype == c->dtype;
   /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
   int pre = CS_OK;
   if (offset < 0 || count < 0 || offset + count > c->length)
     pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
-                       "read of rows [%lld, %lld) outside /customers/%s (%lld rows)",
-                       (long long)offset, (long long)(offset + count), name, (long long)c->length);
+                       "read of rows [%lld, %lld) outside /%s/%s (%lld rows)",
+                       (long long)offset, (long long)(offset + count), gname, name,
+                       (long long)c->length);
   else if (memtype == CS_DT_I64 && cs_dtype_is_float(c->dtype))
     pre = cs_error_set(CS_EDATA, __FILE__, __LINE__,
-                       "%s: column /customers/%s is %s where an integer column is needed",
-                       s->path, name, c->type_desc);
+                       "%s: column /%s/%s is %s where an integer column is needed",
+                       s->path, gname, name, c->type_desc);
   else if (memtype != c->dtype && memtype != CS_DT_F64 && memtype != CS_DT_I64)
     pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
-                       "unsupported conversion of /customers/%s to %s", name,
+                       "unsupported conversion of /%s/%s to %s", gname, name,
                        cs_dtype_name(memtype));
   else if (!direct) {
     tmp = cs_alloc(cs_bytes(count, cs_dtype_size(c->dtype)), "column read buffer");
@@ -323,26 +390,26 @@ int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count
   }
   CS_TRY(cs_par_agree(im->ctx, pre));
   if (c->length == 0) goto fail; /* nothing stored (HDF5 allocates no storage): nothing to read */
-  if (im->dsets[idx] < 0) {
-    im->dsets[idx] = H5Dopen2(im->group, name, H5P_DEFAULT);
-    CS_H5(im->dsets[idx], "%s: cannot open /customers/%s", s->path, name);
+  if (dsets[idx] < 0) {
+    dsets[idx] = H5Dopen2(group, name, H5P_DEFAULT);
+    CS_H5(dsets[idx], "%s: cannot open /%s/%s", s->path, gname, name);
   }
-  fspace = H5Dget_space(im->dsets[idx]);
-  CS_H5(fspace, "%s: /customers/%s: no dataspace", s->path, name);
-  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: /customers/%s: bad selection",
-        s->path, name);
+  fspace = H5Dget_space(dsets[idx]);
+  CS_H5(fspace, "%s: /%s/%s: no dataspace", s->path, gname, name);
+  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: /%s/%s: bad selection",
+        s->path, gname, name);
   dxpl = cs__h5_dxpl_collective();
   CS_H5(dxpl, "cannot create transfer property list");
   static char dummy[8];
   void *target = direct ? buf : tmp;
   /* The memory type is the file type made native (same class, size and sign), so the
    * transfer needs no conversion; an enum stays an enum and its bytes are its integers. */
-  ftype = H5Dget_type(im->dsets[idx]);
-  CS_H5(ftype, "%s: /customers/%s: no datatype", s->path, name);
+  ftype = H5Dget_type(dsets[idx]);
+  CS_H5(ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
   mtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
-  CS_H5(mtype, "%s: /customers/%s: no native type", s->path, name);
-  CS_H5(H5Dread(im->dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
-        "%s: read of /customers/%s rows [%lld, %lld) failed", s->path, name, (long long)offset,
+  CS_H5(mtype, "%s: /%s/%s: no native type", s->path, gname, name);
+  CS_H5(H5Dread(dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
+        "%s: read of /%s/%s rows [%lld, %lld) failed", s->path, gname, name, (long long)offset,
         (long long)(offset + count));
   {
     H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
@@ -367,6 +434,16 @@ fail:
   CS_H5_CLOSE(H5Sclose, mspace);
   CS_H5_CLOSE(H5Sclose, fspace);
   return status;
+}
+
+int cs_store_read(cs_store_t *s, const char *name, int64_t offset, int64_t count,
+                  cs_dtype_t memtype, void *buf) {
+  return read_rows(s, 0, name, offset, count, memtype, buf);
+}
+
+int cs_store_read_txn(cs_store_t *s, const char *name, int64_t offset, int64_t count,
+                      cs_dtype_t memtype, void *buf) {
+  return read_rows(s, 1, name, offset, count, memtype, buf);
 }
 
 int cs_store_last_read_collective(const cs_store_t *s, char *why, size_t why_len) {
