@@ -12,6 +12,7 @@
 #define CUSTSEG_CLV_H
 
 #include "custseg/core.h"
+#include "custseg/txn.h"
 
 typedef struct cs_bgnbd { double r, alpha, a, b; } cs_bgnbd_t;
 typedef struct cs_gg { double p, q, gamma; } cs_gg_t;
@@ -93,5 +94,47 @@ int cs_optim_minimize(int n, double *theta, cs_optim_fn fn, void *arg, const cs_
 int cs_optim_hessian(int n, const double *theta, cs_optim_fn fn, void *arg, double *hess);
 /* Inverse of a symmetric positive definite n x n matrix in place; 0 when not SPD. */
 int cs_spd_inverse(int n, double *a);
+
+/* ---- the distributed stage (src/clv/fit.c) ------------------------------------------------ */
+typedef struct cs_clv_opts {
+  double unit_days;        /* days per model time unit */
+  int horizon_months;      /* CLV horizon */
+  double month_units;      /* a month in model time units */
+  double monthly_discount; /* d */
+  double holdout_units;    /* holdout length in model units; 0 = no holdout */
+} cs_clv_opts_t;
+
+typedef struct cs_clv_fit {
+  cs_bgnbd_t bg;
+  double bg_se[4], bg_loglik;
+  cs_optim_result_t bg_opt;
+  cs_gg_t gg;
+  double gg_se[3], gg_loglik;
+  cs_optim_result_t gg_opt;
+  int64_t customers;      /* all customers */
+  int64_t calibrated;     /* with a purchase up to the calibration end (fitted by BG/NBD) */
+  int64_t repeat_buyers;  /* x > 0 */
+  int64_t gg_customers;   /* repeat buyers with a positive mean spend (fitted by Gamma-Gamma) */
+  int64_t groups;         /* distinct (x, recency, age) over all ranks' local groups */
+  int64_t xmax;
+} cs_clv_fit_t;
+
+/* Per local customer, NaN for customers without a calibration purchase. */
+typedef struct cs_clv_pred {
+  double *p_alive, *expected_purchases, *expected_spend, *value, *holdout_expected;
+  /* Holdout validation by calibration frequency 0..7+ (global): customers, actual purchases,
+   * expected purchases. */
+  int64_t by_x_customers[8], by_x_actual[8];
+  double by_x_expected[8];
+} cs_clv_pred_t;
+
+/* Fit BG/NBD on every customer with a calibration purchase and Gamma-Gamma on the repeat
+ * buyers with a positive mean spend. Identical on every rank whatever the decomposition.
+ * Collective. */
+int cs_clv_fit(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o, cs_clv_fit_t *fit);
+/* Per-customer predictions (and the global holdout table). Collective. */
+int cs_clv_predict(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o,
+                   const cs_clv_fit_t *fit, cs_clv_pred_t *pred);
+void cs_clv_pred_free(cs_clv_pred_t *pred);
 
 #endif

@@ -26,6 +26,10 @@ static const cs_command_t commands[] = {
     {"churn-score", "Score another store with a trained churn model (same features, same "
                     "statistics, same categorical levels).",
      "--model RESULTS --input STORE --output SCORES [options]", cs_cmd_churn_score},
+    {"clv", "Customer lifetime value from purchase history: RFM, BG/NBD and Gamma-Gamma "
+            "fitted across ranks, P(alive), expected purchases and spend, discounted CLV.",
+     "--input STORE --output RESULTS [--calibration-end DATE] [--holdout-end DATE] "
+     "[--time-unit week] [options]", cs_cmd_clv},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

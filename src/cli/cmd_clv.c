@@ -1,0 +1,242 @@
+/* cli/cmd_clv.c: `custseg clv`, customer lifetime value from purchase history.
+ *
+ * Reads each rank's customers' transactions, builds the RFM summary, fits BG/NBD and
+ * Gamma-Gamma across ranks (src/clv) and writes the model and one value per customer in
+ * input row order. Formulas and conventions: docs/clv.md. */
+#include "cli.h"
+
+#include "custseg/clv.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int write_col(cs_out_t *out, const cs_part_t *part, const char *name, cs_dtype_t type,
+                     const void *v, const char *units) {
+  int status = CS_OK;
+  cs_dset_t *ds;
+  CS_TRY(cs_out_dataset(out, name, type, part->n_global, &ds));
+  CS_TRY(cs_out_write(ds, part->offset, part->n_local, v));
+  if (units) CS_TRY(cs_out_attr_str(out, name, "units", units));
+fail:
+  return status;
+}
+
+/* Per-customer RFM in model units (NaN for customers without a calibration purchase). */
+static int write_rfm(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_rfm_t *r,
+                     double unit_days, const char *unit) {
+  int status = CS_OK;
+  int64_t n = r->n ? r->n : 1;
+  double *v = cs_alloc(cs_bytes(4 * n, sizeof *v), "RFM output");
+  CS_TRY(cs_par_agree(ctx, v ? CS_OK : CS_ENOMEM));
+  double *x = v, *rec = v + n, *age = v + 2 * n, *mon = v + 3 * n;
+  for (int64_t i = 0; i < r->n; i++) {
+    int ok = r->x[i] >= 0;
+    x[i] = ok ? (double)r->x[i] : NAN;
+    rec[i] = ok ? (double)r->recency[i] / unit_days : NAN;
+    age[i] = ok ? (double)r->age[i] / unit_days : NAN;
+    mon[i] = ok ? r->monetary[i] : NAN;
+  }
+  CS_TRY(write_col(out, part, "/clv/frequency", CS_DT_F64, x, "repeat purchases"));
+  CS_TRY(write_col(out, part, "/clv/recency", CS_DT_F64, rec, unit));
+  CS_TRY(write_col(out, part, "/clv/age", CS_DT_F64, age, unit));
+  CS_TRY(write_col(out, part, "/clv/monetary", CS_DT_F64, mon, "mean repeat amount"));
+fail:
+  cs_free(v);
+  return status;
+}
+
+static int write_model(cs_out_t *out, const cs_clv_fit_t *f, const char *unit,
+                       const char *cal_end, const char *holdout_end) {
+  int status = CS_OK;
+  const char *g = "/clv/model";
+  const double v[][2] = {{f->bg.r, f->bg_se[0]},     {f->bg.alpha, f->bg_se[1]},
+                         {f->bg.a, f->bg_se[2]},     {f->bg.b, f->bg_se[3]},
+                         {f->gg.p, f->gg_se[0]},     {f->gg.q, f->gg_se[1]},
+                         {f->gg.gamma, f->gg_se[2]}};
+  static const char *const names[] = {"r", "alpha", "a", "b", "p", "q", "gamma"};
+  CS_TRY(cs_out_group(out, g));
+  for (int k = 0; k < 7; k++) {
+    char se[32];
+    snprintf(se, sizeof se, "%s_se", names[k]);
+    CS_TRY(cs_out_attr_f64(out, g, names[k], &v[k][0], 1));
+    CS_TRY(cs_out_attr_f64(out, g, se, &v[k][1], 1));
+  }
+  CS_TRY(cs_out_attr_f64(out, g, "bgnbd_loglik", &f->bg_loglik, 1));
+  CS_TRY(cs_out_attr_f64(out, g, "gg_loglik", &f->gg_loglik, 1));
+  CS_TRY(cs_out_attr_str(out, g, "time_unit", unit));
+  CS_TRY(cs_out_attr_str(out, g, "calibration_end", cal_end));
+  CS_TRY(cs_out_attr_str(out, g, "holdout_end", holdout_end));
+  CS_TRY(cs_out_attr_i64(out, g, "customers", f->customers));
+  CS_TRY(cs_out_attr_i64(out, g, "calibration_customers", f->calibrated));
+  CS_TRY(cs_out_attr_i64(out, g, "repeat_buyers", f->repeat_buyers));
+  CS_TRY(cs_out_attr_i64(out, g, "gg_customers", f->gg_customers));
+fail:
+  return status;
+}
+
+static cJSON *model_json(const cs_clv_fit_t *f, const char *unit, const char *cal_end,
+                         const char *holdout_end) {
+  cJSON *j = cJSON_CreateObject(), *bg = cJSON_AddObjectToObject(j, "bgnbd"),
+        *gg = cJSON_AddObjectToObject(j, "gamma_gamma"), *n = cJSON_AddObjectToObject(j, "counts");
+  cJSON_AddStringToObject(j, "time_unit", unit);
+  cJSON_AddStringToObject(j, "calibration_end", cal_end);
+  cJSON_AddStringToObject(j, "holdout_end", holdout_end);
+  const double bv[] = {f->bg.r, f->bg.alpha, f->bg.a, f->bg.b};
+  static const char *const bn[] = {"r", "alpha", "a", "b"}, *const gn[] = {"p", "q", "gamma"};
+  const double gv[] = {f->gg.p, f->gg.q, f->gg.gamma};
+  for (int k = 0; k < 4; k++) {
+    cJSON *e = cJSON_AddObjectToObject(bg, bn[k]);
+    cJSON_AddNumberToObject(e, "value", bv[k]);
+    cJSON_AddNumberToObject(e, "standard_error", f->bg_se[k]);
+  }
+  cJSON_AddNumberToObject(bg, "loglik", f->bg_loglik);
+  cJSON_AddNumberToObject(bg, "iterations", f->bg_opt.iterations);
+  cJSON_AddBoolToObject(bg, "converged", f->bg_opt.converged);
+  for (int k = 0; k < 3; k++) {
+    cJSON *e = cJSON_AddObjectToObject(gg, gn[k]);
+    cJSON_AddNumberToObject(e, "value", gv[k]);
+    cJSON_AddNumberToObject(e, "standard_error", f->gg_se[k]);
+  }
+  cJSON_AddNumberToObject(gg, "loglik", f->gg_loglik);
+  cJSON_AddNumberToObject(gg, "iterations", f->gg_opt.iterations);
+  cJSON_AddBoolToObject(gg, "converged", f->gg_opt.converged);
+  cJSON_AddNumberToObject(n, "customers", (double)f->customers);
+  cJSON_AddNumberToObject(n, "calibration_customers", (double)f->calibrated);
+  cJSON_AddNumberToObject(n, "without_calibration_purchase",
+                          (double)(f->customers - f->calibrated));
+  cJSON_AddNumberToObject(n, "repeat_buyers", (double)f->repeat_buyers);
+  cJSON_AddNumberToObject(n, "gg_customers", (double)f->gg_customers);
+  cJSON_AddNumberToObject(n, "gg_left_out", (double)(f->repeat_buyers - f->gg_customers));
+  cJSON_AddNumberToObject(n, "distinct_x_tx_T", (double)f->groups);
+  return j;
+}
+
+int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK, written = 0;
+  cs_stage_t st = {0};
+  cs_txn_t txn = {0};
+  cs_rfm_t rfm = {0};
+  cs_clv_fit_t fit;
+  cs_clv_pred_t pred = {0};
+  cs_out_t *out = NULL;
+  cJSON *sum = NULL;
+  const char *unit = cs_opt_str(o, "time-unit");
+  const double month_weeks = cs_opt_real(o, "month-weeks"), d = cs_opt_real(o, "monthly-discount");
+  CS_CHECK(month_weeks > 0 && isfinite(month_weeks), CS_EUSAGE, "--month-weeks must be > 0");
+  CS_CHECK(d > -1 && isfinite(d), CS_EUSAGE, "--monthly-discount must be > -1, got %g", d);
+  double unit_days = !strcmp(unit, "day")    ? 1.0
+                     : !strcmp(unit, "week") ? 7.0
+                     : !strcmp(unit, "month") ? 7.0 * month_weeks
+                                              : 0.0;
+  CS_CHECK(unit_days > 0, CS_EUSAGE, "--time-unit must be day, week or month, not '%s'", unit);
+  CS_CHECK(cs_opt_int(o, "horizon-months") >= 1, CS_EUSAGE, "--horizon-months must be >= 1");
+  cs_rfm_opts_t ro = {.merge_same_day = cs_opt_bool(o, "merge-same-day")};
+  const char *cal = cs_opt_str(o, "calibration-end"), *hold = cs_opt_str(o, "holdout-end");
+  if (cal) CS_TRY(cs_parse_day(cal, &ro.cal_end));
+  if (hold) CS_TRY(cs_parse_day(hold, &ro.holdout_end));
+
+  CS_TRY(cs_stage_open(ctx, o, &st));
+  cs_timer_start(&ctx->timers, "read");
+  CS_TRY(cs_txn_load(ctx, st.store, &st.part, &txn));
+  cs_timer_stop(&ctx->timers, "read");
+  int64_t last;
+  CS_TRY(cs_txn_last_day(ctx, &txn, &last));
+  CS_CHECK(last != INT64_MIN, CS_EDATA, "%s: /transactions is empty", st.store->path);
+  if (!cal) ro.cal_end = last;
+  if (!hold) ro.holdout_end = ro.cal_end; /* no holdout */
+  CS_CHECK(!hold || ro.holdout_end > ro.cal_end, CS_EUSAGE,
+           "--holdout-end %s must be after the calibration end", hold);
+  char cal_txt[32], hold_txt[32] = "";
+  cs_format_day(ro.cal_end, cal_txt, sizeof cal_txt);
+  if (hold) cs_format_day(ro.holdout_end, hold_txt, sizeof hold_txt);
+  cs_clv_opts_t co = {.unit_days = unit_days,
+                      .horizon_months = (int)cs_opt_int(o, "horizon-months"),
+                      .month_units = 7.0 * month_weeks / unit_days,
+                      .monthly_discount = d,
+                      .holdout_units = hold ? (double)(ro.holdout_end - ro.cal_end) / unit_days
+                                            : 0.0};
+  cs_log_info("clv: calibration up to %s%s%s, time unit %s", cal_txt, hold ? ", holdout to " : "",
+              hold_txt, unit);
+
+  cs_timer_start(&ctx->timers, "rfm");
+  CS_TRY(cs_par_agree(ctx, cs_rfm_compute(&txn, &ro, &rfm)));
+  cs_txn_free(&txn);
+  cs_timer_stop(&ctx->timers, "rfm");
+  int64_t calibrated = 0;
+  for (int64_t i = 0; i < rfm.n; i++) calibrated += rfm.x[i] >= 0;
+  CS_TRY(cs_par_allreduce(ctx, &calibrated, 1, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(calibrated > 0, CS_EDATA, "%s: the calibration end %s is before every purchase",
+           st.store->path, cal_txt);
+  cs_timer_start(&ctx->timers, "fit");
+  CS_TRY(cs_clv_fit(ctx, &rfm, &co, &fit));
+  cs_timer_stop(&ctx->timers, "fit");
+  cs_log_info("clv: BG/NBD r %.6g alpha %.6g a %.6g b %.6g, log-likelihood %.4f", fit.bg.r,
+              fit.bg.alpha, fit.bg.a, fit.bg.b, fit.bg_loglik);
+  cs_log_info("clv: Gamma-Gamma p %.6g q %.6g gamma %.6g, log-likelihood %.4f", fit.gg.p,
+              fit.gg.q, fit.gg.gamma, fit.gg_loglik);
+  cs_timer_start(&ctx->timers, "predict");
+  CS_TRY(cs_clv_predict(ctx, &rfm, &co, &fit, &pred));
+  cs_timer_stop(&ctx->timers, "predict");
+
+  cs_timer_start(&ctx->timers, "write");
+  CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
+  CS_TRY(cs_out_group(out, "/clv"));
+  CS_TRY(write_model(out, &fit, unit, cal_txt, hold_txt));
+  CS_TRY(write_rfm(ctx, out, &st.part, &rfm, unit_days, unit));
+  CS_TRY(write_col(out, &st.part, "/clv/p_alive", CS_DT_F64, pred.p_alive, "probability"));
+  CS_TRY(write_col(out, &st.part, "/clv/expected_purchases", CS_DT_F64, pred.expected_purchases,
+                   "purchases over the horizon"));
+  CS_TRY(write_col(out, &st.part, "/clv/expected_spend", CS_DT_F64, pred.expected_spend,
+                   "amount per purchase"));
+  CS_TRY(write_col(out, &st.part, "/clv/value", CS_DT_F64, pred.value,
+                   "discounted amount over the horizon"));
+  if (hold) {
+    CS_TRY(write_col(out, &st.part, "/clv/holdout_expected", CS_DT_F64, pred.holdout_expected,
+                     "purchases in the holdout"));
+    CS_TRY(write_col(out, &st.part, "/clv/holdout_actual", CS_DT_I64, rfm.holdout,
+                     "purchases in the holdout"));
+    double table[8][4];
+    for (int b = 0; b < 8; b++) {
+      double n = (double)pred.by_x_customers[b];
+      table[b][0] = b;
+      table[b][1] = n;
+      table[b][2] = n > 0 ? (double)pred.by_x_actual[b] / n : NAN;
+      table[b][3] = n > 0 ? pred.by_x_expected[b] / n : NAN;
+    }
+    CS_TRY(cs_out_small(out, "/clv/holdout_by_frequency", CS_DT_F64, 8, 4, table));
+    CS_TRY(cs_out_attr_str(out, "/clv/holdout_by_frequency", "columns",
+                           "calibration frequency (7 = 7+), customers, mean actual holdout "
+                           "purchases, mean expected holdout purchases"));
+  }
+  sum = cs_summary_new(ctx, o);
+  CS_TRY(cs_stage_record(ctx, out, &st, sum));
+  CS_TRY(cs_out_commit(out));
+  out = NULL;
+  written = 1;
+  cs_timer_stop(&ctx->timers, "write");
+  cJSON *cj = model_json(&fit, unit, cal_txt, hold_txt);
+  cJSON_AddItemToObject(sum, "clv", cj);
+  if (hold) {
+    cJSON *t = cJSON_AddArrayToObject(cj, "holdout_by_frequency");
+    for (int b = 0; b < 8; b++) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddNumberToObject(e, "frequency", b);
+      cJSON_AddNumberToObject(e, "customers", (double)pred.by_x_customers[b]);
+      cJSON_AddNumberToObject(e, "actual", (double)pred.by_x_actual[b]);
+      cJSON_AddNumberToObject(e, "expected", pred.by_x_expected[b]);
+      cJSON_AddItemToArray(t, e);
+    }
+  }
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  if (out) cs_out_abort(out);
+  if (status < 0 && written) cs_io_remove(ctx, cs_opt_str(o, "output"));
+  cJSON_Delete(sum);
+  cs_clv_pred_free(&pred);
+  cs_rfm_free(&rfm);
+  cs_txn_free(&txn);
+  cs_stage_close(&st);
+  return status;
+}
