@@ -19,6 +19,8 @@ typedef struct cs_synth_opts {
   double missing_rate;     /* fraction of income and email_open_rate set to NaN */
   double unlabelled_rate;  /* fraction of churned set to -1 (unknown) */
   int64_t chunk_rows;      /* rows per rank per write (memory bound) */
+  int transactions;        /* also write /transactions (BG/NBD + Gamma-Gamma histories) */
+  int txn_uniform;         /* every segment shares the base purchase parameters */
 } cs_synth_opts_t;
 
 /* Generated columns: their dataset path, stored type and meaning (docs/format.md). */
@@ -66,8 +68,24 @@ extern const char *const cs_synth_region_names[CS_SYNTH_REGIONS];
 
 /* Check options and build the model (profiles, weights, churn coefficients). Local. */
 int cs_synth_model_init(const cs_synth_opts_t *opts, cs_synth_model_t *m);
+/* The hidden segment of global row `row`. Local, pure. */
+int cs_synth_segment_of(const cs_synth_model_t *m, int64_t row);
 /* All generated values of global row `row`, indexed by enum cs_synth_col. Local, pure. */
 void cs_synth_row(const cs_synth_model_t *m, int64_t row, double out[CS_SC_N]);
+/* ---- purchase histories (synth/txn.c) ---- */
+/* First purchases fall in [CS_SYNTH_TXN_START, + CS_SYNTH_TXN_COHORT_DAYS); the history is
+ * observed up to CS_SYNTH_TXN_START + CS_SYNTH_TXN_DAYS (exclusive). */
+#define CS_SYNTH_TXN_START 19723 /* 2024-01-01 */
+#define CS_SYNTH_TXN_COHORT_DAYS 84
+#define CS_SYNTH_TXN_DAYS 546     /* 78 weeks */
+/* Purchase parameters of segment k, in weeks: r, alpha, a, b (BG/NBD), p, q, gamma
+ * (Gamma-Gamma). */
+void cs_synth_txn_params(const cs_synth_model_t *m, int k, double par[7]);
+/* Write /customers/txn_offset, /transactions and the purchase truth into `out` (created
+ * by cs_synth_generate), each rank its rows, chunk by chunk. Collective. */
+struct cs_out;
+int cs_synth_write_txn(cs_ctx_t *ctx, struct cs_out *out, const cs_synth_model_t *m,
+                       const cs_part_t *part);
 /* Write the store to `output` (atomically) in parallel, each rank its own rows. Collective. */
 int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *output);
 

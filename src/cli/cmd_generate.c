@@ -18,6 +18,8 @@ int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o) {
       .missing_rate = cs_opt_real(o, "missing-rate"),
       .unlabelled_rate = cs_opt_real(o, "unlabelled-rate"),
       .chunk_rows = cs_opt_int(o, "chunk-rows"),
+      .transactions = cs_opt_bool(o, "transactions"),
+      .txn_uniform = cs_opt_bool(o, "transactions-uniform"),
   };
   CS_CHECK(cs_opt_int(o, "segments") >= 1 && cs_opt_int(o, "segments") <= 64, CS_EUSAGE,
            "--segments must be in 1..64, got %lld", (long long)cs_opt_int(o, "segments"));

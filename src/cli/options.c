@@ -83,6 +83,10 @@ const cs_optdef_t cs_optdefs[] = {
      "above 64 segments)"},
     {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
+    {"transactions", CS_OPT_BOOL, "false", "generate",
+     "also write purchase histories (/transactions) drawn from BG/NBD + Gamma-Gamma"},
+    {"transactions-uniform", CS_OPT_BOOL, "false", "generate",
+     "every hidden segment shares one purchase parameter set (for recovery tests)"},
     {"id-base", CS_OPT_INT, "1", "generate", "customer_id of the first row"},
     {"missing-rate", CS_OPT_REAL, "0", "generate",
      "fraction of income and email_open_rate values left missing (NaN)"},
@@ -305,7 +309,11 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
       continue;
     }
     const char *v = eq ? eq + 1 : NULL;
-    if (!v && cs_optdefs[idx].type == CS_OPT_BOOL) v = "true";
+    /* A bool flag alone means true; a following yes/no/true/false/on/off/1/0 is its value. */
+    if (!v && cs_optdefs[idx].type == CS_OPT_BOOL) {
+      int b;
+      v = a + 1 < argc && parse_bool(argv[a + 1], &b) == 0 ? argv[++a] : "true";
+    }
     if (!v) {
       if (a + 1 >= argc) {
         status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "option '--%s' needs a value", name);

@@ -33,7 +33,9 @@ static int fixed_sums(cs_ctx_t *ctx, const double *v, int64_t rows, int ncols,
   memset(out, 0, (size_t)nv * sizeof *out);
   *finite = mx[1] == 0;
   if (!*finite) goto fail;
-  const int s = cs_fixed_exponent(mx[0], n_terms > 0 ? n_terms : 1);
+  /* Each scaled term is below 2^52 (cs_fixed_exponent), so it converts through int64, in
+   * hardware, and widens exactly. */
+  const double scale = ldexp(1.0, cs_fixed_exponent(mx[0], n_terms > 0 ? n_terms : 1));
 #pragma omp parallel
   {
     cs_fixed_t *part = calloc((size_t)nv, sizeof *part);
@@ -41,14 +43,15 @@ static int fixed_sums(cs_ctx_t *ctx, const double *v, int64_t rows, int ncols,
     for (int64_t r = 0; r < rows; r++) {
       const int b = bin ? bin[r] : 0;
       const cs_fixed_t w = mult ? mult[r] : 1;
-      for (int c = 0; c < ncols; c++) part[b * ncols + c] += w * cs_to_fixed(v[r * ncols + c], s);
+      for (int c = 0; c < ncols; c++)
+        part[b * ncols + c] += w * (cs_fixed_t)(int64_t)(v[r * ncols + c] * scale);
     }
 #pragma omp critical
     for (int k = 0; k < nv; k++) acc[k] += part[k];
     free(part);
   }
   CS_TRY(cs_par_sum_i128_n(ctx, acc, nv));
-  for (int k = 0; k < nv; k++) out[k] = cs_from_fixed(acc[k], s);
+  for (int k = 0; k < nv; k++) out[k] = (double)acc[k] / scale;
 fail:
   free(acc);
   return status;

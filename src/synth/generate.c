@@ -101,6 +101,7 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
     for (int c = 0; c < CS_SC_N; c++) CS_TRY(cs_out_write(ds[c], row0, n, col[c]));
     cs_progress_update(&prog, cs_part_rows_upto(opts->customers, ctx->size, (step + 1) * chunk));
   }
+  if (opts->transactions) CS_TRY(cs_synth_write_txn(ctx, out, m, &part));
   CS_TRY(cs_out_commit(out));
   out = NULL;
   cs_log_info("generate: wrote %s", output);

@@ -146,12 +146,24 @@ fail:
   return status;
 }
 
+/* The hidden segment is the first draw of the row's stream. */
+static int draw_segment(const cs_synth_model_t *m, cs_rng_t *g) {
+  double u = cs_rng_uniform(g);
+  int k = 0;
+  while (k < m->k - 1 && u >= m->weight_cum[k]) k++;
+  return k;
+}
+
+int cs_synth_segment_of(const cs_synth_model_t *m, int64_t row) {
+  cs_rng_t g;
+  cs_rng_init(&g, m->opts.seed, 1u, (uint64_t)row);
+  return draw_segment(m, &g);
+}
+
 void cs_synth_row(const cs_synth_model_t *m, int64_t row, double v[CS_SC_N]) {
   cs_rng_t g;
   cs_rng_init(&g, m->opts.seed, 1u, (uint64_t)row);
-  double u = cs_rng_uniform(&g);
-  int k = 0;
-  while (k < m->k - 1 && u >= m->weight_cum[k]) k++;
+  int k = draw_segment(m, &g);
   const cs_synth_segment_t *s = &m->seg[k];
 
   v[CS_SC_CUSTOMER_ID] = (double)(m->opts.id_base + row);
