@@ -57,6 +57,18 @@ case $case_name in
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;
+  clv_unsorted)   store txn_unsorted; want=2 needle="is before the previous transaction of customer"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_bad_offsets) store txn_bad_offsets; want=2 needle="/customers/txn_offset decreases at row 12"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_unknown_customer) store txn_unknown_customer; want=2 needle="/transactions/customer_id[16] is 999999, but txn_offset gives that row to customer"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_negative_amount) store txn_negative_amount; want=2 needle="/transactions/amount[9] is -5"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_nan_time)   store txn_nan_time; want=2 needle="/transactions/time[13] is nan"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_calibration_before_purchases) store txn_good; want=2 needle="the calibration end 1990-01-01 is before every purchase"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --calibration-end 1990-01-01 --summary "$summary") ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 

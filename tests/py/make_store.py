@@ -4,7 +4,10 @@
 usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
       string_column | all_nan_column | no_schema_version | constant_column | stats |
-      no_labels | one_class | no_income | new_region
+      no_labels | one_class | no_income | new_region |
+      txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
+      txn_nan_time
+(txn_*: the good store plus /transactions and txn_offset, each with one defect)
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
  constant_column: the good store plus a column 'flat' that is 7 everywhere)
 """
@@ -68,3 +71,28 @@ with h5py.File(path, "w") as f:
         spend[rng.choice(n, 30, replace=False)] = np.nan
         spend[17] = np.inf
         g["spend"] = spend
+
+    if kind.startswith("txn_"):
+        # 1 to 4 purchases per customer from day 10000 on, two of them on one day.
+        cnt = 1 + np.arange(n) % 4
+        off = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
+        m = int(off[-1])
+        tid = np.repeat(ids, cnt)
+        time = np.concatenate([10000 + np.sort(rng.integers(0, 300, c)).astype(float) + 0.25
+                               for c in cnt])
+        amount = np.round(rng.gamma(4.0, 8.0, m), 2)
+        if kind == "txn_unsorted":
+            time[off[5] + 1], time[off[5] + 2] = time[off[5] + 2] + 50, time[off[5] + 1]
+        if kind == "txn_bad_offsets":
+            off[12] = off[11] - 1
+        if kind == "txn_unknown_customer":
+            tid[off[7]] = 999999
+        if kind == "txn_negative_amount":
+            amount[9] = -5.0
+        if kind == "txn_nan_time":
+            time[13] = np.nan
+        g["txn_offset"] = off
+        t = f.create_group("transactions")
+        t["customer_id"] = tid
+        t["time"] = time
+        t["amount"] = amount
