@@ -58,16 +58,6 @@ fail:
 }
 
 /* ---- grouping ------------------------------------------------------------------------------ */
-typedef struct key { int64_t x, rec, age, idx; } rfmkey_t;
-
-static int cmp_key(const void *pa, const void *pb) {
-  const rfmkey_t *a = pa, *b = pb;
-  if (a->x != b->x) return a->x < b->x ? -1 : 1;
-  if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
-  if (a->age != b->age) return a->age < b->age ? -1 : 1;
-  return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
 /* Distinct (x, recency, age) of the local customers with x >= 0: group g covers
  * perm[start[g] .. start[g + 1]). */
 typedef struct groups {
@@ -86,14 +76,64 @@ static void groups_free(groups_t *g) {
   memset(g, 0, sizeof *g);
 }
 
+/* LSD radix sort of (key, idx) pairs by key, 16 bits a pass; passes over digits that are
+ * the same everywhere are skipped. Stable, so equal keys keep their idx order. */
+typedef struct kv { uint64_t key; int64_t idx; } kv_t;
+
+static int radix_sort(kv_t *a, int64_t n) {
+  kv_t *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+  int64_t *cnt = malloc(65536 * sizeof *cnt);
+  if (!tmp || !cnt) {
+    free(tmp);
+    free(cnt);
+    return 0;
+  }
+  uint64_t all_or = 0, all_and = ~0ULL;
+  for (int64_t i = 0; i < n; i++) {
+    all_or |= a[i].key;
+    all_and &= a[i].key;
+  }
+  for (int shift = 0; shift < 64; shift += 16) {
+    if ((((all_or ^ all_and) >> shift) & 0xFFFF) == 0) continue; /* one digit value */
+    memset(cnt, 0, 65536 * sizeof *cnt);
+    for (int64_t i = 0; i < n; i++) cnt[(a[i].key >> shift) & 0xFFFF]++;
+    int64_t sum = 0;
+    for (int d = 0; d < 65536; d++) {
+      int64_t c = cnt[d];
+      cnt[d] = sum;
+      sum += c;
+    }
+    for (int64_t i = 0; i < n; i++) tmp[cnt[(a[i].key >> shift) & 0xFFFF]++] = a[i];
+    memcpy(a, tmp, (size_t)n * sizeof *a);
+  }
+  free(tmp);
+  free(cnt);
+  return 1;
+}
+
+/* x below 2^20 and recency and age below 2^22 days (11,000 years) pack into one key. */
+#define KEY_BITS_T 22
+#define KEY_BITS_X 20
+
 static int groups_build(const cs_rfm_t *r, double unit_days, groups_t *g) {
   int64_t m = 0;
   memset(g, 0, sizeof *g);
-  rfmkey_t *k = malloc((size_t)(r->n ? r->n : 1) * sizeof *k);
+  kv_t *k = malloc((size_t)(r->n ? r->n : 1) * sizeof *k);
   if (!k) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory (CLV groups)");
-  for (int64_t i = 0; i < r->n; i++)
-    if (r->x[i] >= 0) k[m++] = (rfmkey_t){r->x[i], r->recency[i], r->age[i], i};
-  qsort(k, (size_t)m, sizeof *k, cmp_key);
+  for (int64_t i = 0; i < r->n; i++) {
+    if (r->x[i] < 0) continue;
+    if (r->x[i] >= (1LL << KEY_BITS_X) || r->recency[i] >= (1LL << KEY_BITS_T) ||
+        r->age[i] >= (1LL << KEY_BITS_T) || r->recency[i] < 0) {
+      free(k);
+      return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                          "a customer with %lld repeat purchases over %lld days is beyond "
+                          "this build's limits (2^20 purchases, 2^22 days)",
+                          (long long)r->x[i], (long long)r->age[i]);
+    }
+    k[m++] = (kv_t){((uint64_t)r->x[i] << (2 * KEY_BITS_T)) |
+                        ((uint64_t)r->recency[i] << KEY_BITS_T) | (uint64_t)r->age[i],
+                    i};
+  }
   size_t cap = (size_t)(m ? m : 1);
   g->x = malloc(cap * sizeof *g->x);
   g->count = malloc(cap * sizeof *g->count);
@@ -101,18 +141,18 @@ static int groups_build(const cs_rfm_t *r, double unit_days, groups_t *g) {
   g->perm = malloc(cap * sizeof *g->perm);
   g->tx = malloc(cap * sizeof *g->tx);
   g->T = malloc(cap * sizeof *g->T);
-  if (!(g->x && g->count && g->start && g->perm && g->tx && g->T)) {
+  if (!(g->x && g->count && g->start && g->perm && g->tx && g->T) || !radix_sort(k, m)) {
     free(k);
     groups_free(g);
     return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory (CLV groups)");
   }
+  const uint64_t tmask = (1ULL << KEY_BITS_T) - 1;
   for (int64_t i = 0; i < m; i++) {
     g->perm[i] = k[i].idx;
-    if (i == 0 || cmp_key(&(rfmkey_t){k[i].x, k[i].rec, k[i].age, 0},
-                          &(rfmkey_t){k[i - 1].x, k[i - 1].rec, k[i - 1].age, 0}) != 0) {
-      g->x[g->n] = k[i].x;
-      g->tx[g->n] = (double)k[i].rec / unit_days;
-      g->T[g->n] = (double)k[i].age / unit_days;
+    if (i == 0 || k[i].key != k[i - 1].key) {
+      g->x[g->n] = (int64_t)(k[i].key >> (2 * KEY_BITS_T));
+      g->tx[g->n] = (double)((k[i].key >> KEY_BITS_T) & tmask) / unit_days;
+      g->T[g->n] = (double)(k[i].key & tmask) / unit_days;
       g->start[g->n++] = i;
     }
   }
