@@ -46,8 +46,8 @@ double cs_bgnbd_loglik(const cs_bgnbd_t *m, const cs_bgnbd_tables_t *t, int64_t 
   }
   const double r = m->r, al = m->alpha, a = m->a, b = m->b, xd = (double)x, rx = r + xd;
   /* ln A1 + ln A2 + ln A3, the whole of ln L when x = 0. */
-  const double lat = log(al + T);
-  double ll = t->r.lg[x] + r * log(al) + t->b.lg[x] - t->ab.lg[x] - rx * lat;
+  const double lat = log(al + T), lal = log(al);
+  double ll = t->r.lg[x] + r * lal + t->b.lg[x] - t->ab.lg[x] - rx * lat;
   /* With x > 0, ln L adds logaddexp(ln A3, ln A4) − ln A3 = log1p(exp(d)), d = ln(A4/A3);
    * w = A4 / (A3 + A4) is the weight of the A4 branch in the gradient. */
   double w = 0.0, dlog = 0.0;
@@ -66,7 +66,7 @@ double cs_bgnbd_loglik(const cs_bgnbd_t *m, const cs_bgnbd_tables_t *t, int64_t 
   }
   if (g) {
     /* d/dr: ψ(r+x) − ψ(r) + ln α − (1−w) ln(α+T) − w ln(α+t_x). */
-    g[0] = r * (t->r.dg[x] + log(al) - lat + w * dlog);
+    g[0] = r * (t->r.dg[x] + lal - lat + w * dlog);
     /* α d/dα: r − (r+x) [(1−w) α/(α+T) + w α/(α+t_x)]. */
     g[1] = r - rx * ((1.0 - w) * al / (al + T) + (x > 0 ? w * al / (al + tx) : 0.0));
     /* a d/da: −a (ψ(a+b+x) − ψ(a+b)) + w. */
@@ -118,8 +118,8 @@ static double euler_bracket(double A, double B, double C, double z) {
     double dn = (double)n;
     double rho = (A + dn) * (B + dn) * z / ((C + dn) * (dn + 1.0));
     if (dn > nsign && rho >= 0.0 && rho < 1.0) {
-      /* Tail after this term <= |term| ρ'/(1−ρ'), ρ' = max(ρ, z) bounding later ratios;
-       * measured against the result's scale, not H alone, which may be tiny. */
+      /* The rest of the series is at most |term ρ| / (1 − ρ'), ρ' = max(ρ, z) bounding
+       * the later ratios; measured against the result's scale, not H's, which may be tiny. */
       double rmax = fmax(rho, z);
       if (fabs(term * rho) <= 1e-17 * (1.0 - rmax) * (fabs(s + c) + e)) {
         term = 0.0;

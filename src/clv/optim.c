@@ -16,6 +16,9 @@ enum { NMAX = 8 };
 #define ARMIJO_C1 1e-4
 #define MAX_STEP 10.0 /* largest trial move of any parameter (in log space: a factor e^10) */
 #define MAX_BACKTRACK 60
+#define F_NOISE 1e-12 /* relative rounding allowed in f by the approximate Wolfe test */
+#define AW_DELTA 0.1
+#define AW_SIGMA 0.9
 
 static double maxabs(int n, const double *v) {
   double m = 0.0;
@@ -87,6 +90,17 @@ int cs_optim_minimize(int n, double *theta, cs_optim_fn fn, void *arg, const cs_
         r.evaluations++;
         int finite = isfinite(fn_new) && all_finite(n, gn);
         if (finite && fn_new <= f + ARMIJO_C1 * alpha * gd) {
+          accepted = 1;
+          break;
+        }
+        /* Near the minimum a sum over many customers is flat to within its rounding, and
+         * Armijo's test only sees noise (the "precision loss" stalls lifetimes users hit).
+         * Hager & Zhang's approximate Wolfe test then judges the step by the gradient: f
+         * not higher than rounding allows, and the slope along d reduced to a small
+         * fraction of gd or turned slightly positive (near the minimum along d). */
+        double gdn = dot(n, gn, d);
+        if (finite && fn_new <= f + F_NOISE * fabs(f) && gdn >= AW_SIGMA * gd &&
+            gdn <= (2 * AW_DELTA - 1) * gd) {
           accepted = 1;
           break;
         }
