@@ -4,6 +4,8 @@
  * has no finite value is an error, as it will be in every stage. */
 #include "cli.h"
 
+#include "custseg/txn.h"
+
 #include "custseg/features.h"
 #include "custseg/inspect.h"
 
@@ -17,7 +19,11 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
   printf("file:            %s\n", s->path);
   printf("schema_version:  %d\n", s->schema_version);
   printf("customers:       %lld\n", (long long)s->n);
-  printf("transactions:    %s\n", s->txn_rows >= 0 ? "present" : "none");
+  if (s->txn_rows >= 0)
+    printf("transactions:    %lld (sorted, offsets and customer ids checked)\n",
+           (long long)s->txn_rows);
+  else
+    printf("transactions:    none\n");
   printf("fingerprint:     %016llx\n", (unsigned long long)ids->fingerprint);
   printf("columns:         %d\n\n", s->n_columns);
   printf("%-22s %-10s %14s %14s %14s %10s  %s\n", "column", "type", "min", "mean", "max",
@@ -115,6 +121,15 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "ids");
   CS_TRY(cs_inspect_ids(ctx, store, &part, &ids));
   cs_timer_stop(&ctx->timers, "ids");
+  if (store->txn_rows >= 0) {
+    /* The same checks as every reader of /transactions: offsets, owners, sorted finite
+     * times, non-negative amounts; the first problem is the error. */
+    cs_txn_t txn;
+    cs_timer_start(&ctx->timers, "transactions");
+    CS_TRY(cs_txn_load(ctx, store, &part, &txn));
+    cs_txn_free(&txn);
+    cs_timer_stop(&ctx->timers, "transactions");
+  }
 
   if (features)
     for (int j = 0; j < n; j++)
@@ -142,6 +157,11 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
     cJSON_AddStringToObject(in, "fingerprint", fp);
     cJSON_AddNumberToObject(in, "customers", (double)store->n);
     cJSON_AddNumberToObject(in, "schema_version", store->schema_version);
+    if (store->txn_rows >= 0) {
+      cJSON *t = cJSON_AddObjectToObject(sum, "transactions");
+      cJSON_AddNumberToObject(t, "rows", (double)store->txn_rows);
+      cJSON_AddBoolToObject(t, "checked", 1);
+    }
     cJSON *cols = cJSON_AddArrayToObject(sum, "columns");
     for (int i = 0; i < store->n_columns; i++) {
       const cs_column_t *c = &store->columns[i];
