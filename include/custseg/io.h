@@ -25,6 +25,8 @@ typedef struct cs_column {
   int64_t length;          /* dims[0]; -1 when not 1-D */
   int n_categories;        /* > 0 when the column is categorical */
   char **categories;       /* n_categories level names (owned by the store) */
+  double *local;           /* a computed column: this rank's rows (owned), NULL for the file's */
+  int64_t local_offset, local_count;
 } cs_column_t;
 
 typedef struct cs_store {
@@ -52,6 +54,11 @@ const cs_column_t *cs_store_column(const cs_store_t *store, const char *name);
  * the file's type; the conversion happens in memory. count may be 0. Collective. */
 int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t count,
                   cs_dtype_t memtype, void *buf);
+/* Add a computed float64 column `name` (e.g. rfm_frequency) whose values exist only for
+ * this rank's rows [offset, offset + count); reads must stay inside them. The values are
+ * copied. Every rank must add the same names. Local. */
+int cs_store_add_computed(cs_store_t *store, const char *name, int64_t offset, int64_t count,
+                          const double *values);
 /* The same for /transactions: its column `name` (or NULL), and rows of it. */
 const cs_column_t *cs_store_txn_column(const cs_store_t *store, const char *name);
 int cs_store_read_txn(cs_store_t *store, const char *name, int64_t offset, int64_t count,

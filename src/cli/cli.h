@@ -65,6 +65,10 @@ typedef struct cs_stage {
  * Collective. */
 int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st);
 void cs_stage_close(cs_stage_t *st);
+/* When `features` names any rfm_* feature: read the transactions and add the RFM summary
+ * (up to the last purchase day, whole days) as computed columns rfm_frequency, rfm_recency,
+ * rfm_age, rfm_monetary, rfm_ipt_mean, rfm_ipt_sd. Collective. */
+int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features);
 /* The feature options (--features, --log1p, --feature-weights, --weight-column, --scale,
  * --missing). Local. */
 int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec);

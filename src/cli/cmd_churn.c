@@ -183,6 +183,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
   CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
   CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   spec.fit_row = in_training;
   spec.fit_arg = &co;
@@ -267,6 +268,11 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(model, CS_EUSAGE, "churn score needs --model RESULTS (a churn train output)");
   CS_TRY(cs_stage_open(ctx, o, &st));
   CS_TRY(cs_features_read(ctx, model, "/churn/model/feature_stats", &fitted));
+  for (int j = 0; j < fitted->n_cols; j++)
+    if (!strncmp(fitted->cols[j].name, "rfm_", 4)) {
+      CS_TRY(cs_stage_rfm(ctx, &st, "rfm_"));
+      break;
+    }
   CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,
                            units, sizeof units, names, sizeof names));
   CS_CHECK(cols == 1 && rows == fitted->d + 1, CS_EFORMAT,

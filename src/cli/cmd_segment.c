@@ -107,6 +107,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(!(cs_opt_str(o, "init-centroids") && k_hi > k_lo), CS_EUSAGE,
            "--init-centroids needs a single --k, not a range");
   CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_store_t *store = st.store;
   cs_part_t part = st.part;

@@ -4,9 +4,12 @@
 #include "cli.h"
 
 #include "custseg/inspect.h"
+#include "custseg/txn.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   int status = CS_OK;
@@ -68,5 +71,49 @@ int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *s
   cJSON_AddStringToObject(in, "fingerprint", st->fingerprint);
   cJSON_AddNumberToObject(in, "customers", (double)st->store->n);
 fail:
+  return status;
+}
+
+int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features) {
+  int status = CS_OK;
+  cs_txn_t txn = {0};
+  cs_rfm_t r = {0};
+  double *v = NULL;
+  if (!features || !strstr(features, "rfm_")) return CS_OK;
+  cs_timer_start(&ctx->timers, "rfm");
+  CS_TRY(cs_txn_load(ctx, st->store, &st->part, &txn));
+  cs_rfm_opts_t ro = {.merge_same_day = 1};
+  CS_TRY(cs_txn_last_day(ctx, &txn, &ro.cal_end));
+  ro.holdout_end = ro.cal_end;
+  CS_TRY(cs_par_agree(ctx, cs_rfm_compute(&txn, &ro, &r)));
+  char day[32];
+  cs_format_day(ro.cal_end, day, sizeof day);
+  cs_log_info("rfm: features from %lld transactions up to %s (same-day purchases merged)",
+              (long long)st->store->txn_rows, day);
+  int64_t n = r.n ? r.n : 1;
+  v = malloc((size_t)n * sizeof *v);
+  CS_TRY(cs_par_agree(ctx, v ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                    "out of memory")));
+  /* Customers with no purchase have no RFM: NaN, handled by --missing like any gap. */
+  static const char *const names[] = {"rfm_frequency", "rfm_recency",  "rfm_age",
+                                      "rfm_monetary",  "rfm_ipt_mean", "rfm_ipt_sd"};
+  for (int k = 0; k < 6; k++) {
+    for (int64_t i = 0; i < r.n; i++) {
+      int ok = r.x[i] >= 0;
+      v[i] = !ok     ? NAN
+             : k == 0 ? (double)r.x[i]
+             : k == 1 ? (double)r.recency[i]
+             : k == 2 ? (double)r.age[i]
+             : k == 3 ? r.monetary[i]
+             : k == 4 ? r.ipt_mean[i]
+                      : r.ipt_sd[i];
+    }
+    CS_TRY(cs_par_agree(ctx, cs_store_add_computed(st->store, names[k], st->part.offset, r.n, v)));
+  }
+  cs_timer_stop(&ctx->timers, "rfm");
+fail:
+  free(v);
+  cs_rfm_free(&r);
+  cs_txn_free(&txn);
   return status;
 }

@@ -333,6 +333,7 @@ void cs_store_close(cs_store_t *s) {
   for (int i = 0; i < s->n_columns; i++) {
     for (int j = 0; j < s->columns[i].n_categories; j++) free(s->columns[i].categories[j]);
     free(s->columns[i].categories);
+    free(s->columns[i].local);
   }
   free(s->columns);
   free(s->txn_columns);
@@ -354,6 +355,44 @@ const cs_column_t *cs_store_txn_column(const cs_store_t *s, const char *name) {
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
+int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64_t count,
+                          const double *values) {
+  store_impl_t *im = s->impl;
+  if (cs_store_column(s, name))
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                        "%s: /customers/%s exists; the computed feature of that name would hide "
+                        "it", s->path, name);
+  if (strlen(name) >= CS_NAME_MAX)
+    return cs_error_set(CS_EINTERNAL, __FILE__, __LINE__, "computed column name too long");
+  cs_column_t *cols = realloc(s->columns, (size_t)(s->n_columns + 1) * sizeof *cols);
+  hid_t *ds = realloc(im->dsets, (size_t)(s->n_columns + 1) * sizeof *ds);
+  double *v = malloc((size_t)(count ? count : 1) * sizeof *v);
+  if (cols) s->columns = cols;
+  if (ds) im->dsets = ds;
+  if (!cols || !ds || !v) {
+    free(v);
+    return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  }
+  memcpy(v, values, (size_t)count * sizeof *v);
+  /* Positions change with the new name: close the lazily opened datasets. */
+  for (int i = 0; i < s->n_columns; i++) {
+    CS_H5_CLOSE(H5Dclose, im->dsets[i]);
+    im->dsets[i] = -1;
+  }
+  cs_column_t *c = &s->columns[s->n_columns++];
+  memset(c, 0, sizeof *c);
+  snprintf(c->name, sizeof c->name, "%s", name);
+  c->dtype = CS_DT_F64;
+  snprintf(c->type_desc, sizeof c->type_desc, "float64 (computed)");
+  c->length = s->n;
+  c->local = v;
+  c->local_offset = offset;
+  c->local_count = count;
+  im->dsets[s->n_columns - 1] = -1;
+  qsort(s->columns, (size_t)s->n_columns, sizeof *s->columns, cmp_col);
+  return CS_OK;
+}
+
 /* Rows of a column of /customers (txn = 0) or /transactions (txn = 1). */
 static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, int64_t count,
                      cs_dtype_t memtype, void *buf) {
@@ -368,6 +407,18 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: column /%s/%s is not numeric (%s)", s->path,
            gname, name, c->type_desc);
   int idx = (int)(c - (txn ? s->txn_columns : s->columns));
+  if (c->local) { /* computed: this rank's rows are in memory */
+    CS_CHECK(offset >= c->local_offset && offset + count <= c->local_offset + c->local_count,
+             CS_EINTERNAL, "read of rows [%lld, %lld) of computed column %s outside this "
+             "rank's rows", (long long)offset, (long long)(offset + count), name);
+    const double *src = c->local + (offset - c->local_offset);
+    for (int64_t i = 0; i < count; i++) {
+      if (memtype == CS_DT_F64) ((double *)buf)[i] = src[i];
+      else if (memtype == CS_DT_I64) ((int64_t *)buf)[i] = (int64_t)src[i];
+      else CS_FAIL(CS_EINTERNAL, "computed column %s read as %s", name, cs_dtype_name(memtype));
+    }
+    return CS_OK;
+  }
   int direct = memtype == c->dtype;
   /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
   int pre = CS_OK;

@@ -68,6 +68,25 @@ with h5py.File(path("c1.h5"), "r") as c:
     if int(c["clv/model"].attrs["calibration_customers"]) != int(cal.sum()):
         failures.append("calibration_customers differs from the customers with a frequency")
 
+# 4. RFM as named features of the other stages: segmenting on them gives identical results
+# at 1 and 3 ranks, and a churn model trained with them scores a store identically again.
+for ranks in (1, 3):
+    run(ranks, "segment", "--input", path("g.h5"), "--output", path(f"s{ranks}.h5"), "--k", "3",
+        "--features", "rfm_frequency,rfm_recency,rfm_monetary,income")
+if subprocess.run(["h5diff", path("s1.h5"), path("s3.h5"), "/segments"]).returncode:
+    failures.append("segments on rfm_* features differ between 1 and 3 ranks")
+run(2, "churn", "train", "--input", path("g.h5"), "--output", path("ch.h5"),
+    "--features", "rfm_frequency,rfm_recency,rfm_age,age,income")
+run(3, "churn", "score", "--model", path("ch.h5"), "--input", path("g.h5"), "--output",
+    path("chs.h5"))
+if subprocess.run(["h5diff", path("ch.h5"), path("chs.h5"), "/churn/score"]).returncode:
+    failures.append("a churn model on rfm_* features scores differently when re-loaded")
+with h5py.File(path("ch.h5"), "r") as c:
+    names = [n.decode() if isinstance(n, bytes) else n
+             for n in c["churn/model/coefficients"].attrs["features"]]
+    if "rfm_frequency" not in names:
+        failures.append(f"rfm_frequency is not a churn model feature: {names}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
