@@ -218,6 +218,10 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_stop(&ctx->timers, "write");
   cJSON *cj = model_json(&fit, unit, cal_txt, hold_txt);
   cJSON_AddItemToObject(sum, "clv", cj);
+  cJSON_AddNumberToObject(cj, "month_length_units", co.month_units);
+  cJSON_AddNumberToObject(cj, "horizon_months", co.horizon_months);
+  cJSON_AddNumberToObject(cj, "monthly_discount", co.monthly_discount);
+  cJSON_AddBoolToObject(cj, "merge_same_day", ro.merge_same_day);
   if (hold) {
     cJSON *t = cJSON_AddArrayToObject(cj, "holdout_by_frequency");
     for (int b = 0; b < 8; b++) {
