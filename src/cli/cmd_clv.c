@@ -179,6 +179,18 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "predict");
   CS_TRY(cs_clv_predict(ctx, &rfm, &co, &fit, &pred));
   cs_timer_stop(&ctx->timers, "predict");
+  /* Verification: a degenerate fit (e.g. too few customers) shows as impossible values. */
+  int64_t bad = 0;
+  for (int64_t i = 0; i < rfm.n; i++)
+    if (rfm.x[i] >= 0)
+      bad += !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1) ||
+             !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
+  CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(bad == 0, CS_EVERIFY,
+           "verification: %lld customers get P(alive) outside [0, 1] or negative or non-finite "
+           "expected purchases; the BG/NBD fit is degenerate (r %.4g, alpha %.4g, a %.4g, b %.4g%s)",
+           (long long)bad, fit.bg.r, fit.bg.alpha, fit.bg.a, fit.bg.b,
+           fit.bg_opt.converged ? "" : ", not converged");
 
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));

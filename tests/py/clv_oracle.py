@@ -247,7 +247,7 @@ def _fit(loglik, start_points, args, gtol=1e-10, polish=True):
         if not improved or np.max(np.abs(g)) < 1e-9 * max(1.0, abs(fval)):
             break
     gmax = float(np.max(np.abs(g)))
-    if gmax > 1e-3:
+    if gmax > 1e-6 * max(1.0, abs(fval)):   # relative: the sum grows with the customers
         print(f"clv_oracle: warning: fit ended with max |grad| {gmax:.3g} at "
               f"{np.exp(th)} (LL {-fval:.6f}): not converged", file=sys.stderr)
     return np.exp(th), -fval, gmax

@@ -97,8 +97,16 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a8, CS_EUSAGE, "is not a number");
   const char *a9[] = {"--features", "age"};
   expect_error("generate", 2, a9, CS_EUSAGE, "inapplicable option '--features'");
-  const char *a10[] = {"--verbose", "false"}; /* a bool flag takes no separate value */
-  expect_error("generate", 2, a10, CS_EUSAGE, "unexpected argument 'false'");
+  const char *a10[] = {"--verbose", "maybe"}; /* a bool flag's value must be a bool word */
+  expect_error("generate", 2, a10, CS_EUSAGE, "unexpected argument 'maybe'");
+  {
+    cs_opts_t o;
+    const char *b[] = {"--verbose", "no", "--quiet"}; /* a following bool word is the value */
+    assert_int_equal(parse(&o, "generate", 3, b), CS_OK);
+    assert_int_equal(cs_opt_bool(&o, "verbose"), 0);
+    assert_int_equal(cs_opt_bool(&o, "quiet"), 1);
+    cs_opts_free(&o);
+  }
   const char *a11[] = {"--seed", "-3"};
   expect_error("generate", 2, a11, CS_EUSAGE, "not a non-negative integer");
   const char *a12[] = {"a.h5", "--input", "b.h5"};
