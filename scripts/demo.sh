@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, build, and run the main job on the embedded
 # default (inputs/demo.ini): generate a sample population on 2 ranks, inspect it, segment it
-# (choosing K in 2..8) and train the churn model on it.
+# (choosing K in 2..8), train the churn model on it and compute CLV from its purchase histories.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -18,4 +18,6 @@ mpirun -n 2 "$bin" segment --config "$root/inputs/demo.ini" --input "$out/custom
   --output "$out/segments.h5" --summary "$out/segments.json"
 mpirun -n 2 "$bin" churn train --config "$root/inputs/demo.ini" --input "$out/customers.h5" \
   --output "$out/churn.h5" --summary "$out/churn.json"
-echo "demo: results in $out (customers.h5, segments.h5, churn.h5 and a JSON summary of each step)"
+mpirun -n 2 "$bin" clv --config "$root/inputs/demo.ini" --input "$out/customers.h5" \
+  --output "$out/clv.h5" --summary "$out/clv.json"
+echo "demo: results in $out (customers.h5, segments.h5, churn.h5, clv.h5 and a JSON summary of each step)"
