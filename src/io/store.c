@@ -153,6 +153,28 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
   return cs_par_agree(ctx, status);
 }
 
+/* The datasets of a group as columns, in name order, each described (type, length,
+ * categories). *cols is set even on failure (the caller frees it). */
+static int list_columns(const char *path, hid_t group, const char *gname, cs_column_t **cols,
+                        int *n) {
+  int status = CS_OK;
+  list_ctx_t lc = {0};
+  hsize_t idx = 0;
+  herr_t e = H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &lc);
+  *cols = lc.cols;
+  *n = lc.n;
+  CS_H5(e, "%s: cannot list /%s", path, gname);
+  CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /%s", gname);
+  qsort(*cols, (size_t)*n, sizeof **cols, cmp_col);
+  for (int i = 0; i < *n; i++) {
+    CS_CHECK((*cols)[i].name[0], CS_EFORMAT, "%s: a dataset name in /%s is longer than %d "
+             "characters", path, gname, CS_NAME_MAX - 1);
+    CS_TRY(describe_column(path, group, gname, &(*cols)[i]));
+  }
+fail:
+  return status;
+}
+
 /* /transactions (optional): a group of 1-D columns of one length M, with integer
  * customer_id and numeric time and amount, indexed by /customers/txn_offset (N+1, integer).
  * Their contents (sorted, offsets consistent, ids matching) are checked where they are read
@@ -160,7 +182,6 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
 static int open_transactions(const char *path, cs_store_t *s) {
   int status = CS_OK;
   store_impl_t *im = s->impl;
-  list_ctx_t lc = {0};
   const cs_column_t *off = cs_store_column(s, "txn_offset");
   s->txn_rows = -1;
   if (H5Lexists(im->file, "transactions", H5P_DEFAULT) <= 0) {
@@ -178,19 +199,7 @@ static int open_transactions(const char *path, cs_store_t *s) {
            "%s: /customers/txn_offset must be integer, found %s", path, off->type_desc);
   im->tgroup = H5Gopen2(im->file, "transactions", H5P_DEFAULT);
   CS_H5(im->tgroup, "%s: cannot open /transactions", path);
-  hsize_t idx = 0;
-  CS_H5(H5Literate(im->tgroup, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &lc),
-        "%s: cannot list /transactions", path);
-  CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /transactions");
-  s->txn_columns = lc.cols;
-  s->n_txn_columns = lc.n;
-  lc.cols = NULL;
-  qsort(s->txn_columns, (size_t)s->n_txn_columns, sizeof *s->txn_columns, cmp_col);
-  for (int i = 0; i < s->n_txn_columns; i++) {
-    CS_CHECK(s->txn_columns[i].name[0], CS_EFORMAT, "%s: a dataset name in /transactions is "
-             "longer than %d characters", path, CS_NAME_MAX - 1);
-    CS_TRY(describe_column(path, im->tgroup, "transactions", &s->txn_columns[i]));
-  }
+  CS_TRY(list_columns(path, im->tgroup, "transactions", &s->txn_columns, &s->n_txn_columns));
   static const char *const need[] = {"customer_id", "time", "amount"};
   for (int k = 0; k < 3; k++) {
     const cs_column_t *c = cs_store_txn_column(s, need[k]);
@@ -207,10 +216,6 @@ static int open_transactions(const char *path, cs_store_t *s) {
              s->txn_columns[i].name, (long long)s->txn_columns[i].length,
              (long long)s->txn_rows);
 fail:
-  if (lc.cols) {
-    s->txn_columns = lc.cols;
-    s->n_txn_columns = lc.n;
-  }
   return status;
 }
 
@@ -218,7 +223,6 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   int status = CS_OK;
   store_impl_t *im = s->impl;
   hid_t fapl = -1, attr = -1;
-  list_ctx_t lc = {0};
   fapl = cs__h5_fapl(ctx);
   CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
   im->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -248,19 +252,7 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
            (long long)version, CS_SCHEMA_VERSION);
   s->schema_version = (int)version;
 
-  hsize_t idx = 0;
-  CS_H5(H5Literate(im->group, H5_INDEX_NAME, H5_ITER_INC, &idx, list_cb, &lc),
-        "%s: cannot list /customers", path);
-  CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /customers");
-  s->columns = lc.cols;
-  s->n_columns = lc.n;
-  lc.cols = NULL;
-  qsort(s->columns, (size_t)s->n_columns, sizeof *s->columns, cmp_col);
-  for (int i = 0; i < s->n_columns; i++) {
-    CS_CHECK(s->columns[i].name[0], CS_EFORMAT, "%s: a dataset name in /customers is longer than "
-             "%d characters", path, CS_NAME_MAX - 1);
-    CS_TRY(describe_column(path, im->group, "customers", &s->columns[i]));
-  }
+  CS_TRY(list_columns(path, im->group, "customers", &s->columns, &s->n_columns));
 
   const cs_column_t *id = cs_store_column(s, "customer_id");
   CS_CHECK(id, CS_EFORMAT, "%s: /customers/customer_id is missing (it is required)", path);
@@ -282,10 +274,6 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   for (int i = 0; i < s->n_columns; i++) im->dsets[i] = -1;
   for (int i = 0; i < s->n_txn_columns; i++) im->tdsets[i] = -1;
 fail:
-  if (lc.cols) {
-    s->columns = lc.cols;
-    s->n_columns = lc.n;
-  }
   CS_H5_CLOSE(H5Aclose, attr);
   CS_H5_CLOSE(H5Pclose, fapl);
   return status;
