@@ -54,11 +54,13 @@ const cs_column_t *cs_store_column(const cs_store_t *store, const char *name);
  * the file's type; the conversion happens in memory. count may be 0. Collective. */
 int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t count,
                   cs_dtype_t memtype, void *buf);
-/* Add a computed float64 column `name` (e.g. rfm_frequency) whose values exist only for
- * this rank's rows [offset, offset + count); reads must stay inside them. The values are
- * copied. Every rank must add the same names. Local. */
+/* Add a computed column `name` (e.g. rfm_frequency) whose values exist only for this
+ * rank's rows [offset, offset + count); reads must stay inside them. The values are copied.
+ * With n_categories > 0 it is categorical (integer codes into `categories`, one-hot encoded
+ * by the feature pipeline). Every rank must add the same names. Local. */
 int cs_store_add_computed(cs_store_t *store, const char *name, int64_t offset, int64_t count,
-                          const double *values);
+                          const double *values, const char *const *categories,
+                          int n_categories);
 /* The same for /transactions: its column `name` (or NULL), and rows of it. */
 const cs_column_t *cs_store_txn_column(const cs_store_t *store, const char *name);
 int cs_store_read_txn(cs_store_t *store, const char *name, int64_t offset, int64_t count,
@@ -73,6 +75,12 @@ int cs_store_last_read_collective(const cs_store_t *store, char *why, size_t why
 int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,
                       int64_t *rows, int64_t *cols, char *units, size_t units_len,
                       char *features, size_t features_len);
+
+/* Read rows [offset, offset + count) of the 1-D integer dataset `dataset` of another file
+ * (e.g. a segment results file's /segments/labels) as int64, after checking that it has
+ * n_expected rows. Collective; errors are agreed before the collective read. */
+int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
+                    int64_t offset, int64_t count, int64_t *buf);
 
 /* Read a string attribute (`out` gets "" when absent) or a string-array attribute (*items
  * malloc'ed array of malloc'ed strings, *n = 0 when absent) of `object` in file `path`, on

@@ -69,6 +69,10 @@ void cs_stage_close(cs_stage_t *st);
  * (up to the last purchase day, whole days) as computed columns rfm_frequency, rfm_recency,
  * rfm_age, rfm_monetary, rfm_ipt_mean, rfm_ipt_sd. Collective. */
 int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features);
+/* Add the categorical computed column `segment` (levels segment_0 .. segment_{K-1}) from a
+ * segment results file of this very store (its /run@input_fingerprint must match).
+ * Collective. */
+int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results);
 /* The feature options (--features, --log1p, --feature-weights, --weight-column, --scale,
  * --missing). Local. */
 int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec);

@@ -184,6 +184,17 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
   CS_TRY(cs_stage_open(ctx, o, &st));
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
+  char with_seg[4096];
+  if (cs_opt_bool(o, "churn-with-segment")) {
+    CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
+             "--churn-with-segment needs --segment-results RESULTS (a segment run on this "
+             "store)");
+    CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
+    if (spec.features) { /* an explicit list gets the segment too; the default takes it */
+      snprintf(with_seg, sizeof with_seg, "%s,segment", spec.features);
+      spec.features = with_seg;
+    }
+  }
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   spec.fit_row = in_training;
   spec.fit_arg = &co;
@@ -272,6 +283,13 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
     if (!strncmp(fitted->cols[j].name, "rfm_", 4)) {
       CS_TRY(cs_stage_rfm(ctx, &st, "rfm_"));
       break;
+    }
+  for (int j = 0; j < fitted->n_cols; j++)
+    if (!strcmp(fitted->cols[j].name, "segment") && !cs_store_column(st.store, "segment")) {
+      CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
+               "the model %s uses the customer's segment: give --segment-results RESULTS (a "
+               "segment run on %s)", model, st.store->path);
+      CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
     }
   CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,
                            units, sizeof units, names, sizeof names));

@@ -58,6 +58,11 @@ const cs_optdef_t cs_optdefs[] = {
     {"class-weight", CS_OPT_STR, "none", "churn-train",
      "none, or balanced (each class weighted n / (2 n_class))"},
     {"newton-tol", CS_OPT_REAL, "1e-8", "churn-train", "stop when every Newton step is below this"},
+    {"churn-with-segment", CS_OPT_BOOL, "false", "churn-train",
+     "add the customer's segment (one-hot) from --segment-results to the churn features"},
+    {"segment-results", CS_OPT_STR, NULL, "churn-train churn-score",
+     "results file of `custseg segment` on the same store (for --churn-with-segment, and for "
+     "scoring with a model trained that way)"},
     {"hessian-sample", CS_OPT_INT, "262144", "churn-train",
      "Newton steps use the Hessian of about this many training customers (by id hash; 0 = all); "
      "the optimum and the standard errors do not depend on it"},

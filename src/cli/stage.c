@@ -108,12 +108,59 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features) {
              : k == 4 ? r.ipt_mean[i]
                       : r.ipt_sd[i];
     }
-    CS_TRY(cs_par_agree(ctx, cs_store_add_computed(st->store, names[k], st->part.offset, r.n, v)));
+    CS_TRY(cs_par_agree(ctx, cs_store_add_computed(st->store, names[k], st->part.offset, r.n, v,
+                                                   NULL, 0)));
   }
   cs_timer_stop(&ctx->timers, "rfm");
 fail:
   free(v);
   cs_rfm_free(&r);
   cs_txn_free(&txn);
+  return status;
+}
+
+int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
+  int status = CS_OK;
+  int64_t *lab = NULL;
+  double *v = NULL;
+  char **names = NULL;
+  int64_t k = 0;
+  char fp[64];
+  CS_TRY(cs_io_read_attr_str(ctx, results, "/run", "input_fingerprint", fp, sizeof fp));
+  CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
+           "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "
+           "segment this store first", results, st->store->path, fp, st->fingerprint);
+  int64_t n = st->part.n_local ? st->part.n_local : 1;
+  lab = malloc((size_t)n * sizeof *lab);
+  v = malloc((size_t)n * sizeof *v);
+  CS_TRY(cs_par_agree(ctx, lab && v ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                           "out of memory")));
+  CS_TRY(cs_io_read_rows(ctx, results, "/segments/labels", st->store->n, st->part.offset,
+                         st->part.n_local, lab));
+  for (int64_t i = 0; i < st->part.n_local; i++) {
+    if (lab[i] + 1 > k) k = lab[i] + 1;
+    v[i] = (double)lab[i]; /* -1 (no segment) is out of range: a missing value */
+  }
+  CS_TRY(cs_par_allreduce(ctx, &k, 1, CS_DT_I64, CS_OP_MAX));
+  CS_CHECK(k >= 1 && k <= 100000, CS_EDATA, "%s:/segments/labels holds no segment", results);
+  names = calloc((size_t)k, sizeof *names);
+  CS_TRY(cs_par_agree(ctx, names ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                        "out of memory")));
+  for (int64_t j = 0; j < k; j++) {
+    names[j] = malloc(24);
+    CS_TRY(cs_par_agree(ctx, names[j] ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                             "out of memory")));
+    snprintf(names[j], 24, "segment_%lld", (long long)j);
+  }
+  CS_TRY(cs_par_agree(ctx, cs_store_add_computed(st->store, "segment", st->part.offset,
+                                                 st->part.n_local, v,
+                                                 (const char *const *)names, (int)k)));
+  cs_log_info("churn: with the segment of every customer (%lld segments, from %s)", (long long)k,
+              results);
+fail:
+  for (int64_t j = 0; names && j < k; j++) free(names[j]);
+  free(names);
+  free(lab);
+  free(v);
   return status;
 }

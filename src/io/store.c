@@ -344,7 +344,8 @@ const cs_column_t *cs_store_txn_column(const cs_store_t *s, const char *name) {
 
 /* ---- reading ------------------------------------------------------------------------------- */
 int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64_t count,
-                          const double *values) {
+                          const double *values, const char *const *categories,
+                          int n_categories) {
   store_impl_t *im = s->impl;
   if (cs_store_column(s, name))
     return cs_error_set(CS_EDATA, __FILE__, __LINE__,
@@ -370,8 +371,18 @@ int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64
   cs_column_t *c = &s->columns[s->n_columns++];
   memset(c, 0, sizeof *c);
   snprintf(c->name, sizeof c->name, "%s", name);
-  c->dtype = CS_DT_F64;
-  snprintf(c->type_desc, sizeof c->type_desc, "float64 (computed)");
+  c->dtype = n_categories > 0 ? CS_DT_I64 : CS_DT_F64;
+  snprintf(c->type_desc, sizeof c->type_desc, "%s (computed)",
+           n_categories > 0 ? "int64" : "float64");
+  if (n_categories > 0) {
+    c->categories = calloc((size_t)n_categories, sizeof *c->categories);
+    for (int k = 0; c->categories && k < n_categories; k++) {
+      c->categories[k] = strdup(categories[k]);
+      if (c->categories[k]) c->n_categories = k + 1;
+    }
+    if (c->n_categories != n_categories)
+      return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  }
   c->length = s->n;
   c->local = v;
   c->local_offset = offset;
@@ -533,6 +544,57 @@ static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len
 
 static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
   read_str_attr_sep(obj, name, out, len, join, ',');
+}
+
+int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
+                    int64_t offset, int64_t count, int64_t *buf) {
+  int status = CS_OK, local = CS_OK;
+  hid_t fapl = -1, f = -1, d = -1, fs = -1, ms = -1, dxpl = -1;
+  cs__h5_quiet();
+  if (access(path, R_OK) != 0)
+    local = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
+                         strerror(errno));
+  else if (H5Fis_hdf5(path) <= 0)
+    local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+  CS_TRY(cs_par_agree(ctx, local));
+  fapl = cs__h5_fapl(ctx);
+  CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
+  f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  CS_H5(f, "cannot open '%s' as HDF5 through MPI-IO", path);
+  if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
+    local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
+  else {
+    fs = H5Dget_space(d);
+    hsize_t dim = 0;
+    hid_t ft = H5Dget_type(d);
+    H5T_class_t cls = H5Tget_class(ft);
+    H5Tclose(ft);
+    if (H5Sget_simple_extent_ndims(fs) != 1 || cls != H5T_INTEGER)
+      local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s:%s must be a 1-D integer dataset",
+                           path, dataset);
+    else if (H5Sget_simple_extent_dims(fs, &dim, NULL), (int64_t)dim != n_expected)
+      local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                           "%s:%s has %lld rows but the store has %lld customers", path, dataset,
+                           (long long)dim, (long long)n_expected);
+  }
+  /* Every rank knows the verdict before the collective read. */
+  CS_TRY(cs_par_agree(ctx, local));
+  CS_H5(cs__h5_select_rows(fs, offset, count, &ms), "%s:%s: bad selection", path, dataset);
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  {
+    static int64_t dummy;
+    CS_H5(H5Dread(d, H5T_NATIVE_INT64, ms, fs, dxpl, count ? buf : &dummy),
+          "%s: read of %s failed", path, dataset);
+  }
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, ms);
+  CS_H5_CLOSE(H5Sclose, fs);
+  CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Fclose, f);
+  CS_H5_CLOSE(H5Pclose, fapl);
+  return cs_par_agree(ctx, status);
 }
 
 int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,

@@ -54,6 +54,13 @@ case $case_name in
                     store new_region; want=2 needle="feature 'region' has 4 categories here but 3 in the model"
                   fi
                   cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  churn_segment_other_store)
+                  store good
+                  run generate --customers 100 --output "$dir/other.h5" --quiet >/dev/null 2>&1
+                  run segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  want=2 needle="seg.h5 was not computed from $dir/in.h5"
+                  cmd=(churn train --input "$dir/in.h5" --output "$output" --churn-with-segment
+                       --segment-results "$dir/seg.h5" --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;

@@ -88,6 +88,25 @@ with h5py.File(path("r1.h5"), "r") as a, h5py.File(path("rfull.h5"), "r") as b:
             failures.append(f"{name} with a Hessian sample differ from the full Hessian's: "
                             f"max diff {np.abs(x - y).max():.3g}")
 
+# 2c. --churn-with-segment: the segment of a `segment` run on the same store enters as one-hot
+# features; identical at 1 and 3 ranks; scoring needs the same segment results and then
+# reproduces the scores.
+run(2, "segment", "--input", path("s.h5"), "--output", path("seg.h5"), "--k", "4", "--quiet")
+for ranks in (1, 3):
+    run(ranks, "churn", "train", "--input", path("s.h5"), "--output", path(f"ws{ranks}.h5"),
+        "--quiet", "--churn-with-segment", "--segment-results", path("seg.h5"))
+if subprocess.run(["h5diff", path("ws1.h5"), path("ws3.h5"), "/churn"]).returncode:
+    failures.append("/churn with segments differs between 1 and 3 ranks")
+with h5py.File(path("ws1.h5"), "r") as r:
+    feats = [f.decode() if isinstance(f, bytes) else f
+             for f in r["churn/model/coefficients"].attrs["features"]]
+    if [f for f in feats if f.startswith("segment=")] != [f"segment=segment_{k}" for k in range(4)]:
+        failures.append(f"the model's segment features are {feats}")
+run(3, "churn", "score", "--model", path("ws1.h5"), "--input", path("s.h5"), "--output",
+    path("ws_scored.h5"), "--segment-results", path("seg.h5"), "--quiet")
+if subprocess.run(["h5diff", path("ws1.h5"), path("ws_scored.h5"), "/churn/score"]).returncode:
+    failures.append("a model with segments scores differently when re-loaded")
+
 # 3. Invariants and a re-loaded model.
 with h5py.File(path("r1.h5"), "r") as r:
     sc = r["churn/score"][...]
