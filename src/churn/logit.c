@@ -6,6 +6,8 @@
  * iterations (Newton, with step halving if the penalized loss ever rises). */
 #include "custseg/churn.h"
 
+#include "vmath.h"
+
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -162,18 +164,21 @@ typedef struct pass {
 static const double LOSS_CAP = 34.538776394910684;
 
 /* One pass over the training rows at coef: gradient, loss and the Hessian (of the rows
- * flagged in hsample, all when NULL). Rows are taken in
+ * flagged in hsample, all when NULL; with only_sample, everything over the flagged rows). Rows are taken in
  * blocks of CS_FIXED_BLOCK; inside a block every term is added to an int64 as
  * trunc(value 2^s), the Hessian a whole padded row at a time (so the loops vectorize), and
  * each block is flushed into the thread's 128-bit totals. Collective. */
 static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
-                    const uint8_t *hsample, const double *cw, pass_t *ps, const double *coef,
-                    double *g, double *h, double *loss, int *separable) {
+                    const uint8_t *hsample, int only_sample, const double *cw, pass_t *ps,
+                    const double *coef, double *g, double *h, double *loss, int *separable) {
   int status = CS_OK;
   const int p = ps->p, pp = ps->pp, d = p - 1, nt = omp_get_max_threads();
   const int64_t nh = (int64_t)p * (p + 1) / 2, nv = ps->nv, na = ps->na;
   const int64_t nb = (m->n + CS_FIXED_BLOCK - 1) / CS_FIXED_BLOCK;
-  const int64_t per = pp + (na + LANES - 1) / LANES * LANES; /* a thread's row + block sums */
+  /* A thread's part: its row, its block sums, and z, the probability, log(1 + exp(-|z|))
+   * and the row index of the block's training rows. */
+  const int64_t per =
+      pp + (na + LANES - 1) / LANES * LANES + 4 * CS_FIXED_BLOCK + (int64_t)pp * CS_FIXED_BLOCK;
   const double gs = ldexp(1.0, ps->sg), hs = ldexp(1.0, ps->sh), ls = ldexp(1.0, ps->sl);
   double *buf = lanes_alloc(pp + per * nt); /* coefficients, then each thread's part */
   cs_fixed_t *tot = calloc((size_t)(nv * nt), sizeof *tot);
@@ -187,6 +192,10 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
     const int t = omp_get_thread_num();
     double *xr = buf + pp + per * t;
     int64_t *acc = (int64_t *)(xr + pp);
+    double *zb = xr + pp + (na + LANES - 1) / LANES * LANES, *eb = zb + CS_FIXED_BLOCK,
+           *lb = eb + CS_FIXED_BLOCK;
+    int64_t *ib = (int64_t *)(lb + CS_FIXED_BLOCK);
+    double *xb = lb + 2 * CS_FIXED_BLOCK; /* the block's widened training rows */
     cs_fixed_t *tt = tot + nv * t;
     /* Separable along the current direction: every churner scores above every stayer. */
     double e0 = -INFINITY, e1 = -INFINITY; /* max z of stayers, -min z of churners */
@@ -194,23 +203,44 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
     for (int64_t b = 0; b < nb; b++) {
       int64_t i0 = b * CS_FIXED_BLOCK, i1 = i0 + CS_FIXED_BLOCK < m->n ? i0 + CS_FIXED_BLOCK : m->n;
       memset(acc, 0, (size_t)na * sizeof *acc);
+      /* Stage 1: the linear scores of the block's training rows; stage 2: exp and log over
+       * all of them at once (vmath.h); stage 3: the sums, row by row. */
+      int nu = 0;
       for (int64_t i = i0; i < i1; i++) {
         int y = data->y[i];
-        if (y < 0 || data->holdout[i]) continue;
-        widen(m->x + i * d, d, pp, xr);
-        double z = dot(buf, xr, pp), e = exp(-fabs(z)), w = cw[y];
-        double pr = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        if (y < 0 || data->holdout[i] || (only_sample && !hsample[i])) continue;
+        double *x = xb + (size_t)nu * pp;
+        widen(m->x + i * d, d, pp, x);
+        ib[nu] = i;
+        zb[nu++] = dot(buf, x, pp);
+      }
+      for (int k = nu; k % LANES; k++) zb[k] = 0.0; /* whole vectors, no scalar tail */
+      for (int k = 0; k < nu; k += LANES) {
+        v8d z, e, q;
+        memcpy(&z, zb + k, sizeof z);
+        e = v8_exp_nonpos(v8_select(z < v8_splat(0.0), z, -z)); /* exp(-|z|) */
+        q = v8_splat(1.0) / (v8_splat(1.0) + e);
+        q = v8_select(z >= v8_splat(0.0), q, e * q); /* the churn probability */
+        memcpy(eb + k, &q, sizeof q);
+        e = v8_log1p_unit(e);
+        memcpy(lb + k, &e, sizeof e);
+      }
+      for (int k = 0; k < nu; k++) {
+        const int64_t i = ib[k];
+        const int y = data->y[i];
+        const double *restrict x = xb + (size_t)k * pp;
+        double z = zb[k], pr = eb[k], w = cw[y];
         double r = w * ((double)y - pr) * gs, hw = w * pr * (1 - pr) * hs;
         for (int v = 0; v < pp; v += LANES)
-          for (int l = 0; l < LANES; l++) acc[v + l] += (int64_t)(r * xr[v + l]);
+          for (int l = 0; l < LANES; l++) acc[v + l] += (int64_t)(r * x[v + l]);
         for (int j = 0; j < (!hsample || hsample[i] ? p : 0); j++) {
-          const double hj = hw * xr[j];
+          const double hj = hw * x[j];
           int64_t *row = acc + ps->off[j] - j / LANES * LANES;
           for (int v = j / LANES * LANES; v < pp; v += LANES)
-            for (int l = 0; l < LANES; l++) row[v + l] += (int64_t)(hj * xr[v + l]);
+            for (int l = 0; l < LANES; l++) row[v + l] += (int64_t)(hj * x[v + l]);
         }
         /* -log P(y) = softplus(-z) for a churner, softplus(z) for a stayer. */
-        double l = log(1.0 + e) + (y ? (z < 0 ? -z : 0) : (z > 0 ? z : 0));
+        double l = lb[k] + (y ? (z < 0 ? -z : 0) : (z > 0 ? z : 0));
         acc[na - 2] += (int64_t)(w * (l < LOSS_CAP ? l : LOSS_CAP) * ls);
         acc[na - 1] += (z > 0) != (y == 1);
         if (y) e1 = -z > e1 ? -z : e1;
@@ -248,6 +278,45 @@ fail:
   free(buf);
   free(tot);
   free(edges);
+  return status;
+}
+
+/* A few Newton steps on the Hessian sample alone (its passes touch a sixth or less of the
+ * rows), with the penalty scaled to the sample, to start the full iterations close to the
+ * optimum. Stops when the steps are below 1e-3 or the loss stops falling (then the last
+ * good point is kept). Deterministic like every pass. Collective. */
+static int warm_start(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                      const uint8_t *hsample, cs_churn_model_t *model, pass_t *ps, double l2,
+                      double *g, double *h, double *step) {
+  int status = CS_OK, p = model->p, separable;
+  double prev_loss = INFINITY;
+  for (int it = 1; it <= 20; it++) {
+    double data_loss, pen = 0;
+    CS_TRY(evaluate(ctx, m, data, hsample, 1, model->class_weight, ps, model->coef, g, h,
+                    &data_loss, &separable));
+    for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
+    double loss = data_loss + 0.5 * l2 * pen;
+    if (!(loss < prev_loss)) { /* no progress: undo the last step */
+      for (int j = 0; j < p; j++) model->coef[j] -= step[j];
+      break;
+    }
+    prev_loss = loss;
+    for (int j = 1; j < p; j++) {
+      h[j * p + j] += l2;
+      g[j] -= l2 * model->coef[j];
+    }
+    if (!cholesky(h, p)) break; /* the full iterations will say why */
+    memcpy(step, g, (size_t)p * sizeof *step);
+    chol_solve(h, p, step);
+    double smax = 0;
+    for (int j = 0; j < p; j++) {
+      smax = fmax(smax, fabs(step[j]));
+      model->coef[j] += step[j];
+    }
+    cs_log_info("churn: warm start %2d on the sample  loss %.10g  |step| %.3e", it, loss, smax);
+    if (smax < 1e-3) break;
+  }
+fail:
   return status;
 }
 
@@ -326,6 +395,8 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   }
   /* Start at the intercept of the base rate. */
   model->coef[0] = log((double)pos / (double)neg);
+  if (hsample)
+    CS_TRY(warm_start(ctx, m, data, hsample, model, &ps, o->l2 / hscale, g, h, step));
   double loss = INFINITY, prev_loss = INFINITY;
   int separable = 0, halvings = 0, full = !hsample;
   double last_step = INFINITY;
@@ -334,8 +405,8 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     /* The full Hessian once the previous step says this pass is likely the last (a sampled
      * Newton step shrinks about a hundredfold), so the standard errors come for free. */
     full = !hsample || last_step < 100 * o->tol;
-    CS_TRY(evaluate(ctx, m, data, full ? NULL : hsample, model->class_weight, &ps, model->coef,
-                    g, h, &data_loss, &separable));
+    CS_TRY(evaluate(ctx, m, data, full ? NULL : hsample, 0, model->class_weight, &ps,
+                    model->coef, g, h, &data_loss, &separable));
     if (!full)
       for (int64_t j = 0; j < (int64_t)p * p; j++) h[j] *= hscale;
     double pen = 0;
@@ -384,8 +455,8 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   model->loss = loss;
   if (!full) {
     double data_loss;
-    CS_TRY(evaluate(ctx, m, data, NULL, model->class_weight, &ps, model->coef, g, h, &data_loss,
-                    &separable));
+    CS_TRY(evaluate(ctx, m, data, NULL, 0, model->class_weight, &ps, model->coef, g, h,
+                    &data_loss, &separable));
     for (int j = 1; j < p; j++) h[j * p + j] += o->l2;
     CS_CHECK(cholesky(h, p), CS_EDATA, "the churn model's Hessian is singular at the optimum");
   }
