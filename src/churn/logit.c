@@ -361,6 +361,7 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   CS_TRY(cs_par_agree(ctx, model->coef && model->se && ps.v && ps.off && g && h && step && prev
                                ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   double mx = 1, cwmax = fmax(model->class_weight[0], model->class_weight[1]);
+#pragma omp parallel for schedule(static) reduction(max : mx)
   for (int64_t i = 0; i < m->n * d; i++) {
     double a = fabs((double)m->x[i]);
     mx = a > mx ? a : mx;
