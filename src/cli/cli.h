@@ -79,6 +79,10 @@ int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec);
 /* /run attributes (input, fingerprint, ranks, threads, config) and the summary's input
  * block. Collective. */
 int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *sum);
+/* Start the summary (*sum), record the run, and commit the output; *out is NULL afterwards
+ * whether or not the commit succeeded (it frees the writer either way). Collective. */
+int cs_stage_publish(cs_ctx_t *ctx, const cs_opts_t *o, const cs_stage_t *st, cs_out_t **out,
+                     cJSON **sum);
 
 /* Commands: each returns a status; errors are recorded, printing is done by main. */
 typedef struct cs_command {

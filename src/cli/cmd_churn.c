@@ -230,10 +230,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(write_model(out, f, &mod, &co, label));
   CS_TRY(write_metrics(out, "/churn/metrics/holdout", &hold));
   CS_TRY(write_metrics(out, "/churn/metrics/train", &train));
-  sum = cs_summary_new(ctx, o);
-  CS_TRY(cs_stage_record(ctx, out, &st, sum));
-  CS_TRY(cs_out_commit(out));
-  out = NULL;
+  CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   cs_timer_stop(&ctx->timers, "write");
 
@@ -309,10 +306,7 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
   CS_TRY(write_scores(ctx, out, &st.part, &m, score));
   CS_TRY(cs_out_attr_str(out, "/churn", "model", model));
-  sum = cs_summary_new(ctx, o);
-  CS_TRY(cs_stage_record(ctx, out, &st, sum));
-  CS_TRY(cs_out_commit(out));
-  out = NULL;
+  CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   cJSON *cj = cJSON_AddObjectToObject(sum, "churn");
   cJSON_AddStringToObject(cj, "model", model);

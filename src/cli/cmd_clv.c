@@ -222,10 +222,7 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
                            "calibration frequency (7 = 7+), customers, mean actual holdout "
                            "purchases, mean expected holdout purchases"));
   }
-  sum = cs_summary_new(ctx, o);
-  CS_TRY(cs_stage_record(ctx, out, &st, sum));
-  CS_TRY(cs_out_commit(out));
-  out = NULL;
+  CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   cs_timer_stop(&ctx->timers, "write");
   cJSON *cj = model_json(&fit, unit, cal_txt, hold_txt);

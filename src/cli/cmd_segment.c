@@ -159,10 +159,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_out_create(ctx, output, &out));
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
-  sum = cs_summary_new(ctx, o);
-  CS_TRY(cs_stage_record(ctx, out, &st, sum));
-  CS_TRY(cs_out_commit(out));
-  out = NULL;
+  CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   cs_timer_stop(&ctx->timers, "write");
 

@@ -74,6 +74,18 @@ fail:
   return status;
 }
 
+int cs_stage_publish(cs_ctx_t *ctx, const cs_opts_t *o, const cs_stage_t *st, cs_out_t **out,
+                     cJSON **sum) {
+  int status = CS_OK;
+  *sum = cs_summary_new(ctx, o);
+  CS_TRY(cs_stage_record(ctx, *out, st, *sum));
+  cs_out_t *done = *out;
+  *out = NULL; /* cs_out_commit frees it, on failure too */
+  CS_TRY(cs_out_commit(done));
+fail:
+  return status;
+}
+
 int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features) {
   int status = CS_OK;
   cs_txn_t txn = {0};

@@ -102,8 +102,9 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
     cs_progress_update(&prog, cs_part_rows_upto(opts->customers, ctx->size, (step + 1) * chunk));
   }
   if (opts->transactions) CS_TRY(cs_synth_write_txn(ctx, out, m, &part));
-  CS_TRY(cs_out_commit(out));
-  out = NULL;
+  cs_out_t *done = out;
+  out = NULL; /* cs_out_commit frees it, on failure too */
+  CS_TRY(cs_out_commit(done));
   cs_log_info("generate: wrote %s", output);
 fail:
   if (out) cs_out_abort(out);
