@@ -29,10 +29,27 @@ void cs_panel_free(cs_panel_t *p);
 void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,
                       int32_t *restrict label, float *restrict score2);
 
-/* Add each row's features, as fixed-point integers trunc(w * x * scale), to its segment's
- * row of sums (K x d int64). The caller bounds |w x| * scale * n below 2^63. Local. */
+/* Rows are spread over this many copies of the sums (row i of a call to copy i % copies), so
+ * consecutive rows of one segment do not wait on each other's stores. */
+#define CS_ACC_COPIES 4
+
+/* What a partial M-step adds up. sums holds CS_ACC_COPIES copies of k x (d + 2) int64; row i
+ * of a call adds to its segment's row of copy i % CS_ACC_COPIES: trunc(w_i x_ij * scale) in
+ * columns 0..d-1 (w = 1 when w is NULL; the same integers Hamerly's row updates use), 1 in
+ * column d and, when xq is not NULL, xq[i] in column d + 1. The caller adds the copies
+ * (integers: any order gives the same total) and bounds |w x| * scale * ceil(n / copies)
+ * below 2^63. */
+typedef struct cs_acc {
+  int k;
+  const double *w;    /* per-row weights, or NULL */
+  double scale;       /* 2^s; a power of two */
+  const int64_t *xq;  /* per-row extra column, or NULL */
+  int64_t *sums;
+} cs_acc_t;
+
+/* Add n labelled rows to acc (the partial M-step). Local. */
 void cs_kernel_accumulate(const float *restrict x, int64_t n, int d, const int32_t *restrict label,
-                          const double *restrict w, double scale, int64_t *restrict sums);
+                          const cs_acc_t *restrict acc);
 
 /* Squared distance (double) between a float row and a double centroid, summed in four
  * interleaved partial sums combined in a fixed order: the same for every row and every

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define BLOCK_ROWS CS_FIXED_BLOCK /* rows per kernel call; int64 block sums stay below 2^62 */
+#define BLOCK_ROWS CS_FIXED_BLOCK /* Hamerly's rows per block; int64 block sums stay below 2^62 */
 
 typedef struct lloyd {
   cs_ctx_t *ctx;
@@ -111,12 +111,16 @@ static inline void add_row(lloyd_t *l, int64_t *blk, int64_t i, int q, int sign)
   blk[OFF_Q(l) + q] += sign * (m->w ? (int64_t)(l->xnorm[i] * w * l->qs) : l->xq[i]);
 }
 
-/* E-step and partial M-step against centroids c; fills labels and the reduced sums. */
+/* E-step and partial M-step against centroids c; fills labels and the reduced sums. A block
+ * has CS_ACC_COPIES x CS_FIXED_BLOCK rows: each copy of the kernel's int64 sums then takes at
+ * most CS_FIXED_BLOCK of them, the bound the fixed-point scales allow. */
+#define STEP_ROWS ((int64_t)CS_FIXED_BLOCK * CS_ACC_COPIES)
 static int step(lloyd_t *l, const double *c, int count_changes) {
   int status = CS_OK;
   const cs_matrix_t *m = l->m;
-  const int k = l->k, d = l->d;
-  const int64_t L = l->L, nb = (m->n + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  const int k = l->k, d = l->d, ds = d + 2;
+  const int64_t L = l->L, nb = (m->n + STEP_ROWS - 1) / STEP_ROWS;
+  const int64_t ext_len = (int64_t)CS_ACC_COPIES * k * ds;
   CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
   if (l->u) l->cmax_cached = cmax(l, c);
@@ -126,46 +130,58 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
   {
     int t = omp_get_thread_num();
     cs_fixed_t *tot = l->tacc + (int64_t)t * L;
-    int64_t *blk = malloc((size_t)(L > 0 ? L : 1) * sizeof *blk);
-    int32_t *lab = malloc(BLOCK_ROWS * sizeof *lab);
-    float *sc2 = l->u ? malloc(2 * BLOCK_ROWS * sizeof *sc2) : NULL;
+    int64_t *ext = malloc((size_t)ext_len * sizeof *ext);
+    int64_t *bwq = malloc(2 * (size_t)k * sizeof *bwq);
+    int32_t *lab = malloc(STEP_ROWS * sizeof *lab);
+    float *sc2 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc2) : NULL;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
-      int64_t i0 = b * BLOCK_ROWS, n = m->n - i0 < BLOCK_ROWS ? m->n - i0 : BLOCK_ROWS;
+      int64_t i0 = b * STEP_ROWS, n = m->n - i0 < STEP_ROWS ? m->n - i0 : STEP_ROWS;
       const float *x = m->x + i0 * d;
+      memset(ext, 0, (size_t)ext_len * sizeof *ext);
+      cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
       cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
+      cs_kernel_accumulate(x, n, d, lab, &acc);
       if (sc2)
         for (int64_t i = 0; i < n; i++) set_bounds(l, c, i0 + i, lab[i], sc2[2 * i + 1]);
-      memset(blk, 0, (size_t)L * sizeof *blk);
-      cs_kernel_accumulate(x, n, d, lab, m->w ? m->w + i0 : NULL, xs, blk);
-      int64_t changed = 0, *bw = blk + OFF_W(l), *bn = blk + OFF_N(l), *bq = blk + OFF_Q(l);
-      int32_t *prev = l->labels + i0;
       if (m->w) {
-        for (int64_t i = 0; i < n; i++) {
-          int q = lab[i];
-          double w = m->w[i0 + i];
-          bw[q] += (int64_t)(w * ws);
-          bn[q] += 1;
-          bq[q] += (int64_t)(l->xnorm[i0 + i] * w * qs);
-          changed += prev[i] != q;
-          prev[i] = q;
+        /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
+         * (int64 bound), folded into the totals. */
+        for (int64_t h0 = 0; h0 < n; h0 += CS_FIXED_BLOCK) {
+          memset(bwq, 0, 2 * (size_t)k * sizeof *bwq);
+          for (int64_t i = h0; i < n && i < h0 + CS_FIXED_BLOCK; i++) {
+            double w = m->w[i0 + i];
+            bwq[lab[i]] += (int64_t)(w * ws);
+            bwq[k + lab[i]] += (int64_t)(l->xnorm[i0 + i] * w * qs);
+          }
+          for (int q = 0; q < k; q++) {
+            tot[OFF_W(l) + q] += bwq[q];
+            tot[OFF_Q(l) + q] += bwq[k + q];
+          }
         }
-      } else {
-        /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
-        const int64_t *xq = l->xq + i0;
-        for (int64_t i = 0; i < n; i++) {
-          int q = lab[i];
-          bn[q] += 1;
-          bq[q] += xq[i];
-          changed += prev[i] != q;
-          prev[i] = q;
-        }
-        for (int q = 0; q < k; q++) bw[q] = bn[q] * w_unit;
       }
-      if (count_changes) blk[OFF_CHANGES(l)] = changed;
-      for (int64_t v = 0; v < L; v++) tot[v] += blk[v];
+      for (int cp = 0; cp < CS_ACC_COPIES; cp++)
+        for (int q = 0; q < k; q++) {
+          const int64_t *e = ext + ((int64_t)cp * k + q) * ds;
+          cs_fixed_t *sq = tot + (int64_t)q * d;
+          for (int j = 0; j < d; j++) sq[j] += e[j];
+          tot[OFF_N(l) + q] += e[d];
+          if (!m->w) {
+            /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
+            tot[OFF_W(l) + q] += e[d] * w_unit;
+            tot[OFF_Q(l) + q] += e[d + 1];
+          }
+        }
+      int64_t changed = 0;
+      int32_t *prev = l->labels + i0;
+      for (int64_t i = 0; i < n; i++) {
+        changed += prev[i] != lab[i];
+        prev[i] = lab[i];
+      }
+      if (count_changes) tot[OFF_CHANGES(l)] += changed;
     }
-    free(blk);
+    free(ext);
+    free(bwq);
     free(lab);
     free(sc2);
   }

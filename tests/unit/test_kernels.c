@@ -4,7 +4,7 @@
  * takes (AVX-512 16-row tiles for K <= 16, multi-row panels above, the portable loop), labels
  * and the best and second-best scores must equal the reference bit for bit, ties must go to
  * the lowest centroid index, and a row's result must not depend on its neighbours or on where
- * a block starts. Shapes cover K and D below, at and above the vector widths, and row counts
+ * a block starts. The accumulation kernel must give the integers of a scalar loop. Shapes cover K and D below, at and above the vector widths, and row counts
  * that leave partial blocks. Local. */
 #include "mpi_support.h"
 
@@ -138,7 +138,54 @@ static void extreme_values(void **state) {
   cs_panel_free(&p);
 }
 
+/* The partial M-step: integer sums per copy and segment against a scalar computation, with
+ * and without weights and the extra column, for D around the vector width. */
+static void accumulate_matches_reference(void **state) {
+  (void)state;
+  const int ds_[] = {1, 7, 8, 16, 17, 33};
+  for (size_t t = 0; t < sizeof ds_ / sizeof *ds_; t++)
+    for (int weighted = 0; weighted < 2; weighted++) {
+      const int d = ds_[t], k = 5, ds = d + 2;
+      const int64_t n = 203;
+      float *x = malloc((size_t)(n * d) * sizeof *x);
+      double *w = malloc((size_t)n * sizeof *w);
+      int32_t *lab = malloc((size_t)n * sizeof *lab);
+      int64_t *xq = malloc((size_t)n * sizeof *xq);
+      const int64_t len = (int64_t)CS_ACC_COPIES * k * ds;
+      int64_t *got = calloc((size_t)len, sizeof *got), *want = calloc((size_t)len, sizeof *want);
+      cs_rng_t g;
+      cs_rng_init(&g, 77, 0, (uint64_t)d);
+      for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) x[i * d + j] = (float)(cs_rng_normal(&g) * 1000.0);
+        w[i] = 0.25 + cs_rng_uniform(&g);
+        lab[i] = (int32_t)(cs_rng_uniform(&g) * k);
+        xq[i] = (int64_t)(cs_rng_uniform(&g) * 1e12);
+      }
+      const double scale = 0x1p20;
+      cs_acc_t a = {k, weighted ? w : NULL, scale, weighted ? NULL : xq, got};
+      cs_kernel_accumulate(x, n, d, lab, &a);
+      for (int64_t i = 0; i < n; i++) {
+        int64_t *s = want + (i % CS_ACC_COPIES) * k * ds + (int64_t)lab[i] * ds;
+        double f = weighted ? scale * w[i] : scale;
+        for (int j = 0; j < d; j++) s[j] += (int64_t)((double)x[i * d + j] * f);
+        s[d] += 1;
+        if (!weighted) s[d + 1] += xq[i];
+      }
+      for (int64_t v = 0; v < len; v++)
+        if (got[v] != want[v])
+          fail_msg("accumulate d=%d weighted=%d: entry %lld is %lld, want %lld", d, weighted,
+                   (long long)v, (long long)got[v], (long long)want[v]);
+      free(x);
+      free(w);
+      free(lab);
+      free(xq);
+      free(got);
+      free(want);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(accumulate_matches_reference),
     cmocka_unit_test(matches_reference),
     cmocka_unit_test(ties_to_lowest_index),
     cmocka_unit_test(extreme_values),
