@@ -15,7 +15,7 @@
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
 /* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
  * than keeping bounds (docs/segments.md). */
-typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_AUTO } cs_algo_t;
+typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_YINYANG, CS_ALGO_AUTO } cs_algo_t;
 
 typedef struct cs_kmeans_opts {
   int k;

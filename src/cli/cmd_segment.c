@@ -70,12 +70,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   const char *algorithm = cs_opt_str(o, "algorithm");
   cs_feature_spec_t spec;
   CS_TRY(cs_stage_feature_spec(o, &spec));
-  CS_CHECK(!strcmp(algorithm, "lloyd") || !strcmp(algorithm, "hamerly") ||
-               !strcmp(algorithm, "auto"),
-           CS_EUSAGE, "--algorithm must be lloyd, hamerly or auto, not '%s'", algorithm);
-  cs_algo_t algo = !strcmp(algorithm, "lloyd")     ? CS_ALGO_LLOYD
-                   : !strcmp(algorithm, "hamerly") ? CS_ALGO_HAMERLY
-                                                   : CS_ALGO_AUTO;
+  static const char *const algo_names[] = {"lloyd", "hamerly", "yinyang", "auto"};
+  int algo_i = -1;
+  for (int a = 0; a < 4; a++)
+    if (!strcmp(algorithm, algo_names[a])) algo_i = a;
+  CS_CHECK(algo_i >= 0, CS_EUSAGE, "--algorithm must be lloyd, hamerly, yinyang or auto, not '%s'",
+           algorithm);
+  cs_algo_t algo = (cs_algo_t)algo_i;
   long long k_lo = 0, k_hi = 0;
   {
     const char *ks = cs_opt_str(o, "k");
@@ -154,7 +155,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_stop(&ctx->timers, "indices");
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
 
-  const char *algo_used = r.algorithm == CS_ALGO_HAMERLY ? "hamerly" : "lloyd";
+  const char *algo_used = algo_names[r.algorithm];
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, output, &out));
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, algo_used));

@@ -84,8 +84,9 @@ const cs_optdef_t cs_optdefs[] = {
      "start from FILE[:DATASET] (K x D; standardized units, or original units when the dataset's "
      "units attribute says \"original\"; default dataset /segments/centroids_standardized)"},
     {"algorithm", CS_OPT_STR, "auto", "segment",
-     "k-means variant: lloyd, hamerly (same result, skips most distances) or auto (hamerly "
-     "above 64 segments)"},
+     "k-means variant: lloyd, hamerly or yinyang (the same result as lloyd, skipping most "
+     "distances; yinyang keeps bounds per group of about 10 centroids) or auto "
+     "(docs/segments.md)"},
     {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
     {"transactions", CS_OPT_BOOL, "false", "generate",

@@ -9,107 +9,14 @@
  * farthest customers (ties to the lowest global row). */
 #include "custseg/segment.h"
 
+#include "lloyd_impl.h"
+
 #include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-
-#define BLOCK_ROWS CS_FIXED_BLOCK /* Hamerly's rows per block; int64 block sums stay below 2^62 */
-
-typedef struct lloyd {
-  cs_ctx_t *ctx;
-  double *xnorm;       /* ||x_i||^2 per local row, computed once */
-  double *xlen;        /* ||x_i|| (Hamerly's margins) */
-  int64_t *xq;         /* the same as fixed-point integers (unweighted runs) */
-  const cs_matrix_t *m;
-  int k, d, nthreads;
-  int64_t L;           /* packed length */
-  cs_kscale_t sc;
-  cs_panel_t panel;
-  cs_fixed_t *tacc;    /* nthreads x L */
-  cs_fixed_t *acc;     /* L, reduced */
-  double inertia;      /* of the last step */
-  /* Hamerly's bounds (NULL for plain Lloyd): u >= distance to the own centroid, lb <= distance
-   * to any other; drift of each centroid in the last update; bounds_valid after a full step. */
-  double *u, *lb, *drift, *half_gap;
-  double drift_max;
-  int bounds_valid;
-  int64_t distance_rows;  /* rows whose distances to all centroids were computed (statistics) */
-  double cmax_cached;     /* largest centroid norm of the current step */
-  double xs, ws, qs;      /* 2^sx, 2^sw, 2^sd */
-  int32_t *labels;
-} lloyd_t;
-
-/* Offsets in the packed vector: per segment Sum w x (K x D), Sum w, count, Sum w ||x||^2,
- * then the number of changed labels. */
-#define OFF_W(l) ((int64_t)(l)->k * (l)->d)
-#define OFF_N(l) (OFF_W(l) + (l)->k)
-#define OFF_Q(l) (OFF_N(l) + (l)->k)
-#define OFF_CHANGES(l) (OFF_Q(l) + (l)->k)
-
-static int finish_inertia(lloyd_t *l, const double *c);
-
-/* ---- Hamerly's bounds ------------------------------------------------------------------------
- * The assignment kernel works in float32, so a bound proves a label only with a margin that
- * covers the kernel's rounding: scores carry at most (d + 4) 2^-24 (|x| cmax + cmax^2) of
- * error each, and a label is kept only when lower^2 - upper^2 exceeds 8 times that. Then the
- * kernel would have picked the same centroid, and the variant returns Lloyd's labels exactly. */
-static double cmax(const lloyd_t *l, const double *c) {
-  double mx = 0;
-  for (int q = 0; q < l->k; q++) {
-    double s = 0;
-    for (int j = 0; j < l->d; j++) s += c[(int64_t)q * l->d + j] * c[(int64_t)q * l->d + j];
-    mx = fmax(mx, sqrt(s));
-  }
-  return mx;
-}
-
-static inline double margin(const lloyd_t *l, int64_t i, double cm) {
-  return (l->d + 4) * 0x1.0p-24 * (l->xlen[i] * cm + cm * cm);
-}
-
-static inline int proven(double u, double lb, double half_gap, double e) {
-  double lower = fmax(lb, 2 * half_gap - u);
-  return lower > u && lower * lower - u * u > 8 * e;
-}
-
-/* Half the distance from each centroid to its nearest other centroid. */
-static void half_gaps(lloyd_t *l, const double *c) {
-  for (int q = 0; q < l->k; q++) {
-    double best = INFINITY;
-    for (int p = 0; p < l->k; p++)
-      if (p != q)
-        best = fmin(best, cs_kernel_sqdist_dd(c + (int64_t)q * l->d, c + (int64_t)p * l->d, l->d));
-    l->half_gap[q] = l->k > 1 ? 0.5 * sqrt(best) : INFINITY;
-  }
-}
-
-/* Bounds of row i just assigned to q by the kernel; `second` is its runner-up score
- * (||x - c||^2 = ||x||^2 + 2 score). */
-static inline void set_bounds(lloyd_t *l, const double *c, int64_t i, int q, float second) {
-  const cs_matrix_t *m = l->m;
-  double cm = l->cmax_cached;
-  l->u[i] = sqrt(cs_kernel_sqdist(m->x + i * l->d, c + (int64_t)q * l->d, l->d)) * (1 + 1e-12);
-  double d2 = l->xnorm[i] + 2.0 * (double)second - 4 * margin(l, i, cm);
-  l->lb[i] = second >= FLT_MAX ? INFINITY : sqrt(d2 > 0 ? d2 : 0);
-}
-
-/* Add (sign +1) or remove (-1) row i's contribution to segment q in block sums: the same
- * integers the full step adds (see cs_kernel_accumulate). */
-static inline void add_row(lloyd_t *l, int64_t *blk, int64_t i, int q, int sign) {
-  const cs_matrix_t *m = l->m;
-  const int d = l->d;
-  const float *xi = m->x + i * d;
-  double w = m->w ? m->w[i] : 1.0;
-  double f = m->w ? l->xs * w : l->xs;
-  int64_t *sq = blk + (int64_t)q * d;
-  for (int j = 0; j < d; j++) sq[j] += sign * (int64_t)((double)xi[j] * f);
-  blk[OFF_W(l) + q] += sign * (m->w ? (int64_t)(w * l->ws) : (int64_t)l->ws);
-  blk[OFF_N(l) + q] += sign;
-  blk[OFF_Q(l) + q] += sign * (m->w ? (int64_t)(l->xnorm[i] * w * l->qs) : l->xq[i]);
-}
 
 /* E-step and partial M-step against centroids c; fills labels and the reduced sums. A block
  * has CS_ACC_COPIES x CS_FIXED_BLOCK rows: each copy of the kernel's int64 sums then takes at
@@ -123,7 +30,7 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
   const int64_t ext_len = (int64_t)CS_ACC_COPIES * k * ds;
   CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
-  if (l->u) l->cmax_cached = cmax(l, c);
+  if (l->u) CS_TRY(cs__bounds_prepare(l, c));
   const double xs = ldexp(1.0, l->sc.sx), ws = ldexp(1.0, l->sc.sw), qs = ldexp(1.0, l->sc.sd);
   const int64_t w_unit = (int64_t)ws; /* trunc(1 * 2^sw): what a weight of 1 adds */
 #pragma omp parallel
@@ -134,6 +41,8 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     int64_t *bwq = malloc(2 * (size_t)k * sizeof *bwq);
     int32_t *lab = malloc(STEP_ROWS * sizeof *lab);
     float *sc2 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc2) : NULL;
+    int32_t *lab2 = l->u ? malloc(STEP_ROWS * sizeof *lab2) : NULL;
+    float *sc3 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc3) : NULL;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
       int64_t i0 = b * STEP_ROWS, n = m->n - i0 < STEP_ROWS ? m->n - i0 : STEP_ROWS;
@@ -142,8 +51,7 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
       cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
       cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
       cs_kernel_accumulate(x, n, d, lab, &acc);
-      if (sc2)
-        for (int64_t i = 0; i < n; i++) set_bounds(l, c, i0 + i, lab[i], sc2[2 * i + 1]);
+      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2, lab2, sc3);
       if (m->w) {
         /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
          * (int64 bound), folded into the totals. */
@@ -184,100 +92,23 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     free(bwq);
     free(lab);
     free(sc2);
+    free(lab2);
+    free(sc3);
   }
   memset(l->acc, 0, (size_t)L * sizeof *l->acc);
   for (int t = 0; t < l->nthreads; t++)
     for (int64_t v = 0; v < L; v++) l->acc[v] += l->tacc[(int64_t)t * L + v];
   CS_TRY(cs_par_sum_i128_n(l->ctx, l->acc, L));
   l->bounds_valid = l->u != NULL;
-  l->distance_rows += m->n;
-  CS_TRY(finish_inertia(l, c));
-fail:
-  return status;
-}
-
-/* Hamerly step: rows whose bounds prove their label cannot change are skipped (not even
- * read); the others get their exact distance to the own centroid and, if still not proven,
- * distances to all centroids from the same kernel as Lloyd. Sums change only by the rows
- * that moved, as exact integers, so the result equals a full step's. */
-static int step_hamerly(lloyd_t *l, const double *c, int count_changes) {
-  int status = CS_OK;
-  const cs_matrix_t *m = l->m;
-  const int k = l->k, d = l->d;
-  const int64_t L = l->L, nb = (m->n + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
-  half_gaps(l, c);
-  memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
-  const double cm = cmax(l, c);
-  const int tighten = l->panel.kp > 64;
-  l->cmax_cached = cm;
-  int64_t full = 0;
-#pragma omp parallel reduction(+ : full)
-  {
-    int t = omp_get_thread_num();
-    cs_fixed_t *tot = l->tacc + (int64_t)t * L;
-    int64_t *blk = malloc((size_t)(L > 0 ? L : 1) * sizeof *blk);
-    int32_t *lab = malloc(BLOCK_ROWS * sizeof *lab);
-    int64_t *which = malloc(BLOCK_ROWS * sizeof *which);
-    float *buf = malloc((size_t)BLOCK_ROWS * (size_t)d * sizeof *buf);
-    float *sc2 = malloc(2 * BLOCK_ROWS * sizeof *sc2);
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < nb; b++) {
-      int64_t i0 = b * BLOCK_ROWS, n = m->n - i0 < BLOCK_ROWS ? m->n - i0 : BLOCK_ROWS, nr = 0;
-      memset(blk, 0, (size_t)L * sizeof *blk);
-      for (int64_t i = i0; i < i0 + n; i++) {
-        int a = l->labels[i];
-        l->u[i] += l->drift[a];
-        l->lb[i] -= l->drift_max;
-        double e = margin(l, i, cm);
-        if (proven(l->u[i], l->lb[i], l->half_gap[a], e)) continue;
-        /* Tightening u costs a d-long distance; worth it only when the kernel's pass over
-         * all centroids costs several times more (more than 64 centroids). */
-        if (tighten) {
-          l->u[i] = sqrt(cs_kernel_sqdist(m->x + i * d, c + (int64_t)a * d, d)) * (1 + 1e-12);
-          if (proven(l->u[i], l->lb[i], l->half_gap[a], e)) continue;
-        }
-        memcpy(buf + nr * d, m->x + i * d, (size_t)d * sizeof *buf);
-        which[nr++] = i;
-      }
-      if (nr) cs_kernel_assign(buf, nr, d, &l->panel, lab, sc2);
-      full += nr;
-      for (int64_t r = 0; r < nr; r++) {
-        int64_t i = which[r];
-        int a = l->labels[i], q = lab[r];
-        set_bounds(l, c, i, q, sc2[2 * r + 1]);
-        if (q == a) continue;
-        add_row(l, blk, i, a, -1);
-        add_row(l, blk, i, q, +1);
-        blk[OFF_CHANGES(l)] += 1;
-        l->labels[i] = q;
-      }
-      for (int64_t v = 0; v < L; v++) tot[v] += blk[v];
-    }
-    free(blk);
-    free(lab);
-    free(which);
-    free(buf);
-    free(sc2);
-  }
-  l->distance_rows += full;
-  /* acc holds last iteration's totals: add the reduced changes. */
-  cs_fixed_t *delta = calloc((size_t)L, sizeof *delta);
-  CS_TRY(cs_par_agree(l->ctx, delta ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-  for (int t = 0; t < l->nthreads; t++)
-    for (int64_t v = 0; v < L; v++) delta[v] += l->tacc[(int64_t)t * L + v];
-  status = cs_par_sum_i128_n(l->ctx, delta, L);
-  for (int64_t v = 0; status == CS_OK && v < OFF_CHANGES(l); v++) l->acc[v] += delta[v];
-  l->acc[OFF_CHANGES(l)] = count_changes ? delta[OFF_CHANGES(l)] : 0;
-  free(delta);
-  CS_TRY(status);
-  CS_TRY(finish_inertia(l, c));
+  l->epoch = 0;
+  l->distance_rows += m->n * k;
+  CS_TRY(cs__finish_inertia(l, c));
 fail:
   return status;
 }
 
 /* Inertia of the current assignment against c, from the sums. */
-static int finish_inertia(lloyd_t *l, const double *c) {
+int cs__finish_inertia(lloyd_t *l, const double *c) {
   const int k = l->k, d = l->d;
   /* sum_k [ Q_k - 2 c_k . S_k + W_k ||c_k||^2 ]: no per-row distance pass, and evaluated
    * identically on every rank. */
@@ -350,7 +181,7 @@ fail:
 }
 
 static int do_step(lloyd_t *l, const double *c, int count_changes) {
-  return l->u && l->bounds_valid ? step_hamerly(l, c, count_changes) : step(l, c, count_changes);
+  return l->u && l->bounds_valid ? cs__step_bounded(l, c, count_changes) : step(l, c, count_changes);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -458,16 +289,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
       double e = c_new[v] - c[v];
       shift += e * e;
     }
-    if (l->u) {
-      /* Move the bounds with the centroids; a re-seed invalidates them. */
-      l->drift_max = 0;
-      for (int q = 0; q < k; q++) {
-        l->drift[q] = sqrt(cs_kernel_sqdist_dd(c_new + (int64_t)q * d, c + (int64_t)q * d, d)) *
-                      (1 + 1e-12);
-        l->drift_max = fmax(l->drift_max, l->drift[q]);
-      }
-      if (ne) l->bounds_valid = 0;
-    }
+    if (l->u) cs__bounds_moved(l, c, c_new, ne); /* a re-seed invalidates the bounds */
     memcpy(c, c_new, (size_t)k * (size_t)d * sizeof *c);
     times[it - 1] = cs_wtime() - t0;
     cs_log_info("k-means: iteration %3d  inertia %.10g  shift %.3e  changed %lld", it, inertia,
@@ -484,7 +306,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
     CS_TRY(do_step(l, c, 0));
   }
   r->inertia = l->inertia;
-  r->distance_rows = l->distance_rows;
+  r->distance_rows = l->distance_rows / k;
   r->passes = it + !strict;
   qsort(times, (size_t)it, sizeof *times, cmp_double);
   r->seconds_per_iteration = it % 2 ? times[it / 2] : 0.5 * (times[it / 2 - 1] + times[it / 2]);
@@ -515,13 +337,10 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   l.L = (int64_t)k * d + 3 * (int64_t)k + 1;
   cs_algo_t algo = o->algorithm == CS_ALGO_AUTO ? (k > 64 ? CS_ALGO_HAMERLY : CS_ALGO_LLOYD)
                                                 : o->algorithm;
-  if (algo == CS_ALGO_HAMERLY) {
-    l.u = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.u), "upper bounds");
-    l.lb = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.lb), "lower bounds");
-    l.drift = calloc((size_t)k, sizeof *l.drift);
-    l.half_gap = calloc((size_t)k, sizeof *l.half_gap);
+  const int bounded = algo == CS_ALGO_HAMERLY || algo == CS_ALGO_YINYANG;
+  if (bounded) {
     l.xlen = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *l.xlen), "row lengths");
-    CS_TRY(cs_par_agree(ctx, l.u && l.lb && l.drift && l.half_gap && l.xlen ? CS_OK
+    CS_TRY(cs_par_agree(ctx, l.xlen ? CS_OK
                              : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   }
   l.tacc = malloc((size_t)l.nthreads * (size_t)l.L * sizeof *l.tacc);
@@ -575,6 +394,8 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
       CS_TRY(cs__kmeans_pp(ctx, m, k, o->seed, rs, c));
     memset(&cur, 0, sizeof cur);
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
+    /* Yinyang's groups come from each start's centroids (Ding et al.: about K/10 groups). */
+    if (bounded) CS_TRY(cs__bounds_setup(&l, c, algo == CS_ALGO_YINYANG ? (k + 5) / 10 : 1));
     CS_TRY(run(&l, o, tol_abs, c, &cur));
     cs_log_info("k-means: restart %d/%d: inertia %.10g after %d iterations", rs + 1, restarts,
                 cur.inertia, cur.iterations);
@@ -616,11 +437,8 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
 fail:
   cs_panel_free(&l.panel);
   cs_free(l.xnorm);
-  cs_free(l.u);
+  cs__bounds_free(&l);
   cs_free(l.xlen);
-  cs_free(l.lb);
-  free(l.drift);
-  free(l.half_gap);
   cs_free(l.xq);
   free(l.tacc);
   free(l.acc);

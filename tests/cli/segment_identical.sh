@@ -11,7 +11,7 @@ timeout 300 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers "$n" -
   --seed 1 --quiet --output "$dir/store.h5"
 seg() { local ranks=$1 threads=$2 name=$3 seed=${4:-3}; shift 4 || shift $#
   timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" \
-    --k 6 --seed "$seed" --threads "$threads" --quiet --output "$dir/$name.h5" \
+    --k "${K:-6}" --seed "$seed" --threads "$threads" --quiet --output "$dir/$name.h5" \
     --summary "$dir/$name.json" "$@"; }
 hash_of() { "${PYTHON:-/usr/bin/python3}" -c \
   'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["verification_hash"])' "$1"; }
@@ -41,6 +41,17 @@ for ds in labels centroids centroids_standardized sizes inertia_trace; do
 done
 [ "$(hash_of "$dir/hamerly.json")" = "$(hash_of "$dir/lloyd.json")" ] ||
   { echo "FAIL: hamerly's verification hash differs from lloyd's"; exit 1; }
+
+# Yinyang with several centroid groups (K = 40: 4 groups) and per-customer weights, and
+# Hamerly at that K: Lloyd's result exactly.
+K=40 seg 1 1 lloyd40 3 --algorithm lloyd --weight-column revenue
+for algo in yinyang hamerly; do
+  K=40 seg 3 2 "${algo}40" 3 --algorithm "$algo" --weight-column revenue
+  for ds in labels centroids sizes inertia_trace; do
+    h5diff -q "$dir/lloyd40.h5" "$dir/${algo}40.h5" "/segments/$ds" ||
+      { echo "FAIL: $algo differs from lloyd in /segments/$ds at K = 40"; exit 1; }
+  done
+done
 
 # k-means|| (candidates gathered and sorted by row) is just as decomposition-independent.
 seg 1 1 par1 3 --init 'kmeans||'
