@@ -237,6 +237,26 @@ void cs_kmeans_result_free(cs_kmeans_result_t *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* Mean per-feature variance of an unweighted matrix from a full step's sums (exact
+ * integers, so the same on every rank): (Sum ||x||^2 / n - Sum_j mean_j^2) / d. */
+static double variance_from_sums(const lloyd_t *l) {
+  const int k = l->k, d = l->d;
+  cs_fixed_t n = 0, q = 0;
+  for (int c = 0; c < k; c++) {
+    n += l->acc[OFF_N(l) + c];
+    q += l->acc[OFF_Q(l) + c];
+  }
+  if (n <= 0) return 0;
+  double v = cs_from_fixed(q, l->sc.sd) / (double)n;
+  for (int j = 0; j < d; j++) {
+    cs_fixed_t s = 0;
+    for (int c = 0; c < k; c++) s += l->acc[(int64_t)c * d + j];
+    double mean = cs_from_fixed(s, l->sc.sx) / (double)n;
+    v -= mean * mean;
+  }
+  return v > 0 ? v / d : 0;
+}
+
 /* One restart: from centroids c (K x D, overwritten) to convergence. */
 static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
                cs_kmeans_result_t *r) {
@@ -256,6 +276,7 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
   for (it = 1; it <= o->max_iter; it++) {
     double t0 = cs_wtime();
     CS_TRY(do_step(l, c, it > 1));
+    if (it == 1 && tol_abs < 0) tol_abs = o->tol * variance_from_sums(l);
     double inertia = l->inertia;
     int64_t changes = (int64_t)l->acc[OFF_CHANGES(l)];
     r->trace[it - 1] = inertia;
@@ -354,10 +375,20 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
 
   /* Fixed-point scales from global bounds: |x| <= maxabs, w <= maxw. */
   double mx[2] = {0, 1}, mx0 = 0, mx1 = 1;
+  /* One pass: the largest |x| and each row's squared norm (and length, for the bounds). */
 #pragma omp parallel for schedule(static) reduction(max : mx0)
-  for (int64_t i = 0; i < m->n * d; i++) {
-    float v = m->x[i] < 0 ? -m->x[i] : m->x[i];
-    mx0 = v > mx0 ? v : mx0;
+  for (int64_t i = 0; i < m->n; i++) {
+    double s2 = 0;
+    float rmax = 0;
+    for (int j = 0; j < d; j++) {
+      float v = m->x[i * d + j];
+      s2 += (double)v * v;
+      v = v < 0 ? -v : v;
+      rmax = v > rmax ? v : rmax;
+    }
+    l.xnorm[i] = s2;
+    if (l.xlen) l.xlen[i] = sqrt(s2);
+    mx0 = rmax > mx0 ? rmax : mx0;
   }
   for (int64_t i = 0; m->w && i < m->n; i++) mx1 = m->w[i] > mx1 ? m->w[i] : mx1;
   mx[0] = mx0;
@@ -372,16 +403,17 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   l.ws = ldexp(1.0, l.sc.sw);
   l.qs = ldexp(1.0, l.sc.sd);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m->n; i++) {
-    double s2 = 0;
-    for (int j = 0; j < d; j++) s2 += (double)m->x[i * d + j] * m->x[i * d + j];
-    l.xnorm[i] = s2;
-    l.xq[i] = (int64_t)(s2 * ldexp(1.0, l.sc.sd));
-    if (l.xlen) l.xlen[i] = sqrt(s2);
+  for (int64_t i = 0; i < m->n; i++) l.xq[i] = (int64_t)(l.xnorm[i] * l.qs);
+  /* The tolerance's scale, the mean feature variance: unweighted, it follows exactly from the
+   * first step's sums (Sum x per feature and Sum ||x||^2 over all segments), so run() takes
+   * it from there (tol_abs < 0); weighted runs sum it in a pass of its own. */
+  double var = 0, tol_abs = 0;
+  if (o->tol > 0 && m->w) {
+    CS_TRY(mean_variance(ctx, m, n_global, mx[0], &var));
+    tol_abs = o->tol * var;
+  } else if (o->tol > 0) {
+    tol_abs = -1;
   }
-  double var = 0;
-  if (o->tol > 0) CS_TRY(mean_variance(ctx, m, n_global, mx[0], &var)); /* only for --tol */
-  double tol_abs = o->tol * var;
 
   int restarts = o->init == CS_INIT_GIVEN ? 1 : (o->n_init > 0 ? o->n_init : 1);
   for (int rs = 0; rs < restarts; rs++) {
