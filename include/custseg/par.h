@@ -72,6 +72,15 @@ int cs_par_allgather(cs_ctx_t *ctx, const void *mine, size_t bytes, void *out);
 int cs_par_allgatherv(cs_ctx_t *ctx, const void *mine, int64_t bytes, void **all, int64_t *total);
 /* Barrier. Collective. */
 int cs_par_barrier(cs_ctx_t *ctx);
+/* Barrier for ranks that wait while one rank works alone (e.g. `import` on rank 0): a
+ * non-blocking barrier polled every 2 ms, so waiting ranks sleep instead of spinning on the
+ * cores the working rank needs. Collective. */
+int cs_par_idle_barrier(cs_ctx_t *ctx);
+/* A context for this process alone (a duplicate of MPI_COMM_SELF: rank 0, size 1), for work
+ * one rank does by itself, such as writing a file through io. Timers start empty. Local.
+ * Free with cs_par_self_free (safe after a failed cs_par_self). */
+int cs_par_self(const cs_ctx_t *ctx, cs_ctx_t *self);
+void cs_par_self_free(cs_ctx_t *self);
 
 /* ---- all-to-all exchange ------------------------------------------------------------------
  * Send counts[r] records of `rec_bytes` each (packed in rank order in `send`) to rank r;

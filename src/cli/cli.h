@@ -98,5 +98,6 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_import(cs_ctx_t *ctx, const cs_opts_t *o);
 
 #endif

@@ -30,6 +30,10 @@ static const cs_command_t commands[] = {
             "fitted across ranks, P(alive), expected purchases and spend, discounted CLV.",
      "--input STORE --output RESULTS [--calibration-end DATE] [--holdout-end DATE] "
      "[--time-unit week] [options]", cs_cmd_clv},
+    {"import", "CSV files -> customer store: customers (types inferred or declared, text "
+               "columns categorical) and transactions (any order, sorted in bounded memory).",
+     "--output STORE [--customers-csv FILE] [--transactions-csv FILE] [--schema FILE] "
+     "[options]", cs_cmd_import},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

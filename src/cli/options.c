@@ -22,7 +22,7 @@ const cs_optdef_t cs_optdefs[] = {
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
     {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv",
      "customer store to read (HDF5)"},
-    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv",
+    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import",
      "file to write (HDF5); written atomically"},
     {"seed", CS_OPT_INT, "1", "generate segment churn-train",
      "random seed >= 0 (draws are keyed by seed and row or customer id)"},
@@ -98,8 +98,49 @@ const cs_optdef_t cs_optdefs[] = {
      "fraction of income and email_open_rate values left missing (NaN)"},
     {"unlabelled-rate", CS_OPT_REAL, "0.05", "generate",
      "fraction of customers whose churn label is unknown (-1)"},
-    {"chunk-rows", CS_OPT_INT, "1048576", "generate inspect",
+    {"chunk-rows", CS_OPT_INT, "1048576", "generate inspect import",
      "rows per rank per read/write step (bounds memory)"},
+    {"customers-csv", CS_OPT_STR, NULL, "import",
+     "customers file (CSV with a header line): one row per customer"},
+    {"transactions-csv", CS_OPT_STR, NULL, "import",
+     "transactions file (customer id, date, amount, ...), rows in any order; without "
+     "--customers-csv the customers are its distinct ids"},
+    {"schema", CS_OPT_STR, NULL, "import",
+     "file of 'column = type' lines (id, int, int8..int64, uint8..uint32, float, float32, "
+     "float64, categorical, 'categorical: a, b', skip); other columns are inferred"},
+    {"id-column", CS_OPT_STR, NULL, "import",
+     "customer id column of --customers-csv, stored as customer_id (default: the schema's id "
+     "column, else customer_id)"},
+    {"delimiter", CS_OPT_STR, ",", "import",
+     "field delimiter of --customers-csv: one character, comma, tab, semicolon, pipe or "
+     "whitespace (runs of spaces and tabs)"},
+    {"na-values", CS_OPT_STR, NULL, "import",
+     "comma-separated values that also mean missing (e.g. NA,NULL); empty fields always do"},
+    {"infer-rows", CS_OPT_INT, "10000", "import",
+     "a column's type is inferred from its first this many non-empty values; a later value "
+     "that does not fit is a bad row"},
+    {"max-categories", CS_OPT_INT, "10000", "import",
+     "most distinct values of a text (categorical) column"},
+    {"skip-bad-rows", CS_OPT_BOOL, "false", "import",
+     "skip and count bad rows (and repeated ids, transactions of unknown customers) instead of "
+     "failing"},
+    {"txn-columns", CS_OPT_STR, NULL, "import",
+     "comma-separated names of the transactions file's columns, in order (replacing its "
+     "header line, if any)"},
+    {"txn-header", CS_OPT_BOOL, "yes", "import",
+     "the transactions file's first line is a header (no: it is data; needs --txn-columns)"},
+    {"txn-delimiter", CS_OPT_STR, ",", "import",
+     "field delimiter of --transactions-csv (as --delimiter)"},
+    {"txn-id-column", CS_OPT_STR, "customer_id", "import", "customer id column of the transactions"},
+    {"txn-date-column", CS_OPT_STR, "date", "import", "date column of the transactions"},
+    {"txn-amount-column", CS_OPT_STR, "amount", "import", "amount column of the transactions (>= 0)"},
+    {"txn-date-format", CS_OPT_STR, "yyyy-mm-dd", "import",
+     "format of the date column: a pattern of yyyy, mm, dd (and HH, MI, SS) such as yyyymmdd or "
+     "dd/mm/yyyy, or days (days since 1970-01-01) or unix (seconds)"},
+    {"sort-memory", CS_OPT_INT, "268435456", "import",
+     "bytes of memory for the external sorts (>= 16384); more data spills to --tmp-dir"},
+    {"tmp-dir", CS_OPT_STR, NULL, "import",
+     "directory for the sort's temporary files (default: the output's directory)"},
 };
 const int cs_n_optdefs = (int)(sizeof cs_optdefs / sizeof *cs_optdefs);
 
@@ -257,7 +298,7 @@ static int read_config(cs_opts_t *o, const char *path) {
 
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
-                                       "churn-score", "clv"};
+                                       "churn-score", "clv", "import"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cs_comm {
   MPI_Comm comm;
@@ -269,6 +270,46 @@ int cs_par_barrier(cs_ctx_t *ctx) {
   CS_MPI(MPI_Barrier(comm_of(ctx)));
 fail:
   return status;
+}
+
+int cs_par_idle_barrier(cs_ctx_t *ctx) {
+  int status = CS_OK, done = 0;
+  MPI_Request req = MPI_REQUEST_NULL;
+  CS_MPI(MPI_Ibarrier(comm_of(ctx), &req));
+  /* Test, then sleep 2 ms: a waiting rank costs next to no CPU, while the rank doing the
+   * work (often on the same cores) runs at full speed. */
+  const struct timespec nap = {0, 2000000};
+  for (;;) {
+    CS_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) break;
+    nanosleep(&nap, NULL);
+  }
+fail:
+  return status;
+}
+
+int cs_par_self(const cs_ctx_t *ctx, cs_ctx_t *self) {
+  int status = CS_OK;
+  memset(self, 0, sizeof *self);
+  self->comm = calloc(1, sizeof *self->comm);
+  if (!self->comm) CS_FAIL(CS_ENOMEM, "out of memory");
+  self->comm->comm = MPI_COMM_NULL;
+  CS_MPI(MPI_Comm_dup(MPI_COMM_SELF, &self->comm->comm));
+  CS_MPI(MPI_Comm_set_errhandler(self->comm->comm, MPI_ERRORS_RETURN));
+  self->rank = 0;
+  self->size = 1;
+  self->threads = ctx->threads;
+  return CS_OK;
+fail:
+  cs_par_self_free(self);
+  return status;
+}
+
+void cs_par_self_free(cs_ctx_t *self) {
+  if (!self->comm) return;
+  if (self->comm->comm != MPI_COMM_NULL) MPI_Comm_free(&self->comm->comm);
+  free(self->comm);
+  self->comm = NULL;
 }
 
 int cs_par_exchange(cs_ctx_t *ctx, const void *send, const int64_t *counts, size_t rec_bytes,

@@ -78,6 +78,40 @@ case $case_name in
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   clv_calibration_before_purchases) store txn_good; want=2 needle="the calibration end 1990-01-01 is before every purchase"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --calibration-end 1990-01-01 --summary "$summary") ;;
+  # `custseg import`: CSV files written here; every error names file, line and column.
+  import_ragged_row) printf 'customer_id,age,income\n1,30,100\n2,40\n3,50,300\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:3: 2 fields, but the header has 3"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_non_numeric) printf 'customer_id,age,income\n1,30,100.5\n2,40,12x\n3,50,7\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:3: column 'income': '12x' is not a number (the column is float64, inferred from its first 1 values"
+                  cmd=(import --customers-csv "$dir/c.csv" --infer-rows 1 --output "$output" --summary "$summary") ;;
+  import_non_numeric_declared) printf 'customer_id,age,income\n1,30,n/a\n' > "$dir/c.csv"
+                  printf '# types\nincome = float32\n' > "$dir/schema.txt"
+                  want=2 needle="$dir/c.csv:2: column 'income': 'n/a' is not a number (declared float32 in $dir/schema.txt)"
+                  cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
+  import_empty_file) : > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv: the file is empty (a header line with the column names is needed)"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_duplicate_header) printf 'customer_id,age,income,age\n1,30,100,31\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:1: column 'age' appears twice in the header (fields 2 and 4)"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_duplicate_ids) printf 'customer_id,age\n5,30\n6,31\n7,32\n5,33\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:5: column 'customer_id': customer id 5 is repeated (first on line 2)"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_unknown_customer) printf 'customer_id,age\n1,30\n2,40\n' > "$dir/c.csv"
+                  printf 'customer_id,date,amount\n2,2024-01-05,5\n1,2024-01-02,7\n9,2024-01-03,1\n' > "$dir/t.csv"
+                  want=2 needle="$dir/t.csv:4: column 'customer_id': customer 9 is not in $dir/c.csv"
+                  cmd=(import --customers-csv "$dir/c.csv" --transactions-csv "$dir/t.csv" --output "$output" --summary "$summary") ;;
+  import_bad_date) printf 'customer_id date amount\n1 20240105 5\n1 20240230 7\n' > "$dir/t.csv"
+                  want=2 needle="$dir/t.csv:3: column 'date': '20240230' is not a date in the format yyyymmdd"
+                  cmd=(import --transactions-csv "$dir/t.csv" --txn-delimiter whitespace --txn-date-format yyyymmdd --output "$output" --summary "$summary") ;;
+  import_unclosed_quote) printf 'customer_id,name\n1,"abc\n2,def\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:2: a quoted field is not closed before the end of the file"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_schema_unknown_column) printf 'customer_id,age\n1,30\n' > "$dir/c.csv"
+                  printf 'age = int16\ncolour = categorical: red, blue\n' > "$dir/schema.txt"
+                  want=1 needle="schema $dir/schema.txt line 2: column 'colour' is not in $dir/c.csv"
+                  cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 

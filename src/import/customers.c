@@ -1,0 +1,523 @@
+/* import/customers.c: the customers file -> /customers, in two passes.
+ *
+ * Pass 1 reads every row: it fixes each column's type (declared in the schema, or inferred
+ * from the column's first --infer-rows non-empty values: any text makes it categorical, else
+ * any fraction makes it float, else it is an integer), checks every later value against that
+ * type (a text value in a numeric column is a bad row naming file, line and column; an
+ * integer column that meets a fraction becomes float), collects the category levels, and
+ * sorts (id, line) pairs externally to find repeated ids. Pass 2 reads the file again and
+ * writes each column in steps, leaving out the rows pass 1 rejected. Types only widen during
+ * pass 1 (int -> float), so a row pass 1 accepted always converts in pass 2; if one does not,
+ * the file changed between the passes, which is reported as such.
+ * Trade-off: reading twice instead of guessing from a sample and failing late, or staging
+ * every value in temporary files; the duplicate check costs a sort of 16 bytes per row. */
+#include "import_int.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CS_IMPORT_MAX_COLUMNS 240 /* an output holds at most 256 open datasets (io/out.c) */
+
+typedef struct idline {
+  int64_t id, line;
+} idline_t;
+
+static int cmp_idline(const void *pa, const void *pb) {
+  const idline_t *a = pa, *b = pb;
+  if (a->id != b->id) return a->id < b->id ? -1 : 1;
+  return (a->line > b->line) - (a->line < b->line);
+}
+
+/* Records whose first member is an int64 key: skip lines, (id, row) pairs. */
+static int cmp_first_i64(const void *pa, const void *pb) {
+  int64_t a, b;
+  memcpy(&a, pa, sizeof a);
+  memcpy(&b, pb, sizeof b);
+  return (a > b) - (a < b);
+}
+
+static const char *file_of(const cs__imp_t *imp) { return imp->o->customers_csv; }
+
+/* How a column got its type, for messages: "(int64, inferred from its first 1000 values;
+ * declare the type in --schema)" or "(declared float32 in schema.txt)". */
+static const char *origin(const cs__imp_t *imp, const cs__col_t *c, char *buf, size_t len) {
+  const char *t = c->kind == CS_K_INT ? (c->declared ? cs_dtype_name(c->dtype) : "int64")
+                  : c->kind == CS_K_FLOAT ? (c->declared ? cs_dtype_name(c->dtype) : "float64")
+                                          : "categorical";
+  if (c->declared)
+    snprintf(buf, len, "(declared %s in %s)", t, imp->o->schema);
+  else
+    snprintf(buf, len, "(the column is %s, inferred from its first %lld values; declare its "
+             "type in --schema)", t, (long long)imp->o->infer_rows);
+  return buf;
+}
+
+/* ---- the header -------------------------------------------------------------------------- */
+static int check_name(const cs__imp_t *imp, int j, const char *name) {
+  const char *f = file_of(imp);
+  if (!*name)
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__, "%s:1: column %d of the header has no name",
+                        f, j + 1);
+  if (strlen(name) >= CS_NAME_MAX)
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                        "%s:1: column name '%.40s...' is longer than %d characters", f, name,
+                        CS_NAME_MAX - 1);
+  if (strchr(name, '/') || !strcmp(name, "."))
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                        "%s:1: column name '%s' cannot be a dataset name (no '/', not '.')", f,
+                        name);
+  return CS_OK;
+}
+
+static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
+  int status = CS_OK;
+  const cs_import_opts_t *o = imp->o;
+  const char *f = file_of(imp);
+  cs_schema_t *sch = &imp->schema;
+  const char *id_name = o->id_column;
+  for (int i = 0; i < sch->n; i++)
+    if (sch->e[i].kind == CS_K_ID) {
+      CS_CHECK(!id_name || !strcmp(id_name, sch->e[i].name), CS_EUSAGE,
+               "--id-column '%s' and the schema's id column '%s' differ", id_name,
+               sch->e[i].name);
+      id_name = sch->e[i].name;
+    }
+  if (!id_name) id_name = "customer_id";
+  imp->nfields = h->n;
+  int id_field = -1;
+  for (int j = 0; j < h->n; j++) {
+    CS_TRY(check_name(imp, j, h->field[j]));
+    for (int k = 0; k < j; k++)
+      CS_CHECK(strcmp(h->field[j], h->field[k]), CS_EDATA,
+               "%s:1: column '%s' appears twice in the header (fields %d and %d)", f,
+               h->field[j], k + 1, j + 1);
+    if (!strcmp(h->field[j], id_name)) id_field = j;
+  }
+  CS_CHECK(id_field >= 0, CS_EDATA,
+           "%s:1: no column '%s' in the header (name the customer id column with --id-column, "
+           "or mark it 'id' in --schema)", f, id_name);
+  imp->cols = calloc((size_t)h->n, sizeof *imp->cols);
+  CS_CHECK(imp->cols, CS_ENOMEM, "out of memory");
+  for (int pass = 0; pass < 2; pass++) /* the id column first, then the others in order */
+    for (int j = 0; j < h->n; j++) {
+      if ((pass == 0) != (j == id_field)) continue;
+      const char *name = h->field[j];
+      cs_schema_entry_t *e = cs__schema_find(sch, name);
+      if (e) e->used = 1;
+      if (j == id_field) {
+        CS_CHECK(!e || e->kind == CS_K_ID || (e->kind == CS_K_INT && e->dtype == CS_DT_I64),
+                 CS_ECONFIG, "schema %s line %d: '%s' is the customer id column; declare it "
+                 "'id'", o->schema, e->line, name);
+      } else {
+        if (e && e->kind == CS_K_SKIP) continue;
+        CS_CHECK(strcmp(name, "customer_id"), CS_EDATA,
+                 "%s:1: column 'customer_id' would clash with the id column '%s', which is "
+                 "stored as customer_id (mark one of them 'skip' in --schema)", f, id_name);
+        CS_CHECK(strcmp(name, "txn_offset"), CS_EDATA,
+                 "%s:1: column 'txn_offset' is reserved (the import writes it for the "
+                 "transactions; mark it 'skip' in --schema)", f);
+      }
+      cs__col_t *c = &imp->cols[imp->ncols++];
+      snprintf(c->csv_name, sizeof c->csv_name, "%s", name);
+      snprintf(c->name, sizeof c->name, "%s", j == id_field ? "customer_id" : name);
+      c->field = j;
+      cs__dict_init(&c->dict);
+      if (j == id_field) {
+        c->kind = CS_K_ID;
+        c->dtype = CS_DT_I64;
+        c->decided = 1;
+        continue;
+      }
+      c->kind = e ? e->kind : CS_K_AUTO;
+      c->declared = c->decided = e != NULL;
+      c->dtype = e ? e->dtype : CS_DT_NONE;
+      if (e && e->n_levels) {
+        c->fixed_levels = 1;
+        for (int k = 0; k < e->n_levels; k++) {
+          int idx, added;
+          CS_TRY(cs__dict_add(&c->dict, e->levels[k], &idx, &added));
+        }
+      }
+    }
+  for (int i = 0; i < sch->n; i++)
+    CS_CHECK(sch->e[i].used, CS_ECONFIG, "schema %s line %d: column '%s' is not in %s",
+             o->schema, sch->e[i].line, sch->e[i].name, f);
+  CS_CHECK(imp->ncols <= CS_IMPORT_MAX_COLUMNS, CS_EDATA,
+           "%s:1: %d columns to store; at most %d can be imported (mark others 'skip' in "
+           "--schema)", f, imp->ncols, CS_IMPORT_MAX_COLUMNS);
+fail:
+  return status;
+}
+
+/* ---- pass 1 -------------------------------------------------------------------------------- */
+/* Check a row against the types as they stand. 0: good, 1: skipped, < 0: error. */
+static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc, int64_t *iv,
+                     double *fv) {
+  const char *f = file_of(imp);
+  long long line = (long long)rec->line;
+  int64_t *bad = &imp->res->cust_bad;
+  char why[256];
+  if (rec->n != imp->nfields)
+    return CS_BAD_ROW(imp, bad, "%s:%lld: %d fields, but the header has %d", f, line, rec->n,
+                      imp->nfields);
+  for (int k = 0; k < imp->ncols; k++) {
+    const cs__col_t *c = &imp->cols[k];
+    const char *s = rec->field[c->field], *n = c->csv_name;
+    vc[k] = cs__classify(&imp->na, s, &iv[k], &fv[k]);
+    switch (c->kind) {
+    case CS_K_ID:
+      if (vc[k] == CS_V_EMPTY)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, n);
+      if (vc[k] != CS_V_INT)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not an integer customer id",
+                          f, line, n, s);
+      break;
+    case CS_K_INT:
+      if (vc[k] == CS_V_TEXT || (c->declared && vc[k] == CS_V_FLOAT))
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not %s %s", f, line, n, s,
+                          vc[k] == CS_V_TEXT ? "a number" : "an integer",
+                          origin(imp, c, why, sizeof why));
+      if (c->declared && vc[k] == CS_V_EMPTY)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': an empty value, but integer columns "
+                          "have no missing-value marker (declare it float to keep missing "
+                          "values as NaN)", f, line, n);
+      if (vc[k] == CS_V_INT && !cs__int_fits(c->dtype, iv[k]))
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
+                          origin(imp, c, why, sizeof why));
+      break;
+    case CS_K_FLOAT:
+      if (vc[k] == CS_V_TEXT)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number %s", f, line, n,
+                          s, origin(imp, c, why, sizeof why));
+      if (c->dtype == CS_DT_F32 && vc[k] != CS_V_EMPTY && fabs(fv[k]) > FLT_MAX)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
+                          origin(imp, c, why, sizeof why));
+      break;
+    case CS_K_CAT:
+      if (c->fixed_levels && vc[k] != CS_V_EMPTY && cs__dict_find(&c->dict, s) < 0)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not one of the %d categories "
+                          "declared in %s", f, line, n, s, c->dict.n, imp->o->schema);
+      break;
+    default:
+      break;
+    }
+  }
+  return 0;
+}
+
+static int add_level(cs__imp_t *imp, cs__col_t *c, const char *s, int64_t line) {
+  int idx, added, status = CS_OK;
+  CS_CHECK(!c->overflow, CS_EDATA, "%s:%lld: column '%s': text value '%s' among more than %lld "
+           "distinct values; a text column is stored as categorical (declare the column 'skip' "
+           "or its type in --schema, or raise --max-categories)", file_of(imp),
+           (long long)line, c->csv_name, s, (long long)imp->o->max_categories);
+  CS_TRY(cs__dict_add(&c->dict, s, &idx, &added));
+  CS_CHECK(c->dict.n <= imp->o->max_categories, CS_EDATA,
+           "%s:%lld: column '%s': more than %lld distinct values; a text column is stored as "
+           "categorical (declare the column 'skip' or its type in --schema, or raise "
+           "--max-categories)", file_of(imp), (long long)line, c->csv_name,
+           (long long)imp->o->max_categories);
+fail:
+  return status;
+}
+
+/* A good row: inference, widening and levels. */
+static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass_t *vc) {
+  int status = CS_OK;
+  for (int k = 1; k < imp->ncols; k++) {
+    cs__col_t *c = &imp->cols[k];
+    const char *s = rec->field[c->field];
+    if (vc[k] == CS_V_EMPTY) {
+      c->missing++;
+      continue;
+    }
+    switch (c->kind) {
+    case CS_K_AUTO:
+      c->seen++;
+      if (vc[k] == CS_V_TEXT) { /* text: categorical from here on, earlier values included */
+        c->kind = CS_K_CAT;
+        c->decided = 1;
+        CS_TRY(add_level(imp, c, s, rec->line));
+        break;
+      }
+      c->saw_float |= vc[k] == CS_V_FLOAT;
+      if (!c->overflow) {
+        if (c->dict.n >= imp->o->max_categories && cs__dict_find(&c->dict, s) < 0)
+          c->overflow = 1;
+        else
+          CS_TRY(add_level(imp, c, s, rec->line));
+      }
+      if (c->seen >= imp->o->infer_rows) {
+        c->kind = c->saw_float ? CS_K_FLOAT : CS_K_INT;
+        c->decided = 1;
+        cs__dict_free(&c->dict);
+      }
+      break;
+    case CS_K_INT:
+      if (vc[k] == CS_V_FLOAT) c->kind = CS_K_FLOAT; /* inferred: widen (declared: checked) */
+      break;
+    case CS_K_CAT:
+      if (!c->fixed_levels) CS_TRY(add_level(imp, c, s, rec->line));
+      break;
+    default:
+      break;
+    }
+  }
+fail:
+  return status;
+}
+
+static int cmp_level(const void *pa, const void *pb, void *dict) {
+  const int32_t *a = pa, *b = pb;
+  return strcmp(cs__dict_str(dict, *a), cs__dict_str(dict, *b));
+}
+
+/* The final types, the level codes, and the result's column list. */
+static int finalize(cs__imp_t *imp) {
+  int status = CS_OK;
+  cs_import_result_t *res = imp->res;
+  res->columns = calloc((size_t)imp->ncols, sizeof *res->columns);
+  CS_CHECK(res->columns, CS_ENOMEM, "out of memory");
+  for (int k = 0; k < imp->ncols; k++) {
+    cs__col_t *c = &imp->cols[k];
+    if (c->kind == CS_K_AUTO) {
+      c->kind = c->seen && !c->saw_float ? CS_K_INT : CS_K_FLOAT; /* no value: float, NaN */
+      cs__dict_free(&c->dict);
+    }
+    if (c->kind == CS_K_INT && !c->declared && c->missing) c->kind = CS_K_FLOAT;
+    if (c->kind == CS_K_CAT && c->dict.n == 0) { /* no value at all: nothing to code */
+      c->kind = CS_K_FLOAT;
+      c->dtype = CS_DT_F64;
+      c->declared = 0;
+    }
+    if (!c->declared && c->kind == CS_K_INT) c->dtype = CS_DT_I64;
+    if (!c->declared && c->kind == CS_K_FLOAT) c->dtype = CS_DT_F64;
+    if (c->kind == CS_K_CAT) {
+      c->dtype = cs__code_dtype(c->dict.n);
+      int32_t *order = malloc((size_t)c->dict.n * sizeof *order);
+      c->code = malloc((size_t)c->dict.n * sizeof *c->code);
+      CS_CHECK(order && c->code, CS_ENOMEM, "out of memory");
+      for (int i = 0; i < c->dict.n; i++) order[i] = i;
+      if (!c->fixed_levels) { /* levels in byte order; declared levels keep their order */
+        qsort_r(order, (size_t)c->dict.n, sizeof *order, cmp_level, &c->dict);
+      }
+      for (int i = 0; i < c->dict.n; i++) c->code[order[i]] = i;
+      free(order);
+    }
+    cs_import_column_t *r = &res->columns[res->n_columns++];
+    snprintf(r->name, sizeof r->name, "%s", c->name);
+    snprintf(r->type, sizeof r->type, "%s", cs_dtype_name(c->dtype));
+    r->categorical = c->kind == CS_K_CAT ? c->dict.n : 0;
+    r->declared = c->declared;
+    r->missing = c->missing;
+  }
+fail:
+  return status;
+}
+
+/* Repeated ids: the first row of an id stays, later ones are errors or skipped. */
+static int find_duplicates(cs__imp_t *imp, cs_xsort_t *dup, int64_t *n_dup) {
+  int status = CS_OK, rc;
+  idline_t r, first = {0, 0};
+  int have = 0;
+  *n_dup = 0;
+  CS_TRY(cs_xsort_finish(dup));
+  while ((rc = cs_xsort_next(dup, &r)) == 1) {
+    if (have && r.id == first.id) {
+      CS_TRY(CS_BAD_ROW(imp, &imp->res->cust_duplicates,
+                        "%s:%lld: column '%s': customer id %lld is repeated (first on line %lld)",
+                        file_of(imp), (long long)r.line, imp->cols[0].csv_name,
+                        (long long)r.id, (long long)first.line));
+      CS_TRY(cs_xsort_add(imp->skip, &r.line));
+      (*n_dup)++;
+    } else {
+      first = r;
+      have = 1;
+    }
+  }
+  CS_TRY(rc);
+fail:
+  return status;
+}
+
+int cs__cust_scan(cs__imp_t *imp) {
+  int status = CS_OK, rc;
+  const char *f = file_of(imp);
+  cs_csv_record_t rec;
+  cs_xsort_t *dup = NULL;
+  cs_vclass_t *vc = NULL;
+  int64_t *iv = NULL, good = 0, n_dup = 0;
+  double *fv = NULL;
+  cs_progress_t prog;
+  CS_TRY(cs_csv_open(f, &imp->o->delim, &imp->cust));
+  CS_TRY(rc = cs_csv_next(imp->cust, &rec));
+  CS_CHECK(rc == 1, CS_EDATA, "%s: the file is empty (a header line with the column names is "
+           "needed)", f);
+  CS_TRY(read_header(imp, &rec));
+  CS_TRY(cs__sort_new(imp, sizeof(int64_t), cmp_first_i64, 1, &imp->skip));
+  CS_TRY(cs__sort_new(imp, sizeof(idline_t), cmp_idline, 3, &dup));
+  vc = malloc((size_t)imp->ncols * sizeof *vc);
+  iv = malloc((size_t)imp->ncols * sizeof *iv);
+  fv = malloc((size_t)imp->ncols * sizeof *fv);
+  CS_CHECK(vc && iv && fv, CS_ENOMEM, "out of memory");
+  cs_progress_start(&prog, "import: reading customers (bytes)", cs_csv_size(imp->cust));
+  while ((rc = cs_csv_next(imp->cust, &rec)) == 1) {
+    imp->res->cust_rows++;
+    CS_TRY(rc = check_row(imp, &rec, vc, iv, fv));
+    if (rc == 1) {
+      CS_TRY(cs_xsort_add(imp->skip, &rec.line));
+      continue;
+    }
+    CS_TRY(learn_row(imp, &rec, vc));
+    idline_t il = {iv[0], rec.line};
+    CS_TRY(cs_xsort_add(dup, &il));
+    good++;
+    cs__progress(&prog, good, cs_csv_bytes_read(imp->cust));
+  }
+  CS_TRY(rc);
+  cs_progress_update(&prog, cs_csv_bytes_read(imp->cust));
+  CS_TRY(finalize(imp));
+  CS_TRY(find_duplicates(imp, dup, &n_dup));
+  CS_TRY(cs_xsort_finish(imp->skip));
+  imp->n_customers = good - n_dup;
+fail:
+  cs__sort_done(imp, &dup);
+  free(vc);
+  free(iv);
+  free(fv);
+  return status;
+}
+
+/* ---- pass 2 -------------------------------------------------------------------------------- */
+static void put_int(cs_dtype_t t, int64_t v, void *out) {
+  switch (t) {
+  case CS_DT_I8: *(int8_t *)out = (int8_t)v; break;
+  case CS_DT_I16: *(int16_t *)out = (int16_t)v; break;
+  case CS_DT_I32: *(int32_t *)out = (int32_t)v; break;
+  case CS_DT_U8: *(uint8_t *)out = (uint8_t)v; break;
+  case CS_DT_U16: *(uint16_t *)out = (uint16_t)v; break;
+  case CS_DT_U32: *(uint32_t *)out = (uint32_t)v; break;
+  default: *(int64_t *)out = v; break;
+  }
+}
+
+static int changed(const cs__imp_t *imp, int64_t line, const char *col) {
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                      "%s:%lld: column '%s': the value is not the one read by the first pass "
+                      "(was the file changed during the import?)", file_of(imp),
+                      (long long)line, col);
+}
+
+/* Convert one accepted row into the column buffers. */
+static int write_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs__colw_t *w, int64_t *id) {
+  if (rec->n != imp->nfields) return changed(imp, rec->line, imp->cols[0].csv_name);
+  for (int k = 0; k < imp->ncols; k++) {
+    const cs__col_t *c = &imp->cols[k];
+    const char *s = rec->field[c->field];
+    int64_t i = 0;
+    double x = 0;
+    unsigned char v[8];
+    cs_vclass_t vc = cs__classify(&imp->na, s, &i, &x);
+    switch (c->kind) {
+    case CS_K_ID:
+    case CS_K_INT:
+      if (vc != CS_V_INT || !cs__int_fits(c->dtype, i)) return changed(imp, rec->line, c->csv_name);
+      put_int(c->dtype, i, v);
+      if (k == 0) *id = i;
+      break;
+    case CS_K_FLOAT:
+      if (vc == CS_V_TEXT) return changed(imp, rec->line, c->csv_name);
+      if (vc == CS_V_EMPTY) x = NAN;
+      if (c->dtype == CS_DT_F32) {
+        float y = (float)x;
+        memcpy(v, &y, sizeof y);
+      } else {
+        memcpy(v, &x, sizeof x);
+      }
+      break;
+    default: { /* categorical: code, or -1 for missing */
+      int idx = vc == CS_V_EMPTY ? -1 : cs__dict_find(&c->dict, s);
+      if (vc != CS_V_EMPTY && idx < 0) return changed(imp, rec->line, c->csv_name);
+      put_int(c->dtype, idx < 0 ? -1 : c->code[idx], v);
+      break;
+    }
+    }
+    int status = cs__colw_push(&w[k], v);
+    if (status < 0) return status;
+  }
+  return CS_OK;
+}
+
+int cs__cust_write(cs__imp_t *imp, cs_out_t *out, int want_ids) {
+  int status = CS_OK, rc, have_skip;
+  cs_csv_record_t rec;
+  cs__colw_t *w = NULL;
+  char **levels = NULL;
+  int64_t row = 0, skip_line = 0, id = 0, prev = 0, row_bytes = 0;
+  cs_progress_t prog;
+  for (int k = 0; k < imp->ncols; k++) row_bytes += (int64_t)cs_dtype_size(imp->cols[k].dtype);
+  cs__set_write_rows(imp, row_bytes);
+  w = calloc((size_t)imp->ncols, sizeof *w);
+  CS_CHECK(w, CS_ENOMEM, "out of memory");
+  for (int k = 0; k < imp->ncols; k++) {
+    const cs__col_t *c = &imp->cols[k];
+    char path[CS_NAME_MAX + 16];
+    snprintf(path, sizeof path, "/customers/%s", c->name);
+    CS_TRY(cs__colw_open(imp, &w[k], out, path, c->dtype, imp->n_customers));
+    if (c->kind != CS_K_CAT) continue;
+    levels = calloc((size_t)c->dict.n, sizeof *levels);
+    CS_CHECK(levels, CS_ENOMEM, "out of memory");
+    for (int i = 0; i < c->dict.n; i++) levels[c->code[i]] = (char *)cs__dict_str(&c->dict, i);
+    CS_TRY(cs_out_attr_strings(out, path, "categories", (const char *const *)levels, c->dict.n));
+    free(levels);
+    levels = NULL;
+  }
+  if (want_ids) CS_TRY(cs__sort_new(imp, 2 * sizeof(int64_t), cmp_first_i64, 1, &imp->ids));
+  CS_TRY(cs_csv_rewind(imp->cust));
+  CS_TRY(rc = cs_csv_next(imp->cust, &rec)); /* the header */
+  CS_TRY(have_skip = cs_xsort_next(imp->skip, &skip_line));
+  cs_progress_start(&prog, "import: writing customers (rows)", imp->n_customers);
+  while ((rc = cs_csv_next(imp->cust, &rec)) == 1) {
+    while (have_skip == 1 && skip_line < rec.line) CS_TRY(have_skip = cs_xsort_next(imp->skip, &skip_line));
+    if (have_skip == 1 && skip_line == rec.line) continue;
+    CS_CHECK(row < imp->n_customers, CS_EDATA, "%s:%lld: more rows than the first pass read "
+             "(was the file changed during the import?)", file_of(imp), (long long)rec.line);
+    CS_TRY(write_row(imp, &rec, w, &id));
+    if (want_ids) {
+      int64_t pair[2] = {id, row};
+      CS_TRY(cs_xsort_add(imp->ids, pair));
+      if (row > 0 && id <= prev) imp->ids_ascending = 0;
+      prev = id;
+    }
+    row++;
+    cs__progress(&prog, row, row);
+  }
+  CS_TRY(rc);
+  CS_CHECK(row == imp->n_customers, CS_EDATA, "%s: %lld rows in the second pass, %lld in the "
+           "first (was the file changed during the import?)", file_of(imp), (long long)row,
+           (long long)imp->n_customers);
+  cs_progress_update(&prog, row);
+  for (int k = 0; k < imp->ncols; k++) CS_TRY(cs__colw_close(&w[k]));
+  if (want_ids) CS_TRY(cs_xsort_finish(imp->ids));
+fail:
+  for (int k = 0; w && k < imp->ncols; k++) cs__colw_free(&w[k]);
+  free(w);
+  free(levels);
+  cs__sort_done(imp, &imp->skip);
+  return status;
+}
+
+void cs__cust_free(cs__imp_t *imp) {
+  for (int k = 0; k < imp->ncols; k++) {
+    cs__dict_free(&imp->cols[k].dict);
+    free(imp->cols[k].code);
+  }
+  free(imp->cols);
+  imp->cols = NULL;
+  imp->ncols = 0;
+  cs_csv_close(imp->cust);
+  imp->cust = NULL;
+}

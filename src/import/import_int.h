@@ -1,0 +1,170 @@
+/* import/import_int.h: what the files of src/import share (not part of the public API). */
+#ifndef CUSTSEG_IMPORT_INT_H
+#define CUSTSEG_IMPORT_INT_H
+
+#include "custseg/import.h"
+#include "custseg/io.h"
+
+/* ---- values (types.c) ------------------------------------------------------------------------ */
+/* A decimal integer that fits int64 ("007", "+5", "-3"). 0 or -1. */
+int cs__parse_int(const char *s, int64_t *v);
+/* A finite decimal number ("1", "-2.5", ".5", "1e6"; not hex, nan or inf). 0 or -1. */
+int cs__parse_float(const char *s, double *v);
+
+typedef enum { CS_V_EMPTY, CS_V_INT, CS_V_FLOAT, CS_V_TEXT } cs_vclass_t;
+
+/* Tokens that mean missing besides the empty field (--na-values). */
+typedef struct cs_na {
+  int n;
+  char **tok;
+} cs_na_t;
+int cs__na_parse(const char *list, cs_na_t *na);
+void cs__na_free(cs_na_t *na);
+/* What a field holds; *i / *f get the value of an integer / a number. */
+cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f);
+
+/* ---- declared column types (types.c) ------------------------------------------------------ */
+typedef enum { CS_K_AUTO, CS_K_ID, CS_K_INT, CS_K_FLOAT, CS_K_CAT, CS_K_SKIP } cs_kind_t;
+
+typedef struct cs_schema_entry {
+  char name[CS_NAME_MAX];
+  cs_kind_t kind;
+  cs_dtype_t dtype;  /* CS_K_INT, CS_K_FLOAT: the declared width */
+  char **levels;     /* CS_K_CAT with declared levels, in code order */
+  int n_levels;
+  int line;          /* line of the schema file */
+  int used;          /* matched a column of the CSV header */
+} cs_schema_entry_t;
+
+typedef struct cs_schema {
+  const char *path;
+  int n;
+  cs_schema_entry_t *e;
+} cs_schema_t;
+
+/* Read `name = type` lines (docs/import.md). Errors name the file and line (CS_ECONFIG). */
+int cs__schema_read(const char *path, cs_schema_t *s);
+void cs__schema_free(cs_schema_t *s);
+cs_schema_entry_t *cs__schema_find(cs_schema_t *s, const char *name);
+/* The smallest signed type for categorical codes 0..n-1 and -1 (missing). */
+cs_dtype_t cs__code_dtype(int64_t n_levels);
+/* Whether integer v fits type t (an integer type). */
+int cs__int_fits(cs_dtype_t t, int64_t v);
+
+/* ---- distinct strings (dict.c): category levels ------------------------------------------- */
+typedef struct cs_dict {
+  char *arena;
+  size_t arena_len, arena_cap;
+  size_t *off;
+  int n, cap;
+  int32_t *slot; /* open addressing: index into off, -1 when empty */
+  int64_t nslot;
+} cs_dict_t;
+
+void cs__dict_init(cs_dict_t *d);
+void cs__dict_free(cs_dict_t *d);
+/* Index of s, or -1. */
+int cs__dict_find(const cs_dict_t *d, const char *s);
+/* Index of s, adding it when new (*added = 1). CS_ENOMEM on failure. */
+int cs__dict_add(cs_dict_t *d, const char *s, int *idx, int *added);
+static inline const char *cs__dict_str(const cs_dict_t *d, int i) { return d->arena + d->off[i]; }
+
+/* ---- the import in progress (import.c) ------------------------------------------------------ */
+typedef struct cs__col {
+  char name[CS_NAME_MAX]; /* name in the store */
+  char csv_name[CS_NAME_MAX]; /* name in the CSV header (differs for the id column) */
+  int field;              /* field of the CSV record */
+  cs_kind_t kind;         /* now (inference may still change it), final after pass 1 */
+  int declared;           /* type from the schema */
+  cs_dtype_t dtype;       /* storage type (final after pass 1) */
+  int decided;            /* the type is fixed (declared, or inference done) */
+  int64_t seen;           /* non-empty values so far while inferring */
+  int saw_float, overflow;
+  int64_t missing;
+  cs_dict_t dict;         /* levels (categorical), or the values seen while inferring */
+  int fixed_levels;       /* levels declared: no others are accepted */
+  int32_t *code;          /* dict index -> code (levels in byte order unless declared) */
+} cs__col_t;
+
+typedef struct cs__imp {
+  const cs_import_opts_t *o;
+  cs_ctx_t *self;
+  cs_import_result_t *res;
+  char tmp_dir[4096];
+  char tag[512];
+  cs_na_t na;
+  cs_schema_t schema;
+  int64_t warned;         /* skipped rows logged so far */
+  int64_t rows_per_write;
+  /* customers file */
+  cs_csv_t *cust;
+  int nfields, ncols;
+  cs__col_t *cols;        /* stored columns, the id column first */
+  cs_xsort_t *skip;       /* customers lines to leave out in pass 2 (line order) */
+  cs_xsort_t *ids;        /* (id, row) of the written customers, by id */
+  int ids_ascending;      /* customer rows are in increasing id order */
+  int64_t n_customers;
+  /* transactions file */
+  cs_xsort_t *txn;        /* transactions by (id, time, line) */
+} cs__imp_t;
+
+/* A transaction on its way through the sorts. */
+typedef struct cs__txn {
+  int64_t id;
+  double time;
+  int64_t line;
+  double amount;
+  int64_t row; /* the customer's row in /customers, once known */
+} cs__txn_t;
+
+/* A bad row: with --skip-bad-rows it is counted in *counter, the first few are logged, and
+ * 1 is returned (skip it); otherwise the message becomes the error (CS_EDATA). */
+int cs__bad_row(cs__imp_t *imp, int64_t *counter, const char *file, int line, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+#define CS_BAD_ROW(imp, counter, ...) cs__bad_row((imp), (counter), __FILE__, __LINE__, __VA_ARGS__)
+
+/* A new sorter in the import's temporary directory with `eighths`/8 of --sort-memory. The
+ * shares keep the sorts alive at the same time within the limit: pass 1 skip 1 + duplicates
+ * 3; transactions skip 1 + txn 3; pass 2 skip 1 + txn 3 + ids 1; the join ids 1 + txn 3 +
+ * by-row 4. */
+int cs__sort_new(cs__imp_t *imp, size_t rec_size, cs_xsort_cmp_t cmp, int eighths,
+                 cs_xsort_t **out);
+/* Add the sorter's figures to the result and free it; *s becomes NULL. */
+void cs__sort_done(cs__imp_t *imp, cs_xsort_t **s);
+/* Progress (`done` of the total) looked at every 4096th record (cs_progress_update reads the
+ * clock); `records` counts the records so far. */
+static inline void cs__progress(cs_progress_t *p, int64_t records, int64_t done) {
+  if ((records & 4095) == 0) cs_progress_update(p, done);
+}
+
+/* Rows per write step: --chunk-rows, but at most 8 MiB of buffers for rows of row_bytes (and
+ * at least 1024 rows). */
+void cs__set_write_rows(cs__imp_t *imp, int64_t row_bytes);
+/* A column written in steps of rows_per_write rows. */
+typedef struct cs__colw {
+  cs_dset_t *ds;
+  cs_dtype_t type;
+  size_t size;
+  unsigned char *buf;
+  int64_t n, cap, written, total;
+} cs__colw_t;
+int cs__colw_open(cs__imp_t *imp, cs__colw_t *w, cs_out_t *out, const char *path, cs_dtype_t type,
+                  int64_t total);
+int cs__colw_push(cs__colw_t *w, const void *value);
+/* Write what is left and check that exactly `total` rows came. */
+int cs__colw_close(cs__colw_t *w);
+void cs__colw_free(cs__colw_t *w);
+
+/* customers.c: pass 1 (header, types, levels, bad rows, duplicate ids), then pass 2 (write
+ * /customers; feeds imp->ids when transactions follow). */
+int cs__cust_scan(cs__imp_t *imp);
+int cs__cust_write(cs__imp_t *imp, cs_out_t *out, int want_ids);
+void cs__cust_free(cs__imp_t *imp);
+
+/* transactions.c: read and check the file into imp->txn; then join, order and write
+ * /transactions and /customers/txn_offset (and /customers/customer_id when there is no
+ * customers file). */
+int cs__txn_scan(cs__imp_t *imp);
+int cs__txn_write(cs__imp_t *imp, cs_out_t *out);
+
+#endif

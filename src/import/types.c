@@ -1,0 +1,244 @@
+/* import/types.c: what a CSV field holds, and the schema file that declares column types.
+ *
+ * Numbers are recognised by a strict grammar (decimal only: no hex, nan or inf, no thousands
+ * separators, no decimal comma), so that a text column is never half read as numbers. The
+ * schema file is `name = type` lines read here rather than by inih, whose 200-character line
+ * limit would cut long lists of declared categories. */
+#include "import_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int cs__parse_int(const char *s, int64_t *v) {
+  const char *p = s + (*s == '+' || *s == '-');
+  if (!isdigit((unsigned char)*p)) return -1;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p) return -1;
+  errno = 0;
+  long long x = strtoll(s, NULL, 10);
+  if (errno) return -1;
+  *v = x;
+  return 0;
+}
+
+int cs__parse_float(const char *s, double *v) {
+  const char *p = s + (*s == '+' || *s == '-');
+  int digits = 0;
+  while (isdigit((unsigned char)*p)) p++, digits++;
+  if (*p == '.') {
+    p++;
+    while (isdigit((unsigned char)*p)) p++, digits++;
+  }
+  if (!digits) return -1;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return -1;
+    while (isdigit((unsigned char)*p)) p++;
+  }
+  if (*p) return -1;
+  double x = strtod(s, NULL);
+  if (!isfinite(x)) return -1;
+  *v = x;
+  return 0;
+}
+
+int cs__na_parse(const char *list, cs_na_t *na) {
+  memset(na, 0, sizeof *na);
+  if (!list || !*list) return CS_OK;
+  char *copy = strdup(list);
+  if (!copy) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  int n = 1;
+  for (const char *c = list; *c; c++) n += *c == ',';
+  na->tok = calloc((size_t)n, sizeof *na->tok);
+  int status = na->tok ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && status == CS_OK;
+       t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ') t++;
+    size_t len = strlen(t);
+    while (len && t[len - 1] == ' ') t[--len] = '\0';
+    if (!len) continue;
+    if (!(na->tok[na->n++] = strdup(t)))
+      status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  }
+  free(copy);
+  if (status < 0) cs__na_free(na);
+  return status;
+}
+
+void cs__na_free(cs_na_t *na) {
+  for (int i = 0; i < na->n; i++) free(na->tok[i]);
+  free(na->tok);
+  memset(na, 0, sizeof *na);
+}
+
+cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
+  if (!*s) return CS_V_EMPTY;
+  for (int k = 0; k < na->n; k++)
+    if (!strcmp(s, na->tok[k])) return CS_V_EMPTY;
+  if (cs__parse_int(s, i) == 0) {
+    *f = (double)*i;
+    return CS_V_INT;
+  }
+  if (cs__parse_float(s, f) == 0) return CS_V_FLOAT;
+  return CS_V_TEXT;
+}
+
+cs_dtype_t cs__code_dtype(int64_t n_levels) {
+  return n_levels <= 127 ? CS_DT_I8 : n_levels <= 32767 ? CS_DT_I16 : CS_DT_I32;
+}
+
+int cs__int_fits(cs_dtype_t t, int64_t v) {
+  switch (t) {
+  case CS_DT_I8: return v >= INT8_MIN && v <= INT8_MAX;
+  case CS_DT_I16: return v >= INT16_MIN && v <= INT16_MAX;
+  case CS_DT_I32: return v >= INT32_MIN && v <= INT32_MAX;
+  case CS_DT_U8: return v >= 0 && v <= UINT8_MAX;
+  case CS_DT_U16: return v >= 0 && v <= UINT16_MAX;
+  case CS_DT_U32: return v >= 0 && v <= UINT32_MAX;
+  default: return 1;
+  }
+}
+
+/* ---- the schema file ---------------------------------------------------------------------- */
+static const struct {
+  const char *name;
+  cs_kind_t kind;
+  cs_dtype_t dtype;
+} types[] = {
+    {"id", CS_K_ID, CS_DT_I64},           {"int", CS_K_INT, CS_DT_I64},
+    {"int8", CS_K_INT, CS_DT_I8},         {"int16", CS_K_INT, CS_DT_I16},
+    {"int32", CS_K_INT, CS_DT_I32},       {"int64", CS_K_INT, CS_DT_I64},
+    {"uint8", CS_K_INT, CS_DT_U8},        {"uint16", CS_K_INT, CS_DT_U16},
+    {"uint32", CS_K_INT, CS_DT_U32},      {"float", CS_K_FLOAT, CS_DT_F64},
+    {"float32", CS_K_FLOAT, CS_DT_F32},   {"float64", CS_K_FLOAT, CS_DT_F64},
+    {"categorical", CS_K_CAT, CS_DT_NONE}, {"skip", CS_K_SKIP, CS_DT_NONE},
+};
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  return s;
+}
+
+/* "categorical: a, b, c" -> the levels; an empty or repeated level is an error. */
+static int read_levels(const cs_schema_t *s, int line, char *list, cs_schema_entry_t *e) {
+  int n = 1;
+  for (const char *c = list; *c; c++) n += *c == ',';
+  e->levels = calloc((size_t)n, sizeof *e->levels);
+  if (!e->levels) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  char *save = NULL;
+  for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    t = trim(t);
+    if (!*t)
+      return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                          "schema %s line %d: column '%s': an empty category", s->path, line,
+                          e->name);
+    for (int k = 0; k < e->n_levels; k++)
+      if (!strcmp(e->levels[k], t))
+        return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                            "schema %s line %d: column '%s': category '%s' is listed twice",
+                            s->path, line, e->name, t);
+    if (!(e->levels[e->n_levels++] = strdup(t)))
+      return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  }
+  if (e->n_levels == 0)
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        "schema %s line %d: column '%s': 'categorical:' needs at least one "
+                        "category", s->path, line, e->name);
+  return CS_OK;
+}
+
+static int parse_line(cs_schema_t *s, int line, char *text) {
+  char *eq = strchr(text, '=');
+  if (!eq)
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        "schema %s line %d: expected 'column = type'", s->path, line);
+  *eq = '\0';
+  char *name = trim(text), *type = trim(eq + 1);
+  if (!*name || strlen(name) >= CS_NAME_MAX)
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        "schema %s line %d: a column name must have 1 to %d characters",
+                        s->path, line, CS_NAME_MAX - 1);
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->e[i].name, name))
+      return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                          "schema %s line %d: column '%s' is declared twice (also line %d)",
+                          s->path, line, name, s->e[i].line);
+  cs_schema_entry_t *e = &s->e[s->n++];
+  memset(e, 0, sizeof *e);
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->line = line;
+  char *levels = NULL, *colon = strchr(type, ':');
+  if (colon) {
+    *colon = '\0';
+    levels = colon + 1;
+    type = trim(type);
+  }
+  for (size_t k = 0; k < sizeof types / sizeof *types; k++)
+    if (!strcasecmp(type, types[k].name)) {
+      e->kind = types[k].kind;
+      e->dtype = types[k].dtype;
+      if (levels && e->kind != CS_K_CAT) break;
+      return levels ? read_levels(s, line, levels, e) : CS_OK;
+    }
+  return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                      "schema %s line %d: column '%s': unknown type '%s%s' (use id, int, int8, "
+                      "int16, int32, int64, uint8, uint16, uint32, float, float32, float64, "
+                      "categorical, 'categorical: a, b, c' or skip)",
+                      s->path, line, name, type, levels ? ":..." : "");
+}
+
+int cs__schema_read(const char *path, cs_schema_t *s) {
+  int status = CS_OK, line = 0, ids = 0;
+  char *buf = NULL;
+  size_t cap = 0;
+  memset(s, 0, sizeof *s);
+  s->path = path;
+  FILE *f = fopen(path, "r");
+  CS_CHECK(f, CS_ECONFIG, "cannot open schema '%s': %s", path, strerror(errno));
+  int cap_e = 0;
+  while (getline(&buf, &cap, f) >= 0) {
+    line++;
+    char *t = trim(buf);
+    if (!*t || *t == '#' || *t == ';') continue;
+    if (s->n == cap_e) {
+      cap_e = cap_e ? 2 * cap_e : 32;
+      cs_schema_entry_t *e = realloc(s->e, (size_t)cap_e * sizeof *e);
+      CS_CHECK(e, CS_ENOMEM, "out of memory");
+      s->e = e;
+    }
+    CS_TRY(parse_line(s, line, t));
+    if (s->e[s->n - 1].kind == CS_K_ID && ++ids > 1)
+      CS_FAIL(CS_ECONFIG, "schema %s line %d: a second id column ('%s'); there is one", path,
+              line, s->e[s->n - 1].name);
+  }
+  CS_CHECK(!ferror(f), CS_ECONFIG, "cannot read schema '%s': %s", path, strerror(errno));
+fail:
+  if (f) fclose(f);
+  free(buf);
+  if (status < 0) cs__schema_free(s);
+  return status;
+}
+
+void cs__schema_free(cs_schema_t *s) {
+  for (int i = 0; i < s->n; i++) {
+    for (int k = 0; k < s->e[i].n_levels; k++) free(s->e[i].levels[k]);
+    free(s->e[i].levels);
+  }
+  free(s->e);
+  s->e = NULL;
+  s->n = 0;
+}
+
+cs_schema_entry_t *cs__schema_find(cs_schema_t *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->e[i].name, name)) return &s->e[i];
+  return NULL;
+}
