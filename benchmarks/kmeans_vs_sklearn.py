@@ -18,8 +18,8 @@ THREADS OpenMP threads through threadpoolctl, BLAS at 1 thread as KMeans itself 
   and the final inertia of both (they must agree to 1e-5 relative) and the share of equal
   labels.
 --mode converge: --tol 1e-4, --max-iter 300: time to converge of custseg --algorithm lloyd,
-  custseg --algorithm hamerly (timings_seconds.kmeans, the whole k-means stage) and sklearn
-  (fit time), with iterations and inertia.
+  hamerly and yinyang (timings_seconds.kmeans, the whole k-means stage) and sklearn (fit
+  time), with iterations, inertia and whether each variant's labels equal Lloyd's.
 
 Each measurement is repeated --repeat times, the three programs interleaved, and medians
 reported (the machine is shared: compare only figures from one run). Set OPENBLAS_CORETYPE
@@ -183,36 +183,38 @@ def main():
                    sklearn_inertia=si, inertia_rel_diff=rel, equal_labels=same,
                    custseg_gflops=flops / (c_ms * 1e-3) * 1e-9, command=cs[-1]["cmd"])
     else:
-        lo, ha, sk = [], [], []
+        algos = ("lloyd", "hamerly", "yinyang")
+        runs, sk = {al: [] for al in algos}, []
         for r in range(a.repeat):
-            lo.append(run_custseg(a, init_path, "lloyd", tol, max_iter, "lloyd"))
-            ha.append(run_custseg(a, init_path, "hamerly", tol, max_iter, "hamerly"))
+            for al in algos:
+                runs[al].append(run_custseg(a, init_path, al, tol, max_iter, al))
             sk.append(run_sklearn(x, init, a.k, tol, max_iter, nthreads))
-            print(f"  repeat {r + 1}: custseg lloyd {lo[-1]['kmeans_seconds']:.3f} s "
-                  f"({lo[-1]['iterations']} it), hamerly {ha[-1]['kmeans_seconds']:.3f} s "
-                  f"({ha[-1]['iterations']} it), sklearn {sk[-1]['fit']:.3f} s "
-                  f"({sk[-1]['iterations']} it)", flush=True)
-        tl = med([c["kmeans_seconds"] for c in lo])
-        th = med([c["kmeans_seconds"] for c in ha])
+            print(f"  repeat {r + 1}: " + ", ".join(
+                f"custseg {al} {runs[al][-1]['kmeans_seconds']:.3f} s "
+                f"({runs[al][-1]['iterations']} it)" for al in algos) +
+                f", sklearn {sk[-1]['fit']:.3f} s ({sk[-1]['iterations']} it)", flush=True)
         ts = med([s["fit"] for s in sk])
-        for name, t, c in (("custseg lloyd", tl, lo[-1]), ("custseg hamerly", th, ha[-1])):
-            print(f"{name:16s} {t:8.3f} s  {c['iterations']:4d} iterations  inertia "
+        t = {al: med([c["kmeans_seconds"] for c in runs[al]]) for al in algos}
+        for al in algos:
+            c = runs[al][-1]
+            print(f"{'custseg ' + al:16s} {t[al]:8.3f} s  {c['iterations']:4d} iterations  inertia "
                   f"{c['inertia']:.10g}  converged {c['converged']}  distance fraction "
-                  f"{c['distance_fraction']:.3f}  ({ts / t:.2f}x sklearn)")
+                  f"{c['distance_fraction']:.3f}  ({ts / t[al]:.2f}x sklearn)")
         print(f"{'sklearn lloyd':16s} {ts:8.3f} s  {sk[-1]['iterations']:4d} iterations  inertia "
               f"{sk[-1]['inertia']:.10g}")
-        rel = abs(ha[-1]["inertia"] - sk[-1]["inertia"]) / abs(sk[-1]["inertia"])
-        same = float(np.mean(ha[-1]["labels"] == sk[-1]["labels"]))
-        hl = bool(np.array_equal(ha[-1]["labels"], lo[-1]["labels"]))
-        print(f"hamerly vs sklearn: inertia relative difference {rel:.2e}, equal labels "
-              f"{same * 100:.4f}%; hamerly labels identical to custseg lloyd: {hl}")
-        res.update(custseg_lloyd_s=tl, custseg_hamerly_s=th, sklearn_s=ts,
-                   speedup_hamerly=ts / th, speedup_lloyd=ts / tl,
-                   custseg_iterations=lo[-1]["iterations"],
-                   hamerly_iterations=ha[-1]["iterations"], sklearn_iterations=sk[-1]["iterations"],
-                   hamerly_distance_fraction=ha[-1]["distance_fraction"],
-                   inertia_rel_diff=rel, equal_labels=same, hamerly_equals_lloyd=hl,
-                   command=ha[-1]["cmd"])
+        lo = runs["lloyd"][-1]
+        rel = abs(lo["inertia"] - sk[-1]["inertia"]) / abs(sk[-1]["inertia"])
+        same = float(np.mean(lo["labels"] == sk[-1]["labels"]))
+        equal = {al: bool(np.array_equal(runs[al][-1]["labels"], lo["labels"])) for al in algos}
+        print(f"custseg vs sklearn: inertia relative difference {rel:.2e}, equal labels "
+              f"{same * 100:.4f}%; labels identical to custseg lloyd: {equal}")
+        res.update(sklearn_s=ts, sklearn_iterations=sk[-1]["iterations"], inertia_rel_diff=rel,
+                   equal_labels=same, command=runs["yinyang"][-1]["cmd"])
+        for al in algos:
+            res.update({f"custseg_{al}_s": t[al], f"speedup_{al}": ts / t[al],
+                        f"{al}_iterations": runs[al][-1]["iterations"],
+                        f"{al}_distance_fraction": runs[al][-1]["distance_fraction"],
+                        f"{al}_equals_lloyd": equal[al]})
     if a.json:
         with open(a.json, "a") as f:
             f.write(json.dumps(res) + "\n")

@@ -123,7 +123,7 @@ wait_quiet "1M x 32, K=256"
 $py "$root/benchmarks/kmeans_vs_sklearn.py" "$s32" --k 256 --threads "$threads" --repeat "$repeat" \
   --max-iter 10 --workdir "$work" --json "$work/sklearn.jsonl"
 
-echo "== time to converge, K=64 (tol 1e-4, max-iter 300; hamerly and lloyd vs scikit-learn lloyd)"
+echo "== time to converge, K=64 (tol 1e-4, max-iter 300; yinyang, hamerly and lloyd vs scikit-learn lloyd)"
 wait_quiet "converge 1M x 32, K=64"
 $py "$root/benchmarks/kmeans_vs_sklearn.py" "$s32" --k 64 --mode converge --threads "$threads" \
   --repeat "$repeat" --workdir "$work" --json "$work/sklearn.jsonl"
@@ -196,10 +196,10 @@ for j in js:
         print(f"{'  inertia relative difference, equal labels':58s} {j['inertia_rel_diff']:.1e}, {100 * j['equal_labels']:.3f}%")
     else:
         print(f"{shape}, time to converge (tol {j['tol']}, {j['threads']} threads):")
-        print(f"{'  custseg hamerly s (iterations)':58s} {j['custseg_hamerly_s']:6.2f} ({j['hamerly_iterations']})")
-        print(f"{'  custseg lloyd s (iterations)':58s} {j['custseg_lloyd_s']:6.2f} ({j['custseg_iterations']})")
+        for al in ("yinyang", "hamerly", "lloyd"):
+            print(f"{'  custseg ' + al + ' s (iterations), equals lloyd':58s} {j['custseg_' + al + '_s']:6.2f} ({j[al + '_iterations']}), {j[al + '_equals_lloyd']}")
         print(f"{'  sklearn lloyd s (iterations)':58s} {j['sklearn_s']:6.2f} ({j['sklearn_iterations']})")
-        print(f"{'  speed-up hamerly / lloyd vs sklearn':58s} {j['speedup_hamerly']:6.2f} / {j['speedup_lloyd']:.2f}")
+        print(f"{'  speed-up yinyang / hamerly / lloyd vs sklearn':58s} {j['speedup_yinyang']:6.2f} / {j['speedup_hamerly']:.2f} / {j['speedup_lloyd']:.2f}")
 r1, r2, r12 = med("ranks1x1_spi"), med("ranks2x1_spi"), med("ranks1x2_spi")
 print(f"{'2M x 16 K=16 ms/iter: 1 rank x 1 thread / 2 x 1 / 1 x 2':58s} {r1 * 1e3:6.1f} / {r2 * 1e3:.1f} / {r12 * 1e3:.1f}")
 print(f"{'  speed-up 1 -> 2 ranks (1 -> 2 threads)':58s} {r1 / r2:6.2f} ({r1 / r12:.2f})")

@@ -13,8 +13,9 @@
 /* AUTO: k-means++ (better starts on well-separated data, measured), k-means|| only when
  * N x K exceeds 10^10, where K passes over the data become too many. */
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
-/* AUTO: Hamerly above 64 centroids, Lloyd below, where the vectorized kernel is cheaper
- * than keeping bounds (docs/segments.md). */
+/* AUTO: Hamerly above 32 centroids, Lloyd up to 32, where the vectorized kernel is cheaper
+ * than keeping bounds; Yinyang only when asked for (measured slower than Hamerly at every K
+ * tried here: docs/segments.md, section 4). */
 typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_YINYANG, CS_ALGO_AUTO } cs_algo_t;
 
 typedef struct cs_kmeans_opts {

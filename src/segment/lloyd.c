@@ -41,8 +41,6 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     int64_t *bwq = malloc(2 * (size_t)k * sizeof *bwq);
     int32_t *lab = malloc(STEP_ROWS * sizeof *lab);
     float *sc2 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc2) : NULL;
-    int32_t *lab2 = l->u ? malloc(STEP_ROWS * sizeof *lab2) : NULL;
-    float *sc3 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc3) : NULL;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
       int64_t i0 = b * STEP_ROWS, n = m->n - i0 < STEP_ROWS ? m->n - i0 : STEP_ROWS;
@@ -51,7 +49,7 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
       cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
       cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
       cs_kernel_accumulate(x, n, d, lab, &acc);
-      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2, lab2, sc3);
+      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2);
       if (m->w) {
         /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
          * (int64 bound), folded into the totals. */
@@ -92,8 +90,6 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     free(bwq);
     free(lab);
     free(sc2);
-    free(lab2);
-    free(sc3);
   }
   memset(l->acc, 0, (size_t)L * sizeof *l->acc);
   for (int t = 0; t < l->nthreads; t++)
@@ -356,7 +352,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   l.d = d;
   l.nthreads = omp_get_max_threads();
   l.L = (int64_t)k * d + 3 * (int64_t)k + 1;
-  cs_algo_t algo = o->algorithm == CS_ALGO_AUTO ? (k > 64 ? CS_ALGO_HAMERLY : CS_ALGO_LLOYD)
+  cs_algo_t algo = o->algorithm == CS_ALGO_AUTO ? (k > 32 ? CS_ALGO_HAMERLY : CS_ALGO_LLOYD)
                                                 : o->algorithm;
   const int bounded = algo == CS_ALGO_HAMERLY || algo == CS_ALGO_YINYANG;
   if (bounded) {

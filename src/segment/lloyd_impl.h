@@ -20,16 +20,16 @@ typedef struct lloyd {
   cs_fixed_t *acc;     /* L, reduced */
   double inertia;      /* of the last step */
   /* Bounds of the accelerated variants (u == NULL for plain Lloyd). The centroids are split
-   * into ng groups (ng = 1: Hamerly; ng ~ K/10: Yinyang). Per row, as of its epoch stamp[i]:
-   * u >= distance to its own centroid, lb[i * ng + g] <= distance to every centroid of group g
-   * other than its own (floats rounded down). Each centroid update is an epoch; cc and cg hold
+   * into ng groups (ng = 1: Hamerly; ng ~ K/10: Yinyang). Per row: u >= distance to its own
+   * centroid as of epoch ustamp[i], lb[i * ng + g] <= distance to every centroid of group g
+   * other than its own as of epoch stamp[i] (floats rounded down). Each centroid update is an epoch; cc and cg hold
    * per epoch the cumulative drift of each centroid and the cumulative largest drift of each
    * group, so a row's bounds are brought up to date by two differences, and rows whose label
    * is proven are only read, never written. bounds_valid after a full step (epoch 0). */
   double *u;
   float *lb;
   float *lbmin;        /* ng > 1: min over the row's group bounds, checked first */
-  int32_t *stamp;
+  int32_t *stamp, *ustamp; /* epochs of the group bounds and of u */
   double *drift, *half_gap, *gdrift;
   double *cc, *cg, *cgm; /* CS_EPOCHS x k, CS_EPOCHS x ng, CS_EPOCHS (largest drift) */
   int epoch;
@@ -65,9 +65,9 @@ void cs__bounds_free(lloyd_t *l);
 /* Before a step against c: group panels, half gaps, largest centroid norm. Local. */
 int cs__bounds_prepare(lloyd_t *l, const double *c);
 /* After a full step's kernel on rows [i0, i0 + n) (labels lab, best/second scores sc2 from
- * the full panel): set their bounds. buf/lab2/sc3 are scratch of n rows. Local. */
+ * the full panel): set their bounds. Local. */
 void cs__bounds_after_full(lloyd_t *l, const double *c, int64_t i0, int64_t n,
-                           const int32_t *lab, const float *sc2, int32_t *lab2, float *sc3);
+                           const int32_t *lab, const float *sc2);
 /* After the centroids moved from c to c_new (ne > 0: some were re-seeded): drifts, a new
  * epoch, or invalid bounds. Local. */
 void cs__bounds_moved(lloyd_t *l, const double *c, const double *c_new, int ne);
