@@ -26,7 +26,8 @@
   X(EMPI, -9, 3, "MPI error")                                                  \
   X(EHDF5, -10, 3, "HDF5 error")                                               \
   X(EVERIFY, -11, 4, "verification failed")                                    \
-  X(EINTERNAL, -12, 5, "internal error")
+  X(EINTERNAL, -12, 5, "internal error")                                      \
+  X(EINTERRUPTED, -13, 75, "interrupted by a signal; checkpoint written")
 
 enum {
 #define CS__ENUM(name, value, exitcode, desc) CS_##name = value,
@@ -60,6 +61,19 @@ const cs_error_t *cs_error_get(void);
 /* Replace the record wholesale (used by par to adopt another rank's error). Local. */
 void cs_error_adopt(const cs_error_t *err);
 void cs_error_clear(void);
+
+/* ---- signals ------------------------------------------------------------------------------
+ * SIGTERM and SIGUSR1 (Slurm's preemption warning and time limit, forwarded to the ranks by
+ * srun and mpirun) only set a flag; long loops poll it at their boundaries, agree on it across
+ * ranks and stop cleanly (docs/operations.md). */
+void cs_signal_install(void);
+/* The signal received (SIGTERM or SIGUSR1), or 0. Local, async-signal-safe to read. */
+int cs_signal_pending(void);
+/* Tests only: called at every iteration boundary; when the environment has
+ * CUSTSEG_TEST_SIGNAL_AT=N, rank 0 raises SIGTERM on itself at the N-th boundary of the
+ * process, so an interruption can be placed exactly (the other ranks learn of it only through
+ * the agreement). Local. */
+void cs_signal_test_hook(int rank);
 
 /* Set-and-jump helpers for functions that clean up through a `fail:` label and keep their
  * result in an `int status` variable. */

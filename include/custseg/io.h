@@ -81,6 +81,16 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
  * n_expected rows. Collective; errors are agreed before the collective read. */
 int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
                     int64_t offset, int64_t count, int64_t *buf);
+/* The same for a 1-D numeric dataset (integer or float, e.g. /churn/score, /clv/value) read
+ * as double. The transfer is collective and in the file's own type; the conversion happens in
+ * memory. Collective; errors are agreed before the collective read. */
+int cs_io_read_rows_f64(cs_ctx_t *ctx, const char *path, const char *dataset,
+                        int64_t n_expected, int64_t offset, int64_t count, double *buf);
+
+/* Length of the 1-D dataset `dataset` of file `path` in *n, or -1 when there is no such
+ * dataset. Errors: the file cannot be opened or is not HDF5, the dataset is not 1-D. Rank 0
+ * reads, everyone gets the answer. Collective. */
+int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t *n);
 
 /* Read a string attribute (`out` gets "" when absent) or a string-array attribute (*items
  * malloc'ed array of malloc'ed strings, *n = 0 when absent) of `object` in file `path`, on
@@ -98,6 +108,12 @@ typedef struct cs_dset cs_dset_t;
 /* Check, before any compute, that `path` can be created: its directory exists and a file
  * can be made in it. Rank 0 probes, everyone learns the answer. Collective. */
 int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what);
+/* Copy a file (rank 0), written under a temporary name in the destination's directory and
+ * renamed when complete. Collective (agreed). */
+int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to);
+/* Check the file system of `path` has about `bytes` free, so a too-small disk is reported
+ * before the compute instead of at the write. Collective. */
+int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char *what);
 /* Create an output HDF5 file under a temporary name next to `path`. Collective. */
 int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **out);
 /* Create group `group` (parents too). Collective. */
@@ -116,6 +132,16 @@ int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
  * 1-D when cols == 0, else rows x cols row-major. Collective. */
 int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
                  const void *data);
+/* A table: a 1-D compound dataset of `rows` records of `row_bytes` bytes, each field a number
+ * of type `type` at byte `offset` of the record (memory and file use the same layout). Written
+ * whole by rank 0 like cs_out_small. Collective. */
+typedef struct cs_out_field {
+  const char *name;
+  cs_dtype_t type;
+  size_t offset;
+} cs_out_field_t;
+int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
+                 size_t row_bytes, int64_t rows, const void *data);
 /* Close everything, agree that every rank succeeded, and rename to the final path.
  * Frees out. On any failure the temporary file is removed. Collective. */
 int cs_out_commit(cs_out_t *out);

@@ -18,6 +18,28 @@ typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AU
  * tried here: docs/segments.md, section 4). */
 typedef enum { CS_ALGO_LLOYD = 0, CS_ALGO_HAMERLY, CS_ALGO_YINYANG, CS_ALGO_AUTO } cs_algo_t;
 
+/* Where a fit stands at an iteration boundary: enough to continue it and end with exactly
+ * the result of an uninterrupted fit (draws are keyed by seed, restart and customer, so no
+ * random state is needed). Arrays belong to the caller or to the fit that reports them. */
+typedef struct cs_kmeans_state {
+  int k, d;
+  int restart;              /* the restart in progress */
+  int iteration;            /* its completed centroid updates */
+  double *centroids;        /* K x D, standardized, after those updates */
+  double *trace;            /* `iteration` inertia values */
+  int64_t relocations;      /* its re-seeded segments so far */
+  int best_restart;         /* the best finished restart, or -1 */
+  double best_inertia;
+  int best_iterations, best_converged;
+  int64_t best_relocations;
+  double *best_centroids;   /* K x D, its final centroids (NULL when best_restart < 0) */
+  double *best_trace;       /* best_iterations values */
+} cs_kmeans_state_t;
+
+/* Called at an iteration boundary to store the state (collective: every rank calls it with
+ * the same state). */
+typedef int (*cs_kmeans_checkpoint_fn)(void *arg, const cs_kmeans_state_t *s);
+
 typedef struct cs_kmeans_opts {
   int k;
   int n_init;           /* restarts; the lowest final inertia wins */
@@ -27,6 +49,15 @@ typedef struct cs_kmeans_opts {
   cs_init_t init;
   const double *init_centroids; /* K x D standardized, for CS_INIT_GIVEN */
   cs_algo_t algorithm;  /* Hamerly gives Lloyd's labels and centroids with fewer distances */
+  /* Checkpoints: at each iteration boundary the ranks agree on a pending signal (then the
+   * state goes to `checkpoint` and the fit returns CS_EINTERRUPTED; without a callback it
+   * just returns) and, every `checkpoint_every` seconds (0: never), store the state and go
+   * on. `resume`: continue from a stored state instead of starting. */
+  cs_kmeans_checkpoint_fn checkpoint;
+  void *checkpoint_arg;
+  double checkpoint_every;
+  const char *checkpoint_note;  /* appended to the interruption message (where it was written) */
+  const cs_kmeans_state_t *resume;
 } cs_kmeans_opts_t;
 
 typedef struct cs_kmeans_result {
@@ -69,6 +100,10 @@ typedef struct cs_kindices {
 int cs_kmeans_indices(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_kmeans_result_t *r,
                       int64_t sample, uint64_t seed, cs_kindices_t *out);
 
+/* The K rule, one step: going up in K, whether K with indices t replaces the choice held so
+ * far (NULL: none yet). Also used by `custseg select-k` over a job array's fits. Local. */
+int cs_kselect_takes(const cs_kindices_t *held, const cs_kindices_t *t, double min_share);
+
 /* Fit every K in [k_min, k_max] and keep the recommended one: going up from k_min, the
  * first K whose smallest segment holds at least min_share of the customers, replaced by a
  * larger qualifying K only when that K's silhouette is higher by more than 0.005 (so extra
@@ -79,10 +114,12 @@ int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                      int64_t sample, cs_kindices_t *table, cs_kmeans_result_t *best);
 
 /* Write /segments: labels (int32, N, input row order, -1 for customers without a feature
- * row), centroids in original and standardized units, sizes, feature statistics and the
- * run's attributes. Collective. */
+ * row), customer_id (int64, N, input row order: ids[i] is the id of this rank's row
+ * part->offset + i), centroids in original and standardized units, sizes, feature statistics
+ * and the run's attributes. Collective. */
 int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
-                     const cs_features_t *f, const cs_kmeans_result_t *r, const char *algorithm);
+                     const cs_features_t *f, const cs_kmeans_result_t *r, const int64_t *ids,
+                     const char *algorithm);
 /* Write the indices of the chosen fit as /segments attributes and, when several K were
  * fitted, the table /segments/k_selection (columns k, inertia, calinski_harabasz,
  * davies_bouldin, silhouette, min_share, iterations) with attribute recommended_k. Collective. */
@@ -93,6 +130,96 @@ int cs_segment_write_indices(cs_out_t *out, const cs_kindices_t *table, int n,
  * Collective. */
 int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
                       const cs_kmeans_result_t *r);
+
+/* ---- re-segmentation: --previous RESULTS (docs/segments.md, Re-segmentation) ----------- */
+/* Largest K, of this run or of the previous one, that can be matched (O(K^3) matching and a
+ * (K + 1)^2 migration matrix replicated on every rank). */
+#define CS_PREVIOUS_MAX_K 1000
+
+/* Centroids read from a file (k x d, row-major) into this run's standardized units, in
+ * place: `units` "original" means original units (transformed like a customer's values with
+ * f's statistics), "standardized" or "" means as they are; `names` (the dataset's feature
+ * names joined by commas, "" when it has none) must be f's names in f's order. Errors
+ * (CS_EUSAGE) start with `what`, e.g. "--init-centroids seg.h5:/segments/centroids": other
+ * features, unknown units, a non-finite value. Local. */
+int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const char *units,
+                            const char *names, const char *what);
+
+/* A previous run's results file, as this run needs it. */
+typedef struct cs_previous {
+  char path[4096];
+  char verification_hash[32]; /* its /segments@verification_hash */
+  int k, d;
+  char *features;             /* its feature names, joined by commas */
+  double *centroids;          /* k x d, original units (its /segments/centroids) */
+  double *standardized;       /* the same in this run's standardized units */
+  int64_t n;                  /* rows of its /segments/labels and /segments/customer_id */
+} cs_previous_t;
+
+/* Read what this run needs of a previous results file, before any data of this run is read:
+ * its centroids (which must be in original units and name their features), K (at most
+ * CS_PREVIOUS_MAX_K), its verification hash, and the length of /segments/customer_id (results
+ * written before it existed cannot be joined: an error). Collective; *prev is the same on
+ * every rank; free with cs_previous_free (also after a failure). */
+int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev);
+/* Check that the previous run had this run's features (names and order) and fill
+ * prev->standardized with its centroids in this run's standardized units. Errors
+ * (CS_EUSAGE) name both feature lists. Local (same answer on every rank). */
+int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f);
+void cs_previous_free(cs_previous_t *prev);
+
+/* This run against the previous one. */
+typedef struct cs_migration {
+  int kp, kn;                 /* previous K, this run's K */
+  int *previous_id;           /* kn: previous segment matched to each segment, -1: appeared */
+  int *appeared, n_appeared;  /* this run's segments matched to none, ascending */
+  int *vanished, n_vanished;  /* previous segments matched to none, ascending */
+  double *drift;              /* kn: distance to the matched previous centroid, original
+                                 units (NaN when appeared) */
+  double *drift_standardized; /* kn: the same in this run's standardized units */
+  double match_cost;          /* sum of drift_standardized over the matched segments */
+  int64_t *matrix;            /* (kp + 1) x (kn + 1): [p][q] customers in previous segment p
+                                 and segment q; row kp: new customers; column kn: departed */
+  int64_t both, added, departed; /* customers in both runs, only here, only there */
+  int64_t stayed;             /* customers in both runs whose segment is matched to their
+                                 previous one */
+  double ari;                 /* adjusted Rand index over the customers in both runs */
+  int warm_start;             /* 1 when the fit started from the previous centroids */
+} cs_migration_t;
+void cs_migration_free(cs_migration_t *mig);
+
+/* Match this run's segments to the previous ones by minimum total distance between
+ * centroids (this run's standardized units, Hungarian algorithm), then renumber this run's
+ * segments in place (centroids, sizes, weight sums, labels, and the verification hash
+ * recomputed): segments matched to previous ones first, in the order of the previous ids (so
+ * with an unchanged K segment j is the one matched to previous segment j), then the
+ * unmatched ones in their own order. Fills previous_id, appeared, vanished, the drifts and
+ * match_cost of *mig. Collective (identical on every rank). */
+int cs_segment_rematch(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_features_t *f,
+                       const cs_previous_t *prev, cs_kmeans_result_t *r, cs_migration_t *mig);
+/* The migration matrix by a join on customer_id of the previous /segments/labels (read by
+ * row blocks) and this run's labels: (id, label) pairs are sent to the rank owning the id's
+ * hash, counted there, and the (kp + 1) x (kn + 1) table reduced exactly; then the counts and
+ * the adjusted Rand index. A customer with label -1 in a run counts as absent from it. Checks
+ * that the table's margins equal both runs' segment sizes (CS_EVERIFY). Call after
+ * cs_segment_rematch. Collective. */
+int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
+                         const cs_kmeans_result_t *r, cs_migration_t *mig);
+/* Write /segments/previous (the file, its hash, the matching, drifts and migration matrix).
+ * Collective. */
+int cs_segment_write_previous(cs_out_t *out, const cs_previous_t *prev,
+                              const cs_migration_t *mig);
+
+/* Minimum-cost assignment of rows to columns of a rows x cols cost matrix (row-major, finite
+ * values; rectangular allowed): assign[i] is the column of row i, or -1 when there are more
+ * rows than columns and row i is left out. min(rows, cols) pairs are made. Ties go the same
+ * way on every call (lowest column first in each scan). Local. */
+int cs_segment_match(const double *cost, int rows, int cols, int *assign);
+/* Adjusted Rand index (Hubert and Arabie) of a rows x cols contingency table of counts
+ * (leading dimension ld), exact pair counts in 128-bit integers; 1 when both partitions
+ * agree on every pair, NaN with fewer than 2 customers. The same formula as scikit-learn's
+ * adjusted_rand_score. Local. */
+double cs_segment_ari(const int64_t *table, int rows, int cols, int64_t ld);
 
 /* ---- internal pieces shared by the segment sources ---- */
 /* k-means|| (5 rounds, oversampling 2K) with draws keyed by customer id; K x D centroids.

@@ -54,6 +54,25 @@ int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);
  * summary and write it when --summary was given. Collective. */
 int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary);
 
+/* ---- k-means checkpoints (checkpoint.c) ---- */
+#include "custseg/segment.h"
+typedef struct cs_ckpt {
+  cs_ctx_t *ctx;
+  const char *path;
+  char fingerprint[32];   /* of the input store */
+  char config_hash[17];   /* cs_ckpt_config_hash */
+} cs_ckpt_t;
+/* Hash of every option of the command that can change its result (not output paths,
+ * threads, logging or the checkpoint options themselves). Local. */
+void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]);
+/* Write the state atomically to ck->path. Collective. */
+int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s);
+/* Read a state for K x d, refusing another input, configuration or shape. Collective. */
+int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_state_t *s);
+void cs_ckpt_state_free(cs_kmeans_state_t *s);
+/* cs_kmeans_checkpoint_fn writing to the cs_ckpt_t given as arg. */
+int cs_ckpt_callback(void *arg, const cs_kmeans_state_t *s);
+
 /* ---- stage plumbing shared by the model commands (stage.c) ---- */
 #include "custseg/features.h"
 typedef struct cs_stage {
@@ -99,5 +118,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_import(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o);
 
 #endif

@@ -1,4 +1,5 @@
-/* cli/cmd_segment.c: `custseg segment`: store -> features -> k-means -> /segments. */
+/* cli/cmd_segment.c: `custseg segment`: store -> features -> k-means -> /segments; with
+ * --previous, renumbered after the previous run and compared with it (docs/segments.md). */
 #include "cli.h"
 
 #include "custseg/segment.h"
@@ -12,7 +13,7 @@
 static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, int k,
                      double **out) {
   int status = CS_OK;
-  char path[4096], units[64], names[8192];
+  char path[4096], units[64], names[8192], what[4200];
   const char *dataset = "/segments/centroids_standardized";
   snprintf(path, sizeof path, "%s", spec);
   char *colon = strrchr(path, ':');
@@ -27,33 +28,94 @@ static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, in
   CS_CHECK(rows == k && cols == f->d, CS_EUSAGE,
            "--init-centroids %s:%s is %lld x %lld, but --k %d with %d features needs %d x %d",
            path, dataset, (long long)rows, (long long)cols, k, f->d, k, f->d);
-  if (names[0]) {
-    /* When the file names its features they must be ours, in our order. */
-    char mine[8192] = "";
-    for (int j = 0; j < f->d; j++) {
-      size_t u = strlen(mine);
-      snprintf(mine + u, sizeof mine - u, "%s%s", j ? "," : "", f->names[j]);
-    }
-    CS_CHECK(!strcmp(mine, names), CS_EUSAGE,
-             "--init-centroids %s:%s is for features [%s], this run uses [%s]", path, dataset,
-             names, mine);
-  }
-  if (!strcmp(units, "original"))
-    for (int q = 0; q < k; q++)
-      for (int j = 0; j < f->d; j++)
-        c[(int64_t)q * f->d + j] = cs_features_from_original(f, j, c[(int64_t)q * f->d + j]);
-  else
-    CS_CHECK(!units[0] || !strcmp(units, "standardized"), CS_EUSAGE,
-             "--init-centroids %s:%s: units attribute '%s' is neither 'original' nor "
-             "'standardized'", path, dataset, units);
-  for (int64_t v = 0; v < (int64_t)k * f->d; v++)
-    CS_CHECK(isfinite(c[v]), CS_EUSAGE, "--init-centroids %s:%s has a non-finite value", path,
-             dataset);
+  snprintf(what, sizeof what, "--init-centroids %s:%s", path, dataset);
+  CS_TRY(cs_segment_centroids_in(f, c, k, units, names, what));
   *out = c;
   return CS_OK;
 fail:
   free(c);
   return status;
+}
+
+/* Whether option `name` was given (flag or config file) rather than left at its default. */
+static int given(const cs_opts_t *o, const char *name) {
+  for (int i = 0; i < cs_n_optdefs; i++)
+    if (!strcmp(cs_optdefs[i].name, name)) return o->source[i] != CS_SRC_DEFAULT;
+  return 0;
+}
+
+/* The log lines and the summary's `migration` object of a run with --previous. Local. */
+static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r) {
+  char list[2][256];
+  for (int w = 0; w < 2; w++) {
+    int n = w ? mig->n_vanished : mig->n_appeared;
+    const int *v = w ? mig->vanished : mig->appeared;
+    size_t used = 0;
+    list[w][0] = '\0';
+    for (int i = 0; i < n && used + 16 < sizeof list[w]; i++)
+      used += (size_t)snprintf(list[w] + used, sizeof list[w] - used, "%s%d", i ? "," : "", v[i]);
+    if (!n) snprintf(list[w], sizeof list[w], "none");
+  }
+  cs_log_info("previous: %d segments matched to %d previous ones (total centroid distance "
+              "%.4g, standardized); appeared: %s; vanished: %s",
+              mig->kn - mig->n_appeared, mig->kp, mig->match_cost, list[0], list[1]);
+  cs_log_info("migration: %lld customers in both runs, %.2f%% of them in the segment matched "
+              "to their previous one; %lld new, %lld departed; adjusted Rand index %.6f",
+              (long long)mig->both, mig->both ? 100.0 * (double)mig->stayed / (double)mig->both : 0,
+              (long long)mig->added, (long long)mig->departed, mig->ari);
+  int64_t ld = mig->kn + 1;
+  for (int q = 0; q < mig->kn; q++) {
+    int p = mig->previous_id[q];
+    char line[256];
+    if (p >= 0)
+      snprintf(line, sizeof line, "previous %d, %lld stayed, %lld from other segments, %lld new; "
+               "centroid drift %.4g (original units), %.4g (standardized)", p,
+               (long long)mig->matrix[(int64_t)p * ld + q],
+               (long long)(r->sizes[q] - mig->matrix[(int64_t)p * ld + q] -
+                           mig->matrix[(int64_t)mig->kp * ld + q]),
+               (long long)mig->matrix[(int64_t)mig->kp * ld + q], mig->drift[q],
+               mig->drift_standardized[q]);
+    else
+      snprintf(line, sizeof line, "appeared, %lld new", (long long)mig->matrix[(int64_t)mig->kp * ld + q]);
+    if (mig->kn <= 32)
+      cs_log_info("migration: segment %d (%lld customers): %s", q, (long long)r->sizes[q], line);
+    else
+      cs_log_debug("migration: segment %d (%lld customers): %s", q, (long long)r->sizes[q], line);
+  }
+}
+
+static void summary_migration(cJSON *sum, const cs_previous_t *prev, const cs_migration_t *mig) {
+  cJSON *mj = cJSON_AddObjectToObject(sum, "migration");
+  cJSON_AddStringToObject(mj, "previous", prev->path);
+  cJSON_AddStringToObject(mj, "previous_verification_hash", prev->verification_hash);
+  cJSON_AddNumberToObject(mj, "previous_k", mig->kp);
+  cJSON_AddNumberToObject(mj, "k", mig->kn);
+  cJSON_AddBoolToObject(mj, "warm_start", mig->warm_start);
+  cJSON_AddNumberToObject(mj, "customers_both", (double)mig->both);
+  cJSON_AddNumberToObject(mj, "customers_new", (double)mig->added);
+  cJSON_AddNumberToObject(mj, "customers_departed", (double)mig->departed);
+  cJSON_AddNumberToObject(mj, "customers_stayed", (double)mig->stayed);
+  cJSON_AddNumberToObject(mj, "adjusted_rand_index", mig->ari);
+  cJSON_AddNumberToObject(mj, "match_cost", mig->match_cost);
+  cJSON *a = cJSON_AddArrayToObject(mj, "previous_id");
+  cJSON *dr = cJSON_AddArrayToObject(mj, "drift");
+  cJSON *ds = cJSON_AddArrayToObject(mj, "drift_standardized");
+  for (int q = 0; q < mig->kn; q++) {
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(mig->previous_id[q]));
+    cJSON_AddItemToArray(dr, cJSON_CreateNumber(mig->drift[q]));
+    cJSON_AddItemToArray(ds, cJSON_CreateNumber(mig->drift_standardized[q]));
+  }
+  a = cJSON_AddArrayToObject(mj, "appeared");
+  for (int i = 0; i < mig->n_appeared; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(mig->appeared[i]));
+  a = cJSON_AddArrayToObject(mj, "vanished");
+  for (int i = 0; i < mig->n_vanished; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(mig->vanished[i]));
+  cJSON *mx = cJSON_AddArrayToObject(mj, "matrix");
+  for (int p = 0; p <= mig->kp; p++) {
+    cJSON *row = cJSON_CreateArray();
+    for (int q = 0; q <= mig->kn; q++)
+      cJSON_AddItemToArray(row, cJSON_CreateNumber((double)mig->matrix[(int64_t)p * (mig->kn + 1) + q]));
+    cJSON_AddItemToArray(mx, row);
+  }
 }
 
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
@@ -66,7 +128,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   double *init = NULL;
   cs_kindices_t *table = NULL;
   cJSON *sum = NULL;
+  cs_previous_t prev = {0};
+  cs_migration_t mig = {0};
+  int64_t *ids = NULL;
+  char ckpath[4096];
+  cs_kmeans_state_t rstate = {0};
   const char *output = cs_opt_str(o, "output");
+  const char *previous = cs_opt_str(o, "previous");
   const char *algorithm = cs_opt_str(o, "algorithm");
   cs_feature_spec_t spec;
   CS_TRY(cs_stage_feature_spec(o, &spec));
@@ -107,7 +175,26 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(cs_opt_int(o, "max-iter") >= 1, CS_EUSAGE, "--max-iter must be at least 1");
   CS_CHECK(!(cs_opt_str(o, "init-centroids") && k_hi > k_lo), CS_EUSAGE,
            "--init-centroids needs a single --k, not a range");
+  CS_CHECK(!(previous && cs_opt_str(o, "init-centroids")), CS_EUSAGE,
+           "--previous starts from the previous run's centroids: give --previous or "
+           "--init-centroids, not both");
+  CS_CHECK(!previous || k_hi <= CS_PREVIOUS_MAX_K, CS_EUSAGE,
+           "--previous matches at most %d segments, not --k %lld", CS_PREVIOUS_MAX_K,
+           (long long)k_hi);
+  const char *resume = cs_opt_str(o, "resume");
+  CS_CHECK(!(resume && k_hi > k_lo), CS_EUSAGE, "--resume continues a single-K fit, not a --k range");
+  CS_CHECK(cs_opt_real(o, "checkpoint-every") >= 0, CS_EUSAGE, "--checkpoint-every must be >= 0");
+  if (cs_opt_str(o, "checkpoint"))
+    snprintf(ckpath, sizeof ckpath, "%s", cs_opt_str(o, "checkpoint"));
+  else
+    snprintf(ckpath, sizeof ckpath, "%s.ckpt", output);
+  CS_TRY(cs_io_check_writable(ctx, ckpath, "checkpoint"));
   CS_TRY(cs_stage_open(ctx, o, &st));
+  if (previous) { /* before the features are read, so a bad file fails fast */
+    cs_timer_start(&ctx->timers, "read");
+    CS_TRY(cs_previous_read(ctx, previous, &prev));
+    cs_timer_stop(&ctx->timers, "read");
+  }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_store_t *store = st.store;
@@ -115,6 +202,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, store, &part, &spec, NULL, &f, &m));
   cs_timer_stop(&ctx->timers, "features");
+  if (previous) {
+    CS_TRY(cs_par_agree(ctx, cs_previous_standardize(&prev, f)));
+    if (!given(o, "k")) k_lo = k_hi = k = prev.k; /* by default, the previous run's K */
+  }
   cs_log_info("segment: %lld customers x %d features (%lld used), K = %lld",
               (long long)store->n, f->d, (long long)f->n_used, (long long)k);
 
@@ -129,8 +220,38 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_TRY(load_init(ctx, cs_opt_str(o, "init-centroids"), f, (int)k, &init));
     ko.init = CS_INIT_GIVEN;
     ko.init_centroids = init;
+  } else if (previous && k_lo == k_hi && k == prev.k && !given(o, "init")) {
+    /* Warm start: the previous centroids, re-standardized with this run's statistics. */
+    ko.init = CS_INIT_GIVEN;
+    ko.init_centroids = prev.standardized;
+    mig.warm_start = 1;
   }
+  if (previous)
+    cs_log_info("previous: %s: K = %d, hash %s%s", prev.path, prev.k, prev.verification_hash,
+                mig.warm_start      ? "; warm start from its centroids (original units)"
+                : k_lo != k_hi      ? "; a K range here, so no warm start"
+                : k != prev.k       ? "; another K here, so no warm start"
+                                    : "; --init given, so no warm start");
   int n_k = (int)(k_hi - k_lo + 1);
+  /* Checkpoints (single K): on SIGTERM/SIGUSR1, and every --checkpoint-every seconds. */
+  cs_ckpt_t ck = {.ctx = ctx, .path = ckpath};
+  char note[sizeof ckpath * 2 + 64];
+  snprintf(ck.fingerprint, sizeof ck.fingerprint, "%s", st.fingerprint);
+  cs_ckpt_config_hash(o, ck.config_hash);
+  if (n_k == 1) {
+    snprintf(note, sizeof note, "checkpoint written to %s; run the same command with --resume %s",
+             ckpath, ckpath);
+    ko.checkpoint = cs_ckpt_callback;
+    ko.checkpoint_arg = &ck;
+    ko.checkpoint_every = cs_opt_real(o, "checkpoint-every");
+    ko.checkpoint_note = note;
+  }
+  if (resume) {
+    cs_ckpt_t rk = ck;
+    rk.path = resume;
+    CS_TRY(cs_ckpt_read(ctx, &rk, (int)k, f->d, &rstate));
+    ko.resume = &rstate;
+  }
   table = calloc((size_t)n_k, sizeof *table);
   CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   cs_timer_start(&ctx->timers, "kmeans");
@@ -153,13 +274,25 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                   "%.2f%%: consider a smaller K", 100 * chosen.min_share, 100 * min_share);
   }
   cs_timer_stop(&ctx->timers, "indices");
+  if (previous) {
+    /* Renumber this run's segments after the previous ones, then join the customers. */
+    cs_timer_start(&ctx->timers, "migration");
+    CS_TRY(cs_segment_rematch(ctx, &m, f, &prev, &r, &mig));
+    CS_TRY(cs_segment_migration(ctx, &m, &prev, &r, &mig));
+    cs_timer_stop(&ctx->timers, "migration");
+    log_migration(&mig, &r);
+  }
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
 
   const char *algo_used = algo_names[r.algorithm];
   cs_timer_start(&ctx->timers, "write");
+  ids = cs_alloc(cs_bytes(part.n_local ? part.n_local : 1, sizeof *ids), "customer ids");
+  CS_TRY(cs_par_agree(ctx, ids ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_store_read(store, "customer_id", part.offset, part.n_local, CS_DT_I64, ids));
   CS_TRY(cs_out_create(ctx, output, &out));
-  CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, algo_used));
+  CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, ids, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
+  if (previous) CS_TRY(cs_segment_write_previous(out, &prev, &mig));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   cs_timer_stop(&ctx->timers, "write");
@@ -209,14 +342,21 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
   cJSON *sz = cJSON_AddArrayToObject(km, "sizes");
   for (int q = 0; q < r.k; q++) cJSON_AddItemToArray(sz, cJSON_CreateNumber((double)r.sizes[q]));
+  if (previous) summary_migration(sum, &prev, &mig);
   CS_TRY(cs_summary_finish(ctx, o, sum));
+  /* Finished: a checkpoint of this run is stale now. */
+  if (n_k == 1) cs_io_remove(ctx, ckpath);
 fail:
   if (out) cs_out_abort(out);
   if (status < 0 && written) cs_io_remove(ctx, output); /* all outputs or none */
   cJSON_Delete(sum);
   free(init);
   free(table);
+  cs_free(ids);
+  cs_migration_free(&mig);
+  cs_previous_free(&prev);
   cs_kmeans_result_free(&r);
+  cs_ckpt_state_free(&rstate);
   cs_matrix_free(&m);
   cs_features_free(f);
   cs_stage_close(&st);

@@ -20,6 +20,9 @@ static const cs_command_t commands[] = {
     {"segment", "Split the customers into K segments with distributed k-means (k-means++ "
                 "start, Lloyd iterations); identical results on any number of ranks and threads.",
      "--input STORE --output RESULTS [--k K] [--features a,b,c] [options]", cs_cmd_segment},
+    {"select-k", "Choose K over single-K segment runs made one per job (a Slurm job array), "
+                 "by the rule of segment --k A..B, and copy the chosen results.",
+     "--sweep DIR --output RESULTS [--min-segment-share 0.02] [--summary FILE]", cs_cmd_select_k},
     {"churn-train", "Train the churn model (L2 logistic regression, Newton) on labelled "
                     "customers, evaluate it on a hash-chosen holdout, score every customer.",
      "--input STORE --output RESULTS [--holdout 0.2] [--l2 1] [options]", cs_cmd_churn_train},
@@ -34,6 +37,11 @@ static const cs_command_t commands[] = {
                "columns categorical) and transactions (any order, sorted in bounded memory).",
      "--output STORE [--customers-csv FILE] [--transactions-csv FILE] [--schema FILE] "
      "[options]", cs_cmd_import},
+    {"roi", "The ROI table per segment and in total: revenue, costs (CAC), conversion, churn, "
+            "CLV, revenue at risk, ROI, and the campaign's uplift and incremental ROI with a "
+            "recommended action; exact sums, identical on any number of ranks.",
+     "--input STORE --segment-results FILE --output RESULTS [--churn-results FILE] "
+     "[--clv-results FILE] [--roi-csv FILE] [--roi-markdown FILE] [options]", cs_cmd_roi},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 
@@ -60,6 +68,7 @@ int main(int argc, char **argv) {
     return cs_exit_status(status);
   }
   cs_log_init(ctx.rank, CS_LOG_INFO);
+  cs_signal_install(); /* SIGTERM/SIGUSR1: stop at the next iteration boundary */
   int code = 0;
   const char *word = argc > 1 ? argv[1] : NULL;
   if (!word || !strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help")) {

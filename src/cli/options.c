@@ -20,9 +20,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
-    {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv",
+    {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv roi",
      "customer store to read (HDF5)"},
-    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import",
+    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import roi select-k",
      "file to write (HDF5); written atomically"},
     {"seed", CS_OPT_INT, "1", "generate segment churn-train",
      "random seed >= 0 (draws are keyed by seed and row or customer id)"},
@@ -39,7 +39,7 @@ const cs_optdef_t cs_optdefs[] = {
      "missing feature values: impute (column mean), drop (customer gets label -1) or error"},
     {"k", CS_OPT_STR, "6", "segment",
      "number of segments K, or a range A..B to fit each K and recommend one"},
-    {"min-segment-share", CS_OPT_REAL, "0.02", "segment",
+    {"min-segment-share", CS_OPT_REAL, "0.02", "segment select-k",
      "with a K range: only recommend K whose smallest segment holds this share of customers"},
     {"silhouette-sample", CS_OPT_INT, "4000", "segment",
      "customers in the silhouette sample (chosen by a hash of customer id)"},
@@ -60,9 +60,15 @@ const cs_optdef_t cs_optdefs[] = {
     {"newton-tol", CS_OPT_REAL, "1e-8", "churn-train", "stop when every Newton step is below this"},
     {"churn-with-segment", CS_OPT_BOOL, "false", "churn-train",
      "add the customer's segment (one-hot) from --segment-results to the churn features"},
-    {"segment-results", CS_OPT_STR, NULL, "churn-train churn-score",
-     "results file of `custseg segment` on the same store (for --churn-with-segment, and for "
-     "scoring with a model trained that way)"},
+    {"segment-results", CS_OPT_STR, NULL, "churn-train churn-score roi",
+     "results file of `custseg segment` on the same store (for --churn-with-segment, for "
+     "scoring with a model trained that way, and the segments of roi)"},
+    {"churn-results", CS_OPT_STR, NULL, "roi",
+     "results file of `custseg churn train` or `churn score` on the same store (/churn/score)"},
+    {"clv-results", CS_OPT_STR, NULL, "roi",
+     "results file of `custseg clv` on the same store (/clv/value)"},
+    {"roi-csv", CS_OPT_STR, NULL, "roi", "also write the ROI table as CSV to this file"},
+    {"roi-markdown", CS_OPT_STR, NULL, "roi", "also write the ROI table as Markdown to this file"},
     {"hessian-sample", CS_OPT_INT, "262144", "churn-train",
      "Newton steps use the Hessian of about this many training customers (by id hash; 0 = all); "
      "the optimum and the standard errors do not depend on it"},
@@ -83,6 +89,21 @@ const cs_optdef_t cs_optdefs[] = {
     {"init-centroids", CS_OPT_STR, NULL, "segment",
      "start from FILE[:DATASET] (K x D; standardized units, or original units when the dataset's "
      "units attribute says \"original\"; default dataset /segments/centroids_standardized)"},
+    {"sweep", CS_OPT_STR, NULL, "select-k",
+     "directory with the JSON summaries (--summary) of single-K segment runs of one input, one "
+     "per K (a Slurm job array)"},
+    {"checkpoint", CS_OPT_STR, NULL, "segment",
+     "where k-means writes its checkpoint when SIGTERM or SIGUSR1 arrives (and with "
+     "--checkpoint-every); default OUTPUT.ckpt"},
+    {"checkpoint-every", CS_OPT_REAL, "0", "segment",
+     "also write the checkpoint every this many seconds of k-means iterations (0: only on a "
+     "signal)"},
+    {"resume", CS_OPT_STR, NULL, "segment",
+     "continue the k-means fit stored in this checkpoint (same input and options as the "
+     "interrupted run)"},
+    {"previous", CS_OPT_STR, NULL, "segment",
+     "results file of the previous run (e.g. last month's): start from its centroids, keep "
+     "its segment ids, report the migration (default --k: its K)"},
     {"algorithm", CS_OPT_STR, "auto", "segment",
      "k-means variant: lloyd, hamerly or yinyang (the same result as lloyd, skipping most "
      "distances; yinyang keeps bounds per group of about 10 centroids) or auto "
@@ -298,7 +319,7 @@ static int read_config(cs_opts_t *o, const char *path) {
 
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
-                                       "churn-score", "clv", "import"};
+                                       "churn-score", "clv", "import", "roi"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

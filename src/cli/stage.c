@@ -32,6 +32,15 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   snprintf(st->fingerprint, sizeof st->fingerprint, "%016llx",
            (unsigned long long)ids.fingerprint);
   cs_timer_stop(&ctx->timers, "read");
+  /* Per-customer bytes of each command's results (labels and ids; scores; the CLV columns),
+   * plus room for the small datasets, checked before any compute. */
+  static const struct { const char *command; int bytes; } per_customer[] = {
+      {"segment", 12}, {"churn-train", 8}, {"churn-score", 8}, {"clv", 88}};
+  int64_t need = 1 << 20;
+  for (size_t i = 0; i < sizeof per_customer / sizeof *per_customer; i++)
+    if (!strcmp(o->command, per_customer[i].command))
+      need += st->store->n * per_customer[i].bytes;
+  CS_TRY(cs_io_check_space(ctx, output, need, "output"));
 fail:
   return status;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,59 @@ static void split_path(const char *path, char *dir, size_t dlen, char *base, siz
   snprintf(b, sizeof b, "%s", path);
   snprintf(dir, dlen, "%s", dirname(a));
   snprintf(base, blen, "%s", basename(b));
+}
+
+int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    char tmp[8192 + 64], dir[4096], base[4096];
+    split_path(to, dir, sizeof dir, base, sizeof base);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    if (!in)
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot read '%s': %s", from,
+                            strerror(errno));
+    else if (!out)
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write '%s': %s", tmp,
+                            strerror(errno));
+    else {
+      char buf[1 << 16];
+      size_t got;
+      while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, out) != got) break;
+      int bad = ferror(in) || ferror(out) || fflush(out) != 0 || fsync(fileno(out)) != 0;
+      if (fclose(out) != 0) bad = 1;
+      out = NULL;
+      if (bad || rename(tmp, to) != 0) {
+        status = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot copy '%s' to '%s': %s", from,
+                              to, strerror(errno));
+        unlink(tmp);
+      }
+    }
+    if (in) fclose(in);
+    if (out) {
+      fclose(out);
+      unlink(tmp);
+    }
+  }
+  return cs_par_agree(ctx, status);
+}
+
+int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char *what) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    char dir[4096], base[4096];
+    struct statvfs fs;
+    split_path(path, dir, sizeof dir, base, sizeof base);
+    if (statvfs(dir, &fs) == 0) {
+      double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+      if (avail < (double)bytes)
+        status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                              "not enough space for %s '%s': about %.1f MB needed, %.1f MB free "
+                              "in '%s'", what, path, (double)bytes / 1e6, avail / 1e6, dir);
+    } /* a file system that cannot say: go ahead, writing will tell */
+  }
+  return cs_par_agree(ctx, status);
 }
 
 int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
@@ -225,6 +279,52 @@ fail:
   CS_H5_CLOSE(H5Dclose, d);
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
+  return status;
+}
+
+int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
+                 size_t row_bytes, int64_t rows, const void *data) {
+  int status = CS_OK;
+  hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, d = -1;
+  hsize_t dim = (hsize_t)rows;
+  static const char dummy[8];
+  type = H5Tcreate(H5T_COMPOUND, row_bytes);
+  CS_H5(type, "cannot create the compound type of %s", path);
+  for (int j = 0; j < n_fields; j++) {
+    CS_CHECK(fields[j].offset + cs_dtype_size(fields[j].type) <= row_bytes, CS_EINTERNAL,
+             "%s: field %s lies outside the record", path, fields[j].name);
+    CS_H5(H5Tinsert(type, fields[j].name, fields[j].offset, cs__h5_native(fields[j].type)),
+          "%s: cannot add field %s", path, fields[j].name);
+  }
+  space = H5Screate_simple(1, &dim, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  d = H5Dcreate2(out->file, path, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
+  if (rows == 0) goto fail;
+  fspace = H5Dget_space(d);
+  mspace = H5Screate_simple(1, &dim, NULL);
+  CS_H5(fspace, "no dataspace");
+  CS_H5(mspace, "no dataspace");
+  if (out->ctx->rank != 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  /* The file type is the memory type, so the transfer needs no conversion. */
+  CS_H5(H5Dwrite(d, type, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  CS_H5_CLOSE(H5Tclose, type);
   return status;
 }
 

@@ -201,6 +201,14 @@ fail:
   return status;
 }
 
+int cs_kselect_takes(const cs_kindices_t *held, const cs_kindices_t *t, double min_share) {
+  if (t->min_share < min_share) return 0;
+  if (!held) return 1;
+  /* K = 1 has no silhouette (NaN): any qualifying K with one replaces it. */
+  if (isnan(held->silhouette)) return !isnan(t->silhouette);
+  return t->silhouette > held->silhouette + 0.005;
+}
+
 int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                      const cs_kmeans_opts_t *o, int k_min, int k_max, double min_share,
                      int64_t sample, cs_kindices_t *table, cs_kmeans_result_t *best) {
@@ -218,12 +226,7 @@ int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     cs_log_info("k selection: K = %2d  inertia %.6g  CH %.6g  DB %.4f  silhouette %.4f  "
                 "smallest segment %.2f%%", k, t->inertia, t->calinski_harabasz,
                 t->davies_bouldin, t->silhouette, 100 * t->min_share);
-    int qualifies = t->min_share >= min_share;
-    /* K = 1 has no silhouette (NaN): any qualifying K with one replaces it. */
-    double held = picked < 0 ? NAN : table[picked - k_min].silhouette;
-    int take = qualifies && (picked < 0 || (isnan(held) && !isnan(t->silhouette)) ||
-                             t->silhouette > held + 0.005);
-    if (take) {
+    if (cs_kselect_takes(picked < 0 ? NULL : &table[picked - k_min], t, min_share)) {
       cs_kmeans_result_free(best);
       *best = cur;
       picked = k;

@@ -14,6 +14,7 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -253,9 +254,40 @@ static double variance_from_sums(const lloyd_t *l) {
   return v > 0 ? v / d : 0;
 }
 
-/* One restart: from centroids c (K x D, overwritten) to convergence. */
+/* At the boundary after update `it` of restart `rs`: the ranks agree on a pending signal or a
+ * due periodic checkpoint; the state goes to the checkpoint callback; a signal ends the fit
+ * with CS_EINTERRUPTED. Collective. */
+static int boundary(lloyd_t *l, const cs_kmeans_opts_t *o, cs_kmeans_state_t *ck, int rs, int it,
+                    double *c, cs_kmeans_result_t *r, double *last) {
+  int status = CS_OK;
+  cs_signal_test_hook(l->ctx->rank);
+  int sig = cs_signal_pending();
+  int64_t flag[2] = {sig ? 2 : 0, sig};
+  if (!sig && o->checkpoint && o->checkpoint_every > 0 && cs_wtime() - *last >= o->checkpoint_every)
+    flag[0] = 1;
+  CS_TRY(cs_par_allreduce(l->ctx, flag, 2, CS_DT_I64, CS_OP_MAX));
+  if (!flag[0]) return CS_OK;
+  if (o->checkpoint) {
+    ck->restart = rs;
+    ck->iteration = it;
+    ck->centroids = c;
+    ck->trace = r->trace;
+    ck->relocations = r->relocations;
+    CS_TRY(o->checkpoint(o->checkpoint_arg, ck));
+    *last = cs_wtime();
+  }
+  CS_CHECK(flag[0] < 2, CS_EINTERRUPTED, "interrupted by %s after k-means iteration %d%s%s",
+           flag[1] == SIGUSR1 ? "SIGUSR1" : "SIGTERM", it,
+           o->checkpoint ? "; " : " (no checkpoint: ", o->checkpoint ? o->checkpoint_note : "a --k "
+           "range is not checkpointed)");
+fail:
+  return status;
+}
+
+/* One restart: from centroids c (K x D, overwritten) to convergence. it0 > 0 continues a
+ * restart stored after it0 updates (c, the trace and the relocations as stored). */
 static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
-               cs_kmeans_result_t *r) {
+               cs_kmeans_result_t *r, cs_kmeans_state_t *ck, int rs, int it0) {
   int status = CS_OK;
   int k = l->k, d = l->d;
   double *c_new = malloc((size_t)k * (size_t)d * sizeof *c_new);
@@ -266,20 +298,28 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
                                : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   r->converged = 0;
   r->relocations = 0;
+  if (it0 > 0) {
+    memcpy(r->trace, o->resume->trace, (size_t)it0 * sizeof *r->trace);
+    r->relocations = o->resume->relocations;
+  }
   l->bounds_valid = 0;
   l->distance_rows = 0;
+  /* The first step of a process is a full one whose labels are not compared with earlier
+   * ones: the change count starts at the step after it. */
+  const int first = it0 + 1;
+  double last_ckpt = cs_wtime();
   int it = 0, strict = 0;
-  for (it = 1; it <= o->max_iter; it++) {
+  for (it = first; it <= o->max_iter; it++) {
     double t0 = cs_wtime();
-    CS_TRY(do_step(l, c, it > 1));
-    if (it == 1 && tol_abs < 0) tol_abs = o->tol * variance_from_sums(l);
+    CS_TRY(do_step(l, c, it > first));
+    if (it == first && tol_abs < 0) tol_abs = o->tol * variance_from_sums(l);
     double inertia = l->inertia;
     int64_t changes = (int64_t)l->acc[OFF_CHANGES(l)];
     r->trace[it - 1] = inertia;
-    if (it > 1 && changes == 0) { /* labels unchanged: the centroids are a fixed point */
+    if (it > first && changes == 0) { /* labels unchanged: the centroids are a fixed point */
       strict = 1;
       r->converged = 1;
-      times[it - 1] = cs_wtime() - t0;
+      times[it - first] = cs_wtime() - t0;
       cs_log_info("k-means: iteration %3d  inertia %.10g  labels unchanged: converged", it,
                   inertia);
       break;
@@ -308,13 +348,14 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
     }
     if (l->u) cs__bounds_moved(l, c, c_new, ne); /* a re-seed invalidates the bounds */
     memcpy(c, c_new, (size_t)k * (size_t)d * sizeof *c);
-    times[it - 1] = cs_wtime() - t0;
+    times[it - first] = cs_wtime() - t0;
     cs_log_info("k-means: iteration %3d  inertia %.10g  shift %.3e  changed %lld", it, inertia,
-                shift, (long long)(it > 1 ? changes : -1));
+                shift, (long long)(it > first ? changes : -1));
     if (shift <= tol_abs) {
       r->converged = 1;
       break;
     }
+    if (it < o->max_iter) CS_TRY(boundary(l, o, ck, rs, it, c, r, &last_ckpt));
   }
   if (it > o->max_iter) it = o->max_iter;
   r->iterations = it;
@@ -324,9 +365,11 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
   }
   r->inertia = l->inertia;
   r->distance_rows = l->distance_rows / k;
-  r->passes = it + !strict;
-  qsort(times, (size_t)it, sizeof *times, cmp_double);
-  r->seconds_per_iteration = it % 2 ? times[it / 2] : 0.5 * (times[it / 2 - 1] + times[it / 2]);
+  r->passes = it - it0 + !strict;
+  int nt = it - first + 1;
+  if (nt < 1) nt = 1, times[0] = 0;
+  qsort(times, (size_t)nt, sizeof *times, cmp_double);
+  r->seconds_per_iteration = nt % 2 ? times[nt / 2] : 0.5 * (times[nt / 2 - 1] + times[nt / 2]);
 fail:
   free(c_new);
   free(times);
@@ -412,25 +455,58 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   }
 
   int restarts = o->init == CS_INIT_GIVEN ? 1 : (o->n_init > 0 ? o->n_init : 1);
-  for (int rs = 0; rs < restarts; rs++) {
-    if (o->init == CS_INIT_GIVEN)
+  const cs_kmeans_state_t *res = o->resume;
+  cs_kmeans_state_t ck = {.k = k, .d = d, .best_restart = -1};
+  int have_best = 0, best_labels = 0;
+  if (res && res->best_restart >= 0) {
+    /* The best finished restart of the interrupted run; its labels are recomputed at the end
+     * unless a later restart wins. */
+    best->centroids = malloc((size_t)k * (size_t)d * sizeof *best->centroids);
+    best->trace = malloc((size_t)(res->best_iterations > 0 ? res->best_iterations : 1) * sizeof *best->trace);
+    CS_TRY(cs_par_agree(ctx, best->centroids && best->trace ? CS_OK : CS_ENOMEM));
+    memcpy(best->centroids, res->best_centroids, (size_t)k * (size_t)d * sizeof *best->centroids);
+    memcpy(best->trace, res->best_trace, (size_t)res->best_iterations * sizeof *best->trace);
+    best->restart = res->best_restart;
+    best->inertia = res->best_inertia;
+    best->iterations = res->best_iterations;
+    best->converged = res->best_converged;
+    best->relocations = res->best_relocations;
+    have_best = 1;
+  }
+  for (int rs = res ? res->restart : 0; rs < restarts; rs++) {
+    int it0 = 0;
+    if (res && rs == res->restart) {
+      memcpy(c, res->centroids, (size_t)k * (size_t)d * sizeof *c);
+      it0 = res->iteration;
+      cs_log_info("k-means: resuming restart %d/%d after iteration %d", rs + 1, restarts, it0);
+    } else if (o->init == CS_INIT_GIVEN) {
       memcpy(c, o->init_centroids, (size_t)k * (size_t)d * sizeof *c);
-    else if (o->init == CS_INIT_PARALLEL ||
-             (o->init == CS_INIT_AUTO && (double)n_global * k > 1e10))
+    } else if (o->init == CS_INIT_PARALLEL ||
+               (o->init == CS_INIT_AUTO && (double)n_global * k > 1e10)) {
       CS_TRY(cs__kmeans_par(ctx, m, k, o->seed, rs, c));
-    else
+    } else {
       CS_TRY(cs__kmeans_pp(ctx, m, k, o->seed, rs, c));
+    }
     memset(&cur, 0, sizeof cur);
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
     /* Yinyang's groups come from each start's centroids (Ding et al.: about K/10 groups). */
     if (bounded) CS_TRY(cs__bounds_setup(&l, c, algo == CS_ALGO_YINYANG ? (k + 5) / 10 : 1));
-    CS_TRY(run(&l, o, tol_abs, c, &cur));
+    if (have_best) {
+      ck.best_restart = best->restart;
+      ck.best_inertia = best->inertia;
+      ck.best_iterations = best->iterations;
+      ck.best_converged = best->converged;
+      ck.best_relocations = best->relocations;
+      ck.best_centroids = best->centroids;
+      ck.best_trace = best->trace;
+    }
+    CS_TRY(run(&l, o, tol_abs, c, &cur, &ck, rs, it0));
     cs_log_info("k-means: restart %d/%d: inertia %.10g after %d iterations", rs + 1, restarts,
                 cur.inertia, cur.iterations);
     if (!cur.converged)
       cs_log_warn("k-means: restart %d did not converge in --max-iter %d iterations", rs + 1,
                   o->max_iter);
-    if (rs == 0 || cur.inertia < best->inertia) {
+    if (!have_best || cur.inertia < best->inertia) {
       cs_kmeans_result_free(best);
       *best = cur;
       best->restart = rs;
@@ -446,10 +522,27 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
         best->sizes[q] = (int64_t)l.acc[OFF_N(&l) + q];
         best->weight_sums[q] = cs_from_fixed(l.acc[OFF_W(&l) + q], l.sc.sw);
       }
+      have_best = best_labels = 1;
     } else {
       free(cur.trace);
     }
     memset(&cur, 0, sizeof cur);
+  }
+  if (!best_labels) {
+    /* The stored best restart won: its labels, sizes and weights are the assignment to its
+     * final centroids, which one full step gives again. */
+    for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
+    l.bounds_valid = 0;
+    CS_TRY(do_step(&l, best->centroids, 0));
+    best->labels = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *best->labels), "labels");
+    best->sizes = calloc((size_t)k, sizeof *best->sizes);
+    best->weight_sums = calloc((size_t)k, sizeof *best->weight_sums);
+    CS_TRY(cs_par_agree(ctx, best->labels && best->sizes && best->weight_sums ? CS_OK : CS_ENOMEM));
+    memcpy(best->labels, l.labels, (size_t)m->n * sizeof *l.labels);
+    for (int q = 0; q < k; q++) {
+      best->sizes[q] = (int64_t)l.acc[OFF_N(&l) + q];
+      best->weight_sums[q] = cs_from_fixed(l.acc[OFF_W(&l) + q], l.sc.sw);
+    }
   }
   best->k = k;
   best->d = d;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
-                     const cs_features_t *f, const cs_kmeans_result_t *r, const char *algorithm) {
+                     const cs_features_t *f, const cs_kmeans_result_t *r, const int64_t *ids,
+                     const char *algorithm) {
   int status = CS_OK;
   int k = r->k, d = r->d;
   int32_t *lab = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *lab), "labels");
@@ -21,6 +22,9 @@ int cs_segment_write(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const 
   for (int64_t i = 0; i < m->n; i++) lab[m->row[i] - part->offset] = r->labels[i];
   CS_TRY(cs_out_dataset(out, "/segments/labels", CS_DT_I32, part->n_global, &ds));
   CS_TRY(cs_out_write(ds, part->offset, part->n_local, lab));
+  /* The ids beside the labels, so a later run can join on them (--previous). */
+  CS_TRY(cs_out_dataset(out, "/segments/customer_id", CS_DT_I64, part->n_global, &ds));
+  CS_TRY(cs_out_write(ds, part->offset, part->n_local, ids));
   for (int q = 0; q < k; q++)
     for (int j = 0; j < d; j++)
       orig[(int64_t)q * d + j] = cs_features_to_original(f, j, r->centroids[(int64_t)q * d + j]);
@@ -48,6 +52,46 @@ fail:
   cs_free(lab);
   free(orig);
   free(names);
+  return status;
+}
+
+int cs_segment_write_previous(cs_out_t *out, const cs_previous_t *prev,
+                              const cs_migration_t *mig) {
+  int status = CS_OK;
+  const char *g = "/segments/previous";
+  int kn = mig->kn, kp = mig->kp;
+  int64_t *v = malloc((size_t)(kn + kp + 1) * sizeof *v);
+  CS_CHECK(v, CS_ENOMEM, "out of memory");
+  CS_TRY(cs_out_group(out, g));
+  CS_TRY(cs_out_attr_str(out, g, "file", prev->path));
+  CS_TRY(cs_out_attr_str(out, g, "verification_hash", prev->verification_hash));
+  CS_TRY(cs_out_attr_i64(out, g, "k", kp));
+  CS_TRY(cs_out_attr_i64(out, g, "warm_start", mig->warm_start));
+  CS_TRY(cs_out_attr_f64(out, g, "adjusted_rand_index", &mig->ari, 1));
+  CS_TRY(cs_out_attr_f64(out, g, "match_cost", &mig->match_cost, 1));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_both", mig->both));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_new", mig->added));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_departed", mig->departed));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_stayed", mig->stayed));
+  CS_TRY(cs_out_small(out, "/segments/previous/migration", CS_DT_I64, kp + 1, kn + 1,
+                      mig->matrix));
+  CS_TRY(cs_out_attr_str(out, "/segments/previous/migration", "rows",
+                         "previous segment 0..k-1, then new customers"));
+  CS_TRY(cs_out_attr_str(out, "/segments/previous/migration", "columns",
+                         "segment 0..K-1 of this run, then departed customers"));
+  for (int q = 0; q < kn; q++) v[q] = mig->previous_id[q];
+  CS_TRY(cs_out_small(out, "/segments/previous/previous_id", CS_DT_I64, kn, 0, v));
+  CS_TRY(cs_out_small(out, "/segments/previous/drift", CS_DT_F64, kn, 0, mig->drift));
+  CS_TRY(cs_out_attr_str(out, "/segments/previous/drift", "units", "original"));
+  CS_TRY(cs_out_small(out, "/segments/previous/drift_standardized", CS_DT_F64, kn, 0,
+                      mig->drift_standardized));
+  CS_TRY(cs_out_attr_str(out, "/segments/previous/drift_standardized", "units", "standardized"));
+  for (int i = 0; i < mig->n_appeared; i++) v[i] = mig->appeared[i];
+  CS_TRY(cs_out_small(out, "/segments/previous/appeared", CS_DT_I64, mig->n_appeared, 0, v));
+  for (int i = 0; i < mig->n_vanished; i++) v[i] = mig->vanished[i];
+  CS_TRY(cs_out_small(out, "/segments/previous/vanished", CS_DT_I64, mig->n_vanished, 0, v));
+fail:
+  free(v);
   return status;
 }
 

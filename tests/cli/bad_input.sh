@@ -61,6 +61,28 @@ case $case_name in
                   want=2 needle="seg.h5 was not computed from $dir/in.h5"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --churn-with-segment
                        --segment-results "$dir/seg.h5" --summary "$summary") ;;
+  # `segment --previous`: the previous results must exist, have this run's features and
+  # hold customer ids.
+  previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
+                       --summary "$summary") ;;
+  previous_other_features|previous_no_customer_id)
+                  store good
+                  run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
+                    --quiet >/dev/null 2>&1
+                  if [ $case_name = previous_other_features ]; then
+                    feats=age,income,visits
+                    want=1 needle="--previous $dir/prev.h5:/segments/centroids is for features [age,income], this run uses [age,income,visits]"
+                  else
+                    feats=age,income
+                    "$PYTHON" -c 'import h5py, sys; del h5py.File(sys.argv[1], "r+")["segments/customer_id"]' "$dir/prev.h5"
+                    want=2 needle="--previous $dir/prev.h5 has no /segments/customer_id"
+                  fi
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/prev.h5"
+                       --features "$feats" --summary "$summary") ;;
+  previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/in.h5"
+                       --init-centroids "$dir/in.h5" --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;
@@ -78,6 +100,66 @@ case $case_name in
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   clv_calibration_before_purchases) store txn_good; want=2 needle="the calibration end 1990-01-01 is before every purchase"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --calibration-end 1990-01-01 --summary "$summary") ;;
+  # `custseg roi`: the segments (and churn/CLV results) must exist and come from this store.
+  roi_no_segment_results) store good; want=1 needle="roi needs --segment-results FILE"
+                  cmd=(roi --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  roi_missing_segment_results) store good
+                  want=2 needle="cannot open --segment-results '$dir/absent.h5': No such file"
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/absent.h5" --output "$output"
+                       --summary "$summary") ;;
+  roi_segment_other_store|roi_churn_other_store)
+                  store good
+                  run generate --customers 100 --output "$dir/other.h5" --quiet >/dev/null 2>&1
+                  if [ $case_name = roi_segment_other_store ]; then
+                    run segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                    want=2 needle="seg.h5 was not computed from $dir/in.h5"
+                    extra=()
+                  else
+                    run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                    run churn train --input "$dir/other.h5" --output "$dir/churn.h5" --quiet >/dev/null 2>&1
+                    want=2 needle="churn.h5 was not computed from $dir/in.h5"
+                    extra=(--churn-results "$dir/churn.h5")
+                  fi
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" "${extra[@]}"
+                       --output "$output" --summary "$summary") ;;
+  roi_label_out_of_range|roi_sizes_mismatch)
+                  store good   # a results file written with h5py, with this store's fingerprint
+                  run inspect "$dir/in.h5" --quiet --summary "$dir/inspect.json" >/dev/null 2>&1
+                  "$PYTHON" - "$dir" "$case_name" <<'EOF'
+import json, sys
+import h5py, numpy as np
+d, case = sys.argv[1], sys.argv[2]
+with open(d + "/inspect.json") as f:
+    fp = json.load(f)["input"]["fingerprint"]
+lab = (np.arange(40) % 2).astype(np.int32)
+sizes = np.bincount(lab).astype(np.int64)
+if case == "roi_label_out_of_range":
+    lab[17] = 5
+else:
+    sizes[0] += 1
+with h5py.File(d + "/seg.h5", "w") as f:
+    f["segments/labels"] = lab
+    f["segments/sizes"] = sizes
+    f.create_group("run").attrs["input_fingerprint"] = fp
+EOF
+                  if [ $case_name = roi_label_out_of_range ]; then
+                    want=2 needle="$dir/seg.h5:/segments/labels: segment 5 of the customer at row 17 is outside -1 .. 1"
+                  else
+                    want=2 needle="$dir/seg.h5: /segments/sizes gives segment 0 21 customers but /segments/labels 20"
+                  fi
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
+                       --summary "$summary") ;;
+  roi_non_numeric_revenue) store good
+                  "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["customers/revenue"] = [b"12.5"] * 40' "$dir/in.h5"
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  want=2 needle="/customers/revenue is not numeric"
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
+                       --summary "$summary") ;;
+  roi_csv_unwritable) store good
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  want=3 needle="cannot write CSV table '$dir/missing/t.csv': directory '$dir/missing'"
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
+                       --roi-csv "$dir/missing/t.csv" --summary "$summary") ;;
   # `custseg import`: CSV files written here; every error names file, line and column.
   import_ragged_row) printf 'customer_id,age,income\n1,30,100\n2,40\n3,50,300\n' > "$dir/c.csv"
                   want=2 needle="$dir/c.csv:3: 2 fields, but the header has 3"

@@ -1,0 +1,42 @@
+# jobs/common.sh: sourced by the job templates. Not a job itself.
+#
+# - CUSTSEG: the binary (default: `custseg` on PATH, else the repository's build/src/custseg).
+# - Ranks: srun starts SLURM_NTASKS of them. Threads: SLURM_CPUS_PER_TASK per rank, passed as
+#   --threads and OMP_NUM_THREADS, with OpenMP threads pinned to the task's cores
+#   (OMP_PLACES=cores, OMP_PROC_BIND=close) and tasks bound to cores (srun --cpu-bind=cores).
+# - Signals: the templates ask Slurm for SIGUSR1 some minutes before the time limit
+#   (#SBATCH --signal=B:USR1@...), which goes to this batch shell; cs_step forwards it (and
+#   SIGTERM) to the running step, whose ranks write a checkpoint and exit with status 75.
+# - Requeue: a step that ends with 75 makes the job requeue itself (scontrol requeue), and the
+#   requeued job resumes from the checkpoint when it finds one (cs_resume_args).
+set -euo pipefail
+if [ -z "${CUSTSEG:-}" ]; then
+  if command -v custseg >/dev/null; then CUSTSEG=custseg
+  else CUSTSEG="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/src/custseg"; fi
+fi
+CS_THREADS=${SLURM_CPUS_PER_TASK:-1}
+export OMP_NUM_THREADS=$CS_THREADS OMP_PLACES=cores OMP_PROC_BIND=close
+
+# cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 and
+# SIGTERM to the step; on exit status 75 (interrupted, checkpoint written) requeues the job.
+cs_step() {
+  local st=0 pid
+  srun --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
+  pid=$!
+  trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
+  trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
+  # wait returns early when a trapped signal arrives: wait again until the step is gone.
+  while :; do
+    st=0; wait "$pid" || st=$?
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  trap - USR1 TERM
+  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "custseg job: step interrupted (checkpoint written); requeueing job $SLURM_JOB_ID" >&2
+    scontrol requeue "$SLURM_JOB_ID"
+  fi
+  return "$st"
+}
+
+# cs_resume_args CHECKPOINT: prints "--resume CHECKPOINT" when that checkpoint exists.
+cs_resume_args() { if [ -s "$1" ]; then echo "--resume $1"; fi; }

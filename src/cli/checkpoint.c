@@ -1,0 +1,139 @@
+/* cli/checkpoint.c: k-means checkpoints of `custseg segment` (docs/operations.md).
+ *
+ * A checkpoint is a small HDF5 file written like every output (temporary name, renamed by
+ * rank 0 once complete), so a job killed while writing one leaves the previous checkpoint in
+ * place. It holds the fit's state (cs_kmeans_state_t) and what it belongs to: the input's
+ * fingerprint and a hash of every option that can change the result. `--resume` refuses a
+ * checkpoint of another input or another configuration. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* Options that do not change the result: where things go, how many threads, how chatty. */
+static const char *const neutral[] = {"output", "summary", "config", "threads", "verbose",
+                                      "quiet", "checkpoint", "resume", "checkpoint-every"};
+
+void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
+  XXH3_state_t *h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  for (int i = 0; i < cs_n_optdefs; i++) {
+    const cs_optdef_t *d = &cs_optdefs[i];
+    if (!cs_opts_applies(o->command, d)) continue;
+    int skip = 0;
+    for (size_t j = 0; j < sizeof neutral / sizeof *neutral; j++) skip |= !strcmp(d->name, neutral[j]);
+    if (skip) continue;
+    const char *v = o->value[i] ? o->value[i] : "";
+    XXH3_64bits_update(h, d->name, strlen(d->name) + 1);
+    XXH3_64bits_update(h, v, strlen(v) + 1);
+  }
+  snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
+  XXH3_freeState(h);
+}
+
+/* The scalars of the state, as float64 (all are integers below 2^53, or the inertia). */
+enum { S_K, S_D, S_RESTART, S_ITERATION, S_RELOC, S_BEST, S_BEST_INERTIA, S_BEST_IT,
+       S_BEST_CONV, S_BEST_RELOC, S_N };
+
+int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s) {
+  int status = CS_OK;
+  cs_out_t *out = NULL;
+  double v[S_N] = {s->k, s->d, s->restart, s->iteration, (double)s->relocations, s->best_restart,
+                   s->best_inertia, s->best_iterations, s->best_converged,
+                   (double)s->best_relocations};
+  CS_TRY(cs_out_create(ctx, ck->path, &out));
+  CS_TRY(cs_out_group(out, "/checkpoint"));
+  CS_TRY(cs_out_attr_str(out, "/checkpoint", "stage", "segment"));
+  CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));
+  CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
+  CS_TRY(cs_out_attr_i64(out, "/checkpoint", "format_version", 1));
+  CS_TRY(cs_out_small(out, "/checkpoint/state", CS_DT_F64, S_N, 0, v));
+  CS_TRY(cs_out_small(out, "/checkpoint/centroids", CS_DT_F64, s->k, s->d, s->centroids));
+  CS_TRY(cs_out_small(out, "/checkpoint/trace", CS_DT_F64, s->iteration, 0, s->trace));
+  if (s->best_restart >= 0) {
+    CS_TRY(cs_out_small(out, "/checkpoint/best_centroids", CS_DT_F64, s->k, s->d, s->best_centroids));
+    CS_TRY(cs_out_small(out, "/checkpoint/best_trace", CS_DT_F64, s->best_iterations, 0, s->best_trace));
+  }
+  status = cs_out_commit(out); /* frees the writer, also on failure */
+  out = NULL;
+  CS_TRY(status);
+  cs_log_info("checkpoint: restart %d, iteration %d written to %s", s->restart + 1, s->iteration,
+              ck->path);
+fail:
+  if (out) cs_out_abort(out);
+  return status;
+}
+
+/* One float64 dataset of the checkpoint with the expected shape. Collective. */
+static int read_block(cs_ctx_t *ctx, const char *path, const char *ds, int64_t rows, int64_t cols,
+                      double **data) {
+  int status = CS_OK;
+  int64_t r = 0, c = 0;
+  char units[32], features[16];
+  CS_TRY(cs_io_read_matrix(ctx, path, ds, data, &r, &c, units, sizeof units, features,
+                           sizeof features));
+  CS_CHECK(r == rows && (cols == 0 ? c <= 1 : c == cols), CS_EFORMAT,
+           "%s: %s is %lld x %lld, expected %lld x %lld: not a checkpoint of this run", path, ds,
+           (long long)r, (long long)c, (long long)rows, (long long)(cols ? cols : 1));
+fail:
+  return status;
+}
+
+int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_state_t *s) {
+  int status = CS_OK;
+  char stage[32] = "", fp[64] = "", hash[64] = "";
+  double *v = NULL;
+  memset(s, 0, sizeof *s);
+  CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "stage", stage, sizeof stage));
+  CS_CHECK(!strcmp(stage, "segment"), CS_EFORMAT, "%s: a checkpoint of '%s', not of segment",
+           ck->path, stage);
+  CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "input_fingerprint", fp, sizeof fp));
+  CS_CHECK(!strcmp(fp, ck->fingerprint), CS_EUSAGE,
+           "%s: checkpoint of another input (fingerprint %s; this input has %s)", ck->path, fp,
+           ck->fingerprint);
+  CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config_hash", hash, sizeof hash));
+  CS_CHECK(!strcmp(hash, ck->config_hash), CS_EUSAGE,
+           "%s: checkpoint of another configuration (options hash %s; this run's is %s): "
+           "resume with the same options as the interrupted run", ck->path, hash, ck->config_hash);
+  CS_TRY(read_block(ctx, ck->path, "/checkpoint/state", S_N, 0, &v));
+  CS_CHECK((int)v[S_K] == k && (int)v[S_D] == d, CS_EUSAGE,
+           "%s: checkpoint of K = %d x %d features; this run has K = %d x %d", ck->path,
+           (int)v[S_K], (int)v[S_D], k, d);
+  s->k = k;
+  s->d = d;
+  s->restart = (int)v[S_RESTART];
+  s->iteration = (int)v[S_ITERATION];
+  s->relocations = (int64_t)v[S_RELOC];
+  s->best_restart = (int)v[S_BEST];
+  s->best_inertia = v[S_BEST_INERTIA];
+  s->best_iterations = (int)v[S_BEST_IT];
+  s->best_converged = (int)v[S_BEST_CONV];
+  s->best_relocations = (int64_t)v[S_BEST_RELOC];
+  CS_TRY(read_block(ctx, ck->path, "/checkpoint/centroids", k, d, &s->centroids));
+  CS_TRY(read_block(ctx, ck->path, "/checkpoint/trace", s->iteration, 0, &s->trace));
+  if (s->best_restart >= 0) {
+    CS_TRY(read_block(ctx, ck->path, "/checkpoint/best_centroids", k, d, &s->best_centroids));
+    CS_TRY(read_block(ctx, ck->path, "/checkpoint/best_trace", s->best_iterations, 0, &s->best_trace));
+  }
+  cs_log_info("resume: %s: restart %d, after iteration %d", ck->path, s->restart + 1, s->iteration);
+fail:
+  free(v);
+  if (status < 0) cs_ckpt_state_free(s);
+  return status;
+}
+
+void cs_ckpt_state_free(cs_kmeans_state_t *s) {
+  free(s->centroids);
+  free(s->trace);
+  free(s->best_centroids);
+  free(s->best_trace);
+  memset(s, 0, sizeof *s);
+}
+
+int cs_ckpt_callback(void *arg, const cs_kmeans_state_t *s) {
+  const cs_ckpt_t *ck = arg;
+  return cs_ckpt_write(ck->ctx, ck, s);
+}

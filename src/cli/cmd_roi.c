@@ -1,0 +1,295 @@
+/* cli/cmd_roi.c: `custseg roi`, the per-segment ROI table (docs/roi.md).
+ *
+ * Reads the store's reserved columns (revenue, costs, conversion, treatment, churn label),
+ * the segments of a `segment` results file and, when given, the churn scores and CLVs of
+ * `churn` and `clv` results files, all of the same store (checked by its fingerprint), in
+ * input row order, each rank its own rows. src/roi computes the table; this file writes /roi
+ * and /run to the results file, and the CSV and Markdown tables (rank 0, temporary name and
+ * rename, after the results file is published; a later failure removes what was published). */
+#include "cli.h"
+
+#include "custseg/roi.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A results file of an earlier stage must exist and come from this very store. */
+static int check_results(cs_ctx_t *ctx, const cs_stage_t *st, const char *path,
+                         const char *option, const char *stage) {
+  int status = CS_OK;
+  char fp[64];
+  int local = access(path, R_OK) == 0
+                  ? CS_OK
+                  : cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s",
+                                 option, path, strerror(errno));
+  CS_TRY(cs_par_agree(ctx, local));
+  CS_TRY(cs_io_read_attr_str(ctx, path, "/run", "input_fingerprint", fp, sizeof fp));
+  CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
+           "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "
+           "run %s on this store first", path, st->store->path, fp, st->fingerprint, stage);
+fail:
+  return status;
+}
+
+/* A reserved column as doubles (*v = NULL when the store has no such column). Collective. */
+static int read_column(cs_ctx_t *ctx, cs_stage_t *st, const char *name, double **v) {
+  int status = CS_OK;
+  const cs_column_t *c = cs_store_column(st->store, name);
+  *v = NULL;
+  if (!c) return CS_OK; /* the same metadata on every rank */
+  CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: /customers/%s is not numeric: %s",
+           st->store->path, name, c->type_desc);
+  *v = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, sizeof **v), name);
+  CS_TRY(cs_par_agree(ctx, *v ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_par_agree(ctx, cs_store_read(st->store, name, st->part.offset, st->part.n_local,
+                                         CS_DT_F64, *v)));
+fail:
+  return status;
+}
+
+/* A 0/1 column (converted, treated, churned) as 1, 0 or -1 (any other value: unknown). */
+static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, int8_t **flag) {
+  int status = CS_OK;
+  double *v = NULL;
+  *flag = NULL;
+  CS_TRY(read_column(ctx, st, name, &v));
+  if (!v) return CS_OK;
+  *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);
+  CS_TRY(cs_par_agree(ctx, *flag ? CS_OK : CS_ENOMEM));
+  for (int64_t i = 0; i < st->part.n_local; i++)
+    (*flag)[i] = v[i] == 1 ? 1 : v[i] == 0 ? 0 : -1;
+fail:
+  cs_free(v);
+  return status;
+}
+
+/* Rank 0 writes the CSV or Markdown table to PATH.tmp-PID and renames it. Collective. */
+static int publish_text(cs_ctx_t *ctx, const char *path, const cs_roi_t *r, int markdown,
+                        const char *title) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && (markdown ? cs_roi_write_markdown(f, r, title) : cs_roi_write_csv(f, r)) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write the %s table '%s': %s",
+                            markdown ? "Markdown" : "CSV", path, strerror(errno));
+      unlink(tmp);
+    }
+  }
+  return cs_par_agree(ctx, status);
+}
+
+static cJSON *row_json(const cs_roi_row_t *o) {
+  cJSON *j = cJSON_CreateObject();
+  for (int f = 0; f < cs_roi_n_fields; f++) {
+    const cs_out_field_t *fd = &cs_roi_fields[f];
+    const char *p = (const char *)o + fd->offset;
+    if (fd->type == CS_DT_I64) {
+      int64_t v;
+      memcpy(&v, p, sizeof v);
+      if (!strcmp(fd->name, "action")) {
+        if (v >= 0 && v < CS_ROI_ACTIONS)
+          cJSON_AddStringToObject(j, "action", cs_roi_action_names[v]);
+        else
+          cJSON_AddNullToObject(j, "action");
+      } else
+        cJSON_AddNumberToObject(j, fd->name, (double)v);
+    } else {
+      double v;
+      memcpy(&v, p, sizeof v);
+      if (isfinite(v))
+        cJSON_AddNumberToObject(j, fd->name, v);
+      else
+        cJSON_AddNullToObject(j, fd->name);
+    }
+  }
+  return j;
+}
+
+static const char *const reserved[] = {"revenue", "marketing_cost", "acquisition_cost",
+                                       "converted", "treated", "churned"};
+enum { N_RESERVED = 6 };
+
+static int write_roi(cs_out_t *out, const cs_roi_t *r, const cs_stage_t *st, const char *seg,
+                     const char *churn, const char *clv) {
+  int status = CS_OK;
+  const char *g = "/roi", *t = "/roi/table";
+  const char *cols[N_RESERVED], *cost[2];
+  int nc = 0, ncost = 0;
+  for (int j = 0; j < N_RESERVED; j++)
+    if (cs_store_column(st->store, reserved[j])) cols[nc++] = reserved[j];
+  if (cs_store_column(st->store, "acquisition_cost")) cost[ncost++] = "acquisition_cost";
+  if (cs_store_column(st->store, "marketing_cost")) cost[ncost++] = "marketing_cost";
+  CS_TRY(cs_out_group(out, g));
+  CS_TRY(cs_out_table(out, t, cs_roi_fields, cs_roi_n_fields, sizeof(cs_roi_row_t), r->rows,
+                      r->row));
+  CS_TRY(cs_out_attr_strings(out, t, "action_categories", cs_roi_action_names, CS_ROI_ACTIONS));
+  CS_TRY(cs_out_attr_str(out, t, "segment_codes",
+                         "0..K-1: segments; -2: customers without a segment; -1: total (last row)"));
+  CS_TRY(cs_out_attr_i64(out, g, "customers", st->store->n));
+  CS_TRY(cs_out_attr_i64(out, g, "segments", r->k));
+  CS_TRY(cs_out_attr_i64(out, g, "unsegmented", r->unsegmented));
+  CS_TRY(cs_out_attr_str(out, g, "segment_results", seg));
+  CS_TRY(cs_out_attr_str(out, g, "churn_results", churn ? churn : ""));
+  CS_TRY(cs_out_attr_str(out, g, "clv_results", clv ? clv : ""));
+  CS_TRY(cs_out_attr_strings(out, g, "store_columns", cols, nc));
+  CS_TRY(cs_out_attr_strings(out, g, "roi_cost_columns", cost, ncost));
+  const double conf = 0.95;
+  CS_TRY(cs_out_attr_f64(out, g, "confidence", &conf, 1));
+  CS_TRY(cs_out_attr_f64(out, g, "z", &r->z, 1));
+  CS_TRY(cs_out_attr_str(out, g, "uplift_interval", "newcombe-wilson"));
+  CS_TRY(cs_out_attr_str(out, g, "campaign_cost_column", "marketing_cost"));
+  for (int q = 0; q < CS_ROI_NQ; q++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s_grid_exponent", cs_roi_quantity_names[q]);
+    CS_TRY(cs_out_attr_i64(out, g, name, r->grid[q].exponent));
+    snprintf(name, sizeof name, "%s_exact", cs_roi_quantity_names[q]);
+    CS_TRY(cs_out_attr_i64(out, g, name, r->grid[q].exact));
+  }
+fail:
+  return status;
+}
+
+int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK, written = 0, csv_done = 0, md_done = 0;
+  cs_stage_t st = {0};
+  cs_roi_t r = {0};
+  cs_out_t *out = NULL;
+  cJSON *sum = NULL;
+  double *sizes = NULL, *col[3] = {NULL, NULL, NULL}, *score = NULL, *clv_v = NULL;
+  int8_t *flag[3] = {NULL, NULL, NULL};
+  int64_t *lab = NULL;
+  const char *seg = cs_opt_str(o, "segment-results"), *churn = cs_opt_str(o, "churn-results"),
+             *clv = cs_opt_str(o, "clv-results"), *csv = cs_opt_str(o, "roi-csv"),
+             *md = cs_opt_str(o, "roi-markdown");
+  CS_CHECK(seg, CS_EUSAGE, "roi needs --segment-results FILE (a `custseg segment` results file "
+                           "of this store)");
+  CS_TRY(cs_stage_open(ctx, o, &st));
+  if (csv) CS_TRY(cs_io_check_writable(ctx, csv, "CSV table"));
+  if (md) CS_TRY(cs_io_check_writable(ctx, md, "Markdown table"));
+
+  cs_timer_start(&ctx->timers, "read");
+  const int64_t n = st.part.n_local, nb = n ? n : 1, N = st.store->n;
+  CS_TRY(check_results(ctx, &st, seg, "segment-results", "custseg segment"));
+  if (churn) CS_TRY(check_results(ctx, &st, churn, "churn-results", "custseg churn train (or churn score)"));
+  if (clv) CS_TRY(check_results(ctx, &st, clv, "clv-results", "custseg clv"));
+  int64_t k = 0, cols_k = 0;
+  char units[64], feats[64];
+  CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/sizes", &sizes, &k, &cols_k, units, sizeof units,
+                           feats, sizeof feats));
+  CS_CHECK(cols_k == 1 && k >= 1 && k <= 100000, CS_EDATA,
+           "%s:/segments/sizes must list 1 .. 100000 segments, found %lld x %lld", seg,
+           (long long)k, (long long)cols_k);
+  lab = cs_alloc(cs_bytes(nb, sizeof *lab), "segments");
+  CS_TRY(cs_par_agree(ctx, lab ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", N, st.part.offset, n, lab));
+  for (int j = 0; j < 3; j++) CS_TRY(read_column(ctx, &st, reserved[j], &col[j]));
+  for (int j = 0; j < 3; j++) CS_TRY(read_flag(ctx, &st, reserved[3 + j], &flag[j]));
+  if (churn) {
+    score = cs_alloc(cs_bytes(nb, sizeof *score), "churn scores");
+    CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
+    CS_TRY(cs_io_read_rows_f64(ctx, churn, "/churn/score", N, st.part.offset, n, score));
+  }
+  if (clv) {
+    clv_v = cs_alloc(cs_bytes(nb, sizeof *clv_v), "CLV");
+    CS_TRY(cs_par_agree(ctx, clv_v ? CS_OK : CS_ENOMEM));
+    CS_TRY(cs_io_read_rows_f64(ctx, clv, "/clv/value", N, st.part.offset, n, clv_v));
+  }
+  cs_timer_stop(&ctx->timers, "read");
+
+  cs_timer_start(&ctx->timers, "sums");
+  char source[4200];
+  snprintf(source, sizeof source, "%s:/segments/labels", seg);
+  const cs_roi_input_t in = {.n = n, .offset = st.part.offset, .n_global = N, .k = (int)k,
+                             .segment = lab, .segment_source = source,
+                             .revenue = col[0], .marketing_cost = col[1],
+                             .acquisition_cost = col[2], .converted = flag[0],
+                             .treated = flag[1], .churned = flag[2], .churn_score = score,
+                             .clv = clv_v};
+  CS_TRY(cs_roi_compute(ctx, &in, &r));
+  cs_timer_stop(&ctx->timers, "sums");
+  for (int64_t g = 0; g < k; g++)
+    CS_CHECK((double)r.row[g].customers == sizes[g], CS_EDATA,
+             "%s: /segments/sizes gives segment %lld %.0f customers but /segments/labels %lld",
+             seg, (long long)g, sizes[g], (long long)r.row[g].customers);
+  const cs_roi_row_t *tot = &r.row[r.rows - 1];
+  char exact[256] = "";
+  for (int q = 0; q < CS_ROI_NQ; q++)
+    if (!r.grid[q].exact)
+      snprintf(exact + strlen(exact), sizeof exact - strlen(exact), "%s%s", exact[0] ? ", " : "",
+               cs_roi_quantity_names[q]);
+  cs_log_info("roi: %lld customers, %lld segments%s; revenue %.2f, conversions %.0f, ROI %.4g",
+              (long long)N, (long long)k, r.unsegmented ? " and customers without one" : "",
+              tot->revenue_total, tot->conversions, tot->roi);
+  cs_log_info("verification: segment rows add up to the total in every count and sum (%lld "
+              "customers); sums exact%s%s", (long long)N, exact[0] ? " except, on a grid: " : "",
+              exact);
+
+  cs_timer_start(&ctx->timers, "write");
+  CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
+  CS_TRY(write_roi(out, &r, &st, seg, churn, clv));
+  CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
+  written = 1;
+  char title[4200];
+  snprintf(title, sizeof title, "ROI by segment: %s", st.store->path);
+  if (csv) CS_TRY(publish_text(ctx, csv, &r, 0, title));
+  csv_done = 1;
+  if (md) CS_TRY(publish_text(ctx, md, &r, 1, title));
+  md_done = 1;
+  cs_timer_stop(&ctx->timers, "write");
+
+  cJSON *jr = cJSON_AddObjectToObject(sum, "roi");
+  cJSON_AddNumberToObject(jr, "segments", (double)k);
+  cJSON_AddNumberToObject(jr, "customers", (double)N);
+  cJSON_AddNumberToObject(jr, "unsegmented", (double)r.unsegmented);
+  cJSON *inputs = cJSON_AddObjectToObject(jr, "inputs");
+  cJSON_AddStringToObject(inputs, "segment_results", seg);
+  if (churn) cJSON_AddStringToObject(inputs, "churn_results", churn);
+  else cJSON_AddNullToObject(inputs, "churn_results");
+  if (clv) cJSON_AddStringToObject(inputs, "clv_results", clv);
+  else cJSON_AddNullToObject(inputs, "clv_results");
+  cJSON *sc = cJSON_AddArrayToObject(inputs, "store_columns");
+  for (int c = 0; c < N_RESERVED; c++)
+    if (cs_store_column(st.store, reserved[c]))
+      cJSON_AddItemToArray(sc, cJSON_CreateString(reserved[c]));
+  cJSON *ex = cJSON_AddObjectToObject(jr, "sums");
+  for (int q = 0; q < CS_ROI_NQ; q++) {
+    cJSON *e = cJSON_AddObjectToObject(ex, cs_roi_quantity_names[q]);
+    cJSON_AddNumberToObject(e, "grid_exponent", r.grid[q].exponent);
+    cJSON_AddBoolToObject(e, "exact", r.grid[q].exact);
+  }
+  cJSON *rows = cJSON_AddArrayToObject(jr, "table");
+  for (int64_t i = 0; i < r.rows; i++) cJSON_AddItemToArray(rows, row_json(&r.row[i]));
+  cJSON *outs = cJSON_AddObjectToObject(jr, "outputs");
+  if (csv) cJSON_AddStringToObject(outs, "csv", csv);
+  else cJSON_AddNullToObject(outs, "csv");
+  if (md) cJSON_AddStringToObject(outs, "markdown", md);
+  else cJSON_AddNullToObject(outs, "markdown");
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  if (out) cs_out_abort(out);
+  if (status < 0 && written) {
+    cs_io_remove(ctx, cs_opt_str(o, "output"));
+    if (csv && csv_done) cs_io_remove(ctx, csv);
+    if (md && md_done) cs_io_remove(ctx, md);
+  }
+  cJSON_Delete(sum);
+  cs_roi_free(&r);
+  free(sizes);
+  for (int j = 0; j < 3; j++) {
+    cs_free(col[j]);
+    cs_free(flag[j]);
+  }
+  cs_free(lab);
+  cs_free(score);
+  cs_free(clv_v);
+  cs_stage_close(&st);
+  return status;
+}

@@ -1,0 +1,171 @@
+/* cli/cmd_select.c: `custseg select-k`: the K choice over fits made one per job (a Slurm job
+ * array: jobs/segment_sweep.sbatch). Reads the JSON summaries of the `segment` runs in a
+ * directory, checks they are fits of one input with one K each, applies the same rule as
+ * `segment --k A..B` (cs_kselect_takes), and copies the chosen results file to --output.
+ * Small work: rank 0 reads, every rank agrees on the outcome. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fit {
+  cs_kindices_t ix;
+  char results[4096];
+  char summary[4096];
+  char fingerprint[64];
+} fit_t;
+
+static int by_k(const void *a, const void *b) {
+  const fit_t *x = a, *y = b;
+  return (x->ix.k > y->ix.k) - (x->ix.k < y->ix.k);
+}
+
+static double num(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* One summary file into f; 0 when it is not a single-K segment summary (skipped). */
+static int read_fit(const char *path, fit_t *f) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return 0;
+  fseek(fp, 0, SEEK_END);
+  long len = ftell(fp);
+  rewind(fp);
+  char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+  int ok = text && fread(text, 1, (size_t)len, fp) == (size_t)len;
+  fclose(fp);
+  if (!ok) {
+    free(text);
+    return 0;
+  }
+  text[len] = '\0';
+  cJSON *s = cJSON_Parse(text);
+  free(text);
+  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(s, "command");
+  const cJSON *km = cJSON_GetObjectItemCaseSensitive(s, "kmeans");
+  const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(s, "config");
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(s, "input");
+  /* config.NAME is {"value": ..., "source": ...} */
+  const cJSON *out =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "output"), "value");
+  const cJSON *fpj = cJSON_GetObjectItemCaseSensitive(in, "fingerprint");
+  ok = cJSON_IsString(cmd) && !strcmp(cmd->valuestring, "segment") && cJSON_IsObject(km) &&
+       !cJSON_GetObjectItemCaseSensitive(km, "k_selection") && cJSON_IsString(out) &&
+       cJSON_IsString(fpj);
+  if (ok) {
+    memset(f, 0, sizeof *f);
+    f->ix.k = (int)num(km, "k");
+    f->ix.inertia = num(km, "inertia");
+    f->ix.calinski_harabasz = num(km, "calinski_harabasz");
+    f->ix.davies_bouldin = num(km, "davies_bouldin");
+    f->ix.silhouette = num(km, "silhouette");
+    f->ix.min_share = num(km, "min_segment_share");
+    f->ix.iterations = (int)num(km, "iterations");
+    snprintf(f->results, sizeof f->results, "%s", out->valuestring);
+    snprintf(f->summary, sizeof f->summary, "%s", path);
+    snprintf(f->fingerprint, sizeof f->fingerprint, "%s", fpj->valuestring);
+  }
+  cJSON_Delete(s);
+  return ok;
+}
+
+/* Rank 0: the fits of the sweep directory, sorted by K, checked; the index of the choice. */
+static int collect(const char *dir, double min_share, fit_t **fits, int *n, int *pick) {
+  int status = CS_OK, cap = 0;
+  DIR *d = opendir(dir);
+  CS_CHECK(d, CS_ENOENT, "--sweep '%s' is not a readable directory", dir);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 6 || strcmp(e->d_name + len - 5, ".json")) continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 16;
+      fit_t *grown = realloc(*fits, (size_t)cap * sizeof **fits);
+      if (!grown) {
+        closedir(d);
+        CS_FAIL(CS_ENOMEM, "out of memory");
+      }
+      *fits = grown;
+    }
+    char path[4096 + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    *n += read_fit(path, &(*fits)[*n]);
+  }
+  closedir(d);
+  CS_CHECK(*n > 0, CS_EDATA, "--sweep '%s': no summaries of single-K segment runs (*.json)", dir);
+  qsort(*fits, (size_t)*n, sizeof **fits, by_k);
+  for (int i = 0; i < *n; i++) {
+    const fit_t *f = &(*fits)[i];
+    CS_CHECK(!strcmp(f->fingerprint, (*fits)[0].fingerprint), CS_EDATA,
+             "%s: a fit of another input (fingerprint %s, not %s as %s)", f->summary,
+             f->fingerprint, (*fits)[0].fingerprint, (*fits)[0].summary);
+    CS_CHECK(i == 0 || f->ix.k != (*fits)[i - 1].ix.k, CS_EDATA, "%s and %s: two fits of K = %d",
+             (*fits)[i - 1].summary, f->summary, f->ix.k);
+  }
+  *pick = -1;
+  for (int i = 0; i < *n; i++)
+    if (cs_kselect_takes(*pick < 0 ? NULL : &(*fits)[*pick].ix, &(*fits)[i].ix, min_share)) *pick = i;
+  if (*pick < 0) {
+    cs_log_warn("no K of the sweep has every segment above %.2f%% of customers; using the "
+                "smallest, K = %d", 100 * min_share, (*fits)[0].ix.k);
+    *pick = 0;
+  }
+fail:
+  return status;
+}
+
+int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK;
+  fit_t *fits = NULL;
+  int n = 0, pick = -1;
+  cJSON *sum = NULL;
+  const char *dir = cs_opt_str(o, "sweep"), *output = cs_opt_str(o, "output");
+  double min_share = cs_opt_real(o, "min-segment-share");
+  CS_CHECK(dir, CS_EUSAGE, "select-k needs --sweep DIR (the summaries of the sweep's fits)");
+  CS_CHECK(output, CS_EUSAGE, "select-k needs --output RESULTS");
+  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
+  CS_TRY(cs_io_check_writable(ctx, output, "output"));
+  if (ctx->rank == 0) status = collect(dir, min_share, &fits, &n, &pick);
+  CS_TRY(cs_par_agree(ctx, status));
+  int64_t meta[2] = {n, pick};
+  CS_TRY(cs_par_bcast(ctx, meta, sizeof meta, 0));
+  if (ctx->rank != 0) fits = calloc((size_t)meta[0], sizeof *fits);
+  CS_TRY(cs_par_agree(ctx, fits ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  n = (int)meta[0];
+  pick = (int)meta[1];
+  CS_TRY(cs_par_bcast(ctx, fits, (size_t)n * sizeof *fits, 0));
+  for (int i = 0; i < n; i++)
+    cs_log_info("select-k: K = %2d  inertia %.6g  CH %.6g  DB %.4f  silhouette %.4f  smallest "
+                "segment %.2f%%  (%s)%s", fits[i].ix.k, fits[i].ix.inertia,
+                fits[i].ix.calinski_harabasz, fits[i].ix.davies_bouldin, fits[i].ix.silhouette,
+                100 * fits[i].ix.min_share, fits[i].results, i == pick ? "  <- chosen" : "");
+  CS_TRY(cs_io_copy_file(ctx, fits[pick].results, output));
+  cs_log_info("select-k: recommended K = %d: %s copied to %s", fits[pick].ix.k,
+              fits[pick].results, output);
+  sum = cs_summary_new(ctx, o);
+  cJSON *sk = cJSON_AddObjectToObject(sum, "select_k");
+  cJSON_AddNumberToObject(sk, "recommended_k", fits[pick].ix.k);
+  cJSON_AddStringToObject(sk, "chosen_results", fits[pick].results);
+  cJSON_AddStringToObject(sk, "input_fingerprint", fits[pick].fingerprint);
+  cJSON *tab = cJSON_AddArrayToObject(sk, "k_selection");
+  for (int i = 0; i < n; i++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "k", fits[i].ix.k);
+    cJSON_AddNumberToObject(e, "inertia", fits[i].ix.inertia);
+    cJSON_AddNumberToObject(e, "calinski_harabasz", fits[i].ix.calinski_harabasz);
+    cJSON_AddNumberToObject(e, "davies_bouldin", fits[i].ix.davies_bouldin);
+    cJSON_AddNumberToObject(e, "silhouette", fits[i].ix.silhouette);
+    cJSON_AddNumberToObject(e, "min_segment_share", fits[i].ix.min_share);
+    cJSON_AddStringToObject(e, "results", fits[i].results);
+    cJSON_AddItemToArray(tab, e);
+  }
+  CS_TRY(cs_summary_finish(ctx, o, sum));
+fail:
+  cJSON_Delete(sum);
+  free(fits);
+  return status;
+}

@@ -1,0 +1,51 @@
+/* roi/roi_impl.h: what sums.c (the exact per-segment sums) hands to table.c (the formulas).
+ * Private to src/roi. */
+#ifndef CUSTSEG_ROI_IMPL_H
+#define CUSTSEG_ROI_IMPL_H
+
+#include "custseg/roi.h"
+
+/* The per-row slots. Counts first, then the fixed-point sums (each with the grid of its
+ * quantity, cs__roi_slot_quantity). _T: treated customers, _C: control customers. */
+enum {
+  /* counts */
+  CS__N,                                   /* customers */
+  CS__REV_N, CS__REV_N_T, CS__REV_N_C,     /* customers with a revenue value */
+  CS__MKT_N, CS__MKT_N_T, CS__MKT_N_C,     /* ... with a marketing cost */
+  CS__ACQ_N,                               /* ... with an acquisition cost */
+  CS__CONV_N, CS__CONV,                    /* known conversion (0/1), converted (1) */
+  CS__CONV_N_T, CS__CONV_T, CS__CONV_N_C, CS__CONV_C,
+  CS__TREATED, CS__CONTROL,                /* treated = 1, treated = 0 */
+  CS__LABELLED, CS__CHURNED,               /* churned 0/1, churned 1 */
+  CS__SCORE_N, CS__CLV_N, CS__RISK_N,      /* with a churn score, a CLV, both */
+  CS__COUNTS,
+  /* fixed-point sums */
+  CS__REV = CS__COUNTS, CS__REV_T, CS__REV_C, CS__REV2_T, CS__REV2_C,
+  CS__MKT, CS__MKT_T, CS__MKT_C,
+  CS__ACQ,
+  CS__SCORE, CS__CLV, CS__RISK,
+  CS__SLOTS
+};
+
+/* The quantity (CS_ROI_Q_...) whose grid a sum slot uses. */
+int cs__roi_slot_quantity(int slot);
+
+/* Reduced sums of one row: counts exactly, sums rounded once from the exact integers. */
+typedef struct cs__roi_sums {
+  int64_t count[CS__COUNTS];
+  double sum[CS__SLOTS]; /* indices CS__COUNTS .. CS__SLOTS-1 are used */
+} cs__roi_sums_t;
+
+/* Which inputs exist (a column of the store or a results file). */
+typedef struct cs__roi_have {
+  int revenue, marketing_cost, acquisition_cost, converted, treated, churned, churn_score, clv;
+} cs__roi_have_t;
+
+/* table.c: fill row `out` (segment code `segment`) from its sums and the total's. Local. */
+void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t segment,
+                 int64_t n_global, double z, cs_roi_row_t *out);
+/* table.c: the recommended action of a segment row against the total row. Local. */
+int64_t cs__roi_action(const cs_roi_row_t *row, const cs_roi_row_t *total,
+                       const cs__roi_have_t *have);
+
+#endif

@@ -1,0 +1,323 @@
+/* roi/sums.c: the exact per-segment sums behind the ROI table, and their verification.
+ *
+ * One pass finds, per quantity, the largest magnitude and the finest bit of any value over
+ * all ranks (one packed max allreduce); that gives a grid 2^-s on which every value is an
+ * integer, as long as the largest value, the finest bit and the number of customers fit in
+ * 126 bits (otherwise the grid is the finest that fits, and the sum is truncated on it; the
+ * grid and whether it was exact are reported). A second pass adds every value, as a 128-bit
+ * integer, to its segment's row and to the total row, per thread; threads are added in
+ * order and ranks by cs_par_sum_i128_n, all in one packed reduction. Integer addition is
+ * associative, so the totals are the same bits on any ranks and threads, and the total row,
+ * accumulated over all customers on its own, must equal the sum of the segment rows.
+ * Trade-off: a 128-bit add per value and slot (the pass is memory-bound anyway) and per-thread
+ * copies of (K + 2) x 34 integers, for totals that are the correctly rounded exact sums. */
+#include "roi_impl.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const cs_roi_quantity_names[CS_ROI_NQ] = {
+    "revenue", "revenue_squared", "marketing_cost", "acquisition_cost",
+    "churn_score", "clv", "revenue_at_risk"};
+
+int cs__roi_slot_quantity(int slot) {
+  switch (slot) {
+  case CS__REV: case CS__REV_T: case CS__REV_C: return CS_ROI_Q_REVENUE;
+  case CS__REV2_T: case CS__REV2_C: return CS_ROI_Q_REVENUE_SQUARED;
+  case CS__MKT: case CS__MKT_T: case CS__MKT_C: return CS_ROI_Q_MARKETING_COST;
+  case CS__ACQ: return CS_ROI_Q_ACQUISITION_COST;
+  case CS__SCORE: return CS_ROI_Q_CHURN_SCORE;
+  case CS__CLV: return CS_ROI_Q_CLV;
+  case CS__RISK: return CS_ROI_Q_RISK;
+  default: return -1;
+  }
+}
+
+/* Exponents of x != 0 (finite): |x| < 2^*hi, and the lowest set bit of x is 2^*lo. */
+static inline void bit_range(double x, int *hi, int *lo) {
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  int e = (int)((b >> 52) & 0x7ff);
+  uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+  if (e == 0) { /* subnormal: m x 2^-1074 */
+    *hi = 64 - __builtin_clzll(m) - 1074;
+    *lo = __builtin_ctzll(m) - 1074;
+  } else {      /* (2^52 + m) x 2^(e - 1075) */
+    m |= UINT64_C(1) << 52;
+    *hi = e - 1022;
+    *lo = __builtin_ctzll(m) + e - 1075;
+  }
+}
+
+/* Per quantity: the largest hi and the largest -lo over the values seen. */
+typedef struct ranges {
+  int64_t v[2 * CS_ROI_NQ];
+} ranges_t;
+
+static inline void range_add(ranges_t *r, int q, double x) {
+  if (x == 0 || !isfinite(x)) return;
+  int hi, lo;
+  bit_range(x, &hi, &lo);
+  if (hi > r->v[2 * q]) r->v[2 * q] = hi;
+  if (-lo > r->v[2 * q + 1]) r->v[2 * q + 1] = -lo;
+}
+
+#define NO_VALUE (-100000)
+
+static inline int finite_or_absent(const double *a, int64_t i, double *x) {
+  if (!a) return 0;
+  *x = a[i];
+  return isfinite(*x);
+}
+
+/* The grid of one quantity from its global ranges and the number of terms. */
+static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
+  cs_roi_grid_t g = {0, 1};
+  if (hi == NO_VALUE) return g; /* no non-zero value: every sum is 0 */
+  int e_n = 64 - __builtin_clzll((uint64_t)(n_terms > 1 ? n_terms : 1)); /* n < 2^e_n */
+  int64_t s = neg_lo, cap = 126 - hi - e_n;
+  if (s > cap) {
+    s = cap;
+    g.exact = 0;
+  }
+  if (s > 1000) {
+    s = 1000;
+    g.exact = 0;
+  }
+  if (s < -1000) s = -1000; /* values of 2^1000 and more: still integers on this grid */
+  g.exponent = (int)s;
+  return g;
+}
+
+static inline cs_fixed_t to_fixed(double x, double scale) {
+  double y = x * scale;
+  return fabs(y) < 0x1p63 ? (cs_fixed_t)(int64_t)y : (cs_fixed_t)y;
+}
+
+/* Values of customer i in the scaled integers, added to its segment row and the total row. */
+typedef struct pass {
+  const cs_roi_input_t *in;
+  double scale[CS_ROI_NQ];
+  int k;
+} pass_t;
+
+static void add_customer(const pass_t *p, int64_t i, cs_fixed_t *a, cs_fixed_t *t) {
+  const cs_roi_input_t *in = p->in;
+#define ADD(slot, v) \
+  do {               \
+    cs_fixed_t v_ = (v); \
+    a[slot] += v_;   \
+    t[slot] += v_;   \
+  } while (0)
+  const int tr = in->treated ? in->treated[i] : -1;
+  double x = 0, y = 0;
+  ADD(CS__N, 1);
+  if (finite_or_absent(in->revenue, i, &x)) {
+    cs_fixed_t f = to_fixed(x, p->scale[CS_ROI_Q_REVENUE]);
+    ADD(CS__REV_N, 1);
+    ADD(CS__REV, f);
+    double sq = x * x;
+    cs_fixed_t f2 = isfinite(sq) ? to_fixed(sq, p->scale[CS_ROI_Q_REVENUE_SQUARED]) : 0;
+    if (tr == 1) {
+      ADD(CS__REV_N_T, 1);
+      ADD(CS__REV_T, f);
+      ADD(CS__REV2_T, f2);
+    } else if (tr == 0) {
+      ADD(CS__REV_N_C, 1);
+      ADD(CS__REV_C, f);
+      ADD(CS__REV2_C, f2);
+    }
+  }
+  if (finite_or_absent(in->marketing_cost, i, &x)) {
+    cs_fixed_t f = to_fixed(x, p->scale[CS_ROI_Q_MARKETING_COST]);
+    ADD(CS__MKT_N, 1);
+    ADD(CS__MKT, f);
+    if (tr == 1) {
+      ADD(CS__MKT_N_T, 1);
+      ADD(CS__MKT_T, f);
+    } else if (tr == 0) {
+      ADD(CS__MKT_N_C, 1);
+      ADD(CS__MKT_C, f);
+    }
+  }
+  if (finite_or_absent(in->acquisition_cost, i, &x)) {
+    ADD(CS__ACQ_N, 1);
+    ADD(CS__ACQ, to_fixed(x, p->scale[CS_ROI_Q_ACQUISITION_COST]));
+  }
+  if (in->converted && in->converted[i] >= 0) {
+    const int c = in->converted[i];
+    ADD(CS__CONV_N, 1);
+    ADD(CS__CONV, c);
+    if (tr == 1) {
+      ADD(CS__CONV_N_T, 1);
+      ADD(CS__CONV_T, c);
+    } else if (tr == 0) {
+      ADD(CS__CONV_N_C, 1);
+      ADD(CS__CONV_C, c);
+    }
+  }
+  if (tr == 1) ADD(CS__TREATED, 1);
+  if (tr == 0) ADD(CS__CONTROL, 1);
+  if (in->churned && in->churned[i] >= 0) {
+    ADD(CS__LABELLED, 1);
+    ADD(CS__CHURNED, in->churned[i]);
+  }
+  int has_p = finite_or_absent(in->churn_score, i, &x);
+  int has_v = finite_or_absent(in->clv, i, &y);
+  if (has_p) {
+    ADD(CS__SCORE_N, 1);
+    ADD(CS__SCORE, to_fixed(x, p->scale[CS_ROI_Q_CHURN_SCORE]));
+  }
+  if (has_v) {
+    ADD(CS__CLV_N, 1);
+    ADD(CS__CLV, to_fixed(y, p->scale[CS_ROI_Q_CLV]));
+  }
+  if (has_p && has_v && isfinite(x * y)) {
+    ADD(CS__RISK_N, 1);
+    ADD(CS__RISK, to_fixed(x * y, p->scale[CS_ROI_Q_RISK]));
+  }
+#undef ADD
+}
+
+static const char *slot_name(int slot) {
+  static const char *const names[CS__SLOTS] = {
+      "customers", "revenue values", "treated revenue values", "control revenue values",
+      "marketing cost values", "treated marketing cost values", "control marketing cost values",
+      "acquisition cost values", "known conversions", "conversions", "treated known conversions",
+      "treated conversions", "control known conversions", "control conversions", "treated",
+      "control", "churn labels", "churned", "churn scores", "CLV values", "churn x CLV values",
+      "revenue", "treated revenue", "control revenue", "treated revenue squared",
+      "control revenue squared", "marketing cost", "treated marketing cost",
+      "control marketing cost", "acquisition cost", "churn score", "CLV", "revenue at risk"};
+  return slot >= 0 && slot < CS__SLOTS ? names[slot] : "?";
+}
+
+int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
+  int status = CS_OK;
+  const int k = in->k;
+  const int64_t nrows = (int64_t)k + 2, stride = nrows * CS__SLOTS; /* k, unsegmented, total */
+  const int threads = omp_get_max_threads();
+  cs_fixed_t *acc = NULL;
+  cs__roi_sums_t *sums = NULL;
+  memset(r, 0, sizeof *r);
+  r->k = k;
+  r->z = 1.959963984540054; /* the 0.975 quantile of the standard normal */
+
+  /* The segment codes: -1 .. k-1 (the lowest failing rank reports its first bad row). */
+  int local = CS_OK;
+  for (int64_t i = 0; i < in->n && local == CS_OK; i++)
+    if (in->segment[i] < -1 || in->segment[i] >= k)
+      local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                           "%s: segment %lld of the customer at row %lld is outside -1 .. %d",
+                           in->segment_source ? in->segment_source : "segments",
+                           (long long)in->segment[i], (long long)(in->offset + i), k - 1);
+  CS_TRY(cs_par_agree(ctx, local));
+
+  /* Pass 1: the bit ranges of every quantity. */
+  ranges_t all;
+  for (int j = 0; j < 2 * CS_ROI_NQ; j++) all.v[j] = NO_VALUE;
+#pragma omp parallel
+  {
+    ranges_t mine = all;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < in->n; i++) {
+      double x = 0, y = 0;
+      if (finite_or_absent(in->revenue, i, &x)) {
+        range_add(&mine, CS_ROI_Q_REVENUE, x);
+        range_add(&mine, CS_ROI_Q_REVENUE_SQUARED, x * x);
+      }
+      if (finite_or_absent(in->marketing_cost, i, &x))
+        range_add(&mine, CS_ROI_Q_MARKETING_COST, x);
+      if (finite_or_absent(in->acquisition_cost, i, &x))
+        range_add(&mine, CS_ROI_Q_ACQUISITION_COST, x);
+      int has_p = finite_or_absent(in->churn_score, i, &x);
+      int has_v = finite_or_absent(in->clv, i, &y);
+      if (has_p) range_add(&mine, CS_ROI_Q_CHURN_SCORE, x);
+      if (has_v) range_add(&mine, CS_ROI_Q_CLV, y);
+      if (has_p && has_v) range_add(&mine, CS_ROI_Q_RISK, x * y);
+    }
+#pragma omp critical
+    for (int j = 0; j < 2 * CS_ROI_NQ; j++)
+      if (mine.v[j] > all.v[j]) all.v[j] = mine.v[j];
+  }
+  CS_TRY(cs_par_allreduce(ctx, all.v, 2 * CS_ROI_NQ, CS_DT_I64, CS_OP_MAX));
+  pass_t p = {.in = in, .k = k};
+  for (int q = 0; q < CS_ROI_NQ; q++) {
+    r->grid[q] = choose_grid(all.v[2 * q], all.v[2 * q + 1], in->n_global);
+    p.scale[q] = ldexp(1.0, r->grid[q].exponent);
+  }
+
+  /* Pass 2: the sums, per thread, then in thread order, then across ranks. */
+  acc = calloc((size_t)threads * (size_t)stride, sizeof *acc);
+  CS_TRY(cs_par_agree(ctx, acc ? CS_OK
+                               : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                              "out of memory for %lld ROI sums",
+                                              (long long)(threads * stride))));
+#pragma omp parallel
+  {
+    cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * stride;
+    cs_fixed_t *tot = mine + (int64_t)(k + 1) * CS__SLOTS;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < in->n; i++) {
+      const int64_t g = in->segment[i] < 0 ? k : in->segment[i];
+      add_customer(&p, i, mine + g * CS__SLOTS, tot);
+    }
+  }
+  for (int t = 1; t < threads; t++)
+    for (int64_t j = 0; j < stride; j++) acc[j] += acc[(int64_t)t * stride + j];
+  CS_TRY(cs_par_sum_i128_n(ctx, acc, stride));
+
+  /* Verification: the total row, accumulated on its own, is the sum of the other rows. */
+  const cs_fixed_t *total = acc + (int64_t)(k + 1) * CS__SLOTS;
+  for (int j = 0; j < CS__SLOTS; j++) {
+    cs_fixed_t s = 0;
+    for (int64_t g = 0; g <= k; g++) s += acc[g * CS__SLOTS + j];
+    CS_CHECK(s == total[j], CS_EVERIFY,
+             "verification: the segment rows' %s do not add up to the total row's",
+             slot_name(j));
+  }
+  CS_CHECK(total[CS__N] == in->n_global, CS_EVERIFY,
+           "verification: the table counts %lld customers, the store has %lld",
+           (long long)total[CS__N], (long long)in->n_global);
+
+  /* Rows: segments, the unsegmented customers when there are any, the total. */
+  r->unsegmented = (int64_t)acc[(int64_t)k * CS__SLOTS + CS__N];
+  r->rows = k + (r->unsegmented > 0) + 1;
+  sums = calloc((size_t)nrows, sizeof *sums);
+  r->row = calloc((size_t)r->rows, sizeof *r->row);
+  CS_TRY(cs_par_agree(ctx, sums && r->row ? CS_OK
+                                          : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                         "out of memory")));
+  for (int64_t g = 0; g < nrows; g++) {
+    const cs_fixed_t *a = acc + g * CS__SLOTS;
+    for (int j = 0; j < CS__COUNTS; j++) sums[g].count[j] = (int64_t)a[j];
+    for (int j = CS__COUNTS; j < CS__SLOTS; j++)
+      sums[g].sum[j] = cs_from_fixed(a[j], r->grid[cs__roi_slot_quantity(j)].exponent);
+  }
+  const cs__roi_have_t have = {
+      .revenue = !!in->revenue, .marketing_cost = !!in->marketing_cost,
+      .acquisition_cost = !!in->acquisition_cost, .converted = !!in->converted,
+      .treated = !!in->treated, .churned = !!in->churned, .churn_score = !!in->churn_score,
+      .clv = !!in->clv};
+  cs_roi_row_t *tot_row = &r->row[r->rows - 1];
+  cs__roi_row(&sums[k + 1], &have, CS_ROI_TOTAL, in->n_global, r->z, tot_row);
+  for (int g = 0; g < k; g++) {
+    cs__roi_row(&sums[g], &have, g, in->n_global, r->z, &r->row[g]);
+    r->row[g].action = cs__roi_action(&r->row[g], tot_row, &have);
+  }
+  if (r->unsegmented > 0)
+    cs__roi_row(&sums[k], &have, CS_ROI_UNSEGMENTED, in->n_global, r->z, &r->row[k]);
+fail:
+  free(acc);
+  free(sums);
+  if (status < 0) cs_roi_free(r);
+  return status;
+}
+
+void cs_roi_free(cs_roi_t *r) {
+  free(r->row);
+  r->row = NULL;
+  r->rows = 0;
+}

@@ -1,0 +1,160 @@
+/* roi/table.c: the formulas of the ROI table, from the exact totals of a row.
+ *
+ * Every derived value (means, rates, ROI, the uplift and its interval, the incremental
+ * revenue and ROI, the action) is computed from the rounded totals and integer counts in the
+ * order written in docs/roi.md, the same on every rank, so a reader can recompute each one
+ * from the same inputs with the same operations. A quantity whose input is absent (a column
+ * the store lacks, a results file not given) or whose denominator is 0 is NaN. */
+#include "roi_impl.h"
+
+#include <math.h>
+#include <stddef.h>
+
+const char *const cs_roi_action_names[CS_ROI_ACTIONS] = {"retain", "grow", "maintain",
+                                                         "deprioritize"};
+
+#define F(name, type) {#name, type, offsetof(cs_roi_row_t, name)}
+const cs_out_field_t cs_roi_fields[] = {
+    F(segment, CS_DT_I64),
+    F(customers, CS_DT_I64),
+    F(share, CS_DT_F64),
+    F(revenue_total, CS_DT_F64),
+    F(revenue_mean, CS_DT_F64),
+    F(acquisition_cost_total, CS_DT_F64),
+    F(acquisition_cost_mean, CS_DT_F64),
+    F(marketing_cost_total, CS_DT_F64),
+    F(conversions, CS_DT_F64),
+    F(conversion_rate, CS_DT_F64),
+    F(churn_labelled, CS_DT_F64),
+    F(churn_rate_observed, CS_DT_F64),
+    F(churn_score_mean, CS_DT_F64),
+    F(clv_mean, CS_DT_F64),
+    F(clv_total, CS_DT_F64),
+    F(revenue_at_risk, CS_DT_F64),
+    F(roi, CS_DT_F64),
+    F(treated, CS_DT_F64),
+    F(control, CS_DT_F64),
+    F(conversion_rate_treated, CS_DT_F64),
+    F(conversion_rate_control, CS_DT_F64),
+    F(uplift, CS_DT_F64),
+    F(uplift_low, CS_DT_F64),
+    F(uplift_high, CS_DT_F64),
+    F(incremental_conversions, CS_DT_F64),
+    F(incremental_revenue, CS_DT_F64),
+    F(incremental_revenue_low, CS_DT_F64),
+    F(incremental_revenue_high, CS_DT_F64),
+    F(campaign_cost, CS_DT_F64),
+    F(incremental_roi, CS_DT_F64),
+    F(action, CS_DT_I64),
+};
+#undef F
+const int cs_roi_n_fields = (int)(sizeof cs_roi_fields / sizeof *cs_roi_fields);
+
+/* a / b for a count b; NaN when b is 0. */
+static double ratio(double a, int64_t b) { return b > 0 ? a / (double)b : NAN; }
+
+/* Wilson's score interval for x successes out of n (n > 0), within [0, 1]. */
+static void wilson(double x, double n, double z, double *lo, double *hi) {
+  const double p = x / n, z2 = z * z, den = n + z2;
+  const double centre = (x + z2 / 2) / den;
+  const double half = z * sqrt(n * p * (1 - p) + z2 / 4) / den;
+  *lo = fmax(centre - half, 0.0);
+  *hi = fmin(centre + half, 1.0);
+}
+
+void cs_roi_newcombe(double x1, double n1, double x2, double n2, double z, double *lo,
+                     double *hi) {
+  if (!(n1 > 0) || !(n2 > 0)) {
+    *lo = *hi = NAN;
+    return;
+  }
+  double l1, u1, l2, u2;
+  wilson(x1, n1, z, &l1, &u1);
+  wilson(x2, n2, z, &l2, &u2);
+  const double p1 = x1 / n1, p2 = x2 / n2, d = p1 - p2;
+  *lo = d - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
+  *hi = d + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
+}
+
+/* The sample variance of a group from its exact sums: (S2 - S x mean) / (n - 1), >= 0. */
+static double variance(double s, double s2, int64_t n) {
+  if (n < 2) return NAN;
+  const double v = (s2 - s * (s / (double)n)) / (double)(n - 1);
+  return v > 0 ? v : 0.0;
+}
+
+void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t segment,
+                 int64_t n_global, double z, cs_roi_row_t *o) {
+  const int64_t *c = s->count;
+  const double *x = s->sum;
+  o->segment = segment;
+  o->customers = c[CS__N];
+  o->share = n_global > 0 ? (double)c[CS__N] / (double)n_global : NAN;
+  o->revenue_total = have->revenue ? x[CS__REV] : NAN;
+  o->revenue_mean = have->revenue ? ratio(x[CS__REV], c[CS__REV_N]) : NAN;
+  o->acquisition_cost_total = have->acquisition_cost ? x[CS__ACQ] : NAN;
+  o->acquisition_cost_mean = have->acquisition_cost ? ratio(x[CS__ACQ], c[CS__ACQ_N]) : NAN;
+  o->marketing_cost_total = have->marketing_cost ? x[CS__MKT] : NAN;
+  o->conversions = have->converted ? (double)c[CS__CONV] : NAN;
+  o->conversion_rate = have->converted ? ratio((double)c[CS__CONV], c[CS__CONV_N]) : NAN;
+  o->churn_labelled = have->churned ? (double)c[CS__LABELLED] : NAN;
+  o->churn_rate_observed = have->churned ? ratio((double)c[CS__CHURNED], c[CS__LABELLED]) : NAN;
+  o->churn_score_mean = have->churn_score ? ratio(x[CS__SCORE], c[CS__SCORE_N]) : NAN;
+  o->clv_mean = have->clv ? ratio(x[CS__CLV], c[CS__CLV_N]) : NAN;
+  o->clv_total = have->clv ? x[CS__CLV] : NAN;
+  o->revenue_at_risk = have->churn_score && have->clv ? x[CS__RISK] : NAN;
+  /* ROI on everything spent on the segment's customers: (revenue - cost) / cost. */
+  o->roi = NAN;
+  if (have->revenue && (have->acquisition_cost || have->marketing_cost)) {
+    const double cost = (have->acquisition_cost ? x[CS__ACQ] : 0.0) +
+                        (have->marketing_cost ? x[CS__MKT] : 0.0);
+    if (cost > 0) o->roi = (x[CS__REV] - cost) / cost;
+  }
+
+  /* The campaign: treated against control customers of the same row. */
+  o->treated = o->control = NAN;
+  o->conversion_rate_treated = o->conversion_rate_control = NAN;
+  o->uplift = o->uplift_low = o->uplift_high = o->incremental_conversions = NAN;
+  o->incremental_revenue = o->incremental_revenue_low = o->incremental_revenue_high = NAN;
+  o->campaign_cost = o->incremental_roi = NAN;
+  o->action = CS_ROI_ACTION_NONE;
+  if (!have->treated) return;
+  const double nt = (double)c[CS__TREATED];
+  o->treated = nt;
+  o->control = (double)c[CS__CONTROL];
+  if (have->converted) {
+    o->conversion_rate_treated = ratio((double)c[CS__CONV_T], c[CS__CONV_N_T]);
+    o->conversion_rate_control = ratio((double)c[CS__CONV_C], c[CS__CONV_N_C]);
+    o->uplift = o->conversion_rate_treated - o->conversion_rate_control;
+    cs_roi_newcombe((double)c[CS__CONV_T], (double)c[CS__CONV_N_T], (double)c[CS__CONV_C],
+                    (double)c[CS__CONV_N_C], z, &o->uplift_low, &o->uplift_high);
+    o->incremental_conversions = o->uplift * nt;
+  }
+  if (have->revenue) {
+    const double mt = ratio(x[CS__REV_T], c[CS__REV_N_T]), mc = ratio(x[CS__REV_C], c[CS__REV_N_C]);
+    const double d = mt - mc;
+    const double vt = variance(x[CS__REV_T], x[CS__REV2_T], c[CS__REV_N_T]);
+    const double vc = variance(x[CS__REV_C], x[CS__REV2_C], c[CS__REV_N_C]);
+    const double se = sqrt(vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C]);
+    o->incremental_revenue = d * nt;
+    o->incremental_revenue_low = (d - z * se) * nt;
+    o->incremental_revenue_high = (d + z * se) * nt;
+  }
+  if (have->marketing_cost)
+    o->campaign_cost = (ratio(x[CS__MKT_T], c[CS__MKT_N_T]) - ratio(x[CS__MKT_C], c[CS__MKT_N_C])) * nt;
+  if (o->campaign_cost > 0)
+    o->incremental_roi = (o->incremental_revenue - o->campaign_cost) / o->campaign_cost;
+}
+
+/* The rules of docs/roi.md, "Recommended action", first match wins. NaN compares false. */
+int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__roi_have_t *have) {
+  const double value = have->clv ? o->clv_mean : o->revenue_mean;
+  const double value_t = have->clv ? t->clv_mean : t->revenue_mean;
+  const double risk = have->churn_score ? o->churn_score_mean : o->churn_rate_observed;
+  const double risk_t = have->churn_score ? t->churn_score_mean : t->churn_rate_observed;
+  const int responds = o->uplift_low > 0;
+  if (responds && o->incremental_revenue_low > o->campaign_cost) return CS_ROI_GROW;
+  if (risk > risk_t && value >= value_t) return CS_ROI_RETAIN;
+  if (value < value_t && (risk > risk_t || !responds)) return CS_ROI_DEPRIORITIZE;
+  return CS_ROI_MAINTAIN;
+}

@@ -1,0 +1,146 @@
+/* segment/migration.c: where the customers went between two runs: a distributed join on
+ * customer_id of the previous run's labels and this run's, counted into a migration matrix.
+ *
+ * Trade-off: a hash-partitioned join (every (id, label) pair travels once, in one all-to-all
+ * exchange, to the rank that owns the id's hash; the owner sorts what it received and counts
+ * pairs) instead of sorting both runs globally: one exchange, memory per rank proportional to
+ * its rows, and no rank ever holds N values. The counts are integers reduced in one
+ * allreduce, so the matrix and the adjusted Rand index computed from it are exact and the
+ * same for any decomposition. */
+#include "custseg/segment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+typedef struct rec {
+  int64_t id;
+  int32_t label;
+  int32_t run; /* 0: previous run, 1: this run */
+} rec_t;
+
+static int cmp_rec(const void *a, const void *b) {
+  const rec_t *x = a, *y = b;
+  if (x->id != y->id) return x->id < y->id ? -1 : 1;
+  return (x->run > y->run) - (x->run < y->run);
+}
+
+static int owner_of(int64_t id, int size) {
+  return (int)(XXH3_64bits(&id, sizeof id) % (uint64_t)size);
+}
+
+int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
+                         const cs_kmeans_result_t *r, cs_migration_t *mig) {
+  int status = CS_OK;
+  int kp = prev->k, kn = r->k, size = ctx->size;
+  int64_t cells = (int64_t)(kp + 1) * (kn + 1);
+  int64_t *pid = NULL, *plab = NULL, *counts = NULL, *red = NULL, n_recv = 0;
+  rec_t *send = NULL, *recv = NULL;
+  cs_part_t pp;
+  CS_TRY(cs_par_partition(ctx, prev->n, &pp));
+  int64_t nl = pp.n_local ? pp.n_local : 1;
+  pid = cs_alloc(cs_bytes(nl, sizeof *pid), "previous customer ids");
+  plab = cs_alloc(cs_bytes(nl, sizeof *plab), "previous labels");
+  counts = calloc((size_t)size * 2, sizeof *counts);
+  /* One reduction: the table, the previous run's segment sizes, out-of-range and repeated
+   * ids. */
+  red = calloc((size_t)(cells + kp + 2), sizeof *red);
+  CS_TRY(cs_par_agree(ctx, pid && plab && counts && red
+                               ? CS_OK
+                               : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/customer_id", prev->n, pp.offset,
+                         pp.n_local, pid));
+  CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/labels", prev->n, pp.offset, pp.n_local,
+                         plab));
+  int64_t *psize = red + cells, *bad = psize + kp, *dups = bad + 1;
+
+  /* Pairs to their owners: previous customers with a segment, this run's matrix rows. */
+  int64_t *pos = counts + size, n_send = 0;
+  for (int64_t i = 0; i < pp.n_local; i++) {
+    if (plab[i] < -1 || plab[i] >= kp) {
+      (*bad)++;
+      continue;
+    }
+    if (plab[i] < 0) continue;
+    psize[plab[i]]++;
+    counts[owner_of(pid[i], size)]++;
+  }
+  for (int64_t i = 0; i < m->n; i++) counts[owner_of(m->id[i], size)]++;
+  for (int q = 0; q < size; q++) n_send += counts[q];
+  for (int q = 1; q < size; q++) pos[q] = pos[q - 1] + counts[q - 1];
+  send = cs_alloc(cs_bytes(n_send ? n_send : 1, sizeof *send), "migration exchange");
+  CS_TRY(cs_par_agree(ctx, send ? CS_OK : CS_ENOMEM));
+  for (int64_t i = 0; i < pp.n_local; i++)
+    if (plab[i] >= 0 && plab[i] < kp)
+      send[pos[owner_of(pid[i], size)]++] = (rec_t){pid[i], (int32_t)plab[i], 0};
+  for (int64_t i = 0; i < m->n; i++)
+    send[pos[owner_of(m->id[i], size)]++] = (rec_t){m->id[i], r->labels[i], 1};
+  cs_free(pid);
+  cs_free(plab);
+  pid = plab = NULL;
+  CS_TRY(cs_par_exchange(ctx, send, counts, sizeof *send, (void **)&recv, &n_recv));
+  cs_free(send);
+  send = NULL;
+
+  /* Each id here has at most one record per run; count (previous, this) pairs, with kp for
+   * "not in the previous run" and kn for "not in this run". */
+  qsort(recv, (size_t)n_recv, sizeof *recv, cmp_rec);
+  for (int64_t i = 0; i < n_recv;) {
+    int64_t j = i + 1;
+    while (j < n_recv && recv[j].id == recv[i].id) j++;
+    int p = kp, q = kn;
+    for (int64_t t = i; t < j; t++) {
+      if (t > i && recv[t].run == recv[t - 1].run) (*dups)++;
+      if (recv[t].run == 0)
+        p = recv[t].label;
+      else
+        q = recv[t].label >= 0 && recv[t].label < kn ? recv[t].label : kn;
+    }
+    red[(int64_t)p * (kn + 1) + q]++;
+    i = j;
+  }
+  CS_TRY(cs_par_allreduce(ctx, red, cells + kp + 2, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(*bad == 0, CS_EDATA, "--previous %s: /segments/labels has %lld values outside -1..%d",
+           prev->path, (long long)*bad, kp - 1);
+  CS_CHECK(*dups == 0, CS_EDATA, "--previous %s: /segments/customer_id repeats %lld ids",
+           prev->path, (long long)*dups);
+
+  mig->matrix = malloc((size_t)cells * sizeof *mig->matrix);
+  CS_CHECK(mig->matrix, CS_ENOMEM, "out of memory");
+  memcpy(mig->matrix, red, (size_t)cells * sizeof *red);
+  const int64_t *t = mig->matrix;
+  int64_t ld = kn + 1;
+  mig->both = mig->added = mig->departed = mig->stayed = 0;
+  /* The margins are both runs' segment sizes: a join that lost or doubled a customer fails. */
+  for (int p = 0; p <= kp; p++) {
+    int64_t row = 0;
+    for (int q = 0; q <= kn; q++) {
+      row += t[p * ld + q];
+      if (p < kp && q < kn) mig->both += t[p * ld + q];
+    }
+    if (p < kp)
+      CS_CHECK(row == psize[p], CS_EVERIFY,
+               "verification: migration row %d holds %lld customers, previous segment %d had %lld",
+               p, (long long)row, p, (long long)psize[p]);
+  }
+  for (int q = 0; q < kn; q++) {
+    int64_t col = 0;
+    for (int p = 0; p <= kp; p++) col += t[p * ld + q];
+    CS_CHECK(col == r->sizes[q], CS_EVERIFY,
+             "verification: migration column %d holds %lld customers, segment %d has %lld", q,
+             (long long)col, q, (long long)r->sizes[q]);
+    mig->added += t[(int64_t)kp * ld + q];
+    if (mig->previous_id[q] >= 0) mig->stayed += t[(int64_t)mig->previous_id[q] * ld + q];
+  }
+  for (int p = 0; p < kp; p++) mig->departed += t[p * ld + kn];
+  mig->ari = cs_segment_ari(t, kp, kn, ld);
+fail:
+  cs_free(pid);
+  cs_free(plab);
+  cs_free(send);
+  cs_free(recv);
+  free(counts);
+  free(red);
+  return status;
+}

@@ -1,0 +1,216 @@
+/* segment/previous.c: a previous run's results as this run's starting point and reference:
+ * its centroids (stored in original units, re-standardized with this run's statistics), the
+ * matching of this run's segments to its segments, and the renumbering that keeps segment
+ * ids stable from one run to the next.
+ *
+ * Trade-off: segments are matched on centroids alone (the customers are joined later, for
+ * the migration matrix, not for the matching), so the matching is a K x K problem replicated
+ * on every rank and does not depend on who the customers are or where they live. Distances
+ * are taken in this run's standardized units, where every feature counts as it does for
+ * k-means; original units would let the widest column (income) decide. */
+#include "custseg/segment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const char *units,
+                            const char *names, const char *what) {
+  int status = CS_OK;
+  char *mine = NULL;
+  if (names[0]) {
+    /* When the file names its features they must be ours, in our order. */
+    size_t cap = (size_t)f->d * (CS_FEATURE_NAME_MAX + 1) + 1, used = 0;
+    mine = malloc(cap);
+    CS_CHECK(mine, CS_ENOMEM, "out of memory");
+    mine[0] = '\0';
+    for (int j = 0; j < f->d; j++)
+      used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? "," : "", f->names[j]);
+    CS_CHECK(!strcmp(mine, names), CS_EUSAGE, "%s is for features [%s], this run uses [%s]",
+             what, names, mine);
+  }
+  if (!strcmp(units, "original"))
+    for (int64_t q = 0; q < k; q++)
+      for (int j = 0; j < f->d; j++)
+        c[q * f->d + j] = cs_features_from_original(f, j, c[q * f->d + j]);
+  else
+    CS_CHECK(!units[0] || !strcmp(units, "standardized"), CS_EUSAGE,
+             "%s: units attribute '%s' is neither 'original' nor 'standardized'", what, units);
+  for (int64_t v = 0; v < k * f->d; v++)
+    CS_CHECK(isfinite(c[v]), CS_EUSAGE, "%s has a non-finite value (segment %lld, feature '%s')",
+             what, (long long)(v / f->d), f->names[v % f->d]);
+fail:
+  free(mine);
+  return status;
+}
+
+int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
+  int status = CS_OK;
+  const char *dataset = "/segments/centroids";
+  size_t names_len = (size_t)CS_MAX_FEATURES * (CS_FEATURE_NAME_MAX + 1) + 1;
+  char units[64];
+  int64_t rows = 0, cols = 0, n = -1;
+  memset(prev, 0, sizeof *prev);
+  snprintf(prev->path, sizeof prev->path, "%s", path);
+  prev->features = malloc(names_len);
+  CS_TRY(cs_par_agree(ctx, prev->features ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                                 "out of memory")));
+  CS_TRY(cs_io_read_matrix(ctx, path, dataset, &prev->centroids, &rows, &cols, units,
+                           sizeof units, prev->features, names_len));
+  /* Everything below is decided on the same broadcast values on every rank. */
+  CS_CHECK(!strcmp(units, "original"), CS_EFORMAT,
+           "--previous %s:%s has units '%s', not 'original': is it a results file of custseg "
+           "segment?", path, dataset, units);
+  CS_CHECK(prev->features[0], CS_EFORMAT,
+           "--previous %s:%s has no 'features' attribute naming its columns", path, dataset);
+  CS_CHECK(rows >= 1 && rows <= CS_PREVIOUS_MAX_K, CS_EDATA,
+           "--previous %s:%s has %lld segments; --previous matches at most %d", path, dataset,
+           (long long)rows, CS_PREVIOUS_MAX_K);
+  prev->k = (int)rows;
+  prev->d = (int)cols;
+  CS_TRY(cs_io_dataset_length(ctx, path, "/segments/customer_id", &n));
+  CS_CHECK(n >= 0, CS_EFORMAT,
+           "--previous %s has no /segments/customer_id (results written before custseg stored "
+           "customer ids): segment that store again to compare with it", path);
+  prev->n = n;
+  CS_TRY(cs_io_read_attr_str(ctx, path, "/segments", "verification_hash",
+                             prev->verification_hash, sizeof prev->verification_hash));
+fail:
+  if (status < 0) cs_previous_free(prev);
+  return status;
+}
+
+int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f) {
+  int status = CS_OK;
+  char what[4200];
+  snprintf(what, sizeof what, "--previous %s:/segments/centroids", prev->path);
+  if (prev->d != f->d) {
+    CS_TRY(cs_segment_centroids_in(f, prev->centroids, 0, "", prev->features, what)); /* names */
+    CS_FAIL(CS_EUSAGE, "%s has %d features, this run has %d", what, prev->d, f->d);
+  }
+  prev->standardized = malloc((size_t)prev->k * (size_t)prev->d * sizeof *prev->standardized);
+  CS_CHECK(prev->standardized, CS_ENOMEM, "out of memory");
+  memcpy(prev->standardized, prev->centroids, (size_t)prev->k * (size_t)prev->d * sizeof(double));
+  CS_TRY(cs_segment_centroids_in(f, prev->standardized, prev->k, "original", prev->features, what));
+fail:
+  return status;
+}
+
+void cs_previous_free(cs_previous_t *prev) {
+  free(prev->centroids);
+  free(prev->standardized);
+  free(prev->features);
+  prev->centroids = prev->standardized = NULL;
+  prev->features = NULL;
+}
+
+void cs_migration_free(cs_migration_t *mig) {
+  free(mig->previous_id);
+  free(mig->appeared);
+  free(mig->vanished);
+  free(mig->drift);
+  free(mig->drift_standardized);
+  free(mig->matrix);
+  memset(mig, 0, sizeof *mig);
+}
+
+/* Put element i of each of the kn records of `size` bytes at position newid[i]. */
+static int permute(void *data, size_t size, int kn, const int *newid) {
+  char *tmp = malloc((size_t)kn * size), *p = data;
+  if (!tmp) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  for (int i = 0; i < kn; i++) memcpy(tmp + (size_t)newid[i] * size, p + (size_t)i * size, size);
+  memcpy(p, tmp, (size_t)kn * size);
+  free(tmp);
+  return CS_OK;
+}
+
+int cs_segment_rematch(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_features_t *f,
+                       const cs_previous_t *prev, cs_kmeans_result_t *r, cs_migration_t *mig) {
+  int status = CS_OK;
+  int kn = r->k, kp = prev->k, d = r->d;
+  double *cost = malloc((size_t)kn * (size_t)kp * sizeof *cost);
+  int *assign = malloc((size_t)kn * sizeof *assign), *newid = malloc((size_t)kn * sizeof *newid);
+  int *inv = malloc((size_t)kp * sizeof *inv);
+  mig->kp = kp;
+  mig->kn = kn;
+  mig->previous_id = malloc((size_t)kn * sizeof *mig->previous_id);
+  mig->appeared = malloc((size_t)kn * sizeof *mig->appeared);
+  mig->vanished = malloc((size_t)kp * sizeof *mig->vanished);
+  mig->drift = malloc((size_t)kn * sizeof *mig->drift);
+  mig->drift_standardized = malloc((size_t)kn * sizeof *mig->drift_standardized);
+  int ok = cost && assign && newid && inv && mig->previous_id && mig->appeared && mig->vanished &&
+           mig->drift && mig->drift_standardized;
+  CS_TRY(cs_par_agree(ctx, ok ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                     "out of memory")));
+  CS_CHECK(prev->d == d, CS_EINTERNAL, "previous run has %d features, this one %d", prev->d, d);
+  for (int i = 0; i < kn; i++)
+    for (int j = 0; j < kp; j++) {
+      double s = 0;
+      for (int t = 0; t < d; t++) {
+        double e = r->centroids[(int64_t)i * d + t] - prev->standardized[(int64_t)j * d + t];
+        s += e * e;
+      }
+      cost[(int64_t)i * kp + j] = sqrt(s);
+    }
+  CS_TRY(cs_segment_match(cost, kn, kp, assign));
+
+  /* New ids: matched segments in the order of their previous ids, then the others. */
+  for (int j = 0; j < kp; j++) inv[j] = -1;
+  for (int i = 0; i < kn; i++)
+    if (assign[i] >= 0) inv[assign[i]] = i;
+  int next = 0;
+  mig->n_vanished = 0;
+  for (int j = 0; j < kp; j++) {
+    if (inv[j] >= 0)
+      newid[inv[j]] = next++;
+    else
+      mig->vanished[mig->n_vanished++] = j;
+  }
+  mig->n_appeared = 0;
+  for (int i = 0; i < kn; i++)
+    if (assign[i] < 0) {
+      mig->appeared[mig->n_appeared++] = next;
+      newid[i] = next++;
+    }
+  mig->match_cost = 0;
+  for (int i = 0; i < kn; i++) {
+    int q = newid[i], p = assign[i];
+    mig->previous_id[q] = p;
+    mig->drift_standardized[q] = p >= 0 ? cost[(int64_t)i * kp + p] : NAN;
+    if (p >= 0) mig->match_cost += cost[(int64_t)i * kp + p];
+  }
+
+  /* Renumber everything that is per segment, then the labels and the hash. */
+  CS_TRY(permute(r->centroids, (size_t)d * sizeof *r->centroids, kn, newid));
+  CS_TRY(permute(r->sizes, sizeof *r->sizes, kn, newid));
+  CS_TRY(permute(r->weight_sums, sizeof *r->weight_sums, kn, newid));
+  uint64_t h = 0;
+#pragma omp parallel for schedule(static) reduction(+ : h)
+  for (int64_t i = 0; i < m->n; i++) {
+    int32_t l = r->labels[i];
+    if (l >= 0 && l < kn) r->labels[i] = newid[l];
+    int64_t pair[2] = {m->id[i], r->labels[i]};
+    h += XXH3_64bits(pair, sizeof pair);
+  }
+  CS_TRY(cs_par_allreduce(ctx, &h, 1, CS_DT_U64, CS_OP_SUM));
+  r->verification_hash = h;
+
+  for (int q = 0; q < kn; q++) {
+    int p = mig->previous_id[q];
+    double s = 0;
+    for (int t = 0; p >= 0 && t < d; t++) {
+      double e = cs_features_to_original(f, t, r->centroids[(int64_t)q * d + t]) -
+                 prev->centroids[(int64_t)p * d + t];
+      s += e * e;
+    }
+    mig->drift[q] = p >= 0 ? sqrt(s) : NAN;
+  }
+fail:
+  free(cost);
+  free(assign);
+  free(newid);
+  free(inv);
+  return status;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Checkpoint and resume of `custseg segment` (docs/operations.md) at RANKS ranks: a run
+# interrupted by SIGTERM at a chosen iteration boundary (in the first and in the second of two
+# restarts) exits with status 75, leaves a checkpoint and no results file, and the same command
+# with --resume ends with /segments identical (h5diff) to an uninterrupted run; SIGUSR1 sent to
+# mpirun does the same; periodic checkpoints do not change the result and are removed at the
+# end; a checkpoint of another configuration or another input is refused.
+# usage: segment_resume.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
+set -euo pipefail
+ranks=${1:-3}
+dir="$CS_TEST_DIR/segment_resume_np$ranks" && rm -rf "$dir" && mkdir -p "$dir"
+run() { timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+run "$CUSTSEG" generate --customers 60000 --segments 6 --seed 1 --quiet --output "$dir/store.h5"
+run "$CUSTSEG" generate --customers 50000 --segments 6 --seed 2 --quiet --output "$dir/other.h5"
+# seg NAME [-x VAR] [options]: the fixed run, into NAME.h5; -x VAR exports VAR to the ranks.
+seg() { local out=$1; shift; local pre=()
+  if [ "${1:-}" = -x ]; then pre=(-x "$2"); shift 2; fi
+  timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "${pre[@]}" "$CUSTSEG" segment \
+    --input "$dir/store.h5" --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly \
+    --output "$dir/$out.h5" "$@"; }
+seg full 2> "$dir/full.log"
+# Iterations of restart 1 (from the log), so that a boundary in restart 2 can be chosen.
+iters=$(sed -n 's/.*k-means: restart 1\/2: inertia .* after \([0-9]*\) iterations.*/\1/p' "$dir/full.log")
+[ -n "$iters" ] && [ "$iters" -ge 8 ] || { cat "$dir/full.log" | tail -5; fail "restart 1 took '$iters' iterations"; }
+
+# Interrupt at boundary N (counted over both restarts), resume, compare.
+interrupt_and_resume() { local n=$1 name=$2 st=0
+  CUSTSEG_TEST_SIGNAL_AT=$n seg "$name" -x CUSTSEG_TEST_SIGNAL_AT 2> "$dir/$name.err" || st=$?
+  [ "$st" = 75 ] || { cat "$dir/$name.err"; fail "$name: exit status $st, expected 75"; }
+  [ ! -e "$dir/$name.h5" ] || fail "$name: a results file was left by the interrupted run"
+  [ -s "$dir/$name.h5.ckpt" ] || fail "$name: no checkpoint $dir/$name.h5.ckpt"
+  grep -q "custseg: error: interrupted by SIGTERM after k-means iteration .*--resume $dir/$name.h5.ckpt" \
+    "$dir/$name.err" || { cat "$dir/$name.err"; fail "$name: no clear interruption message"; }
+  seg "$name" --resume "$dir/$name.h5.ckpt" 2> "$dir/$name.resume.log"
+  grep -q "resume: .*after iteration" "$dir/$name.resume.log" || fail "$name: resume not logged"
+  h5diff -q "$dir/full.h5" "$dir/$name.h5" /segments ||
+    { h5diff -r "$dir/full.h5" "$dir/$name.h5" /segments | head; fail "$name: /segments differs after resume"; }
+  [ ! -e "$dir/$name.h5.ckpt" ] || fail "$name: the checkpoint was not removed after the run finished"
+}
+interrupt_and_resume 3 early
+interrupt_and_resume $((iters + 3)) second_restart
+
+# Periodic checkpoints (every iteration) change nothing and are removed at the end.
+seg periodic --checkpoint-every 0.000001 --checkpoint "$dir/periodic.ck" 2> "$dir/periodic.log"
+grep -q "checkpoint: restart 2, iteration" "$dir/periodic.log" || fail "no periodic checkpoints written"
+h5diff -q "$dir/full.h5" "$dir/periodic.h5" /segments || fail "periodic checkpoints changed /segments"
+[ ! -e "$dir/periodic.ck" ] || fail "the periodic checkpoint was left behind"
+
+# SIGUSR1 to mpirun (as Slurm's --signal does to the job step) is forwarded to the ranks. Many
+# restarts keep the run busy well past the signal.
+$MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --k 24 --seed 3 \
+  --n-init 100000 --quiet --output "$dir/usr1.h5" 2> "$dir/usr1.err" &
+pid=$!
+sleep 3
+kill -USR1 "$pid" || fail "the SIGUSR1 run ended before the signal"
+st=0; wait "$pid" || st=$?
+[ "$st" = 75 ] || { cat "$dir/usr1.err"; fail "SIGUSR1: exit status $st, expected 75"; }
+grep -q "interrupted by SIGUSR1" "$dir/usr1.err" || { cat "$dir/usr1.err"; fail "SIGUSR1 not reported"; }
+[ -s "$dir/usr1.h5.ckpt" ] && [ ! -e "$dir/usr1.h5" ] || fail "SIGUSR1: checkpoint missing or output left"
+
+# Refusals: another configuration (--seed 4), another input; no results file either way.
+st=0; CUSTSEG_TEST_SIGNAL_AT=2 seg cfg -x CUSTSEG_TEST_SIGNAL_AT 2> /dev/null || st=$?
+[ "$st" = 75 ] || fail "cfg: exit status $st, expected 75"
+st=0; seg cfg --seed 4 --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
+[ "$st" = 1 ] && grep -q "checkpoint of another configuration" "$dir/cfg.err" ||
+  { cat "$dir/cfg.err"; fail "a checkpoint of other options was not refused (status $st)"; }
+st=0
+timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/other.h5" \
+  --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly --quiet --output "$dir/inp.h5" \
+  --resume "$dir/cfg.h5.ckpt" 2> "$dir/inp.err" || st=$?
+[ "$st" = 1 ] && grep -q "checkpoint of another input" "$dir/inp.err" ||
+  { cat "$dir/inp.err"; fail "a checkpoint of another input was not refused (status $st)"; }
+[ ! -e "$dir/inp.h5" ] && [ ! -e "$dir/cfg.h5" ] || fail "a refused resume left a results file"
+echo "ok: $ranks ranks: interrupted at boundary 3 and $((iters + 3)) (restart 2) and by SIGUSR1; resumed runs identical to the uninterrupted one ($iters iterations in restart 1)"
+rm -rf "$dir"

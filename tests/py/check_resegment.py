@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+"""Re-segmentation (`custseg segment --previous`) on two generated months.
+
+Month 1 is a generated store of 60000 customers, segmented with K = 6. Month 2 is built from
+it with h5py: 5% of the customers take the feature values of a customer of another segment,
+2% leave, 2% new customers (new ids, values copied from existing customers) arrive, and the
+rows are shuffled. Month 2 is segmented with --previous month 1's results at 1 rank x 2
+threads and at 3 ranks x 1 thread, and:
+
+- the two results files have identical /segments (h5diff), summaries the same migration;
+- at least 99% of the unchanged customers keep their segment id;
+- the migration matrix equals the one computed here by joining the two runs on customer_id,
+  its margins are both runs' segment sizes plus the new and departed counts, and its total
+  is the number of customers of either month;
+- the adjusted Rand index in the summary and the file equals scikit-learn's on the joined
+  labels;
+- a cold start (--init kmeans++, another seed) finds the segments in another order, and the
+  matching brings the previous ids back (>= 99% of unchanged customers again);
+- the renumbering is a permutation of the fit: the same labels as an --init-centroids run
+  from the same centroids, up to renaming; drifts are the distances between matched
+  centroids; /segments/customer_id is the store's column;
+- with --k 7 (one segment appears) and --k 5 (one vanishes) the matching is rectangular, the
+  ids stay in 0..K-1 and the margins still add up.
+
+usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import segment_util as su  # noqa: E402
+
+N, K = 60000, 6
+work = su.workdir("resegment")
+path = lambda name: os.path.join(work, name)  # noqa: E731
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL:", msg)
+
+
+def segment(ranks, threads, store, out, *extra, seed=3):
+    su.custseg(ranks, "segment", "--input", store, "--output", out, "--summary", out + ".json",
+               "--seed", seed, "--threads", threads, "--quiet", *extra)
+    with open(out + ".json") as f:
+        return json.load(f)
+
+
+def results(name):
+    with h5py.File(name, "r") as f:
+        s = f["segments"]
+        out = {k: s[k][...] for k in ("labels", "customer_id", "sizes", "centroids",
+                                      "centroids_standardized")}
+        out["hash"] = s.attrs["verification_hash"]
+        if "previous" in s:
+            p = s["previous"]
+            out["prev"] = {k: p[k][...] for k in p}
+            out["prev_attrs"] = dict(p.attrs)
+    return out
+
+
+# ---- month 1 ---------------------------------------------------------------------------------
+m1, r1 = path("month1.h5"), path("month1_results.h5")
+su.generate(m1, N, seed=11, segments=K)
+segment(2, 1, m1, r1, "--k", K)
+a = results(r1)
+lab1 = a["labels"]
+
+# ---- month 2, written with h5py ----------------------------------------------------------------
+rng = np.random.default_rng(2024)
+with h5py.File(m1, "r") as f:
+    g = f["customers"]
+    cols = {name: g[name][...] for name in g}
+    attrs = {name: dict(g[name].attrs) for name in g}
+ids1 = cols["customer_id"]
+order = rng.permutation(N)
+n_drop, n_change, n_new = N * 2 // 100, N * 5 // 100, N * 2 // 100
+drop, change = order[:n_drop], order[n_drop:n_drop + n_change]
+donor = rng.integers(0, N, n_change)
+while True:  # a donor from another segment
+    same = lab1[donor] == lab1[change]
+    if not same.any():
+        break
+    donor[same] = rng.integers(0, N, int(same.sum()))
+keep = np.ones(N, bool)
+keep[drop] = False
+new_src = rng.choice(np.flatnonzero(keep), n_new, replace=False)
+new_ids = ids1.max() + 1 + np.arange(n_new, dtype=np.int64)
+rows = np.concatenate([np.flatnonzero(keep), new_src])
+perm = rng.permutation(len(rows))
+m2 = path("month2.h5")
+with h5py.File(m2, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    for name, x in cols.items():
+        x = x.copy()
+        if name != "customer_id":
+            x[change] = x[donor]
+        y = x[rows]
+        if name == "customer_id":
+            y[len(rows) - n_new:] = new_ids
+        g[name] = y[perm]
+        for k, v in attrs[name].items():
+            g[name].attrs[k] = v
+with h5py.File(m2, "r") as f:
+    ids2 = f["customers/customer_id"][...]
+N2 = len(ids2)
+
+# ---- month 2 with --previous, at two decompositions ------------------------------------------
+r2a, r2b = path("month2_np1.h5"), path("month2_np3.h5")
+sa = segment(1, 2, m2, r2a, "--previous", r1)
+sb = segment(3, 1, m2, r2b, "--previous", r1)
+h = subprocess.run(["h5diff", "-q", r2a, r2b, "/segments"])
+if h.returncode != 0:
+    fail("/segments differs between 1 x 2 and 3 x 1 ranks x threads")
+if sa["migration"] != sb["migration"] or sa["kmeans"]["verification_hash"] != sb["kmeans"]["verification_hash"]:
+    fail("the summaries' migration or hash differ between 1 and 3 ranks")
+b = results(r2a)
+lab2, mig = b["labels"], sa["migration"]
+if not np.array_equal(b["customer_id"], ids2):
+    fail("/segments/customer_id is not the store's customer_id column")
+if b["hash"] != sa["kmeans"]["verification_hash"]:
+    fail(f"file hash {b['hash']} != summary hash {sa['kmeans']['verification_hash']}")
+if not mig["warm_start"] or sa["kmeans"]["iterations"] > 20:
+    fail(f"no warm start (warm_start {mig['warm_start']}, {sa['kmeans']['iterations']} iterations)")
+if b["prev_attrs"]["file"] != r1 or b["prev_attrs"]["verification_hash"] != a["hash"]:
+    fail(f"previous file/hash recorded as {b['prev_attrs']}")
+
+
+def join(lab_a, ids_a, lab_b, ids_b, ka, kb):
+    """The migration matrix by a join in numpy: rows ka = new, columns kb = departed."""
+    pa = {int(i): int(l) for i, l in zip(ids_a, lab_a) if l >= 0}
+    pb = {int(i): int(l) for i, l in zip(ids_b, lab_b) if l >= 0}
+    t = np.zeros((ka + 1, kb + 1), np.int64)
+    for i in pa.keys() | pb.keys():
+        t[pa.get(i, ka), pb.get(i, kb)] += 1
+    return t
+
+
+def check_migration(tag, res, summ, kn):
+    m = summ["migration"]
+    t = res["prev"]["migration"]
+    want = join(lab1, ids1, res["labels"], ids2, K, kn)
+    if not np.array_equal(t, want) or not np.array_equal(np.array(m["matrix"]), want):
+        fail(f"{tag}: migration matrix differs from the numpy join")
+    if not np.array_equal(t[:K].sum(axis=1), a["sizes"]):
+        fail(f"{tag}: row sums {t[:K].sum(axis=1)} != previous sizes {a['sizes']}")
+    if not np.array_equal(t[:, :kn].sum(axis=0), res["sizes"]):
+        fail(f"{tag}: column sums {t[:, :kn].sum(axis=0)} != sizes {res['sizes']}")
+    if t[K].sum() != n_new or t[:, kn].sum() != n_drop or t[K, kn] != 0:
+        fail(f"{tag}: new {t[K].sum()} (want {n_new}), departed {t[:, kn].sum()} (want {n_drop})")
+    if t.sum() != N2 + n_drop or t.sum() != N + n_new:
+        fail(f"{tag}: matrix total {t.sum()}, customers {N2} + departed {n_drop}")
+    if (m["customers_both"], m["customers_new"], m["customers_departed"]) != (N - n_drop, n_new, n_drop):
+        fail(f"{tag}: counts {m['customers_both']}, {m['customers_new']}, {m['customers_departed']}")
+    # ARI over the customers in both runs, as scikit-learn computes it.
+    pos2 = {int(i): r for r, i in enumerate(ids2)}
+    both = [(r, pos2[int(i)]) for r, i in enumerate(ids1) if int(i) in pos2]
+    ra, rb = np.array(both).T
+    ari = adjusted_rand_score(lab1[ra], res["labels"][rb])
+    for got in (m["adjusted_rand_index"], res["prev_attrs"]["adjusted_rand_index"]):
+        if abs(got - ari) > 1e-12:
+            fail(f"{tag}: adjusted Rand index {got!r}, scikit-learn {ari!r}")
+    # The matching: previous_id a partial permutation, ids in 0..K-1, drifts are distances.
+    pid = res["prev"]["previous_id"]
+    if res["labels"].min() < 0 or res["labels"].max() >= kn or len(pid) != kn:
+        fail(f"{tag}: labels outside 0..{kn - 1}")
+    matched = pid[pid >= 0]
+    if len(set(matched.tolist())) != len(matched) or len(matched) != min(K, kn):
+        fail(f"{tag}: previous_id {pid} is not a matching")
+    if list(res["prev"]["appeared"]) != [q for q in range(kn) if pid[q] < 0]:
+        fail(f"{tag}: appeared {res['prev']['appeared']} vs previous_id {pid}")
+    if list(res["prev"]["vanished"]) != sorted(set(range(K)) - set(matched.tolist())):
+        fail(f"{tag}: vanished {res['prev']['vanished']} vs previous_id {pid}")
+    if not np.all(np.diff(matched) > 0) or (kn >= K and not np.array_equal(pid[:K], np.arange(K))):
+        fail(f"{tag}: matched segments are not numbered in the previous ids' order: {pid}")
+    for q in range(kn):
+        if pid[q] < 0:
+            continue
+        d = np.linalg.norm(res["centroids"][q] - a["centroids"][pid[q]])
+        if abs(d - res["prev"]["drift"][q]) > 1e-9 * (1 + d):
+            fail(f"{tag}: drift of segment {q} is {res['prev']['drift'][q]}, distance {d}")
+    if not np.array_equal(np.bincount(res["labels"], minlength=kn), res["sizes"]):
+        fail(f"{tag}: sizes are not the label counts")
+    return ari
+
+
+pos2 = {int(i): r for r, i in enumerate(ids2)}
+changed_ids = set(ids1[change].tolist())
+unchanged = [(r, pos2[int(i)]) for r, i in enumerate(ids1)
+             if int(i) in pos2 and int(i) not in changed_ids]
+ru, rv = np.array(unchanged).T
+
+
+def check_kept(tag, res, summ):
+    ari = check_migration(tag, res, summ, K)
+    kept = float(np.mean(lab1[ru] == res["labels"][rv]))
+    m = summ["migration"]
+    print(f"{tag}: {len(ru)} unchanged customers, {kept:.4%} kept their segment id; "
+          f"ARI {ari:.6f}; stayed {m['customers_stayed']} of {m['customers_both']}")
+    if kept < 0.99:
+        fail(f"{tag}: only {kept:.4%} of unchanged customers kept their segment id (want >= 99%)")
+
+
+check_kept("K = 6, warm start", b, sa)
+
+# A cold start (--init given: k-means++ with another seed) finds the same segments in another
+# order; the matching must bring the previous ids back.
+sc = segment(3, 1, m2, path("month2_cold.h5"), "--previous", r1, "--init", "kmeans++", seed=5)
+cold = results(path("month2_cold.h5"))
+if sc["migration"]["warm_start"]:
+    fail("--init given, but the summary says warm start")
+check_kept("K = 6, cold start", cold, sc)
+segment(3, 1, m2, path("month2_plain.h5"), "--init", "kmeans++", seed=5)
+plain = results(path("month2_plain.h5"))
+ren = sorted(set(zip(plain["labels"].tolist(), cold["labels"].tolist())))
+if len(ren) != K or all(p == q for p, q in ren):
+    fail(f"cold start: labels are not a non-trivial renaming of the plain run's: {ren}")
+print(f"cold start: k-means order -> previous ids {ren}")
+
+# The renumbering only renames the fit: an --init-centroids run from the same centroids gives
+# the same partition, with the previous numbering.
+init = segment(2, 1, m2, path("month2_init.h5"), "--init-centroids", r1 + ":/segments/centroids")
+c = results(path("month2_init.h5"))
+pairs = set(zip(c["labels"].tolist(), lab2.tolist()))
+if len(pairs) != K or len({p for p, _ in pairs}) != K:
+    fail(f"the --previous labels are not a renaming of the --init-centroids labels: {sorted(pairs)}")
+if init["kmeans"]["inertia"] != sa["kmeans"]["inertia"]:
+    fail(f"inertia {sa['kmeans']['inertia']} != {init['kmeans']['inertia']} of the same fit")
+
+# ---- another K: a segment appears, or vanishes ------------------------------------------------
+for kn in (7, 5):
+    out = path(f"month2_k{kn}.h5")
+    s = segment(3, 1, m2, out, "--previous", r1, "--k", kn)
+    res = results(out)
+    if s["migration"]["warm_start"]:
+        fail(f"K = {kn}: warm start claimed with another K")
+    check_migration(f"K = {kn}", res, s, kn)
+    app, van = s["migration"]["appeared"], s["migration"]["vanished"]
+    if (len(app), len(van)) != ((1, 0) if kn > K else (0, 1)):
+        fail(f"K = {kn}: appeared {app}, vanished {van}")
+    print(f"K = {kn}: previous_id {list(res['prev']['previous_id'])}, appeared {app}, "
+          f"vanished {van}, ARI {s['migration']['adjusted_rand_index']:.4f}")
+
+left = [n for n in os.listdir(work) if ".tmp-" in n]
+if left:
+    fail(f"temporary files left: {left}")
+if failures:
+    sys.exit(f"{len(failures)} failure(s)")
+print("ok: re-segmentation keeps ids, joins and counts as numpy and scikit-learn do")

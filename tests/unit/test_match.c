@@ -1,0 +1,167 @@
+/* tests/unit/test_match.c: the segment matching (Hungarian algorithm, src/segment/match.c)
+ * against brute force over every assignment on small random matrices (square and
+ * rectangular, real costs and integer costs full of ties), and the adjusted Rand index
+ * against the textbook formula on random labelings and against values scikit-learn gives.
+ * Local. */
+#include "mpi_support.h"
+
+#include "custseg/rng.h"
+#include "custseg/segment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Smallest total over every injective map of the smaller side into the larger one. */
+static void brute(const double *c, int rows, int cols, int i, int *taken, double sum,
+                  double *best, int *cur, int *arg) {
+  if (rows <= cols ? i == rows : i == cols) {
+    if (sum < *best) {
+      *best = sum;
+      memcpy(arg, cur, (size_t)(rows <= cols ? rows : cols) * sizeof *cur);
+    }
+    return;
+  }
+  int other = rows <= cols ? cols : rows;
+  for (int j = 0; j < other; j++) {
+    if (taken[j]) continue;
+    taken[j] = 1;
+    cur[i] = j;
+    double e = rows <= cols ? c[i * cols + j] : c[j * cols + i];
+    brute(c, rows, cols, i + 1, taken, sum + e, best, cur, arg);
+    taken[j] = 0;
+  }
+}
+
+static void check(int rows, int cols, int integer, uint64_t seed) {
+  double c[64];
+  int assign[8], again[8], taken[8] = {0}, cur[8], arg[8];
+  cs_rng_t g;
+  cs_rng_init(&g, seed, 0, 0);
+  for (int e = 0; e < rows * cols; e++)
+    c[e] = integer ? (double)(cs_rng_u32(&g) % 4) : cs_rng_uniform(&g) * 10.0;
+  assert_int_equal(cs_segment_match(c, rows, cols, assign), CS_OK);
+  /* A valid matching of min(rows, cols) pairs with distinct columns. */
+  int used[8] = {0}, pairs = 0;
+  double total = 0;
+  for (int i = 0; i < rows; i++) {
+    if (assign[i] < 0) continue;
+    assert_true(assign[i] < cols);
+    assert_int_equal(used[assign[i]], 0);
+    used[assign[i]] = 1;
+    pairs++;
+    total += c[i * cols + assign[i]];
+  }
+  assert_int_equal(pairs, rows < cols ? rows : cols);
+  double best = INFINITY;
+  brute(c, rows, cols, 0, taken, 0.0, &best, cur, arg);
+  if (fabs(total - best) > 1e-9 * (1 + best))
+    fail_msg("%d x %d (%s, seed %llu): matching costs %.17g, brute force %.17g", rows, cols,
+             integer ? "integer" : "real", (unsigned long long)seed, total, best);
+  if (!integer) {
+    /* Real costs have a unique optimum (almost surely): the same pairs as brute force. */
+    for (int t = 0; t < (rows < cols ? rows : cols); t++) {
+      int r = rows <= cols ? t : arg[t], col = rows <= cols ? arg[t] : t;
+      assert_int_equal(assign[r], col);
+    }
+  }
+  /* The same answer every time (ties included). */
+  assert_int_equal(cs_segment_match(c, rows, cols, again), CS_OK);
+  assert_memory_equal(assign, again, (size_t)rows * sizeof *assign);
+}
+
+static void matching_equals_brute_force(void **state) {
+  (void)state;
+  uint64_t seed = 1;
+  for (int rows = 1; rows <= 7; rows++)
+    for (int cols = 1; cols <= 7; cols++)
+      for (int rep = 0; rep < 6; rep++) {
+        check(rows, cols, 0, seed++);
+        check(rows, cols, 1, seed++);
+      }
+}
+
+static void matching_edge_cases(void **state) {
+  (void)state;
+  int a[3] = {7, 7, 7};
+  assert_int_equal(cs_segment_match(NULL, 0, 3, a), CS_OK);
+  assert_int_equal(cs_segment_match(NULL, 3, 0, a), CS_OK);
+  assert_true(a[0] == -1 && a[1] == -1 && a[2] == -1);
+  /* All costs equal: a deterministic matching of every row. */
+  double c[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  assert_int_equal(cs_segment_match(c, 3, 3, a), CS_OK);
+  assert_true(a[0] != a[1] && a[1] != a[2] && a[0] != a[2]);
+  /* The identity is found when it is cheapest, also with negative costs. */
+  double d[4] = {-5, 0, 0, -5};
+  assert_int_equal(cs_segment_match(d, 2, 2, a), CS_OK);
+  assert_true(a[0] == 0 && a[1] == 1);
+  double bad[4] = {1, NAN, 0, 1};
+  cs_error_clear();
+  assert_int_equal(cs_segment_match(bad, 2, 2, a), CS_EDATA);
+  cs_error_clear();
+}
+
+/* ARI from two label vectors by the textbook formula (Hubert and Arabie 1985). */
+static double ari_textbook(const int *x, const int *y, int n, int kx, int ky) {
+  int64_t t[8][8] = {{0}}, a[8] = {0}, b[8] = {0};
+  for (int i = 0; i < n; i++) t[x[i]][y[i]]++, a[x[i]]++, b[y[i]]++;
+  double sij = 0, sa = 0, sb = 0;
+  for (int i = 0; i < kx; i++) {
+    sa += (double)a[i] * (a[i] - 1) / 2;
+    for (int j = 0; j < ky; j++) sij += (double)t[i][j] * (t[i][j] - 1) / 2;
+  }
+  for (int j = 0; j < ky; j++) sb += (double)b[j] * (b[j] - 1) / 2;
+  double pairs = (double)n * (n - 1) / 2, expected = sa * sb / pairs, max = (sa + sb) / 2;
+  return (sij - expected) / (max - expected);
+}
+
+static void assert_close(double got, double want, double tol) {
+  if (!(fabs(got - want) <= tol)) fail_msg("%.17g is not %.17g (tolerance %g)", got, want, tol);
+}
+
+static double ari_of(const int *x, const int *y, int n, int kx, int ky) {
+  int64_t t[8 * 9] = {0};
+  for (int i = 0; i < n; i++) t[x[i] * 9 + y[i]]++;
+  return cs_segment_ari(t, kx, ky, 9);
+}
+
+static void ari_equals_textbook(void **state) {
+  (void)state;
+  cs_rng_t g;
+  cs_rng_init(&g, 42, 0, 0);
+  int x[200], y[200];
+  for (int rep = 0; rep < 200; rep++) {
+    int n = 2 + (int)(cs_rng_u32(&g) % 199), kx = 2 + (int)(cs_rng_u32(&g) % 7),
+        ky = 2 + (int)(cs_rng_u32(&g) % 7);
+    int agree = (int)(cs_rng_u32(&g) % 100);
+    for (int i = 0; i < n; i++) {
+      x[i] = (int)(cs_rng_u32(&g) % (uint32_t)kx);
+      y[i] = (int)(cs_rng_u32(&g) % 100) < agree ? x[i] % ky : (int)(cs_rng_u32(&g) % (uint32_t)ky);
+    }
+    double want = ari_textbook(x, y, n, kx, ky), got = ari_of(x, y, n, kx, ky);
+    if (isfinite(want) && fabs(got - want) > 1e-12 * (1 + fabs(want)))
+      fail_msg("rep %d (n %d, %d x %d): ari %.17g, textbook %.17g", rep, n, kx, ky, got, want);
+  }
+}
+
+static void ari_known_values(void **state) {
+  (void)state;
+  /* sklearn.metrics.adjusted_rand_score: the documented examples. */
+  int a[] = {0, 0, 1, 1}, b[] = {0, 0, 1, 2}, c[] = {0, 1, 0, 1}, d[] = {1, 1, 0, 0};
+  assert_close(ari_of(a, b, 4, 2, 3), 0.5714285714285714, 1e-15);
+  assert_close(ari_of(b, a, 4, 3, 2), 0.5714285714285714, 1e-15);
+  assert_close(ari_of(a, c, 4, 2, 2), -0.5, 1e-15);
+  assert_true(ari_of(a, d, 4, 2, 2) == 1.0); /* the same partition, other names */
+  int one[] = {0, 0, 0}, all[] = {0, 1, 2};
+  assert_true(ari_of(one, one, 3, 1, 1) == 1.0);
+  assert_true(ari_of(all, all, 3, 3, 3) == 1.0);
+  assert_true(isnan(ari_of(one, one, 1, 1, 1))); /* fewer than 2 customers */
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(matching_equals_brute_force),
+    cmocka_unit_test(matching_edge_cases),
+    cmocka_unit_test(ari_equals_textbook),
+    cmocka_unit_test(ari_known_values),
+};
+CS_TEST_MAIN(tests)

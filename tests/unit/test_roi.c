@@ -1,0 +1,220 @@
+/* tests/unit/test_roi.c: the ROI table's exact sums and formulas (MPI, run at 1-4 ranks).
+ * Inputs are functions of the global row, so every rank count sees the same customers. */
+#include "mpi_support.h"
+
+#include "custseg/roi.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10, to 4 decimals. */
+static void newcombe_published(void **state) {
+  (void)state;
+  static const double cases[][6] = {
+      {56, 70, 48, 80, 0.0524, 0.3339}, {9, 10, 3, 10, 0.1705, 0.8090},
+      {6, 7, 2, 7, 0.0582, 0.8062},     {5, 56, 0, 29, -0.0381, 0.1926},
+      {0, 10, 0, 20, -0.1611, 0.2775},  {0, 10, 0, 10, -0.2775, 0.2775},
+      {10, 10, 0, 20, 0.6791, 1.0000},  {10, 10, 0, 10, 0.6075, 1.0000}};
+  const double z = 1.959963984540054;
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    double lo, hi;
+    cs_roi_newcombe(cases[c][0], cases[c][1], cases[c][2], cases[c][3], z, &lo, &hi);
+    assert_true(fabs(lo - cases[c][4]) < 5e-5);
+    assert_true(fabs(hi - cases[c][5]) < 5e-5);
+  }
+  double lo, hi;
+  cs_roi_newcombe(1, 0, 1, 5, z, &lo, &hi); /* an empty group: no interval */
+  assert_true(isnan(lo) && isnan(hi));
+}
+
+typedef struct local {
+  cs_part_t p;
+  int64_t *seg;
+  double *rev, *mkt, *acq, *score, *clv;
+  int8_t *conv, *treated, *churned;
+} local_t;
+
+static void local_free(local_t *l) {
+  free(l->seg);
+  free(l->rev);
+  free(l->mkt);
+  free(l->acq);
+  free(l->score);
+  free(l->clv);
+  free(l->conv);
+  free(l->treated);
+  free(l->churned);
+}
+
+/* n customers; global row i: segment i % 3 (every 7th row none), revenue 0.1 (so ten of
+ * them sum to exactly 1 only when the sum is exact), a few rows with 2^53 and -2^53. */
+static void make(local_t *l, int64_t n) {
+  assert_int_equal(cs_par_partition(cs_test_ctx, n, &l->p), CS_OK);
+  int64_t m = l->p.n_local ? l->p.n_local : 1;
+  l->seg = calloc((size_t)m, sizeof *l->seg);
+  l->rev = calloc((size_t)m, sizeof *l->rev);
+  l->mkt = calloc((size_t)m, sizeof *l->mkt);
+  l->acq = calloc((size_t)m, sizeof *l->acq);
+  l->score = calloc((size_t)m, sizeof *l->score);
+  l->clv = calloc((size_t)m, sizeof *l->clv);
+  l->conv = calloc((size_t)m, 1);
+  l->treated = calloc((size_t)m, 1);
+  l->churned = calloc((size_t)m, 1);
+  for (int64_t j = 0; j < l->p.n_local; j++) {
+    int64_t i = l->p.offset + j;
+    l->seg[j] = i % 7 == 6 ? -1 : i % 3;
+    l->rev[j] = 0.1;
+    l->mkt[j] = i % 5 == 0 ? NAN : 0.5 + (double)(i % 4);
+    l->acq[j] = 10.25;
+    l->score[j] = (double)(i % 10) / 10.0;
+    l->clv[j] = i % 11 == 0 ? NAN : 100.0 + (double)i;
+    l->conv[j] = (int8_t)(i % 9 == 0 ? -1 : i % 4 == 0);
+    l->treated[j] = (int8_t)(i % 2);
+    l->churned[j] = (int8_t)(i % 13 == 0 ? -1 : i % 3 == 1);
+  }
+}
+
+static cs_roi_input_t input_of(const local_t *l, int k) {
+  return (cs_roi_input_t){.n = l->p.n_local, .offset = l->p.offset, .n_global = l->p.n_global,
+                          .k = k, .segment = l->seg, .segment_source = "test",
+                          .revenue = l->rev, .marketing_cost = l->mkt,
+                          .acquisition_cost = l->acq, .converted = l->conv,
+                          .treated = l->treated, .churned = l->churned,
+                          .churn_score = l->score, .clv = l->clv};
+}
+
+static void totals_are_exact(void **state) {
+  (void)state;
+  const int64_t n = 700;
+  local_t l;
+  make(&l, n);
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_int_equal(r.rows, 5); /* 3 segments, no segment, total */
+  const cs_roi_row_t *t = &r.row[4];
+  assert_int_equal(t->segment, CS_ROI_TOTAL);
+  assert_int_equal(r.row[3].segment, CS_ROI_UNSEGMENTED);
+  assert_int_equal(t->customers, n);
+  assert_int_equal(r.unsegmented, n / 7);
+  /* 700 x the double 0.1 is 70.0000000000000038...: the correctly rounded sum is 70. */
+  assert_true(t->revenue_total == 70.0);
+  assert_true(r.grid[CS_ROI_Q_REVENUE].exact);
+  assert_true(t->acquisition_cost_total == 10.25 * 700);
+  int64_t conv = 0, known = 0, lab = 0, churned = 0, rowsum = 0;
+  double mkt = 0, clv = 0;
+  for (int64_t i = 0; i < n; i++) {
+    conv += i % 9 != 0 && i % 4 == 0;
+    known += i % 9 != 0;
+    lab += i % 13 != 0;
+    churned += i % 13 != 0 && i % 3 == 1;
+    if (i % 5) mkt += 0.5 + (double)(i % 4); /* small integers + 0.5: exact in double */
+    if (i % 11) clv += 100.0 + (double)i;
+  }
+  for (int g = 0; g < 4; g++) rowsum += r.row[g].customers;
+  assert_int_equal(rowsum, n);
+  assert_true(t->conversions == (double)conv);
+  assert_true(t->conversion_rate == (double)conv / (double)known);
+  assert_true(t->churn_labelled == (double)lab);
+  assert_true(t->churn_rate_observed == (double)churned / (double)lab);
+  assert_true(t->marketing_cost_total == mkt);
+  assert_true(t->clv_total == clv);
+  assert_true(t->share == 1.0);
+  /* ROI = (revenue - cost) / cost with cost = acquisition + marketing. */
+  const double cost = t->acquisition_cost_total + t->marketing_cost_total;
+  assert_true(t->roi == (t->revenue_total - cost) / cost);
+  /* Revenue is the same in both arms: no incremental revenue, an interval around 0. */
+  assert_true(t->incremental_revenue == 0.0);
+  assert_true(t->incremental_revenue_low <= 0 && t->incremental_revenue_high >= 0);
+  for (int g = 0; g < 3; g++) assert_true(r.row[g].action >= 0 && r.row[g].action < CS_ROI_ACTIONS);
+  assert_int_equal(t->action, CS_ROI_ACTION_NONE);
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
+/* 2^53 + 1 + 1 - 2^53 = 2 exactly; left-to-right double addition gives 0. Values far apart
+ * (1e-30 next to 1e10) do not fit 126 bits: the grid is then coarser and marked inexact. */
+static void wide_and_cancelling_values(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 4);
+  static const double v[] = {0x1p53, 1.0, 1.0, -0x1p53};
+  for (int64_t j = 0; j < l.p.n_local; j++) {
+    l.rev[j] = v[l.p.offset + j];
+    l.acq[j] = l.p.offset + j == 0 ? 1e-30 : 1e10;
+    l.seg[j] = 0;
+  }
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 1);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_true(r.row[r.rows - 1].revenue_total == 2.0);
+  assert_true(r.grid[CS_ROI_Q_REVENUE].exact);
+  assert_false(r.grid[CS_ROI_Q_ACQUISITION_COST].exact);
+  assert_true(r.row[r.rows - 1].acquisition_cost_total == 3e10);
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
+static void absent_inputs_are_nan(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 50);
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  in.revenue = NULL;
+  in.treated = NULL;
+  in.clv = NULL;
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  for (int64_t g = 0; g < r.rows; g++) {
+    const cs_roi_row_t *o = &r.row[g];
+    assert_true(isnan(o->revenue_total) && isnan(o->revenue_mean) && isnan(o->roi));
+    assert_true(isnan(o->clv_mean) && isnan(o->revenue_at_risk));
+    assert_true(isnan(o->uplift) && isnan(o->treated) && isnan(o->incremental_roi));
+    assert_true(!isnan(o->conversion_rate) && !isnan(o->churn_score_mean));
+  }
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
+static void segment_out_of_range(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 30);
+  for (int64_t j = 0; j < l.p.n_local; j++)
+    if (l.p.offset + j == 17) l.seg[j] = 3;
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  int status = cs_roi_compute(cs_test_ctx, &in, &r);
+  assert_int_equal(status, CS_EDATA);
+  assert_non_null(strstr(cs_error_get()->msg, "segment 3 of the customer at row 17"));
+  cs_error_clear();
+  local_free(&l);
+}
+
+/* Two customers: at 3 and 4 ranks some ranks have none and still join every reduction. */
+static void zero_row_ranks(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 2);
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_int_equal(r.rows, 4); /* segments 0, 1, 2 and the total */
+  assert_int_equal(r.row[3].customers, 2);
+  assert_true(r.row[3].revenue_total == 0.2);
+  assert_int_equal(r.row[2].customers, 0);
+  assert_true(isnan(r.row[2].revenue_mean) && isnan(r.row[2].uplift));
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(newcombe_published),
+    cmocka_unit_test(totals_are_exact),
+    cmocka_unit_test(wide_and_cancelling_values),
+    cmocka_unit_test(absent_inputs_are_nan),
+    cmocka_unit_test(segment_out_of_range),
+    cmocka_unit_test(zero_row_ranks),
+};
+CS_TEST_MAIN(tests)
