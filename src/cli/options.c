@@ -319,7 +319,7 @@ static int read_config(cs_opts_t *o, const char *path) {
 
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
-                                       "churn-score", "clv", "import", "roi"};
+                                       "churn-score", "clv", "import", "roi", "select-k"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
