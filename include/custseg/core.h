@@ -62,6 +62,10 @@ const cs_error_t *cs_error_get(void);
 void cs_error_adopt(const cs_error_t *err);
 void cs_error_clear(void);
 
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil; any
+ * year). Local. */
+int64_t cs_days_from_civil(int64_t y, int m, int d);
+
 /* ---- signals ------------------------------------------------------------------------------
  * SIGTERM and SIGUSR1 (Slurm's preemption warning and time limit, forwarded to the ranks by
  * srun and mpirun) only set a flag; long loops poll it at their boundaries, agree on it across

@@ -68,8 +68,6 @@ int cs_date_format_parse(const char *text, cs_date_format_t *f);
  * or -1 when the text does not match or is not a calendar date (nothing recorded: the
  * caller names file, line and column). Local. */
 int cs_date_parse(const cs_date_format_t *f, const char *s, double *days);
-/* Days since 1970-01-01 of a calendar date (proleptic Gregorian). Local (pure). */
-int64_t cs_days_from_civil(int64_t y, int m, int d);
 
 /* ---- external merge sort (src/import/xsort.c) ---------------------------------------------
  * Fixed-size records are collected in a buffer of at most `mem_bytes`; a full buffer is

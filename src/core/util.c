@@ -140,3 +140,13 @@ void cs_timer_stop(cs_timers_t *t, const char *name) {
     t->started[i] = -1.0;
   }
 }
+
+int64_t cs_days_from_civil(int64_t y, int m, int d) {
+  /* H. Hinnant's days_from_civil. */
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}

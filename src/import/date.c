@@ -17,15 +17,6 @@ static const struct {
   int width;
 } fields[F_N] = {{"yyyy", 4}, {"mm", 2}, {"dd", 2}, {"HH", 2}, {"MI", 2}, {"SS", 2}};
 
-int64_t cs_days_from_civil(int64_t y, int m, int d) {
-  /* H. Hinnant's days_from_civil. */
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 static int token_at(const char *p) {
   for (int k = 0; k < F_N; k++)

@@ -120,15 +120,6 @@ int cs_txn_last_day(cs_ctx_t *ctx, const cs_txn_t *t, int64_t *day) {
   return status;
 }
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 int cs_parse_day(const char *text, int64_t *day) {
   int y, m, d, n = 0;
@@ -138,7 +129,7 @@ int cs_parse_day(const char *text, int64_t *day) {
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
       return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "'%s' is not a valid date", text);
-    *day = days_from_civil(y, m, d);
+    *day = cs_days_from_civil(y, m, d);
     return CS_OK;
   }
   long long v = strtoll(text, &end, 10);
