@@ -40,6 +40,8 @@ const char *cs_opt_str(const cs_opts_t *o, const char *name);
 int64_t cs_opt_int(const cs_opts_t *o, const char *name);
 double cs_opt_real(const cs_opts_t *o, const char *name);
 int cs_opt_bool(const cs_opts_t *o, const char *name);
+/* Whether the option was set by a flag or the config file (not its default). */
+int cs_opt_given(const cs_opts_t *o, const char *name);
 /* Print `custseg COMMAND --help`. */
 void cs_opts_usage(const char *command, const char *summary, const char *synopsis);
 
@@ -120,5 +122,7 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_import(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o);
 
 #endif

@@ -42,6 +42,14 @@ static const cs_command_t commands[] = {
             "recommended action; exact sums, identical on any number of ranks.",
      "--input STORE --segment-results FILE --output RESULTS [--churn-results FILE] "
      "[--clv-results FILE] [--roi-csv FILE] [--roi-markdown FILE] [options]", cs_cmd_roi},
+    {"run", "The whole pipeline in one job: segment, churn train, clv, roi and the report, "
+            "each stage with its options from its section of --config, results under "
+            "--output-dir; stages without their input are skipped with a notice.",
+     "--input STORE --output-dir DIR [--config FILE] [--stages segment,churn,clv,roi,report]",
+     cs_cmd_run},
+    {"demo", "Generate a sample population with purchase histories (10^6 customers by "
+             "default), run the whole pipeline on it and print the ROI table per segment.",
+     "--output-dir DIR [--customers N] [--stages ...]", cs_cmd_demo},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

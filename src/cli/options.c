@@ -20,7 +20,7 @@ const cs_optdef_t cs_optdefs[] = {
     {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
-    {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv roi",
+    {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv roi run",
      "customer store to read (HDF5)"},
     {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import roi select-k",
      "file to write (HDF5); written atomically"},
@@ -108,7 +108,13 @@ const cs_optdef_t cs_optdefs[] = {
      "k-means variant: lloyd, hamerly or yinyang (the same result as lloyd, skipping most "
      "distances; yinyang keeps bounds per group of about 10 centroids) or auto "
      "(docs/segments.md)"},
-    {"customers", CS_OPT_INT, "100000", "generate", "number of customers N"},
+    {"customers", CS_OPT_INT, "100000", "generate demo",
+     "number of customers N (demo: 1000000 unless given)"},
+    {"output-dir", CS_OPT_STR, NULL, "run demo",
+     "directory for every stage's results (created if missing; its parent must exist)"},
+    {"stages", CS_OPT_STR, "segment,churn,clv,roi,report", "run demo",
+     "the stages to run, comma-separated, in the fixed order segment, churn, clv, roi, report; "
+     "a stage whose input is absent is skipped with a notice"},
     {"segments", CS_OPT_INT, "6", "generate", "hidden segments K (1..64)"},
     {"transactions", CS_OPT_BOOL, "false", "generate",
      "also write purchase histories (/transactions) drawn from BG/NBD + Gamma-Gamma"},
@@ -319,7 +325,8 @@ static int read_config(cs_opts_t *o, const char *path) {
 
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
-                                       "churn-score", "clv", "import", "roi", "select-k"};
+                                       "churn-score", "clv", "import", "roi", "select-k",
+                                       "run", "demo"};
 
 static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
@@ -430,6 +437,11 @@ static const char *raw(const cs_opts_t *o, const char *name) {
 }
 
 const char *cs_opt_str(const cs_opts_t *o, const char *name) { return raw(o, name); }
+
+int cs_opt_given(const cs_opts_t *o, const char *name) {
+  int idx = find(name);
+  return idx >= 0 && o->source[idx] != CS_SRC_DEFAULT;
+}
 
 int64_t cs_opt_int(const cs_opts_t *o, const char *name) {
   int64_t v = 0;

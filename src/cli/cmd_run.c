@@ -1,0 +1,348 @@
+/* cli/cmd_run.c: `custseg run`, every stage in one job, and `custseg demo`, the same on a
+ * generated population (docs/pipeline.md).
+ *
+ * `run` calls the stage commands in order (segment, churn train, clv, roi, report), each with
+ * its options from its own section of the one --config file and its input and outputs fixed
+ * under --output-dir, so a stage run by `run` is exactly that stage run on its own. A stage
+ * left out of --stages is off; a stage whose input is absent (no label column: no churn; no
+ * /transactions: no CLV) is skipped with a one-line notice, and the stages after it run
+ * without it. The first failing stage ends the job with its own error; the outputs of the
+ * stages before it stay (each is complete: stages publish atomically), and `run.json`, the
+ * pipeline's summary, is written only when every stage has finished.
+ * Trade-off: each stage opens the store and reads the columns it needs itself (the feature
+ * columns are read by segment and churn both) rather than holding one shared copy in
+ * memory; in exchange every stage keeps its own memory bound and its own tested code path. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { ST_SEGMENT, ST_CHURN, ST_CLV, ST_ROI, ST_REPORT, N_STAGES };
+static const char *const stage_names[N_STAGES] = {"segment", "churn", "clv", "roi", "report"};
+
+typedef struct stage_run {
+  int on;            /* asked for by --stages */
+  int ran;           /* finished */
+  const char *why;   /* skipped: the reason */
+  double seconds;
+} stage_run_t;
+
+/* --stages: a comma-separated subset of the stage names. Local. */
+static int parse_stages(const char *list, stage_run_t *st) {
+  int status = CS_OK;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    int found = -1;
+    for (int i = 0; i < N_STAGES; i++)
+      if (!strcmp(tok, stage_names[i])) found = i;
+    CS_CHECK(found >= 0, CS_EUSAGE,
+             "--stages: unknown stage '%s' (the stages are segment, churn, clv, roi, report)", tok);
+    st[found].on = 1;
+  }
+fail:
+  return status;
+}
+
+/* Parse a stage's options from `argv` (with the pipeline's config file) and run it; the
+ * stage's own timers start empty so its summary holds its own. Collective. */
+static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, const cs_opts_t *),
+                       int argc, char **argv, double *seconds) {
+  cs_opts_t so = {0};
+  cs_timers_t saved = ctx->timers;
+  memset(&ctx->timers, 0, sizeof ctx->timers);
+  double t0 = cs_wtime();
+  int status = cs_par_agree(ctx, cs_opts_parse(&so, command, argc, argv));
+  if (status == CS_OK) status = cs_par_agree(ctx, fn(ctx, &so));
+  if (seconds) *seconds = cs_wtime() - t0;
+  cs_opts_free(&so);
+  ctx->timers = saved;
+  return status;
+}
+
+/* An argument vector built up for one stage. */
+typedef struct args {
+  int n;
+  char *v[40];
+  char paths[8][4200];
+  int np;
+} args_t;
+
+static void add(args_t *a, const char *s) {
+  if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = (char *)s;
+}
+static void add_path(args_t *a, const char *flag, const char *dir, const char *file) {
+  if (a->np >= 8) return;
+  snprintf(a->paths[a->np], sizeof a->paths[a->np], "%s/%s", dir, file);
+  add(a, flag);
+  add(a, a->paths[a->np++]);
+}
+
+/* The arguments every stage gets: the config file and the log level. */
+static void common_args(args_t *a, const cs_opts_t *o) {
+  a->n = a->np = 0;
+  if (cs_opt_str(o, "config")) {
+    add(a, "--config");
+    add(a, cs_opt_str(o, "config"));
+  }
+  if (cs_opt_bool(o, "quiet")) add(a, "--quiet");
+  if (cs_opt_bool(o, "verbose")) add(a, "--verbose");
+}
+
+/* Create the output directory when missing (its parent must exist). Collective. */
+static int make_dir(cs_ctx_t *ctx, const char *dir) {
+  int local = CS_OK;
+  if (ctx->rank == 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
+    local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot create --output-dir '%s': %s", dir,
+                         strerror(errno));
+  int status = cs_par_agree(ctx, local);
+  if (status != CS_OK) return status;
+  struct stat sb;
+  local = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)
+              ? CS_OK
+              : cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is not a directory "
+                             "this rank can see", dir);
+  return cs_par_agree(ctx, local);
+}
+
+/* What the store holds that decides which stages can run: the churn label column (the
+ * churn stage's --label-column, from the config) and /transactions. Collective. */
+static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int *has_label,
+                       int *has_txn, char *label, size_t label_size) {
+  int status = CS_OK;
+  cs_store_t *store = NULL;
+  cs_opts_t co = {0};
+  args_t a;
+  common_args(&a, o);
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, a.v)));
+  snprintf(label, label_size, "%s", cs_opt_str(&co, "label-column"));
+  CS_TRY(cs_store_open(ctx, input, &store));
+  *has_label = cs_store_column(store, label) != NULL;
+  *has_txn = store->txn_rows >= 0;
+fail:
+  if (store) cs_store_close(store);
+  cs_opts_free(&co);
+  return status;
+}
+
+static void skip(stage_run_t *s, const char *name, const char *why) {
+  s->why = why;
+  cs_log_info("run: %s skipped: %s", name, why);
+}
+
+/* The whole pipeline on `input`, results under `dir`. Collective. */
+static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
+                    cJSON *summary) {
+  int status = CS_OK;
+  stage_run_t st[N_STAGES] = {{0}};
+  char label[128];
+  int has_label = 0, has_txn = 0;
+  args_t a;
+  double t0 = cs_wtime();
+  CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
+  CS_TRY(make_dir(ctx, dir));
+  CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label));
+
+  if (st[ST_SEGMENT].on) {
+    common_args(&a, o);
+    add(&a, "--input");
+    add(&a, input);
+    add_path(&a, "--output", dir, "segments.h5");
+    add_path(&a, "--summary", dir, "segments.json");
+    cs_log_info("run: segment");
+    CS_TRY(run_command(ctx, "segment", cs_cmd_segment, a.n, a.v, &st[ST_SEGMENT].seconds));
+    st[ST_SEGMENT].ran = 1;
+  }
+  if (st[ST_CHURN].on && !has_label) {
+    static char why[256];
+    snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)",
+             label);
+    skip(&st[ST_CHURN], "churn", why);
+  } else if (st[ST_CHURN].on) {
+    common_args(&a, o);
+    add(&a, "--input");
+    add(&a, input);
+    add_path(&a, "--output", dir, "churn.h5");
+    add_path(&a, "--summary", dir, "churn.json");
+    if (st[ST_SEGMENT].ran) add_path(&a, "--segment-results", dir, "segments.h5");
+    cs_log_info("run: churn train");
+    CS_TRY(run_command(ctx, "churn-train", cs_cmd_churn_train, a.n, a.v, &st[ST_CHURN].seconds));
+    st[ST_CHURN].ran = 1;
+  }
+  if (st[ST_CLV].on && !has_txn) {
+    skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
+  } else if (st[ST_CLV].on) {
+    common_args(&a, o);
+    add(&a, "--input");
+    add(&a, input);
+    add_path(&a, "--output", dir, "clv.h5");
+    add_path(&a, "--summary", dir, "clv.json");
+    cs_log_info("run: clv");
+    CS_TRY(run_command(ctx, "clv", cs_cmd_clv, a.n, a.v, &st[ST_CLV].seconds));
+    st[ST_CLV].ran = 1;
+  }
+  if (st[ST_ROI].on && !st[ST_SEGMENT].ran) {
+    skip(&st[ST_ROI], "roi", "the segment stage did not run (the table is per segment)");
+  } else if (st[ST_ROI].on) {
+    common_args(&a, o);
+    add(&a, "--input");
+    add(&a, input);
+    add_path(&a, "--segment-results", dir, "segments.h5");
+    if (st[ST_CHURN].ran) add_path(&a, "--churn-results", dir, "churn.h5");
+    if (st[ST_CLV].ran) add_path(&a, "--clv-results", dir, "clv.h5");
+    add_path(&a, "--output", dir, "roi.h5");
+    add_path(&a, "--roi-csv", dir, "roi.csv");
+    add_path(&a, "--roi-markdown", dir, "roi.md");
+    add_path(&a, "--summary", dir, "roi.json");
+    cs_log_info("run: roi");
+    CS_TRY(run_command(ctx, "roi", cs_cmd_roi, a.n, a.v, &st[ST_ROI].seconds));
+    st[ST_ROI].ran = 1;
+  }
+  if (st[ST_REPORT].on) skip(&st[ST_REPORT], "report", "not built yet");
+
+  cJSON *stages = cJSON_AddObjectToObject(summary, "stages");
+  for (int i = 0; stages && i < N_STAGES; i++) {
+    cJSON *s = cJSON_AddObjectToObject(stages, stage_names[i]);
+    if (!s) continue;
+    cJSON_AddStringToObject(s, "status", st[i].ran ? "ran" : st[i].why ? "skipped" : "off");
+    if (st[i].ran) cJSON_AddNumberToObject(s, "seconds", st[i].seconds);
+    if (st[i].why) cJSON_AddStringToObject(s, "reason", st[i].why);
+  }
+  cJSON_AddNumberToObject(summary, "seconds", cs_wtime() - t0);
+  cJSON_AddStringToObject(summary, "output_dir", dir);
+fail:
+  return status;
+}
+
+/* Write the pipeline's summary to --summary, else DIR/run.json. Collective. */
+static int finish(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, cJSON *summary) {
+  char path[4200];
+  const char *given = cs_opt_str(o, "summary");
+  snprintf(path, sizeof path, "%s/run.json", dir);
+  int status = cs_summary_timers(ctx, summary);
+  if (status == CS_OK) status = cs_summary_write(ctx, summary, given ? given : path);
+  return status;
+}
+
+int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK;
+  const char *input = cs_opt_str(o, "input"), *dir = cs_opt_str(o, "output-dir");
+  cJSON *summary = NULL;
+  CS_CHECK(input, CS_EUSAGE, "run needs --input STORE");
+  CS_CHECK(dir, CS_EUSAGE, "run needs --output-dir DIR");
+  CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
+  CS_TRY(pipeline(ctx, o, input, dir, summary));
+  CS_TRY(finish(ctx, o, dir, summary));
+fail:
+  cJSON_Delete(summary);
+  return status;
+}
+
+/* ---- custseg demo -------------------------------------------------------------------------- */
+
+/* The embedded default job, written to DIR/demo.ini so the run can be repeated by hand. */
+static const char demo_ini[] =
+    "; custseg demo: the embedded default job (written by `custseg demo`; rerun it with\n"
+    "; `custseg run --config THIS --input customers.h5 --output-dir DIR`).\n"
+    "[generate]\n"
+    "segments = 6\n"
+    "seed = 2026\n"
+    "missing-rate = 0.002\n"
+    "unlabelled-rate = 0.05\n"
+    "transactions = true\n"
+    "\n"
+    "[segment]\n"
+    "k = 2..8\n"
+    "log1p = income,monetary,recency_days,frequency,tenure_months,web_visits,support_tickets\n"
+    "\n"
+    "[churn-train]\n"
+    "holdout = 0.2\n"
+    "l2 = 1.0\n"
+    "\n"
+    "[clv]\n"
+    "; The generated histories run from 2024-01-01 for 78 weeks: calibrate on the first 52,\n"
+    "; check the forecasts on the last 26; generated purchases are a continuous-time process,\n"
+    "; so same-day purchases stay separate (docs/clv.md).\n"
+    "calibration-end = 2024-12-29\n"
+    "holdout-end = 2025-06-29\n"
+    "time-unit = week\n"
+    "merge-same-day = no\n";
+
+/* Rank 0 writes `text` to `path`; agreed. Collective. */
+static int write_text(cs_ctx_t *ctx, const char *path, const char *text) {
+  int local = CS_OK;
+  if (ctx->rank == 0) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) == EOF || fclose(f) != 0)
+      local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot write '%s': %s", path,
+                           strerror(errno));
+  }
+  return cs_par_agree(ctx, local);
+}
+
+/* Rank 0 copies `path` to standard output (the ROI table). */
+static void print_file(const cs_ctx_t *ctx, const char *path) {
+  if (ctx->rank != 0) return;
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, got, stdout);
+  fclose(f);
+  fflush(stdout);
+}
+
+int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = CS_OK;
+  const char *dir = cs_opt_str(o, "output-dir");
+  cJSON *summary = NULL;
+  cs_opts_t ro = {0};
+  char ini[4200], store[4200], customers[32], path[4200];
+  args_t a;
+  CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
+  int64_t n = cs_opt_given(o, "customers") ? cs_opt_int(o, "customers") : 1000000;
+  CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
+  CS_TRY(make_dir(ctx, dir));
+  snprintf(ini, sizeof ini, "%s/demo.ini", dir);
+  snprintf(store, sizeof store, "%s/customers.h5", dir);
+  snprintf(customers, sizeof customers, "%lld", (long long)n);
+  CS_TRY(write_text(ctx, ini, demo_ini));
+
+  a.n = a.np = 0;
+  add(&a, "--config");
+  add(&a, ini);
+  add(&a, "--customers");
+  add(&a, customers);
+  add(&a, "--output");
+  add(&a, store);
+  add_path(&a, "--summary", dir, "generate.json");
+  if (cs_opt_bool(o, "quiet")) add(&a, "--quiet");
+  cs_log_info("demo: generating %s customers with purchase histories", customers);
+  CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, a.v, NULL));
+
+  /* The pipeline reads the embedded config, as `custseg run --config DIR/demo.ini` would. */
+  char *rv[] = {"--config", ini, "--stages", (char *)cs_opt_str(o, "stages"), "--quiet"};
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&ro, "run", cs_opt_bool(o, "quiet") ? 5 : 4, rv)));
+  CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
+  CS_TRY(pipeline(ctx, &ro, store, dir, summary));
+  CS_TRY(finish(ctx, o, dir, summary));
+
+  snprintf(path, sizeof path, "%s/roi.md", dir);
+  if (ctx->rank == 0) {
+    printf("\nROI per segment (%s; formulas in docs/roi.md):\n\n", path);
+    fflush(stdout);
+  }
+  print_file(ctx, path);
+  if (ctx->rank == 0) {
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    printf("\ndemo: results in %s (run.json lists the stages); report: %s\n", dir, path);
+    fflush(stdout);
+  }
+fail:
+  cs_opts_free(&ro);
+  cJSON_Delete(summary);
+  return status;
+}

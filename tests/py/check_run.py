@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""`custseg run` and `custseg demo`: every stage in one job.
+
+1. A generated store with churn labels and transactions, run at 1 and 3 ranks: every stage
+   runs; each stage's results are h5diff-identical to the same stage run on its own with the
+   same config; the 1- and 3-rank runs give identical /segments, /churn, /clv and /roi; run.json
+   lists every stage with its time.
+2. The same store without the `churned` column and without /transactions: churn and clv are
+   skipped with a one-line notice naming what is missing, roi runs without them and leaves
+   their fields NaN; run.json says so.
+3. --stages segment: only the segment stage runs, the others are "off".
+4. Bad input: an unknown stage, a missing store, an output directory under a missing parent:
+   exit status 2/3, one error line, no run.json.
+5. `custseg demo --customers 30000`: prints the ROI table and writes every stage's results.
+
+Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+custseg, mpiexec = os.environ["CUSTSEG"], os.environ["MPIEXEC"]
+work = os.path.join(os.environ.get("CS_TEST_DIR", "/tmp"), "run_pipeline")
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+path = lambda *p: os.path.join(work, *p)
+failures = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def run(ranks, *args, expect=0, threads=1):
+    cmd = [custseg, *args]
+    if ranks > 1:
+        cmd = [mpiexec, "--oversubscribe", "-n", str(ranks)] + cmd
+    p = subprocess.run(cmd, timeout=900, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    if p.returncode != expect:
+        print(p.stdout[-3000:], p.stderr[-3000:])
+        raise SystemExit(f"FAIL: {' '.join(args)}: exit {p.returncode}, expected {expect}")
+    return p
+
+
+def same(a, b, obj):
+    p = subprocess.run(["h5diff", "-q", a, b, obj], capture_output=True, text=True)
+    return p.returncode == 0
+
+
+config = path("job.ini")
+with open(config, "w") as f:
+    f.write("""[segment]
+k = 2..5
+[churn-train]
+holdout = 0.2
+[clv]
+calibration-end = 2024-12-29
+holdout-end = 2025-06-29
+merge-same-day = no
+""")
+
+store = path("store.h5")
+run(2, "generate", "--customers", "30000", "--segments", "4", "--transactions", "--seed", "3",
+    "--quiet", "--output", store)
+
+# 1. Every stage, 1 and 3 ranks, and each stage alone.
+p1 = run(1, "run", "--config", config, "--input", store, "--output-dir", path("r1"))
+run(3, "run", "--config", config, "--input", store, "--output-dir", path("r3"), "--quiet")
+summary = json.load(open(path("r1", "run.json")))
+for s in ("segment", "churn", "clv", "roi"):
+    st = summary["stages"][s]
+    check(st["status"] == "ran" and st["seconds"] > 0, f"run.json: {s} ran ({st})")
+for name, obj in (("segments.h5", "/segments"), ("churn.h5", "/churn"), ("clv.h5", "/clv"),
+                  ("roi.h5", "/roi/table")):
+    check(same(path("r1", name), path("r3", name), obj), f"{obj} identical at 1 and 3 ranks")
+run(1, "segment", "--config", config, "--input", store, "--output", path("alone_seg.h5"), "--quiet")
+check(same(path("r1", "segments.h5"), path("alone_seg.h5"), "/segments"),
+      "run's segment stage equals `custseg segment` with the same config")
+run(1, "churn", "train", "--config", config, "--input", store, "--output", path("alone_churn.h5"),
+    "--quiet")
+check(same(path("r1", "churn.h5"), path("alone_churn.h5"), "/churn"),
+      "run's churn stage equals `custseg churn train`")
+run(1, "roi", "--config", config, "--input", store, "--segment-results", path("r1", "segments.h5"),
+    "--churn-results", path("r1", "churn.h5"), "--clv-results", path("r1", "clv.h5"),
+    "--output", path("alone_roi.h5"), "--quiet")
+check(same(path("r1", "roi.h5"), path("alone_roi.h5"), "/roi"), "run's roi stage equals `custseg roi`")
+for f in ("roi.csv", "roi.md", "segments.json", "churn.json", "clv.json", "roi.json"):
+    check(os.path.getsize(path("r1", f)) > 0, f"run wrote {f}")
+
+# 2. No labels, no transactions: churn and clv skipped, roi without them.
+bare = path("bare.h5")
+with h5py.File(store, "r") as src, h5py.File(bare, "w") as dst:
+    src.copy("customers", dst)
+    for a, v in src.attrs.items():
+        dst.attrs[a] = v
+    del dst["customers/churned"]
+    if "txn_offset" in dst["customers"]:
+        del dst["customers/txn_offset"]
+p = run(3, "run", "--config", config, "--input", bare, "--output-dir", path("bare"))
+s = json.load(open(path("bare", "run.json")))["stages"]
+check(s["churn"]["status"] == "skipped" and "churned" in s["churn"]["reason"],
+      f"churn skipped without a label column ({s['churn']})")
+check(s["clv"]["status"] == "skipped" and "/transactions" in s["clv"]["reason"],
+      f"clv skipped without transactions ({s['clv']})")
+check(s["roi"]["status"] == "ran", "roi ran without churn and clv")
+check("churn skipped: the store has no 'churned' column" in p.stderr, "a one-line notice for churn")
+check(not os.path.exists(path("bare", "churn.h5")) and not os.path.exists(path("bare", "clv.h5")),
+      "no churn or clv results written")
+with h5py.File(path("bare", "roi.h5"), "r") as f:
+    t = f["roi/table"][...]
+check(np.all(np.isnan(t["churn_score_mean"])) and np.all(np.isnan(t["clv_mean"])),
+      "roi leaves the churn score and CLV fields NaN")
+check(np.all(np.isnan(t["churn_rate_observed"])), "roi: no observed churn without labels")
+
+# 3. One stage only.
+run(1, "run", "--config", config, "--input", store, "--output-dir", path("only"), "--stages",
+    "segment", "--quiet")
+s = json.load(open(path("only", "run.json")))["stages"]
+check(s["segment"]["status"] == "ran" and all(s[x]["status"] == "off" for x in
+      ("churn", "clv", "roi", "report")), f"--stages segment runs only segment ({s})")
+
+# 4. Bad input.
+for args, code, text in (
+        (["--stages", "segment,bogus"], 1, "unknown stage 'bogus'"),
+        (["--input", path("missing.h5")], 2, "missing.h5"),
+        (["--output-dir", path("no", "such", "dir")], 3, "cannot create --output-dir"),
+):
+    base = {"--input": store, "--output-dir": path("bad")}
+    extra = []
+    for i in range(0, len(args), 2):
+        if args[i] in base:
+            base[args[i]] = args[i + 1]
+        else:
+            extra += args[i:i + 2]
+    cmd = ["run", "--config", config, "--quiet"] + [x for kv in base.items() for x in kv] + extra
+    p = subprocess.run([custseg] + cmd, capture_output=True, text=True, timeout=300)
+    lines = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+    check(p.returncode == code and len(lines) == 1 and text in lines[0],
+          f"run {' '.join(args)}: exit {p.returncode}, {lines}")
+    check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
+          f"run {' '.join(args)}: no run.json left")
+
+# 5. The demo command.
+p = run(2, "demo", "--output-dir", path("demo"), "--customers", "30000")
+check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo prints the ROI table")
+s = json.load(open(path("demo", "run.json")))["stages"]
+check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
+      f"demo ran every stage ({s})")
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("all checks passed")
