@@ -14,6 +14,8 @@
  * memory; in exchange every stage keeps its own memory bound and its own tested code path. */
 #include "cli.h"
 
+#include "custseg/demo_ini.h" /* cs_demo_ini: inputs/demo.ini, embedded by CMake */
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,34 +245,6 @@ fail:
 
 /* ---- custseg demo -------------------------------------------------------------------------- */
 
-/* The embedded default job, written to DIR/demo.ini so the run can be repeated by hand. */
-static const char demo_ini[] =
-    "; custseg demo: the embedded default job (written by `custseg demo`; rerun it with\n"
-    "; `custseg run --config THIS --input customers.h5 --output-dir DIR`).\n"
-    "[generate]\n"
-    "segments = 6\n"
-    "seed = 2026\n"
-    "missing-rate = 0.002\n"
-    "unlabelled-rate = 0.05\n"
-    "transactions = true\n"
-    "\n"
-    "[segment]\n"
-    "k = 2..8\n"
-    "log1p = income,monetary,recency_days,frequency,tenure_months,web_visits,support_tickets\n"
-    "\n"
-    "[churn-train]\n"
-    "holdout = 0.2\n"
-    "l2 = 1.0\n"
-    "\n"
-    "[clv]\n"
-    "; The generated histories run from 2024-01-01 for 78 weeks: calibrate on the first 52,\n"
-    "; check the forecasts on the last 26; generated purchases are a continuous-time process,\n"
-    "; so same-day purchases stay separate (docs/clv.md).\n"
-    "calibration-end = 2024-12-29\n"
-    "holdout-end = 2025-06-29\n"
-    "time-unit = week\n"
-    "merge-same-day = no\n";
-
 /* Rank 0 writes `text` to `path`; agreed. Collective. */
 static int write_text(cs_ctx_t *ctx, const char *path, const char *text) {
   int local = CS_OK;
@@ -309,7 +283,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);
   snprintf(store, sizeof store, "%s/customers.h5", dir);
   snprintf(customers, sizeof customers, "%lld", (long long)n);
-  CS_TRY(write_text(ctx, ini, demo_ini));
+  CS_TRY(write_text(ctx, ini, cs_demo_ini));
 
   a.n = a.np = 0;
   add(&a, "--config");
