@@ -101,6 +101,33 @@ int cs_io_read_attr_strings(cs_ctx_t *ctx, const char *path, const char *object,
                             const char *name, char ***items, int *n);
 void cs_io_free_strings(char **items, int n);
 
+/* ---- small objects of results files (results.c; rank 0 reads, everyone gets them) ---------- */
+/* *exists = 1 when every component of `object` ("/segments/personas") exists in file `path`.
+ * Errors: the file is missing (CS_ENOENT) or not HDF5 (CS_EFORMAT). Collective. */
+int cs_io_object_exists(cs_ctx_t *ctx, const char *path, const char *object, int *exists);
+/* Every attribute of `object`, in name order, as text: integers as %lld, floats as %.17g
+ * (they parse back to the same double), strings as they are, arrays joined by ", ". The
+ * caller frees with cs_io_free_attrs (also after a failure). Collective. */
+typedef struct cs_io_attrs {
+  int n;
+  char **name, **value;
+} cs_io_attrs_t;
+int cs_io_read_attrs(cs_ctx_t *ctx, const char *path, const char *object, cs_io_attrs_t *out);
+/* The value of attribute `name`, or NULL. Local. */
+const char *cs_io_attr(const cs_io_attrs_t *a, const char *name);
+void cs_io_free_attrs(cs_io_attrs_t *a);
+/* The numeric fields `fields` (at most 63) of the 1-D compound dataset `dataset` (e.g.
+ * /roi/table) as doubles: *data (malloc'ed, *rows x n_fields, caller frees); present[j] = 0
+ * and NaN values for a field the table lacks. Collective. */
+int cs_io_read_table_f64(cs_ctx_t *ctx, const char *path, const char *dataset,
+                         const char *const *fields, int n_fields, double **data, int64_t *rows,
+                         int *present);
+/* Rank 0 writes `len` bytes of `text` to a hidden temporary file next to `path` and renames
+ * it; on failure the temporary file is removed and nothing is left under `path`. `what`
+ * names the file in the error ("report"). Collective (agreed). */
+int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t len,
+                       const char *what);
+
 /* ---- output files ------------------------------------------------------------------------- */
 typedef struct cs_out cs_out_t;
 typedef struct cs_dset cs_dset_t;

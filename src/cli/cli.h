@@ -122,6 +122,7 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_import(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o);
+int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o);
 

@@ -42,6 +42,11 @@ static const cs_command_t commands[] = {
             "recommended action; exact sums, identical on any number of ranks.",
      "--input STORE --segment-results FILE --output RESULTS [--churn-results FILE] "
      "[--clv-results FILE] [--roi-csv FILE] [--roi-markdown FILE] [options]", cs_cmd_roi},
+    {"report", "One self-contained HTML page: run facts, segment sizes, personas, centroid "
+               "heatmap, choice of K, ROI and revenue at risk, churn gains, lift and "
+               "calibration, CLV per segment; inline SVG, no network needed.",
+     "--segment-results FILE --output report.html [--churn-results FILE] [--clv-results FILE] "
+     "[--roi-results FILE] [--timings FILE] [options]", cs_cmd_report},
     {"run", "The whole pipeline in one job: segment, churn train, clv, roi and the report, "
             "each stage with its options from its section of --config, results under "
             "--output-dir; stages without their input are skipped with a notice.",

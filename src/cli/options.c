@@ -22,8 +22,8 @@ const cs_optdef_t cs_optdefs[] = {
     {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
     {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv roi run",
      "customer store to read (HDF5)"},
-    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import roi select-k",
-     "file to write (HDF5); written atomically"},
+    {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import roi select-k report",
+     "file to write (HDF5; the HTML page for report); written atomically"},
     {"seed", CS_OPT_INT, "1", "generate segment churn-train",
      "random seed >= 0 (draws are keyed by seed and row or customer id)"},
     {"features", CS_OPT_STR, NULL, "inspect segment churn-train",
@@ -60,13 +60,17 @@ const cs_optdef_t cs_optdefs[] = {
     {"newton-tol", CS_OPT_REAL, "1e-8", "churn-train", "stop when every Newton step is below this"},
     {"churn-with-segment", CS_OPT_BOOL, "false", "churn-train",
      "add the customer's segment (one-hot) from --segment-results to the churn features"},
-    {"segment-results", CS_OPT_STR, NULL, "churn-train churn-score roi",
+    {"segment-results", CS_OPT_STR, NULL, "churn-train churn-score roi report",
      "results file of `custseg segment` on the same store (for --churn-with-segment, for "
-     "scoring with a model trained that way, and the segments of roi)"},
-    {"churn-results", CS_OPT_STR, NULL, "roi",
+     "scoring with a model trained that way, and the segments of roi and report)"},
+    {"churn-results", CS_OPT_STR, NULL, "roi report",
      "results file of `custseg churn train` or `churn score` on the same store (/churn/score)"},
-    {"clv-results", CS_OPT_STR, NULL, "roi",
+    {"clv-results", CS_OPT_STR, NULL, "roi report",
      "results file of `custseg clv` on the same store (/clv/value)"},
+    {"roi-results", CS_OPT_STR, NULL, "report",
+     "results file of `custseg roi` with the same segments (/roi/table)"},
+    {"timings", CS_OPT_STR, NULL, "report",
+     "JSON object {stage: seconds} of the pipeline's stage timings (as custseg run writes)"},
     {"roi-csv", CS_OPT_STR, NULL, "roi", "also write the ROI table as CSV to this file"},
     {"roi-markdown", CS_OPT_STR, NULL, "roi", "also write the ROI table as Markdown to this file"},
     {"hessian-sample", CS_OPT_INT, "262144", "churn-train",
@@ -325,7 +329,7 @@ static int read_config(cs_opts_t *o, const char *path) {
 
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
-                                       "churn-score", "clv", "import", "roi", "select-k",
+                                       "churn-score", "clv", "import", "roi", "select-k", "report",
                                        "run", "demo"};
 
 static int is_command(const char *s) {

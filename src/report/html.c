@@ -1,0 +1,227 @@
+/* report/html.c: the page frame (inline style sheet, title, table of contents, sections),
+ * HTML escaping and number formats.
+ *
+ * Every string that comes from a file goes through cs__esc; markup goes through cs__put only
+ * with literals and numbers. Trade-off: a printf-style buffer instead of a DOM or template
+ * engine: nothing to install, and the page is deterministic bytes (no clock, no locale: the
+ * thousands separators are written here, not by printf's ' flag), at the cost of the
+ * discipline of escaping by hand. */
+#include "report_impl.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void grow(cs__buf_t *b, size_t need) {
+  if (b->oom || b->len + need + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 1 << 16;
+  while (cap < b->len + need + 1) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return;
+  }
+  b->p = p;
+  b->cap = cap;
+}
+
+static void vput(cs__buf_t *b, int escape, const char *fmt, va_list ap) {
+  va_list aq;
+  va_copy(aq, ap);
+  int n = vsnprintf(NULL, 0, fmt, aq);
+  va_end(aq);
+  if (n < 0) return;
+  char small[512], *s = (size_t)n < sizeof small ? small : malloc((size_t)n + 1);
+  if (!s) {
+    b->oom = 1;
+    return;
+  }
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  if (escape)
+    cs__esc(b, s);
+  else {
+    grow(b, (size_t)n);
+    if (!b->oom) {
+      memcpy(b->p + b->len, s, (size_t)n + 1);
+      b->len += (size_t)n;
+    }
+  }
+  if (s != small) free(s);
+}
+
+void cs__put(cs__buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vput(b, 0, fmt, ap);
+  va_end(ap);
+}
+
+void cs__escf(cs__buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vput(b, 1, fmt, ap);
+  va_end(ap);
+}
+
+void cs__esc(cs__buf_t *b, const char *s) {
+  if (!s) return;
+  for (; *s; s++) {
+    const char *rep = NULL;
+    switch (*s) {
+    case '&': rep = "&amp;"; break;
+    case '<': rep = "&lt;"; break;
+    case '>': rep = "&gt;"; break;
+    case '"': rep = "&quot;"; break;
+    case '\'': rep = "&#39;"; break;
+    default: break;
+    }
+    /* Control characters (other than tab and newline) have no place in a page. */
+    if (!rep && (unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') rep = "\xef\xbf\xbd";
+    size_t n = rep ? strlen(rep) : 1;
+    grow(b, n);
+    if (b->oom) return;
+    memcpy(b->p + b->len, rep ? rep : s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+  }
+}
+
+/* Digits of |v| rounded to `decimals`, with a comma every three digits of the integer part. */
+static void grouped(char *out, size_t len, double v, int decimals) {
+  char digits[64];
+  snprintf(digits, sizeof digits, "%.*f", decimals, fabs(v));
+  const char *dot = strchr(digits, '.');
+  size_t whole = dot ? (size_t)(dot - digits) : strlen(digits), o = 0;
+  int negative = v < 0 && strspn(digits, "0.") != strlen(digits); /* no "-0" */
+  char tmp[96];
+  if (negative) tmp[o++] = '-';
+  for (size_t i = 0; i < whole; i++) {
+    if (i && (whole - i) % 3 == 0) tmp[o++] = ',';
+    tmp[o++] = digits[i];
+  }
+  tmp[o] = '\0';
+  snprintf(out, len, "%s%s", tmp, dot ? dot : "");
+}
+
+void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
+  if (!isfinite(v)) {
+    snprintf(out, len, "\xe2\x80\x93");
+    return;
+  }
+  double a = fabs(v);
+  switch (f) {
+  case CS__INT: grouped(out, len, v, 0); break;
+  case CS__MONEY: grouped(out, len, v, a >= 1e5 ? 0 : 2); break;
+  case CS__PCT: snprintf(out, len, "%.1f%%", 100 * v); break;
+  case CS__SEC: snprintf(out, len, "%.3f s", v); break;
+  case CS__G:
+  default:
+    if (a >= 1e4)
+      grouped(out, len, v, 0);
+    else if (a == 0)
+      snprintf(out, len, "0");
+    else
+      snprintf(out, len, "%.4g", v);
+    break;
+  }
+}
+
+const char *cs__segment_colour(int g) {
+  /* Tableau 10: distinct, readable on white, and kind to the usual colour blindness. */
+  static const char *const c[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+  return c[(g < 0 ? -g : g) % 10];
+}
+
+void cs__diverging(double z, char out[8]) {
+  /* White at 0, #2166ac at -1, #b2182b at +1 (ColorBrewer RdBu ends), linear in between. */
+  if (!isfinite(z)) {
+    snprintf(out, 8, "#dddddd");
+    return;
+  }
+  if (z > 1) z = 1;
+  if (z < -1) z = -1;
+  const int end[2][3] = {{0x21, 0x66, 0xac}, {0xb2, 0x18, 0x2b}};
+  const int *e = end[z > 0];
+  double t = fabs(z);
+  int rgb[3];
+  for (int i = 0; i < 3; i++) rgb[i] = (int)lround(255 + (e[i] - 255) * t);
+  snprintf(out, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+}
+
+static const char *const style =
+    "body{font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',Arial,sans-serif;"
+    "margin:0;background:#f4f5f7;color:#1f2328;font-size:14px;line-height:1.45}"
+    "header{background:#24344d;color:#fff;padding:18px 32px}"
+    "header h1{margin:0;font-size:22px;font-weight:600}"
+    "header p{margin:4px 0 0;color:#c9d3e3;font-size:13px}"
+    "nav{padding:8px 32px;background:#fff;border-bottom:1px solid #d8dee4;font-size:13px}"
+    "nav a{margin-right:14px;color:#24344d;text-decoration:none}nav a:hover{text-decoration:underline}"
+    "main{max-width:1280px;margin:0 auto;padding:8px 24px 32px}"
+    "section{background:#fff;border:1px solid #d8dee4;border-radius:6px;margin:16px 0;"
+    "padding:12px 20px 16px}"
+    "section h2{font-size:17px;margin:4px 0 10px;color:#24344d}"
+    "section h3{font-size:14px;margin:14px 0 6px;color:#3d4b61}"
+    "p.note{color:#57606a;margin:4px 0}p.src{color:#6e7781;font-size:12px;margin:6px 0 0}"
+    ".grid{display:flex;flex-wrap:wrap;gap:12px 28px;align-items:flex-start}"
+    "figure{margin:6px 0}figcaption{font-size:12px;color:#57606a;max-width:560px}"
+    "svg text{font-family:inherit}"
+    ".scroll{overflow-x:auto}"
+    "table{border-collapse:collapse;font-size:12.5px;margin:4px 0}"
+    "th,td{padding:3px 8px;border-bottom:1px solid #e6e9ed;text-align:right;white-space:nowrap}"
+    "th{background:#f0f2f5;font-weight:600;color:#3d4b61;white-space:normal;"
+    "vertical-align:bottom;min-width:48px}"
+    "td.l,th.l{text-align:left}td.total{font-weight:600}"
+    "tr.total td{font-weight:600;border-top:2px solid #b9c1cc}"
+    "dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:4px 0}"
+    "dl.facts dt{color:#57606a}dl.facts dd{margin:0;font-family:ui-monospace,'DejaVu Sans Mono',"
+    "monospace;font-size:12.5px;word-break:break-all}"
+    ".sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;"
+    "vertical-align:baseline}"
+    ".tag{display:inline-block;padding:0 6px;border-radius:8px;font-size:11.5px;"
+    "background:#e7ecf3;color:#24344d}"
+    "footer{color:#6e7781;font-size:12px;text-align:center;padding:8px 0 24px}";
+
+void cs__page_begin(cs__buf_t *b, const char *title, const char *const *ids,
+                    const char *const *titles, int n) {
+  cs__put(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+             "<title>");
+  cs__esc(b, title);
+  cs__put(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<header><h1>", style);
+  cs__esc(b, title);
+  cs__put(b, "</h1><p>Segments, personas, ROI, churn and customer lifetime value from custseg "
+             "results files. Everything on this page is computed from the files named under "
+             "Run facts.</p></header>\n<nav>");
+  for (int i = 0; i < n; i++) {
+    cs__put(b, "<a href=\"#%s\">", ids[i]);
+    cs__esc(b, titles[i]);
+    cs__put(b, "</a>");
+  }
+  cs__put(b, "</nav>\n<main>\n");
+}
+
+void cs__page_end(cs__buf_t *b, const char *version) {
+  cs__put(b, "</main>\n<footer>Written by custseg ");
+  cs__esc(b, version);
+  cs__put(b, " (custseg report). A single file: no scripts, fonts, style sheets or images "
+             "from elsewhere.</footer>\n</body>\n</html>\n");
+}
+
+void cs__section_begin(cs__buf_t *b, const char *id, const char *title) {
+  cs__put(b, "<section id=\"%s\">\n<h2>", id);
+  cs__esc(b, title);
+  cs__put(b, "</h2>\n");
+}
+
+void cs__section_end(cs__buf_t *b) { cs__put(b, "</section>\n"); }
+
+void cs__section_note(cs__buf_t *b, const char *id, const char *title, const char *note) {
+  cs__section_begin(b, id, title);
+  cs__put(b, "<p class=\"note\">");
+  cs__esc(b, note);
+  cs__put(b, "</p>\n");
+  cs__section_end(b);
+}
