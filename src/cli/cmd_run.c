@@ -9,6 +9,12 @@
  * without it. The first failing stage ends the job with its own error; the outputs of the
  * stages before it stay (each is complete: stages publish atomically), and `run.json`, the
  * pipeline's summary, is written only when every stage has finished.
+ * Interruption: SIGTERM/SIGUSR1 stop the segment stage at an iteration boundary (its
+ * checkpoint) and the other stages at their end; `run` then exits with status 75. After each
+ * finished stage `run.progress` records it under a key (the input fingerprint, the config
+ * file's bytes, --stages), and `run --continue` keeps the stages recorded under the same key
+ * and resumes the segment stage from its checkpoint: the job templates requeue on 75 and
+ * continue.
  * Trade-off: each stage opens the store and reads the columns it needs itself (the feature
  * columns are read by segment and churn both) rather than holding one shared copy in
  * memory; in exchange every stage keeps its own memory bound and its own tested code path. */
@@ -16,18 +22,25 @@
 
 #include "custseg/demo_ini.h" /* cs_demo_ini: inputs/demo.ini, embedded by CMake */
 
+#include "custseg/inspect.h"
+
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 enum { ST_SEGMENT, ST_CHURN, ST_CLV, ST_ROI, ST_REPORT, N_STAGES };
 static const char *const stage_names[N_STAGES] = {"segment", "churn", "clv", "roi", "report"};
 
 typedef struct stage_run {
   int on;            /* asked for by --stages */
-  int ran;           /* finished */
+  int ran;           /* finished (in this run, or kept from an interrupted one) */
+  int kept;          /* --continue: finished by an earlier, interrupted run */
   const char *why;   /* skipped: the reason */
   double seconds;
 } stage_run_t;
@@ -68,13 +81,13 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
 /* An argument vector built up for one stage. */
 typedef struct args {
   int n;
-  char *v[40];
+  const char *v[40];
   char paths[8][4200];
   int np;
 } args_t;
 
 static void add(args_t *a, const char *s) {
-  if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = (char *)s;
+  if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = s;
 }
 static void add_path(args_t *a, const char *flag, const char *dir, const char *file) {
   if (a->np >= 8) return;
@@ -113,20 +126,116 @@ static int make_dir(cs_ctx_t *ctx, const char *dir) {
 /* What the store holds that decides which stages can run: the churn label column (the
  * churn stage's --label-column, from the config) and /transactions. Collective. */
 static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int *has_label,
-                       int *has_txn, char *label, size_t label_size) {
+                       int *has_txn, char *label, size_t label_size, uint64_t *fingerprint) {
   int status = CS_OK;
   cs_store_t *store = NULL;
+  cs_part_t part;
+  cs_ids_report_t ids;
   cs_opts_t co = {0};
   args_t a;
   common_args(&a, o);
-  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, a.v)));
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, (char **)a.v)));
   snprintf(label, label_size, "%s", cs_opt_str(&co, "label-column"));
   CS_TRY(cs_store_open(ctx, input, &store));
   *has_label = cs_store_column(store, label) != NULL;
   *has_txn = store->txn_rows >= 0;
+  CS_TRY(cs_par_partition(ctx, store->n, &part));
+  CS_TRY(cs_inspect_ids(ctx, store, &part, &ids));
+  *fingerprint = ids.fingerprint;
 fail:
   if (store) cs_store_close(store);
   cs_opts_free(&co);
+  return status;
+}
+
+/* ---- run.progress: the stages finished so far, under the key of the run ---- */
+
+/* The key: the input fingerprint, the bytes of the config file and the stage list. Local
+ * (every rank reads the config file itself, as option parsing does). */
+static int progress_key(const cs_opts_t *o, uint64_t fingerprint, char key[17]) {
+  int status = CS_OK;
+  XXH3_state_t *h = XXH3_createState();
+  CS_CHECK(h, CS_ENOMEM, "out of memory");
+  XXH3_64bits_reset(h);
+  XXH3_64bits_update(h, &fingerprint, sizeof fingerprint);
+  const char *stages = cs_opt_str(o, "stages"), *cfg = cs_opt_str(o, "config");
+  XXH3_64bits_update(h, stages, strlen(stages) + 1);
+  if (cfg) {
+    FILE *f = fopen(cfg, "rb");
+    CS_CHECK(f, CS_ECONFIG, "cannot open config '%s': %s", cfg, strerror(errno));
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) XXH3_64bits_update(h, buf, got);
+    fclose(f);
+  }
+  snprintf(key, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
+fail:
+  if (h) XXH3_freeState(h);
+  return status;
+}
+
+/* Rank 0 writes "KEY stage stage ..." to DIR/run.progress (temporary file, rename); agreed.
+ * Collective. */
+static int progress_write(cs_ctx_t *ctx, const char *dir, const char *key, const stage_run_t *st) {
+  int local = CS_OK;
+  if (ctx->rank == 0) {
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/run.progress", dir);
+    snprintf(tmp, sizeof tmp, "%s/.run.progress.tmp-%d", dir, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL && fprintf(f, "%s", key) > 0;
+    for (int i = 0; ok && i < N_STAGES; i++)
+      if (st[i].ran) ok = fprintf(f, " %s", stage_names[i]) > 0;
+    if (f) ok = (fputc('\n', f) != EOF) & (fclose(f) == 0) & ok;
+    if (!ok || rename(tmp, path) != 0) {
+      local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot write '%s': %s", path,
+                           strerror(errno));
+      unlink(tmp);
+    }
+  }
+  return cs_par_agree(ctx, local);
+}
+
+/* --continue: mark the stages DIR/run.progress records under this key as kept (rank 0 reads
+ * it, all ranks get the mask). A missing file or another key keeps nothing. Collective. */
+static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_run_t *st) {
+  int mask = 0;
+  if (ctx->rank == 0) {
+    char path[4200], line[512], *save = NULL;
+    snprintf(path, sizeof path, "%s/run.progress", dir);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f)) {
+      char *tok = strtok_r(line, " \n", &save);
+      if (tok && !strcmp(tok, key)) {
+        while ((tok = strtok_r(NULL, " \n", &save)))
+          for (int i = 0; i < N_STAGES; i++)
+            if (!strcmp(tok, stage_names[i])) mask |= 1 << i;
+      } else if (tok) {
+        cs_log_info("run: %s is from another input, configuration or stage list: starting over",
+                    path);
+      }
+    }
+    if (f) fclose(f);
+  }
+  int status = cs_par_bcast(ctx, &mask, sizeof mask, 0);
+  for (int i = 0; status == CS_OK && i < N_STAGES; i++)
+    if (st[i].on && (mask >> i & 1)) {
+      st[i].ran = st[i].kept = 1;
+      cs_log_info("run: %s finished in an earlier run: kept", stage_names[i]);
+    }
+  return status;
+}
+
+/* Between stages: the ranks agree on a pending SIGTERM/SIGUSR1 and stop. Collective. */
+static int stage_boundary(cs_ctx_t *ctx, const char *done) {
+  int status = CS_OK;
+  cs_signal_test_hook(ctx->rank); /* tests: CUSTSEG_TEST_SIGNAL_AT counts these too */
+  int64_t sig = cs_signal_pending();
+  CS_TRY(cs_par_allreduce(ctx, &sig, 1, CS_DT_I64, CS_OP_MAX));
+  CS_CHECK(!sig, CS_EINTERRUPTED, "interrupted by %s after the %s stage; the same command with "
+           "--continue carries on from the next stage", sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+           done);
+fail:
   return status;
 }
 
@@ -135,18 +244,37 @@ static void skip(stage_run_t *s, const char *name, const char *why) {
   cs_log_info("run: %s skipped: %s", name, why);
 }
 
+/* Run stage i (unless kept), record it in run.progress, and stop there on a signal.
+ * Collective. */
+static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
+                    int (*fn)(cs_ctx_t *, const cs_opts_t *), const args_t *a, const char *dir,
+                    const char *key) {
+  int status = CS_OK;
+  if (st[i].kept) return CS_OK;
+  cs_log_info("run: %s", command);
+  CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
+  st[i].ran = 1;
+  CS_TRY(progress_write(ctx, dir, key, st));
+  CS_TRY(stage_boundary(ctx, stage_names[i]));
+fail:
+  return status;
+}
+
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
                     cJSON *summary) {
   int status = CS_OK;
   stage_run_t st[N_STAGES] = {{0}};
-  char label[128];
+  char label[128], key[17], ckpt[4200];
   int has_label = 0, has_txn = 0;
+  uint64_t fingerprint = 0;
   args_t a;
   double t0 = cs_wtime();
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label));
+  CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
+  CS_TRY(cs_par_agree(ctx, progress_key(o, fingerprint, key)));
+  if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st));
 
   if (st[ST_SEGMENT].on) {
     common_args(&a, o);
@@ -154,9 +282,14 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add(&a, input);
     add_path(&a, "--output", dir, "segments.h5");
     add_path(&a, "--summary", dir, "segments.json");
-    cs_log_info("run: segment");
-    CS_TRY(run_command(ctx, "segment", cs_cmd_segment, a.n, a.v, &st[ST_SEGMENT].seconds));
-    st[ST_SEGMENT].ran = 1;
+    add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
+    /* A checkpoint of this very run (same key) is resumed; any other is overwritten. */
+    snprintf(ckpt, sizeof ckpt, "%s/segments.h5.ckpt", dir);
+    int resume = 0;
+    if (ctx->rank == 0) resume = cs_opt_bool(o, "continue") && access(ckpt, R_OK) == 0;
+    CS_TRY(cs_par_bcast(ctx, &resume, sizeof resume, 0));
+    if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");
+    CS_TRY(do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key));
   }
   if (st[ST_CHURN].on && !has_label) {
     static char why[256];
@@ -170,9 +303,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add_path(&a, "--output", dir, "churn.h5");
     add_path(&a, "--summary", dir, "churn.json");
     if (st[ST_SEGMENT].ran) add_path(&a, "--segment-results", dir, "segments.h5");
-    cs_log_info("run: churn train");
-    CS_TRY(run_command(ctx, "churn-train", cs_cmd_churn_train, a.n, a.v, &st[ST_CHURN].seconds));
-    st[ST_CHURN].ran = 1;
+    CS_TRY(do_stage(ctx, st, ST_CHURN, "churn-train", cs_cmd_churn_train, &a, dir, key));
   }
   if (st[ST_CLV].on && !has_txn) {
     skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
@@ -182,9 +313,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add(&a, input);
     add_path(&a, "--output", dir, "clv.h5");
     add_path(&a, "--summary", dir, "clv.json");
-    cs_log_info("run: clv");
-    CS_TRY(run_command(ctx, "clv", cs_cmd_clv, a.n, a.v, &st[ST_CLV].seconds));
-    st[ST_CLV].ran = 1;
+    CS_TRY(do_stage(ctx, st, ST_CLV, "clv", cs_cmd_clv, &a, dir, key));
   }
   if (st[ST_ROI].on && !st[ST_SEGMENT].ran) {
     skip(&st[ST_ROI], "roi", "the segment stage did not run (the table is per segment)");
@@ -199,9 +328,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add_path(&a, "--roi-csv", dir, "roi.csv");
     add_path(&a, "--roi-markdown", dir, "roi.md");
     add_path(&a, "--summary", dir, "roi.json");
-    cs_log_info("run: roi");
-    CS_TRY(run_command(ctx, "roi", cs_cmd_roi, a.n, a.v, &st[ST_ROI].seconds));
-    st[ST_ROI].ran = 1;
+    CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key));
   }
   if (st[ST_REPORT].on) skip(&st[ST_REPORT], "report", "not built yet");
 
@@ -209,12 +336,16 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   for (int i = 0; stages && i < N_STAGES; i++) {
     cJSON *s = cJSON_AddObjectToObject(stages, stage_names[i]);
     if (!s) continue;
-    cJSON_AddStringToObject(s, "status", st[i].ran ? "ran" : st[i].why ? "skipped" : "off");
-    if (st[i].ran) cJSON_AddNumberToObject(s, "seconds", st[i].seconds);
+    cJSON_AddStringToObject(s, "status", st[i].kept  ? "kept"
+                                         : st[i].ran ? "ran"
+                                         : st[i].why ? "skipped"
+                                                     : "off");
+    if (st[i].ran && !st[i].kept) cJSON_AddNumberToObject(s, "seconds", st[i].seconds);
     if (st[i].why) cJSON_AddStringToObject(s, "reason", st[i].why);
   }
   cJSON_AddNumberToObject(summary, "seconds", cs_wtime() - t0);
   cJSON_AddStringToObject(summary, "output_dir", dir);
+  cJSON_AddStringToObject(summary, "run_key", key);
 fail:
   return status;
 }
@@ -295,7 +426,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   add_path(&a, "--summary", dir, "generate.json");
   if (cs_opt_bool(o, "quiet")) add(&a, "--quiet");
   cs_log_info("demo: generating %s customers with purchase histories", customers);
-  CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, a.v, NULL));
+  CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, (char **)a.v, NULL));
 
   /* The pipeline reads the embedded config, as `custseg run --config DIR/demo.ini` would. */
   char *rv[] = {"--config", ini, "--stages", (char *)cs_opt_str(o, "stages"), "--quiet"};

@@ -108,6 +108,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"previous", CS_OPT_STR, NULL, "segment",
      "results file of the previous run (e.g. last month's): start from its centroids, keep "
      "its segment ids, report the migration (default --k: its K)"},
+    {"personas-csv", CS_OPT_STR, NULL, "segment",
+     "also write the segment personas (label, mean and median of every column) as CSV to this "
+     "file"},
     {"algorithm", CS_OPT_STR, "auto", "segment",
      "k-means variant: lloyd, hamerly or yinyang (the same result as lloyd, skipping most "
      "distances; yinyang keeps bounds per group of about 10 centroids) or auto "
@@ -116,6 +119,9 @@ const cs_optdef_t cs_optdefs[] = {
      "number of customers N (demo: 1000000 unless given)"},
     {"output-dir", CS_OPT_STR, NULL, "run demo",
      "directory for every stage's results (created if missing; its parent must exist)"},
+    {"continue", CS_OPT_BOOL, "false", "run",
+     "keep the stages an interrupted run of the same input, config file and --stages finished "
+     "(DIR/run.progress) and resume its segment stage from DIR/segments.h5.ckpt"},
     {"stages", CS_OPT_STR, "segment,churn,clv,roi,report", "run demo",
      "the stages to run, comma-separated, in the fixed order segment, churn, clv, roi, report; "
      "a stage whose input is absent is skipped with a notice"},

@@ -148,6 +148,57 @@ for args, code, text in (
     check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
           f"run {' '.join(args)}: no run.json left")
 
+# 6. Interrupted and continued: SIGTERM inside the segment stage (its checkpoint) and between
+#    stages; `run --continue` ends with results identical to an uninterrupted run.
+fixed = path("fixed.ini")
+with open(config) as f:
+    text = f.read().replace("k = 2..5", "k = 6\ntol = 1e-9")
+with open(fixed, "w") as f:
+    f.write(text)
+run(3, "run", "--config", fixed, "--input", store, "--output-dir", path("ref"), "--quiet")
+iterations = json.load(open(path("ref", "segments.json")))["kmeans"]["iterations"]
+check(iterations >= 4, f"the reference fit takes {iterations} iterations (>= 4)")
+
+
+def interrupted(name, at, where):
+    d = path(name)
+    cmd = [custseg, "run", "--config", fixed, "--input", store, "--output-dir", d, "--quiet"]
+    p = subprocess.run([mpiexec, "--oversubscribe", "-n", "3"] + cmd, capture_output=True,
+                       text=True, timeout=600,
+                       env=dict(os.environ, OMP_NUM_THREADS="1", CUSTSEG_TEST_SIGNAL_AT=str(at)))
+    lines = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+    check(p.returncode == 75 and len(lines) == 1 and where in lines[0],
+          f"{name}: SIGTERM at boundary {at}: exit {p.returncode}, {lines}")
+    check(not os.path.exists(os.path.join(d, "run.json")), f"{name}: no run.json when interrupted")
+    return d
+
+
+d = interrupted("int_kmeans", 2, "interrupted by SIGTERM after k-means iteration 2")
+check(os.path.exists(os.path.join(d, "segments.h5.ckpt")) and
+      not os.path.exists(os.path.join(d, "segments.h5")), "int_kmeans: a checkpoint, no segments")
+run(2, "run", "--config", fixed, "--input", store, "--output-dir", d, "--continue", "--quiet")
+d2 = interrupted("int_stage", iterations, "after the segment stage")
+check(os.path.exists(os.path.join(d2, "segments.h5")) and
+      not os.path.exists(os.path.join(d2, "churn.h5")), "int_stage: segments, no churn yet")
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+check("run: segment finished in an earlier run: kept" in p.stderr, "int_stage: segment kept")
+for dd in (d, d2):
+    s = json.load(open(os.path.join(dd, "run.json")))["stages"]
+    want = "ran" if dd == d else "kept"
+    check(s["segment"]["status"] == want and s["roi"]["status"] == "ran",
+          f"{os.path.basename(dd)}: run.json after --continue ({s})")
+    for name, obj in (("segments.h5", "/segments"), ("churn.h5", "/churn"), ("clv.h5", "/clv"),
+                      ("roi.h5", "/roi/table")):
+        check(same(os.path.join(dd, name), path("ref", name), obj),
+              f"{os.path.basename(dd)}: {obj} after --continue identical to the uninterrupted run")
+# Another config file: --continue starts over.
+with open(fixed, "a") as f:
+    f.write("; changed\n")
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+s = json.load(open(os.path.join(d2, "run.json")))["stages"]
+check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
+      "--continue after the config file changed starts over")
+
 # 5. The demo command.
 p = run(2, "demo", "--output-dir", path("demo"), "--customers", "30000")
 check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo prints the ROI table")

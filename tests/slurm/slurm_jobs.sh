@@ -36,7 +36,8 @@ select=$(sub --ntasks=1 --dependency=afterok:"$sweep" \
 monthly=$(sub --dependency=afterok:"$select" \
   --export=ALL,STORE="$dir/store.h5",PREVIOUS="$dir/selected.h5",OUTPUT="$dir/month2.h5" \
   "$root/jobs/monthly_resegment.sbatch")
-pipeline=$(sub --export=ALL,STORE="$dir/store.h5",OUT_DIR="$dir/pipeline",K=4,CLV_ARGS="--merge-same-day no" \
+printf '[segment]\nk = 4\n[churn-train]\nchurn-with-segment = yes\n[clv]\nmerge-same-day = no\n' > "$dir/pipeline.ini"
+pipeline=$(sub --export=ALL,STORE="$dir/store.h5",OUT_DIR="$dir/pipeline",CONFIG="$dir/pipeline.ini" \
   "$root/jobs/pipeline.sbatch")
 score=$(sub --dependency=afterok:"$pipeline" \
   --export=ALL,STORE="$dir/store.h5",MODEL="$dir/pipeline/churn.h5",OUTPUT="$dir/scores.h5",SEGMENT_RESULTS="$dir/pipeline/segments.h5" \
@@ -65,7 +66,7 @@ done
 
 # Outputs.
 for f in sweep/k3.h5 sweep/k4.h5 sweep/k5.h5 selected.h5 month2.h5 pipeline/segments.h5 \
-         pipeline/churn.h5 pipeline/clv.h5 pipeline/roi.h5 scores.h5; do
+         pipeline/churn.h5 pipeline/clv.h5 pipeline/roi.h5 pipeline/run.json scores.h5; do
   [ -s "$dir/$f" ] || fail "missing output $f"
 done
 # The sweep's choice equals segment --k 3..5 on the same store and options.
