@@ -148,6 +148,8 @@ fail:
   return status;
 }
 
+static int write_text(cs_ctx_t *ctx, const char *path, const char *text);
+
 /* ---- run.progress: the stages finished so far, under the key of the run ---- */
 
 /* The key: the input fingerprint, the bytes of the config file and the stage list. Local
@@ -244,6 +246,22 @@ static void skip(stage_run_t *s, const char *name, const char *why) {
   cs_log_info("run: %s skipped: %s", name, why);
 }
 
+/* DIR/stage_times.json: {stage: seconds} of the stages run so far, for the report's run
+ * facts (kept stages have no time in this run). Collective. */
+static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) {
+  char path[4200];
+  cJSON *t = cJSON_CreateObject();
+  for (int i = 0; t && i < N_STAGES; i++)
+    if (st[i].ran && !st[i].kept) cJSON_AddNumberToObject(t, stage_names[i], st[i].seconds);
+  char *text = t ? cJSON_Print(t) : NULL;
+  cJSON_Delete(t);
+  snprintf(path, sizeof path, "%s/stage_times.json", dir);
+  int status = text ? write_text(ctx, path, text)
+                    : cs_par_agree(ctx, cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory"));
+  free(text);
+  return status;
+}
+
 /* Run stage i (unless kept), record it in run.progress, and stop there on a signal.
  * Collective. */
 static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
@@ -330,7 +348,20 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add_path(&a, "--summary", dir, "roi.json");
     CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key));
   }
-  if (st[ST_REPORT].on) skip(&st[ST_REPORT], "report", "not built yet");
+  if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
+    skip(&st[ST_REPORT], "report", "the segment stage did not run (the report is per segment)");
+  } else if (st[ST_REPORT].on) {
+    CS_TRY(write_timings(ctx, dir, st));
+    common_args(&a, o);
+    add_path(&a, "--segment-results", dir, "segments.h5");
+    if (st[ST_CHURN].ran) add_path(&a, "--churn-results", dir, "churn.h5");
+    if (st[ST_CLV].ran) add_path(&a, "--clv-results", dir, "clv.h5");
+    if (st[ST_ROI].ran) add_path(&a, "--roi-results", dir, "roi.h5");
+    add_path(&a, "--timings", dir, "stage_times.json");
+    add_path(&a, "--output", dir, "report.html");
+    add_path(&a, "--summary", dir, "report.json");
+    CS_TRY(do_stage(ctx, st, ST_REPORT, "report", cs_cmd_report, &a, dir, key));
+  }
 
   cJSON *stages = cJSON_AddObjectToObject(summary, "stages");
   for (int i = 0; stages && i < N_STAGES; i++) {
@@ -443,7 +474,9 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   print_file(ctx, path);
   if (ctx->rank == 0) {
     snprintf(path, sizeof path, "%s/report.html", dir);
-    printf("\ndemo: results in %s (run.json lists the stages); report: %s\n", dir, path);
+    printf("\ndemo: results in %s (run.json lists the stages)", dir);
+    if (access(path, R_OK) == 0) printf("; report: %s (open it in a browser)", path);
+    printf("\n");
     fflush(stdout);
   }
 fail:

@@ -506,8 +506,8 @@ static void section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path
     cs__put(b, "<tr%s>", g == -1 ? " class=\"total\"" : "");
     if (g == -1)
       td_text(b, "Total");
-    else if (g >= 0)
-      td_swatch(b, g, (seg_name(r, g, name, sizeof name), name));
+    else if (g >= 0) /* short names keep the wide table on the page; labels are above */
+      td_swatch(b, g, (snprintf(name, sizeof name, "Segment %d", g), name));
     else
       td_text(b, "No segment");
     for (int c = 0; c < nc; c++) td_num(b, r->roi_present[cols[c].f] ? row[cols[c].f] : NAN, cols[c].fmt);

@@ -238,9 +238,9 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
   int rc = 4, cc = 4;
   for (int i = 0; i < rows; i++) rc = rc > text_chars(row_labels[i]) ? rc : text_chars(row_labels[i]);
   for (int j = 0; j < cols; j++) cc = cc > text_chars(col_labels[j]) ? cc : text_chars(col_labels[j]);
-  if (rc > 40) rc = 40;
+  if (rc > 32) rc = 32;
   if (cc > 24) cc = 24;
-  const double cw = 46, ch = 28, lw = 12 + CHAR_W * rc;
+  const double cw = 42, ch = 28, lw = 12 + CHAR_W * rc;
   const double top = 30 + CHAR_W * cc * 0.71 + 10; /* column labels at -45 degrees */
   const double W = lw + cw * cols + 24 + CHAR_W * cc * 0.71 + 70, H = top + ch * rows + 44;
   svg_begin(b, W, H, title);
@@ -254,7 +254,7 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
   }
   for (int i = 0; i < rows; i++) {
     double y = top + ch * i;
-    cut(lab, sizeof lab, row_labels[i], 40);
+    cut(lab, sizeof lab, row_labels[i], 32);
     cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", lw - 8, y + ch / 2 + 4);
     cs__esc(b, lab);
     cs__put(b, "</text>\n");

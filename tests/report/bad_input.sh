@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `custseg report` with bad inputs: each case must fail with the documented exit status and a
+# one-line error naming the file (and dataset), and leave no report (not even a temporary
+# file) behind.
+# usage: bad_input.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+set -euo pipefail
+ranks=$1
+dir="$CS_TEST_DIR/report_bad_input-np$ranks"
+rm -rf "$dir" && mkdir -p "$dir/out"
+cd "$dir"
+run() { timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+$MPIEXEC --oversubscribe -n 1 "$CUSTSEG" generate --customers 400 --seed 3 --transactions --output a.h5 --quiet
+$MPIEXEC --oversubscribe -n 1 "$CUSTSEG" generate --customers 400 --seed 4 --id-base 5001 --transactions --output b.h5 --quiet
+for s in a b; do
+  $MPIEXEC --oversubscribe -n 1 "$CUSTSEG" segment --input $s.h5 --output seg_$s.h5 --k 2 --quiet
+  $MPIEXEC --oversubscribe -n 1 "$CUSTSEG" churn train --input $s.h5 --output churn_$s.h5 --quiet
+done
+$MPIEXEC --oversubscribe -n 1 "$CUSTSEG" roi --input b.h5 --segment-results seg_b.h5 --output roi_b.h5 --quiet
+printf 'not json' > timings.txt
+
+out="$dir/out/report.html"
+check() { # name, wanted exit status, needle, command...
+  local name=$1 want=$2 needle=$3
+  shift 3
+  set +e
+  run "$@" --output "$out" > "$name.stdout" 2> "$name.stderr"
+  local got=$?
+  set -e
+  [ "$got" = "$want" ] || fail "$name: exit status $got, wanted $want: $(cat "$name.stderr")"
+  local lines
+  lines=$(grep -c 'custseg: error:' "$name.stderr" || true)
+  [ "$lines" = 1 ] || fail "$name: $lines error lines, wanted 1: $(cat "$name.stderr")"
+  grep -qF -- "$needle" "$name.stderr" || fail "$name: '$needle' not in: $(cat "$name.stderr")"
+  [ -z "$(ls -A out)" ] || fail "$name: left $(ls -A out)"
+  echo "ok $name: $(grep 'custseg: error:' "$name.stderr")"
+}
+check missing_segment_results 2 "cannot open --segment-results '$dir/absent.h5': No such file" \
+  report --segment-results "$dir/absent.h5"
+check missing_churn_results 2 "cannot open --churn-results 'absent.h5'" \
+  report --segment-results seg_a.h5 --churn-results absent.h5
+check no_segment_results 1 "report needs --segment-results FILE" report
+check not_hdf5 2 "'timings.txt' is not an HDF5 file" report --segment-results timings.txt
+check wrong_kind 2 "--segment-results churn_a.h5 has no /segments/labels: it is not a results file of custseg segment" \
+  report --segment-results churn_a.h5
+check churn_wrong_kind 2 "--churn-results seg_a.h5 has no /churn/score" \
+  report --segment-results seg_a.h5 --churn-results seg_a.h5
+check churn_other_store 2 "--churn-results churn_b.h5 comes from another store than --segment-results seg_a.h5" \
+  report --segment-results seg_a.h5 --churn-results churn_b.h5
+check roi_other_store 2 "--roi-results roi_b.h5 comes from another store than --segment-results seg_a.h5" \
+  report --segment-results seg_a.h5 --roi-results roi_b.h5
+check bad_timings 2 "--timings timings.txt is not a JSON object" \
+  report --segment-results seg_a.h5 --timings timings.txt
+# An output that cannot be written: exit status 3, nothing created.
+set +e
+run report --segment-results seg_a.h5 --output "$dir/missing/report.html" > unwritable.stdout 2> unwritable.stderr
+got=$?
+set -e
+[ "$got" = 3 ] || fail "unwritable: exit status $got: $(cat unwritable.stderr)"
+grep -qF "cannot write report '$dir/missing/report.html'" unwritable.stderr || fail "unwritable: $(cat unwritable.stderr)"
+echo "report_bad_input: all cases at $ranks ranks"
