@@ -102,4 +102,17 @@ int cs_features_read(cs_ctx_t *ctx, const char *path, const char *group, cs_feat
 int cs_features_parse_scale(const char *s, cs_scale_t *v);
 int cs_features_parse_missing(const char *s, cs_missing_t *v);
 
+/* Exact order statistics of many cells at once (quantile.c; robust scaling, the medians of
+ * the segment personas). This rank's rows [0, n) of ncol columns (cols[c][i]; non-finite
+ * values are left out); row i belongs to group group[i] (NULL: every row to group 0;
+ * negative: to none). For cell (g, c), g < ngroup, and j < nr, out[(g * ncol + c) * nr + j]
+ * gets the value of 0-based rank rank[(g * ncol + c) * nr + j] among the cell's finite values
+ * on all ranks in ascending order (-0.0 before +0.0), or NaN when the cell has fewer values.
+ * Bisection on the bits of the doubles: 64 steps, each one pass over the rows (OpenMP) and
+ * one packed reduction of the ngroup x ncol x nr counts, so the answer is exact and the same
+ * on any ranks x threads. Collective. */
+int cs_features_order_stats(cs_ctx_t *ctx, int64_t n, int ncol, const double *const *cols,
+                            const int32_t *group, int ngroup, int nr, const int64_t *rank,
+                            double *out);
+
 #endif

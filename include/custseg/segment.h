@@ -10,6 +10,8 @@
 #include "custseg/features.h"
 #include "custseg/kernels.h"
 
+#include <stdio.h>
+
 /* AUTO: k-means++ (better starts on well-separated data, measured), k-means|| only when
  * N x K exceeds 10^10, where K passes over the data become too many. */
 typedef enum { CS_INIT_KMEANSPP = 0, CS_INIT_GIVEN, CS_INIT_PARALLEL, CS_INIT_AUTO } cs_init_t;
@@ -220,6 +222,56 @@ int cs_segment_match(const double *cost, int rows, int cols, int *assign);
  * agree on every pair, NaN with fewer than 2 customers. The same formula as scikit-learn's
  * adjusted_rand_score. Local. */
 double cs_segment_ari(const int64_t *table, int rows, int cols, int64_t ld);
+
+/* ---- personas: each segment in the units of the store (docs/segments.md, Personas) ----- */
+#define CS_PERSONA_TOP 3       /* distinguishing columns per segment */
+#define CS_PERSONA_LABEL_MAX 512
+
+/* Per segment and persona column: the feature columns as the store holds them (before log1p,
+ * scaling and weights; rfm_* computed columns included), a categorical column as one column
+ * `name=level` per level whose values are 0/1 (the level's share). Arrays are row-major
+ * k x p unless said otherwise; free with cs_segment_personas_free. */
+typedef struct cs_personas {
+  int k, p;
+  char (*names)[CS_FEATURE_NAME_MAX]; /* p: "income", "region=north" */
+  int *col_of;                        /* p: input column (index into the features' cols) */
+  int *level;                         /* p: level of a categorical column, -1 when numeric */
+  int64_t *count;                     /* k x p: customers with a finite value */
+  double *mean, *median, *zdiff;      /* k x p; median NaN for a level; NaN without values */
+  double *population_mean, *population_sd; /* p: over every customer with a segment */
+  int32_t *top;                       /* k x CS_PERSONA_TOP: persona columns, -1 padding */
+  char (*labels)[CS_PERSONA_LABEL_MAX]; /* k: "high monetary · recent · low support" */
+} cs_personas_t;
+
+/* The personas of a fit with its final segment ids (after cs_segment_rematch): reads the
+ * feature columns of this rank's rows [part->offset, + part->n_local) from the store again,
+ * labels them with r->labels through m->row (customers without a feature row have no
+ * segment and are left out, also of the population), then exact sums (128-bit fixed point,
+ * one packed reduction), the population standard deviations (a second one) and the medians
+ * (cs_features_order_stats: 64 packed reductions for all segments x columns), so every
+ * value is the same on any ranks x threads. Missing values (non-finite, or a category code
+ * out of range) are left out of that column's statistics. Collective; *out is the same on
+ * every rank. */
+int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                        const cs_features_t *f, const cs_matrix_t *m,
+                        const cs_kmeans_result_t *r, cs_personas_t *out);
+void cs_segment_personas_free(cs_personas_t *ps);
+/* The three most distinguishing columns of one segment and its label (the rule of
+ * docs/segments.md, Personas): top[0..CS_PERSONA_TOP) gets the columns of largest |zdiff|
+ * (finite values only; ties to the lower column; -1 when fewer columns qualify), label the
+ * words for them joined by " · " ("high NAME" when zdiff > 0, "low NAME" when < 0, "typical
+ * NAME" when 0, or a word of the vocabulary for a well-known column, e.g. recency_days low:
+ * "recent"); "no distinguishing column" when none qualifies. Local, pure. */
+void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
+                              int p, int32_t *top, char *label, size_t len);
+/* Write /segments/personas: datasets mean, median, zdiff (float64 k x p), count (int64
+ * k x p), population_mean, population_sd (float64 p), top (int32 k x CS_PERSONA_TOP) and
+ * the group's attributes columns (p strings) and labels (k strings). Collective. */
+int cs_segment_write_personas(cs_out_t *out, const cs_personas_t *ps);
+/* The personas as CSV, one row per segment: segment, customers (sizes[q]), label, then
+ * mean_<column>, median_<column> for each column (the shortest text that reads back to the
+ * same double; NaN as "nan"). Returns 0, or -1 when a write failed. Local. */
+int cs_segment_personas_csv(FILE *fp, const cs_personas_t *ps, const int64_t *sizes);
 
 /* ---- internal pieces shared by the segment sources ---- */
 /* k-means|| (5 rounds, oversampling 2K) with draws keyed by customer id; K x D centroids.

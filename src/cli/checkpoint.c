@@ -15,7 +15,8 @@
 
 /* Options that do not change the result: where things go, how many threads, how chatty. */
 static const char *const neutral[] = {"output", "summary", "config", "threads", "verbose",
-                                      "quiet", "checkpoint", "resume", "checkpoint-every"};
+                                      "quiet", "checkpoint", "resume", "checkpoint-every",
+                                      "personas-csv"};
 
 void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
   XXH3_state_t *h = XXH3_createState();

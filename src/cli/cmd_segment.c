@@ -118,9 +118,72 @@ static void summary_migration(cJSON *sum, const cs_previous_t *prev, const cs_mi
   }
 }
 
+/* Log lines of the personas (every segment up to K = 32, else at debug level). Local. */
+static void log_personas(const cs_personas_t *ps, const cs_kmeans_result_t *r) {
+  for (int q = 0; q < ps->k; q++) {
+    char line[CS_PERSONA_LABEL_MAX + 256];
+    size_t used = (size_t)snprintf(line, sizeof line, "%s (", ps->labels[q]);
+    for (int t = 0; t < CS_PERSONA_TOP && used < sizeof line; t++) {
+      int j = ps->top[(int64_t)q * CS_PERSONA_TOP + t];
+      if (j < 0) break;
+      used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %+.2f sd", t ? ", " : "",
+                               ps->names[j], ps->zdiff[(int64_t)q * ps->p + j]);
+    }
+    if (used < sizeof line) snprintf(line + used, sizeof line - used, ")");
+    if (ps->k <= 32)
+      cs_log_info("persona: segment %d (%lld customers): %s", q, (long long)r->sizes[q], line);
+    else
+      cs_log_debug("persona: segment %d (%lld customers): %s", q, (long long)r->sizes[q], line);
+  }
+}
+
+/* The summary's `personas`: per segment its label and top columns. */
+static void summary_personas(cJSON *sum, const cs_personas_t *ps) {
+  cJSON *a = cJSON_AddArrayToObject(sum, "personas");
+  for (int q = 0; q < ps->k; q++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "segment", q);
+    cJSON_AddStringToObject(e, "label", ps->labels[q]);
+    cJSON *top = cJSON_AddArrayToObject(e, "top");
+    for (int t = 0; t < CS_PERSONA_TOP; t++) {
+      int j = ps->top[(int64_t)q * CS_PERSONA_TOP + t];
+      if (j < 0) break;
+      int64_t c = (int64_t)q * ps->p + j;
+      cJSON *x = cJSON_CreateObject();
+      cJSON_AddStringToObject(x, "column", ps->names[j]);
+      cJSON_AddNumberToObject(x, "zdiff", ps->zdiff[c]);
+      cJSON_AddNumberToObject(x, "mean", ps->mean[c]);
+      if (ps->level[j] < 0) cJSON_AddNumberToObject(x, "median", ps->median[c]);
+      cJSON_AddNumberToObject(x, "population_mean", ps->population_mean[j]);
+      cJSON_AddItemToArray(top, x);
+    }
+    cJSON_AddItemToArray(a, e);
+  }
+}
+
+/* The personas CSV, made in memory on rank 0 and published atomically by io. Collective. */
+static int publish_personas_csv(cs_ctx_t *ctx, const char *path, const cs_personas_t *ps,
+                                const int64_t *sizes) {
+  char *text = NULL;
+  size_t len = 0;
+  int local = CS_OK;
+  if (ctx->rank == 0) {
+    FILE *fp = open_memstream(&text, &len);
+    int ok = fp && cs_segment_personas_csv(fp, ps, sizes) == 0;
+    if (fp && fclose(fp) != 0) ok = 0;
+    if (!ok)
+      local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory for the personas CSV");
+  }
+  int status = cs_par_agree(ctx, local);
+  if (status == CS_OK) status = cs_io_publish_text(ctx, path, text, len, "personas CSV");
+  free(text);
+  return status;
+}
+
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
-  int status = CS_OK, written = 0;
+  int status = CS_OK, written = 0, csv_written = 0;
   cs_stage_t st = {0};
+  cs_personas_t ps = {0};
   cs_features_t *f = NULL;
   cs_matrix_t m = {0};
   cs_kmeans_result_t r = {0};
@@ -136,6 +199,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   const char *output = cs_opt_str(o, "output");
   const char *previous = cs_opt_str(o, "previous");
   const char *algorithm = cs_opt_str(o, "algorithm");
+  const char *personas_csv = cs_opt_str(o, "personas-csv");
   cs_feature_spec_t spec;
   CS_TRY(cs_stage_feature_spec(o, &spec));
   static const char *const algo_names[] = {"lloyd", "hamerly", "yinyang", "auto"};
@@ -190,6 +254,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     snprintf(ckpath, sizeof ckpath, "%s.ckpt", output);
   CS_TRY(cs_io_check_writable(ctx, ckpath, "checkpoint"));
   CS_TRY(cs_stage_open(ctx, o, &st));
+  if (personas_csv) CS_TRY(cs_io_check_writable(ctx, personas_csv, "personas CSV"));
   if (previous) { /* before the features are read, so a bad file fails fast */
     cs_timer_start(&ctx->timers, "read");
     CS_TRY(cs_previous_read(ctx, previous, &prev));
@@ -283,6 +348,11 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     log_migration(&mig, &r);
   }
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
+  /* After any renumbering, so the personas carry the final segment ids. */
+  cs_timer_start(&ctx->timers, "personas");
+  CS_TRY(cs_segment_personas(ctx, store, &part, f, &m, &r, &ps));
+  cs_timer_stop(&ctx->timers, "personas");
+  log_personas(&ps, &r);
 
   const char *algo_used = algo_names[r.algorithm];
   cs_timer_start(&ctx->timers, "write");
@@ -293,8 +363,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, ids, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));
   if (previous) CS_TRY(cs_segment_write_previous(out, &prev, &mig));
+  CS_TRY(cs_segment_write_personas(out, &ps));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
+  if (personas_csv) {
+    CS_TRY(publish_personas_csv(ctx, personas_csv, &ps, r.sizes));
+    csv_written = 1;
+  }
   cs_timer_stop(&ctx->timers, "write");
 
   cJSON *fe = cJSON_AddObjectToObject(sum, "features");
@@ -343,17 +418,21 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON *sz = cJSON_AddArrayToObject(km, "sizes");
   for (int q = 0; q < r.k; q++) cJSON_AddItemToArray(sz, cJSON_CreateNumber((double)r.sizes[q]));
   if (previous) summary_migration(sum, &prev, &mig);
+  summary_personas(sum, &ps);
+  if (personas_csv) cJSON_AddStringToObject(sum, "personas_csv", personas_csv);
   CS_TRY(cs_summary_finish(ctx, o, sum));
   /* Finished: a checkpoint of this run is stale now. */
   if (n_k == 1) cs_io_remove(ctx, ckpath);
 fail:
   if (out) cs_out_abort(out);
   if (status < 0 && written) cs_io_remove(ctx, output); /* all outputs or none */
+  if (status < 0 && csv_written) cs_io_remove(ctx, personas_csv);
   cJSON_Delete(sum);
   free(init);
   free(table);
   cs_free(ids);
   cs_migration_free(&mig);
+  cs_segment_personas_free(&ps);
   cs_previous_free(&prev);
   cs_kmeans_result_free(&r);
   cs_ckpt_state_free(&rstate);

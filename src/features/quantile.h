@@ -1,4 +1,5 @@
-/* features/quantile.h: exact quantiles of a distributed column (internal to features). */
+/* features/quantile.h: exact quantiles of a distributed column (internal to features; the
+ * grouped order statistics behind it, cs_features_order_stats, are in features.h). */
 #ifndef CUSTSEG_FEATURES_QUANTILE_H
 #define CUSTSEG_FEATURES_QUANTILE_H
 

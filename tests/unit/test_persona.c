@@ -1,0 +1,160 @@
+/* tests/unit/test_persona.c: the segment personas' pure parts and the grouped order
+ * statistics behind their medians.
+ * - The label rule (src/segment/persona.c): top three columns by |zdiff| with ties to the
+ *   lower column, non-finite values skipped, -1 padding, the words ("high", "low", "typical",
+ *   the vocabulary of well-known columns) joined by " · ".
+ * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
+ *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
+ *   split over the ranks in uneven blocks, equals the sorted reference that each rank builds
+ *   from all rows. MPI (1-4 ranks). */
+#include "mpi_support.h"
+
+#include "custseg/rng.h"
+#include "custseg/segment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MID " \xc2\xb7 " /* " · " */
+
+typedef char name_t[CS_FEATURE_NAME_MAX];
+
+static void label_of(const name_t *names, const double *z, int p, int32_t *top, char *label) {
+  cs_segment_persona_label(names, z, p, top, label, CS_PERSONA_LABEL_MAX);
+}
+
+static void label_rule(void **state) {
+  (void)state;
+  name_t names[6] = {"monetary", "recency_days", "support_tickets", "age", "region=north", "income"};
+  int32_t top[CS_PERSONA_TOP];
+  char label[CS_PERSONA_LABEL_MAX];
+  /* The brief's example: high monetary, recent, low support. */
+  double z1[6] = {1.9, -1.5, -1.2, 0.3, 0.1, 1.0};
+  label_of(names, z1, 6, top, label);
+  assert_int_equal(top[0], 0);
+  assert_int_equal(top[1], 1);
+  assert_int_equal(top[2], 2);
+  assert_string_equal(label, "high monetary" MID "recent" MID "low support");
+  /* Order by |zdiff|, the sign only picks the word; vocabulary both ways. */
+  double z2[6] = {0.2, 2.5, 0.9, -3.0, -0.5, 0.4};
+  label_of(names, z2, 6, top, label);
+  assert_int_equal(top[0], 3);
+  assert_int_equal(top[1], 1);
+  assert_int_equal(top[2], 2);
+  assert_string_equal(label, "low age" MID "lapsed" MID "high support");
+  /* Ties: the lower column first; a categorical level reads as its column name. */
+  double z3[6] = {0.5, -0.5, 0.5, 0.1, 0.7, -0.5};
+  label_of(names, z3, 6, top, label);
+  assert_int_equal(top[0], 4);
+  assert_int_equal(top[1], 0);
+  assert_int_equal(top[2], 1);
+  assert_string_equal(label, "high region=north" MID "high monetary" MID "recent");
+  /* Non-finite values never count; exactly 0 is "typical". */
+  double z4[6] = {NAN, 0.0, INFINITY, NAN, -0.25, NAN};
+  label_of(names, z4, 6, top, label);
+  assert_int_equal(top[0], 4);
+  assert_int_equal(top[1], 1);
+  assert_int_equal(top[2], -1);
+  assert_string_equal(label, "low region=north" MID "typical recency_days");
+  /* Fewer columns than three, and none at all. */
+  double z5[1] = {-0.7};
+  label_of(names + 5, z5, 1, top, label);
+  assert_int_equal(top[0], 0);
+  assert_int_equal(top[1], -1);
+  assert_string_equal(label, "low income");
+  double z6[2] = {NAN, NAN};
+  label_of(names, z6, 2, top, label);
+  assert_int_equal(top[0], -1);
+  assert_string_equal(label, "no distinguishing column");
+  /* A larger value later replaces the last place and shifts the others. */
+  double z7[6] = {1, 2, 3, 4, 5, 6};
+  label_of(names, z7, 6, top, label);
+  assert_int_equal(top[0], 5);
+  assert_int_equal(top[1], 4);
+  assert_int_equal(top[2], 3);
+}
+
+/* ---- grouped order statistics ------------------------------------------------------------ */
+enum { N = 3001, NCOL = 3, NGROUP = 5, NR = 4 };
+
+/* Row i's value in column c and its group, the same on every rank. */
+static double value(int64_t i, int c) {
+  cs_rng_t g;
+  cs_rng_init(&g, 7, (uint64_t)c, (uint64_t)i);
+  uint32_t u = cs_rng_u32(&g) % 100;
+  if (u < 5) return NAN;
+  if (u < 7) return u & 1 ? INFINITY : -INFINITY;
+  if (u < 10) return (cs_rng_u32(&g) & 1) ? 0.0 : -0.0;
+  if (c == 1) return (double)(cs_rng_u32(&g) % 7) - 3; /* many ties */
+  return (cs_rng_uniform(&g) - 0.5) * 1e3;
+}
+static int32_t group_of(int64_t i) {
+  cs_rng_t g;
+  cs_rng_init(&g, 8, 0, (uint64_t)i);
+  int32_t v = (int32_t)(cs_rng_u32(&g) % (NGROUP + 1)) - 1; /* -1: no group */
+  return v == 3 ? 2 : v;                                      /* group 3 stays empty */
+}
+
+/* Ascending, -0.0 before +0.0 (the order of the bisection's keys). */
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  if (x != y) return x < y ? -1 : 1;
+  return signbit(y) - signbit(x);
+}
+
+static void order_stats_match_sort(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  cs_part_t part;
+  assert_int_equal(cs_par_partition(ctx, N, &part), CS_OK);
+  int64_t nl = part.n_local;
+  double *cols[NCOL], out[NGROUP * NCOL * NR];
+  int32_t *grp = malloc((size_t)(nl ? nl : 1) * sizeof *grp);
+  int64_t rank[NGROUP * NCOL * NR], count[NGROUP * NCOL] = {0};
+  for (int c = 0; c < NCOL; c++) {
+    cols[c] = malloc((size_t)(nl ? nl : 1) * sizeof **cols);
+    for (int64_t i = 0; i < nl; i++) cols[c][i] = value(part.offset + i, c);
+  }
+  for (int64_t i = 0; i < nl; i++) grp[i] = group_of(part.offset + i);
+  /* The reference from every row, on every rank. */
+  double *ref[NGROUP * NCOL];
+  for (int e = 0; e < NGROUP * NCOL; e++) ref[e] = malloc(N * sizeof **ref);
+  for (int64_t i = 0; i < N; i++)
+    for (int c = 0; c < NCOL; c++) {
+      int32_t g = group_of(i);
+      double v = value(i, c);
+      if (g >= 0 && isfinite(v)) ref[g * NCOL + c][count[g * NCOL + c]++] = v;
+    }
+  for (int e = 0; e < NGROUP * NCOL; e++) {
+    qsort(ref[e], (size_t)count[e], sizeof **ref, cmp);
+    int64_t n = count[e];
+    int64_t want[NR] = {0, n / 2, n - 1, n}; /* the last one past the end */
+    for (int j = 0; j < NR; j++) rank[e * NR + j] = want[j];
+  }
+  assert_int_equal(cs_features_order_stats(ctx, nl, NCOL, (const double *const *)cols, grp,
+                                           NGROUP, NR, rank, out),
+                   CS_OK);
+  for (int e = 0; e < NGROUP * NCOL; e++)
+    for (int j = 0; j < NR; j++) {
+      double got = out[e * NR + j];
+      int64_t r = rank[e * NR + j];
+      if (r < 0 || r >= count[e]) {
+        if (!isnan(got)) fail_msg("cell %d rank %lld of %lld: %.17g, want NaN", e, (long long)r,
+                                  (long long)count[e], got);
+      } else if (memcmp(&got, &ref[e][r], sizeof got)) {
+        fail_msg("cell %d rank %lld of %lld: %.17g, sorted %.17g", e, (long long)r,
+                 (long long)count[e], got, ref[e][r]);
+      }
+    }
+  assert_int_equal(count[3 * NCOL], 0); /* an empty group was covered */
+  for (int e = 0; e < NGROUP * NCOL; e++) free(ref[e]);
+  for (int c = 0; c < NCOL; c++) free(cols[c]);
+  free(grp);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(label_rule),
+    cmocka_unit_test(order_stats_match_sort),
+};
+CS_TEST_MAIN(tests)
