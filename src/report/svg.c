@@ -36,6 +36,22 @@ static int text_chars(const char *s) {
   return n;
 }
 
+/* The widest of n labels in characters, at most `cap`. */
+static int label_chars(const char *const *labels, int n, int cap) {
+  int chars = 4;
+  for (int i = 0; i < n; i++) chars = chars > text_chars(labels[i]) ? chars : text_chars(labels[i]);
+  return chars < cap ? chars : cap;
+}
+
+/* A row label ending at x, cut to `max` characters, centred on a row at y .. y + h. */
+static void row_label(cs__buf_t *b, const char *text, int max, double x, double y, double h) {
+  char lab[256];
+  cut(lab, sizeof lab, text, max);
+  cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x, y + h / 2 + 4);
+  cs__esc(b, lab);
+  cs__put(b, "</text>\n");
+}
+
 /* Tick step of about `target` intervals over [lo, hi]: 1, 2 or 5 times a power of ten. */
 static double tick_step(double lo, double hi, int target) {
   double span = hi - lo;
@@ -190,10 +206,7 @@ void cs__svg_lines(cs__buf_t *b, const cs__axes_t *ax, const cs__series_t *s, in
 void cs__svg_hbars(cs__buf_t *b, const char *title, int n, const char *const *labels,
                    const double *v, const char *const *colours, cs__fmt_t fmt,
                    const char *const *value_text) {
-  int chars = 6;
-  for (int i = 0; i < n; i++) chars = chars > text_chars(labels[i]) ? chars : text_chars(labels[i]);
-  if (chars > 48) chars = 48;
-  const double lw = 14 + CHAR_W * chars, bw = 380, vw = 96, rh = 24, T = 28;
+  const double lw = 14 + CHAR_W * label_chars(labels, n, 48), bw = 380, vw = 96, rh = 24, T = 28;
   const double W = lw + bw + vw, H = T + rh * n + 8;
   double lo = 0, hi = 0;
   for (int i = 0; i < n; i++)
@@ -203,13 +216,10 @@ void cs__svg_hbars(cs__buf_t *b, const char *title, int n, const char *const *la
   double neg = lo < 0 ? 70 : 0, x0 = lw + neg, scale = (bw - neg) / (hi - lo);
   double zero = x0 + (-lo) * scale;
   svg_begin(b, W, H, title);
-  char num[64], lab[160];
+  char num[64];
   for (int i = 0; i < n; i++) {
     double y = T + rh * i;
-    cut(lab, sizeof lab, labels[i], 48);
-    cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", lw - 8, y + rh / 2 + 4);
-    cs__esc(b, lab);
-    cs__put(b, "</text>");
+    row_label(b, labels[i], 48, lw - 8, y, rh);
     if (value_text)
       snprintf(num, sizeof num, "%s", value_text[i]);
     else
@@ -235,11 +245,7 @@ void cs__svg_hbars(cs__buf_t *b, const char *title, int n, const char *const *la
 void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const double *v,
                      const char *const *row_labels, const char *const *col_labels,
                      double limit) {
-  int rc = 4, cc = 4;
-  for (int i = 0; i < rows; i++) rc = rc > text_chars(row_labels[i]) ? rc : text_chars(row_labels[i]);
-  for (int j = 0; j < cols; j++) cc = cc > text_chars(col_labels[j]) ? cc : text_chars(col_labels[j]);
-  if (rc > 32) rc = 32;
-  if (cc > 24) cc = 24;
+  int rc = label_chars(row_labels, rows, 32), cc = label_chars(col_labels, cols, 24);
   const double cw = 42, ch = 28, lw = 12 + CHAR_W * rc;
   const double top = 30 + CHAR_W * cc * 0.71 + 10; /* column labels at -45 degrees */
   const double W = lw + cw * cols + 24 + CHAR_W * cc * 0.71 + 70, H = top + ch * rows + 44;
@@ -254,10 +260,7 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
   }
   for (int i = 0; i < rows; i++) {
     double y = top + ch * i;
-    cut(lab, sizeof lab, row_labels[i], 32);
-    cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", lw - 8, y + ch / 2 + 4);
-    cs__esc(b, lab);
-    cs__put(b, "</text>\n");
+    row_label(b, row_labels[i], 32, lw - 8, y, ch);
     for (int j = 0; j < cols; j++) {
       double z = v[(size_t)i * cols + j];
       cs__diverging(z / limit, colour);
@@ -291,17 +294,14 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
 void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int groups,
                    const char *const *labels, const char *const *colours, const double *q,
                    const int64_t *c, int nb, double lo, double hi) {
-  int chars = 6;
-  for (int g = 0; g < groups; g++) chars = chars > text_chars(labels[g]) ? chars : text_chars(labels[g]);
-  if (chars > 48) chars = 48;
-  const double lw = 14 + CHAR_W * chars, aw = 600, rh = 40, T = 28;
+  const double lw = 14 + CHAR_W * label_chars(labels, groups, 48), aw = 600, rh = 40, T = 28;
   const double W = lw + aw + 24, H = T + rh * groups + 40;
   double l0 = log10(lo), l1 = log10(hi);
   if (!(l1 > l0)) l1 = l0 + 1;
 #define PX(v) (lw + (log10(v) - l0) / (l1 - l0) * aw)
   svg_begin(b, W, H, title);
   /* decade grid with labels at 1, 10, 100, ...; 2 and 5 too when the range is short */
-  char num[64], lab[160];
+  char num[64];
   for (int e = (int)floor(l0); e <= (int)ceil(l1); e++)
     for (int m = 1; m <= 5; m += (m == 1 ? 1 : 3)) {
       double t = m * pow(10, e);
@@ -317,10 +317,7 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
   cs__put(b, "</text>\n");
   for (int g = 0; g < groups; g++) {
     double y = T + rh * g, base = y + rh - 4;
-    cut(lab, sizeof lab, labels[g], 48);
-    cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", lw - 8, y + rh / 2 + 4);
-    cs__esc(b, lab);
-    cs__put(b, "</text>\n");
+    row_label(b, labels[g], 48, lw - 8, y, rh);
     int64_t top = 0;
     for (int j = 0; j < nb; j++) top = top > c[(size_t)g * nb + j] ? top : c[(size_t)g * nb + j];
     if (top > 0) {
