@@ -21,20 +21,46 @@
 
 /* E-step and partial M-step against centroids c; fills labels and the reduced sums. A block
  * has CS_ACC_COPIES x CS_FIXED_BLOCK rows: each copy of the kernel's int64 sums then takes at
- * most CS_FIXED_BLOCK of them, the bound the fixed-point scales allow. */
+ * most CS_FIXED_BLOCK of them, the bound the fixed-point scales allow.
+ * Incremental sums: once acc holds the sums of the current labels (l->sums_valid) and the run
+ * is unweighted, a block adds only its changed rows, gathered, into the new segments' sums
+ * and from the old ones'; every row converts to the same integers either way, so the totals
+ * are the ones a full accumulation gives, and late iterations (few changes) skip the
+ * accumulation pass almost entirely. */
 #define STEP_ROWS ((int64_t)CS_FIXED_BLOCK * CS_ACC_COPIES)
+
+/* Fold a block's kernel sums (CS_ACC_COPIES copies of K x (D + 2)) into tot with sign sg. */
+static void fold_block(const lloyd_t *l, const int64_t *ext, cs_fixed_t *tot, int64_t w_unit,
+                       int sg) {
+  const int k = l->k, d = l->d, ds = d + 2;
+  for (int cp = 0; cp < CS_ACC_COPIES; cp++)
+    for (int q = 0; q < k; q++) {
+      const int64_t *e = ext + ((int64_t)cp * k + q) * ds;
+      cs_fixed_t *sq = tot + (int64_t)q * d;
+      for (int j = 0; j < d; j++) sq[j] += sg * (cs_fixed_t)e[j];
+      tot[OFF_N(l) + q] += sg * (cs_fixed_t)e[d];
+      if (!l->m->w) {
+        /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
+        tot[OFF_W(l) + q] += sg * (cs_fixed_t)e[d] * w_unit;
+        tot[OFF_Q(l) + q] += sg * (cs_fixed_t)e[d + 1];
+      }
+    }
+}
+
 static int step(lloyd_t *l, const double *c, int count_changes) {
   int status = CS_OK;
   const cs_matrix_t *m = l->m;
   const int k = l->k, d = l->d, ds = d + 2;
   const int64_t L = l->L, nb = (m->n + STEP_ROWS - 1) / STEP_ROWS;
   const int64_t ext_len = (int64_t)CS_ACC_COPIES * k * ds;
+  const int incremental = l->sums_valid && !m->w;
+  int fails = 0;
   CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
   if (l->u) CS_TRY(cs__bounds_prepare(l, c));
   const double xs = ldexp(1.0, l->sc.sx), ws = ldexp(1.0, l->sc.sw), qs = ldexp(1.0, l->sc.sd);
   const int64_t w_unit = (int64_t)ws; /* trunc(1 * 2^sw): what a weight of 1 adds */
-#pragma omp parallel
+#pragma omp parallel reduction(+ : fails)
   {
     int t = omp_get_thread_num();
     cs_fixed_t *tot = l->tacc + (int64_t)t * L;
@@ -42,48 +68,66 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     int64_t *bwq = malloc(2 * (size_t)k * sizeof *bwq);
     int32_t *lab = malloc(STEP_ROWS * sizeof *lab);
     float *sc2 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc2) : NULL;
+    /* Incremental: the changed rows gathered (x, ||x||^2 as integers, old label). */
+    float *gx = incremental ? malloc((size_t)STEP_ROWS * (size_t)d * sizeof *gx) : NULL;
+    int64_t *gq = incremental ? malloc(STEP_ROWS * sizeof *gq) : NULL;
+    int32_t *gnew = incremental ? malloc(STEP_ROWS * sizeof *gnew) : NULL;
+    int32_t *gold = incremental ? malloc(STEP_ROWS * sizeof *gold) : NULL;
+    int ok = ext && bwq && lab && (!l->u || sc2) && (!incremental || (gx && gq && gnew && gold));
+    fails += !ok;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
+      if (!ok) continue;
       int64_t i0 = b * STEP_ROWS, n = m->n - i0 < STEP_ROWS ? m->n - i0 : STEP_ROWS;
       const float *x = m->x + i0 * d;
-      memset(ext, 0, (size_t)ext_len * sizeof *ext);
-      cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
-      cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
-      cs_kernel_accumulate(x, n, d, lab, &acc);
-      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2);
-      if (m->w) {
-        /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
-         * (int64 bound), folded into the totals. */
-        for (int64_t h0 = 0; h0 < n; h0 += CS_FIXED_BLOCK) {
-          memset(bwq, 0, 2 * (size_t)k * sizeof *bwq);
-          for (int64_t i = h0; i < n && i < h0 + CS_FIXED_BLOCK; i++) {
-            double w = m->w[i0 + i];
-            bwq[lab[i]] += (int64_t)(w * ws);
-            bwq[k + lab[i]] += (int64_t)(l->xnorm[i0 + i] * w * qs);
-          }
-          for (int q = 0; q < k; q++) {
-            tot[OFF_W(l) + q] += bwq[q];
-            tot[OFF_Q(l) + q] += bwq[k + q];
-          }
-        }
-      }
-      for (int cp = 0; cp < CS_ACC_COPIES; cp++)
-        for (int q = 0; q < k; q++) {
-          const int64_t *e = ext + ((int64_t)cp * k + q) * ds;
-          cs_fixed_t *sq = tot + (int64_t)q * d;
-          for (int j = 0; j < d; j++) sq[j] += e[j];
-          tot[OFF_N(l) + q] += e[d];
-          if (!m->w) {
-            /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
-            tot[OFF_W(l) + q] += e[d] * w_unit;
-            tot[OFF_Q(l) + q] += e[d + 1];
-          }
-        }
-      int64_t changed = 0;
       int32_t *prev = l->labels + i0;
-      for (int64_t i = 0; i < n; i++) {
-        changed += prev[i] != lab[i];
-        prev[i] = lab[i];
+      cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
+      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2);
+      int64_t changed = 0;
+      if (incremental) {
+        for (int64_t i = 0; i < n; i++) {
+          if (prev[i] == lab[i]) continue;
+          memcpy(gx + changed * d, x + i * d, (size_t)d * sizeof *gx);
+          gq[changed] = l->xq[i0 + i];
+          gnew[changed] = lab[i];
+          gold[changed] = prev[i];
+          prev[i] = lab[i];
+          changed++;
+        }
+        if (changed) {
+          cs_acc_t acc = {k, NULL, xs, gq, ext};
+          memset(ext, 0, (size_t)ext_len * sizeof *ext);
+          cs_kernel_accumulate(gx, changed, d, gnew, &acc);
+          fold_block(l, ext, tot, w_unit, +1);
+          memset(ext, 0, (size_t)ext_len * sizeof *ext);
+          cs_kernel_accumulate(gx, changed, d, gold, &acc);
+          fold_block(l, ext, tot, w_unit, -1);
+        }
+      } else {
+        memset(ext, 0, (size_t)ext_len * sizeof *ext);
+        cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
+        cs_kernel_accumulate(x, n, d, lab, &acc);
+        if (m->w) {
+          /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
+           * (int64 bound), folded into the totals. */
+          for (int64_t h0 = 0; h0 < n; h0 += CS_FIXED_BLOCK) {
+            memset(bwq, 0, 2 * (size_t)k * sizeof *bwq);
+            for (int64_t i = h0; i < n && i < h0 + CS_FIXED_BLOCK; i++) {
+              double w = m->w[i0 + i];
+              bwq[lab[i]] += (int64_t)(w * ws);
+              bwq[k + lab[i]] += (int64_t)(l->xnorm[i0 + i] * w * qs);
+            }
+            for (int q = 0; q < k; q++) {
+              tot[OFF_W(l) + q] += bwq[q];
+              tot[OFF_Q(l) + q] += bwq[k + q];
+            }
+          }
+        }
+        fold_block(l, ext, tot, w_unit, +1);
+        for (int64_t i = 0; i < n; i++) {
+          changed += prev[i] != lab[i];
+          prev[i] = lab[i];
+        }
       }
       if (count_changes) tot[OFF_CHANGES(l)] += changed;
     }
@@ -91,11 +135,24 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
     free(bwq);
     free(lab);
     free(sc2);
+    free(gx);
+    free(gq);
+    free(gnew);
+    free(gold);
   }
-  memset(l->acc, 0, (size_t)L * sizeof *l->acc);
-  for (int t = 0; t < l->nthreads; t++)
-    for (int64_t v = 0; v < L; v++) l->acc[v] += l->tacc[(int64_t)t * L + v];
-  CS_TRY(cs_par_sum_i128_n(l->ctx, l->acc, L));
+  CS_TRY(cs_par_agree(l->ctx, fails ? cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                   "out of memory (k-means step)") : CS_OK));
+  /* Full: acc = the reduced sums. Incremental: acc += the reduced changes. */
+  if (!incremental) memset(l->acc, 0, (size_t)L * sizeof *l->acc);
+  cs_fixed_t *red = incremental ? l->tacc : l->acc;
+  for (int t = incremental ? 1 : 0; t < l->nthreads; t++)
+    for (int64_t v = 0; v < L; v++) red[v] += l->tacc[(int64_t)t * L + v];
+  CS_TRY(cs_par_sum_i128_n(l->ctx, red, L));
+  if (incremental) {
+    for (int64_t v = 0; v < OFF_CHANGES(l); v++) l->acc[v] += red[v];
+    l->acc[OFF_CHANGES(l)] = red[OFF_CHANGES(l)];
+  }
+  l->sums_valid = 1;
   l->bounds_valid = l->u != NULL;
   l->epoch = 0;
   l->distance_rows += m->n * k;
@@ -489,6 +546,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     }
     memset(&cur, 0, sizeof cur);
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
+    l.sums_valid = 0;
     /* Yinyang's groups come from each start's centroids (Ding et al.: about K/10 groups). */
     if (bounded) CS_TRY(cs__bounds_setup(&l, c, algo == CS_ALGO_YINYANG ? (k + 5) / 10 : 1));
     if (have_best) {
@@ -532,6 +590,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     /* The stored best restart won: its labels, sizes and weights are the assignment to its
      * final centroids, which one full step gives again. */
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;
+    l.sums_valid = 0;
     l.bounds_valid = 0;
     CS_TRY(do_step(&l, best->centroids, 0));
     best->labels = cs_alloc(cs_bytes(m->n ? m->n : 1, sizeof *best->labels), "labels");

@@ -42,6 +42,10 @@ typedef struct lloyd {
   double cmax_cached;     /* largest centroid norm of the current step */
   double xs, ws, qs;      /* 2^sx, 2^sw, 2^sd */
   int32_t *labels;
+  /* acc holds the exact reduced sums of the current labels on every rank (set by every step,
+   * cleared when the labels are reset): an unweighted step then adds only the rows whose label
+   * changed (+ to the new segment, - from the old), which gives the same integers. */
+  int sums_valid;
 } lloyd_t;
 
 /* Offsets in the packed vector: per segment Sum w x (K x D), Sum w, count, Sum w ||x||^2,
