@@ -82,7 +82,7 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
 typedef struct args {
   int n;
   const char *v[40];
-  char paths[8][4200];
+  char paths[12][4200];
   int np;
 } args_t;
 
@@ -90,7 +90,7 @@ static void add(args_t *a, const char *s) {
   if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = s;
 }
 static void add_path(args_t *a, const char *flag, const char *dir, const char *file) {
-  if (a->np >= 8) return;
+  if (a->np >= (int)(sizeof a->paths / sizeof *a->paths)) return; /* never: 7 at most */
   snprintf(a->paths[a->np], sizeof a->paths[a->np], "%s/%s", dir, file);
   add(a, flag);
   add(a, a->paths[a->np++]);
@@ -300,6 +300,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     add(&a, input);
     add_path(&a, "--output", dir, "segments.h5");
     add_path(&a, "--summary", dir, "segments.json");
+    add_path(&a, "--personas-csv", dir, "personas.csv");
     add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
     /* A checkpoint of this very run (same key) is resumed; any other is overwritten. */
     snprintf(ckpt, sizeof ckpt, "%s/segments.h5.ckpt", dir);
