@@ -70,6 +70,12 @@ typedef struct cs_report {
   cs_report_matrix_t p_top;                     /* K x 3 column indices */
   char **p_labels;
   int n_labels;
+  /* /segments/previous (optional: segment --previous): the comparison with the previous
+   * run. migration is (K'+1) x (K+1): previous segments then new customers down, this run's
+   * segments then departed customers across; previous_id, drift, drift_std have K rows. */
+  int has_previous;
+  cs_io_attrs_t prev;           /* file, k, adjusted_rand_index, customers_* ... */
+  cs_report_matrix_t migration, previous_id, drift, drift_std, appeared, vanished;
   /* /roi/table (optional) */
   int has_roi;
   double *roi;                  /* roi_rows x CS_REPORT_ROI_FIELDS */
@@ -90,7 +96,7 @@ typedef struct cs_report {
 } cs_report_t;
 
 /* Section identifiers, in page order, and whether a page has each (shown[i] = 1) or a note. */
-#define CS_REPORT_SECTIONS 8
+#define CS_REPORT_SECTIONS 9
 extern const char *const cs_report_section_ids[CS_REPORT_SECTIONS];
 
 /* The CLV histograms of this rank's n customers (label[i] in -1 .. k-1, value[i] NaN when

@@ -3,7 +3,8 @@
  *
  * Reads the segment results (required) and, when given, the churn, CLV and ROI results,
  * checks that every file is of its kind and comes from the same store (the /run input
- * fingerprints agree, and the ROI table's segment counts are the segment file's sizes), and
+ * fingerprints agree, the ROI table's segment counts and the columns of a --previous run's
+ * migration matrix are the segment file's sizes), and
  * hands everything to src/report. The small objects are read by rank 0 and broadcast (io);
  * the per-customer CLVs and labels are read collectively, each rank its rows, and reduced to
  * integer histograms (src/report through par). Rank 0 builds the page and publishes it under
@@ -132,6 +133,44 @@ static int read_segments(cs_ctx_t *ctx, const char *seg, cs_report_t *r) {
              (long long)k);
     r->has_personas = 1;
   }
+fail:
+  return status;
+}
+
+/* /segments/previous (written by segment --previous): the comparison with the previous run,
+ * checked for shape and against /segments/sizes, so the page never shows a matrix that does
+ * not add up. Absent: has_previous stays 0. Collective. */
+static int read_previous(cs_ctx_t *ctx, const char *seg, cs_report_t *r) {
+  int status = CS_OK, yes = 0;
+  const char *g = "/segments/previous";
+  CS_TRY(cs_io_object_exists(ctx, seg, g, &yes));
+  if (!yes) return CS_OK;
+  CS_TRY(cs_io_read_attrs(ctx, seg, g, &r->prev));
+  const char *kp_text = cs_io_attr(&r->prev, "k");
+  const int64_t k = r->sizes.rows, kp = kp_text ? strtoll(kp_text, NULL, 10) : 0;
+  CS_CHECK(kp >= 1 && kp <= 100000, CS_EFORMAT,
+           "%s:%s has no k attribute of 1 .. 100000 (the previous run's K)", seg, g);
+  const struct { const char *name; cs_report_matrix_t *m; int64_t rows, cols; } ds[] = {
+      {"/segments/previous/migration", &r->migration, kp + 1, k + 1},
+      {"/segments/previous/previous_id", &r->previous_id, k, 1},
+      {"/segments/previous/drift", &r->drift, k, 1},
+      {"/segments/previous/drift_standardized", &r->drift_std, k, 1},
+      {"/segments/previous/appeared", &r->appeared, -1, 1},
+      {"/segments/previous/vanished", &r->vanished, -1, 1}};
+  for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) {
+    CS_TRY(read_matrix(ctx, seg, ds[i].name, NULL, NULL, ds[i].m));
+    CS_TRY(expect_shape(seg, ds[i].name, ds[i].m, ds[i].rows < 0 ? ds[i].m->rows : ds[i].rows,
+                        ds[i].cols));
+  }
+  for (int64_t q = 0; q < k; q++) {
+    double sum = 0;
+    for (int64_t p = 0; p < kp; p++) sum += r->migration.v[p * (k + 1) + q];
+    sum += r->migration.v[kp * (k + 1) + q];
+    CS_CHECK(sum == r->sizes.v[q], CS_EDATA,
+             "%s:/segments/previous/migration column %lld adds up to %.0f customers, "
+             "/segments/sizes has %.0f", seg, (long long)q, sum, r->sizes.v[q]);
+  }
+  r->has_previous = 1;
 fail:
   return status;
 }
@@ -314,6 +353,7 @@ int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o) {
                         &r.file[0], f));
   }
   CS_TRY(read_segments(ctx, seg, &r));
+  CS_TRY(read_previous(ctx, seg, &r));
   if (roi) CS_TRY(read_roi(ctx, roi, seg, &r));
   if (churn) CS_TRY(read_churn(ctx, churn, &r));
   if (timings) CS_TRY(read_timings(ctx, timings, &r));

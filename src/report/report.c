@@ -29,12 +29,13 @@ enum {
 };
 
 const char *const cs_report_section_ids[CS_REPORT_SECTIONS] = {
-    "run-facts", "segment-sizes", "personas", "centroid-heatmap",
+    "run-facts", "segment-sizes", "changes", "personas", "centroid-heatmap",
     "k-selection", "roi", "churn", "clv"};
 static const char *const section_titles[CS_REPORT_SECTIONS] = {
-    "Run facts", "Segment sizes", "Personas", "Centroid heatmap",
+    "Run facts", "Segment sizes", "Changes since the previous run", "Personas",
+    "Centroid heatmap",
     "Choice of K", "ROI and revenue at risk", "Churn model", "Customer lifetime value"};
-enum { S_RUN, S_SIZES, S_PERSONAS, S_HEATMAP, S_KSEL, S_ROI, S_CHURN, S_CLV };
+enum { S_RUN, S_SIZES, S_CHANGES, S_PERSONAS, S_HEATMAP, S_KSEL, S_ROI, S_CHURN, S_CLV };
 
 /* ---- the CLV distribution ------------------------------------------------------------------ */
 int cs_report_clv_distribution(cs_ctx_t *ctx, int64_t n, const int64_t *label,
@@ -163,6 +164,16 @@ static void td_swatch(cs__buf_t *b, int g, const char *name) {
   cs__put(b, "</td>");
 }
 
+/* A header row's first cell (left-aligned) and one cell per segment, named by seg_name. */
+static void th_segments(cs__buf_t *b, const cs_report_t *r, const char *first) {
+  char name[160];
+  th(b, first, 1);
+  for (int g = 0; g < (int)r->sizes.rows; g++) {
+    seg_name(r, g, name, sizeof name);
+    th(b, name, 0);
+  }
+}
+
 static void source(cs__buf_t *b, const char *fmt, const char *path) {
   cs__put(b, "<p class=\"src\">");
   cs__escf(b, fmt, path);
@@ -280,6 +291,167 @@ static void section_sizes(cs__buf_t *b, const cs_report_t *r, const char *seg_pa
   cs__section_end(b);
 }
 
+/* "Previous segment p", "New customers" for p = K'. */
+static void prev_name(int p, int kp, char *out, size_t len) {
+  if (p >= kp)
+    snprintf(out, len, "New customers");
+  else
+    snprintf(out, len, "Previous segment %d", p);
+}
+
+/* Segment ids of a 1-column matrix (appeared, vanished) as a list of names, or "none". */
+static void id_list(const cs_report_t *r, const cs_report_matrix_t *ids, int previous,
+                    char *out, size_t len) {
+  char name[160];
+  size_t o = 0;
+  out[0] = '\0';
+  for (int64_t i = 0; i < ids->rows && o < len; i++) {
+    int g = (int)ids->v[i];
+    if (previous)
+      prev_name(g, g + 1, name, sizeof name);
+    else
+      seg_name(r, g, name, sizeof name);
+    o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", name);
+  }
+  if (!ids->rows) snprintf(out, len, "none");
+}
+
+static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_path) {
+  const cs_io_attrs_t *a = &r->prev;
+  const int k = (int)r->sizes.rows, kp = (int)r->migration.rows - 1, w = k + 1;
+  const double *m = r->migration.v;
+  char num[64], text[512], name[160], colour[8];
+  cs__section_begin(b, cs_report_section_ids[S_CHANGES], section_titles[S_CHANGES]);
+  /* The facts. */
+  const double both = attr_num(a, "customers_both"), stayed = attr_num(a, "customers_stayed"),
+               ari = attr_num(a, "adjusted_rand_index");
+  cs__put(b, "<div class=\"grid\"><div><dl class=\"facts\">");
+  fact(b, "previous results", cs_io_attr(a, "file"));
+  fact_num(b, "previous K", (double)kp, CS__INT);
+  fact(b, "previous verification hash", cs_io_attr(a, "verification_hash"));
+  fact(b, "start", attr_num(a, "warm_start") == 1
+                       ? "warm, from the previous centroids"
+                       : "cold (another K, a K range or --init)");
+  snprintf(text, sizeof text, "%.6f", ari);
+  fact(b, "adjusted Rand index", isfinite(ari) ? text : NULL);
+  fact_num(b, "customers in both runs", both, CS__INT);
+  const double counts[2] = {stayed, both - stayed};
+  const char *const what[2] = {"stayed (in the matched segment)", "moved"};
+  for (int i = 0; i < 2; i++) {
+    char share[32];
+    cs__num(num, sizeof num, counts[i], CS__INT);
+    cs__num(share, sizeof share, both > 0 ? counts[i] / both : NAN, CS__PCT);
+    snprintf(text, sizeof text, "%s (%s of both)", num, share);
+    fact(b, what[i], text);
+  }
+  fact_num(b, "new customers", attr_num(a, "customers_new"), CS__INT);
+  fact_num(b, "departed customers", attr_num(a, "customers_departed"), CS__INT);
+  id_list(r, &r->appeared, 0, text, sizeof text);
+  fact(b, "segments that appeared", text);
+  id_list(r, &r->vanished, 1, text, sizeof text);
+  fact(b, "previous segments that vanished", text);
+  cs__put(b, "</dl></div>\n");
+  /* Drift per segment in standardized units (the matching's cost), each bar named with the
+   * previous segment it continues; the original-unit drift is under the matrix. */
+  char (*names)[192] = calloc((size_t)k, sizeof *names);
+  const char **lab = calloc((size_t)k, sizeof *lab), **col = calloc((size_t)k, sizeof *col);
+  if (names && lab && col) {
+    for (int q = 0; q < k; q++) {
+      int p = (int)r->previous_id.v[q];
+      char was[32];
+      if (p < 0)
+        snprintf(was, sizeof was, " (appeared)");
+      else
+        snprintf(was, sizeof was, p == q ? "" : " (was %d)", p);
+      if (r->has_personas && q < r->n_labels && r->p_labels[q][0])
+        snprintf(names[q], sizeof names[q], "%d%s \xc2\xb7 %s", q, was, r->p_labels[q]);
+      else
+        snprintf(names[q], sizeof names[q], "Segment %d%s", q, was);
+      lab[q] = names[q];
+      col[q] = cs__segment_colour(q);
+    }
+    cs__svg_hbars(b, "Centroid drift per segment (standardized units)", k, lab,
+                  r->drift_std.v, col, CS__G, NULL);
+  }
+  free(names);
+  free(lab);
+  free(col);
+  cs__put(b, "</div>\n");
+  /* The migration matrix: counts tinted by the share of their row. */
+  cs__put(b, "<h3>Where the customers went (previous segment \xe2\x86\x92 segment of this "
+             "run)</h3><div class=\"scroll\"><table class=\"migration\"><tr>");
+  th_segments(b, r, "previous \xe2\x86\x93 / now \xe2\x86\x92");
+  th(b, "departed", 0);
+  th(b, "total", 0);
+  cs__put(b, "</tr>\n");
+  double *coltot = calloc((size_t)w + 1, sizeof *coltot);
+  for (int p = 0; p <= kp; p++) {
+    double row = 0;
+    for (int q = 0; q < w; q++) row += m[(size_t)p * w + q];
+    prev_name(p, kp, name, sizeof name);
+    int continued = p == kp;
+    for (int q = 0; q < k; q++) continued |= (int)r->previous_id.v[q] == p;
+    if (!continued) snprintf(name + strlen(name), sizeof name - strlen(name), " (vanished)");
+    cs__put(b, "<tr>");
+    td_text(b, name);
+    for (int q = 0; q < w; q++) {
+      double c = m[(size_t)p * w + q], share = row > 0 ? c / row : 0;
+      if (coltot) coltot[q] += c;
+      if (p == kp && q == k) { /* new and departed: no such customer */
+        cs__put(b, "<td style=\"background:#f0f2f5\">\xe2\x80\x93</td>");
+        continue;
+      }
+      int matched = q < k && p < kp && (int)r->previous_id.v[q] == p;
+      char pct[32], rowname[160];
+      cs__diverging(-0.6 * share, colour);
+      cs__num(num, sizeof num, c, CS__INT);
+      cs__num(pct, sizeof pct, share, CS__PCT);
+      if (q < k)
+        seg_name(r, q, rowname, sizeof rowname);
+      else
+        snprintf(rowname, sizeof rowname, "departed");
+      cs__put(b, "<td style=\"background:%s%s\" title=\"", colour,
+              matched ? ";font-weight:700;outline:2px solid #24344d;outline-offset:-2px" : "");
+      cs__escf(b, "%s of %s%s: %s", pct, p < kp ? "previous segment " : "new customers",
+               p < kp ? (snprintf(text, sizeof text, "%d", p), text) : "", rowname);
+      cs__put(b, "\">%s</td>", num);
+    }
+    cs__num(num, sizeof num, row, CS__INT);
+    cs__put(b, "<td class=\"total\">%s</td></tr>\n", num);
+    if (coltot) coltot[w] += row;
+  }
+  cs__put(b, "<tr class=\"total\"><td class=\"l\">total</td>");
+  for (int q = 0; coltot && q <= w; q++) td_num(b, coltot[q], CS__INT);
+  cs__put(b, "</tr>\n<tr><td class=\"l\">continues previous segment</td>");
+  for (int q = 0; q < k; q++) {
+    int p = (int)r->previous_id.v[q];
+    if (p >= 0)
+      cs__put(b, "<td>%d</td>", p);
+    else
+      cs__put(b, "<td>appeared</td>");
+  }
+  cs__put(b, "<td></td><td></td></tr>\n");
+  const struct { const cs_report_matrix_t *m; const char *what; } drift[2] = {
+      {&r->drift_std, "centroid drift (standardized)"},
+      {&r->drift, "centroid drift (original units)"}};
+  for (int i = 0; i < 2; i++) {
+    cs__put(b, "<tr><td class=\"l\">%s</td>", drift[i].what);
+    for (int q = 0; q < k; q++) td_num(b, drift[i].m->v[q], CS__G);
+    cs__put(b, "<td></td><td></td></tr>\n");
+  }
+  cs__put(b, "</table></div>\n");
+  free(coltot);
+  source(b, "%s: /segments/previous (attributes; migration, previous_id, drift, "
+            "drift_standardized, appeared, vanished), written by segment --previous. Rows: the "
+            "previous run's segments, then customers new in this run; columns: this run's "
+            "segments, then customers who departed. Cells are tinted by the share of their row "
+            "(hover for it); outlined: the segment matched to the previous one, whose customers "
+            "count as stayed. Drift: the distance between a segment's centre and the previous "
+            "centre it continues, in this run's standardized units (as matched) and in "
+            "original units (dominated by the widest columns).", seg_path);
+  cs__section_end(b);
+}
+
 /* The z-score tint of a profile cell: diverging colour of zdiff / 2, light enough for text. */
 static void tint(double z, char out[8]) { cs__diverging(0.7 * (isfinite(z) ? z : 0) / 2, out); }
 
@@ -294,11 +466,7 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
     const cs_report_matrix_t *c = &r->centroids;
     cs__put(b, "<p class=\"note\">No /segments/personas in this results file: the segment "
                "centres in original units instead.</p>\n<div class=\"scroll\"><table><tr>");
-    th(b, "feature", 1);
-    for (int g = 0; g < k; g++) {
-      seg_name(r, g, name, sizeof name);
-      th(b, name, 0);
-    }
+    th_segments(b, r, "feature");
     cs__put(b, "</tr>\n");
     for (int64_t j = 0; j < c->cols; j++) {
       cs__put(b, "<tr>");
@@ -735,6 +903,13 @@ int cs_report_render(const cs_report_t *r, char **html, size_t *len,
                  CS_REPORT_SECTIONS);
   section_run(&b, r);
   section_sizes(&b, r, seg);
+  if (r->has_previous)
+    section_changes(&b, r, seg);
+  else
+    shown[S_CHANGES] = 0,
+    cs__section_note(&b, cs_report_section_ids[S_CHANGES], section_titles[S_CHANGES],
+                     "Not shown: the segment results were not made with --previous (no "
+                     "/segments/previous; segment --previous LAST_RESULTS writes it).");
   section_personas(&b, r, seg);
   section_heatmap(&b, r, seg);
   if (r->k_selection.rows > 0)
@@ -784,9 +959,12 @@ void cs_report_free(cs_report_t *r) {
   cs_io_free_strings(r->timing_name, r->n_timings);
   free(r->timing_seconds);
   cs_io_free_attrs(&r->seg);
+  cs_io_free_attrs(&r->prev);
   cs_report_matrix_t *m[] = {&r->sizes, &r->centroids, &r->centroids_std, &r->k_selection,
                              &r->p_mean, &r->p_median, &r->p_zdiff, &r->p_pop_mean,
-                             &r->p_pop_sd, &r->p_top, &r->gains, &r->calibration};
+                             &r->p_pop_sd, &r->p_top, &r->gains, &r->calibration,
+                             &r->migration, &r->previous_id, &r->drift, &r->drift_std,
+                             &r->appeared, &r->vanished};
   for (size_t i = 0; i < sizeof m / sizeof *m; i++) cs_report_matrix_free(m[i]);
   cs_io_free_strings(r->p_labels, r->n_labels);
   free(r->roi);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `custseg report` end to end: a small pipeline (generate 20,000 customers with purchase
-# histories, segment --k 2..5, churn train, clv with the demo's [clv] settings, roi), the report
-# at 1 and 3 ranks (the two pages must be the same bytes), every section present with content,
-# no reference to anything outside the file, then the page opened in headless Chromium: no
-# console messages, the DOM parsed (every section in --dump-dom), a screenshot PNG saved.
+# histories, segment --k 2..5 with --previous last month's results, churn train, clv with the
+# demo's [clv] settings, roi), the report at 1 and 3 ranks (the two pages must be the same
+# bytes), every section present with content, no reference to anything outside the file, the
+# "Changes since the previous run" numbers equal to /segments/previous (h5py), then the page
+# opened in headless Chromium: no console messages, the DOM parsed (every section in
+# --dump-dom), a screenshot PNG saved. "Last month" is another generated store (another --seed)
+# whose ids overlap this one's (--id-base 1001: 19,000 in both, 1,000 new, 1,000 departed).
 # Exit 77 (skipped) when Chromium is not installed.
 # usage: check_report.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
@@ -20,8 +23,14 @@ if [ -z "$chromium" ]; then
 fi
 
 run 2 generate --customers 20000 --segments 4 --seed 17 --transactions --output customers.h5 --quiet
-run 2 segment --input customers.h5 --output segments.h5 --k 2..5 --quiet \
-  --log1p income,monetary,recency_days,frequency,tenure_months,web_visits,support_tickets
+log1p=(--log1p income,monetary,recency_days,frequency,tenure_months,web_visits,support_tickets)
+# Last month's results; the file name has markup characters, which must appear escaped
+# wherever the page shows it (here in the minimal report and as the --previous path).
+prev="seg&<b>'x'.h5"
+run 2 generate --customers 20000 --segments 4 --seed 18 --id-base 1001 --output last_month.h5 --quiet
+run 2 segment --input last_month.h5 --output "$prev" --k 2..5 --quiet "${log1p[@]}"
+run 2 segment --input customers.h5 --output segments.h5 --k 2..5 --previous "$prev" --quiet \
+  "${log1p[@]}"
 run 2 churn train --input customers.h5 --output churn.h5 --quiet
 run 2 clv --input customers.h5 --output clv.h5 --calibration-end 2024-12-29 \
   --holdout-end 2025-06-29 --time-unit week --merge-same-day no --quiet
@@ -37,13 +46,15 @@ cmp report1.html report3.html || fail "the report differs between 1 and 3 ranks"
 ls -A | grep -q '\.tmp-' && fail "a temporary file was left: $(ls -A | grep '\.tmp-')"
 
 # Every section, with its content rather than a note.
-for id in run-facts segment-sizes personas centroid-heatmap k-selection roi churn clv; do
+sections="run-facts segment-sizes changes personas centroid-heatmap k-selection roi churn clv"
+for id in $sections; do
   grep -q "<section id=\"$id\">" report1.html || fail "section $id missing"
   grep -Eq "\"$id\":[[:space:]]*true" report1.json || fail "section $id noted as absent in the summary"
 done
 for text in "verification hash" "Customers per segment" "Standardized segment centres" \
             "chosen K = " "ROI per segment" "Revenue at risk" "Cumulative gains" "Lift" \
-            "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s"; do
+            "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s" \
+            "Centroid drift per segment" "Where the customers went" "New customers"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
 done
 # Self-contained: no script, no external references of any kind.
@@ -51,14 +62,76 @@ if grep -Eio '<script|<link|<img|<iframe|@import|url\((["'\'']?)(https?:|//)|(sr
   fail "the report refers to something outside the file"
 fi
 grep -q '<dd>customers.h5</dd>' report1.html || fail "store path not shown"
+grep -qF "<dd>seg&amp;&lt;b&gt;&#39;x&#39;.h5</dd>" report1.html || fail "--previous path not shown escaped"
+# The changes section against the results file: the index, the counts and every cell and total
+# of the migration matrix.
+/usr/bin/python3 - segments.h5 report1.html <<'PY' || fail "the changes section does not match /segments/previous"
+import html, re, sys
+import h5py, numpy as np
+seg, page = sys.argv[1], open(sys.argv[2], encoding="utf-8").read()
+sec = page[page.index('<section id="changes">'):]
+sec = sec[:sec.index("</section>")]
+facts = {html.unescape(k): html.unescape(v) for k, v in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", sec)}
+with h5py.File(seg, "r") as f:
+    g = f["/segments/previous"]
+    a = dict(g.attrs)
+    m = g["migration"][:].astype(np.int64)
+    sizes = f["/segments/sizes"][:]
+ari = float(a["adjusted_rand_index"])
+assert facts["adjusted Rand index"] == f"{ari:.6f}", (facts["adjusted Rand index"], ari)
+def count(text): return int(text.split(" ")[0].replace(",", ""))
+both, stayed = int(a["customers_both"]), int(a["customers_stayed"])
+assert count(facts["customers in both runs"]) == both
+assert count(facts["stayed (in the matched segment)"]) == stayed
+assert count(facts["moved"]) == both - stayed
+assert count(facts["new customers"]) == int(a["customers_new"]) == m[-1, :-1].sum()
+assert count(facts["departed customers"]) == int(a["customers_departed"]) == m[:-1, -1].sum()
+assert count(facts["previous K"]) == m.shape[0] - 1 == int(a["k"])
+table = sec[sec.index('<table class="migration">'):sec.index("</table>")]
+rows = []
+for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+    if cells[0] == "total":
+        rows.append(cells)
+        break
+    rows.append(cells)
+kp, k = m.shape[0] - 1, m.shape[1] - 1
+assert len(rows) == kp + 2, len(rows)
+num = lambda c: 0 if c == "\u2013" else int(c.replace(",", ""))
+got = np.array([[num(c) for c in r[1:]] for r in rows])
+want = np.zeros((kp + 2, k + 2), dtype=np.int64)
+want[:-1, :-1] = m
+want[:-1, -1] = m.sum(axis=1)
+want[-1, :] = want[:-1, :].sum(axis=0)
+assert (got == want).all(), (got, want)
+assert (want[-1, :k] == sizes).all()
+assert want[-1, -1] == both + int(a["customers_new"]) + int(a["customers_departed"])
+assert rows[-2][0] == "New customers" and rows[-1][0] == "total"
+print(f"changes: ARI {ari:.6f}, {both} in both ({stayed} stayed), matrix {kp + 1} x {k + 1} "
+      f"with totals equal to /segments/previous/migration")
+PY
 
-# A report without the optional inputs: each absent section is one note. Its segment file's
-# name has markup characters, which must appear escaped wherever the name is shown.
-cp segments.h5 "seg&<b>'x'.h5"
-run 1 report --segment-results "seg&<b>'x'.h5" --output minimal.html --quiet
+# A migration matrix that does not add up to /segments/sizes: exit 2, one line, no page.
+cp segments.h5 badmig.h5
+/usr/bin/python3 -c "
+import h5py
+with h5py.File('badmig.h5', 'r+') as f:
+    d = f['/segments/previous/migration']; m = d[:]; m[0, 1] -= 1; d[...] = m"
+set +e
+run 1 report --segment-results badmig.h5 --output badmig.html --quiet 2> badmig.err
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "a migration matrix that does not add up: exit $rc, not 2"
+grep -q 'badmig.h5:/segments/previous/migration column 1 adds up to' badmig.err ||
+  fail "no clear error for a migration matrix that does not add up: $(head -3 badmig.err)"
+[ ! -e badmig.html ] || fail "a page was written from a migration matrix that does not add up"
+
+# A report without the optional inputs, of last month's results (no --previous): each absent
+# section is one note, and the file name is escaped.
+run 1 report --segment-results "$prev" --output minimal.html --quiet
 grep -qF "seg&amp;&lt;b&gt;&#39;x&#39;.h5" minimal.html || fail "file name not escaped"
 if grep -qF "seg&<b>" minimal.html; then fail "file name written unescaped"; fi
-for id in roi churn clv; do
+for id in changes roi churn clv; do
   grep -A2 "<section id=\"$id\">" minimal.html | grep -q 'class="note">Not shown' ||
     fail "section $id of the minimal report is not a note"
 done
@@ -77,10 +150,10 @@ head -c 8 report.png | od -An -c | grep -q 'P   N   G' || fail "report.png is no
 timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$dir/report1.html" > dom.html 2> dom.err ||
   fail "chromium --dump-dom failed: $(tail -3 dom.err)"
 if grep -E 'CONSOLE|Uncaught' dom.err; then fail "console messages in Chromium (--dump-dom)"; fi
-for id in run-facts segment-sizes personas centroid-heatmap k-selection roi churn clv; do
+for id in $sections; do
   grep -q "<section id=\"$id\">" dom.html || fail "section $id not in Chromium's DOM"
 done
 svgs=$(grep -o '<svg ' dom.html | wc -l)
 [ "$svgs" -ge 10 ] || fail "only $svgs charts in Chromium's DOM"
-echo "report_chromium: identical at 1 and 3 ranks, 8 sections, $svgs charts, no console messages"
+echo "report_chromium: identical at 1 and 3 ranks, 9 sections, $svgs charts, no console messages"
 echo "screenshot: $dir/report.png"
