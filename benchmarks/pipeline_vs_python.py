@@ -48,20 +48,25 @@ def python_job(store, features, init, k, l2, threads):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
+    steps = {}
     with threadpool_limits(limits=threads):
         t0 = time.perf_counter()
         with h5py.File(store, "r") as f:
             g = f["customers"]
             df = pd.DataFrame({n: g[n][...] for n in g if n != "txn_offset"})
+        steps["read"] = time.perf_counter()
         x = StandardScaler().fit_transform(df[features].to_numpy(dtype=np.float64))
+        steps["scale"] = time.perf_counter()
         km = KMeans(n_clusters=k, init=init, n_init=1, algorithm="lloyd", tol=1e-4,
                     max_iter=300).fit(x)
+        steps["kmeans"] = time.perf_counter()
         df["segment"] = km.labels_
         lab = df["churned"].isin([0, 1]).to_numpy()
         rng = np.random.default_rng(1)
         train = lab & (rng.random(len(df)) >= 0.2)
         lr = LogisticRegression(C=1.0 / l2, max_iter=1000).fit(x[train], df["churned"][train])
         df["churn_score"] = lr.predict_proba(x)[:, 1]
+        steps["churn"] = time.perf_counter()
         df["churn_obs"] = df["churned"].where(lab)
         table = df.groupby("segment").agg(
             customers=("customer_id", "size"), revenue_total=("revenue", "sum"),
@@ -70,6 +75,12 @@ def python_job(store, features, init, k, l2, threads):
             conversion_rate=("converted", "mean"), churn_rate=("churn_obs", "mean"),
             churn_score=("churn_score", "mean"))
         t = time.perf_counter() - t0
+    steps["groupby"] = time.perf_counter()
+    last, parts = t0, []
+    for name, at in steps.items():
+        parts.append(f"{name} {at - last:.2f}")
+        last = at
+    print(f"  python steps (s): {', '.join(parts)}; k-means {km.n_iter_} iterations", flush=True)
     return t, km.labels_, table
 
 
@@ -122,8 +133,14 @@ def main():
 
     tc, tp = [], []
     for r in range(a.repeat):
-        t, cl, cmd = custseg_job(a, features, init_path, os.path.join(a.workdir, "run"))
+        out = os.path.join(a.workdir, "run")
+        t, cl, cmd = custseg_job(a, features, init_path, out)
         tc.append(t)
+        import json
+        st = json.load(open(os.path.join(out, "run.json")))
+        print("  custseg stages (s): " + ", ".join(
+            f"{k} {v['seconds']:.2f}" for k, v in st["stages"].items() if "seconds" in v) +
+            f"; in-process total {st['seconds']:.2f}", flush=True)
         t, pl, table = python_job(a.store, features, init, a.k, a.l2, a.ranks)
         tp.append(t)
         print(f"repeat {r + 1}: custseg {tc[-1]:.2f} s, python {tp[-1]:.2f} s, "
