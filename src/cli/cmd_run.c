@@ -107,6 +107,30 @@ static void common_args(args_t *a, const cs_opts_t *o) {
   if (cs_opt_bool(o, "verbose")) add(a, "--verbose");
 }
 
+/* A stage's arguments: the common ones, --input (unless NULL), and its results file and
+ * summary under dir. */
+static void stage_args(args_t *a, const cs_opts_t *o, const char *input, const char *dir,
+                       const char *output, const char *summary) {
+  common_args(a, o);
+  if (input) {
+    add(a, "--input");
+    add(a, input);
+  }
+  add_path(a, "--output", dir, output);
+  add_path(a, "--summary", dir, summary);
+}
+
+/* The results files of the stages before `upto` that ran, as the later stages take them. */
+static void results_args(args_t *a, const stage_run_t *st, const char *dir, int upto) {
+  static const struct { int stage; const char *flag, *file; } res[] = {
+      {ST_SEGMENT, "--segment-results", "segments.h5"},
+      {ST_CHURN, "--churn-results", "churn.h5"},
+      {ST_CLV, "--clv-results", "clv.h5"},
+      {ST_ROI, "--roi-results", "roi.h5"}};
+  for (size_t i = 0; i < sizeof res / sizeof *res; i++)
+    if (res[i].stage < upto && st[res[i].stage].ran) add_path(a, res[i].flag, dir, res[i].file);
+}
+
 /* Create the output directory when missing (its parent must exist). Collective. */
 static int make_dir(cs_ctx_t *ctx, const char *dir) {
   int local = CS_OK;
@@ -295,11 +319,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st));
 
   if (st[ST_SEGMENT].on) {
-    common_args(&a, o);
-    add(&a, "--input");
-    add(&a, input);
-    add_path(&a, "--output", dir, "segments.h5");
-    add_path(&a, "--summary", dir, "segments.json");
+    stage_args(&a, o, input, dir, "segments.h5", "segments.json");
     add_path(&a, "--personas-csv", dir, "personas.csv");
     add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
     /* A checkpoint of this very run (same key) is resumed; any other is overwritten. */
@@ -316,51 +336,32 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
              label);
     skip(&st[ST_CHURN], "churn", why);
   } else if (st[ST_CHURN].on) {
-    common_args(&a, o);
-    add(&a, "--input");
-    add(&a, input);
-    add_path(&a, "--output", dir, "churn.h5");
-    add_path(&a, "--summary", dir, "churn.json");
-    if (st[ST_SEGMENT].ran) add_path(&a, "--segment-results", dir, "segments.h5");
+    stage_args(&a, o, input, dir, "churn.h5", "churn.json");
+    results_args(&a, st, dir, ST_CHURN); /* for churn-with-segment */
     CS_TRY(do_stage(ctx, st, ST_CHURN, "churn-train", cs_cmd_churn_train, &a, dir, key));
   }
   if (st[ST_CLV].on && !has_txn) {
     skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
   } else if (st[ST_CLV].on) {
-    common_args(&a, o);
-    add(&a, "--input");
-    add(&a, input);
-    add_path(&a, "--output", dir, "clv.h5");
-    add_path(&a, "--summary", dir, "clv.json");
+    stage_args(&a, o, input, dir, "clv.h5", "clv.json");
     CS_TRY(do_stage(ctx, st, ST_CLV, "clv", cs_cmd_clv, &a, dir, key));
   }
   if (st[ST_ROI].on && !st[ST_SEGMENT].ran) {
     skip(&st[ST_ROI], "roi", "the segment stage did not run (the table is per segment)");
   } else if (st[ST_ROI].on) {
-    common_args(&a, o);
-    add(&a, "--input");
-    add(&a, input);
-    add_path(&a, "--segment-results", dir, "segments.h5");
-    if (st[ST_CHURN].ran) add_path(&a, "--churn-results", dir, "churn.h5");
-    if (st[ST_CLV].ran) add_path(&a, "--clv-results", dir, "clv.h5");
-    add_path(&a, "--output", dir, "roi.h5");
+    stage_args(&a, o, input, dir, "roi.h5", "roi.json");
+    results_args(&a, st, dir, ST_ROI);
     add_path(&a, "--roi-csv", dir, "roi.csv");
     add_path(&a, "--roi-markdown", dir, "roi.md");
-    add_path(&a, "--summary", dir, "roi.json");
     CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key));
   }
   if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
     skip(&st[ST_REPORT], "report", "the segment stage did not run (the report is per segment)");
   } else if (st[ST_REPORT].on) {
     CS_TRY(write_timings(ctx, dir, st));
-    common_args(&a, o);
-    add_path(&a, "--segment-results", dir, "segments.h5");
-    if (st[ST_CHURN].ran) add_path(&a, "--churn-results", dir, "churn.h5");
-    if (st[ST_CLV].ran) add_path(&a, "--clv-results", dir, "clv.h5");
-    if (st[ST_ROI].ran) add_path(&a, "--roi-results", dir, "roi.h5");
+    stage_args(&a, o, NULL, dir, "report.html", "report.json"); /* reads results files only */
+    results_args(&a, st, dir, ST_REPORT);
     add_path(&a, "--timings", dir, "stage_times.json");
-    add_path(&a, "--output", dir, "report.html");
-    add_path(&a, "--summary", dir, "report.json");
     CS_TRY(do_stage(ctx, st, ST_REPORT, "report", cs_cmd_report, &a, dir, key));
   }
 

@@ -17,38 +17,15 @@ import json
 import math
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
-custseg, mpiexec = os.environ["CUSTSEG"], os.environ["MPIEXEC"]
-work = os.path.join(os.environ.get("CS_TEST_DIR", "/tmp"), "e2e")
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-path = lambda *p: os.path.join(work, *p)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_util import check, finish, fresh_workdir, run  # noqa: E402
 
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def run(ranks, *args):
-    cmd = [custseg, *args]
-    if ranks > 1:
-        cmd = [mpiexec, "--oversubscribe", "-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, timeout=900, capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
-    if p.returncode != 0:
-        print(p.stdout[-3000:], p.stderr[-3000:])
-        raise SystemExit(f"FAIL: {' '.join(args)}: exit {p.returncode}")
-    return p
-
+path = fresh_workdir("e2e")
 
 # Customers: three behaviour groups, so the segments are real.
 rng = np.random.default_rng(11)
@@ -145,7 +122,4 @@ if summary["report"]["status"] == "ran":
 else:
     check(False, f"the report stage ran ({summary['report']})")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()

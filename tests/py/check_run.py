@@ -17,42 +17,15 @@ Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
-custseg, mpiexec = os.environ["CUSTSEG"], os.environ["MPIEXEC"]
-work = os.path.join(os.environ.get("CS_TEST_DIR", "/tmp"), "run_pipeline")
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-path = lambda *p: os.path.join(work, *p)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_util import check, finish, fresh_workdir, run, same  # noqa: E402
 
-
-def check(ok, what):
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures.append(what)
-
-
-def run(ranks, *args, expect=0, threads=1):
-    cmd = [custseg, *args]
-    if ranks > 1:
-        cmd = [mpiexec, "--oversubscribe", "-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, timeout=900, capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
-    if p.returncode != expect:
-        print(p.stdout[-3000:], p.stderr[-3000:])
-        raise SystemExit(f"FAIL: {' '.join(args)}: exit {p.returncode}, expected {expect}")
-    return p
-
-
-def same(a, b, obj):
-    p = subprocess.run(["h5diff", "-q", a, b, obj], capture_output=True, text=True)
-    return p.returncode == 0
+path = fresh_workdir("run_pipeline")
 
 
 config = path("job.ini")
@@ -141,10 +114,9 @@ for args, code, text in (
         else:
             extra += args[i:i + 2]
     cmd = ["run", "--config", config, "--quiet"] + [x for kv in base.items() for x in kv] + extra
-    p = subprocess.run([custseg] + cmd, capture_output=True, text=True, timeout=300)
+    p = run(1, *cmd, expect=code)
     lines = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
-    check(p.returncode == code and len(lines) == 1 and text in lines[0],
-          f"run {' '.join(args)}: exit {p.returncode}, {lines}")
+    check(len(lines) == 1 and text in lines[0], f"run {' '.join(args)}: exit {code}, {lines}")
     check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
           f"run {' '.join(args)}: no run.json left")
 
@@ -162,13 +134,10 @@ check(iterations >= 4, f"the reference fit takes {iterations} iterations (>= 4)"
 
 def interrupted(name, at, where):
     d = path(name)
-    cmd = [custseg, "run", "--config", fixed, "--input", store, "--output-dir", d, "--quiet"]
-    p = subprocess.run([mpiexec, "--oversubscribe", "-n", "3"] + cmd, capture_output=True,
-                       text=True, timeout=600,
-                       env=dict(os.environ, OMP_NUM_THREADS="1", CUSTSEG_TEST_SIGNAL_AT=str(at)))
+    p = run(3, "run", "--config", fixed, "--input", store, "--output-dir", d, "--quiet",
+            expect=75, env={"CUSTSEG_TEST_SIGNAL_AT": str(at)})
     lines = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
-    check(p.returncode == 75 and len(lines) == 1 and where in lines[0],
-          f"{name}: SIGTERM at boundary {at}: exit {p.returncode}, {lines}")
+    check(len(lines) == 1 and where in lines[0], f"{name}: SIGTERM at boundary {at}: {lines}")
     check(not os.path.exists(os.path.join(d, "run.json")), f"{name}: no run.json when interrupted")
     return d
 
@@ -206,7 +175,4 @@ s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()
