@@ -3,12 +3,13 @@
  * difference), the three most distinguishing columns and a short label made from them
  * (docs/segments.md, Personas).
  *
- * Trade-off: the columns are read from the store again (one double per customer and column,
- * held for the 64 median steps) instead of being kept from the feature pipeline, which only
- * keeps the transformed float32 matrix; in exchange every value is exact and decomposition
- * independent: the sums are 128-bit fixed-point integers (one packed reduction for all
- * segments x columns, one more for the population deviations), the medians come from the
- * grouped bisection of features/quantile.c (64 packed reductions for all of them). */
+ * Trade-off: the columns are read from the store again, one at a time (one double per
+ * customer, held for that column's 64 median steps), instead of being kept from the feature
+ * pipeline, which only keeps the transformed float32 matrix; memory stays one column's worth
+ * whatever the number of columns, at the price of small reductions per column (its range,
+ * its sums, its deviations and 64 median steps). Every value is exact and decomposition
+ * independent: the sums are 128-bit fixed-point integers, the medians come from the grouped
+ * bisection of features/quantile.c. */
 #include "custseg/segment.h"
 
 #include <math.h>
@@ -110,35 +111,148 @@ static void merge_threads(cs_fixed_t *acc, int threads, int64_t n) {
     for (int64_t j = 0; j < n; j++) acc[j] += acc[(int64_t)t * n + j];
 }
 
+/* One store column c (with its n_levels columns when categorical): read, cleaned, its sums,
+ * squared deviations and medians per segment into ps. Work space: x for this rank's nl
+ * values, acc for threads x k x e x 2 fixed-point sums (e = max(1, n_levels)), rank and med
+ * for 2k order statistics. Collective. */
+static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                          const cs_feature_col_t *fc, const int32_t *lab, int k, int threads,
+                          double *x, cs_fixed_t *acc, int64_t *rank, double *med,
+                          cs_personas_t *ps) {
+  int status = CS_OK;
+  const int64_t nl = part->n_local;
+  const int p = ps->p, e = fc->n_levels ? fc->n_levels : 1, j0 = fc->first;
+  const int64_t ke2 = (int64_t)k * e * 2;
+  /* The column as stored: a missing value (non-finite, or a code that is no level) is NaN;
+   * -0.0 becomes +0.0, as numpy's median cannot tell them apart. Its range over the
+   * segmented customers gives the fixed-point grid. */
+  double range[2] = {-INFINITY, -INFINITY};
+  CS_TRY(cs_store_read(store, fc->name, part->offset, nl, CS_DT_F64, x));
+  for (int64_t i = 0; i < nl; i++) {
+    double v = x[i];
+    if (fc->n_levels)
+      v = v >= 0 && v < fc->n_levels && v == floor(v) ? v : NAN;
+    else
+      v = isfinite(v) ? v + 0.0 : NAN;
+    x[i] = v;
+    if (lab[i] >= 0 && !isnan(v)) {
+      range[0] = v > range[0] ? v : range[0];
+      range[1] = -v > range[1] ? -v : range[1];
+    }
+  }
+  CS_TRY(cs_par_allreduce(ctx, range, 2, CS_DT_F64, CS_OP_MAX));
+  /* A level's values are 0/1, summed at grid 1 (counts). */
+  const double scale = fc->n_levels ? 1.0
+                                    : ldexp(1.0, cs_fixed_exponent(fmax(fabs(range[0]),
+                                                                        fabs(range[1])), store->n));
+
+  /* Pass 1: per segment, the sum of the values (fixed point) and their count; per thread,
+   * then in thread order, then across ranks in one packed reduction. */
+  memset(acc, 0, (size_t)threads * (size_t)ke2 * sizeof *acc);
+#pragma omp parallel num_threads(threads)
+  {
+    cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * ke2;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < nl; i++) {
+      double v = x[i];
+      if (lab[i] < 0 || isnan(v)) continue;
+      cs_fixed_t *row = mine + (int64_t)lab[i] * e * 2;
+      if (fc->n_levels) {
+        row[2 * (int)v] += 1;
+        for (int l = 0; l < e; l++) row[2 * l + 1] += 1;
+      } else {
+        row[0] += (int64_t)(v * scale);
+        row[1] += 1;
+      }
+    }
+  }
+  merge_threads(acc, threads, ke2);
+  CS_TRY(cs_par_sum_i128_n(ctx, acc, ke2));
+  for (int l = 0; l < e; l++) {
+    const int j = j0 + l;
+    cs_fixed_t sum = 0, cnt = 0;
+    for (int q = 0; q < k; q++) {
+      const cs_fixed_t *a = acc + 2 * ((int64_t)q * e + l);
+      sum += a[0];
+      cnt += a[1];
+      ps->count[(int64_t)q * p + j] = (int64_t)a[1];
+      ps->mean[(int64_t)q * p + j] = a[1] ? (double)a[0] / scale / (double)a[1] : NAN;
+      ps->median[(int64_t)q * p + j] = NAN;
+    }
+    ps->population_mean[j] = cnt ? (double)sum / scale / (double)cnt : NAN;
+    if (fc->n_levels) { /* a level's share: its Bernoulli standard deviation */
+      double pi = ps->population_mean[j];
+      ps->population_sd[j] = sqrt(pi * (1 - pi));
+    }
+  }
+  if (fc->n_levels) return CS_OK;
+
+  /* Pass 2 (numeric): the population's squared deviations from its mean, exact on their own
+   * grid (no cancellation), one reduction. */
+  const double mu = ps->population_mean[j0];
+  const double dmax = fmax(range[0] - mu, mu + range[1]);
+  const double dscale = ldexp(1.0, cs_fixed_exponent(dmax * dmax, store->n));
+  memset(acc, 0, (size_t)threads * sizeof *acc);
+#pragma omp parallel num_threads(threads)
+  {
+    cs_fixed_t *mine = acc + omp_get_thread_num();
+    cs_fixed_t part_sum = 0;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < nl; i++) {
+      double v = x[i];
+      if (lab[i] < 0 || isnan(v)) continue;
+      double d = v - mu;
+      part_sum += (int64_t)(d * d * dscale);
+    }
+    *mine = part_sum;
+  }
+  merge_threads(acc, threads, 1);
+  CS_TRY(cs_par_sum_i128_n(ctx, acc, 1));
+  int64_t cnt = 0;
+  for (int q = 0; q < k; q++) cnt += ps->count[(int64_t)q * p + j0];
+  ps->population_sd[j0] = cnt ? sqrt((double)acc[0] / dscale / (double)cnt) : NAN;
+
+  /* Medians: order statistics (n - 1) / 2 and n / 2 of each segment, bisected together;
+   * numpy's (a + b) / 2 when they differ. */
+  for (int q = 0; q < k; q++) {
+    int64_t n = ps->count[(int64_t)q * p + j0];
+    rank[2 * q] = n ? (n - 1) / 2 : INT64_MAX;
+    rank[2 * q + 1] = n ? n / 2 : INT64_MAX;
+  }
+  const double *cols[1] = {x};
+  CS_TRY(cs_features_order_stats(ctx, nl, 1, cols, lab, k, 2, rank, med));
+  for (int q = 0; q < k; q++)
+    ps->median[(int64_t)q * p + j0] =
+        rank[2 * q] == rank[2 * q + 1] ? med[2 * q] : (med[2 * q] + med[2 * q + 1]) / 2;
+fail:
+  return status;
+}
+
 int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                         const cs_features_t *f, const cs_matrix_t *m,
                         const cs_kmeans_result_t *r, cs_personas_t *ps) {
   int status = CS_OK;
   const int k = r->k, p = f->d, nc = f->n_cols, threads = omp_get_max_threads();
   const int64_t nl = part->n_local, nb = nl ? nl : 1, kp = (int64_t)k * p;
-  double **col = NULL, *range = NULL, *scale = NULL, *dscale = NULL, *med = NULL;
-  const double **num = NULL;
+  double *x = NULL, *med = NULL;
   int32_t *lab = NULL;
   int64_t *rank = NULL;
-  cs_fixed_t *acc = NULL, *dev = NULL;
+  cs_fixed_t *acc = NULL;
+  int emax = 1;
+  for (int c = 0; c < nc; c++) emax = f->cols[c].n_levels > emax ? f->cols[c].n_levels : emax;
   memset(ps, 0, sizeof *ps);
   int local = alloc_personas(ps, k, p);
   if (local == CS_OK) {
-    col = calloc((size_t)nc, sizeof *col);
-    num = calloc((size_t)nc, sizeof *num);
+    /* One column at a time: memory is one double per local customer (plus the median
+     * bisection's keys), whatever the number of columns. */
+    x = malloc(cs_bytes(nb, sizeof *x));
     lab = malloc(cs_bytes(nb, sizeof *lab));
-    range = malloc(cs_bytes(2 * nc, sizeof *range));
-    scale = malloc(cs_bytes(p, sizeof *scale));
-    dscale = malloc(cs_bytes(p, sizeof *dscale));
-    acc = calloc((size_t)threads, cs_bytes(2 * kp, sizeof *acc));
-    dev = calloc((size_t)threads, cs_bytes(p, sizeof *dev));
-    for (int c = 0; col && c < nc; c++) col[c] = malloc(cs_bytes(nb, sizeof **col));
-    int ok = col && num && lab && range && scale && dscale && acc && dev;
-    for (int c = 0; ok && c < nc; c++) ok = col[c] != NULL;
-    if (!ok)
+    acc = calloc((size_t)threads, cs_bytes(2 * (int64_t)k * emax, sizeof *acc));
+    rank = malloc(cs_bytes(2 * (int64_t)k, sizeof *rank));
+    med = malloc(cs_bytes(2 * (int64_t)k, sizeof *med));
+    if (!(x && lab && acc && rank && med))
       local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
-                           "out of memory for the persona columns (%d columns x %lld rows)", nc,
-                           (long long)nl);
+                           "out of memory for the personas (%lld rows)", (long long)nl);
   }
   CS_TRY(cs_par_agree(ctx, local));
   for (int j = 0; j < p; j++) {
@@ -153,161 +267,22 @@ int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   /* Segments by input row; customers without a feature row (--missing drop) have none. */
   for (int64_t i = 0; i < nl; i++) lab[i] = -1;
   for (int64_t i = 0; i < m->n; i++) lab[m->row[i] - part->offset] = r->labels[i];
-
-  /* The columns as stored: a missing value (non-finite, or a code that is no level) is NaN;
-   * -0.0 becomes +0.0, as numpy's median cannot tell them apart. Ranges over the segmented
-   * customers, for the fixed-point grids: max and -min per column, one packed reduction. */
-  for (int c = 0; c < nc; c++) {
-    const cs_feature_col_t *fc = &f->cols[c];
-    double *x = col[c], hi = -INFINITY, nlo = -INFINITY;
-    CS_TRY(cs_store_read(store, fc->name, part->offset, nl, CS_DT_F64, x));
-    for (int64_t i = 0; i < nl; i++) {
-      double v = x[i];
-      if (fc->n_levels)
-        v = v >= 0 && v < fc->n_levels && v == floor(v) ? v : NAN;
-      else
-        v = isfinite(v) ? v + 0.0 : NAN;
-      x[i] = v;
-      if (lab[i] >= 0 && !isnan(v)) {
-        hi = v > hi ? v : hi;
-        nlo = -v > nlo ? -v : nlo;
-      }
-    }
-    range[2 * c] = hi;
-    range[2 * c + 1] = nlo;
-  }
-  CS_TRY(cs_par_allreduce(ctx, range, 2 * nc, CS_DT_F64, CS_OP_MAX));
-  /* A level's values are 0/1, summed at grid 1 (counts). */
-  for (int j = 0; j < p; j++) {
-    int c = f->col_of[j];
-    double maxabs = fmax(fabs(range[2 * c]), fabs(range[2 * c + 1]));
-    scale[j] = ps->level[j] >= 0 ? 1.0 : ldexp(1.0, cs_fixed_exponent(maxabs, store->n));
-  }
-
-  /* Pass 1: per segment and column, the sum of the values (fixed point) and their count;
-   * per thread, then in thread order, then across ranks in one packed reduction. */
-#pragma omp parallel num_threads(threads)
-  {
-    cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * 2 * kp;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < nl; i++) {
-      if (lab[i] < 0) continue;
-      cs_fixed_t *row = mine + (int64_t)lab[i] * p * 2;
-      for (int c = 0; c < nc; c++) {
-        const cs_feature_col_t *fc = &f->cols[c];
-        double v = col[c][i];
-        if (isnan(v)) continue;
-        if (fc->n_levels) {
-          row[2 * (fc->first + (int)v)] += 1;
-          for (int l = 0; l < fc->n_levels; l++) row[2 * (fc->first + l) + 1] += 1;
-        } else {
-          row[2 * fc->first] += (int64_t)(v * scale[fc->first]);
-          row[2 * fc->first + 1] += 1;
-        }
-      }
-    }
-  }
-  merge_threads(acc, threads, 2 * kp);
-  CS_TRY(cs_par_sum_i128_n(ctx, acc, 2 * kp));
-  for (int j = 0; j < p; j++) {
-    cs_fixed_t sum = 0, cnt = 0;
-    for (int q = 0; q < k; q++) {
-      const cs_fixed_t *a = acc + 2 * ((int64_t)q * p + j);
-      sum += a[0];
-      cnt += a[1];
-      ps->count[(int64_t)q * p + j] = (int64_t)a[1];
-      ps->mean[(int64_t)q * p + j] = a[1] ? (double)a[0] / scale[j] / (double)a[1] : NAN;
-    }
-    ps->population_mean[j] = cnt ? (double)sum / scale[j] / (double)cnt : NAN;
-    if (ps->level[j] >= 0) { /* a level's share: its Bernoulli standard deviation */
-      double pi = ps->population_mean[j];
-      ps->population_sd[j] = sqrt(pi * (1 - pi));
-    }
-    /* The grid of the squared deviations of a numeric column, from its range. */
-    int c = f->col_of[j];
-    double d = fmax(range[2 * c] - ps->population_mean[j], ps->population_mean[j] + range[2 * c + 1]);
-    dscale[j] = ldexp(1.0, cs_fixed_exponent(d * d, store->n));
-  }
-
-  /* Pass 2: the population's squared deviations from its mean (numeric columns), exact on
-   * their own grid (no cancellation), one packed reduction. */
-#pragma omp parallel num_threads(threads)
-  {
-    cs_fixed_t *mine = dev + (int64_t)omp_get_thread_num() * p;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < nl; i++) {
-      if (lab[i] < 0) continue;
-      for (int c = 0; c < nc; c++) {
-        const cs_feature_col_t *fc = &f->cols[c];
-        double v = col[c][i];
-        if (fc->n_levels || isnan(v)) continue;
-        double e = v - ps->population_mean[fc->first];
-        mine[fc->first] += (int64_t)(e * e * dscale[fc->first]);
-      }
-    }
-  }
-  merge_threads(dev, threads, p);
-  CS_TRY(cs_par_sum_i128_n(ctx, dev, p));
-  for (int j = 0; j < p; j++) {
-    if (ps->level[j] >= 0) continue;
-    int64_t cnt = 0;
-    for (int q = 0; q < k; q++) cnt += ps->count[(int64_t)q * p + j];
-    ps->population_sd[j] = cnt ? sqrt((double)dev[j] / dscale[j] / (double)cnt) : NAN;
-  }
+  for (int c = 0; c < nc; c++)
+    CS_TRY(persona_column(ctx, store, part, &f->cols[c], lab, k, threads, x, acc, rank, med, ps));
   for (int64_t e = 0; e < kp; e++) {
     int j = (int)(e % p);
     double sd = ps->population_sd[j];
     ps->zdiff[e] = sd > 0 ? (ps->mean[e] - ps->population_mean[j]) / sd
                    : isnan(ps->mean[e]) || isnan(sd) ? NAN : 0.0;
   }
-
-  /* Medians of the numeric columns: order statistics (n - 1) / 2 and n / 2 of each
-   * segment x column, all bisected together; numpy's (a + b) / 2 when they differ. */
-  int nn = 0;
-  for (int c = 0; c < nc; c++)
-    if (!f->cols[c].n_levels) num[nn++] = col[c];
-  if (nn) {
-    rank = malloc(cs_bytes((int64_t)k * nn * 2, sizeof *rank));
-    med = malloc(cs_bytes((int64_t)k * nn * 2, sizeof *med));
-    CS_TRY(cs_par_agree(ctx, rank && med ? CS_OK
-                                         : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
-                                                        "out of memory for %lld medians",
-                                                        (long long)k * nn)));
-    for (int q = 0; q < k; q++)
-      for (int c = 0, u = 0; c < nc; c++) {
-        if (f->cols[c].n_levels) continue;
-        int64_t n = ps->count[(int64_t)q * p + f->cols[c].first];
-        int64_t *rk = rank + 2 * ((int64_t)q * nn + u++);
-        rk[0] = n ? (n - 1) / 2 : INT64_MAX;
-        rk[1] = n ? n / 2 : INT64_MAX;
-      }
-    CS_TRY(cs_features_order_stats(ctx, nl, nn, num, lab, k, 2, rank, med));
-  }
-  for (int q = 0; q < k; q++)
-    for (int c = 0, u = 0; c < nc; c++) {
-      const cs_feature_col_t *fc = &f->cols[c];
-      int64_t e = (int64_t)q * p + fc->first;
-      if (fc->n_levels) {
-        for (int l = 0; l < fc->n_levels; l++) ps->median[e + l] = NAN;
-        continue;
-      }
-      int64_t s = 2 * ((int64_t)q * nn + u++);
-      ps->median[e] = rank[s] == rank[s + 1] ? med[s] : (med[s] + med[s + 1]) / 2;
-    }
   for (int q = 0; q < k; q++)
     cs_segment_persona_label((const char(*)[CS_FEATURE_NAME_MAX])ps->names,
                              ps->zdiff + (int64_t)q * p, p, ps->top + (int64_t)q * CS_PERSONA_TOP,
                              ps->labels[q], sizeof ps->labels[q]);
 fail:
-  for (int c = 0; col && c < nc; c++) free(col[c]);
-  free(col);
-  free(num);
+  free(x);
   free(lab);
-  free(range);
-  free(scale);
-  free(dscale);
   free(acc);
-  free(dev);
   free(rank);
   free(med);
   if (status < 0) cs_segment_personas_free(ps);
