@@ -81,4 +81,24 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
                    const char *const *labels, const char *const *colours, const double *q,
                    const int64_t *c, int nb, double lo, double hi);
 
+
+/* ---- shared by the section files (cells.c, report.c, model_sections.c) ---- */
+enum { S_RUN, S_SIZES, S_CHANGES, S_PERSONAS, S_HEATMAP, S_KSEL, S_ROI, S_CHURN, S_CLV };
+extern const char *const cs__section_titles[CS_REPORT_SECTIONS];
+double cs__attr_num(const cs_io_attrs_t *a, const char *name);
+/* "Segment g" or "g · label" (persona labels), "No segment" for group k. */
+void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len);
+void cs__fact(cs__buf_t *b, const char *name, const char *value);
+void cs__fact_num(cs__buf_t *b, const char *name, double v, cs__fmt_t f);
+void cs__th(cs__buf_t *b, const char *text, int left);
+void cs__td_num(cs__buf_t *b, double v, cs__fmt_t f);
+void cs__td_text(cs__buf_t *b, const char *s);
+void cs__td_swatch(cs__buf_t *b, int g, const char *name);
+/* A header row's first cell (left-aligned) and one cell per segment. */
+void cs__th_segments(cs__buf_t *b, const cs_report_t *r, const char *first);
+void cs__source(cs__buf_t *b, const char *fmt, const char *path);
+void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path);
+void cs__section_churn(cs__buf_t *b, const cs_report_t *r, const char *churn_path);
+void cs__section_clv(cs__buf_t *b, const cs_report_t *r, const char *clv_path);
+
 #endif

@@ -1,0 +1,84 @@
+/* report/cells.c: the small pieces every section writes: facts (name: value), table cells
+ * and headers, segment names (persona labels when present), source lines, numbers from
+ * attributes. */
+#include "report_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+double cs__attr_num(const cs_io_attrs_t *a, const char *name) {
+  const char *v = cs_io_attr(a, name);
+  char *end;
+  double d = v ? strtod(v, &end) : NAN;
+  return v && end != v ? d : NAN;
+}
+
+/* "Segment g" or "Segment g · label" (persona labels), "No segment" for group k. */
+void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len) {
+  int64_t k = r->sizes.rows;
+  if (g >= k)
+    snprintf(out, len, "No segment");
+  else if (r->has_personas && g < r->n_labels && r->p_labels[g][0])
+    snprintf(out, len, "%d \xc2\xb7 %s", g, r->p_labels[g]);
+  else
+    snprintf(out, len, "Segment %d", g);
+}
+
+void cs__fact(cs__buf_t *b, const char *name, const char *value) {
+  cs__put(b, "<dt>");
+  cs__esc(b, name);
+  cs__put(b, "</dt><dd>");
+  cs__esc(b, value && *value ? value : "\xe2\x80\x93");
+  cs__put(b, "</dd>");
+}
+
+void cs__fact_num(cs__buf_t *b, const char *name, double v, cs__fmt_t f) {
+  char num[64];
+  cs__num(num, sizeof num, v, f);
+  cs__fact(b, name, num);
+}
+
+void cs__th(cs__buf_t *b, const char *text, int left) {
+  cs__put(b, "<th%s>", left ? " class=\"l\"" : "");
+  cs__esc(b, text);
+  cs__put(b, "</th>");
+}
+
+void cs__td_num(cs__buf_t *b, double v, cs__fmt_t f) {
+  char num[64];
+  cs__num(num, sizeof num, v, f);
+  cs__put(b, "<td>%s</td>", num);
+}
+
+void cs__td_text(cs__buf_t *b, const char *s) {
+  cs__put(b, "<td class=\"l\">");
+  cs__esc(b, s);
+  cs__put(b, "</td>");
+}
+
+void cs__td_swatch(cs__buf_t *b, int g, const char *name) {
+  cs__put(b, "<td class=\"l\"><span class=\"sw\" style=\"background:%s\"></span>",
+          cs__segment_colour(g));
+  cs__esc(b, name);
+  cs__put(b, "</td>");
+}
+
+/* A header row's first cell (left-aligned) and one cell per segment, named by seg_name. */
+void cs__th_segments(cs__buf_t *b, const cs_report_t *r, const char *first) {
+  char name[160];
+  cs__th(b, first, 1);
+  for (int g = 0; g < (int)r->sizes.rows; g++) {
+    cs__seg_name(r, g, name, sizeof name);
+    cs__th(b, name, 0);
+  }
+}
+
+void cs__source(cs__buf_t *b, const char *fmt, const char *path) {
+  cs__put(b, "<p class=\"src\">");
+  cs__escf(b, fmt, path);
+  cs__put(b, "</p>\n");
+}
+
