@@ -4,7 +4,8 @@
  * row's value is broadcast and multiplied into CS_KERNEL_LANES-wide accumulators over
  * centroids (GCC vector extensions, so AVX2/AVX-512 where the build targets it and SSE
  * otherwise). AVX-512 paths: K <= 16 puts 16 rows in the lanes (assign_xt16), larger K
- * several rows against several panel vectors (CS_ASSIGN_AVX512). Every path computes a
+ * several rows against several panel vectors (CS_ASSIGN_AVX512); K <= 16 with d <= 16 goes
+ * centroid-outer over the transposed block (assign_xt16q). Every path computes a
  * row's score for centroid q as hn[q] - fma-chain(x_j * c_qj, j = 0..d-1), so all give the
  * same bits (tests/unit/test_kernels.c checks them against a scalar fmaf reference). The panel
  * (d x kp floats) stays in L1/L2 for customer-sized K and D; no n x K block is ever written.
@@ -297,6 +298,66 @@ static inline void transpose16(__m512 v[16]) {
       }                                                                                         \
     }                                                                                           \
   }
+/* K <= 16 and d <= 16: the same transposed block, but centroid-outer in groups of four, each
+ * group's four FMA chains (feature order, as above) followed at once by its argmin steps. Only
+ * four accumulators are live beside the 16 transposed rows, so nothing spills; a centroid's
+ * score and the order of the argmin steps are those of assign_xt16, so the bits are too. */
+#define CS_ASSIGN_XT16Q(S2, NAME, PF)                                                             \
+  static void NAME(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,     \
+                   int32_t *restrict label, float *restrict score2) {                           \
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); \
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));                     \
+    const int k = p->k;                                                                         \
+    const float *ct = p->ct;                                                                    \
+    const __mmask16 fm = (__mmask16)((1u << d) - 1);                                            \
+    (void)score2;                                                                               \
+    for (int64_t i0 = 0; i0 < n; i0 += 16) {                                                    \
+      if (i0 + PF + 16 <= n) {                                                                  \
+        const char *pf = (const char *)(x + (i0 + PF) * d);                                     \
+        for (int b = 0; b < 16 * d * 4; b += 64) _mm_prefetch(pf + b, _MM_HINT_T0);            \
+      }                                                                                         \
+      __m512 xt[16];                                                                            \
+      for (int r = 0; r < 16; r++)                                                              \
+        xt[r] = _mm512_maskz_loadu_ps(fm, x + (i0 + r < n ? i0 + r : n - 1) * d);               \
+      transpose16(xt);                                                                          \
+      __m512 best = _mm512_set1_ps(FLT_MAX), sec = _mm512_set1_ps(FLT_MAX);                     \
+      __m512i arg = _mm512_setzero_si512();                                                     \
+      for (int q0 = 0; q0 < k; q0 += 4) {                                                       \
+        __m512 a[4];                                                                            \
+        for (int t = 0; t < 4; t++) a[t] = _mm512_setzero_ps();                                 \
+        _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++) {                                 \
+          if (j == d) break;                                                                    \
+          for (int t = 0; t < 4; t++)                                                           \
+            a[t] = _mm512_fmadd_ps(xt[j], _mm512_set1_ps(ct[j * 16 + q0 + t]), a[t]);           \
+        }                                                                                       \
+        for (int t = 0; t < 4 && q0 + t < k; t++) {                                             \
+          const int q = q0 + t;                                                                 \
+          __m512 s = _mm512_sub_ps(_mm512_set1_ps(p->hn[q]), a[t]);                             \
+          if (q == 0) {                                                                         \
+            best = s;                                                                           \
+            continue;                                                                           \
+          }                                                                                     \
+          __mmask16 lt = _mm512_cmp_ps_mask(s, best, _CMP_LT_OQ);                               \
+          if (S2) sec = _mm512_min_ps(sec, _mm512_max_ps(s, best));                             \
+          best = _mm512_mask_blend_ps(lt, best, s);                                             \
+          arg = _mm512_mask_blend_epi32(lt, arg, _mm512_set1_epi32(q));                         \
+        }                                                                                       \
+      }                                                                                         \
+      int64_t m = n - i0 < 16 ? n - i0 : 16;                                                    \
+      __mmask16 keep = (__mmask16)((1u << m) - 1);                                              \
+      _mm512_mask_storeu_epi32(label + i0, keep, arg);                                          \
+      if (S2) {                                                                                 \
+        __m512 lo = _mm512_permutex2var_ps(best, lo_idx, sec);                                  \
+        __m512 hi = _mm512_permutex2var_ps(best, hi_idx, sec);                                  \
+        __mmask16 klo = (__mmask16)(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1);                    \
+        __mmask16 khi = (__mmask16)(m >= 16 ? 0xFFFFu : m > 8 ? (1u << (2 * (m - 8))) - 1 : 0); \
+        _mm512_mask_storeu_ps(score2 + 2 * i0, klo, lo);                                        \
+        _mm512_mask_storeu_ps(score2 + 2 * i0 + 16, khi, hi);                                   \
+      }                                                                                         \
+    }                                                                                           \
+  }
+CS_ASSIGN_XT16Q(0, assign_xt16q, 64)
+CS_ASSIGN_XT16Q(1, assign2_xt16q, 64)
 CS_ASSIGN_XT16(0, assign_xt16, 64)
 CS_ASSIGN_XT16(1, assign2_xt16, 64)
 CS_ASSIGN_AVX512(8, 1, 0, assign_r8_v1)
@@ -312,6 +373,11 @@ void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_
 #if defined(__AVX512F__)
   if (CS_KERNEL_LANES == 16) {
     int nv = p->kp / 16;
+    if (nv == 1 && d <= 16) {
+      if (score2) assign2_xt16q(x, n, d, p, label, score2);
+      else assign_xt16q(x, n, d, p, label, NULL);
+      return;
+    }
     if (nv == 1) {
       if (score2) assign2_xt16(x, n, d, p, label, score2);
       else assign_xt16(x, n, d, p, label, NULL);

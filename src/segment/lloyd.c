@@ -47,6 +47,33 @@ static void fold_block(const lloyd_t *l, const int64_t *ext, cs_fixed_t *tot, in
     }
 }
 
+/* Up to this many changed rows in a block go straight into the 128-bit totals: 2 x d adds a
+ * row against two folds of the CS_ACC_COPIES x K x (D + 2) kernel sums. */
+#define FEW_CHANGES 64
+
+/* Changed rows (x, ||x||^2 as integers, new and old label) into tot: + to the new segment, -
+ * from the old. Each value converts as acc_rows converts it (x * 2^sx is exact in float and in
+ * double, then truncated), so the totals equal the folded kernel sums. Unweighted runs only. */
+static void add_changes(const lloyd_t *l, const float *gx, const int64_t *gq, const int32_t *gnew,
+                        const int32_t *gold, int64_t nc, double xs, int64_t w_unit,
+                        cs_fixed_t *tot) {
+  const int d = l->d;
+  for (int64_t r = 0; r < nc; r++) {
+    cs_fixed_t *sn = tot + (int64_t)gnew[r] * d, *so = tot + (int64_t)gold[r] * d;
+    for (int j = 0; j < d; j++) {
+      cs_fixed_t v = (int64_t)((double)gx[r * d + j] * xs);
+      sn[j] += v;
+      so[j] -= v;
+    }
+    tot[OFF_N(l) + gnew[r]] += 1;
+    tot[OFF_N(l) + gold[r]] -= 1;
+    tot[OFF_W(l) + gnew[r]] += w_unit;
+    tot[OFF_W(l) + gold[r]] -= w_unit;
+    tot[OFF_Q(l) + gnew[r]] += gq[r];
+    tot[OFF_Q(l) + gold[r]] -= gq[r];
+  }
+}
+
 static int step(lloyd_t *l, const double *c, int count_changes) {
   int status = CS_OK;
   const cs_matrix_t *m = l->m;
@@ -85,16 +112,24 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
       if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2);
       int64_t changed = 0;
       if (incremental) {
-        for (int64_t i = 0; i < n; i++) {
-          if (prev[i] == lab[i]) continue;
-          memcpy(gx + changed * d, x + i * d, (size_t)d * sizeof *gx);
-          gq[changed] = l->xq[i0 + i];
-          gnew[changed] = lab[i];
-          gold[changed] = prev[i];
-          prev[i] = lab[i];
-          changed++;
+        for (int64_t h = 0; h < n; h += 16) {
+          const int64_t he = n - h < 16 ? n : h + 16;
+          int32_t diff = 0;
+          for (int64_t i = h; i < he; i++) diff |= prev[i] ^ lab[i]; /* vectorized */
+          if (!diff) continue;
+          for (int64_t i = h; i < he; i++) {
+            if (prev[i] == lab[i]) continue;
+            memcpy(gx + changed * d, x + i * d, (size_t)d * sizeof *gx);
+            gq[changed] = l->xq[i0 + i];
+            gnew[changed] = lab[i];
+            gold[changed] = prev[i];
+            prev[i] = lab[i];
+            changed++;
+          }
         }
-        if (changed) {
+        if (changed && changed <= FEW_CHANGES) {
+          add_changes(l, gx, gq, gnew, gold, changed, xs, w_unit, tot);
+        } else if (changed) {
           cs_acc_t acc = {k, NULL, xs, gq, ext};
           memset(ext, 0, (size_t)ext_len * sizeof *ext);
           cs_kernel_accumulate(gx, changed, d, gnew, &acc);
