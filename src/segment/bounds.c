@@ -26,12 +26,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define MAX_GROUPS 64
 /* Rows per block of the bounded step. A block's int64 sums are flushed once the rows changed
  * since the last flush, plus one more block, could exceed CS_FIXED_BLOCK terms per entry. */
 #define BOUND_ROWS 256
-#define PREFETCH 8 /* rows ahead when reading the rows whose bounds failed */
 
 static double cmax(const lloyd_t *l, const double *c) {
   double mx = 0;
@@ -279,6 +281,41 @@ void cs__bounds_moved(lloyd_t *l, const double *c, const double *c_new, int ne) 
   l->cgm[e] = l->cgm[e - 1] + mx;
 }
 
+/* The first bound test of the scan below (the smallest group bound when ng > 1, the one
+ * group's bound when ng == 1) for rows i..i+7 at once, in the same double arithmetic: the
+ * lanes it does not prove go through the scalar test. Without AVX-512 every lane does. */
+static inline unsigned first_fail8(const lloyd_t *l, int64_t i, const double *cc_now, double cg0_now,
+                                   double cgm_now, double guard, double cm) {
+#if defined(__AVX512F__)
+  const __m256i a = _mm256_loadu_si256((const __m256i *)(l->labels + i));
+  const __m256i st = _mm256_loadu_si256((const __m256i *)(l->stamp + i));
+  const __m256i us = _mm256_loadu_si256((const __m256i *)(l->ustamp + i));
+  const __m256i ia = _mm256_add_epi32(_mm256_mullo_epi32(us, _mm256_set1_epi32(l->k)), a);
+  const __m512d g = _mm512_set1_pd(guard);
+  const __m512d drift = _mm512_sub_pd(_mm512_i32gather_pd(a, cc_now, 8), _mm512_i32gather_pd(ia, l->cc, 8));
+  const __m512d u = _mm512_add_pd(_mm512_add_pd(_mm512_loadu_pd(l->u + i), drift), g);
+  const __m512d e = _mm512_mul_pd(_mm512_set1_pd((l->d + 4) * 0x1.0p-24),
+                                  _mm512_add_pd(_mm512_mul_pd(_mm512_loadu_pd(l->xlen + i), _mm512_set1_pd(cm)),
+                                                _mm512_set1_pd(cm * cm)));
+  __m512d glob;
+  if (l->ng > 1)
+    glob = _mm512_sub_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(l->lbmin + i)),
+                                       _mm512_sub_pd(_mm512_set1_pd(cgm_now), _mm512_i32gather_pd(st, l->cgm, 8))), g);
+  else
+    glob = _mm512_sub_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(l->lb + i)),
+                                       _mm512_sub_pd(_mm512_set1_pd(cg0_now), _mm512_i32gather_pd(st, l->cg, 8))), g);
+  const __m512d hg = _mm512_sub_pd(_mm512_mul_pd(_mm512_set1_pd(2.0), _mm512_i32gather_pd(a, l->half_gap, 8)), u);
+  const __m512d lb = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(glob, hg, _CMP_GT_OQ), hg, glob);
+  const __mmask8 gt = _mm512_cmp_pd_mask(lb, u, _CMP_GT_OQ);
+  const __m512d gap = _mm512_sub_pd(_mm512_mul_pd(lb, lb), _mm512_mul_pd(u, u));
+  const __mmask8 pass = _mm512_mask_cmp_pd_mask(gt, gap, _mm512_mul_pd(_mm512_set1_pd(8.0), e), _CMP_GT_OQ);
+  return (unsigned)(uint8_t)~pass;
+#else
+  (void)l, (void)i, (void)cc_now, (void)cg0_now, (void)cgm_now, (void)guard, (void)cm;
+  return 0xFF;
+#endif
+}
+
 typedef struct gres {
   float best, second;
   int32_t arg; /* global centroid index of best */
@@ -323,38 +360,44 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
         const int64_t i0 = b * BOUND_ROWS, i1 = m->n < i0 + BOUND_ROWS ? m->n : i0 + BOUND_ROWS;
         int nc = 0;
         /* 1. Bring the bounds up to the current epoch and keep the rows they do not prove
-         * (proven rows are read, not written). Then make u exact for those, their rows
-         * prefetched a few ahead (random rows: the loads must overlap), and keep the rows
-         * still not proven, with the groups to score. */
+         * (proven rows are read, not written), eight at a time through first_fail8; a kept
+         * row's x and ||x||^2 are prefetched as it is kept, so their loads overlap the rest of
+         * the scan. Then make u exact for those, and keep the rows still not proven, with the
+         * groups to score. */
         int nt = 0;
-        for (int64_t i = i0; i < i1; i++) {
-          const int a = l->labels[i], st = l->stamp[i];
-          const double *cs0 = l->cg + (int64_t)st * ng;
-          const float *lbi = l->lb + i * ng;
-          const double u =
-              l->u[i] + (cc_now[a] - l->cc[(int64_t)l->ustamp[i] * l->k + a]) + guard;
-          const double e = margin(l, i, cm);
-          double glob;
-          if (ng > 1) {
-            /* The smallest bound less the largest drifts: one number, often enough. */
-            glob = (double)l->lbmin[i] - (cgm_now - l->cgm[st]) - guard;
+        for (int64_t i8 = i0; i8 < i1; i8 += 8) {
+          unsigned f = i8 + 8 <= i1 ? first_fail8(l, i8, cc_now, cg_now[0], cgm_now, guard, cm)
+                                    : (1u << (i1 - i8)) - 1;
+          for (; f; f &= f - 1) {
+            const int64_t i = i8 + __builtin_ctz(f);
+            const int a = l->labels[i], st = l->stamp[i];
+            const double *cs0 = l->cg + (int64_t)st * ng;
+            const float *lbi = l->lb + i * ng;
+            const double u =
+                l->u[i] + (cc_now[a] - l->cc[(int64_t)l->ustamp[i] * l->k + a]) + guard;
+            const double e = margin(l, i, cm);
+            double glob;
+            if (ng > 1) {
+              /* The smallest bound less the largest drifts: one number, often enough. */
+              glob = (double)l->lbmin[i] - (cgm_now - l->cgm[st]) - guard;
+              if (proven(u, glob, l->half_gap[a], e)) continue;
+            }
+            glob = INFINITY;
+            for (int g = 0; g < ng; g++) {
+              double v = (double)lbi[g] - (cg_now[g] - cs0[g]) - guard;
+              glob = v < glob ? v : glob;
+            }
             if (proven(u, glob, l->half_gap[a], e)) continue;
+            /* The row will be read below: start its loads now, while the scan goes on. */
+            const char *px = (const char *)(m->x + i * d);
+            for (int off = 0; off < d * (int)sizeof(float); off += 64) __builtin_prefetch(px + off);
+            __builtin_prefetch(l->xnorm + i);
+            cand[nt] = i;
+            gl[nt++] = glob;
           }
-          glob = INFINITY;
-          for (int g = 0; g < ng; g++) {
-            double v = (double)lbi[g] - (cg_now[g] - cs0[g]) - guard;
-            glob = v < glob ? v : glob;
-          }
-          if (proven(u, glob, l->half_gap[a], e)) continue;
-          cand[nt] = i;
-          gl[nt++] = glob;
         }
         /* u exact (its own epoch stamp: the group bounds are left as they are). */
         for (int r = 0; r < nt; r++) {
-          if (r + PREFETCH < nt) {
-            const char *px = (const char *)(m->x + cand[r + PREFETCH] * d);
-            for (int off = 0; off < d * (int)sizeof(float); off += 64) __builtin_prefetch(px + off);
-          }
           const int64_t i = cand[r];
           const int a = l->labels[i], st = l->stamp[i];
           const double *cs0 = l->cg + (int64_t)st * ng;
