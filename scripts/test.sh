@@ -2,8 +2,8 @@
 # README command 2 (and CI): install what is missing, build, run the whole test suite, then
 # build and run it again with AddressSanitizer + UndefinedBehaviorSanitizer, except the tests
 # labelled `statistical` (recovery and coverage checks on large generated stores whose code
-# paths other tests run under the sanitizers too; they take minutes there, so CI stays
-# under 30 minutes).
+# paths other tests run under the sanitizers too; they take minutes there) and `slurm` (the
+# job templates under a real Slurm, which runs alone), so CI stays under 30 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -22,5 +22,5 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0:fast_
 export OMPI_MCA_mca_base_component_disable_dlclose=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" -LE statistical)
+(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" -LE "statistical|slurm")
 echo "== all tests passed (release build; sanitizer build without the 'statistical' label)"
