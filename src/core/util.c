@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 size_t cs_bytes(int64_t n, size_t size) {
   if (n < 0 || (size && (uint64_t)n > SIZE_MAX / size)) return SIZE_MAX;
@@ -15,8 +16,16 @@ void *cs_alloc(size_t bytes, const char *what) {
     cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "size overflow allocating %s", what);
     return NULL;
   }
-  size_t rounded = (bytes + 63) & ~(size_t)63;
-  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  /* Large arrays (the feature matrix, labels, bounds) on 2 MiB boundaries and advised as
+   * transparent huge pages: the kernels stream them every iteration, and fewer TLB misses
+   * were measured to matter there. Small ones 64-byte aligned. */
+  const size_t huge = (size_t)2 << 20;
+  const size_t align = bytes >= 4 * huge ? huge : 64;
+  size_t rounded = (bytes + align - 1) & ~(align - 1);
+  void *p = aligned_alloc(align, rounded ? rounded : 64);
+#ifdef MADV_HUGEPAGE
+  if (p && align == huge) (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
   if (!p)
     cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory allocating %zu bytes for %s", bytes,
                  what);
