@@ -85,6 +85,11 @@ typedef struct cs_stage {
 /* Check --output/--summary can be written, open --input, partition, refuse duplicate ids.
  * Collective. */
 int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st);
+/* Refuse duplicate customer ids in the store and set fp to its fingerprint (16 hex digits).
+ * The result for the last store checked is kept for the life of the process (keyed by the
+ * file's device, inode, size and modification time on every rank), so the stages of one
+ * `custseg run` check their common store once. Collective. */
+int cs_stage_check_ids(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, char fp[32]);
 void cs_stage_close(cs_stage_t *st);
 /* When `features` names any rfm_* feature: read the transactions and add the RFM summary
  * (up to the last purchase day, whole days) as computed columns rfm_frequency, rfm_recency,

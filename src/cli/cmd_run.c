@@ -154,7 +154,6 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   int status = CS_OK;
   cs_store_t *store = NULL;
   cs_part_t part;
-  cs_ids_report_t ids;
   cs_opts_t co = {0};
   args_t a;
   common_args(&a, o);
@@ -164,8 +163,9 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   *has_label = cs_store_column(store, label) != NULL;
   *has_txn = store->txn_rows >= 0;
   CS_TRY(cs_par_partition(ctx, store->n, &part));
-  CS_TRY(cs_inspect_ids(ctx, store, &part, &ids));
-  *fingerprint = ids.fingerprint;
+  char fp[32];
+  CS_TRY(cs_stage_check_ids(ctx, store, &part, fp));
+  *fingerprint = strtoull(fp, NULL, 16);
 fail:
   if (store) cs_store_close(store);
   cs_opts_free(&co);
