@@ -67,31 +67,38 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
   }
   /* AUC: positives above negatives, ties (same bin) as one half. */
   if (pos > 0 && neg > 0) {
-    long double num = 0, tie = 0;
+    /* Twice the counts, as exact integers: 2 x below + same-bin pairs, and the same-bin pairs. */
+    __int128 num2 = 0, tie2 = 0;
     int64_t neg_below = 0;
     for (int b = 0; b < BINS; b++) {
-      num += (long double)hist[BINS + b] * ((long double)neg_below + 0.5L * hist[b]);
-      tie += 0.5L * (long double)hist[BINS + b] * hist[b];
+      num2 += (__int128)hist[BINS + b] * (2 * neg_below + hist[b]);
+      tie2 += (__int128)hist[BINS + b] * hist[b];
       neg_below += hist[b];
     }
-    long double pairs = (long double)pos * (long double)neg;
-    out->auc = (double)(num / pairs);
-    out->auc_error_bound = (double)(tie / pairs);
+    long double pairs2 = 2.0L * (long double)pos * (long double)neg;
+    out->auc = (double)((long double)num2 / pairs2);
+    out->auc_error_bound = (double)((long double)tie2 / pairs2);
   } else {
     out->auc = NAN;
   }
-  /* Cumulative gains by decile: customers ranked by score, best first. */
-  for (int q = 0; q < CS_CHURN_DECILES; q++) {
-    double depth = (double)out->n * (q + 1) / CS_CHURN_DECILES, taken = 0, hits = 0;
-    for (int b = BINS - 1; b >= 0 && taken < depth; b--) {
+  /* Cumulative gains by decile: customers ranked by score, best first, in one walk down the
+   * bins; the bin where a decile's depth falls counts by the fraction of it needed. */
+  {
+    double taken = 0, hits = 0;
+    int q = 0;
+    for (int b = BINS - 1; b >= 0 && q < CS_CHURN_DECILES; b--) {
       double cnt = (double)(hist[b] + hist[BINS + b]);
       if (cnt == 0) continue;
-      double f = fmin(1.0, (depth - taken) / cnt);
-      taken += f * cnt;
-      hits += f * (double)hist[BINS + b];
+      for (; q < CS_CHURN_DECILES; q++) {
+        double depth = (double)out->n * (q + 1) / CS_CHURN_DECILES;
+        if (depth > taken + cnt) break;
+        double got = hits + fmin(1.0, (depth - taken) / cnt) * (double)hist[BINS + b];
+        out->gain[q] = pos ? got / (double)pos : NAN;
+        out->lift[q] = pos ? (got / depth) / ((double)pos / (double)out->n) : NAN;
+      }
+      taken += cnt;
+      hits += (double)hist[BINS + b];
     }
-    out->gain[q] = pos ? hits / (double)pos : NAN;
-    out->lift[q] = pos ? (hits / depth) / ((double)pos / (double)out->n) : NAN;
   }
 fail:
   free(hist);
