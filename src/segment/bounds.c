@@ -31,6 +31,10 @@
 #endif
 
 #define MAX_GROUPS 64
+/* A bounded step that scored more than 1 / FULL_SHARE_DEN of the rows is followed by a full
+ * step: measured at 1M x 32, K = 64, a bounded step scoring 19% of the rows took 20 ms, one
+ * scoring 58% took 51 ms, and a full step 30 ms. */
+#define FULL_SHARE_DEN 4
 /* Rows per block of the bounded step. A block's int64 sums are flushed once the rows changed
  * since the last flush, plus one more block, could exceed CS_FIXED_BLOCK terms per entry. */
 #define BOUND_ROWS 256
@@ -266,11 +270,17 @@ void cs__bounds_moved(lloyd_t *l, const double *c, const double *c_new, int ne) 
     return;
   }
   for (int g = 0; g < ng; g++) l->gdrift[g] = 0;
+  double gap_min = INFINITY, drift_max = 0;
+  for (int q = 0; q < k; q++) gap_min = l->half_gap[q] < gap_min ? l->half_gap[q] : gap_min;
   for (int q = 0; q < k; q++) {
     l->drift[q] = sqrt(cs_kernel_sqdist_dd(c_new + (int64_t)q * d, c + (int64_t)q * d, d)) * (1 + 1e-12);
     int g = l->gof[q];
     l->gdrift[g] = l->gdrift[g] > l->drift[q] ? l->gdrift[g] : l->drift[q];
+    drift_max = l->drift[q] > drift_max ? l->drift[q] : drift_max;
   }
+  /* A centroid moved by more than half the smallest gap between centroids: most bounds will
+   * fail, and a full step costs less than a bounded one that scores most rows anyway. */
+  if (drift_max > gap_min) l->full_next = 1;
   const int e = ++l->epoch;
   for (int q = 0; q < k; q++) l->cc[(int64_t)e * k + q] = l->cc[(int64_t)(e - 1) * k + q] + l->drift[q];
   double mx = 0;
@@ -337,8 +347,8 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
   cmx = cgm_now > cmx ? cgm_now : cmx;
   const double guard = 0x1p-44 * cmx;
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
-  int64_t dist = 0, fails = 0;
-#pragma omp parallel reduction(+ : dist) reduction(+ : fails)
+  int64_t dist = 0, fails = 0, scored = 0;
+#pragma omp parallel reduction(+ : dist) reduction(+ : fails) reduction(+ : scored)
   {
     int t = omp_get_thread_num();
     cs_fixed_t *tot = l->tacc + (int64_t)t * L;
@@ -412,6 +422,7 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
           cand[nc] = i; /* nc <= r: the list is compacted in place */
           cmask[nc++] = mask;
         }
+        scored += nc;
         /* 2. Score each group against the rows that need it. */
         for (int g = 0; g < ng && nc; g++) {
           int nr = 0;
@@ -483,6 +494,11 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
   CS_TRY(cs_par_agree(l->ctx, fails ? cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                    "out of memory (k-means step)") : CS_OK));
   l->distance_rows += dist;
+  /* Most rows scored: the next step is a full one (which also makes every bound exact again).
+   * The same decision on every rank: the counts are reduced. */
+  int64_t share[2] = {scored, m->n};
+  CS_TRY(cs_par_allreduce(l->ctx, share, 2, CS_DT_I64, CS_OP_SUM));
+  if (share[0] * FULL_SHARE_DEN > share[1]) l->full_next = 1;
   /* acc holds last iteration's totals: add the reduced changes. */
   cs_fixed_t *delta = calloc((size_t)L, sizeof *delta);
   CS_TRY(cs_par_agree(l->ctx, delta ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));

@@ -189,6 +189,7 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
   }
   l->sums_valid = 1;
   l->bounds_valid = l->u != NULL;
+  l->full_next = 0;
   l->epoch = 0;
   l->distance_rows += m->n * k;
   CS_TRY(cs__finish_inertia(l, c));
@@ -270,7 +271,8 @@ fail:
 }
 
 static int do_step(lloyd_t *l, const double *c, int count_changes) {
-  return l->u && l->bounds_valid ? cs__step_bounded(l, c, count_changes) : step(l, c, count_changes);
+  return l->u && l->bounds_valid && !l->full_next ? cs__step_bounded(l, c, count_changes)
+                                                  : step(l, c, count_changes);
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -38,6 +38,7 @@ typedef struct lloyd {
   int *gstart, *gmem;  /* members of group g: gmem[gstart[g] .. gstart[g+1]), increasing */
   cs_panel_t *gpanel;  /* one panel per group */
   int bounds_valid;
+  int full_next;       /* the bounds would fail for most rows: take a full step next */
   int64_t distance_rows;  /* row x centroid distances computed, in units of K (statistics) */
   double cmax_cached;     /* largest centroid norm of the current step */
   double xs, ws, qs;      /* 2^sx, 2^sw, 2^sd */
