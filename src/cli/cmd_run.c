@@ -176,14 +176,17 @@ static int write_text(cs_ctx_t *ctx, const char *path, const char *text);
 
 /* ---- run.progress: the stages finished so far, under the key of the run ---- */
 
-/* The key: the input fingerprint, the bytes of the config file and the stage list. Local
+/* The key: the input fingerprint, the store file's identity (size, mtime; from rank 0), the
+ * bytes of the config file and the stage list. Local
  * (every rank reads the config file itself, as option parsing does). */
-static int progress_key(const cs_opts_t *o, uint64_t fingerprint, char key[17]) {
+static int progress_key(const cs_opts_t *o, uint64_t fingerprint, const int64_t ident[3],
+                        char key[17]) {
   int status = CS_OK;
   XXH3_state_t *h = XXH3_createState();
   CS_CHECK(h, CS_ENOMEM, "out of memory");
   XXH3_64bits_reset(h);
   XXH3_64bits_update(h, &fingerprint, sizeof fingerprint);
+  XXH3_64bits_update(h, ident, 3 * sizeof *ident);
   const char *stages = cs_opt_str(o, "stages"), *cfg = cs_opt_str(o, "config");
   XXH3_64bits_update(h, stages, strlen(stages) + 1);
   if (cfg) {
@@ -315,7 +318,18 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(make_dir(ctx, dir));
   CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
-  CS_TRY(cs_par_agree(ctx, progress_key(o, fingerprint, key)));
+  /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
+   * the ids and the layout only, so a refreshed store with the same customers (next month's
+   * values) must still give another key, or --continue would keep last month's stages. */
+  int64_t ident[3] = {-1, -1, -1};
+  struct stat sb;
+  if (ctx->rank == 0 && stat(input, &sb) == 0) {
+    ident[0] = (int64_t)sb.st_size;
+    ident[1] = (int64_t)sb.st_mtim.tv_sec;
+    ident[2] = (int64_t)sb.st_mtim.tv_nsec;
+  }
+  CS_TRY(cs_par_bcast(ctx, ident, sizeof ident, 0));
+  CS_TRY(cs_par_agree(ctx, progress_key(o, fingerprint, ident, key)));
   if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st));
 
   if (st[ST_SEGMENT].on) {

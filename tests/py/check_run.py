@@ -167,6 +167,16 @@ p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--co
 s = json.load(open(os.path.join(d2, "run.json")))["stages"]
 check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
       "--continue after the config file changed starts over")
+# The same store refreshed (new values, same customers: here only a new modification time):
+# --continue must not keep the earlier stages, whose results came from the old values.
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+check("finished in an earlier run: kept" in p.stderr, "--continue with nothing changed keeps")
+st_ = os.stat(store)
+os.utime(store, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+s = json.load(open(os.path.join(d2, "run.json")))["stages"]
+check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
+      "--continue after the store file changed starts over")
 
 # 5. The demo command.
 p = run(2, "demo", "--output-dir", path("demo"), "--customers", "30000")
