@@ -81,6 +81,7 @@ typedef struct cs_stage {
   cs_store_t *store;
   cs_part_t part;
   char fingerprint[32];
+  char file_ident[64]; /* the store file's size and modification time, as rank 0 saw them */
 } cs_stage_t;
 /* Check --output/--summary can be written, open --input, partition, refuse duplicate ids.
  * Collective. */
@@ -99,10 +100,14 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features);
  * segment results file of this very store (its /run@input_fingerprint must match).
  * Collective. */
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results);
+/* Warn (rank 0) when a results file of this store (same fingerprint) was computed from the
+ * store file as it was before its last change: the fingerprint covers the ids and the
+ * layout, not the values, so results of last month's values still match. Collective. */
+int cs_stage_warn_if_changed(cs_ctx_t *ctx, const cs_stage_t *st, const char *results);
 /* The feature options (--features, --log1p, --feature-weights, --weight-column, --scale,
  * --missing). Local. */
 int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec);
-/* /run attributes (input, fingerprint, ranks, threads, config) and the summary's input
+/* /run attributes (input, fingerprint, input_file, ranks, threads, config) and the summary's input
  * block. Collective. */
 int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *sum);
 /* Start the summary (*sum), record the run, and commit the output; *out is NULL afterwards

@@ -31,6 +31,7 @@ static int check_results(cs_ctx_t *ctx, const cs_stage_t *st, const char *path,
   CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
            "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "
            "run %s on this store first", path, st->store->path, fp, st->fingerprint, stage);
+  CS_TRY(cs_stage_warn_if_changed(ctx, st, path));
 fail:
   return status;
 }

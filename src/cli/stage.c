@@ -62,6 +62,12 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   CS_TRY(cs_store_open(ctx, input, &st->store));
   CS_TRY(cs_par_partition(ctx, st->store->n, &st->part));
   CS_TRY(cs_stage_check_ids(ctx, st->store, &st->part, st->fingerprint));
+  memset(st->file_ident, 0, sizeof st->file_ident);
+  struct stat sb;
+  if (ctx->rank == 0 && stat(input, &sb) == 0)
+    snprintf(st->file_ident, sizeof st->file_ident, "size %lld, modified %lld.%09ld",
+             (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+  CS_TRY(cs_par_bcast(ctx, st->file_ident, sizeof st->file_ident, 0));
   cs_timer_stop(&ctx->timers, "read");
   /* Per-customer bytes of each command's results (labels and ids; scores; the CLV columns),
    * plus room for the small datasets, checked before any compute. */
@@ -100,6 +106,7 @@ int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *s
   CS_TRY(cs_out_group(out, "/run"));
   CS_TRY(cs_out_attr_str(out, "/run", "input", st->store->path));
   CS_TRY(cs_out_attr_str(out, "/run", "input_fingerprint", st->fingerprint));
+  CS_TRY(cs_out_attr_str(out, "/run", "input_file", st->file_ident));
   CS_TRY(cs_out_attr_i64(out, "/run", "ranks", ctx->size));
   CS_TRY(cs_out_attr_i64(out, "/run", "threads", ctx->threads));
   char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItem(sum, "config"));
@@ -171,6 +178,18 @@ fail:
   return status;
 }
 
+int cs_stage_warn_if_changed(cs_ctx_t *ctx, const cs_stage_t *st, const char *results) {
+  int status = CS_OK;
+  char was[64];
+  CS_TRY(cs_io_read_attr_str(ctx, results, "/run", "input_file", was, sizeof was));
+  if (ctx->rank == 0 && was[0] && st->file_ident[0] && strcmp(was, st->file_ident))
+    cs_log_warn("%s was computed from %s as it was before its last change (%s; now %s): the "
+                "customers are the same, the values may not be; rerun that stage if they changed",
+                results, st->store->path, was, st->file_ident);
+fail:
+  return status;
+}
+
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   int status = CS_OK;
   int64_t *lab = NULL;
@@ -182,6 +201,7 @@ int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
            "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "
            "segment this store first", results, st->store->path, fp, st->fingerprint);
+  CS_TRY(cs_stage_warn_if_changed(ctx, st, results));
   int64_t n = st->part.n_local ? st->part.n_local : 1;
   lab = malloc((size_t)n * sizeof *lab);
   v = malloc((size_t)n * sizeof *v);

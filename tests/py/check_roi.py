@@ -176,6 +176,25 @@ for r in srows:
 slabels = h5py.File(small_seg, "r")["segments/labels"][...].astype(np.int64)
 failures += oracle.compare(srows, oracle.table(oracle.inputs(small), slabels, 2), "store without revenue")
 
+# 6. Results of the same customers but an older state of the store file: a warning naming
+# the results file, no error (the ids still match). Without a change, no warning.
+def roi_stderr(out):
+    p = subprocess.run([mpiexec, "--oversubscribe", "-n", "2", custseg, "roi", "--input", small,
+                        "--segment-results", small_seg, "--output", path(out)],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        failures.append(f"roi on {out}: exit {p.returncode}: {p.stderr.strip()}")
+    return p.stderr
+
+
+if "before its last change" in roi_stderr("same_store.h5"):
+    failures.append("roi warns that the store changed although it did not")
+st_ = os.stat(small)
+os.utime(small, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
+err = roi_stderr("changed_store.h5")
+if "before its last change" not in err or small_seg not in err or err.count("warning") != 1:
+    failures.append(f"roi after the store changed: want one warning naming {small_seg}: {err!r}")
+
 for f in failures:
     print("FAIL:", f)
 print("ok" if not failures else f"{len(failures)} failures")
