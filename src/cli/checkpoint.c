@@ -49,6 +49,7 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   CS_TRY(cs_out_group(out, "/checkpoint"));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "stage", "segment"));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));
+  CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_file", ck->file_ident));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
   CS_TRY(cs_out_attr_i64(out, "/checkpoint", "format_version", 1));
   CS_TRY(cs_out_small(out, "/checkpoint/state", CS_DT_F64, S_N, 0, v));
@@ -95,6 +96,13 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_sta
   CS_CHECK(!strcmp(fp, ck->fingerprint), CS_EUSAGE,
            "%s: checkpoint of another input (fingerprint %s; this input has %s)", ck->path, fp,
            ck->fingerprint);
+  /* The same customers in a store file changed since: the values may differ, and resuming
+   * would mix centroids of the old values with the new ones. (Absent in older checkpoints.) */
+  char was[64] = "";
+  CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "input_file", was, sizeof was));
+  CS_CHECK(!was[0] || !ck->file_ident[0] || !strcmp(was, ck->file_ident), CS_EUSAGE,
+           "%s: checkpoint of the store as it was before its last change (%s; now %s): run "
+           "again without --resume", ck->path, was, ck->file_ident);
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config_hash", hash, sizeof hash));
   CS_CHECK(!strcmp(hash, ck->config_hash), CS_EUSAGE,
            "%s: checkpoint of another configuration (options hash %s; this run's is %s): "

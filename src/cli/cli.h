@@ -62,6 +62,7 @@ typedef struct cs_ckpt {
   cs_ctx_t *ctx;
   const char *path;
   char fingerprint[32];   /* of the input store */
+  char file_ident[64];    /* the store file's size and modification time (cs_stage_t) */
   char config_hash[17];   /* cs_ckpt_config_hash */
 } cs_ckpt_t;
 /* Hash of every option of the command that can change its result (not output paths,

@@ -302,6 +302,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_ckpt_t ck = {.ctx = ctx, .path = ckpath};
   char note[sizeof ckpath * 2 + 64];
   snprintf(ck.fingerprint, sizeof ck.fingerprint, "%s", st.fingerprint);
+  snprintf(ck.file_ident, sizeof ck.file_ident, "%s", st.file_ident);
   cs_ckpt_config_hash(o, ck.config_hash);
   if (n_k == 1) {
     snprintf(note, sizeof note, "checkpoint written to %s; run the same command with --resume %s",

@@ -4,7 +4,8 @@
 # restarts) exits with status 75, leaves a checkpoint and no results file, and the same command
 # with --resume ends with /segments identical (h5diff) to an uninterrupted run; SIGUSR1 sent to
 # mpirun does the same; periodic checkpoints do not change the result and are removed at the
-# end; a checkpoint of another configuration or another input is refused.
+# end; a checkpoint of another configuration, another input or an earlier state of the
+# store file is refused.
 # usage: segment_resume.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
 ranks=${1:-3}
@@ -71,6 +72,13 @@ timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$di
   --resume "$dir/cfg.h5.ckpt" 2> "$dir/inp.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another input" "$dir/inp.err" ||
   { cat "$dir/inp.err"; fail "a checkpoint of another input was not refused (status $st)"; }
-[ ! -e "$dir/inp.h5" ] && [ ! -e "$dir/cfg.h5" ] || fail "a refused resume left a results file"
+# The same store file changed since the checkpoint (a new modification time stands for new
+# values of the same customers): refused too.
+touch -d "+1 minute" "$dir/store.h5"
+st=0; seg chg --resume "$dir/cfg.h5.ckpt" 2> "$dir/chg.err" || st=$?
+[ "$st" = 1 ] && grep -q "checkpoint of the store as it was before its last change" "$dir/chg.err" ||
+  { cat "$dir/chg.err"; fail "a checkpoint of the store before its last change was not refused (status $st)"; }
+[ ! -e "$dir/inp.h5" ] && [ ! -e "$dir/cfg.h5" ] && [ ! -e "$dir/chg.h5" ] ||
+  fail "a refused resume left a results file"
 echo "ok: $ranks ranks: interrupted at boundary 3 and $((iters + 3)) (restart 2) and by SIGUSR1; resumed runs identical to the uninterrupted one ($iters iterations in restart 1)"
 rm -rf "$dir"
