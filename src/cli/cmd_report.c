@@ -48,6 +48,13 @@ static int open_results(cs_ctx_t *ctx, const char *path, const char *option, con
     CS_CHECK(!strcmp(fp, want), CS_EDATA,
              "--%s %s comes from another store than --segment-results %s (/run "
              "input_fingerprint '%s', not '%s')", option, path, ref->path, fp, want);
+    /* The same customers, but the store file had changed between the two runs: the values
+     * behind the two files may differ (absent in files of older builds). */
+    const char *was = cs_io_attr(&ref->run, "input_file"), *now = cs_io_attr(&f->run, "input_file");
+    if (ctx->rank == 0 && was && now && was[0] && now[0] && strcmp(was, now))
+      cs_log_warn("--%s %s and --segment-results %s were computed from different states of the "
+                  "store file (%s; %s): the customers are the same, the values may not be",
+                  option, path, ref->path, now, was);
   }
 fail:
   return status;

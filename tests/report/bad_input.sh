@@ -59,4 +59,14 @@ got=$?
 set -e
 [ "$got" = 3 ] || fail "unwritable: exit status $got: $(cat unwritable.stderr)"
 grep -qF "cannot write report '$dir/missing/report.html'" unwritable.stderr || fail "unwritable: $(cat unwritable.stderr)"
+# Segment and churn results of the same customers from different states of the store file:
+# the page is made, with one warning naming both files (none when the states are the same).
+run report --segment-results seg_a.h5 --churn-results churn_a.h5 --output "$dir/same.html" 2> same.stderr
+! grep -q "different states of the store file" same.stderr || fail "same store: warned: $(cat same.stderr)"
+touch -d "+1 minute" a.h5
+$MPIEXEC --oversubscribe -n 1 "$CUSTSEG" churn train --input a.h5 --output churn_a2.h5 --quiet
+run report --segment-results seg_a.h5 --churn-results churn_a2.h5 --output "$dir/changed.html" 2> changed.stderr
+[ -s "$dir/changed.html" ] || fail "changed store: no page: $(cat changed.stderr)"
+[ "$(grep -c "churn_a2.h5 and --segment-results seg_a.h5 were computed from different states of the store file" changed.stderr)" = 1 ] ||
+  fail "changed store: want one warning naming both files: $(cat changed.stderr)"
 echo "report_bad_input: all cases at $ranks ranks"
