@@ -11,20 +11,28 @@ size_t cs_bytes(int64_t n, size_t size) {
   return (size_t)n * size;
 }
 
+static int want_huge_pages(void) {
+  const char *e = getenv("CUSTSEG_HUGEPAGES");
+  return e && strcmp(e, "1") == 0;
+}
+
 void *cs_alloc(size_t bytes, const char *what) {
   if (bytes == SIZE_MAX) {
     cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "size overflow allocating %s", what);
     return NULL;
   }
-  /* Large arrays (the feature matrix, labels, bounds) on 2 MiB boundaries and advised as
-   * transparent huge pages: the kernels stream them every iteration, and fewer TLB misses
-   * were measured to matter there. Small ones 64-byte aligned. */
+  /* Large arrays (the feature matrix, labels, bounds) on 2 MiB boundaries. With
+   * CUSTSEG_HUGEPAGES=1 they are also advised as transparent huge pages: a long fit streams
+   * them every iteration and fewer TLB misses save about 6% of a Lloyd iteration, but where
+   * the kernel has to compact memory (or, in a VM, the host has to back it) the first touch of
+   * a huge page is far slower than of small pages, which costs more than it saves in short
+   * jobs (docs/performance.md, "Huge pages"). Small arrays 64-byte aligned. */
   const size_t huge = (size_t)2 << 20;
   const size_t align = bytes >= 4 * huge ? huge : 64;
   size_t rounded = (bytes + align - 1) & ~(align - 1);
   void *p = aligned_alloc(align, rounded ? rounded : 64);
 #ifdef MADV_HUGEPAGE
-  if (p && align == huge) (void)madvise(p, rounded, MADV_HUGEPAGE);
+  if (p && align == huge && want_huge_pages()) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
   if (!p)
     cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory allocating %zu bytes for %s", bytes,
