@@ -89,6 +89,9 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       cs_features_t **out, cs_matrix_t *m);
 void cs_features_free(cs_features_t *f);
 void cs_matrix_free(cs_matrix_t *m);
+/* Raise mx[0] to the largest |x| of this rank's matrix and mx[1] to its largest weight (the
+ * bounds that size the exact fixed-point sums over it). Local; OpenMP. */
+void cs_matrix_max(const cs_matrix_t *m, double mx[2]);
 /* Standardized -> original units for one output feature (inverse scaling and log1p). */
 double cs_features_to_original(const cs_features_t *f, int j, double z);
 /* Original -> standardized units (the forward transform of one value). */

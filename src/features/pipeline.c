@@ -8,6 +8,7 @@
 
 #include "quantile.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,23 @@ void cs_matrix_free(cs_matrix_t *m) {
 }
 
 /* Find `name` in a comma list "a,b:2,c"; returns 1 and the text after ':' (or NULL). */
+void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
+  const int64_t nv = m->n * m->d;
+  float ax = 0.0f;
+  double aw = mx[1];
+#pragma omp parallel for simd schedule(static) reduction(max : ax)
+  for (int64_t v = 0; v < nv; v++) {
+    float a = fabsf(m->x[v]);
+    ax = a > ax ? a : ax;
+  }
+  if (m->w) {
+#pragma omp parallel for simd schedule(static) reduction(max : aw)
+    for (int64_t i = 0; i < m->n; i++) aw = m->w[i] > aw ? m->w[i] : aw;
+  }
+  mx[0] = fmax(mx[0], (double)ax);
+  mx[1] = aw;
+}
+
 static int in_list(const char *list, const char *name, const char **arg) {
   size_t n = strlen(name);
   for (const char *p = list; p && *p;) {
@@ -184,43 +202,64 @@ fail:
   return status;
 }
 
+/* Exact sum of trunc(v * 2^s) over the finite entries of buf, where v is the entry itself, or
+ * its squared deviation from `center` when `squared`. Integer sums, so the result is the same
+ * for any split over threads; int64 partials of CS_FIXED_BLOCK entries, as cs_fixacc_t. */
+static cs_fixed_t fixed_sum(const double *buf, int64_t n, double center, int squared, int s) {
+  const double scale = ldexp(1.0, s);
+  const int64_t nb = (n + CS_FIXED_BLOCK - 1) / CS_FIXED_BLOCK;
+  cs_fixed_t total = 0;
+#pragma omp parallel
+  {
+    cs_fixed_t mine = 0;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+      const int64_t lo = b * CS_FIXED_BLOCK, hi = lo + CS_FIXED_BLOCK < n ? lo + CS_FIXED_BLOCK : n;
+      int64_t part = 0;
+#pragma omp simd reduction(+ : part)
+      for (int64_t i = lo; i < hi; i++) {
+        double x = buf[i];
+        double e = squared ? (x - center) * (x - center) : x;
+        part += fabs(x) <= DBL_MAX ? (int64_t)(e * scale) : 0;
+      }
+      mine += part;
+    }
+#pragma omp critical(cs_features_fixed_sum)
+    total += mine;
+  }
+  return total;
+}
+
 /* Global statistics of one numeric column (finite values of buf[0..n)). Collective. */
 static int column_stats(cs_ctx_t *ctx, const double *buf, int64_t n, cs_scale_t scale,
                         cs_feature_col_t *c) {
   int status = CS_OK;
-  double mx[3] = {-INFINITY, -INFINITY, 0}; /* max, -min, max |x| */
+  double hi = -INFINITY, neg_lo = -INFINITY;
   int64_t cnt = 0;
+#pragma omp parallel for simd schedule(static) reduction(max : hi, neg_lo) reduction(+ : cnt)
   for (int64_t i = 0; i < n; i++) {
     double x = buf[i];
-    if (!isfinite(x)) continue;
-    cnt++;
-    mx[0] = x > mx[0] ? x : mx[0];
-    mx[1] = -x > mx[1] ? -x : mx[1];
+    int finite = fabs(x) <= DBL_MAX;
+    cnt += finite;
+    double v = finite ? x : -INFINITY, w = finite ? -x : -INFINITY;
+    hi = v > hi ? v : hi;
+    neg_lo = w > neg_lo ? w : neg_lo;
   }
-  mx[2] = fmax(fabs(mx[0]), fabs(mx[1]));
+  /* max, -min, max |x| (0 where this rank holds no finite value: -inf would make it inf) */
+  double mx[3] = {hi, neg_lo, cnt ? fmax(fabs(hi), fabs(neg_lo)) : 0.0};
   CS_TRY(cs_par_allreduce(ctx, mx, 3, CS_DT_F64, CS_OP_MAX));
   CS_TRY(cs_par_allreduce(ctx, &cnt, 1, CS_DT_I64, CS_OP_SUM));
   if (cnt == 0) return CS_OK; /* the caller reports it */
   c->max = mx[0];
   c->min = -mx[1];
   int s = cs_fixed_exponent(mx[2], cnt);
-  cs_fixacc_t a;
-  cs_fixacc_init(&a, s);
-  for (int64_t i = 0; i < n; i++)
-    if (isfinite(buf[i])) cs_fixacc_add(&a, buf[i]);
-  cs_fixed_t sum = cs_fixacc_total(&a);
+  cs_fixed_t sum = fixed_sum(buf, n, 0.0, 0, s);
   CS_TRY(cs_par_sum_i128(ctx, &sum));
   c->mean = cs_from_fixed(sum, s) / (double)cnt;
   /* Second pass on deviations: no cancellation, still exact in its grid. */
   double dev = fmax(c->max - c->mean, c->mean - c->min);
   int s2 = cs_fixed_exponent(dev * dev, cnt);
-  cs_fixacc_init(&a, s2);
-  for (int64_t i = 0; i < n; i++)
-    if (isfinite(buf[i])) {
-      double e = buf[i] - c->mean;
-      cs_fixacc_add(&a, e * e);
-    }
-  cs_fixed_t ss = cs_fixacc_total(&a);
+  cs_fixed_t ss = fixed_sum(buf, n, c->mean, 1, s2);
   CS_TRY(cs_par_sum_i128(ctx, &ss));
   c->std = sqrt(cs_from_fixed(ss, s2) / (double)cnt);
   if (scale == CS_SCALE_ROBUST) {
@@ -257,18 +296,20 @@ double cs_features_from_original(const cs_features_t *f, int j, double x) {
 static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                        const cs_feature_col_t *c, double *buf, uint8_t *miss, int64_t *n_miss) {
   int status = CS_OK;
-  int64_t bad_row = -1;
-  double bad = 0;
-  CS_TRY(cs_store_read(store, c->name, part->offset, part->n_local, CS_DT_F64, buf));
-  int64_t m = 0;
-  for (int64_t i = 0; i < part->n_local; i++) {
+  const int64_t nl = part->n_local;
+  CS_TRY(cs_store_read(store, c->name, part->offset, nl, CS_DT_F64, buf));
+  int64_t m = 0, first_bad = INT64_MAX; /* local index of the first value log1p refuses */
+#pragma omp parallel for schedule(static) reduction(+ : m) reduction(min : first_bad)
+  for (int64_t i = 0; i < nl; i++) {
     double x = buf[i];
     if (c->n_levels) {
       if (!(x >= 0 && x < c->n_levels && x == floor(x))) x = NAN;
     } else if (c->log1p && isfinite(x)) {
-      if (x <= -1 && bad_row < 0) {
-        bad_row = part->offset + i;
-        bad = x;
+      if (x <= -1) { /* an error below; keep the value for its message */
+        if (i < first_bad) first_bad = i;
+        miss[i] = 1;
+        m++;
+        continue;
       }
       x = log1p(x);
     }
@@ -279,6 +320,8 @@ static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     }
     buf[i] = x;
   }
+  int64_t bad_row = first_bad < INT64_MAX ? part->offset + first_bad : -1;
+  double bad = bad_row >= 0 ? buf[first_bad] : 0;
   int local = CS_OK;
   if (bad_row >= 0)
     local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
@@ -366,6 +409,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         f->center[j] = 0.0;
         f->spread[j] = 1.0;
       }
+#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < nl; i++) {
         float *row = m->x + i * f->d + c->first;
         for (int l = 0; l < c->n_levels; l++) row[l] = 0.0f;
@@ -374,8 +418,10 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       }
     } else {
       if (!fitted) {
-        if (fit)
+        if (fit) {
+#pragma omp parallel for schedule(static)
           for (int64_t i = 0; i < nl; i++) sbuf[i] = fit[i] ? buf[i] : NAN;
+        }
         CS_TRY(column_stats(ctx, sbuf, nl, f->scale, c));
       }
       int j = c->first;
@@ -393,6 +439,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                c->median);
       double ctr = f->center[j], inv = c->weight / f->spread[j];
       float fill = (float)((c->mean - ctr) * inv);
+#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < nl; i++) {
         m->x[i * f->d + j] = miss[i] ? fill : (float)((buf[i] - ctr) * inv);
         row_miss[i] |= miss[i];

@@ -106,10 +106,8 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
   CS_TRY(cs_par_agree(ctx, d2 && cand ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
 
   /* Bound for the fixed-point potentials: every coordinate is within the data's range. */
-  double maxabs = 0, maxw = 1;
-  for (int64_t i = 0; i < m->n * d; i++) maxabs = fmax(maxabs, fabs((double)m->x[i]));
-  for (int64_t i = 0; m->w && i < m->n; i++) maxw = fmax(maxw, m->w[i]);
-  double mx[2] = {maxabs, maxw};
+  double mx[2] = {0, 1};
+  cs_matrix_max(m, mx);
   int64_t n_all = m->n;
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));

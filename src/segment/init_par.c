@@ -137,8 +137,7 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
   for (int64_t i = 0; i < m->n; i++) d2[i] = INFINITY;
   CS_TRY(cs_par_agree(ctx, update_d2(m, cx, 1, d2)));
   double l_over = 2.0 * k, mx[2] = {0, 1};
-  for (int64_t i = 0; m->w && i < m->n; i++) mx[1] = fmax(mx[1], m->w[i]);
-  for (int64_t i = 0; i < m->n * d; i++) mx[0] = fmax(mx[0], fabs((double)m->x[i]));
+  cs_matrix_max(m, mx);
   int64_t n_all = m->n;
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));

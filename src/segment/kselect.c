@@ -148,8 +148,7 @@ int cs_kmeans_indices(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_kmeans_resul
   for (int q = 0; q < k; q++) smallest = r->sizes[q] < smallest ? r->sizes[q] : smallest;
   out->min_share = n_all ? (double)smallest / (double)n_all : 0;
   /* Davies-Bouldin scatter: mean distance of members to their centroid, exact sums. */
-  for (int64_t i = 0; i < m->n * d; i++) mx[0] = fmax(mx[0], fabs((double)m->x[i]));
-  for (int64_t i = 0; m->w && i < m->n; i++) mx[1] = fmax(mx[1], m->w[i]);
+  cs_matrix_max(m, mx);
   for (int64_t v = 0; v < (int64_t)k * d; v++) mx[0] = fmax(mx[0], fabs(r->centroids[v]));
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   int sd = cs_fixed_exponent(2 * mx[0] * sqrt((double)d) * mx[1], n_all);

@@ -99,6 +99,28 @@ def check(scale, missing):
 check("zscore", "impute")
 check("robust", "drop")
 
+# A column with no finite value on a whole rank: "score" missing on the first 55% of the
+# rows (all of rank 0's at 3 ranks), fractional elsewhere. That rank's empty range must not
+# coarsen the exact sums' grid (it once made max |x| infinite, and the mean came out of
+# truncated integer sums).
+late = os.path.join(work, "late.h5")
+with h5py.File(store, "r") as src, h5py.File(late, "w") as dst:
+    for name in src:
+        src.copy(src[name], dst, name)
+    g = dst["customers"]
+    x = raw["score"].astype(np.float64) + 0.37
+    x[: int(0.55 * n)] = np.nan
+    del g["score"]
+    g.create_dataset("score", data=x)
+res = os.path.join(work, "late-results.h5")
+su.custseg(ranks, "segment", "--input", late, "--features", "score,age", "--k", 2, "--quiet",
+           "--output", res)
+st = su.feature_stats(res)
+fin = x[np.isfinite(x)]
+close("score missing on rank 0: mean", dict(zip(su.TABLE, st["table"][0]))["mean"], np.mean(fin))
+close("score missing on rank 0: center", st["center"][0], np.mean(fin))
+close("score missing on rank 0: spread", st["spread"][0], np.std(fin, ddof=0))
+
 # --missing error: exit status 2, one error line naming the problem, no results file.
 res = os.path.join(work, "error.h5")
 if os.path.exists(res):
