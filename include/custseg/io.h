@@ -54,6 +54,17 @@ const cs_column_t *cs_store_column(const cs_store_t *store, const char *name);
  * the file's type; the conversion happens in memory. count may be 0. Collective. */
 int cs_store_read(cs_store_t *store, const char *name, int64_t offset, int64_t count,
                   cs_dtype_t memtype, void *buf);
+/* The store read cache (docs/pipeline.md, "Reading the store once"): between start and stop,
+ * each column read by cs_store_read / cs_store_read_txn is kept in memory (per rank, up to
+ * budget_bytes, all ranks deciding together), and a later read of the same rows of the same
+ * file is served from it. Stop frees it and returns what it did. Local; call on every rank. */
+typedef struct cs_store_cache_stats {
+  int64_t file_reads, cache_reads;
+  int64_t file_bytes, cache_bytes; /* this rank's, in the types read */
+  int64_t peak_bytes;
+} cs_store_cache_stats_t;
+void cs_store_cache_start(size_t budget_bytes);
+void cs_store_cache_stop(cs_store_cache_stats_t *stats);
 /* Add a computed column `name` (e.g. rfm_frequency) whose values exist only for this
  * rank's rows [offset, offset + count); reads must stay inside them. The values are copied.
  * With n_categories > 0 it is categorical (integer codes into `categories`, one-hot encoded

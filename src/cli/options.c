@@ -122,6 +122,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"continue", CS_OPT_BOOL, "false", "run",
      "keep the stages an interrupted run of the same input, config file and --stages finished "
      "(DIR/run.progress) and resume its segment stage from DIR/segments.h5.ckpt"},
+    {"read-cache-mb", CS_OPT_INT, "1024", "run demo",
+     "keep the store's columns in memory between stages, up to this many MiB per rank, so "
+     "each is read from the file once (0: every stage reads the file)"},
     {"stages", CS_OPT_STR, "segment,churn,clv,roi,report", "run demo",
      "the stages to run, comma-separated, in the fixed order segment, churn, clv, roi, report; "
      "a stage whose input is absent is skipped with a notice"},

@@ -4,6 +4,7 @@
  * 1.10 falls back to independent I/O whenever it must convert types during a transfer
  * (H5D_MPIO_DATATYPE_CONVERSION). One extra buffer per read buys collective transfers. */
 #include "h5util.h"
+#include "store_cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -399,6 +400,8 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   store_impl_t *im = s->impl;
   hid_t fspace = -1, mspace = -1, dxpl = -1, ftype = -1, mtype = -1;
   void *tmp = NULL;
+  int transferred = 0; /* this rank reached the collective transfer */
+  size_t bytes = 0;
   const char *gname = txn ? "transactions" : "customers";
   const cs_column_t *c = txn ? cs_store_txn_column(s, name) : cs_store_column(s, name);
   hid_t group = txn ? im->tgroup : im->group, *dsets = txn ? im->tdsets : im->dsets;
@@ -417,6 +420,17 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
       else CS_FAIL(CS_EINTERNAL, "computed column %s read as %s", name, cs_dtype_name(memtype));
     }
     return CS_OK;
+  }
+  bytes = (size_t)(count > 0 ? count : 0) * cs_dtype_size(memtype);
+  if (cs__colcache_on()) { /* served from memory only when it is on every rank */
+    const void *hit = cs__colcache_find(s->path, txn, name, memtype, offset, count);
+    int64_t all = hit != NULL;
+    CS_TRY(cs_par_allreduce(im->ctx, &all, 1, CS_DT_I64, CS_OP_MIN));
+    if (all) {
+      if (bytes) memcpy(buf, hit, bytes);
+      cs__colcache_count(1, bytes);
+      return CS_OK;
+    }
   }
   int direct = memtype == c->dtype;
   /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
@@ -458,6 +472,7 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   CS_H5(ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
   mtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
   CS_H5(mtype, "%s: /%s/%s: no native type", s->path, gname, name);
+  transferred = 1;
   CS_H5(H5Dread(dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
         "%s: read of /%s/%s rows [%lld, %lld) failed", s->path, gname, name, (long long)offset,
         (long long)(offset + count));
@@ -477,6 +492,14 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
       cs_convert_to_i64(c->dtype, tmp, buf, count);
   }
 fail:
+  if (transferred && cs__colcache_on()) {
+    /* Every rank that took part in the transfer decides here, failed or not, so none waits
+     * alone; the copy is kept when every rank read its rows and has room for them. */
+    int64_t keep = status == CS_OK && cs__colcache_room(bytes);
+    if (cs_par_allreduce(im->ctx, &keep, 1, CS_DT_I64, CS_OP_MIN) == CS_OK && keep)
+      cs__colcache_put(s->path, txn, name, memtype, offset, count, buf);
+    if (status == CS_OK) cs__colcache_count(0, bytes);
+  }
   cs_free(tmp);
   CS_H5_CLOSE(H5Tclose, mtype);
   CS_H5_CLOSE(H5Tclose, ftype);

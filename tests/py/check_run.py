@@ -12,6 +12,8 @@
 4. Bad input: an unknown stage, a missing store, an output directory under a missing parent:
    exit status 2/3, one error line, no run.json.
 5. `custseg demo --customers 30000`: prints the ROI table and writes every stage's results.
+1b. The read cache: each column read from the file once by default, more often with
+   --read-cache-mb 0, in between with a 1 MiB budget; the results identical in all three.
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
@@ -67,6 +69,31 @@ run(1, "roi", "--config", config, "--input", store, "--segment-results", path("r
 check(same(path("r1", "roi.h5"), path("alone_roi.h5"), "/roi"), "run's roi stage equals `custseg roi`")
 for f in ("roi.csv", "roi.md", "segments.json", "churn.json", "clv.json", "roi.json"):
     check(os.path.getsize(path("r1", f)) > 0, f"run wrote {f}")
+
+# 1b. Reading the store once: with the read cache (default) every column crosses from the file
+#     at most once; without it (--read-cache-mb 0) the stages read some columns again; with a
+#     budget too small for all of them, in between; the results are the same in all three.
+with h5py.File(store, "r") as f:
+    # (each of 3 ranks reads txn_offset one row past its own: 2 shared rows)
+    once = sum(8 * d.shape[0] for g in ("customers", "transactions") for d in f[g].values()) + 16
+reads = {}
+for mb in ("default", "0", "1"):
+    out = path("r3") if mb == "default" else path(f"cache{mb}")
+    if mb != "default":
+        run(3, "run", "--config", config, "--input", store, "--output-dir", out,
+            "--read-cache-mb", mb, "--quiet")
+        for name, obj in (("segments.h5", "/segments"), ("churn.h5", "/churn"),
+                          ("clv.h5", "/clv"), ("roi.h5", "/roi/table")):
+            check(same(path("r3", name), os.path.join(out, name), obj),
+                  f"{obj} identical with --read-cache-mb {mb} and the default")
+    reads[mb] = json.load(open(os.path.join(out, "run.json")))["store_reads"]
+check(0 < reads["default"]["file_bytes"] <= once and reads["default"]["cache_reads"] > 0,
+      f"with the read cache the file is read once ({reads['default']}, {once} bytes stored)")
+check(reads["0"]["file_bytes"] > once and reads["0"]["cache_reads"] == 0,
+      f"without it some columns are read again ({reads['0']})")
+check(reads["default"]["file_bytes"] <= reads["1"]["file_bytes"] <= reads["0"]["file_bytes"]
+      and reads["1"]["cache_peak_bytes_per_rank"] <= 1 << 20,
+      f"a 1 MiB budget keeps what fits ({reads['1']})")
 
 # 2. No labels, no transactions: churn and clv skipped, roi without them.
 bare = path("bare.h5")

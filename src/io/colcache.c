@@ -1,0 +1,120 @@
+/* io/colcache.c: the store read cache, so that the stages of one `custseg run` read each
+ * column of the store from the file once (docs/pipeline.md, "Reading the store once").
+ *
+ * While the cache is on (cs_store_cache_start), every read of a stored column keeps a copy
+ * of the rows this rank read, in the type it was read as, as long as the copies of all ranks
+ * fit the budget; a later read of the same column, type and rows (or rows inside them) of
+ * the same file is a copy from memory. Entries are keyed by the file's path, device, inode,
+ * size and modification time, so a store that changed is read again. Whether a read is
+ * served from memory is agreed across ranks by read_rows (the file transfer is collective),
+ * so this module itself is local. */
+#include "store_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct entry {
+  struct entry *next;
+  char path[4096];
+  char name[256];
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  int txn;
+  cs_dtype_t memtype;
+  int64_t offset, count;
+  size_t bytes;
+  void *data;
+} entry_t;
+
+static struct {
+  int on;
+  size_t budget, used;
+  entry_t *head;
+  cs_store_cache_stats_t stats;
+} cache;
+
+void cs_store_cache_start(size_t budget_bytes) {
+  cs_store_cache_stop(NULL);
+  memset(&cache.stats, 0, sizeof cache.stats);
+  cache.on = 1;
+  cache.budget = budget_bytes;
+}
+
+void cs_store_cache_stop(cs_store_cache_stats_t *stats) {
+  for (entry_t *e = cache.head, *next; e; e = next) {
+    next = e->next;
+    free(e->data);
+    free(e);
+  }
+  cache.head = NULL;
+  cache.used = 0;
+  cache.on = 0;
+  if (stats) *stats = cache.stats;
+}
+
+int cs__colcache_on(void) { return cache.on; }
+
+static int same_file(const entry_t *e, const char *path, const struct stat *st) {
+  return !strcmp(e->path, path) && e->dev == st->st_dev && e->ino == st->st_ino &&
+         e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
+         e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+const void *cs__colcache_find(const char *path, int txn, const char *name, cs_dtype_t memtype,
+                              int64_t offset, int64_t count) {
+  struct stat st;
+  if (!cache.on || stat(path, &st) != 0) return NULL;
+  for (const entry_t *e = cache.head; e; e = e->next)
+    if (e->txn == txn && e->memtype == memtype && !strcmp(e->name, name) &&
+        offset >= e->offset && offset + count <= e->offset + e->count && same_file(e, path, &st))
+      return (const char *)e->data + (size_t)(offset - e->offset) * cs_dtype_size(memtype);
+  return NULL;
+}
+
+int cs__colcache_room(size_t bytes) { return cache.on && bytes <= cache.budget - cache.used; }
+
+void cs__colcache_put(const char *path, int txn, const char *name, cs_dtype_t memtype,
+                      int64_t offset, int64_t count, const void *data) {
+  struct stat st;
+  const size_t bytes = (size_t)count * cs_dtype_size(memtype);
+  if (!cs__colcache_room(bytes) || stat(path, &st) != 0 || strlen(name) >= sizeof(((entry_t *)0)->name))
+    return;
+  entry_t *e = calloc(1, sizeof *e);
+  void *copy = malloc(bytes ? bytes : 1);
+  if (!e || !copy) { /* no memory after all: the next read goes to the file again */
+    free(e);
+    free(copy);
+    return;
+  }
+  memcpy(copy, data, bytes);
+  snprintf(e->path, sizeof e->path, "%s", path);
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->dev = st.st_dev;
+  e->ino = st.st_ino;
+  e->size = st.st_size;
+  e->mtime = st.st_mtim;
+  e->txn = txn;
+  e->memtype = memtype;
+  e->offset = offset;
+  e->count = count;
+  e->bytes = bytes;
+  e->data = copy;
+  e->next = cache.head;
+  cache.head = e;
+  cache.used += bytes;
+  if ((int64_t)cache.used > cache.stats.peak_bytes) cache.stats.peak_bytes = (int64_t)cache.used;
+}
+
+void cs__colcache_count(int from_cache, size_t bytes) {
+  if (from_cache) {
+    cache.stats.cache_reads++;
+    cache.stats.cache_bytes += bytes;
+  } else {
+    cache.stats.file_reads++;
+    cache.stats.file_bytes += bytes;
+  }
+}
