@@ -341,7 +341,8 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   args_t a;
   double t0 = cs_wtime();
   const int64_t cache_mb = cs_opt_int(o, "read-cache-mb"); /* >= 0: checked by the parser */
-  cs_store_cache_start((size_t)cache_mb << 20); /* 0: nothing kept, reads still counted */
+  /* 0: nothing kept, reads still counted; beyond 2^40 MiB: no limit. */
+  cs_store_cache_start(cache_mb >= ((int64_t)1 << 40) ? SIZE_MAX : (size_t)cache_mb << 20);
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(make_dir(ctx, dir));
   CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
@@ -505,8 +506,11 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, (char **)a.v, NULL));
 
   /* The pipeline reads the embedded config, as `custseg run --config DIR/demo.ini` would. */
-  char *rv[] = {"--config", ini, "--stages", (char *)cs_opt_str(o, "stages"), "--quiet"};
-  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&ro, "run", cs_opt_bool(o, "quiet") ? 5 : 4, rv)));
+  char mb[32];
+  snprintf(mb, sizeof mb, "%lld", (long long)cs_opt_int(o, "read-cache-mb"));
+  char *rv[] = {"--config", ini, "--stages", (char *)cs_opt_str(o, "stages"), "--read-cache-mb",
+                mb, "--quiet"};
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&ro, "run", cs_opt_bool(o, "quiet") ? 7 : 6, rv)));
   CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
   CS_TRY(pipeline(ctx, &ro, store, dir, summary));
   CS_TRY(finish(ctx, o, dir, summary));

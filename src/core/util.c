@@ -23,7 +23,8 @@ void *cs_alloc(size_t bytes, const char *what) {
   }
   /* Large arrays (the feature matrix, labels, bounds) on 2 MiB boundaries. With
    * CUSTSEG_HUGEPAGES=1 they are also advised as transparent huge pages: a long fit streams
-   * them every iteration and fewer TLB misses save about 6% of a Lloyd iteration, but where
+   * them every iteration, and fewer TLB misses saved 6% of a Lloyd iteration in one
+   * measurement (none in another) and about 5% of Hamerly's scattered row reads, but where
    * the kernel has to compact memory (or, in a VM, the host has to back it) the first touch of
    * a huge page is far slower than of small pages, which costs more than it saves in short
    * jobs (docs/performance.md, "Huge pages"). Small arrays 64-byte aligned. */

@@ -59,7 +59,6 @@ void cs_matrix_free(cs_matrix_t *m) {
   memset(m, 0, sizeof *m);
 }
 
-/* Find `name` in a comma list "a,b:2,c"; returns 1 and the text after ':' (or NULL). */
 void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
   const int64_t nv = m->n * m->d;
   float ax = 0.0f;
@@ -77,6 +76,7 @@ void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
   mx[1] = aw;
 }
 
+/* Find `name` in a comma list "a,b:2,c"; returns 1 and the text after ':' (or NULL). */
 static int in_list(const char *list, const char *name, const char **arg) {
   size_t n = strlen(name);
   for (const char *p = list; p && *p;) {

@@ -4,8 +4,9 @@
  * While the cache is on (cs_store_cache_start), every read of a stored column keeps a copy
  * of the rows this rank read, in the type it was read as, as long as the copies of all ranks
  * fit the budget; a later read of the same column, type and rows (or rows inside them) of
- * the same file is a copy from memory. Entries are keyed by the file's path, device, inode,
- * size and modification time, so a store that changed is read again. Whether a read is
+ * the same file is a copy from memory. Entries are keyed by the device, inode, size and
+ * modification time the store had when it was opened (store.c), so a store that changed is
+ * read again. Whether a read is
  * served from memory is agreed across ranks by read_rows (the file transfer is collective),
  * so this module itself is local. */
 #include "store_cache.h"
@@ -17,12 +18,8 @@
 
 typedef struct entry {
   struct entry *next;
-  char path[4096];
   char name[256];
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
+  cs__file_ident_t id;
   int txn;
   cs_dtype_t memtype;
   int64_t offset, count;
@@ -56,47 +53,54 @@ void cs_store_cache_stop(cs_store_cache_stats_t *stats) {
   if (stats) *stats = cache.stats;
 }
 
-int cs__colcache_on(void) { return cache.on; }
+int cs__colcache_counting(void) { return cache.on; }
+int cs__colcache_on(void) { return cache.on && cache.budget > 0; }
 
-static int same_file(const entry_t *e, const char *path, const struct stat *st) {
-  return !strcmp(e->path, path) && e->dev == st->st_dev && e->ino == st->st_ino &&
-         e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-         e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+int cs__file_ident(const char *path, cs__file_ident_t *id) {
+  struct stat st;
+  memset(id, 0, sizeof *id);
+  if (stat(path, &st) != 0) return -1;
+  id->dev = st.st_dev;
+  id->ino = st.st_ino;
+  id->size = st.st_size;
+  id->mtime = st.st_mtim;
+  return 0;
 }
 
-const void *cs__colcache_find(const char *path, int txn, const char *name, cs_dtype_t memtype,
-                              int64_t offset, int64_t count) {
-  struct stat st;
-  if (!cache.on || stat(path, &st) != 0) return NULL;
+int cs__file_ident_same(const cs__file_ident_t *a, const cs__file_ident_t *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+const void *cs__colcache_find(const cs__file_ident_t *id, int txn, const char *name,
+                              cs_dtype_t memtype, int64_t offset, int64_t count) {
+  if (!cs__colcache_on() || !id->valid) return NULL;
   for (const entry_t *e = cache.head; e; e = e->next)
     if (e->txn == txn && e->memtype == memtype && !strcmp(e->name, name) &&
-        offset >= e->offset && offset + count <= e->offset + e->count && same_file(e, path, &st))
+        offset >= e->offset && offset + count <= e->offset + e->count &&
+        cs__file_ident_same(&e->id, id))
       return (const char *)e->data + (size_t)(offset - e->offset) * cs_dtype_size(memtype);
   return NULL;
 }
 
 int cs__colcache_room(size_t bytes) { return cache.on && bytes <= cache.budget - cache.used; }
 
-void cs__colcache_put(const char *path, int txn, const char *name, cs_dtype_t memtype,
+void cs__colcache_put(const cs__file_ident_t *id, int txn, const char *name, cs_dtype_t memtype,
                       int64_t offset, int64_t count, const void *data) {
-  struct stat st;
   const size_t bytes = (size_t)count * cs_dtype_size(memtype);
-  if (!cs__colcache_room(bytes) || stat(path, &st) != 0 || strlen(name) >= sizeof(((entry_t *)0)->name))
+  if (!id->valid || count <= 0 || !cs__colcache_room(bytes) ||
+      strlen(name) >= sizeof(((entry_t *)0)->name))
     return;
   entry_t *e = calloc(1, sizeof *e);
-  void *copy = malloc(bytes ? bytes : 1);
+  void *copy = malloc(bytes);
   if (!e || !copy) { /* no memory after all: the next read goes to the file again */
     free(e);
     free(copy);
     return;
   }
   memcpy(copy, data, bytes);
-  snprintf(e->path, sizeof e->path, "%s", path);
   snprintf(e->name, sizeof e->name, "%s", name);
-  e->dev = st.st_dev;
-  e->ino = st.st_ino;
-  e->size = st.st_size;
-  e->mtime = st.st_mtim;
+  e->id = *id;
   e->txn = txn;
   e->memtype = memtype;
   e->offset = offset;

@@ -19,6 +19,7 @@ typedef struct store_impl {
   hid_t *tdsets;  /* one per /transactions column, opened lazily */
   int last_mode_collective;
   char last_cause[128];
+  cs__file_ident_t ident; /* the file as opened (the read cache's key) */
 } store_impl_t;
 
 static int cmp_col(const void *a, const void *b) {
@@ -296,7 +297,11 @@ int cs_store_open(cs_ctx_t *ctx, const char *path, cs_store_t **out) {
     im->ctx = ctx;
     im->file = im->group = im->tgroup = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
+    cs__file_ident_t before;
+    int got = cs__file_ident(path, &before) == 0;
     status = open_local(ctx, path, s);
+    im->ident.valid = got && cs__file_ident(path, &im->ident) == 0 &&
+                      cs__file_ident_same(&before, &im->ident);
   }
   CS_TRY(cs_par_agree(ctx, status));
   *out = s;
@@ -393,6 +398,32 @@ int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64
   return CS_OK;
 }
 
+/* What one transfer needs: the dataset (opened once), the row selection, the collective
+ * transfer list and the memory type, which is the file type made native (same class, size
+ * and sign), so the transfer needs no conversion; an enum stays an enum and its bytes are its
+ * integers. Handles it made are left for the caller to close. Local. */
+static int prepare(const cs_store_t *s, hid_t group, hid_t *dset, const char *gname,
+                   const char *name, int64_t offset, int64_t count, hid_t *fspace, hid_t *mspace,
+                   hid_t *dxpl, hid_t *ftype, hid_t *mtype) {
+  int status = CS_OK;
+  if (*dset < 0) {
+    *dset = H5Dopen2(group, name, H5P_DEFAULT);
+    CS_H5(*dset, "%s: cannot open /%s/%s", s->path, gname, name);
+  }
+  *fspace = H5Dget_space(*dset);
+  CS_H5(*fspace, "%s: /%s/%s: no dataspace", s->path, gname, name);
+  CS_H5(cs__h5_select_rows(*fspace, offset, count, mspace), "%s: /%s/%s: bad selection",
+        s->path, gname, name);
+  *dxpl = cs__h5_dxpl_collective();
+  CS_H5(*dxpl, "cannot create transfer property list");
+  *ftype = H5Dget_type(*dset);
+  CS_H5(*ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
+  *mtype = H5Tget_native_type(*ftype, H5T_DIR_ASCEND);
+  CS_H5(*mtype, "%s: /%s/%s: no native type", s->path, gname, name);
+fail:
+  return status;
+}
+
 /* Rows of a column of /customers (txn = 0) or /transactions (txn = 1). */
 static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, int64_t count,
                      cs_dtype_t memtype, void *buf) {
@@ -423,7 +454,7 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   }
   bytes = (size_t)(count > 0 ? count : 0) * cs_dtype_size(memtype);
   if (cs__colcache_on()) { /* served from memory only when it is on every rank */
-    const void *hit = cs__colcache_find(s->path, txn, name, memtype, offset, count);
+    const void *hit = cs__colcache_find(&im->ident, txn, name, memtype, offset, count);
     int64_t all = hit != NULL;
     CS_TRY(cs_par_allreduce(im->ctx, &all, 1, CS_DT_I64, CS_OP_MIN));
     if (all) {
@@ -454,24 +485,12 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   }
   CS_TRY(cs_par_agree(im->ctx, pre));
   if (c->length == 0) goto fail; /* nothing stored (HDF5 allocates no storage): nothing to read */
-  if (dsets[idx] < 0) {
-    dsets[idx] = H5Dopen2(group, name, H5P_DEFAULT);
-    CS_H5(dsets[idx], "%s: cannot open /%s/%s", s->path, gname, name);
-  }
-  fspace = H5Dget_space(dsets[idx]);
-  CS_H5(fspace, "%s: /%s/%s: no dataspace", s->path, gname, name);
-  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: /%s/%s: bad selection",
-        s->path, gname, name);
-  dxpl = cs__h5_dxpl_collective();
-  CS_H5(dxpl, "cannot create transfer property list");
+  /* Handles and selection, agreed before the collective transfer: a rank that failed here
+   * would otherwise leave the others waiting in H5Dread. */
+  CS_TRY(cs_par_agree(im->ctx, prepare(s, group, &dsets[idx], gname, name, offset, count, &fspace,
+                                       &mspace, &dxpl, &ftype, &mtype)));
   static char dummy[8];
   void *target = direct ? buf : tmp;
-  /* The memory type is the file type made native (same class, size and sign), so the
-   * transfer needs no conversion; an enum stays an enum and its bytes are its integers. */
-  ftype = H5Dget_type(dsets[idx]);
-  CS_H5(ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
-  mtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
-  CS_H5(mtype, "%s: /%s/%s: no native type", s->path, gname, name);
   transferred = 1;
   CS_H5(H5Dread(dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
         "%s: read of /%s/%s rows [%lld, %lld) failed", s->path, gname, name, (long long)offset,
@@ -492,13 +511,17 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
       cs_convert_to_i64(c->dtype, tmp, buf, count);
   }
 fail:
-  if (transferred && cs__colcache_on()) {
-    /* Every rank that took part in the transfer decides here, failed or not, so none waits
-     * alone; the copy is kept when every rank read its rows and has room for them. */
-    int64_t keep = status == CS_OK && cs__colcache_room(bytes);
-    if (cs_par_allreduce(im->ctx, &keep, 1, CS_DT_I64, CS_OP_MIN) == CS_OK && keep)
-      cs__colcache_put(s->path, txn, name, memtype, offset, count, buf);
-    if (status == CS_OK) cs__colcache_count(0, bytes);
+  if (transferred) {
+    /* Every rank that took part in the transfer gets here: a read that failed on one rank
+     * fails on all, so none goes on alone into the next collective call. */
+    status = cs_par_agree(im->ctx, status);
+    if (status == CS_OK && cs__colcache_on()) {
+      /* Kept when every rank has room for its rows. */
+      int64_t keep = cs__colcache_room(bytes);
+      if (cs_par_allreduce(im->ctx, &keep, 1, CS_DT_I64, CS_OP_MIN) == CS_OK && keep)
+        cs__colcache_put(&im->ident, txn, name, memtype, offset, count, buf);
+    }
+    if (status == CS_OK && cs__colcache_counting()) cs__colcache_count(0, bytes);
   }
   cs_free(tmp);
   CS_H5_CLOSE(H5Tclose, mtype);
