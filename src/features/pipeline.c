@@ -232,8 +232,8 @@ static cs_fixed_t fixed_sum(const double *buf, int64_t n, double center, int squ
 }
 
 /* Global statistics of one numeric column (finite values of buf[0..n)). Collective. */
-static int column_stats(cs_ctx_t *ctx, const double *buf, int64_t n, cs_scale_t scale,
-                        cs_feature_col_t *c) {
+static int column_stats(cs_ctx_t *ctx, const char *path, const double *buf, int64_t n,
+                        cs_scale_t scale, cs_feature_col_t *c) {
   int status = CS_OK;
   double hi = -INFINITY, neg_lo = -INFINITY;
   int64_t cnt = 0;
@@ -259,6 +259,11 @@ static int column_stats(cs_ctx_t *ctx, const double *buf, int64_t n, cs_scale_t 
   c->mean = cs_from_fixed(sum, s) / (double)cnt;
   /* Second pass on deviations: no cancellation, still exact in its grid. */
   double dev = fmax(c->max - c->mean, c->mean - c->min);
+  /* The same on every rank (global max, min and mean), so the error is collective. */
+  CS_CHECK(isfinite(dev * dev), CS_EDATA,
+           "%s: feature '%s' has values too large for its variance (from %g to %g; the spread "
+           "must stay below 1e154); rescale the column or leave it out",
+           path, c->name, c->min, c->max);
   int s2 = cs_fixed_exponent(dev * dev, cnt);
   cs_fixed_t ss = fixed_sum(buf, n, c->mean, 1, s2);
   CS_TRY(cs_par_sum_i128(ctx, &ss));
@@ -446,7 +451,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 #pragma omp parallel for schedule(static)
           for (int64_t i = 0; i < nl; i++) sbuf[i] = fit[i] ? buf[i] : NAN;
         }
-        CS_TRY(column_stats(ctx, sbuf, nl, f->scale, c));
+        CS_TRY(column_stats(ctx, store->path, sbuf, nl, f->scale, c));
       }
       int j = c->first;
       f->center[j] = center_of(f, c);

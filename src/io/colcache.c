@@ -111,6 +111,20 @@ void cs__colcache_put(const cs__file_ident_t *id, int txn, const char *name, cs_
   cache.head = e;
   cache.used += bytes;
   if ((int64_t)cache.used > cache.stats.peak_bytes) cache.stats.peak_bytes = (int64_t)cache.used;
+  /* Older copies of rows this one covers (the same column read over a wider range) go. */
+  for (entry_t **pp = &e->next; *pp;) {
+    entry_t *o = *pp;
+    if (o->txn == txn && o->memtype == memtype && !strcmp(o->name, name) &&
+        cs__file_ident_same(&o->id, id) && o->offset >= offset &&
+        o->offset + o->count <= offset + count) {
+      *pp = o->next;
+      cache.used -= o->bytes;
+      free(o->data);
+      free(o);
+    } else {
+      pp = &o->next;
+    }
+  }
 }
 
 void cs__colcache_count(int from_cache, size_t bytes) {

@@ -83,6 +83,8 @@ case $case_name in
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/in.h5"
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
+  feature_too_large) store huge_value; want=2 needle="feature 'sentinel' has values too large for its variance"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --features age,sentinel --k 2 --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;

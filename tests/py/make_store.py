@@ -3,13 +3,14 @@
 
 usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
-      string_column | all_nan_column | no_schema_version | constant_column | stats |
+      string_column | all_nan_column | no_schema_version | constant_column | huge_value | stats |
       no_labels | one_class | no_income | new_region |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
       txn_nan_time
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
- constant_column: the good store plus a column 'flat' that is 7 everywhere)
+ constant_column: the good store plus a column 'flat' that is 7 everywhere;
+ huge_value: the good store plus a column 'sentinel' of small values and one 1e200)
 """
 import sys
 
@@ -61,6 +62,10 @@ with h5py.File(path, "w") as f:
         g["empty"] = np.full(n, np.nan)
     if kind == "constant_column":
         g["flat"] = np.full(n, 7, dtype=np.int32)
+    if kind == "huge_value":
+        sentinel = rng.normal(0, 1, n)
+        sentinel[n - 1] = 1e200
+        g["sentinel"] = sentinel
     if kind == "stats":
         income = g["income"][...]
         income[rng.choice(n, 60, replace=False)] = np.nan
