@@ -8,6 +8,7 @@
 #include "custseg/segment.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -35,7 +36,6 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
   int d = m->d;
   size_t rec = sizeof(srow_t) + (size_t)d * sizeof(float);
   char *mine = NULL, *all = NULL;
-  double *wsum = NULL, *dsum = NULL;
   int64_t *order = NULL;
   /* Keep a customer when hash(id, seed) falls below target / N of the hash range. */
   double p = n_global > 0 ? (double)target / (double)n_global : 1.0;
@@ -59,9 +59,7 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
   *n_sample = s;
   /* Order by customer id so every rank sees the same sample in the same order. */
   order = malloc((size_t)(s ? s : 1) * sizeof *order);
-  wsum = calloc((size_t)k, sizeof *wsum);
-  dsum = calloc((size_t)k, sizeof *dsum);
-  CS_TRY(cs_par_agree(ctx, order && wsum && dsum ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(cs_par_agree(ctx, order ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   {
     idx_by_id_t *key = malloc((size_t)(s ? s : 1) * sizeof *key);
     CS_TRY(cs_par_agree(ctx, key ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
@@ -81,40 +79,70 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
     memcpy(&h, all + i * (int64_t)rec, sizeof h);
     wmax = fmax(wmax, h.w);
   }
-  cs_fixacc_init(&num, cs_fixed_exponent(wmax, s + 1));
-  cs_fixacc_init(&den, cs_fixed_exponent(wmax, s + 1));
-  for (int64_t a = ctx->rank; a < s; a += ctx->size) {
-    srow_t ha;
-    const char *ra = all + order[a] * (int64_t)rec;
-    memcpy(&ha, ra, sizeof ha);
-    const float *xa = (const float *)(ra + sizeof ha);
-    for (int q = 0; q < k; q++) wsum[q] = dsum[q] = 0;
-    for (int64_t b = 0; b < s; b++) {
-      if (b == a) continue;
-      srow_t hb;
-      const char *rb = all + order[b] * (int64_t)rec;
-      memcpy(&hb, rb, sizeof hb);
-      const float *xb = (const float *)(rb + sizeof hb);
-      double e = 0;
-      for (int j = 0; j < d; j++) {
-        double t = (double)xa[j] - xb[j];
-        e += t * t;
-      }
-      wsum[hb.label] += hb.w;
-      dsum[hb.label] += hb.w * sqrt(e);
-    }
-    if (!(wsum[ha.label] > 0)) { /* alone in its segment's sample: s(i) = 0, as scikit-learn */
-      cs_fixacc_add(&den, ha.w);
-      continue;
-    }
-    double ai = dsum[ha.label] / wsum[ha.label], bi = INFINITY;
-    for (int q = 0; q < k; q++)
-      if (q != ha.label && wsum[q] > 0) bi = fmin(bi, dsum[q] / wsum[q]);
-    double si = isfinite(bi) ? (bi - ai) / fmax(ai, bi) : 0.0;
-    if (!isfinite(si)) si = 0.0;
-    cs_fixacc_add(&num, si * ha.w);
-    cs_fixacc_add(&den, ha.w);
+  const int sn = cs_fixed_exponent(wmax, s + 1);
+  cs_fixacc_init(&num, sn);
+  cs_fixacc_init(&den, sn);
+  /* Sample points a over ranks (a = rank, rank + size, ...) and, within a rank, over threads;
+   * each point's sums run over b in order, and its s(i) goes into the thread's exact
+   * accumulators, whose integer totals do not depend on the split. */
+  const int nt = omp_get_max_threads();
+  cs_fixacc_t *acc = malloc(2 * (size_t)nt * sizeof *acc);
+  double *tws = malloc((size_t)nt * (size_t)k * sizeof *tws);
+  double *tds = malloc((size_t)nt * (size_t)k * sizeof *tds);
+  int ok = acc && tws && tds;
+  if (!ok) {
+    free(acc);
+    free(tws);
+    free(tds);
   }
+  CS_TRY(cs_par_agree(ctx, ok ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  for (int t = 0; t < 2 * nt; t++) cs_fixacc_init(&acc[t], sn);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    double *ws = tws + (int64_t)t * k, *ds = tds + (int64_t)t * k;
+    cs_fixacc_t *tnum = &acc[2 * t], *tden = &acc[2 * t + 1];
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t a = ctx->rank; a < s; a += ctx->size) {
+      srow_t ha;
+      const char *ra = all + order[a] * (int64_t)rec;
+      memcpy(&ha, ra, sizeof ha);
+      const float *xa = (const float *)(ra + sizeof ha);
+      for (int q = 0; q < k; q++) ws[q] = ds[q] = 0;
+      for (int64_t b = 0; b < s; b++) {
+        if (b == a) continue;
+        srow_t hb;
+        const char *rb = all + order[b] * (int64_t)rec;
+        memcpy(&hb, rb, sizeof hb);
+        const float *xb = (const float *)(rb + sizeof hb);
+        double e = 0;
+        for (int j = 0; j < d; j++) {
+          double u = (double)xa[j] - xb[j];
+          e += u * u;
+        }
+        ws[hb.label] += hb.w;
+        ds[hb.label] += hb.w * sqrt(e);
+      }
+      if (!(ws[ha.label] > 0)) { /* alone in its segment's sample: s(i) = 0, as scikit-learn */
+        cs_fixacc_add(tden, ha.w);
+        continue;
+      }
+      double ai = ds[ha.label] / ws[ha.label], bi = INFINITY;
+      for (int q = 0; q < k; q++)
+        if (q != ha.label && ws[q] > 0) bi = fmin(bi, ds[q] / ws[q]);
+      double si = isfinite(bi) ? (bi - ai) / fmax(ai, bi) : 0.0;
+      if (!isfinite(si)) si = 0.0;
+      cs_fixacc_add(tnum, si * ha.w);
+      cs_fixacc_add(tden, ha.w);
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    num.total += cs_fixacc_total(&acc[2 * t]);
+    den.total += cs_fixacc_total(&acc[2 * t + 1]);
+  }
+  free(acc);
+  free(tws);
+  free(tds);
   cs_fixed_t sums[2] = {cs_fixacc_total(&num), cs_fixacc_total(&den)};
   CS_TRY(cs_par_sum_i128_n(ctx, sums, 2));
   *out = sums[1] > 0 ? (double)sums[0] / (double)sums[1] : NAN;
@@ -122,8 +150,6 @@ fail:
   free(mine);
   free(all);
   free(order);
-  free(wsum);
-  free(dsum);
   return status;
 }
 
@@ -153,15 +179,26 @@ int cs_kmeans_indices(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_kmeans_resul
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   int sd = cs_fixed_exponent(2 * mx[0] * sqrt((double)d) * mx[1], n_all);
   {
-    cs_fixacc_t *a = malloc((size_t)k * sizeof *a);
+    /* One exact accumulator per segment and thread; integer totals, so any split of the rows
+     * over threads gives the same sums. */
+    const int nt = omp_get_max_threads();
+    cs_fixacc_t *a = malloc((size_t)nt * (size_t)k * sizeof *a);
     CS_TRY(cs_par_agree(ctx, a ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-    for (int q = 0; q < k; q++) cs_fixacc_init(&a[q], sd);
-    for (int64_t i = 0; i < m->n; i++) {
-      int q = r->labels[i];
-      double dist = sqrt(cs_kernel_sqdist(m->x + i * d, r->centroids + (int64_t)q * d, d));
-      cs_fixacc_add(&a[q], dist * (m->w ? m->w[i] : 1.0));
+    for (int v = 0; v < nt * k; v++) cs_fixacc_init(&a[v], sd);
+#pragma omp parallel num_threads(nt)
+    {
+      cs_fixacc_t *at = a + (int64_t)omp_get_thread_num() * k;
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < m->n; i++) {
+        int q = r->labels[i];
+        double dist = sqrt(cs_kernel_sqdist(m->x + i * d, r->centroids + (int64_t)q * d, d));
+        cs_fixacc_add(&at[q], dist * (m->w ? m->w[i] : 1.0));
+      }
     }
-    for (int q = 0; q < k; q++) s[q] = cs_fixacc_total(&a[q]);
+    for (int q = 0; q < k; q++) {
+      s[q] = 0;
+      for (int t = 0; t < nt; t++) s[q] += cs_fixacc_total(&a[(int64_t)t * k + q]);
+    }
     free(a);
   }
   CS_TRY(cs_par_sum_i128_n(ctx, s, k));
