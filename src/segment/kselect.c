@@ -28,6 +28,26 @@ static int cmp_id(const void *a, const void *b) {
   return (x->id > y->id) - (x->id < y->id);
 }
 
+/* e[b] = ||x_a - x_b|| for every point b of the feature-major sample xt (s points, d
+ * features): each sum in feature order, a product then a sum per feature (not contracted to
+ * an fma, so the values are those of the one-pair-at-a-time loop this replaces), as vector
+ * loops over b. Local. */
+__attribute__((optimize("fp-contract=off"))) static void
+distances_from(const float *xt, int64_t s, int d, int64_t a, double *e) {
+  for (int64_t b = 0; b < s; b++) e[b] = 0.0;
+  for (int j = 0; j < d; j++) {
+    const float *xj = xt + (int64_t)j * s;
+    const double xa = xj[a];
+#pragma omp simd
+    for (int64_t b = 0; b < s; b++) {
+      const double u = xa - (double)xj[b];
+      e[b] += u * u;
+    }
+  }
+#pragma omp simd
+  for (int64_t b = 0; b < s; b++) e[b] = sqrt(e[b]);
+}
+
 /* Sampled silhouette. Collective. */
 static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels, int k,
                       int64_t n_global, int64_t target, uint64_t seed, double *out,
@@ -89,51 +109,61 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
   cs_fixacc_t *acc = malloc(2 * (size_t)nt * sizeof *acc);
   double *tws = malloc((size_t)nt * (size_t)k * sizeof *tws);
   double *tds = malloc((size_t)nt * (size_t)k * sizeof *tds);
-  int ok = acc && tws && tds;
+  /* The sample in id order, feature-major (xt[j * s + b]), with labels and weights, so the
+   * distances from one point to all the others run as vector loops over b. */
+  float *xt = malloc((size_t)(s ? s : 1) * (size_t)d * sizeof *xt);
+  int32_t *lab = malloc((size_t)(s ? s : 1) * sizeof *lab);
+  float *wt = malloc((size_t)(s ? s : 1) * sizeof *wt);
+  double *dist = malloc((size_t)nt * (size_t)(s ? s : 1) * sizeof *dist);
+  int ok = acc && tws && tds && xt && lab && wt && dist;
+  if (ok)
+    for (int64_t b = 0; b < s; b++) {
+      srow_t hb;
+      const char *rb = all + order[b] * (int64_t)rec;
+      memcpy(&hb, rb, sizeof hb);
+      const float *xb = (const float *)(rb + sizeof hb);
+      for (int j = 0; j < d; j++) xt[(int64_t)j * s + b] = xb[j];
+      lab[b] = hb.label;
+      wt[b] = hb.w;
+    }
   if (!ok) {
     free(acc);
     free(tws);
     free(tds);
+    free(xt);
+    free(lab);
+    free(wt);
+    free(dist);
   }
   CS_TRY(cs_par_agree(ctx, ok ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   for (int t = 0; t < 2 * nt; t++) cs_fixacc_init(&acc[t], sn);
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
-    double *ws = tws + (int64_t)t * k, *ds = tds + (int64_t)t * k;
+    double *ws = tws + (int64_t)t * k, *ds = tds + (int64_t)t * k, *e = dist + (int64_t)t * s;
     cs_fixacc_t *tnum = &acc[2 * t], *tden = &acc[2 * t + 1];
 #pragma omp for schedule(dynamic, 16)
     for (int64_t a = ctx->rank; a < s; a += ctx->size) {
-      srow_t ha;
-      const char *ra = all + order[a] * (int64_t)rec;
-      memcpy(&ha, ra, sizeof ha);
-      const float *xa = (const float *)(ra + sizeof ha);
+      const int la = lab[a];
+      const double wa = wt[a];
+      distances_from(xt, s, d, a, e);
       for (int q = 0; q < k; q++) ws[q] = ds[q] = 0;
       for (int64_t b = 0; b < s; b++) {
         if (b == a) continue;
-        srow_t hb;
-        const char *rb = all + order[b] * (int64_t)rec;
-        memcpy(&hb, rb, sizeof hb);
-        const float *xb = (const float *)(rb + sizeof hb);
-        double e = 0;
-        for (int j = 0; j < d; j++) {
-          double u = (double)xa[j] - xb[j];
-          e += u * u;
-        }
-        ws[hb.label] += hb.w;
-        ds[hb.label] += hb.w * sqrt(e);
+        ws[lab[b]] += wt[b];
+        ds[lab[b]] += wt[b] * e[b];
       }
-      if (!(ws[ha.label] > 0)) { /* alone in its segment's sample: s(i) = 0, as scikit-learn */
-        cs_fixacc_add(tden, ha.w);
+      if (!(ws[la] > 0)) { /* alone in its segment's sample: s(i) = 0, as scikit-learn */
+        cs_fixacc_add(tden, wa);
         continue;
       }
-      double ai = ds[ha.label] / ws[ha.label], bi = INFINITY;
+      double ai = ds[la] / ws[la], bi = INFINITY;
       for (int q = 0; q < k; q++)
-        if (q != ha.label && ws[q] > 0) bi = fmin(bi, ds[q] / ws[q]);
+        if (q != la && ws[q] > 0) bi = fmin(bi, ds[q] / ws[q]);
       double si = isfinite(bi) ? (bi - ai) / fmax(ai, bi) : 0.0;
       if (!isfinite(si)) si = 0.0;
-      cs_fixacc_add(tnum, si * ha.w);
-      cs_fixacc_add(tden, ha.w);
+      cs_fixacc_add(tnum, si * wa);
+      cs_fixacc_add(tden, wa);
     }
   }
   for (int t = 0; t < nt; t++) {
@@ -143,6 +173,10 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
   free(acc);
   free(tws);
   free(tds);
+  free(xt);
+  free(lab);
+  free(wt);
+  free(dist);
   cs_fixed_t sums[2] = {cs_fixacc_total(&num), cs_fixacc_total(&den)};
   CS_TRY(cs_par_sum_i128_n(ctx, sums, 2));
   *out = sums[1] > 0 ? (double)sums[0] / (double)sums[1] : NAN;
