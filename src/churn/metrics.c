@@ -20,33 +20,45 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
   memset(out, 0, sizeof *out);
   CS_TRY(cs_par_agree(ctx, hist ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   enum { NS = 2 + 3 * CS_CHURN_CAL_BINS };
-  cs_fixacc_t a[NS];
   int sl = cs_fixed_exponent(35.0, n > 0 ? n : 1), sp = cs_fixed_exponent(1.0, n > 0 ? n : 1);
-  cs_fixacc_init(&a[0], sl); /* log-loss */
-  cs_fixacc_init(&a[1], sp); /* Brier */
-  for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
-    cs_fixacc_init(&a[2 + 3 * b], sp);     /* sum of p */
-    cs_fixacc_init(&a[2 + 3 * b + 1], sp); /* sum of y */
-    cs_fixacc_init(&a[2 + 3 * b + 2], sp); /* count */
-  }
+  /* The score histogram (one pass, on one thread: 2^21 bins are too many to copy per thread),
+   * then the sums with their logarithms on every thread, each into its own exact
+   * accumulators, whose integer totals do not depend on the split. */
   for (int64_t i = 0; i < n; i++) {
     int y = data->y[i];
     if (y < 0 || data->holdout[i] != want_holdout) continue;
-    double p = score[i];
-    int b = (int)(p * BINS);
+    int b = (int)((double)score[i] * BINS);
     b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
     hist[(int64_t)y * BINS + b]++;
-    double pc = fmin(fmax(p, 1e-15), 1 - 1e-15);
-    cs_fixacc_add(&a[0], -(y ? log(pc) : log1p(-pc)));
-    cs_fixacc_add(&a[1], (p - y) * (p - y));
-    int cb = (int)(p * CS_CHURN_CAL_BINS);
-    cb = cb < 0 ? 0 : cb >= CS_CHURN_CAL_BINS ? CS_CHURN_CAL_BINS - 1 : cb;
-    cs_fixacc_add(&a[2 + 3 * cb], p);
-    cs_fixacc_add(&a[2 + 3 * cb + 1], y);
-    cs_fixacc_add(&a[2 + 3 * cb + 2], 1.0);
   }
-  cs_fixed_t s[NS];
-  for (int v = 0; v < NS; v++) s[v] = cs_fixacc_total(&a[v]);
+  cs_fixed_t s[NS] = {0};
+#pragma omp parallel
+  {
+    cs_fixacc_t a[NS];
+    cs_fixacc_init(&a[0], sl); /* log-loss */
+    cs_fixacc_init(&a[1], sp); /* Brier */
+    for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
+      cs_fixacc_init(&a[2 + 3 * b], sp);     /* sum of p */
+      cs_fixacc_init(&a[2 + 3 * b + 1], sp); /* sum of y */
+      cs_fixacc_init(&a[2 + 3 * b + 2], sp); /* count */
+    }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      int y = data->y[i];
+      if (y < 0 || data->holdout[i] != want_holdout) continue;
+      double p = score[i];
+      double pc = fmin(fmax(p, 1e-15), 1 - 1e-15);
+      cs_fixacc_add(&a[0], -(y ? log(pc) : log1p(-pc)));
+      cs_fixacc_add(&a[1], (p - y) * (p - y));
+      int cb = (int)(p * CS_CHURN_CAL_BINS);
+      cb = cb < 0 ? 0 : cb >= CS_CHURN_CAL_BINS ? CS_CHURN_CAL_BINS - 1 : cb;
+      cs_fixacc_add(&a[2 + 3 * cb], p);
+      cs_fixacc_add(&a[2 + 3 * cb + 1], y);
+      cs_fixacc_add(&a[2 + 3 * cb + 2], 1.0);
+    }
+#pragma omp critical(cs_churn_metrics_sums)
+    for (int v = 0; v < NS; v++) s[v] += cs_fixacc_total(&a[v]);
+  }
   CS_TRY(cs_par_allreduce(ctx, hist, 2 * (int64_t)BINS, CS_DT_I64, CS_OP_SUM));
   CS_TRY(cs_par_sum_i128_n(ctx, s, NS));
   int64_t neg = 0, pos = 0;
