@@ -57,6 +57,10 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
   size_t rec = sizeof(srow_t) + (size_t)d * sizeof(float);
   char *mine = NULL, *all = NULL;
   int64_t *order = NULL;
+  cs_fixacc_t *acc = NULL; /* the pairwise pass: per thread, and the sample feature-major */
+  double *tws = NULL, *tds = NULL, *dist = NULL;
+  float *xt = NULL, *wt = NULL;
+  int32_t *lab = NULL;
   /* Keep a customer when hash(id, seed) falls below target / N of the hash range. */
   double p = n_global > 0 ? (double)target / (double)n_global : 1.0;
   uint64_t cut = p >= 1.0 ? UINT64_MAX : (uint64_t)(p * 18446744073709551616.0);
@@ -106,15 +110,15 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
    * each point's sums run over b in order, and its s(i) goes into the thread's exact
    * accumulators, whose integer totals do not depend on the split. */
   const int nt = omp_get_max_threads();
-  cs_fixacc_t *acc = malloc(2 * (size_t)nt * sizeof *acc);
-  double *tws = malloc((size_t)nt * (size_t)k * sizeof *tws);
-  double *tds = malloc((size_t)nt * (size_t)k * sizeof *tds);
+  acc = malloc(2 * (size_t)nt * sizeof *acc);
+  tws = malloc((size_t)nt * (size_t)k * sizeof *tws);
+  tds = malloc((size_t)nt * (size_t)k * sizeof *tds);
   /* The sample in id order, feature-major (xt[j * s + b]), with labels and weights, so the
    * distances from one point to all the others run as vector loops over b. */
-  float *xt = malloc((size_t)(s ? s : 1) * (size_t)d * sizeof *xt);
-  int32_t *lab = malloc((size_t)(s ? s : 1) * sizeof *lab);
-  float *wt = malloc((size_t)(s ? s : 1) * sizeof *wt);
-  double *dist = malloc((size_t)nt * (size_t)(s ? s : 1) * sizeof *dist);
+  xt = malloc((size_t)(s ? s : 1) * (size_t)d * sizeof *xt);
+  lab = malloc((size_t)(s ? s : 1) * sizeof *lab);
+  wt = malloc((size_t)(s ? s : 1) * sizeof *wt);
+  dist = malloc((size_t)nt * (size_t)(s ? s : 1) * sizeof *dist);
   int ok = acc && tws && tds && xt && lab && wt && dist;
   if (ok)
     for (int64_t b = 0; b < s; b++) {
@@ -126,15 +130,6 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
       lab[b] = hb.label;
       wt[b] = hb.w;
     }
-  if (!ok) {
-    free(acc);
-    free(tws);
-    free(tds);
-    free(xt);
-    free(lab);
-    free(wt);
-    free(dist);
-  }
   CS_TRY(cs_par_agree(ctx, ok ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   for (int t = 0; t < 2 * nt; t++) cs_fixacc_init(&acc[t], sn);
 #pragma omp parallel num_threads(nt)
@@ -170,13 +165,6 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
     num.total += cs_fixacc_total(&acc[2 * t]);
     den.total += cs_fixacc_total(&acc[2 * t + 1]);
   }
-  free(acc);
-  free(tws);
-  free(tds);
-  free(xt);
-  free(lab);
-  free(wt);
-  free(dist);
   cs_fixed_t sums[2] = {cs_fixacc_total(&num), cs_fixacc_total(&den)};
   CS_TRY(cs_par_sum_i128_n(ctx, sums, 2));
   *out = sums[1] > 0 ? (double)sums[0] / (double)sums[1] : NAN;
@@ -184,6 +172,13 @@ fail:
   free(mine);
   free(all);
   free(order);
+  free(acc);
+  free(tws);
+  free(tds);
+  free(xt);
+  free(lab);
+  free(wt);
+  free(dist);
   return status;
 }
 
