@@ -111,9 +111,10 @@ int cs_features_parse_missing(const char *s, cs_missing_t *v);
  * negative: to none). For cell (g, c), g < ngroup, and j < nr, out[(g * ncol + c) * nr + j]
  * gets the value of 0-based rank rank[(g * ncol + c) * nr + j] among the cell's finite values
  * on all ranks in ascending order (-0.0 before +0.0), or NaN when the cell has fewer values.
- * Bisection on the bits of the doubles: 64 steps, each one pass over the rows (OpenMP) and
- * one packed reduction of the ngroup x ncol x nr counts, so the answer is exact and the same
- * on any ranks x threads. Collective. */
+ * Radix selection on the bytes of the doubles, most significant first: 8 rounds, each one
+ * pass (OpenMP) over the keys still in play and one packed reduction of 256-bin histograms,
+ * so the answer is exact and the same on any ranks x threads. Work space: one 64-bit key per
+ * value and threads x ngroup x ncol x nr x 2 KiB of histograms. Collective. */
 int cs_features_order_stats(cs_ctx_t *ctx, int64_t n, int ncol, const double *const *cols,
                             const int32_t *group, int ngroup, int nr, const int64_t *rank,
                             double *out);

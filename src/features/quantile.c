@@ -1,11 +1,14 @@
-/* features/quantile.c: exact distributed order statistics by bisection.
- * Trade-off: 64 rounds of bisection on the bits of the doubles, each one packed reduction of
- * counts, instead of a distributed sort or a sketch: the answer is exact and the same for any
- * decomposition, which a sketch's is not. Each rank first sorts its own keys of every cell
- * (group x column; a radix sort, one copy of the columns as 64-bit keys), so a step's count
- * is a binary search per statistic rather than a pass over the rows, and many statistics
- * (every quantile of a column, the medians of every segment x column of the personas)
- * bisect together in the same 64 reductions. */
+/* features/quantile.c: exact distributed order statistics by radix selection.
+ * Trade-off: eight rounds on the bytes of the doubles (as order-preserving 64-bit keys), most
+ * significant first, each one packed reduction of 256-bin histograms, instead of a
+ * distributed sort or a sketch: the answer is exact and the same for any decomposition, which
+ * a sketch's is not. Each rank first groups its keys by cell (group x column; a counting
+ * sort, one 64-bit key per value); a round counts, per statistic, the next byte of the cell's
+ * keys that share the bytes chosen so far, and then drops the keys no statistic of the cell
+ * can still be, so later rounds touch few keys. The work is split into chunks of cells, each
+ * filtered in place, so threads share even one big cell. Many statistics (every quantile of a
+ * column, the medians of every segment of a persona column) select together in the same eight
+ * reductions. */
 #include "quantile.h"
 
 #include "custseg/features.h"
@@ -29,120 +32,208 @@ static double value_of(uint64_t k) {
   return x;
 }
 
-/* LSD radix sort of a[0..n) by bytes, skipping the bytes all keys share; tmp holds n keys.
- * Returns the buffer that holds the sorted keys (a or tmp). */
-static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, int64_t n) {
-  uint64_t any = 0, all = ~UINT64_C(0);
-  for (int64_t i = 0; i < n; i++) {
-    any |= a[i];
-    all &= a[i];
+enum { BINS = 256, ROUNDS = 8, CHUNK = 1 << 12 };
+
+/* A chunk of one cell's keys: the candidates still in play are keys[b, b + len). */
+typedef struct chunk {
+  int64_t cell, b, len;
+} chunk_t;
+
+typedef struct sel {
+  int nr;
+  uint64_t *keys;
+  uint64_t *prefix; /* per slot: the bytes chosen so far */
+  int64_t *left;    /* per slot: the rank still wanted among the keys with that prefix; < 0: none */
+  int64_t *alias;   /* per slot: the first live slot of the cell with the same prefix */
+} sel_t;
+
+/* Round r's counts of one chunk into hist (slots x BINS): byte r of each key, for the slot
+ * whose prefix (bytes 0..r-1) the key carries; live slots sharing a prefix count once, at
+ * their alias. From round 1 on, the keys that carry no live slot's prefix are dropped as the
+ * chunk is counted (compacted in place). */
+static void count_chunk(const sel_t *q, chunk_t *ch, int r, int64_t *hist) {
+  enum { FEW = 16 };
+  const int shift = 56 - 8 * r;
+  uint64_t *k = q->keys + ch->b;
+  const int64_t s0 = ch->cell * q->nr;
+  int64_t own[FEW], np = 0;
+  for (int64_t s = s0; s < s0 + q->nr; s++)
+    if (q->left[s] >= 0 && q->alias[s] == s) {
+      if (np == FEW) { /* more prefixes than fit here: keep every key, count each slot */
+        np = -1;
+        break;
+      }
+      own[np++] = s;
+    }
+  if (np == 0) {
+    ch->len = 0;
+    return;
   }
-  for (int shift = 0; shift < 64; shift += 8) {
-    if (!(((any ^ all) >> shift) & 0xff)) continue;
-    int64_t start[257] = {0};
-    for (int64_t i = 0; i < n; i++) start[((a[i] >> shift) & 0xff) + 1]++;
-    for (int b = 0; b < 256; b++) start[b + 1] += start[b];
-    for (int64_t i = 0; i < n; i++) tmp[start[(a[i] >> shift) & 0xff]++] = a[i];
-    uint64_t *t = a;
-    a = tmp;
-    tmp = t;
+  if (r == 0) { /* every live slot has the empty prefix: one histogram of the first bytes */
+    int64_t *h = hist + own[0] * BINS;
+    for (int64_t e = 0; e < ch->len; e++) h[k[e] >> 56]++;
+    return;
   }
-  return a;
+  if (np == 1) {
+    const uint64_t p = q->prefix[own[0]];
+    int64_t *h = hist + own[0] * BINS, m = 0;
+    for (int64_t e = 0; e < ch->len; e++) {
+      const uint64_t v = k[e];
+      if (v >> (shift + 8) != p) continue;
+      h[(v >> shift) & 0xff]++;
+      k[m++] = v;
+    }
+    ch->len = m;
+    return;
+  }
+  int64_t m = 0;
+  for (int64_t e = 0; e < ch->len; e++) {
+    const uint64_t v = k[e];
+    int keep = 0;
+    for (int64_t s = s0; s < s0 + q->nr; s++)
+      if (q->left[s] >= 0 && q->alias[s] == s && v >> (shift + 8) == q->prefix[s]) {
+        hist[s * BINS + ((v >> shift) & 0xff)]++;
+        keep = 1;
+        break;
+      }
+    if (keep || np < 0) k[m++] = v;
+  }
+  ch->len = m;
 }
 
-/* Number of keys <= v in the sorted a[0..n). */
-static int64_t count_le(const uint64_t *a, int64_t n, uint64_t v) {
-  int64_t lo = 0, hi = n; /* a[0..lo) <= v < a[hi..n) */
-  while (lo < hi) {
-    int64_t m = lo + (hi - lo) / 2;
-    if (a[m] <= v)
-      lo = m + 1;
-    else
-      hi = m;
+/* Group this rank's finite keys by cell: column c's keys at keys + c n, cell (g, c) from
+ * cstart[g * ncol + c] on, in row order within each thread's block of rows. */
+static void group_keys(int64_t n, int ncol, const double *const *cols, const int32_t *group,
+                       int ngroup, int threads, int64_t *tcnt, uint64_t *keys, int64_t *cstart,
+                       int64_t *clen) {
+  for (int c = 0; c < ncol; c++) {
+    const double *x = cols[c];
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const int64_t r0 = n * t / threads, r1 = n * (t + 1) / threads;
+      int64_t *cnt = tcnt + (int64_t)t * ngroup;
+      memset(cnt, 0, (size_t)ngroup * sizeof *cnt);
+      for (int64_t i = r0; i < r1; i++) {
+        const int64_t g = group ? group[i] : 0;
+        if (g >= 0 && g < ngroup && isfinite(x[i])) cnt[g]++;
+      }
+#pragma omp barrier
+#pragma omp single
+      { /* each thread's place in each cell: the cells in group order, threads in order */
+        int64_t at = (int64_t)c * n;
+        for (int g = 0; g < ngroup; g++) {
+          cstart[(int64_t)g * ncol + c] = at;
+          for (int u = 0; u < threads; u++) {
+            const int64_t v = tcnt[(int64_t)u * ngroup + g];
+            tcnt[(int64_t)u * ngroup + g] = at;
+            at += v;
+          }
+          clen[(int64_t)g * ncol + c] = at - cstart[(int64_t)g * ncol + c];
+        }
+      }
+      for (int64_t i = r0; i < r1; i++) {
+        const int64_t g = group ? group[i] : 0;
+        if (g >= 0 && g < ngroup && isfinite(x[i])) keys[cnt[g]++] = key_of(x[i]);
+      }
+    }
   }
-  return lo;
 }
 
 int cs_features_order_stats(cs_ctx_t *ctx, int64_t n, int ncol, const double *const *cols,
                             const int32_t *group, int ngroup, int nr, const int64_t *rank,
                             double *out) {
   int status = CS_OK;
-  const int64_t cells = (int64_t)ngroup * ncol, slots = cells * nr, nb = n ? n : 1;
+  const int64_t cells = (int64_t)ngroup * ncol, slots = cells * nr;
   const int threads = omp_get_max_threads();
-  uint64_t *lo = NULL, *hi = NULL, *keys = NULL, *tmp = NULL;
-  int64_t *cnt = NULL, *start = NULL;
+  sel_t q = {nr, NULL, NULL, NULL, NULL};
+  int64_t *tcnt = NULL, *cstart = NULL, *clen = NULL, *hist = NULL, *pack = NULL, *at = NULL, nch = 0;
+  chunk_t *ch = NULL;
   int local = ngroup >= 1 && ncol >= 1 && nr >= 1
                   ? CS_OK
                   : cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
                                  "order statistics of %d groups x %d columns x %d ranks", ngroup,
                                  ncol, nr);
   if (local == CS_OK) {
-    lo = malloc(cs_bytes(slots, sizeof *lo));
-    hi = malloc(cs_bytes(slots, sizeof *hi));
-    cnt = malloc(cs_bytes(slots, sizeof *cnt));
-    start = calloc((size_t)(cells + ncol), sizeof *start); /* per column ngroup + 1 */
-    keys = malloc(cs_bytes(nb * ncol, sizeof *keys));
-    tmp = malloc(cs_bytes(nb * threads, sizeof *tmp));
-    if (!(lo && hi && cnt && start && keys && tmp))
+    q.keys = malloc(cs_bytes((n ? n : 1) * ncol, sizeof *q.keys));
+    q.prefix = calloc((size_t)slots, sizeof *q.prefix);
+    q.left = malloc(cs_bytes(slots, sizeof *q.left));
+    q.alias = malloc(cs_bytes(slots, sizeof *q.alias));
+    tcnt = malloc(cs_bytes((int64_t)threads * ngroup, sizeof *tcnt));
+    cstart = malloc(cs_bytes(cells, sizeof *cstart));
+    clen = malloc(cs_bytes(cells, sizeof *clen));
+    hist = malloc(cs_bytes((int64_t)threads * slots * BINS, sizeof *hist));
+    pack = malloc(cs_bytes(slots * BINS, sizeof *pack));
+    at = malloc(cs_bytes(slots, sizeof *at));
+    /* at most one chunk per CHUNK keys plus one per cell */
+    ch = malloc(cs_bytes(n * ncol / CHUNK + cells + 1, sizeof *ch));
+    if (!(q.keys && q.prefix && q.left && q.alias && tcnt && cstart && clen && hist && pack && at && ch))
       local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                            "out of memory for %lld order statistics of %lld values",
                            (long long)slots, (long long)n * ncol);
   }
   CS_TRY(cs_par_agree(ctx, local));
-  /* This rank's keys of each cell, sorted: per column, the finite values grouped by group
-   * (a counting sort), each group's run then radix-sorted. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int c = 0; c < ncol; c++) {
-    const double *x = cols[c];
-    uint64_t *k = keys + (int64_t)c * nb, *t = tmp + (int64_t)omp_get_thread_num() * nb;
-    int64_t *at = start + (int64_t)c * (ngroup + 1);
-    for (int64_t i = 0; i < n; i++) {
-      int64_t g = group ? group[i] : 0;
-      if (g >= 0 && isfinite(x[i])) at[g + 1]++;
-    }
-    for (int g = 0; g < ngroup; g++) at[g + 1] += at[g];
-    for (int64_t i = 0; i < n; i++) { /* at[g]: the next free place of group g */
-      int64_t g = group ? group[i] : 0;
-      if (g >= 0 && isfinite(x[i])) t[at[g]++] = key_of(x[i]);
-    }
-    for (int g = ngroup; g > 0; g--) at[g] = at[g - 1]; /* back to the starts */
-    at[0] = 0;
-    for (int g = 0; g < ngroup; g++) {
-      int64_t b = at[g], e = at[g + 1];
-      if (radix_sort(t + b, k + b, e - b) != k + b) memcpy(k + b, t + b, (size_t)(e - b) * sizeof *k);
-    }
-  }
-  for (int64_t s = 0; s < slots; s++) {
-    lo[s] = 0;
-    hi[s] = UINT64_MAX;
-  }
-  /* Invariant: the wanted statistic's key is in [lo, hi]. Find the smallest key v with
-   * #(values <= v) > rank. A slot whose cell has no value of that rank climbs to
-   * UINT64_MAX, the key of a NaN. Each step counts with a binary search in every cell's
-   * sorted keys and reduces all the counts in one call. */
-  for (int step = 0; step < 64; step++) {
+  group_keys(n, ncol, cols, group, ngroup, threads, tcnt, q.keys, cstart, clen);
+  for (int64_t e = 0; e < cells; e++)
+    for (int64_t b = 0; b < clen[e]; b += CHUNK)
+      ch[nch++] = (chunk_t){e, cstart[e] + b, clen[e] - b < CHUNK ? clen[e] - b : CHUNK};
+  for (int64_t s = 0; s < slots; s++) q.left[s] = rank[s] >= 0 && rank[s] < INT64_MAX ? rank[s] : -1;
+  for (int r = 0; r < ROUNDS; r++) {
+    /* Live slots of one cell with the same prefix share one histogram. */
     for (int64_t s = 0; s < slots; s++) {
-      int64_t e = s / nr, g = e / ncol, c = e % ncol;
-      const int64_t *at = start + c * (ngroup + 1) + g;
-      cnt[s] = count_le(keys + c * nb + at[0], at[1] - at[0], lo[s] + (hi[s] - lo[s]) / 2);
+      q.alias[s] = s;
+      for (int64_t a = s - s % nr; a < s; a++)
+        if (q.left[a] >= 0 && q.prefix[a] == q.prefix[s]) {
+          q.alias[s] = a;
+          break;
+        }
     }
-    CS_TRY(cs_par_allreduce(ctx, cnt, slots, CS_DT_I64, CS_OP_SUM));
+    /* Only the histograms of live aliases are written and read (ones a chunk skips stay 0). */
+#pragma omp parallel num_threads(threads)
+    {
+      int64_t *h = hist + (int64_t)omp_get_thread_num() * slots * BINS;
+      for (int64_t s = 0; s < slots; s++)
+        if (q.left[s] >= 0 && q.alias[s] == s) memset(h + s * BINS, 0, BINS * sizeof *h);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t j = 0; j < nch; j++) count_chunk(&q, &ch[j], r, h);
+    }
+    /* The live aliases' histograms, summed over threads, packed, reduced over ranks. */
+    int64_t np = 0;
+    for (int64_t s = 0; s < slots; s++)
+      if (q.left[s] >= 0 && q.alias[s] == s) {
+        int64_t *dst = pack + np * BINS;
+        memcpy(dst, hist + s * BINS, BINS * sizeof *dst);
+        for (int t = 1; t < threads; t++)
+          for (int b = 0; b < BINS; b++) dst[b] += hist[((int64_t)t * slots + s) * BINS + b];
+        at[s] = np++;
+      }
+    CS_TRY(cs_par_allreduce(ctx, pack, np * BINS, CS_DT_I64, CS_OP_SUM));
+    /* Each slot's byte: the bin where its rank falls (a rank past the cell's count: none). */
     for (int64_t s = 0; s < slots; s++) {
-      uint64_t mid = lo[s] + (hi[s] - lo[s]) / 2;
-      if (cnt[s] > rank[s])
-        hi[s] = mid;
+      if (q.left[s] < 0) continue;
+      const int64_t *h = pack + at[q.alias[s]] * BINS;
+      int b = 0;
+      while (b < BINS && q.left[s] >= h[b]) q.left[s] -= h[b++];
+      if (b == BINS)
+        q.left[s] = -1;
       else
-        lo[s] = mid + 1;
+        q.prefix[s] = q.prefix[s] << 8 | (uint64_t)b;
     }
   }
-  for (int64_t s = 0; s < slots; s++) out[s] = value_of(lo[s]);
+  /* A cell with fewer values gets the key of a NaN. */
+  for (int64_t s = 0; s < slots; s++) out[s] = value_of(q.left[s] >= 0 ? q.prefix[s] : UINT64_MAX);
 fail:
-  free(lo);
-  free(hi);
-  free(cnt);
-  free(start);
-  free(keys);
-  free(tmp);
+  free(q.keys);
+  free(q.prefix);
+  free(q.left);
+  free(q.alias);
+  free(tcnt);
+  free(cstart);
+  free(clen);
+  free(hist);
+  free(pack);
+  free(at);
+  free(ch);
   return status;
 }
 

@@ -4,12 +4,12 @@
  * (docs/segments.md, Personas).
  *
  * Trade-off: the columns are read from the store again, one at a time (one double per
- * customer, held for that column's 64 median steps), instead of being kept from the feature
+ * customer, held for that column's 8 median rounds), instead of being kept from the feature
  * pipeline, which only keeps the transformed float32 matrix; memory stays one column's worth
  * whatever the number of columns, at the price of small reductions per column (its range,
- * its sums, its deviations and 64 median steps). Every value is exact and decomposition
+ * its sums, its deviations and 8 median rounds). Every value is exact and decomposition
  * independent: the sums are 128-bit fixed-point integers, the medians come from the grouped
- * bisection of features/quantile.c. */
+ * radix selection of features/quantile.c. */
 #include "custseg/segment.h"
 
 #include <math.h>

@@ -6,7 +6,8 @@
  * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
  *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
  *   split over the ranks in uneven blocks, equals the sorted reference that each rank builds
- *   from all rows. MPI (1-4 ranks). */
+ *   from all rows; a column of one repeated value (every round scans the rows) gives that
+ *   value at every rank and NaN past the end. MPI (1-4 ranks). */
 #include "mpi_support.h"
 
 #include "custseg/rng.h"
@@ -153,8 +154,31 @@ static void order_stats_match_sort(void **state) {
   free(grp);
 }
 
+/* Many equal values: the keys in play never fit in one per row, so every round scans the
+ * rows (the other test copies them out after round 1). One group (NULL), NaN left out. */
+enum { N_EQUAL = 20011 }; /* several chunks of keys per cell (quantile.c, CHUNK) */
+
+static void order_stats_all_equal(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  cs_part_t part;
+  assert_int_equal(cs_par_partition(ctx, N_EQUAL, &part), CS_OK);
+  int64_t nl = part.n_local, count = 0;
+  double *x = malloc((size_t)(nl ? nl : 1) * sizeof *x);
+  for (int64_t i = 0; i < N_EQUAL; i++) count += i % 7 != 0;
+  for (int64_t i = 0; i < nl; i++) x[i] = (part.offset + i) % 7 ? -2.5 : NAN;
+  const double *cols[1] = {x};
+  int64_t rank[4] = {0, count / 2, count - 1, count};
+  double out[4];
+  assert_int_equal(cs_features_order_stats(ctx, nl, 1, cols, NULL, 1, 4, rank, out), CS_OK);
+  for (int j = 0; j < 3; j++) assert_true(out[j] == -2.5);
+  assert_true(isnan(out[3]));
+  free(x);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(label_rule),
     cmocka_unit_test(order_stats_match_sort),
+    cmocka_unit_test(order_stats_all_equal),
 };
 CS_TEST_MAIN(tests)
