@@ -58,10 +58,16 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
   read_str_attr_sep(obj, name, out, len, join, ',');
 }
 
-int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
-                    int64_t offset, int64_t count, int64_t *buf) {
+/* Rows [offset, offset + count) of the 1-D dataset path:dataset, which must have n_expected
+ * rows: as int64 (an integer dataset, converted by HDF5) when i64 is set, else as doubles (any
+ * numeric type, read in the file's own type so the transfer stays collective, then
+ * converted; docs/format.md). Collective. */
+static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
+                        int64_t offset, int64_t count, int i64, void *buf) {
   int status = CS_OK, local = CS_OK;
   hid_t fapl = -1, f = -1, d = -1, fs = -1, ms = -1, dxpl = -1;
+  cs_dtype_t ft = CS_DT_NONE;
+  void *tmp = NULL;
   cs__h5_quiet();
   if (access(path, R_OK) != 0)
     local = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
@@ -78,28 +84,41 @@ int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_
   else {
     fs = H5Dget_space(d);
     hsize_t dim = 0;
-    hid_t ft = H5Dget_type(d);
-    H5T_class_t cls = H5Tget_class(ft);
-    H5Tclose(ft);
-    if (H5Sget_simple_extent_ndims(fs) != 1 || cls != H5T_INTEGER)
+    char desc[48];
+    hid_t t = H5Dget_type(d);
+    const H5T_class_t cls = H5Tget_class(t);
+    ft = cs__h5_dtype_of(t, desc, sizeof desc);
+    H5Tclose(t);
+    const int rank1 = H5Sget_simple_extent_ndims(fs) == 1;
+    if (i64 && (!rank1 || cls != H5T_INTEGER))
       local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s:%s must be a 1-D integer dataset",
                            path, dataset);
+    else if (!i64 && (!rank1 || ft == CS_DT_NONE))
+      local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                           "%s:%s must be a 1-D numeric dataset, found %s", path, dataset, desc);
     else if (H5Sget_simple_extent_dims(fs, &dim, NULL), (int64_t)dim != n_expected)
       local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
                            "%s:%s has %lld rows but the store has %lld customers", path, dataset,
                            (long long)dim, (long long)n_expected);
+    else if (!i64 && !(tmp = malloc(cs_bytes(count ? count : 1, cs_dtype_size(ft)))))
+      local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
   }
   /* Every rank knows the verdict before the collective read. */
   CS_TRY(cs_par_agree(ctx, local));
   CS_H5(cs__h5_select_rows(fs, offset, count, &ms), "%s:%s: bad selection", path, dataset);
   dxpl = cs__h5_dxpl_collective();
   CS_H5(dxpl, "cannot create transfer property list");
-  {
+  if (i64) {
     static int64_t dummy;
     CS_H5(H5Dread(d, H5T_NATIVE_INT64, ms, fs, dxpl, count ? buf : &dummy),
           "%s: read of %s failed", path, dataset);
+  } else {
+    CS_H5(H5Dread(d, cs__h5_native(ft), ms, fs, dxpl, tmp), "%s: read of %s failed", path,
+          dataset);
+    cs_convert_to_f64(ft, tmp, buf, count);
   }
 fail:
+  free(tmp);
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, ms);
   CS_H5_CLOSE(H5Sclose, fs);
@@ -107,6 +126,11 @@ fail:
   CS_H5_CLOSE(H5Fclose, f);
   CS_H5_CLOSE(H5Pclose, fapl);
   return cs_par_agree(ctx, status);
+}
+
+int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
+                    int64_t offset, int64_t count, int64_t *buf) {
+  return read_rows_as(ctx, path, dataset, n_expected, offset, count, 1, buf);
 }
 
 int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t *n) {
@@ -142,57 +166,7 @@ fail:
 
 int cs_io_read_rows_f64(cs_ctx_t *ctx, const char *path, const char *dataset,
                         int64_t n_expected, int64_t offset, int64_t count, double *buf) {
-  int status = CS_OK, local = CS_OK;
-  hid_t fapl = -1, f = -1, d = -1, fs = -1, ms = -1, dxpl = -1;
-  cs_dtype_t ft = CS_DT_NONE;
-  void *tmp = NULL;
-  cs__h5_quiet();
-  if (access(path, R_OK) != 0)
-    local = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
-                         strerror(errno));
-  else if (H5Fis_hdf5(path) <= 0)
-    local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
-  CS_TRY(cs_par_agree(ctx, local));
-  fapl = cs__h5_fapl(ctx);
-  CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
-  f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  CS_H5(f, "cannot open '%s' as HDF5 through MPI-IO", path);
-  if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
-    local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
-  else {
-    fs = H5Dget_space(d);
-    hsize_t dim = 0;
-    char desc[48];
-    hid_t t = H5Dget_type(d);
-    ft = cs__h5_dtype_of(t, desc, sizeof desc);
-    H5Tclose(t);
-    if (H5Sget_simple_extent_ndims(fs) != 1 || ft == CS_DT_NONE)
-      local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
-                           "%s:%s must be a 1-D numeric dataset, found %s", path, dataset, desc);
-    else if (H5Sget_simple_extent_dims(fs, &dim, NULL), (int64_t)dim != n_expected)
-      local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
-                           "%s:%s has %lld rows but the store has %lld customers", path, dataset,
-                           (long long)dim, (long long)n_expected);
-    else if (!(tmp = malloc(cs_bytes(count ? count : 1, cs_dtype_size(ft)))))
-      local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
-  }
-  /* Every rank knows the verdict before the collective read. */
-  CS_TRY(cs_par_agree(ctx, local));
-  CS_H5(cs__h5_select_rows(fs, offset, count, &ms), "%s:%s: bad selection", path, dataset);
-  dxpl = cs__h5_dxpl_collective();
-  CS_H5(dxpl, "cannot create transfer property list");
-  /* In the file's own type, so HDF5 keeps the transfer collective (docs/format.md). */
-  CS_H5(H5Dread(d, cs__h5_native(ft), ms, fs, dxpl, tmp), "%s: read of %s failed", path, dataset);
-  cs_convert_to_f64(ft, tmp, buf, count);
-fail:
-  free(tmp);
-  CS_H5_CLOSE(H5Pclose, dxpl);
-  CS_H5_CLOSE(H5Sclose, ms);
-  CS_H5_CLOSE(H5Sclose, fs);
-  CS_H5_CLOSE(H5Dclose, d);
-  CS_H5_CLOSE(H5Fclose, f);
-  CS_H5_CLOSE(H5Pclose, fapl);
-  return cs_par_agree(ctx, status);
+  return read_rows_as(ctx, path, dataset, n_expected, offset, count, 0, buf);
 }
 
 int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, double **data,
