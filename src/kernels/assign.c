@@ -211,6 +211,23 @@ static void assign_generic(const float *restrict x, int64_t n, int d, const cs_p
       }                                                                                         \
     }                                                                                           \
   }
+/* The tail of a 16-row block of the transposed kernels: rows i0..i0+15's labels (clipped to
+ * n) and, with s2, their best and second scores interleaved into score2. */
+static inline __attribute__((always_inline)) void store16(int32_t *restrict label,
+                                                          float *restrict score2, int64_t i0,
+                                                          int64_t n, __m512i arg, __m512 best,
+                                                          __m512 sec, int s2) {
+  const int64_t m = n - i0 < 16 ? n - i0 : 16;
+  _mm512_mask_storeu_epi32(label + i0, (__mmask16)((1u << m) - 1), arg);
+  if (!s2) return;
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+  const __mmask16 klo = (__mmask16)(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1);
+  const __mmask16 khi = (__mmask16)(m >= 16 ? 0xFFFFu : m > 8 ? (1u << (2 * (m - 8))) - 1 : 0);
+  _mm512_mask_storeu_ps(score2 + 2 * i0, klo, _mm512_permutex2var_ps(best, lo_idx, sec));
+  _mm512_mask_storeu_ps(score2 + 2 * i0 + 16, khi, _mm512_permutex2var_ps(best, hi_idx, sec));
+}
+
 /* Transpose 16 vectors of 16 floats in registers: on return v[q] lane r holds the old v[r]
  * lane q (four stages of 16 in-lane and cross-lane shuffles). */
 static inline void transpose16(__m512 v[16]) {
@@ -251,8 +268,6 @@ static inline void transpose16(__m512 v[16]) {
 #define CS_ASSIGN_XT16(S2, NAME, PF)                                                                \
   static void NAME(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,     \
                    int32_t *restrict label, float *restrict score2) {                           \
-    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); \
-    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));                     \
     const int k = p->k;                                                                         \
     const float *ct = p->ct;                                                                    \
     (void)score2;                                                                               \
@@ -285,17 +300,7 @@ static inline void transpose16(__m512 v[16]) {
         best = _mm512_mask_blend_ps(lt, best, s);                                               \
         arg = _mm512_mask_blend_epi32(lt, arg, _mm512_set1_epi32(q));                           \
       }                                                                                         \
-      int64_t m = n - i0 < 16 ? n - i0 : 16;                                                    \
-      __mmask16 keep = (__mmask16)((1u << m) - 1);                                              \
-      _mm512_mask_storeu_epi32(label + i0, keep, arg);                                          \
-      if (S2) {                                                                                 \
-        __m512 lo = _mm512_permutex2var_ps(best, lo_idx, sec);                                  \
-        __m512 hi = _mm512_permutex2var_ps(best, hi_idx, sec);                                  \
-        __mmask16 klo = (__mmask16)(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1);                    \
-        __mmask16 khi = (__mmask16)(m >= 16 ? 0xFFFFu : m > 8 ? (1u << (2 * (m - 8))) - 1 : 0); \
-        _mm512_mask_storeu_ps(score2 + 2 * i0, klo, lo);                                        \
-        _mm512_mask_storeu_ps(score2 + 2 * i0 + 16, khi, hi);                                   \
-      }                                                                                         \
+      store16(label, score2, i0, n, arg, best, sec, S2);                                        \
     }                                                                                           \
   }
 /* K <= 16 and d <= 16: the same transposed block, but centroid-outer in groups of four, each
@@ -305,8 +310,6 @@ static inline void transpose16(__m512 v[16]) {
 #define CS_ASSIGN_XT16Q(S2, NAME, PF)                                                             \
   static void NAME(const float *restrict x, int64_t n, int d, const cs_panel_t *restrict p,     \
                    int32_t *restrict label, float *restrict score2) {                           \
-    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); \
-    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));                     \
     const int k = p->k;                                                                         \
     const float *ct = p->ct;                                                                    \
     const __mmask16 fm = (__mmask16)((1u << d) - 1);                                            \
@@ -343,17 +346,7 @@ static inline void transpose16(__m512 v[16]) {
           arg = _mm512_mask_blend_epi32(lt, arg, _mm512_set1_epi32(q));                         \
         }                                                                                       \
       }                                                                                         \
-      int64_t m = n - i0 < 16 ? n - i0 : 16;                                                    \
-      __mmask16 keep = (__mmask16)((1u << m) - 1);                                              \
-      _mm512_mask_storeu_epi32(label + i0, keep, arg);                                          \
-      if (S2) {                                                                                 \
-        __m512 lo = _mm512_permutex2var_ps(best, lo_idx, sec);                                  \
-        __m512 hi = _mm512_permutex2var_ps(best, hi_idx, sec);                                  \
-        __mmask16 klo = (__mmask16)(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1);                    \
-        __mmask16 khi = (__mmask16)(m >= 16 ? 0xFFFFu : m > 8 ? (1u << (2 * (m - 8))) - 1 : 0); \
-        _mm512_mask_storeu_ps(score2 + 2 * i0, klo, lo);                                        \
-        _mm512_mask_storeu_ps(score2 + 2 * i0 + 16, khi, hi);                                   \
-      }                                                                                         \
+      store16(label, score2, i0, n, arg, best, sec, S2);                                        \
     }                                                                                           \
   }
 CS_ASSIGN_XT16Q(0, assign_xt16q, 64)
