@@ -34,9 +34,10 @@ static int race_before(race_t a, race_t b) {
  * w_i (step 0) or w_i * D2[i]. Row i's draws for all trials come from one generator keyed by
  * (seed, restart, step) and its customer id. -log(u) >= 1 - u, so a row whose lower bound
  * cannot beat the thread's current best skips the logarithm: the winner is unchanged.
- * Collective. */
-static int races(cs_ctx_t *ctx, const cs_matrix_t *m, const double *d2, uint64_t seed,
-                 int restart, int step, int nt, double *cand) {
+ * With c (the centroid chosen last), each row's D2 first takes its distance to c (the first
+ * distance when step is 1, else the smaller of the two), in the same pass. Collective. */
+static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *c,
+                 uint64_t seed, int restart, int step, int nt, double *cand) {
   int status = CS_OK;
   int d = m->d, nthreads = omp_get_max_threads();
   race_t best[16], *all = NULL, *tbest = NULL;
@@ -50,6 +51,10 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, const double *d2, uint64_t
     for (int t = 0; t < nt; t++) b[t] = (race_t){INFINITY, INT64_MAX};
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < m->n; i++) {
+      if (c) {
+        double e = cs_kernel_sqdist(m->x + i * d, c, d);
+        d2[i] = step == 1 || e < d2[i] ? e : d2[i];
+      }
       double wt = (m->w ? m->w[i] : 1.0) * (d2 ? d2[i] : 1.0);
       if (!(wt > 0)) continue;
       cs_rng_t g;
@@ -57,8 +62,8 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, const double *d2, uint64_t
       for (int t = 0; t < nt; t++) {
         double u = cs_rng_uniform32(&g);
         if ((1.0 - u) / wt > b[t].key) continue; /* cannot win: skip the log */
-        race_t c = {-log(u) / wt, m->row[i]};
-        if (race_before(c, b[t])) b[t] = c;
+        race_t r = {-log(u) / wt, m->row[i]};
+        if (race_before(r, b[t])) b[t] = r;
       }
     }
   }
@@ -113,13 +118,13 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));
   int sd = cs_fixed_exponent(4.0 * mx[0] * mx[0] * d * mx[1], n_all);
 
-  CS_TRY(races(ctx, m, NULL, seed, restart, 0, 1, centroids));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m->n; i++) d2[i] = cs_kernel_sqdist(m->x + i * d, centroids, d);
+  CS_TRY(races(ctx, m, NULL, NULL, seed, restart, 0, 1, centroids));
   cs_progress_t prog;
   cs_progress_start(&prog, "k-means++ (centroids)", k);
   for (int step = 1; step < k; step++) {
-    CS_TRY(races(ctx, m, d2, seed, restart, step, trials, cand));
+    /* D2 takes the centroid chosen last inside the race (the last choice needs no update). */
+    CS_TRY(races(ctx, m, d2, centroids + (int64_t)(step - 1) * d, seed, restart, step, trials,
+                 cand));
     /* Potential of each candidate, all trials in one pass over the rows. */
     for (int t = 0; t < trials; t++) pot[t] = 0;
 #pragma omp parallel
@@ -141,13 +146,7 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
     int bt = 0;
     for (int t = 1; t < trials; t++)
       if (pot[t] < pot[bt]) bt = t;
-    double *c = centroids + (int64_t)step * d;
-    memcpy(c, cand + (int64_t)bt * d, (size_t)d * sizeof *c);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < m->n; i++) {
-      double e = cs_kernel_sqdist(m->x + i * d, c, d);
-      if (e < d2[i]) d2[i] = e;
-    }
+    memcpy(centroids + (int64_t)step * d, cand + (int64_t)bt * d, (size_t)d * sizeof *centroids);
     cs_progress_update(&prog, step + 1);
   }
 fail:
