@@ -52,89 +52,82 @@ typedef struct sel {
  * their alias. From round 1 on, the keys that carry no live slot's prefix are dropped as the
  * chunk is counted (compacted in place). */
 static void count_chunk(const sel_t *q, chunk_t *ch, int r, int64_t *hist) {
-  enum { FEW = 16 };
   const int shift = 56 - 8 * r;
   uint64_t *k = q->keys + ch->b;
   const int64_t s0 = ch->cell * q->nr;
-  int64_t own[FEW], np = 0;
+  int64_t first = -1, np = 0; /* the first live alias and the number of them */
   for (int64_t s = s0; s < s0 + q->nr; s++)
     if (q->left[s] >= 0 && q->alias[s] == s) {
-      if (np == FEW) { /* more prefixes than fit here: keep every key, count each slot */
-        np = -1;
-        break;
-      }
-      own[np++] = s;
+      if (first < 0) first = s;
+      np++;
     }
-  if (np == 0) {
+  if (np == 0) { /* every statistic of the cell is settled */
     ch->len = 0;
     return;
   }
   if (r == 0) { /* every live slot has the empty prefix: one histogram of the first bytes */
-    int64_t *h = hist + own[0] * BINS;
+    int64_t *h = hist + first * BINS;
     for (int64_t e = 0; e < ch->len; e++) h[k[e] >> 56]++;
     return;
   }
+  int64_t m = 0;
   if (np == 1) {
-    const uint64_t p = q->prefix[own[0]];
-    int64_t *h = hist + own[0] * BINS, m = 0;
+    const uint64_t p = q->prefix[first];
+    int64_t *h = hist + first * BINS;
     for (int64_t e = 0; e < ch->len; e++) {
       const uint64_t v = k[e];
       if (v >> (shift + 8) != p) continue;
       h[(v >> shift) & 0xff]++;
       k[m++] = v;
     }
-    ch->len = m;
-    return;
-  }
-  int64_t m = 0;
-  for (int64_t e = 0; e < ch->len; e++) {
-    const uint64_t v = k[e];
-    int keep = 0;
-    for (int64_t s = s0; s < s0 + q->nr; s++)
-      if (q->left[s] >= 0 && q->alias[s] == s && v >> (shift + 8) == q->prefix[s]) {
-        hist[s * BINS + ((v >> shift) & 0xff)]++;
-        keep = 1;
-        break;
-      }
-    if (keep || np < 0) k[m++] = v;
+  } else {
+    for (int64_t e = 0; e < ch->len; e++) {
+      const uint64_t v = k[e];
+      for (int64_t s = first; s < s0 + q->nr; s++)
+        if (q->left[s] >= 0 && q->alias[s] == s && v >> (shift + 8) == q->prefix[s]) {
+          hist[s * BINS + ((v >> shift) & 0xff)]++;
+          k[m++] = v;
+          break;
+        }
+    }
   }
   ch->len = m;
 }
 
 /* Group this rank's finite keys by cell: column c's keys at keys + c n, cell (g, c) from
- * cstart[g * ncol + c] on, in row order within each thread's block of rows. */
+ * cstart[g * ncol + c] on; within a cell, the keys of row block 0, then block 1, ... (nb
+ * fixed blocks, whatever threads the runtime starts), each in row order. */
 static void group_keys(int64_t n, int ncol, const double *const *cols, const int32_t *group,
-                       int ngroup, int threads, int64_t *tcnt, uint64_t *keys, int64_t *cstart,
+                       int ngroup, int nb, int64_t *tcnt, uint64_t *keys, int64_t *cstart,
                        int64_t *clen) {
   for (int c = 0; c < ncol; c++) {
     const double *x = cols[c];
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num();
-      const int64_t r0 = n * t / threads, r1 = n * (t + 1) / threads;
-      int64_t *cnt = tcnt + (int64_t)t * ngroup;
+#pragma omp parallel for schedule(static)
+    for (int u = 0; u < nb; u++) {
+      int64_t *cnt = tcnt + (int64_t)u * ngroup;
       memset(cnt, 0, (size_t)ngroup * sizeof *cnt);
-      for (int64_t i = r0; i < r1; i++) {
+      for (int64_t i = n * u / nb; i < n * (u + 1) / nb; i++) {
         const int64_t g = group ? group[i] : 0;
         if (g >= 0 && g < ngroup && isfinite(x[i])) cnt[g]++;
       }
-#pragma omp barrier
-#pragma omp single
-      { /* each thread's place in each cell: the cells in group order, threads in order */
-        int64_t at = (int64_t)c * n;
-        for (int g = 0; g < ngroup; g++) {
-          cstart[(int64_t)g * ncol + c] = at;
-          for (int u = 0; u < threads; u++) {
-            const int64_t v = tcnt[(int64_t)u * ngroup + g];
-            tcnt[(int64_t)u * ngroup + g] = at;
-            at += v;
-          }
-          clen[(int64_t)g * ncol + c] = at - cstart[(int64_t)g * ncol + c];
-        }
+    }
+    /* Each block's place in each cell: the cells in group order, the blocks in order. */
+    int64_t at = (int64_t)c * n;
+    for (int g = 0; g < ngroup; g++) {
+      cstart[(int64_t)g * ncol + c] = at;
+      for (int u = 0; u < nb; u++) {
+        const int64_t v = tcnt[(int64_t)u * ngroup + g];
+        tcnt[(int64_t)u * ngroup + g] = at;
+        at += v;
       }
-      for (int64_t i = r0; i < r1; i++) {
+      clen[(int64_t)g * ncol + c] = at - cstart[(int64_t)g * ncol + c];
+    }
+#pragma omp parallel for schedule(static)
+    for (int u = 0; u < nb; u++) {
+      int64_t *next = tcnt + (int64_t)u * ngroup;
+      for (int64_t i = n * u / nb; i < n * (u + 1) / nb; i++) {
         const int64_t g = group ? group[i] : 0;
-        if (g >= 0 && g < ngroup && isfinite(x[i])) keys[cnt[g]++] = key_of(x[i]);
+        if (g >= 0 && g < ngroup && isfinite(x[i])) keys[next[g]++] = key_of(x[i]);
       }
     }
   }
@@ -188,10 +181,14 @@ int cs_features_order_stats(cs_ctx_t *ctx, int64_t n, int ncol, const double *co
           break;
         }
     }
-    /* Only the histograms of live aliases are written and read (ones a chunk skips stay 0). */
+    /* Only the histograms of live aliases are written and read (ones a chunk skips stay 0),
+     * those of the threads the runtime started (team, at most `threads`). */
+    int team = 1;
 #pragma omp parallel num_threads(threads)
     {
       int64_t *h = hist + (int64_t)omp_get_thread_num() * slots * BINS;
+#pragma omp single nowait
+      team = omp_get_num_threads();
       for (int64_t s = 0; s < slots; s++)
         if (q.left[s] >= 0 && q.alias[s] == s) memset(h + s * BINS, 0, BINS * sizeof *h);
 #pragma omp for schedule(dynamic, 1)
@@ -203,7 +200,7 @@ int cs_features_order_stats(cs_ctx_t *ctx, int64_t n, int ncol, const double *co
       if (q.left[s] >= 0 && q.alias[s] == s) {
         int64_t *dst = pack + np * BINS;
         memcpy(dst, hist + s * BINS, BINS * sizeof *dst);
-        for (int t = 1; t < threads; t++)
+        for (int t = 1; t < team; t++)
           for (int b = 0; b < BINS; b++) dst[b] += hist[((int64_t)t * slots + s) * BINS + b];
         at[s] = np++;
       }

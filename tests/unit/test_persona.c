@@ -6,8 +6,10 @@
  * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
  *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
  *   split over the ranks in uneven blocks, equals the sorted reference that each rank builds
- *   from all rows; a column of one repeated value (every round scans the rows) gives that
- *   value at every rank and NaN past the end. MPI (1-4 ranks). */
+ *   from all rows; a column of one repeated value gives that value at every rank and NaN
+ *   past the end; 21 ranks of two large cells of mixed magnitudes and signs (more distinct
+ *   prefixes per cell than quantile.c tracks one by one, several chunks) equal the sorted
+ *   reference. MPI (1-4 ranks). */
 #include "mpi_support.h"
 
 #include "custseg/rng.h"
@@ -154,9 +156,9 @@ static void order_stats_match_sort(void **state) {
   free(grp);
 }
 
-/* Many equal values: the keys in play never fit in one per row, so every round scans the
- * rows (the other test copies them out after round 1). One group (NULL), NaN left out. */
-enum { N_EQUAL = 20011 }; /* several chunks of keys per cell (quantile.c, CHUNK) */
+/* One repeated value over several chunks of keys per cell (quantile.c, CHUNK): every round
+ * keeps every key, one prefix for all ranks. One group (NULL), NaN left out. */
+enum { N_EQUAL = 20011 };
 
 static void order_stats_all_equal(void **state) {
   (void)state;
@@ -176,9 +178,58 @@ static void order_stats_all_equal(void **state) {
   free(x);
 }
 
+/* Many ranks of one cell (more than quantile.c's FEW distinct prefixes per cell, so keys are
+ * kept for all of them), values spread over many magnitudes and signs with ties, several
+ * chunks per cell, two groups and rows in none: against the sorted reference. */
+enum { N_MANY = 30011, NR_MANY = 21 };
+
+static double many_value(int64_t i) {
+  if (i % 11 == 0) return NAN;
+  double v = (double)((i * 7919) % 1013) * pow(10.0, (double)(i % 7) - 3.0);
+  return i % 3 == 0 ? -v : v;
+}
+
+static void order_stats_many_ranks(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  cs_part_t part;
+  assert_int_equal(cs_par_partition(ctx, N_MANY, &part), CS_OK);
+  const int64_t nl = part.n_local;
+  double *x = malloc((size_t)(nl ? nl : 1) * sizeof *x), *ref[2];
+  int32_t *grp = malloc((size_t)(nl ? nl : 1) * sizeof *grp);
+  int64_t count[2] = {0, 0}, rank[2 * NR_MANY];
+  double out[2 * NR_MANY];
+  for (int g = 0; g < 2; g++) ref[g] = malloc(N_MANY * sizeof **ref);
+  for (int64_t i = 0; i < N_MANY; i++) {
+    const int32_t g = i % 13 == 0 ? -1 : (int32_t)(i % 2);
+    const double v = many_value(i);
+    if (i >= part.offset && i < part.offset + nl) {
+      x[i - part.offset] = v;
+      grp[i - part.offset] = g;
+    }
+    if (g >= 0 && isfinite(v)) ref[g][count[g]++] = v;
+  }
+  for (int g = 0; g < 2; g++) {
+    qsort(ref[g], (size_t)count[g], sizeof **ref, cmp);
+    for (int j = 0; j < NR_MANY; j++) rank[g * NR_MANY + j] = count[g] * j / (NR_MANY - 1) - (j == NR_MANY - 1);
+  }
+  const double *cols[1] = {x};
+  assert_int_equal(cs_features_order_stats(ctx, nl, 1, cols, grp, 2, NR_MANY, rank, out), CS_OK);
+  for (int g = 0; g < 2; g++)
+    for (int j = 0; j < NR_MANY; j++) {
+      const double got = out[g * NR_MANY + j], want = ref[g][rank[g * NR_MANY + j]];
+      if (memcmp(&got, &want, sizeof got))
+        fail_msg("group %d rank %lld: %.17g, sorted %.17g", g, (long long)rank[g * NR_MANY + j], got, want);
+    }
+  for (int g = 0; g < 2; g++) free(ref[g]);
+  free(x);
+  free(grp);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(label_rule),
     cmocka_unit_test(order_stats_match_sort),
     cmocka_unit_test(order_stats_all_equal),
+    cmocka_unit_test(order_stats_many_ranks),
 };
 CS_TEST_MAIN(tests)
