@@ -5,15 +5,15 @@ usage: check_doc_errors.py [--fix] ROOT
 
 The docs quote custseg's messages as they print, `MESSAGE [rank R, src/PATH.c:LINE]`. For each
 quote, line LINE of src/PATH.c must raise an error (__LINE__, CS_FAIL, CS_CHECK, CS_H5 or
-CS_BAD_ROW on it), and the format of its statement (up to the line ending in ';': the first string literal
-and those concatenated to it), with their printf conversions read as wildcards, must be found in MESSAGE.
-Literals of fewer than 8 plain characters or without a space (option names passed as
-arguments) prove nothing and do not count. A quote that fails
-is listed with the place its message is raised now: of the lines (in that file, else in any
-file under src/) whose literal is found in MESSAGE, the one with the longest literal, then
-the nearest; --fix rewrites the quote to that place (the docs' line numbers drift as the
-sources change; check the rewritten lines). Exit status 1 when a quote fails (after --fix:
-when one could not be fixed)."""
+CS_BAD_ROW on it), and one run of concatenated string literals of its statement (up to the
+line ending in ';'), with its printf conversions read as wildcards, must be the whole message
+after "error: " (so an argument such as an option name cannot stand in for the format).
+Runs of fewer than 8 plain characters prove nothing and do not count. A quote that fails is
+listed with the place its message is raised now when there is exactly one (in that file,
+else in any file under src/); --fix rewrites such quotes to that place (the docs' line
+numbers drift as the sources change). Quotes whose message could come from several places
+are left to be fixed by hand. Exit status 1 when a quote fails (after --fix: when one could
+not be fixed)."""
 import glob
 import os
 import re
@@ -50,18 +50,19 @@ def literal_runs(lines, start):
 
 
 def score(lines, line, msg):
-    """The plain characters of the longest literal run of the statement at line that is found
-    in msg (printf conversions as wildcards; runs under 8 plain characters or without a space,
-    such as option names passed as arguments, do not count)."""
+    """The plain characters of the literal run of the statement at line that, with printf
+    conversions as wildcards, is the whole of msg (from after "error: " on); 0 when none is
+    (runs under 8 plain characters do not count)."""
     if line < 1 or line > len(lines):
         return 0
+    text_msg = msg.split("error: ", 1)[1] if "error: " in msg else msg
     best = 0
     for text in literal_runs(lines, line):
         text = text.replace('\\"', '"').replace("\\\\", "\\").replace("\\n", "")
         parts = CONVERSION.split(text)
         plain = sum(len(p) for p in parts)
-        rx = ".*?".join(re.escape(p.replace("%%", "%")) for p in parts)
-        if plain >= 8 and " " in text and plain > best and re.search(rx, msg):
+        rx = "(?s)" + ".*?".join(re.escape(p.replace("%%", "%")) for p in parts)
+        if plain >= 8 and plain > best and re.fullmatch(rx, text_msg):
             best = plain
     return best
 
@@ -71,7 +72,8 @@ def matches(lines, line, msg):
 
 
 def best_place(root, path, lines, line, msg):
-    """(path, line) where msg is raised now, or None: see the module's docstring."""
+    """((path, line), 1) where msg is raised now, or (None, number of candidate places): see
+    the module's docstring."""
     def places(p, ls):
         return [(score(ls, i, msg), -abs(i - line) if p == path else 0, p, i)
                 for i in range(1, len(ls) + 1) if matches(ls, i, msg)]
@@ -80,12 +82,9 @@ def best_place(root, path, lines, line, msg):
         for src in sorted(glob.glob(os.path.join(root, "src", "**", "*.c"), recursive=True)):
             with open(src, encoding="utf-8") as f:
                 found += places(os.path.relpath(src, root), f.read().split("\n"))
-    if not found:
-        return None
-    found.sort(reverse=True)
-    if len(found) > 1 and found[0][:2] == found[1][:2]:
-        return None  # two places as good as each other
-    return found[0][2], found[0][3]
+    if len(found) != 1:
+        return None, len(found)  # nowhere, or more than one place it could be
+    return (found[0][2], found[0][3]), 1
 
 
 def main():
@@ -112,8 +111,9 @@ def main():
             checked += 1
             if matches(lines, line, msg):
                 continue
-            place = best_place(root, path, lines, line, msg)
-            hint = f", raised now at {place[0]}:{place[1]}" if place else ", raised nowhere that can be told"
+            place, nfound = best_place(root, path, lines, line, msg)
+            hint = (f", raised now at {place[0]}:{place[1]}" if place else
+                    f", raised at {nfound} places: fix by hand" if nfound else ", raised nowhere")
             if fix and place:
                 old = m.group(0)
                 new = old[: -len(f"{path}:{line}]")] + f"{place[0]}:{place[1]}]"
