@@ -42,6 +42,12 @@ static inline uint32_t cs_rng_u32(cs_rng_t *r) {
 static inline double cs_rng_uniform32(cs_rng_t *r) {
   return ((double)cs_rng_u32(r) + 0.5) * 0x1.0p-32;
 }
+/* Sixteen generators at once: for lane l < 16, the words 4 block .. 4 block + 3 that
+ * cs_rng_init(seed, stream, index[l]) followed by cs_rng_u32 draws would give, into
+ * out[w][l] (w < 4). The same Philox4x32-10, computed sixteen lanes wide with AVX-512 when
+ * built for it. */
+void cs_rng_block16(uint64_t seed, uint32_t stream, const uint64_t index[16], uint32_t block,
+                    uint32_t out[4][16]);
 uint64_t cs_rng_u64(cs_rng_t *r);
 /* Uniform on the open interval (0, 1), 53 random bits. */
 double cs_rng_uniform(cs_rng_t *r);

@@ -187,6 +187,8 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
                                                : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                               "out of memory (churn pass)")));
   memcpy(buf, coef, (size_t)p * sizeof *buf);
+  /* A thread the runtime does not start (OMP_THREAD_LIMIT, OMP_DYNAMIC) adds nothing. */
+  for (int t = 0; t < 2 * nt; t++) edges[t] = -INFINITY;
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();

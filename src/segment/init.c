@@ -45,25 +45,34 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *
   tbest = malloc((size_t)nthreads * 16 * sizeof *tbest);
   all = malloc((size_t)ctx->size * (size_t)nt * sizeof *all);
   CS_TRY(cs_par_agree(ctx, all && tbest ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  /* Every thread's slots start empty (a thread the runtime does not start leaves them so). */
+  for (int64_t v = 0; v < (int64_t)nthreads * 16; v++) tbest[v] = (race_t){INFINITY, INT64_MAX};
+  const int64_t nblk = (m->n + 15) / 16;
 #pragma omp parallel
   {
     race_t *b = tbest + 16 * omp_get_thread_num();
-    for (int t = 0; t < nt; t++) b[t] = (race_t){INFINITY, INT64_MAX};
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < m->n; i++) {
-      if (c) {
-        double e = cs_kernel_sqdist(m->x + i * d, c, d);
-        d2[i] = step == 1 || e < d2[i] ? e : d2[i];
-      }
-      double wt = (m->w ? m->w[i] : 1.0) * (d2 ? d2[i] : 1.0);
-      if (!(wt > 0)) continue;
-      cs_rng_t g;
-      cs_rng_init(&g, s, 0x1417u, (uint64_t)m->id[i]);
-      for (int t = 0; t < nt; t++) {
-        double u = cs_rng_uniform32(&g);
-        if ((1.0 - u) / wt > b[t].key) continue; /* cannot win: skip the log */
-        race_t r = {-log(u) / wt, m->row[i]};
-        if (race_before(r, b[t])) b[t] = r;
+    for (int64_t blk = 0; blk < nblk; blk++) {
+      /* Sixteen rows' draws at once: the words of cs_rng_init(s, 0x1417, id) (rows past the
+       * end repeat the last one and are not used). */
+      const int64_t i0 = blk * 16, i1 = m->n < i0 + 16 ? m->n : i0 + 16;
+      uint64_t ids[16];
+      uint32_t words[4][4][16];
+      for (int l = 0; l < 16; l++) ids[l] = (uint64_t)m->id[i0 + l < i1 ? i0 + l : i1 - 1];
+      for (int q = 0; q < (nt + 3) / 4; q++) cs_rng_block16(s, 0x1417u, ids, (uint32_t)q, words[q]);
+      for (int64_t i = i0; i < i1; i++) {
+        if (c) {
+          double e = cs_kernel_sqdist(m->x + i * d, c, d);
+          d2[i] = step == 1 || e < d2[i] ? e : d2[i];
+        }
+        double wt = (m->w ? m->w[i] : 1.0) * (d2 ? d2[i] : 1.0);
+        if (!(wt > 0)) continue;
+        for (int t = 0; t < nt; t++) {
+          double u = ((double)words[t / 4][t % 4][i - i0] + 0.5) * 0x1.0p-32; /* cs_rng_uniform32 */
+          if ((1.0 - u) / wt > b[t].key) continue; /* cannot win: skip the log */
+          race_t r = {-log(u) / wt, m->row[i]};
+          if (race_before(r, b[t])) b[t] = r;
+        }
       }
     }
   }

@@ -116,7 +116,30 @@ static void bad_options_are_refused(void **state) {
   assert_true(m.weight_cum[19] == 1.0);
 }
 
+/* cs_rng_block16 gives, lane by lane, the words of cs_rng_init + cs_rng_u32 (the AVX-512
+ * Philox against Random123's), for blocks 0..3 and indices with high words set. */
+static void rng_block16_matches(void **state) {
+  (void)state;
+  for (int rep = 0; rep < 64; rep++) {
+    uint64_t idx[16];
+    uint32_t out[4][16];
+    const uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(rep + 1);
+    for (int l = 0; l < 16; l++) idx[l] = (uint64_t)rep * 1000003u + (uint64_t)l * 0x100000001ull;
+    for (uint32_t b = 0; b < 4; b++) {
+      cs_rng_block16(seed, 0x1417u + (uint32_t)rep, idx, b, out);
+      for (int l = 0; l < 16; l++) {
+        cs_rng_t g;
+        cs_rng_init(&g, seed, 0x1417u + (uint32_t)rep, idx[l]);
+        uint32_t w[16];
+        for (int v = 0; v < 16; v++) w[v] = cs_rng_u32(&g);
+        for (int v = 0; v < 4; v++) assert_int_equal(out[v][l], w[4 * b + v]);
+      }
+    }
+  }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(rng_block16_matches),
     cmocka_unit_test(rng_is_a_function_of_its_key),
     cmocka_unit_test(rng_distributions),
     cmocka_unit_test(rows_do_not_depend_on_order),
