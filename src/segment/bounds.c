@@ -12,7 +12,8 @@
  * kernel's rounding: scores carry at most (d + 4) 2^-24 (|x| cmax + cmax^2) of error each, and
  * a group is ruled out only when lower^2 - upper^2 exceeds 8 times that; then the kernel would
  * not have picked any of its centroids. Bounds are stored as floats rounded down (lower) and
- * doubles scaled up by 1 + 1e-12 (upper); drifts are scaled up by 1 + 1e-12 and the
+ * doubles scaled up by 1 + 1e-12 (upper; one set from a kernel score carries the margin too,
+ * so a full step's u costs no second read of x); drifts are scaled up by 1 + 1e-12 and the
  * differences of cumulative drifts get a guard of 2^-44 of their size (more than the rounding
  * of CS_EPOCHS additions).
  *
@@ -76,6 +77,13 @@ static inline float lower_from_score(const lloyd_t *l, int64_t i, float s, doubl
   if (s >= FLT_MAX) return INFINITY;
   double d2 = l->xnorm[i] + 2.0 * (double)s - 4 * margin(l, i, cm);
   return round_down(sqrt(d2 > 0 ? d2 : 0));
+}
+
+/* An upper bound on row i's distance to the centroid whose kernel score is s, with the same
+ * margin: the kernel's best score gives u without reading x again. */
+static inline double upper_from_score(const lloyd_t *l, int64_t i, float s, double cm) {
+  double d2 = l->xnorm[i] + 2.0 * (double)s + 4 * margin(l, i, cm);
+  return sqrt(d2 > 0 ? d2 : 0) * (1 + 1e-12);
 }
 
 static inline double upper_exact(const lloyd_t *l, const double *c, int64_t i, int q) {
@@ -246,7 +254,7 @@ fail:
   return status;
 }
 
-void cs__bounds_after_full(lloyd_t *l, const double *c, int64_t i0, int64_t n,
+void cs__bounds_after_full(lloyd_t *l, int64_t i0, int64_t n,
                            const int32_t *lab, const float *sc2) {
   const int ng = l->ng;
   const double cm = l->cmax_cached;
@@ -257,7 +265,7 @@ void cs__bounds_after_full(lloyd_t *l, const double *c, int64_t i0, int64_t n,
     const float lo = lower_from_score(l, i0 + i, sc2[2 * i + 1], cm);
     for (int g = 0; g < ng; g++) l->lb[(i0 + i) * ng + g] = lo;
     if (l->lbmin) l->lbmin[i0 + i] = lo;
-    l->u[i0 + i] = upper_exact(l, c, i0 + i, lab[i]);
+    l->u[i0 + i] = upper_from_score(l, i0 + i, sc2[2 * i], cm);
     l->stamp[i0 + i] = 0;
     l->ustamp[i0 + i] = 0;
   }
@@ -464,7 +472,7 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
             }
           l->stamp[i] = now;
           set_lbmin(l, i);
-          l->u[i] = upper_exact(l, c, i, q);
+          l->u[i] = upper_from_score(l, i, bv, cm);
           const int a = l->labels[i];
           if (q == a) continue;
           add_row(l, blk, i, a, -1);

@@ -109,7 +109,7 @@ static int step(lloyd_t *l, const double *c, int count_changes) {
       const float *x = m->x + i0 * d;
       int32_t *prev = l->labels + i0;
       cs_kernel_assign(x, n, d, &l->panel, lab, sc2);
-      if (l->u) cs__bounds_after_full(l, c, i0, n, lab, sc2);
+      if (l->u) cs__bounds_after_full(l, i0, n, lab, sc2);
       int64_t changed = 0;
       if (incremental) {
         for (int64_t h = 0; h < n; h += 16) {

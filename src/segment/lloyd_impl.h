@@ -71,7 +71,7 @@ void cs__bounds_free(lloyd_t *l);
 int cs__bounds_prepare(lloyd_t *l, const double *c);
 /* After a full step's kernel on rows [i0, i0 + n) (labels lab, best/second scores sc2 from
  * the full panel): set their bounds. Local. */
-void cs__bounds_after_full(lloyd_t *l, const double *c, int64_t i0, int64_t n,
+void cs__bounds_after_full(lloyd_t *l, int64_t i0, int64_t n,
                            const int32_t *lab, const float *sc2);
 /* After the centroids moved from c to c_new (ne > 0: some were re-seeded): drifts, a new
  * epoch, or invalid bounds. Local. */
