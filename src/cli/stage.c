@@ -183,9 +183,9 @@ int cs_stage_warn_if_changed(cs_ctx_t *ctx, const cs_stage_t *st, const char *re
   char was[64];
   CS_TRY(cs_io_read_attr_str(ctx, results, "/run", "input_file", was, sizeof was));
   if (ctx->rank == 0 && was[0] && st->file_ident[0] && strcmp(was, st->file_ident))
-    cs_log_warn("%s was computed from %s as it was before its last change (%s; now %s): the "
-                "customers are the same, the values may not be; rerun that stage if they changed",
-                results, st->store->path, was, st->file_ident);
+    cs_log_warn("%s was computed from a store file with the same customers but another size or "
+                "modification time (%s; %s now has %s): the values may differ; rerun that stage "
+                "if they changed", results, was, st->store->path, st->file_ident);
 fail:
   return status;
 }

@@ -115,6 +115,7 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
   case CS__INT: grouped(out, len, v, 0); break;
   case CS__MONEY: grouped(out, len, v, a >= 1e5 ? 0 : 2); break;
   case CS__PCT: snprintf(out, len, "%.1f%%", 100 * v); break;
+  case CS__PP: snprintf(out, len, "%+.1f pp", 100 * v); break;
   case CS__SEC: snprintf(out, len, "%.3f s", v); break;
   case CS__G:
   default:

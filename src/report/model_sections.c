@@ -118,7 +118,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     cs__put(b, "<div class=\"grid\">");
     cs__svg_hbars(b, "ROI per segment ((revenue \xe2\x88\x92 cost) / cost)", n, lab, roi, col,
                   CS__G, NULL);
-    cs__svg_hbars(b, "Revenue at risk (revenue \xc3\x97 churn score)", n, lab, risk, col,
+    cs__svg_hbars(b, "Revenue at risk (churn score \xc3\x97 CLV)", n, lab, risk, col,
                   CS__MONEY, NULL);
     cs__put(b, "</div>\n");
   }
@@ -134,7 +134,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       {F_CAC_MEAN, "CAC / customer", CS__MONEY}, {F_CONVERSION, "conversion", CS__PCT},
       {F_CHURN_OBSERVED, "churn (observed)", CS__PCT}, {F_CHURN_SCORE, "churn score", CS__PCT},
       {F_CLV_MEAN, "CLV / customer", CS__MONEY}, {F_AT_RISK, "revenue at risk", CS__MONEY},
-      {F_ROI, "ROI", CS__G}, {F_UPLIFT, "uplift", CS__PCT},
+      {F_ROI, "ROI", CS__G}, {F_UPLIFT, "uplift", CS__PP},
       {F_INCREMENTAL_ROI, "incremental ROI", CS__G}};
   const int nc = (int)(sizeof cols / sizeof *cols);
   cs__put(b, "<h3>ROI table</h3><div class=\"scroll\"><table><tr>");
@@ -155,8 +155,8 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     else
       cs__td_text(b, "No segment");
     for (int c = 0; c < nc; c++) cs__td_num(b, r->roi_present[cols[c].f] ? row[cols[c].f] : NAN, cols[c].fmt);
-    cs__num(lo, sizeof lo, row[F_UPLIFT_LOW], CS__PCT);
-    cs__num(hi, sizeof hi, row[F_UPLIFT_HIGH], CS__PCT);
+    cs__num(lo, sizeof lo, row[F_UPLIFT_LOW], CS__PP);
+    cs__num(hi, sizeof hi, row[F_UPLIFT_HIGH], CS__PP);
     snprintf(both, sizeof both, "%s \xe2\x80\xa6 %s", lo, hi);
     cs__put(b, "<td>%s</td>", isfinite(row[F_UPLIFT_LOW]) ? both : "\xe2\x80\x93");
     double a = row[F_ACTION];
@@ -164,7 +164,8 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     cs__put(b, "</tr>\n");
   }
   cs__put(b, "</table></div>\n");
-  cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); "
+  cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); uplift in "
+            "percentage points (treated minus control conversion rate); "
             "\xe2\x80\x93 marks a value whose input is absent or whose denominator is 0.",
          roi_path);
   cs__section_end(b);

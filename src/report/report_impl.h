@@ -26,6 +26,7 @@ typedef enum {
   CS__INT,   /* 12,345 */
   CS__MONEY, /* 12,345.67 */
   CS__PCT,   /* 12.3% from a share 0.123 */
+  CS__PP,    /* +1.2 pp from a difference of two rates 0.012 (percentage points) */
   CS__G,     /* 4 significant digits, thousands separators above 10^4 */
   CS__SEC    /* 1.234 s */
 } cs__fmt_t;

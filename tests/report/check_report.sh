@@ -52,7 +52,7 @@ for id in $sections; do
   grep -Eq "\"$id\":[[:space:]]*true" report1.json || fail "section $id noted as absent in the summary"
 done
 for text in "verification hash" "Customers per segment" "Standardized segment centres" \
-            "chosen K = " "ROI per segment" "Revenue at risk" "Cumulative gains" "Lift" \
+            "chosen K = " "ROI per segment" "Revenue at risk (churn score × CLV)" " pp" "Cumulative gains" "Lift" \
             "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s" \
             "Centroid drift per segment" "Where the customers went" "New customers"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
