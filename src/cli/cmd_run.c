@@ -331,6 +331,23 @@ static int add_store_reads(cs_ctx_t *ctx, cJSON *summary, int64_t cache_mb) {
 }
 
 /* The whole pipeline on `input`, results under `dir`. Collective. */
+/* Every stage that is on parses its options (its config section, the common flags) before
+ * the first one runs, so a bad value in a later section does not cost the earlier stages'
+ * work. Collective. */
+static int check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st) {
+  static const char *const commands[N_STAGES] = {"segment", "churn-train", "clv", "roi", "report"};
+  int status = CS_OK;
+  args_t a;
+  for (int i = 0; i < N_STAGES && status == CS_OK; i++) {
+    if (!st[i].on) continue;
+    cs_opts_t so = {0};
+    common_args(&a, o);
+    status = cs_par_agree(ctx, cs_opts_parse(&so, commands[i], a.n, (char **)a.v));
+    cs_opts_free(&so);
+  }
+  return status;
+}
+
 static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
                     cJSON *summary) {
   int status = CS_OK;
@@ -344,6 +361,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   /* 0: nothing kept, reads still counted; beyond 2^40 MiB: no limit. */
   cs_store_cache_start(cache_mb >= ((int64_t)1 << 40) ? SIZE_MAX : (size_t)cache_mb << 20);
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
+  CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
   CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers

@@ -252,6 +252,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     snprintf(ckpath, sizeof ckpath, "%s", cs_opt_str(o, "checkpoint"));
   else
     snprintf(ckpath, sizeof ckpath, "%s.ckpt", output);
+  /* The output first: the default checkpoint lives beside it, and its message names the
+   * file the user gave. */
+  if (output) CS_TRY(cs_io_check_writable(ctx, output, "output"));
   CS_TRY(cs_io_check_writable(ctx, ckpath, "checkpoint"));
   CS_TRY(cs_stage_open(ctx, o, &st));
   if (personas_csv) CS_TRY(cs_io_check_writable(ctx, personas_csv, "personas CSV"));
@@ -318,6 +321,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_TRY(cs_ckpt_read(ctx, &rk, (int)k, f->d, &rstate));
     ko.resume = &rstate;
   }
+  /* A range is checked whole before any K is fitted. */
+  CS_CHECK(n_k == 1 || k_hi <= f->n_used, CS_EDATA,
+           "--k %lld..%lld: K = %lld is larger than the number of customers (%lld)", k_lo, k_hi,
+           k_hi, (long long)f->n_used);
   table = calloc((size_t)n_k, sizeof *table);
   CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   cs_timer_start(&ctx->timers, "kmeans");

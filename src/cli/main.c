@@ -123,14 +123,14 @@ int main(int argc, char **argv) {
       threads = omp_get_num_procs() / node_ranks;
       if (threads < 1) threads = 1;
     }
+    cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET
+                          : cs_opt_bool(&opts, "verbose") ? CS_LOG_DEBUG
+                                                          : CS_LOG_INFO);
     if (threads > omp_get_num_procs())
       cs_log_warn("--threads %lld exceeds the %d CPUs this rank may run on (process binding?); "
                   "threads will share cores", (long long)threads, omp_get_num_procs());
     if (threads > 0) omp_set_num_threads((int)threads);
     ctx.threads = omp_get_max_threads();
-    cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET
-                          : cs_opt_bool(&opts, "verbose") ? CS_LOG_DEBUG
-                                                          : CS_LOG_INFO);
     status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
   }
   if (status < 0) report_error(&ctx);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const cs_optdef_t cs_optdefs[] = {
     {"config", CS_OPT_STR, NULL, "*", "INI file with options (flags override it)"},
@@ -264,7 +266,8 @@ static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const cha
 typedef struct ini_state {
   cs_opts_t *o;
   const char *path;
-  char *from_section; /* per option: 1 when set by the command's own section */
+  char *from_section; /* per option: 1 when set by the command's own section, 2 by the
+                       * general part (bits: a key set twice in one part is an error) */
   int status;
 } ini_state_t;
 
@@ -297,14 +300,26 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
                               section, st->o->command);
     return 0;
   }
+  const char bit = general ? 2 : 1;
+  if (st->from_section[idx] & bit) {
+    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                              "%s: key '%s' set twice in %s%s%s; set it once", where, name,
+                              general ? "the general part" : "[", general ? "" : section,
+                              general ? "" : "]");
+    return 0;
+  }
+  st->from_section[idx] |= bit;
   /* The command's own section beats the general part, whatever their order in the file. */
-  if (general && st->from_section[idx]) return 1;
-  st->from_section[idx] = !general;
+  if (general && (st->from_section[idx] & 1)) return 1;
   st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
   return st->status == CS_OK;
 }
 
 static int read_config(cs_opts_t *o, const char *path) {
+  /* A directory reads as an empty file and a FIFO can block forever: only regular files. */
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "config '%s' is not a regular file", path);
   ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK};
   FILE *f = fopen(path, "r");
   if (!f || !st.from_section) {
@@ -333,6 +348,74 @@ static int read_config(cs_opts_t *o, const char *path) {
                         rc > 0 ? "config %s line %d: expected 'key = value' or [section]"
                                : "config %s: cannot read it (%d)",
                         path, rc);
+  return CS_OK;
+}
+
+static const char *raw(const cs_opts_t *o, const char *name);
+
+/* ---- files read and written --------------------------------------------------------------- */
+/* The options naming files a command reads, and those naming files it writes. */
+static const char *const read_opts[] = {"config", "input", "segment-results", "churn-results",
+                                        "clv-results", "roi-results", "timings", "model",
+                                        "init-centroids", "resume", "previous", "customers-csv",
+                                        "transactions-csv", "schema"};
+static const char *const write_opts[] = {"output", "summary", "roi-csv", "roi-markdown",
+                                         "personas-csv", "checkpoint"};
+
+/* p as an absolute path with its directory resolved (the file itself need not exist), in
+ * out; the path unchanged when the directory cannot be resolved. */
+static void canonical(const char *p, char *out, size_t len) {
+  char dir[4096], res[4096];
+  const char *slash = strrchr(p, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == p)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - p), p);
+  if (realpath(dir, res))
+    snprintf(out, len, "%s/%s", strcmp(res, "/") ? res : "", slash ? slash + 1 : p);
+  else
+    snprintf(out, len, "%s", p);
+}
+
+/* The same file: the same device and inode when both exist, else the same canonical path. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char ca[8192], cb[8192];
+  canonical(a, ca, sizeof ca);
+  canonical(b, cb, sizeof cb);
+  return strcmp(ca, cb) == 0;
+}
+
+/* No file is written twice, and none the command reads is written (it would be truncated
+ * before it is read). --init-centroids may carry a :DATASET suffix; a checkpoint may be the
+ * one --resume continues. */
+static int check_file_roles(const cs_opts_t *o) {
+  const int nw = (int)(sizeof write_opts / sizeof *write_opts);
+  const int nr = (int)(sizeof read_opts / sizeof *read_opts);
+  for (int w = 0; w < nw; w++) {
+    const char *out = raw(o, write_opts[w]);
+    if (!out || !*out) continue;
+    for (int v = 0; v < nw + nr; v++) {
+      const int is_read = v >= nw;
+      const char *name = is_read ? read_opts[v - nw] : write_opts[v];
+      if (!is_read && v <= w) continue;
+      if (is_read && !strcmp(name, "resume") && !strcmp(write_opts[w], "checkpoint")) continue;
+      const char *other = raw(o, name);
+      if (!other || !*other) continue;
+      char file[4096];
+      const char *colon = strrchr(other, ':');
+      snprintf(file, sizeof file, "%.*s", !strcmp(name, "init-centroids") && colon && access(other, F_OK)
+                                              ? (int)(colon - other) : (int)strlen(other), other);
+      if (same_file(out, file))
+        return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--%s '%s' is the same file as --%s "
+                            "'%s': %s", write_opts[w], out, name, other,
+                            is_read ? "it would be overwritten before it is read"
+                                    : "one output would replace the other");
+    }
+  }
   return CS_OK;
 }
 
@@ -412,17 +495,18 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
     fidx[nflags] = idx;
     fval[nflags++] = v;
   }
-  int configs = 0, inputs = 0;
-  for (int i = 0; i < nflags; i++) {
-    configs += !strcmp(cs_optdefs[fidx[i]].name, "config");
-    inputs += !strcmp(cs_optdefs[fidx[i]].name, "input");
+  /* Each option once: a second value would silently replace the first. */
+  for (int i = 0; status == CS_OK && i < nflags; i++) {
+    int times = 0;
+    for (int j = 0; j < nflags; j++) times += fidx[j] == fidx[i];
+    if (times < 2) continue;
+    if (!strcmp(cs_optdefs[fidx[i]].name, "input"))
+      status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                            "the input store is given %d times (FILE or --input, once)", times);
+    else
+      status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--%s given %d times; give it once",
+                            cs_optdefs[fidx[i]].name, times);
   }
-  if (status == CS_OK && configs > 1)
-    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--config given %d times; use one file",
-                          configs);
-  if (status == CS_OK && inputs > 1)
-    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                          "the input store is given %d times (FILE or --input, once)", inputs);
   for (int i = 0; status == CS_OK && i < nflags; i++)
     if (!strcmp(cs_optdefs[fidx[i]].name, "config")) status = read_config(o, fval[i]);
   for (int i = 0; status == CS_OK && i < nflags; i++) {
@@ -432,6 +516,7 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   }
   free(fidx);
   free(fval);
+  if (status == CS_OK && !o->help) status = check_file_roles(o);
 fail:
   return status;
 }

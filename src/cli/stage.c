@@ -193,7 +193,7 @@ fail:
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   int status = CS_OK;
   int64_t *lab = NULL;
-  double *v = NULL;
+  double *v = NULL, *sizes = NULL;
   char **names = NULL;
   int64_t k = 0;
   char fp[64];
@@ -207,14 +207,25 @@ int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   v = malloc((size_t)n * sizeof *v);
   CS_TRY(cs_par_agree(ctx, lab && v ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                            "out of memory")));
+  /* K from /segments/sizes; every label must be a segment or -1 (no segment). */
+  int64_t cols = 0;
+  char units[64], feats[64];
+  CS_TRY(cs_io_read_matrix(ctx, results, "/segments/sizes", &sizes, &k, &cols, units, sizeof units,
+                           feats, sizeof feats));
+  CS_CHECK(cols == 1 && k >= 1 && k <= 100000, CS_EDATA,
+           "%s:/segments/sizes must list 1 .. 100000 segments, found %lld x %lld", results,
+           (long long)k, (long long)cols);
   CS_TRY(cs_io_read_rows(ctx, results, "/segments/labels", st->store->n, st->part.offset,
                          st->part.n_local, lab));
+  int64_t bad = -1;
   for (int64_t i = 0; i < st->part.n_local; i++) {
-    if (lab[i] + 1 > k) k = lab[i] + 1;
+    if ((lab[i] < -1 || lab[i] >= k) && bad < 0) bad = i;
     v[i] = (double)lab[i]; /* -1 (no segment) is out of range: a missing value */
   }
-  CS_TRY(cs_par_allreduce(ctx, &k, 1, CS_DT_I64, CS_OP_MAX));
-  CS_CHECK(k >= 1 && k <= 100000, CS_EDATA, "%s:/segments/labels holds no segment", results);
+  CS_TRY(cs_par_agree(ctx, bad < 0 ? CS_OK : cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                     "%s:/segments/labels: segment %lld of the customer at row %lld is outside "
+                     "-1 .. %lld", results, (long long)lab[bad],
+                     (long long)(st->part.offset + bad), (long long)(k - 1))));
   names = calloc((size_t)k, sizeof *names);
   CS_TRY(cs_par_agree(ctx, names ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                         "out of memory")));
@@ -234,5 +245,6 @@ fail:
   free(names);
   free(lab);
   free(v);
+  free(sizes);
   return status;
 }

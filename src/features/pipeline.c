@@ -460,8 +460,9 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       CS_CHECK(!(c->std <= 1e-12 * fmax(1.0, fmax(fabs(c->min), fabs(c->max))) &&
                  f->scale != CS_SCALE_NONE),
                CS_EDATA,
-               "%s: feature '%s' has zero variance (constant %g); leave it out of --features",
-               store->path, c->name, c->mean);
+               "%s: feature '%s' has zero variance (constant %g)%s; leave it out of --features",
+               store->path, c->name, c->mean,
+               fit ? " among the customers the model is fitted on (the training split)" : "");
       CS_CHECK(f->spread[j] > 0 && isfinite(f->spread[j]), CS_EDATA,
                "%s: feature '%s' has zero interquartile range (median %g, more than half the "
                "values equal); use --scale zscore or leave it out", store->path, c->name,

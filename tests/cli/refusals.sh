@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Mistakes in how files and options are given are refused before any work, with one error
+# line, and nothing is overwritten or left behind:
+#  - an output that is an input of the same command (the store, a model, a results file) or
+#    another output of it (--summary, --personas-csv, --roi-csv ...);
+#  - an option given twice on the command line, or a key set twice in one config section;
+#  - --config naming a directory or a FIFO (which would block);
+#  - `run` with a bad value in a later stage's config section (no stage runs);
+#  - a --k range whose upper end exceeds the customers (before any K is fitted);
+#  - --churn-with-segment results whose labels are not segments of /segments/sizes;
+#  - `segment` with an output under a missing directory names the output, not its checkpoint.
+# And --quiet silences the --threads warning.
+# usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
+set -euo pipefail
+ranks=$1
+here=$(cd "$(dirname "$0")" && pwd)
+dir="$CS_TEST_DIR/refusals-np$ranks"
+rm -rf "$dir" && mkdir -p "$dir"
+cd "$dir"
+run() { timeout 60 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+"$PYTHON" "$here/../py/make_store.py" good in.h5
+run segment --input in.h5 --output seg.h5 --k 2 --quiet
+cp in.h5 in.orig.h5
+cp seg.h5 seg.orig.h5
+
+# refused WANT NEEDLE ARGS...: exit status WANT, exactly one error line containing NEEDLE,
+# the inputs unchanged and no new file in the directory.
+refused() {
+  local want=$1 needle=$2
+  shift 2
+  ls -A | grep -v -x -e out.txt -e err.txt -e before.lst -e after.lst | sort > before.lst
+  set +e
+  run "$@" > out.txt 2> err.txt
+  local rc=$?
+  set -e
+  local errline
+  errline=$(grep '^custseg: error:' err.txt || true)
+  [ "$rc" = "$want" ] || fail "$*: exit status $rc, wanted $want"
+  [ "$(printf '%s\n' "$errline" | grep -c .)" = 1 ] || fail "$*: wanted one error line, got: $errline"
+  case $errline in *"$needle"*) ;; *) fail "$*: error line lacks '$needle': $errline" ;; esac
+  cmp -s in.h5 in.orig.h5 || fail "$*: the store changed"
+  cmp -s seg.h5 seg.orig.h5 || fail "$*: seg.h5 changed"
+  ls -A | grep -v -x -e out.txt -e err.txt -e before.lst -e after.lst | sort > after.lst
+  diff -q before.lst after.lst > /dev/null || fail "$*: files left behind: $(comm -13 before.lst after.lst | tr '\n' ' ')"
+  echo "ok: $errline"
+}
+
+refused 1 "--output 'in.h5' is the same file as --input 'in.h5': it would be overwritten" \
+  segment --input in.h5 --output in.h5 --k 2
+refused 1 "--output './in.h5' is the same file as --input" \
+  clv --input "$dir/in.h5" --output ./in.h5
+refused 1 "--output 'seg.h5' is the same file as --segment-results 'seg.h5'" \
+  roi --input in.h5 --segment-results seg.h5 --output seg.h5
+refused 1 "--output 'seg.h5' is the same file as --segment-results 'seg.h5'" \
+  report --segment-results seg.h5 --output seg.h5
+refused 1 "--output 'o.h5' is the same file as --summary 'o.h5': one output would replace the other" \
+  segment --input in.h5 --output o.h5 --summary o.h5 --k 2
+refused 1 "--output 'o.h5' is the same file as --personas-csv '$dir/o.h5'" \
+  segment --input in.h5 --output o.h5 --personas-csv "$dir/o.h5" --k 2
+refused 1 "--output 'o.h5' is the same file as --init-centroids 'o.h5:/segments/centroids_standardized'" \
+  segment --input in.h5 --output o.h5 --k 2 --init-centroids o.h5:/segments/centroids_standardized
+refused 1 "--k given 2 times; give it once" segment --input in.h5 --output o.h5 --k 2 --k 3
+refused 1 "the input store is given 2 times" inspect in.h5 --input in.h5
+
+printf '[segment]\nk = 2\nk = 3\n' > dup.ini
+refused 1 "config dup.ini line 3: key 'k' set twice in [segment]; set it once" \
+  segment --config dup.ini --input in.h5 --output o.h5
+mkdir cfgdir
+refused 1 "config 'cfgdir' is not a regular file" segment --config cfgdir --input in.h5 --output o.h5
+mkfifo cfg.fifo
+refused 1 "config 'cfg.fifo' is not a regular file" segment --config cfg.fifo --input in.h5 --output o.h5
+
+printf '[segment]\nk = 2\n[clv]\nhorizon-months = abc\n' > late.ini
+refused 1 "config late.ini line 4: value 'abc' for horizon-months" \
+  run --config late.ini --input in.h5 --output-dir rundir
+
+refused 2 "--k 2..50: K = 50 is larger than the number of customers (40)" \
+  segment --input in.h5 --output o.h5 --k 2..50
+
+cp seg.h5 bad_seg.h5
+"$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/labels"][17] = 7' bad_seg.h5
+cp bad_seg.h5 bad_seg.orig.h5
+refused 2 "bad_seg.h5:/segments/labels: segment 7 of the customer at row 17 is outside -1 .. 1" \
+  churn train --input in.h5 --segment-results bad_seg.h5 --churn-with-segment --output o.h5
+cmp -s bad_seg.h5 bad_seg.orig.h5 || fail "bad_seg.h5 changed"
+
+refused 3 "cannot write output '$dir/missing/o.h5'" segment --input in.h5 --output "$dir/missing/o.h5" --k 2
+
+run inspect in.h5 --threads 4096 --quiet > out.txt 2> err.txt
+grep -q "exceeds" out.txt err.txt && fail "--quiet did not silence the --threads warning"
+run inspect in.h5 --threads 4096 > out.txt 2> err.txt
+grep -q "exceeds" out.txt err.txt || fail "no --threads warning without --quiet"
+
+[ $fails = 0 ] || { echo "$fails check(s) failed"; exit 1; }
+echo "all refusals as expected"
