@@ -18,7 +18,7 @@ run "$CUSTSEG" generate --customers 50000 --segments 6 --seed 2 --quiet --output
 seg() { local out=$1; shift; local pre=()
   if [ "${1:-}" = -x ]; then pre=(-x "$2"); shift 2; fi
   timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "${pre[@]}" "$CUSTSEG" segment \
-    --input "$dir/store.h5" --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly \
+    --input "$dir/store.h5" --k 24 --seed "${SEED:-3}" --n-init 2 --max-iter 400 --algorithm hamerly \
     --output "$dir/$out.h5" "$@"; }
 seg full 2> "$dir/full.log"
 # Iterations of restart 1 (from the log), so that a boundary in restart 2 can be chosen.
@@ -63,7 +63,7 @@ grep -q "interrupted by SIGUSR1" "$dir/usr1.err" || { cat "$dir/usr1.err"; fail 
 # Refusals: another configuration (--seed 4), another input; no results file either way.
 st=0; CUSTSEG_TEST_SIGNAL_AT=2 seg cfg -x CUSTSEG_TEST_SIGNAL_AT 2> /dev/null || st=$?
 [ "$st" = 75 ] || fail "cfg: exit status $st, expected 75"
-st=0; seg cfg --seed 4 --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
+st=0; SEED=4 seg cfg --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another configuration" "$dir/cfg.err" ||
   { cat "$dir/cfg.err"; fail "a checkpoint of other options was not refused (status $st)"; }
 st=0
