@@ -223,9 +223,16 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   const cs_roi_row_t *tot = &r.row[r.rows - 1];
   char exact[256] = "";
   for (int q = 0; q < CS_ROI_NQ; q++)
-    if (!r.grid[q].exact)
+    if (!r.grid[q].exact) {
       snprintf(exact + strlen(exact), sizeof exact - strlen(exact), "%s%s", exact[0] ? ", " : "",
                cs_roi_quantity_names[q]);
+      /* Not silent when it matters: one extreme value coarsens the grid for every segment
+       * (a grid of 2^-97 for revenue at risk is normal and harmless; 2^-20 of a unit is not). */
+      if (ctx->rank == 0 && r.grid[q].exponent < 20)
+        cs_log_warn("roi: %s spans too wide a range to be summed exactly; its sums are truncated to "
+                    "multiples of %g, so smaller values count as 0 (an extreme value in the column?)",
+                    cs_roi_quantity_names[q], ldexp(1.0, -r.grid[q].exponent));
+    }
   cs_log_info("roi: %lld customers, %lld segments%s; revenue %.2f, conversions %.0f, ROI %.4g",
               (long long)N, (long long)k, r.unsegmented ? " and customers without one" : "",
               tot->revenue_total, tot->conversions, tot->roi);

@@ -23,6 +23,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -194,6 +195,26 @@ os.utime(small, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
 err = roi_stderr("changed_store.h5")
 if "same customers but another size or modification time" not in err or small_seg not in err or err.count("warning") != 1:
     failures.append(f"roi after the store changed: want one warning naming {small_seg}: {err!r}")
+
+# 7. One extreme CLV coarsens the grid for every segment: a warning, once (rank 0), naming
+# the quantity; the ordinary CLV of the runs above gives none.
+def roi_clv_stderr(clv_file, out):
+    p = subprocess.run([mpiexec, "--oversubscribe", "-n", "3", custseg, "roi", "--input", store,
+                        "--segment-results", seg, "--clv-results", clv_file, "--output", path(out)],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        failures.append(f"roi on {out}: exit {p.returncode}: {p.stderr.strip()}")
+    return p.stderr
+
+
+if "spans too wide a range" in roi_clv_stderr(clv, "clv_ordinary.h5"):
+    failures.append("roi warns about the grid of an ordinary CLV")
+shutil.copy(clv, path("clv_extreme.h5"))
+with h5py.File(path("clv_extreme.h5"), "r+") as f:
+    f["clv/value"][0] = -1e300
+err = roi_clv_stderr(path("clv_extreme.h5"), "clv_extreme_roi.h5")
+if err.count("roi: clv spans too wide a range") != 1:
+    failures.append(f"roi with a CLV of -1e300: want one warning about the clv grid: {err!r}")
 
 for f in failures:
     print("FAIL:", f)
