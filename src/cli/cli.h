@@ -101,6 +101,8 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features);
  * segment results file of this very store (its /run@input_fingerprint must match).
  * Collective. */
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results);
+/* K and the sizes of a segment results file (/segments/sizes, 1 .. 100000 of them). Collective. */
+int cs_stage_segment_sizes(cs_ctx_t *ctx, const char *results, double **sizes, int64_t *k);
 /* Warn (rank 0) when a results file of this store (same fingerprint) was computed from the
  * store file as it was before its last change: the fingerprint covers the ids and the
  * layout, not the values, so results of last month's values still match. Collective. */

@@ -181,13 +181,8 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(check_results(ctx, &st, seg, "segment-results", "custseg segment"));
   if (churn) CS_TRY(check_results(ctx, &st, churn, "churn-results", "custseg churn train (or churn score)"));
   if (clv) CS_TRY(check_results(ctx, &st, clv, "clv-results", "custseg clv"));
-  int64_t k = 0, cols_k = 0;
-  char units[64], feats[64];
-  CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/sizes", &sizes, &k, &cols_k, units, sizeof units,
-                           feats, sizeof feats));
-  CS_CHECK(cols_k == 1 && k >= 1 && k <= 100000, CS_EDATA,
-           "%s:/segments/sizes must list 1 .. 100000 segments, found %lld x %lld", seg,
-           (long long)k, (long long)cols_k);
+  int64_t k = 0;
+  CS_TRY(cs_stage_segment_sizes(ctx, seg, &sizes, &k));
   lab = cs_alloc(cs_bytes(nb, sizeof *lab), "segments");
   CS_TRY(cs_par_agree(ctx, lab ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", N, st.part.offset, n, lab));

@@ -190,6 +190,19 @@ fail:
   return status;
 }
 
+int cs_stage_segment_sizes(cs_ctx_t *ctx, const char *results, double **sizes, int64_t *k) {
+  int status = CS_OK;
+  int64_t cols = 0;
+  char units[64], feats[64];
+  CS_TRY(cs_io_read_matrix(ctx, results, "/segments/sizes", sizes, k, &cols, units, sizeof units,
+                           feats, sizeof feats));
+  CS_CHECK(cols == 1 && *k >= 1 && *k <= 100000, CS_EDATA,
+           "%s:/segments/sizes must list 1 .. 100000 segments, found %lld x %lld", results,
+           (long long)*k, (long long)cols);
+fail:
+  return status;
+}
+
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   int status = CS_OK;
   int64_t *lab = NULL;
@@ -208,13 +221,7 @@ int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   CS_TRY(cs_par_agree(ctx, lab && v ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                            "out of memory")));
   /* K from /segments/sizes; every label must be a segment or -1 (no segment). */
-  int64_t cols = 0;
-  char units[64], feats[64];
-  CS_TRY(cs_io_read_matrix(ctx, results, "/segments/sizes", &sizes, &k, &cols, units, sizeof units,
-                           feats, sizeof feats));
-  CS_CHECK(cols == 1 && k >= 1 && k <= 100000, CS_EDATA,
-           "%s:/segments/sizes must list 1 .. 100000 segments, found %lld x %lld", results,
-           (long long)k, (long long)cols);
+  CS_TRY(cs_stage_segment_sizes(ctx, results, &sizes, &k));
   CS_TRY(cs_io_read_rows(ctx, results, "/segments/labels", st->store->n, st->part.offset,
                          st->part.n_local, lab));
   int64_t bad = -1;
