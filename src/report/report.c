@@ -383,8 +383,9 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
   }
   cs__put(b, "</table></div>\n");
   cs__source(b, "%s: /segments/personas (mean, median, zdiff, population_mean, population_sd, "
-            "top; labels and columns attributes). Cells are tinted by zdiff: red above the "
-            "population mean, blue below; hover a cell for its median.", seg_path);
+            "top; labels and columns attributes); shares of the customers with a segment. Cells "
+            "are tinted by zdiff: red above the population mean, blue below; hover a cell for "
+            "its median.", seg_path);
   cs__section_end(b);
 }
 

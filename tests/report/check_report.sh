@@ -54,7 +54,9 @@ done
 for text in "verification hash" "Customers per segment" "Standardized segment centres" \
             "chosen K = " "ROI per segment" "Revenue at risk (churn score × CLV)" " pp" "Cumulative gains" "Lift" \
             "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s" \
-            "Centroid drift per segment" "Where the customers went" "New customers"; do
+            "Centroid drift per segment" "Where the customers went" "New customers" \
+            "top; labels and columns attributes); shares of the customers with a segment" \
+            "shares of all customers of the store, those without a segment included"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
 done
 # Self-contained: no script, no external references of any kind.
