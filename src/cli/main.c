@@ -126,12 +126,19 @@ int main(int argc, char **argv) {
     cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET
                           : cs_opt_bool(&opts, "verbose") ? CS_LOG_DEBUG
                                                           : CS_LOG_INFO);
-    if (threads > omp_get_num_procs())
-      cs_log_warn("--threads %lld exceeds the %d CPUs this rank may run on (process binding?); "
-                  "threads will share cores", (long long)threads, omp_get_num_procs());
+    /* One warning from rank 0 for all ranks whose CPUs are fewer than the threads asked. */
+    int64_t over = threads > omp_get_num_procs(), fewest = omp_get_num_procs();
+    if (status == CS_OK)
+      status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &over, 1, CS_DT_I64, CS_OP_SUM));
+    if (status == CS_OK)
+      status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &fewest, 1, CS_DT_I64, CS_OP_MIN));
+    if (status == CS_OK && over && ctx.rank == 0)
+      cs_log_warn("--threads %lld exceeds the CPUs that %lld of %d rank(s) may run on (as few as "
+                  "%lld; process binding?); threads will share cores",
+                  (long long)threads, (long long)over, ctx.size, (long long)fewest);
     if (threads > 0) omp_set_num_threads((int)threads);
     ctx.threads = omp_get_max_threads();
-    status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
+    if (status == CS_OK) status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
   }
   if (status < 0) report_error(&ctx);
   code = cs_exit_status(status);

@@ -3,6 +3,7 @@
 # pipeline (`custseg run`: features, k-means++ races, k-means, indices, persona medians, churn
 # training and scores, CLV, ROI sums) under OMP_THREAD_LIMIT=2 with --threads 4, so that fewer
 # threads run than the per-thread work space was made for, equals its one-thread results.
+# Also: more --threads than any rank's CPUs gives one warning, from rank 0, counting the ranks.
 # usage: thread_limit.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 dir="$CS_TEST_DIR/thread_limit" && rm -rf "$dir" && mkdir -p "$dir/one" "$dir/limited"
@@ -22,4 +23,13 @@ for pair in segments.h5:/segments churn.h5:/churn clv.h5:/clv roi.h5:/roi; do
     fail "$g differs under OMP_THREAD_LIMIT=2 with 4 threads asked"
 done
 echo "ok: custseg run gives the same /segments, /churn, /clv and /roi with fewer threads started than asked"
+# More threads than any rank's CPUs: one warning, from rank 0, counting the ranks.
+many=$(( $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) + 1 ))
+timeout 300 $MPIEXEC --oversubscribe -n 3 "$CUSTSEG" generate --customers 1000 --threads "$many" \
+  --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate --threads $many failed"; }
+n=$(grep -c "exceeds the CPUs" "$dir/warn.txt" || true)
+[ "$n" = 1 ] || { cat "$dir/warn.txt"; fail "$n thread warnings for 3 ranks, expected 1"; }
+grep -q "warning \[rank 0\]: --threads $many exceeds the CPUs that 3 of 3 rank(s) may run on" "$dir/warn.txt" ||
+  { cat "$dir/warn.txt"; fail "the thread warning does not count the ranks"; }
+echo "ok: --threads $many on 3 ranks gives one warning"
 rm -rf "$dir"
