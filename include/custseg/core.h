@@ -71,6 +71,11 @@ int64_t cs_days_from_civil(int64_t y, int m, int d);
  * srun and mpirun) only set a flag; long loops poll it at their boundaries, agree on it across
  * ranks and stop cleanly (docs/operations.md). */
 void cs_signal_install(void);
+/* SIGINT and SIGHUP (Ctrl-C, a closed terminal) end the process as they would, but first
+ * remove the files registered here: the temporary names of outputs being written. Register
+ * with a path, unregister with the same path. At most CS_SIGNAL_FILES at once. Local. */
+#define CS_SIGNAL_FILES 8
+void cs_signal_remove_on_exit(const char *path, int add);
 /* The signal received (SIGTERM or SIGUSR1), or 0. Local, async-signal-safe to read. */
 int cs_signal_pending(void);
 /* Tests only: called at every iteration boundary; when the environment has

@@ -240,6 +240,10 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
     r->lineno++;
     r->bytes += len;
     char *s = r->line;
+    CS_CHECK(r->lineno != 1 || len < 2 || !((s[0] == '\xFF' && s[1] == '\xFE') ||
+                                            (s[0] == '\xFE' && s[1] == '\xFF')),
+             CS_EDATA, "%s: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); "
+             "convert it to UTF-8 first, e.g. with iconv -f utf-16 -t utf-8", r->path);
     if (r->lineno == 1 && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) { /* UTF-8 BOM */
       s += 3;
       len -= 3;
@@ -247,16 +251,33 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
     if (r->d.whitespace)
       for (ssize_t i = 0; i < len; i++)
         if (s[i] == '\t') s[i] = ' ';
-    if (!r->in_rec && !blank(s, (size_t)len)) {
-      r->in_rec = 1;
-      r->rec_line = r->lineno;
+    /* A CR not followed by LF ends a line too (classic Mac OS files, a stray CR in a value),
+     * as it ends a record for the parser: the text goes to the parser one such line at a
+     * time, so that every record has a line number of its own. */
+    for (ssize_t from = 0; from < len;) {
+      ssize_t end = len;
+      for (const char *cr = memchr(s + from, '\r', (size_t)(len - from)); cr;
+           cr = memchr(cr + 1, '\r', (size_t)(s + len - cr - 1))) {
+        if (cr + 1 == s + len || cr[1] != '\n') {
+          end = cr + 1 - s;
+          break;
+        }
+      }
+      if (from > 0) r->lineno++;
+      if (!r->in_rec && !blank(s + from, (size_t)(end - from))) {
+        r->in_rec = 1;
+        r->rec_line = r->lineno;
+      }
+      CS_CHECK(csv_parse(&r->p, s + from, (size_t)(end - from), on_field, on_record, r) ==
+                   (size_t)(end - from),
+               CS_EDATA,
+               "%s:%lld: malformed CSV: a quote inside an unquoted field or text after a "
+               "closing quote (quote a field that contains quotes, and double the quotes "
+               "inside it)", r->path, (long long)r->lineno);
+      CS_CHECK(!r->oom, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
+               (long long)r->lineno);
+      from = end;
     }
-    CS_CHECK(csv_parse(&r->p, s, (size_t)len, on_field, on_record, r) == (size_t)len, CS_EDATA,
-             "%s:%lld: malformed CSV: a quote inside an unquoted field or text after a "
-             "closing quote (quote a field that contains quotes, and double the quotes "
-             "inside it)", r->path, (long long)r->lineno);
-    CS_CHECK(!r->oom, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
-             (long long)r->lineno);
   }
 fail:
   r->failed = 1;

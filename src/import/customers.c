@@ -5,7 +5,10 @@
  * any fraction makes it float, else it is an integer), checks every later value against that
  * type (a text value in a numeric column is a bad row naming file, line and column; an
  * integer column that meets a fraction becomes float), collects the category levels, and
- * sorts (id, line) pairs externally to find repeated ids. Pass 2 reads the file again and
+ * sorts (id, line) pairs externally to find repeated ids. When repeated ids were skipped
+ * (--skip-bad-rows), pass 1 runs once more without them, so that the rows left out play no
+ * part in the types, levels and counts (as if they were not in the file); its warnings are
+ * not repeated. Pass 2 reads the file again and
  * writes each column in steps, leaving out the rows pass 1 rejected. Types only widen during
  * pass 1 (int -> float), so a row pass 1 accepted always converts in pass 2; if one does not,
  * the file changed between the passes, which is reported as such.
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CS_IMPORT_MAX_COLUMNS 240 /* an output holds at most 256 open datasets (io/out.c) */
 
@@ -58,9 +62,12 @@ static const char *origin(const cs__imp_t *imp, const cs__col_t *c, char *buf, s
 /* ---- the header -------------------------------------------------------------------------- */
 static int check_name(const cs__imp_t *imp, int j, const char *name) {
   const char *f = file_of(imp);
-  if (!*name)
-    return cs_error_set(CS_EDATA, __FILE__, __LINE__, "%s:1: column %d of the header has no name",
-                        f, j + 1);
+  int bad = cs__utf8_bad(name);
+  if (bad >= 0) {
+    char what[64];
+    snprintf(what, sizeof what, "column %d of the header", j + 1);
+    return cs__not_utf8(f, 1, what, name, bad, __FILE__, __LINE__);
+  }
   if (strlen(name) >= CS_NAME_MAX)
     return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                         "%s:1: column name '%.40s...' is longer than %d characters", f, name,
@@ -89,6 +96,10 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
   imp->nfields = h->n;
   int id_field = -1;
   for (int j = 0; j < h->n; j++) {
+    if (!*h->field[j]) { /* pandas' to_csv writes its index so; a trailing comma does too */
+      cs_log_warn("%s:1: column %d of the header has no name: not imported", f, j + 1);
+      continue;
+    }
     CS_TRY(check_name(imp, j, h->field[j]));
     for (int k = 0; k < j; k++)
       CS_CHECK(strcmp(h->field[j], h->field[k]), CS_EDATA,
@@ -103,7 +114,7 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
   CS_CHECK(imp->cols, CS_ENOMEM, "out of memory");
   for (int pass = 0; pass < 2; pass++) /* the id column first, then the others in order */
     for (int j = 0; j < h->n; j++) {
-      if ((pass == 0) != (j == id_field)) continue;
+      if ((pass == 0) != (j == id_field) || !*h->field[j]) continue;
       const char *name = h->field[j];
       cs_schema_entry_t *e = cs__schema_find(sch, name);
       if (e) e->used = 1;
@@ -172,10 +183,21 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
       if (vc[k] == CS_V_EMPTY)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, n);
       if (vc[k] != CS_V_INT)
-        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not an integer customer id",
-                          f, line, n, s);
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, n, s,
+                          vc[k] == CS_V_BIGINT ? "outside the int64 range of customer ids"
+                                               : "not an integer customer id");
+      break;
+    case CS_K_AUTO:
+      /* Stored as float64 it would lose digits without a word: the user chooses. */
+      if (vc[k] == CS_V_BIGINT)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is an integer outside the int64 "
+                          "range (declare the column float64 to keep it approximately, or "
+                          "categorical to keep its digits, in --schema)", f, line, n, s);
       break;
     case CS_K_INT:
+      if (vc[k] == CS_V_BIGINT)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is an integer outside the int64 "
+                          "range %s", f, line, n, s, origin(imp, c, why, sizeof why));
       if (vc[k] == CS_V_TEXT || (c->declared && vc[k] == CS_V_FLOAT))
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not %s %s", f, line, n, s,
                           vc[k] == CS_V_TEXT ? "a number" : "an integer",
@@ -215,6 +237,12 @@ static int add_level(cs__imp_t *imp, cs__col_t *c, const char *s, int64_t line) 
            "or its type in --schema, or raise --max-categories)", file_of(imp),
            (long long)line, c->csv_name, s, (long long)imp->o->max_categories);
   CS_TRY(cs__dict_add(&c->dict, s, &idx, &added));
+  int bad = added ? cs__utf8_bad(s) : -1;
+  if (bad >= 0) {
+    char what[CS_NAME_MAX + 16];
+    snprintf(what, sizeof what, "column '%s'", c->csv_name);
+    CS_TRY(cs__not_utf8(file_of(imp), line, what, s, bad, __FILE__, __LINE__));
+  }
   CS_CHECK(c->dict.n <= imp->o->max_categories, CS_EDATA,
            "%s:%lld: column '%s': more than %lld distinct values; a text column is stored as "
            "categorical (declare the column 'skip' or its type in --schema, or raise "
@@ -289,9 +317,12 @@ static int finalize(cs__imp_t *imp) {
     }
     if (c->kind == CS_K_INT && !c->declared && c->missing) c->kind = CS_K_FLOAT;
     if (c->kind == CS_K_CAT && c->dict.n == 0) { /* no value at all: nothing to code */
+      if (c->declared)
+        cs_log_warn("column '%s' is declared categorical in %s but has no value: stored as "
+                    "float64, all missing (a categorical column needs at least one level)",
+                    c->csv_name, imp->o->schema);
       c->kind = CS_K_FLOAT;
       c->dtype = CS_DT_F64;
-      c->declared = 0;
     }
     if (!c->declared && c->kind == CS_K_INT) c->dtype = CS_DT_I64;
     if (!c->declared && c->kind == CS_K_FLOAT) c->dtype = CS_DT_F64;
@@ -319,7 +350,7 @@ fail:
 }
 
 /* Repeated ids: the first row of an id stays, later ones are errors or skipped. */
-static int find_duplicates(cs__imp_t *imp, cs_xsort_t *dup, int64_t *n_dup) {
+static int find_duplicates(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, int64_t *n_dup) {
   int status = CS_OK, rc;
   idline_t r, first = {0, 0};
   int have = 0;
@@ -332,6 +363,7 @@ static int find_duplicates(cs__imp_t *imp, cs_xsort_t *dup, int64_t *n_dup) {
                         file_of(imp), (long long)r.line, imp->cols[0].csv_name,
                         (long long)r.id, (long long)first.line));
       CS_TRY(cs_xsort_add(imp->skip, &r.line));
+      if (drop) CS_TRY(cs_xsort_add(drop, &r.line));
       (*n_dup)++;
     } else {
       first = r;
@@ -343,30 +375,54 @@ fail:
   return status;
 }
 
-int cs__cust_scan(cs__imp_t *imp) {
+/* A sorted list of lines walked alongside the file. */
+typedef struct cursor {
+  cs_xsort_t *s;
+  int have;
+  int64_t line;
+} cursor_t;
+
+/* Is `line` in the list? Lines are asked in increasing order. */
+static int cursor_has(cursor_t *c, int64_t line, int *hit) {
   int status = CS_OK, rc;
-  const char *f = file_of(imp);
+  *hit = 0;
+  if (!c->s) return CS_OK;
+  while (c->have != -1 && (c->have == 0 || c->line < line)) {
+    CS_TRY(rc = cs_xsort_next(c->s, &c->line));
+    c->have = rc == 1 ? 1 : -1;
+  }
+  *hit = c->have == 1 && c->line == line;
+fail:
+  return status;
+}
+
+/* The rows after the header: check, learn, bad lines into imp->skip, (id, line) pairs into
+ * dup. Lines in `drop` (repeated ids found by an earlier pass) are left out without a word;
+ * a bad row at a line in `seen` (skipped, with a warning, by an earlier pass) is counted
+ * without a second warning. *good counts the rows kept. */
+static int scan_rows(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, cs_xsort_t *seen,
+                     const char *what, int64_t *good) {
+  int status = CS_OK, rc, hit;
   cs_csv_record_t rec;
-  cs_xsort_t *dup = NULL;
-  cs_vclass_t *vc = NULL;
-  int64_t *iv = NULL, good = 0, n_dup = 0;
-  double *fv = NULL;
+  cs_vclass_t *vc = malloc((size_t)imp->ncols * sizeof *vc);
+  int64_t *iv = malloc((size_t)imp->ncols * sizeof *iv);
+  double *fv = malloc((size_t)imp->ncols * sizeof *fv);
+  cursor_t dropped = {drop, 0, 0}, warned = {seen, 0, 0};
   cs_progress_t prog;
-  CS_TRY(cs_csv_open(f, &imp->o->delim, &imp->cust));
-  CS_TRY(rc = cs_csv_next(imp->cust, &rec));
-  CS_CHECK(rc == 1, CS_EDATA, "%s: the file is empty (a header line with the column names is "
-           "needed)", f);
-  CS_TRY(read_header(imp, &rec));
-  CS_TRY(cs__sort_new(imp, sizeof(int64_t), cmp_first_i64, 1, &imp->skip));
-  CS_TRY(cs__sort_new(imp, sizeof(idline_t), cmp_idline, 3, &dup));
-  vc = malloc((size_t)imp->ncols * sizeof *vc);
-  iv = malloc((size_t)imp->ncols * sizeof *iv);
-  fv = malloc((size_t)imp->ncols * sizeof *fv);
   CS_CHECK(vc && iv && fv, CS_ENOMEM, "out of memory");
-  cs_progress_start(&prog, "import: reading customers (bytes)", cs_csv_size(imp->cust));
+  *good = 0;
+  cs_progress_start(&prog, what, cs_csv_size(imp->cust));
   while ((rc = cs_csv_next(imp->cust, &rec)) == 1) {
     imp->res->cust_rows++;
-    CS_TRY(rc = check_row(imp, &rec, vc, iv, fv));
+    CS_TRY(cursor_has(&dropped, rec.line, &hit));
+    if (hit) {
+      CS_TRY(cs_xsort_add(imp->skip, &rec.line));
+      continue;
+    }
+    CS_TRY(cursor_has(&warned, rec.line, &imp->quiet_skip));
+    rc = check_row(imp, &rec, vc, iv, fv);
+    imp->quiet_skip = 0;
+    CS_TRY(rc);
     if (rc == 1) {
       CS_TRY(cs_xsort_add(imp->skip, &rec.line));
       continue;
@@ -374,20 +430,89 @@ int cs__cust_scan(cs__imp_t *imp) {
     CS_TRY(learn_row(imp, &rec, vc));
     idline_t il = {iv[0], rec.line};
     CS_TRY(cs_xsort_add(dup, &il));
-    good++;
-    cs__progress(&prog, good, cs_csv_bytes_read(imp->cust));
+    (*good)++;
+    cs__progress(&prog, *good, cs_csv_bytes_read(imp->cust));
   }
   CS_TRY(rc);
   cs_progress_update(&prog, cs_csv_bytes_read(imp->cust));
-  CS_TRY(finalize(imp));
-  CS_TRY(find_duplicates(imp, dup, &n_dup));
-  CS_TRY(cs_xsort_finish(imp->skip));
-  imp->n_customers = good - n_dup;
 fail:
-  cs__sort_done(imp, &dup);
   free(vc);
   free(iv);
   free(fv);
+  return status;
+}
+
+/* The header, the columns it declares, and the sorters of one pass. */
+static int start_pass(cs__imp_t *imp, cs_xsort_t **dup) {
+  int status = CS_OK, rc;
+  cs_csv_record_t rec;
+  CS_TRY(rc = cs_csv_next(imp->cust, &rec));
+  CS_CHECK(rc == 1, CS_EDATA, "%s: the file is empty (a header line with the column names is "
+           "needed)", file_of(imp));
+  CS_TRY(read_header(imp, &rec));
+  CS_TRY(cs__sort_new(imp, sizeof(int64_t), cmp_first_i64, 1, &imp->skip));
+  CS_TRY(cs__sort_new(imp, sizeof(idline_t), cmp_idline, 3, dup));
+fail:
+  return status;
+}
+
+static void free_columns(cs__imp_t *imp) {
+  for (int k = 0; k < imp->ncols; k++) {
+    cs__dict_free(&imp->cols[k].dict);
+    free(imp->cols[k].code);
+  }
+  free(imp->cols);
+  imp->cols = NULL;
+  imp->ncols = 0;
+}
+
+/* Forget what a pass learnt about the columns. */
+static void reset_columns(cs__imp_t *imp) {
+  free_columns(imp);
+  free(imp->res->columns);
+  imp->res->columns = NULL;
+  imp->res->n_columns = 0;
+  imp->res->cust_rows = 0;
+  imp->res->cust_bad = 0;
+}
+
+int cs__cust_scan(cs__imp_t *imp) {
+  int status = CS_OK;
+  cs_xsort_t *dup = NULL, *drop = NULL, *seen = NULL;
+  int64_t good = 0, n_dup = 0, n_dup2 = 0;
+  struct stat st;
+  /* Read twice (or three times): a pipe would fail only after the whole first pass. */
+  CS_CHECK(stat(file_of(imp), &st) != 0 || S_ISREG(st.st_mode), CS_ENOENT,
+           "customers file '%s' is not a regular file (it is read more than once; save it to a "
+           "file first)", file_of(imp));
+  CS_TRY(cs_csv_open(file_of(imp), &imp->o->delim, &imp->cust));
+  CS_TRY(start_pass(imp, &dup));
+  CS_TRY(scan_rows(imp, dup, NULL, NULL, "import: reading customers (bytes)", &good));
+  CS_TRY(finalize(imp));
+  if (imp->o->skip_bad_rows) CS_TRY(cs__sort_new(imp, sizeof(int64_t), cmp_first_i64, 1, &drop));
+  CS_TRY(find_duplicates(imp, dup, drop, &n_dup));
+  cs__sort_done(imp, &dup);
+  CS_TRY(cs_xsort_finish(imp->skip));
+  if (n_dup > 0) {
+    cs_log_info("import: %lld rows with repeated ids skipped; reading %s again without them",
+                (long long)n_dup, file_of(imp));
+    CS_TRY(cs_xsort_finish(drop));
+    seen = imp->skip;
+    imp->skip = NULL;
+    reset_columns(imp);
+    CS_TRY(cs_csv_rewind(imp->cust));
+    CS_TRY(start_pass(imp, &dup));
+    CS_TRY(scan_rows(imp, dup, drop, seen, "import: reading customers without repeated ids (bytes)",
+                     &good));
+    CS_TRY(finalize(imp));
+    CS_TRY(find_duplicates(imp, dup, NULL, &n_dup2)); /* none: each id's first row is kept */
+    CS_TRY(cs_xsort_finish(imp->skip));
+  }
+  imp->n_customers = n_dup ? good - n_dup2 : good; /* no repeats: no rows to take off */
+fail:
+  cs__sort_done(imp, &dup);
+  cs__sort_done(imp, &drop);
+  cs__sort_done(imp, &seen);
   return status;
 }
 
@@ -511,13 +636,7 @@ fail:
 }
 
 void cs__cust_free(cs__imp_t *imp) {
-  for (int k = 0; k < imp->ncols; k++) {
-    cs__dict_free(&imp->cols[k].dict);
-    free(imp->cols[k].code);
-  }
-  free(imp->cols);
-  imp->cols = NULL;
-  imp->ncols = 0;
+  free_columns(imp);
   cs_csv_close(imp->cust);
   imp->cust = NULL;
 }

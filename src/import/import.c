@@ -29,12 +29,22 @@ int cs__bad_row(cs__imp_t *imp, int64_t *counter, const char *file, int line, co
   va_end(ap);
   if (!imp->o->skip_bad_rows) return cs_error_set(CS_EDATA, file, line, "%s", msg);
   (*counter)++;
+  if (imp->quiet_skip) return 1;
   if (imp->warned < CS_IMPORT_WARN_MAX)
     cs_log_warn("skipped %s", msg);
   else if (imp->warned == CS_IMPORT_WARN_MAX)
     cs_log_warn("more rows skipped; they are counted, not listed");
   imp->warned++;
   return 1;
+}
+
+int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s, int bad,
+                 const char *src, int src_line) {
+  return cs_error_set(CS_EDATA, src, src_line,
+                      "%s:%lld: %s: text that is not UTF-8 (byte 0x%02X after '%.*s'); the "
+                      "store's strings are UTF-8: convert the file first, e.g. with iconv -f "
+                      "latin1 -t utf-8", file, (long long)line, what,
+                      (unsigned char)s[bad], bad > 40 ? 40 : bad, s + (bad > 40 ? bad - 40 : 0));
 }
 
 int cs__sort_new(cs__imp_t *imp, size_t rec_size, cs_xsort_cmp_t cmp, int eighths,

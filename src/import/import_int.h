@@ -6,12 +6,20 @@
 #include "custseg/io.h"
 
 /* ---- values (types.c) ------------------------------------------------------------------------ */
-/* A decimal integer that fits int64 ("007", "+5", "-3"). 0 or -1. */
+/* A decimal integer that fits int64 ("007", "+5", "-3"): 0; not an integer: -1; an integer
+ * outside int64: -2. */
 int cs__parse_int(const char *s, int64_t *v);
+/* The offset of the first byte of s that does not belong to valid UTF-8, or -1. */
+int cs__utf8_bad(const char *s);
+/* The error for text that is not UTF-8 (the store's strings are UTF-8), naming the file, the
+ * line, what the text is ("column 'city'", "the header") and the first bad byte. */
+int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s, int bad,
+                 const char *src, int src_line);
 /* A finite decimal number ("1", "-2.5", ".5", "1e6"; not hex, nan or inf). 0 or -1. */
 int cs__parse_float(const char *s, double *v);
 
-typedef enum { CS_V_EMPTY, CS_V_INT, CS_V_FLOAT, CS_V_TEXT } cs_vclass_t;
+/* CS_V_BIGINT: an integer outside int64 (f holds it rounded to a double). */
+typedef enum { CS_V_EMPTY, CS_V_INT, CS_V_FLOAT, CS_V_TEXT, CS_V_BIGINT } cs_vclass_t;
 
 /* Tokens that mean missing besides the empty field (--na-values). */
 typedef struct cs_na {
@@ -95,6 +103,7 @@ typedef struct cs__imp {
   cs_na_t na;
   cs_schema_t schema;
   int64_t warned;         /* skipped rows logged so far */
+  int quiet_skip;         /* count the next skipped row without a warning (already given) */
   int64_t rows_per_write;
   /* customers file */
   cs_csv_t *cust;

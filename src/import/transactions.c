@@ -48,15 +48,18 @@ static void names_free(names_t *nm) {
   memset(nm, 0, sizeof *nm);
 }
 
+/* A column name: from --txn-columns (where "--txn-columns") every name must be given once;
+ * in the file's header only the three columns imported must be (find_role), the others may
+ * be unnamed or repeated, as they are not imported. */
 static int names_add(const cs__imp_t *imp, names_t *nm, const char *name, const char *where) {
-  for (int i = 0; i < nm->n; i++)
+  for (int i = 0; i < nm->n && where[0] == '-'; i++)
     if (!strcmp(nm->v[i], name))
       return cs_error_set(where[0] == '-' ? CS_EUSAGE : CS_EDATA, __FILE__, __LINE__,
                           "%s: column '%s' appears twice (fields %d and %d)", where, name, i + 1,
                           nm->n + 1);
-  if (!*name)
-    return cs_error_set(where[0] == '-' ? CS_EUSAGE : CS_EDATA, __FILE__, __LINE__,
-                        "%s: column %d has no name", where, nm->n + 1);
+  if (!*name && where[0] == '-')
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s: column %d has no name", where,
+                        nm->n + 1);
   char **v = realloc(nm->v, (size_t)(nm->n + 1) * sizeof *v);
   if (!v || !(v[nm->n] = strdup(name))) {
     if (v) nm->v = v;
@@ -72,6 +75,11 @@ static int find_role(const cs__imp_t *imp, const names_t *nm, const char *name, 
                      int *idx) {
   for (int i = 0; i < nm->n; i++)
     if (!strcmp(nm->v[i], name)) {
+      for (int j = i + 1; j < nm->n; j++)
+        if (!strcmp(nm->v[j], name))
+          return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                              "%s:1: column '%s' appears twice (fields %d and %d)",
+                              file_of(imp), name, i + 1, j + 1);
       *idx = i;
       return CS_OK;
     }
@@ -97,9 +105,11 @@ static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const in
   const char *id = rec->field[role[0]], *date = rec->field[role[1]], *amount = rec->field[role[2]];
   if (!*id)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, nm->v[role[0]]);
-  if (cs__parse_int(id, &t.id))
-    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not an integer customer id", f,
-                      line, nm->v[role[0]], id);
+  int rc = cs__parse_int(id, &t.id);
+  if (rc)
+    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, nm->v[role[0]], id,
+                      rc == -2 ? "outside the int64 range of customer ids"
+                               : "not an integer customer id");
   if (cs_date_parse(&o->txn_date_format, date, &t.time))
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a date in the format %s "
                       "(--txn-date-format)", f, line, nm->v[role[1]], date,

@@ -6,6 +6,7 @@
  * an error leaves at most a hidden temporary file, never a results file that looks complete. */
 #include "h5util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -137,6 +138,32 @@ void cs_io_remove(cs_ctx_t *ctx, const char *path) {
   cs_par_barrier(ctx);
 }
 
+/* Temporary files of earlier writes of the same output that were killed (SIGKILL, a node
+ * lost) stay behind: say so, without removing them (another job may be writing them). */
+static void report_leftovers(const char *dir, const char *base, const char *path) {
+  char prefix[4200], one[4200] = "";
+  snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+  DIR *d = opendir(dir);
+  if (!d) return;
+  int n = 0;
+  double bytes = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+    struct stat st;
+    char full[8400];
+    snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (!n) snprintf(one, sizeof one, "%s", full);
+    n++;
+    bytes += (double)st.st_size;
+  }
+  closedir(d);
+  if (n)
+    cs_log_warn("%d temporary file(s) of an earlier, interrupted write of '%s' remain (%s%s, "
+                "%.1f MB in all); delete them unless another job is writing '%s' now", n, path,
+                one, n > 1 ? " and others" : "", bytes / 1e6, path);
+}
+
 int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   int status = CS_OK;
   hid_t fapl = -1;
@@ -155,9 +182,17 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
     split_path(path, dir, sizeof dir, base, sizeof base);
     snprintf(out->tmp_path, sizeof out->tmp_path, "%s/.%s.tmp-%ld-%ld", dir, base,
              (long)getpid(), (long)(ts.tv_nsec % 1000000));
+    report_leftovers(dir, base, path);
   }
   CS_TRY(cs_par_bcast(ctx, out->tmp_path, sizeof out->tmp_path, 0));
   fapl = cs__h5_fapl(ctx);
+  /* The 1.8 file format: an attribute larger than an object header's 64 KiB (the categories
+   * of a column with thousands of levels) goes to dense attribute storage instead of failing.
+   * Readable by HDF5 1.8 and later. */
+  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+    H5Pclose(fapl);
+    fapl = -1;
+  }
   local = CS_OK;
   if (fapl < 0)
     local = cs_error_set(CS_EHDF5, __FILE__, __LINE__, "cannot set up MPI-IO for '%s'", path);
@@ -169,6 +204,7 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
                          path, out->tmp_path);
   CS_TRY(cs_par_agree(ctx, local));
   cs_log_debug("writing %s (temporary name %s)", path, out->tmp_path);
+  if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
   *outp = out;
   H5Pclose(fapl);
   return CS_OK;
@@ -402,6 +438,7 @@ int cs_out_commit(cs_out_t *out) {
   if (ctx->rank == 0 && rename(out->tmp_path, out->final_path) != 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
                          out->tmp_path, out->final_path, strerror(errno));
+  if (ctx->rank == 0 && local == CS_OK) cs_signal_remove_on_exit(out->tmp_path, 0);
   CS_TRY(cs_par_agree(ctx, local));
   free(out);
   return CS_OK;
@@ -414,5 +451,6 @@ void cs_out_abort(cs_out_t *out) {
   if (!out) return;
   close_file(out);
   if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
+  if (out->ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 0);
   free(out);
 }

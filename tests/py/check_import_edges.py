@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""`custseg import` on files as they come from other tools (a review's findings, each of which
+failed before its fix):
+
+ 1. a text column with 5,000 levels (more than an HDF5 object header's 64 KiB of attributes);
+ 2. with --skip-bad-rows, rows dropped for a repeated id play no part in the column types, the
+    category levels or the missing counts (as if they were not in the file), at 1 and 3 ranks
+    and with spilling sorts;
+ 3. an integer outside int64 is a bad row naming the range, not a silent float64, unless the
+    column is declared float64 or categorical;
+ 4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
+    bad record;
+ 5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte;
+ 6. a customers file that is a pipe is refused at once (exit 2);
+ 7. an unnamed header column (pandas' index) is left out with a warning; in a transactions
+    file, unnamed or repeated columns that are not imported are allowed;
+ 8. a SIGINT removes the temporary output; a leftover temporary file is reported.
+
+Every error: exit 2, one `custseg: error:` line, no output file left.
+usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+CUSTSEG = os.environ["CUSTSEG"]
+MPI = os.environ.get("MPIEXEC", "mpirun").split() + ["--oversubscribe"]
+WORK = os.path.join(os.environ["CS_TEST_DIR"], "import-edges")
+os.makedirs(WORK, exist_ok=True)
+failures = []
+
+
+def path(name):
+    return os.path.join(WORK, name)
+
+
+def write(name, data):
+    with open(path(name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+    return path(name)
+
+
+def custseg(*args, ranks=1):
+    cmd = MPI + ["-n", str(ranks), CUSTSEG, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, errors="replace")
+
+
+def fresh(out):
+    for p in glob.glob(out) + glob.glob(os.path.join(os.path.dirname(out),
+                                                     "." + os.path.basename(out) + "*")):
+        os.remove(p)
+
+
+def expect_error(what, out, args, needle, ranks=1):
+    fresh(out)
+    p = custseg(*args, ranks=ranks)
+    err = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+    left = glob.glob(out) + glob.glob(os.path.join(WORK, "." + os.path.basename(out) + "*"))
+    if p.returncode != 2 or len(err) != 1 or needle not in err[0] or left:
+        failures.append(f"{what}: exit {p.returncode}, errors {err}, left {left}; wanted exit 2 "
+                        f"and '{needle}'")
+
+
+def imported(what, out, args, ranks=1):
+    fresh(out)
+    p = custseg(*args, ranks=ranks)
+    if p.returncode != 0:
+        failures.append(f"{what}: exit {p.returncode}: {p.stderr.strip()[-500:]}")
+        return None
+    return p
+
+
+# 1. many levels
+csv = write("levels.csv", "customer_id,city\n" + "".join(f"{i},City {i}\n" for i in range(5000)))
+if imported("5000 levels", path("levels.h5"), ["import", "--customers-csv", csv, "--output",
+                                               path("levels.h5"), "--quiet"]):
+    with h5py.File(path("levels.h5"), "r") as f:
+        cats = f["customers/city"].attrs["categories"]
+        codes = f["customers/city"][...]
+        names = [c.decode() if isinstance(c, bytes) else c for c in cats]
+        if len(names) != 5000 or [names[c] for c in codes[:3]] != ["City 0", "City 1", "City 2"]:
+            failures.append(f"5000 levels: {len(names)} categories stored, codes {codes[:3]}")
+    p = custseg("inspect", path("levels.h5"))
+    if p.returncode != 0 or "5000 levels" not in p.stdout:
+        failures.append(f"inspect of the 5000-level store: exit {p.returncode}")
+
+# 2. repeated ids leave no trace
+rows = ["customer_id,age,plan,score"]
+for i in range(1, 41):
+    rows.append(f"{i},{20 + i},{'ab'[i % 2]},{i * 0.5}")
+rows += ["7,,zzz,1.5", "9,unknown,a,2", "12,30,b,", "3,31,c,x"]   # repeats: empty, text, ...
+rows.append("41,40")                                              # a bad row of its own (ragged)
+csv = write("dups.csv", "\n".join(rows) + "\n")
+want = {"customer_id": np.arange(1, 41), "age": np.arange(21, 61), "score": np.arange(1, 41) * 0.5}
+for ranks in (1, 3):
+    out = path(f"dups_np{ranks}.h5")
+    p = imported(f"repeated ids at {ranks} ranks", out,
+                 ["import", "--customers-csv", csv, "--output", out, "--skip-bad-rows",
+                  "--sort-memory", "16384", "--summary", out + ".json"], ranks=ranks)
+    if not p:
+        continue
+    with h5py.File(out, "r") as f:
+        g = f["customers"]
+        for k, v in want.items():
+            kind = "f" if k == "score" else "i"
+            if g[k].dtype.kind != kind or not np.array_equal(g[k][...], v):
+                failures.append(f"repeated ids, {ranks} ranks: {k} is {g[k].dtype} "
+                                f"{g[k][...][:5]}..., wanted {v[:5]}... of kind {kind}")
+        cats = [c.decode() if isinstance(c, bytes) else c for c in g["plan"].attrs["categories"]]
+        if cats != ["a", "b"]:
+            failures.append(f"repeated ids, {ranks} ranks: plan levels {cats}, wanted ['a', 'b']")
+    res = json.load(open(out + ".json"))["result"]
+    cols = {c["name"]: c for c in res["columns"]}
+    cr = res["customers_csv"]
+    if any(cols[k]["missing"] for k in ("age", "score", "plan")) or \
+            (cr["skipped_repeated_id"], cr["skipped_bad"]) != (4, 1):
+        failures.append(f"repeated ids, {ranks} ranks: summary {cr}, columns {cols}")
+    warned = [l for l in p.stderr.splitlines() if "warning" in l and "skipped" in l]
+    if len(warned) != 5:
+        failures.append(f"repeated ids, {ranks} ranks: {len(warned)} skip warnings, wanted 5 "
+                        "(none repeated by the second reading)")
+if not failures and subprocess.run(["h5diff", path("dups_np1.h5"), path("dups_np3.h5")]).returncode:
+    failures.append("repeated ids: the store differs between 1 and 3 ranks")
+
+# 3. integers beyond int64
+csv = write("big.csv", "customer_id,big\n1,9223372036854775807\n2,9223372036854775808\n")
+expect_error("int64 overflow, inferred", path("big.h5"),
+             ["import", "--customers-csv", csv, "--output", path("big.h5")],
+             "big.csv:3: column 'big': 9223372036854775808 is an integer outside the int64 range")
+expect_error("int64 overflow, id", path("big.h5"),
+             ["import", "--customers-csv", write("bigid.csv", "customer_id\n99999999999999999999\n"),
+              "--output", path("big.h5")], "is outside the int64 range of customer ids")
+for decl, kind in (("float64", "f"), ("categorical", "i")):
+    sch = write("big.schema", f"big = {decl}\n")
+    if imported(f"int64 overflow declared {decl}", path("big.h5"),
+                ["import", "--customers-csv", csv, "--output", path("big.h5"), "--schema", sch,
+                 "--quiet"]):
+        with h5py.File(path("big.h5"), "r") as f:
+            if f["customers/big"].dtype.kind != kind:
+                failures.append(f"int64 overflow declared {decl}: stored {f['customers/big'].dtype}")
+
+# 4. bare CR
+csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
+if imported("stray CR", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
+                                         path("cr.h5"), "--skip-bad-rows", "--quiet"]):
+    with h5py.File(path("cr.h5"), "r") as f:
+        if list(f["customers/customer_id"][...]) != [1, 2, 3]:
+            failures.append(f"stray CR: ids {f['customers/customer_id'][...]}, wanted [1 2 3]")
+csv = write("cronly.csv", "customer_id,age\r1,30\r2,40\r1,50\r")
+expect_error("CR line ends", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
+                                             path("cr.h5")],
+             "cronly.csv:4: column 'customer_id': customer id 1 is repeated (first on line 2)")
+
+# 5. not UTF-8
+expect_error("Latin-1 value", path("l1.h5"),
+             ["import", "--customers-csv", write("l1.csv", b"customer_id,city\n1,Z\xfcrich\n"),
+              "--output", path("l1.h5")],
+             "l1.csv:2: column 'city': text that is not UTF-8 (byte 0xFC after 'Z')")
+expect_error("Latin-1 header", path("l1.h5"),
+             ["import", "--customers-csv", write("l2.csv", b"customer_id,r\xe9gion\n1,a\n"),
+              "--output", path("l1.h5")],
+             "l2.csv:1: column 2 of the header: text that is not UTF-8 (byte 0xE9 after 'r')")
+expect_error("UTF-16", path("l1.h5"),
+             ["import", "--customers-csv", write("u16.csv", "customer_id,a\n1,2\n".encode("utf-16")),
+              "--output", path("l1.h5")], "the file is UTF-16 text")
+
+# 6. a pipe
+fresh(path("pipe.h5"))
+p = subprocess.run(["bash", "-c", f"{CUSTSEG} import --customers-csv <(cat {path('cr.csv')}) "
+                    f"--output {path('pipe.h5')}"], capture_output=True, text=True, timeout=60)
+if p.returncode != 2 or "is not a regular file" not in p.stderr or os.path.exists(path("pipe.h5")):
+    failures.append(f"a pipe as customers file: exit {p.returncode}: {p.stderr.strip()}")
+
+# 7. unnamed columns
+csv = write("pd.csv", ",customer_id,age\n0,1,30\n1,2,40\n")
+p = imported("unnamed column", path("pd.h5"), ["import", "--customers-csv", csv, "--output",
+                                                path("pd.h5")])
+if p:
+    with h5py.File(path("pd.h5"), "r") as f:
+        if sorted(f["customers"]) != ["age", "customer_id"]:
+            failures.append(f"unnamed column: stored {sorted(f['customers'])}")
+    if "column 1 of the header has no name: not imported" not in p.stderr:
+        failures.append("unnamed column: no warning")
+cust = write("tc.csv", "customer_id,age\n1,30\n2,40\n")
+txn = write("tt.csv", "customer_id,date,amount,note,note,\n1,20230101,5.5,a,b,\n2,20230102,1,c,d,\n")
+if imported("transactions with unnamed and repeated unused columns", path("tt.h5"),
+            ["import", "--customers-csv", cust, "--transactions-csv", txn, "--txn-date-format",
+             "yyyymmdd", "--output", path("tt.h5"), "--quiet"]):
+    with h5py.File(path("tt.h5"), "r") as f:
+        if list(f["transactions/amount"][...]) != [5.5, 1.0]:
+            failures.append(f"transactions: amounts {f['transactions/amount'][...]}")
+
+# 8. SIGINT removes the temporary output; a leftover is reported
+big = path("sig.csv")
+with open(big, "w") as f:
+    f.write("customer_id,a,b,city\n")
+    for i in range(1500000):
+        f.write(f"{i},{i * 0.5},{i % 97},C{i % 50}\n")
+fresh(path("sig.h5"))
+proc = subprocess.Popen([CUSTSEG, "import", "--customers-csv", big, "--output", path("sig.h5"),
+                         "--quiet"], stderr=subprocess.DEVNULL)
+t0 = time.time()
+while not glob.glob(path(".sig.h5.tmp-*")) and proc.poll() is None and time.time() - t0 < 120:
+    time.sleep(0.02)
+if proc.poll() is None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(60)
+    left = glob.glob(path(".sig.h5*")) + glob.glob(path("sig.h5"))
+    if proc.returncode != -signal.SIGINT or left:
+        failures.append(f"SIGINT during the write: exit {proc.returncode}, left {left}")
+else:
+    print("note: the import ended before the signal could be sent; SIGINT check not made")
+fresh(path("tc.h5"))
+write(".tc.h5.tmp-1-2", b"\0" * 1000)
+p = custseg("import", "--customers-csv", cust, "--output", path("tc.h5"))
+if p.returncode != 0 or "1 temporary file(s) of an earlier, interrupted write" not in p.stderr:
+    failures.append("a leftover temporary file was not reported")
+if not os.path.exists(path(".tc.h5.tmp-1-2")):
+    failures.append("a leftover temporary file was removed (another job may be writing it)")
+os.remove(path(".tc.h5.tmp-1-2"))
+
+if failures:
+    print("FAIL:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print("ok: import of many levels, repeated ids, big integers, CR, non-UTF-8, pipes, unnamed "
+      "columns and interrupted writes")
