@@ -97,7 +97,7 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
   int id_field = -1;
   for (int j = 0; j < h->n; j++) {
     if (!*h->field[j]) { /* pandas' to_csv writes its index so; a trailing comma does too */
-      cs_log_warn("%s:1: column %d of the header has no name: not imported", f, j + 1);
+      if (imp->cust_pass == 1) cs_log_warn("%s:1: column %d of the header has no name: not imported", f, j + 1);
       continue;
     }
     CS_TRY(check_name(imp, j, h->field[j]));
@@ -317,7 +317,7 @@ static int finalize(cs__imp_t *imp) {
     }
     if (c->kind == CS_K_INT && !c->declared && c->missing) c->kind = CS_K_FLOAT;
     if (c->kind == CS_K_CAT && c->dict.n == 0) { /* no value at all: nothing to code */
-      if (c->declared)
+      if (c->declared && imp->cust_pass == 1)
         cs_log_warn("column '%s' is declared categorical in %s but has no value: stored as "
                     "float64, all missing (a categorical column needs at least one level)",
                     c->csv_name, imp->o->schema);
@@ -449,6 +449,7 @@ static int start_pass(cs__imp_t *imp, cs_xsort_t **dup) {
   CS_TRY(rc = cs_csv_next(imp->cust, &rec));
   CS_CHECK(rc == 1, CS_EDATA, "%s: the file is empty (a header line with the column names is "
            "needed)", file_of(imp));
+  imp->cust_pass++;
   CS_TRY(read_header(imp, &rec));
   CS_TRY(cs__sort_new(imp, sizeof(int64_t), cmp_first_i64, 1, &imp->skip));
   CS_TRY(cs__sort_new(imp, sizeof(idline_t), cmp_idline, 3, dup));

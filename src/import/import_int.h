@@ -104,6 +104,7 @@ typedef struct cs__imp {
   cs_schema_t schema;
   int64_t warned;         /* skipped rows logged so far */
   int quiet_skip;         /* count the next skipped row without a warning (already given) */
+  int cust_pass;          /* readings of the customers file's header so far */
   int64_t rows_per_write;
   /* customers file */
   cs_csv_t *cust;
