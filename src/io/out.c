@@ -257,7 +257,7 @@ fail:
   CS_H5_CLOSE(H5Pclose, dcpl);
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
-  return status;
+  return cs_par_agree(out->ctx, status);
 }
 
 int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
@@ -277,7 +277,7 @@ fail:
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);
   CS_H5_CLOSE(H5Sclose, fspace);
-  return status;
+  return cs_par_agree(d->out->ctx, status); /* a rank that failed must not be left alone */
 }
 
 int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
@@ -315,7 +315,7 @@ fail:
   CS_H5_CLOSE(H5Dclose, d);
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
-  return status;
+  return cs_par_agree(out->ctx, status);
 }
 
 int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
@@ -361,7 +361,7 @@ fail:
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
   CS_H5_CLOSE(H5Tclose, type);
-  return status;
+  return cs_par_agree(out->ctx, status);
 }
 
 static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
@@ -373,7 +373,7 @@ static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t ty
   CS_H5(H5Awrite(a, type, buf), "%s: cannot write attribute %s@%s", out->final_path, obj, name);
 fail:
   CS_H5_CLOSE(H5Aclose, a);
-  return status;
+  return cs_par_agree(out->ctx, status);
 }
 
 int cs_out_attr_i64(cs_out_t *out, const char *obj, const char *name, int64_t v) {
@@ -430,10 +430,41 @@ static int close_file(cs_out_t *out) {
   return status;
 }
 
+static herr_t visit_one(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
+  (void)obj, (void)name, (void)info;
+  (*(int64_t *)data)++;
+  return 0;
+}
+
+/* After every rank closed the file and before it is published: can it be read back? Some
+ * MPI-IO layers report a failed write (ENOSPC) only on stderr and return success (Open MPI's
+ * ompio at 3 or more ranks), which left a damaged file under the output's name. Rank 0 opens
+ * the file on its own and visits every object (metadata only), and a file system with no free
+ * block left after the write counts as a failed write too. */
+static int verify_written(cs_out_t *out) {
+  char dir[4096], base[4096];
+  struct statvfs fs;
+  split_path(out->final_path, dir, sizeof dir, base, sizeof base);
+  if (statvfs(dir, &fs) == 0 && fs.f_bfree == 0)
+    return cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                        "the file system of '%s' is full after writing it: the output may be "
+                        "incomplete, so it was not published", out->final_path);
+  int64_t objects = 0;
+  hid_t f = H5Fopen(out->tmp_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  herr_t rc = f < 0 ? -1 : H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit_one, &objects);
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  if (rc < 0)
+    return cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                        "'%s' cannot be read back after writing it (disk full or a failed "
+                        "write?), so it was not published", out->final_path);
+  return CS_OK;
+}
+
 int cs_out_commit(cs_out_t *out) {
   int status = close_file(out);
   cs_ctx_t *ctx = out->ctx;
   CS_TRY(cs_par_agree(ctx, status));
+  CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? verify_written(out) : CS_OK));
   int local = CS_OK;
   if (ctx->rank == 0 && rename(out->tmp_path, out->final_path) != 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
@@ -449,6 +480,12 @@ fail:
 
 void cs_out_abort(cs_out_t *out) {
   if (!out) return;
+  /* The file goes away: emptied first, so that closing it can write its last metadata even
+   * on a full disk (a file HDF5 could not close would crash MPI_Finalize). */
+  if (out->ctx->rank == 0 && out->file >= 0 && out->tmp_path[0]) {
+    int rc = truncate(out->tmp_path, 0); /* when it fails, closing may still work */
+    (void)rc;
+  }
   close_file(out);
   if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
   if (out->ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 0);

@@ -74,6 +74,10 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
   }
   CS_TRY(cs_par_agree(ctx, local));
 
+  /* The customers' columns (the purchase histories come on top), checked before writing. */
+  int64_t row_bytes = 0;
+  for (int c = 0; c < CS_SC_N; c++) row_bytes += (int64_t)cs_dtype_size(cs_synth_columns[c].type);
+  CS_TRY(cs_io_check_space(ctx, output, ((int64_t)1 << 20) + opts->customers * row_bytes, "output"));
   CS_TRY(cs_out_create(ctx, output, &out));
   for (int c = 0; c < CS_SC_N; c++)
     CS_TRY(cs_out_dataset(out, cs_synth_columns[c].path, cs_synth_columns[c].type,

@@ -2,13 +2,17 @@
 # An output directory on a file system too small for the results is reported before any
 # compute, with one error line, exit status 3 and nothing left in the directory. Uses a 1 MiB
 # tmpfs (needs root and mount; skipped with status 77 otherwise).
+# Then a disk that fills during the write (generate's purchase histories on a tmpfs just large
+# enough for the customers): exit status 3, one error line, no hang, nothing published or
+# left behind, at any rank count (Open MPI's collective writer at 3 ranks reports ENOSPC only
+# on stderr; the file used to be published damaged, with exit status 0).
 # usage: disk_full.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 ranks=${1:-1}
 dir="$CS_TEST_DIR/disk_full_np$ranks" && rm -rf "$dir" && mkdir -p "$dir/small"
 if ! mount -t tmpfs -o size=1m tmpfs "$dir/small" 2>/dev/null; then
   echo "SKIP: cannot mount a small tmpfs here (needs root)"; exit 77; fi
-trap 'umount "$dir/small" 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'umount "$dir/small" "$dir/mid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers 200000 \
   --segments 4 --seed 1 --quiet --output "$dir/store.h5"
 st=0
@@ -21,3 +25,22 @@ grep -q "k-means: iteration" "$dir/err.txt" && { echo "FAIL: k-means ran before 
 [ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] || { cat "$dir/err.txt"; echo "FAIL: not one error line"; exit 1; }
 [ -z "$(ls -A "$dir/small")" ] || { ls -la "$dir/small"; echo "FAIL: files left on the small disk"; exit 1; }
 echo "ok: $ranks rank(s): $(grep 'custseg: error' "$dir/err.txt")"
+
+# The disk fills during the write. The pre-check's figure for the customers (on the 1 MiB disk)
+# sizes a second tmpfs 0.2 MB above it; the purchase histories then do not fit.
+n=30000
+st=0
+timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers $n --quiet \
+  --output "$dir/small/g.h5" 2> "$dir/err0.txt" || st=$?
+need=$(sed -n "s/.*about \([0-9.]*\) MB needed.*/\1/p" "$dir/err0.txt" | head -1)
+[ "$st" = 3 ] && [ -n "$need" ] || { cat "$dir/err0.txt"; echo "FAIL: generate's space check"; exit 1; }
+mkdir -p "$dir/mid"
+kb=$(awk -v m="$need" 'BEGIN { printf "%d", (m + 0.2) * 1e6 / 1024 }')
+mount -t tmpfs -o size=${kb}k tmpfs "$dir/mid"
+st=0
+timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers $n --transactions \
+  --quiet --output "$dir/mid/g.h5" 2> "$dir/err1.txt" || st=$?
+[ "$st" = 3 ] || { cat "$dir/err1.txt"; echo "FAIL: disk full during the write: exit status $st, expected 3"; exit 1; }
+[ "$(grep -c 'custseg: error' "$dir/err1.txt")" = 1 ] || { cat "$dir/err1.txt"; echo "FAIL: not one error line"; exit 1; }
+[ -z "$(ls -A "$dir/mid")" ] || { ls -la "$dir/mid"; echo "FAIL: a file was published or left behind"; exit 1; }
+echo "ok: $ranks rank(s), disk full during the write: $(grep 'custseg: error' "$dir/err1.txt")"
