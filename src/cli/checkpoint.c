@@ -8,15 +8,18 @@
 #include "cli.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
-/* Options that do not change the result: where things go, how many threads, how chatty. */
+/* Options that do not change the result: where things go, how many threads, how chatty; and
+ * the input's path, since its fingerprint and file identity are checked on their own (a
+ * requeued job may name the same store from another directory). */
 static const char *const neutral[] = {"output", "summary", "config", "threads", "verbose",
                                       "quiet", "checkpoint", "resume", "checkpoint-every",
-                                      "personas-csv"};
+                                      "personas-csv", "input"};
 
 void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
   XXH3_state_t *h = XXH3_createState();
@@ -27,9 +30,19 @@ void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
     int skip = 0;
     for (size_t j = 0; j < sizeof neutral / sizeof *neutral; j++) skip |= !strcmp(d->name, neutral[j]);
     if (skip) continue;
-    const char *v = o->value[i] ? o->value[i] : "";
     XXH3_64bits_update(h, d->name, strlen(d->name) + 1);
-    XXH3_64bits_update(h, v, strlen(v) + 1);
+    /* The parsed value, so that --tol 0 and --tol 0.0 are one configuration. */
+    if (!o->value[i] || d->type == CS_OPT_STR) {
+      const char *v = o->value[i] ? o->value[i] : "";
+      XXH3_64bits_update(h, v, strlen(v) + 1);
+    } else if (d->type == CS_OPT_REAL) {
+      double x = cs_opt_real(o, d->name);
+      x = x == 0 ? 0 : x; /* -0 as 0 */
+      XXH3_64bits_update(h, &x, sizeof x);
+    } else {
+      int64_t x = d->type == CS_OPT_INT ? cs_opt_int(o, d->name) : cs_opt_bool(o, d->name);
+      XXH3_64bits_update(h, &x, sizeof x);
+    }
   }
   snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
   XXH3_freeState(h);
@@ -84,14 +97,28 @@ fail:
   return status;
 }
 
-int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_state_t *s) {
+/* Every value finite. */
+static int all_finite(const double *v, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) return 0;
+  return 1;
+}
+
+int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, int max_iter,
+                 cs_kmeans_state_t *s) {
   int status = CS_OK;
   char stage[32] = "", fp[64] = "", hash[64] = "";
   double *v = NULL;
+  cs_io_attrs_t at = {0};
   memset(s, 0, sizeof *s);
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "stage", stage, sizeof stage));
   CS_CHECK(!strcmp(stage, "segment"), CS_EFORMAT, "%s: a checkpoint of '%s', not of segment",
            ck->path, stage);
+  CS_TRY(cs_io_read_attrs(ctx, ck->path, "/checkpoint", &at));
+  const char *fv = cs_io_attr(&at, "format_version");
+  CS_CHECK(fv && !strcmp(fv, "1"), CS_EFORMAT,
+           "%s: checkpoint format_version %s; this build reads version 1", ck->path,
+           fv ? fv : "(absent)");
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "input_fingerprint", fp, sizeof fp));
   CS_CHECK(!strcmp(fp, ck->fingerprint), CS_EUSAGE,
            "%s: checkpoint of another input (fingerprint %s; this input has %s)", ck->path, fp,
@@ -121,15 +148,31 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_sta
   s->best_iterations = (int)v[S_BEST_IT];
   s->best_converged = (int)v[S_BEST_CONV];
   s->best_relocations = (int64_t)v[S_BEST_RELOC];
+  /* A damaged or edited checkpoint must not steer the fit: every count within this run's
+   * options (a restart beyond --n-init crashed, a negative one gave other results). */
+  CS_CHECK(all_finite(v, S_N) && s->restart >= 0 && s->restart < n_init && s->iteration >= 0 &&
+               s->iteration <= max_iter && s->best_restart >= -1 &&
+               s->best_restart < s->restart && s->relocations >= 0 &&
+               (s->best_restart < 0 || (s->best_iterations >= 0 && s->best_iterations <= max_iter &&
+                                        s->best_relocations >= 0)),
+           CS_EFORMAT,
+           "%s: a damaged checkpoint (restart %d, iteration %d, best restart %d, best iterations "
+           "%d; this run has --n-init %d, --max-iter %d)", ck->path, s->restart, s->iteration,
+           s->best_restart, s->best_iterations, n_init, max_iter);
   CS_TRY(read_block(ctx, ck->path, "/checkpoint/centroids", k, d, &s->centroids));
+  CS_CHECK(all_finite(s->centroids, (int64_t)k * d), CS_EFORMAT,
+           "%s: a damaged checkpoint (a centroid that is not a finite number)", ck->path);
   CS_TRY(read_block(ctx, ck->path, "/checkpoint/trace", s->iteration, 0, &s->trace));
   if (s->best_restart >= 0) {
     CS_TRY(read_block(ctx, ck->path, "/checkpoint/best_centroids", k, d, &s->best_centroids));
+    CS_CHECK(all_finite(s->best_centroids, (int64_t)k * d), CS_EFORMAT,
+             "%s: a damaged checkpoint (a best centroid that is not a finite number)", ck->path);
     CS_TRY(read_block(ctx, ck->path, "/checkpoint/best_trace", s->best_iterations, 0, &s->best_trace));
   }
   cs_log_info("resume: %s: restart %d, after iteration %d", ck->path, s->restart + 1, s->iteration);
 fail:
   free(v);
+  cs_io_free_attrs(&at);
   if (status < 0) cs_ckpt_state_free(s);
   return status;
 }

@@ -70,8 +70,10 @@ typedef struct cs_ckpt {
 void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]);
 /* Write the state atomically to ck->path. Collective. */
 int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s);
-/* Read a state for K x d, refusing another input, configuration or shape. Collective. */
-int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, cs_kmeans_state_t *s);
+/* Read a state for K x d, refusing another input, configuration or shape, and a state whose
+ * counts do not fit --n-init and --max-iter or whose centroids are not finite. Collective. */
+int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, int max_iter,
+                 cs_kmeans_state_t *s);
 void cs_ckpt_state_free(cs_kmeans_state_t *s);
 /* cs_kmeans_checkpoint_fn writing to the cs_ckpt_t given as arg. */
 int cs_ckpt_callback(void *arg, const cs_kmeans_state_t *s);

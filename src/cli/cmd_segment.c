@@ -318,7 +318,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (resume) {
     cs_ckpt_t rk = ck;
     rk.path = resume;
-    CS_TRY(cs_ckpt_read(ctx, &rk, (int)k, f->d, &rstate));
+    CS_TRY(cs_ckpt_read(ctx, &rk, (int)k, f->d, ko.n_init, ko.max_iter, &rstate));
     ko.resume = &rstate;
   }
   /* A range is checked whole before any K is fitted. */

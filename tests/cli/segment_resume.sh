@@ -5,7 +5,8 @@
 # with --resume ends with /segments identical (h5diff) to an uninterrupted run; SIGUSR1 sent to
 # mpirun does the same; periodic checkpoints do not change the result and are removed at the
 # end; a checkpoint of another configuration, another input or an earlier state of the
-# store file is refused.
+# store file is refused, and so is a damaged one; the same options written differently
+# (--tol 0.0001 for 1e-4) and the store named by another path resume.
 # usage: segment_resume.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
 ranks=${1:-3}
@@ -72,6 +73,31 @@ timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$di
   --resume "$dir/cfg.h5.ckpt" 2> "$dir/inp.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another input" "$dir/inp.err" ||
   { cat "$dir/inp.err"; fail "a checkpoint of another input was not refused (status $st)"; }
+# A damaged or edited checkpoint: refused with exit status 2 and one line, no results file
+# (a restart beyond --n-init used to crash, a negative one to give other results silently).
+damage() { local name=$1 code=$2 st=0
+  cp "$dir/cfg.h5.ckpt" "$dir/$name.ckpt"
+  "$PYTHON" -c "import h5py, numpy as np
+f = h5py.File('$dir/$name.ckpt', 'r+'); s = f['/checkpoint/state']; c = f['/checkpoint/centroids']
+$code"
+  seg dmg --resume "$dir/$name.ckpt" 2> "$dir/$name.err" || st=$?
+  [ "$st" = 2 ] && [ "$(grep -c 'custseg: error' "$dir/$name.err")" = 1 ] &&
+    grep -q "damaged checkpoint\|checkpoint format_version" "$dir/$name.err" && [ ! -e "$dir/dmg.h5" ] ||
+    { cat "$dir/$name.err"; fail "checkpoint with $name: status $st, not refused as damaged"; }
+}
+damage restart9 "v = s[...]; v[2] = 9; s[...] = v"
+damage restart_neg "v = s[...]; v[2] = -5; s[...] = v"
+damage iter5000 "v = s[...]; v[3] = 5000; s[...] = v"
+damage nan_centroid "v = c[...]; v[0, 0] = np.nan; c[...] = v"
+damage version2 "f['/checkpoint'].attrs['format_version'] = 2"
+# The same configuration written differently, the store by another path: resumed.
+ln -sfn "$dir" "$dir/alias"
+st=0
+timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/alias/store.h5" \
+  --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly --tol 0.00010 --quiet \
+  --output "$dir/same.h5" --resume "$dir/cfg.h5.ckpt" 2> "$dir/same.err" || st=$?
+[ "$st" = 0 ] || { cat "$dir/same.err"; fail "the same options written differently: status $st"; }
+h5diff -q "$dir/full.h5" "$dir/same.h5" /segments || fail "/segments differs after resuming via another path"
 # The same store file changed since the checkpoint (a new modification time stands for new
 # values of the same customers): refused too.
 touch -d "+1 minute" "$dir/store.h5"
