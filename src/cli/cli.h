@@ -131,6 +131,9 @@ typedef struct cs_command {
 int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o);
+/* How the user carries on after segment wrote a checkpoint on a signal; NULL: "run the same
+ * command with --resume CHECKPOINT". `run` sets its own (--continue) around its stage. */
+extern const char *cs_segment_resume_hint;
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);

@@ -388,7 +388,10 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     if (ctx->rank == 0) resume = cs_opt_bool(o, "continue") && access(ckpt, R_OK) == 0;
     CS_TRY(cs_par_bcast(ctx, &resume, sizeof resume, 0));
     if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");
-    CS_TRY(do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key));
+    cs_segment_resume_hint = "the same run command with --continue carries on from it";
+    status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key);
+    cs_segment_resume_hint = NULL;
+    CS_TRY(status);
   }
   if (st[ST_CHURN].on && !has_label) {
     static char why[256];

@@ -180,6 +180,8 @@ static int publish_personas_csv(cs_ctx_t *ctx, const char *path, const cs_person
   return status;
 }
 
+const char *cs_segment_resume_hint = NULL;
+
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, written = 0, csv_written = 0;
   cs_stage_t st = {0};
@@ -308,8 +310,11 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   snprintf(ck.file_ident, sizeof ck.file_ident, "%s", st.file_ident);
   cs_ckpt_config_hash(o, ck.config_hash);
   if (n_k == 1) {
-    snprintf(note, sizeof note, "checkpoint written to %s; run the same command with --resume %s",
-             ckpath, ckpath);
+    if (cs_segment_resume_hint)
+      snprintf(note, sizeof note, "checkpoint written to %s; %s", ckpath, cs_segment_resume_hint);
+    else
+      snprintf(note, sizeof note, "checkpoint written to %s; run the same command with --resume %s",
+               ckpath, ckpath);
     ko.checkpoint = cs_ckpt_callback;
     ko.checkpoint_arg = &ck;
     ko.checkpoint_every = cs_opt_real(o, "checkpoint-every");

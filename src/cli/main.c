@@ -75,13 +75,15 @@ static void report_error(const cs_ctx_t *ctx) {
 
 int main(int argc, char **argv) {
   cs_ctx_t ctx;
+  /* Before MPI_Init, which can take a while: a SIGUSR1 or SIGTERM then (Slurm's warning) is
+   * noted, not fatal; SIGINT/SIGHUP remove temporary outputs (none yet). */
+  cs_signal_install();
   int status = cs_par_init(&argc, &argv, &ctx);
   if (status < 0) {
     fprintf(stderr, "custseg: error: cannot start MPI: %s\n", cs_error_get()->msg);
     return cs_exit_status(status);
   }
   cs_log_init(ctx.rank, CS_LOG_INFO);
-  cs_signal_install(); /* SIGTERM/SIGUSR1: stop at the next iteration boundary */
   int code = 0;
   const char *word = argc > 1 ? argv[1] : NULL;
   if (!word || !strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help")) {

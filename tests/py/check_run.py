@@ -170,6 +170,13 @@ def interrupted(name, at, where):
 
 
 d = interrupted("int_kmeans", 2, "interrupted by SIGTERM after k-means iteration 2")
+# The advice is run's own (--continue), not segment's --resume, which run does not take.
+d_err = [l for l in run(3, "run", "--config", fixed, "--input", store, "--output-dir",
+                        path("int_advice"), "--quiet", expect=75,
+                        env={"CUSTSEG_TEST_SIGNAL_AT": "2"}).stderr.splitlines()
+         if l.startswith("custseg: error:")]
+check(len(d_err) == 1 and "the same run command with --continue carries on" in d_err[0] and
+      "--resume" not in d_err[0], f"int_kmeans: the advice under run: {d_err}")
 check(os.path.exists(os.path.join(d, "segments.h5.ckpt")) and
       not os.path.exists(os.path.join(d, "segments.h5")), "int_kmeans: a checkpoint, no segments")
 run(2, "run", "--config", fixed, "--input", store, "--output-dir", d, "--continue", "--quiet")
