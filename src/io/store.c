@@ -228,6 +228,12 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   fapl = cs__h5_fapl(ctx);
   CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
   im->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (im->file < 0) { /* the file itself (truncated, damaged: exit 2) or the MPI-IO layer (3)? */
+    hid_t plain = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (plain >= 0) H5Fclose(plain);
+    CS_CHECK(plain >= 0, CS_EFORMAT, "%s: a damaged or truncated HDF5 file (HDF5 cannot open "
+             "it; copied or written completely?)", path);
+  }
   CS_H5(im->file, "cannot open '%s' as HDF5 through MPI-IO", path);
   CS_CHECK(H5Lexists(im->file, "customers", H5P_DEFAULT) > 0, CS_EFORMAT,
            "%s: no group /customers (not a custseg customer store, see docs/format.md)", path);

@@ -15,6 +15,9 @@ case $case_name in
                   cmd=(inspect "$dir/absent.h5" --summary "$summary") ;;
   not_hdf5)       printf 'customer_id,age\n1,30\n' > "$dir/in.h5"; want=2 needle="is not an HDF5 file"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  truncated_store) store good; truncate -s $(( $(stat -c %s "$dir/in.h5") / 2 )) "$dir/in.h5"
+                  want=2 needle="in.h5: a damaged or truncated HDF5 file"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   no_customers_group) store no_customers_group; want=2 needle="no group /customers"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   no_customer_id) store no_customer_id; want=2 needle="/customers/customer_id is missing"
