@@ -55,8 +55,13 @@ static int parse_stages(const char *list, stage_run_t *st) {
       if (!strcmp(tok, stage_names[i])) found = i;
     CS_CHECK(found >= 0, CS_EUSAGE,
              "--stages: unknown stage '%s' (the stages are segment, churn, clv, roi, report)", tok);
+    CS_CHECK(!st[found].on, CS_EUSAGE, "--stages: '%s' is listed twice", tok);
     st[found].on = 1;
   }
+  int any = 0;
+  for (int i = 0; i < N_STAGES; i++) any |= st[i].on;
+  CS_CHECK(any, CS_EUSAGE, "--stages '%s' names no stage (the stages are segment, churn, clv, "
+           "roi, report)", list);
 fail:
   return status;
 }
@@ -225,9 +230,12 @@ static int progress_write(cs_ctx_t *ctx, const char *dir, const char *key, const
 }
 
 /* --continue: mark the stages DIR/run.progress records under this key as kept (rank 0 reads
- * it, all ranks get the mask). A missing file or another key keeps nothing. Collective. */
-static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_run_t *st) {
+ * it, all ranks get the mask); *same = 1 when the file is of this key. A missing file or
+ * another key keeps nothing. Collective. */
+static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_run_t *st,
+                         int *same) {
   int mask = 0;
+  *same = 0;
   if (ctx->rank == 0) {
     char path[4200], line[512], *save = NULL;
     snprintf(path, sizeof path, "%s/run.progress", dir);
@@ -235,6 +243,7 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
     if (f && fgets(line, sizeof line, f)) {
       char *tok = strtok_r(line, " \n", &save);
       if (tok && !strcmp(tok, key)) {
+        mask |= 1 << N_STAGES; /* the key matched */
         while ((tok = strtok_r(NULL, " \n", &save)))
           for (int i = 0; i < N_STAGES; i++)
             if (!strcmp(tok, stage_names[i])) mask |= 1 << i;
@@ -246,6 +255,7 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
     if (f) fclose(f);
   }
   int status = cs_par_bcast(ctx, &mask, sizeof mask, 0);
+  *same = mask >> N_STAGES & 1;
   for (int i = 0; status == CS_OK && i < N_STAGES; i++)
     if (st[i].on && (mask >> i & 1)) {
       st[i].ran = st[i].kept = 1;
@@ -330,6 +340,40 @@ static int add_store_reads(cs_ctx_t *ctx, cJSON *summary, int64_t cache_mb) {
   return CS_OK;
 }
 
+/* The files each stage writes in DIR. */
+static const char *const stage_files[N_STAGES][5] = {
+    {"segments.h5", "segments.json", "personas.csv", NULL},
+    {"churn.h5", "churn.json", NULL},
+    {"clv.h5", "clv.json", NULL},
+    {"roi.h5", "roi.json", "roi.csv", "roi.md", NULL},
+    {"report.html", "report.json", NULL}};
+
+/* What an earlier run left in DIR goes before this one starts, so that the directory never
+ * mixes two runs (a report of another store next to this run's segments, an old run.json that
+ * says a failed re-run finished): the summary, the stage timings, and the files of every stage
+ * not kept by --continue (the checkpoint too, unless it is resumed). Collective. */
+static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, const stage_run_t *st,
+                         int resume) {
+  if (ctx->rank == 0) {
+    char path[4200];
+    const char *given = cs_opt_str(o, "summary");
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    unlink(given ? given : path);
+    snprintf(path, sizeof path, "%s/stage_times.json", dir);
+    unlink(path);
+    for (int i = 0; i < N_STAGES; i++) {
+      if (st[i].kept) continue;
+      for (int f = 0; stage_files[i][f]; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, stage_files[i][f]);
+        unlink(path);
+      }
+    }
+    snprintf(path, sizeof path, "%s/segments.h5.ckpt", dir);
+    if (!resume && !st[ST_SEGMENT].kept) unlink(path);
+  }
+  return cs_par_barrier(ctx);
+}
+
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 /* Every stage that is on parses its options (its config section, the common flags) before
  * the first one runs, so a bad value in a later section does not cost the earlier stages'
@@ -343,6 +387,21 @@ static int check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_ru
     cs_opts_t so = {0};
     common_args(&a, o);
     status = cs_par_agree(ctx, cs_opts_parse(&so, commands[i], a.n, (char **)a.v));
+    /* Paths run sets itself: a value from the config file would be overridden without a word. */
+    static const char *const fixed[] = {"output", "summary", "personas-csv", "checkpoint",
+                                        "resume", "roi-csv", "roi-markdown", "timings",
+                                        "segment-results", "churn-results", "clv-results",
+                                        "roi-results"};
+    for (int j = 0; status == CS_OK && ctx->rank == 0 && j < cs_n_optdefs; j++) {
+      int is_fixed = !strcmp(cs_optdefs[j].name, "input") &&
+                     (!cs_opt_str(o, "input") || !so.value[j] || strcmp(so.value[j], cs_opt_str(o, "input")));
+      for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++)
+        is_fixed |= !strcmp(cs_optdefs[j].name, fixed[f]);
+      if (is_fixed && so.source && so.source[j] == CS_SRC_CONFIG)
+        cs_log_warn("config '%s': %s = %s is not used by the %s stage of run, which sets its "
+                    "input and the paths of its results under --output-dir", cs_opt_str(o, "config"),
+                    cs_optdefs[j].name, so.value[j], commands[i]);
+    }
     cs_opts_free(&so);
   }
   return status;
@@ -376,17 +435,21 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   }
   CS_TRY(cs_par_bcast(ctx, ident, sizeof ident, 0));
   CS_TRY(cs_par_agree(ctx, progress_key(o, fingerprint, ident, key)));
-  if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st));
+  int same = 0, resume = 0;
+  if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st, &same));
+  /* A checkpoint of this very run (same key) is resumed; any other is removed. */
+  snprintf(ckpt, sizeof ckpt, "%s/segments.h5.ckpt", dir);
+  if (ctx->rank == 0) resume = same && st[ST_SEGMENT].on && access(ckpt, R_OK) == 0;
+  CS_TRY(cs_par_bcast(ctx, &resume, sizeof resume, 0));
+  CS_TRY(clear_outputs(ctx, o, dir, st, resume));
+  /* The key goes on record before the first stage, so that a checkpoint written during the
+   * segment stage is known as this run's. */
+  CS_TRY(progress_write(ctx, dir, key, st));
 
   if (st[ST_SEGMENT].on) {
     stage_args(&a, o, input, dir, "segments.h5", "segments.json");
     add_path(&a, "--personas-csv", dir, "personas.csv");
     add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
-    /* A checkpoint of this very run (same key) is resumed; any other is overwritten. */
-    snprintf(ckpt, sizeof ckpt, "%s/segments.h5.ckpt", dir);
-    int resume = 0;
-    if (ctx->rank == 0) resume = cs_opt_bool(o, "continue") && access(ckpt, R_OK) == 0;
-    CS_TRY(cs_par_bcast(ctx, &resume, sizeof resume, 0));
     if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");
     cs_segment_resume_hint = "the same run command with --continue carries on from it";
     status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key);
@@ -536,12 +599,13 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(pipeline(ctx, &ro, store, dir, summary));
   CS_TRY(finish(ctx, o, dir, summary));
 
+  /* The run cleared DIR of earlier results: a table or report there is this run's. */
   snprintf(path, sizeof path, "%s/roi.md", dir);
-  if (ctx->rank == 0) {
+  if (ctx->rank == 0 && access(path, R_OK) == 0) {
     printf("\nROI per segment (%s; formulas in docs/roi.md):\n\n", path);
     fflush(stdout);
+    print_file(ctx, path);
   }
-  print_file(ctx, path);
   if (ctx->rank == 0) {
     snprintf(path, sizeof path, "%s/report.html", dir);
     printf("\ndemo: results in %s (run.json lists the stages)", dir);

@@ -211,6 +211,27 @@ p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--co
 s = json.load(open(os.path.join(d2, "run.json")))["stages"]
 check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
       "--continue after the store file changed starts over")
+# A checkpoint of another configuration: --continue starts over instead of failing on it.
+d3 = interrupted("int_other", 2, "interrupted by SIGTERM after k-means iteration 2")
+with open(fixed, "a") as f:
+    f.write("; changed again\n")
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d3, "--continue")
+check("resume:" not in p.stderr and os.path.exists(os.path.join(d3, "run.json")),
+      "--continue with a checkpoint of another configuration starts over")
+# A re-run that fails leaves no run.json and no results of the earlier run (the directory
+# never mixes two runs).
+bad = path("bad.ini")
+with open(bad, "w") as f:
+    f.write("[segment]\nk = 3\n[clv]\ncalibration-end = 1990-01-01\n")
+p = run(1, "run", "--config", bad, "--input", store, "--output-dir", d3, expect=2)
+left = sorted(os.listdir(d3))
+check(not any(x in left for x in ("run.json", "clv.h5", "roi.h5", "report.html")),
+      f"a failed re-run leaves no run.json and no earlier results: {left}")
+with h5py.File(os.path.join(d3, "segments.h5"), "r") as f:
+    check(len(f["segments/sizes"]) == 3, "the failed re-run's own segments are K = 3")
+for stages, why in (("", "names no stage"), ("segment,segment", "is listed twice")):
+    p = run(1, "run", "--input", store, "--output-dir", path("st"), "--stages", stages, expect=1)
+    check(why in p.stderr, f"--stages '{stages}': {why}")
 
 # 5. The demo command.
 p = run(2, "demo", "--output-dir", path("demo"), "--customers", "30000")
@@ -218,5 +239,10 @@ check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo print
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
+# Again in the same directory without the roi and report stages: no earlier table or report.
+p = run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--stages",
+        "segment,churn")
+check("ROI per segment" not in p.stdout and "report:" not in p.stdout and
+      not os.path.exists(path("demo", "roi.h5")), "demo without roi prints no earlier table")
 
 finish()
