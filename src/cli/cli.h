@@ -35,6 +35,8 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv);
 void cs_opts_free(cs_opts_t *o);
 /* Whether `command` accepts option `name`. */
 int cs_opts_applies(const char *command, const cs_optdef_t *d);
+/* The same file: the same device and inode when both exist, else the same canonical path. */
+int cs_same_file(const char *a, const char *b);
 /* Typed access (the option must exist in the table; values were checked by parse). */
 const char *cs_opt_str(const cs_opts_t *o, const char *name);
 int64_t cs_opt_int(const cs_opts_t *o, const char *name);

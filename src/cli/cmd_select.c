@@ -10,12 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The options that make the feature space: fits that differ in one are not comparable. */
+static const char *const space_opts[] = {"features", "log1p", "feature-weights", "weight-column",
+                                         "scale", "missing"};
+#define N_SPACE (sizeof space_opts / sizeof *space_opts)
 
 typedef struct fit {
   cs_kindices_t ix;
   char results[4096];
   char summary[4096];
   char fingerprint[64];
+  char space[N_SPACE][512]; /* the values of space_opts, "" when unset */
 } fit_t;
 
 static int by_k(const void *a, const void *b) {
@@ -65,8 +72,22 @@ static int read_fit(const char *path, fit_t *f) {
     f->ix.silhouette = num(km, "silhouette");
     f->ix.min_share = num(km, "min_segment_share");
     f->ix.iterations = (int)num(km, "iterations");
+    /* The results path as the job typed it, from its own directory; when that is not found
+     * from here, the file of that name next to the summary (the sweep's layout). */
     snprintf(f->results, sizeof f->results, "%s", out->valuestring);
+    if (access(f->results, R_OK) != 0) {
+      const char *slash = strrchr(path, '/'), *base = strrchr(out->valuestring, '/');
+      snprintf(f->results, sizeof f->results, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
+               base ? base + 1 : out->valuestring);
+    }
     snprintf(f->summary, sizeof f->summary, "%s", path);
+    for (size_t j = 0; j < N_SPACE; j++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(cfg, space_opts[j]), "value");
+      char *vt = v && !cJSON_IsNull(v) ? cJSON_PrintUnformatted(v) : NULL;
+      snprintf(f->space[j], sizeof f->space[j], "%s", vt ? vt : "");
+      free(vt);
+    }
     snprintf(f->fingerprint, sizeof f->fingerprint, "%s", fpj->valuestring);
   }
   cJSON_Delete(s);
@@ -74,7 +95,8 @@ static int read_fit(const char *path, fit_t *f) {
 }
 
 /* Rank 0: the fits of the sweep directory, sorted by K, checked; the index of the choice. */
-static int collect(const char *dir, double min_share, fit_t **fits, int *n, int *pick) {
+static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t **fits, int *n,
+                   int *pick) {
   int status = CS_OK, cap = 0;
   DIR *d = opendir(dir);
   CS_CHECK(d, CS_ENOENT, "--sweep '%s' is not a readable directory", dir);
@@ -105,7 +127,22 @@ static int collect(const char *dir, double min_share, fit_t **fits, int *n, int 
              f->fingerprint, (*fits)[0].fingerprint, (*fits)[0].summary);
     CS_CHECK(i == 0 || f->ix.k != (*fits)[i - 1].ix.k, CS_EDATA, "%s and %s: two fits of K = %d",
              (*fits)[i - 1].summary, f->summary, f->ix.k);
+    for (size_t j = 0; j < N_SPACE; j++)
+      CS_CHECK(!strcmp(f->space[j], (*fits)[0].space[j]), CS_EDATA,
+               "%s: a fit in another feature space (%s %s, not %s as %s): the indices of the "
+               "K values would not be comparable", f->summary, space_opts[j],
+               f->space[j][0] ? f->space[j] : "unset",
+               (*fits)[0].space[j][0] ? (*fits)[0].space[j] : "unset", (*fits)[0].summary);
   }
+  /* Nothing of the sweep is written over (the next select-k reads it again). */
+  static const char *const outs[] = {"output", "summary"};
+  for (int i = 0; i < *n; i++)
+    for (size_t j = 0; j < 2; j++) {
+      const char *p = cs_opt_str(o, outs[j]);
+      CS_CHECK(!p || (!cs_same_file(p, (*fits)[i].summary) && !cs_same_file(p, (*fits)[i].results)),
+               CS_EUSAGE, "--%s '%s' is a file of the sweep (%s); write it elsewhere", outs[j], p,
+               cs_same_file(p, (*fits)[i].summary) ? (*fits)[i].summary : (*fits)[i].results);
+    }
   *pick = -1;
   for (int i = 0; i < *n; i++)
     if (cs_kselect_takes(*pick < 0 ? NULL : &(*fits)[*pick].ix, &(*fits)[i].ix, min_share)) *pick = i;
@@ -129,7 +166,7 @@ int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(output, CS_EUSAGE, "select-k needs --output RESULTS");
   CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
-  if (ctx->rank == 0) status = collect(dir, min_share, &fits, &n, &pick);
+  if (ctx->rank == 0) status = collect(o, dir, min_share, &fits, &n, &pick);
   CS_TRY(cs_par_agree(ctx, status));
   int64_t meta[2] = {n, pick};
   CS_TRY(cs_par_bcast(ctx, meta, sizeof meta, 0));
@@ -143,6 +180,15 @@ int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
                 "segment %.2f%%  (%s)%s", fits[i].ix.k, fits[i].ix.inertia,
                 fits[i].ix.calinski_harabasz, fits[i].ix.davies_bouldin, fits[i].ix.silhouette,
                 100 * fits[i].ix.min_share, fits[i].results, i == pick ? "  <- chosen" : "");
+  /* The chosen results file is the fit its summary describes (same input, same K). */
+  char fp[64] = "";
+  int64_t k_file = -1;
+  CS_TRY(cs_io_read_attr_str(ctx, fits[pick].results, "/run", "input_fingerprint", fp, sizeof fp));
+  CS_TRY(cs_io_dataset_length(ctx, fits[pick].results, "/segments/sizes", &k_file));
+  CS_CHECK(!strcmp(fp, fits[pick].fingerprint) && k_file == fits[pick].ix.k, CS_EDATA,
+           "%s is not the fit %s describes (input fingerprint %s and K = %lld, not %s and K = %d)",
+           fits[pick].results, fits[pick].summary, fp, (long long)k_file, fits[pick].fingerprint,
+           fits[pick].ix.k);
   CS_TRY(cs_io_copy_file(ctx, fits[pick].results, output));
   cs_log_info("select-k: recommended K = %d: %s copied to %s", fits[pick].ix.k,
               fits[pick].results, output);

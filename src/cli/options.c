@@ -379,8 +379,7 @@ static void canonical(const char *p, char *out, size_t len) {
     snprintf(out, len, "%s", p);
 }
 
-/* The same file: the same device and inode when both exist, else the same canonical path. */
-static int same_file(const char *a, const char *b) {
+int cs_same_file(const char *a, const char *b) {
   struct stat sa, sb;
   if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   char ca[8192], cb[8192];
@@ -409,7 +408,7 @@ static int check_file_roles(const cs_opts_t *o) {
       const char *colon = strrchr(other, ':');
       snprintf(file, sizeof file, "%.*s", !strcmp(name, "init-centroids") && colon && access(other, F_OK)
                                               ? (int)(colon - other) : (int)strlen(other), other);
-      if (same_file(out, file))
+      if (cs_same_file(out, file))
         return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--%s '%s' is the same file as --%s "
                             "'%s': %s", write_opts[w], out, name, other,
                             is_read ? "it would be overwritten before it is read"

@@ -1,22 +1,43 @@
 #!/usr/bin/env bash
 # `custseg select-k` over single-K fits (as a Slurm job array makes them) chooses the K and
-# the results that `segment --k A..B` chooses; fits of another input in the sweep directory
-# are refused with one error line and no output.
+# the results that `segment --k A..B` chooses; fits of another input or feature space in the
+# sweep directory, an output that is a file of the sweep, and a results file that is not the
+# fit its summary describes are refused with one error line and no output; the sweep's
+# relative paths resolve from another working directory.
 # usage: select_k.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 dir="$CS_TEST_DIR/select_k" && rm -rf "$dir" && mkdir -p "$dir/sweep"
 run() { timeout 300 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }
 run generate --customers 40000 --segments 4 --seed 1 --quiet --output "$dir/store.h5"
-for k in 2 3 4 5 6; do
-  run segment --input "$dir/store.h5" --k $k --quiet --output "$dir/sweep/k$k.h5" --summary "$dir/sweep/k$k.json"
+for k in 2 3 4 5 6; do  # relative paths, as a job started in $dir types them
+  (cd "$dir" && run segment --input store.h5 --k $k --quiet --output sweep/k$k.h5 --summary sweep/k$k.json)
 done
-run select-k --sweep "$dir/sweep" --output "$dir/chosen.h5" --summary "$dir/chosen.json" --quiet
+(cd / && run select-k --sweep "$dir/sweep" --output "$dir/chosen.h5" --summary "$dir/chosen.json" --quiet)
 run segment --input "$dir/store.h5" --k 2..6 --quiet --output "$dir/range.h5" --summary "$dir/range.json"
 kr=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["recommended_k"])' "$dir/range.json")
 ks=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["select_k"]["recommended_k"])' "$dir/chosen.json")
 [ "$kr" = "$ks" ] || fail "select-k chose K = $ks, segment --k 2..6 chose $kr"
 h5diff -q "$dir/range.h5" "$dir/chosen.h5" /segments/labels || fail "the chosen results differ from the range's"
+# refused(NAME, STATUS, TEXT, select-k options...): one error line with TEXT, no output.
+refused() { local name=$1 want=$2 text=$3 st=0; shift 3
+  run select-k --sweep "$dir/sweep" "$@" 2> "$dir/$name.err" || st=$?
+  [ "$st" = "$want" ] && [ "$(grep -c 'custseg: error' "$dir/$name.err")" = 1 ] &&
+    grep -q "custseg: error: .*$text" "$dir/$name.err" || { cat "$dir/$name.err"; fail "$name: status $st"; }
+}
+cp "$dir/sweep/k3.json" "$dir/k3.keep"
+refused out_is_input 1 "is a file of the sweep" --output "$dir/sweep/k2.h5" --summary "$dir/sweep/k3.json"
+cmp -s "$dir/sweep/k3.json" "$dir/k3.keep" || fail "select-k wrote over a summary of the sweep"
+# A fit in another feature space (two features only) is not comparable.
+run segment --input "$dir/store.h5" --k 8 --features age,income --quiet --output "$dir/sweep/k8.h5" --summary "$dir/sweep/k8.json"
+refused space 2 "k8.json: a fit in another feature space (features" --output "$dir/bad.h5"
+rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
+# The chosen results file replaced by a fit of another K: not the fit its summary describes.
+cp "$dir/sweep/k$ks.h5" "$dir/k.keep"
+run segment --input "$dir/store.h5" --k 9 --quiet --output "$dir/sweep/k$ks.h5"
+refused swapped 2 "is not the fit .*describes" --output "$dir/bad.h5"
+cp "$dir/k.keep" "$dir/sweep/k$ks.h5"
+[ ! -e "$dir/bad.h5" ] || fail "output left after a refused selection"
 # A fit of another store in the sweep: refused.
 run generate --customers 30000 --segments 4 --seed 2 --quiet --output "$dir/other.h5"
 run segment --input "$dir/other.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"
