@@ -102,6 +102,59 @@ double cs_bgnbd_p_alive(const cs_bgnbd_t *m, int64_t x, double tx, double T) {
  * paper's (a+b+x−1)/(a−1) prefactor is 0/0. B = a − 1 > −1, so (B+n) > 0 for n >= 1; A < 0
  * (a + b < 1 + r) makes the first terms alternate, which the stopping rule allows for (see
  * cs_hyp2f1). Needs C > 0 (a + b > 1 when x = 0); NAN otherwise or without convergence. */
+/* log(e^x + e^y). */
+static double log_add(double x, double y) {
+  return x > y ? x + log1p(exp(y - x)) : y + log1p(exp(x - y));
+}
+
+/* euler_bracket below for large B z (a large a: little dropout), where the terms of H grow to
+ * about e^{Bz} and overflow while (1−z)^B underflows, though their product is of the result's
+ * size: each term is kept as m e^k and the sum as (s + c) e^{ks}, and (1−z)^B is applied in
+ * the exponent. The same series and stopping rule; costs about B z terms. */
+static double euler_bracket_scaled(double A, double B, double C, double z, double L, double e) {
+  const double lf = B * L, le = log(e);
+  const double nsign = fmax(0.0, -A);
+  double m = A * z / C, k = 0.0, s = 0.0, c = 0.0, ks = 0.0;
+  int have = 0;
+  for (int n = 1; n <= 10000000; n++) {
+    if (m == 0.0) break;
+    if (!isfinite(m)) return NAN;
+    if (!have) {
+      s = m;
+      ks = k;
+      have = 1;
+    } else {
+      if (k > ks) { /* the new term is the larger scale */
+        double f = exp(ks - k);
+        s *= f;
+        c *= f;
+        ks = k;
+      }
+      double t = m * exp(k - ks), t2 = s + t; /* Neumaier compensated sum */
+      c += fabs(s) >= fabs(t) ? (s - t2) + t : (t - t2) + s;
+      s = t2;
+    }
+    double dn = (double)n;
+    double rho = (A + dn) * (B + dn) * z / ((C + dn) * (dn + 1.0));
+    if (dn > nsign && rho >= 0.0 && rho < 1.0) {
+      double rmax = fmax(rho, z);
+      double lhs = log(fabs(m * rho)) + k + lf, ls = log(fabs(s + c)) + ks + lf;
+      if (lhs <= log(1e-17 * (1.0 - rmax)) + log_add(ls, le)) {
+        m = 0.0;
+        break;
+      }
+    }
+    m *= rho;
+    if (m != 0.0 && (fabs(m) > 1e200 || fabs(m) < 1e-200)) { /* keep m a normal number */
+      k += log(fabs(m));
+      m = m > 0 ? 1.0 : -1.0;
+    }
+  }
+  if (m != 0.0 || !have) return have ? NAN : e;
+  double sum = s + c;
+  return sum == 0.0 ? e : e - copysign(exp(lf + ks + log(fabs(sum))), sum);
+}
+
 static double euler_bracket(double A, double B, double C, double z) {
   if (!(C > 0.0) || !(z >= 0.0 && z < 1.0)) return NAN;
   if (z == 0.0) return 0.0;
@@ -111,7 +164,8 @@ static double euler_bracket(double A, double B, double C, double z) {
   double term = A * z / C, s = 0.0, c = 0.0;
   for (int n = 1; n <= 100000; n++) {
     if (term == 0.0) break; /* A a non-positive integer: the series ends */
-    if (!isfinite(term)) return NAN;
+    if (!isfinite(term) || fabs(term) > 1e280 || fabs(s) > 1e280)
+      return euler_bracket_scaled(A, B, C, z, L, e);
     double t2 = s + term; /* Neumaier compensated sum */
     c += fabs(s) >= fabs(term) ? (s - t2) + term : (term - t2) + s;
     s = t2;

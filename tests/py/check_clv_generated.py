@@ -9,6 +9,9 @@
 2. /clv is identical (h5diff) at 1, 2, 3 and 4 ranks (4 ranks with 2 threads).
 3. Invariants: P(alive) in [0, 1], expected purchases and values >= 0, and the customers
    without a calibration purchase are NaN.
+4. RFM columns as features of segment and churn.
+5. A fit with little dropout (a ~ 1e5): expected purchases finite and equal to the closed
+   form with scipy's hyp2f1.
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
@@ -86,6 +89,43 @@ with h5py.File(path("ch.h5"), "r") as c:
              for n in c["churn/model/coefficients"].attrs["features"]]
     if "rfm_frequency" not in names:
         failures.append(f"rfm_frequency is not a churn model feature: {names}")
+
+# 5. Little dropout (a fit with a ~ 1e5, b ~ 6e7): the expectation's series terms grow to about
+# e^{Bz} before (1-z)^B shrinks them; the expected purchases must still be finite and equal
+# the closed form with scipy's hyp2f1 (the run used to stop with a verification error).
+rng = np.random.default_rng(1)
+n_ld, day0 = 300, 19723  # 2024-01-01
+ids, times, amounts, off = [], [], [], [0]
+for i in range(n_ld):
+    for t in np.sort(day0 + rng.uniform(0, 500, rng.integers(1, 8))):
+        ids.append(i + 1)
+        times.append(t)
+        amounts.append(float(np.round(rng.gamma(5, 4), 2)))
+    off.append(len(ids))
+with h5py.File(path("lowdrop.h5"), "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, n_ld + 1, dtype=np.int64)
+    g["txn_offset"] = np.array(off, np.int64)
+    tr = f.create_group("transactions")
+    tr["customer_id"] = np.array(ids, np.int64)
+    tr["time"] = np.array(times)
+    tr["amount"] = np.array(amounts)
+run(1, "clv", "--input", path("lowdrop.h5"), "--output", path("lowdrop_clv.h5"))
+with h5py.File(path("lowdrop_clv.h5"), "r") as f:
+    from scipy.special import hyp2f1
+    m = f["clv/model"].attrs
+    r, al, a, b = (float(m[k]) for k in ("r", "alpha", "a", "b"))
+    x, tx, age = (f["clv/" + k][...] for k in ("frequency", "recency", "age"))
+    got = f["clv/expected_purchases"][...]
+    t = 12 * 4.345  # the default horizon, 12 months of 4.345 weeks
+    z = t / (al + age + t)
+    want = (a + b + x - 1) / (a - 1) * (1 - ((al + age) / (al + age + t)) ** (r + x) *
+                                        hyp2f1(r + x, b + x, a + b + x - 1, z))
+    want /= 1 + np.where(x == 0, 0, a / (b + x - 1) * ((al + age) / (al + tx)) ** (r + x))
+    rel = np.max(np.abs(got / want - 1))
+    if not (a > 1e4 and np.all(np.isfinite(got)) and rel < 1e-8):
+        failures.append(f"little dropout (a = {a:.3g}): expected purchases off by {rel:.2e}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
