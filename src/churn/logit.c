@@ -437,8 +437,10 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
       gmax = fmax(gmax, fabs(g[j]));
     }
     CS_CHECK(cholesky(h, p), CS_EDATA,
-             "the churn model's Hessian is singular (a feature is constant or duplicated among "
-             "the training customers); use --l2 > 0 or drop the feature");
+             "the churn model's Hessian is singular after %d iterations: a feature is constant "
+             "or duplicated among the training customers, or (without --l2) the classes are "
+             "separable and the coefficients grow without bound; use --l2 > 0 or drop the "
+             "feature", it);
     memcpy(step, g, (size_t)p * sizeof *step);
     chol_solve(h, p, step);
     double smax = 0;

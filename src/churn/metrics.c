@@ -68,7 +68,12 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
   }
   out->n = neg + pos;
   out->positives = pos;
-  if (out->n == 0) goto fail;
+  if (out->n == 0) { /* no customer (e.g. --holdout 0): every metric undefined, not 0 */
+    out->auc = out->auc_error_bound = out->logloss = out->brier = NAN;
+    for (int b = 0; b < CS_CHURN_CAL_BINS; b++) out->cal_mean_pred[b] = out->cal_observed[b] = NAN;
+    for (int b = 0; b < CS_CHURN_DECILES; b++) out->gain[b] = out->lift[b] = NAN;
+    goto fail;
+  }
   out->logloss = cs_from_fixed(s[0], sl) / (double)out->n;
   out->brier = cs_from_fixed(s[1], sp) / (double)out->n;
   for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {

@@ -291,9 +291,26 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,
                            units, sizeof units, names, sizeof names));
   CS_CHECK(cols == 1 && rows == fitted->d + 1, CS_EFORMAT,
-           "%s: /churn/model/coefficients has %lld values for %d features", model,
-           (long long)rows, fitted->d);
+           "%s: /churn/model/coefficients has %lld values for %d features (%d expected: the "
+           "intercept and one per feature)", model, (long long)rows, fitted->d, fitted->d + 1);
   mod.p = (int)rows;
+  for (int j = 0; j < mod.p; j++)
+    CS_CHECK(isfinite(mod.coef[j]), CS_EFORMAT, "%s: /churn/model/coefficients[%d] is %g (a "
+             "damaged or edited model)", model, j, mod.coef[j]);
+  /* The coefficients are applied by position: their names must be the model's features. */
+  {
+    size_t len = strlen("intercept") + 1;
+    for (int j = 0; j < fitted->d; j++) len += strlen(fitted->names[j]) + 1;
+    char *want = malloc(len);
+    CS_CHECK(want, CS_ENOMEM, "out of memory");
+    strcpy(want, "intercept");
+    for (int j = 0; j < fitted->d; j++) strcat(strcat(want, ","), fitted->names[j]);
+    int same = !strncmp(want, names, sizeof names - 1);
+    free(want);
+    CS_CHECK(same, CS_EFORMAT, "%s: /churn/model/coefficients@features (%.200s) are not "
+             "intercept and the features of /churn/model/feature_stats in order (a damaged or "
+             "edited model)", model, names);
+  }
   /* Every column the model needs must be in the store with the same meaning (checked by
    * the feature pipeline against the stored statistics and categorical levels). */
   cs_feature_spec_t spec = {.scale = fitted->scale, .missing = fitted->missing};

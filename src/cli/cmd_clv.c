@@ -164,10 +164,18 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_par_agree(ctx, cs_rfm_compute(&txn, &ro, &rfm)));
   cs_txn_free(&txn);
   cs_timer_stop(&ctx->timers, "rfm");
-  int64_t calibrated = 0;
-  for (int64_t i = 0; i < rfm.n; i++) calibrated += rfm.x[i] >= 0;
-  CS_TRY(cs_par_allreduce(ctx, &calibrated, 1, CS_DT_I64, CS_OP_SUM));
-  CS_CHECK(calibrated > 0, CS_EDATA, "%s: the calibration end %s is before every purchase",
+  int64_t counts[2] = {0, 0}; /* customers with a calibration purchase; of them, observed > 0 days */
+  for (int64_t i = 0; i < rfm.n; i++) {
+    counts[0] += rfm.x[i] >= 0;
+    counts[1] += rfm.x[i] >= 0 && rfm.age[i] > 0;
+  }
+  CS_TRY(cs_par_allreduce(ctx, counts, 2, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(counts[0] > 0, CS_EDATA, "%s: the calibration end %s is before every purchase",
+           st.store->path, cal_txt);
+  /* Every customer first bought on the calibration end: the likelihood does not depend on
+   * the parameters, and the fit would stop at its start as if converged. */
+  CS_CHECK(counts[1] > 0, CS_EDATA, "%s: every customer's first purchase is on the calibration "
+           "end %s, so no one was observed for any time: choose a later --calibration-end",
            st.store->path, cal_txt);
   cs_timer_start(&ctx->timers, "fit");
   CS_TRY(cs_clv_fit(ctx, &rfm, &co, &fit));

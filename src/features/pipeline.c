@@ -456,8 +456,15 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       int j = c->first;
       f->center[j] = center_of(f, c);
       f->spread[j] = spread_of(f, c);
-      /* Zero, or below what the exact-sum grid resolves for values of this size. */
-      CS_CHECK(!(c->std <= 1e-12 * fmax(1.0, fmax(fabs(c->min), fabs(c->max))) &&
+      /* Zero, or below what the exact-sum grid resolves for values of this size (relative to
+       * the values, so a column of tiny values that do vary passes). */
+      CS_CHECK(!(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
+                 f->scale != CS_SCALE_NONE && c->min < c->max),
+               CS_EDATA,
+               "%s: feature '%s' varies (from %g to %g) but its variance is below what double "
+               "precision resolves for values this small; multiply the column by a power of ten",
+               store->path, c->name, c->min, c->max);
+      CS_CHECK(!(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
                  f->scale != CS_SCALE_NONE),
                CS_EDATA,
                "%s: feature '%s' has zero variance (constant %g)%s; leave it out of --features",
@@ -676,6 +683,16 @@ int cs_features_read(cs_ctx_t *ctx, const char *path, const char *group, cs_feat
   }
   CS_CHECK(first == d, CS_EFORMAT, "%s:%s: %d features stored, columns describe %d", path, group,
            d, first);
+  /* Statistics a fit can have written: a damaged or edited file says so here, not later as a
+   * zero variance of the store being scored or as scores outside [0, 1]. */
+  for (int j = 0; j < d; j++) {
+    const cs_feature_col_t *c = &f->cols[f->col_of[j]];
+    CS_CHECK(isfinite(f->center[j]) && isfinite(f->spread[j]) && isfinite(f->weight[j]) &&
+                 f->weight[j] >= 0 && (c->n_levels || f->spread[j] > 0),
+             CS_EFORMAT, "%s:%s: feature '%s' has center %g, spread %g, weight %g (a damaged or "
+             "edited file: the spread must be positive, every value finite)", path, group,
+             f->names[j], f->center[j], f->spread[j], f->weight[j]);
+  }
   *out = f;
   f = NULL;
 fail:

@@ -22,7 +22,14 @@ int cs_features_resolve(const cs_store_t *store, const char *list, const char **
   if (!list || !*list) {
     for (int i = 0; i < store->n_columns; i++) {
       const cs_column_t *c = &store->columns[i];
-      if (c->dtype == CS_DT_NONE || cs_features_is_reserved(c->name)) continue;
+      if (cs_features_is_reserved(c->name)) continue;
+      if (c->dtype == CS_DT_NONE) { /* said once, so a column does not vanish unnoticed */
+        if (cs_log_rank() == 0)
+          cs_log_warn("%s: column '%s' is not a feature: %s is not a numeric type custseg reads "
+                      "(name the features with --features to silence this)", store->path,
+                      c->name, c->type_desc);
+        continue;
+      }
       CS_CHECK(n < CS_MAX_FEATURES, CS_EUSAGE, "more than %d candidate features in %s; name "
                "them with --features", CS_MAX_FEATURES, store->path);
       names[n++] = c->name;

@@ -52,6 +52,12 @@ static int check_rows(const cs_store_t *s, const cs_part_t *part, const cs_txn_t
       if (!isfinite(t->time[k]))
         return cs_error_set(CS_EDATA, __FILE__, __LINE__, "%s: /transactions/time[%lld] is %g",
                             p, row, t->time[k]);
+      /* Days since 1970 become int64 days (floor): beyond that range they would overflow. */
+      if (fabs(t->time[k]) > 1e9)
+        return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                            "%s: /transactions/time[%lld] is %g days since 1970-01-01, beyond "
+                            "±10^9 days (a time in other units, e.g. seconds or milliseconds?)",
+                            p, row, t->time[k]);
       if (k > t->start[i] && t->time[k] < t->time[k - 1])
         return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                             "%s: /transactions/time[%lld] = %.10g is before the previous "

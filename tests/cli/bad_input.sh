@@ -101,6 +101,8 @@ case $case_name in
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   clv_nan_time)   store txn_nan_time; want=2 needle="/transactions/time[13] is nan"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  clv_time_in_seconds) store txn_huge_time; want=2 needle="is 1.7e+09 days since 1970-01-01, beyond"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   inspect_unsorted_transactions) store txn_unsorted; want=2 needle="is before the previous transaction of customer"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   clv_calibration_before_purchases) store txn_good; want=2 needle="the calibration end 1990-01-01 is before every purchase"

@@ -9,11 +9,15 @@
 3. Scores in [0, 1]; calibration counts add up to the holdout size; `churn score` with the
    saved model reproduces /churn/score exactly.
 4. Perfectly separable labels: training succeeds, says so, and the coefficients are finite.
+5. An edited model (coefficient names out of order, a NaN coefficient, a zero spread) is
+   refused with exit 2 naming the model file, and no output.
+6. --holdout 0: the holdout metrics are NaN.
 
 usage: check_churn.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -154,6 +158,55 @@ if "perfectly separable" not in p.stderr:
 with h5py.File(path("sep_res.h5"), "r") as r:
     if not np.all(np.isfinite(r["churn/model/coefficients"][...])):
         failures.append("separable data gave non-finite coefficients")
+
+# 5. A damaged or edited model is refused, naming it (exit 2, no output): coefficients applied
+# by position must carry the feature_stats' names in order; every number must be finite and
+# the spreads positive (an edited model used to score silently or blame the scored store).
+def edited(name, change):
+    shutil.copy(path("r1.h5"), path(name + ".h5"))
+    with h5py.File(path(name + ".h5"), "r+") as f:
+        change(f)
+    out = path(name + "_scored.h5")
+    p = subprocess.run(mpi + ["-n", "2", custseg, "churn", "score", "--model", path(name + ".h5"),
+                              "--input", path("s.h5"), "--output", out],
+                       capture_output=True, text=True, timeout=300)
+    err = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+    if p.returncode != 2 or len(err) != 1 or name + ".h5" not in err[0] or os.path.exists(out):
+        failures.append(f"edited model {name}: exit {p.returncode}, {err}")
+
+
+def swap_names(f):
+    c = f["churn/model/coefficients"]
+    v, names = c[...], list(c.attrs["features"])
+    v[[1, 2]], names[1], names[2] = v[[2, 1]], names[2], names[1]
+    c[...], c.attrs["features"] = v, names
+
+
+def nan_coef(f):
+    c = f["churn/model/coefficients"]
+    v = c[...]
+    v[1] = np.nan
+    c[...] = v
+
+
+def zero_spread(f):
+    s = f["churn/model/feature_stats/spread"]
+    v = s[...]
+    v[0] = 0
+    s[...] = v
+
+
+for name, change in (("swapped", swap_names), ("nan_coef", nan_coef), ("zero_spread", zero_spread)):
+    edited(name, change)
+
+# 6. No holdout: its metrics are undefined (NaN), not 0.
+run(1, "churn", "train", "--input", path("s.h5"), "--output", path("h0.h5"), "--holdout", "0",
+    "--quiet")
+with h5py.File(path("h0.h5"), "r") as r:
+    h = r["churn/metrics/holdout"]
+    if int(h.attrs["customers"]) != 0 or not all(np.isnan(float(h.attrs[k]))
+                                                 for k in ("auc", "logloss", "brier")):
+        failures.append(f"--holdout 0: metrics {dict(h.attrs)}, wanted NaN")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))

@@ -6,7 +6,7 @@ KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismat
       string_column | all_nan_column | no_schema_version | constant_column | huge_value | stats |
       no_labels | one_class | no_income | new_region |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
-      txn_nan_time
+      txn_nan_time txn_huge_time
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
  constant_column: the good store plus a column 'flat' that is 7 everywhere;
@@ -96,6 +96,8 @@ with h5py.File(path, "w") as f:
             amount[9] = -5.0
         if kind == "txn_nan_time":
             time[13] = np.nan
+        if kind == "txn_huge_time":  # the last purchase of a customer, in seconds
+            time[off[5] - 1] = 1.7e9
         g["txn_offset"] = off
         t = f.create_group("transactions")
         t["customer_id"] = tid
