@@ -113,7 +113,7 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
   double a = fabs(v);
   switch (f) {
   case CS__INT: grouped(out, len, v, 0); break;
-  case CS__MONEY: grouped(out, len, v, a >= 1e5 ? 0 : 2); break;
+  case CS__MONEY: grouped(out, len, v, 2); break; /* cents always: one column, one format */
   case CS__PCT: snprintf(out, len, "%.1f%%", 100 * v); break;
   case CS__PP: snprintf(out, len, "%+.1f pp", 100 * v); break;
   case CS__SEC: snprintf(out, len, "%.3f s", v); break;
@@ -130,10 +130,14 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
 }
 
 const char *cs__segment_colour(int g) {
-  /* Tableau 10: distinct, readable on white, and kind to the usual colour blindness. */
+  /* Tableau 10: distinct, readable on white, and kind to the usual colour blindness; then
+   * the light tones of Tableau 20 for segments 10-19, so K up to 20 has no repeat (beyond,
+   * every bar and row also carries the segment's name). */
   static const char *const c[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
-  return c[(g < 0 ? -g : g) % 10];
+                                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+                                  "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d",
+                                  "#f1ce63", "#d4a6c8", "#fabfd2", "#d7b5a6", "#79706e"};
+  return c[(g < 0 ? -g : g) % 20];
 }
 
 void cs__diverging(double z, char out[8]) {
