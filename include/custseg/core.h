@@ -119,7 +119,7 @@ void cs_log_init(int rank, cs_log_level_t level);
 int cs_log_rank(void);
 void cs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cs_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Printed on every rank that calls it (for rank-local trouble worth a line). */
+/* Printed once, by rank 0: every warning is about values all ranks share. */
 void cs_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Seconds since cs_log_init (monotonic clock). */
 double cs_wtime(void);

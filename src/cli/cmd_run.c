@@ -374,6 +374,32 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
   return cs_par_barrier(ctx);
 }
 
+/* None of the files run writes or removes in DIR may be the store or the config: a store
+ * named roi.h5 in the output directory would be removed before the first stage. A usage error,
+ * found before anything is touched. Collective. */
+static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir) {
+  int status = CS_OK;
+  if (ctx->rank == 0) {
+    const char *ins[2] = {input, cs_opt_str(o, "config")};
+    const char *names[2] = {"--input", "--config"};
+    char path[4200];
+    for (int i = 0; i < N_STAGES + 1 && status == CS_OK; i++)
+      for (int f = 0; status == CS_OK; f++) {
+        static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
+                                                "segments.h5.ckpt", NULL};
+        const char *name = i < N_STAGES ? stage_files[i][f] : run_files[f];
+        if (!name) break;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        for (int j = 0; j < 2 && status == CS_OK; j++)
+          if (ins[j] && cs_same_file(ins[j], path))
+            status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                                  "%s %s is %s, a file run writes in --output-dir: move it or "
+                                  "choose another --output-dir", names[j], ins[j], path);
+      }
+  }
+  return cs_par_agree(ctx, status);
+}
+
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 /* Every stage that is on parses its options (its config section, the common flags) before
  * the first one runs, so a bad value in a later section does not cost the earlier stages'
@@ -422,6 +448,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
+  CS_TRY(check_not_inputs(ctx, o, input, dir));
   CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's

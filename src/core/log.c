@@ -47,7 +47,9 @@ void cs_log_debug(const char *fmt, ...) {
 }
 
 void cs_log_warn(const char *fmt, ...) {
-  if (g_level < CS_LOG_INFO) return;
+  /* Every warning is about values all ranks share (a fit, the store's metadata, an option):
+   * one line from rank 0, not one per rank. */
+  if (g_rank != 0 || g_level < CS_LOG_INFO) return;
   char tag[32];
   snprintf(tag, sizeof tag, " warning [rank %d]:", g_rank);
   va_list ap;

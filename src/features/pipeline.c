@@ -113,6 +113,22 @@ static int check_list(const char *list, const char *what, const cs_features_t *f
   return CS_OK;
 }
 
+/* The feature of one category level is named "<column>=<level>". A name longer than
+ * CS_FEATURE_NAME_MAX - 1 bytes keeps the level's first bytes, cut where a UTF-8 character
+ * starts, and ends in "...#<code>" (the level's code in the column, and an ellipsis), so names
+ * stay distinct and valid UTF-8; each such name gets a warning. */
+static void level_name(char *out, const char *col, const char *level, int code) {
+  const size_t cap = CS_FEATURE_NAME_MAX;
+  if ((size_t)snprintf(out, cap, "%s=%s", col, level) < cap) return;
+  char tail[32];
+  snprintf(tail, sizeof tail, "\u2026#%d", code);
+  size_t keep = cap - 1 - strlen(col) - 1 - strlen(tail); /* column names are < CS_NAME_MAX */
+  while (keep > 0 && ((unsigned char)level[keep] & 0xC0) == 0x80) keep--;
+  snprintf(out, cap, "%s=%.*s%s", col, (int)keep, level, tail);
+  cs_log_warn("column '%s': level %d is %zu bytes long, too long for a feature name; the "
+              "feature is named '%s'", col, code, strlen(level), out);
+}
+
 /* Column table and output layout, from the request or from fitted statistics. */
 static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
                   const cs_features_t *fitted, cs_features_t *f) {
@@ -194,7 +210,7 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
       f->col_of[j] = i;
       f->weight[j] = c->weight;
       if (c->n_levels)
-        snprintf(f->names[j], sizeof f->names[j], "%s=%s", c->name, c->levels[l]);
+        level_name(f->names[j], c->name, c->levels[l], l);
       else
         snprintf(f->names[j], sizeof f->names[j], "%s%s", c->log1p ? "log1p:" : "", c->name);
     }

@@ -58,6 +58,19 @@ static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, in
   read_str_attr_sep(obj, name, out, len, join, ',');
 }
 
+/* Open path:dataset in f, or record why not: absent, or present but not readable (a damaged
+ * file: HDF5 checks its metadata checksums). */
+static hid_t open_dataset(hid_t f, const char *path, const char *dataset, int *status) {
+  hid_t d = -1;
+  if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0)
+    *status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
+  else if ((d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
+    *status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                           "%s: dataset %s cannot be read (a damaged or truncated file?)", path,
+                           dataset);
+  return d;
+}
+
 /* Rows [offset, offset + count) of the 1-D dataset path:dataset, which must have n_expected
  * rows: as int64 (an integer dataset, converted by HDF5) when i64 is set, else as doubles (any
  * numeric type, read in the file's own type so the transfer stays collective, then
@@ -79,9 +92,7 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
   CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
   f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   CS_H5(f, "cannot open '%s' as HDF5 through MPI-IO", path);
-  if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
-    local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
-  else {
+  if ((d = open_dataset(f, path, dataset, &local)) >= 0) {
     fs = H5Dget_space(d);
     hsize_t dim = 0;
     char desc[48];
@@ -144,7 +155,7 @@ int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, i
                             strerror(errno));
     else if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
-    else if (H5Lexists(f, dataset, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, dataset, H5P_DEFAULT)) >= 0) {
+    else if (H5Lexists(f, dataset, H5P_DEFAULT) > 0 && (d = open_dataset(f, path, dataset, &status)) >= 0) {
       hsize_t dim = 0;
       sp = H5Dget_space(d);
       if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1)
@@ -184,9 +195,7 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
                             strerror(errno));
     else if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
-    else if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
-      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no dataset %s", path, dataset);
-    else {
+    else if ((d = open_dataset(f, path, dataset, &status)) >= 0) {
       sp = H5Dget_space(d);
       hsize_t hd[2] = {0, 1};
       int nd = H5Sget_simple_extent_ndims(sp);

@@ -513,8 +513,17 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   if (!direct) {
     if (memtype == CS_DT_F64)
       cs_convert_to_f64(c->dtype, tmp, buf, count);
-    else
+    else {
+      /* uint64 values from 2^63 up would wrap to negative int64 (customer ids written back
+       * as other numbers): refused, on every rank through the agreement below. */
+      for (int64_t i = 0; c->dtype == CS_DT_U64 && i < count; i++)
+        CS_CHECK(((const uint64_t *)tmp)[i] <= (uint64_t)INT64_MAX, CS_EDATA,
+                 "%s: /%s/%s holds %llu at row %lld, beyond the int64 range custseg keeps it "
+                 "in (at most %lld)", s->path, gname, name,
+                 (unsigned long long)((const uint64_t *)tmp)[i], (long long)(offset + i),
+                 (long long)INT64_MAX);
       cs_convert_to_i64(c->dtype, tmp, buf, count);
+    }
   }
 fail:
   if (transferred) {

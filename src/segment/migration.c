@@ -62,8 +62,9 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
       (*bad)++;
       continue;
     }
-    if (plab[i] < 0) continue;
-    psize[plab[i]]++;
+    /* A customer without a previous segment (-1) is sent too, so a repeated id is found
+     * whatever its labels; it joins as "not in the previous run". */
+    if (plab[i] >= 0) psize[plab[i]]++;
     counts[owner_of(pid[i], size)]++;
   }
   for (int64_t i = 0; i < m->n; i++) counts[owner_of(m->id[i], size)]++;
@@ -72,7 +73,7 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
   send = cs_alloc(cs_bytes(n_send ? n_send : 1, sizeof *send), "migration exchange");
   CS_TRY(cs_par_agree(ctx, send ? CS_OK : CS_ENOMEM));
   for (int64_t i = 0; i < pp.n_local; i++)
-    if (plab[i] >= 0 && plab[i] < kp)
+    if (plab[i] >= -1 && plab[i] < kp)
       send[pos[owner_of(pid[i], size)]++] = (rec_t){pid[i], (int32_t)plab[i], 0};
   for (int64_t i = 0; i < m->n; i++)
     send[pos[owner_of(m->id[i], size)]++] = (rec_t){m->id[i], r->labels[i], 1};
@@ -93,11 +94,11 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
     for (int64_t t = i; t < j; t++) {
       if (t > i && recv[t].run == recv[t - 1].run) (*dups)++;
       if (recv[t].run == 0)
-        p = recv[t].label;
+        p = recv[t].label >= 0 ? recv[t].label : kp;
       else
         q = recv[t].label >= 0 && recv[t].label < kn ? recv[t].label : kn;
     }
-    red[(int64_t)p * (kn + 1) + q]++;
+    if (p < kp || q < kn) red[(int64_t)p * (kn + 1) + q]++; /* else in neither run's segments */
     i = j;
   }
   CS_TRY(cs_par_allreduce(ctx, red, cells + kp + 2, CS_DT_I64, CS_OP_SUM));

@@ -259,8 +259,8 @@ int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     const cs_feature_col_t *c = &f->cols[f->col_of[j]];
     ps->col_of[j] = f->col_of[j];
     ps->level[j] = c->n_levels ? j - c->first : -1;
-    if (c->n_levels)
-      snprintf(ps->names[j], sizeof ps->names[j], "%s=%s", c->name, c->levels[j - c->first]);
+    if (c->n_levels) /* "<column>=<level>", shortened where too long: the feature's name */
+      memcpy(ps->names[j], f->names[j], sizeof ps->names[j]);
     else
       snprintf(ps->names[j], sizeof ps->names[j], "%s", c->name);
   }

@@ -75,6 +75,14 @@ int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
            "--previous %s has no /segments/customer_id (results written before custseg stored "
            "customer ids): segment that store again to compare with it", path);
   prev->n = n;
+  {
+    int64_t nl = -1;
+    CS_TRY(cs_io_dataset_length(ctx, path, "/segments/labels", &nl));
+    CS_CHECK(nl >= 0, CS_EFORMAT, "--previous %s has no /segments/labels", path);
+    CS_CHECK(nl == n, CS_EFORMAT,
+             "--previous %s: /segments/labels has %lld rows but /segments/customer_id has %lld",
+             path, (long long)nl, (long long)n);
+  }
   CS_TRY(cs_io_read_attr_str(ctx, path, "/segments", "verification_hash",
                              prev->verification_hash, sizeof prev->verification_hash));
 fail:

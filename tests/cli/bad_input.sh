@@ -69,7 +69,7 @@ case $case_name in
   previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
-  previous_other_features|previous_no_customer_id)
+  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
                     --quiet >/dev/null 2>&1
@@ -77,12 +77,38 @@ case $case_name in
                     feats=age,income,visits
                     want=1 needle="--previous $dir/prev.h5:/segments/centroids is for features [age,income], this run uses [age,income,visits]"
                   else
-                    feats=age,income
-                    "$PYTHON" -c 'import h5py, sys; del h5py.File(sys.argv[1], "r+")["segments/customer_id"]' "$dir/prev.h5"
-                    want=2 needle="--previous $dir/prev.h5 has no /segments/customer_id"
+                    feats=age,income want=2
+                    case $case_name in
+                      previous_no_customer_id) needle="--previous $dir/prev.h5 has no /segments/customer_id"
+                        "$PYTHON" -c 'import h5py, sys; del h5py.File(sys.argv[1], "r+")["segments/customer_id"]' "$dir/prev.h5" ;;
+                      # a damaged object header: not "results written before custseg stored ids"
+                      previous_damaged_ids) needle="prev.h5: dataset /segments/customer_id cannot be read (a damaged or truncated file?)"
+                        "$PYTHON" - "$dir/prev.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1]) as f:
+    a = h5py.h5o.get_info(f["segments/customer_id"].id).addr
+b = bytearray(open(sys.argv[1], "rb").read())
+b[a + 20:a + 40] = b"\xff" * 20
+open(sys.argv[1], "wb").write(b)
+PY
+                        ;;
+                      previous_short_labels) needle="--previous $dir/prev.h5: /segments/labels has 35 rows but /segments/customer_id has 40"
+                        "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); l = f["segments/labels"][:35]; del f["segments/labels"]; f["segments/labels"] = l' "$dir/prev.h5" ;;
+                      # a repeated id is an error even when one copy has no segment (-1)
+                      previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids"
+                        "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); c = f["segments/customer_id"]; x = c[...]; x[5] = x[6]; c[...] = x; l = f["segments/labels"]; y = l[...]; y[5] = -1; l[...] = y' "$dir/prev.h5" ;;
+                    esac
                   fi
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/prev.h5"
                        --features "$feats" --summary "$summary") ;;
+  uint64_id_overflow) store good  # unsigned ids from 2^63 up would come back negative
+                  "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; x = g["customer_id"][...]; del g["customer_id"]; g["customer_id"] = x.astype(np.uint64) + np.uint64(2**63)' "$dir/in.h5"
+                  want=2 needle="/customers/customer_id holds 92233720368547"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
+  run_input_in_output_dir) store good  # run clears its files in --output-dir: never the store
+                  mkdir -p "$dir/run" && cp "$dir/in.h5" "$dir/run/roi.h5"
+                  want=1 needle="--input $dir/run/roi.h5 is $dir/run/roi.h5, a file run writes in --output-dir"
+                  cmd=(run --input "$dir/run/roi.h5" --output-dir "$dir/run") ;;
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/in.h5"
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
@@ -215,5 +241,8 @@ fail=0
 case $errline in *"$needle"*) ;; *) echo "FAIL: error line lacks '$needle'"; fail=1 ;; esac
 left=$(find "$dir/out" "$(dirname "$output")" -maxdepth 1 \( -name 'out.h5' -o -name 'summary.json*' -o -name '.out.h5.*' \) 2>/dev/null || true)
 [ -z "$left" ] || { echo "FAIL: output left behind: $left"; fail=1; }
+if [ "$case_name" = run_input_in_output_dir ] && ! cmp -s "$dir/in.h5" "$dir/run/roi.h5"; then
+  echo "FAIL: run removed or changed its input store"; fail=1
+fi
 if [ $fail = 1 ]; then echo "--- stderr:"; cat "$dir/stderr"; exit 1; fi
 echo "ok: $case_name at $ranks ranks: $errline"

@@ -23,7 +23,10 @@ and monetary through log1p, so the raw units are not the features' units):
    labels; the summary's `personas` the labels and top columns;
 5. --missing drop (some customers without a segment, left out of the population too) at 2
    ranks, and --previous with a cold start (the segments renumbered after the first run): the
-   personas follow the final labels.
+   personas follow the final labels;
+6. category levels too long for a feature name (two sharing their first 120 bytes, one of
+   two-byte UTF-8 characters): the names stay distinct, valid UTF-8 and within 127 bytes, end
+   in "...#<code>", and pandas reads the personas CSV back.
 
 usage: check_personas.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -249,8 +252,50 @@ else:
     if [pp["labels"][perm[q]] for q in range(K)] != cold["labels"]:
         fail("--previous: the labels are not the fit's, renumbered")
 
+# 6. Long category levels: distinct, valid UTF-8 names (they had been cut at 127 bytes, so two
+# levels shared one name and a cut in a two-byte character broke the CSV).
+long_store = path("long.h5")
+rng = np.random.default_rng(2)
+a = rng.normal(0, 1, 2000)
+with h5py.File(long_store, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(a.size, dtype=np.int64)
+    g["a"] = a
+    for col, levels, cut in (("plan", ["Premium " + "x" * 120 + " yearly",
+                                       "Premium " + "x" * 120 + " monthly"], 0.0),
+                             ("tier", ["x" + "\u00e9" * 70, "basic"], 0.5)):
+        g[col] = (a > cut).astype(np.int8)
+        g[col].attrs["categories"] = np.array(levels, dtype=h5py.string_dtype())
+su.custseg(1, "segment", "--input", long_store, "--output", path("long_s.h5"), "--k", 2,
+           "--personas-csv", path("long_s.csv"), "--quiet")
+with h5py.File(path("long_s.h5")) as f:
+    names = [n.decode() if isinstance(n, bytes) else n
+             for n in f["segments/personas"].attrs["columns"]]
+    feats = [n.decode() if isinstance(n, bytes) else n
+             for n in f["segments/centroids"].attrs["features"]]
+want = ["a", None, None, None, "tier=basic"]
+if len(set(names)) != len(names) or names != feats:
+    fail(f"long level names: not distinct or not the features' names: {names} / {feats}")
+for n, w in zip(names, want):
+    if w is not None and n != w:
+        fail(f"long level names: {n!r} where {w!r} was expected")
+    elif w is None and (len(n.encode()) > 127 or not n.endswith(("\u2026#0", "\u2026#1"))
+                        or "\udcc3" in n):
+        fail(f"long level names: {n!r} is not shortened to <= 127 bytes ending in ...#code")
+try:
+    import pandas as pd
+    cols = list(pd.read_csv(path("long_s.csv")).columns)
+    if len(set(cols)) != len(cols):
+        fail(f"long level names: the personas CSV repeats a column: {cols}")
+except ImportError:
+    pass
+except Exception as e:  # noqa: BLE001 - any read failure is the finding
+    fail(f"long level names: pandas cannot read the personas CSV: {e}")
+
 if failures:
     print(f"FAIL: {len(failures)} problems")
     sys.exit(1)
 print("ok: personas identical at 1 x 1 and 3 x 2, equal to the numpy oracle, CSV and summary "
-      "consistent, --missing drop and --previous follow the final labels")
+      "consistent, --missing drop and --previous follow the final labels, long level names "
+      "distinct")
