@@ -102,6 +102,9 @@ void cs_signal_test_hook(int rank);
   } while (0)
 
 /* ---- memory ------------------------------------------------------------------------------ */
+/* Set the allocator up for large arrays freed and allocated again stage after stage (once,
+ * before anything else allocates; CUSTSEG_KEEP_FREED=0 leaves glibc's defaults). */
+void cs_memory_init(void);
 /* 64-byte aligned allocation for arrays that kernels stream over; NULL (with an error
  * recorded) on failure. Free with cs_free. Local. */
 void *cs_alloc(size_t bytes, const char *what);

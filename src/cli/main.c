@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
   /* Before MPI_Init, which can take a while: a SIGUSR1 or SIGTERM then (Slurm's warning) is
    * noted, not fatal; SIGINT/SIGHUP remove temporary outputs (none yet). */
   cs_signal_install();
+  cs_memory_init();
   int status = cs_par_init(&argc, &argv, &ctx);
   if (status < 0) {
     fprintf(stderr, "custseg: error: cannot start MPI: %s\n", cs_error_get()->msg);

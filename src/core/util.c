@@ -1,6 +1,8 @@
 /* core/util.c: aligned memory, element types and their conversion, stage timers. */
 #include "custseg/core.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,19 @@ size_t cs_bytes(int64_t n, size_t size) {
 static int want_huge_pages(void) {
   const char *e = getenv("CUSTSEG_HUGEPAGES");
   return e && strcmp(e, "1") == 0;
+}
+
+void cs_memory_init(void) {
+  /* Freed arrays stay with the process for the next allocation. By default glibc maps every
+   * block of 32 MiB and more afresh and unmaps it on free, so each stage's columns and feature
+   * matrix were zero-filled page by page again (a page fault per 4 KiB, slow in a VM:
+   * docs/performance.md, "Freed memory kept"). From the heap instead, a later allocation reuses
+   * pages already touched; a free region of more than 1 GiB at the heap's top is still given
+   * back. CUSTSEG_KEEP_FREED=0 keeps glibc's defaults. */
+  const char *e = getenv("CUSTSEG_KEEP_FREED");
+  if (e && strcmp(e, "0") == 0) return;
+  (void)mallopt(M_MMAP_MAX, 0);
+  (void)mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void *cs_alloc(size_t bytes, const char *what) {
