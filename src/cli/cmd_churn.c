@@ -181,7 +181,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
-  CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1");
+  CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1, got %s",
+           cs_opt_str(o, "max-iter"));
   CS_TRY(cs_stage_open(ctx, o, &st));
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   char with_seg[4096];
@@ -200,6 +201,10 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   spec.fit_arg = &co;
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, NULL, &f, &m));
+  for (int j = 0; j < f->d; j++) /* the coefficients are keyed by name, the intercept too */
+    CS_CHECK(strcmp(f->names[j], "intercept") != 0, CS_EDATA,
+             "feature 'intercept' has the name of the model's intercept: rename the column or "
+             "leave it out with --features");
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));
   cs_timer_stop(&ctx->timers, "features");
   for (int h = 0; h < 2; h++) {

@@ -124,14 +124,16 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON *sum = NULL;
   const char *unit = cs_opt_str(o, "time-unit");
   const double month_weeks = cs_opt_real(o, "month-weeks"), d = cs_opt_real(o, "monthly-discount");
-  CS_CHECK(month_weeks > 0 && isfinite(month_weeks), CS_EUSAGE, "--month-weeks must be > 0");
+  CS_CHECK(month_weeks > 0 && isfinite(month_weeks), CS_EUSAGE, "--month-weeks must be > 0, got %s",
+           cs_opt_str(o, "month-weeks"));
   CS_CHECK(d > -1 && isfinite(d), CS_EUSAGE, "--monthly-discount must be > -1, got %g", d);
   double unit_days = !strcmp(unit, "day")    ? 1.0
                      : !strcmp(unit, "week") ? 7.0
                      : !strcmp(unit, "month") ? 7.0 * month_weeks
                                               : 0.0;
   CS_CHECK(unit_days > 0, CS_EUSAGE, "--time-unit must be day, week or month, not '%s'", unit);
-  CS_CHECK(cs_opt_int(o, "horizon-months") >= 1, CS_EUSAGE, "--horizon-months must be >= 1");
+  CS_CHECK(cs_opt_int(o, "horizon-months") >= 1, CS_EUSAGE, "--horizon-months must be >= 1, got %s",
+           cs_opt_str(o, "horizon-months"));
   cs_rfm_opts_t ro = {.merge_same_day = cs_opt_bool(o, "merge-same-day")};
   const char *cal = cs_opt_str(o, "calibration-end"), *hold = cs_opt_str(o, "holdout-end");
   if (cal) CS_TRY(cs_parse_day(cal, &ro.cal_end));

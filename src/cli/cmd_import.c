@@ -52,14 +52,16 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
   CS_TRY(cs_date_format_parse(cs_opt_str(o, "txn-date-format"), &io->txn_date_format));
   CS_CHECK(!io->transactions_csv || io->txn_header || io->txn_columns, CS_EUSAGE,
            "--txn-header no needs --txn-columns (the names of the file's columns)");
-  CS_CHECK(io->infer_rows >= 1, CS_EUSAGE, "--infer-rows must be at least 1");
+  CS_CHECK(io->infer_rows >= 1, CS_EUSAGE, "--infer-rows must be at least 1, got %s",
+           cs_opt_str(o, "infer-rows"));
   CS_CHECK(io->max_categories >= 1 && io->max_categories <= 999999, CS_EUSAGE,
            "--max-categories must be in 1..999999 (the store's limit), got %lld",
            (long long)io->max_categories);
   CS_CHECK(io->sort_memory >= CS_IMPORT_MIN_SORT_MEMORY, CS_EUSAGE,
            "--sort-memory must be at least %d bytes, got %lld", CS_IMPORT_MIN_SORT_MEMORY,
            (long long)io->sort_memory);
-  CS_CHECK(io->chunk_rows >= 1, CS_EUSAGE, "--chunk-rows must be at least 1");
+  CS_CHECK(io->chunk_rows >= 1, CS_EUSAGE, "--chunk-rows must be at least 1, got %s",
+           cs_opt_str(o, "chunk-rows"));
 fail:
   return status;
 }

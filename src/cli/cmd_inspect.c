@@ -96,7 +96,8 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   const char *summary = cs_opt_str(o, "summary");
   const char *features = cs_opt_str(o, "features");
   CS_CHECK(input, CS_EUSAGE, "inspect needs a FILE (custseg inspect FILE)");
-  CS_CHECK(cs_opt_int(o, "chunk-rows") >= 1, CS_EUSAGE, "--chunk-rows must be >= 1");
+  CS_CHECK(cs_opt_int(o, "chunk-rows") >= 1, CS_EUSAGE, "--chunk-rows must be >= 1, got %s",
+           cs_opt_str(o, "chunk-rows"));
   if (summary) CS_TRY(cs_io_check_writable(ctx, summary, "summary"));
 
   cs_timer_start(&ctx->timers, "open");

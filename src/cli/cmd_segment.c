@@ -225,10 +225,13 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     }
   }
   int64_t k = k_hi;
-  CS_CHECK(k_lo >= 1 && k <= 100000, CS_EUSAGE, "--k must be in 1..100000, got %lld", k_lo < 1 ? k_lo : (long long)k);
+  CS_CHECK(k_lo >= 1 && k <= 100000, CS_EUSAGE, "--k must be in 1..100000, got %s",
+           cs_opt_str(o, "k"));
   double min_share = cs_opt_real(o, "min-segment-share");
-  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
-  CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1");
+  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE,
+           "--min-segment-share must be in [0, 1), got %g", min_share);
+  CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1, got %s",
+           cs_opt_str(o, "n-init"));
   const char *init_word = cs_opt_str(o, "init");
   cs_init_t init_kind = !strcmp(init_word, "kmeans++")                                  ? CS_INIT_KMEANSPP
                         : !strcmp(init_word, "kmeans||") || !strcmp(init_word, "kmeans-par") ? CS_INIT_PARALLEL
@@ -236,9 +239,11 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                                                                         : -1;
   CS_CHECK((int)init_kind >= 0, CS_EUSAGE, "--init must be auto, kmeans++ or kmeans|| (alias "
            "kmeans-par), not '%s'", init_word);
-  CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0");
+  CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0, got %s",
+           cs_opt_str(o, "tol"));
   /* Every option checked before any data is read. */
-  CS_CHECK(cs_opt_int(o, "max-iter") >= 1, CS_EUSAGE, "--max-iter must be at least 1");
+  CS_CHECK(cs_opt_int(o, "max-iter") >= 1, CS_EUSAGE, "--max-iter must be at least 1, got %s",
+           cs_opt_str(o, "max-iter"));
   CS_CHECK(!(cs_opt_str(o, "init-centroids") && k_hi > k_lo), CS_EUSAGE,
            "--init-centroids needs a single --k, not a range");
   CS_CHECK(!(previous && cs_opt_str(o, "init-centroids")), CS_EUSAGE,
@@ -249,7 +254,8 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
            (long long)k_hi);
   const char *resume = cs_opt_str(o, "resume");
   CS_CHECK(!(resume && k_hi > k_lo), CS_EUSAGE, "--resume continues a single-K fit, not a --k range");
-  CS_CHECK(cs_opt_real(o, "checkpoint-every") >= 0, CS_EUSAGE, "--checkpoint-every must be >= 0");
+  CS_CHECK(cs_opt_real(o, "checkpoint-every") >= 0, CS_EUSAGE, "--checkpoint-every must be >= 0, got %s",
+           cs_opt_str(o, "checkpoint-every"));
   if (cs_opt_str(o, "checkpoint"))
     snprintf(ckpath, sizeof ckpath, "%s", cs_opt_str(o, "checkpoint"));
   else

@@ -164,7 +164,8 @@ int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
   double min_share = cs_opt_real(o, "min-segment-share");
   CS_CHECK(dir, CS_EUSAGE, "select-k needs --sweep DIR (the summaries of the sweep's fits)");
   CS_CHECK(output, CS_EUSAGE, "select-k needs --output RESULTS");
-  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1)");
+  CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1), got %s",
+           cs_opt_str(o, "min-segment-share"));
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
   if (ctx->rank == 0) status = collect(o, dir, min_share, &fits, &n, &pick);
   CS_TRY(cs_par_agree(ctx, status));

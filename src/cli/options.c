@@ -201,12 +201,29 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d) {
 }
 
 /* ---- value checks ---------------------------------------------------------------------------- */
+/* Integer options with an upper bound (the others take any int64 >= 0): values the code keeps
+ * in an int, and threads beyond any node's cores (libgomp fails or crashes creating them). */
+static const struct {
+  const char *name;
+  int64_t max;
+} int_max[] = {{"threads", 1024},         {"n-init", 1000},
+               {"max-iter", 1000000000},  {"horizon-months", 1200},
+               {"silhouette-sample", 1000000000}, {"segments", 64}};
+
+static int64_t max_of(const cs_optdef_t *d) {
+  for (size_t i = 0; i < sizeof int_max / sizeof *int_max; i++)
+    if (!strcmp(int_max[i].name, d->name)) return int_max[i].max;
+  return INT64_MAX;
+}
+
 static int parse_int(const char *s, int64_t *v) {
   char *end;
   errno = 0;
   long long x = strtoll(s, &end, 10);
   if (errno || end == s || *end) {
-    /* Accept 1e6-style integers, a common way to write sizes. */
+    /* Accept 1e6-style integers, a common way to write sizes (decimal only: strtod would
+     * also read 0x10 and inf). */
+    if (strpbrk(s, "xXpPnN")) return -1;
     double d = strtod(s, &end);
     if (end == s || *end || !isfinite(d) || d != floor(d) || fabs(d) > 9.0e18) return -1;
     x = (long long)d;
@@ -240,7 +257,8 @@ static int check_value(const cs_optdef_t *d, const char *v) {
   double r;
   int b;
   switch (d->type) {
-  case CS_OPT_INT: return parse_int(v, &i) != 0 || i < 0 ? -1 : 0; /* counts, sizes, seeds */
+  case CS_OPT_INT: /* counts, sizes, seeds */
+    return parse_int(v, &i) != 0 || i < 0 || i > max_of(d) ? -1 : 0;
   case CS_OPT_REAL: return parse_real(v, &r);
   case CS_OPT_BOOL: return parse_bool(v, &b);
   default: return 0;
@@ -253,6 +271,10 @@ static const char *type_word(cs_opt_type_t t) {
 
 static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
   const cs_optdef_t *d = &cs_optdefs[idx];
+  if (check_value(d, v) != 0 && d->type == CS_OPT_INT && max_of(d) < INT64_MAX)
+    return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
+                        "%s: value '%s' for %s is not an integer in 0..%lld", where, v, d->name,
+                        (long long)max_of(d));
   if (check_value(d, v) != 0)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
                         "%s: value '%s' for %s is not %s", where, v, d->name, type_word(d->type));

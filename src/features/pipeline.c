@@ -105,6 +105,15 @@ static int check_list(const char *list, const char *what, const cs_features_t *f
     while (len && name[strlen(name) - 1] == ' ') name[strlen(name) - 1] = '\0';
     int found = 0;
     for (int i = 0; i < f->n_cols; i++) found |= !strcmp(f->cols[i].name, name);
+    /* The same name twice: a second weight would be ignored without a word. */
+    for (const char *q = list; found && q < p;) {
+      while (*q == ' ' || *q == ',') q++;
+      size_t lq = strcspn(q, ",:");
+      while (lq && q[lq - 1] == ' ') lq--;
+      if (q < p && lq == strlen(name) && !strncmp(q, name, lq))
+        return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s names '%s' twice", what, name);
+      q += strcspn(q, ",");
+    }
     if (!found)
       return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s names '%s', which is not a feature",
                           what, name);
@@ -215,6 +224,14 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
         snprintf(f->names[j], sizeof f->names[j], "%s%s", c->log1p ? "log1p:" : "", c->name);
     }
   }
+  /* Names are keys (CSV headers, JSON objects, the check of a previous run's features): a
+   * column named like another column's level ("plan=a" beside plan's level a) is refused. */
+  for (int j = 0; j < d; j++)
+    for (int q = 0; q < j; q++)
+      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0, CS_EDATA,
+               "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
+               "it out with --features", f->names[j], f->cols[f->col_of[q]].name,
+               f->cols[f->col_of[j]].name);
 fail:
   return status;
 }

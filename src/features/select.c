@@ -30,6 +30,12 @@ int cs_features_resolve(const cs_store_t *store, const char *list, const char **
                       c->name, c->type_desc);
         continue;
       }
+      if (strchr(c->name, ',')) { /* lists of feature names are comma-separated */
+        if (cs_log_rank() == 0)
+          cs_log_warn("%s: column '%s' is not a feature: its name has a ',', the separator of "
+                      "feature lists", store->path, c->name);
+        continue;
+      }
       CS_CHECK(n < CS_MAX_FEATURES, CS_EUSAGE, "more than %d candidate features in %s; name "
                "them with --features", CS_MAX_FEATURES, store->path);
       names[n++] = c->name;

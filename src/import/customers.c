@@ -68,10 +68,13 @@ static int check_name(const cs__imp_t *imp, int j, const char *name) {
     snprintf(what, sizeof what, "column %d of the header", j + 1);
     return cs__not_utf8(f, 1, what, name, bad, __FILE__, __LINE__);
   }
-  if (strlen(name) >= CS_NAME_MAX)
+  if (strlen(name) >= CS_NAME_MAX) {
+    int shown = 40; /* the start of the name, cut where a UTF-8 character starts */
+    while (shown > 0 && ((unsigned char)name[shown] & 0xC0) == 0x80) shown--;
     return cs_error_set(CS_EDATA, __FILE__, __LINE__,
-                        "%s:1: column name '%.40s...' is longer than %d characters", f, name,
-                        CS_NAME_MAX - 1);
+                        "%s:1: column name '%.*s...' is %zu bytes long, more than %d (UTF-8 "
+                        "bytes)", f, shown, name, strlen(name), CS_NAME_MAX - 1);
+  }
   if (strchr(name, '/') || !strcmp(name, "."))
     return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                         "%s:1: column name '%s' cannot be a dataset name (no '/', not '.')", f,

@@ -16,15 +16,22 @@ double cs__attr_num(const cs_io_attrs_t *a, const char *name) {
   return v && end != v ? d : NAN;
 }
 
-/* "Segment g" or "Segment g · label" (persona labels), "No segment" for group k. */
+/* "Segment g" or "Segment g · label" (persona labels), "No segment" for group k. A name
+ * longer than the buffer is cut where a UTF-8 character starts and ends in an ellipsis. */
 void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len) {
   int64_t k = r->sizes.rows;
+  int n;
   if (g >= k)
-    snprintf(out, len, "No segment");
+    n = snprintf(out, len, "No segment");
   else if (r->has_personas && g < r->n_labels && r->p_labels[g][0])
-    snprintf(out, len, "%d \xc2\xb7 %s", g, r->p_labels[g]);
+    n = snprintf(out, len, "%d \xc2\xb7 %s", g, r->p_labels[g]);
   else
-    snprintf(out, len, "Segment %d", g);
+    n = snprintf(out, len, "Segment %d", g);
+  if (n >= 0 && (size_t)n >= len && len > 4) {
+    size_t o = len - 4; /* room for the ellipsis (3 bytes) and the terminator */
+    while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80) o--;
+    memcpy(out + o, "\xe2\x80\xa6", 4);
+  }
 }
 
 void cs__fact(cs__buf_t *b, const char *name, const char *value) {

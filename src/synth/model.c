@@ -76,9 +76,12 @@ int cs_synth_model_init(const cs_synth_opts_t *o, cs_synth_model_t *m) {
            "--missing-rate must be in [0, 1), got %g", o->missing_rate);
   CS_CHECK(o->unlabelled_rate >= 0 && o->unlabelled_rate < 1, CS_EUSAGE,
            "--unlabelled-rate must be in [0, 1), got %g", o->unlabelled_rate);
-  CS_CHECK(o->id_base >= 0 && o->id_base + o->customers < ((int64_t)1 << 53), CS_EUSAGE,
-           "--id-base %lld + customers must stay below 2^53", (long long)o->id_base);
-  CS_CHECK(o->chunk_rows >= 1, CS_EUSAGE, "chunk rows must be >= 1");
+  CS_CHECK(o->id_base >= 0 && o->id_base < ((int64_t)1 << 53) &&
+               o->customers < ((int64_t)1 << 53) - o->id_base, CS_EUSAGE,
+           "--id-base %lld + --customers %lld must stay below 2^53", (long long)o->id_base,
+           (long long)o->customers);
+  CS_CHECK(o->chunk_rows >= 1, CS_EUSAGE, "--chunk-rows must be >= 1, got %lld",
+           (long long)o->chunk_rows);
   m->opts = *o;
   m->k = o->segments;
   double wsum = 0;

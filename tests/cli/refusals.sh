@@ -9,6 +9,8 @@
 #  - a --k range whose upper end exceeds the customers (before any K is fitted);
 #  - --churn-with-segment results whose labels are not segments of /segments/sizes;
 #  - `segment` with an output under a missing directory names the output, not its checkpoint.
+#  - integer values out of range (beyond an int, beyond 1024 threads), hexadecimal, a name
+#    given twice in --feature-weights or --log1p.
 # And --quiet silences the --threads warning.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -87,11 +89,33 @@ refused 2 "bad_seg.h5:/segments/labels: segment 7 of the customer at row 17 is o
   churn train --input in.h5 --segment-results bad_seg.h5 --churn-with-segment --output o.h5
 cmp -s bad_seg.h5 bad_seg.orig.h5 || fail "bad_seg.h5 changed"
 
+# Integer values beyond what the code keeps (they had wrapped through an int cast: a horizon of
+# 4294967308 months ran as 12, --max-iter 4294967297 as 1), libgomp's limits (--threads 100000
+# crashed), hexadecimal (strtod read 0x10 as 16), an overflowing sum of two options, a name
+# repeated in a list (the second weight was ignored).
+refused 1 "value '100000' for threads is not an integer in 0..1024" inspect in.h5 --threads 100000
+refused 1 "value '4294967308' for horizon-months is not an integer in 0..1200" \
+  clv --input in.h5 --output o.h5 --horizon-months 4294967308
+refused 1 "value '4294967297' for max-iter is not an integer in 0..1000000000" \
+  segment --input in.h5 --output o.h5 --k 2 --max-iter 4294967297
+refused 1 "value '4294967296' for n-init is not an integer in 0..1000" \
+  segment --input in.h5 --output o.h5 --k 2 --n-init 4294967296
+refused 1 "value '0x10' for customers is not a non-negative integer" \
+  generate --output o.h5 --customers 0x10
+refused 1 "--id-base 1 + --customers 9223372036854775807 must stay below 2^53" \
+  generate --output o.h5 --customers 9223372036854775807
+refused 1 "--feature-weights names 'age' twice" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:2,age:3
+refused 1 "--log1p names 'income' twice" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --log1p income,income
+refused 1 "--k must be in 1..100000, got 99999999999999999999" \
+  segment --input in.h5 --output o.h5 --k 99999999999999999999
+
 refused 3 "cannot write output '$dir/missing/o.h5'" segment --input in.h5 --output "$dir/missing/o.h5" --k 2
 
-run inspect in.h5 --threads 4096 --quiet > out.txt 2> err.txt
+run inspect in.h5 --threads 1024 --quiet > out.txt 2> err.txt
 grep -q "exceeds" out.txt err.txt && fail "--quiet did not silence the --threads warning"
-run inspect in.h5 --threads 4096 > out.txt 2> err.txt
+run inspect in.h5 --threads 1024 > out.txt 2> err.txt
 grep -q "exceeds" out.txt err.txt || fail "no --threads warning without --quiet"
 
 [ $fails = 0 ] || { echo "$fails check(s) failed"; exit 1; }

@@ -14,7 +14,12 @@ failed before its fix):
  6. a customers file that is a pipe is refused at once (exit 2);
  7. an unnamed header column (pandas' index) is left out with a warning; in a transactions
     file, unnamed or repeated columns that are not imported are allowed;
- 8. a SIGINT removes the temporary output; a leftover temporary file is reported.
+ 8. a SIGINT removes the temporary output; a leftover temporary file is reported;
+ 9. names from a header reach the outputs intact: long UTF-8 names make a report that is valid
+    UTF-8 (labels had been cut inside a character); a column named like another column's level
+    ('plan=a') and a churn feature named 'intercept' are errors (they had collided in the CSV
+    and JSON keys); a column whose name has a ',' is no default feature (with a warning), so
+    two stores with columns [a,b; c] and [a; b,c] are not taken for the same features.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -58,13 +63,13 @@ def fresh(out):
         os.remove(p)
 
 
-def expect_error(what, out, args, needle, ranks=1):
+def expect_error(what, out, args, needle, ranks=1, want=2):
     fresh(out)
     p = custseg(*args, ranks=ranks)
     err = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
     left = glob.glob(out) + glob.glob(os.path.join(WORK, "." + os.path.basename(out) + "*"))
-    if p.returncode != 2 or len(err) != 1 or needle not in err[0] or left:
-        failures.append(f"{what}: exit {p.returncode}, errors {err}, left {left}; wanted exit 2 "
+    if p.returncode != want or len(err) != 1 or needle not in err[0] or left:
+        failures.append(f"{what}: exit {p.returncode}, errors {err}, left {left}; wanted exit {want} "
                         f"and '{needle}'")
 
 
@@ -226,8 +231,52 @@ if not os.path.exists(path(".tc.h5.tmp-1-2")):
     failures.append("a leftover temporary file was removed (another job may be writing it)")
 os.remove(path(".tc.h5.tmp-1-2"))
 
+# 9. names from the header
+rows = ["%d,%.3f,%.3f,%.3f" % (i, (i % 3) * 5 + (i * 7 % 11) / 11, (i % 3) + (i * 5 % 7) / 7,
+                               (i * 3 % 13) / 13) for i in range(1, 201)]
+cust = write("u.csv", "customer_id,%s,%s,%s\n" % ("\u00e9" * 31, "\u05e9" * 31,
+                                                 "a" + "\U0001F600" * 15) + "\n".join(rows) + "\n")
+if imported("UTF-8 names", path("u.h5"), ["import", "--customers-csv", cust, "--output",
+                                          path("u.h5"), "--quiet"]):
+    for args in (["segment", "--input", path("u.h5"), "--output", path("useg.h5"), "--k", "3",
+                  "--summary", path("useg.json"), "--quiet"],
+                 ["report", "--segment-results", path("useg.h5"), "--output", path("u.html"),
+                  "--quiet"]):
+        p = custseg(*args)
+        if p.returncode != 0:
+            failures.append(f"UTF-8 names: {args[0]} exit {p.returncode}: {p.stderr[-300:]}")
+    try:
+        open(path("u.html"), "rb").read().decode("utf-8")
+        json.load(open(path("useg.json"), encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        failures.append(f"UTF-8 names: the report or the summary is not valid UTF-8/JSON: {e}")
+rows = ["%d,%s,%.1f,%.1f,%d" % (i, "ab"[i % 2], (i * 7 % 11) / 2, (i * 5 % 13) / 3, i % 3 == 0)
+        for i in range(1, 201)]
+cust = write("eq.csv", "customer_id,plan,plan=a,intercept,churned\n" + "\n".join(rows) + "\n")
+if imported("colliding names", path("eq.h5"), ["import", "--customers-csv", cust, "--output",
+                                               path("eq.h5"), "--quiet"]):
+    expect_error("a column named like a level", path("eqs.h5"),
+                 ["segment", "--input", path("eq.h5"), "--output", path("eqs.h5"), "--k", "2"],
+                 "two features are named 'plan=a' (columns 'plan' and 'plan=a')")
+    expect_error("a feature named intercept", path("eqc.h5"),
+                 ["churn", "train", "--input", path("eq.h5"), "--output", path("eqc.h5"),
+                  "--features", "plan,intercept"],
+                 "feature 'intercept' has the name of the model's intercept")
+for name, header in (("c1", "customer_id,\"a,b\",c"), ("c2", "customer_id,a,\"b,c\"")):
+    cust = write(name + ".csv", header + "\n" + "\n".join(
+        "%d,%.2f,%.2f" % (i, (i % 2) * 10 + (i * 7 % 11) / 11, (i * 5 % 13) * 70)
+        for i in range(1, 101)) + "\n")
+    imported("comma names", path(name + ".h5"), ["import", "--customers-csv", cust, "--output",
+                                                 path(name + ".h5"), "--quiet"])
+p = custseg("segment", "--input", path("c1.h5"), "--output", path("c1s.h5"), "--k", "2")
+if p.returncode != 0 or "column 'a,b' is not a feature" not in p.stderr:
+    failures.append(f"a column named 'a,b' was used or not reported: exit {p.returncode}")
+expect_error("features of another store through commas", path("c2s.h5"),
+             ["segment", "--input", path("c2.h5"), "--output", path("c2s.h5"), "--previous",
+              path("c1s.h5")], "is for features [c], this run uses [a]", want=1)
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
 print("ok: import of many levels, repeated ids, big integers, CR, non-UTF-8, pipes, unnamed "
-      "columns and interrupted writes")
+      "columns and interrupted writes; names from the header intact or refused")
