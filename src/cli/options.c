@@ -206,7 +206,7 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d) {
 static const struct {
   const char *name;
   int64_t max;
-} int_max[] = {{"threads", 1024},         {"n-init", 1000},
+} int_max[] = {{"threads", 1024},         {"n-init", 1000000},
                {"max-iter", 1000000000},  {"horizon-months", 1200},
                {"silhouette-sample", 1000000000}, {"segments", 64}};
 

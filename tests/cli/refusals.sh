@@ -98,7 +98,7 @@ refused 1 "value '4294967308' for horizon-months is not an integer in 0..1200" \
   clv --input in.h5 --output o.h5 --horizon-months 4294967308
 refused 1 "value '4294967297' for max-iter is not an integer in 0..1000000000" \
   segment --input in.h5 --output o.h5 --k 2 --max-iter 4294967297
-refused 1 "value '4294967296' for n-init is not an integer in 0..1000" \
+refused 1 "value '4294967296' for n-init is not an integer in 0..1000000" \
   segment --input in.h5 --output o.h5 --k 2 --n-init 4294967296
 refused 1 "value '0x10' for customers is not a non-negative integer" \
   generate --output o.h5 --customers 0x10
