@@ -155,6 +155,9 @@ typedef enum cs_dtype {
   CS_DT_U8, CS_DT_U16, CS_DT_U32, CS_DT_U64,
   CS_DT_F32, CS_DT_F64
 } cs_dtype_t;
+/* The offset of the first byte of s that does not start a valid UTF-8 character (overlong
+ * forms, surrogates and code points beyond U+10FFFF are invalid), or -1 when s is UTF-8. */
+int cs_utf8_bad(const char *s);
 size_t cs_dtype_size(cs_dtype_t t);
 const char *cs_dtype_name(cs_dtype_t t);
 int cs_dtype_is_float(cs_dtype_t t);

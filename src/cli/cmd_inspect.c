@@ -91,7 +91,7 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_store_t *store = NULL;
   cs_colstats_t *stats = NULL;
   cJSON *sum = NULL;
-  const char *names[CS_MAX_FEATURES + 64];
+  const char **names = NULL; /* every numeric column, however many */
   const char *input = cs_opt_str(o, "input");
   const char *summary = cs_opt_str(o, "summary");
   const char *features = cs_opt_str(o, "features");
@@ -107,10 +107,12 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_par_partition(ctx, store->n, &part));
 
   int n = 0;
+  names = calloc((size_t)store->n_columns + CS_MAX_FEATURES, sizeof *names);
+  CS_TRY(cs_par_agree(ctx, names ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   if (features) {
     CS_TRY(cs_features_resolve(store, features, names, &n));
   } else {
-    for (int i = 0; i < store->n_columns && n < (int)(sizeof names / sizeof *names); i++)
+    for (int i = 0; i < store->n_columns; i++)
       if (store->columns[i].dtype != CS_DT_NONE) names[n++] = store->columns[i].name;
   }
   stats = calloc((size_t)(n ? n : 1), sizeof *stats);
@@ -195,6 +197,7 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_Delete(plist);
 fail:
   cJSON_Delete(sum);
+  free(names);
   free(stats);
   cs_store_close(store);
   return status;

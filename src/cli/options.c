@@ -208,7 +208,8 @@ static const struct {
   int64_t max;
 } int_max[] = {{"threads", 1024},         {"n-init", 1000000},
                {"max-iter", 1000000000},  {"horizon-months", 1200},
-               {"silhouette-sample", 1000000000}, {"segments", 64}};
+               {"silhouette-sample", 1000000000}, {"segments", 64},
+               {"chunk-rows", (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
 
 static int64_t max_of(const cs_optdef_t *d) {
   for (size_t i = 0; i < sizeof int_max / sizeof *int_max; i++)

@@ -62,7 +62,7 @@ static const char *origin(const cs__imp_t *imp, const cs__col_t *c, char *buf, s
 /* ---- the header -------------------------------------------------------------------------- */
 static int check_name(const cs__imp_t *imp, int j, const char *name) {
   const char *f = file_of(imp);
-  int bad = cs__utf8_bad(name);
+  int bad = cs_utf8_bad(name);
   if (bad >= 0) {
     char what[64];
     snprintf(what, sizeof what, "column %d of the header", j + 1);
@@ -240,7 +240,7 @@ static int add_level(cs__imp_t *imp, cs__col_t *c, const char *s, int64_t line) 
            "or its type in --schema, or raise --max-categories)", file_of(imp),
            (long long)line, c->csv_name, s, (long long)imp->o->max_categories);
   CS_TRY(cs__dict_add(&c->dict, s, &idx, &added));
-  int bad = added ? cs__utf8_bad(s) : -1;
+  int bad = added ? cs_utf8_bad(s) : -1;
   if (bad >= 0) {
     char what[CS_NAME_MAX + 16];
     snprintf(what, sizeof what, "column '%s'", c->csv_name);

@@ -9,8 +9,6 @@
 /* A decimal integer that fits int64 ("007", "+5", "-3"): 0; not an integer: -1; an integer
  * outside int64: -2. */
 int cs__parse_int(const char *s, int64_t *v);
-/* The offset of the first byte of s that does not belong to valid UTF-8, or -1. */
-int cs__utf8_bad(const char *s);
 /* The error for text that is not UTF-8 (the store's strings are UTF-8), naming the file, the
  * line, what the text is ("column 'city'", "the header") and the first bad byte. */
 int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s, int bad,

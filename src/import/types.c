@@ -77,25 +77,6 @@ void cs__na_free(cs_na_t *na) {
   memset(na, 0, sizeof *na);
 }
 
-int cs__utf8_bad(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  for (int i = 0; p[i];) {
-    int n = p[i] < 0x80 ? 0 : (p[i] & 0xE0) == 0xC0 ? 1 : (p[i] & 0xF0) == 0xE0 ? 2 : (p[i] & 0xF8) == 0xF0 ? 3 : -1;
-    if (n < 0 || (n == 1 && p[i] < 0xC2) || (n == 3 && p[i] > 0xF4)) return i;
-    uint32_t cp = n == 0 ? p[i] : p[i] & (0x3F >> n);
-    for (int k = 1; k <= n; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      cp = cp << 6 | (p[i + k] & 0x3F);
-    }
-    /* overlong three- and four-byte forms, UTF-16 surrogates, beyond U+10FFFF */
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += n + 1;
-  }
-  return -1;
-}
-
 cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
   if (!*s) return CS_V_EMPTY;
   for (int k = 0; k < na->n; k++)

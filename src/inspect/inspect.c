@@ -83,8 +83,9 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         s->missing = (int64_t)smv[5 * c + 2];
         s->infinite = (int64_t)smv[5 * c + 3];
         s->bad_codes = (int64_t)smv[5 * c + 4];
-        s->min = s->finite ? -mxv[2 * c] : NAN;
-        s->max = s->finite ? mxv[2 * c + 1] : NAN;
+        /* + 0.0 turns -0 into 0: which zero wins a max depends on the order of the ranks */
+        s->min = s->finite ? -mxv[2 * c] + 0.0 : NAN;
+        s->max = s->finite ? mxv[2 * c + 1] + 0.0 : NAN;
         s->mean = s->finite ? smv[5 * c] / (double)s->finite : NAN;
       }
     }

@@ -72,7 +72,7 @@ static int read_categories(const char *path, hid_t dset, cs_column_t *col) {
   space = H5Aget_space(attr);
   CS_H5(type, "%s: /customers/%s@categories: bad type", path, col->name);
   CS_H5(space, "%s: /customers/%s@categories: bad space", path, col->name);
-  CS_CHECK(H5Tget_class(type) == H5T_STRING && H5Sget_simple_extent_ndims(space) <= 1, CS_EFORMAT,
+  CS_CHECK(H5Tget_class(type) == H5T_STRING && H5Sget_simple_extent_ndims(space) == 1, CS_EFORMAT,
            "%s: /customers/%s@categories must be a 1-D array of strings", path, col->name);
   hssize_t n = H5Sget_simple_extent_npoints(space);
   CS_CHECK(n > 0 && n < 1000000, CS_EFORMAT, "%s: /customers/%s@categories has %lld levels",
@@ -97,8 +97,14 @@ static int read_categories(const char *path, hid_t dset, cs_column_t *col) {
     for (hssize_t i = 0; i < n; i++) col->categories[i] = strndup(fbuf + i * len, len);
   }
   col->n_categories = (int)n;
-  for (int i = 0; i < col->n_categories; i++)
+  for (int i = 0; i < col->n_categories; i++) {
     if (!col->categories[i]) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
+    /* Levels become JSON, CSV and HTML text, which must be UTF-8. */
+    int bad = cs_utf8_bad(col->categories[i]);
+    CS_CHECK(bad < 0, CS_EFORMAT, "%s: /customers/%s@categories: level %d is not UTF-8 text "
+             "(byte %d is 0x%02x)", path, col->name, i, bad + 1,
+             bad < 0 ? 0 : (unsigned char)col->categories[i][bad]);
+  }
 fail:
   free(vbuf);
   free(fbuf);
@@ -252,6 +258,12 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
     H5Tclose(at);
     CS_CHECK(cls == H5T_INTEGER, CS_EFORMAT, "%s: /customers@schema_version must be an integer",
              path);
+    hid_t as = H5Aget_space(attr); /* one value: an array would be read past `version` */
+    hssize_t npts = as >= 0 ? H5Sget_simple_extent_npoints(as) : -1;
+    if (as >= 0) H5Sclose(as);
+    CS_CHECK(npts == 1, CS_EFORMAT,
+             "%s: /customers@schema_version must be one integer, found %lld values", path,
+             (long long)npts);
   }
   CS_H5(H5Aread(attr, H5T_NATIVE_INT64, &version), "%s: cannot read /customers@schema_version",
         path);

@@ -18,6 +18,29 @@ case $case_name in
   truncated_store) store good; truncate -s $(( $(stat -c %s "$dir/in.h5") / 2 )) "$dir/in.h5"
                   want=2 needle="in.h5: a damaged or truncated HDF5 file"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  # An attribute of another shape than the format says (an array schema_version had been
+  # read past its variable and crashed; a scalar categories string was taken as one level),
+  # levels that are not UTF-8 (they went into JSON and HTML as they were).
+  schema_version_array|categories_scalar|categories_not_utf8) store good
+                  "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    g = f["customers"]
+    if sys.argv[2] == "schema_version_array":
+        g.attrs["schema_version"] = np.ones(4000, dtype=np.int64)
+    elif sys.argv[2] == "categories_scalar":
+        g["region"].attrs["categories"] = "north"
+    else:
+        n = len(g["region"].attrs["categories"])
+        g["region"].attrs["categories"] = np.array([b"caf\xe9"] + [b"l%d" % i for i in range(1, n)])
+PY
+                  want=2
+                  case $case_name in
+                    schema_version_array) needle="/customers@schema_version must be one integer, found 4000 values" ;;
+                    categories_scalar) needle="/customers/region@categories must be a 1-D array of strings" ;;
+                    *) needle="/customers/region@categories: level 0 is not UTF-8 text (byte 4 is 0xe9)" ;;
+                  esac
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   no_customers_group) store no_customers_group; want=2 needle="no group /customers"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   no_customer_id) store no_customer_id; want=2 needle="/customers/customer_id is missing"

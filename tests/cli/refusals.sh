@@ -108,6 +108,8 @@ refused 1 "--feature-weights names 'age' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:2,age:3
 refused 1 "--log1p names 'income' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --log1p income,income
+refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..1099511627776" \
+  inspect in.h5 --chunk-rows 9223372036854775807
 refused 1 "--k must be in 1..100000, got 99999999999999999999" \
   segment --input in.h5 --output o.h5 --k 99999999999999999999
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A store written by h5py alone (mixed widths, big-endian floats, unsorted ids, NaN,
 variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
-statistics match numpy's.
+statistics match numpy's. A store of 400 numeric columns has statistics for every one (the
+columns after the 320th had been left out silently), and a column of +0 and -0 shows 0 at any
+rank count.
 
 usage: check_h5py_store.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -53,6 +55,30 @@ with h5py.File(store, "r") as f:
             failures.append(f"{name}: type {cols[name]['type']} != {t}")
     if not cols["churned"]["reserved"] or cols["age"]["reserved"]:
         failures.append("reserved flags wrong")
+
+wide = os.path.join(work, "wide.h5")
+with h5py.File(wide, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(10, dtype=np.int64)
+    g["zeros"] = np.array([0., -0., 0., -0., -0., 0., -0., 0., -0., -0.])
+    for j in range(400):
+        g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
+p = subprocess.run(cmd[:-4] + [wide, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True)
+wcols = {c["name"]: c for c in json.load(open(summary))["columns"]} if p.returncode == 0 else {}
+if p.returncode != 0 or "x399: no finite values" not in p.stdout + p.stderr:
+    failures.append(f"400 columns: exit {p.returncode}, the all-NaN x399 not reported")
+for j in (0, 319, 320, 389):
+    c = wcols.get("x%03d" % j, {})
+    if c.get("finite") != 10 or c.get("min") != j or c.get("max") != j + 9:
+        failures.append(f"400 columns: x{j:03d} has no statistics: {c}")
+z = wcols.get("zeros", {})
+if z.get("min") != 0 or math.copysign(1, z.get("min", 1)) < 0 or math.copysign(1, z.get("max", 1)) < 0:
+    failures.append(f"a column of +0 and -0: min {z.get('min')} max {z.get('max')}, wanted 0 and 0")
+zl = [l for l in p.stdout.splitlines() if l.startswith("zeros ")]
+if not zl or "-0" in zl[0]:
+    failures.append(f"a column of +0 and -0 is printed as {zl}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
