@@ -278,6 +278,18 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, store, &part, &spec, NULL, &f, &m));
   cs_timer_stop(&ctx->timers, "features");
+  /* Uncentred columns far from 0 lose their differences in the float32 distances: a review
+   * measured 0.08% of rows off their nearest centroid at mean 100 sd (zscore centres). */
+  for (int i = 0; spec.scale == CS_SCALE_NONE && i < f->n_cols; i++) {
+    const cs_feature_col_t *c = &f->cols[i];
+    if (!c->n_levels && c->std > 0 && fabs(c->mean) > 30 * c->std) {
+      cs_log_warn("--scale none: feature '%s' has mean %g and standard deviation %g; so far "
+                  "from 0 the float32 distances lose precision and some customers may not get "
+                  "their nearest segment (--scale zscore centres the features)", c->name,
+                  c->mean, c->std);
+      break;
+    }
+  }
   if (previous) {
     CS_TRY(cs_par_agree(ctx, cs_previous_standardize(&prev, f)));
     if (!given(o, "k")) k_lo = k_hi = k = prev.k; /* by default, the previous run's K */

@@ -523,10 +523,26 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     if (l.xlen) l.xlen[i] = sqrt(s2);
     mx0 = rmax > mx0 ? rmax : mx0;
   }
-  for (int64_t i = 0; m->w && i < m->n; i++) mx1 = m->w[i] > mx1 ? m->w[i] : mx1;
+  double wr[2] = {INFINITY, INFINITY}; /* the smallest positive weight, minus the largest */
+  for (int64_t i = 0; m->w && i < m->n; i++) {
+    mx1 = m->w[i] > mx1 ? m->w[i] : mx1;
+    if (m->w[i] > 0 && m->w[i] < wr[0]) wr[0] = m->w[i];
+    if (-m->w[i] < wr[1]) wr[1] = -m->w[i];
+  }
   mx[0] = mx0;
   mx[1] = mx1;
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
+  CS_TRY(cs_par_allreduce(ctx, wr, 2, CS_DT_F64, CS_OP_MIN));
+  const double wmin = wr[0], wmax = -wr[1];
+  /* The exact sums and the float32 kernel have a range: beyond it rows were silently put in
+   * one segment, or the inertia check stopped the run. */
+  CS_CHECK(mx[0] <= 1e18 && (mx[0] == 0 || mx[0] >= 1e-18), CS_EDATA,
+           "feature values reach %g in magnitude; k-means computes distances in float32 and "
+           "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)", mx[0]);
+  CS_CHECK(!m->w || wmin == INFINITY || wmax <= 1e9 * wmin, CS_EDATA,
+           "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
+           "sums would lose the customers of small weight (cap or rescale the weights)", wmin,
+           wmax);
   if (o->init == CS_INIT_GIVEN)
     for (int64_t v = 0; v < (int64_t)k * d; v++) mx[0] = fmax(mx[0], fabs(o->init_centroids[v]));
   l.sc.sx = cs_fixed_exponent(mx[0] * mx[1], n_global);

@@ -41,6 +41,28 @@ PY
                     *) needle="/customers/region@categories: level 0 is not UTF-8 text (byte 4 is 0xe9)" ;;
                   esac
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  # Beyond the range of k-means' float32 distances and exact sums (they had put every row
+  # in one segment with exit 0, or failed the inertia check).
+  feature_magnitude|weight_range) store good
+                  "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    g = f["customers"]
+    n = len(g["customer_id"])
+    if sys.argv[2] == "feature_magnitude":
+        g["huge"] = np.linspace(-1, 1, n) * 1e20
+    else:
+        w = np.ones(n); w[5] = 1e13
+        g["w"] = w
+PY
+                  want=2
+                  if [ $case_name = feature_magnitude ]; then
+                    needle="feature values reach 1e+20 in magnitude; k-means computes distances in float32"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,huge --scale none --summary "$summary")
+                  else
+                    needle="customer weights range from 1 to 1e+13, more than a factor 1e9"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --weight-column w --summary "$summary")
+                  fi ;;
   no_customers_group) store no_customers_group; want=2 needle="no group /customers"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   no_customer_id) store no_customer_id; want=2 needle="/customers/customer_id is missing"
