@@ -1,10 +1,10 @@
 /* io/colcache.c: the store read cache, so that the stages of one `custseg run` read each
  * column of the store from the file once (docs/pipeline.md, "Reading the store once").
  *
- * While the cache is on (cs_store_cache_start), every read of a stored column keeps a copy
- * of the rows this rank read, in the type it was read as, as long as the copies of all ranks
- * fit the budget; a later read of the same column, type and rows (or rows inside them) of
- * the same file is a copy from memory. Entries are keyed by the device, inode, size and
+ * While the cache is on (cs_store_cache_start), every read of a stored column keeps the rows
+ * this rank read, in the column's stored type, as long as the copies of all ranks fit the
+ * budget; a later read of the same column and rows (or rows inside them) of the same file,
+ * in any type, is a copy (or a conversion) from memory. Entries are keyed by the device, inode, size and
  * modification time the store had when it was opened (store.c), so a store that changed is
  * read again. Whether a read is
  * served from memory is agreed across ranks by read_rows (the file transfer is collective),
@@ -86,19 +86,21 @@ const void *cs__colcache_find(const cs__file_ident_t *id, int txn, const char *n
 int cs__colcache_room(size_t bytes) { return cache.on && bytes <= cache.budget - cache.used; }
 
 void cs__colcache_put(const cs__file_ident_t *id, int txn, const char *name, cs_dtype_t memtype,
-                      int64_t offset, int64_t count, const void *data) {
+                      int64_t offset, int64_t count, void *data, int adopt) {
   const size_t bytes = (size_t)count * cs_dtype_size(memtype);
   if (!id->valid || count <= 0 || !cs__colcache_room(bytes) ||
-      strlen(name) >= sizeof(((entry_t *)0)->name))
+      strlen(name) >= sizeof(((entry_t *)0)->name)) {
+    if (adopt) free(data);
     return;
+  }
   entry_t *e = calloc(1, sizeof *e);
-  void *copy = malloc(bytes);
+  void *copy = adopt ? data : malloc(bytes);
   if (!e || !copy) { /* no memory after all: the next read goes to the file again */
     free(e);
     free(copy);
     return;
   }
-  memcpy(copy, data, bytes);
+  if (!adopt) memcpy(copy, data, bytes);
   snprintf(e->name, sizeof e->name, "%s", name);
   e->id = *id;
   e->txn = txn;

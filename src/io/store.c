@@ -442,6 +442,26 @@ fail:
   return status;
 }
 
+/* Rows in the column's stored type (src) to memtype (buf: F64 or I64). uint64 values from 2^63
+ * up would wrap to negative int64 (customer ids written back as other numbers): refused. */
+static int convert_rows(const cs_store_t *s, const char *gname, const cs_column_t *c,
+                        cs_dtype_t memtype, const void *src, void *buf, int64_t offset,
+                        int64_t count) {
+  int status = CS_OK;
+  if (memtype == CS_DT_F64) {
+    cs_convert_to_f64(c->dtype, src, buf, count);
+    return CS_OK;
+  }
+  for (int64_t i = 0; c->dtype == CS_DT_U64 && i < count; i++)
+    CS_CHECK(((const uint64_t *)src)[i] <= (uint64_t)INT64_MAX, CS_EDATA,
+             "%s: /%s/%s holds %llu at row %lld, beyond the int64 range custseg keeps it in (at "
+             "most %lld)", s->path, gname, c->name, (unsigned long long)((const uint64_t *)src)[i],
+             (long long)(offset + i), (long long)INT64_MAX);
+  cs_convert_to_i64(c->dtype, src, buf, count);
+fail:
+  return status;
+}
+
 /* Rows of a column of /customers (txn = 0) or /transactions (txn = 1). */
 static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, int64_t count,
                      cs_dtype_t memtype, void *buf) {
@@ -471,16 +491,6 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
     return CS_OK;
   }
   bytes = (size_t)(count > 0 ? count : 0) * cs_dtype_size(memtype);
-  if (cs__colcache_on()) { /* served from memory only when it is on every rank */
-    const void *hit = cs__colcache_find(&im->ident, txn, name, memtype, offset, count);
-    int64_t all = hit != NULL;
-    CS_TRY(cs_par_allreduce(im->ctx, &all, 1, CS_DT_I64, CS_OP_MIN));
-    if (all) {
-      if (bytes) memcpy(buf, hit, bytes);
-      cs__colcache_count(1, bytes);
-      return CS_OK;
-    }
-  }
   int direct = memtype == c->dtype;
   /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
   int pre = CS_OK;
@@ -497,7 +507,25 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
     pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
                        "unsupported conversion of /%s/%s to %s", gname, name,
                        cs_dtype_name(memtype));
-  else if (!direct) {
+  CS_TRY(cs_par_agree(im->ctx, pre));
+  /* The cache holds the rows in the column's stored type (an int8 column takes 1 byte a row,
+   * not 8), converted on the way out. Served from memory only when it is on every rank. */
+  if (cs__colcache_on()) {
+    const void *hit = cs__colcache_find(&im->ident, txn, name, c->dtype, offset, count);
+    int64_t all = hit != NULL;
+    CS_TRY(cs_par_allreduce(im->ctx, &all, 1, CS_DT_I64, CS_OP_MIN));
+    if (all) {
+      if (direct) {
+        if (bytes) memcpy(buf, hit, bytes);
+      } else {
+        status = convert_rows(s, gname, c, memtype, hit, buf, offset, count);
+      }
+      CS_TRY(cs_par_agree(im->ctx, status));
+      cs__colcache_count(1, bytes);
+      return CS_OK;
+    }
+  }
+  if (!direct) {
     tmp = cs_alloc(cs_bytes(count, cs_dtype_size(c->dtype)), "column read buffer");
     if (!tmp) pre = CS_ENOMEM;
   }
@@ -522,21 +550,7 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
     snprintf(im->last_cause, sizeof im->last_cause, "mode %d, no-collective cause 0x%x/0x%x",
              (int)mode, local, global);
   }
-  if (!direct) {
-    if (memtype == CS_DT_F64)
-      cs_convert_to_f64(c->dtype, tmp, buf, count);
-    else {
-      /* uint64 values from 2^63 up would wrap to negative int64 (customer ids written back
-       * as other numbers): refused, on every rank through the agreement below. */
-      for (int64_t i = 0; c->dtype == CS_DT_U64 && i < count; i++)
-        CS_CHECK(((const uint64_t *)tmp)[i] <= (uint64_t)INT64_MAX, CS_EDATA,
-                 "%s: /%s/%s holds %llu at row %lld, beyond the int64 range custseg keeps it "
-                 "in (at most %lld)", s->path, gname, name,
-                 (unsigned long long)((const uint64_t *)tmp)[i], (long long)(offset + i),
-                 (long long)INT64_MAX);
-      cs_convert_to_i64(c->dtype, tmp, buf, count);
-    }
-  }
+  if (!direct) CS_TRY(convert_rows(s, gname, c, memtype, tmp, buf, offset, count));
 fail:
   if (transferred) {
     /* Every rank that took part in the transfer gets here: a read that failed on one rank
@@ -544,9 +558,14 @@ fail:
     status = cs_par_agree(im->ctx, status);
     if (status == CS_OK && cs__colcache_on()) {
       /* Kept when every rank has room for its rows. */
-      int64_t keep = cs__colcache_room(bytes);
-      if (cs_par_allreduce(im->ctx, &keep, 1, CS_DT_I64, CS_OP_MIN) == CS_OK && keep)
-        cs__colcache_put(&im->ident, txn, name, memtype, offset, count, buf);
+      const size_t stored = (size_t)count * cs_dtype_size(c->dtype);
+      int64_t keep = cs__colcache_room(stored);
+      if (cs_par_allreduce(im->ctx, &keep, 1, CS_DT_I64, CS_OP_MIN) == CS_OK && keep) {
+        /* The rows as read: a converted read hands its buffer over, a direct one is copied. */
+        cs__colcache_put(&im->ident, txn, name, c->dtype, offset, count, direct ? buf : tmp,
+                         !direct);
+        if (!direct) tmp = NULL;
+      }
     }
     if (status == CS_OK && cs__colcache_counting()) cs__colcache_count(0, bytes);
   }

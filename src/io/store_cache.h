@@ -25,15 +25,17 @@ int cs__file_ident_same(const cs__file_ident_t *a, const cs__file_ident_t *b);
  * same: the budget is above 0). The same on every rank. Local. */
 int cs__colcache_counting(void);
 int cs__colcache_on(void);
-/* The cached values of rows [offset, offset + count) of the column as memtype, or NULL. */
+/* The cached values of rows [offset, offset + count) of the column, kept as memtype (the
+ * column's stored type), or NULL. */
 const void *cs__colcache_find(const cs__file_ident_t *id, int txn, const char *name,
                               cs_dtype_t memtype, int64_t offset, int64_t count);
 /* Whether `bytes` more fit the budget. Local. */
 int cs__colcache_room(size_t bytes);
-/* Keep a copy of rows [offset, offset + count) as read (silently not, when memory is short
- * or the identity is not valid). */
+/* Keep rows [offset, offset + count) in their stored type `memtype` (silently not, when
+ * memory is short or the identity is not valid): a copy of data, or data itself when adopt
+ * (malloc'ed; the cache frees it, also when it does not keep it). */
 void cs__colcache_put(const cs__file_ident_t *id, int txn, const char *name, cs_dtype_t memtype,
-                      int64_t offset, int64_t count, const void *data);
+                      int64_t offset, int64_t count, void *data, int adopt);
 /* Count one read of `bytes` from the cache or from the file. */
 void cs__colcache_count(int from_cache, size_t bytes);
 
