@@ -292,7 +292,12 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
   if (previous) {
     CS_TRY(cs_par_agree(ctx, cs_previous_standardize(&prev, f)));
-    if (!given(o, "k")) k_lo = k_hi = k = prev.k; /* by default, the previous run's K */
+    if (!given(o, "k")) { /* by default, the previous run's K */
+      k_lo = k_hi = k = prev.k;
+      CS_CHECK(k <= f->n_used, CS_EDATA,
+               "--previous %s has K = %lld segments, more than the number of customers (%lld); "
+               "give --k", previous, (long long)k, (long long)f->n_used);
+    }
   }
   cs_log_info("segment: %lld customers x %d features (%lld used), K = %lld",
               (long long)store->n, f->d, (long long)f->n_used, (long long)k);

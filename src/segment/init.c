@@ -88,7 +88,7 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *
     for (int r = 0; r < ctx->size; r++)
       if (race_before(all[r * nt + t], w)) w = all[r * nt + t];
     CS_CHECK(w.row != INT64_MAX, CS_EDATA, "k-means++: no customer with positive weight left "
-             "to choose (all remaining customers coincide with chosen centroids)");
+             "to choose (the remaining customers coincide with chosen centroids or have weight 0)");
     /* The owner fills the row (rows are sorted by global row); adding zeros is exact. */
     if (m->n && w.row >= m->row[0] && w.row <= m->row[m->n - 1]) {
       int64_t lo = 0, hi = m->n - 1;

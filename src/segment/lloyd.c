@@ -236,7 +236,8 @@ static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double 
   for (int e = 0; e < ne; e++) top[e] = (far_t){-1.0, INT64_MAX};
   for (int64_t i = 0; i < m->n; i++) {
     far_t f = {cs_kernel_sqdist(m->x + i * d, c + (int64_t)l->labels[i] * d, d), m->row[i]};
-    if (!far_before(f, top[ne - 1])) continue;
+    /* A customer on its centroid would seed a copy of it, empty again. */
+    if (!(f.d2 > 0) || !far_before(f, top[ne - 1])) continue;
     int p = ne - 1;
     while (p > 0 && far_before(f, top[p - 1])) {
       top[p] = top[p - 1];
@@ -252,7 +253,8 @@ static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double 
     int bi = -1;
     for (int i = 0; i < size * ne; i++)
       if (all[i].row != INT64_MAX && (bi < 0 || far_before(all[i], all[bi]))) bi = i;
-    CS_CHECK(bi >= 0, CS_EDATA, "cannot re-seed an empty segment: fewer distinct customers than K");
+    CS_CHECK(bi >= 0, CS_EDATA, "cannot re-seed an empty segment: fewer distinct customers than K "
+             "(every customer sits on a centroid)");
     top[e] = all[bi];
     all[bi].row = INT64_MAX;
   }

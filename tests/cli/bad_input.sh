@@ -111,6 +111,14 @@ PY
                        --segment-results "$dir/seg.h5" --summary "$summary") ;;
   # `segment --previous`: the previous results must exist, have this run's features and
   # hold customer ids.
+  # K taken from --previous: the message names that file, not --k (the user gave none)
+  previous_k_too_large) "$PYTHON" "$(dirname "$0")/../py/make_store.py" stats "$dir/big.h5"
+                  run segment --input "$dir/big.h5" --output "$dir/prev.h5" --k 45 --features age,income \
+                    --quiet >/dev/null 2>&1
+                  store good; want=2
+                  needle="--previous $dir/prev.h5 has K = 45 segments, more than the number of customers (40); give --k"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
+                       --features age,income --summary "$summary") ;;
   previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
@@ -154,6 +162,12 @@ PY
                   mkdir -p "$dir/run" && cp "$dir/in.h5" "$dir/run/roi.h5"
                   want=1 needle="--input $dir/run/roi.h5 is $dir/run/roi.h5, a file run writes in --output-dir"
                   cmd=(run --input "$dir/run/roi.h5" --output-dir "$dir/run") ;;
+  # Three distinct customers for K = 5: k-means|| had ended with two empty segments, exit 0.
+  few_distinct_kmeans_par) store good
+                  "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; n = len(g["customer_id"]); g["age"][...] = np.arange(n) % 3; g["income"][...] = np.arange(n) % 3' "$dir/in.h5"
+                  want=2 needle="cannot re-seed an empty segment: fewer distinct customers than K (every customer sits on a centroid)"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 5 --features age,income
+                       --init "kmeans||" --summary "$summary") ;;
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/in.h5"
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
