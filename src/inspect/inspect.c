@@ -31,11 +31,18 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     double mn = INFINITY, mx = -INFINITY, sum = 0;
     int64_t fin = 0, nan_n = 0, inf_n = 0, bad = 0;
     int ncat = s->col ? s->col->n_categories : 0;
-    for (int64_t step = 0; step < steps; step++) {
+    /* txn_offset holds N+1 values: one more step reads the last on the last rank. */
+    int64_t last = steps + (strcmp(names[c], "txn_offset") == 0);
+    for (int64_t step = 0; step < last; step++) {
       int64_t off = step * chunk_rows;
       int64_t cnt = part->n_local - off;
       cnt = cnt < 0 ? 0 : cnt > chunk_rows ? chunk_rows : cnt;
-      CS_TRY(cs_store_read(store, names[c], part->offset + off, cnt, CS_DT_F64, buf));
+      if (step < steps) {
+        CS_TRY(cs_store_read(store, names[c], part->offset + off, cnt, CS_DT_F64, buf));
+      } else {
+        cnt = ctx->rank == ctx->size - 1;
+        CS_TRY(cs_store_read(store, names[c], part->n_global, cnt, CS_DT_F64, buf));
+      }
 #pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) \
     reduction(+ : sum, fin, nan_n, inf_n, bad)
       for (int64_t i = 0; i < cnt; i++) {
@@ -52,8 +59,9 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
           if (ncat && (x < 0 || x >= ncat)) bad++;
         }
       }
-      cs_progress_update(&prog, (int64_t)c * part->n_global +
-                                    cs_part_rows_upto(part->n_global, ctx->size, off + cnt));
+      if (step < steps)
+        cs_progress_update(&prog, (int64_t)c * part->n_global +
+                                      cs_part_rows_upto(part->n_global, ctx->size, off + cnt));
     }
     red[7 * c + 0] = -mn;
     red[7 * c + 1] = mx;

@@ -56,6 +56,18 @@ with h5py.File(store, "r") as f:
     if not cols["churned"]["reserved"] or cols["age"]["reserved"]:
         failures.append("reserved flags wrong")
 
+# txn_offset holds N+1 values; its statistics had used the first N.
+tstore = os.path.join(work, "txn.h5")
+subprocess.run([sys.executable, os.path.join(here, "make_store.py"), "txn_ok", tstore], check=True)
+subprocess.run(cmd[:-4] + [tstore, "--summary", summary, "--quiet"], check=True, timeout=300,
+               stdout=subprocess.DEVNULL)
+tc = {c["name"]: c for c in json.load(open(summary))["columns"]}["txn_offset"]
+with h5py.File(tstore, "r") as f:
+    off = f["customers/txn_offset"][...].astype(np.float64)
+if tc["finite"] != off.size or tc["max"] != off.max() or not math.isclose(tc["mean"], off.mean()):
+    failures.append(f"txn_offset: custseg {tc}, numpy {off.size} values, max {off.max()}, "
+                    f"mean {off.mean()}")
+
 wide = os.path.join(work, "wide.h5")
 with h5py.File(wide, "w") as f:
     g = f.create_group("customers")
