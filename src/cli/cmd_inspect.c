@@ -14,6 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Text with control characters (a newline in a level name, import.md allows it) as C
+ * escapes, so each column stays on one line of the table. */
+static void put_escaped(const char *t) {
+  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+    if (*p == '\n') fputs("\\n", stdout);
+    else if (*p == '\t') fputs("\\t", stdout);
+    else if (*p < 0x20 || *p == 0x7f) printf("\\x%02x", *p);
+    else putchar(*p);
+  }
+}
+
 static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
                          const cs_ids_report_t *ids) {
   printf("file:            %s\n", s->path);
@@ -42,8 +53,10 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     if (cs_features_is_reserved(c->name)) printf("reserved; ");
     if (c->n_categories) {
       printf("categorical, %d levels:", c->n_categories);
-      for (int k = 0; k < c->n_categories && k < 8; k++)
-        printf(" %d=%s", k, c->categories[k]);
+      for (int k = 0; k < c->n_categories && k < 8; k++) {
+        printf(" %d=", k);
+        put_escaped(c->categories[k]);
+      }
       if (c->n_categories > 8) printf(" ...");
     }
     printf("\n");

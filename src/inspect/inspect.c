@@ -164,7 +164,7 @@ int cs_inspect_ids(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, cs_i
     if (recv[i].id != recv[i - 1].id) continue;
     if (i == 1 || recv[i - 2].id != recv[i].id) {
       dups++;
-      if (recv[i].id < ex[0]) {
+      if (ex[1] < 0 || recv[i].id < ex[0]) { /* INT64_MAX is an id too */
         ex[0] = recv[i].id;
         ex[1] = recv[i - 1].row;
         ex[2] = recv[i].row;
@@ -178,9 +178,10 @@ int cs_inspect_ids(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, cs_i
   status = cs_par_allgather(ctx, mine, sizeof mine, all);
   if (status == CS_OK) {
     r->example_id = INT64_MAX;
+    r->example_rows[0] = -1;
     for (int q = 0; q < ctx->size; q++) {
       r->duplicates += all[4 * q];
-      if (all[4 * q] && all[4 * q + 1] < r->example_id) {
+      if (all[4 * q] && (r->example_rows[0] < 0 || all[4 * q + 1] < r->example_id)) {
         r->example_id = all[4 * q + 1];
         r->example_rows[0] = all[4 * q + 2];
         r->example_rows[1] = all[4 * q + 3];

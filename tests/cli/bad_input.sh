@@ -69,6 +69,11 @@ PY
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   duplicate_ids)  store duplicate_ids; want=2 needle="2 duplicated customer_id values (e.g. "
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  # the largest id repeated: INT64_MAX had been the "no example yet" mark (rows 0 and 0)
+  duplicate_max_id) store good
+                  "$PYTHON" -c 'import h5py, sys; c = h5py.File(sys.argv[1], "r+")["customers/customer_id"]; x = c[...]; x[3] = x[9] = 2**63 - 1; c[...] = x' "$dir/in.h5"
+                  want=2 needle="1 duplicated customer_id values (e.g. 9223372036854775807 at rows 3 and 9)"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   length_mismatch) store length_mismatch; want=2 needle="/customers/short has 39 rows but /customers/customer_id has 40"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   non_numeric_feature) store string_column; want=2 needle="feature 'name' (/customers/name) is not numeric"

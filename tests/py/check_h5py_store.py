@@ -74,6 +74,8 @@ with h5py.File(wide, "w") as f:
     g.attrs["schema_version"] = 1
     g["customer_id"] = np.arange(10, dtype=np.int64)
     g["zeros"] = np.array([0., -0., 0., -0., -0., 0., -0., 0., -0., -0.])
+    g["plan"] = np.arange(10, dtype=np.int8) % 2  # a level with a newline: one table line
+    g["plan"].attrs["categories"] = np.array(["two\nlines".encode(), b"one"], dtype=h5py.string_dtype())
     for j in range(400):
         g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
 p = subprocess.run(cmd[:-4] + [wide, "--summary", summary, "--quiet"], capture_output=True,
@@ -88,6 +90,9 @@ for j in (0, 319, 320, 389):
 z = wcols.get("zeros", {})
 if z.get("min") != 0 or math.copysign(1, z.get("min", 1)) < 0 or math.copysign(1, z.get("max", 1)) < 0:
     failures.append(f"a column of +0 and -0: min {z.get('min')} max {z.get('max')}, wanted 0 and 0")
+pl = [l for l in p.stdout.splitlines() if l.startswith("plan ")]
+if not pl or "0=two\\nlines 1=one" not in pl[0]:
+    failures.append(f"a level with a newline is printed as {pl}")
 zl = [l for l in p.stdout.splitlines() if l.startswith("zeros ")]
 if not zl or "-0" in zl[0]:
     failures.append(f"a column of +0 and -0 is printed as {zl}")
