@@ -92,9 +92,10 @@ void cs_matrix_free(cs_matrix_t *m);
 /* Raise mx[0] to the largest |x| of this rank's matrix and mx[1] to its largest weight (the
  * bounds that size the exact fixed-point sums over it). Local; OpenMP. */
 void cs_matrix_max(const cs_matrix_t *m, double mx[2]);
-/* Standardized -> original units for one output feature (inverse scaling and log1p). */
+/* Standardized -> original units for one output feature (inverse scaling and log1p); NaN for
+ * a feature of weight 0, which takes no part in the fit. */
 double cs_features_to_original(const cs_features_t *f, int j, double z);
-/* Original -> standardized units (the forward transform of one value). */
+/* Original -> standardized units (the forward transform of one value); 0 for weight 0. */
 double cs_features_from_original(const cs_features_t *f, int j, double x);
 /* Store the statistics under `group` (names, center, spread, weight, per-column stats). */
 int cs_features_write(cs_out_t *out, const cs_features_t *f, const char *group);

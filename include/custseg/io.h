@@ -108,6 +108,10 @@ int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, i
  * rank 0, and broadcast. Collective. */
 int cs_io_read_attr_str(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
                         char *out, size_t len);
+/* A string-array attribute joined by commas into *joined (malloc'ed; "" when absent).
+ * Collective. */
+int cs_io_read_attr_list(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
+                         char **joined);
 int cs_io_read_attr_strings(cs_ctx_t *ctx, const char *path, const char *object,
                             const char *name, char ***items, int *n);
 void cs_io_free_strings(char **items, int n);

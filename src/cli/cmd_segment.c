@@ -13,7 +13,7 @@
 static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, int k,
                      double **out) {
   int status = CS_OK;
-  char path[4096], units[64], names[8192], what[4200];
+  char path[4096], units[64], ignored[2], what[4200], *names = NULL;
   const char *dataset = "/segments/centroids_standardized";
   snprintf(path, sizeof path, "%s", spec);
   char *colon = strrchr(path, ':');
@@ -23,17 +23,20 @@ static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, in
   }
   double *c = NULL;
   int64_t rows = 0, cols = 0;
-  CS_TRY(cs_io_read_matrix(ctx, path, dataset, &c, &rows, &cols, units, sizeof units, names,
-                           sizeof names));
+  CS_TRY(cs_io_read_matrix(ctx, path, dataset, &c, &rows, &cols, units, sizeof units, ignored,
+                           sizeof ignored));
+  CS_TRY(cs_io_read_attr_list(ctx, path, dataset, "features", &names));
   CS_CHECK(rows == k && cols == f->d, CS_EUSAGE,
            "--init-centroids %s:%s is %lld x %lld, but --k %d with %d features needs %d x %d",
            path, dataset, (long long)rows, (long long)cols, k, f->d, k, f->d);
   snprintf(what, sizeof what, "--init-centroids %s:%s", path, dataset);
   CS_TRY(cs_segment_centroids_in(f, c, k, units, names, what));
   *out = c;
+  free(names);
   return CS_OK;
 fail:
   free(c);
+  free(names);
   return status;
 }
 

@@ -298,6 +298,7 @@ static int is_command(const char *s);
 
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
   ini_state_t *st = user;
+  if (st->status != CS_OK) return 1; /* the first error stands, with its line number */
   char where[4200];
   snprintf(where, sizeof where, "config %s", st->path);
   int general = !*section || !strcmp(section, "custseg");
@@ -338,6 +339,30 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   return st->status == CS_OK;
 }
 
+/* Lines for inih, which reads into a buffer of `num` bytes (Debian's build: 200) and would
+ * take the rest of a longer line as a line of its own: such a line stops the reading and is
+ * reported instead. */
+typedef struct line_reader {
+  FILE *f;
+  int line, too_long, num;
+} line_reader_t;
+
+static char *read_line(char *str, int num, void *stream) {
+  line_reader_t *r = stream;
+  if (!fgets(str, num, r->f)) return NULL;
+  r->line++;
+  size_t len = strlen(str);
+  if ((int)len == num - 1 && str[len - 1] != '\n') {
+    int ch = fgetc(r->f);
+    if (ch != '\n' && ch != EOF) {
+      r->too_long = r->line;
+      r->num = num;
+      return NULL;
+    }
+  }
+  return str;
+}
+
 static int read_config(cs_opts_t *o, const char *path) {
   /* A directory reads as an empty file and a FIFO can block forever: only regular files. */
   struct stat sb;
@@ -351,8 +376,16 @@ static int read_config(cs_opts_t *o, const char *path) {
     return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "cannot open config '%s': %s", path,
                         strerror(errno));
   }
-  int rc = ini_parse_file(f, on_ini_entry, &st);
+  line_reader_t lr = {f, 0, 0, 0};
+  int rc = ini_parse_stream(read_line, &lr, on_ini_entry, &st);
   fclose(f);
+  if (lr.too_long && st.status == CS_OK) {
+    free(st.from_section);
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        "config %s line %d is longer than %d characters, the limit of the INI "
+                        "reader; give such a long value on the command line instead",
+                        path, lr.too_long, lr.num - 1);
+  }
   free(st.from_section);
   if (st.status < 0) {
     /* Put the line number inih reports into the message: "config F line N: ...". */

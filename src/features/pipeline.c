@@ -181,10 +181,14 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
       if (in_list(spec->weights, c->name, &w)) {
         char *end = NULL;
         c->weight = w ? strtod(w, &end) : NAN;
-        CS_CHECK(w && end != w && (*end == '\0' || *end == ',' || *end == ' ') &&
-                     isfinite(c->weight) && c->weight >= 0,
-                 CS_EUSAGE, "--feature-weights: '%s' needs name:weight with weight >= 0",
-                 c->name);
+        const char *rest = end ? end : "";
+        while (*rest == ' ') rest++;
+        /* The pair ends at a comma: "a:2 b:3" is one bad pair, not a:2 (b was dropped). */
+        size_t wlen = w ? strcspn(w, ",") : 0;
+        CS_CHECK(w && end != w && (*rest == '\0' || *rest == ',') && !memchr(w, 'x', wlen) &&
+                     !memchr(w, 'X', wlen) && isfinite(c->weight) && c->weight >= 0,
+                 CS_EUSAGE, "--feature-weights: '%s:%.*s' is not name:weight with a decimal "
+                 "weight >= 0 (pairs are separated by commas)", c->name, (int)wlen, w ? w : "");
       }
       c->n_levels = sc->n_categories;
       CS_CHECK(!(c->log1p && c->n_levels), CS_EUSAGE, "--log1p: '%s' is categorical", c->name);
@@ -203,6 +207,10 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
   if (!fitted) {
     CS_TRY(check_list(spec->log1p, "--log1p", f));
     CS_TRY(check_list(spec->weights, "--feature-weights", f));
+    int any = 0;
+    for (int i = 0; i < n; i++) any |= f->cols[i].weight > 0;
+    CS_CHECK(any, CS_EUSAGE, "--feature-weights: every feature has weight 0, so no customer "
+             "differs from another");
   }
   f->d = d;
   f->names = calloc((size_t)d, sizeof *f->names);
@@ -318,15 +326,18 @@ static double spread_of(const cs_features_t *f, const cs_feature_col_t *c) {
   return f->scale == CS_SCALE_ZSCORE ? c->std : f->scale == CS_SCALE_ROBUST ? c->iqr : 1.0;
 }
 
+/* A feature of weight 0 takes no part in the fit: its standardized value is 0 for every
+ * customer, so a centroid says nothing of it in original units (NaN; docs/segments.md). */
 double cs_features_to_original(const cs_features_t *f, int j, double z) {
   const cs_feature_col_t *c = &f->cols[f->col_of[j]];
-  double w = f->weight[j] > 0 ? f->weight[j] : 1.0;
-  double x = f->center[j] + f->spread[j] * z / w;
+  if (!(f->weight[j] > 0)) return NAN;
+  double x = f->center[j] + f->spread[j] * z / f->weight[j];
   return c->log1p ? expm1(x) : x;
 }
 
 double cs_features_from_original(const cs_features_t *f, int j, double x) {
   const cs_feature_col_t *c = &f->cols[f->col_of[j]];
+  if (!(f->weight[j] > 0)) return 0.0;
   if (c->log1p) x = log1p(x);
   return (x - f->center[j]) / f->spread[j] * f->weight[j];
 }

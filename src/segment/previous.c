@@ -49,16 +49,14 @@ fail:
 int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
   int status = CS_OK;
   const char *dataset = "/segments/centroids";
-  size_t names_len = (size_t)CS_MAX_FEATURES * (CS_FEATURE_NAME_MAX + 1) + 1;
-  char units[64];
+  char units[64], ignored[2];
   int64_t rows = 0, cols = 0, n = -1;
   memset(prev, 0, sizeof *prev);
   snprintf(prev->path, sizeof prev->path, "%s", path);
-  prev->features = malloc(names_len);
-  CS_TRY(cs_par_agree(ctx, prev->features ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
-                                                                 "out of memory")));
   CS_TRY(cs_io_read_matrix(ctx, path, dataset, &prev->centroids, &rows, &cols, units,
-                           sizeof units, prev->features, names_len));
+                           sizeof units, ignored, sizeof ignored));
+  /* The names in full: one-hot levels can make thousands of bytes of them. */
+  CS_TRY(cs_io_read_attr_list(ctx, path, dataset, "features", &prev->features));
   /* Everything below is decided on the same broadcast values on every rank. */
   CS_CHECK(!strcmp(units, "original"), CS_EFORMAT,
            "--previous %s:%s has units '%s', not 'original': is it a results file of custseg "
@@ -209,6 +207,7 @@ int cs_segment_rematch(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_features_t 
     int p = mig->previous_id[q];
     double s = 0;
     for (int t = 0; p >= 0 && t < d; t++) {
+      if (!(f->weight[t] > 0)) continue; /* no part in the fit, NaN in original units */
       double e = cs_features_to_original(f, t, r->centroids[(int64_t)q * d + t]) -
                  prev->centroids[(int64_t)p * d + t];
       s += e * e;

@@ -4,13 +4,15 @@
 #  - an output that is an input of the same command (the store, a model, a results file) or
 #    another output of it (--summary, --personas-csv, --roi-csv ...);
 #  - an option given twice on the command line, or a key set twice in one config section;
-#  - --config naming a directory or a FIFO (which would block);
+#  - --config naming a directory or a FIFO (which would block), a config line longer than
+#    the INI reader takes, the first bad line of a config named even when good lines follow;
 #  - `run` with a bad value in a later stage's config section (no stage runs);
 #  - a --k range whose upper end exceeds the customers (before any K is fitted);
 #  - --churn-with-segment results whose labels are not segments of /segments/sizes;
 #  - `segment` with an output under a missing directory names the output, not its checkpoint.
 #  - integer values out of range (beyond an int, beyond 1024 threads), hexadecimal, a name
-#    given twice in --feature-weights or --log1p.
+#    given twice in --feature-weights or --log1p, weight pairs not separated by commas, all
+#    feature weights 0.
 # And --quiet silences the --threads warning.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -70,6 +72,14 @@ refused 1 "the input store is given 2 times" inspect in.h5 --input in.h5
 printf '[segment]\nk = 2\nk = 3\n' > dup.ini
 refused 1 "config dup.ini line 3: key 'k' set twice in [segment]; set it once" \
   segment --config dup.ini --input in.h5 --output o.h5
+# an error followed by a good line keeps its line number (the good line had reset it)
+printf 'seed = 1\n[segment]\nkk = 3\nk = 2\n' > typo.ini
+refused 1 "config typo.ini line 3: unknown key 'kk' in [segment]" \
+  segment --config typo.ini --input in.h5 --output o.h5
+# a line longer than the INI reader's buffer: its rest had been read as a line of its own
+"$PYTHON" -c 'print("[segment]\nk = 2\nfeatures = " + ",".join(["age"] * 60) + "\nseed = 3")' > long.ini
+refused 1 "config long.ini line 3 is longer than 199 characters, the limit of the INI reader" \
+  segment --config long.ini --input in.h5 --output o.h5
 mkdir cfgdir
 refused 1 "config 'cfgdir' is not a regular file" segment --config cfgdir --input in.h5 --output o.h5
 mkfifo cfg.fifo
@@ -106,6 +116,13 @@ refused 1 "--id-base 1 + --customers 9223372036854775807 must stay below 2^53" \
   generate --output o.h5 --customers 9223372036854775807
 refused 1 "--feature-weights names 'age' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:2,age:3
+# pairs separated by a space: the second weight had been dropped without a word
+refused 1 "--feature-weights: 'age:2 income:3' is not name:weight with a decimal weight >= 0" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights "age:2 income:3"
+refused 1 "--feature-weights: 'age:0x10' is not name:weight" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:0x10
+refused 1 "--feature-weights: every feature has weight 0" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:0,income:0
 refused 1 "--log1p names 'income' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --log1p income,income
 refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..1099511627776" \
