@@ -4,6 +4,9 @@
 # labelled `statistical` (recovery and coverage checks on large generated stores whose code
 # paths other tests run under the sanitizers too; they take minutes there) and `slurm` (the
 # job templates under a real Slurm, which runs alone), so CI stays under 30 minutes.
+# LeakSanitizer runs on rank 0 only, and only in the unit tests, the bad inputs at one rank
+# and the end-to-end test (tests/CMakeLists.txt says why); the other tests check memory
+# errors and undefined behaviour.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
