@@ -25,6 +25,7 @@ typedef struct cs_opts {
   const char *command;
   char **value;            /* per optdef: text value or NULL */
   cs_opt_src_t *source;
+  int *line;               /* per optdef: its line in the config file (source CS_SRC_CONFIG) */
   char *positional;        /* one positional argument (inspect FILE) */
   int help;
 } cs_opts_t;
@@ -33,6 +34,9 @@ typedef struct cs_opts {
  * Every value is checked against its type. Local (all ranks parse the same input). */
 int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv);
 void cs_opts_free(cs_opts_t *o);
+/* When the current error's message starts with an option ("--k ...") whose value came from
+ * the config file, add the file and line to it. Local. */
+void cs_opts_blame_config(const cs_opts_t *o);
 /* Whether `command` accepts option `name`. */
 int cs_opts_applies(const char *command, const cs_optdef_t *d);
 /* The same file: the same device and inode when both exist, else the same canonical path. */

@@ -143,7 +143,10 @@ int main(int argc, char **argv) {
     ctx.threads = omp_get_max_threads();
     if (status == CS_OK) status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
   }
-  if (status < 0) report_error(&ctx);
+  if (status < 0) {
+    cs_opts_blame_config(&opts);
+    report_error(&ctx);
+  }
   code = cs_exit_status(status);
   cs_opts_free(&opts);
 done:

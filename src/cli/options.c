@@ -292,6 +292,7 @@ typedef struct ini_state {
   char *from_section; /* per option: 1 when set by the command's own section, 2 by the
                        * general part (bits: a key set twice in one part is an error) */
   int status;
+  const int *lineno; /* the line being parsed (the line reader's count) */
 } ini_state_t;
 
 static int is_command(const char *s);
@@ -336,6 +337,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   /* The command's own section beats the general part, whatever their order in the file. */
   if (general && (st->from_section[idx] & 1)) return 1;
   st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
+  st->o->line[idx] = *st->lineno;
   return st->status == CS_OK;
 }
 
@@ -368,15 +370,15 @@ static int read_config(cs_opts_t *o, const char *path) {
   struct stat sb;
   if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
     return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "config '%s' is not a regular file", path);
-  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK};
   FILE *f = fopen(path, "r");
+  line_reader_t lr = {f, 0, 0, 0};
+  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK, &lr.line};
   if (!f || !st.from_section) {
     free(st.from_section);
     if (f) fclose(f);
     return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "cannot open config '%s': %s", path,
                         strerror(errno));
   }
-  line_reader_t lr = {f, 0, 0, 0};
   int rc = ini_parse_stream(read_line, &lr, on_ini_entry, &st);
   fclose(f);
   if (lr.too_long && st.status == CS_OK) {
@@ -491,7 +493,8 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   o->command = command;
   o->value = calloc((size_t)cs_n_optdefs, sizeof *o->value);
   o->source = calloc((size_t)cs_n_optdefs, sizeof *o->source);
-  CS_CHECK(o->value && o->source, CS_ENOMEM, "out of memory");
+  o->line = calloc((size_t)cs_n_optdefs, sizeof *o->line);
+  CS_CHECK(o->value && o->source && o->line, CS_ENOMEM, "out of memory");
   for (int i = 0; i < cs_n_optdefs; i++)
     if (cs_optdefs[i].def) CS_TRY(set(o, i, cs_optdefs[i].def, CS_SRC_DEFAULT, "default"));
 
@@ -580,6 +583,7 @@ void cs_opts_free(cs_opts_t *o) {
   for (int i = 0; o->value && i < cs_n_optdefs; i++) free(o->value[i]);
   free(o->value);
   free(o->source);
+  free(o->line);
   free(o->positional);
   memset(o, 0, sizeof *o);
 }
@@ -630,5 +634,23 @@ void cs_opts_usage(const char *command, const char *summary, const char *synopsi
                                                                  : " NUM");
     printf("  %-26s %s%s%s%s\n", left, d->help, d->def ? " [default: " : "", d->def ? d->def : "",
            d->def ? "]" : "");
+  }
+}
+
+void cs_opts_blame_config(const cs_opts_t *o) {
+  const cs_error_t *e = cs_error_get();
+  if (!o->value || !o->source || !o->line || strncmp(e->msg, "--", 2) != 0) return;
+  size_t len = strspn(e->msg + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+  for (int i = 0; i < cs_n_optdefs; i++) {
+    const char *name = cs_optdefs[i].name;
+    if (o->source[i] != CS_SRC_CONFIG || strlen(name) != len || strncmp(e->msg + 2, name, len))
+      continue;
+    cs_error_t c = *e;
+    char msg[CS_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s (%s is set in config %s line %d)", e->msg, name,
+             raw(o, "config"), o->line[i]);
+    snprintf(c.msg, sizeof c.msg, "%s", msg);
+    cs_error_adopt(&c);
+    return;
   }
 }

@@ -76,6 +76,10 @@ refused 1 "config dup.ini line 3: key 'k' set twice in [segment]; set it once" \
 printf 'seed = 1\n[segment]\nkk = 3\nk = 2\n' > typo.ini
 refused 1 "config typo.ini line 3: unknown key 'kk' in [segment]" \
   segment --config typo.ini --input in.h5 --output o.h5
+# a bad value from the config file: the error names the file and line (it had read as a flag's)
+printf '[segment]\nk = 3 # four?\nseed = 2\n' > note.ini
+refused 1 "--k must be a number or a range A..B, not '3 # four?' (k is set in config note.ini line 2)" \
+  segment --config note.ini --input in.h5 --output o.h5
 # a line longer than the INI reader's buffer: its rest had been read as a line of its own
 "$PYTHON" -c 'print("[segment]\nk = 2\nfeatures = " + ",".join(["age"] * 60) + "\nseed = 3")' > long.ini
 refused 1 "config long.ini line 3 is longer than 199 characters, the limit of the INI reader" \
