@@ -197,6 +197,9 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   if (fapl < 0)
     local = cs_error_set(CS_EHDF5, __FILE__, __LINE__, "cannot set up MPI-IO for '%s'", path);
   CS_TRY(cs_par_agree(ctx, local));
+  /* Before the file exists: a SIGINT just after its creation must find it registered (a
+   * test's signal, sent as soon as the file appeared, had left it behind). */
+  if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
   out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   local = CS_OK;
   if (out->file < 0)
@@ -204,7 +207,6 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
                          path, out->tmp_path);
   CS_TRY(cs_par_agree(ctx, local));
   cs_log_debug("writing %s (temporary name %s)", path, out->tmp_path);
-  if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
   *outp = out;
   H5Pclose(fapl);
   return CS_OK;
