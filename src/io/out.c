@@ -36,6 +36,52 @@ struct cs_out {
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
 };
 
+/* Attributes stay in the object header (compact storage) up to this many per object. HDF5
+ * 1.10's H5Ocopy (h5copy, h5py's Group.copy) crashes on an object whose variable-length string
+ * attributes are in dense storage, where the default keeps only 8 compact; /roi, /segments and
+ * /clv have more. An attribute too large for a header message (over 64 KiB, such as the
+ * categories of a column with thousands of levels) is still stored densely. */
+#define COMPACT_ATTRS 1000
+
+/* A creation property list of class `cls` (file, group or dataset) with the compact limit
+ * above; -1 on failure. */
+static hid_t object_plist(hid_t cls) {
+  hid_t p = H5Pcreate(cls);
+  if (p >= 0 && H5Pset_attr_phase_change(p, COMPACT_ATTRS, COMPACT_ATTRS - 1) < 0) {
+    H5Pclose(p);
+    p = -1;
+  }
+  return p;
+}
+
+/* Create every missing group above `path` ("/a/b/c" creates /a and /a/b) with the compact
+ * attribute limit; intermediate groups made by HDF5 itself would get the default one. */
+static int make_parents(cs_out_t *out, const char *path, int self) {
+  int status = CS_OK;
+  char buf[1024];
+  hid_t gcpl = object_plist(H5P_GROUP_CREATE);
+  CS_H5(gcpl, "cannot create group property list");
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && !(self && *p == '\0')) {
+      if (!*p) break;
+      continue;
+    }
+    const char c = *p;
+    *p = '\0';
+    if (H5Lexists(out->file, buf, H5P_DEFAULT) <= 0) {
+      hid_t g = H5Gcreate2(out->file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+      CS_H5(g, "%s: cannot create group %s", out->final_path, buf);
+      H5Gclose(g);
+    }
+    *p = c;
+    if (!c) break;
+  }
+fail:
+  CS_H5_CLOSE(H5Pclose, gcpl);
+  return status;
+}
+
 static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen) {
   char a[4096], b[4096];
   snprintf(a, sizeof a, "%s", path);
@@ -166,7 +212,7 @@ static void report_leftovers(const char *dir, const char *base, const char *path
 
 int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   int status = CS_OK;
-  hid_t fapl = -1;
+  hid_t fapl = -1, fcpl = -1;
   cs_out_t *out = calloc(1, sizeof *out);
   *outp = NULL;
   cs__h5_quiet();
@@ -200,7 +246,8 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   /* Before the file exists: a SIGINT just after its creation must find it registered (a
    * test's signal, sent as soon as the file appeared, had left it behind). */
   if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
-  out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  fcpl = object_plist(H5P_FILE_CREATE); /* the root group's attributes (a store's) */
+  out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
   local = CS_OK;
   if (out->file < 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot create output '%s' (as %s)",
@@ -209,27 +256,16 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   cs_log_debug("writing %s (temporary name %s)", path, out->tmp_path);
   *outp = out;
   H5Pclose(fapl);
+  CS_H5_CLOSE(H5Pclose, fcpl);
   return CS_OK;
 fail:
   CS_H5_CLOSE(H5Pclose, fapl);
+  CS_H5_CLOSE(H5Pclose, fcpl);
   if (out) cs_out_abort(out);
   return status;
 }
 
-int cs_out_group(cs_out_t *out, const char *group) {
-  int status = CS_OK;
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), g = -1;
-  CS_H5(lcpl, "cannot create link property list");
-  H5Pset_create_intermediate_group(lcpl, 1);
-  if (H5Lexists(out->file, group, H5P_DEFAULT) <= 0) {
-    g = H5Gcreate2(out->file, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    CS_H5(g, "%s: cannot create group %s", out->final_path, group);
-  }
-fail:
-  CS_H5_CLOSE(H5Gclose, g);
-  CS_H5_CLOSE(H5Pclose, lcpl);
-  return status;
-}
+int cs_out_group(cs_out_t *out, const char *group) { return make_parents(out, group, 1); }
 
 int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
   int status = CS_OK;
@@ -244,9 +280,10 @@ int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, 
   H5Pset_create_intermediate_group(lcpl, 1);
   /* Parallel HDF5 allocates contiguous datasets at creation; every element is written
    * afterwards, so writing fill values first would only double the I/O. */
-  dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  dcpl = object_plist(H5P_DATASET_CREATE);
   CS_H5(dcpl, "cannot create dataset property list");
   CS_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set fill time");
+  CS_TRY(make_parents(out, path, 0));
   cs_dset_t *ds = &out->dsets[out->n_dsets];
   ds->id = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
   CS_H5(ds->id, "%s: cannot create dataset %s", out->final_path, path);
@@ -285,7 +322,7 @@ fail:
 int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
                  const void *data) {
   int status = CS_OK;
-  hid_t space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, d = -1;
+  hid_t space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols ? cols : 1)};
   int nd = cols ? 2 : 1;
   static const char dummy[8];
@@ -294,7 +331,10 @@ int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows,
   lcpl = H5Pcreate(H5P_LINK_CREATE);
   CS_H5(lcpl, "cannot create link property list");
   H5Pset_create_intermediate_group(lcpl, 1);
-  d = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  dcpl = object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  CS_TRY(make_parents(out, path, 0));
+  d = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
   CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
   if (rows == 0) goto fail;
   fspace = H5Dget_space(d);
@@ -315,6 +355,7 @@ fail:
   CS_H5_CLOSE(H5Sclose, mspace);
   CS_H5_CLOSE(H5Sclose, fspace);
   CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, dcpl);
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
   return cs_par_agree(out->ctx, status);
@@ -323,7 +364,7 @@ fail:
 int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
                  size_t row_bytes, int64_t rows, const void *data) {
   int status = CS_OK;
-  hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, d = -1;
+  hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
   hsize_t dim = (hsize_t)rows;
   static const char dummy[8];
   type = H5Tcreate(H5T_COMPOUND, row_bytes);
@@ -339,7 +380,10 @@ int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, 
   lcpl = H5Pcreate(H5P_LINK_CREATE);
   CS_H5(lcpl, "cannot create link property list");
   H5Pset_create_intermediate_group(lcpl, 1);
-  d = H5Dcreate2(out->file, path, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  dcpl = object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  CS_TRY(make_parents(out, path, 0));
+  d = H5Dcreate2(out->file, path, type, space, lcpl, dcpl, H5P_DEFAULT);
   CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
   if (rows == 0) goto fail;
   fspace = H5Dget_space(d);
@@ -360,6 +404,7 @@ fail:
   CS_H5_CLOSE(H5Sclose, mspace);
   CS_H5_CLOSE(H5Sclose, fspace);
   CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, dcpl);
   CS_H5_CLOSE(H5Pclose, lcpl);
   CS_H5_CLOSE(H5Sclose, space);
   CS_H5_CLOSE(H5Tclose, type);
