@@ -20,6 +20,10 @@ typedef struct cs_churn_opts {
   int max_iter;
   double tol;           /* on the largest Newton step */
   int64_t hessian_rows; /* Hessian sample size of the Newton steps; 0 = every training row */
+  /* A split given by a store column (--holdout-column) instead of the hash: one flag per row
+   * of this rank's part (split[row - split_offset]: 1 holdout, 0 training); NULL: the hash. */
+  uint8_t *split;
+  int64_t split_offset;
 } cs_churn_opts_t;
 
 typedef struct cs_churn_model {
@@ -49,8 +53,15 @@ typedef struct cs_churn_metrics {
   double lift[CS_CHURN_DECILES];  /* cumulative lift at depth (i+1)/10 */
 } cs_churn_metrics_t;
 
-/* Whether a customer is in the holdout: XXH3_64(id, seed) < holdout * 2^64. Local. */
-int cs_churn_in_holdout(int64_t customer_id, const cs_churn_opts_t *o);
+/* Whether a customer (its id and store row, a row of this rank's part) is in the holdout:
+ * split[row] when the split is a column, else XXH3_64(id, seed) < holdout * 2^64. Local. */
+int cs_churn_in_holdout(int64_t customer_id, int64_t row, const cs_churn_opts_t *o);
+/* Read the split from /customers/<column> (0 training, 1 holdout; any other value, missing
+ * included, is an error naming the row) into o->split for this rank's part; freed by
+ * cs_churn_opts_free. Collective. */
+int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                        const char *column, cs_churn_opts_t *o);
+void cs_churn_opts_free(cs_churn_opts_t *o);
 /* Read `label_column` (default churned) for the matrix rows and split by hash. Collective. */
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
                     const char *label_column, const cs_churn_opts_t *o, cs_churn_data_t *data);

@@ -19,12 +19,20 @@
  * the reserved outcome columns (docs/format.md). */
 int cs_features_is_reserved(const char *name);
 
-/* Resolve a comma-separated feature list (NULL or "" = every candidate column: numeric and
- * not reserved) against the store. Errors: an unknown name, a non-numeric column, a
- * duplicate, too many. names[i] point into the store's column table. Local (the store's
- * metadata is the same on every rank, so so is the answer). */
-int cs_features_resolve(const cs_store_t *store, const char *list, const char **names,
-                        int *n_names);
+/* A column that must never be a feature of a model (its label, its split), and why. */
+typedef struct cs_feature_exclude {
+  const char *column; /* NULL ends a list */
+  const char *why;    /* "the churn label (--label-column)" */
+} cs_feature_exclude_t;
+
+/* Resolve a comma-separated feature list (NULL or "" = every candidate column: numeric, not
+ * reserved and not in `exclude`) against the store. `exclude` (ended by a NULL column, may be
+ * NULL) lists the columns that must never be features of this model: naming one in the list
+ * is a usage error. Other errors: an unknown name, a non-numeric
+ * column, a duplicate, too many. names[i] point into the store's column table. Local (the
+ * store's metadata is the same on every rank, so so is the answer). */
+int cs_features_resolve(const cs_store_t *store, const char *list,
+                        const cs_feature_exclude_t *exclude, const char **names, int *n_names);
 
 typedef enum { CS_SCALE_ZSCORE = 0, CS_SCALE_ROBUST, CS_SCALE_NONE } cs_scale_t;
 typedef enum { CS_MISSING_IMPUTE = 0, CS_MISSING_DROP, CS_MISSING_ERROR } cs_missing_t;
@@ -37,10 +45,13 @@ typedef struct cs_feature_spec {
   const char *weight_column; /* per-customer weights (>= 0, finite) */
   cs_scale_t scale;
   cs_missing_t missing;
-  /* Optional: fit the statistics on the customers for which fit_row(id, arg) is true only
-   * (e.g. the training part of a split, so the holdout never informs the model). */
-  int (*fit_row)(int64_t customer_id, const void *arg);
+  /* Optional: fit the statistics on the customers for which fit_row(id, row, arg) is true
+   * only (e.g. the training part of a split, so the holdout never informs the model); row is
+   * the customer's row in the store. */
+  int (*fit_row)(int64_t customer_id, int64_t row, const void *arg);
   const void *fit_arg;
+  /* Columns that are never features here (e.g. the churn label); a NULL column ends it. */
+  cs_feature_exclude_t exclude[3];
 } cs_feature_spec_t;
 
 /* One input column and its fitted statistics (after log1p, before scaling). */

@@ -1,4 +1,4 @@
-/* churn/logit.c: labels, the hash split, Newton/IRLS training and scoring.
+/* churn/logit.c: labels, the split (a hash or a column), Newton/IRLS training and scoring.
  *
  * Trade-off: the Hessian is accumulated exactly (fixed-point, 128-bit) for every training
  * row, which costs (D+1)(D+2)/2 integer conversions per row per iteration, in exchange for
@@ -26,10 +26,48 @@ void cs_churn_model_free(cs_churn_model_t *model) {
   memset(model, 0, sizeof *model);
 }
 
-int cs_churn_in_holdout(int64_t customer_id, const cs_churn_opts_t *o) {
+int cs_churn_in_holdout(int64_t customer_id, int64_t row, const cs_churn_opts_t *o) {
+  if (o->split) return o->split[row - o->split_offset];
   if (!(o->holdout > 0)) return 0;
   uint64_t cut = (uint64_t)(o->holdout * 18446744073709551616.0);
   return XXH3_64bits_withSeed(&customer_id, sizeof customer_id, o->seed) < cut;
+}
+
+int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
+                        const char *column, cs_churn_opts_t *o) {
+  int status = CS_OK;
+  double *raw = NULL;
+  const cs_column_t *c = cs_store_column(store, column);
+  CS_CHECK(c && c->dtype != CS_DT_NONE, CS_EDATA,
+           "%s: --holdout-column: no numeric column /customers/%s", store->path, column);
+  const int64_t nl = part->n_local;
+  raw = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *raw), "holdout column");
+  o->split = cs_alloc(cs_bytes(nl ? nl : 1, 1), "split");
+  o->split_offset = part->offset;
+  CS_TRY(cs_par_agree(ctx, raw && o->split ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_store_read(store, column, part->offset, nl, CS_DT_F64, raw));
+  int64_t bad = -1;
+  for (int64_t i = 0; i < nl && bad < 0; i++) {
+    if (raw[i] == 0.0 || raw[i] == 1.0)
+      o->split[i] = (uint8_t)(raw[i] == 1.0);
+    else
+      bad = i;
+  }
+  CS_TRY(cs_par_agree(ctx, bad < 0 ? CS_OK
+                                   : cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                                                  "%s: --holdout-column '%s' has %g at row %lld "
+                                                  "(0 is training, 1 holdout)",
+                                                  store->path, column, raw[bad],
+                                                  (long long)(part->offset + bad))));
+fail:
+  cs_free(raw);
+  if (status < 0) cs_churn_opts_free(o);
+  return status;
+}
+
+void cs_churn_opts_free(cs_churn_opts_t *o) {
+  cs_free(o->split);
+  o->split = NULL;
 }
 
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
@@ -52,7 +90,7 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   for (int64_t i = 0; i < m->n; i++) {
     double v = raw[m->row[i] - part->offset];
     int8_t y = v == 0.0 ? 0 : v == 1.0 ? 1 : -1;
-    int h = cs_churn_in_holdout(m->id[i], o);
+    int h = cs_churn_in_holdout(m->id[i], m->row[i], o);
     data->y[i] = y;
     data->holdout[i] = (uint8_t)h;
     cnt[3 * h + (y < 0 ? 2 : y)]++;

@@ -127,7 +127,7 @@ fail:
 }
 
 static int write_model(cs_out_t *out, const cs_features_t *f, const cs_churn_model_t *mod,
-                       const cs_churn_opts_t *co, const char *label) {
+                       const cs_churn_opts_t *co, const char *label, const char *hcol) {
   int status = CS_OK;
   const char **names = malloc((size_t)mod->p * sizeof *names);
   CS_CHECK(names, CS_ENOMEM, "out of memory");
@@ -144,6 +144,7 @@ static int write_model(cs_out_t *out, const cs_features_t *f, const cs_churn_mod
   CS_TRY(cs_out_attr_i64(out, "/churn/model", "separable", mod->separable));
   CS_TRY(cs_out_attr_f64(out, "/churn/model", "loss", &mod->loss, 1));
   CS_TRY(cs_out_attr_str(out, "/churn/model", "label_column", label));
+  if (hcol) CS_TRY(cs_out_attr_str(out, "/churn/model", "holdout_column", hcol));
 fail:
   free(names);
   return status;
@@ -151,8 +152,8 @@ fail:
 
 /* The feature statistics are fitted on the training part only: the holdout must not inform
  * the model, not even through the standardization. */
-static int in_training(int64_t id, const void *arg) {
-  return !cs_churn_in_holdout(id, arg);
+static int in_training(int64_t id, int64_t row, const void *arg) {
+  return !cs_churn_in_holdout(id, row, arg);
 }
 
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
@@ -163,6 +164,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_churn_data_t data = {0};
   cs_churn_model_t mod = {0};
   cs_churn_metrics_t hold, train;
+  cs_churn_opts_t co = {0};
   cs_out_t *out = NULL;
   float *score = NULL;
   cJSON *sum = NULL;
@@ -171,19 +173,27 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_stage_feature_spec(o, &spec));
   CS_CHECK(!strcmp(cw, "none") || !strcmp(cw, "balanced"), CS_EUSAGE,
            "--class-weight must be none or balanced, not '%s'", cw);
-  cs_churn_opts_t co = {.l2 = cs_opt_real(o, "l2"),
-                        .balanced = !strcmp(cw, "balanced"),
-                        .holdout = cs_opt_real(o, "holdout"),
-                        .seed = (uint64_t)cs_opt_int(o, "seed"),
-                        .max_iter = (int)cs_opt_int(o, "max-iter"),
-                        .tol = cs_opt_real(o, "newton-tol"),
-                        .hessian_rows = cs_opt_int(o, "hessian-sample")};
+  co = (cs_churn_opts_t){.l2 = cs_opt_real(o, "l2"),
+                         .balanced = !strcmp(cw, "balanced"),
+                         .holdout = cs_opt_real(o, "holdout"),
+                         .seed = (uint64_t)cs_opt_int(o, "seed"),
+                         .max_iter = (int)cs_opt_int(o, "max-iter"),
+                         .tol = cs_opt_real(o, "newton-tol"),
+                         .hessian_rows = cs_opt_int(o, "hessian-sample")};
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
   CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1, got %s",
            cs_opt_str(o, "max-iter"));
+  const char *hcol = cs_opt_str(o, "holdout-column");
+  CS_CHECK(!hcol || !cs_opt_given(o, "holdout"), CS_EUSAGE,
+           "--holdout and --holdout-column both choose the split: give one");
+  CS_CHECK(!hcol || strcmp(hcol, label) != 0, CS_EUSAGE,
+           "--holdout-column '%s' is also the --label-column", hcol);
+  /* Neither the label (cs_stage_feature_spec) nor the split is ever a feature of the model. */
+  if (hcol) spec.exclude[1] = (cs_feature_exclude_t){hcol, "the split (--holdout-column)"};
   CS_TRY(cs_stage_open(ctx, o, &st));
+  if (hcol) CS_TRY(cs_churn_read_split(ctx, st.store, &st.part, hcol, &co));
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   char with_seg[4096];
   if (cs_opt_bool(o, "churn-with-segment")) {
@@ -232,7 +242,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
   CS_TRY(write_scores(ctx, out, &st.part, &m, score));
   CS_TRY(write_split(ctx, out, &st.part, &m, &data));
-  CS_TRY(write_model(out, f, &mod, &co, label));
+  CS_TRY(write_model(out, f, &mod, &co, label, hcol));
   CS_TRY(write_metrics(out, "/churn/metrics/holdout", &hold));
   CS_TRY(write_metrics(out, "/churn/metrics/train", &train));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
@@ -260,6 +270,7 @@ fail:
   cs_free(score);
   cs_churn_model_free(&mod);
   cs_churn_data_free(&data);
+  cs_churn_opts_free(&co);
   cs_matrix_free(&m);
   cs_features_free(f);
   cs_stage_close(&st);

@@ -123,7 +123,7 @@ int cs_cmd_inspect(cs_ctx_t *ctx, const cs_opts_t *o) {
   names = calloc((size_t)store->n_columns + CS_MAX_FEATURES, sizeof *names);
   CS_TRY(cs_par_agree(ctx, names ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   if (features) {
-    CS_TRY(cs_features_resolve(store, features, names, &n));
+    CS_TRY(cs_features_resolve(store, features, NULL, names, &n));
   } else {
     for (int i = 0; i < store->n_columns; i++)
       if (store->columns[i].dtype != CS_DT_NONE) names[n++] = store->columns[i].name;

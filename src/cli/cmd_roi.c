@@ -118,14 +118,28 @@ static const char *const reserved[] = {"revenue", "marketing_cost", "acquisition
                                        "converted", "treated", "churned"};
 enum { N_RESERVED = 6 };
 
+/* The label column of a `churn train` results file (/churn/model@label_column); "churned"
+ * stays in `label` for other results (churn score's). Collective. */
+static int churn_label(cs_ctx_t *ctx, const char *churn, char *label, size_t len) {
+  int exists = 0;
+  char v[CS_NAME_MAX] = "";
+  int status = cs_io_object_exists(ctx, churn, "/churn/model", &exists);
+  if (status == CS_OK && exists)
+    status = cs_io_read_attr_str(ctx, churn, "/churn/model", "label_column", v, sizeof v);
+  if (status == CS_OK && *v) snprintf(label, len, "%s", v);
+  return status;
+}
+
 static int write_roi(cs_out_t *out, const cs_roi_t *r, const cs_stage_t *st, const char *seg,
-                     const char *churn, const char *clv) {
+                     const char *churn, const char *clv, const char *label) {
   int status = CS_OK;
   const char *g = "/roi", *t = "/roi/table";
   const char *cols[N_RESERVED], *cost[2];
   int nc = 0, ncost = 0;
-  for (int j = 0; j < N_RESERVED; j++)
-    if (cs_store_column(st->store, reserved[j])) cols[nc++] = reserved[j];
+  for (int j = 0; j < N_RESERVED; j++) {
+    const char *name = strcmp(reserved[j], "churned") ? reserved[j] : label;
+    if (cs_store_column(st->store, name)) cols[nc++] = name;
+  }
   if (cs_store_column(st->store, "acquisition_cost")) cost[ncost++] = "acquisition_cost";
   if (cs_store_column(st->store, "marketing_cost")) cost[ncost++] = "marketing_cost";
   CS_TRY(cs_out_group(out, g));
@@ -187,7 +201,11 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_par_agree(ctx, lab ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", N, st.part.offset, n, lab));
   for (int j = 0; j < 3; j++) CS_TRY(read_column(ctx, &st, reserved[j], &col[j]));
-  for (int j = 0; j < 3; j++) CS_TRY(read_flag(ctx, &st, reserved[3 + j], &flag[j]));
+  /* The observed churn comes from the churn model's own label column when there is one. */
+  char label[CS_NAME_MAX] = "churned";
+  if (churn) CS_TRY(churn_label(ctx, churn, label, sizeof label));
+  const char *flags[3] = {reserved[3], reserved[4], label};
+  for (int j = 0; j < 3; j++) CS_TRY(read_flag(ctx, &st, flags[j], &flag[j]));
   if (churn) {
     score = cs_alloc(cs_bytes(nb, sizeof *score), "churn scores");
     CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
@@ -237,7 +255,7 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
 
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
-  CS_TRY(write_roi(out, &r, &st, seg, churn, clv));
+  CS_TRY(write_roi(out, &r, &st, seg, churn, clv, label));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   char title[4200];

@@ -475,6 +475,8 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
 
   if (st[ST_SEGMENT].on) {
     stage_args(&a, o, input, dir, "segments.h5", "segments.json");
+    add(&a, "--label-column"); /* the churn stage's label is not a segment feature either */
+    add(&a, label);
     add_path(&a, "--personas-csv", dir, "personas.csv");
     add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
     if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");

@@ -148,7 +148,7 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     n = fitted->n_cols;
     for (int i = 0; i < n; i++) names[i] = fitted->cols[i].name;
   } else {
-    CS_TRY(cs_features_resolve(store, spec->features, names, &n));
+    CS_TRY(cs_features_resolve(store, spec->features, spec->exclude, names, &n));
   }
   CS_CHECK(n > 0 && n <= CS_MAX_FEATURES, CS_EUSAGE, "no features selected");
   f->cols = calloc((size_t)n, sizeof *f->cols);
@@ -459,7 +459,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     fit = cs_alloc(cs_bytes(nl ? nl : 1, 1), "fit rows");
     sbuf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *sbuf), "fit column");
     CS_TRY(cs_par_agree(ctx, fit && sbuf ? CS_OK : CS_ENOMEM));
-    for (int64_t i = 0; i < nl; i++) fit[i] = (uint8_t)(spec->fit_row(m->id[i], spec->fit_arg) != 0);
+    for (int64_t i = 0; i < nl; i++) fit[i] = (uint8_t)(spec->fit_row(m->id[i], m->row[i], spec->fit_arg) != 0);
   }
   cs_progress_t prog;
   cs_progress_start(&prog, "features (columns)", f->n_cols);

@@ -14,15 +14,21 @@ int cs_features_is_reserved(const char *name) {
   return 0;
 }
 
-int cs_features_resolve(const cs_store_t *store, const char *list, const char **names,
-                        int *n_names) {
+static const cs_feature_exclude_t *excluded(const cs_feature_exclude_t *ex, const char *name) {
+  for (; ex && ex->column; ex++)
+    if (strcmp(ex->column, name) == 0) return ex;
+  return NULL;
+}
+
+int cs_features_resolve(const cs_store_t *store, const char *list,
+                        const cs_feature_exclude_t *exclude, const char **names, int *n_names) {
   int status = CS_OK;
   int n = 0;
   *n_names = 0;
   if (!list || !*list) {
     for (int i = 0; i < store->n_columns; i++) {
       const cs_column_t *c = &store->columns[i];
-      if (cs_features_is_reserved(c->name)) continue;
+      if (cs_features_is_reserved(c->name) || excluded(exclude, c->name)) continue;
       if (c->dtype == CS_DT_NONE) { /* said once, so a column does not vanish unnoticed */
         if (cs_log_rank() == 0)
           cs_log_warn("%s: column '%s' is not a feature: %s is not a numeric type custseg reads "
@@ -59,6 +65,9 @@ int cs_features_resolve(const cs_store_t *store, const char *list, const char **
     name[len] = '\0';
     const cs_column_t *c = cs_store_column(store, name);
     CS_CHECK(c, CS_EDATA, "%s: feature '%s' is not a column of /customers", store->path, name);
+    const cs_feature_exclude_t *ex = excluded(exclude, c->name);
+    CS_CHECK(!ex, CS_EUSAGE, "--features: '%s' is %s, so it cannot be a feature", name,
+             ex ? ex->why : "");
     CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA,
              "%s: feature '%s' (/customers/%s) is not numeric: %s", store->path, name, name,
              c->type_desc);

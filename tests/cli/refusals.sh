@@ -12,7 +12,9 @@
 #  - `segment` with an output under a missing directory names the output, not its checkpoint.
 #  - integer values out of range (beyond an int, beyond 1024 threads), hexadecimal, a name
 #    given twice in --feature-weights or --log1p, weight pairs not separated by commas, all
-#    feature weights 0.
+#    feature weights 0;
+#  - the churn label or the --holdout-column named as a feature, a holdout column that is not
+#    0/1 or both --holdout and --holdout-column (and the two kept out of the default features).
 # And --quiet silences the --threads warning.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -133,6 +135,32 @@ refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..10
   inspect in.h5 --chunk-rows 9223372036854775807
 refused 1 "--k must be in 1..100000, got 99999999999999999999" \
   segment --input in.h5 --output o.h5 --k 99999999999999999999
+
+# The churn label and the split column are never features; a split column holds 0 and 1.
+refused 1 "--features: 'tier' is the churn label (--label-column), so it cannot be a feature" \
+  churn train --input in.h5 --output o.h5 --label-column tier --features age,tier
+refused 1 "--features: 'churned' is the split (--holdout-column), so it cannot be a feature" \
+  churn train --input in.h5 --output o.h5 --label-column tier --holdout-column churned --features age,churned
+refused 1 "--features: 'tier' is the churn label (--label-column), so it cannot be a feature" \
+  segment --input in.h5 --output o.h5 --k 2 --label-column tier --features age,tier
+refused 1 "--holdout and --holdout-column both choose the split: give one" \
+  churn train --input in.h5 --output o.h5 --holdout-column churned --holdout 0.3
+refused 1 "--holdout-column 'tier' is also the --label-column" \
+  churn train --input in.h5 --output o.h5 --label-column tier --holdout-column tier
+refused 2 "in.h5: --holdout-column 'visits' has " \
+  churn train --input in.h5 --output o.h5 --holdout-column visits
+refused 2 "in.h5: --holdout-column: no numeric column /customers/nosuch" \
+  churn train --input in.h5 --output o.h5 --holdout-column nosuch
+run churn train --input in.h5 --output lab.h5 --label-column tier --holdout-column churned --quiet
+"$PYTHON" - <<'PY' || fail "churn train --label-column tier --holdout-column churned"
+import h5py, numpy as np
+with h5py.File("lab.h5", "r") as r, h5py.File("in.h5", "r") as s:
+    feats = [f.decode() if isinstance(f, bytes) else f for f in r["churn/model/coefficients"].attrs["features"]]
+    assert not [f for f in feats if f.startswith("tier") or f == "churned"], feats
+    assert (r["churn/split"][...] == s["customers/churned"][...]).all(), "split is not the column"
+    assert r["churn/model"].attrs["holdout_column"] in ("churned", b"churned")
+PY
+rm -f lab.h5
 
 refused 3 "cannot write output '$dir/missing/o.h5'" segment --input in.h5 --output "$dir/missing/o.h5" --k 2
 

@@ -8,6 +8,8 @@
 2. The same store without the `churned` column and without /transactions: churn and clv are
    skipped with a one-line notice naming what is missing, roi runs without them and leaves
    their fields NaN; run.json says so.
+2b. The churn label under another name (label-column = left): trained on, never a feature of
+   the segment or churn stage, the observed churn of roi; the results are those of run 1.
 3. --stages segment: only the segment stage runs, the others are "off".
 4. Bad input: an unknown stage, a missing store, an output directory under a missing parent:
    exit status 2/3, one error line, no run.json.
@@ -137,6 +139,37 @@ with h5py.File(path("bare", "roi.h5"), "r") as f:
 check(np.all(np.isnan(t["churn_score_mean"])) and np.all(np.isnan(t["clv_mean"])),
       "roi leaves the churn score and CLV fields NaN")
 check(np.all(np.isnan(t["churn_rate_observed"])), "roi: no observed churn without labels")
+
+# 2b. The label under another name (`label-column` in the general part of the config): the
+#     churn stage trains on it, neither the segment nor the churn stage takes it as a feature,
+#     and roi reads the observed churn from it; the results are those of run 1.
+renamed = path("renamed.h5")
+with h5py.File(store, "r") as src, h5py.File(renamed, "w") as dst:
+    for name in src:
+        src.copy(name, dst)
+    for a, v in src.attrs.items():
+        dst.attrs[a] = v
+    dst.move("customers/churned", "customers/left")
+relabel = path("relabel.ini")
+with open(relabel, "w") as f:
+    f.write("label-column = left\n" + open(config).read())
+run(1, "run", "--config", relabel, "--input", renamed, "--output-dir", path("relabel"),
+    "--stages", "segment,churn,roi", "--quiet")
+with h5py.File(path("relabel", "segments.h5"), "r") as a, \
+        h5py.File(path("relabel", "churn.h5"), "r") as b:
+    feats = list(a["segments/centroids"].attrs["features"]) + \
+        list(b["churn/model/coefficients"].attrs["features"])
+check(not [f for f in feats if f in ("left", b"left")], "the label 'left' is not a feature")
+check(same(path("r1", "segments.h5"), path("relabel", "segments.h5"), "/segments"),
+      "label 'left': the segments of run 1")
+check(same(path("r1", "churn.h5"), path("relabel", "churn.h5"), "/churn/model/coefficients"),
+      "label 'left': the churn model of run 1")
+with h5py.File(path("r1", "roi.h5"), "r") as a, h5py.File(path("relabel", "roi.h5"), "r") as b:
+    ta, tb = a["roi/table"][...], b["roi/table"][...]
+    cols = list(b["roi"].attrs["store_columns"])
+check(np.array_equal(ta["churn_rate_observed"], tb["churn_rate_observed"]) and
+      np.all(np.isfinite(tb["churn_rate_observed"])), "roi: observed churn from 'left'")
+check("left" in cols or b"left" in cols, f"roi store_columns name 'left' ({cols})")
 
 # 3. One stage only.
 run(1, "run", "--config", config, "--input", store, "--output-dir", path("only"), "--stages",
