@@ -123,6 +123,7 @@ typedef struct cs_import_opts {
   const char *txn_id_column, *txn_date_column, *txn_amount_column;
   cs_date_format_t txn_date_format;
   int skip_bad_rows;            /* skip (and count) bad rows instead of failing */
+  int hash_ids;                 /* text customer ids, hashed to int64 (cs__parse_id) */
   int64_t sort_memory;          /* bytes for the sort buffers */
   const char *tmp_dir;          /* sort runs go here (NULL: the output's directory) */
   int64_t chunk_rows;           /* most rows per write step */

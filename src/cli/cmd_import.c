@@ -35,6 +35,7 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
   io->txn_date_column = cs_opt_str(o, "txn-date-column");
   io->txn_amount_column = cs_opt_str(o, "txn-amount-column");
   io->skip_bad_rows = cs_opt_bool(o, "skip-bad-rows");
+  io->hash_ids = cs_opt_bool(o, "hash-ids");
   io->sort_memory = cs_opt_int(o, "sort-memory");
   io->tmp_dir = cs_opt_str(o, "tmp-dir");
   io->chunk_rows = cs_opt_int(o, "chunk-rows");

@@ -166,6 +166,9 @@ const cs_optdef_t cs_optdefs[] = {
      "that does not fit is a bad row"},
     {"max-categories", CS_OPT_INT, "10000", "import",
      "most distinct values of a text (categorical) column"},
+    {"hash-ids", CS_OPT_BOOL, "false", "import",
+     "customer ids are text (e.g. 'C-00042', a UUID): each becomes the 63-bit XXH3 hash of its "
+     "text, the same in every import and in both files"},
     {"skip-bad-rows", CS_OPT_BOOL, "false", "import",
      "skip and count bad rows (and repeated ids, transactions of unknown customers) instead of "
      "failing"},

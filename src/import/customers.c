@@ -185,6 +185,10 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
     case CS_K_ID:
       if (vc[k] == CS_V_EMPTY)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, n);
+      if (imp->o->hash_ids) {
+        cs__parse_id(s, 1, &iv[k]);
+        vc[k] = CS_V_INT;
+      }
       if (vc[k] != CS_V_INT)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, n, s,
                           vc[k] == CS_V_BIGINT ? "outside the int64 range of customer ids"
@@ -362,9 +366,11 @@ static int find_duplicates(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, in
   while ((rc = cs_xsort_next(dup, &r)) == 1) {
     if (have && r.id == first.id) {
       CS_TRY(CS_BAD_ROW(imp, &imp->res->cust_duplicates,
-                        "%s:%lld: column '%s': customer id %lld is repeated (first on line %lld)",
+                        "%s:%lld: column '%s': customer id %lld is repeated (first on line %lld)%s",
                         file_of(imp), (long long)r.line, imp->cols[0].csv_name,
-                        (long long)r.id, (long long)first.line));
+                        (long long)r.id, (long long)first.line,
+                        imp->o->hash_ids ? " (the hash of its text: the same id, or two ids "
+                                           "with one 63-bit hash)" : ""));
       CS_TRY(cs_xsort_add(imp->skip, &r.line));
       if (drop) CS_TRY(cs_xsort_add(drop, &r.line));
       (*n_dup)++;
@@ -553,6 +559,10 @@ static int write_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs__colw_t *w, 
     switch (c->kind) {
     case CS_K_ID:
     case CS_K_INT:
+      if (c->kind == CS_K_ID && imp->o->hash_ids && vc != CS_V_EMPTY) {
+        cs__parse_id(s, 1, &i);
+        vc = CS_V_INT;
+      }
       if (vc != CS_V_INT || !cs__int_fits(c->dtype, i)) return changed(imp, rec->line, c->csv_name);
       put_int(c->dtype, i, v);
       if (k == 0) *id = i;

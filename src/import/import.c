@@ -190,6 +190,9 @@ int cs_import_run(cs_ctx_t *self, const cs_import_opts_t *o, cs_import_result_t 
   CS_TRY(cs_out_group(out, "/customers"));
   CS_TRY(cs_out_attr_i64(out, "/customers", "schema_version", CS_SCHEMA_VERSION));
   CS_TRY(cs_out_attr_str(out, "/customers", "generator", "custseg import"));
+  if (o->hash_ids)
+    CS_TRY(cs_out_attr_str(out, "/customers", "customer_id_hash",
+                           "XXH3-64 of the id's text (--hash-ids), shifted right by 1"));
   if (o->customers_csv)
     CS_TRY(cs_out_attr_str(out, "/customers", "customers_csv", o->customers_csv));
   if (o->transactions_csv)

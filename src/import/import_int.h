@@ -9,6 +9,10 @@
 /* A decimal integer that fits int64 ("007", "+5", "-3"): 0; not an integer: -1; an integer
  * outside int64: -2. */
 int cs__parse_int(const char *s, int64_t *v);
+/* A customer id: cs__parse_int, or with `hash` (--hash-ids) any non-empty text, as the
+ * XXH3-64 hash of its bytes with the top bit cleared (so the same text gives the same id in
+ * every import, in either file); 0 or cs__parse_int's -1 / -2. */
+int cs__parse_id(const char *s, int hash, int64_t *v);
 /* The error for text that is not UTF-8 (the store's strings are UTF-8), naming the file, the
  * line, what the text is ("column 'city'", "the header") and the first bad byte. */
 int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s, int bad,

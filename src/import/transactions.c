@@ -105,7 +105,7 @@ static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const in
   const char *id = rec->field[role[0]], *date = rec->field[role[1]], *amount = rec->field[role[2]];
   if (!*id)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, nm->v[role[0]]);
-  int rc = cs__parse_int(id, &t.id);
+  int rc = cs__parse_id(id, o->hash_ids, &t.id);
   if (rc)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, nm->v[role[0]], id,
                       rc == -2 ? "outside the int64 range of customer ids"
@@ -264,8 +264,9 @@ static int join(cs__imp_t *imp, join_mode_t mode, int report, txw_t *w, cs_xsort
     if (ha != 1 || a.id != t.id) {
       if (report)
         CS_TRY(CS_BAD_ROW(imp, &imp->res->txn_unknown,
-                          "%s:%lld: column '%s': customer %lld is not in %s", file_of(imp),
+                          "%s:%lld: column '%s': customer %lld%s is not in %s", file_of(imp),
                           (long long)t.line, imp->o->txn_id_column, (long long)t.id,
+                          imp->o->hash_ids ? " (the hash of its text)" : "",
                           imp->o->customers_csv));
       continue;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 int cs__parse_int(const char *s, int64_t *v) {
   const char *p = s + (*s == '+' || *s == '-');
@@ -23,6 +24,12 @@ int cs__parse_int(const char *s, int64_t *v) {
   long long x = strtoll(s, NULL, 10);
   if (errno) return -2; /* an integer, but not an int64 */
   *v = x;
+  return 0;
+}
+
+int cs__parse_id(const char *s, int hash, int64_t *v) {
+  if (!hash) return cs__parse_int(s, v);
+  *v = (int64_t)(XXH3_64bits(s, strlen(s)) >> 1);
   return 0;
 }
 

@@ -10,7 +10,8 @@ the same rows: /customers/customer_id, txn_offset and /transactions identical. T
 customers in shuffled order (transactions sorted twice), customers in increasing id order
 (joined twice instead), and no customers file (customers = the distinct ids). Transactions of
 unknown customers are skipped and counted with --skip-bad-rows. Then `custseg clv` runs on the
-imported store and gives the same /clv as on the numpy-written one.
+imported store and gives the same /clv as on the numpy-written one. Last, text ids
+(--hash-ids): the same data keyed "C-<id>" gives the same store with ids XXH3-64(text) >> 1.
 
 usage: check_import_txn.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -21,6 +22,7 @@ import sys
 
 import h5py
 import numpy as np
+import xxhash
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -150,6 +152,40 @@ d = subprocess.run(["h5diff", path("clv.h5"), path("clv_ref.h5"), "/clv"], captu
                    text=True)
 if d.returncode != 0:
     failures.append(f"clv on the imported store differs from clv on numpy's:\n{d.stdout[:2000]}")
+
+# 5. Text ids (--hash-ids): the same customers keyed "C-<id>" in both files (shuffled order)
+#    give the store of variant 1 with every id replaced by XXH3-64("C-<id>") >> 1; a repeated
+#    text id is an error naming both lines.
+def hashed(v):
+    return np.array([xxhash.xxh3_64_intdigest(f"C-{x}".encode()) >> 1 for x in v], np.int64)
+
+
+with open(path("customers_text.csv"), "w") as f:
+    f.write("customer_id,age\n")
+    for i in range(N):
+        f.write(f"C-{ids[i]},{20 + i % 60}\n")
+with open(path("txn_text.txt"), "w") as f:
+    f.write("cust date cds amount\n")
+    for i in range(M):
+        f.write(f"C-{cust[i]} {dates[i]} {cds[i]} {cents[i] // 100}.{cents[i] % 100:02d}\n")
+text_args = [a if a != txn else path("txn_text.txt") for a in txn_args]
+store5 = path("text_ids.h5")
+custseg(2, "import", "--customers-csv", path("customers_text.csv"), *text_args, "--hash-ids",
+        "--output", store5, "--quiet")
+ref5 = path("text_ids_ref.h5")
+hcust = hashed(cust)
+cdnow_store.write_store(ref5, hashed(ids), hcust[known], day[known].astype(np.float64),
+                        amount[known])
+compare(store5, ref5, "text ids")
+with open(path("customers_text_dup.csv"), "w") as f:
+    f.write(f"customer_id,age\nC-1,30\nC-2,31\nC-1,32\n")
+p = subprocess.run(MPI + ["-n", "1", CUSTSEG, "import", "--customers-csv",
+                          path("customers_text_dup.csv"), "--hash-ids", "--output",
+                          path("dup.h5")], capture_output=True, text=True, timeout=60)
+want = (f"customers_text_dup.csv:4: column 'customer_id': customer id "
+        f"{hashed([1])[0]} is repeated (first on line 2)")
+if p.returncode != 2 or want not in p.stderr or os.path.exists(path("dup.h5")):
+    failures.append(f"a repeated text id: exit {p.returncode}, wanted 2 and '{want}': {p.stderr}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
