@@ -101,7 +101,12 @@ double cs_bgnbd_p_alive(const cs_bgnbd_t *m, int64_t x, double tx, double T) {
  * which has no 1 − (1 − small) cancellation and a finite limit at a = 1 (−L − H), where the
  * paper's (a+b+x−1)/(a−1) prefactor is 0/0. B = a − 1 > −1, so (B+n) > 0 for n >= 1; A < 0
  * (a + b < 1 + r) makes the first terms alternate, which the stopping rule allows for (see
- * cs_hyp2f1). Needs C > 0 (a + b > 1 when x = 0); NAN otherwise or without convergence. */
+ * cs_hyp2f1). Needs C > −1, C ≠ 0, which always holds (C = a + b − 1 + x with a, b > 0): for
+ * −1 < C < 0 (a + b < 1, x = 0: a short calibration period of CDNOW fits a = 0.057,
+ * b = 0.20) the series still converges, (C)_n changing sign once, and C times it is the
+ * analytic continuation of the C > 0 formula, whose C·₂F₁ has no pole at C = 0; it equals
+ * the defining integral E_p[(1 − (1 + p t/(α+T))^−(r+x)) / p], p ~ Beta(a, b+x), to 1e-14
+ * (tests/unit/test_clv_math.c). NAN without convergence. */
 /* log(e^x + e^y). */
 static double log_add(double x, double y) {
   return x > y ? x + log1p(exp(y - x)) : y + log1p(exp(x - y));
@@ -156,7 +161,7 @@ static double euler_bracket_scaled(double A, double B, double C, double z, doubl
 }
 
 static double euler_bracket(double A, double B, double C, double z) {
-  if (!(C > 0.0) || !(z >= 0.0 && z < 1.0)) return NAN;
+  if (!(C > -1.0) || C == 0.0 || !(z >= 0.0 && z < 1.0)) return NAN;
   if (z == 0.0) return 0.0;
   const double L = log1p(-z);
   const double e = B != 0.0 ? -expm1(B * L) / B : -L;
