@@ -20,6 +20,7 @@ typedef struct cs_churn_opts {
   int max_iter;
   double tol;           /* on the largest Newton step */
   int64_t hessian_rows; /* Hessian sample size of the Newton steps; 0 = every training row */
+  const char *label_positive; /* a categorical label's churned level (NULL: the one reading yes) */
   /* A split given by a store column (--holdout-column) instead of the hash: one flag per row
    * of this rank's part (split[row - split_offset]: 1 holdout, 0 training); NULL: the hash. */
   uint8_t *split;
@@ -40,6 +41,7 @@ typedef struct cs_churn_data {
   int8_t *y;
   uint8_t *holdout;
   int64_t counts[2][3]; /* [train, holdout] x [negatives, positives, unknown] (global) */
+  char level[2][128];   /* a categorical label's levels meaning stayed and churned, else "" */
 } cs_churn_data_t;
 
 #define CS_CHURN_CAL_BINS 10
@@ -62,7 +64,8 @@ int cs_churn_in_holdout(int64_t customer_id, int64_t row, const cs_churn_opts_t 
 int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                         const char *column, cs_churn_opts_t *o);
 void cs_churn_opts_free(cs_churn_opts_t *o);
-/* Read `label_column` (default churned) for the matrix rows and split by hash. Collective. */
+/* Read `label_column` (default churned) for the matrix rows (a categorical label through
+ * cs_features_flag_values) and split. Collective. */
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,
                     const char *label_column, const cs_churn_opts_t *o, cs_churn_data_t *data);
 void cs_churn_data_free(cs_churn_data_t *data);

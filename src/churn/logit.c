@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -45,11 +46,13 @@ int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   o->split = cs_alloc(cs_bytes(nl ? nl : 1, 1), "split");
   o->split_offset = part->offset;
   CS_TRY(cs_par_agree(ctx, raw && o->split ? CS_OK : CS_ENOMEM));
+  double one, zero; /* a categorical column's codes of holdout and training */
+  CS_TRY(cs_features_flag_values(store->path, c, NULL, &one, &zero));
   CS_TRY(cs_store_read(store, column, part->offset, nl, CS_DT_F64, raw));
   int64_t bad = -1;
   for (int64_t i = 0; i < nl && bad < 0; i++) {
-    if (raw[i] == 0.0 || raw[i] == 1.0)
-      o->split[i] = (uint8_t)(raw[i] == 1.0);
+    if (raw[i] == zero || raw[i] == one)
+      o->split[i] = (uint8_t)(raw[i] == one);
     else
       bad = i;
   }
@@ -85,18 +88,41 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   data->y = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "labels");
   data->holdout = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "split");
   CS_TRY(cs_par_agree(ctx, raw && data->y && data->holdout ? CS_OK : CS_ENOMEM));
+  double one, zero; /* the values meaning churned and stayed */
+  CS_TRY(cs_features_flag_values(store->path, c, o->label_positive, &one, &zero));
+  if (c->n_categories)
+    for (int j = 0; j < 2; j++)
+      snprintf(data->level[j], sizeof data->level[j], "%s",
+               c->categories[(int)(j ? one : zero)]);
   CS_TRY(cs_store_read(store, label_column, part->offset, part->n_local, CS_DT_F64, raw));
-  int64_t cnt[6] = {0};
+  /* cnt[6..7]: values that are neither 0/1 nor an unknown marker (-1, NaN; a missing code
+   * of a categorical label), and the first row holding one (min over ranks via -row). */
+  int64_t cnt[8] = {0, 0, 0, 0, 0, 0, 0, INT64_MIN};
+  double odd = 0;
   for (int64_t i = 0; i < m->n; i++) {
     double v = raw[m->row[i] - part->offset];
-    int8_t y = v == 0.0 ? 0 : v == 1.0 ? 1 : -1;
+    int8_t y = v == zero ? 0 : v == one ? 1 : -1;
     int h = cs_churn_in_holdout(m->id[i], m->row[i], o);
     data->y[i] = y;
     data->holdout[i] = (uint8_t)h;
     cnt[3 * h + (y < 0 ? 2 : y)]++;
+    if (y < 0 && v == v && v != -1) {
+      if (!cnt[6]++) odd = v, cnt[7] = -m->row[i];
+    }
   }
-  CS_TRY(cs_par_allreduce(ctx, cnt, 6, CS_DT_I64, CS_OP_SUM));
-  memcpy(data->counts, cnt, sizeof cnt);
+  int64_t first = cnt[7];
+  CS_TRY(cs_par_allreduce(ctx, cnt, 7, CS_DT_I64, CS_OP_SUM));
+  CS_TRY(cs_par_allreduce(ctx, &first, 1, CS_DT_I64, CS_OP_MAX));
+  if (cnt[6]) {
+    /* The value at that row: only the rank holding it offers it to the max. */
+    double val = cnt[7] == first ? odd : -INFINITY;
+    CS_TRY(cs_par_allreduce(ctx, &val, 1, CS_DT_F64, CS_OP_MAX));
+    if (cs_log_rank() == 0)
+      cs_log_warn("%s: label column '%s' has %lld value(s) other than 0, 1 and unknown (-1, "
+                  "NaN), first %g at row %lld: treated as unknown", store->path, label_column,
+                  (long long)cnt[6], val, (long long)-first);
+  }
+  memcpy(data->counts, cnt, sizeof data->counts);
 fail:
   cs_free(raw);
   if (status < 0) cs_churn_data_free(data);

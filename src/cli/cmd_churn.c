@@ -127,7 +127,8 @@ fail:
 }
 
 static int write_model(cs_out_t *out, const cs_features_t *f, const cs_churn_model_t *mod,
-                       const cs_churn_opts_t *co, const char *label, const char *hcol) {
+                       const cs_churn_opts_t *co, const char *label, const char *positive,
+                       const char *hcol) {
   int status = CS_OK;
   const char **names = malloc((size_t)mod->p * sizeof *names);
   CS_CHECK(names, CS_ENOMEM, "out of memory");
@@ -145,6 +146,7 @@ static int write_model(cs_out_t *out, const cs_features_t *f, const cs_churn_mod
   CS_TRY(cs_out_attr_f64(out, "/churn/model", "loss", &mod->loss, 1));
   CS_TRY(cs_out_attr_str(out, "/churn/model", "label_column", label));
   if (hcol) CS_TRY(cs_out_attr_str(out, "/churn/model", "holdout_column", hcol));
+  if (*positive) CS_TRY(cs_out_attr_str(out, "/churn/model", "label_positive", positive));
 fail:
   free(names);
   return status;
@@ -179,7 +181,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
                          .seed = (uint64_t)cs_opt_int(o, "seed"),
                          .max_iter = (int)cs_opt_int(o, "max-iter"),
                          .tol = cs_opt_real(o, "newton-tol"),
-                         .hessian_rows = cs_opt_int(o, "hessian-sample")};
+                         .hessian_rows = cs_opt_int(o, "hessian-sample"),
+                         .label_positive = cs_opt_str(o, "label-positive")};
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
@@ -217,6 +220,9 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
              "leave it out with --features");
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));
   cs_timer_stop(&ctx->timers, "features");
+  if (*data.level[1])
+    cs_log_info("churn: label '%s': '%s' is churned, '%s' stayed", label, data.level[1],
+                data.level[0]);
   for (int h = 0; h < 2; h++) {
     int64_t n0 = data.counts[h][0], n1 = data.counts[h][1];
     cs_log_info("churn: %s: %lld labelled (%lld churned, positive rate %.4f), %lld unknown",
@@ -242,7 +248,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
   CS_TRY(write_scores(ctx, out, &st.part, &m, score));
   CS_TRY(write_split(ctx, out, &st.part, &m, &data));
-  CS_TRY(write_model(out, f, &mod, &co, label, hcol));
+  CS_TRY(write_model(out, f, &mod, &co, label, data.level[1], hcol));
   CS_TRY(write_metrics(out, "/churn/metrics/holdout", &hold));
   CS_TRY(write_metrics(out, "/churn/metrics/train", &train));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));

@@ -37,21 +37,27 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     printf("transactions:    none\n");
   printf("fingerprint:     %016llx\n", (unsigned long long)ids->fingerprint);
   printf("columns:         %d\n\n", s->n_columns);
-  printf("%-22s %-10s %14s %14s %14s %10s  %s\n", "column", "type", "min", "mean", "max",
+  int w = 22; /* the name column fits the longest name */
+  for (int i = 0; i < s->n_columns; i++)
+    if ((int)strlen(s->columns[i].name) > w) w = (int)strlen(s->columns[i].name);
+  printf("%-*s %-10s %14s %14s %14s %10s  %s\n", w, "column", "type", "min", "mean", "max",
          "missing", "notes");
   for (int i = 0; i < s->n_columns; i++) {
     const cs_column_t *c = &s->columns[i];
     const cs_colstats_t *t = NULL;
     for (int j = 0; j < n; j++)
       if (st[j].col == c) t = &st[j];
-    printf("%-22s %-10s ", c->name, c->type_desc);
+    printf("%-*s %-10s ", w, c->name, c->type_desc);
     if (t)
       printf("%14.6g %14.6g %14.6g %10lld  ", t->min, t->mean, t->max, (long long)t->missing);
     else
       printf("%14s %14s %14s %10s  ", "-", "-", "-", "-");
-    if (c->dtype == CS_DT_NONE) printf("not numeric; ");
-    if (cs_features_is_reserved(c->name)) printf("reserved; ");
+    /* Notes separated by "; ", none trailing. */
+    const char *sep = "";
+    if (c->dtype == CS_DT_NONE) printf("not numeric"), sep = "; ";
+    if (cs_features_is_reserved(c->name)) printf("%sreserved", sep), sep = "; ";
     if (c->n_categories) {
+      printf("%s", sep);
       printf("categorical, %d levels:", c->n_categories);
       for (int k = 0; k < c->n_categories && k < 8; k++) {
         printf(" %d=", k);

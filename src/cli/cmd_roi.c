@@ -52,17 +52,21 @@ fail:
   return status;
 }
 
-/* A 0/1 column (converted, treated, churned) as 1, 0 or -1 (any other value: unknown). */
-static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, int8_t **flag) {
+/* A 0/1 column (converted, treated, churned) as 1, 0 or -1 (any other value: unknown); a
+ * categorical one by cs_features_flag_values (`positive`: the level meaning 1, or NULL). */
+static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, const char *positive,
+                     int8_t **flag) {
   int status = CS_OK;
-  double *v = NULL;
+  double *v = NULL, one = 1, zero = 0;
   *flag = NULL;
+  const cs_column_t *c = cs_store_column(st->store, name);
+  if (c) CS_TRY(cs_features_flag_values(st->store->path, c, positive, &one, &zero));
   CS_TRY(read_column(ctx, st, name, &v));
   if (!v) return CS_OK;
   *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);
   CS_TRY(cs_par_agree(ctx, *flag ? CS_OK : CS_ENOMEM));
   for (int64_t i = 0; i < st->part.n_local; i++)
-    (*flag)[i] = v[i] == 1 ? 1 : v[i] == 0 ? 0 : -1;
+    (*flag)[i] = v[i] == one ? 1 : v[i] == zero ? 0 : -1;
 fail:
   cs_free(v);
   return status;
@@ -118,15 +122,19 @@ static const char *const reserved[] = {"revenue", "marketing_cost", "acquisition
                                        "converted", "treated", "churned"};
 enum { N_RESERVED = 6 };
 
-/* The label column of a `churn train` results file (/churn/model@label_column); "churned"
- * stays in `label` for other results (churn score's). Collective. */
-static int churn_label(cs_ctx_t *ctx, const char *churn, char *label, size_t len) {
+/* The label column of a `churn train` results file (/churn/model@label_column) and, for a
+ * categorical one, its churned level (@label_positive); "churned" and "" stay in `label` and
+ * `positive` for other results (churn score's). Collective. */
+static int churn_label(cs_ctx_t *ctx, const char *churn, char *label, size_t len, char *positive,
+                       size_t plen) {
   int exists = 0;
   char v[CS_NAME_MAX] = "";
   int status = cs_io_object_exists(ctx, churn, "/churn/model", &exists);
   if (status == CS_OK && exists)
     status = cs_io_read_attr_str(ctx, churn, "/churn/model", "label_column", v, sizeof v);
   if (status == CS_OK && *v) snprintf(label, len, "%s", v);
+  if (status == CS_OK && exists)
+    status = cs_io_read_attr_str(ctx, churn, "/churn/model", "label_positive", positive, plen);
   return status;
 }
 
@@ -202,10 +210,10 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", N, st.part.offset, n, lab));
   for (int j = 0; j < 3; j++) CS_TRY(read_column(ctx, &st, reserved[j], &col[j]));
   /* The observed churn comes from the churn model's own label column when there is one. */
-  char label[CS_NAME_MAX] = "churned";
-  if (churn) CS_TRY(churn_label(ctx, churn, label, sizeof label));
+  char label[CS_NAME_MAX] = "churned", positive[128] = "";
+  if (churn) CS_TRY(churn_label(ctx, churn, label, sizeof label, positive, sizeof positive));
   const char *flags[3] = {reserved[3], reserved[4], label};
-  for (int j = 0; j < 3; j++) CS_TRY(read_flag(ctx, &st, flags[j], &flag[j]));
+  for (int j = 0; j < 3; j++) CS_TRY(read_flag(ctx, &st, flags[j], j == 2 ? positive : NULL, &flag[j]));
   if (churn) {
     score = cs_alloc(cs_bytes(nb, sizeof *score), "churn scores");
     CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));

@@ -153,7 +153,8 @@ static int make_dir(cs_ctx_t *ctx, const char *dir) {
 
 /* What the store holds that decides which stages can run: the churn label column (the
  * churn stage's --label-column, from the config) and /transactions. Collective. */
-static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int *has_label,
+static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int churn_on,
+                       int *has_label,
                        int *has_txn, char *label, size_t label_size, uint64_t *fingerprint) {
   int status = CS_OK;
   cs_store_t *store = NULL;
@@ -165,6 +166,10 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   snprintf(label, label_size, "%s", cs_opt_str(&co, "label-column"));
   CS_TRY(cs_store_open(ctx, input, &store));
   *has_label = cs_store_column(store, label) != NULL;
+  /* A label the config names must exist: a typo would otherwise skip the churn stage. */
+  CS_CHECK(*has_label || !churn_on || !cs_opt_given(&co, "label-column"), CS_EDATA,
+           "%s: no column /customers/%s, the churn label (label-column in config %s)", input,
+           label, cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "");
   *has_txn = store->txn_rows >= 0;
   CS_TRY(cs_par_partition(ctx, store->n, &part));
   char fp[32];
@@ -449,7 +454,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
   CS_TRY(check_not_inputs(ctx, o, input, dir));
-  CS_TRY(probe_store(ctx, o, input, &has_label, &has_txn, label, sizeof label, &fingerprint));
+  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &has_label, &has_txn, label, sizeof label, &fingerprint));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
    * values) must still give another key, or --continue would keep last month's stages. */

@@ -56,6 +56,9 @@ const cs_optdef_t cs_optdefs[] = {
      "feature (segment leaves it out of the default features too)"},
     {"holdout", CS_OPT_REAL, "0.2", "churn-train",
      "share of labelled customers held out for evaluation, chosen by a hash of customer_id"},
+    {"label-positive", CS_OPT_STR, NULL, "churn-train",
+     "for a categorical label column: the level that means churned (default: the one of its two "
+     "levels that reads as yes: yes, y, true, t, 1, or the column's name)"},
     {"holdout-column", CS_OPT_STR, NULL, "churn-train",
      "take the split from this column instead (1 holdout, 0 training), e.g. a fixed split"},
     {"l2", CS_OPT_REAL, "1.0", "churn-train",

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const reserved[] = {"customer_id", "txn_offset", "churned", "revenue",
                                        "marketing_cost", "acquisition_cost", "converted",
@@ -46,8 +47,9 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
                "them with --features", CS_MAX_FEATURES, store->path);
       names[n++] = c->name;
     }
-    CS_CHECK(n > 0, CS_EDATA, "%s: /customers has no numeric column to use as a feature",
-             store->path);
+    CS_CHECK(n > 0, CS_EDATA, "%s: /customers has no numeric column to use as a feature%s",
+             store->path, store->txn_rows >= 0 ? " (with /transactions, name the purchase "
+             "features: --features rfm_recency,rfm_frequency,rfm_monetary,rfm_age)" : "");
     *n_names = n;
     return CS_OK;
   }
@@ -78,6 +80,44 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
     p = end ? end + 1 : p + strlen(p);
   }
   *n_names = n;
+fail:
+  return status;
+}
+
+static int reads_as_yes(const char *level, const char *column) {
+  static const char *const yes[] = {"yes", "y", "true", "t", "1"};
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+    if (strcasecmp(level, yes[i]) == 0) return 1;
+  return strcasecmp(level, column) == 0;
+}
+
+int cs_features_flag_values(const char *store_path, const cs_column_t *c, const char *positive,
+                            double *one, double *zero) {
+  int status = CS_OK;
+  *one = 1;
+  *zero = 0;
+  if (c->n_categories == 0) return CS_OK;
+  const char *const *lv = (const char *const *)c->categories;
+  CS_CHECK(c->n_categories == 2, CS_EDATA,
+           "%s: flag column '%s' is categorical with %d levels; a 0/1 flag has two (missing "
+           "values are unknown)", store_path, c->name, c->n_categories);
+  int pos = -1;
+  if (positive && *positive) {
+    for (int j = 0; j < 2; j++)
+      if (strcasecmp(lv[j], positive) == 0) pos = j;
+    CS_CHECK(pos >= 0, CS_EDATA, "%s: column '%s' has no level '%s' (its levels are '%s' and '%s')",
+             store_path, c->name, positive, lv[0], lv[1]);
+  } else {
+    int y0 = reads_as_yes(lv[0], c->name), y1 = reads_as_yes(lv[1], c->name);
+    CS_CHECK(y0 != y1, CS_EDATA,
+             "%s: column '%s' is categorical with levels '%s' and '%s': which one means 1 (yes)? "
+             "Store the column as 0/1, or for a churn label name the churned level with "
+             "--label-positive",
+             store_path, c->name, lv[0], lv[1]);
+    pos = y1;
+  }
+  *one = pos;
+  *zero = 1 - pos;
 fail:
   return status;
 }

@@ -14,7 +14,9 @@
 #    given twice in --feature-weights or --log1p, weight pairs not separated by commas, all
 #    feature weights 0;
 #  - the churn label or the --holdout-column named as a feature, a holdout column that is not
-#    0/1 or both --holdout and --holdout-column (and the two kept out of the default features).
+#    0/1 or both --holdout and --holdout-column (and the two kept out of the default features);
+#    a categorical label whose churned level is not clear, or not two levels (and
+#    --label-positive naming the churned level, code 0 here).
 # And --quiet silences the --threads warning.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -151,7 +153,13 @@ refused 2 "in.h5: --holdout-column 'visits' has " \
   churn train --input in.h5 --output o.h5 --holdout-column visits
 refused 2 "in.h5: --holdout-column: no numeric column /customers/nosuch" \
   churn train --input in.h5 --output o.h5 --holdout-column nosuch
-run churn train --input in.h5 --output lab.h5 --label-column tier --holdout-column churned --quiet
+refused 2 "in.h5: column 'tier' is categorical with levels 'basic' and 'gold': which one means 1 (yes)?" \
+  churn train --input in.h5 --output o.h5 --label-column tier
+refused 2 "in.h5: column 'tier' has no level 'silver' (its levels are 'basic' and 'gold')" \
+  churn train --input in.h5 --output o.h5 --label-column tier --label-positive silver
+refused 2 "in.h5: flag column 'region' is categorical with 3 levels; a 0/1 flag has two" \
+  churn train --input in.h5 --output o.h5 --label-column region
+run churn train --input in.h5 --output lab.h5 --label-column tier --label-positive basic --holdout-column churned --quiet
 "$PYTHON" - <<'PY' || fail "churn train --label-column tier --holdout-column churned"
 import h5py, numpy as np
 with h5py.File("lab.h5", "r") as r, h5py.File("in.h5", "r") as s:
@@ -159,6 +167,10 @@ with h5py.File("lab.h5", "r") as r, h5py.File("in.h5", "r") as s:
     assert not [f for f in feats if f.startswith("tier") or f == "churned"], feats
     assert (r["churn/split"][...] == s["customers/churned"][...]).all(), "split is not the column"
     assert r["churn/model"].attrs["holdout_column"] in ("churned", b"churned")
+    assert r["churn/model"].attrs["label_positive"] in ("basic", b"basic")
+    # 'basic' (code 0) is churned: the training positives are the code-0 customers
+    tier, split = s["customers/tier"][...], r["churn/split"][...]
+    assert r["churn/metrics/train"].attrs["positives"] == ((tier == 0) & (split == 0)).sum()
 PY
 rm -f lab.h5
 
