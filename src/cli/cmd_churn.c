@@ -225,9 +225,11 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
                 data.level[0]);
   for (int h = 0; h < 2; h++) {
     int64_t n0 = data.counts[h][0], n1 = data.counts[h][1];
-    cs_log_info("churn: %s: %lld labelled (%lld churned, positive rate %.4f), %lld unknown",
-                h ? "holdout" : "training", (long long)(n0 + n1), (long long)n1,
-                n0 + n1 ? (double)n1 / (double)(n0 + n1) : 0.0, (long long)data.counts[h][2]);
+    char rate[32] = "none labelled";
+    if (n0 + n1) snprintf(rate, sizeof rate, "%.4f", (double)n1 / (double)(n0 + n1));
+    cs_log_info("churn: %s: %lld labelled (%lld churned, positive rate %s), %lld unknown",
+                h ? "holdout" : "training", (long long)(n0 + n1), (long long)n1, rate,
+                (long long)data.counts[h][2]);
   }
   cs_timer_start(&ctx->timers, "train");
   CS_TRY(cs_churn_train(ctx, &m, &data, &co, &mod));
