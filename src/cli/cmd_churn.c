@@ -152,6 +152,81 @@ fail:
   return status;
 }
 
+/* With --churn-with-segment the model's coefficients belong to segment ids, which mean
+ * something only together with the segments they were trained on: their standardized
+ * centres are kept in the model (/churn/model/segment_centroids, attribute features). */
+static int keep_segment_centres(cs_ctx_t *ctx, cs_out_t *out, const char *seg) {
+  int status = CS_OK;
+  double *c = NULL;
+  int64_t k = 0, d = 0;
+  char units[16], feats[16384], *names[CS_MAX_FEATURES];
+  CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/centroids_standardized", &c, &k, &d, units,
+                           sizeof units, feats, sizeof feats));
+  int n = 0;
+  for (char *p = feats; *p && n < CS_MAX_FEATURES; n++) {
+    names[n] = p;
+    p += strcspn(p, ",");
+    if (*p) *p++ = '\0';
+  }
+  CS_TRY(cs_out_small(out, "/churn/model/segment_centroids", CS_DT_F64, k, d, c));
+  CS_TRY(cs_out_attr_strings(out, "/churn/model/segment_centroids", "features",
+                             (const char *const *)names, n));
+  CS_TRY(cs_out_attr_str(out, "/churn/model/segment_centroids", "segment_results", seg));
+fail:
+  free(c);
+  return status;
+}
+
+/* The segments given to churn score must be numbered as the model's were: each of its
+ * centres must be matched (Hungarian, squared distances) to the model's centre of the same
+ * id. Another segment run (another month, another seed) numbers its segments its own way
+ * unless it was made with --previous; then the segment one-hot would be applied to the wrong
+ * segments without a word. Models without the centres (before 2026-12-04) are not checked.
+ * Collective. */
+static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) {
+  int status = CS_OK, exists = 0;
+  double *a = NULL, *b = NULL, *cost = NULL;
+  int *assign = NULL;
+  int64_t ka = 0, da = 0, kb = 0, db = 0;
+  char units[16], fa[16384], fb[16384];
+  CS_TRY(cs_io_object_exists(ctx, model, "/churn/model/segment_centroids", &exists));
+  if (!exists) return CS_OK;
+  CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/segment_centroids", &a, &ka, &da, units,
+                           sizeof units, fa, sizeof fa));
+  CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/centroids_standardized", &b, &kb, &db, units,
+                           sizeof units, fb, sizeof fb));
+  CS_CHECK(!strcmp(fa, fb) && da == db, CS_EDATA,
+           "%s: its segments use the features %s, but the model %s was trained with segments "
+           "of %s", seg, fb, model, fa);
+  CS_CHECK(ka == kb, CS_EDATA, "%s has %lld segments, the model %s was trained with %lld", seg,
+           (long long)kb, model, (long long)ka);
+  cost = malloc((size_t)(ka * kb) * sizeof *cost);
+  assign = malloc((size_t)ka * sizeof *assign);
+  CS_CHECK(cost && assign, CS_ENOMEM, "out of memory");
+  for (int64_t i = 0; i < ka; i++)
+    for (int64_t j = 0; j < kb; j++) {
+      double s = 0;
+      for (int64_t q = 0; q < da; q++) {
+        double e = a[i * da + q] - b[j * db + q];
+        if (isfinite(e)) s += e * e;
+      }
+      cost[i * kb + j] = s;
+    }
+  CS_TRY(cs_segment_match(cost, (int)ka, (int)kb, assign));
+  for (int64_t i = 0; i < ka; i++)
+    CS_CHECK(assign[i] == i, CS_EDATA,
+             "%s: its segment %d is the model's segment %lld (nearest centres): the segments "
+             "are numbered differently from those %s was trained with; segment this store "
+             "with --previous TRAINING_SEGMENTS to keep the ids", seg, assign[i], (long long)i,
+             model);
+fail:
+  free(a);
+  free(b);
+  free(cost);
+  free(assign);
+  return status;
+}
+
 /* The feature statistics are fitted on the training part only: the holdout must not inform
  * the model, not even through the standardization. */
 static int in_training(int64_t id, int64_t row, const void *arg) {
@@ -251,6 +326,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(write_scores(ctx, out, &st.part, &m, score));
   CS_TRY(write_split(ctx, out, &st.part, &m, &data));
   CS_TRY(write_model(out, f, &mod, &co, label, data.level[1], hcol));
+  if (cs_opt_bool(o, "churn-with-segment"))
+    CS_TRY(keep_segment_centres(ctx, out, cs_opt_str(o, "segment-results")));
   CS_TRY(write_metrics(out, "/churn/metrics/holdout", &hold));
   CS_TRY(write_metrics(out, "/churn/metrics/train", &train));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
@@ -310,6 +387,7 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
       CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
                "the model %s uses the customer's segment: give --segment-results RESULTS (a "
                "segment run on %s)", model, st.store->path);
+      CS_TRY(check_segment_ids(ctx, model, cs_opt_str(o, "segment-results")));
       CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
     }
   CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,

@@ -16,7 +16,8 @@
 #  - the churn label or the --holdout-column named as a feature, a holdout column that is not
 #    0/1 or both --holdout and --holdout-column (and the two kept out of the default features);
 #    a categorical label whose churned level is not clear, or not two levels (and
-#    --label-positive naming the churned level, code 0 here).
+#    --label-positive naming the churned level, code 0 here);
+#  - churn score given segments numbered otherwise than those its model was trained with.
 # And --quiet silences the --threads warning.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -173,6 +174,24 @@ with h5py.File("lab.h5", "r") as r, h5py.File("in.h5", "r") as s:
     assert r["churn/metrics/train"].attrs["positives"] == ((tier == 0) & (split == 0)).sum()
 PY
 rm -f lab.h5
+
+# churn score with segments numbered otherwise than the model's (the same run with its two
+# segments swapped): refused; with the training segments themselves: scored.
+run churn train --input in.h5 --output segm.h5 --segment-results seg.h5 --churn-with-segment --quiet
+"$PYTHON" - <<'PY'
+import h5py, shutil
+shutil.copy("seg.h5", "perm.h5")
+with h5py.File("perm.h5", "r+") as f:
+    lab = f["segments/labels"][...]
+    f["segments/labels"][...] = (1 - lab) * (lab >= 0) + lab * (lab < 0)
+    for name in ("centroids", "centroids_standardized", "sizes"):
+        d = f["segments/" + name]
+        d[...] = d[...][::-1]
+PY
+run churn score --model segm.h5 --input in.h5 --segment-results seg.h5 --output sc.h5 --quiet
+rm -f sc.h5
+refused 2 "perm.h5: its segment 1 is the model's segment 0 (nearest centres)" \
+  churn score --model segm.h5 --input in.h5 --segment-results perm.h5 --output o.h5
 
 refused 3 "cannot write output '$dir/missing/o.h5'" segment --input in.h5 --output "$dir/missing/o.h5" --k 2
 
