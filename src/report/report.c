@@ -389,16 +389,36 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
   cs__section_end(b);
 }
 
+/* The persona column of a one-hot feature ("column=level"), or -1: its standardized centre
+ * is the segment's share of the level (one-hot features are not scaled), so the heatmap shows
+ * the persona's zdiff instead, which is in standard deviations like the other cells. */
+static int onehot_persona(const cs_report_t *r, const char *feature) {
+  if (!r->has_personas || !strchr(feature, '=') || r->p_zdiff.rows != r->centroids_std.rows ||
+      r->p_zdiff.cols != r->p_mean.cols)
+    return -1;
+  for (int p = 0; p < r->p_mean.n_names && p < r->p_mean.cols; p++) /* the columns' names */
+    if (!strcmp(r->p_mean.names[p], feature)) return p;
+  return -1;
+}
+
 static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_path) {
   const cs_report_matrix_t *c = &r->centroids_std;
-  int k = (int)c->rows, d = (int)c->cols;
+  int k = (int)c->rows, d = (int)c->cols, n_onehot = 0;
   cs__section_begin(b, cs_report_section_ids[S_HEATMAP], cs__section_titles[S_HEATMAP]);
   char (*names)[160] = calloc((size_t)k, sizeof *names);
   const char **rows = calloc((size_t)k, sizeof *rows), **cols = calloc((size_t)d + 1, sizeof *cols);
-  if (names && rows && cols) {
+  double *v = malloc(((size_t)k * (size_t)d + 1) * sizeof *v);
+  if (names && rows && cols && v) {
+    memcpy(v, c->v, (size_t)k * (size_t)d * sizeof *v);
+    for (int j = 0; j < d && j < c->n_names; j++) {
+      int p = onehot_persona(r, c->names[j]);
+      if (p < 0) continue;
+      n_onehot++;
+      for (int g = 0; g < k; g++) v[(int64_t)g * d + j] = r->p_zdiff.v[(int64_t)g * r->p_zdiff.cols + p];
+    }
     double m = 0;
     for (int64_t i = 0; i < (int64_t)k * d; i++)
-      if (isfinite(c->v[i])) m = fmax(m, fabs(c->v[i]));
+      if (isfinite(v[i])) m = fmax(m, fabs(v[i]));
     double limit = fmin(3, fmax(1, ceil(m * 2) / 2));
     for (int g = 0; g < k; g++) {
       cs__seg_name(r, g, names[g], sizeof names[g]);
@@ -406,14 +426,20 @@ static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_
     }
     for (int j = 0; j < d; j++) cols[j] = j < c->n_names ? c->names[j] : "?";
     cs__put(b, "<div class=\"scroll\">");
-    cs__svg_heatmap(b, "Standardized segment centres (segment \xc3\x97 feature)", k, d, c->v,
+    cs__svg_heatmap(b, "Standardized segment centres (segment \xc3\x97 feature)", k, d, v,
                     rows, cols, limit);
     cs__put(b, "</div>\n");
   }
   free(names);
   free(rows);
   free(cols);
-  cs__source(b, "%s: /segments/centroids_standardized, the centres the model uses (after log1p, "
+  free(v);
+  cs__source(b, n_onehot ? "%s: /segments/centroids_standardized, the centres the model uses "
+            "(after log1p, scaling and feature weights; feature names from its features "
+            "attribute); the one-hot features (column=level), whose centre is the segment's "
+            "share of the level, show the persona's zdiff instead: (share \xe2\x88\x92 "
+            "population share) / population sd, from /segments/personas."
+            : "%s: /segments/centroids_standardized, the centres the model uses (after log1p, "
             "scaling and feature weights; feature names from its features attribute).", seg_path);
   cs__section_end(b);
 }

@@ -113,6 +113,30 @@ print(f"changes: ARI {ari:.6f}, {both} in both ({stayed} stayed), matrix {kp + 1
       f"with totals equal to /segments/previous/migration")
 PY
 
+# The heatmap: every cell in standard deviations, the standardized centre for a numeric
+# feature and the persona's zdiff for a one-hot one (column=level), whose centre is a share.
+/usr/bin/python3 - segments.h5 report1.html <<'PY' || fail "the heatmap cells do not match /segments"
+import re, sys
+import h5py, numpy as np
+seg, page = sys.argv[1], open(sys.argv[2], encoding="utf-8").read()
+sec = page[page.index('<section id="centroid-heatmap">'):]
+sec = sec[:sec.index("</section>")]
+cells = [float(t) for t in re.findall(r'font-size="10" fill="#[0-9a-f]+">(-?[0-9.]+)</text>', sec)]
+with h5py.File(seg, "r") as f:
+    c = f["/segments/centroids_standardized"][...]
+    feats = [x.decode() if isinstance(x, bytes) else x for x in f["/segments/centroids_standardized"].attrs["features"]]
+    cols = [x.decode() if isinstance(x, bytes) else x for x in f["/segments/personas"].attrs["columns"]]
+    z = f["/segments/personas/zdiff"][...]
+want = c.copy()
+onehot = [j for j, n in enumerate(feats) if "=" in n]
+assert onehot, feats
+for j in onehot:
+    want[:, j] = z[:, cols.index(feats[j])]
+assert len(cells) == want.size, (len(cells), want.shape)
+assert np.allclose(np.array(cells).reshape(want.shape), want, atol=0.006), "cells differ"
+print(f"heatmap: {want.shape[0]} x {want.shape[1]} cells, {len(onehot)} one-hot features as zdiff")
+PY
+
 # A migration matrix that does not add up to /segments/sizes: exit 2, one line, no page.
 cp segments.h5 badmig.h5
 /usr/bin/python3 -c "
