@@ -42,6 +42,10 @@ static const struct {
     {"recency_days", "lapsed", "recent"},
     {"frequency", "frequent", "infrequent"},
     {"rfm_frequency", "frequent", "infrequent"},
+    /* rfm_recency is t_x, first to last purchase (BG/NBD), not the time since the last one */
+    {"rfm_recency", "long buying span", "short buying span"},
+    {"rfm_age", "long-standing", "new"},
+    {"rfm_monetary", "big spender", "small spender"},
     {"support_tickets", "high support", "low support"},
     {"tenure_months", "long tenure", "short tenure"},
 };
