@@ -51,6 +51,9 @@ FEATURES = ("age,discount_usage,email_open_rate,frequency,household_size,income,
 MID = " \u00b7 "
 VOCABULARY = {"recency_days": ("lapsed", "recent"), "frequency": ("frequent", "infrequent"),
               "rfm_frequency": ("frequent", "infrequent"),
+              "rfm_recency": ("long buying span", "short buying span"),
+              "rfm_age": ("long-standing", "new"),
+              "rfm_monetary": ("big spender", "small spender"),
               "support_tickets": ("high support", "low support"),
               "tenure_months": ("long tenure", "short tenure")}
 work = su.workdir("personas")
