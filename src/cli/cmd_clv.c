@@ -47,8 +47,9 @@ fail:
   return status;
 }
 
-static int write_model(cs_out_t *out, const cs_clv_fit_t *f, const char *unit,
-                       const char *cal_end, const char *holdout_end) {
+static int write_model(cs_out_t *out, const cs_clv_fit_t *f, const cs_clv_opts_t *co,
+                       int merge_same_day, const char *unit, const char *cal_end,
+                       const char *holdout_end) {
   int status = CS_OK;
   const char *g = "/clv/model";
   const double v[][2] = {{f->bg.r, f->bg_se[0]},     {f->bg.alpha, f->bg_se[1]},
@@ -72,6 +73,11 @@ static int write_model(cs_out_t *out, const cs_clv_fit_t *f, const char *unit,
   CS_TRY(cs_out_attr_i64(out, g, "calibration_customers", f->calibrated));
   CS_TRY(cs_out_attr_i64(out, g, "repeat_buyers", f->repeat_buyers));
   CS_TRY(cs_out_attr_i64(out, g, "gg_customers", f->gg_customers));
+  /* What /clv/value covers: without these a reader of the file cannot tell its horizon. */
+  CS_TRY(cs_out_attr_i64(out, g, "horizon_months", co->horizon_months));
+  CS_TRY(cs_out_attr_f64(out, g, "monthly_discount", &co->monthly_discount, 1));
+  CS_TRY(cs_out_attr_f64(out, g, "month_length_units", &co->month_units, 1));
+  CS_TRY(cs_out_attr_i64(out, g, "merge_same_day", merge_same_day));
 fail:
   return status;
 }
@@ -213,7 +219,7 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
   CS_TRY(cs_out_group(out, "/clv"));
-  CS_TRY(write_model(out, &fit, unit, cal_txt, hold_txt));
+  CS_TRY(write_model(out, &fit, &co, ro.merge_same_day, unit, cal_txt, hold_txt));
   CS_TRY(write_rfm(ctx, out, &st.part, &rfm, unit_days, unit));
   CS_TRY(write_col(out, &st.part, "/clv/p_alive", CS_DT_F64, pred.p_alive, "probability"));
   CS_TRY(write_col(out, &st.part, "/clv/expected_purchases", CS_DT_F64, pred.expected_purchases,

@@ -271,6 +271,15 @@ void cs__section_clv(cs__buf_t *b, const cs_report_t *r, const char *clv_path) {
   snprintf(text, sizeof text, "p %.4g, q %.4g, \xce\xb3 %.4g", cs__attr_num(m, "p"),
            cs__attr_num(m, "q"), cs__attr_num(m, "gamma"));
   cs__fact(b, "Gamma-Gamma", text);
+  if (cs_io_attr(m, "horizon_months")) { /* results written before 2026-12-04 lack them */
+    snprintf(text, sizeof text, "%.0f months of %.4g %ss, discounted %.4g%% a month",
+             cs__attr_num(m, "horizon_months"), cs__attr_num(m, "month_length_units"),
+             cs_io_attr(m, "time_unit") ? cs_io_attr(m, "time_unit") : "unit",
+             100 * cs__attr_num(m, "monthly_discount"));
+    cs__fact(b, "CLV horizon", text);
+    cs__fact(b, "same-day purchases",
+             cs__attr_num(m, "merge_same_day") != 0 ? "merged into one" : "counted apart");
+  }
   cs__put(b, "</dl>\n");
   int k = (int)r->sizes.rows, groups = 0;
   const int S = CS_REPORT_CLV_SLOTS, nb = 48;
