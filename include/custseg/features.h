@@ -38,11 +38,12 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
  * 0: 1 and 0 for a numeric column. For a categorical one (codes in level order, which is byte
  * order when inferred, so "stayed" < "left" would invert a label), the code of the level named
  * `positive` (case-insensitive) when given, else of the one level that reads as yes: yes, y,
- * true, t, 1 or the column's own name ("churned" in churned); the other level is 0. Errors
- * (naming the store, the column and its levels): not two levels, no level `positive`, or
+ * true, t, 1, treatment, holdout, test or the column's own name ("churned" in churned); the
+ * other level is 0. Errors (naming the store, the column and its levels, and `option`, the
+ * command's way to name the level, when it has one): not two levels, no level `positive`, or
  * not exactly one level that reads as yes. Local. */
 int cs_features_flag_values(const char *store_path, const cs_column_t *c, const char *positive,
-                            double *one, double *zero);
+                            const char *option, double *one, double *zero);
 
 typedef enum { CS_SCALE_ZSCORE = 0, CS_SCALE_ROBUST, CS_SCALE_NONE } cs_scale_t;
 typedef enum { CS_MISSING_IMPUTE = 0, CS_MISSING_DROP, CS_MISSING_ERROR } cs_missing_t;

@@ -60,7 +60,7 @@ static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, const char
   double *v = NULL, one = 1, zero = 0;
   *flag = NULL;
   const cs_column_t *c = cs_store_column(st->store, name);
-  if (c) CS_TRY(cs_features_flag_values(st->store->path, c, positive, &one, &zero));
+  if (c) CS_TRY(cs_features_flag_values(st->store->path, c, positive, NULL, &one, &zero));
   CS_TRY(read_column(ctx, st, name, &v));
   if (!v) return CS_OK;
   *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* The last store whose ids were checked, for the life of the process: the stages of one
  * `custseg run` open the same store, so its duplicate-id check (an all-to-all exchange and a
@@ -65,13 +64,11 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   CS_TRY(cs_stage_check_ids(ctx, st->store, &st->part, st->fingerprint));
   memset(st->file_ident, 0, sizeof st->file_ident);
   struct stat sb;
-  struct tm tm;
-  char when[32] = "?";
-  if (ctx->rank == 0 && stat(input, &sb) == 0) { /* UTC, to the nanosecond: also an identity */
-    if (gmtime_r(&sb.st_mtim.tv_sec, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(st->file_ident, sizeof st->file_ident, "size %lld, modified %s.%09ldZ",
-             (long long)sb.st_size, when, (long)sb.st_mtim.tv_nsec);
-  }
+  /* An identity, compared as text with what checkpoints and results files hold: keep its
+   * form (the report shows the time as a date). */
+  if (ctx->rank == 0 && stat(input, &sb) == 0)
+    snprintf(st->file_ident, sizeof st->file_ident, "size %lld, modified %lld.%09ld",
+             (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
   CS_TRY(cs_par_bcast(ctx, st->file_ident, sizeof st->file_ident, 0));
   cs_timer_stop(&ctx->timers, "read");
   /* Per-customer bytes of each command's results (labels and ids; scores; the CLV columns),

@@ -101,12 +101,12 @@ double cs_bgnbd_p_alive(const cs_bgnbd_t *m, int64_t x, double tx, double T) {
  * which has no 1 − (1 − small) cancellation and a finite limit at a = 1 (−L − H), where the
  * paper's (a+b+x−1)/(a−1) prefactor is 0/0. B = a − 1 > −1, so (B+n) > 0 for n >= 1; A < 0
  * (a + b < 1 + r) makes the first terms alternate, which the stopping rule allows for (see
- * cs_hyp2f1). Needs C > −1, C ≠ 0, which always holds (C = a + b − 1 + x with a, b > 0): for
- * −1 < C < 0 (a + b < 1, x = 0: a short calibration period of CDNOW fits a = 0.057,
- * b = 0.20) the series still converges, (C)_n changing sign once, and C times it is the
- * analytic continuation of the C > 0 formula, whose C·₂F₁ has no pole at C = 0; it equals
- * the defining integral E_p[(1 − (1 + p t/(α+T))^−(r+x)) / p], p ~ Beta(a, b+x), to 1e-14
- * (tests/unit/test_clv_math.c). NAN without convergence. */
+ * cs_hyp2f1). The functions below return C·G, summing C·H = Σ (A)_n (B+1)_{n−1} zⁿ /
+ * ((C+1)_{n−1} n!) so that no 1/C appears: C = a + b − 1 + x > −1 always (a, b > 0), and for
+ * −1 < C <= 0 (a + b <= 1, x = 0: a short calibration period of CDNOW fits a = 0.057,
+ * b = 0.20) the series still converges and is the analytic continuation of the C > 0 formula
+ * (C·₂F₁ has no pole at C = 0); it equals the defining integral E_p[(1 − (1 + p t/(α+T))^−(r+x))
+ * / p], p ~ Beta(a, b+x), to 1e-14 (tests/unit/test_clv_math.c). NAN without convergence. */
 /* log(e^x + e^y). */
 static double log_add(double x, double y) {
   return x > y ? x + log1p(exp(y - x)) : y + log1p(exp(x - y));
@@ -117,9 +117,9 @@ static double log_add(double x, double y) {
  * size: each term is kept as m e^k and the sum as (s + c) e^{ks}, and (1−z)^B is applied in
  * the exponent. The same series and stopping rule; costs about B z terms. */
 static double euler_bracket_scaled(double A, double B, double C, double z, double L, double e) {
-  const double lf = B * L, le = log(e);
+  const double lf = B * L, le = e != 0.0 ? log(fabs(e)) : -INFINITY; /* e: C times the first part */
   const double nsign = fmax(0.0, -A);
-  double m = A * z / C, k = 0.0, s = 0.0, c = 0.0, ks = 0.0;
+  double m = A * z, k = 0.0, s = 0.0, c = 0.0, ks = 0.0;
   int have = 0;
   for (int n = 1; n <= 10000000; n++) {
     if (m == 0.0) break;
@@ -161,12 +161,12 @@ static double euler_bracket_scaled(double A, double B, double C, double z, doubl
 }
 
 static double euler_bracket(double A, double B, double C, double z) {
-  if (!(C > -1.0) || C == 0.0 || !(z >= 0.0 && z < 1.0)) return NAN;
+  if (!(C > -1.0) || !(z >= 0.0 && z < 1.0)) return NAN;
   if (z == 0.0) return 0.0;
   const double L = log1p(-z);
-  const double e = B != 0.0 ? -expm1(B * L) / B : -L;
+  const double e = C * (B != 0.0 ? -expm1(B * L) / B : -L);
   const double nsign = fmax(0.0, -A); /* terms are one-signed once n > nsign */
-  double term = A * z / C, s = 0.0, c = 0.0;
+  double term = A * z, s = 0.0, c = 0.0; /* C times H's first term */
   for (int n = 1; n <= 100000; n++) {
     if (term == 0.0) break; /* A a non-positive integer: the series ends */
     if (!isfinite(term) || fabs(term) > 1e280 || fabs(s) > 1e280)
@@ -180,7 +180,7 @@ static double euler_bracket(double A, double B, double C, double z) {
       /* The rest of the series is at most |term ρ| / (1 − ρ'), ρ' = max(ρ, z) bounding
        * the later ratios; measured against the result's scale, not H's, which may be tiny. */
       double rmax = fmax(rho, z);
-      if (fabs(term * rho) <= 1e-17 * (1.0 - rmax) * (fabs(s + c) + e)) {
+      if (fabs(term * rho) <= 1e-17 * (1.0 - rmax) * (fabs(s + c) + fabs(e))) {
         term = 0.0;
         break;
       }
@@ -197,7 +197,7 @@ static double cond_unweighted(const cs_bgnbd_t *m, int64_t x, double T, double t
   const double a = m->a, b = m->b;
   const double C = a + b + (double)x - 1.0;
   double z = t / (m->alpha + T + t);
-  return C * euler_bracket(a + b - 1.0 - m->r, a - 1.0, C, z);
+  return euler_bracket(a + b - 1.0 - m->r, a - 1.0, C, z);
 }
 
 double cs_bgnbd_expected_new(const cs_bgnbd_t *m, double t) {

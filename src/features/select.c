@@ -85,14 +85,14 @@ fail:
 }
 
 static int reads_as_yes(const char *level, const char *column) {
-  static const char *const yes[] = {"yes", "y", "true", "t", "1"};
+  static const char *const yes[] = {"yes", "y", "true", "t", "1", "treatment", "holdout", "test"};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
     if (strcasecmp(level, yes[i]) == 0) return 1;
   return strcasecmp(level, column) == 0;
 }
 
 int cs_features_flag_values(const char *store_path, const cs_column_t *c, const char *positive,
-                            double *one, double *zero) {
+                            const char *option, double *one, double *zero) {
   int status = CS_OK;
   *one = 1;
   *zero = 0;
@@ -111,9 +111,9 @@ int cs_features_flag_values(const char *store_path, const cs_column_t *c, const 
     int y0 = reads_as_yes(lv[0], c->name), y1 = reads_as_yes(lv[1], c->name);
     CS_CHECK(y0 != y1, CS_EDATA,
              "%s: column '%s' is categorical with levels '%s' and '%s': which one means 1 (yes)? "
-             "Store the column as 0/1, or for a churn label name the churned level with "
-             "--label-positive",
-             store_path, c->name, lv[0], lv[1]);
+             "Store the column as 0/1%s%s",
+             store_path, c->name, lv[0], lv[1], option ? ", or name that level with " : "",
+             option ? option : "");
     pos = y1;
   }
   *one = pos;

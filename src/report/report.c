@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const cs_report_section_ids[CS_REPORT_SECTIONS] = {
     "run-facts", "segment-sizes", "changes", "personas", "centroid-heatmap",
@@ -91,7 +92,21 @@ static void section_run(cs__buf_t *b, const cs_report_t *r) {
       cs__put(b, "%s<span class=\"tag\">", shown++ ? " " : "");
       cs__esc(b, a->name[i]);
       cs__put(b, "</span> ");
-      cs__esc(b, a->value[i]);
+      long long size, sec;
+      long nsec;
+      struct tm tm;
+      char when[160];
+      /* input_file is "size N, modified SECONDS.NANOSECONDS": the time as a UTC date */
+      if (!strcmp(a->name[i], "input_file") &&
+          sscanf(a->value[i], "size %lld, modified %lld.%ld", &size, &sec, &nsec) == 3 &&
+          gmtime_r(&(time_t){(time_t)sec}, &tm)) {
+        char date[64];
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(when, sizeof when, "size %lld bytes, modified %s", size, date);
+        cs__esc(b, when);
+      } else {
+        cs__esc(b, a->value[i]);
+      }
     }
     cs__put(b, "%s</td></tr>\n", shown ? "" : "\xe2\x80\x93");
   }

@@ -278,6 +278,8 @@ static void bgnbd_expected_new(void **state) {
   low.a = 0.3;
   low.b = 0.6;
   CHECK_REL(cs_bgnbd_expected_new(&low, 10), 0.41958526170942384, 1e-12);
+  low.b = 0.7; /* a + b = 1 exactly: C = 0, where the series has no 1/C left */
+  CHECK_REL(cs_bgnbd_expected_new(&low, 10), 0.42925842021555805, 1e-12);
   const cs_bgnbd_t early = {0.333971, 5.45437, 0.0571529, 0.201364};
   CHECK_REL(cs_bgnbd_expected_new(&early, 10), 0.5322421061056826, 1e-12);
   CHECK_REL(cs_bgnbd_expected_cond(&early, 0, 0, 20, 30), 0.3535411890725992, 1e-12);
