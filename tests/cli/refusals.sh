@@ -175,6 +175,29 @@ with h5py.File("lab.h5", "r") as r, h5py.File("in.h5", "r") as s:
 PY
 rm -f lab.h5
 
+# roi counts categorical flags by meaning: treated 'control'/'treatment' and converted
+# 'yes'/'no' declared in the other order (code 0 = yes).
+"$PYTHON" - <<'PY'
+import h5py, numpy as np
+with h5py.File("flags.h5", "w") as f:
+    g = f.create_group("customers"); g.attrs["schema_version"] = np.int32(1); n = 40
+    g["customer_id"] = np.arange(1, n + 1); g["x"] = np.arange(n) % 7 * 1.0
+    t = g.create_dataset("treated", data=(np.arange(n) % 2).astype(np.int8))
+    t.attrs["categories"] = ["control", "treatment"]
+    c = g.create_dataset("converted", data=(np.arange(n) % 5 != 0).astype(np.int8))
+    c.attrs["categories"] = ["yes", "no"]
+PY
+run segment --input flags.h5 --output fseg.h5 --k 2 --features x --quiet
+run roi --input flags.h5 --segment-results fseg.h5 --output froi.h5 --quiet
+"$PYTHON" - <<'PY' || fail "roi: categorical flags counted by their codes"
+import h5py
+with h5py.File("froi.h5", "r") as f:
+    t = f["roi/table"][...]
+total = t[t["segment"] == -1][0]
+assert total["conversions"] == 8, total["conversions"]  # code 0 = 'yes': rows 0, 5, ..., 35
+PY
+rm -f flags.h5 fseg.h5 froi.h5
+
 # churn score with segments numbered otherwise than the model's (the same run with its two
 # segments swapped): refused; with the training segments themselves: scored.
 run churn train --input in.h5 --output segm.h5 --segment-results seg.h5 --churn-with-segment --quiet
