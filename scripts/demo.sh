@@ -3,7 +3,7 @@
 # default: `custseg demo` generates 10^6 customers with purchase histories (inputs/demo.ini,
 # compiled into the binary), runs the whole pipeline on them (segment, churn, clv, roi,
 # report) with one rank per core, and prints the ROI table per segment and the report's path.
-# env: CUSTSEG_DEMO_DIR (default ./demo-output), CUSTSEG_DEMO_CUSTOMERS (default 1000000).
+# env: CUSTSEG_DEMO_DIR (default demo-output in the repository), CUSTSEG_DEMO_CUSTOMERS (default 1000000).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"

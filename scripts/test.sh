@@ -26,4 +26,4 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" -LE "statistical|slurm")
-echo "== all tests passed (release build; sanitizer build without the 'statistical' label)"
+echo "== all tests passed (release build; sanitizer build without the 'statistical' and 'slurm' labels)"
