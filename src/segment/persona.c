@@ -75,12 +75,17 @@ void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const do
     top[t] = j;
   }
   size_t used = 0;
+  char words[CS_PERSONA_TOP][CS_FEATURE_NAME_MAX + 16];
+  int n = 0;
   label[0] = '\0';
   for (int t = 0; t < CS_PERSONA_TOP && top[t] >= 0 && used < len; t++) {
-    char word[CS_FEATURE_NAME_MAX + 16];
-    word_for(names[top[t]], zdiff[top[t]], word, sizeof word);
-    int w = snprintf(label + used, len - used, "%s%s", t ? " \xc2\xb7 " : "", word);
+    word_for(names[top[t]], zdiff[top[t]], words[n], sizeof words[n]);
+    int again = 0; /* frequency and rfm_frequency both high: "frequent" once */
+    for (int u = 0; u < n; u++) again |= !strcmp(words[u], words[n]);
+    if (again) continue;
+    int w = snprintf(label + used, len - used, "%s%s", n ? " \xc2\xb7 " : "", words[n]);
     used += w > 0 ? (size_t)w : 0;
+    n++;
   }
   if (top[0] < 0) snprintf(label, len, "no distinguishing column");
 }

@@ -122,6 +122,7 @@ def rule(names, z):
             words.append(v[0] if z[j] > 0 else v[1])
         else:
             words.append(("high " if z[j] > 0 else "low " if z[j] < 0 else "typical ") + names[j])
+    words = [w for i, w in enumerate(words) if w not in words[:i]]  # no word twice
     return top + [-1] * (3 - len(top)), MID.join(words) if words else "no distinguishing column"
 
 

@@ -46,6 +46,12 @@ static void label_rule(void **state) {
   assert_int_equal(top[1], 1);
   assert_int_equal(top[2], 2);
   assert_string_equal(label, "low age" MID "lapsed" MID "high support");
+  /* A word already in the label is not repeated (two columns with one vocabulary word). */
+  name_t twins[3] = {"frequency", "rfm_frequency", "income"};
+  double zt[3] = {2.0, 1.5, -1.0};
+  label_of(twins, zt, 3, top, label);
+  assert_int_equal(top[1], 1);
+  assert_string_equal(label, "frequent" MID "low income");
   /* Ties: the lower column first; a categorical level reads as its column name. */
   double z3[6] = {0.5, -0.5, 0.5, 0.1, 0.7, -0.5};
   label_of(names, z3, 6, top, label);
