@@ -268,8 +268,6 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
            "--holdout and --holdout-column both choose the split: give one");
   CS_CHECK(!hcol || strcmp(hcol, label) != 0, CS_EUSAGE,
            "--holdout-column '%s' is also the --label-column", hcol);
-  /* Neither the label (cs_stage_feature_spec) nor the split is ever a feature of the model. */
-  if (hcol) spec.exclude[1] = (cs_feature_exclude_t){hcol, "the split (--holdout-column)"};
   CS_TRY(cs_stage_open(ctx, o, &st));
   if (hcol) CS_TRY(cs_churn_read_split(ctx, st.store, &st.part, hcol, &co));
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));

@@ -151,11 +151,18 @@ static int make_dir(cs_ctx_t *ctx, const char *dir) {
   return cs_par_agree(ctx, local);
 }
 
-/* What the store holds that decides which stages can run: the churn label column (the
- * churn stage's --label-column, from the config) and /transactions. Collective. */
+/* What the store and the churn stage's options decide for the whole job. */
+typedef struct {
+  char label[128]; /* the churn label column (the churn stage's --label-column) */
+  char split[128]; /* its --holdout-column, "" when none */
+  int has_label, has_txn;
+  uint64_t fingerprint;
+} probe_t;
+
+/* What the store holds that decides which stages can run: the churn label column (from the
+ * config) and /transactions. Collective. */
 static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int churn_on,
-                       int *has_label,
-                       int *has_txn, char *label, size_t label_size, uint64_t *fingerprint) {
+                       probe_t *p) {
   int status = CS_OK;
   cs_store_t *store = NULL;
   cs_part_t part;
@@ -163,18 +170,20 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   args_t a;
   common_args(&a, o);
   CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, (char **)a.v)));
-  snprintf(label, label_size, "%s", cs_opt_str(&co, "label-column"));
+  snprintf(p->label, sizeof p->label, "%s", cs_opt_str(&co, "label-column"));
+  const char *split = cs_opt_str(&co, "holdout-column");
+  snprintf(p->split, sizeof p->split, "%s", split ? split : "");
   CS_TRY(cs_store_open(ctx, input, &store));
-  *has_label = cs_store_column(store, label) != NULL;
+  p->has_label = cs_store_column(store, p->label) != NULL;
   /* A label the config names must exist: a typo would otherwise skip the churn stage. */
-  CS_CHECK(*has_label || !churn_on || !cs_opt_given(&co, "label-column"), CS_EDATA,
+  CS_CHECK(p->has_label || !churn_on || !cs_opt_given(&co, "label-column"), CS_EDATA,
            "%s: no column /customers/%s, the churn label (label-column in config %s)", input,
-           label, cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "");
-  *has_txn = store->txn_rows >= 0;
+           p->label, cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "");
+  p->has_txn = store->txn_rows >= 0;
   CS_TRY(cs_par_partition(ctx, store->n, &part));
   char fp[32];
   CS_TRY(cs_stage_check_ids(ctx, store, &part, fp));
-  *fingerprint = strtoull(fp, NULL, 16);
+  p->fingerprint = strtoull(fp, NULL, 16);
 fail:
   if (store) cs_store_close(store);
   cs_opts_free(&co);
@@ -442,9 +451,8 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
                     cJSON *summary) {
   int status = CS_OK;
   stage_run_t st[N_STAGES] = {{0}};
-  char label[128], key[17], ckpt[4200];
-  int has_label = 0, has_txn = 0;
-  uint64_t fingerprint = 0;
+  char key[17], ckpt[4200];
+  probe_t pr = {0};
   args_t a;
   double t0 = cs_wtime();
   const int64_t cache_mb = cs_opt_int(o, "read-cache-mb"); /* >= 0: checked by the parser */
@@ -454,7 +462,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
   CS_TRY(check_not_inputs(ctx, o, input, dir));
-  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &has_label, &has_txn, label, sizeof label, &fingerprint));
+  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
    * values) must still give another key, or --continue would keep last month's stages. */
@@ -466,7 +474,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     ident[2] = (int64_t)sb.st_mtim.tv_nsec;
   }
   CS_TRY(cs_par_bcast(ctx, ident, sizeof ident, 0));
-  CS_TRY(cs_par_agree(ctx, progress_key(o, fingerprint, ident, key)));
+  CS_TRY(cs_par_agree(ctx, progress_key(o, pr.fingerprint, ident, key)));
   int same = 0, resume = 0;
   if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st, &same));
   /* A checkpoint of this very run (same key) is resumed; any other is removed. */
@@ -480,8 +488,13 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
 
   if (st[ST_SEGMENT].on) {
     stage_args(&a, o, input, dir, "segments.h5", "segments.json");
-    add(&a, "--label-column"); /* the churn stage's label is not a segment feature either */
-    add(&a, label);
+    /* The churn stage's label and split are no segment features either. */
+    add(&a, "--label-column");
+    add(&a, pr.label);
+    if (pr.split[0]) {
+      add(&a, "--holdout-column");
+      add(&a, pr.split);
+    }
     add_path(&a, "--personas-csv", dir, "personas.csv");
     add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
     if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");
@@ -490,17 +503,17 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     cs_segment_resume_hint = NULL;
     CS_TRY(status);
   }
-  if (st[ST_CHURN].on && !has_label) {
+  if (st[ST_CHURN].on && !pr.has_label) {
     static char why[256];
     snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)",
-             label);
+             pr.label);
     skip(&st[ST_CHURN], "churn", why);
   } else if (st[ST_CHURN].on) {
     stage_args(&a, o, input, dir, "churn.h5", "churn.json");
     results_args(&a, st, dir, ST_CHURN); /* for churn-with-segment */
     CS_TRY(do_stage(ctx, st, ST_CHURN, "churn-train", cs_cmd_churn_train, &a, dir, key));
   }
-  if (st[ST_CLV].on && !has_txn) {
+  if (st[ST_CLV].on && !pr.has_txn) {
     skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
   } else if (st[ST_CLV].on) {
     stage_args(&a, o, input, dir, "clv.h5", "clv.json");

@@ -97,9 +97,11 @@ int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec) {
       .weights = cs_opt_str(o, "feature-weights"),
       .weight_column = cs_opt_str(o, "weight-column"),
   };
-  /* The churn label is no feature of any model (segment and churn train take the option). */
-  const char *label = cs_opt_str(o, "label-column");
+  /* The churn label and the churn split are no features of any model (segment and churn
+   * train take both options). */
+  const char *label = cs_opt_str(o, "label-column"), *hcol = cs_opt_str(o, "holdout-column");
   if (label) spec->exclude[0] = (cs_feature_exclude_t){label, "the churn label (--label-column)"};
+  if (hcol) spec->exclude[1] = (cs_feature_exclude_t){hcol, "the split (--holdout-column)"};
   CS_TRY(cs_features_parse_scale(cs_opt_str(o, "scale"), &spec->scale));
   CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec->missing));
 fail:

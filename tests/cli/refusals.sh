@@ -146,6 +146,8 @@ refused 1 "--features: 'churned' is the split (--holdout-column), so it cannot b
   churn train --input in.h5 --output o.h5 --label-column tier --holdout-column churned --features age,churned
 refused 1 "--features: 'tier' is the churn label (--label-column), so it cannot be a feature" \
   segment --input in.h5 --output o.h5 --k 2 --label-column tier --features age,tier
+refused 1 "--features: 'visits' is the split (--holdout-column), so it cannot be a feature" \
+  segment --input in.h5 --output o.h5 --k 2 --holdout-column visits --features age,visits
 refused 1 "--holdout and --holdout-column both choose the split: give one" \
   churn train --input in.h5 --output o.h5 --holdout-column churned --holdout 0.3
 refused 1 "--holdout-column 'tier' is also the --label-column" \

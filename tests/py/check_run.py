@@ -10,6 +10,7 @@
    their fields NaN; run.json says so.
 2b. The churn label under another name (label-column = left): trained on, never a feature of
    the segment or churn stage, the observed churn of roi; the results are those of run 1.
+2c. A fixed split (holdout-column of the churn stage): a feature of neither stage.
 3. --stages segment: only the segment stage runs, the others are "off".
 4. Bad input: an unknown stage, a missing store, an output directory under a missing parent:
    exit status 2/3, one error line, no run.json.
@@ -170,6 +171,26 @@ with h5py.File(path("r1", "roi.h5"), "r") as a, h5py.File(path("relabel", "roi.h
 check(np.array_equal(ta["churn_rate_observed"], tb["churn_rate_observed"]) and
       np.all(np.isfinite(tb["churn_rate_observed"])), "roi: observed churn from 'left'")
 check("left" in cols or b"left" in cols, f"roi store_columns name 'left' ({cols})")
+
+# 2c. A fixed split (`holdout-column` of the churn stage): run passes it to the segment stage
+#     too, so it is a feature of neither; the segments are those of run 1.
+with h5py.File(renamed, "r+") as f:
+    f["customers/split"] = (f["customers/customer_id"][...] % 5 == 0).astype(np.int8)
+split_ini = path("split.ini")
+with open(split_ini, "w") as f:
+    f.write("label-column = left\n[segment]\nk = 2..5\n[churn-train]\nholdout-column = split\n")
+run(1, "run", "--config", split_ini, "--input", renamed, "--output-dir", path("split"),
+    "--stages", "segment,churn", "--quiet")
+with h5py.File(path("split", "segments.h5"), "r") as a, \
+        h5py.File(path("split", "churn.h5"), "r") as b, h5py.File(renamed, "r") as c:
+    feats = list(a["segments/centroids"].attrs["features"]) + \
+        list(b["churn/model/coefficients"].attrs["features"])
+    sp = b["churn/split"][...]  # -1: unlabelled
+    check(np.array_equal(sp[sp >= 0], c["customers/split"][...][sp >= 0]),
+          "holdout-column: the churn split is the column")
+check(not [f for f in feats if f in ("split", b"split")], "the split column is not a feature")
+check(same(path("r1", "segments.h5"), path("split", "segments.h5"), "/segments"),
+      "holdout-column: the segments of run 1")
 
 # 3. One stage only.
 run(1, "run", "--config", config, "--input", store, "--output-dir", path("only"), "--stages",
