@@ -39,6 +39,10 @@ void cs_opts_free(cs_opts_t *o);
 void cs_opts_blame_config(const cs_opts_t *o);
 /* Whether `command` accepts option `name`. */
 int cs_opts_applies(const char *command, const cs_optdef_t *d);
+/* The i-th file option a command may read (0, 1, ...): its name in *name and, when it is
+ * given, the file (without the :DATASET of --init-centroids) in `file`. 1 given, 0 not given,
+ * -1 past the last. */
+int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len);
 /* The same file: the same device and inode when both exist, else the same canonical path. */
 int cs_same_file(const char *a, const char *b);
 /* Typed access (the option must exist in the table; values were checked by parse). */

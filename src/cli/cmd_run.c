@@ -388,30 +388,62 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
   return cs_par_barrier(ctx);
 }
 
-/* None of the files run writes or removes in DIR may be the store or the config: a store
- * named roi.h5 in the output directory would be removed before the first stage. A usage error,
- * found before anything is touched. Collective. */
-static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir) {
+/* Paths run sets itself for each stage: a value from the config file is not used. */
+static const char *const fixed_opts[] = {"output", "summary", "personas-csv", "checkpoint",
+                                         "resume", "roi-csv", "roi-markdown", "timings",
+                                         "segment-results", "churn-results", "clv-results",
+                                         "roi-results"};
+
+static int is_fixed_opt(const char *name) {
+  for (size_t f = 0; f < sizeof fixed_opts / sizeof *fixed_opts; f++)
+    if (!strcmp(name, fixed_opts[f])) return 1;
+  return 0;
+}
+
+static const char *const stage_commands[N_STAGES] = {"segment", "churn-train", "clv", "roi",
+                                                     "report"};
+
+/* None of the files run writes or removes in DIR may be a file a stage reads (the store, the
+ * config, a --previous or --init-centroids from the config): last month's segments.h5 named
+ * as `previous` in this month's output directory would be removed before the first stage. A
+ * usage error, found before anything is touched. Collective. */
+static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
+                            const stage_run_t *st) {
   int status = CS_OK;
-  if (ctx->rank == 0) {
-    const char *ins[2] = {input, cs_opt_str(o, "config")};
-    const char *names[2] = {"--input", "--config"};
-    char path[4200];
-    for (int i = 0; i < N_STAGES + 1 && status == CS_OK; i++)
-      for (int f = 0; status == CS_OK; f++) {
-        static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
-                                                "segments.h5.ckpt", NULL};
-        const char *name = i < N_STAGES ? stage_files[i][f] : run_files[f];
-        if (!name) break;
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        for (int j = 0; j < 2 && status == CS_OK; j++)
-          if (ins[j] && cs_same_file(ins[j], path))
-            status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                                  "%s %s is %s, a file run writes in --output-dir: move it or "
-                                  "choose another --output-dir", names[j], ins[j], path);
-      }
+  for (int s = 0; s < N_STAGES && status == CS_OK; s++) {
+    if (!st[s].on) continue;
+    cs_opts_t so = {0};
+    args_t a;
+    common_args(&a, o);
+    add(&a, "--input");
+    add(&a, input);
+    status = cs_par_agree(ctx, cs_opts_parse(&so, stage_commands[s], a.n, (char **)a.v));
+    int local = status; /* rank 0 compares the paths; every rank then agrees on the result */
+    for (int r = 0; local == CS_OK && ctx->rank == 0; r++) {
+      const char *name;
+      char file[4096], path[4200];
+      const int given = cs_opts_read_file(&so, r, &name, file, sizeof file);
+      if (given < 0) break;
+      if (!given || is_fixed_opt(name)) continue;
+      for (int i = 0; i < N_STAGES + 1 && local == CS_OK; i++)
+        for (int f = 0; local == CS_OK; f++) {
+          static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
+                                                  "segments.h5.ckpt", NULL};
+          const char *out = i < N_STAGES ? stage_files[i][f] : run_files[f];
+          if (!out) break;
+          snprintf(path, sizeof path, "%s/%s", dir, out);
+          if (cs_same_file(file, path)) {
+            local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                                  "--%s %s is %s, a file run writes in --output-dir: move it or "
+                                  "choose another --output-dir", name, file, path);
+            cs_opts_blame_config(&so);
+          }
+        }
+    }
+    cs_opts_free(&so);
+    if (status == CS_OK) status = cs_par_agree(ctx, local);
   }
-  return cs_par_agree(ctx, status);
+  return status;
 }
 
 /* The whole pipeline on `input`, results under `dir`. Collective. */
@@ -419,7 +451,7 @@ static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input
  * the first one runs, so a bad value in a later section does not cost the earlier stages'
  * work. Collective. */
 static int check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st) {
-  static const char *const commands[N_STAGES] = {"segment", "churn-train", "clv", "roi", "report"};
+  const char *const *commands = stage_commands;
   int status = CS_OK;
   args_t a;
   for (int i = 0; i < N_STAGES && status == CS_OK; i++) {
@@ -428,15 +460,10 @@ static int check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_ru
     common_args(&a, o);
     status = cs_par_agree(ctx, cs_opts_parse(&so, commands[i], a.n, (char **)a.v));
     /* Paths run sets itself: a value from the config file would be overridden without a word. */
-    static const char *const fixed[] = {"output", "summary", "personas-csv", "checkpoint",
-                                        "resume", "roi-csv", "roi-markdown", "timings",
-                                        "segment-results", "churn-results", "clv-results",
-                                        "roi-results"};
     for (int j = 0; status == CS_OK && ctx->rank == 0 && j < cs_n_optdefs; j++) {
       int is_fixed = !strcmp(cs_optdefs[j].name, "input") &&
                      (!cs_opt_str(o, "input") || !so.value[j] || strcmp(so.value[j], cs_opt_str(o, "input")));
-      for (size_t f = 0; f < sizeof fixed / sizeof *fixed; f++)
-        is_fixed |= !strcmp(cs_optdefs[j].name, fixed[f]);
+      is_fixed |= is_fixed_opt(cs_optdefs[j].name);
       if (is_fixed && so.source && so.source[j] == CS_SRC_CONFIG)
         cs_log_warn("config '%s': %s = %s is not used by the %s stage of run, which sets its "
                     "input and the paths of its results under --output-dir", cs_opt_str(o, "config"),
@@ -461,7 +488,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(check_not_inputs(ctx, o, input, dir));
+  CS_TRY(check_not_inputs(ctx, o, input, dir, st));
   CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's

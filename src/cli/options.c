@@ -456,9 +456,20 @@ int cs_same_file(const char *a, const char *b) {
   return strcmp(ca, cb) == 0;
 }
 
+int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len) {
+  if (i < 0 || i >= (int)(sizeof read_opts / sizeof *read_opts)) return -1;
+  *name = read_opts[i];
+  const char *v = raw(o, read_opts[i]);
+  if (!v || !*v) return 0;
+  /* --init-centroids FILE:DATASET, unless the whole value names a file */
+  const char *colon = strrchr(v, ':');
+  const int cut = !strcmp(read_opts[i], "init-centroids") && colon && access(v, F_OK);
+  snprintf(file, len, "%.*s", cut ? (int)(colon - v) : (int)strlen(v), v);
+  return 1;
+}
+
 /* No file is written twice, and none the command reads is written (it would be truncated
- * before it is read). --init-centroids may carry a :DATASET suffix; a checkpoint may be the
- * one --resume continues. */
+ * before it is read). A checkpoint may be the one --resume continues. */
 static int check_file_roles(const cs_opts_t *o) {
   const int nw = (int)(sizeof write_opts / sizeof *write_opts);
   const int nr = (int)(sizeof read_opts / sizeof *read_opts);
@@ -471,11 +482,10 @@ static int check_file_roles(const cs_opts_t *o) {
       if (!is_read && v <= w) continue;
       if (is_read && !strcmp(name, "resume") && !strcmp(write_opts[w], "checkpoint")) continue;
       const char *other = raw(o, name);
-      if (!other || !*other) continue;
       char file[4096];
-      const char *colon = strrchr(other, ':');
-      snprintf(file, sizeof file, "%.*s", !strcmp(name, "init-centroids") && colon && access(other, F_OK)
-                                              ? (int)(colon - other) : (int)strlen(other), other);
+      if (is_read ? cs_opts_read_file(o, v - nw, &name, file, sizeof file) != 1
+                  : (!other || !*other || snprintf(file, sizeof file, "%s", other) < 0))
+        continue;
       if (cs_same_file(out, file))
         return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--%s '%s' is the same file as --%s "
                             "'%s': %s", write_opts[w], out, name, other,
