@@ -194,17 +194,17 @@ static int write_text(cs_ctx_t *ctx, const char *path, const char *text);
 
 /* ---- run.progress: the stages finished so far, under the key of the run ---- */
 
-/* The key: the input fingerprint, the store file's identity (size, mtime; from rank 0), the
- * bytes of the config file and the stage list. Local
- * (every rank reads the config file itself, as option parsing does). */
-static int progress_key(const cs_opts_t *o, uint64_t fingerprint, const int64_t ident[3],
+/* The key: the input fingerprint, the identity of the store file and of the other files the
+ * stages read (size, mtime; from rank 0), the bytes of the config file and the stage list.
+ * Local (every rank reads the config file itself, as option parsing does). */
+static int progress_key(const cs_opts_t *o, uint64_t fingerprint, const int64_t ident[4],
                         char key[17]) {
   int status = CS_OK;
   XXH3_state_t *h = XXH3_createState();
   CS_CHECK(h, CS_ENOMEM, "out of memory");
   XXH3_64bits_reset(h);
   XXH3_64bits_update(h, &fingerprint, sizeof fingerprint);
-  XXH3_64bits_update(h, ident, 3 * sizeof *ident);
+  XXH3_64bits_update(h, ident, 4 * sizeof *ident);
   const char *stages = cs_opt_str(o, "stages"), *cfg = cs_opt_str(o, "config");
   XXH3_64bits_update(h, stages, strlen(stages) + 1);
   if (cfg) {
@@ -403,28 +403,50 @@ static int is_fixed_opt(const char *name) {
 static const char *const stage_commands[N_STAGES] = {"segment", "churn-train", "clv", "roi",
                                                      "report"};
 
-/* None of the files run writes or removes in DIR may be a file a stage reads (the store, the
- * config, a --previous or --init-centroids from the config): last month's segments.h5 named
- * as `previous` in this month's output directory would be removed before the first stage. A
- * usage error, found before anything is touched. Collective. */
-static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
-                            const stage_run_t *st) {
+/* The files the stages read besides run's own results (the store, the config, a --previous
+ * or --init-centroids from the config). None of the files run writes or removes in DIR may be
+ * one of them: last month's segments.h5 named as `previous` in this month's output directory
+ * would be removed before the first stage. A usage error, found before anything is touched.
+ * On rank 0, *ident is a hash of their names, sizes and modification times, for the key of
+ * --continue (a stage kept from an earlier run read the same files). Collective. */
+static int check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input,
+                              const char *dir, const stage_run_t *st, int64_t *ident) {
   int status = CS_OK;
-  for (int s = 0; s < N_STAGES && status == CS_OK; s++) {
-    if (!st[s].on) continue;
+  XXH3_state_t *h = XXH3_createState();
+  if (h) XXH3_64bits_reset(h);
+  status = cs_par_agree(ctx, h ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory"));
+  /* s = -1: run's own --input and --config (whatever the stages); then each stage that is on,
+   * with its config section. */
+  for (int s = -1; s < N_STAGES && status == CS_OK; s++) {
+    if (s >= 0 && !st[s].on) continue;
     cs_opts_t so = {0};
-    args_t a;
-    common_args(&a, o);
-    add(&a, "--input");
-    add(&a, input);
-    status = cs_par_agree(ctx, cs_opts_parse(&so, stage_commands[s], a.n, (char **)a.v));
+    if (s >= 0) {
+      args_t a;
+      common_args(&a, o);
+      if (s != ST_REPORT) { /* report reads the results only */
+        add(&a, "--input");
+        add(&a, input);
+      }
+      status = cs_par_agree(ctx, cs_opts_parse(&so, stage_commands[s], a.n, (char **)a.v));
+    }
+    const cs_opts_t *so_ = s >= 0 ? &so : o;
     int local = status; /* rank 0 compares the paths; every rank then agrees on the result */
     for (int r = 0; local == CS_OK && ctx->rank == 0; r++) {
       const char *name;
       char file[4096], path[4200];
-      const int given = cs_opts_read_file(&so, r, &name, file, sizeof file);
+      const int given = cs_opts_read_file(so_, r, &name, file, sizeof file);
       if (given < 0) break;
-      if (!given || is_fixed_opt(name)) continue;
+      if (!given || is_fixed_opt(name) ||
+          (s >= 0 && (!strcmp(name, "input") || !strcmp(name, "config"))))
+        continue;
+      struct stat sb;
+      int64_t id[2] = {-1, -1};
+      if (stat(file, &sb) == 0)
+        id[0] = (int64_t)sb.st_size,
+        id[1] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+      XXH3_64bits_update(h, name, strlen(name) + 1);
+      XXH3_64bits_update(h, file, strlen(file) + 1);
+      XXH3_64bits_update(h, id, sizeof id);
       for (int i = 0; i < N_STAGES + 1 && local == CS_OK; i++)
         for (int f = 0; local == CS_OK; f++) {
           static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
@@ -434,15 +456,17 @@ static int check_not_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input
           snprintf(path, sizeof path, "%s/%s", dir, out);
           if (cs_same_file(file, path)) {
             local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                                  "--%s %s is %s, a file run writes in --output-dir: move it or "
-                                  "choose another --output-dir", name, file, path);
-            cs_opts_blame_config(&so);
+                                 "--%s %s is %s, a file run writes in --output-dir: move it or "
+                                 "choose another --output-dir", name, file, path);
+            cs_opts_blame_config(so_);
           }
         }
     }
     cs_opts_free(&so);
     if (status == CS_OK) status = cs_par_agree(ctx, local);
   }
+  if (h) *ident = (int64_t)XXH3_64bits_digest(h);
+  XXH3_freeState(h);
   return status;
 }
 
@@ -488,12 +512,13 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(check_not_inputs(ctx, o, input, dir, st));
-  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
-   * values) must still give another key, or --continue would keep last month's stages. */
-  int64_t ident[3] = {-1, -1, -1};
+   * values) must still give another key, or --continue would keep last month's stages; the
+   * same for the other files the stages read (ident[3]). */
+  int64_t ident[4] = {-1, -1, -1, -1};
+  CS_TRY(check_stage_inputs(ctx, o, input, dir, st, &ident[3]));
+  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
   struct stat sb;
   if (ctx->rank == 0 && stat(input, &sb) == 0) {
     ident[0] = (int64_t)sb.st_size;

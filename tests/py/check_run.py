@@ -283,6 +283,22 @@ p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--co
 s = json.load(open(os.path.join(d2, "run.json")))["stages"]
 check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
       "--continue after the store file changed starts over")
+# The same for a file a stage reads besides the store (`previous`, last month's results
+# re-done since): a segment stage kept from before would report migration against results
+# that no longer exist.
+prev_ini, d4 = path("prev.ini"), path("int_prev")
+with open(prev_ini, "w") as f:
+    f.write(f"[segment]\nprevious = {path('ref', 'segments.h5')}\n")
+run(1, "run", "--config", prev_ini, "--input", store, "--output-dir", d4, "--stages", "segment",
+    "--quiet")
+p = run(1, "run", "--config", prev_ini, "--input", store, "--output-dir", d4, "--stages",
+        "segment", "--continue")
+check("finished in an earlier run: kept" in p.stderr, "--continue with previous unchanged keeps")
+st_ = os.stat(path("ref", "segments.h5"))
+os.utime(path("ref", "segments.h5"), ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
+p = run(1, "run", "--config", prev_ini, "--input", store, "--output-dir", d4, "--stages",
+        "segment", "--continue")
+check("starting over" in p.stderr, "--continue after the previous file changed starts over")
 # A checkpoint of another configuration: --continue starts over instead of failing on it.
 d3 = interrupted("int_other", 2, "interrupted by SIGTERM after k-means iteration 2")
 with open(fixed, "a") as f:
