@@ -142,14 +142,17 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
            cs_opt_str(o, "horizon-months"));
   cs_rfm_opts_t ro = {.merge_same_day = cs_opt_bool(o, "merge-same-day")};
   const char *cal = cs_opt_str(o, "calibration-end"), *hold = cs_opt_str(o, "holdout-end");
-  /* The date's own message, prefixed with the option it came from. */
+  /* The date's own message, prefixed with the option it came from (the first error set is
+   * the one kept, so the date's is cleared first). */
   char why[CS_MSG_MAX];
   if (cal && cs_parse_day(cal, &ro.cal_end) != CS_OK) {
     snprintf(why, sizeof why, "%s", cs_error_get()->msg);
+    cs_error_clear();
     CS_FAIL(CS_EUSAGE, "--calibration-end: %s", why);
   }
   if (hold && cs_parse_day(hold, &ro.holdout_end) != CS_OK) {
     snprintf(why, sizeof why, "%s", cs_error_get()->msg);
+    cs_error_clear();
     CS_FAIL(CS_EUSAGE, "--holdout-end: %s", why);
   }
 

@@ -668,7 +668,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   char ini[4200], store[4200], customers[32], path[4200];
   args_t a;
   CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
-  int64_t n = cs_opt_given(o, "customers") ? cs_opt_int(o, "customers") : 1000000;
+  int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
   CS_TRY(make_dir(ctx, dir));
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);

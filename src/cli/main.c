@@ -108,7 +108,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_commands; i++)
     if (!strcmp(word, commands[i].name)) cmd = &commands[i];
   cs_opts_t opts = {0};
-  if (!cmd)
+  if (!cmd && !strcmp(word, "churn"))
+    status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                          "churn needs a second word: churn train or churn score (custseg churn "
+                          "train --help)");
+  else if (!cmd)
     status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                           "unknown command '%s' (run custseg --help for the list)", word);
   else

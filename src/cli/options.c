@@ -58,7 +58,7 @@ const cs_optdef_t cs_optdefs[] = {
      "share of labelled customers held out for evaluation, chosen by a hash of customer_id"},
     {"label-positive", CS_OPT_STR, NULL, "churn-train",
      "for a categorical label column: the level that means churned (default: the one of its two "
-     "levels that reads as yes: yes, y, true, t, 1, or the column's name)"},
+     "levels that reads as yes: yes, y, true, t, 1, treatment, holdout, test, or the column's name)"},
     {"holdout-column", CS_OPT_STR, NULL, "segment churn-train",
      "take the split from this column instead (1 holdout, 0 training), e.g. a fixed split; "
      "never a feature (segment leaves it out of the default features too)"},
@@ -125,7 +125,7 @@ const cs_optdef_t cs_optdefs[] = {
      "distances; yinyang keeps bounds per group of about 10 centroids) or auto "
      "(docs/segments.md)"},
     {"customers", CS_OPT_INT, "100000", "generate demo",
-     "number of customers N (demo: 1000000 unless given)"},
+     "number of customers N"},
     {"output-dir", CS_OPT_STR, NULL, "run demo",
      "directory for every stage's results (created if missing; its parent must exist)"},
     {"continue", CS_OPT_BOOL, "false", "run",
@@ -195,6 +195,20 @@ const cs_optdef_t cs_optdefs[] = {
      "directory for the sort's temporary files (default: the output's directory)"},
 };
 const int cs_n_optdefs = (int)(sizeof cs_optdefs / sizeof *cs_optdefs);
+
+/* Defaults that differ for one command (the demo's population is larger than generate's). */
+static const struct {
+  const char *command, *name, *def;
+} command_defaults[] = {{"demo", "customers", "1000000"}};
+
+/* The default of option i for `command`, NULL when it has none. */
+static const char *default_of(const char *command, int i) {
+  for (size_t k = 0; k < sizeof command_defaults / sizeof *command_defaults; k++)
+    if (!strcmp(command, command_defaults[k].command) &&
+        !strcmp(cs_optdefs[i].name, command_defaults[k].name))
+      return command_defaults[k].def;
+  return cs_optdefs[i].def;
+}
 
 static int find(const char *name) {
   for (int i = 0; i < cs_n_optdefs; i++)
@@ -516,7 +530,7 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   o->line = calloc((size_t)cs_n_optdefs, sizeof *o->line);
   CS_CHECK(o->value && o->source && o->line, CS_ENOMEM, "out of memory");
   for (int i = 0; i < cs_n_optdefs; i++)
-    if (cs_optdefs[i].def) CS_TRY(set(o, i, cs_optdefs[i].def, CS_SRC_DEFAULT, "default"));
+    if (default_of(command, i)) CS_TRY(set(o, i, default_of(command, i), CS_SRC_DEFAULT, "default"));
 
   /* Flags are parsed into a list first, so --config is read before the flags override it. */
   int nflags = 0;
@@ -652,8 +666,9 @@ void cs_opts_usage(const char *command, const char *summary, const char *synopsi
              d->type == CS_OPT_BOOL ? "" : d->type == CS_OPT_STR ? " TEXT"
                                        : d->type == CS_OPT_INT   ? " INT"
                                                                  : " NUM");
-    printf("  %-26s %s%s%s%s\n", left, d->help, d->def ? " [default: " : "", d->def ? d->def : "",
-           d->def ? "]" : "");
+    const char *def = default_of(command, i);
+    printf("  %-26s %s%s%s%s\n", left, d->help, def ? " [default: " : "", def ? def : "",
+           def ? "]" : "");
   }
 }
 

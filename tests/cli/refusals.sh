@@ -139,6 +139,15 @@ refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..10
 refused 1 "--k must be in 1..100000, got 99999999999999999999" \
   segment --input in.h5 --output o.h5 --k 99999999999999999999
 
+# `churn` alone names its two commands.
+refused 1 "churn needs a second word: churn train or churn score" churn --help
+
+# A bad date names the option it came from.
+refused 1 "--calibration-end: '1997-02-30' is not a valid date" \
+  clv --input in.h5 --output o.h5 --calibration-end 1997-02-30
+refused 1 "--holdout-end: 'soon' is neither a date YYYY-MM-DD nor a day number" \
+  clv --input in.h5 --output o.h5 --holdout-end soon
+
 # The churn label and the split column are never features; a split column holds 0 and 1.
 refused 1 "--features: 'tier' is the churn label (--label-column), so it cannot be a feature" \
   churn train --input in.h5 --output o.h5 --label-column tier --features age,tier

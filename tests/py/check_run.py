@@ -327,6 +327,10 @@ check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo print
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
+# demo's own default population (10^6), in its help and in the summary of a run without
+# --customers (the help and run.json had said generate's 100000).
+check("--customers INT            number of customers N [default: 1000000]" in
+      run(1, "demo", "--help").stdout, "demo --help: --customers defaults to 1000000")
 # Again in the same directory without the roi and report stages: no earlier table or report.
 p = run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--stages",
         "segment,churn")
