@@ -260,7 +260,8 @@ fail:
 }
 
 /* A good row: inference, widening and levels. */
-static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass_t *vc) {
+static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass_t *vc,
+                     const int64_t *iv) {
   int status = CS_OK;
   for (int k = 1; k < imp->ncols; k++) {
     cs__col_t *c = &imp->cols[k];
@@ -268,6 +269,13 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
     if (vc[k] == CS_V_EMPTY) {
       c->missing++;
       continue;
+    }
+    /* An integer a double cannot hold exactly, noted in case inference ends in float64. */
+    const int64_t two53 = (int64_t)1 << 53;
+    if (!c->declared && !c->wide_line && vc[k] == CS_V_INT && (iv[k] > two53 || iv[k] < -two53) &&
+        (c->kind == CS_K_AUTO || c->kind == CS_K_INT)) {
+      c->wide_line = rec->line;
+      snprintf(c->wide_text, sizeof c->wide_text, "%s", s);
     }
     switch (c->kind) {
     case CS_K_AUTO:
@@ -323,6 +331,14 @@ static int finalize(cs__imp_t *imp) {
       cs__dict_free(&c->dict);
     }
     if (c->kind == CS_K_INT && !c->declared && c->missing) c->kind = CS_K_FLOAT;
+    /* Widened to float64 (a fraction, or a missing value), a big integer would change its
+     * digits without a word, as one outside int64 would (check_row): the user chooses. */
+    CS_CHECK(c->declared || c->kind != CS_K_FLOAT || !c->wide_line, CS_EDATA,
+             "%s:%lld: column '%s': %s is an integer beyond 2^53, but the column becomes float64 "
+             "(it has %s), which would change its digits (declare it float64 to keep it "
+             "approximately, or categorical to keep its digits, in --schema)", file_of(imp),
+             (long long)c->wide_line, c->csv_name, c->wide_text,
+             c->missing ? "empty values" : "fractional values");
     if (c->kind == CS_K_CAT && c->dict.n == 0) { /* no value at all: nothing to code */
       if (c->declared && imp->cust_pass == 1)
         cs_log_warn("column '%s' is declared categorical in %s but has no value: stored as "
@@ -436,7 +452,7 @@ static int scan_rows(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, cs_xsort
       CS_TRY(cs_xsort_add(imp->skip, &rec.line));
       continue;
     }
-    CS_TRY(learn_row(imp, &rec, vc));
+    CS_TRY(learn_row(imp, &rec, vc, iv));
     idline_t il = {iv[0], rec.line};
     CS_TRY(cs_xsort_add(dup, &il));
     (*good)++;

@@ -91,6 +91,8 @@ typedef struct cs__col {
   int64_t seen;           /* non-empty values so far while inferring */
   int saw_float, overflow;
   int64_t missing;
+  int64_t wide_line;      /* inferred: the first line with an integer beyond 2^53, 0 if none */
+  char wide_text[24];     /* ... and that value as written */
   cs_dict_t dict;         /* levels (categorical), or the values seen while inferring */
   int fixed_levels;       /* levels declared: no others are accepted */
   int32_t *code;          /* dict index -> code (levels in byte order unless declared) */

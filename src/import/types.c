@@ -152,6 +152,12 @@ static int read_levels(const cs_schema_t *s, int line, char *list, cs_schema_ent
       return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
                           "schema %s line %d: column '%s': an empty category", s->path, line,
                           e->name);
+    const int bad = cs_utf8_bad(t);
+    if (bad >= 0)
+      return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                          "schema %s line %d: column '%s': a category that is not UTF-8 (byte "
+                          "%d is 0x%02X); save the schema as UTF-8", s->path, line, e->name,
+                          bad, (unsigned char)t[bad]);
     for (int k = 0; k < e->n_levels; k++)
       if (!strcmp(e->levels[k], t))
         return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
@@ -218,7 +224,8 @@ int cs__schema_read(const char *path, cs_schema_t *s) {
   int cap_e = 0;
   while (getline(&buf, &cap, f) >= 0) {
     line++;
-    char *t = trim(buf);
+    /* A byte-order mark (a schema saved by Notepad) is no part of the first name. */
+    char *t = trim(line == 1 && !strncmp(buf, "\xEF\xBB\xBF", 3) ? buf + 3 : buf);
     if (!*t || *t == '#' || *t == ';') continue;
     if (s->n == cap_e) {
       cap_e = cap_e ? 2 * cap_e : 32;

@@ -7,7 +7,9 @@ failed before its fix):
     category levels or the missing counts (as if they were not in the file), at 1 and 3 ranks
     and with spilling sorts;
  3. an integer outside int64 is a bad row naming the range, not a silent float64, unless the
-    column is declared float64 or categorical;
+    column is declared float64 or categorical; so is one beyond 2^53 in an inferred column
+    that becomes float64 (3b); a schema with a byte-order mark is read, and declared levels
+    that are not UTF-8 are refused (3c);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
     bad record;
  5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte;
@@ -150,6 +152,39 @@ for decl, kind in (("float64", "f"), ("categorical", "i")):
         with h5py.File(path("big.h5"), "r") as f:
             if f["customers/big"].dtype.kind != kind:
                 failures.append(f"int64 overflow declared {decl}: stored {f['customers/big'].dtype}")
+
+# 3b. integers beyond 2^53 in a column that becomes float64 (a missing value, a fraction):
+#     an error naming the line and value (the digits had changed without a word)
+csv = write("wide.csv", "customer_id,acct,acct2\n1,9007199254740993,5\n2,,1234567890123456789\n"
+            "3,5,0.5\n")
+expect_error("2^53 with a missing value", path("wide.h5"),
+             ["import", "--customers-csv", csv, "--output", path("wide.h5")],
+             "wide.csv:2: column 'acct': 9007199254740993 is an integer beyond 2^53, but the "
+             "column becomes float64 (it has empty values)")
+sch = write("wide.schema", "acct = float64\n")
+expect_error("2^53 with a fraction", path("wide.h5"),
+             ["import", "--customers-csv", csv, "--output", path("wide.h5"), "--schema", sch],
+             "wide.csv:3: column 'acct2': 1234567890123456789 is an integer beyond 2^53, but the "
+             "column becomes float64 (it has fractional values)")
+sch = write("wide.schema", "acct = float64\nacct2 = categorical\n")
+if imported("2^53 declared", path("wide.h5"), ["import", "--customers-csv", csv, "--output",
+                                               path("wide.h5"), "--schema", sch, "--quiet"]):
+    with h5py.File(path("wide.h5"), "r") as f:
+        cats = [c.decode() if isinstance(c, bytes) else c for c in f["customers/acct2"].attrs["categories"]]
+        if "1234567890123456789" not in cats:
+            failures.append(f"2^53 declared categorical: levels {cats}")
+
+# 3c. a schema saved with a byte-order mark, and declared levels that are not UTF-8
+csv = write("bom.csv", "customer_id,age,city\n1,30,a\n")
+if not imported("schema with a BOM", path("bom.h5"),
+                ["import", "--customers-csv", csv, "--output", path("bom.h5"), "--quiet",
+                 "--schema", write("bom.schema", b"\xef\xbb\xbfcustomer_id = id\r\nage = float\r\n")]):
+    pass
+expect_error("declared levels not UTF-8", path("bom.h5"),
+             ["import", "--customers-csv", csv, "--output", path("bom.h5"), "--schema",
+              write("l1.schema", "city = categorical: a, Z\u00fcrich\n".encode("latin-1"))],
+             "l1.schema line 1: column 'city': a category that is not UTF-8 (byte 1 is 0xFC)",
+             want=1)
 
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
