@@ -110,9 +110,13 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
                h->field[j], k + 1, j + 1);
     if (!strcmp(h->field[j], id_name)) id_field = j;
   }
-  CS_CHECK(id_field >= 0, CS_EDATA,
-           "%s:1: no column '%s' in the header (name the customer id column with --id-column, "
-           "or mark it 'id' in --schema)", f, id_name);
+  if (id_field < 0) {
+    char list[512], hint[160];
+    cs__header_list(h->field, h->n, list, sizeof list, hint, sizeof hint, "--delimiter");
+    CS_FAIL(CS_EDATA, "%s:1: no column '%s' in the header (the columns are: %s; name the "
+            "customer id column with --id-column, or mark it 'id' in --schema%s)", f, id_name,
+            list, hint);
+  }
   imp->cols = calloc((size_t)h->n, sizeof *imp->cols);
   CS_CHECK(imp->cols, CS_ENOMEM, "out of memory");
   for (int pass = 0; pass < 2; pass++) /* the id column first, then the others in order */

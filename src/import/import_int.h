@@ -60,6 +60,10 @@ cs_schema_entry_t *cs__schema_find(cs_schema_t *s, const char *name);
 cs_dtype_t cs__code_dtype(int64_t n_levels);
 /* Whether integer v fits type t (an integer type). */
 int cs__int_fits(cs_dtype_t t, int64_t v);
+/* The names of a header as "a, b, c" for an error message (cut to len), and, when the header
+ * is one field holding ';', a tab or '|', a hint at --delimiter (else ""). */
+void cs__header_list(const char *const *names, int n, char *list, size_t len, char *hint, size_t hlen,
+                     const char *option);
 
 /* ---- distinct strings (dict.c): category levels ------------------------------------------- */
 typedef struct cs_dict {

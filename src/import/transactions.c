@@ -83,12 +83,11 @@ static int find_role(const cs__imp_t *imp, const names_t *nm, const char *name, 
       *idx = i;
       return CS_OK;
     }
-  char list[512] = "";
-  for (int i = 0; i < nm->n; i++)
-    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", nm->v[i]);
+  char list[512], hint[160];
+  cs__header_list((const char *const *)nm->v, nm->n, list, sizeof list, hint, sizeof hint, "--txn-delimiter");
   return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                       "%s:1: no column '%s' (the columns are: %s; name it with %s, or name the "
-                      "file's columns with --txn-columns)", file_of(imp), name, list, opt);
+                      "file's columns with --txn-columns%s)", file_of(imp), name, list, opt, hint);
 }
 
 /* Check one row and put it into the sort. 0: added, 1: skipped, < 0: error. */

@@ -85,7 +85,20 @@ void cs__na_free(cs_na_t *na) {
 }
 
 cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
-  if (!*s) return CS_V_EMPTY;
+  /* Spaces and tabs around a value (libcsv trims unquoted fields; a quoted one keeps them, as
+   * in `"  12.50"` or the `" "` of a blank) do not make a number text or a blank a value. */
+  const char *b = s;
+  while (*b == ' ' || *b == '\t') b++;
+  if (!*b) return CS_V_EMPTY;
+  size_t n = strlen(b);
+  while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+  char buf[128];
+  if (b != s || b[n] != '\0') {
+    if (n >= sizeof buf) return CS_V_TEXT; /* no number or marker is that long */
+    memcpy(buf, b, n);
+    buf[n] = '\0';
+    s = buf;
+  }
   for (int k = 0; k < na->n; k++)
     if (!strcmp(s, na->tok[k])) return CS_V_EMPTY;
   int rc = cs__parse_int(s, i);
@@ -99,6 +112,23 @@ cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f
   }
   if (cs__parse_float(s, f) == 0) return CS_V_FLOAT;
   return CS_V_TEXT;
+}
+
+void cs__header_list(const char *const *names, int n, char *list, size_t len, char *hint, size_t hlen,
+                     const char *option) {
+  list[0] = hint[0] = '\0';
+  for (int i = 0; i < n; i++)
+    snprintf(list + strlen(list), len - strlen(list), "%s%s", i ? ", " : "", names[i]);
+  static const struct {
+    char c;
+    const char *shown, *name;
+  } seps[] = {{';', "';'", "semicolon"}, {'\t', "a tab", "tab"}, {'|', "'|'", "pipe"}};
+  for (size_t k = 0; n == 1 && k < sizeof seps / sizeof *seps; k++)
+    if (strchr(names[0], seps[k].c)) {
+      snprintf(hint, hlen, "; the header is one field holding %s: is the file separated by it "
+               "(%s %s)?", seps[k].shown, option, seps[k].name);
+      break;
+    }
 }
 
 cs_dtype_t cs__code_dtype(int64_t n_levels) {

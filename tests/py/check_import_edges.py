@@ -9,7 +9,8 @@ failed before its fix):
  3. an integer outside int64 is a bad row naming the range, not a silent float64, unless the
     column is declared float64 or categorical; so is one beyond 2^53 in an inferred column
     that becomes float64 (3b); a schema with a byte-order mark is read, and declared levels
-    that are not UTF-8 are refused (3c);
+    that are not UTF-8 are refused (3c); quoted numbers with spaces are numbers, and a header
+    that is one field with ';' suggests --delimiter semicolon (3d);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
     bad record;
  5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte;
@@ -185,6 +186,25 @@ expect_error("declared levels not UTF-8", path("bom.h5"),
               write("l1.schema", "city = categorical: a, Z\u00fcrich\n".encode("latin-1"))],
              "l1.schema line 1: column 'city': a category that is not UTF-8 (byte 1 is 0xFC)",
              want=1)
+
+# 3d. quoted numbers with spaces around them are numbers, a quoted blank is missing (as
+#     pandas reads them; a QUOTE_ALL export had made them categorical); a header of one field
+#     holding ';' suggests --delimiter semicolon
+csv = write("qsp.csv", 'customer_id,amount,city\n1,"  12.50"," a"\n2,"3.00","b"\n3," ","c"\n'
+            '" 4",7,d\n')
+if imported("quoted spaces", path("qsp.h5"), ["import", "--customers-csv", csv, "--output",
+                                              path("qsp.h5"), "--quiet"]):
+    with h5py.File(path("qsp.h5"), "r") as f:
+        a = f["customers/amount"][...]
+        if f["customers/amount"].dtype.kind != "f" or not np.allclose(a[[0, 1, 3]], [12.5, 3, 7]) \
+                or not np.isnan(a[2]) or list(f["customers/customer_id"][...]) != [1, 2, 3, 4]:
+            failures.append(f"quoted spaces: amount {f['customers/amount'].dtype} {a}")
+expect_error("semicolon header", path("semi.h5"),
+             ["import", "--customers-csv", write("semi.csv", "customer_id;amt\n1;2\n"),
+              "--output", path("semi.h5")],
+             "(the columns are: customer_id;amt; name the customer id column with --id-column, "
+             "or mark it 'id' in --schema; the header is one field holding ';': is the file "
+             "separated by it (--delimiter semicolon)?)")
 
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
