@@ -241,12 +241,25 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
   return 0;
 }
 
+/* For a column of numbers that one text value made categorical: where that happened, and
+ * what to do if the text marks a missing value ("" otherwise). */
+static const char *text_hint(const cs__col_t *c, char *buf, size_t len) {
+  buf[0] = '\0';
+  if (c->text_line && !c->declared && c->n_numeric > c->n_text)
+    snprintf(buf, len, "; it holds numbers but became text at line %lld with '%s': if that "
+             "marks a missing value, add it to --na-values", (long long)c->text_line,
+             c->text_value);
+  return buf;
+}
+
 static int add_level(cs__imp_t *imp, cs__col_t *c, const char *s, int64_t line) {
   int idx, added, status = CS_OK;
+  char hint[160];
   CS_CHECK(!c->overflow, CS_EDATA, "%s:%lld: column '%s': text value '%s' among more than %lld "
            "distinct values; a text column is stored as categorical (declare the column 'skip' "
-           "or its type in --schema, or raise --max-categories)", file_of(imp),
-           (long long)line, c->csv_name, s, (long long)imp->o->max_categories);
+           "or its type in --schema, or raise --max-categories%s)", file_of(imp),
+           (long long)line, c->csv_name, s, (long long)imp->o->max_categories,
+           text_hint(c, hint, sizeof hint));
   CS_TRY(cs__dict_add(&c->dict, s, &idx, &added));
   int bad = added ? cs_utf8_bad(s) : -1;
   if (bad >= 0) {
@@ -257,8 +270,8 @@ static int add_level(cs__imp_t *imp, cs__col_t *c, const char *s, int64_t line) 
   CS_CHECK(c->dict.n <= imp->o->max_categories, CS_EDATA,
            "%s:%lld: column '%s': more than %lld distinct values; a text column is stored as "
            "categorical (declare the column 'skip' or its type in --schema, or raise "
-           "--max-categories)", file_of(imp), (long long)line, c->csv_name,
-           (long long)imp->o->max_categories);
+           "--max-categories%s)", file_of(imp), (long long)line, c->csv_name,
+           (long long)imp->o->max_categories, text_hint(c, hint, sizeof hint));
 fail:
   return status;
 }
@@ -287,6 +300,10 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
       if (vc[k] == CS_V_TEXT) { /* text: categorical from here on, earlier values included */
         c->kind = CS_K_CAT;
         c->decided = 1;
+        c->text_line = rec->line;
+        snprintf(c->text_value, sizeof c->text_value, "%s", s);
+        c->n_numeric = c->seen - 1;
+        c->n_text = 1;
         CS_TRY(add_level(imp, c, s, rec->line));
         break;
       }
@@ -307,6 +324,8 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
       if (vc[k] == CS_V_FLOAT) c->kind = CS_K_FLOAT; /* inferred: widen (declared: checked) */
       break;
     case CS_K_CAT:
+      c->n_numeric += vc[k] != CS_V_TEXT;
+      c->n_text += vc[k] == CS_V_TEXT;
       if (!c->fixed_levels) CS_TRY(add_level(imp, c, s, rec->line));
       break;
     default:
@@ -353,6 +372,13 @@ static int finalize(cs__imp_t *imp) {
     }
     if (!c->declared && c->kind == CS_K_INT) c->dtype = CS_DT_I64;
     if (!c->declared && c->kind == CS_K_FLOAT) c->dtype = CS_DT_F64;
+    if (c->kind == CS_K_CAT && imp->cust_pass == 1 && c->text_line && !c->declared &&
+        c->n_numeric > c->n_text)
+      cs_log_warn("column '%s' is stored as categorical with %d levels because of text such as "
+                  "'%s' (line %lld), though %lld of its %lld values are numbers; if that text "
+                  "marks a missing value, add it to --na-values (or declare the column in "
+                  "--schema)", c->csv_name, c->dict.n, c->text_value, (long long)c->text_line,
+                  (long long)c->n_numeric, (long long)(c->n_numeric + c->n_text));
     if (c->kind == CS_K_CAT) {
       c->dtype = cs__code_dtype(c->dict.n);
       int32_t *order = malloc((size_t)c->dict.n * sizeof *order);

@@ -10,7 +10,8 @@ failed before its fix):
     column is declared float64 or categorical; so is one beyond 2^53 in an inferred column
     that becomes float64 (3b); a schema with a byte-order mark is read, and declared levels
     that are not UTF-8 are refused (3c); quoted numbers with spaces are numbers, and a header
-    that is one field with ';' suggests --delimiter semicolon (3d);
+    that is one field with ';' suggests --delimiter semicolon (3d); a column of numbers made
+    categorical by one text value is named with that value and its line (3e);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
     bad record;
  5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte;
@@ -205,6 +206,20 @@ expect_error("semicolon header", path("semi.h5"),
              "(the columns are: customer_id;amt; name the customer id column with --id-column, "
              "or mark it 'id' in --schema; the header is one field holding ';': is the file "
              "separated by it (--delimiter semicolon)?)")
+
+# 3e. one 'NA' in a column of numbers makes it categorical: a warning says where and why,
+#     and the too-many-levels error points at that line (it had suggested --max-categories)
+vals = ["%.2f" % (1000 + i * 1.37) for i in range(300)]
+vals[48] = "NA"
+csv = write("na.csv", "customer_id,income\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(vals)))
+p = imported("a stray NA", path("na.h5"), ["import", "--customers-csv", csv, "--output", path("na.h5")])
+if p and "column 'income' is stored as categorical with 300 levels because of text such as 'NA' " \
+        "(line 50), though 299 of its 300 values are numbers" not in p.stderr:
+    failures.append(f"a stray NA: no warning: {p.stderr[-400:]}")
+expect_error("a stray NA, too many levels", path("na.h5"),
+             ["import", "--customers-csv", csv, "--output", path("na.h5"), "--max-categories", "100"],
+             "it holds numbers but became text at line 50 with 'NA': if that marks a missing value, "
+             "add it to --na-values")
 
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
