@@ -85,6 +85,19 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
     else
       cs_log_debug("migration: segment %d (%lld customers): %s", q, (long long)r->sizes[q], line);
   }
+  for (int q = 0; q < mig->kn; q++) {
+    int to, p = mig->previous_id[q];
+    if (!cs_migration_weak(mig, q, &to)) continue;
+    int64_t rem = 0, ret = 0;
+    for (int j = 0; j < mig->kn; j++) rem += mig->matrix[(int64_t)p * ld + j];
+    for (int i = 0; i < mig->kp; i++) ret += mig->matrix[(int64_t)i * ld + q];
+    cs_log_warn("migration: segment %d keeps the id of previous segment %d on its centroid, but "
+                "holds %lld of that segment's %lld customers still present (most went to "
+                "segment %d), and of its own customers present last time (%lld), only those "
+                "came from it: it may be another group under the same id; compare the personas",
+                q, p, (long long)mig->matrix[(int64_t)p * ld + q], (long long)rem, to,
+                (long long)ret);
+  }
 }
 
 static void summary_migration(cJSON *sum, const cs_previous_t *prev, const cs_migration_t *mig) {
@@ -112,6 +125,9 @@ static void summary_migration(cJSON *sum, const cs_previous_t *prev, const cs_mi
   for (int i = 0; i < mig->n_appeared; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(mig->appeared[i]));
   a = cJSON_AddArrayToObject(mj, "vanished");
   for (int i = 0; i < mig->n_vanished; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(mig->vanished[i]));
+  a = cJSON_AddArrayToObject(mj, "weak");
+  for (int q = 0, to; q < mig->kn; q++)
+    if (cs_migration_weak(mig, q, &to)) cJSON_AddItemToArray(a, cJSON_CreateNumber(q));
   cJSON *mx = cJSON_AddArrayToObject(mj, "matrix");
   for (int p = 0; p <= mig->kp; p++) {
     cJSON *row = cJSON_CreateArray();

@@ -145,3 +145,18 @@ fail:
   free(red);
   return status;
 }
+
+int cs_migration_weak(const cs_migration_t *mig, int q, int *to) {
+  const int p = mig->previous_id[q];
+  const int64_t ld = mig->kn + 1, *t = mig->matrix;
+  *to = -1;
+  if (p < 0) return 0;
+  int64_t rem = 0, ret = 0, most = -1;
+  for (int j = 0; j < mig->kn; j++) {
+    rem += t[p * ld + j];
+    if (t[p * ld + j] > most) most = t[p * ld + j], *to = j;
+  }
+  for (int i = 0; i < mig->kp; i++) ret += t[i * ld + q];
+  const int64_t stayed = t[p * ld + q];
+  return 2 * stayed < rem && 2 * stayed <= ret;
+}

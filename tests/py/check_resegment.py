@@ -20,7 +20,9 @@ threads and at 3 ranks x 1 thread, and:
   from the same centroids, up to renaming; drifts are the distances between matched
   centroids; /segments/customer_id is the store's column;
 - with --k 7 (one segment appears) and --k 5 (one vanishes) the matching is rectangular, the
-  ids stay in 0..K-1 and the margins still add up.
+  ids stay in 0..K-1 and the margins still add up;
+- month 3, the same K: one segment merges into another and a new group arrives far away; the
+  new group takes the merged segment's id, and that is reported (a warning and `weak`).
 
 usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -250,6 +252,49 @@ for kn in (7, 5):
         fail(f"K = {kn}: appeared {app}, vanished {van}")
     print(f"K = {kn}: previous_id {list(res['prev']['previous_id'])}, appeared {app}, "
           f"vanished {van}, ARI {s['migration']['adjusted_rand_index']:.4f}")
+
+# ---- the same K, but one segment merges into another and a new group arrives --------------
+# Month 3: the customers of one previous segment take the values of customers of another (a
+# merge), and 10% new customers form a group far from every segment. The new group takes the
+# merged segment's id on centroids alone; that is reported (a warning, `weak` in the summary)
+# instead of passing as the same segment.
+with h5py.File(r1, "r") as f:
+    feats = [x.decode() if isinstance(x, bytes) else x for x in f["segments/centroids"].attrs["features"]]
+numeric = [c for c in feats if "=" not in c]
+merged = int(np.argmin(a["sizes"]))
+into = (merged + 1) % K
+src = np.flatnonzero(lab1 == merged)
+donor3 = rng.choice(np.flatnonzero(lab1 == into), len(src))
+n_cohort = N // 10
+cohort_src = rng.choice(N, n_cohort, replace=False)
+m3 = path("month3.h5")
+with h5py.File(m3, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    for name, x in cols.items():
+        x = x.copy()
+        if name != "customer_id":
+            x[src] = x[donor3]
+        y = x[cohort_src].copy()
+        if name == "customer_id":
+            y = ids1.max() + 1 + np.arange(n_cohort, dtype=np.int64)
+        elif name in numeric:
+            y = y + 8 * np.std(x)
+        g[name] = np.concatenate([x, y.astype(x.dtype)])
+        for k, v in attrs[name].items():
+            g[name].attrs[k] = v
+out3 = path("month3_results.h5")
+p3 = su.custseg(1, "segment", "--input", m3, "--output", out3, "--summary", out3 + ".json",
+                "--seed", 3, "--previous", r1)
+s3 = json.load(open(out3 + ".json"))["migration"]
+warned = [l for l in p3.stderr.splitlines() if "keeps the id of previous segment" in l]
+if s3["weak"] != [merged] or len(warned) != 1 or f"segment {merged} keeps the id of previous " \
+        f"segment {merged} on its centroid, but holds 0 of that segment's" not in warned[0]:
+    fail(f"month 3: weak {s3['weak']}, wanted [{merged}]; warnings {warned}")
+if s3["appeared"] or s3["vanished"]:
+    fail(f"month 3: appeared {s3['appeared']}, vanished {s3['vanished']} with the same K")
+if sa["migration"]["weak"]:
+    fail(f"month 2: weak {sa['migration']['weak']}, wanted none")
 
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
