@@ -28,13 +28,37 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
     mine[0] = '\0';
     for (int j = 0; j < f->d; j++)
       used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? "," : "", f->names[j]);
-    CS_CHECK(!strcmp(mine, names), CS_EUSAGE, "%s is for features [%s], this run uses [%s]",
-             what, names, mine);
+    if (strcmp(mine, names)) {
+      /* The first feature that differs, before the lists (hundreds of one-hot names). */
+      const char *a = names, *b = mine;
+      int i = 1;
+      for (; *a && *b; i++) {
+        size_t la = strcspn(a, ","), lb = strcspn(b, ",");
+        if (la != lb || strncmp(a, b, la)) break;
+        a += la + (a[la] == ',');
+        b += lb + (b[lb] == ',');
+      }
+      int la = (int)strcspn(a, ","), lb = (int)strcspn(b, ",");
+      char diff[2 * CS_FEATURE_NAME_MAX + 96];
+      if (*a && *b)
+        snprintf(diff, sizeof diff, "feature %d is '%.*s' there and '%.*s' here", i, la, a, lb, b);
+      else
+        snprintf(diff, sizeof diff, "%s has more features, from feature %d, '%.*s'",
+                 *a ? "it" : "this run", i, *a ? la : lb, *a ? a : b);
+      CS_FAIL(CS_EUSAGE, "%s is for other features than this run: %s (it has [%s], this run "
+              "[%s])", what, diff, names, mine);
+    }
   }
   if (!strcmp(units, "original"))
     for (int64_t q = 0; q < k; q++)
-      for (int j = 0; j < f->d; j++)
+      for (int j = 0; j < f->d; j++) {
+        /* A run that gave a feature weight 0 stores NaN for it (docs/segments.md). */
+        CS_CHECK(!isnan(c[q * f->d + j]) || !(f->weight[j] > 0), CS_EUSAGE,
+                 "%s has no value for feature '%s' (NaN: the run that wrote it gave the feature "
+                 "weight 0, this run gives it %g); use the same --feature-weights", what,
+                 f->names[j], f->weight[j]);
         c[q * f->d + j] = cs_features_from_original(f, j, c[q * f->d + j]);
+      }
   else
     CS_CHECK(!units[0] || !strcmp(units, "standardized"), CS_EUSAGE,
              "%s: units attribute '%s' is neither 'original' nor 'standardized'", what, units);

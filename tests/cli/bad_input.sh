@@ -124,6 +124,14 @@ PY
                   needle="--previous $dir/prev.h5 has K = 45 segments, more than the number of customers (40); give --k"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
                        --features age,income --summary "$summary") ;;
+  # A previous run that gave a feature weight 0 stored NaN for it (the error had only said
+  # "a non-finite value").
+  previous_weight_zero) store good
+                  run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
+                    --feature-weights income:0 --quiet >/dev/null 2>&1
+                  want=1 needle="--previous $dir/prev.h5:/segments/centroids has no value for feature 'income' (NaN: the run that wrote it gave the feature weight 0, this run gives it 1); use the same --feature-weights"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
+                       --features age,income --summary "$summary") ;;
   previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
@@ -133,7 +141,7 @@ PY
                     --quiet >/dev/null 2>&1
                   if [ $case_name = previous_other_features ]; then
                     feats=age,income,visits
-                    want=1 needle="--previous $dir/prev.h5:/segments/centroids is for features [age,income], this run uses [age,income,visits]"
+                    want=1 needle="--previous $dir/prev.h5:/segments/centroids is for other features than this run: this run has more features, from feature 3, 'visits' (it has [age,income], this run [age,income,visits])"
                   else
                     feats=age,income want=2
                     case $case_name in

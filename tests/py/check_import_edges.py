@@ -343,7 +343,7 @@ if p.returncode != 0 or "column 'a,b' is not a feature" not in p.stderr:
     failures.append(f"a column named 'a,b' was used or not reported: exit {p.returncode}")
 expect_error("features of another store through commas", path("c2s.h5"),
              ["segment", "--input", path("c2.h5"), "--output", path("c2s.h5"), "--previous",
-              path("c1s.h5")], "is for features [c], this run uses [a]", want=1)
+              path("c1s.h5")], "feature 1 is 'c' there and 'a' here (it has [c], this run [a])", want=1)
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
