@@ -143,6 +143,10 @@ int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char
   return cs_par_agree(ctx, status);
 }
 
+/* The most ".NAME.tmp-PID-TOKEN" (cs_out_create) adds to NAME: ".", ".tmp-", a PID of up to
+ * 7 digits (Linux's pid_max is at most 2^22), "-" and a token below 10^6. */
+#define CS_TMP_SUFFIX_MAX 20
+
 int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
   int status = CS_OK;
   if (ctx->rank == 0) {
@@ -162,6 +166,14 @@ int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
     else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
                             "cannot write %s '%s': it is a directory", what, path);
+    else if (strlen(base) + CS_TMP_SUFFIX_MAX > (size_t)NAME_MAX)
+      /* The temporary name ".NAME.tmp-PID-TOKEN" must fit the file system's name limit. */
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "cannot write %s: its file name is %zu bytes, and custseg writes it "
+                            "first under a temporary name up to %d bytes longer, past the %d "
+                            "bytes a file name may have; choose a name of at most %d bytes (%.60s...)",
+                            what, strlen(base), CS_TMP_SUFFIX_MAX, NAME_MAX,
+                            NAME_MAX - CS_TMP_SUFFIX_MAX, base);
     else {
       /* access(2) says yes to root on a read-only mount; creating a file tells the truth. */
       snprintf(probe, sizeof probe, "%s/.%s.probe-%ld", dir, base, (long)getpid());

@@ -132,6 +132,13 @@ PY
                   want=1 needle="--previous $dir/prev.h5:/segments/centroids has no value for feature 'income' (NaN: the run that wrote it gave the feature weight 0, this run gives it 1); use the same --feature-weights"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
                        --features age,income --summary "$summary") ;;
+  # An output name too long for its temporary name (had been blamed on the directory), and
+  # one just short enough (Open MPI 4.1 had aborted on it in MPI_File_open).
+  output_name_too_long) long=$(printf 'n%.0s' {1..232})
+                  run generate --customers 100 --output "$dir/out/$long.h5" --quiet
+                  [ -f "$dir/out/$long.h5" ] && rm "$dir/out/$long.h5" || { echo "FAIL: a 235-byte name"; exit 1; }
+                  want=3 needle="its file name is 237 bytes, and custseg writes it first under a temporary name up to 20 bytes longer"
+                  cmd=(generate --customers 100 --output "$dir/out/${long}nn.h5") ;;
   previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
