@@ -470,6 +470,33 @@ static int check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *inp
   return status;
 }
 
+/* A --summary elsewhere than DIR/run.json may not be one of the other files run writes (it
+ * would replace a stage's results), and must be writable before any stage runs (it had been
+ * found unwritable only at the end). Collective. */
+static int check_summary(cs_ctx_t *ctx, const char *summary, const char *dir) {
+  int status = CS_OK;
+  if (!summary) return CS_OK;
+  if (ctx->rank == 0) {
+    char path[4200];
+    for (int i = 0; i < N_STAGES + 1 && status == CS_OK; i++)
+      for (int f = 0; status == CS_OK; f++) {
+        static const char *const run_files[] = {"stage_times.json", "run.progress",
+                                                "segments.h5.ckpt", NULL};
+        const char *out = i < N_STAGES ? stage_files[i][f] : run_files[f];
+        if (!out) break;
+        snprintf(path, sizeof path, "%s/%s", dir, out);
+        if (cs_same_file(summary, path))
+          status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                                "--summary %s is %s, a file run writes in --output-dir: choose "
+                                "another name (the default is %s/run.json)", summary, path, dir);
+      }
+  }
+  CS_TRY(cs_par_agree(ctx, status));
+  CS_TRY(cs_io_check_writable(ctx, summary, "summary"));
+fail:
+  return status;
+}
+
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 /* Every stage that is on parses its options (its config section, the common flags) before
  * the first one runs, so a bad value in a later section does not cost the earlier stages'
@@ -512,6 +539,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
+  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
    * values) must still give another key, or --continue would keep last month's stages; the
@@ -671,6 +699,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
   CS_TRY(make_dir(ctx, dir));
+  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir));
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);
   snprintf(store, sizeof store, "%s/customers.h5", dir);
   snprintf(customers, sizeof customers, "%lld", (long long)n);

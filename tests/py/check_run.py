@@ -204,6 +204,11 @@ for args, code, text in (
         (["--stages", "segment,bogus"], 1, "unknown stage 'bogus'"),
         (["--input", path("missing.h5")], 2, "missing.h5"),
         (["--output-dir", path("no", "such", "dir")], 3, "cannot create --output-dir"),
+        # a summary named like a stage's results had replaced them (exit 0)
+        (["--summary", path("bad", "segments.h5")], 1, "a file run writes in --output-dir: "
+         "choose another name"),
+        # an unwritable summary had been found only after every stage
+        (["--summary", path("no", "such", "run.json")], 3, "cannot write summary"),
 ):
     base = {"--input": store, "--output-dir": path("bad")}
     extra = []
