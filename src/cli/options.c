@@ -510,6 +510,28 @@ static int check_file_roles(const cs_opts_t *o) {
   return CS_OK;
 }
 
+/* Results, models and checkpoints are HDF5 or JSON files opened by name, on every rank: a
+ * FIFO or a directory would block or fail deep in HDF5, so they are refused here. (The store
+ * is checked when it is opened; import checks its CSV files: a transactions file may be a
+ * pipe; the config and schema files are read once.) */
+static int check_regular_inputs(const cs_opts_t *o) {
+  static const char *const own_check[] = {"config", "input", "customers-csv", "transactions-csv",
+                                          "schema"};
+  const char *name;
+  char file[4096];
+  for (int i = 0;; i++) {
+    const int given = cs_opts_read_file(o, i, &name, file, sizeof file);
+    if (given < 0) break;
+    int skip = !given;
+    for (size_t k = 0; k < sizeof own_check / sizeof *own_check; k++) skip |= !strcmp(name, own_check[k]);
+    struct stat st;
+    if (!skip && stat(file, &st) == 0 && !S_ISREG(st.st_mode))
+      return cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--%s '%s' is not a regular file", name,
+                          file);
+  }
+  return CS_OK;
+}
+
 /* ---- command line ------------------------------------------------------------------------ */
 static const char *const commands[] = {"generate", "inspect", "segment", "churn-train",
                                        "churn-score", "clv", "import", "roi", "select-k", "report",
@@ -609,6 +631,7 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   free(fidx);
   free(fval);
   if (status == CS_OK && !o->help) status = check_file_roles(o);
+  if (status == CS_OK && !o->help) status = check_regular_inputs(o);
 fail:
   return status;
 }

@@ -139,6 +139,9 @@ PY
                   [ -f "$dir/out/$long.h5" ] && rm "$dir/out/$long.h5" || { echo "FAIL: a 235-byte name"; exit 1; }
                   want=3 needle="its file name is 237 bytes, and custseg writes it first under a temporary name up to 20 bytes longer"
                   cmd=(generate --customers 100 --output "$dir/out/${long}nn.h5") ;;
+  # A FIFO as a results file had blocked the job for good.
+  results_fifo)   mkfifo "$dir/ff"; want=2 needle="--segment-results '$dir/ff' is not a regular file"
+                  cmd=(report --segment-results "$dir/ff" --output "$output") ;;
   previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
