@@ -1,6 +1,10 @@
 /* io/h5util.c: property lists, type mapping and row selections used by store.c and out.c. */
 #include "h5util.h"
 
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <mpi.h>
 #include <stdio.h>
 
@@ -109,4 +113,17 @@ void cs_io_library_version(char *buf, size_t len) {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   snprintf(buf, len, "%u.%u.%u", maj, min, rel);
+}
+
+int cs__h5_open_ro(const char *path, hid_t *f) {
+  *f = -1;
+  if (access(path, R_OK) != 0)
+    return cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
+                        strerror(errno));
+  if (H5Fis_hdf5(path) <= 0)
+    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: a damaged or truncated HDF5 file "
+                        "(HDF5 cannot open it; copied or written completely?)", path);
+  return CS_OK;
 }

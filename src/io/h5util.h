@@ -19,6 +19,9 @@
     (h) = -1;              \
   } while (0)
 
+/* Open `path` read-only with the serial driver (rank 0's small reads), with the error a
+ * reader expects: no such file (CS_ENOENT), not HDF5 or damaged/truncated (CS_EFORMAT). */
+int cs__h5_open_ro(const char *path, hid_t *f);
 /* Turn off HDF5's own error printing (custseg reports errors itself). */
 void cs__h5_quiet(void);
 /* File access list: mpio on ctx's communicator, collective metadata reads and writes. */

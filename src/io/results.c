@@ -17,17 +17,7 @@
 #include <unistd.h>
 
 /* Rank 0: open `path` read-only with the serial driver, with the error a reader expects. */
-static int open_serial(const char *path, hid_t *f) {
-  *f = -1;
-  if (access(path, R_OK) != 0)
-    return cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
-                        strerror(errno));
-  if (H5Fis_hdf5(path) <= 0)
-    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
-  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-    return cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot open '%s' as HDF5", path);
-  return CS_OK;
-}
+static int open_serial(const char *path, hid_t *f) { return cs__h5_open_ro(path, f); }
 
 /* Whether every component of the absolute path `object` exists (H5Lexists needs the
  * parents to exist). Rank 0. */

@@ -150,11 +150,8 @@ int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, i
   cs__h5_quiet();
   if (ctx->rank == 0) {
     hid_t f = -1, d = -1, sp = -1;
-    if (access(path, R_OK) != 0)
-      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
-                            strerror(errno));
-    else if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+    if ((status = cs__h5_open_ro(path, &f)) < 0)
+      ;
     else if (H5Lexists(f, dataset, H5P_DEFAULT) > 0 && (d = open_dataset(f, path, dataset, &status)) >= 0) {
       hsize_t dim = 0;
       sp = H5Dget_space(d);
@@ -190,11 +187,8 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
   cs__h5_quiet();
   if (ctx->rank == 0) {
     hid_t f = -1, d = -1, sp = -1;
-    if (access(path, R_OK) != 0)
-      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s': %s", path,
-                            strerror(errno));
-    else if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+    if ((status = cs__h5_open_ro(path, &f)) < 0)
+      ;
     else if ((d = open_dataset(f, path, dataset, &status)) >= 0) {
       sp = H5Dget_space(d);
       hsize_t hd[2] = {0, 1};
@@ -247,9 +241,9 @@ static int read_attr_joined(cs_ctx_t *ctx, const char *path, const char *object,
   *text = NULL;
   cs__h5_quiet();
   if (ctx->rank == 0) {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), o = -1;
-    if (f < 0)
-      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open '%s' as HDF5", path);
+    hid_t f = -1, o = -1;
+    if ((status = cs__h5_open_ro(path, &f)) < 0)
+      ;
     else if (H5Lexists(f, object, H5P_DEFAULT) <= 0 || (o = H5Oopen(f, object, H5P_DEFAULT)) < 0)
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: no object %s", path, object);
     else {

@@ -139,6 +139,12 @@ PY
                   [ -f "$dir/out/$long.h5" ] && rm "$dir/out/$long.h5" || { echo "FAIL: a 235-byte name"; exit 1; }
                   want=3 needle="its file name is 237 bytes, and custseg writes it first under a temporary name up to 20 bytes longer"
                   cmd=(generate --customers 100 --output "$dir/out/${long}nn.h5") ;;
+  # A truncated results file had been exit 3 "cannot open as HDF5" (an I/O error).
+  results_truncated) store good
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --features age,income --quiet
+                  truncate -s $(( $(stat -c %s "$dir/seg.h5") / 2 )) "$dir/seg.h5"
+                  want=2 needle="$dir/seg.h5: a damaged or truncated HDF5 file"
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output") ;;
   # A FIFO as a results file had blocked the job for good.
   results_fifo)   mkfifo "$dir/ff"; want=2 needle="--segment-results '$dir/ff' is not a regular file"
                   cmd=(report --segment-results "$dir/ff" --output "$output") ;;
