@@ -107,6 +107,9 @@ int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
   }
   CS_TRY(cs_io_read_attr_str(ctx, path, "/segments", "verification_hash",
                              prev->verification_hash, sizeof prev->verification_hash));
+  if (!prev->verification_hash[0])
+    cs_log_warn("--previous %s has no /segments@verification_hash: this run's record of which "
+                "results it was compared with names the file only", path);
 fail:
   if (status < 0) cs_previous_free(prev);
   return status;

@@ -296,6 +296,17 @@ if s3["appeared"] or s3["vanished"]:
 if sa["migration"]["weak"]:
     fail(f"month 2: weak {sa['migration']['weak']}, wanted none")
 
+# A previous file without its verification hash (an edited or foreign file) is used with a
+# warning (it had been accepted silently, with an empty hash in the record).
+nohash = path("nohash.h5")
+subprocess.run(["cp", r1, nohash], check=True)
+with h5py.File(nohash, "r+") as f:
+    del f["segments"].attrs["verification_hash"]
+p4 = su.custseg(1, "segment", "--input", m2, "--output", path("nohash_out.h5"), "--previous",
+                nohash, "--max-iter", 2)
+if "has no /segments@verification_hash" not in p4.stderr:
+    fail("a previous file without a verification hash: no warning")
+
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
     fail(f"temporary files left: {left}")
