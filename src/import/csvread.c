@@ -268,12 +268,15 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
         r->in_rec = 1;
         r->rec_line = r->lineno;
       }
+      /* The field that failed: its number in the record and the text read of it so far. */
       CS_CHECK(csv_parse(&r->p, s + from, (size_t)(end - from), on_field, on_record, r) ==
                    (size_t)(end - from),
                CS_EDATA,
-               "%s:%lld: malformed CSV: a quote inside an unquoted field or text after a "
-               "closing quote (quote a field that contains quotes, and double the quotes "
-               "inside it)", r->path, (long long)r->lineno);
+               "%s:%lld: malformed CSV in field %d (it starts '%.*s'): a quote inside an "
+               "unquoted field or text after a closing quote (quote a field that contains "
+               "quotes, and double the quotes inside it)", r->path, (long long)r->lineno,
+               r->nf - r->cur_first + 1, (int)(r->p.entry_pos < 40 ? r->p.entry_pos : 40),
+               r->p.entry_buf ? (const char *)r->p.entry_buf : "");
       CS_CHECK(!r->oom, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
                (long long)r->lineno);
       from = end;

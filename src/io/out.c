@@ -171,8 +171,8 @@ int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
                             "cannot write %s: its file name is %zu bytes, and custseg writes it "
                             "first under a temporary name up to %d bytes longer, past the %d "
-                            "bytes a file name may have; choose a name of at most %d bytes (%.60s...)",
-                            what, strlen(base), CS_TMP_SUFFIX_MAX, NAME_MAX,
+                            "bytes a file name may have; choose a name of at most %d bytes "
+                            "(%.60s...)", what, strlen(base), CS_TMP_SUFFIX_MAX, NAME_MAX,
                             NAME_MAX - CS_TMP_SUFFIX_MAX, base);
     else {
       /* access(2) says yes to root on a read-only mount; creating a file tells the truth. */

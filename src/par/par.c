@@ -51,11 +51,11 @@ int __lsan_is_turned_off(void) { return lsan_off; }
 int cs_par_init(int *argc, char ***argv, cs_ctx_t *ctx) {
   int status = CS_OK, provided = 0;
   memset(ctx, 0, sizeof *ctx);
-  /* Open MPI 4.1's shared-file-pointer components probe every file MPI_File_open opens and
-   * overflow a fixed buffer (abort) on a path near 230 bytes of name or 4 KiB in all; custseg
-   * uses no shared file pointers, so only the plain component is offered (unless the site
-   * chose one). Other MPI libraries ignore the variable. */
-  setenv("OMPI_MCA_sharedfp", "individual", 0);
+  /* Open MPI 4.1's "lockedfile" shared-file-pointer component, probed at every
+   * MPI_File_open, overflows a fixed buffer (abort) on a path of more than about 240 bytes.
+   * custseg uses no shared file pointers: leave that component out, unless the environment
+   * already says which to use (docs/operations.md). Other MPI libraries ignore this. */
+  setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   CS_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   ctx->comm = calloc(1, sizeof *ctx->comm);
   if (!ctx->comm) CS_FAIL(CS_ENOMEM, "out of memory");
