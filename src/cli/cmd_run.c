@@ -24,6 +24,7 @@
 #include "custseg/inspect.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -441,12 +442,25 @@ static int check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *inp
         continue;
       struct stat sb;
       int64_t id[2] = {-1, -1};
+      char real[PATH_MAX];
       if (stat(file, &sb) == 0)
         id[0] = (int64_t)sb.st_size,
         id[1] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-      XXH3_64bits_update(h, name, strlen(name) + 1);
-      XXH3_64bits_update(h, file, strlen(file) + 1);
-      XXH3_64bits_update(h, id, sizeof id);
+      /* The store and the config are in the key already (their identity, their bytes). */
+      if (s >= 0) {
+        const char *key_name = realpath(file, real) ? real : file;
+        XXH3_64bits_update(h, name, strlen(name) + 1);
+        XXH3_64bits_update(h, key_name, strlen(key_name) + 1);
+        XXH3_64bits_update(h, id, sizeof id);
+      }
+      /* Nor may the --summary be a file a stage reads (it is removed before the first). */
+      const char *summary = cs_opt_str(o, "summary");
+      if (summary && cs_same_file(file, summary)) {
+        local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                             "--summary %s is the --%s file %s: it would be removed before it "
+                             "is read", summary, name, file);
+        cs_opts_blame_config(so_);
+      }
       for (int i = 0; i < N_STAGES + 1 && local == CS_OK; i++)
         for (int f = 0; local == CS_OK; f++) {
           static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
@@ -473,16 +487,17 @@ static int check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *inp
 /* A --summary elsewhere than DIR/run.json may not be one of the other files run writes (it
  * would replace a stage's results), and must be writable before any stage runs (it had been
  * found unwritable only at the end). Collective. */
-static int check_summary(cs_ctx_t *ctx, const char *summary, const char *dir) {
+static int check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
+                         const char *const *more) {
   int status = CS_OK;
   if (!summary) return CS_OK;
   if (ctx->rank == 0) {
     char path[4200];
-    for (int i = 0; i < N_STAGES + 1 && status == CS_OK; i++)
+    for (int i = 0; i < N_STAGES + 2 && status == CS_OK; i++)
       for (int f = 0; status == CS_OK; f++) {
         static const char *const run_files[] = {"stage_times.json", "run.progress",
                                                 "segments.h5.ckpt", NULL};
-        const char *out = i < N_STAGES ? stage_files[i][f] : run_files[f];
+        const char *out = i < N_STAGES ? stage_files[i][f] : i == N_STAGES ? run_files[f] : more[f];
         if (!out) break;
         snprintf(path, sizeof path, "%s/%s", dir, out);
         if (cs_same_file(summary, path))
@@ -539,7 +554,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir));
+  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
    * values) must still give another key, or --continue would keep last month's stages; the
@@ -699,7 +714,9 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir));
+  /* demo's own files too: the store it generates, its config and generate's summary */
+  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir,
+                       (const char *const[]){"customers.h5", "demo.ini", "generate.json", NULL}));
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);
   snprintf(store, sizeof store, "%s/customers.h5", dir);
   snprintf(customers, sizeof customers, "%lld", (long long)n);

@@ -332,6 +332,14 @@ check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo print
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
+# demo's --summary may not be a file demo writes (it had replaced the generated store, exit 0),
+# and run's may not be a file a stage reads (last month's results, removed before reading).
+run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--summary",
+    path("demo", "customers.h5"), expect=1)
+check(h5py.is_hdf5(path("demo", "customers.h5")), "demo --summary DIR/customers.h5 is refused")
+run(1, "run", "--config", prev_ini, "--input", store, "--output-dir", path("sum_prev"), "--stages",
+    "segment", "--summary", path("ref", "segments.h5"), expect=1)
+check(h5py.is_hdf5(path("ref", "segments.h5")), "run --summary PREVIOUS is refused")
 # demo's own default population (10^6), in its help and in the summary of a run without
 # --customers (the help and run.json had said generate's 100000).
 check("--customers INT            number of customers N [default: 1000000]" in
