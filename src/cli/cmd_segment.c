@@ -92,8 +92,8 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
     for (int j = 0; j < mig->kn; j++) rem += mig->matrix[(int64_t)p * ld + j];
     for (int i = 0; i < mig->kp; i++) ret += mig->matrix[(int64_t)i * ld + q];
     cs_log_warn("migration: segment %d keeps the id of previous segment %d on its centroid, but "
-                "holds %lld of that segment's %lld customers still present (most went to "
-                "segment %d), and of its own customers present last time (%lld), only those "
+                "holds %lld of that segment's %lld customers still present (the most of the "
+                "others went to segment %d), and of its own customers present last time (%lld), only those "
                 "came from it: it may be another group under the same id; compare the personas",
                 q, p, (long long)mig->matrix[(int64_t)p * ld + q], (long long)rem, to,
                 (long long)ret);

@@ -60,8 +60,9 @@ const cs_optdef_t cs_optdefs[] = {
      "for a categorical label column: the level that means churned (default: the one of its two "
      "levels that reads as yes: yes, y, true, t, 1, treatment, holdout, test, or the column's name)"},
     {"holdout-column", CS_OPT_STR, NULL, "segment churn-train",
-     "take the split from this column instead (1 holdout, 0 training), e.g. a fixed split; "
-     "never a feature (segment leaves it out of the default features too)"},
+     "the churn model's fixed split: churn train takes its holdout from this column instead "
+     "(1 holdout, 0 training); never a feature (segment leaves it out of the default features "
+     "too)"},
     {"l2", CS_OPT_REAL, "1.0", "churn-train",
      "L2 penalty on the coefficients, not the intercept (scikit-learn's 1/C)"},
     {"class-weight", CS_OPT_STR, "none", "churn-train",

@@ -290,7 +290,7 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
     /* An integer a double cannot hold exactly, noted in case inference ends in float64. */
     const int64_t two53 = (int64_t)1 << 53;
     if (!c->declared && !c->wide_line && vc[k] == CS_V_INT && (iv[k] > two53 || iv[k] < -two53) &&
-        (c->kind == CS_K_AUTO || c->kind == CS_K_INT)) {
+        (c->kind == CS_K_AUTO || c->kind == CS_K_INT || c->kind == CS_K_FLOAT)) {
       c->wide_line = rec->line;
       snprintf(c->wide_text, sizeof c->wide_text, "%s", s);
     }
@@ -341,6 +341,33 @@ static int cmp_level(const void *pa, const void *pb, void *dict) {
   return strcmp(cs__dict_str(dict, *a), cs__dict_str(dict, *b));
 }
 
+/* What the final pass's column types say about the data (after finalize, so that rows a
+ * re-read drops for a repeated id play no part): a big integer widened to float64 is an
+ * error, a column of numbers made categorical by some text a warning. */
+static int judge_columns(cs__imp_t *imp) {
+  int status = CS_OK;
+  for (int k = 0; k < imp->ncols; k++) {
+    const cs__col_t *c = &imp->cols[k];
+    /* Widened to float64 (a fraction, or a missing value), a big integer would change its
+     * digits without a word, as one outside int64 would (check_row): the user chooses. */
+    CS_CHECK(c->declared || c->kind != CS_K_FLOAT || !c->wide_line, CS_EDATA,
+             "%s:%lld: column '%s': %s is an integer beyond 2^53, but the column becomes float64 "
+             "(it has %s), which would change its digits (declare it float64 to keep it "
+             "approximately, or categorical to keep its digits, in --schema)", file_of(imp),
+             (long long)c->wide_line, c->csv_name, c->wide_text,
+             c->missing ? "empty values" : "fractional values");
+    if (c->kind == CS_K_CAT && c->text_line && !c->declared &&
+        c->n_numeric > c->n_text)
+      cs_log_warn("column '%s' is stored as categorical with %d levels because of text such as "
+                  "'%s' (line %lld), though %lld of its %lld values are numbers; if that text "
+                  "marks a missing value, add it to --na-values (or declare the column in "
+                  "--schema)", c->csv_name, c->dict.n, c->text_value, (long long)c->text_line,
+                  (long long)c->n_numeric, (long long)(c->n_numeric + c->n_text));
+  }
+fail:
+  return status;
+}
+
 /* The final types, the level codes, and the result's column list. */
 static int finalize(cs__imp_t *imp) {
   int status = CS_OK;
@@ -354,14 +381,6 @@ static int finalize(cs__imp_t *imp) {
       cs__dict_free(&c->dict);
     }
     if (c->kind == CS_K_INT && !c->declared && c->missing) c->kind = CS_K_FLOAT;
-    /* Widened to float64 (a fraction, or a missing value), a big integer would change its
-     * digits without a word, as one outside int64 would (check_row): the user chooses. */
-    CS_CHECK(c->declared || c->kind != CS_K_FLOAT || !c->wide_line, CS_EDATA,
-             "%s:%lld: column '%s': %s is an integer beyond 2^53, but the column becomes float64 "
-             "(it has %s), which would change its digits (declare it float64 to keep it "
-             "approximately, or categorical to keep its digits, in --schema)", file_of(imp),
-             (long long)c->wide_line, c->csv_name, c->wide_text,
-             c->missing ? "empty values" : "fractional values");
     if (c->kind == CS_K_CAT && c->dict.n == 0) { /* no value at all: nothing to code */
       if (c->declared && imp->cust_pass == 1)
         cs_log_warn("column '%s' is declared categorical in %s but has no value: stored as "
@@ -372,13 +391,6 @@ static int finalize(cs__imp_t *imp) {
     }
     if (!c->declared && c->kind == CS_K_INT) c->dtype = CS_DT_I64;
     if (!c->declared && c->kind == CS_K_FLOAT) c->dtype = CS_DT_F64;
-    if (c->kind == CS_K_CAT && imp->cust_pass == 1 && c->text_line && !c->declared &&
-        c->n_numeric > c->n_text)
-      cs_log_warn("column '%s' is stored as categorical with %d levels because of text such as "
-                  "'%s' (line %lld), though %lld of its %lld values are numbers; if that text "
-                  "marks a missing value, add it to --na-values (or declare the column in "
-                  "--schema)", c->csv_name, c->dict.n, c->text_value, (long long)c->text_line,
-                  (long long)c->n_numeric, (long long)(c->n_numeric + c->n_text));
     if (c->kind == CS_K_CAT) {
       c->dtype = cs__code_dtype(c->dict.n);
       int32_t *order = malloc((size_t)c->dict.n * sizeof *order);
@@ -565,6 +577,7 @@ int cs__cust_scan(cs__imp_t *imp) {
     CS_TRY(cs_xsort_finish(imp->skip));
   }
   imp->n_customers = n_dup ? good - n_dup2 : good; /* no repeats: no rows to take off */
+  CS_TRY(judge_columns(imp));
 fail:
   cs__sort_done(imp, &dup);
   cs__sort_done(imp, &drop);

@@ -84,21 +84,7 @@ void cs__na_free(cs_na_t *na) {
   memset(na, 0, sizeof *na);
 }
 
-cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
-  /* Spaces and tabs around a value (libcsv trims unquoted fields; a quoted one keeps them, as
-   * in `"  12.50"` or the `" "` of a blank) do not make a number text or a blank a value. */
-  const char *b = s;
-  while (*b == ' ' || *b == '\t') b++;
-  if (!*b) return CS_V_EMPTY;
-  size_t n = strlen(b);
-  while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
-  char buf[128];
-  if (b != s || b[n] != '\0') {
-    if (n >= sizeof buf) return CS_V_TEXT; /* no number or marker is that long */
-    memcpy(buf, b, n);
-    buf[n] = '\0';
-    s = buf;
-  }
+static cs_vclass_t classify_trimmed(const cs_na_t *na, const char *s, int64_t *i, double *f) {
   for (int k = 0; k < na->n; k++)
     if (!strcmp(s, na->tok[k])) return CS_V_EMPTY;
   int rc = cs__parse_int(s, i);
@@ -112,6 +98,24 @@ cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f
   }
   if (cs__parse_float(s, f) == 0) return CS_V_FLOAT;
   return CS_V_TEXT;
+}
+
+cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
+  /* Spaces and tabs around a value (libcsv trims unquoted fields; a quoted one keeps them, as
+   * in `"  12.50"` or the `" "` of a blank) do not make a number text or a blank a value. */
+  const char *b = s;
+  while (*b == ' ' || *b == '\t') b++;
+  if (!*b) return CS_V_EMPTY;
+  size_t n = strlen(b);
+  while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+  if (b == s && b[n] == '\0') return classify_trimmed(na, s, i, f);
+  char buf[128], *t = n < sizeof buf ? buf : malloc(n + 1);
+  if (!t) return CS_V_TEXT; /* out of memory for a value this long: kept as text */
+  memcpy(t, b, n);
+  t[n] = '\0';
+  cs_vclass_t v = classify_trimmed(na, t, i, f);
+  if (t != buf) free(t);
+  return v;
 }
 
 void cs__header_list(const char *const *names, int n, char *list, size_t len, char *hint, size_t hlen,

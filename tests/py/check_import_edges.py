@@ -168,6 +168,17 @@ expect_error("2^53 with a fraction", path("wide.h5"),
              ["import", "--customers-csv", csv, "--output", path("wide.h5"), "--schema", sch],
              "wide.csv:3: column 'acct2': 1234567890123456789 is an integer beyond 2^53, but the "
              "column becomes float64 (it has fractional values)")
+expect_error("2^53 after the column became float64", path("wide.h5"),
+             ["import", "--customers-csv", write("wide2.csv", "customer_id,x\n1,1.5\n2,9007199254740993\n"),
+              "--output", path("wide.h5"), "--infer-rows", "1"],
+             "wide2.csv:3: column 'x': 9007199254740993 is an integer beyond 2^53")
+# a fraction only in a row dropped for its repeated id: the column stays int64, no error
+csv2 = write("wide3.csv", "customer_id,x\n1,9007199254740993\n2,5\n2,1.5\n3,4\n")
+if imported("2^53 with a dropped fraction", path("wide3.h5"),
+            ["import", "--customers-csv", csv2, "--output", path("wide3.h5"), "--skip-bad-rows", "--quiet"]):
+    with h5py.File(path("wide3.h5"), "r") as f:
+        if list(f["customers/x"][...]) != [9007199254740993, 5, 4]:
+            failures.append(f"2^53 with a dropped fraction: {f['customers/x'][...]}")
 sch = write("wide.schema", "acct = float64\nacct2 = categorical\n")
 if imported("2^53 declared", path("wide.h5"), ["import", "--customers-csv", csv, "--output",
                                                path("wide.h5"), "--schema", sch, "--quiet"]):
