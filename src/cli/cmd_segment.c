@@ -282,7 +282,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   /* The output first: the default checkpoint lives beside it, and its message names the
    * file the user gave. */
   if (output) CS_TRY(cs_io_check_writable(ctx, output, "output"));
-  CS_TRY(cs_io_check_writable(ctx, ckpath, "checkpoint"));
+  CS_TRY(cs_io_check_writable(ctx, ckpath, cs_opt_str(o, "checkpoint")
+                                               ? "checkpoint"
+                                               : "checkpoint (--output with '.ckpt' added; "
+                                                 "name another with --checkpoint)"));
   CS_TRY(cs_stage_open(ctx, o, &st));
   if (personas_csv) CS_TRY(cs_io_check_writable(ctx, personas_csv, "personas CSV"));
   if (previous) { /* before the features are read, so a bad file fails fast */
