@@ -3,7 +3,8 @@
  * A format is a small pattern (yyyy, mm, dd, HH, MI, SS and literal characters) instead of
  * strptime: strptime depends on the locale, accepts more than it should (leading spaces,
  * out-of-range days fixed up later) and cannot say which field was wrong. Fixed-width
- * formats such as yyyymmdd work because each field takes at most its width in digits. */
+ * formats such as yyyymmdd work because each field takes at most its width in digits, and
+ * exactly its width when no separator stands between it and the next or previous field. */
 #include "custseg/import.h"
 
 #include <ctype.h>
@@ -82,18 +83,23 @@ int cs_date_parse(const cs_date_format_t *f, const char *s, double *days) {
     *days /= 86400.0;
     return 0;
   }
-  int v[F_N] = {0};
+  int v[F_N] = {0}, after_token = 0;
   const char *p = s;
   for (const char *q = f->text; *q;) {
     int k = token_at(q);
     if (k < 0) {
       if (*p != *q) return -1;
       p++, q++;
+      after_token = 0;
       continue;
     }
     int n = 0, x = 0;
     while (n < fields[k].width && isdigit((unsigned char)p[n])) x = 10 * x + (p[n++] - '0');
-    if (n == 0 || (k == F_YEAR && n != 4)) return -1;
+    /* A field next to another one with no separator (yyyymmdd) has its full width: 1997111
+     * is no date, not 1997-11-01. */
+    const int glued = after_token || token_at(q + strlen(fields[k].token)) >= 0;
+    if (n == 0 || (k == F_YEAR && n != 4) || (glued && n != fields[k].width)) return -1;
+    after_token = 1;
     v[k] = x;
     p += n;
     q += strlen(fields[k].token);

@@ -53,6 +53,7 @@ static void dates(void **state) {
   assert_int_not_equal(cs_date_parse(&f, "20230229", &d), 0);
   assert_int_not_equal(cs_date_parse(&f, "19971301", &d), 0);
   assert_int_not_equal(cs_date_parse(&f, "1997010", &d), 0);
+  assert_int_not_equal(cs_date_parse(&f, "1997111", &d), 0); /* not 1997-11-01: glued fields are full width */
   assert_int_not_equal(cs_date_parse(&f, "199701011", &d), 0);
   assert_int_not_equal(cs_date_parse(&f, "", &d), 0);
   assert_int_equal(cs_date_format_parse("dd/mm/yyyy", &f), CS_OK);
