@@ -43,6 +43,7 @@ struct cs_csv {
   int in_rec;
   int64_t rec_line;
   int eof, oom, failed;
+  int nul_field; /* a field with a NUL byte in it (1-based, in its record), 0 if none */
   const char **ptr;
   int ptr_cap;
 };
@@ -96,6 +97,8 @@ static void on_field(void *s, size_t len, void *data) {
   cs_csv_t *r = data;
   if (!s && r->d.whitespace) return; /* between two spaces of a run */
   if (r->oom) return;
+  /* Fields are C strings from here on: a NUL byte would cut the value short in silence. */
+  if (len && memchr(s, 0, len) && !r->nul_field) r->nul_field = r->nf - r->cur_first + 1;
   int64_t tcap = (int64_t)r->text_cap, fcap = r->nf_cap;
   if (grow((void **)&r->text, (int64_t)(r->text_len + len + 1), &tcap, 1) ||
       grow((void **)&r->off, r->nf + 1, &fcap, sizeof *r->off)) {
@@ -279,6 +282,8 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                r->p.entry_buf ? (const char *)r->p.entry_buf : "");
       CS_CHECK(!r->oom, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
                (long long)r->lineno);
+      CS_CHECK(!r->nul_field, CS_EDATA, "%s:%lld: field %d holds a NUL byte (a binary or "
+               "UTF-16 file, or a damaged one?)", r->path, (long long)r->lineno, r->nul_field);
       from = end;
     }
   }

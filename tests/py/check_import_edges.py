@@ -14,7 +14,8 @@ failed before its fix):
     categorical by one text value is named with that value and its line (3e);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
     bad record;
- 5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte;
+ 5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte, and
+    so is a NUL byte in a field (it had cut the value short);
  6. a customers file that is a pipe is refused at once (exit 2);
  7. an unnamed header column (pandas' index) is left out with a warning; in a transactions
     file, unnamed or repeated columns that are not imported are allowed;
@@ -256,6 +257,10 @@ expect_error("Latin-1 header", path("l1.h5"),
 expect_error("UTF-16", path("l1.h5"),
              ["import", "--customers-csv", write("u16.csv", "customer_id,a\n1,2\n".encode("utf-16")),
               "--output", path("l1.h5")], "the file is UTF-16 text")
+
+expect_error("a NUL byte", path("l1.h5"),
+             ["import", "--customers-csv", write("nul.csv", b"customer_id,age\n1,30\n12\x00 34,5\n"),
+              "--output", path("l1.h5")], "nul.csv:3: field 1 holds a NUL byte")
 
 # 6. a pipe
 fresh(path("pipe.h5"))
