@@ -99,20 +99,28 @@ new_src = rng.choice(np.flatnonzero(keep), n_new, replace=False)
 new_ids = ids1.max() + 1 + np.arange(n_new, dtype=np.int64)
 rows = np.concatenate([np.flatnonzero(keep), new_src])
 perm = rng.permutation(len(rows))
+def write_month(out, column):
+    """A store of month 1's columns, each made by column(name, x) (x a copy to change)."""
+    with h5py.File(out, "w") as f:
+        g = f.create_group("customers")
+        g.attrs["schema_version"] = 1
+        for name, x in cols.items():
+            g[name] = column(name, x.copy())
+            for k, v in attrs[name].items():
+                g[name].attrs[k] = v
+
+
+def month2_column(name, x):
+    if name != "customer_id":
+        x[change] = x[donor]
+    y = x[rows]
+    if name == "customer_id":
+        y[len(rows) - n_new:] = new_ids
+    return y[perm]
+
+
 m2 = path("month2.h5")
-with h5py.File(m2, "w") as f:
-    g = f.create_group("customers")
-    g.attrs["schema_version"] = 1
-    for name, x in cols.items():
-        x = x.copy()
-        if name != "customer_id":
-            x[change] = x[donor]
-        y = x[rows]
-        if name == "customer_id":
-            y[len(rows) - n_new:] = new_ids
-        g[name] = y[perm]
-        for k, v in attrs[name].items():
-            g[name].attrs[k] = v
+write_month(m2, month2_column)
 with h5py.File(m2, "r") as f:
     ids2 = f["customers/customer_id"][...]
 N2 = len(ids2)
@@ -267,22 +275,19 @@ src = np.flatnonzero(lab1 == merged)
 donor3 = rng.choice(np.flatnonzero(lab1 == into), len(src))
 n_cohort = N // 10
 cohort_src = rng.choice(N, n_cohort, replace=False)
+def month3_column(name, x):
+    if name != "customer_id":
+        x[src] = x[donor3]
+    y = x[cohort_src].copy()
+    if name == "customer_id":
+        y = ids1.max() + 1 + np.arange(n_cohort, dtype=np.int64)
+    elif name in numeric:
+        y = y + 8 * np.std(x)
+    return np.concatenate([x, y.astype(x.dtype)])
+
+
 m3 = path("month3.h5")
-with h5py.File(m3, "w") as f:
-    g = f.create_group("customers")
-    g.attrs["schema_version"] = 1
-    for name, x in cols.items():
-        x = x.copy()
-        if name != "customer_id":
-            x[src] = x[donor3]
-        y = x[cohort_src].copy()
-        if name == "customer_id":
-            y = ids1.max() + 1 + np.arange(n_cohort, dtype=np.int64)
-        elif name in numeric:
-            y = y + 8 * np.std(x)
-        g[name] = np.concatenate([x, y.astype(x.dtype)])
-        for k, v in attrs[name].items():
-            g[name].attrs[k] = v
+write_month(m3, month3_column)
 out3 = path("month3_results.h5")
 p3 = su.custseg(1, "segment", "--input", m3, "--output", out3, "--summary", out3 + ".json",
                 "--seed", 3, "--previous", r1)
