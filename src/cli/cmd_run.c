@@ -17,14 +17,13 @@
  * continue.
  * Each stage opens the store and reads the columns it needs itself, as its own command does;
  * the store read cache (io/colcache.c, --read-cache-mb) makes the file reads happen once. */
-#include "cli.h"
+#include "run_impl.h"
 
 #include "custseg/demo_ini.h" /* cs_demo_ini: inputs/demo.ini, embedded by CMake */
 
 #include "custseg/inspect.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,16 +33,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-enum { ST_SEGMENT, ST_CHURN, ST_CLV, ST_ROI, ST_REPORT, N_STAGES };
-static const char *const stage_names[N_STAGES] = {"segment", "churn", "clv", "roi", "report"};
-
-typedef struct stage_run {
-  int on;            /* asked for by --stages */
-  int ran;           /* finished (in this run, or kept from an interrupted one) */
-  int kept;          /* --continue: finished by an earlier, interrupted run */
-  const char *why;   /* skipped: the reason */
-  double seconds;
-} stage_run_t;
 
 /* --stages: a comma-separated subset of the stage names. Local. */
 static int parse_stages(const char *list, stage_run_t *st) {
@@ -53,7 +42,7 @@ static int parse_stages(const char *list, stage_run_t *st) {
   for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     int found = -1;
     for (int i = 0; i < N_STAGES; i++)
-      if (!strcmp(tok, stage_names[i])) found = i;
+      if (!strcmp(tok, cs__run_stage_names[i])) found = i;
     CS_CHECK(found >= 0, CS_EUSAGE,
              "--stages: unknown stage '%s' (the stages are segment, churn, clv, roi, report)", tok);
     CS_CHECK(!st[found].on, CS_EUSAGE, "--stages: '%s' is listed twice", tok);
@@ -83,46 +72,18 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
   return status;
 }
 
-/* An argument vector built up for one stage. */
-typedef struct args {
-  int n;
-  const char *v[40];
-  char paths[12][4200];
-  int np;
-} args_t;
-
-static void add(args_t *a, const char *s) {
-  if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = s;
-}
-static void add_path(args_t *a, const char *flag, const char *dir, const char *file) {
-  if (a->np >= (int)(sizeof a->paths / sizeof *a->paths)) return; /* never: 7 at most */
-  snprintf(a->paths[a->np], sizeof a->paths[a->np], "%s/%s", dir, file);
-  add(a, flag);
-  add(a, a->paths[a->np++]);
-}
-
-/* The arguments every stage gets: the config file and the log level. */
-static void common_args(args_t *a, const cs_opts_t *o) {
-  a->n = a->np = 0;
-  if (cs_opt_str(o, "config")) {
-    add(a, "--config");
-    add(a, cs_opt_str(o, "config"));
-  }
-  if (cs_opt_bool(o, "quiet")) add(a, "--quiet");
-  if (cs_opt_bool(o, "verbose")) add(a, "--verbose");
-}
 
 /* A stage's arguments: the common ones, --input (unless NULL), and its results file and
  * summary under dir. */
 static void stage_args(args_t *a, const cs_opts_t *o, const char *input, const char *dir,
                        const char *output, const char *summary) {
-  common_args(a, o);
+  cs__run_common_args(a, o);
   if (input) {
-    add(a, "--input");
-    add(a, input);
+    cs__run_add(a, "--input");
+    cs__run_add(a, input);
   }
-  add_path(a, "--output", dir, output);
-  add_path(a, "--summary", dir, summary);
+  cs__run_add_path(a, "--output", dir, output);
+  cs__run_add_path(a, "--summary", dir, summary);
 }
 
 /* The results files of the stages before `upto` that ran, as the later stages take them. */
@@ -133,7 +94,7 @@ static void results_args(args_t *a, const stage_run_t *st, const char *dir, int 
       {ST_CLV, "--clv-results", "clv.h5"},
       {ST_ROI, "--roi-results", "roi.h5"}};
   for (size_t i = 0; i < sizeof res / sizeof *res; i++)
-    if (res[i].stage < upto && st[res[i].stage].ran) add_path(a, res[i].flag, dir, res[i].file);
+    if (res[i].stage < upto && st[res[i].stage].ran) cs__run_add_path(a, res[i].flag, dir, res[i].file);
 }
 
 /* Create the output directory when missing (its parent must exist). Collective. */
@@ -169,7 +130,7 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   cs_part_t part;
   cs_opts_t co = {0};
   args_t a;
-  common_args(&a, o);
+  cs__run_common_args(&a, o);
   CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, (char **)a.v)));
   snprintf(p->label, sizeof p->label, "%s", cs_opt_str(&co, "label-column"));
   const char *split = cs_opt_str(&co, "holdout-column");
@@ -233,7 +194,7 @@ static int progress_write(cs_ctx_t *ctx, const char *dir, const char *key, const
     FILE *f = fopen(tmp, "w");
     int ok = f != NULL && fprintf(f, "%s", key) > 0;
     for (int i = 0; ok && i < N_STAGES; i++)
-      if (st[i].ran) ok = fprintf(f, " %s", stage_names[i]) > 0;
+      if (st[i].ran) ok = fprintf(f, " %s", cs__run_stage_names[i]) > 0;
     if (f) ok = (fputc('\n', f) != EOF) & (fclose(f) == 0) & ok;
     if (!ok || rename(tmp, path) != 0) {
       local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot write '%s': %s", path,
@@ -261,7 +222,7 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
         mask |= 1 << N_STAGES; /* the key matched */
         while ((tok = strtok_r(NULL, " \n", &save)))
           for (int i = 0; i < N_STAGES; i++)
-            if (!strcmp(tok, stage_names[i])) mask |= 1 << i;
+            if (!strcmp(tok, cs__run_stage_names[i])) mask |= 1 << i;
       } else if (tok) {
         cs_log_info("run: %s is from another input, configuration or stage list: starting over",
                     path);
@@ -274,7 +235,7 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
   for (int i = 0; status == CS_OK && i < N_STAGES; i++)
     if (st[i].on && (mask >> i & 1)) {
       st[i].ran = st[i].kept = 1;
-      cs_log_info("run: %s finished in an earlier run: kept", stage_names[i]);
+      cs_log_info("run: %s finished in an earlier run: kept", cs__run_stage_names[i]);
     }
   return status;
 }
@@ -303,7 +264,7 @@ static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) 
   char path[4200];
   cJSON *t = cJSON_CreateObject();
   for (int i = 0; t && i < N_STAGES; i++)
-    if (st[i].ran && !st[i].kept) cJSON_AddNumberToObject(t, stage_names[i], st[i].seconds);
+    if (st[i].ran && !st[i].kept) cJSON_AddNumberToObject(t, cs__run_stage_names[i], st[i].seconds);
   char *text = t ? cJSON_Print(t) : NULL;
   cJSON_Delete(t);
   snprintf(path, sizeof path, "%s/stage_times.json", dir);
@@ -324,7 +285,7 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));
-  CS_TRY(stage_boundary(ctx, stage_names[i]));
+  CS_TRY(stage_boundary(ctx, cs__run_stage_names[i]));
 fail:
   return status;
 }
@@ -355,13 +316,6 @@ static int add_store_reads(cs_ctx_t *ctx, cJSON *summary, int64_t cache_mb) {
   return CS_OK;
 }
 
-/* The files each stage writes in DIR. */
-static const char *const stage_files[N_STAGES][5] = {
-    {"segments.h5", "segments.json", "personas.csv", NULL},
-    {"churn.h5", "churn.json", NULL},
-    {"clv.h5", "clv.json", NULL},
-    {"roi.h5", "roi.json", "roi.csv", "roi.md", NULL},
-    {"report.html", "report.json", NULL}};
 
 /* What an earlier run left in DIR goes before this one starts, so that the directory never
  * mixes two runs (a report of another store next to this run's segments, an old run.json that
@@ -378,8 +332,8 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
     unlink(path);
     for (int i = 0; i < N_STAGES; i++) {
       if (st[i].kept) continue;
-      for (int f = 0; stage_files[i][f]; f++) {
-        snprintf(path, sizeof path, "%s/%s", dir, stage_files[i][f]);
+      for (int f = 0; cs__run_stage_files[i][f]; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, cs__run_stage_files[i][f]);
         unlink(path);
       }
     }
@@ -389,157 +343,7 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
   return cs_par_barrier(ctx);
 }
 
-/* Paths run sets itself for each stage: a value from the config file is not used. */
-static const char *const fixed_opts[] = {"output", "summary", "personas-csv", "checkpoint",
-                                         "resume", "roi-csv", "roi-markdown", "timings",
-                                         "segment-results", "churn-results", "clv-results",
-                                         "roi-results"};
-
-static int is_fixed_opt(const char *name) {
-  for (size_t f = 0; f < sizeof fixed_opts / sizeof *fixed_opts; f++)
-    if (!strcmp(name, fixed_opts[f])) return 1;
-  return 0;
-}
-
-static const char *const stage_commands[N_STAGES] = {"segment", "churn-train", "clv", "roi",
-                                                     "report"};
-
-/* The files the stages read besides run's own results (the store, the config, a --previous
- * or --init-centroids from the config). None of the files run writes or removes in DIR may be
- * one of them: last month's segments.h5 named as `previous` in this month's output directory
- * would be removed before the first stage. A usage error, found before anything is touched.
- * On rank 0, *ident is a hash of their names, sizes and modification times, for the key of
- * --continue (a stage kept from an earlier run read the same files). Collective. */
-static int check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input,
-                              const char *dir, const stage_run_t *st, int64_t *ident) {
-  int status = CS_OK;
-  XXH3_state_t *h = XXH3_createState();
-  if (h) XXH3_64bits_reset(h);
-  status = cs_par_agree(ctx, h ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory"));
-  /* s = -1: run's own --input and --config (whatever the stages); then each stage that is on,
-   * with its config section. */
-  for (int s = -1; s < N_STAGES && status == CS_OK; s++) {
-    if (s >= 0 && !st[s].on) continue;
-    cs_opts_t so = {0};
-    if (s >= 0) {
-      args_t a;
-      common_args(&a, o);
-      if (s != ST_REPORT) { /* report reads the results only */
-        add(&a, "--input");
-        add(&a, input);
-      }
-      status = cs_par_agree(ctx, cs_opts_parse(&so, stage_commands[s], a.n, (char **)a.v));
-    }
-    const cs_opts_t *so_ = s >= 0 ? &so : o;
-    int local = status; /* rank 0 compares the paths; every rank then agrees on the result */
-    for (int r = 0; local == CS_OK && ctx->rank == 0; r++) {
-      const char *name;
-      char file[4096], path[4200];
-      const int given = cs_opts_read_file(so_, r, &name, file, sizeof file);
-      if (given < 0) break;
-      if (!given || is_fixed_opt(name) ||
-          (s >= 0 && (!strcmp(name, "input") || !strcmp(name, "config"))))
-        continue;
-      struct stat sb;
-      int64_t id[2] = {-1, -1};
-      char real[PATH_MAX];
-      if (stat(file, &sb) == 0)
-        id[0] = (int64_t)sb.st_size,
-        id[1] = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-      /* The store and the config are in the key already (their identity, their bytes). */
-      if (s >= 0) {
-        const char *key_name = realpath(file, real) ? real : file;
-        XXH3_64bits_update(h, name, strlen(name) + 1);
-        XXH3_64bits_update(h, key_name, strlen(key_name) + 1);
-        XXH3_64bits_update(h, id, sizeof id);
-      }
-      /* Nor may the --summary be a file a stage reads (it is removed before the first). */
-      const char *summary = cs_opt_str(o, "summary");
-      if (summary && cs_same_file(file, summary)) {
-        local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                             "--summary %s is the --%s file %s: it would be removed before it "
-                             "is read", summary, name, file);
-        cs_opts_blame_config(so_);
-      }
-      for (int i = 0; i < N_STAGES + 1 && local == CS_OK; i++)
-        for (int f = 0; local == CS_OK; f++) {
-          static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
-                                                  "segments.h5.ckpt", NULL};
-          const char *out = i < N_STAGES ? stage_files[i][f] : run_files[f];
-          if (!out) break;
-          snprintf(path, sizeof path, "%s/%s", dir, out);
-          if (cs_same_file(file, path)) {
-            local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                                 "--%s %s is %s, a file run writes in --output-dir: move it or "
-                                 "choose another --output-dir", name, file, path);
-            cs_opts_blame_config(so_);
-          }
-        }
-    }
-    cs_opts_free(&so);
-    if (status == CS_OK) status = cs_par_agree(ctx, local);
-  }
-  if (h) *ident = (int64_t)XXH3_64bits_digest(h);
-  XXH3_freeState(h);
-  return status;
-}
-
-/* A --summary elsewhere than DIR/run.json may not be one of the other files run writes (it
- * would replace a stage's results), and must be writable before any stage runs (it had been
- * found unwritable only at the end). Collective. */
-static int check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
-                         const char *const *more) {
-  int status = CS_OK;
-  if (!summary) return CS_OK;
-  if (ctx->rank == 0) {
-    char path[4200];
-    for (int i = 0; i < N_STAGES + 2 && status == CS_OK; i++)
-      for (int f = 0; status == CS_OK; f++) {
-        static const char *const run_files[] = {"stage_times.json", "run.progress",
-                                                "segments.h5.ckpt", NULL};
-        const char *out = i < N_STAGES ? stage_files[i][f] : i == N_STAGES ? run_files[f] : more[f];
-        if (!out) break;
-        snprintf(path, sizeof path, "%s/%s", dir, out);
-        if (cs_same_file(summary, path))
-          status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                                "--summary %s is %s, a file run writes in --output-dir: choose "
-                                "another name (the default is %s/run.json)", summary, path, dir);
-      }
-  }
-  CS_TRY(cs_par_agree(ctx, status));
-  CS_TRY(cs_io_check_writable(ctx, summary, "summary"));
-fail:
-  return status;
-}
-
 /* The whole pipeline on `input`, results under `dir`. Collective. */
-/* Every stage that is on parses its options (its config section, the common flags) before
- * the first one runs, so a bad value in a later section does not cost the earlier stages'
- * work. Collective. */
-static int check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st) {
-  const char *const *commands = stage_commands;
-  int status = CS_OK;
-  args_t a;
-  for (int i = 0; i < N_STAGES && status == CS_OK; i++) {
-    if (!st[i].on) continue;
-    cs_opts_t so = {0};
-    common_args(&a, o);
-    status = cs_par_agree(ctx, cs_opts_parse(&so, commands[i], a.n, (char **)a.v));
-    /* Paths run sets itself: a value from the config file would be overridden without a word. */
-    for (int j = 0; status == CS_OK && ctx->rank == 0 && j < cs_n_optdefs; j++) {
-      int is_fixed = !strcmp(cs_optdefs[j].name, "input") &&
-                     (!cs_opt_str(o, "input") || !so.value[j] || strcmp(so.value[j], cs_opt_str(o, "input")));
-      is_fixed |= is_fixed_opt(cs_optdefs[j].name);
-      if (is_fixed && so.source && so.source[j] == CS_SRC_CONFIG)
-        cs_log_warn("config '%s': %s = %s is not used by the %s stage of run, which sets its "
-                    "input and the paths of its results under --output-dir", cs_opt_str(o, "config"),
-                    cs_optdefs[j].name, so.value[j], commands[i]);
-    }
-    cs_opts_free(&so);
-  }
-  return status;
-}
-
 static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
                     cJSON *summary) {
   int status = CS_OK;
@@ -552,15 +356,15 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   /* 0: nothing kept, reads still counted; beyond 2^40 MiB: no limit. */
   cs_store_cache_start(cache_mb >= ((int64_t)1 << 40) ? SIZE_MAX : (size_t)cache_mb << 20);
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
-  CS_TRY(check_stage_options(ctx, o, st));
+  CS_TRY(cs__run_check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir));
-  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
+  CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
    * values) must still give another key, or --continue would keep last month's stages; the
    * same for the other files the stages read (ident[3]). */
   int64_t ident[4] = {-1, -1, -1, -1};
-  CS_TRY(check_stage_inputs(ctx, o, input, dir, st, &ident[3]));
+  CS_TRY(cs__run_check_stage_inputs(ctx, o, input, dir, st, &ident[3]));
   CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
   struct stat sb;
   if (ctx->rank == 0 && stat(input, &sb) == 0) {
@@ -584,15 +388,15 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   if (st[ST_SEGMENT].on) {
     stage_args(&a, o, input, dir, "segments.h5", "segments.json");
     /* The churn stage's label and split are no segment features either. */
-    add(&a, "--label-column");
-    add(&a, pr.label);
+    cs__run_add(&a, "--label-column");
+    cs__run_add(&a, pr.label);
     if (pr.split[0]) {
-      add(&a, "--holdout-column");
-      add(&a, pr.split);
+      cs__run_add(&a, "--holdout-column");
+      cs__run_add(&a, pr.split);
     }
-    add_path(&a, "--personas-csv", dir, "personas.csv");
-    add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
-    if (resume) add_path(&a, "--resume", dir, "segments.h5.ckpt");
+    cs__run_add_path(&a, "--personas-csv", dir, "personas.csv");
+    cs__run_add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
+    if (resume) cs__run_add_path(&a, "--resume", dir, "segments.h5.ckpt");
     cs_segment_resume_hint = "the same run command with --continue carries on from it";
     status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key);
     cs_segment_resume_hint = NULL;
@@ -619,8 +423,8 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   } else if (st[ST_ROI].on) {
     stage_args(&a, o, input, dir, "roi.h5", "roi.json");
     results_args(&a, st, dir, ST_ROI);
-    add_path(&a, "--roi-csv", dir, "roi.csv");
-    add_path(&a, "--roi-markdown", dir, "roi.md");
+    cs__run_add_path(&a, "--roi-csv", dir, "roi.csv");
+    cs__run_add_path(&a, "--roi-markdown", dir, "roi.md");
     CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key));
   }
   if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
@@ -629,13 +433,13 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
     CS_TRY(write_timings(ctx, dir, st));
     stage_args(&a, o, NULL, dir, "report.html", "report.json"); /* reads results files only */
     results_args(&a, st, dir, ST_REPORT);
-    add_path(&a, "--timings", dir, "stage_times.json");
+    cs__run_add_path(&a, "--timings", dir, "stage_times.json");
     CS_TRY(do_stage(ctx, st, ST_REPORT, "report", cs_cmd_report, &a, dir, key));
   }
 
   cJSON *stages = cJSON_AddObjectToObject(summary, "stages");
   for (int i = 0; stages && i < N_STAGES; i++) {
-    cJSON *s = cJSON_AddObjectToObject(stages, stage_names[i]);
+    cJSON *s = cJSON_AddObjectToObject(stages, cs__run_stage_names[i]);
     if (!s) continue;
     cJSON_AddStringToObject(s, "status", st[i].kept  ? "kept"
                                          : st[i].ran ? "ran"
@@ -715,7 +519,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
   CS_TRY(make_dir(ctx, dir));
   /* demo's own files too: the store it generates, its config and generate's summary */
-  CS_TRY(check_summary(ctx, cs_opt_str(o, "summary"), dir,
+  CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir,
                        (const char *const[]){"customers.h5", "demo.ini", "generate.json", NULL}));
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);
   snprintf(store, sizeof store, "%s/customers.h5", dir);
@@ -723,14 +527,14 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(write_text(ctx, ini, cs_demo_ini));
 
   a.n = a.np = 0;
-  add(&a, "--config");
-  add(&a, ini);
-  add(&a, "--customers");
-  add(&a, customers);
-  add(&a, "--output");
-  add(&a, store);
-  add_path(&a, "--summary", dir, "generate.json");
-  if (cs_opt_bool(o, "quiet")) add(&a, "--quiet");
+  cs__run_add(&a, "--config");
+  cs__run_add(&a, ini);
+  cs__run_add(&a, "--customers");
+  cs__run_add(&a, customers);
+  cs__run_add(&a, "--output");
+  cs__run_add(&a, store);
+  cs__run_add_path(&a, "--summary", dir, "generate.json");
+  if (cs_opt_bool(o, "quiet")) cs__run_add(&a, "--quiet");
   cs_log_info("demo: generating %s customers with purchase histories", customers);
   CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, (char **)a.v, NULL));
 

@@ -1,0 +1,69 @@
+/* cli/run_impl.h: what `custseg run` (cmd_run.c) and its up-front checks (run_checks.c)
+ * share: the stages, the files each writes in --output-dir, and the argument vectors run
+ * builds for them. Internal to the two files. */
+#ifndef CUSTSEG_CLI_RUN_IMPL_H
+#define CUSTSEG_CLI_RUN_IMPL_H
+
+#include "cli.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { ST_SEGMENT, ST_CHURN, ST_CLV, ST_ROI, ST_REPORT, N_STAGES };
+
+/* --stages names, and the command each stage runs. */
+extern const char *const cs__run_stage_names[N_STAGES];
+extern const char *const cs__run_stage_commands[N_STAGES];
+/* The files each stage writes in DIR (NULL-terminated rows). */
+extern const char *const cs__run_stage_files[N_STAGES][5];
+
+typedef struct stage_run {
+  int on;            /* asked for by --stages */
+  int ran;           /* finished (in this run, or kept from an interrupted one) */
+  int kept;          /* --continue: finished by an earlier, interrupted run */
+  const char *why;   /* skipped: the reason */
+  double seconds;
+} stage_run_t;
+
+/* An argument vector built up for one stage. */
+typedef struct args {
+  int n;
+  const char *v[40];
+  char paths[12][4200];
+  int np;
+} args_t;
+
+static inline void cs__run_add(args_t *a, const char *s) {
+  if (a->n < (int)(sizeof a->v / sizeof *a->v) - 1) a->v[a->n++] = s;
+}
+static inline void cs__run_add_path(args_t *a, const char *flag, const char *dir, const char *file) {
+  if (a->np >= (int)(sizeof a->paths / sizeof *a->paths)) return; /* never: 7 at most */
+  snprintf(a->paths[a->np], sizeof a->paths[a->np], "%s/%s", dir, file);
+  cs__run_add(a, flag);
+  cs__run_add(a, a->paths[a->np++]);
+}
+/* The arguments every stage gets: the config file and the log level. */
+static inline void cs__run_common_args(args_t *a, const cs_opts_t *o) {
+  a->n = a->np = 0;
+  if (cs_opt_str(o, "config")) {
+    cs__run_add(a, "--config");
+    cs__run_add(a, cs_opt_str(o, "config"));
+  }
+  if (cs_opt_bool(o, "quiet")) cs__run_add(a, "--quiet");
+  if (cs_opt_bool(o, "verbose")) cs__run_add(a, "--verbose");
+}
+
+/* run_checks.c: everything run verifies before it touches --output-dir. Collective. */
+
+/* Every stage that is on parses its options (its config section, the common flags). */
+int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st);
+/* A --summary (NULL: none given) is none of the files run writes in DIR, nor one of `more`
+ * (NULL-terminated: demo's own files), and is writable. */
+int cs__run_check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
+                          const char *const *more);
+/* No file a stage reads is one run writes or removes; *ident (rank 0) hashes their identity
+ * for the key of --continue. */
+int cs__run_check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input,
+                               const char *dir, const stage_run_t *st, int64_t *ident);
+
+#endif
