@@ -76,6 +76,7 @@ typedef struct cs_report {
   int has_previous;
   cs_io_attrs_t prev;           /* file, k, adjusted_rand_index, customers_* ... */
   cs_report_matrix_t migration, previous_id, drift, drift_std, appeared, vanished;
+  cs_report_matrix_t weak; /* segments kept on their centroid alone (absent in older files: 0 rows) */
   /* /roi/table (optional) */
   int has_roi;
   double *roi;                  /* roi_rows x CS_REPORT_ROI_FIELDS */

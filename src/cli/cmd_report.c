@@ -163,8 +163,13 @@ static int read_previous(cs_ctx_t *ctx, const char *seg, cs_report_t *r) {
       {"/segments/previous/drift", &r->drift, k, 1},
       {"/segments/previous/drift_standardized", &r->drift_std, k, 1},
       {"/segments/previous/appeared", &r->appeared, -1, 1},
-      {"/segments/previous/vanished", &r->vanished, -1, 1}};
+      {"/segments/previous/vanished", &r->vanished, -1, 1},
+      {"/segments/previous/weak", &r->weak, -1, 1}}; /* absent before 2026-12: none listed */
   for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) {
+    if (ds[i].m == &r->weak) {
+      CS_TRY(cs_io_object_exists(ctx, seg, ds[i].name, &yes));
+      if (!yes) continue;
+    }
     CS_TRY(read_matrix(ctx, seg, ds[i].name, NULL, NULL, ds[i].m));
     CS_TRY(expect_shape(seg, ds[i].name, ds[i].m, ds[i].rows < 0 ? ds[i].m->rows : ds[i].rows,
                         ds[i].cols));

@@ -207,6 +207,8 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
   cs__fact(b, "segments that appeared", text);
   id_list(r, &r->vanished, 1, text, sizeof text);
   cs__fact(b, "previous segments that vanished", text);
+  id_list(r, &r->weak, 0, text, sizeof text);
+  cs__fact(b, "ids kept on the centroid alone (another group? compare the personas)", text);
   cs__put(b, "</dl></div>\n");
   /* Drift per segment in standardized units (the matching's cost), each bar named with the
    * previous segment it continues; the original-unit drift is under the matrix. */
@@ -580,7 +582,7 @@ void cs_report_free(cs_report_t *r) {
                              &r->p_mean, &r->p_median, &r->p_zdiff, &r->p_pop_mean,
                              &r->p_pop_sd, &r->p_top, &r->gains, &r->calibration,
                              &r->migration, &r->previous_id, &r->drift, &r->drift_std,
-                             &r->appeared, &r->vanished};
+                             &r->appeared, &r->vanished, &r->weak};
   for (size_t i = 0; i < sizeof m / sizeof *m; i++) cs_report_matrix_free(m[i]);
   cs_io_free_strings(r->p_labels, r->n_labels);
   free(r->roi);

@@ -90,6 +90,10 @@ int cs_segment_write_previous(cs_out_t *out, const cs_previous_t *prev,
   CS_TRY(cs_out_small(out, "/segments/previous/appeared", CS_DT_I64, mig->n_appeared, 0, v));
   for (int i = 0; i < mig->n_vanished; i++) v[i] = mig->vanished[i];
   CS_TRY(cs_out_small(out, "/segments/previous/vanished", CS_DT_I64, mig->n_vanished, 0, v));
+  int n_weak = 0;
+  for (int q = 0, to; q < kn; q++)
+    if (cs_migration_weak(mig, q, &to)) v[n_weak++] = q;
+  CS_TRY(cs_out_small(out, "/segments/previous/weak", CS_DT_I64, n_weak, 0, v));
 fail:
   free(v);
   return status;

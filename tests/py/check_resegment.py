@@ -28,6 +28,7 @@ usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -296,6 +297,14 @@ warned = [l for l in p3.stderr.splitlines() if "keeps the id of previous segment
 if s3["weak"] != [merged] or len(warned) != 1 or f"segment {merged} keeps the id of previous " \
         f"segment {merged} on its centroid, but holds 0 of that segment's" not in warned[0]:
     fail(f"month 3: weak {s3['weak']}, wanted [{merged}]; warnings {warned}")
+with h5py.File(out3, "r") as f:  # the results file and the report carry it too
+    if list(f["segments/previous/weak"][...]) != [merged]:
+        fail(f"month 3: /segments/previous/weak {f['segments/previous/weak'][...]}, wanted [{merged}]")
+html3 = path("month3.html")
+su.custseg(1, "report", "--segment-results", out3, "--output", html3)
+if not re.search(r"ids kept on the centroid alone[^<]*</dt><dd>(Segment )?" + str(merged) + r"\b",
+                 open(html3, encoding="utf-8").read()):
+    fail(f"month 3: the report does not name segment {merged} as kept on its centroid alone")
 if s3["appeared"] or s3["vanished"]:
     fail(f"month 3: appeared {s3['appeared']}, vanished {s3['vanished']} with the same K")
 if sa["migration"]["weak"]:
