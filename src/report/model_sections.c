@@ -166,7 +166,8 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__put(b, "</table></div>\n");
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
             "all customers of the store, those without a segment included; uplift in "
-            "percentage points (treated minus control conversion rate); "
+            "percentage points (treated minus control conversion rate; in the total row the "
+            "segments' uplifts weighted by their treated customers); "
             "\xe2\x80\x93 marks a value whose input is absent or whose denominator is 0.",
          roi_path);
   cs__section_end(b);

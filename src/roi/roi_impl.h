@@ -45,6 +45,10 @@ typedef struct cs__roi_have {
 void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t segment,
                  int64_t n_global, double z, cs_roi_row_t *out);
 /* table.c: the recommended action of a segment row against the total row. Local. */
+/* The total row's campaign effect from the other rows (rows[0 .. n-1]), stratified by row.
+ * Returns the first row with treated but no control customers (its effect, and so the
+ * total's, is unknown: NaN), or -1. Local. */
+int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t *total);
 int64_t cs__roi_action(const cs_roi_row_t *row, const cs_roi_row_t *total,
                        const cs__roi_have_t *have);
 

@@ -146,6 +146,57 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
     o->incremental_roi = (o->incremental_revenue - o->campaign_cost) / o->campaign_cost;
 }
 
+/* The limits of a weighted sum of independent estimates v_r, recovered from the rows' own
+ * 95% limits (MOVER, Zou & Donner 2008, the principle of Newcombe's interval itself): the
+ * sum less sqrt(sum (w (v_r - low_r))^2), plus sqrt(sum (w (high_r - v_r))^2). */
+typedef struct {
+  double lo2, hi2;
+} mover_t;
+
+static void mover_add(mover_t *m, double w, double v, double lo, double hi) {
+  m->lo2 += (w * (v - lo)) * (w * (v - lo));
+  m->hi2 += (w * (hi - v)) * (w * (hi - v));
+}
+
+int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t *t) {
+  /* Comparing all treated with all control customers at once would mix the differences
+   * between segments into the effect whenever segments are treated in different shares
+   * (a targeted campaign): the total is the sum of the rows' effects instead. */
+  mover_t up = {0}, rev = {0};
+  double conv = 0, rv = 0, cost = 0, nt = 0;
+  int64_t alone = -1;
+  for (int64_t r = 0; r < n; r++) nt += rows[r].treated > 0 ? rows[r].treated : 0;
+  for (int64_t r = 0; r < n; r++) {
+    const cs_roi_row_t *o = &rows[r];
+    if (!(o->treated > 0)) continue; /* no treated customer: the campaign added nothing here */
+    if (!(o->control > 0) && alone < 0) alone = r;
+    mover_add(&up, o->treated / nt, o->uplift, o->uplift_low, o->uplift_high);
+    mover_add(&rev, 1.0, o->incremental_revenue, o->incremental_revenue_low,
+              o->incremental_revenue_high);
+    conv += o->incremental_conversions;
+    rv += o->incremental_revenue;
+    cost += o->campaign_cost;
+  }
+  if (!(nt > 0)) return -1; /* no treated customer at all: the total's own values stand */
+  /* A field stays NaN where its input column is absent (the total's own formula says so). */
+  if (!isnan(t->uplift)) { /* the n_t-weighted mean of the rows' uplifts */
+    t->incremental_conversions = conv;
+    t->uplift = conv / nt;
+    t->uplift_low = t->uplift - sqrt(up.lo2);
+    t->uplift_high = t->uplift + sqrt(up.hi2);
+  }
+  if (!isnan(t->incremental_revenue)) {
+    t->incremental_revenue = rv;
+    t->incremental_revenue_low = rv - sqrt(rev.lo2);
+    t->incremental_revenue_high = rv + sqrt(rev.hi2);
+  }
+  if (!isnan(t->campaign_cost)) t->campaign_cost = cost;
+  t->incremental_roi = t->campaign_cost > 0
+                           ? (t->incremental_revenue - t->campaign_cost) / t->campaign_cost
+                           : NAN;
+  return alone;
+}
+
 /* The rules of docs/roi.md, "Recommended action", first match wins. NaN compares false. */
 int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__roi_have_t *have) {
   const double value = have->clv ? o->clv_mean : o->revenue_mean;

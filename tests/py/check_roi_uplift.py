@@ -12,7 +12,14 @@ results file written here with /segments/labels = /truth/segment and the store's
    segment (so a wrong truth would fail the test).
 2. Coverage: 40 stores of 20,000 customers (seeds 101..140, 240 intervals each): the uplift
    intervals cover the truth, and the incremental-revenue intervals cover 0, in at least 90%
-   of the cases (nominal 95%; 90% is 3 binomial standard deviations below it).
+   of the cases (nominal 95%; 90% is 3 binomial standard deviations below it); the total
+   row's uplift interval covers the treated-weighted mean of the true uplifts as often.
+3. A targeted campaign with no effect: `treated` redrawn with probability 0.9 in one segment
+   and 0.1 elsewhere, `converted` shuffled within each segment. The total row's uplift and
+   incremental revenue are the rows' added up, and their intervals cover 0 (comparing all
+   treated with all control customers at once had found 3.8 points [2.8, 4.8] and millions
+   of incremental revenue: the segments' differences, not the campaign's). With one segment
+   all treated, the total effect is NaN and a warning names that segment.
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
@@ -54,6 +61,12 @@ def roi_on_truth(name, customers, seed, ranks):
     return t, uplift
 
 
+def total_truth(t, truth):
+    """The true uplift of the total row: the segments' true uplifts weighted by n_t."""
+    nt = t["treated"][:len(truth)]
+    return float(np.sum(nt * truth) / np.sum(nt))
+
+
 # 1. One large store.
 t, truth = roi_on_truth("big", 1000000, 1, 2)
 k = len(truth)
@@ -72,8 +85,10 @@ for g in range(k):
 # 2. Coverage over many stores.
 hits = [0, 0]
 total = 0
+total_hits = 0
 for seed in range(101, 141):
     t, truth = roi_on_truth("cov", 20000, seed, 1)
+    total_hits += bool(t["uplift_low"][-1] <= total_truth(t, truth) <= t["uplift_high"][-1])
     for g in range(len(truth)):
         total += 1
         hits[0] += bool(t["uplift_low"][g] <= truth[g] <= t["uplift_high"][g])
@@ -82,6 +97,51 @@ for what, h in zip(("uplift covers the truth", "incremental revenue covers 0"), 
     print(f"coverage: {what}: {h}/{total} = {h / total:.3f}")
     if h < 0.90 * total:
         failures.append(f"coverage of '{what}' is {h}/{total}, below 90%")
+
+print(f"coverage: the total row's uplift covers the weighted truth: {total_hits}/40")
+if total_hits < 34:  # nominal 38 of 40; 34 is about 3 binomial standard deviations below
+    failures.append(f"the total row's uplift covers its truth in {total_hits}/40 stores")
+
+# 3. A targeted campaign without effect, and one segment with no control customers.
+store, seg = path("cov.h5"), path("cov_seg.h5")
+rng = np.random.default_rng(5)
+with h5py.File(store, "r+") as f:
+    g = f["truth/segment"][...]
+    treated = (rng.random(len(g)) < np.where(g == 1, 0.9, 0.1)).astype(f["customers/treated"].dtype)
+    conv = f["customers/converted"][...]
+    for s in np.unique(g):  # no effect: conversion independent of treatment within a segment
+        i = np.flatnonzero(g == s)
+        conv[i] = conv[rng.permutation(i)]
+    f["customers/treated"][...] = treated
+    f["customers/converted"][...] = conv
+run(2, "roi", "--input", store, "--segment-results", seg, "--output", path("target_roi.h5"))
+with h5py.File(path("target_roi.h5"), "r") as f:
+    t = f["roi/table"][...]
+rows, tot = t[:-1], t[-1]
+print(f"targeted, no effect: total uplift {tot['uplift']:.4f} [{tot['uplift_low']:.4f}, "
+      f"{tot['uplift_high']:.4f}], incremental revenue {tot['incremental_revenue']:.0f} "
+      f"[{tot['incremental_revenue_low']:.0f}, {tot['incremental_revenue_high']:.0f}]")
+sum_rev = float(np.sum(rows["incremental_revenue"]))
+if not abs(tot["incremental_revenue"] - sum_rev) <= 1e-9 * max(1.0, abs(sum_rev)):
+    failures.append(f"targeted: total incremental revenue {tot['incremental_revenue']} is not "
+                    f"the rows' sum {sum_rev}")
+for lo, hi, what in (("uplift_low", "uplift_high", "uplift"),
+                     ("incremental_revenue_low", "incremental_revenue_high", "incremental revenue")):
+    if not tot[lo] <= 0 <= tot[hi]:
+        failures.append(f"targeted, no effect: the total's {what} interval [{tot[lo]}, {tot[hi]}] "
+                        "misses 0")
+with h5py.File(store, "r+") as f:
+    tr = f["customers/treated"][...]
+    tr[g == 2] = 1
+    f["customers/treated"][...] = tr
+p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
+                    path("alone_roi.h5")], capture_output=True, text=True, timeout=900)
+with h5py.File(path("alone_roi.h5"), "r") as f:
+    tot = f["roi/table"][-1]
+if p.returncode != 0 or not np.isnan(tot["uplift"]) or not np.isnan(tot["incremental_revenue"]) \
+        or "segment 2 has treated customers but no control customers" not in p.stderr:
+    failures.append(f"one segment all treated: exit {p.returncode}, total uplift {tot['uplift']}, "
+                    f"incremental revenue {tot['incremental_revenue']}; stderr {p.stderr[-300:]}")
 
 for f in failures:
     print("FAIL:", f)

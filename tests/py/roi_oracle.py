@@ -169,8 +169,37 @@ def table(d, labels, k):
     total = row(np.ones(n, bool), d, n, -1)
     for o in rows[:k]:
         o["action"] = action(o, total, d.get("clv") is not None, d.get("churn_score") is not None)
+    campaign_total(rows, total)
     rows.append(total)
     return rows
+
+
+def campaign_total(rows, t):
+    """docs/roi.md, "The campaign in the total row": the rows' effects added up in row order
+    (the uplift: incremental conversions / N_t), the limits combined as sqrt of the summed
+    squared half-widths (weights n_t / N_t for the uplift); rows without treated customers
+    add nothing."""
+    rs = [o for o in rows if o["treated"] > 0]
+    nt = sum(o["treated"] for o in rs)
+    if not nt > 0:
+        return
+    def mover(v, w, key, lo, hi):
+        return (v - math.sqrt(sum((w(o) * (o[key] - o[lo])) ** 2 for o in rs)),
+                v + math.sqrt(sum((w(o) * (o[hi] - o[key])) ** 2 for o in rs)))
+    if not math.isnan(t["uplift"]):
+        t["incremental_conversions"] = sum(o["incremental_conversions"] for o in rs)
+        t["uplift"] = t["incremental_conversions"] / nt
+        t["uplift_low"], t["uplift_high"] = mover(t["uplift"], lambda o: o["treated"] / nt,
+                                                  "uplift", "uplift_low", "uplift_high")
+    if not math.isnan(t["incremental_revenue"]):
+        t["incremental_revenue"] = sum(o["incremental_revenue"] for o in rs)
+        t["incremental_revenue_low"], t["incremental_revenue_high"] = mover(
+            t["incremental_revenue"], lambda o: 1.0, "incremental_revenue",
+            "incremental_revenue_low", "incremental_revenue_high")
+    if not math.isnan(t["campaign_cost"]):
+        t["campaign_cost"] = sum(o["campaign_cost"] for o in rs)
+    t["incremental_roi"] = (t["incremental_revenue"] - t["campaign_cost"]) / t["campaign_cost"] \
+        if t["campaign_cost"] > 0 else math.nan
 
 
 def inputs(store, churn=None, clv=None):
