@@ -47,7 +47,7 @@ int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   o->split_offset = part->offset;
   CS_TRY(cs_par_agree(ctx, raw && o->split ? CS_OK : CS_ENOMEM));
   double one, zero; /* a categorical column's codes of holdout and training */
-  CS_TRY(cs_features_flag_values(store->path, c, NULL, NULL, &one, &zero));
+  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_SPLIT, NULL, NULL, &one, &zero));
   CS_TRY(cs_store_read(store, column, part->offset, nl, CS_DT_F64, raw));
   int64_t bad = -1;
   for (int64_t i = 0; i < nl && bad < 0; i++) {
@@ -89,7 +89,7 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   data->holdout = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "split");
   CS_TRY(cs_par_agree(ctx, raw && data->y && data->holdout ? CS_OK : CS_ENOMEM));
   double one, zero; /* the values meaning churned and stayed */
-  CS_TRY(cs_features_flag_values(store->path, c, o->label_positive, "--label-positive", &one,
+  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_EVENT, o->label_positive, "--label-positive", &one,
                                  &zero));
   if (c->n_categories)
     for (int j = 0; j < 2; j++)

@@ -60,7 +60,9 @@ static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, const char
   double *v = NULL, one = 1, zero = 0;
   *flag = NULL;
   const cs_column_t *c = cs_store_column(st->store, name);
-  if (c) CS_TRY(cs_features_flag_values(st->store->path, c, positive, NULL, &one, &zero));
+  /* "holdout" and "control" are the untreated group of a campaign */
+  const cs_flag_role_t role = strcmp(name, "treated") ? CS_FLAG_EVENT : CS_FLAG_TREATED;
+  if (c) CS_TRY(cs_features_flag_values(st->store->path, c, role, positive, NULL, &one, &zero));
   CS_TRY(read_column(ctx, st, name, &v));
   if (!v) return CS_OK;
   *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);

@@ -84,15 +84,27 @@ fail:
   return status;
 }
 
-static int reads_as_yes(const char *level, const char *column) {
-  static const char *const yes[] = {"yes", "y", "true", "t", "1", "treatment", "holdout", "test"};
-  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
-    if (strcasecmp(level, yes[i]) == 0) return 1;
-  return strcasecmp(level, column) == 0;
+/* Words of a level that mean 1 (yes) and 0 (no), common and by the column's role: "holdout"
+ * is the held-out part of a churn split, but the control group of a campaign. */
+static int in_list(const char *level, const char *const *words) {
+  for (; *words; words++)
+    if (strcasecmp(level, *words) == 0) return 1;
+  return 0;
 }
 
-int cs_features_flag_values(const char *store_path, const cs_column_t *c, const char *positive,
-                            const char *option, double *one, double *zero) {
+static int reads_as(const char *level, const char *column, cs_flag_role_t role, int yes) {
+  static const char *const common[2][6] = {{"no", "n", "false", "f", "0", NULL},
+                                           {"yes", "y", "true", "t", "1", NULL}};
+  static const char *const by_role[3][2][4] = {
+      [CS_FLAG_EVENT] = {{NULL}, {NULL}},
+      [CS_FLAG_TREATED] = {{"control", "holdout", NULL}, {"treatment", "treated", "test", NULL}},
+      [CS_FLAG_SPLIT] = {{"train", "training", NULL}, {"holdout", "test", NULL}}};
+  return in_list(level, common[yes]) || in_list(level, by_role[role][yes]) ||
+         (yes && strcasecmp(level, column) == 0);
+}
+
+int cs_features_flag_values(const char *store_path, const cs_column_t *c, cs_flag_role_t role,
+                            const char *positive, const char *option, double *one, double *zero) {
   int status = CS_OK;
   *one = 1;
   *zero = 0;
@@ -108,7 +120,11 @@ int cs_features_flag_values(const char *store_path, const cs_column_t *c, const 
     CS_CHECK(pos >= 0, CS_EDATA, "%s: column '%s' has no level '%s' (its levels are '%s' and '%s')",
              store_path, c->name, positive, lv[0], lv[1]);
   } else {
-    int y0 = reads_as_yes(lv[0], c->name), y1 = reads_as_yes(lv[1], c->name);
+    int y0 = reads_as(lv[0], c->name, role, 1), y1 = reads_as(lv[1], c->name, role, 1);
+    if (y0 == y1) { /* neither or both read as yes: the other of the one that reads as no */
+      const int n0 = reads_as(lv[0], c->name, role, 0), n1 = reads_as(lv[1], c->name, role, 0);
+      if (n0 != n1 && !(y0 && y1)) y0 = n1, y1 = n0;
+    }
     CS_CHECK(y0 != y1, CS_EDATA,
              "%s: column '%s' is categorical with levels '%s' and '%s': which one means 1 (yes)? "
              "Store the column as 0/1%s%s",

@@ -207,6 +207,21 @@ with h5py.File("froi.h5", "r") as f:
 total = t[t["segment"] == -1][0]
 assert total["conversions"] == 8, total["conversions"]  # code 0 = 'yes': rows 0, 5, ..., 35
 PY
+# A campaign's 'holdout' is its control group (it had read as yes, inverting the experiment).
+"$PYTHON" - <<'PY'
+import h5py, numpy as np
+with h5py.File("flags.h5", "r+") as f:
+    t = f["customers/treated"]
+    t[...] = (np.arange(40) % 4 == 0).astype(np.int8)  # code 1 in 10 rows
+    t.attrs["categories"] = ["campaign", "holdout"]
+PY
+run roi --input flags.h5 --segment-results fseg.h5 --output froi.h5 --quiet
+"$PYTHON" - <<'PY' || fail "roi: treated 'holdout' counted as treated"
+import h5py
+with h5py.File("froi.h5", "r") as f:
+    total = f["roi/table"][-1]
+assert (total["treated"], total["control"]) == (30, 10), (total["treated"], total["control"])
+PY
 rm -f flags.h5 fseg.h5 froi.h5
 
 # churn score with segments numbered otherwise than the model's (the same run with its two
