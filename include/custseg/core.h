@@ -43,7 +43,8 @@ int cs_exit_status(int status);
 /* ---- error records -----------------------------------------------------------------------
  * One error record per process: the first failure since the last cs_error_clear() is kept
  * (later ones are usually consequences of it). Messages are one line and name the file,
- * dataset and offending value. Not thread-safe: set errors outside OpenMP regions. */
+ * dataset and offending value; a longer one than CS_MSG_MAX keeps its start and its end (the
+ * reason), eliding the middle. Not thread-safe: set errors outside OpenMP regions. */
 #define CS_MSG_MAX 768
 
 typedef struct cs_error {
@@ -56,6 +57,9 @@ typedef struct cs_error {
 /* Record an error (if none is recorded yet) and return `status`. Local. */
 int cs_error_set(int status, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* `text` (len bytes) in out[size] whole, or, when longer, its first third and its end with
+ * " [...] " between them, cut at UTF-8 character starts. Local. */
+void cs_error_elide(const char *text, size_t len, char *out, size_t size);
 /* The current record (status CS_OK when none). Local. */
 const cs_error_t *cs_error_get(void);
 /* Replace the record wholesale (used by par to adopt another rank's error). Local. */

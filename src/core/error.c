@@ -3,6 +3,7 @@
 #include "custseg/core.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static cs_error_t g_err;
@@ -37,14 +38,40 @@ int cs_error_set(int status, const char *file, int line, const char *fmt, ...) {
   g_err.rank = cs_log_rank();
   const char *base = strstr(file, "src/");
   snprintf(g_err.where, sizeof g_err.where, "%s:%d", base ? base : file, line);
-  va_list ap;
+  va_list ap, ap2;
   va_start(ap, fmt);
-  vsnprintf(g_err.msg, sizeof g_err.msg, fmt, ap);
+  va_copy(ap2, ap);
+  const int n = vsnprintf(g_err.msg, sizeof g_err.msg, fmt, ap);
   va_end(ap);
+  /* Too long (a path of kilobytes): the middle goes, not the end, which says what is wrong. */
+  char *full = n >= (int)sizeof g_err.msg ? malloc((size_t)n + 1) : NULL;
+  if (full) {
+    vsnprintf(full, (size_t)n + 1, fmt, ap2);
+    cs_error_elide(full, (size_t)n, g_err.msg, sizeof g_err.msg);
+    free(full);
+  }
+  va_end(ap2);
   /* Keep it one line whatever a library handed us. */
   for (char *c = g_err.msg; *c; c++)
     if (*c == '\n' || *c == '\r') *c = ' ';
   return status;
+}
+
+/* Skip UTF-8 continuation bytes forward (dir > 0) or back from s[i]. */
+static size_t char_start(const char *s, size_t i, int dir) {
+  while (((unsigned char)s[i] & 0xc0) == 0x80) i = dir > 0 ? i + 1 : i - 1;
+  return i;
+}
+
+void cs_error_elide(const char *text, size_t len, char *out, size_t size) {
+  static const char mark[] = " [...] ";
+  if (len < size || size < 64) {
+    snprintf(out, size, "%s", text);
+    return;
+  }
+  const size_t room = size - 1 - (sizeof mark - 1), head = char_start(text, room / 3, -1);
+  const size_t tail = char_start(text, len - (room - room / 3), +1);
+  snprintf(out, size, "%.*s%s%s", (int)head, text, mark, text + tail);
 }
 
 const cs_error_t *cs_error_get(void) { return &g_err; }

@@ -92,6 +92,32 @@ static void agree_adopts_lowest_failing_rank(void **state) {
   cs_error_clear();
 }
 
+/* A message longer than the record keeps its start and its end (the reason), not a cut. */
+static void long_message_keeps_its_end(void **state) {
+  (void)state;
+  char path[3001]; /* 1500 two-byte characters: every cut lands inside or beside one */
+  for (int i = 0; i < 1500; i++) memcpy(path + 2 * i, "\xc3\xa9", 2);
+  path[3000] = '\0';
+  for (int shift = 0; shift < 2; shift++) { /* both parities of the cut points */
+    cs_error_clear();
+    cs_error_set(CS_EIO, __FILE__, __LINE__, "%scannot write '%s': No space left on device",
+                 shift ? "x" : "", path);
+    const char *m = cs_error_get()->msg;
+    assert_true(strlen(m) < CS_MSG_MAX && strlen(m) > CS_MSG_MAX - 10);
+    assert_true(strncmp(m + shift, "cannot write '\xc3\xa9", 16) == 0);
+    assert_non_null(strstr(m, " [...] "));
+    const char *end = "\xc3\xa9': No space left on device";
+    assert_string_equal(m + strlen(m) - strlen(end), end);
+    for (const unsigned char *c = (const unsigned char *)m; *c; c++) /* no broken character */
+      if (*c == 0xc3) assert_int_equal(c[1], 0xa9);
+      else assert_true(*c != 0xa9 || c[-1] == 0xc3);
+  }
+  char out[100];
+  cs_error_elide("short", 5, out, sizeof out);
+  assert_string_equal(out, "short");
+  cs_error_clear();
+}
+
 static void reductions(void **state) {
   (void)state;
   cs_ctx_t *ctx = cs_test_ctx;
@@ -151,6 +177,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(partition_from_local_sizes),
     cmocka_unit_test(agree_adopts_lowest_failing_rank),
     cmocka_unit_test(reductions),
+    cmocka_unit_test(long_message_keeps_its_end),
     cmocka_unit_test(exchange_routes_records),
 };
 CS_TEST_MAIN(tests)
