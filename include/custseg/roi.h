@@ -92,6 +92,7 @@ typedef struct cs_roi {
   int64_t unsegmented;    /* customers with segment -1 */
   cs_roi_grid_t grid[CS_ROI_NQ];
   double z;               /* the normal quantile of the 95% intervals */
+  char campaign_note[512]; /* why the total's campaign effect is NaN (docs/roi.md), or "" */
 } cs_roi_t;
 
 /* Compute the table. Checks the input (segment codes in -1 .. k-1) and verifies the result:

@@ -46,9 +46,10 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
                  int64_t n_global, double z, cs_roi_row_t *out);
 /* table.c: the recommended action of a segment row against the total row. Local. */
 /* The total row's campaign effect from the other rows (rows[0 .. n-1]), stratified by row.
- * Returns the first row with treated but no control customers (its effect, and so the
- * total's, is unknown: NaN), or -1. Local. */
-int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t *total);
+ * A row with treated customers but no estimate of its own makes the total's NaN: `note` then
+ * says which row and why (else ""). Local. */
+void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_have_t *have,
+                            cs_roi_row_t *total, char *note, size_t note_size);
 int64_t cs__roi_action(const cs_roi_row_t *row, const cs_roi_row_t *total,
                        const cs__roi_have_t *have);
 

@@ -309,12 +309,8 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
   }
   if (r->unsegmented > 0)
     cs__roi_row(&sums[k], &have, CS_ROI_UNSEGMENTED, in->n_global, r->z, &r->row[k]);
-  const int64_t alone = cs__roi_campaign_total(r->row, r->rows - 1, tot_row);
-  if (alone >= 0 && ctx->rank == 0)
-    cs_log_warn("roi: the campaign's total effect is unknown (NaN): %s %lld has treated "
-                "customers but no control customers to compare them with",
-                alone < k ? "segment" : "the row of customers without a segment, segment",
-                (long long)(alone < k ? alone : CS_ROI_UNSEGMENTED));
+  cs__roi_campaign_total(r->row, r->rows - 1, &have, tot_row, r->campaign_note,
+                         sizeof r->campaign_note);
 fail:
   free(acc);
   free(sums);

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 
 const char *const cs_roi_action_names[CS_ROI_ACTIONS] = {"retain", "grow", "maintain",
                                                          "deprioritize"};
@@ -158,18 +159,38 @@ static void mover_add(mover_t *m, double w, double v, double lo, double hi) {
   m->hi2 += (w * (hi - v)) * (w * (hi - v));
 }
 
-int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t *t) {
+/* Why row o (with treated customers) has no estimate of `what`, or NULL. */
+static const char *no_estimate(const cs_roi_row_t *o, int uplift) {
+  if (!(o->control > 0)) return "has no control customers to compare the treated ones with";
+  if (uplift)
+    return isnan(o->uplift) ? (isnan(o->conversion_rate_control)
+                                   ? "has no control customer with a known conversion"
+                                   : "has no treated customer with a known conversion")
+           : isnan(o->uplift_low) || isnan(o->uplift_high) ? "has no interval for its uplift"
+                                                            : NULL;
+  return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
+                 isnan(o->incremental_revenue_high)
+             ? "has fewer than 2 treated or 2 control customers with a revenue value"
+             : NULL;
+}
+
+void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_have_t *have,
+                            cs_roi_row_t *t, char *note, size_t note_size) {
   /* Comparing all treated with all control customers at once would mix the differences
    * between segments into the effect whenever segments are treated in different shares
    * (a targeted campaign): the total is the sum of the rows' effects instead. */
   mover_t up = {0}, rev = {0};
   double conv = 0, rv = 0, cost = 0, nt = 0;
-  int64_t alone = -1;
+  int64_t bad[2] = {-1, -1}; /* the first row without an estimate: uplift, revenue */
+  const char *why[2] = {NULL, NULL};
+  note[0] = '\0';
   for (int64_t r = 0; r < n; r++) nt += rows[r].treated > 0 ? rows[r].treated : 0;
   for (int64_t r = 0; r < n; r++) {
     const cs_roi_row_t *o = &rows[r];
     if (!(o->treated > 0)) continue; /* no treated customer: the campaign added nothing here */
-    if (!(o->control > 0) && alone < 0) alone = r;
+    for (int f = 0; f < 2; f++)
+      if (bad[f] < 0 && (f ? have->revenue : have->converted) && (why[f] = no_estimate(o, !f)))
+        bad[f] = r;
     mover_add(&up, o->treated / nt, o->uplift, o->uplift_low, o->uplift_high);
     mover_add(&rev, 1.0, o->incremental_revenue, o->incremental_revenue_low,
               o->incremental_revenue_high);
@@ -177,7 +198,7 @@ int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t
     rv += o->incremental_revenue;
     cost += o->campaign_cost;
   }
-  if (!(nt > 0)) return -1; /* no treated customer at all: the total's own values stand */
+  if (!(nt > 0)) return; /* no treated customer at all: the total's own values stand */
   /* A field stays NaN where its input column is absent (the total's own formula says so). */
   if (!isnan(t->uplift)) { /* the n_t-weighted mean of the rows' uplifts */
     t->incremental_conversions = conv;
@@ -194,7 +215,27 @@ int64_t cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, cs_roi_row_t
   t->incremental_roi = t->campaign_cost > 0
                            ? (t->incremental_revenue - t->campaign_cost) / t->campaign_cost
                            : NAN;
-  return alone;
+  /* Why a total is NaN, in words for the log. */
+  if (!(t->control > 0)) {
+    snprintf(note, note_size, "the campaign's total effect is unknown (NaN): no customer is in "
+             "the control group");
+    return;
+  }
+  static const char *const field[2] = {"uplift", "incremental revenue"};
+  size_t o = 0;
+  for (int f = 0; f < 2; f++) {
+    if (bad[f] < 0 || (f == 1 && bad[1] == bad[0] && why[1] == why[0])) continue;
+    char row[64];
+    if (rows[bad[f]].segment == CS_ROI_UNSEGMENTED)
+      snprintf(row, sizeof row, "the customers without a segment");
+    else
+      snprintf(row, sizeof row, "segment %lld", (long long)rows[bad[f]].segment);
+    const int both = f == 0 && bad[1] == bad[0] && why[1] == why[0];
+    o += (size_t)snprintf(note + o, o < note_size ? note_size - o : 0,
+                          "%sthe campaign's total %s is unknown (NaN): %s %s", o ? "; " : "",
+                          both ? "effect" : field[f], row, why[f]);
+    if (o >= note_size) break;
+  }
 }
 
 /* The rules of docs/roi.md, "Recommended action", first match wins. NaN compares false. */

@@ -17,9 +17,11 @@ results file written here with /segments/labels = /truth/segment and the store's
 3. A targeted campaign with no effect: `treated` redrawn with probability 0.9 in one segment
    and 0.1 elsewhere, `converted` shuffled within each segment. The total row's uplift and
    incremental revenue are the rows' added up, and their intervals cover 0 (comparing all
-   treated with all control customers at once had found 3.8 points [2.8, 4.8] and millions
-   of incremental revenue: the segments' differences, not the campaign's). With one segment
-   all treated, the total effect is NaN and a warning names that segment.
+   treated with all control customers at once had found 4.29 points [3.34, 5.28] and
+   -912,651 of incremental revenue: the segments' differences, not the campaign's). With one
+   segment all treated, the total effect is NaN and a warning names that segment; with one
+   treated customer in a segment, the total's revenue interval is NaN and the warning says
+   why.
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
@@ -130,18 +132,34 @@ for lo, hi, what in (("uplift_low", "uplift_high", "uplift"),
     if not tot[lo] <= 0 <= tot[hi]:
         failures.append(f"targeted, no effect: the total's {what} interval [{tot[lo]}, {tot[hi]}] "
                         "misses 0")
-with h5py.File(store, "r+") as f:
-    tr = f["customers/treated"][...]
-    tr[g == 2] = 1
-    f["customers/treated"][...] = tr
-p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
-                    path("alone_roi.h5")], capture_output=True, text=True, timeout=900)
-with h5py.File(path("alone_roi.h5"), "r") as f:
-    tot = f["roi/table"][-1]
-if p.returncode != 0 or not np.isnan(tot["uplift"]) or not np.isnan(tot["incremental_revenue"]) \
-        or "segment 2 has treated customers but no control customers" not in p.stderr:
-    failures.append(f"one segment all treated: exit {p.returncode}, total uplift {tot['uplift']}, "
-                    f"incremental revenue {tot['incremental_revenue']}; stderr {p.stderr[-300:]}")
+def roi_warning(name, edit, want, nan_fields):
+    """Edit `treated`, run roi: the total's nan_fields are NaN and the warning says `want`."""
+    with h5py.File(store, "r+") as f:
+        tr = f["customers/treated"][...]
+        edit(tr)
+        f["customers/treated"][...] = tr
+    p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
+                        path(name + ".h5")], capture_output=True, text=True, timeout=900)
+    with h5py.File(path(name + ".h5"), "r") as f:
+        tot = f["roi/table"][-1]
+    if p.returncode != 0 or not all(np.isnan(tot[x]) for x in nan_fields) or want not in p.stderr:
+        failures.append(f"{name}: exit {p.returncode}, total {[(x, tot[x]) for x in nan_fields]}; "
+                        f"wanted a warning '{want}'; stderr {p.stderr[-400:]}")
+
+
+def one_treated(tr):
+    tr[g == 3] = 0
+    tr[np.flatnonzero(g == 3)[0]] = 1
+
+
+roi_warning("one_treated", one_treated, "roi: the campaign's total incremental revenue is "
+            "unknown (NaN): segment 3 has fewer than 2 treated or 2 control customers with a "
+            "revenue value", ["incremental_revenue_low", "incremental_revenue_high"])
+roi_warning("alone", lambda tr: tr.__setitem__(g == 2, 1), "roi: the campaign's total effect is "
+            "unknown (NaN): segment 2 has no control customers to compare the treated ones with",
+            ["uplift", "incremental_revenue"])
+roi_warning("all_treated", lambda tr: tr.fill(1), "roi: the campaign's total effect is unknown "
+            "(NaN): no customer is in the control group", ["uplift", "incremental_revenue"])
 
 for f in failures:
     print("FAIL:", f)
