@@ -38,10 +38,10 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
  * 0: 1 and 0 for a numeric column. For a categorical one (codes in level order, which is byte
  * order when inferred, so "stayed" < "left" would invert a label), the code of the level named
  * `positive` (case-insensitive) when given, else of the one level that reads as yes (yes, y,
- * true, t, 1 or the column's own name, "churned" in churned; by role: treatment, treated, test
- * for a campaign's `treated`, holdout, test for a churn split), else the other of the one
- * that reads as no (no, n, false, f, 0; control, holdout for `treated`; train, training for
- * a split); the other level is 0. Errors (naming the store, the column and its levels, and
+ * true, t, 1; by role: treatment, treated, test for a campaign's `treated`, holdout, test for
+ * a churn split), else the other of the one that reads as no (no, n, false, f, 0; control,
+ * holdout for `treated`; train, training for a split), else of the level named as the column
+ * ("churned" in churned); the other level is 0. Errors (naming the store, the column and its levels, and
  * `option`, the command's way to name the level, when it has one): not two levels, no level
  * `positive`, or no level decided by those words. Local. */
 typedef enum { CS_FLAG_EVENT = 0, CS_FLAG_TREATED, CS_FLAG_SPLIT } cs_flag_role_t;

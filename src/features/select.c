@@ -99,8 +99,8 @@ static int reads_as(const char *level, const char *column, cs_flag_role_t role, 
       [CS_FLAG_EVENT] = {{NULL}, {NULL}},
       [CS_FLAG_TREATED] = {{"control", "holdout", NULL}, {"treatment", "treated", "test", NULL}},
       [CS_FLAG_SPLIT] = {{"train", "training", NULL}, {"holdout", "test", NULL}}};
-  return in_list(level, common[yes]) || in_list(level, by_role[role][yes]) ||
-         (yes && strcasecmp(level, column) == 0);
+  if (yes < 0) return strcasecmp(level, column) == 0; /* the column's own name */
+  return in_list(level, common[yes]) || in_list(level, by_role[role][yes]);
 }
 
 int cs_features_flag_values(const char *store_path, const cs_column_t *c, cs_flag_role_t role,
@@ -120,11 +120,16 @@ int cs_features_flag_values(const char *store_path, const cs_column_t *c, cs_fla
     CS_CHECK(pos >= 0, CS_EDATA, "%s: column '%s' has no level '%s' (its levels are '%s' and '%s')",
              store_path, c->name, positive, lv[0], lv[1]);
   } else {
+    /* The level that reads as yes, else the other of the one that reads as no, else the
+     * level named as the column ("churned" in churned): the words first, so that a split
+     * column named "train" does not make its "train" level the holdout. */
     int y0 = reads_as(lv[0], c->name, role, 1), y1 = reads_as(lv[1], c->name, role, 1);
-    if (y0 == y1) { /* neither or both read as yes: the other of the one that reads as no */
+    if (y0 == y1) {
       const int n0 = reads_as(lv[0], c->name, role, 0), n1 = reads_as(lv[1], c->name, role, 0);
       if (n0 != n1 && !(y0 && y1)) y0 = n1, y1 = n0;
     }
+    if (y0 == y1 && !y0)
+      y0 = reads_as(lv[0], c->name, role, -1), y1 = reads_as(lv[1], c->name, role, -1);
     CS_CHECK(y0 != y1, CS_EDATA,
              "%s: column '%s' is categorical with levels '%s' and '%s': which one means 1 (yes)? "
              "Store the column as 0/1%s%s",

@@ -154,7 +154,33 @@ static void stats_layout_and_roundtrip(void **state) {
   cs_io_remove(ctx, res);
 }
 
+/* The code that means 1 for a categorical flag with levels (a, b), or -1 when refused. */
+static int flag_one(const char *name, const char *a, const char *b, cs_flag_role_t role) {
+  char *lv[2] = {(char *)a, (char *)b};
+  cs_column_t c = {.dtype = CS_DT_I32, .n_categories = 2, .categories = lv};
+  snprintf(c.name, sizeof c.name, "%s", name);
+  double one = -1, zero = -1;
+  const int st = cs_features_flag_values("s.h5", &c, role, NULL, NULL, &one, &zero);
+  cs_error_clear();
+  return st == CS_OK ? (int)one : -1;
+}
+
+/* Flag levels by meaning and role: a campaign's holdout is its control group, a churn
+ * split's holdout is 1, and the words come before the column's own name. */
+static void flag_levels_by_role(void **state) {
+  (void)state;
+  assert_int_equal(flag_one("treated", "campaign", "holdout", CS_FLAG_TREATED), 0);
+  assert_int_equal(flag_one("treated", "control", "treatment", CS_FLAG_TREATED), 1);
+  assert_int_equal(flag_one("split", "holdout", "train", CS_FLAG_SPLIT), 0);
+  assert_int_equal(flag_one("train", "train", "valid", CS_FLAG_SPLIT), 1); /* not the name */
+  assert_int_equal(flag_one("churned", "churned", "stayed", CS_FLAG_EVENT), 0);
+  assert_int_equal(flag_one("churned", "no", "gone", CS_FLAG_EVENT), 1);
+  assert_int_equal(flag_one("status", "left", "stayed", CS_FLAG_EVENT), -1);
+  assert_int_equal(flag_one("churned", "holdout", "x", CS_FLAG_EVENT), -1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(stats_layout_and_roundtrip),
+    cmocka_unit_test(flag_levels_by_role),
 };
 CS_TEST_MAIN(tests)
