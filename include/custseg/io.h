@@ -158,6 +158,9 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to);
 int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char *what);
 /* Create an output HDF5 file under a temporary name next to `path`. Collective. */
 int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **out);
+/* The same for a small file (no cs_out_dataset): built in memory on rank 0 and written with
+ * write(2) at the commit, so a full disk is one clean error (a checkpoint). Collective. */
+int cs_out_create_image(cs_ctx_t *ctx, const char *path, cs_out_t **out);
 /* Create group `group` (parents too). Collective. */
 int cs_out_group(cs_out_t *out, const char *group);
 /* Create a 1-D dataset of n elements of type `type` at `path` ("/customers/age"). Collective. */

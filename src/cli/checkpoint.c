@@ -58,7 +58,7 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   double v[S_N] = {s->k, s->d, s->restart, s->iteration, (double)s->relocations, s->best_restart,
                    s->best_inertia, s->best_iterations, s->best_converged,
                    (double)s->best_relocations};
-  CS_TRY(cs_out_create(ctx, ck->path, &out));
+  CS_TRY(cs_out_create_image(ctx, ck->path, &out));
   CS_TRY(cs_out_group(out, "/checkpoint"));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "stage", "segment"));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));

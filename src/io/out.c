@@ -3,7 +3,12 @@
  * The file is created as ".<name>.tmp-<token>" in the destination directory (same file
  * system, so rename(2) is atomic), every rank writes its rows collectively, and only after
  * all ranks have closed it and agreed that nothing failed does rank 0 rename it. A crash or
- * an error leaves at most a hidden temporary file, never a results file that looks complete. */
+ * an error leaves at most a hidden temporary file, never a results file that looks complete.
+ *
+ * A small file (a checkpoint) is built in memory on rank 0 instead (HDF5's core driver) and
+ * written with plain write(2) when committed: a full disk then fails one write, never the
+ * closing of an HDF5 file, which in parallel HDF5 had left the ranks in different
+ * collectives (a hang) and, at one rank, an open file that crashed MPI_Finalize. */
 #include "h5util.h"
 
 #include <dirent.h>
@@ -30,6 +35,7 @@ struct cs_dset {
 struct cs_out {
   cs_ctx_t *ctx;
   hid_t file;
+  int image; /* built in memory on rank 0 (cs_out_create_image); the other ranks only agree */
   char final_path[4096];
   char tmp_path[4096 + 64];
   int n_dsets;
@@ -80,6 +86,14 @@ static int make_parents(cs_out_t *out, const char *path, int self) {
 fail:
   CS_H5_CLOSE(H5Pclose, gcpl);
   return status;
+}
+
+/* A rank with nothing to do in an in-memory file: it only takes part in the agreement. */
+static int idle(const cs_out_t *out) { return out->image && out->ctx->rank != 0; }
+
+/* Collective writes for a parallel file, the default for one built in memory. */
+static hid_t dxpl_for(const cs_out_t *out) {
+  return out->image ? H5Pcreate(H5P_DATASET_XFER) : cs__h5_dxpl_collective();
 }
 
 static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen) {
@@ -222,7 +236,7 @@ static void report_leftovers(const char *dir, const char *base, const char *path
                 one, n > 1 ? " and others" : "", bytes / 1e6, path);
 }
 
-int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
+static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
   int status = CS_OK;
   hid_t fapl = -1, fcpl = -1;
   cs_out_t *out = calloc(1, sizeof *out);
@@ -232,6 +246,7 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
   CS_TRY(cs_par_agree(ctx, local));
   out->ctx = ctx;
   out->file = -1;
+  out->image = image;
   snprintf(out->final_path, sizeof out->final_path, "%s", path);
   if (ctx->rank == 0) {
     char dir[4096], base[4096];
@@ -243,11 +258,20 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
     report_leftovers(dir, base, path);
   }
   CS_TRY(cs_par_bcast(ctx, out->tmp_path, sizeof out->tmp_path, 0));
-  fapl = cs__h5_fapl(ctx);
+  if (image) { /* in memory, no backing store: nothing reaches the disk before the commit */
+    fapl = ctx->rank == 0 ? H5Pcreate(H5P_FILE_ACCESS) : H5P_DEFAULT;
+    if (ctx->rank == 0 && fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) < 0) {
+      H5Pclose(fapl);
+      fapl = -1;
+    }
+  } else {
+    fapl = cs__h5_fapl(ctx);
+  }
   /* The 1.8 file format: an attribute larger than an object header's 64 KiB (the categories
    * of a column with thousands of levels) goes to dense attribute storage instead of failing.
-   * Readable by HDF5 1.8 and later. */
-  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+   * Readable by HDF5 1.8 and later. Not for a file built in memory: HDF5 1.10.8 gives the
+   * image of a 1.8-format file a superblock whose checksum fails when it is read back. */
+  if (fapl > 0 && !image && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
     H5Pclose(fapl);
     fapl = -1;
   }
@@ -259,31 +283,44 @@ int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
    * test's signal, sent as soon as the file appeared, had left it behind). */
   if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
   fcpl = object_plist(H5P_FILE_CREATE); /* the root group's attributes (a store's) */
-  out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
+  if (!idle(out))
+    out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
   local = CS_OK;
-  if (out->file < 0)
+  if (out->file < 0 && !idle(out))
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot create output '%s' (as %s)",
                          path, out->tmp_path);
   CS_TRY(cs_par_agree(ctx, local));
   cs_log_debug("writing %s (temporary name %s)", path, out->tmp_path);
   *outp = out;
-  H5Pclose(fapl);
+  if (fapl > 0) H5Pclose(fapl);
   CS_H5_CLOSE(H5Pclose, fcpl);
   return CS_OK;
 fail:
-  CS_H5_CLOSE(H5Pclose, fapl);
+  if (fapl > 0) H5Pclose(fapl);
   CS_H5_CLOSE(H5Pclose, fcpl);
   if (out) cs_out_abort(out);
   return status;
 }
 
-int cs_out_group(cs_out_t *out, const char *group) { return make_parents(out, group, 1); }
+int cs_out_create(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
+  return create(ctx, path, 0, outp);
+}
+
+int cs_out_create_image(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
+  return create(ctx, path, 1, outp);
+}
+
+int cs_out_group(cs_out_t *out, const char *group) {
+  return idle(out) ? CS_OK : make_parents(out, group, 1);
+}
 
 int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
   int status = CS_OK;
   hid_t space = -1, lcpl = -1, dcpl = -1;
   *d = NULL;
   CS_CHECK(out->n_dsets < CS_OUT_MAX_DSETS, CS_EINTERNAL, "too many datasets in one output");
+  CS_CHECK(!out->image, CS_EINTERNAL, "%s: a file built in memory takes no per-rank datasets",
+           path);
   hsize_t dim = (hsize_t)n;
   space = H5Screate_simple(1, &dim, NULL);
   CS_H5(space, "cannot create dataspace for %s", path);
@@ -338,6 +375,7 @@ int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows,
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols ? cols : 1)};
   int nd = cols ? 2 : 1;
   static const char dummy[8];
+  if (idle(out)) return cs_par_agree(out->ctx, CS_OK);
   space = H5Screate_simple(nd, dims, NULL);
   CS_H5(space, "cannot create dataspace for %s", path);
   lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -357,7 +395,7 @@ int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows,
     H5Sselect_none(fspace);
     H5Sselect_none(mspace);
   }
-  dxpl = cs__h5_dxpl_collective();
+  dxpl = dxpl_for(out);
   CS_H5(dxpl, "cannot create transfer property list");
   CS_H5(H5Dwrite(d, cs__h5_native(type), mspace, fspace, dxpl,
                  out->ctx->rank == 0 ? data : (const void *)dummy),
@@ -379,6 +417,7 @@ int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, 
   hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
   hsize_t dim = (hsize_t)rows;
   static const char dummy[8];
+  if (idle(out)) return cs_par_agree(out->ctx, CS_OK);
   type = H5Tcreate(H5T_COMPOUND, row_bytes);
   CS_H5(type, "cannot create the compound type of %s", path);
   for (int j = 0; j < n_fields; j++) {
@@ -406,7 +445,7 @@ int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, 
     H5Sselect_none(fspace);
     H5Sselect_none(mspace);
   }
-  dxpl = cs__h5_dxpl_collective();
+  dxpl = dxpl_for(out);
   CS_H5(dxpl, "cannot create transfer property list");
   /* The file type is the memory type, so the transfer needs no conversion. */
   CS_H5(H5Dwrite(d, type, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
@@ -426,6 +465,7 @@ fail:
 static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
                       const void *buf) {
   int status = CS_OK;
+  if (idle(out)) return cs_par_agree(out->ctx, CS_OK);
   hid_t a = H5Acreate_by_name(out->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT,
                               H5P_DEFAULT);
   CS_H5(a, "%s: cannot create attribute %s@%s", out->final_path, obj, name);
@@ -519,8 +559,43 @@ static int verify_written(cs_out_t *out) {
   return CS_OK;
 }
 
+/* Rank 0: the in-memory file's bytes to the temporary name with write(2) and fsync(2); a
+ * failure removes what was written. Local. */
+static int write_image(cs_out_t *out) {
+  int status = CS_OK, fd = -1;
+  void *buf = NULL;
+  ssize_t size = -1;
+  if (H5Fflush(out->file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(out->file, NULL, 0);
+  if (size > 0 && (buf = malloc((size_t)size)) != NULL &&
+      H5Fget_file_image(out->file, buf, (size_t)size) != size)
+    size = -1;
+  CS_CHECK(size > 0 && buf, CS_EHDF5, "%s: cannot take the image of the file built in memory",
+           out->final_path);
+  CS_TRY(close_file(out)); /* in memory: nothing to write */
+  fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
+           out->tmp_path, strerror(errno));
+  for (ssize_t done = 0; done < size;) {
+    ssize_t w = write(fd, (const char *)buf + done, (size_t)(size - done));
+    CS_CHECK(w > 0 || errno == EINTR, CS_EOUTPUT, "cannot write '%s' (as %s): %s",
+             out->final_path, out->tmp_path, strerror(errno));
+    if (w > 0) done += w;
+  }
+  CS_CHECK(fsync(fd) == 0, CS_EOUTPUT, "cannot write '%s' (as %s): %s", out->final_path,
+           out->tmp_path, strerror(errno));
+  int rc = close(fd);
+  fd = -1;
+  CS_CHECK(rc == 0, CS_EOUTPUT, "cannot write '%s' (as %s): %s", out->final_path,
+           out->tmp_path, strerror(errno));
+fail:
+  if (fd >= 0) close(fd);
+  if (status != CS_OK) unlink(out->tmp_path);
+  free(buf);
+  return status;
+}
+
 int cs_out_commit(cs_out_t *out) {
-  int status = close_file(out);
+  int status = !out->image ? close_file(out) : out->ctx->rank == 0 ? write_image(out) : CS_OK;
   cs_ctx_t *ctx = out->ctx;
   CS_TRY(cs_par_agree(ctx, status));
   CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? verify_written(out) : CS_OK));

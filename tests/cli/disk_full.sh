@@ -44,3 +44,20 @@ timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers
 [ "$(grep -c 'custseg: error' "$dir/err1.txt")" = 1 ] || { cat "$dir/err1.txt"; echo "FAIL: not one error line"; exit 1; }
 [ -z "$(ls -A "$dir/mid")" ] || { ls -la "$dir/mid"; echo "FAIL: a file was published or left behind"; exit 1; }
 echo "ok: $ranks rank(s), disk full during the write: $(grep 'custseg: error' "$dir/err1.txt")"
+
+# A checkpoint on a full disk (written every iteration). Its write had failed inside parallel
+# HDF5: at 2 ranks the ranks then waited in different collectives forever, at 1 rank
+# MPI_Finalize crashed (exit 139). Now: exit status 3, one error line naming the checkpoint,
+# no temporary file left.
+umount "$dir/mid"
+dd if=/dev/zero of="$dir/small/fill" bs=4k count=1000 2>/dev/null || true  # fills the 1 MiB
+st=0
+timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" \
+  --k 8 --tol 0 --max-iter 50 --output "$dir/seg.h5" --checkpoint "$dir/small/c.ckpt" \
+  --checkpoint-every 0.000001 --quiet 2> "$dir/err2.txt" || st=$?
+[ "$st" = 3 ] || { cat "$dir/err2.txt"; echo "FAIL: checkpoint on a full disk: exit status $st, expected 3"; exit 1; }
+grep -q "custseg: error: cannot write '$dir/small/c.ckpt' (as .*): No space left on device" \
+  "$dir/err2.txt" || { cat "$dir/err2.txt"; echo "FAIL: no clear message for the checkpoint"; exit 1; }
+[ "$(ls -A "$dir/small")" = fill ] || { ls -la "$dir/small"; echo "FAIL: checkpoint files left behind"; exit 1; }
+[ ! -e "$dir/seg.h5" ] || { echo "FAIL: results published after the failed checkpoint"; exit 1; }
+echo "ok: $ranks rank(s), checkpoint on a full disk: $(grep 'custseg: error' "$dir/err2.txt")"
