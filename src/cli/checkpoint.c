@@ -19,7 +19,7 @@
  * requeued job may name the same store from another directory). */
 static const char *const neutral[] = {"output", "summary", "config", "threads", "verbose",
                                       "quiet", "checkpoint", "resume", "checkpoint-every",
-                                      "personas-csv", "input"};
+                                      "resume-mismatch", "personas-csv", "input"};
 
 void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
   XXH3_state_t *h = XXH3_createState();

@@ -273,6 +273,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
            (long long)k_hi);
   const char *resume = cs_opt_str(o, "resume");
   CS_CHECK(!(resume && k_hi > k_lo), CS_EUSAGE, "--resume continues a single-K fit, not a --k range");
+  const char *mismatch = cs_opt_str(o, "resume-mismatch");
+  CS_CHECK(!strcmp(mismatch, "error") || !strcmp(mismatch, "restart"), CS_EUSAGE,
+           "--resume-mismatch must be error or restart, not '%s'", mismatch);
   CS_CHECK(cs_opt_real(o, "checkpoint-every") >= 0, CS_EUSAGE, "--checkpoint-every must be >= 0, got %s",
            cs_opt_str(o, "checkpoint-every"));
   if (cs_opt_str(o, "checkpoint"))
@@ -368,8 +371,23 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (resume) {
     cs_ckpt_t rk = ck;
     rk.path = resume;
-    CS_TRY(cs_ckpt_read(ctx, &rk, (int)k, f->d, ko.n_init, ko.max_iter, &rstate));
-    ko.resume = &rstate;
+    int rs = cs_ckpt_read(ctx, &rk, (int)k, f->d, ko.n_init, ko.max_iter, &rstate);
+    /* A checkpoint of another run (a leftover the job template found) is set aside on
+     * request; a damaged one still fails. Every rank read the same file: the same outcome. */
+    if (rs == CS_EUSAGE && !strcmp(mismatch, "restart")) {
+      char why[CS_MSG_MAX];
+      snprintf(why, sizeof why, "%s", cs_error_get()->msg);
+      char *advice = strstr(why, "): "); /* the refusal's advice does not apply here */
+      if (advice) advice[1] = '\0';
+      if (ctx->rank == 0)
+        cs_log_warn("resume: %s; starting the fit from the start instead (--resume-mismatch "
+                    "restart); the checkpoint will be overwritten", why);
+      cs_error_clear();
+      rs = CS_OK;
+    } else {
+      ko.resume = &rstate;
+    }
+    CS_TRY(rs);
   }
   /* A range is checked whole before any K is fitted. */
   CS_CHECK(n_k == 1 || k_hi <= f->n_used, CS_EDATA,

@@ -115,6 +115,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"resume", CS_OPT_STR, NULL, "segment",
      "continue the k-means fit stored in this checkpoint (same input and options as the "
      "interrupted run)"},
+    {"resume-mismatch", CS_OPT_STR, "error", "segment",
+     "a --resume checkpoint of another input, store version or configuration: error, or "
+     "restart (set it aside with a warning and fit from the start; the job templates)"},
     {"previous", CS_OPT_STR, NULL, "segment",
      "results file of the previous run (e.g. last month's): start from its centroids, keep "
      "its segment ids, report the migration (default --k: its K)"},

@@ -67,6 +67,14 @@ st=0; CUSTSEG_TEST_SIGNAL_AT=2 seg cfg -x CUSTSEG_TEST_SIGNAL_AT 2> /dev/null ||
 st=0; SEED=4 seg cfg --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another configuration" "$dir/cfg.err" ||
   { cat "$dir/cfg.err"; fail "a checkpoint of other options was not refused (status $st)"; }
+# The job templates' --resume-mismatch restart: the leftover is set aside with a warning and
+# the fit runs from the start, giving what a run without --resume gives.
+cp "$dir/cfg.h5.ckpt" "$dir/left.ckpt"
+st=0; SEED=4 seg mis --resume "$dir/left.ckpt" --resume-mismatch restart 2> "$dir/mis.err" || st=$?
+SEED=4 seg fresh 2> /dev/null
+[ "$st" = 0 ] && grep -q "resume: .*checkpoint of another configuration.*starting the fit from the start" \
+  "$dir/mis.err" && h5diff -q "$dir/mis.h5" "$dir/fresh.h5" /segments ||
+  { cat "$dir/mis.err"; fail "--resume-mismatch restart: status $st, or not the fresh fit"; }
 st=0
 timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/other.h5" \
   --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly --quiet --output "$dir/inp.h5" \
