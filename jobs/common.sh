@@ -7,8 +7,11 @@
 # - Signals: the templates ask Slurm for SIGUSR1 some minutes before the time limit
 #   (#SBATCH --signal=B:USR1@...), which goes to this batch shell; cs_step forwards it (and
 #   SIGTERM) to the running step, whose ranks write a checkpoint and exit with status 75.
-# - Requeue: a step that ends with 75 makes the job requeue itself (scontrol requeue), and the
-#   requeued job resumes from the checkpoint when it finds one (cs_resume_args).
+# - Requeue: a step stopped by that SIGUSR1 (exit 75) makes the job requeue itself (scontrol
+#   requeue), and the requeued job resumes from the checkpoint when it finds one (cs_resume).
+#   A step stopped by SIGTERM alone (scancel, or a time limit without the warning) is not
+#   requeued: `scancel` ends the job for good (its checkpoint stays for a resubmission), and
+#   `scancel --batch --signal=USR1 JOBID` stops it now to requeue and resume.
 set -euo pipefail
 if [ -z "${CUSTSEG:-}" ]; then
   if command -v custseg >/dev/null; then CUSTSEG=custseg
@@ -18,12 +21,14 @@ CS_THREADS=${SLURM_CPUS_PER_TASK:-1}
 export OMP_NUM_THREADS=$CS_THREADS OMP_PLACES=cores OMP_PROC_BIND=close
 
 # cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 and
-# SIGTERM to the step; on exit status 75 (interrupted, checkpoint written) requeues the job.
+# SIGTERM to the step; on exit status 75 after SIGUSR1 (interrupted, checkpoint written)
+# requeues the job.
 cs_step() {
   local st=0 pid
+  CS_WARNED=0
   srun --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
   pid=$!
-  trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
+  trap 'CS_WARNED=1; kill -USR1 "$pid" 2>/dev/null || true' USR1
   trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
   # wait returns early when a trapped signal arrives: wait again until the step is gone.
   while :; do
@@ -31,12 +36,21 @@ cs_step() {
     kill -0 "$pid" 2>/dev/null || break
   done
   trap - USR1 TERM
-  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ]; then
     echo "custseg job: step interrupted (checkpoint written); requeueing job $SLURM_JOB_ID" >&2
     scontrol requeue "$SLURM_JOB_ID"
+  elif [ "$st" = 75 ]; then
+    echo "custseg job: step stopped by SIGTERM (scancel?): not requeued; submitting the same" \
+      "job again resumes from its checkpoint" >&2
   fi
   return "$st"
 }
 
-# cs_resume_args CHECKPOINT: prints "--resume CHECKPOINT" when that checkpoint exists.
-cs_resume_args() { if [ -s "$1" ]; then echo "--resume $1"; fi; }
+# cs_resume CHECKPOINT: sets the array CS_RESUME to the options that resume from CHECKPOINT
+# when it exists (one argument each, so a path with spaces stays whole), else to none. A
+# checkpoint of another configuration (a leftover of an earlier job with other options) is
+# set aside with a warning and the fit starts over (--resume-mismatch restart).
+cs_resume() {
+  CS_RESUME=()
+  if [ -s "$1" ]; then CS_RESUME=(--resume "$1" --resume-mismatch restart); fi
+}

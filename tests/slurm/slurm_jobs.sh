@@ -4,7 +4,10 @@
 # the end): the K sweep as a job array with its dependent selection step, the monthly
 # re-segmentation after it, the pipeline and the scoring job after that. Checks that every
 # job (each array task) ends COMPLETED with exit code 0 and wrote its outputs, and that the
-# selection equals `segment --k A..B` on the same store.
+# selection equals `segment --k A..B` on the same store. The sweep directory has a space in
+# its name and holds a checkpoint of other options for K = 3 (an earlier job's leftover): the
+# task sets it aside and fits from the start. Then a plain `scancel` of a running sweep task
+# ends it for good: CANCELLED, not requeued (its SIGTERM had made the job requeue itself).
 # Skips (status 77, with the reason) when the Slurm tool is absent or Slurm cannot be
 # installed or started here; never passes without running the jobs.
 # usage: slurm_jobs.sh   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
@@ -28,11 +31,18 @@ ntasks=2
 timeout 300 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 20000 --segments 4 \
   --transactions --seed 1 --quiet --output "$dir/store.h5"
 
+sw="$dir/sweep dir"
+mkdir -p "$sw"
+st=0
+CUSTSEG_TEST_SIGNAL_AT=2 timeout 300 $MPIEXEC --oversubscribe -n 2 -x CUSTSEG_TEST_SIGNAL_AT \
+  "$CUSTSEG" segment --input "$dir/store.h5" --k 3 --seed 9 --quiet --output "$sw/k3.h5" || st=$?
+[ "$st" = 75 ] && [ -s "$sw/k3.h5.ckpt" ] || fail "could not leave a checkpoint behind (status $st)"
+
 sub() { sbatch --parsable --ntasks=$ntasks -o "$dir/%x-%A_%a.out" "$@"; }
-sweep=$(sub --array=0-2 --export=ALL,STORE="$dir/store.h5",SWEEP_DIR="$dir/sweep",K_MIN=3 \
+sweep=$(sub --array=0-2 --export=ALL,STORE="$dir/store.h5",SWEEP_DIR="$sw",K_MIN=3 \
   "$root/jobs/segment_sweep.sbatch")
 select=$(sub --ntasks=1 --dependency=afterok:"$sweep" \
-  --export=ALL,SWEEP_DIR="$dir/sweep",OUTPUT="$dir/selected.h5" "$root/jobs/select_k.sbatch")
+  --export=ALL,SWEEP_DIR="$sw",OUTPUT="$dir/selected.h5" "$root/jobs/select_k.sbatch")
 monthly=$(sub --dependency=afterok:"$select" \
   --export=ALL,STORE="$dir/store.h5",PREVIOUS="$dir/selected.h5",OUTPUT="$dir/month2.h5" \
   "$root/jobs/monthly_resegment.sbatch")
@@ -65,7 +75,7 @@ done
 [ "$(scontrol show job -o "$sweep" | wc -l)" = 3 ] || fail "the sweep array did not run 3 tasks"
 
 # Outputs.
-for f in sweep/k3.h5 sweep/k4.h5 sweep/k5.h5 selected.h5 month2.h5 pipeline/segments.h5 \
+for f in "sweep dir/k3.h5" "sweep dir/k4.h5" "sweep dir/k5.h5" selected.h5 month2.h5 pipeline/segments.h5 \
          pipeline/churn.h5 pipeline/clv.h5 pipeline/roi.h5 pipeline/run.json scores.h5; do
   [ -s "$dir/$f" ] || fail "missing output $f"
 done
@@ -80,4 +90,21 @@ import json, sys
 m = json.load(open(sys.argv[1]))["migration"]
 assert m["customers_both"] == m["customers_stayed"] == 20000, m
 PY
-echo "ok: sweep (3 array tasks), select-k, monthly re-segmentation, pipeline and scoring completed under Slurm"
+grep -q "resume: .*checkpoint of another configuration.*starting the fit from the start" \
+  "$dir/custseg-sweep-${sweep}_0.out" || fail "the K = 3 task did not set the leftover checkpoint aside"
+
+# scancel of a running task: the job ends, CANCELLED, and is not requeued.
+cancel=$(sub --array=0 --export=ALL,STORE="$dir/store.h5",SWEEP_DIR="$dir/cancel",K_MIN=4,SEGMENT_ARGS="--n-init 100000 --tol 0" \
+  "$root/jobs/segment_sweep.sbatch")
+log="$dir/custseg-sweep-${cancel}_0.out"
+for _ in $(seq 1 60); do grep -q "k-means" "$log" 2>/dev/null && break; sleep 1; done
+grep -q "k-means" "$log" || fail "the job to cancel did not start its fit within 60 s"
+scancel "$cancel"
+for _ in $(seq 1 60); do [ -z "$(squeue -h -j "$cancel" -o %i 2>/dev/null)" ] && break; sleep 2; done
+rec=$(scontrol show job -o "$cancel")
+state=$(echo "$rec" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+restarts=$(echo "$rec" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+[ "$state" = CANCELLED ] && [ "$restarts" = 0 ] ||
+  fail "scancel: job $cancel is $state after $restarts restart(s), expected CANCELLED after 0"
+grep -q "not requeued" "$log" || fail "scancel: the job log does not say it was not requeued"
+echo "ok: sweep (3 array tasks, one leftover checkpoint set aside), select-k, monthly re-segmentation, pipeline and scoring completed under Slurm; scancel ended a running job without requeueing it"
