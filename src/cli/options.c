@@ -529,9 +529,20 @@ static int check_regular_inputs(const cs_opts_t *o) {
     int skip = !given;
     for (size_t k = 0; k < sizeof own_check / sizeof *own_check; k++) skip |= !strcmp(name, own_check[k]);
     struct stat st;
-    if (!skip && stat(file, &st) == 0 && !S_ISREG(st.st_mode))
-      return cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--%s '%s' is not a regular file", name,
-                          file);
+    int status = CS_OK;
+    if (skip) continue;
+    /* Missing or unreadable: said here, with the option's name (the open deep in a stage
+     * could only name the path). */
+    if (stat(file, &st) != 0 || access(file, R_OK) != 0)
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s", name,
+                            file, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--%s '%s' is not a regular file",
+                            name, file);
+    if (status != CS_OK) {
+      cs_opts_blame_config(o);
+      return status;
+    }
   }
   return CS_OK;
 }
@@ -701,11 +712,13 @@ void cs_opts_usage(const char *command, const char *summary, const char *synopsi
 
 void cs_opts_blame_config(const cs_opts_t *o) {
   const cs_error_t *e = cs_error_get();
-  if (!o->value || !o->source || !o->line || strncmp(e->msg, "--", 2) != 0) return;
-  size_t len = strspn(e->msg + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+  /* The option is the message's first word, or follows "cannot open ". */
+  const char *m = strncmp(e->msg, "cannot open --", 14) ? e->msg : e->msg + 12;
+  if (!o->value || !o->source || !o->line || strncmp(m, "--", 2) != 0) return;
+  size_t len = strspn(m + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
   for (int i = 0; i < cs_n_optdefs; i++) {
     const char *name = cs_optdefs[i].name;
-    if (o->source[i] != CS_SRC_CONFIG || strlen(name) != len || strncmp(e->msg + 2, name, len))
+    if (o->source[i] != CS_SRC_CONFIG || strlen(name) != len || strncmp(m + 2, name, len))
       continue;
     cs_error_t c = *e;
     char msg[CS_MSG_MAX];

@@ -150,7 +150,7 @@ PY
   # A FIFO as a results file had blocked the job for good.
   results_fifo)   mkfifo "$dir/ff"; want=2 needle="--segment-results '$dir/ff' is not a regular file"
                   cmd=(report --segment-results "$dir/ff" --output "$output") ;;
-  previous_missing) store good; want=2 needle="cannot open '$dir/absent.h5'"
+  previous_missing) store good; want=2 needle="cannot open --previous '$dir/absent.h5': No such file or directory"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
   previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled)
