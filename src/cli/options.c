@@ -714,7 +714,9 @@ void cs_opts_blame_config(const cs_opts_t *o) {
   const cs_error_t *e = cs_error_get();
   /* The option is the message's first word, or follows "cannot open ". */
   const char *m = strncmp(e->msg, "cannot open --", 14) ? e->msg : e->msg + 12;
-  if (!o->value || !o->source || !o->line || strncmp(m, "--", 2) != 0) return;
+  if (!o->value || !o->source || !o->line || strncmp(m, "--", 2) != 0 ||
+      strstr(e->msg, " is set in config "))
+    return;
   size_t len = strspn(m + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
   for (int i = 0; i < cs_n_optdefs; i++) {
     const char *name = cs_optdefs[i].name;

@@ -224,6 +224,15 @@ for args, code, text in (
     check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
           f"run {' '.join(args)}: no run.json left")
 
+# A bad value in a stage's config section is named with its file and line (a stage's own
+# check had named only the option).
+k0 = path("k0.ini")
+with open(k0, "w") as f:
+    f.write("[segment]\nk = 0\n")
+p = run(1, "run", "--config", k0, "--input", store, "--output-dir", path("k0"), "--quiet", expect=1)
+check(f"--k must be in 1..100000, got 0 (k is set in config {k0} line 2)" in p.stderr,
+      f"a stage's config value is blamed on its line ({p.stderr.strip()[-200:]})")
+
 # 6. Interrupted and continued: SIGTERM inside the segment stage (its checkpoint) and between
 #    stages; `run --continue` ends with results identical to an uninterrupted run.
 fixed = path("fixed.ini")
