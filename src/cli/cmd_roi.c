@@ -17,16 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A results file of an earlier stage must exist and come from this very store. */
+/* A results file of an earlier stage (its existence was checked with the options) must come
+ * from this very store. */
 static int check_results(cs_ctx_t *ctx, const cs_stage_t *st, const char *path,
-                         const char *option, const char *stage) {
+                         const char *stage) {
   int status = CS_OK;
   char fp[64];
-  int local = access(path, R_OK) == 0
-                  ? CS_OK
-                  : cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s",
-                                 option, path, strerror(errno));
-  CS_TRY(cs_par_agree(ctx, local));
   CS_TRY(cs_io_read_attr_str(ctx, path, "/run", "input_fingerprint", fp, sizeof fp));
   CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
            "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "
@@ -202,9 +198,9 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
 
   cs_timer_start(&ctx->timers, "read");
   const int64_t n = st.part.n_local, nb = n ? n : 1, N = st.store->n;
-  CS_TRY(check_results(ctx, &st, seg, "segment-results", "custseg segment"));
-  if (churn) CS_TRY(check_results(ctx, &st, churn, "churn-results", "custseg churn train (or churn score)"));
-  if (clv) CS_TRY(check_results(ctx, &st, clv, "clv-results", "custseg clv"));
+  CS_TRY(check_results(ctx, &st, seg, "custseg segment"));
+  if (churn) CS_TRY(check_results(ctx, &st, churn, "custseg churn train (or churn score)"));
+  if (clv) CS_TRY(check_results(ctx, &st, clv, "custseg clv"));
   int64_t k = 0;
   CS_TRY(cs_stage_segment_sizes(ctx, seg, &sizes, &k));
   lab = cs_alloc(cs_bytes(nb, sizeof *lab), "segments");

@@ -107,6 +107,12 @@ PY
                     store new_region; want=2 needle="feature 'region' has 4 categories here but 3 in the model"
                   fi
                   cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  # a segment results file given as the model: said so, not 'no object .../columns'
+  churn_score_not_a_model)
+                  store good
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  want=2 needle="--model $dir/seg.h5 is not a churn model (no /churn/model): give the results file of custseg churn train"
+                  cmd=(churn score --model "$dir/seg.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_segment_other_store)
                   store good
                   run generate --customers 100 --output "$dir/other.h5" --quiet >/dev/null 2>&1
