@@ -60,6 +60,10 @@ int cs_error_set(int status, const char *file, int line, const char *fmt, ...)
 /* `text` (len bytes) in out[size] whole, or, when longer, its first third and its end with
  * " [...] " between them, cut at UTF-8 character starts. Local. */
 void cs_error_elide(const char *text, size_t len, char *out, size_t size);
+/* Rewrite the recorded message as `prefix`, the message without its first `skip` bytes, and
+ * `suffix` (a line number put in, a file named in front, the config line behind), from the
+ * whole message even when the record holds it elided. Local. */
+void cs_error_rewrite(const char *prefix, size_t skip, const char *suffix);
 /* The current record (status CS_OK when none). Local. */
 const cs_error_t *cs_error_get(void);
 /* Replace the record wholesale (used by par to adopt another rank's error). Local. */

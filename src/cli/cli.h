@@ -43,6 +43,14 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d);
  * given, the file (without the :DATASET of --init-centroids) in `file`. 1 given, 0 not given,
  * -1 past the last. */
 int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len);
+/* The files a command's options name for reading (not the store, config, CSV or schema, which
+ * their readers check) exist, are readable and are regular files: else an error naming the
+ * option and its config line. Called when the command starts (main, and run for each stage
+ * as it runs), not when options are parsed: run parses its stages' sections before their
+ * inputs exist. Local. */
+int cs_opts_check_files(const cs_opts_t *o);
+/* The same for one file of option `name`. Local. */
+int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file);
 /* The same file: the same device and inode when both exist, else the same canonical path. */
 int cs_same_file(const char *a, const char *b);
 /* Typed access (the option must exist in the table; values were checked by parse). */

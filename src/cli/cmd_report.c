@@ -262,11 +262,13 @@ static int read_clv(cs_ctx_t *ctx, const char *path, const char *seg, cs_report_
   status = cs_report_clv_distribution(ctx, part.n_local, lab, val, (int)r->sizes.rows, &r->clv);
   if (status == CS_EDATA) {
     /* Name the file the labels came from (the distribution only knows the value). */
-    cs_error_t e = *cs_error_get();
-    char msg[CS_MSG_MAX];
-    snprintf(msg, sizeof msg, "%s:/segments/labels: %s", seg, e.msg);
-    snprintf(e.msg, sizeof e.msg, "%s", msg);
-    cs_error_adopt(&e);
+    const size_t n = strlen(seg) + 32;
+    char *prefix = malloc(n);
+    if (prefix) {
+      snprintf(prefix, n, "%s:/segments/labels: ", seg);
+      cs_error_rewrite(prefix, 0, "");
+      free(prefix);
+    }
   }
   CS_TRY(status);
   r->has_clv = 1;

@@ -419,13 +419,12 @@ static int read_config(cs_opts_t *o, const char *path) {
   free(st.from_section);
   if (st.status < 0) {
     /* Put the line number inih reports into the message: "config F line N: ...". */
-    cs_error_t e = *cs_error_get();
-    size_t head = strlen("config ") + strlen(path);
-    if (rc > 0 && strlen(e.msg) > head) {
-      char msg[CS_MSG_MAX];
-      snprintf(msg, sizeof msg, "config %s line %d%s", path, rc, e.msg + head);
-      snprintf(e.msg, sizeof e.msg, "%s", msg);
-      cs_error_adopt(&e);
+    const size_t head = strlen("config ") + strlen(path);
+    char *prefix = rc > 0 ? malloc(head + 32) : NULL;
+    if (prefix) {
+      snprintf(prefix, head + 32, "config %s line %d", path, rc);
+      cs_error_rewrite(prefix, head, "");
+      free(prefix);
     }
     return st.status;
   }
@@ -518,7 +517,22 @@ static int check_file_roles(const cs_opts_t *o) {
  * FIFO or a directory would block or fail deep in HDF5, so they are refused here. (The store
  * is checked when it is opened; import checks its CSV files: a transactions file may be a
  * pipe; the config and schema files are read once.) */
-static int check_regular_inputs(const cs_opts_t *o) {
+int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file) {
+  struct stat st;
+  int status = CS_OK;
+  /* Missing or unreadable: said here, with the option's name (the open deep in a stage
+   * could only name the path). */
+  if (stat(file, &st) != 0 || access(file, R_OK) != 0)
+    status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s", name, file,
+                          strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--%s '%s' is not a regular file", name,
+                          file);
+  if (status != CS_OK) cs_opts_blame_config(o);
+  return status;
+}
+
+int cs_opts_check_files(const cs_opts_t *o) {
   static const char *const own_check[] = {"config", "input", "customers-csv", "transactions-csv",
                                           "schema"};
   const char *name;
@@ -528,21 +542,9 @@ static int check_regular_inputs(const cs_opts_t *o) {
     if (given < 0) break;
     int skip = !given;
     for (size_t k = 0; k < sizeof own_check / sizeof *own_check; k++) skip |= !strcmp(name, own_check[k]);
-    struct stat st;
-    int status = CS_OK;
     if (skip) continue;
-    /* Missing or unreadable: said here, with the option's name (the open deep in a stage
-     * could only name the path). */
-    if (stat(file, &st) != 0 || access(file, R_OK) != 0)
-      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s", name,
-                            file, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--%s '%s' is not a regular file",
-                            name, file);
-    if (status != CS_OK) {
-      cs_opts_blame_config(o);
-      return status;
-    }
+    const int status = cs_opts_check_file(o, name, file);
+    if (status != CS_OK) return status;
   }
   return CS_OK;
 }
@@ -646,7 +648,6 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   free(fidx);
   free(fval);
   if (status == CS_OK && !o->help) status = check_file_roles(o);
-  if (status == CS_OK && !o->help) status = check_regular_inputs(o);
 fail:
   return status;
 }
@@ -722,12 +723,14 @@ void cs_opts_blame_config(const cs_opts_t *o) {
     const char *name = cs_optdefs[i].name;
     if (o->source[i] != CS_SRC_CONFIG || strlen(name) != len || strncmp(m + 2, name, len))
       continue;
-    cs_error_t c = *e;
-    char msg[CS_MSG_MAX];
-    snprintf(msg, sizeof msg, "%s (%s is set in config %s line %d)", e->msg, name,
-             raw(o, "config"), o->line[i]);
-    snprintf(c.msg, sizeof c.msg, "%s", msg);
-    cs_error_adopt(&c);
+    const char *cfg = raw(o, "config");
+    const size_t n = strlen(name) + strlen(cfg) + 64;
+    char *suffix = malloc(n);
+    if (suffix) {
+      snprintf(suffix, n, " (%s is set in config %s line %d)", name, cfg, o->line[i]);
+      cs_error_rewrite("", 0, suffix);
+      free(suffix);
+    }
     return;
   }
 }

@@ -141,7 +141,9 @@ int cs__run_check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *in
         XXH3_64bits_update(h, id, sizeof id);
       }
       /* Nor may the --summary be a file a stage reads (it is removed before the first). */
-      if (summary && cs_same_file(file, summary)) {
+      if (s >= 0 && cs_opts_check_file(so_, name, file) != CS_OK) {
+        local = cs_error_get()->status; /* missing, unreadable or not a regular file */
+      } else if (summary && cs_same_file(file, summary)) {
         local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                              "--summary %s is the --%s file %s: it would be removed before it "
                              "is read", summary, name, file);

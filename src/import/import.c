@@ -22,7 +22,7 @@
 
 int cs__bad_row(cs__imp_t *imp, int64_t *counter, const char *file, int line, const char *fmt,
                 ...) {
-  char msg[CS_MSG_MAX];
+  char msg[16384]; /* cs_error_set elides what is too long for the record */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);

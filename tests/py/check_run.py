@@ -224,6 +224,19 @@ for args, code, text in (
     check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
           f"run {' '.join(args)}: no run.json left")
 
+# Paths run sets itself, given in a stage's section: not used, a warning each, and no error
+# for a file that does not exist yet (the first run into a fresh directory had failed with
+# 'cannot open --timings').
+fixed_keys = path("fixed_keys.ini")
+with open(fixed_keys, "w") as f:
+    f.write(f"[segment]\nk = 3\n[report]\ntimings = {path('fk', 'stage_times.json')}\n"
+            f"segment-results = {path('fk', 'segments.h5')}\n")
+p = run(1, "run", "--config", fixed_keys, "--input", store, "--output-dir", path("fk"),
+        "--stages", "segment,report")
+warned = [l for l in p.stderr.splitlines() if "is not used by the report stage of run" in l]
+check(len(warned) == 2 and os.path.exists(path("fk", "report.html")),
+      f"paths run sets, from the config: two warnings and a report ({warned})")
+
 # A bad value in a stage's config section is named with its file and line (a stage's own
 # check had named only the option).
 k0 = path("k0.ini")

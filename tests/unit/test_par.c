@@ -112,6 +112,22 @@ static void long_message_keeps_its_end(void **state) {
       if (*c == 0xc3) assert_int_equal(c[1], 0xa9);
       else assert_true(*c != 0xa9 || c[-1] == 0xc3);
   }
+  /* Not UTF-8 (a Latin-1 path): continuation bytes only up to the cut, which must stay inside
+   * the text (it had walked before the buffer). */
+  char latin[1100];
+  memset(latin, 0xa9, 1000);
+  strcpy(latin + 1000, ": the reason");
+  cs_error_clear();
+  cs_error_set(CS_EIO, __FILE__, __LINE__, "%s", latin);
+  const char *m = cs_error_get()->msg;
+  assert_true(strlen(m) < CS_MSG_MAX && strstr(m, " [...] "));
+  assert_string_equal(m + strlen(m) - 12, ": the reason");
+  /* A rewrite (a line number in front, the config line behind) works on the whole message
+   * and keeps both ends. */
+  cs_error_rewrite("config c.ini line 3", 0, " (k is set in config c.ini line 2)");
+  m = cs_error_get()->msg;
+  assert_true(strncmp(m, "config c.ini line 3", 19) == 0 && strlen(m) < CS_MSG_MAX);
+  assert_string_equal(m + strlen(m) - 46, ": the reason (k is set in config c.ini line 2)");
   char out[100];
   cs_error_elide("short", 5, out, sizeof out);
   assert_string_equal(out, "short");
