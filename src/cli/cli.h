@@ -51,6 +51,8 @@ int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, 
 int cs_opts_check_files(const cs_opts_t *o);
 /* The same for one file of option `name`. Local. */
 int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file);
+/* option_files.c, for cs_opts_parse: no file written twice, none read also written. Local. */
+int cs__opts_check_roles(const cs_opts_t *o);
 /* The same file: the same device and inode when both exist, else the same canonical path. */
 int cs_same_file(const char *a, const char *b);
 /* Typed access (the option must exist in the table; values were checked by parse). */

@@ -23,16 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A results file given by --option: exists, has `object` (its kind) and /run, and, unless it
- * is the reference itself, the reference's input fingerprint. Collective. */
+/* A results file given by --option (present and readable: checked with the options) has
+ * `object` (its kind) and /run, and, unless it is the reference itself, the reference's
+ * input fingerprint. Collective. */
 static int open_results(cs_ctx_t *ctx, const char *path, const char *option, const char *object,
                         const char *made_by, const cs_report_file_t *ref, cs_report_file_t *f) {
   int status = CS_OK, yes = 0;
-  int local = access(path, R_OK) == 0
-                  ? CS_OK
-                  : cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open --%s '%s': %s",
-                                 option, path, strerror(errno));
-  CS_TRY(cs_par_agree(ctx, local));
   f->path = path;
   CS_TRY(cs_io_object_exists(ctx, path, object, &yes));
   CS_CHECK(yes, CS_EFORMAT, "--%s %s has no %s: it is not a results file of %s", option, path,
