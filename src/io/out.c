@@ -311,7 +311,8 @@ int cs_out_create_image(cs_ctx_t *ctx, const char *path, cs_out_t **outp) {
 }
 
 int cs_out_group(cs_out_t *out, const char *group) {
-  return idle(out) ? CS_OK : make_parents(out, group, 1);
+  /* Agreed: in a file built in memory only rank 0 can fail, and all must leave together. */
+  return cs_par_agree(out->ctx, idle(out) ? CS_OK : make_parents(out, group, 1));
 }
 
 int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
