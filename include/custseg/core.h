@@ -130,8 +130,13 @@ void cs_log_init(int rank, cs_log_level_t level);
 int cs_log_rank(void);
 void cs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cs_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Printed once, by rank 0: every warning is about values all ranks share. */
+/* Printed by rank 0 (every warning is about values all ranks share), also under --quiet,
+ * and only the first time the same text is given in the process (a `run` stage repeating an
+ * earlier stage's warning). Every warning is kept for the JSON summary. */
 void cs_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Warnings kept so far on rank 0 (none on the other ranks), and the i-th one. */
+int cs_log_warnings(void);
+const char *cs_log_warning(int i);
 /* Seconds since cs_log_init (monotonic clock). */
 double cs_wtime(void);
 
@@ -223,6 +228,7 @@ typedef struct cs_ctx {
   int rank, size;    /* what MPI_Comm_rank / MPI_Comm_size return for comm */
   int threads;       /* OpenMP threads per rank */
   cs_timers_t timers;
+  int warn_mark;     /* the summary lists the warnings from this one on (cs_log_warnings) */
 } cs_ctx_t;
 
 #endif

@@ -68,7 +68,8 @@ void cs_opts_usage(const char *command, const char *summary, const char *synopsi
 /* Run summary (JSON). cs_summary_new starts the common part: version, build, command,
  * effective configuration, ranks, threads. */
 cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o);
-/* Add the stage timers as {name: {min, mean, max}} seconds across ranks. Collective. */
+/* Add the stage timers as {name: {min, mean, max}} seconds across ranks, and the warnings
+ * given since ctx->warn_mark (each text once). Collective. */
 int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary);
 /* Write the summary to `path` atomically (rank 0), agreed. Collective. */
 int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);

@@ -57,12 +57,14 @@ fail:
 }
 
 /* Parse a stage's options from `argv` (with the pipeline's config file) and run it; the
- * stage's own timers start empty so its summary holds its own. Collective. */
+ * stage's own timers and warnings start empty so its summary holds its own. Collective. */
 static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, const cs_opts_t *),
                        int argc, char **argv, double *seconds) {
   cs_opts_t so = {0};
   cs_timers_t saved = ctx->timers;
+  int saved_mark = ctx->warn_mark;
   memset(&ctx->timers, 0, sizeof ctx->timers);
+  ctx->warn_mark = cs_log_warnings();
   double t0 = cs_wtime();
   int status = cs_par_agree(ctx, cs_opts_parse(&so, command, argc, argv));
   if (status == CS_OK) status = cs_par_agree(ctx, cs_opts_check_files(&so));
@@ -71,6 +73,7 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
   if (seconds) *seconds = cs_wtime() - t0;
   cs_opts_free(&so);
   ctx->timers = saved;
+  ctx->warn_mark = saved_mark;
   return status;
 }
 

@@ -134,13 +134,14 @@ int main(int argc, char **argv) {
     cs_log_init(ctx.rank, cs_opt_bool(&opts, "quiet")     ? CS_LOG_QUIET
                           : cs_opt_bool(&opts, "verbose") ? CS_LOG_DEBUG
                                                           : CS_LOG_INFO);
-    /* One warning from rank 0 for all ranks whose CPUs are fewer than the threads asked. */
+    /* One warning from rank 0 for all ranks whose CPUs are fewer than the threads asked. It is
+     * about speed, not the results, so unlike other warnings --quiet hides it. */
     int64_t over = threads > omp_get_num_procs(), fewest = omp_get_num_procs();
     if (status == CS_OK)
       status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &over, 1, CS_DT_I64, CS_OP_SUM));
     if (status == CS_OK)
       status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &fewest, 1, CS_DT_I64, CS_OP_MIN));
-    if (status == CS_OK && over && ctx.rank == 0)
+    if (status == CS_OK && over && ctx.rank == 0 && !cs_opt_bool(&opts, "quiet"))
       cs_log_warn("--threads %lld exceeds the CPUs that %lld of %d rank(s) may run on (as few as "
                   "%lld; process binding?); threads will share cores",
                   (long long)threads, (long long)over, ctx.size, (long long)fewest);

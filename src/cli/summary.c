@@ -62,6 +62,13 @@ int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary) {
     cJSON_AddNumberToObject(e, "mean", m[1]);
     cJSON_AddNumberToObject(e, "max", m[2]);
   }
+  cJSON *w = cJSON_AddArrayToObject(summary, "warnings");
+  for (int i = ctx->warn_mark; w && i < cs_log_warnings(); i++) {
+    int repeated = 0;
+    for (int j = ctx->warn_mark; j < i && !repeated; j++)
+      repeated = !strcmp(cs_log_warning(i), cs_log_warning(j));
+    if (!repeated) cJSON_AddItemToArray(w, cJSON_CreateString(cs_log_warning(i)));
+  }
 fail:
   return status;
 }

@@ -2,11 +2,17 @@
 #include "custseg/core.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static int g_rank;
 static cs_log_level_t g_level = CS_LOG_INFO;
 static double g_t0;
+/* The warnings given so far, for the summary; beyond CS_WARN_KEEP they are printed only. */
+enum { CS_WARN_KEEP = 256 };
+static char *g_warn[CS_WARN_KEEP];
+static int g_n_warn;
 
 static double now(void) {
   struct timespec ts;
@@ -48,15 +54,24 @@ void cs_log_debug(const char *fmt, ...) {
 
 void cs_log_warn(const char *fmt, ...) {
   /* Every warning is about values all ranks share (a fit, the store's metadata, an option):
-   * one line from rank 0, not one per rank. */
-  if (g_rank != 0 || g_level < CS_LOG_INFO) return;
-  char tag[32];
-  snprintf(tag, sizeof tag, " warning [rank %d]:", g_rank);
+   * one line from rank 0, not one per rank. A warning is news about the results, so --quiet
+   * does not hide it. */
+  if (g_rank != 0) return;
+  char text[1024];
   va_list ap;
   va_start(ap, fmt);
-  vlog(tag, fmt, ap);
+  vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
+  int seen = 0;
+  for (int i = 0; i < g_n_warn && i < CS_WARN_KEEP && !seen; i++) seen = !strcmp(g_warn[i], text);
+  if (g_n_warn < CS_WARN_KEEP && (g_warn[g_n_warn] = strdup(text))) g_n_warn++;
+  if (seen) return;
+  fprintf(stderr, "[custseg %7.1fs] warning [rank %d]: %s\n", cs_wtime(), g_rank, text);
+  fflush(stderr);
 }
+
+int cs_log_warnings(void) { return g_n_warn; }
+const char *cs_log_warning(int i) { return i >= 0 && i < g_n_warn ? g_warn[i] : NULL; }
 
 void cs_progress_start(cs_progress_t *p, const char *what, int64_t total) {
   p->what = what;

@@ -18,7 +18,8 @@
 #    a categorical label whose churned level is not clear, or not two levels (and
 #    --label-positive naming the churned level, code 0 here);
 #  - churn score given segments numbered otherwise than those its model was trained with.
-# And --quiet silences the --threads warning.
+# And --quiet silences the --threads warning (about speed), not a warning about the results,
+# which the summary lists too.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
 ranks=$1
@@ -248,6 +249,11 @@ run inspect in.h5 --threads 1024 --quiet > out.txt 2> err.txt
 grep -q "exceeds" out.txt err.txt && fail "--quiet did not silence the --threads warning"
 run inspect in.h5 --threads 1024 > out.txt 2> err.txt
 grep -q "exceeds" out.txt err.txt || fail "no --threads warning without --quiet"
+run segment --input in.h5 --output w.h5 --k 2 --max-iter 1 --quiet --summary w.json 2> err.txt
+grep -q "did not converge in --max-iter 1" err.txt || fail "--quiet hid a warning about the fit"
+"$PYTHON" -c 'import json, sys; w = json.load(open("w.json"))["warnings"]
+sys.exit(not (len(w) == 1 and "did not converge" in w[0]))' || fail "the summary does not list the warning"
+rm -f w.h5 w.json
 
 [ $fails = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all refusals as expected"
