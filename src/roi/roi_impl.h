@@ -50,6 +50,10 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
  * says which row and why (else ""). Local. */
 void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_have_t *have,
                             cs_roi_row_t *total, char *note, size_t note_size);
+/* Name in `note` the first of the n rows whose campaign cost is negative (control customers
+ * cost more than treated ones: the incremental ROI is NaN), and how many there are; "" when
+ * none. */
+void cs__roi_cost_note(const cs_roi_row_t *rows, int64_t n, char *note, size_t note_size);
 int64_t cs__roi_action(const cs_roi_row_t *row, const cs_roi_row_t *total,
                        const cs__roi_have_t *have);
 

@@ -311,6 +311,7 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
     cs__roi_row(&sums[k], &have, CS_ROI_UNSEGMENTED, in->n_global, r->z, &r->row[k]);
   cs__roi_campaign_total(r->row, r->rows - 1, &have, tot_row, r->campaign_note,
                          sizeof r->campaign_note);
+  cs__roi_cost_note(r->row, r->rows - 1, r->cost_note, sizeof r->cost_note);
 fail:
   free(acc);
   free(sums);

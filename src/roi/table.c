@@ -174,6 +174,14 @@ static const char *no_estimate(const cs_roi_row_t *o, int uplift) {
              : NULL;
 }
 
+/* A row in words, for the log. */
+static void row_words(const cs_roi_row_t *o, char *buf, size_t size) {
+  if (o->segment == CS_ROI_UNSEGMENTED)
+    snprintf(buf, size, "the customers without a segment");
+  else
+    snprintf(buf, size, "segment %lld", (long long)o->segment);
+}
+
 void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_have_t *have,
                             cs_roi_row_t *t, char *note, size_t note_size) {
   /* Comparing all treated with all control customers at once would mix the differences
@@ -226,10 +234,7 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
   for (int f = 0; f < 2; f++) {
     if (bad[f] < 0 || (f == 1 && bad[1] == bad[0] && why[1] == why[0])) continue;
     char row[64];
-    if (rows[bad[f]].segment == CS_ROI_UNSEGMENTED)
-      snprintf(row, sizeof row, "the customers without a segment");
-    else
-      snprintf(row, sizeof row, "segment %lld", (long long)rows[bad[f]].segment);
+    row_words(&rows[bad[f]], row, sizeof row);
     const int both = f == 0 && bad[1] == bad[0] && why[1] == why[0];
     o += (size_t)snprintf(note + o, o < note_size ? note_size - o : 0,
                           "%sthe campaign's total %s is unknown (NaN): %s %s", o ? "; " : "",
@@ -249,4 +254,20 @@ int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__r
   if (risk > risk_t && value >= value_t) return CS_ROI_RETAIN;
   if (value < value_t && (risk > risk_t || !responds)) return CS_ROI_DEPRIORITIZE;
   return CS_ROI_MAINTAIN;
+}
+
+void cs__roi_cost_note(const cs_roi_row_t *rows, int64_t n, char *note, size_t note_size) {
+  int64_t first = -1, count = 0;
+  note[0] = '\0';
+  for (int64_t r = 0; r < n; r++)
+    if (rows[r].campaign_cost < 0 && count++ == 0) first = r;
+  if (!count) return;
+  char row[64];
+  row_words(&rows[first], row, sizeof row);
+  int o = snprintf(note, note_size, "the campaign cost of %s is negative (%.2f: its treated "
+                   "customers cost less marketing_cost than its control customers), so its "
+                   "incremental_roi is NaN", row, rows[first].campaign_cost);
+  if (count > 1 && o >= 0 && (size_t)o < note_size)
+    snprintf(note + o, note_size - (size_t)o, "; %lld rows in all have a negative campaign cost",
+             (long long)count);
 }

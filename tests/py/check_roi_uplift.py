@@ -21,7 +21,7 @@ results file written here with /segments/labels = /truth/segment and the store's
    -912,651 of incremental revenue: the segments' differences, not the campaign's). With one
    segment all treated, the total effect is NaN and a warning names that segment; with one
    treated customer in a segment, the total's revenue interval is NaN and the warning says
-   why.
+   why. Rows whose control customers cost more than their treated ones are warned of.
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
@@ -145,6 +145,33 @@ def roi_warning(name, edit, want, nan_fields):
     if p.returncode != 0 or not all(np.isnan(tot[x]) for x in nan_fields) or want not in p.stderr:
         failures.append(f"{name}: exit {p.returncode}, total {[(x, tot[x]) for x in nan_fields]}; "
                         f"wanted a warning '{want}'; stderr {p.stderr[-400:]}")
+
+
+def negative_cost():
+    """Control customers cost more than treated ones: warned, even under --quiet, and the
+    rows' incremental ROI is NaN."""
+    with h5py.File(store, "r+") as f:
+        cost, tr = f["customers/marketing_cost"][...], f["customers/treated"][...]
+        saved = cost.copy()
+        cost[tr == 1], cost[tr == 0] = 1.0, 9.0
+        f["customers/marketing_cost"][...] = cost
+    p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
+                        path("negcost.h5"), "--quiet"], capture_output=True, text=True, timeout=900)
+    with h5py.File(store, "r+") as f:
+        f["customers/marketing_cost"][...] = saved
+    n_t = int(np.sum(tr[g == 0] == 1))  # 8 less per treated customer of segment 0
+    want = (f"roi: the campaign cost of segment 0 is negative ({-8 * n_t:.2f}: its treated "
+            "customers cost less marketing_cost than its control customers), so its "
+            "incremental_roi is NaN; 6 rows in all have a negative campaign cost")
+    with h5py.File(path("negcost.h5"), "r") as f:
+        row = f["roi/table"][0]
+    if p.returncode != 0 or want not in p.stderr or not np.isnan(row["incremental_roi"]):
+        failures.append(f"negative cost: exit {p.returncode}, incremental_roi "
+                        f"{row['incremental_roi']}; wanted a warning '{want}'; stderr "
+                        f"{p.stderr[-400:]}")
+
+
+negative_cost()
 
 
 def one_treated(tr):
