@@ -65,8 +65,9 @@ typedef struct cs_date_format {
 /* Check and store a format. Returns CS_OK or CS_EUSAGE with a message naming it. Local. */
 int cs_date_format_parse(const char *text, cs_date_format_t *f);
 /* A field in that format as days since 1970-01-01 (times of day as fractions). Returns 0,
- * or -1 when the text does not match or is not a calendar date (nothing recorded: the
- * caller names file, line and column). Local. */
+ * -1 when the text does not match or is not a calendar date, or -2 when a `days` or `unix`
+ * number falls outside the years 0000-9999 (nothing recorded: the caller names file, line
+ * and column). Local. */
 int cs_date_parse(const cs_date_format_t *f, const char *s, double *days);
 
 /* ---- external merge sort (src/import/xsort.c) ---------------------------------------------

@@ -247,6 +247,8 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                                             (s[0] == '\xFE' && s[1] == '\xFF')),
              CS_EDATA, "%s: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); "
              "convert it to UTF-8 first, e.g. with iconv -f utf-16 -t utf-8", r->path);
+    CS_CHECK(r->lineno != 1 || len < 2 || s[0] != '\x1F' || s[1] != '\x8B', CS_EDATA,
+             "%s: the file is gzip-compressed; decompress it first (e.g. with gunzip -k)", r->path);
     if (r->lineno == 1 && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) { /* UTF-8 BOM */
       s += 3;
       len -= 3;

@@ -147,6 +147,7 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
         c->kind = CS_K_ID;
         c->dtype = CS_DT_I64;
         c->decided = 1;
+        c->declared = e != NULL; /* for the summary's origin; the id's type is fixed anyway */
         continue;
       }
       c->kind = e ? e->kind : CS_K_AUTO;

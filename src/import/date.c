@@ -77,11 +77,13 @@ static int parse_number(const char *s, double *v) {
 }
 
 int cs_date_parse(const cs_date_format_t *f, const char *s, double *days) {
-  if (f->kind == 1) return parse_number(s, days);
-  if (f->kind == 2) {
+  if (f->kind) {
+    /* A number: it must land in the years a pattern can write (0000-9999), so that a Unix time
+     * in milliseconds, or in seconds given as days, is refused rather than stored. */
     if (parse_number(s, days)) return -1;
-    *days /= 86400.0;
-    return 0;
+    if (f->kind == 2) *days /= 86400.0;
+    const double lo = (double)cs_days_from_civil(0, 1, 1), hi = (double)cs_days_from_civil(10000, 1, 1);
+    return *days >= lo && *days < hi ? 0 : -2;
   }
   int v[F_N] = {0}, after_token = 0;
   const char *p = s;

@@ -32,6 +32,10 @@ int cs__na_parse(const char *list, cs_na_t *na);
 void cs__na_free(cs_na_t *na);
 /* What a field holds; *i / *f get the value of an integer / a number. */
 cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f);
+/* s without the spaces and tabs around it (a quoted CSV field keeps them): s itself, or a
+ * copy in buf (size bytes) or, when longer, on the heap (free it when it is neither s nor
+ * buf); NULL when out of memory. */
+const char *cs__strip_blanks(const char *s, char *buf, size_t size);
 
 /* ---- declared column types (types.c) ------------------------------------------------------ */
 typedef enum { CS_K_AUTO, CS_K_ID, CS_K_INT, CS_K_FLOAT, CS_K_CAT, CS_K_SKIP } cs_kind_t;

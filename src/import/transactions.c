@@ -90,6 +90,17 @@ static int find_role(const cs__imp_t *imp, const names_t *nm, const char *name, 
                       "file's columns with --txn-columns%s)", file_of(imp), name, list, opt, hint);
 }
 
+/* A field without the spaces and tabs around it (kept by a quoted field), in buf; as given
+ * when too long for buf (then it is no id, date or amount anyway). */
+static const char *stripped(const char *s, char *buf, size_t size) {
+  const char *t = cs__strip_blanks(s, buf, size);
+  if (t && t != s && t != buf) {
+    free((char *)t);
+    t = NULL;
+  }
+  return t ? t : s;
+}
+
 /* Check one row and put it into the sort. 0: added, 1: skipped, < 0: error. */
 static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const int role[3],
                     const names_t *nm) {
@@ -101,7 +112,11 @@ static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const in
   if (rec->n != nf)
     return CS_BAD_ROW(imp, bad, "%s:%lld: %d fields, but %s %d", f, line, rec->n,
                       o->txn_columns ? "--txn-columns names" : "the header has", nf);
-  const char *id = rec->field[role[0]], *date = rec->field[role[1]], *amount = rec->field[role[2]];
+  /* As in the customers file: a quoted " 42" is 42; a hashed id is taken as it is there too. */
+  char ib[256], db[256], ab[256];
+  const char *id = o->hash_ids ? rec->field[role[0]] : stripped(rec->field[role[0]], ib, sizeof ib);
+  const char *date = stripped(rec->field[role[1]], db, sizeof db);
+  const char *amount = stripped(rec->field[role[2]], ab, sizeof ab);
   if (!*id)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, nm->v[role[0]]);
   int rc = cs__parse_id(id, o->hash_ids, &t.id);
@@ -109,7 +124,15 @@ static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const in
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, nm->v[role[0]], id,
                       rc == -2 ? "outside the int64 range of customer ids"
                                : "not an integer customer id");
-  if (cs_date_parse(&o->txn_date_format, date, &t.time))
+  rc = cs_date_parse(&o->txn_date_format, date, &t.time);
+  if (rc == -2)
+    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is outside the years 0000-9999 as %s; "
+                      "%s", f, line, nm->v[role[1]], date,
+                      o->txn_date_format.kind == 2 ? "seconds since 1970 (--txn-date-format unix)"
+                                                   : "days since 1970 (--txn-date-format days)",
+                      o->txn_date_format.kind == 2 ? "milliseconds? divide them by 1000 first"
+                                                   : "seconds? use --txn-date-format unix");
+  if (rc)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a date in the format %s "
                       "(--txn-date-format)", f, line, nm->v[role[1]], date,
                       o->txn_date_format.text);

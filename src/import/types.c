@@ -100,21 +100,27 @@ static cs_vclass_t classify_trimmed(const cs_na_t *na, const char *s, int64_t *i
   return CS_V_TEXT;
 }
 
+const char *cs__strip_blanks(const char *s, char *buf, size_t size) {
+  const char *b = s;
+  while (*b == ' ' || *b == '\t') b++;
+  size_t n = strlen(b);
+  while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+  if (b == s && b[n] == '\0') return s;
+  char *t = n < size ? buf : malloc(n + 1);
+  if (!t) return NULL;
+  memcpy(t, b, n);
+  t[n] = '\0';
+  return t;
+}
+
 cs_vclass_t cs__classify(const cs_na_t *na, const char *s, int64_t *i, double *f) {
   /* Spaces and tabs around a value (libcsv trims unquoted fields; a quoted one keeps them, as
    * in `"  12.50"` or the `" "` of a blank) do not make a number text or a blank a value. */
-  const char *b = s;
-  while (*b == ' ' || *b == '\t') b++;
-  if (!*b) return CS_V_EMPTY;
-  size_t n = strlen(b);
-  while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
-  if (b == s && b[n] == '\0') return classify_trimmed(na, s, i, f);
-  char buf[128], *t = n < sizeof buf ? buf : malloc(n + 1);
+  char buf[128];
+  const char *t = cs__strip_blanks(s, buf, sizeof buf);
   if (!t) return CS_V_TEXT; /* out of memory for a value this long: kept as text */
-  memcpy(t, b, n);
-  t[n] = '\0';
-  cs_vclass_t v = classify_trimmed(na, t, i, f);
-  if (t != buf) free(t);
+  cs_vclass_t v = *t ? classify_trimmed(na, t, i, f) : CS_V_EMPTY;
+  if (t != s && t != buf) free((char *)t);
   return v;
 }
 

@@ -186,7 +186,8 @@ def check_store(store, summ):
                  ("loyalty", segment_missing.sum()), ("age", 0)):
         if cols[k]["missing"] != m:
             failures.append(f"summary {k}.missing {cols[k]['missing']} != {m}")
-    for k, o in (("score", "declared"), ("age", "inferred"), ("loyalty", "declared")):
+    for k, o in (("score", "declared"), ("age", "inferred"), ("loyalty", "declared"),
+                 ("customer_id", "declared")):  # cid = id in the schema
         if cols[k]["origin"] != o:
             failures.append(f"summary {k}.origin {cols[k]['origin']} != {o}")
     return s

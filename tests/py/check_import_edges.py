@@ -24,12 +24,16 @@ failed before its fix):
     UTF-8 (labels had been cut inside a character); a column named like another column's level
     ('plan=a') and a churn feature named 'intercept' are errors (they had collided in the CSV
     and JSON keys); a column whose name has a ',' is no default feature (with a warning), so
-    two stores with columns [a,b; c] and [a; b,c] are not taken for the same features.
+    two stores with columns [a,b; c] and [a; b,c] are not taken for the same features;
+10. transactions: a `days` or `unix` date outside the years 0000-9999 (seconds given as days,
+    milliseconds as seconds) is refused with a hint, quoted fields with spaces are read as in
+    the customers file, and a gzip file is named as one.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
 import glob
+import gzip
 import json
 import os
 import signal
@@ -361,8 +365,44 @@ expect_error("features of another store through commas", path("c2s.h5"),
              ["segment", "--input", path("c2.h5"), "--output", path("c2s.h5"), "--previous",
               path("c1s.h5")], "feature 1 is 'c' there and 'a' here (it has [c], this run [a])", want=1)
 
+# 10. Transactions: a `days` or `unix` number outside the years 0000-9999 (a Unix time in
+# seconds given as days, in milliseconds given as seconds) is refused with a hint; quoted
+# fields with spaces are read as in the customers file; a gzip file is named as one.
+txn_secs = write("secs.csv", "customer_id,date,amount\n1,1700000000,5\n1,1700086400,5\n")
+txn_ms = write("ms.csv", "customer_id,date,amount\n1,1700000000000,5\n1,1700086400000,7\n")
+expect_error("seconds as days", path("secs.h5"), ["import", "--transactions-csv", txn_secs,
+             "--txn-date-format", "days", "--output", path("secs.h5")],
+             "secs.csv:2: column 'date': 1700000000 is outside the years 0000-9999 as days since "
+             "1970 (--txn-date-format days); seconds? use --txn-date-format unix")
+expect_error("milliseconds as unix", path("ms.h5"), ["import", "--transactions-csv", txn_ms,
+             "--txn-date-format", "unix", "--output", path("ms.h5")],
+             "ms.csv:2: column 'date': 1700000000000 is outside the years 0000-9999 as seconds "
+             "since 1970 (--txn-date-format unix); milliseconds? divide them by 1000 first")
+if imported("unix seconds", path("secs.h5"), ["import", "--transactions-csv", txn_secs,
+                                              "--txn-date-format", "unix", "--output",
+                                              path("secs.h5"), "--quiet"]):
+    with h5py.File(path("secs.h5"), "r") as f:
+        t = f["transactions/time"][...]
+    if abs(t[0] - 1700000000 / 86400) > 1e-9:
+        failures.append(f"unix seconds: time {t[0]}")
+cust = write("padded.csv", 'customer_id,age\n" 42","  30"\n7,1\n')
+txn = write("padded_txn.csv", 'customer_id,date,amount\n" 42"," 2024-01-01 "," 5.5 "\n7,2024-01-02,1\n')
+if imported("padded transactions", path("padded.h5"), ["import", "--customers-csv", cust,
+            "--transactions-csv", txn, "--output", path("padded.h5"), "--quiet"]):
+    with h5py.File(path("padded.h5"), "r") as f:
+        got = (list(f["transactions/customer_id"][...]), list(f["transactions/amount"][...]),
+               list(f["transactions/time"][...]))
+    if got != ([42, 7], [5.5, 1.0], [19723.0, 19724.0]):  # in the customers file's order
+        failures.append(f"padded transactions: {got}")
+gz = path("gz.csv.gz")
+with gzip.open(gz, "wb") as g:
+    g.write(b"customer_id,age\n1,30\n")
+expect_error("gzip customers", path("gz.h5"), ["import", "--customers-csv", gz, "--output",
+             path("gz.h5")], "gz.csv.gz: the file is gzip-compressed; decompress it first")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
 print("ok: import of many levels, repeated ids, big integers, CR, non-UTF-8, pipes, unnamed "
-      "columns and interrupted writes; names from the header intact or refused")
+      "columns and interrupted writes; names from the header intact or refused; transaction dates "
+      "in range, padded fields, gzip")
