@@ -223,3 +223,10 @@ void cs_import_result_free(cs_import_result_t *res) {
   res->columns = NULL;
   res->n_columns = 0;
 }
+
+int cs__cmp_first_i64(const void *pa, const void *pb) {
+  int64_t a, b;
+  memcpy(&a, pa, sizeof a);
+  memcpy(&b, pb, sizeof b);
+  return (a > b) - (a < b);
+}

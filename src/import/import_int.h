@@ -152,6 +152,8 @@ int cs__bad_row(cs__imp_t *imp, int64_t *counter, const char *file, int line, co
  * shares keep the sorts alive at the same time within the limit: pass 1 skip 1 + duplicates
  * 3; transactions skip 1 + txn 3; pass 2 skip 1 + txn 3 + ids 1; the join ids 1 + txn 3 +
  * by-row 4. */
+/* Order of records whose first member is an int64 key: skip lines, (id, row) pairs. */
+int cs__cmp_first_i64(const void *pa, const void *pb);
 int cs__sort_new(cs__imp_t *imp, size_t rec_size, cs_xsort_cmp_t cmp, int eighths,
                  cs_xsort_t **out);
 /* Add the sorter's figures to the result and free it; *s becomes NULL. */
