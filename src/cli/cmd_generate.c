@@ -21,8 +21,6 @@ int cs_cmd_generate(cs_ctx_t *ctx, const cs_opts_t *o) {
       .transactions = cs_opt_bool(o, "transactions"),
       .txn_uniform = cs_opt_bool(o, "transactions-uniform"),
   };
-  CS_CHECK(cs_opt_int(o, "segments") >= 1 && cs_opt_int(o, "segments") <= 64, CS_EUSAGE,
-           "--segments must be in 1..64, got %lld", (long long)cs_opt_int(o, "segments"));
   /* Before any compute: can the outputs be written at all? */
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
   if (summary) CS_TRY(cs_io_check_writable(ctx, summary, "summary"));

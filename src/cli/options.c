@@ -229,20 +229,23 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d) {
 }
 
 /* ---- value checks ---------------------------------------------------------------------------- */
-/* Integer options with an upper bound (the others take any int64 >= 0): values the code keeps
- * in an int, and threads beyond any node's cores (libgomp fails or crashes creating them). */
+/* Integer options with bounds (the others take any int64 >= 0): values the code keeps in an
+ * int, and threads beyond any node's cores (libgomp fails or crashes creating them). A lower
+ * bound above 0 only where no later check explains the value better. */
 static const struct {
   const char *name;
-  int64_t max;
-} int_max[] = {{"threads", 1024},         {"n-init", 1000000},
-               {"max-iter", 1000000000},  {"horizon-months", 1200},
-               {"silhouette-sample", 1000000000}, {"segments", 64},
-               {"chunk-rows", (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
+  int64_t min, max;
+} int_range[] = {{"threads", 0, 1024},          {"n-init", 0, 1000000},
+                 {"max-iter", 0, 1000000000},   {"horizon-months", 0, 1200},
+                 {"silhouette-sample", 0, 1000000000}, {"segments", 1, 64},
+                 {"chunk-rows", 0, (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
 
-static int64_t max_of(const cs_optdef_t *d) {
-  for (size_t i = 0; i < sizeof int_max / sizeof *int_max; i++)
-    if (!strcmp(int_max[i].name, d->name)) return int_max[i].max;
-  return INT64_MAX;
+/* The option's bounds; 0 and INT64_MAX when it has none. */
+static void range_of(const cs_optdef_t *d, int64_t *min, int64_t *max) {
+  *min = 0;
+  *max = INT64_MAX;
+  for (size_t i = 0; i < sizeof int_range / sizeof *int_range; i++)
+    if (!strcmp(int_range[i].name, d->name)) *min = int_range[i].min, *max = int_range[i].max;
 }
 
 static int parse_int(const char *s, int64_t *v) {
@@ -286,8 +289,11 @@ static int check_value(const cs_optdef_t *d, const char *v) {
   double r;
   int b;
   switch (d->type) {
-  case CS_OPT_INT: /* counts, sizes, seeds */
-    return parse_int(v, &i) != 0 || i < 0 || i > max_of(d) ? -1 : 0;
+  case CS_OPT_INT: { /* counts, sizes, seeds */
+    int64_t lo, hi;
+    range_of(d, &lo, &hi);
+    return parse_int(v, &i) != 0 || i < lo || i > hi ? -1 : 0;
+  }
   case CS_OPT_REAL: return parse_real(v, &r);
   case CS_OPT_BOOL: return parse_bool(v, &b);
   default: return 0;
@@ -300,10 +306,12 @@ static const char *type_word(cs_opt_type_t t) {
 
 static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
   const cs_optdef_t *d = &cs_optdefs[idx];
-  if (check_value(d, v) != 0 && d->type == CS_OPT_INT && max_of(d) < INT64_MAX)
+  int64_t lo, hi;
+  range_of(d, &lo, &hi);
+  if (check_value(d, v) != 0 && d->type == CS_OPT_INT && hi < INT64_MAX)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
-                        "%s: value '%s' for %s is not an integer in 0..%lld", where, v, d->name,
-                        (long long)max_of(d));
+                        "%s: value '%s' for %s is not an integer in %lld..%lld", where, v,
+                        d->name, (long long)lo, (long long)hi);
   if (check_value(d, v) != 0)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
                         "%s: value '%s' for %s is not %s", where, v, d->name, type_word(d->type));

@@ -109,6 +109,10 @@ static void errors_name_the_problem(void **state) {
   }
   const char *a11[] = {"--seed", "-3"};
   expect_error("generate", 2, a11, CS_EUSAGE, "not a non-negative integer");
+  const char *a11b[] = {"--segments", "0"}; /* a lower bound above 0 is named */
+  expect_error("generate", 2, a11b, CS_EUSAGE, "value '0' for segments is not an integer in 1..64");
+  const char *a11c[] = {"--segments", "65"};
+  expect_error("generate", 2, a11c, CS_EUSAGE, "value '65' for segments is not an integer in 1..64");
   const char *a12[] = {"a.h5", "--input", "b.h5"};
   expect_error("inspect", 3, a12, CS_EUSAGE, "input store is given 2 times");
   const char *a13[] = {"--config", bad_key, "--config", bad_val};
