@@ -132,11 +132,14 @@ void cs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cs_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Printed by rank 0 (every warning is about values all ranks share), also under --quiet,
  * and only the first time the same text is given in the process (a `run` stage repeating an
- * earlier stage's warning). Every warning is kept for the JSON summary. */
+ * earlier stage's warning); a text over 2 KiB has its middle elided. Every warning is kept
+ * for the JSON summary. */
 void cs_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Warnings kept so far on rank 0 (none on the other ranks), and the i-th one. */
+/* Warnings given so far on rank 0 (none on the other ranks); the i-th one's text id (equal
+ * ids: equal texts), and the text of an id. */
 int cs_log_warnings(void);
-const char *cs_log_warning(int i);
+int cs_log_warning_id(int i);
+const char *cs_log_warning_text(int id);
 /* Seconds since cs_log_init (monotonic clock). */
 double cs_wtime(void);
 

@@ -49,6 +49,11 @@ int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, 
  * as it runs), not when options are parsed: run parses its stages' sections before their
  * inputs exist. Local. */
 int cs_opts_check_files(const cs_opts_t *o);
+/* cs_opts_check_files, agreed, then every results file an option names is of its kind: an
+ * HDF5 file with the object its writer puts there (/segments/labels for --segment-results,
+ * /churn/model for --model, ...), else an error naming the option, the file and the command
+ * that writes such files. Collective. */
+int cs_opts_check_inputs(cs_ctx_t *ctx, const cs_opts_t *o);
 /* The same for one file of option `name`. Local. */
 int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file);
 /* option_files.c, for cs_opts_parse: no file written twice, none read also written. Local. */

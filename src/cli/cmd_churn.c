@@ -374,10 +374,6 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   const char *model = cs_opt_str(o, "model");
   CS_CHECK(model, CS_EUSAGE, "churn score needs --model RESULTS (a churn train output)");
   CS_TRY(cs_stage_open(ctx, o, &st));
-  int is_model = 0;
-  CS_TRY(cs_io_object_exists(ctx, model, "/churn/model", &is_model));
-  CS_CHECK(is_model, CS_EFORMAT, "--model %s is not a churn model (no /churn/model): give the "
-           "results file of custseg churn train", model);
   CS_TRY(cs_features_read(ctx, model, "/churn/model/feature_stats", &fitted));
   for (int j = 0; j < fitted->n_cols; j++)
     if (!strncmp(fitted->cols[j].name, "rfm_", 4)) {

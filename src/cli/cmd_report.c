@@ -23,16 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A results file given by --option (present and readable: checked with the options) has
- * `object` (its kind) and /run, and, unless it is the reference itself, the reference's
- * input fingerprint. Collective. */
-static int open_results(cs_ctx_t *ctx, const char *path, const char *option, const char *object,
-                        const char *made_by, const cs_report_file_t *ref, cs_report_file_t *f) {
+/* A results file given by --option (present, readable and of its kind: checked when the
+ * command starts, cs_opts_check_inputs) has /run, and, unless it is the reference itself, the
+ * reference's input fingerprint. Collective. */
+static int open_results(cs_ctx_t *ctx, const char *path, const char *option,
+                        const cs_report_file_t *ref, cs_report_file_t *f) {
   int status = CS_OK, yes = 0;
   f->path = path;
-  CS_TRY(cs_io_object_exists(ctx, path, object, &yes));
-  CS_CHECK(yes, CS_EFORMAT, "--%s %s has no %s: it is not a results file of %s", option, path,
-           object, made_by);
   CS_TRY(cs_io_object_exists(ctx, path, "/run", &yes));
   CS_CHECK(yes, CS_EFORMAT, "--%s %s has no /run group (not written by custseg?)", option, path);
   CS_TRY(cs_io_read_attrs(ctx, path, "/run", &f->run));
@@ -348,19 +345,15 @@ int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "read");
   r.version = CS_VERSION;
   r.file[0].role = "segment";
-  CS_TRY(open_results(ctx, seg, "segment-results", "/segments/labels", "custseg segment", NULL,
-                      &r.file[0]));
+  CS_TRY(open_results(ctx, seg, "segment-results", NULL, &r.file[0]));
   r.n_files = 1;
-  const struct { const char *path, *option, *object, *made_by, *role; } more[] = {
-      {churn, "churn-results", "/churn/score", "custseg churn train (or churn score)", "churn"},
-      {clv, "clv-results", "/clv/value", "custseg clv", "clv"},
-      {roi, "roi-results", "/roi/table", "custseg roi", "roi"}};
+  const struct { const char *path, *option, *role; } more[] = {
+      {churn, "churn-results", "churn"}, {clv, "clv-results", "clv"}, {roi, "roi-results", "roi"}};
   for (int i = 0; i < 3; i++) {
     if (!more[i].path) continue;
     cs_report_file_t *f = &r.file[r.n_files++];
     f->role = more[i].role;
-    CS_TRY(open_results(ctx, more[i].path, more[i].option, more[i].object, more[i].made_by,
-                        &r.file[0], f));
+    CS_TRY(open_results(ctx, more[i].path, more[i].option, &r.file[0], f));
   }
   CS_TRY(read_segments(ctx, seg, &r));
   CS_TRY(read_previous(ctx, seg, &r));

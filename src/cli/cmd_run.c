@@ -67,7 +67,7 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
   ctx->warn_mark = cs_log_warnings();
   double t0 = cs_wtime();
   int status = cs_par_agree(ctx, cs_opts_parse(&so, command, argc, argv));
-  if (status == CS_OK) status = cs_par_agree(ctx, cs_opts_check_files(&so));
+  if (status == CS_OK) status = cs_opts_check_inputs(ctx, &so);
   if (status == CS_OK) status = cs_par_agree(ctx, fn(ctx, &so));
   if (status < 0) cs_opts_blame_config(&so); /* a value from the stage's config section */
   if (seconds) *seconds = cs_wtime() - t0;

@@ -117,8 +117,8 @@ int main(int argc, char **argv) {
                           "unknown command '%s' (run custseg --help for the list)", word);
   else
     status = cs_opts_parse(&opts, cmd->name, argc - skip, argv + skip);
-  if (status == CS_OK && !opts.help) status = cs_opts_check_files(&opts);
   status = cs_par_agree(&ctx, status);
+  if (status == CS_OK && !opts.help) status = cs_opts_check_inputs(&ctx, &opts);
   if (status == CS_OK && opts.help) {
     if (ctx.rank == 0) cs_opts_usage(cmd->name, cmd->summary, cmd->synopsis);
   } else if (status == CS_OK) {

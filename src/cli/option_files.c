@@ -1,7 +1,10 @@
 /* cli/option_files.c: the files a command's options name (docs/cli.md): which options read
  * and which write, one file for two roles refused when the options are parsed, and the files
- * read checked (present, readable, regular) when the command starts. */
+ * read checked (present, readable, regular, and a results file of the right kind) when the
+ * command starts. */
 #include "cli.h"
+
+#include "custseg/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -118,4 +121,35 @@ int cs_opts_check_files(const cs_opts_t *o) {
     if (status != CS_OK) return status;
   }
   return CS_OK;
+}
+
+/* What a results file given to an option holds (its kind), and the command that writes it. */
+static const struct {
+  const char *option, *object, *writer;
+} kinds[] = {{"segment-results", "/segments/labels", "custseg segment"},
+             {"previous", "/segments/centroids", "custseg segment"},
+             {"churn-results", "/churn/score", "custseg churn train or churn score"},
+             {"model", "/churn/model", "custseg churn train"},
+             {"clv-results", "/clv/value", "custseg clv"},
+             {"roi-results", "/roi/table", "custseg roi"}};
+
+int cs_opts_check_inputs(cs_ctx_t *ctx, const cs_opts_t *o) {
+  int status = cs_par_agree(ctx, cs_opts_check_files(o));
+  for (size_t i = 0; status == CS_OK && i < sizeof kinds / sizeof *kinds; i++) {
+    const char *file = cs_opt_str(o, kinds[i].option);
+    int has = 0;
+    if (!file || !*file) continue;
+    status = cs_io_object_exists(ctx, file, kinds[i].object, &has);
+    if (status != CS_OK) { /* not HDF5, or damaged: named by its option */
+      char prefix[64];
+      snprintf(prefix, sizeof prefix, "--%s: ", kinds[i].option);
+      cs_error_rewrite(prefix, 0, "");
+    } else if (!has) {
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "--%s '%s' is not a results file of "
+                            "%s (it has no %s)", kinds[i].option, file, kinds[i].writer,
+                            kinds[i].object);
+    }
+    if (status != CS_OK) cs_opts_blame_config(o);
+  }
+  return status;
 }

@@ -21,7 +21,7 @@ const cs_optdef_t cs_optdefs[] = {
     {"summary", CS_OPT_STR, NULL, "*", "write a JSON run summary to this file"},
     {"threads", CS_OPT_INT, "0", "*", "OpenMP threads per rank (0: OMP_NUM_THREADS, else the rank's share of its node's cores)"},
     {"verbose", CS_OPT_BOOL, "false", "*", "more detail in the log"},
-    {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only errors"},
+    {"quiet", CS_OPT_BOOL, "false", "*", "no progress lines, only warnings and errors"},
     {"input", CS_OPT_STR, NULL, "inspect segment churn-train churn-score clv roi run",
      "customer store to read (HDF5)"},
     {"output", CS_OPT_STR, NULL, "generate segment churn-train churn-score clv import roi select-k report",

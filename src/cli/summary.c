@@ -66,8 +66,8 @@ int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary) {
   for (int i = ctx->warn_mark; w && i < cs_log_warnings(); i++) {
     int repeated = 0;
     for (int j = ctx->warn_mark; j < i && !repeated; j++)
-      repeated = !strcmp(cs_log_warning(i), cs_log_warning(j));
-    if (!repeated) cJSON_AddItemToArray(w, cJSON_CreateString(cs_log_warning(i)));
+      repeated = cs_log_warning_id(i) == cs_log_warning_id(j);
+    if (!repeated) cJSON_AddItemToArray(w, cJSON_CreateString(cs_log_warning_text(cs_log_warning_id(i))));
   }
 fail:
   return status;

@@ -9,10 +9,14 @@
 static int g_rank;
 static cs_log_level_t g_level = CS_LOG_INFO;
 static double g_t0;
-/* The warnings given so far, for the summary; beyond CS_WARN_KEEP they are printed only. */
-enum { CS_WARN_KEEP = 256 };
-static char *g_warn[CS_WARN_KEEP];
-static int g_n_warn;
+/* The warnings given so far, for the summary: each distinct text once (g_text), and every
+ * warning given as an index into it (g_given), so a later stage of `run` that repeats an
+ * earlier stage's warning lists it too. A warning that cannot be kept (out of memory) is
+ * still printed. */
+static char **g_text;
+static int g_n_text, g_cap_text;
+static int *g_given;
+static int g_n_given, g_cap_given;
 
 static double now(void) {
   struct timespec ts;
@@ -52,26 +56,54 @@ void cs_log_debug(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Append v to the growable array *a of *n elements and *cap capacity; 0, or -1 when out of
+ * memory. */
+static int push(void **a, int *n, int *cap, size_t size, const void *v) {
+  if (*n == *cap) {
+    const int c = *cap ? 2 * *cap : 64;
+    void *b = realloc(*a, (size_t)c * size);
+    if (!b) return -1;
+    *a = b;
+    *cap = c;
+  }
+  memcpy((char *)*a + (size_t)*n * size, v, size);
+  (*n)++;
+  return 0;
+}
+
 void cs_log_warn(const char *fmt, ...) {
   /* Every warning is about values all ranks share (a fit, the store's metadata, an option):
    * one line from rank 0, not one per rank. A warning is news about the results, so --quiet
    * does not hide it. */
   if (g_rank != 0) return;
-  char text[1024];
+  char *full = NULL, text[2048];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  const int len = vasprintf(&full, fmt, ap);
   va_end(ap);
-  int seen = 0;
-  for (int i = 0; i < g_n_warn && i < CS_WARN_KEEP && !seen; i++) seen = !strcmp(g_warn[i], text);
-  if (g_n_warn < CS_WARN_KEEP && (g_warn[g_n_warn] = strdup(text))) g_n_warn++;
-  if (seen) return;
-  fprintf(stderr, "[custseg %7.1fs] warning [rank %d]: %s\n", cs_wtime(), g_rank, text);
-  fflush(stderr);
+  if (len < 0) return;
+  /* A value from the data can make it long: the middle is elided at a UTF-8 character start,
+   * so the summary stays valid JSON. */
+  cs_error_elide(full, (size_t)len, text, sizeof text);
+  free(full);
+  int seen = -1;
+  for (int i = 0; i < g_n_text && seen < 0; i++)
+    if (!strcmp(g_text[i], text)) seen = i;
+  if (seen < 0) {
+    char *copy = strdup(text);
+    if (copy && push((void **)&g_text, &g_n_text, &g_cap_text, sizeof *g_text, &copy) == 0)
+      seen = g_n_text - 1;
+    else
+      free(copy);
+    fprintf(stderr, "[custseg %7.1fs] warning [rank %d]: %s\n", cs_wtime(), g_rank, text);
+    fflush(stderr);
+  }
+  if (seen >= 0) push((void **)&g_given, &g_n_given, &g_cap_given, sizeof *g_given, &seen);
 }
 
-int cs_log_warnings(void) { return g_n_warn; }
-const char *cs_log_warning(int i) { return i >= 0 && i < g_n_warn ? g_warn[i] : NULL; }
+int cs_log_warnings(void) { return g_n_given; }
+int cs_log_warning_id(int i) { return i >= 0 && i < g_n_given ? g_given[i] : -1; }
+const char *cs_log_warning_text(int id) { return id >= 0 && id < g_n_text ? g_text[id] : NULL; }
 
 void cs_progress_start(cs_progress_t *p, const char *what, int64_t total) {
   p->what = what;

@@ -90,48 +90,36 @@ static int find_role(const cs__imp_t *imp, const names_t *nm, const char *name, 
                       "file's columns with --txn-columns%s)", file_of(imp), name, list, opt, hint);
 }
 
-/* A field without the spaces and tabs around it (kept by a quoted field), in buf; as given
- * when too long for buf (then it is no id, date or amount anyway). */
-static const char *stripped(const char *s, char *buf, size_t size) {
-  const char *t = cs__strip_blanks(s, buf, size);
-  if (t && t != s && t != buf) {
-    free((char *)t);
-    t = NULL;
-  }
-  return t ? t : s;
-}
-
-/* Check one row and put it into the sort. 0: added, 1: skipped, < 0: error. */
-static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const int role[3],
-                    const names_t *nm) {
+/* Check one row's fields (id_raw as in the file, the others without the spaces and tabs
+ * around them) and put it into the sort. 0: added, 1: skipped, < 0: error. */
+static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, const int role[3],
+                     const names_t *nm, const char *id_raw, const char *id, const char *date,
+                     const char *amount) {
   const cs_import_opts_t *o = imp->o;
   const char *f = file_of(imp);
   long long line = (long long)rec->line;
   int64_t *bad = &imp->res->txn_bad;
   cs__txn_t t = {.line = rec->line};
-  if (rec->n != nf)
-    return CS_BAD_ROW(imp, bad, "%s:%lld: %d fields, but %s %d", f, line, rec->n,
-                      o->txn_columns ? "--txn-columns names" : "the header has", nf);
-  /* As in the customers file: a quoted " 42" is 42; a hashed id is taken as it is there too. */
-  char ib[256], db[256], ab[256];
-  const char *id = o->hash_ids ? rec->field[role[0]] : stripped(rec->field[role[0]], ib, sizeof ib);
-  const char *date = stripped(rec->field[role[1]], db, sizeof db);
-  const char *amount = stripped(rec->field[role[2]], ab, sizeof ab);
+  /* As in the customers file: a quoted " 42" is 42, a blank id is none, and a hashed id is
+   * the hash of the text as it is there. */
   if (!*id)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no customer id", f, line, nm->v[role[0]]);
-  int rc = cs__parse_id(id, o->hash_ids, &t.id);
+  int rc = cs__parse_id(o->hash_ids ? id_raw : id, o->hash_ids, &t.id);
   if (rc)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, nm->v[role[0]], id,
                       rc == -2 ? "outside the int64 range of customer ids"
                                : "not an integer customer id");
   rc = cs_date_parse(&o->txn_date_format, date, &t.time);
-  if (rc == -2)
-    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is outside the years 0000-9999 as %s; "
-                      "%s", f, line, nm->v[role[1]], date,
-                      o->txn_date_format.kind == 2 ? "seconds since 1970 (--txn-date-format unix)"
-                                                   : "days since 1970 (--txn-date-format days)",
-                      o->txn_date_format.kind == 2 ? "milliseconds? divide them by 1000 first"
-                                                   : "seconds? use --txn-date-format unix");
+  if (rc == -2) {
+    const int unix_time = o->txn_date_format.kind == 2;
+    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is outside the years 0000-9999 as "
+                      "%s%s", f, line, nm->v[role[1]], date,
+                      unix_time ? "seconds since 1970 (--txn-date-format unix)"
+                                : "days since 1970 (--txn-date-format days)",
+                      !(t.time > 0) ? ""
+                      : unix_time   ? "; milliseconds? divide them by 1000 first"
+                                    : "; seconds? use --txn-date-format unix");
+  }
   if (rc)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a date in the format %s "
                       "(--txn-date-format)", f, line, nm->v[role[1]], date,
@@ -145,6 +133,26 @@ static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const in
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is negative (amounts must be >= 0)", f,
                       line, nm->v[role[2]], amount);
   return cs_xsort_add(imp->txn, &t);
+}
+
+/* Check one row and put it into the sort. 0: added, 1: skipped, < 0: error. */
+static int read_row(cs__imp_t *imp, const cs_csv_record_t *rec, int nf, const int role[3],
+                    const names_t *nm) {
+  if (rec->n != nf)
+    return CS_BAD_ROW(imp, &imp->res->txn_bad, "%s:%lld: %d fields, but %s %d", file_of(imp),
+                      (long long)rec->line, rec->n,
+                      imp->o->txn_columns ? "--txn-columns names" : "the header has", nf);
+  char buf[3][128];
+  const char *v[3];
+  int status = CS_OK;
+  for (int k = 0; k < 3; k++)
+    if (!(v[k] = cs__strip_blanks(rec->field[role[k]], buf[k], sizeof buf[k])))
+      status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  if (status == CS_OK)
+    status = check_row(imp, rec, role, nm, rec->field[role[0]], v[0], v[1], v[2]);
+  for (int k = 0; k < 3; k++)
+    if (v[k] && v[k] != rec->field[role[k]] && v[k] != buf[k]) free((char *)v[k]);
+  return status;
 }
 
 int cs__txn_scan(cs__imp_t *imp) {

@@ -111,7 +111,7 @@ PY
   churn_score_not_a_model)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
-                  want=2 needle="--model $dir/seg.h5 is not a churn model (no /churn/model): give the results file of custseg churn train"
+                  want=2 needle="--model '$dir/seg.h5' is not a results file of custseg churn train (it has no /churn/model)"
                   cmd=(churn score --model "$dir/seg.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_segment_other_store)
                   store good
@@ -216,7 +216,8 @@ PY
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 5 --features age,income
                        --init "kmeans||" --summary "$summary") ;;
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
-                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/in.h5"
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/seg.h5"
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
   feature_too_large) store huge_value; want=2 needle="feature 'sentinel' has values too large for its variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,sentinel --k 2 --summary "$summary") ;;

@@ -27,7 +27,8 @@ failed before its fix):
     two stores with columns [a,b; c] and [a; b,c] are not taken for the same features;
 10. transactions: a `days` or `unix` date outside the years 0000-9999 (seconds given as days,
     milliseconds as seconds) is refused with a hint, quoted fields with spaces are read as in
-    the customers file, and a gzip file is named as one.
+    the customers file, and a gzip file is named as one;
+11. the summary lists every warning, and a long UTF-8 one stays valid JSON.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -372,12 +373,16 @@ txn_secs = write("secs.csv", "customer_id,date,amount\n1,1700000000,5\n1,1700086
 txn_ms = write("ms.csv", "customer_id,date,amount\n1,1700000000000,5\n1,1700086400000,7\n")
 expect_error("seconds as days", path("secs.h5"), ["import", "--transactions-csv", txn_secs,
              "--txn-date-format", "days", "--output", path("secs.h5")],
-             "secs.csv:2: column 'date': 1700000000 is outside the years 0000-9999 as days since "
-             "1970 (--txn-date-format days); seconds? use --txn-date-format unix")
+             "secs.csv:2: column 'date': '1700000000' is outside the years 0000-9999 as days "
+             "since 1970 (--txn-date-format days); seconds? use --txn-date-format unix")
 expect_error("milliseconds as unix", path("ms.h5"), ["import", "--transactions-csv", txn_ms,
              "--txn-date-format", "unix", "--output", path("ms.h5")],
-             "ms.csv:2: column 'date': 1700000000000 is outside the years 0000-9999 as seconds "
-             "since 1970 (--txn-date-format unix); milliseconds? divide them by 1000 first")
+             "ms.csv:2: column 'date': '1700000000000' is outside the years 0000-9999 as "
+             "seconds since 1970 (--txn-date-format unix); milliseconds? divide them by 1000 first")
+txn_early = write("early.csv", "customer_id,date,amount\n1,-62167219201,5\n")
+expect_error("before year 0 as unix: no hint", path("early.h5"), ["import", "--transactions-csv",
+             txn_early, "--txn-date-format", "unix", "--output", path("early.h5")],
+             "is outside the years 0000-9999 as seconds since 1970 (--txn-date-format unix) [")
 if imported("unix seconds", path("secs.h5"), ["import", "--transactions-csv", txn_secs,
                                               "--txn-date-format", "unix", "--output",
                                               path("secs.h5"), "--quiet"]):
@@ -394,6 +399,38 @@ if imported("padded transactions", path("padded.h5"), ["import", "--customers-cs
                list(f["transactions/time"][...]))
     if got != ([42, 7], [5.5, 1.0], [19723.0, 19724.0]):  # in the customers file's order
         failures.append(f"padded transactions: {got}")
+# a padded id of 300 leading zeros (longer than any stack buffer) is still the id 42; a blank
+# hashed id is no id, as in the customers file
+zeros = "0" * 300
+cust = write("long_id.csv", f'customer_id,age\n" {zeros}42 ",30\n')
+txn = write("long_id_txn.csv", f'customer_id,date,amount\n" {zeros}42 ",2024-01-01,5\n')
+if imported("long padded id", path("long_id.h5"), ["import", "--customers-csv", cust,
+            "--transactions-csv", txn, "--output", path("long_id.h5"), "--quiet"]):
+    with h5py.File(path("long_id.h5"), "r") as f:
+        if list(f["transactions/customer_id"][...]) != [42]:
+            failures.append(f"long padded id: {f['transactions/customer_id'][...]}")
+txn = write("blank_hashed.csv", 'customer_id,date,amount\n" ",2024-01-01,5\nab,2024-01-02,1\n')
+expect_error("blank hashed transaction id", path("blank_hashed.h5"), ["import",
+             "--transactions-csv", txn, "--hash-ids", "--output", path("blank_hashed.h5")],
+             "blank_hashed.csv:2: column 'customer_id': no customer id")
+# 11. The summary lists every warning (300 here, each distinct), and one with a long UTF-8 value
+# is elided at a character start, so the summary stays valid JSON.
+cust = write("unnamed.csv", "customer_id" + "," * 300 + "\n1" + ",5" * 300 + "\n")
+if imported("300 warnings", path("unnamed.h5"), ["import", "--customers-csv", cust, "--output",
+            path("unnamed.h5"), "--quiet", "--summary", path("unnamed.json")]):
+    w = json.load(open(path("unnamed.json")))["warnings"]
+    if len(w) != 300 or "column 301 of the header has no name" not in w[-1]:
+        failures.append(f"300 warnings: the summary lists {len(w)}")
+cust = write("utf8.csv", "customer_id,age\n1,30\n2,40\n3," + "\u00e9" * 1500 + "\n4,5\n")
+if imported("long UTF-8 warning", path("utf8.h5"), ["import", "--customers-csv", cust,
+            "--infer-rows", "2", "--skip-bad-rows", "--output", path("utf8.h5"), "--quiet",
+            "--summary", path("utf8.json")]):
+    try:
+        w = json.load(open(path("utf8.json"), encoding="utf-8"))["warnings"]
+        if not any("[...]" in x and "utf8.csv:4" in x for x in w):
+            failures.append(f"long UTF-8 warning not elided: {[x[:80] for x in w]}")
+    except (UnicodeDecodeError, ValueError) as e:
+        failures.append(f"long UTF-8 warning: the summary is not valid JSON: {e}")
 gz = path("gz.csv.gz")
 with gzip.open(gz, "wb") as g:
     g.write(b"customer_id,age\n1,30\n")

@@ -41,10 +41,10 @@ check missing_segment_results 2 "cannot open --segment-results '$dir/absent.h5':
 check missing_churn_results 2 "cannot open --churn-results 'absent.h5'" \
   report --segment-results seg_a.h5 --churn-results absent.h5
 check no_segment_results 1 "report needs --segment-results FILE" report
-check not_hdf5 2 "'timings.txt' is not an HDF5 file" report --segment-results timings.txt
-check wrong_kind 2 "--segment-results churn_a.h5 has no /segments/labels: it is not a results file of custseg segment" \
+check not_hdf5 2 "--segment-results: 'timings.txt' is not an HDF5 file" report --segment-results timings.txt
+check wrong_kind 2 "--segment-results 'churn_a.h5' is not a results file of custseg segment (it has no /segments/labels)" \
   report --segment-results churn_a.h5
-check churn_wrong_kind 2 "--churn-results seg_a.h5 has no /churn/score" \
+check churn_wrong_kind 2 "--churn-results 'seg_a.h5' is not a results file of custseg churn train or churn score (it has no /churn/score)" \
   report --segment-results seg_a.h5 --churn-results seg_a.h5
 check churn_other_store 2 "--churn-results churn_b.h5 comes from another store than --segment-results seg_a.h5" \
   report --segment-results seg_a.h5 --churn-results churn_b.h5
