@@ -35,7 +35,8 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
                         const cs_feature_exclude_t *exclude, const char **names, int *n_names);
 
 /* Which values of a 0/1 flag column (churned, converted, treated, a churn label) mean 1 and
- * 0: 1 and 0 for a numeric column. For a categorical one (codes in level order, which is byte
+ * 0: 1 and 0 for a numeric column (0 and 1 when `positive` is "0"; another `positive` is an
+ * error). For a categorical one (codes in level order, which is byte
  * order when inferred, so "stayed" < "left" would invert a label), the code of the level named
  * `positive` (case-insensitive) when given, else of the one level that reads as yes (yes, y,
  * true, t, 1; by role: treatment, treated, test for a campaign's `treated`, holdout, test for

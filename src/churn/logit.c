@@ -91,10 +91,10 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   double one, zero; /* the values meaning churned and stayed */
   CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_EVENT, o->label_positive, "--label-positive", &one,
                                  &zero));
-  if (c->n_categories)
-    for (int j = 0; j < 2; j++)
+  for (int j = 0; j < 2; j++) /* the level names, or "1"/"0" of a numeric label turned over */
+    if (c->n_categories || one == 0)
       snprintf(data->level[j], sizeof data->level[j], "%s",
-               c->categories[(int)(j ? one : zero)]);
+               c->n_categories ? c->categories[(int)(j ? one : zero)] : j ? "0" : "1");
   CS_TRY(cs_store_read(store, label_column, part->offset, part->n_local, CS_DT_F64, raw));
   /* cnt[6..7]: values that are neither 0/1 nor an unknown marker (-1, NaN; a missing code
    * of a categorical label), and the first row holding one (min over ranks via -row). */

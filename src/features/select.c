@@ -108,7 +108,14 @@ int cs_features_flag_values(const char *store_path, const cs_column_t *c, cs_fla
   int status = CS_OK;
   *one = 1;
   *zero = 0;
-  if (c->n_categories == 0) return CS_OK;
+  if (c->n_categories == 0) { /* a 0/1 column: `positive` may only say which value is yes */
+    if (!positive || !*positive) return CS_OK;
+    CS_CHECK(!strcmp(positive, "0") || !strcmp(positive, "1"), CS_EUSAGE,
+             "%s: column '%s' is numeric: %s '%s' is not one of its values 0 and 1 (the one "
+             "meaning yes)", store_path, c->name, option ? option : "the level", positive);
+    if (positive[0] == '0') *one = 0, *zero = 1;
+    return CS_OK;
+  }
   const char *const *lv = (const char *const *)c->categories;
   CS_CHECK(c->n_categories == 2, CS_EDATA,
            "%s: flag column '%s' is categorical with %d levels; a 0/1 flag has two (missing "

@@ -179,8 +179,25 @@ static void flag_levels_by_role(void **state) {
   assert_int_equal(flag_one("churned", "holdout", "x", CS_FLAG_EVENT), -1);
 }
 
+/* A numeric 0/1 flag: 1 means yes, unless `positive` says 0; any other word is refused. */
+static void flag_numeric_positive(void **state) {
+  (void)state;
+  cs_column_t c = {.dtype = CS_DT_I8};
+  snprintf(c.name, sizeof c.name, "churned");
+  double one = -1, zero = -1;
+  assert_int_equal(cs_features_flag_values("s.h5", &c, CS_FLAG_EVENT, NULL, "--p", &one, &zero), CS_OK);
+  assert_true(one == 1 && zero == 0);
+  assert_int_equal(cs_features_flag_values("s.h5", &c, CS_FLAG_EVENT, "0", "--p", &one, &zero), CS_OK);
+  assert_true(one == 0 && zero == 1);
+  assert_int_equal(cs_features_flag_values("s.h5", &c, CS_FLAG_EVENT, "yes", "--p", &one, &zero),
+                   CS_EUSAGE);
+  assert_non_null(strstr(cs_error_get()->msg, "--p 'yes' is not one of its values 0 and 1"));
+  cs_error_clear();
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(stats_layout_and_roundtrip),
     cmocka_unit_test(flag_levels_by_role),
+    cmocka_unit_test(flag_numeric_positive),
 };
 CS_TEST_MAIN(tests)
