@@ -70,23 +70,24 @@ fail:
   return status;
 }
 
-/* Rank 0 writes the CSV or Markdown table to PATH.tmp-PID and renames it. Collective. */
+/* Rank 0 makes the CSV or Markdown table in memory; io publishes it. Collective. */
 static int publish_text(cs_ctx_t *ctx, const char *path, const cs_roi_t *r, int markdown,
                         const char *title) {
   int status = CS_OK;
+  char *text = NULL;
+  size_t len = 0;
   if (ctx->rank == 0) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_memstream(&text, &len);
     int ok = f && (markdown ? cs_roi_write_markdown(f, r, title) : cs_roi_write_csv(f, r)) == 0;
     if (f && fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write the %s table '%s': %s",
-                            markdown ? "Markdown" : "CSV", path, strerror(errno));
-      unlink(tmp);
-    }
+    if (!ok) status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory making the %s "
+                                   "table", markdown ? "Markdown" : "CSV");
   }
-  return cs_par_agree(ctx, status);
+  if (cs_par_agree(ctx, status) == CS_OK)
+    status = cs_io_publish_text(ctx, path, text ? text : "", len,
+                                markdown ? "the Markdown table" : "the CSV table");
+  free(text);
+  return status;
 }
 
 static cJSON *row_json(const cs_roi_row_t *o) {

@@ -74,21 +74,16 @@ fail:
 }
 
 int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path) {
-  int status = CS_OK;
-  if (ctx->rank == 0) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    char *text = cJSON_Print(summary);
-    FILE *f = text ? fopen(tmp, "w") : NULL;
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write summary '%s': %s",
-                            path, strerror(errno));
-      unlink(tmp);
-    }
-    free(text);
-  }
+  char *text = ctx->rank == 0 ? cJSON_Print(summary) : NULL;
+  char *line = text ? malloc(strlen(text) + 2) : NULL;
+  int status = ctx->rank == 0 && !line ? cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                      "out of memory writing the summary")
+                                       : CS_OK;
+  if (line) sprintf(line, "%s\n", text);
+  if (cs_par_agree(ctx, status) == CS_OK)
+    status = cs_io_publish_text(ctx, path, line ? line : "", line ? strlen(line) : 0, "summary");
+  free(text);
+  free(line);
   return cs_par_agree(ctx, status);
 }
 

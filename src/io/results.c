@@ -297,6 +297,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
     snprintf(a, sizeof a, "%s", path);
     snprintf(b, sizeof b, "%s", path);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dirname(a), basename(b), (long)getpid());
+    cs_signal_remove_on_exit(tmp, 1); /* Ctrl-C while writing leaves nothing */
     FILE *f = fopen(tmp, "wb");
     int ok = f && fwrite(text, 1, len, f) == len;
     if (f && fclose(f) != 0) ok = 0;
@@ -305,6 +306,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
                             path, strerror(errno));
       unlink(tmp);
     }
+    cs_signal_remove_on_exit(tmp, 0);
   }
   return cs_par_agree(ctx, status);
 }

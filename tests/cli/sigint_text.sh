@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Ctrl-C (SIGINT) to custseg while it writes a text output (the JSON summary, the personas CSV,
+# the ROI CSV and Markdown tables) leaves no temporary file behind. strace delivers the signal
+# exactly when the temporary file is opened (a window of milliseconds otherwise); without
+# strace, or where ptrace is not allowed, the test is skipped (exit 77).
+# usage: sigint_text.sh   (env: CUSTSEG, CS_TEST_DIR)
+set -euo pipefail
+dir="$CS_TEST_DIR/sigint_text" && rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+fail() { echo "FAIL: $*"; exit 1; }
+command -v strace > /dev/null || { echo "skip: no strace"; exit 77; }
+strace -o /dev/null true 2> /dev/null || { echo "skip: ptrace not allowed"; exit 77; }
+"$CUSTSEG" generate --customers 3000 --seed 1 --quiet --output store.h5
+"$CUSTSEG" segment --input store.h5 --k 3 --quiet --output seg.h5
+
+# Run "$@" once to find the n-th openat of a temporary file named like $1, then again with
+# SIGINT injected at that openat: the process must die of SIGINT and leave no temporary file.
+interrupted_at() {
+  local pattern=$1; shift
+  rm -rf out && mkdir out
+  strace -o trace.txt -e trace=openat "$@" > /dev/null 2>&1 || fail "the run to trace failed: $*"
+  local n
+  n=$(grep -E 'openat\(' trace.txt | grep -n -F "$pattern" | head -1 | cut -d: -f1)
+  [ -n "$n" ] || fail "no openat of '$pattern' in: $*"
+  rm -rf out && mkdir out
+  local st=0
+  strace -o /dev/null -e trace=openat -e inject=openat:signal=SIGINT:when="$n" "$@" \
+    > /dev/null 2> err.txt || st=$?
+  [ "$st" != 0 ] || fail "exit 0 although SIGINT came at '$pattern'"
+  local left
+  left=$(find out -name '*.tmp-*')
+  [ -z "$left" ] || fail "SIGINT at '$pattern' left: $left"
+  echo "ok: SIGINT at '$pattern' (openat $n): exit $st, no temporary file"
+}
+
+seg=("$CUSTSEG" segment --input store.h5 --k 3 --quiet --output out/s.h5 --summary out/s.json
+     --personas-csv out/p.csv)
+interrupted_at ".p.csv.tmp-" "${seg[@]}"
+interrupted_at ".s.json.tmp-" "${seg[@]}"
+roi=("$CUSTSEG" roi --input store.h5 --segment-results seg.h5 --quiet --output out/r.h5
+     --roi-csv out/r.csv --roi-markdown out/r.md)
+interrupted_at ".r.csv.tmp-" "${roi[@]}"
+interrupted_at ".r.md.tmp-" "${roi[@]}"
