@@ -138,6 +138,54 @@ static void level_name(char *out, const char *col, const char *level, int code) 
               "feature is named '%s'", col, code, strlen(level), out);
 }
 
+/* The levels a list of up to 8 in `buf`, for messages. */
+static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int l = 0; l < n && l < 8 && o < len; l++)
+    o += (size_t)snprintf(buf + o, len - o, "%s%s", l ? ", " : "", lv[l]);
+  if (n > 8 && o < len) snprintf(buf + o, len - o, ", ... (%d in all)", n);
+  return buf;
+}
+
+/* A column of the store being scored against the model's feature: the same kind (numeric or
+ * categorical) and the same levels in the same order (codes are applied by position). The
+ * error names what differs and the way out. */
+static int same_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc) {
+  int status = CS_OK;
+  char here[512], model[512];
+  CS_CHECK(fc->n_levels || !sc->n_categories, CS_EDATA,
+           "%s: feature '%s' is numeric in the model but categorical here (levels %s): text in "
+           "the column? Give its missing-value marks to import's --na-values, or declare it "
+           "numeric in --schema", path, sc->name,
+           level_list(sc->categories, sc->n_categories, here, sizeof here));
+  CS_CHECK(!fc->n_levels || sc->n_categories, CS_EDATA,
+           "%s: feature '%s' is categorical in the model (levels %s) but numeric here", path,
+           sc->name, level_list(fc->levels, fc->n_levels, model, sizeof model));
+  for (int pass = 0; pass < 2; pass++) { /* a model level missing here, a level here not in it */
+    char *const *a = pass ? sc->categories : fc->levels, *const *b = pass ? fc->levels : sc->categories;
+    const int na = pass ? sc->n_categories : fc->n_levels, nb = pass ? fc->n_levels : sc->n_categories;
+    for (int l = 0; l < na; l++) {
+      int found = 0;
+      for (int m = 0; m < nb && !found; m++) found = !strcmp(a[l], b[m]);
+      CS_CHECK(found, CS_EDATA,
+               "%s: feature '%s' %s level '%s' %s (the model's levels: %s; here: %s); the model "
+               "applies codes by position: import this store with the model's levels declared "
+               "in --schema ('%s = categorical: ...' in the model's order)", path, sc->name,
+               pass ? "has a" : "has no", a[l], pass ? "that the model lacks" : "here",
+               level_list(fc->levels, fc->n_levels, model, sizeof model),
+               level_list(sc->categories, sc->n_categories, here, sizeof here), sc->name);
+    }
+  }
+  for (int l = 0; l < fc->n_levels; l++)
+    CS_CHECK(!strcmp(sc->categories[l], fc->levels[l]), CS_EDATA,
+             "%s: feature '%s' level %d is '%s' here but '%s' in the model (the same levels in "
+             "another order: declare the model's order in --schema at import)", path, sc->name,
+             l, sc->categories[l], fc->levels[l]);
+fail:
+  return status;
+}
+
 /* Column table and output layout, from the request or from fitted statistics. */
 static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
                   const cs_features_t *fitted, cs_features_t *f) {
@@ -167,13 +215,7 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
       const cs_feature_col_t *fc = &fitted->cols[i];
       *c = *fc;
       c->levels = NULL;
-      CS_CHECK(sc->n_categories == fc->n_levels, CS_EDATA,
-               "%s: feature '%s' has %d categories here but %d in the model", store->path,
-               c->name, sc->n_categories, fc->n_levels);
-      for (int l = 0; l < fc->n_levels; l++)
-        CS_CHECK(!strcmp(sc->categories[l], fc->levels[l]), CS_EDATA,
-                 "%s: feature '%s' level %d is '%s' here but '%s' in the model", store->path,
-                 c->name, l, sc->categories[l], fc->levels[l]);
+      CS_TRY(same_levels(store->path, sc, fc));
     } else {
       const char *w = NULL;
       c->log1p = in_list(spec->log1p, c->name, NULL);
@@ -523,7 +565,9 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       float *slot = stage + (int64_t)n_staged * nl;
 #pragma omp parallel for simd schedule(static)
       for (int64_t i = 0; i < nl; i++) {
-        slot[i] = miss[i] ? fill : (float)((buf[i] - ctr) * inv);
+        /* Clamped to float's range: with statistics fitted on another store (churn score),
+         * a value far outside them would become +-inf, and inf - inf a NaN score. */
+        slot[i] = miss[i] ? fill : (float)fmin(fmax((buf[i] - ctr) * inv, -FLT_MAX), FLT_MAX);
         row_miss[i] |= miss[i];
       }
       staged_col[n_staged++] = j;

@@ -104,7 +104,7 @@ PY
                   if [ $case_name = churn_score_missing_feature ]; then
                     store no_income; want=2 needle="feature 'income' is not a column of /customers"
                   else
-                    store new_region; want=2 needle="feature 'region' has 4 categories here but 3 in the model"
+                    store new_region; want=2 needle="feature 'region' has a level 'east' that the model lacks (the model's levels: north, south, west; here: north, south, west, east)"
                   fi
                   cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   # a segment results file given as the model: said so, not 'no object .../columns'

@@ -208,6 +208,39 @@ with h5py.File(path("h0.h5"), "r") as r:
                                                  for k in ("auc", "logloss", "brier")):
         failures.append(f"--holdout 0: metrics {dict(h.attrs)}, wanted NaN")
 
+# 7. A customer far outside the model's statistics (1e300 in every float column, beyond float
+# once standardized) gets a score in [0, 1]: it had been inf - inf = NaN and failed the run.
+shutil.copy(path("s.h5"), path("far.h5"))
+with h5py.File(path("far.h5"), "r+") as f:
+    for name, d in f["customers"].items():
+        if d.dtype.kind == "f":
+            d[0] = 1e300
+p = subprocess.run(mpi + ["-n", "2", custseg, "churn", "score", "--model", path("r1.h5"),
+                          "--input", path("far.h5"), "--output", path("far_sc.h5"), "--quiet"],
+                   capture_output=True, text=True, timeout=600)
+if p.returncode != 0:
+    failures.append(f"a customer with values of 1e300: exit {p.returncode}: {p.stderr[-300:]}")
+else:
+    with h5py.File(path("far_sc.h5"), "r") as r:
+        sc = r["churn/score"][...]
+    if not (np.all(np.isfinite(sc)) and sc.min() >= 0 and sc.max() <= 1):
+        failures.append(f"a customer with values of 1e300 scores {sc[0]}")
+
+# 8. A store whose categorical feature lacks one of the model's levels is refused naming the
+# level and the way out (it had said only "5 categories here but 5 in the model"-like counts).
+shutil.copy(path("s.h5"), path("renamed.h5"))
+with h5py.File(path("renamed.h5"), "r+") as f:
+    d = f["customers/region"]
+    cats = [c.decode() if isinstance(c, bytes) else c for c in d.attrs["categories"]]
+    first, cats[0] = cats[0], "nowhere"
+    d.attrs["categories"] = cats
+p = subprocess.run(mpi + ["-n", "2", custseg, "churn", "score", "--model", path("r1.h5"),
+                          "--input", path("renamed.h5"), "--output", path("renamed_sc.h5")],
+                   capture_output=True, text=True, timeout=600)
+want = f"feature 'region' has no level '{first}' here"
+if p.returncode != 2 or want not in p.stderr or "declared in --schema" not in p.stderr:
+    failures.append(f"a missing level: exit {p.returncode}, wanted '{want}': {p.stderr[-400:]}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
