@@ -291,6 +291,13 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_CHECK(strcmp(f->names[j], "intercept") != 0, CS_EDATA,
              "feature 'intercept' has the name of the model's intercept: rename the column or "
              "leave it out with --features");
+  /* Every level of a categorical feature is kept (none is a reference): with the intercept
+   * they are collinear, which only the penalty resolves. */
+  for (int c = 0; c < f->n_cols && !(co.l2 > 0); c++)
+    CS_CHECK(!f->cols[c].n_levels, CS_EUSAGE,
+             "--l2 0 cannot fit the categorical feature '%s': its one-hot levels (all kept, none "
+             "is a reference) add up to the intercept; use --l2 > 0 or leave it out with "
+             "--features", f->cols[c].name);
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));
   cs_timer_stop(&ctx->timers, "features");
   if (*data.level[1])

@@ -501,7 +501,15 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     fit = cs_alloc(cs_bytes(nl ? nl : 1, 1), "fit rows");
     sbuf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *sbuf), "fit column");
     CS_TRY(cs_par_agree(ctx, fit && sbuf ? CS_OK : CS_ENOMEM));
-    for (int64_t i = 0; i < nl; i++) fit[i] = (uint8_t)(spec->fit_row(m->id[i], m->row[i], spec->fit_arg) != 0);
+    int64_t n_fit = 0;
+    for (int64_t i = 0; i < nl; i++) {
+      fit[i] = (uint8_t)(spec->fit_row(m->id[i], m->row[i], spec->fit_arg) != 0);
+      n_fit += fit[i];
+    }
+    CS_TRY(cs_par_allreduce(ctx, &n_fit, 1, CS_DT_I64, CS_OP_SUM));
+    CS_CHECK(n_fit > 0, CS_EDATA, "%s: no customer is in the training split, on which the "
+             "model's feature statistics are fitted: every one is in the holdout (--holdout or "
+             "--holdout-column)", store->path);
   }
   cs_progress_t prog;
   cs_progress_start(&prog, "features (columns)", f->n_cols);

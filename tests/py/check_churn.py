@@ -241,6 +241,22 @@ want = f"feature 'region' has no level '{first}' here"
 if p.returncode != 2 or want not in p.stderr or "declared in --schema" not in p.stderr:
     failures.append(f"a missing level: exit {p.returncode}, wanted '{want}': {p.stderr[-400:]}")
 
+# 9. A holdout that takes every customer is said to be one (it had been reported as the first
+# feature having zero variance).
+p = subprocess.run([custseg, "churn", "train", "--input", path("s.h5"), "--output",
+                    path("allout.h5"), "--holdout", "0.999999999999999"],
+                   capture_output=True, text=True, timeout=600)
+if p.returncode != 2 or "no customer is in the training split" not in p.stderr:
+    failures.append(f"an all-holdout split: exit {p.returncode}: {p.stderr[-300:]}")
+
+# 10. --l2 0 with a categorical feature is refused up front (its levels and the intercept are
+# collinear; it had ended in "the Hessian is singular", blaming constant features).
+p = subprocess.run([custseg, "churn", "train", "--input", path("s.h5"), "--output",
+                    path("l2zero.h5"), "--l2", "0", "--features", "age,region"],
+                   capture_output=True, text=True, timeout=600)
+if p.returncode != 1 or "--l2 0 cannot fit the categorical feature 'region'" not in p.stderr:
+    failures.append(f"--l2 0 with a categorical feature: exit {p.returncode}: {p.stderr[-300:]}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
