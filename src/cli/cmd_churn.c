@@ -43,6 +43,54 @@ fail:
   return status;
 }
 
+/* How far each numeric feature of the scored store lies from the training customers, in the
+ * model's own units (standardized: training mean 0, spread 1): the shift of its mean and the
+ * ratio of its spread, into the summary's churn.drift; a shift beyond one training spread or a
+ * spread ratio beyond 4 (or below 1/4) is warned of, since the scores then extrapolate the
+ * model. Collective. */
+static int report_drift(cs_ctx_t *ctx, const cs_features_t *f, const cs_matrix_t *m, cJSON *cj) {
+  int status = CS_OK;
+  const int nc = f->n_cols;
+  double *acc = calloc((size_t)(2 * nc + 1), sizeof *acc);
+  CS_TRY(cs_par_agree(ctx, acc ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  for (int c = 0; c < nc; c++) {
+    const cs_feature_col_t *fc = &f->cols[c];
+    if (fc->n_levels || !(fc->weight > 0)) continue;
+    double s = 0, ss = 0;
+    for (int64_t i = 0; i < m->n; i++) {
+      const double z = m->x[i * m->d + fc->first] / fc->weight;
+      s += z;
+      ss += z * z;
+    }
+    acc[2 * c] = s;
+    acc[2 * c + 1] = ss;
+  }
+  acc[2 * nc] = (double)m->n;
+  CS_TRY(cs_par_allreduce(ctx, acc, 2 * nc + 1, CS_DT_F64, CS_OP_SUM));
+  const double n = acc[2 * nc];
+  cJSON *dj = cj ? cJSON_AddArrayToObject(cj, "drift") : NULL;
+  for (int c = 0; c < nc && n > 0; c++) {
+    const cs_feature_col_t *fc = &f->cols[c];
+    if (fc->n_levels || !(fc->weight > 0)) continue;
+    const double shift = acc[2 * c] / n, ratio = sqrt(fmax(acc[2 * c + 1] / n - shift * shift, 0));
+    if (dj) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "feature", fc->name);
+      cJSON_AddNumberToObject(e, "mean_shift", shift);
+      cJSON_AddNumberToObject(e, "spread_ratio", ratio);
+      cJSON_AddItemToArray(dj, e);
+    }
+    if (ctx->rank == 0 && (fabs(shift) > 1 || ratio > 4 || ratio < 0.25))
+      cs_log_warn("churn score: feature '%s' has drifted from the training customers: its mean "
+                  "lies %.1f training spreads from theirs and its spread is %.2g times theirs; "
+                  "the scores extrapolate the model (retrain it on recent customers?)",
+                  fc->name, shift, ratio);
+  }
+fail:
+  free(acc);
+  return status;
+}
+
 /* Score every matrix row into a new array (*out, cs_free) and check the scores are
  * probabilities (exit status 4 otherwise). Collective. */
 static int score_rows(cs_ctx_t *ctx, const cs_churn_model_t *mod, const cs_matrix_t *m,
@@ -375,7 +423,7 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_churn_model_t mod = {0};
   cs_out_t *out = NULL;
   float *score = NULL;
-  cJSON *sum = NULL;
+  cJSON *sum = NULL, *drift = NULL;
   char units[16], names[16384];
   int64_t rows = 0, cols = 0;
   const char *model = cs_opt_str(o, "model");
@@ -425,6 +473,8 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, fitted, &f, &m));
   cs_timer_stop(&ctx->timers, "features");
   cs_timer_start(&ctx->timers, "score");
+  drift = cJSON_CreateObject();
+  CS_TRY(report_drift(ctx, f, &m, drift));
   CS_TRY(score_rows(ctx, &mod, &m, &score));
   cs_timer_stop(&ctx->timers, "score");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
@@ -435,11 +485,14 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON *cj = cJSON_AddObjectToObject(sum, "churn");
   cJSON_AddStringToObject(cj, "model", model);
   cJSON_AddNumberToObject(cj, "customers_scored", (double)f->n_used);
+  if (drift && cJSON_GetObjectItem(drift, "drift"))
+    cJSON_AddItemToObject(cj, "drift", cJSON_DetachItemFromObject(drift, "drift"));
   CS_TRY(cs_summary_finish(ctx, o, sum));
 fail:
   if (out) cs_out_abort(out);
   if (status < 0 && written) cs_io_remove(ctx, cs_opt_str(o, "output"));
   cJSON_Delete(sum);
+  cJSON_Delete(drift);
   cs_free(score);
   free(mod.coef);
   cs_matrix_free(&m);

@@ -257,6 +257,26 @@ p = subprocess.run([custseg, "churn", "train", "--input", path("s.h5"), "--outpu
 if p.returncode != 1 or "--l2 0 cannot fit the categorical feature 'region'" not in p.stderr:
     failures.append(f"--l2 0 with a categorical feature: exit {p.returncode}: {p.stderr[-300:]}")
 
+# 11. Drift: a feature of the scored store 100 times larger than in training is warned of and
+# recorded in the summary (churn.drift); the training store itself is not.
+with h5py.File(path("r1.h5"), "r") as r:
+    feats = [x.decode() if isinstance(x, bytes) else x
+             for x in r["churn/model/coefficients"].attrs["features"]]
+shutil.copy(path("s.h5"), path("drift.h5"))
+with h5py.File(path("drift.h5"), "r+") as f:
+    name = next(x for x in feats if "=" not in x and x != "intercept"
+                and f["customers/" + x].dtype.kind == "f")
+    f["customers/" + name][...] = f["customers/" + name][...] * 100
+for store, want in (("s.h5", False), ("drift.h5", True)):
+    p = subprocess.run([custseg, "churn", "score", "--model", path("r1.h5"), "--input",
+                        path(store), "--output", path("drift_sc.h5"), "--quiet", "--summary",
+                        path("drift.json")], capture_output=True, text=True, timeout=600)
+    warned = f"churn score: feature '{name}' has drifted" in p.stderr
+    drift = {d["feature"]: d for d in json.load(open(path("drift.json")))["churn"]["drift"]}
+    if p.returncode != 0 or warned != want or (abs(drift[name]["mean_shift"]) > 1) != want:
+        failures.append(f"drift of '{name}' in {store}: exit {p.returncode}, warned {warned}, "
+                        f"summary {drift.get(name)}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
