@@ -191,8 +191,11 @@ typedef struct cs_migration {
 void cs_migration_free(cs_migration_t *mig);
 /* Whether segment q keeps its previous segment's id on centroids alone: fewer than half of the
  * previous segment's customers still present are in q, and at most half of q's customers
- * who were present before came from it (a new group near a segment that merged elsewhere).
- * *to: among the other segments, the one most of the previous segment's customers went to. */
+ * who were present before came from it (a new group near a segment that merged elsewhere);
+ * or none of the previous segment's customers is present and q holds customers present
+ * before, all from other segments (a group moved in under an id whose customers left).
+ * *to: among the other segments, the one most of the previous segment's customers went to;
+ * -1 when none is present. */
 int cs_migration_weak(const cs_migration_t *mig, int q, int *to);
 
 /* Match this run's segments to the previous ones by minimum total distance between

@@ -88,9 +88,22 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
   for (int q = 0; q < mig->kn; q++) {
     int to, p = mig->previous_id[q];
     if (!cs_migration_weak(mig, q, &to)) continue;
-    int64_t rem = 0, ret = 0;
+    int64_t rem = 0, ret = 0, most = 0;
+    int from = -1; /* the previous segment most of q's returning customers came from */
     for (int j = 0; j < mig->kn; j++) rem += mig->matrix[(int64_t)p * ld + j];
-    for (int i = 0; i < mig->kp; i++) ret += mig->matrix[(int64_t)i * ld + q];
+    for (int i = 0; i < mig->kp; i++) {
+      const int64_t x = mig->matrix[(int64_t)i * ld + q];
+      ret += x;
+      if (x > most) most = x, from = i;
+    }
+    if (rem == 0) {
+      cs_log_warn("migration: segment %d keeps the id of previous segment %d on its centroid, "
+                  "but none of that segment's customers is present any more, and its %lld "
+                  "customers present last time came from other segments (%lld from previous "
+                  "segment %d): it may be another group under the same id; compare the personas",
+                  q, p, (long long)ret, (long long)most, from);
+      continue;
+    }
     cs_log_warn("migration: segment %d keeps the id of previous segment %d on its centroid, but "
                 "holds %lld of that segment's %lld customers still present (the most of the "
                 "others went to segment %d), and of its own customers present last time (%lld), only those "

@@ -154,9 +154,9 @@ int cs_migration_weak(const cs_migration_t *mig, int q, int *to) {
   int64_t rem = 0, ret = 0, most = -1;
   for (int j = 0; j < mig->kn; j++) {
     rem += t[p * ld + j];
-    if (j != q && t[p * ld + j] > most) most = t[p * ld + j], *to = j;
+    if (j != q && t[p * ld + j] > 0 && t[p * ld + j] > most) most = t[p * ld + j], *to = j;
   }
   for (int i = 0; i < mig->kp; i++) ret += t[i * ld + q];
   const int64_t stayed = t[p * ld + q];
-  return 2 * stayed < rem && 2 * stayed <= ret;
+  return (2 * stayed < rem && 2 * stayed <= ret) || (rem == 0 && ret > 0);
 }

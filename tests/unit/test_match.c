@@ -158,10 +158,41 @@ static void ari_known_values(void **state) {
   assert_true(isnan(ari_of(one, one, 1, 1, 1))); /* fewer than 2 customers */
 }
 
+/* Which segments keep an id on centroids alone (2 previous and 2 new segments, matched
+ * 0->0 and 1->1; matrix rows: previous 0, 1, new customers; columns: 0, 1, departed). */
+static int weak_of(const int64_t m[9], int q, int *to) {
+  int prev[2] = {0, 1};
+  int64_t mat[9];
+  memcpy(mat, m, sizeof mat);
+  cs_migration_t mig = {.kp = 2, .kn = 2, .previous_id = prev, .matrix = mat};
+  return cs_migration_weak(&mig, q, to);
+}
+
+static void weak_segments(void **state) {
+  (void)state;
+  int to;
+  const int64_t kept[9] = {90, 10, 5, 10, 80, 5, 3, 3, 0}; /* both keep most: none weak */
+  assert_false(weak_of(kept, 0, &to));
+  assert_false(weak_of(kept, 1, &to));
+  /* previous 1 went to 0; segment 1 holds previous-0 customers: another group under id 1 */
+  const int64_t moved[9] = {40, 60, 0, 90, 0, 0, 5, 5, 0};
+  assert_true(weak_of(moved, 1, &to));
+  assert_int_equal(to, 0);
+  /* every customer of previous 1 left, and segment 1 holds previous-0 customers: weak (it had
+   * passed as "all left", a review found it) */
+  const int64_t left[9] = {50, 50, 0, 0, 0, 70, 5, 5, 0};
+  assert_true(weak_of(left, 1, &to));
+  assert_int_equal(to, -1);
+  /* every customer of previous 1 left, and segment 1 holds new customers only: not weak */
+  const int64_t fresh[9] = {100, 0, 0, 0, 0, 70, 5, 50, 0};
+  assert_false(weak_of(fresh, 1, &to));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(matching_equals_brute_force),
     cmocka_unit_test(matching_edge_cases),
     cmocka_unit_test(ari_equals_textbook),
     cmocka_unit_test(ari_known_values),
+    cmocka_unit_test(weak_segments),
 };
 CS_TEST_MAIN(tests)
