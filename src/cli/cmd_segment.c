@@ -193,6 +193,40 @@ static void summary_personas(cJSON *sum, const cs_personas_t *ps) {
   }
 }
 
+/* A previous run fitted with other feature settings (scale, weights, weight column) is
+ * compared in another feature space: the ids are still matched, but the migration mixes the
+ * change of settings with the change of customers. Warned of, not refused (a deliberate
+ * change of settings keeps the ids this way). Collective. */
+static int warn_previous_settings(cs_ctx_t *ctx, const char *previous, const cs_features_t *f) {
+  static const char *const scales[] = {"zscore", "robust", "none"};
+  int status = CS_OK, has = 0;
+  cs_features_t *pf = NULL;
+  CS_TRY(cs_io_object_exists(ctx, previous, "/segments/feature_stats", &has));
+  if (!has) return CS_OK; /* a file of an older version: its names were checked */
+  CS_TRY(cs_features_read(ctx, previous, "/segments/feature_stats", &pf));
+  char what[1024] = "";
+  size_t o = 0;
+  if (pf->scale != f->scale)
+    o += (size_t)snprintf(what + o, sizeof what - o, "--scale %s there, %s here",
+                          scales[pf->scale], scales[f->scale]);
+  for (int c = 0; c < f->n_cols && o < sizeof what; c++)
+    for (int e = 0; e < pf->n_cols && o < sizeof what; e++)
+      if (!strcmp(f->cols[c].name, pf->cols[e].name) && f->cols[c].weight != pf->cols[e].weight)
+        o += (size_t)snprintf(what + o, sizeof what - o, "%sweight of '%s' %g there, %g here",
+                              o ? "; " : "", f->cols[c].name, pf->cols[e].weight,
+                              f->cols[c].weight);
+  if (o < sizeof what && strcmp(pf->weight_column, f->weight_column))
+    snprintf(what + o, sizeof what - o, "%s--weight-column '%s' there, '%s' here", o ? "; " : "",
+             pf->weight_column, f->weight_column);
+  if (what[0] && ctx->rank == 0)
+    cs_log_warn("--previous %s was fitted with other feature settings (%s): its segments are "
+                "matched and compared across that change as well as the customers'", previous,
+                what);
+fail:
+  cs_features_free(pf);
+  return status;
+}
+
 /* The personas CSV, made in memory on rank 0 and published atomically by io. Collective. */
 static int publish_personas_csv(cs_ctx_t *ctx, const char *path, const cs_personas_t *ps,
                                 const int64_t *sizes) {
@@ -330,6 +364,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
   if (previous) {
     CS_TRY(cs_par_agree(ctx, cs_previous_standardize(&prev, f)));
+    CS_TRY(warn_previous_settings(ctx, previous, f));
     if (!given(o, "k")) { /* by default, the previous run's K */
       k_lo = k_hi = k = prev.k;
       CS_CHECK(k <= f->n_used, CS_EDATA,

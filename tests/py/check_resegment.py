@@ -321,6 +321,15 @@ p4 = su.custseg(1, "segment", "--input", m2, "--output", path("nohash_out.h5"), 
 if "has no /segments@verification_hash" not in p4.stderr:
     fail("a previous file without a verification hash: no warning")
 
+# A previous run fitted with another --scale or other feature weights is compared with a
+# warning naming the change (it had been silent while the adjusted Rand index fell).
+p5 = su.custseg(1, "segment", "--input", m2, "--output", path("rescaled_out.h5"), "--previous",
+                r1, "--max-iter", 2, "--scale", "robust")
+if "was fitted with other feature settings (--scale zscore there, robust here)" not in p5.stderr:
+    fail(f"a previous run with another --scale: no warning naming it: {p5.stderr[-300:]}")
+if "other feature settings" in p4.stderr:
+    fail("a previous run with the same settings was warned of")
+
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
     fail(f"temporary files left: {left}")
