@@ -42,7 +42,7 @@ typedef struct cs_report_file {
 } cs_report_file_t;
 
 /* The fields of /roi/table the report shows, in this order (cs_report_t.roi columns). */
-#define CS_REPORT_ROI_FIELDS 18
+#define CS_REPORT_ROI_FIELDS 22
 extern const char *const cs_report_roi_fields[CS_REPORT_ROI_FIELDS];
 
 /* Everything the page shows. An absent part has has_* = 0 (or rows = 0) and gets a one-line
@@ -56,6 +56,10 @@ typedef struct cs_report {
   char **timing_name;
   double *timing_seconds;
   const char *timing_source;    /* where they came from, e.g. the --timings path */
+  /* the warnings given so far in this process (for `run` and `demo`, every stage's), each
+   * text once; not owned */
+  int n_warnings;
+  const char **warnings;
   /* /segments */
   cs_io_attrs_t seg;            /* attributes of /segments (k, algorithm, hash, indices) */
   cs_report_matrix_t sizes;     /* K x 1 */

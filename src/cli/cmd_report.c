@@ -208,6 +208,27 @@ fail:
   return status;
 }
 
+/* The ROI table's churn and CLV figures come from the files its roi run read (/roi@
+ * churn_results, clv_results): another --churn-results or --clv-results here makes the page's
+ * churn or CLV section disagree with its ROI table; warned of (a stored path that no longer
+ * resolves from here is not compared). Collective. */
+static int warn_roi_inputs(cs_ctx_t *ctx, const char *roi, const char *churn, const char *clv) {
+  int status = CS_OK;
+  const char *const attr[2] = {"churn_results", "clv_results"}, *given[2] = {churn, clv};
+  for (int i = 0; i < 2; i++) {
+    char used[4096] = "";
+    if (!given[i]) continue;
+    CS_TRY(cs_io_read_attr_str(ctx, roi, "/roi", attr[i], used, sizeof used));
+    if (ctx->rank == 0 && used[0] && access(used, F_OK) == 0 && !cs_same_file(used, given[i]))
+      cs_log_warn("--roi-results %s was computed from %s '%s', not --%s '%s': the ROI table's "
+                  "%s figures come from other results than the %s section", roi, attr[i], used,
+                  i ? "clv-results" : "churn-results", given[i], i ? "CLV" : "churn",
+                  i ? "CLV" : "churn");
+  }
+fail:
+  return status;
+}
+
 static int read_churn(cs_ctx_t *ctx, const char *path, cs_report_t *r) {
   int status = CS_OK, yes = 0;
   r->has_churn = 1;
@@ -328,6 +349,7 @@ fail:
 int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, published = 0;
   cs_report_t r = {0};
+  const char **warned = NULL;
   char *html = NULL;
   size_t len = 0;
   int shown[CS_REPORT_SECTIONS] = {0};
@@ -358,6 +380,7 @@ int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(read_segments(ctx, seg, &r));
   CS_TRY(read_previous(ctx, seg, &r));
   if (roi) CS_TRY(read_roi(ctx, roi, seg, &r));
+  if (roi) CS_TRY(warn_roi_inputs(ctx, roi, churn, clv));
   if (churn) CS_TRY(read_churn(ctx, churn, &r));
   if (timings) CS_TRY(read_timings(ctx, timings, &r));
   cs_timer_stop(&ctx->timers, "read");
@@ -368,6 +391,18 @@ int cs_cmd_report(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
 
   cs_timer_start(&ctx->timers, "render");
+  /* The warnings given so far in this process, each text once (rank 0 holds them, and
+   * renders the page): for run and demo every stage's. */
+  warned = calloc((size_t)cs_log_warnings() + 1, sizeof *warned);
+  CS_TRY(cs_par_agree(ctx, warned ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                         "out of memory")));
+  for (int i = 0; i < cs_log_warnings(); i++) {
+    const char *t = cs_log_warning_text(cs_log_warning_id(i));
+    int seen = 0;
+    for (int j = 0; j < r.n_warnings && !seen; j++) seen = warned[j] == t;
+    if (!seen) warned[r.n_warnings++] = t;
+  }
+  r.warnings = warned;
   CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? cs_report_render(&r, &html, &len, shown) : CS_OK));
   CS_TRY(cs_par_bcast(ctx, shown, sizeof shown, 0));
   cs_timer_stop(&ctx->timers, "render");
@@ -400,6 +435,7 @@ fail:
   if (status < 0 && published) cs_io_remove(ctx, output);
   cJSON_Delete(sum);
   free(html);
+  free(warned);
   cs_report_free(&r);
   return status;
 }

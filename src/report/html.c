@@ -169,6 +169,8 @@ static const char *const style =
     "padding:12px 20px 16px}"
     "section h2{font-size:17px;margin:4px 0 10px;color:#24344d}"
     "section h3{font-size:14px;margin:14px 0 6px;color:#3d4b61}"
+    "div.warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:4px 12px;"
+    "margin:8px 0}div.warn li{margin:2px 0}"
     "p.note{color:#57606a;margin:4px 0}p.src{color:#6e7781;font-size:12px;margin:6px 0 0}"
     ".grid{display:flex;flex-wrap:wrap;gap:12px 28px;align-items:flex-start}"
     "figure{margin:6px 0}figcaption{font-size:12px;color:#57606a;max-width:560px}"

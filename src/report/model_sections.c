@@ -19,11 +19,13 @@ const char *const cs_report_roi_fields[CS_REPORT_ROI_FIELDS] = {
     "revenue_mean",     "acquisition_cost_mean", "conversion_rate", "churn_rate_observed",
     "churn_score_mean", "clv_mean",         "clv_total",     "revenue_at_risk",
     "roi",              "uplift",           "uplift_low",    "uplift_high",
-    "incremental_roi",  "action"};
+    "incremental_roi",  "action",           "incremental_revenue", "incremental_revenue_low",
+    "incremental_revenue_high", "campaign_cost"};
 enum {
   F_SEGMENT, F_CUSTOMERS, F_SHARE, F_REVENUE_TOTAL, F_REVENUE_MEAN, F_CAC_MEAN, F_CONVERSION,
   F_CHURN_OBSERVED, F_CHURN_SCORE, F_CLV_MEAN, F_CLV_TOTAL, F_AT_RISK, F_ROI, F_UPLIFT,
-  F_UPLIFT_LOW, F_UPLIFT_HIGH, F_INCREMENTAL_ROI, F_ACTION
+  F_UPLIFT_LOW, F_UPLIFT_HIGH, F_INCREMENTAL_ROI, F_ACTION, F_INC_REVENUE, F_INC_REVENUE_LOW,
+  F_INC_REVENUE_HIGH, F_CAMPAIGN_COST
 };
 
 /* ---- the CLV distribution ------------------------------------------------------------------ */
@@ -73,6 +75,25 @@ fail:
     out->count = NULL;
   }
   return status;
+}
+
+/* A value with its 95% limits, "v [lo, hi]", or the value alone without limits, or a dash. */
+static void interval_cell(cs__buf_t *b, const cs_report_t *r, const double *row, int v, int lo,
+                          int hi, cs__fmt_t fmt) {
+  char a[48], l[48], h[48];
+  const double x = r->roi_present[v] ? row[v] : NAN;
+  if (!isfinite(x)) {
+    cs__put(b, "<td>\xe2\x80\x93</td>");
+    return;
+  }
+  cs__num(a, sizeof a, x, fmt);
+  if (r->roi_present[lo] && r->roi_present[hi] && isfinite(row[lo]) && isfinite(row[hi])) {
+    cs__num(l, sizeof l, row[lo], fmt);
+    cs__num(h, sizeof h, row[hi], fmt);
+    cs__put(b, "<td>%s [%s, %s]</td>", a, l, h);
+  } else {
+    cs__put(b, "<td>%s</td>", a);
+  }
 }
 
 /* The lower edge of bin j of [lo, hi] (j = CS_REPORT_CLV_BINS gives hi). */
@@ -132,18 +153,23 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       {F_CUSTOMERS, "customers", CS__INT},     {F_SHARE, "share", CS__PCT},
       {F_REVENUE_TOTAL, "revenue", CS__MONEY}, {F_REVENUE_MEAN, "revenue / customer", CS__MONEY},
       {F_CAC_MEAN, "CAC / customer", CS__MONEY}, {F_CONVERSION, "conversion", CS__PCT},
-      {F_CHURN_OBSERVED, "churn (observed)", CS__PCT}, {F_CHURN_SCORE, "churn score", CS__PCT},
-      {F_CLV_MEAN, "CLV / customer", CS__MONEY}, {F_AT_RISK, "revenue at risk", CS__MONEY},
-      {F_ROI, "ROI", CS__G}, {F_UPLIFT, "uplift", CS__PP},
-      {F_INCREMENTAL_ROI, "incremental ROI", CS__G}};
+      {F_CHURN_OBSERVED, "churn (observed)", CS__PCT},
+      {F_CHURN_SCORE, "churn (predicted)", CS__PCT}, {F_CLV_MEAN, "CLV / customer", CS__MONEY},
+      {F_AT_RISK, "revenue at risk (churn \xc3\x97 CLV)", CS__MONEY},
+      {F_ROI, "ROI (descriptive)", CS__G}};
   const int nc = (int)(sizeof cols / sizeof *cols);
+  /* The action second, so that no window width or screenshot loses it; the campaign's
+   * money figures with their intervals, so an incremental ROI is read with its uncertainty. */
   cs__put(b, "<h3>ROI table</h3><div class=\"scroll\"><table><tr>");
   cs__th(b, "segment", 1);
-  for (int c = 0; c < nc; c++) cs__th(b, cols[c].head, 0);
-  cs__th(b, "uplift 95% interval", 0);
   cs__th(b, "action", 1);
+  for (int c = 0; c < nc; c++) cs__th(b, cols[c].head, 0);
+  cs__th(b, "uplift [95%]", 0);
+  cs__th(b, "incremental revenue [95%]", 0);
+  cs__th(b, "campaign cost", 0);
+  cs__th(b, "incremental ROI", 0);
   cs__put(b, "</tr>\n");
-  char name[160], lo[32], hi[32], both[80];
+  char name[160];
   for (int64_t i = 0; i < r->roi_rows; i++) {
     const double *row = r->roi + i * F;
     int g = (int)row[F_SEGMENT];
@@ -154,18 +180,21 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       cs__td_swatch(b, g, (snprintf(name, sizeof name, "Segment %d", g), name));
     else
       cs__td_text(b, "No segment");
-    for (int c = 0; c < nc; c++) cs__td_num(b, r->roi_present[cols[c].f] ? row[cols[c].f] : NAN, cols[c].fmt);
-    cs__num(lo, sizeof lo, row[F_UPLIFT_LOW], CS__PP);
-    cs__num(hi, sizeof hi, row[F_UPLIFT_HIGH], CS__PP);
-    snprintf(both, sizeof both, "%s \xe2\x80\xa6 %s", lo, hi);
-    cs__put(b, "<td>%s</td>", isfinite(row[F_UPLIFT_LOW]) ? both : "\xe2\x80\x93");
     double a = row[F_ACTION];
     cs__td_text(b, a >= 0 && a < r->n_actions ? r->actions[(int)a] : "\xe2\x80\x93");
+    for (int c = 0; c < nc; c++) cs__td_num(b, r->roi_present[cols[c].f] ? row[cols[c].f] : NAN, cols[c].fmt);
+    interval_cell(b, r, row, F_UPLIFT, F_UPLIFT_LOW, F_UPLIFT_HIGH, CS__PP);
+    interval_cell(b, r, row, F_INC_REVENUE, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH, CS__MONEY);
+    cs__td_num(b, r->roi_present[F_CAMPAIGN_COST] ? row[F_CAMPAIGN_COST] : NAN, CS__MONEY);
+    cs__td_num(b, r->roi_present[F_INCREMENTAL_ROI] ? row[F_INCREMENTAL_ROI] : NAN, CS__G);
     cs__put(b, "</tr>\n");
   }
   cs__put(b, "</table></div>\n");
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
-            "all customers of the store, those without a segment included; uplift in "
+            "all customers of the store, those without a segment included; ROI is all "
+            "revenue against all cost of the row's customers, not a campaign's effect; revenue "
+            "at risk is the predicted churn times the discounted CLV over its horizon (the CLV "
+            "section), not the recorded revenue; uplift in "
             "percentage points (treated minus control conversion rate; in the total row the "
             "segments' uplifts weighted by their treated customers); "
             "\xe2\x80\x93 marks a value whose input is absent or whose denominator is 0.",

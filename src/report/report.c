@@ -27,6 +27,15 @@ const char *const cs__section_titles[CS_REPORT_SECTIONS] = {
 static void section_run(cs__buf_t *b, const cs_report_t *r) {
   const cs_io_attrs_t *s = &r->seg;
   cs__section_begin(b, cs_report_section_ids[S_RUN], cs__section_titles[S_RUN]);
+  if (r->n_warnings) { /* first, where a reader starts: they qualify the numbers below */
+    cs__put(b, "<div class=\"warn\"><h3>Warnings (%d)</h3><ul>", r->n_warnings);
+    for (int i = 0; i < r->n_warnings; i++) {
+      cs__put(b, "<li>");
+      cs__esc(b, r->warnings[i]);
+      cs__put(b, "</li>");
+    }
+    cs__put(b, "</ul></div>\n");
+  }
   char text[256];
   cs__put(b, "<div class=\"grid\"><div><h3>Segmentation</h3><dl class=\"facts\">");
   cs__fact(b, "input store", cs_io_attr(&r->file[0].run, "input"));

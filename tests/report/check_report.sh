@@ -56,7 +56,9 @@ for text in "verification hash" "Customers per segment" "Standardized segment ce
             "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s" \
             "Centroid drift per segment" "Where the customers went" "New customers" \
             "top; labels and columns attributes); shares of the customers with a segment" \
-            "shares of all customers of the store, those without a segment included"; do
+            "shares of all customers of the store, those without a segment included" \
+            "incremental revenue [95%]" "campaign cost" "ROI (descriptive)" \
+            "revenue at risk (churn × CLV)" "churn (predicted)"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
 done
 # Self-contained: no script, no external references of any kind.
@@ -161,6 +163,21 @@ for id in changes roi churn clv; do
   grep -A2 "<section id=\"$id\">" minimal.html | grep -q 'class="note">Not shown' ||
     fail "section $id of the minimal report is not a note"
 done
+# The action is the ROI table's second column (a narrow window or a screenshot had cut it).
+grep -qE '<h3>ROI table</h3><div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
+  report1.html || fail "the ROI table's second column is not the action"
+grep -q 'class="warn"' report1.html && fail "a warnings box in a report without warnings"
+# A churn model other than the one behind the ROI table: warned of, and the warning is shown
+# at the top of the page.
+run 1 churn train --input customers.h5 --output churn2.h5 --l2 3 --quiet
+run 1 report --segment-results segments.h5 --churn-results churn2.h5 --roi-results roi.h5 \
+  --output mixed.html 2> mixed.err
+want="--roi-results roi.h5 was computed from churn_results 'churn.h5', not --churn-results 'churn2.h5'"
+grep -qF -- "$want" mixed.err || fail "no warning that the ROI table used another churn model"
+/usr/bin/python3 -c 'import html, sys
+page, want = open(sys.argv[1], encoding="utf-8").read(), sys.argv[2]
+sys.exit(not page.count("<div class=\"warn\"><h3>Warnings (1)</h3><ul><li>" + html.escape(want).replace("&#x27;", "&#39;")))' \
+  mixed.html "$want" || fail "the warning is not at the top of the page"
 
 # Chromium: no console messages (errors, warnings, uncaught exceptions), DOM parsed.
 profile=$(mktemp -d)
