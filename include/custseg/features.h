@@ -80,6 +80,10 @@ typedef struct cs_feature_col {
   double min, max;
   int64_t missing;       /* NaN, +-inf, or a category code out of range */
   int first;             /* index of its first output feature */
+  /* Built with fitted statistics (a stored model applied to another store): this store's
+   * known values against them, (mean - theirs) / their std and std / their std; NaN for a
+   * categorical column, or when not built that way. */
+  double drift_shift, drift_ratio;
 } cs_feature_col_t;
 
 typedef struct cs_features {

@@ -10,7 +10,7 @@
 
 /* /churn/score: float32, every customer in input row order, NaN where no feature row. */
 static int write_scores(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, const cs_matrix_t *m,
-                        const float *score) {
+                        const float *score, const char *label, const char *positive) {
   int status = CS_OK;
   float *full = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *full), "scores");
   cs_dset_t *ds;
@@ -20,6 +20,10 @@ static int write_scores(cs_ctx_t *ctx, cs_out_t *out, const cs_part_t *part, con
   CS_TRY(cs_out_dataset(out, "/churn/score", CS_DT_F32, part->n_global, &ds));
   CS_TRY(cs_out_write(ds, part->offset, part->n_local, full));
   CS_TRY(cs_out_attr_str(out, "/churn/score", "units", "probability of churn"));
+  /* What "churn" means for these scores, for roi's observed churn (a churn score file has no
+   * /churn/model): the label column and, when not 1, the value or level meaning churned. */
+  CS_TRY(cs_out_attr_str(out, "/churn/score", "label_column", label));
+  CS_TRY(cs_out_attr_str(out, "/churn/score", "label_positive", positive));
 fail:
   cs_free(full);
   return status;
@@ -43,52 +47,32 @@ fail:
   return status;
 }
 
-/* How far each numeric feature of the scored store lies from the training customers, in the
- * model's own units (standardized: training mean 0, spread 1): the shift of its mean and the
- * ratio of its spread, into the summary's churn.drift; a shift beyond one training spread or a
- * spread ratio beyond 4 (or below 1/4) is warned of, since the scores then extrapolate the
- * model. Collective. */
-static int report_drift(cs_ctx_t *ctx, const cs_features_t *f, const cs_matrix_t *m, cJSON *cj) {
-  int status = CS_OK;
-  const int nc = f->n_cols;
-  double *acc = calloc((size_t)(2 * nc + 1), sizeof *acc);
-  CS_TRY(cs_par_agree(ctx, acc ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-  for (int c = 0; c < nc; c++) {
+/* How far each numeric feature of the scored store lies from the training customers: its
+ * known values' mean shift and spread ratio in training standard deviations (the feature
+ * pipeline measures them against the model's statistics, whatever its --scale), into the
+ * summary's churn.drift (6 significant digits: the sums are not exact, so the last digits
+ * could depend on the ranks); a shift beyond one standard deviation or a ratio beyond 4 (or
+ * below 1/4) is warned of, since the scores then extrapolate the model. Local (rank 0 warns). */
+static void report_drift(const cs_ctx_t *ctx, const cs_features_t *f, cJSON *cj) {
+  cJSON *dj = cJSON_AddArrayToObject(cj, "drift");
+  for (int c = 0; c < f->n_cols; c++) {
     const cs_feature_col_t *fc = &f->cols[c];
-    if (fc->n_levels || !(fc->weight > 0)) continue;
-    double s = 0, ss = 0;
-    for (int64_t i = 0; i < m->n; i++) {
-      const double z = m->x[i * m->d + fc->first] / fc->weight;
-      s += z;
-      ss += z * z;
-    }
-    acc[2 * c] = s;
-    acc[2 * c + 1] = ss;
-  }
-  acc[2 * nc] = (double)m->n;
-  CS_TRY(cs_par_allreduce(ctx, acc, 2 * nc + 1, CS_DT_F64, CS_OP_SUM));
-  const double n = acc[2 * nc];
-  cJSON *dj = cj ? cJSON_AddArrayToObject(cj, "drift") : NULL;
-  for (int c = 0; c < nc && n > 0; c++) {
-    const cs_feature_col_t *fc = &f->cols[c];
-    if (fc->n_levels || !(fc->weight > 0)) continue;
-    const double shift = acc[2 * c] / n, ratio = sqrt(fmax(acc[2 * c + 1] / n - shift * shift, 0));
-    if (dj) {
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddStringToObject(e, "feature", fc->name);
-      cJSON_AddNumberToObject(e, "mean_shift", shift);
-      cJSON_AddNumberToObject(e, "spread_ratio", ratio);
-      cJSON_AddItemToArray(dj, e);
-    }
+    if (fc->n_levels || !isfinite(fc->drift_shift)) continue;
+    char a[32], b[32];
+    snprintf(a, sizeof a, "%.6g", fc->drift_shift + 0.0);
+    snprintf(b, sizeof b, "%.6g", fc->drift_ratio);
+    const double shift = strtod(a, NULL), ratio = strtod(b, NULL);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "feature", fc->name);
+    cJSON_AddNumberToObject(e, "mean_shift", shift);
+    cJSON_AddNumberToObject(e, "spread_ratio", ratio);
+    cJSON_AddItemToArray(dj, e);
     if (ctx->rank == 0 && (fabs(shift) > 1 || ratio > 4 || ratio < 0.25))
       cs_log_warn("churn score: feature '%s' has drifted from the training customers: its mean "
-                  "lies %.1f training spreads from theirs and its spread is %.2g times theirs; "
-                  "the scores extrapolate the model (retrain it on recent customers?)",
-                  fc->name, shift, ratio);
+                  "lies %.3g training standard deviations from theirs and its spread is %.3g "
+                  "times theirs; the scores extrapolate the model (retrain it on recent "
+                  "customers?)", fc->name, shift, ratio);
   }
-fail:
-  free(acc);
-  return status;
 }
 
 /* Score every matrix row into a new array (*out, cs_free) and check the scores are
@@ -376,7 +360,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
 
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
-  CS_TRY(write_scores(ctx, out, &st.part, &m, score));
+  CS_TRY(write_scores(ctx, out, &st.part, &m, score, label, data.level[1]));
   CS_TRY(write_split(ctx, out, &st.part, &m, &data));
   CS_TRY(write_model(out, f, &mod, &co, label, data.level[1], hcol));
   if (cs_opt_bool(o, "churn-with-segment"))
@@ -474,11 +458,16 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_stop(&ctx->timers, "features");
   cs_timer_start(&ctx->timers, "score");
   drift = cJSON_CreateObject();
-  CS_TRY(report_drift(ctx, f, &m, drift));
+  if (drift) report_drift(ctx, f, drift);
   CS_TRY(score_rows(ctx, &mod, &m, &score));
   cs_timer_stop(&ctx->timers, "score");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
-  CS_TRY(write_scores(ctx, out, &st.part, &m, score));
+  {
+    char lab[CS_NAME_MAX] = "", pos[128] = "";
+    CS_TRY(cs_io_read_attr_str(ctx, model, "/churn/model", "label_column", lab, sizeof lab));
+    CS_TRY(cs_io_read_attr_str(ctx, model, "/churn/model", "label_positive", pos, sizeof pos));
+    CS_TRY(write_scores(ctx, out, &st.part, &m, score, lab, pos));
+  }
   CS_TRY(cs_out_attr_str(out, "/churn", "model", model));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;

@@ -83,7 +83,8 @@ static int publish_text(cs_ctx_t *ctx, const char *path, const cs_roi_t *r, int 
     if (!ok) status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory making the %s "
                                    "table", markdown ? "Markdown" : "CSV");
   }
-  if (cs_par_agree(ctx, status) == CS_OK)
+  status = cs_par_agree(ctx, status);
+  if (status == CS_OK)
     status = cs_io_publish_text(ctx, path, text ? text : "", len,
                                 markdown ? "the Markdown table" : "the CSV table");
   free(text);
@@ -126,14 +127,22 @@ enum { N_RESERVED = 6 };
  * `positive` for other results (churn score's). Collective. */
 static int churn_label(cs_ctx_t *ctx, const char *churn, char *label, size_t len, char *positive,
                        size_t plen) {
-  int exists = 0;
+  /* /churn/score says it (both churn train and churn score write it there); a file of an
+   * older version only in /churn/model, which churn score files lack. */
   char v[CS_NAME_MAX] = "";
-  int status = cs_io_object_exists(ctx, churn, "/churn/model", &exists);
-  if (status == CS_OK && exists)
-    status = cs_io_read_attr_str(ctx, churn, "/churn/model", "label_column", v, sizeof v);
+  const char *where = "/churn/score";
+  int status = cs_io_read_attr_str(ctx, churn, where, "label_column", v, sizeof v);
+  if (status == CS_OK && !*v) {
+    int exists = 0;
+    where = "/churn/model";
+    status = cs_io_object_exists(ctx, churn, where, &exists);
+    if (status == CS_OK && exists)
+      status = cs_io_read_attr_str(ctx, churn, where, "label_column", v, sizeof v);
+    if (status == CS_OK && !exists) return CS_OK;
+  }
   if (status == CS_OK && *v) snprintf(label, len, "%s", v);
-  if (status == CS_OK && exists)
-    status = cs_io_read_attr_str(ctx, churn, "/churn/model", "label_positive", positive, plen);
+  if (status == CS_OK)
+    status = cs_io_read_attr_str(ctx, churn, where, "label_positive", positive, plen);
   return status;
 }
 

@@ -80,11 +80,12 @@ int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path) {
                                                       "out of memory writing the summary")
                                        : CS_OK;
   if (line) sprintf(line, "%s\n", text);
-  if (cs_par_agree(ctx, status) == CS_OK)
+  status = cs_par_agree(ctx, status);
+  if (status == CS_OK)
     status = cs_io_publish_text(ctx, path, line ? line : "", line ? strlen(line) : 0, "summary");
   free(text);
   free(line);
-  return cs_par_agree(ctx, status);
+  return status;
 }
 
 int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary) {

@@ -466,6 +466,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   cs_features_t *f = calloc(1, sizeof *f);
   double *buf = NULL, *sbuf = NULL; /* sbuf: the column as the statistics see it */
   uint8_t *miss = NULL, *row_miss = NULL, *fit = NULL;
+  double *drift = NULL;
   float *stage = NULL; /* up to STAGE_COLS scaled columns, column-major, before the matrix */
   int staged_col[STAGE_COLS], n_staged = 0;
   int64_t nl = part->n_local;
@@ -511,10 +512,18 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
              "model's feature statistics are fitted: every one is in the holdout (--holdout or "
              "--holdout-column)", store->path);
   }
+  /* With fitted statistics: per column, the sum, the sum of squares and the count of this
+   * store's known values in their standard deviations (drift), reduced once at the end. */
+  if (fitted) {
+    drift = calloc((size_t)(3 * f->n_cols + 1), sizeof *drift);
+    CS_TRY(cs_par_agree(ctx, drift ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                          "out of memory")));
+  }
   cs_progress_t prog;
   cs_progress_start(&prog, "features (columns)", f->n_cols);
   for (int ci = 0; ci < f->n_cols; ci++) {
     cs_feature_col_t *c = &f->cols[ci];
+    c->drift_shift = c->drift_ratio = NAN;
     int64_t n_miss = 0;
     memset(miss, 0, (size_t)(nl ? nl : 1));
     CS_TRY(read_column(ctx, store, part, c, buf, miss, &n_miss));
@@ -578,6 +587,14 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         slot[i] = miss[i] ? fill : (float)fmin(fmax((buf[i] - ctr) * inv, -FLT_MAX), FLT_MAX);
         row_miss[i] |= miss[i];
       }
+      if (drift && c->std > 0) {
+        double *a = drift + 3 * ci;
+        for (int64_t i = 0; i < nl; i++)
+          if (!miss[i]) {
+            const double z = (buf[i] - c->mean) / c->std;
+            a[0] += z, a[1] += z * z, a[2] += 1;
+          }
+      }
       staged_col[n_staged++] = j;
       if (n_staged == STAGE_COLS) {
         flush_stage(m, stage, staged_col, n_staged);
@@ -587,6 +604,16 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     cs_progress_update(&prog, ci + 1);
   }
   flush_stage(m, stage, staged_col, n_staged);
+  if (drift) {
+    CS_TRY(cs_par_allreduce(ctx, drift, 3 * f->n_cols, CS_DT_F64, CS_OP_SUM));
+    for (int ci = 0; ci < f->n_cols; ci++) {
+      const double *a = drift + 3 * ci;
+      if (f->cols[ci].n_levels || !(a[2] > 0)) continue;
+      const double mu = a[0] / a[2];
+      f->cols[ci].drift_shift = mu;
+      f->cols[ci].drift_ratio = sqrt(fmax(a[1] / a[2] - mu * mu, 0));
+    }
+  }
 
   /* Per-customer weights. */
   if (f->weight_column[0]) {
@@ -636,6 +663,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   f = NULL;
 fail:
   if (sbuf && sbuf != buf) cs_free(sbuf);
+  free(drift);
   cs_free(fit);
   cs_free(stage);
   cs_free(buf);

@@ -276,6 +276,41 @@ for store, want in (("s.h5", False), ("drift.h5", True)):
     if p.returncode != 0 or warned != want or (abs(drift[name]["mean_shift"]) > 1) != want:
         failures.append(f"drift of '{name}' in {store}: exit {p.returncode}, warned {warned}, "
                         f"summary {drift.get(name)}")
+# ... and with --scale none or robust the drift is still measured against the training
+# statistics: the training store itself has not drifted (it had warned of every feature).
+for scale in ("none", "robust"):
+    run(1, "churn", "train", "--input", path("s.h5"), "--output", path(f"sc_{scale}.h5"),
+        "--scale", scale, "--quiet")
+    p = subprocess.run([custseg, "churn", "score", "--model", path(f"sc_{scale}.h5"), "--input",
+                        path("s.h5"), "--output", path("drift_sc.h5"), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0 or "has drifted" in p.stderr:
+        failures.append(f"--scale {scale}: the training store is said to have drifted: "
+                        f"{p.stderr[-300:]}")
+
+# 12. --label-positive 0: the scores of churn train and of churn score say so on /churn/score,
+# so roi's observed churn is the same from either file (from a churn score file it had counted
+# label 1 as churned while the scores meant label 0).
+run(1, "churn", "train", "--input", path("s.h5"), "--output", path("lp0.h5"), "--label-positive",
+    "0", "--quiet")
+run(1, "churn", "score", "--model", path("lp0.h5"), "--input", path("s.h5"), "--output",
+    path("lp0s.h5"), "--quiet")
+run(1, "segment", "--input", path("s.h5"), "--output", path("lp_seg.h5"), "--k", "2", "--quiet")
+observed = []
+for name in ("lp0.h5", "lp0s.h5"):
+    with h5py.File(path(name), "r") as f:
+        pos = f["churn/score"].attrs.get("label_positive", b"")
+    if (pos.decode() if isinstance(pos, bytes) else pos) != "0":
+        failures.append(f"{name}: /churn/score@label_positive is {pos!r}, wanted '0'")
+    run(1, "roi", "--input", path("s.h5"), "--segment-results", path("lp_seg.h5"),
+        "--churn-results", path(name), "--output", path("roi_" + name), "--quiet")
+    with h5py.File(path("roi_" + name), "r") as f:
+        observed.append(float(f["roi/table"]["churn_rate_observed"][-1]))
+with h5py.File(path("s.h5"), "r") as f:
+    lab = f["customers/churned"][...]
+want = float(np.sum(lab == 0)) / float(np.sum((lab == 0) | (lab == 1)))
+if not all(abs(o - want) < 1e-12 for o in observed):
+    failures.append(f"--label-positive 0: roi's observed churn {observed}, wanted {want}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
