@@ -215,6 +215,10 @@ int cs_segment_rematch(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_features_t 
  * cs_segment_rematch. Collective. */
 int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
                          const cs_kmeans_result_t *r, cs_migration_t *mig);
+/* The previous run's labels and ids as the join will use them, checked before the fit: a
+ * label outside -1..K-1 or a repeated customer id is CS_EDATA naming the file. The same
+ * exchange as cs_segment_migration, without this run's rows. Collective. */
+int cs_previous_check(cs_ctx_t *ctx, const cs_previous_t *prev);
 /* Write /segments/previous (the file, its hash, the matching, drifts and migration matrix).
  * Collective. */
 int cs_segment_write_previous(cs_out_t *out, const cs_previous_t *prev,

@@ -341,6 +341,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (previous) { /* before the features are read, so a bad file fails fast */
     cs_timer_start(&ctx->timers, "read");
     CS_TRY(cs_previous_read(ctx, previous, &prev));
+    CS_TRY(cs_previous_check(ctx, &prev));
     cs_timer_stop(&ctx->timers, "read");
   }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));

@@ -30,33 +30,33 @@ static int owner_of(int64_t id, int size) {
   return (int)(XXH3_64bits(&id, sizeof id) % (uint64_t)size);
 }
 
-int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
-                         const cs_kmeans_result_t *r, cs_migration_t *mig) {
+/* The previous run's (id, label) pairs, and this run's when m is given, sent to the owners of
+ * the ids' hashes; *recv comes back sorted by id, then run. psize (kp values) counts the
+ * previous segments' customers on this rank, *bad its labels outside -1..kp-1 (not sent). */
+static int exchange(cs_ctx_t *ctx, const cs_previous_t *prev, const cs_matrix_t *m,
+                    const cs_kmeans_result_t *r, rec_t **recv, int64_t *n_recv, int64_t *psize,
+                    int64_t *bad) {
   int status = CS_OK;
-  int kp = prev->k, kn = r->k, size = ctx->size;
-  int64_t cells = (int64_t)(kp + 1) * (kn + 1);
-  int64_t *pid = NULL, *plab = NULL, *counts = NULL, *red = NULL, n_recv = 0;
-  rec_t *send = NULL, *recv = NULL;
+  const int kp = prev->k, size = ctx->size;
+  const int64_t n_this = m ? m->n : 0;
+  int64_t *pid = NULL, *plab = NULL, *counts = NULL, n_send = 0;
+  rec_t *send = NULL;
   cs_part_t pp;
+  *recv = NULL;
+  *n_recv = 0;
   CS_TRY(cs_par_partition(ctx, prev->n, &pp));
   int64_t nl = pp.n_local ? pp.n_local : 1;
   pid = cs_alloc(cs_bytes(nl, sizeof *pid), "previous customer ids");
   plab = cs_alloc(cs_bytes(nl, sizeof *plab), "previous labels");
   counts = calloc((size_t)size * 2, sizeof *counts);
-  /* One reduction: the table, the previous run's segment sizes, out-of-range and repeated
-   * ids. */
-  red = calloc((size_t)(cells + kp + 2), sizeof *red);
-  CS_TRY(cs_par_agree(ctx, pid && plab && counts && red
+  CS_TRY(cs_par_agree(ctx, pid && plab && counts
                                ? CS_OK
                                : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/customer_id", prev->n, pp.offset,
                          pp.n_local, pid));
   CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/labels", prev->n, pp.offset, pp.n_local,
                          plab));
-  int64_t *psize = red + cells, *bad = psize + kp, *dups = bad + 1;
-
-  /* Pairs to their owners: previous customers with a segment, this run's matrix rows. */
-  int64_t *pos = counts + size, n_send = 0;
+  int64_t *pos = counts + size;
   for (int64_t i = 0; i < pp.n_local; i++) {
     if (plab[i] < -1 || plab[i] >= kp) {
       (*bad)++;
@@ -67,7 +67,7 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
     if (plab[i] >= 0) psize[plab[i]]++;
     counts[owner_of(pid[i], size)]++;
   }
-  for (int64_t i = 0; i < m->n; i++) counts[owner_of(m->id[i], size)]++;
+  for (int64_t i = 0; i < n_this; i++) counts[owner_of(m->id[i], size)]++;
   for (int q = 0; q < size; q++) n_send += counts[q];
   for (int q = 1; q < size; q++) pos[q] = pos[q - 1] + counts[q - 1];
   send = cs_alloc(cs_bytes(n_send ? n_send : 1, sizeof *send), "migration exchange");
@@ -75,24 +75,75 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
   for (int64_t i = 0; i < pp.n_local; i++)
     if (plab[i] >= -1 && plab[i] < kp)
       send[pos[owner_of(pid[i], size)]++] = (rec_t){pid[i], (int32_t)plab[i], 0};
-  for (int64_t i = 0; i < m->n; i++)
+  for (int64_t i = 0; i < n_this; i++)
     send[pos[owner_of(m->id[i], size)]++] = (rec_t){m->id[i], r->labels[i], 1};
   cs_free(pid);
   cs_free(plab);
   pid = plab = NULL;
-  CS_TRY(cs_par_exchange(ctx, send, counts, sizeof *send, (void **)&recv, &n_recv));
+  CS_TRY(cs_par_exchange(ctx, send, counts, sizeof *send, (void **)recv, n_recv));
+  qsort(*recv, (size_t)*n_recv, sizeof **recv, cmp_rec);
+fail:
+  cs_free(pid);
+  cs_free(plab);
   cs_free(send);
-  send = NULL;
+  free(counts);
+  return status;
+}
+
+/* Ids that occur more than once in the same run, in a sorted exchange. */
+static int64_t repeats(const rec_t *recv, int64_t n) {
+  int64_t dups = 0;
+  for (int64_t t = 1; t < n; t++) dups += recv[t].id == recv[t - 1].id && recv[t].run == recv[t - 1].run;
+  return dups;
+}
+
+static int check_previous(const cs_previous_t *prev, int64_t bad, int64_t dups) {
+  int status = CS_OK;
+  CS_CHECK(bad == 0, CS_EDATA, "--previous %s: /segments/labels has %lld values outside -1..%d",
+           prev->path, (long long)bad, prev->k - 1);
+  CS_CHECK(dups == 0, CS_EDATA, "--previous %s: /segments/customer_id repeats %lld ids",
+           prev->path, (long long)dups);
+fail:
+  return status;
+}
+
+int cs_previous_check(cs_ctx_t *ctx, const cs_previous_t *prev) {
+  int status = CS_OK;
+  rec_t *recv = NULL;
+  int64_t n_recv = 0, *red = calloc((size_t)prev->k + 2, sizeof *red);
+  CS_TRY(cs_par_agree(ctx, red ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(exchange(ctx, prev, NULL, NULL, &recv, &n_recv, red + 2, &red[0]));
+  red[1] = repeats(recv, n_recv);
+  CS_TRY(cs_par_allreduce(ctx, red, 2, CS_DT_I64, CS_OP_SUM));
+  CS_TRY(check_previous(prev, red[0], red[1]));
+fail:
+  cs_free(recv);
+  free(red);
+  return status;
+}
+
+int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
+                         const cs_kmeans_result_t *r, cs_migration_t *mig) {
+  int status = CS_OK;
+  int kp = prev->k, kn = r->k;
+  int64_t cells = (int64_t)(kp + 1) * (kn + 1);
+  int64_t *red = NULL, n_recv = 0;
+  rec_t *recv = NULL;
+  /* One reduction: the table, the previous run's segment sizes, out-of-range and repeated
+   * ids. */
+  red = calloc((size_t)(cells + kp + 2), sizeof *red);
+  CS_TRY(cs_par_agree(ctx, red ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  int64_t *psize = red + cells, *bad = psize + kp, *dups = bad + 1;
+  CS_TRY(exchange(ctx, prev, m, r, &recv, &n_recv, psize, bad));
+  *dups = repeats(recv, n_recv);
 
   /* Each id here has at most one record per run; count (previous, this) pairs, with kp for
    * "not in the previous run" and kn for "not in this run". */
-  qsort(recv, (size_t)n_recv, sizeof *recv, cmp_rec);
   for (int64_t i = 0; i < n_recv;) {
     int64_t j = i + 1;
     while (j < n_recv && recv[j].id == recv[i].id) j++;
     int p = kp, q = kn;
     for (int64_t t = i; t < j; t++) {
-      if (t > i && recv[t].run == recv[t - 1].run) (*dups)++;
       if (recv[t].run == 0)
         p = recv[t].label >= 0 ? recv[t].label : kp;
       else
@@ -102,10 +153,8 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
     i = j;
   }
   CS_TRY(cs_par_allreduce(ctx, red, cells + kp + 2, CS_DT_I64, CS_OP_SUM));
-  CS_CHECK(*bad == 0, CS_EDATA, "--previous %s: /segments/labels has %lld values outside -1..%d",
-           prev->path, (long long)*bad, kp - 1);
-  CS_CHECK(*dups == 0, CS_EDATA, "--previous %s: /segments/customer_id repeats %lld ids",
-           prev->path, (long long)*dups);
+  /* Checked before the fit too (cs_previous_check); here for a file changed since. */
+  CS_TRY(check_previous(prev, *bad, *dups));
 
   mig->matrix = malloc((size_t)cells * sizeof *mig->matrix);
   CS_CHECK(mig->matrix, CS_ENOMEM, "out of memory");
@@ -137,11 +186,7 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
   for (int p = 0; p < kp; p++) mig->departed += t[p * ld + kn];
   mig->ari = cs_segment_ari(t, kp, kn, ld);
 fail:
-  cs_free(pid);
-  cs_free(plab);
-  cs_free(send);
   cs_free(recv);
-  free(counts);
   free(red);
   return status;
 }

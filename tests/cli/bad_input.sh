@@ -159,7 +159,7 @@ PY
   previous_missing) store good; want=2 needle="cannot open --previous '$dir/absent.h5': No such file or directory"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
-  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled)
+  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
                     --quiet >/dev/null 2>&1
@@ -185,8 +185,11 @@ PY
                       previous_short_labels) needle="--previous $dir/prev.h5: /segments/labels has 35 rows but /segments/customer_id has 40"
                         "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); l = f["segments/labels"][:35]; del f["segments/labels"]; f["segments/labels"] = l' "$dir/prev.h5" ;;
                       # a repeated id is an error even when one copy has no segment (-1)
-                      previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids"
+                      # found before the features and the fit (it had failed only after the fit)
+                      previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids" early=1
                         "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); c = f["segments/customer_id"]; x = c[...]; x[5] = x[6]; c[...] = x; l = f["segments/labels"]; y = l[...]; y[5] = -1; l[...] = y' "$dir/prev.h5" ;;
+                      previous_label_out_of_range) needle="--previous $dir/prev.h5: /segments/labels has 1 values outside -1..1" early=1
+                        "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/labels"][30] = 2' "$dir/prev.h5" ;;
                     esac
                   fi
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/prev.h5"
@@ -348,6 +351,10 @@ fail=0
 case $errline in *"$needle"*) ;; *) echo "FAIL: error line lacks '$needle'"; fail=1 ;; esac
 left=$(find "$dir/out" "$(dirname "$output")" -maxdepth 1 \( -name 'out.h5' -o -name 'summary.json*' -o -name '.out.h5.*' \) 2>/dev/null || true)
 [ -z "$left" ] || { echo "FAIL: output left behind: $left"; fail=1; }
+# early=1: the error comes before the features are built (no stage log line after it)
+if [ -n "${early:-}" ] && grep -q 'customers x .* features' "$dir/stdout" "$dir/stderr"; then
+  echo "FAIL: the error came after the features were built"; fail=1
+fi
 if [ -n "${keep:-}" ] && ! cmp -s "$kept" "$keep"; then
   echo "FAIL: run removed or changed its input $keep"; fail=1
 fi
