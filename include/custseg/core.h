@@ -80,10 +80,18 @@ int64_t cs_days_from_civil(int64_t y, int m, int d);
  * ranks and stop cleanly (docs/operations.md). */
 void cs_signal_install(void);
 /* SIGINT and SIGHUP (Ctrl-C, a closed terminal) end the process as they would, but first
- * remove the files registered here: the temporary names of outputs being written. Register
- * with a path, unregister with the same path. At most CS_SIGNAL_FILES at once. Local. */
-#define CS_SIGNAL_FILES 8
+ * remove the files registered here: the temporary names of outputs being written, and the
+ * outputs the command (or `run` stage) has published so far, so that it leaves all of its
+ * outputs or none. Register with a path, unregister with the same path. At most
+ * CS_SIGNAL_FILES at once. Local. */
+#define CS_SIGNAL_FILES 32
 void cs_signal_remove_on_exit(const char *path, int add);
+/* rename(2) of a registered temporary file to its final name, with SIGINT and SIGHUP held
+ * back meanwhile: `from` is unregistered and, unless keep (a checkpoint, which outlives an
+ * interruption), `to` is registered as published. Returns rename's result; errno is kept. */
+int cs_signal_rename(const char *from, const char *to, int keep);
+/* The command or `run` stage finished: what it published stays whatever comes next. */
+void cs_signal_keep_published(void);
 /* The signal received (SIGTERM or SIGUSR1), or 0. Local, async-signal-safe to read. */
 int cs_signal_pending(void);
 /* Tests only: called at every iteration boundary; when the environment has

@@ -290,6 +290,9 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));
+  /* The stage is done and recorded: Ctrl-C in a later stage removes only that stage's
+   * outputs, and --continue carries on from it. */
+  cs_signal_keep_published();
   CS_TRY(stage_boundary(ctx, cs__run_stage_names[i]));
 fail:
   return status;

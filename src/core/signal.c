@@ -1,8 +1,11 @@
 /* core/signal.c: SIGTERM/SIGUSR1 set a flag that long loops poll; SIGINT/SIGHUP remove the
- * temporary files being written before the process ends (see core.h). */
+ * temporary files being written, and the outputs the command has published so far, before
+ * the process ends (see core.h). */
 #include "custseg/core.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +13,8 @@
 static volatile sig_atomic_t pending;
 /* Slots of paths to remove; a slot is in use while its first byte is not 0. */
 static char files[CS_SIGNAL_FILES][4200];
+/* 1 for an output already published under its final name (cs_signal_rename). */
+static char published[CS_SIGNAL_FILES];
 
 static void on_signal(int sig) { pending = sig; }
 
@@ -20,11 +25,12 @@ static void on_fatal(int sig) {
   raise(sig);
 }
 
-void cs_signal_remove_on_exit(const char *path, int add) {
+static void remember(const char *path, int add, char kind) {
   if (!path || !*path || strlen(path) >= sizeof files[0]) return;
   for (int i = 0; i < CS_SIGNAL_FILES; i++) {
     if (add && !files[i][0]) { /* fill the slot, then make it visible */
       memcpy(files[i] + 1, path + 1, strlen(path));
+      published[i] = kind;
       files[i][0] = path[0];
       return;
     }
@@ -33,6 +39,31 @@ void cs_signal_remove_on_exit(const char *path, int add) {
       return;
     }
   }
+}
+
+void cs_signal_remove_on_exit(const char *path, int add) { remember(path, add, 0); }
+
+int cs_signal_rename(const char *from, const char *to, int keep) {
+  /* SIGINT and SIGHUP held back, so that one of them finds either the temporary name or the
+   * published one registered, never neither. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGHUP);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  int rc = rename(from, to), err = errno;
+  if (rc == 0) {
+    remember(from, 0, 0);
+    if (!keep) remember(to, 1, 1);
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return rc;
+}
+
+void cs_signal_keep_published(void) {
+  for (int i = 0; i < CS_SIGNAL_FILES; i++)
+    if (files[i][0] && published[i]) files[i][0] = 0;
 }
 
 void cs_signal_install(void) {

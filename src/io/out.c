@@ -110,6 +110,7 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
     char tmp[8192 + 64], dir[4096], base[4096];
     split_path(to, dir, sizeof dir, base, sizeof base);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
+    cs_signal_remove_on_exit(tmp, 1);
     FILE *in = fopen(from, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
     if (!in)
       status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot read '%s': %s", from,
@@ -125,7 +126,7 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
       int bad = ferror(in) || ferror(out) || fflush(out) != 0 || fsync(fileno(out)) != 0;
       if (fclose(out) != 0) bad = 1;
       out = NULL;
-      if (bad || rename(tmp, to) != 0) {
+      if (bad || cs_signal_rename(tmp, to, 0) != 0) {
         status = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot copy '%s' to '%s': %s", from,
                               to, strerror(errno));
         unlink(tmp);
@@ -136,6 +137,7 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
       fclose(out);
       unlink(tmp);
     }
+    cs_signal_remove_on_exit(tmp, 0);
   }
   return cs_par_agree(ctx, status);
 }
@@ -601,10 +603,9 @@ int cs_out_commit(cs_out_t *out) {
   CS_TRY(cs_par_agree(ctx, status));
   CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? verify_written(out) : CS_OK));
   int local = CS_OK;
-  if (ctx->rank == 0 && rename(out->tmp_path, out->final_path) != 0)
+  if (ctx->rank == 0 && cs_signal_rename(out->tmp_path, out->final_path, out->image) != 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
                          out->tmp_path, out->final_path, strerror(errno));
-  if (ctx->rank == 0 && local == CS_OK) cs_signal_remove_on_exit(out->tmp_path, 0);
   CS_TRY(cs_par_agree(ctx, local));
   free(out);
   return CS_OK;

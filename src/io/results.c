@@ -301,7 +301,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
     FILE *f = fopen(tmp, "wb");
     int ok = f && fwrite(text, 1, len, f) == len;
     if (f && fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok || cs_signal_rename(tmp, path, 0) != 0) {
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write %s '%s': %s", what,
                             path, strerror(errno));
       unlink(tmp);

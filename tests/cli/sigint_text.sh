@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ctrl-C (SIGINT) to custseg while it writes a text output (the JSON summary, the personas CSV,
-# the ROI CSV and Markdown tables) leaves no temporary file behind. strace delivers the signal
+# the ROI CSV and Markdown tables) leaves no temporary file behind, and none of the outputs it
+# had already published (all outputs or none); in `run`, those of the stages already done stay. strace delivers the signal
 # exactly when the temporary file is opened (a window of milliseconds otherwise); without
 # strace, or where ptrace is not allowed, the test is skipped (exit 77).
 # usage: sigint_text.sh   (env: CUSTSEG, CS_TEST_DIR)
@@ -25,11 +26,11 @@ interrupted_at() {
   local st=0
   strace -o /dev/null -e trace=openat -e inject=openat:signal=SIGINT:when="$n" "$@" \
     > /dev/null 2> err.txt || st=$?
-  [ "$st" != 0 ] || fail "exit 0 although SIGINT came at '$pattern'"
+  [ "$st" = 130 ] || fail "exit $st (not 130, death by SIGINT) although SIGINT came at '$pattern'"
   local left
-  left=$(find out -name '*.tmp-*')
-  [ -z "$left" ] || fail "SIGINT at '$pattern' left: $left"
-  echo "ok: SIGINT at '$pattern' (openat $n): exit $st, no temporary file"
+  left=$(cd out && find . -type f | sort | tr '\n' ' ')
+  [ "$left" = "${KEEP:-}" ] || fail "SIGINT at '$pattern' left: '$left', wanted '${KEEP:-}'"
+  echo "ok: SIGINT at '$pattern' (openat $n): exit $st, left '${KEEP:-}'"
 }
 
 seg=("$CUSTSEG" segment --input store.h5 --k 3 --quiet --output out/s.h5 --summary out/s.json
@@ -40,3 +41,8 @@ roi=("$CUSTSEG" roi --input store.h5 --segment-results seg.h5 --quiet --output o
      --roi-csv out/r.csv --roi-markdown out/r.md)
 interrupted_at ".r.csv.tmp-" "${roi[@]}"
 interrupted_at ".r.md.tmp-" "${roi[@]}"
+
+# run: SIGINT while the roi stage writes its CSV. The segment stage's outputs and the progress
+# record stay (--continue carries on from them); nothing of the roi stage does.
+KEEP="./personas.csv ./run.progress ./segments.h5 ./segments.json " interrupted_at ".roi.csv.tmp-" \
+  "$CUSTSEG" run --input store.h5 --stages segment,roi --quiet --output-dir out
