@@ -99,6 +99,9 @@ int cs_signal_pending(void);
  * process, so an interruption can be placed exactly (the other ranks learn of it only through
  * the agreement). Local. */
 void cs_signal_test_hook(int rank);
+/* The same for other places: which = 1 counts the steps of k-means seeding, with
+ * CUSTSEG_TEST_SIGNAL_SEED=N. Local. */
+void cs_signal_test_hook_at(int rank, int which);
 
 /* Set-and-jump helpers for functions that clean up through a `fail:` label and keep their
  * result in an `int status` variable. */

@@ -299,5 +299,9 @@ typedef struct cs_kscale {
  * customer id). Writes K x D centroids. Collective. */
 int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int restart,
                   double *centroids);
+/* Between seeding steps: the ranks agree on a pending SIGTERM/SIGUSR1 and stop with
+ * CS_EINTERRUPTED naming `init`, the restart and the step (the caller adds what was
+ * checkpointed). Collective. */
+int cs__seed_poll(cs_ctx_t *ctx, const char *init, int restart, int step, int steps);
 
 #endif

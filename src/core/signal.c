@@ -82,11 +82,15 @@ void cs_signal_install(void) {
 
 int cs_signal_pending(void) { return pending; }
 
-void cs_signal_test_hook(int rank) {
-  static int at = -1, calls = 0;
-  if (at < 0) {
-    const char *e = getenv("CUSTSEG_TEST_SIGNAL_AT");
-    at = e ? atoi(e) : 0;
+void cs_signal_test_hook_at(int rank, int which) {
+  static const char *const vars[2] = {"CUSTSEG_TEST_SIGNAL_AT", "CUSTSEG_TEST_SIGNAL_SEED"};
+  static int at[2] = {-1, -1}, calls[2];
+  if (which < 0 || which > 1) return;
+  if (at[which] < 0) {
+    const char *e = getenv(vars[which]);
+    at[which] = e ? atoi(e) : 0;
   }
-  if (++calls == at && rank == 0) raise(SIGTERM);
+  if (++calls[which] == at[which] && rank == 0) raise(SIGTERM);
 }
+
+void cs_signal_test_hook(int rank) { cs_signal_test_hook_at(rank, 0); }

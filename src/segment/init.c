@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -108,6 +109,17 @@ fail:
   return status;
 }
 
+int cs__seed_poll(cs_ctx_t *ctx, const char *init, int restart, int step, int steps) {
+  int status = CS_OK;
+  cs_signal_test_hook_at(ctx->rank, 1);
+  int64_t sig = cs_signal_pending();
+  CS_TRY(cs_par_allreduce(ctx, &sig, 1, CS_DT_I64, CS_OP_MAX));
+  CS_CHECK(!sig, CS_EINTERRUPTED, "interrupted by %s during %s seeding of restart %d (step %d "
+           "of %d)", sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM", init, restart + 1, step, steps);
+fail:
+  return status;
+}
+
 int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int restart,
                   double *centroids) {
   int status = CS_OK;
@@ -131,6 +143,8 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
   cs_progress_t prog;
   cs_progress_start(&prog, "k-means++ (centroids)", k);
   for (int step = 1; step < k; step++) {
+    /* A long seeding (K passes over the rows) stops on SIGTERM/SIGUSR1 like the iterations. */
+    CS_TRY(cs__seed_poll(ctx, "k-means++", restart, step, k - 1));
     /* D2 takes the centroid chosen last inside the race (the last choice needs no update). */
     CS_TRY(races(ctx, m, d2, centroids + (int64_t)(step - 1) * d, seed, restart, step, trials,
                  cand));

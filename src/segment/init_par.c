@@ -143,6 +143,7 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));
   int sd = cs_fixed_exponent(4.0 * mx[0] * mx[0] * d * mx[1], n_all);
   for (int round = 0; round < ROUNDS; round++) {
+    CS_TRY(cs__seed_poll(ctx, "k-means||", restart, round + 1, ROUNDS));
     /* phi: exact potential of the current candidates. */
     cs_fixacc_t a;
     cs_fixacc_init(&a, sd);

@@ -380,6 +380,45 @@ fail:
   return status;
 }
 
+/* A signal during the seeding of restart rs: with a checkpoint callback and a finished
+ * restart to keep, the state "restart rs before its first iteration" (its seeds are drawn
+ * again on resume: the same draws) and the best restart so far are checkpointed; the message
+ * says what was kept. Returns CS_EINTERRUPTED, or the checkpoint's failure. Collective. */
+static int seeding_interrupted(const cs_kmeans_opts_t *o, cs_kmeans_state_t *ck, int rs,
+                               const cs_kmeans_result_t *best, double *c) {
+  if (o->checkpoint && best) {
+    memset(c, 0, (size_t)ck->k * (size_t)ck->d * sizeof *c); /* not read on resume */
+    ck->restart = rs;
+    ck->iteration = 0;
+    ck->centroids = c;
+    ck->trace = NULL;
+    ck->relocations = 0;
+    ck->best_restart = best->restart;
+    ck->best_inertia = best->inertia;
+    ck->best_iterations = best->iterations;
+    ck->best_converged = best->converged;
+    ck->best_relocations = best->relocations;
+    ck->best_centroids = best->centroids;
+    ck->best_trace = best->trace;
+    cs_error_t saved = *cs_error_get();
+    cs_error_clear();
+    int status = o->checkpoint(o->checkpoint_arg, ck);
+    if (status < 0) return status;
+    cs_error_adopt(&saved);
+    char tail[CS_MSG_MAX];
+    if (rs == 1)
+      snprintf(tail, sizeof tail, "; restart 1 is kept, %s", o->checkpoint_note);
+    else
+      snprintf(tail, sizeof tail, "; restarts 1 to %d are kept, %s", rs, o->checkpoint_note);
+    cs_error_rewrite("", 0, tail);
+  } else {
+    cs_error_rewrite("", 0, o->checkpoint ? "; no restart had finished, so there is no checkpoint: "
+                                            "the same command starts the fit again"
+                                          : " (no checkpoint: a --k range is not checkpointed)");
+  }
+  return CS_EINTERRUPTED;
+}
+
 /* One restart: from centroids c (K x D, overwritten) to convergence. it0 > 0 continues a
  * restart stored after it0 updates (c, the trace and the relocations as stored). */
 static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
@@ -587,17 +626,19 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   }
   for (int rs = res ? res->restart : 0; rs < restarts; rs++) {
     int it0 = 0;
-    if (res && rs == res->restart) {
+    if (res && rs == res->restart && res->iteration == 0)
+      cs_log_info("k-means: resuming at restart %d/%d, from its seeding", rs + 1, restarts);
+    if (res && rs == res->restart && res->iteration > 0) {
       memcpy(c, res->centroids, (size_t)k * (size_t)d * sizeof *c);
       it0 = res->iteration;
       cs_log_info("k-means: resuming restart %d/%d after iteration %d", rs + 1, restarts, it0);
     } else if (o->init == CS_INIT_GIVEN) {
       memcpy(c, o->init_centroids, (size_t)k * (size_t)d * sizeof *c);
-    } else if (o->init == CS_INIT_PARALLEL ||
-               (o->init == CS_INIT_AUTO && (double)n_global * k > 1e10)) {
-      CS_TRY(cs__kmeans_par(ctx, m, k, o->seed, rs, c));
     } else {
-      CS_TRY(cs__kmeans_pp(ctx, m, k, o->seed, rs, c));
+      int par = o->init == CS_INIT_PARALLEL || (o->init == CS_INIT_AUTO && (double)n_global * k > 1e10);
+      status = par ? cs__kmeans_par(ctx, m, k, o->seed, rs, c) : cs__kmeans_pp(ctx, m, k, o->seed, rs, c);
+      if (status == CS_EINTERRUPTED) status = seeding_interrupted(o, &ck, rs, have_best ? best : NULL, c);
+      CS_TRY(status);
     }
     memset(&cur, 0, sizeof cur);
     for (int64_t i = 0; i < m->n; i++) l.labels[i] = -1;

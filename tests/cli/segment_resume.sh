@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint and resume of `custseg segment` (docs/operations.md) at RANKS ranks: a run
 # interrupted by SIGTERM at a chosen iteration boundary (in the first and in the second of two
-# restarts) exits with status 75, leaves a checkpoint and no results file, and the same command
+# restarts, and while the second is seeded) exits with status 75, leaves a checkpoint and no results file, and the same command
 # with --resume ends with /segments identical (h5diff) to an uninterrupted run; SIGUSR1 sent to
 # mpirun does the same; periodic checkpoints do not change the result and are removed at the
 # end; a checkpoint of another configuration, another input or an earlier state of the
@@ -42,6 +42,25 @@ interrupt_and_resume() { local n=$1 name=$2 st=0
 }
 interrupt_and_resume 3 early
 interrupt_and_resume $((iters + 3)) second_restart
+
+# SIGTERM while a restart is seeded (k-means++, K - 1 = 23 steps per restart; the seeding had
+# gone on to its end): exit 75 with its own message and no results file. In restart 2 the
+# finished restart 1 is checkpointed, and resuming (restart 2 seeded again) gives the
+# uninterrupted result; in restart 1 there is nothing to keep and no checkpoint.
+st=0
+CUSTSEG_TEST_SIGNAL_SEED=28 seg seeding -x CUSTSEG_TEST_SIGNAL_SEED 2> "$dir/seeding.err" || st=$?
+[ "$st" = 75 ] || { cat "$dir/seeding.err"; fail "seeding: exit status $st, expected 75"; }
+grep -q "custseg: error: interrupted by SIGTERM during k-means++ seeding of restart 2 (step 5 of 23); restart 1 is kept, checkpoint written to $dir/seeding.h5.ckpt" \
+  "$dir/seeding.err" || { cat "$dir/seeding.err"; fail "seeding: no clear interruption message"; }
+[ ! -e "$dir/seeding.h5" ] && [ -s "$dir/seeding.h5.ckpt" ] || fail "seeding: output left or checkpoint missing"
+seg seeding --resume "$dir/seeding.h5.ckpt" 2> "$dir/seeding.resume.log"
+grep -q "resuming at restart 2/2, from its seeding" "$dir/seeding.resume.log" || fail "seeding: resume not logged"
+h5diff -q "$dir/full.h5" "$dir/seeding.h5" /segments || fail "seeding: /segments differs after resume"
+st=0
+CUSTSEG_TEST_SIGNAL_SEED=5 seg seeding1 -x CUSTSEG_TEST_SIGNAL_SEED 2> "$dir/seeding1.err" || st=$?
+[ "$st" = 75 ] && grep -q "seeding of restart 1 (step 5 of 23); no restart had finished, so there is no checkpoint" \
+  "$dir/seeding1.err" || { cat "$dir/seeding1.err"; fail "seeding1: status $st or unclear message"; }
+[ ! -e "$dir/seeding1.h5" ] && [ ! -e "$dir/seeding1.h5.ckpt" ] || fail "seeding1: output or checkpoint left"
 
 # Periodic checkpoints (every iteration) change nothing and are removed at the end.
 seg periodic --checkpoint-every 0.000001 --checkpoint "$dir/periodic.ck" 2> "$dir/periodic.log"
