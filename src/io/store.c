@@ -31,13 +31,34 @@ typedef struct list_ctx {
   cs_column_t *cols;
   int n, cap;
   int failed;
+  char broken[CS_NAME_MAX + 80]; /* the first link that leads nowhere, described */
+  char long_name[80];            /* the start of the first name too long to keep */
 } list_ctx_t;
 
 static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
   list_ctx_t *lc = data;
-  (void)info;
   hid_t obj = H5Oopen(g, name, H5P_DEFAULT);
-  if (obj < 0) return 0;
+  if (obj < 0) {
+    /* A soft or external link whose target is gone: a column the writer meant to be there,
+     * which must not silently drop out of the features. */
+    if (!lc->broken[0]) {
+      char target[4200] = "";
+      if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL) {
+        char val[4200] = "";
+        const char *file = NULL, *obj_path = NULL;
+        unsigned flags = 0;
+        if (H5Lget_val(g, name, val, sizeof val, H5P_DEFAULT) >= 0) {
+          if (info->type == H5L_TYPE_SOFT)
+            snprintf(target, sizeof target, "a link to %.200s", val);
+          else if (H5Lunpack_elink_val(val, info->u.val_size, &flags, &file, &obj_path) >= 0)
+            snprintf(target, sizeof target, "an external link to %.200s:%.200s", file, obj_path);
+        }
+      }
+      snprintf(lc->broken, sizeof lc->broken, "%.*s is %s, which cannot be opened",
+               CS_NAME_MAX, name, target[0] ? target : "an object");
+    }
+    return 0;
+  }
   int is_dset = H5Iget_type(obj) == H5I_DATASET;
   H5Oclose(obj);
   if (!is_dset) return 0;
@@ -54,7 +75,10 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
   cs_column_t *c = &lc->cols[lc->n++];
   memset(c, 0, sizeof *c);
   snprintf(c->name, sizeof c->name, "%s", name);
-  if (strlen(name) >= sizeof c->name) c->name[0] = '\0'; /* rejected by the caller */
+  if (strlen(name) >= sizeof c->name) { /* rejected by the caller */
+    if (!lc->long_name[0]) snprintf(lc->long_name, sizeof lc->long_name, "%.40s", name);
+    c->name[0] = '\0';
+  }
   return 0;
 }
 
@@ -94,7 +118,14 @@ static int read_categories(const char *path, hid_t dset, cs_column_t *col) {
     fbuf = calloc((size_t)n, len + 1);
     if (!fbuf) CS_FAIL(CS_ENOMEM, "out of memory reading categories");
     CS_H5(H5Aread(attr, mtype, fbuf), "%s: cannot read /customers/%s@categories", path, col->name);
-    for (hssize_t i = 0; i < n; i++) col->categories[i] = strndup(fbuf + i * len, len);
+    /* Space-padded strings (Fortran, MATLAB, SAS) end at their last non-blank, as the type
+     * says; null-padded ones at their first NUL. */
+    const int spacepad = H5Tget_strpad(type) == H5T_STR_SPACEPAD;
+    for (hssize_t i = 0; i < n; i++) {
+      size_t l = strnlen(fbuf + i * len, len);
+      while (spacepad && l > 0 && fbuf[i * len + l - 1] == ' ') l--;
+      col->categories[i] = strndup(fbuf + i * len, l);
+    }
   }
   col->n_categories = (int)n;
   for (int i = 0; i < col->n_categories; i++) {
@@ -173,10 +204,11 @@ static int list_columns(const char *path, hid_t group, const char *gname, cs_col
   *n = lc.n;
   CS_H5(e, "%s: cannot list /%s", path, gname);
   CS_CHECK(!lc.failed, CS_ENOMEM, "out of memory listing /%s", gname);
+  CS_CHECK(!lc.broken[0], CS_EFORMAT, "%s: /%s/%s", path, gname, lc.broken);
   qsort(*cols, (size_t)*n, sizeof **cols, cmp_col);
   for (int i = 0; i < *n; i++) {
-    CS_CHECK((*cols)[i].name[0], CS_EFORMAT, "%s: a dataset name in /%s is longer than %d "
-             "characters", path, gname, CS_NAME_MAX - 1);
+    CS_CHECK((*cols)[i].name[0], CS_EFORMAT, "%s: the dataset name /%s/%s... is longer than %d "
+             "characters", path, gname, lc.long_name, CS_NAME_MAX - 1);
     CS_TRY(describe_column(path, group, gname, &(*cols)[i]));
   }
 fail:
@@ -416,13 +448,57 @@ int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64
   return CS_OK;
 }
 
-/* What one transfer needs: the dataset (opened once), the row selection, the collective
- * transfer list and the memory type, which is the file type made native (same class, size
+/* The transfer list for a dataset: collective for contiguous storage (what custseg writes),
+ * independent for chunked and compact storage. Parallel HDF5 1.10 fails a collective read
+ * that touches a chunk never written (h5py returns the fill value there), and a chunk that
+ * fails its filter or checksum fails only the ranks that read it: in a collective transfer
+ * the others then wait for good. The choice depends on the dataset alone, so every rank
+ * makes the same one. A filter this library lacks (h5py's lzf, say) and a virtual dataset
+ * are refused by name. Local. */
+static int transfer_list(const cs_store_t *s, hid_t dset, const char *gname, const char *name,
+                         hid_t *dxpl, int *chunked) {
+  int status = CS_OK;
+  hid_t dcpl = H5Dget_create_plist(dset);
+  CS_H5(dcpl, "%s: /%s/%s: no creation properties", s->path, gname, name);
+  H5D_layout_t layout = H5Pget_layout(dcpl);
+  CS_CHECK(layout != H5D_VIRTUAL, CS_EFORMAT,
+           "%s: /%s/%s is a virtual dataset, which parallel HDF5 cannot read; store it as a "
+           "plain dataset (h5repack -l /%s/%s:CONTI IN OUT)", s->path, gname, name, gname, name);
+  int nf = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < nf; i++) {
+    unsigned flags = 0, config = 0;
+    size_t nelm = 0;
+    char fname[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelm, NULL, sizeof fname, fname,
+                                     &config);
+    CS_CHECK(id >= 0 && H5Zfilter_avail(id) > 0, CS_EFORMAT,
+             "%s: /%s/%s is stored with HDF5 filter %d ('%s'), which this HDF5 library does not "
+             "have; rewrite the file without it (h5repack -f NONE IN OUT, or gzip)", s->path,
+             gname, name, (int)id, fname);
+  }
+  *chunked = layout != H5D_CONTIGUOUS;
+  if (*chunked) {
+    *dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (*dxpl >= 0 && H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_INDEPENDENT) < 0) {
+      H5Pclose(*dxpl);
+      *dxpl = -1;
+    }
+  } else {
+    *dxpl = cs__h5_dxpl_collective();
+  }
+  CS_H5(*dxpl, "cannot create transfer property list");
+fail:
+  CS_H5_CLOSE(H5Pclose, dcpl);
+  return status;
+}
+
+/* What one transfer needs: the dataset (opened once), the row selection, the transfer list
+ * (transfer_list) and the memory type, which is the file type made native (same class, size
  * and sign), so the transfer needs no conversion; an enum stays an enum and its bytes are its
  * integers. Handles it made are left for the caller to close. Local. */
 static int prepare(const cs_store_t *s, hid_t group, hid_t *dset, const char *gname,
                    const char *name, int64_t offset, int64_t count, hid_t *fspace, hid_t *mspace,
-                   hid_t *dxpl, hid_t *ftype, hid_t *mtype) {
+                   hid_t *dxpl, hid_t *ftype, hid_t *mtype, int *chunked) {
   int status = CS_OK;
   if (*dset < 0) {
     *dset = H5Dopen2(group, name, H5P_DEFAULT);
@@ -432,8 +508,7 @@ static int prepare(const cs_store_t *s, hid_t group, hid_t *dset, const char *gn
   CS_H5(*fspace, "%s: /%s/%s: no dataspace", s->path, gname, name);
   CS_H5(cs__h5_select_rows(*fspace, offset, count, mspace), "%s: /%s/%s: bad selection",
         s->path, gname, name);
-  *dxpl = cs__h5_dxpl_collective();
-  CS_H5(*dxpl, "cannot create transfer property list");
+  CS_TRY(transfer_list(s, *dset, gname, name, dxpl, chunked));
   *ftype = H5Dget_type(*dset);
   CS_H5(*ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
   *mtype = H5Tget_native_type(*ftype, H5T_DIR_ASCEND);
@@ -533,14 +608,17 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   if (c->length == 0) goto fail; /* nothing stored (HDF5 allocates no storage): nothing to read */
   /* Handles and selection, agreed before the collective transfer: a rank that failed here
    * would otherwise leave the others waiting in H5Dread. */
+  int chunked = 0;
   CS_TRY(cs_par_agree(im->ctx, prepare(s, group, &dsets[idx], gname, name, offset, count, &fspace,
-                                       &mspace, &dxpl, &ftype, &mtype)));
+                                       &mspace, &dxpl, &ftype, &mtype, &chunked)));
   static char dummy[8];
   void *target = direct ? buf : tmp;
   transferred = 1;
   CS_H5(H5Dread(dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
-        "%s: read of /%s/%s rows [%lld, %lld) failed", s->path, gname, name, (long long)offset,
-        (long long)(offset + count));
+        "%s: read of /%s/%s rows [%lld, %lld) failed%s", s->path, gname, name, (long long)offset,
+        (long long)(offset + count),
+        chunked ? " (a damaged chunk, or one its filter or checksum rejects? h5dump -d shows "
+                  "HDF5's own error)" : "");
   {
     H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
     uint32_t local = 0, global = 0;

@@ -3,7 +3,10 @@
 variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
 statistics match numpy's. A store of 400 numeric columns has statistics for every one (the
 columns after the 320th had been left out silently), and a column of +0 and -0 shows 0 at any
-rank count.
+rank count. Storage as h5py writes it: a chunked column whose chunks were not all written reads
+as its fill value (a collective read of it had hung at 2 and more ranks), compressed and
+space-padded categories read as h5py reads them; an lzf column (a filter this HDF5 lacks) and a
+dangling external link (it had dropped out of the columns silently) are one clear error each.
 
 usage: check_h5py_store.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -96,6 +99,47 @@ if not pl or "0=two\\nlines 1=one" not in pl[0]:
 zl = [l for l in p.stdout.splitlines() if l.startswith("zeros ")]
 if not zl or "-0" in zl[0]:
     failures.append(f"a column of +0 and -0 is printed as {zl}")
+
+# Storage layouts of h5py.
+lay = os.path.join(work, "layouts.h5")
+n = 3000
+with h5py.File(lay, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+    d = g.create_dataset("app", shape=(n,), dtype="f4", chunks=(100,), fillvalue=np.nan)
+    d[1000:2000] = 1.5  # written chunks in the middle rank's rows only
+    g.create_dataset("spend", data=np.arange(n, dtype=np.float64), chunks=(333,), compression="gzip",
+                     shuffle=True, fletcher32=True)
+    plan = g.create_dataset("plan", data=np.arange(n, dtype=np.int8) % 2)
+    tid = h5py.h5t.C_S1.copy()
+    tid.set_size(8)
+    tid.set_strpad(h5py.h5t.STR_SPACEPAD)
+    plan.attrs.create("categories", np.array([b"basic   ", b"plus    "], dtype="S8"), dtype=h5py.Datatype(tid))
+p = subprocess.run(cmd[:-4] + [lay, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True, timeout=120)
+lcols = {c["name"]: c for c in json.load(open(summary))["columns"]} if p.returncode == 0 else {}
+if p.returncode != 0:
+    failures.append(f"h5py layouts: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+elif (lcols["app"]["missing"], lcols["app"]["finite"]) != (n - 1000, 1000):
+    failures.append(f"unwritten chunks: {lcols['app']}, wanted {n - 1000} missing")
+elif lcols["spend"]["max"] != n - 1 or lcols["plan"].get("categories") != ["basic", "plus"]:
+    failures.append(f"gzip column {lcols['spend']} or space-padded levels {lcols['plan']}")
+for case, want in (("lzf", "/customers/spend is stored with HDF5 filter 32000 ('lzf'), which this HDF5 library does not have"),
+                   ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened")):
+    bad = os.path.join(work, case + ".h5")
+    with h5py.File(bad, "w") as f:
+        g = f.create_group("customers")
+        g.attrs["schema_version"] = 1
+        g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+        if case == "lzf":
+            g.create_dataset("spend", data=np.arange(n, dtype=np.float64), compression="lzf")
+        else:
+            g["income"] = h5py.ExternalLink("gone.h5", "/income")
+    p = subprocess.run(cmd[:-4] + [bad, "--quiet"], capture_output=True, text=True, timeout=120)
+    errs = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+    if p.returncode != 2 or len(errs) != 1 or want not in errs[0]:
+        failures.append(f"{case}: exit {p.returncode}, errors {errs}, wanted one with '{want}'")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
