@@ -64,6 +64,13 @@ int cs_churn_in_holdout(int64_t customer_id, int64_t row, const cs_churn_opts_t 
 int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                         const char *column, cs_churn_opts_t *o);
 void cs_churn_opts_free(cs_churn_opts_t *o);
+/* For each of the matrix's d features, its standard deviation over the training customers
+ * (labelled, not holdout) in the matrix's units, in sd[d]: near 0 in scaled units, a few
+ * extreme values elsewhere in the store set the feature's scale and the training customers
+ * hardly differ in it. Double sums reduced across ranks (used for a warning only).
+ * Collective. */
+int cs_churn_train_spread(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                          double *sd);
 /* Read `label_column` (default churned) for the matrix rows (a categorical label through
  * cs_features_flag_values) and split. Collective. */
 int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, const cs_matrix_t *m,

@@ -164,6 +164,32 @@ static void *lanes_alloc(int64_t n) {
   return v;
 }
 
+int cs_churn_train_spread(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                          double *sd) {
+  int status = CS_OK;
+  const int d = m->d;
+  /* Per feature: count, sum and sum of squares over the training rows (plain double sums:
+   * the result only decides a warning, far from its threshold). */
+  double *s = calloc((size_t)3 * (size_t)d, sizeof *s);
+  CS_TRY(cs_par_agree(ctx, s ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  for (int64_t i = 0; i < m->n; i++) {
+    if (data->y[i] < 0 || data->holdout[i]) continue;
+    for (int j = 0; j < d; j++) {
+      const double x = m->x[i * d + j];
+      s[3 * j] += 1, s[3 * j + 1] += x, s[3 * j + 2] += x * x;
+    }
+  }
+  CS_TRY(cs_par_allreduce(ctx, s, 3 * d, CS_DT_F64, CS_OP_SUM));
+  for (int j = 0; j < d; j++) {
+    const double *v = s + 3 * j;
+    double var = v[0] > 0 ? v[2] / v[0] - (v[1] / v[0]) * (v[1] / v[0]) : 0;
+    sd[j] = sqrt(var > 0 ? var : 0);
+  }
+fail:
+  free(s);
+  return status;
+}
+
 int cs_churn_score(const cs_churn_model_t *model, const cs_matrix_t *m, float *score) {
   const int d = model->p - 1, pp = padded(model->p);
   /* The padded coefficients, then one row buffer per thread. */
@@ -427,11 +453,17 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   prev = malloc((size_t)p * sizeof *prev);
   CS_TRY(cs_par_agree(ctx, model->coef && model->se && ps.v && ps.off && g && h && step && prev
                                ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  /* The fixed-point grids fit the largest value the sums take, which is over the training
+   * rows alone: an extreme value of a holdout or unlabelled customer had coarsened them
+   * until the Hessian lost its rank. */
   double mx = 1, cwmax = fmax(model->class_weight[0], model->class_weight[1]);
 #pragma omp parallel for schedule(static) reduction(max : mx)
-  for (int64_t i = 0; i < m->n * d; i++) {
-    double a = fabs((double)m->x[i]);
-    mx = a > mx ? a : mx;
+  for (int64_t i = 0; i < m->n; i++) {
+    if (data->y[i] < 0 || data->holdout[i]) continue;
+    for (int j = 0; j < d; j++) {
+      double a = fabs((double)m->x[i * d + j]);
+      mx = a > mx ? a : mx;
+    }
   }
   CS_TRY(cs_par_allreduce(ctx, &mx, 1, CS_DT_F64, CS_OP_MAX));
   ps.sg = cs_fixed_exponent(cwmax * mx, neg + pos);

@@ -265,6 +265,33 @@ static int in_training(int64_t id, int64_t row, const void *arg) {
   return !cs_churn_in_holdout(id, row, arg);
 }
 
+/* A numeric feature the labelled training customers hardly vary in, in scaled units: a few
+ * extreme values of unlabelled customers (in the statistics, docs/churn.md) set its scale,
+ * and the model can then give it little weight. One warning, naming the first such feature.
+ * Collective. */
+static int warn_flat_features(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
+                              const cs_features_t *f) {
+  int status = CS_OK;
+  if (f->scale == CS_SCALE_NONE) return CS_OK; /* original units: no scale to compare with */
+  double *sd = malloc((size_t)(m->d ? m->d : 1) * sizeof *sd);
+  CS_TRY(cs_par_agree(ctx, sd ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  CS_TRY(cs_churn_train_spread(ctx, m, data, sd));
+  for (int j = 0; j < m->d; j++) {
+    const cs_feature_col_t *c = &f->cols[f->col_of[j]];
+    if (c->n_levels || !(f->weight[j] > 0) || !(sd[j] / f->weight[j] < 0.01)) continue;
+    cs_log_warn("churn: feature '%s' hardly varies among the labelled training customers: "
+                "%.2g in %s units, where extreme values of unlabelled customers (the values go "
+                "from %g to %g) set the scale; the model can give it little weight: clip the "
+                "column, leave it out with --features, or use --scale robust", c->name,
+                sd[j] / f->weight[j], f->scale == CS_SCALE_ROBUST ? "robust" : "standard-deviation",
+                c->min, c->max);
+    break;
+  }
+fail:
+  free(sd);
+  return status;
+}
+
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, written = 0;
   cs_stage_t st = {0};
@@ -343,6 +370,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
                 h ? "holdout" : "training", (long long)(n0 + n1), (long long)n1, rate,
                 (long long)data.counts[h][2]);
   }
+  CS_TRY(warn_flat_features(ctx, &m, &data, f));
   cs_timer_start(&ctx->timers, "train");
   CS_TRY(cs_churn_train(ctx, &m, &data, &co, &mod));
   cs_timer_stop(&ctx->timers, "train");

@@ -12,6 +12,7 @@
 5. An edited model (coefficient names out of order, a NaN coefficient, a zero spread) is
    refused with exit 2 naming the model file, and no output.
 6. --holdout 0: the holdout metrics are NaN.
+(and the numbered cases further down: levels, labels, drift, extreme values)
 
 usage: check_churn.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -311,6 +312,40 @@ with h5py.File(path("s.h5"), "r") as f:
 want = float(np.sum(lab == 0)) / float(np.sum((lab == 0) | (lab == 1)))
 if not all(abs(o - want) < 1e-12 for o in observed):
     failures.append(f"--label-positive 0: roi's observed churn {observed}, wanted {want}")
+
+# 12. One extreme value on a holdout customer leaves the fit alone (it had coarsened the
+# fixed-point grid of the training sums until the Hessian was "singular", exit 2); on an
+# unlabelled customer, which the statistics include, it is warned of.
+with h5py.File(path("r1.h5"), "r") as r:
+    split = r["churn/split"][...]
+    base = r["churn/model/coefficients"][...]
+with h5py.File(path("s.h5"), "r") as f:
+    lab = f["customers/churned"][...]
+    num = next(x for x in feats if "=" not in x and x != "intercept"
+               and f["customers/" + x].dtype.kind == "f")
+for case, rows in (("hold", np.flatnonzero((split == 1) & (lab >= 0))),
+                   ("unl", np.flatnonzero((split == 0) & (lab >= 0)))):
+    shutil.copy(path("s.h5"), path(case + ".h5"))
+    with h5py.File(path(case + ".h5"), "r+") as f:
+        col = f["customers/" + num]
+        v = col[...]
+        v[rows[0]] = 1e30 if case == "hold" else 1e10  # within float32
+        col[...] = v
+        if case == "unl":  # a training customer made unlabelled
+            y = f["customers/churned"][...]
+            y[rows[0]] = -1
+            f["customers/churned"][...] = y
+    p = subprocess.run(mpi + ["-n", "3", custseg, "churn", "train", "--input", path(case + ".h5"),
+                              "--output", path(case + "_r.h5"), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    warned = f"churn: feature '{num}' hardly varies among the labelled training customers" in p.stderr
+    if p.returncode != 0 or warned != (case == "unl"):
+        failures.append(f"an extreme {num} on a {case} customer: exit {p.returncode}, warned "
+                        f"{warned}: {p.stderr[-400:]}")
+if os.path.exists(path("hold_r.h5")):
+    with h5py.File(path("hold_r.h5"), "r") as r:
+        if not np.allclose(r["churn/model/coefficients"][...], base, rtol=1e-6, atol=1e-9):
+            failures.append("an extreme value on a holdout customer changed the coefficients")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
