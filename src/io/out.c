@@ -38,9 +38,13 @@ struct cs_out {
   int image; /* built in memory on rank 0 (cs_out_create_image); the other ranks only agree */
   char final_path[4096];
   char tmp_path[4096 + 64];
+  char reserve_path[4096 + 80]; /* rank 0: room held back for closing the file (reserve()) */
+  int full_at_close;            /* rank 0: the file system had no free block left before it */
   int n_dsets;
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
 };
+
+static int reserve(cs_out_t *out);
 
 /* Attributes stay in the object header (compact storage) up to this many per object. HDF5
  * 1.10's H5Ocopy (h5copy, h5py's Group.copy) crashes on an object whose variable-length string
@@ -144,7 +148,8 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
 
 int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char *what) {
   int status = CS_OK;
-  if (ctx->rank == 0) {
+  /* Tests only: as if the disk filled (or a quota ran out) after this check. */
+  if (ctx->rank == 0 && !getenv("CUSTSEG_TEST_NO_SPACE_CHECK")) {
     char dir[4096], base[4096];
     struct statvfs fs;
     split_path(path, dir, sizeof dir, base, sizeof base);
@@ -215,14 +220,16 @@ void cs_io_remove(cs_ctx_t *ctx, const char *path) {
 /* Temporary files of earlier writes of the same output that were killed (SIGKILL, a node
  * lost) stay behind: say so, without removing them (another job may be writing them). */
 static void report_leftovers(const char *dir, const char *base, const char *path) {
-  char prefix[4200], one[4200] = "";
+  char prefix[4200], reserve[4200], one[4200] = "";
   snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+  snprintf(reserve, sizeof reserve, ".%s.rsv-", base); /* reserve() */
   DIR *d = opendir(dir);
   if (!d) return;
   int n = 0;
   double bytes = 0;
   for (struct dirent *e; (e = readdir(d));) {
-    if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+    if (strncmp(e->d_name, prefix, strlen(prefix)) && strncmp(e->d_name, reserve, strlen(reserve)))
+      continue;
     struct stat st;
     char full[8400];
     snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
@@ -284,6 +291,7 @@ static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
   /* Before the file exists: a SIGINT just after its creation must find it registered (a
    * test's signal, sent as soon as the file appeared, had left it behind). */
   if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
+  CS_TRY(cs_par_agree(ctx, !image && ctx->rank == 0 ? reserve(out) : CS_OK));
   fcpl = object_plist(H5P_FILE_CREATE); /* the root group's attributes (a store's) */
   if (!idle(out))
     out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
@@ -518,8 +526,57 @@ int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
   return status;
 }
 
+/* Rank 0, before a parallel file is created: CS_RESERVE_BYTES written to a file of their own
+ * beside it, and given back (unlink_reserve) just before the file is closed. Closing writes
+ * the last metadata in collectives; on a disk (or a quota) with no room left at all, that
+ * write failed on some ranks only, which then waited in other collectives than the rest (a
+ * hang at 2 ranks, a crash in MPI_Finalize at 1). With the reserve, no room means a clear
+ * error here, before any collective write, and a disk that fills during the write still has
+ * this much for the close. Local. */
+#define CS_RESERVE_BYTES (1 << 20)
+static int reserve(cs_out_t *out) {
+  int status = CS_OK, fd = -1;
+  static const char zeros[1 << 16];
+  /* ".NAME.rsv-PID-TOKEN": as long as the temporary name, which the name checks allow for. */
+  snprintf(out->reserve_path, sizeof out->reserve_path, "%s", out->tmp_path);
+  char *tag = strrchr(out->reserve_path, '/');
+  tag = strstr(tag ? tag : out->reserve_path, ".tmp-");
+  if (tag) memcpy(tag, ".rsv-", 5);
+  cs_signal_remove_on_exit(out->reserve_path, 1);
+  fd = open(out->reserve_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
+           out->reserve_path, strerror(errno));
+  for (size_t done = 0; done < CS_RESERVE_BYTES;) {
+    ssize_t w = write(fd, zeros, sizeof zeros);
+    CS_CHECK(w > 0 || errno == EINTR, CS_EOUTPUT,
+             "cannot write output '%s': %s (no room for even %d KiB in its directory; a full "
+             "disk or a used-up quota?)", out->final_path, strerror(errno),
+             CS_RESERVE_BYTES / 1024);
+    if (w > 0) done += (size_t)w;
+  }
+  CS_CHECK(fsync(fd) == 0, CS_EOUTPUT, "cannot write output '%s': %s (no room for even %d KiB "
+           "in its directory; a full disk or a used-up quota?)", out->final_path,
+           strerror(errno), CS_RESERVE_BYTES / 1024);
+fail:
+  if (fd >= 0) close(fd);
+  return status;
+}
+
+static void unlink_reserve(cs_out_t *out) {
+  if (!out->reserve_path[0]) return;
+  /* Full with the reserve still held: the writes met the end of the disk (verify_written). */
+  struct statvfs fs;
+  char dir[4096], base[4096];
+  split_path(out->final_path, dir, sizeof dir, base, sizeof base);
+  out->full_at_close = statvfs(dir, &fs) == 0 && fs.f_bfree == 0;
+  unlink(out->reserve_path);
+  cs_signal_remove_on_exit(out->reserve_path, 0);
+  out->reserve_path[0] = '\0';
+}
+
 static int close_file(cs_out_t *out) {
   int status = CS_OK;
+  unlink_reserve(out); /* its room is for this close */
   for (int i = 0; i < out->n_dsets; i++) CS_H5_CLOSE(H5Dclose, out->dsets[i].id);
   out->n_dsets = 0;
   if (out->file >= 0) {
@@ -547,7 +604,7 @@ static int verify_written(cs_out_t *out) {
   char dir[4096], base[4096];
   struct statvfs fs;
   split_path(out->final_path, dir, sizeof dir, base, sizeof base);
-  if (statvfs(dir, &fs) == 0 && fs.f_bfree == 0)
+  if (out->full_at_close || (statvfs(dir, &fs) == 0 && fs.f_bfree == 0))
     return cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
                         "the file system of '%s' is full after writing it: the output may be "
                         "incomplete, so it was not published", out->final_path);

@@ -6,6 +6,8 @@
 # enough for the customers): exit status 3, one error line, no hang, nothing published or
 # left behind, at any rank count (Open MPI's collective writer at 3 ranks reports ENOSPC only
 # on stderr; the file used to be published damaged, with exit status 0).
+# Then no room at all when a results file is created (a used-up quota): the same, where the
+# close of the file had hung (2 ranks) or crashed MPI_Finalize (1 rank).
 # usage: disk_full.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 ranks=${1:-1}
@@ -61,3 +63,19 @@ grep -q "custseg: error: cannot write '$dir/small/c.ckpt' (as .*): No space left
 [ "$(ls -A "$dir/small")" = fill ] || { ls -la "$dir/small"; echo "FAIL: checkpoint files left behind"; exit 1; }
 [ ! -e "$dir/seg.h5" ] || { echo "FAIL: results published after the failed checkpoint"; exit 1; }
 echo "ok: $ranks rank(s), checkpoint on a full disk: $(grep 'custseg: error' "$dir/err2.txt")"
+
+# No room at all when the results file is created (a quota used up, or a disk another job
+# filled after the space check, which the test skips): at 2 ranks the ranks had waited in
+# different collectives of the file's close for good, at 1 rank MPI_Finalize crashed (exit
+# 139). Now the 1 MiB held back for the close cannot be written: exit status 3, one error
+# line, nothing left.
+st=0
+CUSTSEG_TEST_NO_SPACE_CHECK=1 timeout 120 $MPIEXEC --oversubscribe -n "$ranks" \
+  -x CUSTSEG_TEST_NO_SPACE_CHECK "$CUSTSEG" segment --input "$dir/store.h5" --k 4 \
+  --output "$dir/small/seg2.h5" --quiet 2> "$dir/err3.txt" || st=$?
+[ "$st" = 3 ] || { cat "$dir/err3.txt"; echo "FAIL: no room at all: exit status $st, expected 3"; exit 1; }
+grep -q "custseg: error: cannot write output '$dir/small/seg2.h5': No space left on device (no room for even 1024 KiB" \
+  "$dir/err3.txt" || { cat "$dir/err3.txt"; echo "FAIL: no clear message for a disk without room"; exit 1; }
+[ "$(grep -c 'custseg: error' "$dir/err3.txt")" = 1 ] || { cat "$dir/err3.txt"; echo "FAIL: not one error line"; exit 1; }
+[ "$(ls -A "$dir/small")" = fill ] || { ls -la "$dir/small"; echo "FAIL: files left on the full disk"; exit 1; }
+echo "ok: $ranks rank(s), no room at all: $(grep 'custseg: error' "$dir/err3.txt")"
