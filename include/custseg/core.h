@@ -27,7 +27,8 @@
   X(EHDF5, -10, 3, "HDF5 error")                                               \
   X(EVERIFY, -11, 4, "verification failed")                                    \
   X(EINTERNAL, -12, 5, "internal error")                                      \
-  X(EINTERRUPTED, -13, 75, "interrupted by a signal; checkpoint written")
+  X(EINTERRUPTED, -13, 75, "interrupted by a signal; checkpoint written")     \
+  X(ECHECKED, -14, 0, "options checked, nothing run (the dry pass of run)")
 
 enum {
 #define CS__ENUM(name, value, exitcode, desc) CS_##name = value,
@@ -243,6 +244,7 @@ typedef struct cs_ctx {
   int threads;       /* OpenMP threads per rank */
   cs_timers_t timers;
   int warn_mark;     /* the summary lists the warnings from this one on (cs_log_warnings) */
+  int check_only;    /* run's dry pass: a stage returns CS_ECHECKED where it would read data */
 } cs_ctx_t;
 
 #endif

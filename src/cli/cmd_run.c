@@ -69,7 +69,7 @@ static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *,
   int status = cs_par_agree(ctx, cs_opts_parse(&so, command, argc, argv));
   if (status == CS_OK) status = cs_opts_check_inputs(ctx, &so);
   if (status == CS_OK) status = cs_par_agree(ctx, fn(ctx, &so));
-  if (status < 0) cs_opts_blame_config(&so); /* a value from the stage's config section */
+  if (status < 0 && status != CS_ECHECKED) cs_opts_blame_config(&so); /* a value from the stage's config section */
   if (seconds) *seconds = cs_wtime() - t0;
   cs_opts_free(&so);
   ctx->timers = saved;
@@ -283,9 +283,19 @@ static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) 
  * Collective. */
 static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
                     int (*fn)(cs_ctx_t *, const cs_opts_t *), const args_t *a, const char *dir,
-                    const char *key) {
+                    const char *key, int dry) {
   int status = CS_OK;
   if (st[i].kept) return CS_OK;
+  if (dry) { /* the stage's own checks of its options, up to where it would read data */
+    ctx->check_only = 1;
+    status = run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
+    ctx->check_only = 0;
+    if (status == CS_ECHECKED) {
+      cs_error_clear();
+      status = CS_OK;
+    }
+    return status;
+  }
   cs_log_info("run: %s", command);
   CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
   st[i].ran = 1;
@@ -351,6 +361,70 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
   return cs_par_barrier(ctx);
 }
 
+/* The stages in order (dry: only their checks of their options, see do_stage), with the
+ * arguments run gives them. Collective. */
+static int stages(cs_ctx_t *ctx, const cs_opts_t *o, stage_run_t *st, const probe_t *pr,
+                  const char *input, const char *dir, const char *key, int resume, int dry) {
+  int status = CS_OK;
+  args_t a;
+  if (st[ST_SEGMENT].on) {
+    stage_args(&a, o, input, dir, "segments.h5", "segments.json");
+    /* The churn stage's label and split are no segment features either. */
+    cs__run_add(&a, "--label-column");
+    cs__run_add(&a, pr->label);
+    if (pr->split[0]) {
+      cs__run_add(&a, "--holdout-column");
+      cs__run_add(&a, pr->split);
+    }
+    cs__run_add_path(&a, "--personas-csv", dir, "personas.csv");
+    cs__run_add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
+    if (resume) cs__run_add_path(&a, "--resume", dir, "segments.h5.ckpt");
+    cs_segment_resume_hint = "the same run command with --continue carries on from it";
+    status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key, dry);
+    cs_segment_resume_hint = NULL;
+    CS_TRY(status);
+  }
+  if (st[ST_CHURN].on && !pr->has_label) {
+    static char why[256];
+    snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)",
+             pr->label);
+    if (!dry) skip(&st[ST_CHURN], "churn", why);
+  } else if (st[ST_CHURN].on) {
+    stage_args(&a, o, input, dir, "churn.h5", "churn.json");
+    results_args(&a, st, dir, ST_CHURN); /* for churn-with-segment */
+    CS_TRY(do_stage(ctx, st, ST_CHURN, "churn-train", cs_cmd_churn_train, &a, dir, key, dry));
+  }
+  if (st[ST_CLV].on && !pr->has_txn) {
+    if (!dry) skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
+  } else if (st[ST_CLV].on) {
+    stage_args(&a, o, input, dir, "clv.h5", "clv.json");
+    CS_TRY(do_stage(ctx, st, ST_CLV, "clv", cs_cmd_clv, &a, dir, key, dry));
+  }
+  /* roi and report check nothing before they read the results of the stages above. */
+  if (dry) return CS_OK;
+  if (st[ST_ROI].on && !st[ST_SEGMENT].ran) {
+    skip(&st[ST_ROI], "roi", "the segment stage did not run (the table is per segment)");
+  } else if (st[ST_ROI].on) {
+    stage_args(&a, o, input, dir, "roi.h5", "roi.json");
+    results_args(&a, st, dir, ST_ROI);
+    cs__run_add_path(&a, "--roi-csv", dir, "roi.csv");
+    cs__run_add_path(&a, "--roi-markdown", dir, "roi.md");
+    CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key, dry));
+  }
+  if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
+    skip(&st[ST_REPORT], "report", "the segment stage did not run (the report is per segment)");
+  } else if (st[ST_REPORT].on) {
+    CS_TRY(write_timings(ctx, dir, st));
+    stage_args(&a, o, NULL, dir, "report.html", "report.json"); /* reads results files only */
+    results_args(&a, st, dir, ST_REPORT);
+    cs__run_add_path(&a, "--timings", dir, "stage_times.json");
+    CS_TRY(do_stage(ctx, st, ST_REPORT, "report", cs_cmd_report, &a, dir, key, 0));
+  }
+
+fail:
+  return status;
+}
+
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
                     cJSON *summary) {
@@ -358,7 +432,6 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   stage_run_t st[N_STAGES] = {{0}};
   char key[17], ckpt[4200];
   probe_t pr = {0};
-  args_t a;
   double t0 = cs_wtime();
   const int64_t cache_mb = cs_opt_int(o, "read-cache-mb"); /* >= 0: checked by the parser */
   /* 0: nothing kept, reads still counted; beyond 2^40 MiB: no limit. */
@@ -388,62 +461,15 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   snprintf(ckpt, sizeof ckpt, "%s/segments.h5.ckpt", dir);
   if (ctx->rank == 0) resume = same && st[ST_SEGMENT].on && access(ckpt, R_OK) == 0;
   CS_TRY(cs_par_bcast(ctx, &resume, sizeof resume, 0));
+
+  /* A dry pass first: every stage checks its options as it will get them (a bad date in
+   * [clv] had failed only after the segment and churn stages), before anything is cleared. */
+  CS_TRY(stages(ctx, o, st, &pr, input, dir, key, resume, 1));
   CS_TRY(clear_outputs(ctx, o, dir, st, resume));
   /* The key goes on record before the first stage, so that a checkpoint written during the
    * segment stage is known as this run's. */
   CS_TRY(progress_write(ctx, dir, key, st));
-
-  if (st[ST_SEGMENT].on) {
-    stage_args(&a, o, input, dir, "segments.h5", "segments.json");
-    /* The churn stage's label and split are no segment features either. */
-    cs__run_add(&a, "--label-column");
-    cs__run_add(&a, pr.label);
-    if (pr.split[0]) {
-      cs__run_add(&a, "--holdout-column");
-      cs__run_add(&a, pr.split);
-    }
-    cs__run_add_path(&a, "--personas-csv", dir, "personas.csv");
-    cs__run_add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
-    if (resume) cs__run_add_path(&a, "--resume", dir, "segments.h5.ckpt");
-    cs_segment_resume_hint = "the same run command with --continue carries on from it";
-    status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key);
-    cs_segment_resume_hint = NULL;
-    CS_TRY(status);
-  }
-  if (st[ST_CHURN].on && !pr.has_label) {
-    static char why[256];
-    snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)",
-             pr.label);
-    skip(&st[ST_CHURN], "churn", why);
-  } else if (st[ST_CHURN].on) {
-    stage_args(&a, o, input, dir, "churn.h5", "churn.json");
-    results_args(&a, st, dir, ST_CHURN); /* for churn-with-segment */
-    CS_TRY(do_stage(ctx, st, ST_CHURN, "churn-train", cs_cmd_churn_train, &a, dir, key));
-  }
-  if (st[ST_CLV].on && !pr.has_txn) {
-    skip(&st[ST_CLV], "clv", "the store has no /transactions (no purchase history)");
-  } else if (st[ST_CLV].on) {
-    stage_args(&a, o, input, dir, "clv.h5", "clv.json");
-    CS_TRY(do_stage(ctx, st, ST_CLV, "clv", cs_cmd_clv, &a, dir, key));
-  }
-  if (st[ST_ROI].on && !st[ST_SEGMENT].ran) {
-    skip(&st[ST_ROI], "roi", "the segment stage did not run (the table is per segment)");
-  } else if (st[ST_ROI].on) {
-    stage_args(&a, o, input, dir, "roi.h5", "roi.json");
-    results_args(&a, st, dir, ST_ROI);
-    cs__run_add_path(&a, "--roi-csv", dir, "roi.csv");
-    cs__run_add_path(&a, "--roi-markdown", dir, "roi.md");
-    CS_TRY(do_stage(ctx, st, ST_ROI, "roi", cs_cmd_roi, &a, dir, key));
-  }
-  if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
-    skip(&st[ST_REPORT], "report", "the segment stage did not run (the report is per segment)");
-  } else if (st[ST_REPORT].on) {
-    CS_TRY(write_timings(ctx, dir, st));
-    stage_args(&a, o, NULL, dir, "report.html", "report.json"); /* reads results files only */
-    results_args(&a, st, dir, ST_REPORT);
-    cs__run_add_path(&a, "--timings", dir, "stage_times.json");
-    CS_TRY(do_stage(ctx, st, ST_REPORT, "report", cs_cmd_report, &a, dir, key));
-  }
+  CS_TRY(stages(ctx, o, st, &pr, input, dir, key, resume, 0));
 
   cJSON *stages = cJSON_AddObjectToObject(summary, "stages");
   for (int i = 0; stages && i < N_STAGES; i++) {

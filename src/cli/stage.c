@@ -58,6 +58,7 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
   if (cs_opt_str(o, "summary"))
     CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
+  if (ctx->check_only) return CS_ECHECKED; /* the command's options are checked: stop here */
   cs_timer_start(&ctx->timers, "read");
   CS_TRY(cs_store_open(ctx, input, &st->store));
   CS_TRY(cs_par_partition(ctx, st->store->n, &st->part));

@@ -98,6 +98,17 @@ refused 1 "config 'cfg.fifo' is not a regular file" segment --config cfg.fifo --
 printf '[segment]\nk = 2\n[clv]\nhorizon-months = abc\n' > late.ini
 refused 1 "config late.ini line 4: value 'abc' for horizon-months" \
   run --config late.ini --input in.h5 --output-dir rundir
+# Values a stage checks itself (a date, a share) fail before the first stage too, in a dry
+# pass of the stages (they had failed after segment and churn had run); nothing is written.
+mkdir -p dry
+"$PYTHON" "$here/../py/make_store.py" txn_ok tx.h5 # with purchase histories: clv runs
+printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-13-45\n' > late2.ini
+refused 1 "--calibration-end: '2024-13-45' is not a valid date (calibration-end is set in config late2.ini line 4)" \
+  run --config late2.ini --input tx.h5 --output-dir dry
+printf '[churn-train]\nholdout = 1.5\n' > late3.ini
+refused 1 "--holdout must be in [0, 1), got 1.5 (holdout is set in config late3.ini line 2)" \
+  run --config late3.ini --input in.h5 --output-dir dry
+[ -z "$(ls -A dry)" ] || fail "the dry pass left files in --output-dir: $(ls -A dry)"
 
 refused 2 "--k 2..50: K = 50 is larger than the number of customers (40)" \
   segment --input in.h5 --output o.h5 --k 2..50
