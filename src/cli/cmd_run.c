@@ -228,6 +228,16 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
         while ((tok = strtok_r(NULL, " \n", &save)))
           for (int i = 0; i < N_STAGES; i++)
             if (!strcmp(tok, cs__run_stage_names[i])) mask |= 1 << i;
+        /* A stage whose files are gone since runs again, and so do the later ones, which
+         * read them (a summary naming missing results had been written, exit 0). */
+        for (int i = 0; i < N_STAGES; i++)
+          for (int k = 0; (mask >> i & 1) && cs__run_stage_files[i][k]; k++) {
+            snprintf(path, sizeof path, "%s/%s", dir, cs__run_stage_files[i][k]);
+            if (access(path, F_OK) == 0) continue;
+            cs_log_info("run: %s finished in an earlier run, but %s is missing: it runs again, "
+                        "and so do the stages after it", cs__run_stage_names[i], path);
+            mask &= ~(((1 << N_STAGES) - 1) & ~((1 << i) - 1));
+          }
       } else if (tok) {
         cs_log_info("run: %s is from another input, configuration or stage list: starting over",
                     path);
@@ -303,7 +313,10 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   /* The stage is done and recorded: Ctrl-C in a later stage removes only that stage's
    * outputs, and --continue carries on from it. */
   cs_signal_keep_published();
-  CS_TRY(stage_boundary(ctx, cs__run_stage_names[i]));
+  /* After the last stage there is nothing to carry on with: run.json is written. */
+  int later = 0;
+  for (int j = i + 1; j < N_STAGES; j++) later |= st[j].on && !st[j].kept;
+  if (later) CS_TRY(stage_boundary(ctx, cs__run_stage_names[i]));
 fail:
   return status;
 }

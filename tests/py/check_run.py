@@ -293,6 +293,22 @@ for dd in (d, d2):
                       ("roi.h5", "/roi/table")):
         check(same(os.path.join(dd, name), path("ref", name), obj),
               f"{os.path.basename(dd)}: {obj} after --continue identical to the uninterrupted run")
+# SIGTERM after the last stage (the report's boundary, counted as in int_stage): nothing to
+# carry on with, so the run ends with its run.json, exit 0 (it had said "interrupted after
+# the report stage; --continue carries on from the next stage", exit 75, no run.json).
+d4 = path("int_last")
+run(3, "run", "--config", fixed, "--input", store, "--output-dir", d4, "--quiet",
+    env={"CUSTSEG_TEST_SIGNAL_AT": str(iterations + 4)})
+check(os.path.exists(os.path.join(d4, "run.json")), "a signal after the last stage: run.json written")
+# A kept stage whose results are gone since runs again, with the stages after it (every stage
+# had been kept, and run.json named missing files, exit 0).
+os.remove(os.path.join(d2, "clv.h5"))
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+s = json.load(open(os.path.join(d2, "run.json")))["stages"]
+check(s["churn"]["status"] == "kept" and s["clv"]["status"] == "ran" and
+      s["roi"]["status"] == "ran" and os.path.exists(os.path.join(d2, "clv.h5")) and
+      "clv.h5 is missing: it runs again" in p.stderr,
+      f"--continue with clv.h5 removed: {s}")
 # Another config file: --continue starts over.
 with open(fixed, "a") as f:
     f.write("; changed\n")
