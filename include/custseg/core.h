@@ -91,6 +91,9 @@ void cs_signal_remove_on_exit(const char *path, int add);
  * back meanwhile: `from` is unregistered and, unless keep (a checkpoint, which outlives an
  * interruption), `to` is registered as published. Returns rename's result; errno is kept. */
 int cs_signal_rename(const char *from, const char *to, int keep);
+/* On the ranks that did not rename: `to` was published by another rank (rank 0), `from` is
+ * gone; a signal here removes `to` as it would there. */
+void cs_signal_published_elsewhere(const char *from, const char *to);
 /* The command or `run` stage finished: what it published stays whatever comes next. */
 void cs_signal_keep_published(void);
 /* The signal received (SIGTERM or SIGUSR1), or 0. Local, async-signal-safe to read. */

@@ -61,6 +61,11 @@ int cs_signal_rename(const char *from, const char *to, int keep) {
   return rc;
 }
 
+void cs_signal_published_elsewhere(const char *from, const char *to) {
+  remember(from, 0, 0);
+  remember(to, 1, 1);
+}
+
 void cs_signal_keep_published(void) {
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
     if (files[i][0] && published[i]) files[i][0] = 0;

@@ -38,13 +38,14 @@ struct cs_out {
   int image; /* built in memory on rank 0 (cs_out_create_image); the other ranks only agree */
   char final_path[4096];
   char tmp_path[4096 + 64];
-  char reserve_path[4096 + 80]; /* rank 0: room held back for closing the file (reserve()) */
+  char reserve_path[4096 + 80]; /* room rank 0 holds back for closing the file (reserve()) */
   int full_at_close;            /* rank 0: the file system had no free block left before it */
   int n_dsets;
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
 };
 
 static int reserve(cs_out_t *out);
+static void name_reserve(cs_out_t *out);
 
 /* Attributes stay in the object header (compact storage) up to this many per object. HDF5
  * 1.10's H5Ocopy (h5copy, h5py's Group.copy) crashes on an object whose variable-length string
@@ -289,8 +290,10 @@ static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
     local = cs_error_set(CS_EHDF5, __FILE__, __LINE__, "cannot set up MPI-IO for '%s'", path);
   CS_TRY(cs_par_agree(ctx, local));
   /* Before the file exists: a SIGINT just after its creation must find it registered (a
-   * test's signal, sent as soon as the file appeared, had left it behind). */
-  if (ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
+   * test's signal, sent as soon as the file appeared, had left it behind). On every rank of
+   * a parallel file: a signal can reach one rank alone (a script, a terminal). */
+  if (!image || ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 1);
+  if (!image) name_reserve(out);
   CS_TRY(cs_par_agree(ctx, !image && ctx->rank == 0 ? reserve(out) : CS_OK));
   fcpl = object_plist(H5P_FILE_CREATE); /* the root group's attributes (a store's) */
   if (!idle(out))
@@ -534,15 +537,19 @@ int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
  * error here, before any collective write, and a disk that fills during the write still has
  * this much for the close. Local. */
 #define CS_RESERVE_BYTES (1 << 20)
-static int reserve(cs_out_t *out) {
-  int status = CS_OK, fd = -1;
-  static const char zeros[1 << 16];
-  /* ".NAME.rsv-PID-TOKEN": as long as the temporary name, which the name checks allow for. */
+/* ".NAME.rsv-PID-TOKEN": as long as the temporary name, which the name checks allow for;
+ * registered on every rank, like the temporary name (a signal can reach one rank alone). */
+static void name_reserve(cs_out_t *out) {
   snprintf(out->reserve_path, sizeof out->reserve_path, "%s", out->tmp_path);
   char *tag = strrchr(out->reserve_path, '/');
   tag = strstr(tag ? tag : out->reserve_path, ".tmp-");
   if (tag) memcpy(tag, ".rsv-", 5);
   cs_signal_remove_on_exit(out->reserve_path, 1);
+}
+
+static int reserve(cs_out_t *out) {
+  int status = CS_OK, fd = -1;
+  static const char zeros[1 << 16];
   fd = open(out->reserve_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
   CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
            out->reserve_path, strerror(errno));
@@ -564,12 +571,14 @@ fail:
 
 static void unlink_reserve(cs_out_t *out) {
   if (!out->reserve_path[0]) return;
-  /* Full with the reserve still held: the writes met the end of the disk (verify_written). */
-  struct statvfs fs;
-  char dir[4096], base[4096];
-  split_path(out->final_path, dir, sizeof dir, base, sizeof base);
-  out->full_at_close = statvfs(dir, &fs) == 0 && fs.f_bfree == 0;
-  unlink(out->reserve_path);
+  if (out->ctx->rank == 0) {
+    /* Full with the reserve still held: the writes met the end of the disk (verify_written). */
+    struct statvfs fs;
+    char dir[4096], base[4096];
+    split_path(out->final_path, dir, sizeof dir, base, sizeof base);
+    out->full_at_close = statvfs(dir, &fs) == 0 && fs.f_bfree == 0;
+    unlink(out->reserve_path);
+  }
   cs_signal_remove_on_exit(out->reserve_path, 0);
   out->reserve_path[0] = '\0';
 }
@@ -664,6 +673,7 @@ int cs_out_commit(cs_out_t *out) {
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
                          out->tmp_path, out->final_path, strerror(errno));
   CS_TRY(cs_par_agree(ctx, local));
+  if (ctx->rank != 0 && !out->image) cs_signal_published_elsewhere(out->tmp_path, out->final_path);
   free(out);
   return CS_OK;
 fail:
@@ -681,6 +691,6 @@ void cs_out_abort(cs_out_t *out) {
   }
   close_file(out);
   if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
-  if (out->ctx->rank == 0) cs_signal_remove_on_exit(out->tmp_path, 0);
+  cs_signal_remove_on_exit(out->tmp_path, 0);
   free(out);
 }

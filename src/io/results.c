@@ -308,5 +308,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
     }
     cs_signal_remove_on_exit(tmp, 0);
   }
-  return cs_par_agree(ctx, status);
+  status = cs_par_agree(ctx, status);
+  if (status == CS_OK && ctx->rank != 0) cs_signal_published_elsewhere("", path);
+  return status;
 }

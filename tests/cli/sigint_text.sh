@@ -4,7 +4,7 @@
 # had already published (all outputs or none); in `run`, those of the stages already done stay. strace delivers the signal
 # exactly when the temporary file is opened (a window of milliseconds otherwise); without
 # strace, or where ptrace is not allowed, the test is skipped (exit 77).
-# usage: sigint_text.sh   (env: CUSTSEG, CS_TEST_DIR)
+# usage: sigint_text.sh   (env: CUSTSEG, CS_TEST_DIR, MPIEXEC)
 set -euo pipefail
 dir="$CS_TEST_DIR/sigint_text" && rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -46,3 +46,28 @@ interrupted_at ".r.md.tmp-" "${roi[@]}"
 # record stay (--continue carries on from them); nothing of the roi stage does.
 KEEP="./personas.csv ./run.progress ./segments.h5 ./segments.json " interrupted_at ".roi.csv.tmp-" \
   "$CUSTSEG" run --input store.h5 --stages segment,roi --quiet --output-dir out
+
+# SIGINT to rank 1 of 2 alone (a script or a terminal can signal one rank's process): that
+# rank removes the results file being written and the space reserve beside it, as rank 0
+# would (only rank 0 had registered them; rank 0 itself is then ended by mpirun).
+[ -n "${MPIEXEC:-}" ] || { echo "ok (no MPIEXEC: the 2-rank case is skipped)"; exit 0; }
+cat > rank1.sh <<'SH'
+#!/usr/bin/env bash
+if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
+  exec strace -o "$TRACE" -e trace=openat ${INJ:+-e inject=openat:signal=SIGINT:when=$INJ} "$@"
+fi
+exec "$@"
+SH
+chmod +x rank1.sh
+two=(timeout 120 $MPIEXEC --oversubscribe -n 2 -x TRACE -x INJ ./rank1.sh "$CUSTSEG" segment
+     --input store.h5 --k 3 --quiet --output out/s.h5)
+rm -rf out && mkdir out
+TRACE=trace1.txt INJ= "${two[@]}" > /dev/null 2>&1 || fail "the 2-rank run to trace failed"
+n=$(grep -E 'openat\(' trace1.txt | grep -n -F ".s.h5.tmp-" | head -1 | cut -d: -f1)
+[ -n "$n" ] || fail "rank 1 opened no .s.h5.tmp- file"
+rm -rf out && mkdir out
+st=0
+TRACE=/dev/null INJ=$n "${two[@]}" > /dev/null 2>&1 || st=$?
+[ "$st" != 0 ] || fail "exit 0 although rank 1 got SIGINT"
+[ -z "$(ls -A out)" ] || fail "SIGINT to rank 1 left: $(ls -A out)"
+echo "ok: SIGINT to rank 1 of 2 at its openat $n: exit $st, nothing left"
