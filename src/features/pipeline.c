@@ -277,11 +277,17 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
   /* Names are keys (CSV headers, JSON objects, the check of a previous run's features): a
    * column named like another column's level ("plan=a" beside plan's level a) is refused. */
   for (int j = 0; j < d; j++)
-    for (int q = 0; q < j; q++)
+    for (int q = 0; q < j; q++) {
+      const cs_feature_col_t *a = &f->cols[f->col_of[q]], *b = &f->cols[f->col_of[j]];
+      /* Within one column: its categories repeat a level (a store written by hand). */
+      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0 || a != b, CS_EDATA,
+               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
+               "level must be named once; fix the attribute in the store", store->path, a->name,
+               a->levels[q - a->first], q - a->first, j - b->first);
       CS_CHECK(strcmp(f->names[j], f->names[q]) != 0, CS_EDATA,
                "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
-               "it out with --features", f->names[j], f->cols[f->col_of[q]].name,
-               f->cols[f->col_of[j]].name);
+               "it out with --features", f->names[j], a->name, b->name);
+    }
 fail:
   return status;
 }

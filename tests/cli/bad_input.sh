@@ -21,7 +21,7 @@ case $case_name in
   # An attribute of another shape than the format says (an array schema_version had been
   # read past its variable and crashed; a scalar categories string was taken as one level),
   # levels that are not UTF-8 (they went into JSON and HTML as they were).
-  schema_version_array|categories_scalar|categories_not_utf8) store good
+  schema_version_array|categories_scalar|categories_not_utf8|categories_repeated) store good
                   "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
@@ -30,6 +30,9 @@ with h5py.File(sys.argv[1], "r+") as f:
         g.attrs["schema_version"] = np.ones(4000, dtype=np.int64)
     elif sys.argv[2] == "categories_scalar":
         g["region"].attrs["categories"] = "north"
+    elif sys.argv[2] == "categories_repeated":
+        lv = list(g["region"].attrs["categories"])
+        g["region"].attrs["categories"] = [lv[0], lv[0]] + lv[2:]
     else:
         n = len(g["region"].attrs["categories"])
         g["region"].attrs["categories"] = np.array([b"caf\xe9"] + [b"l%d" % i for i in range(1, n)])
@@ -38,9 +41,13 @@ PY
                   case $case_name in
                     schema_version_array) needle="/customers@schema_version must be one integer, found 4000 values" ;;
                     categories_scalar) needle="/customers/region@categories must be a 1-D array of strings" ;;
+                    # the same level twice had been blamed on two columns of one name
+                    categories_repeated) needle="in.h5: /customers/region@categories has the level" ;;
                     *) needle="/customers/region@categories: level 0 is not UTF-8 text (byte 4 is 0xe9)" ;;
                   esac
-                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+                  cmd=(inspect "$dir/in.h5" --summary "$summary")
+                  [ $case_name = categories_repeated ] &&
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
   # Beyond the range of k-means' float32 distances and exact sums (they had put every row
   # in one segment with exit 0, or failed the inertia check).
   feature_magnitude|weight_range) store good
