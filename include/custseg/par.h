@@ -72,6 +72,10 @@ int cs_par_allgather(cs_ctx_t *ctx, const void *mine, size_t bytes, void *out);
 int cs_par_allgatherv(cs_ctx_t *ctx, const void *mine, int64_t bytes, void **all, int64_t *total);
 /* Barrier. Collective. */
 int cs_par_barrier(cs_ctx_t *ctx);
+/* The ranks agree on a pending SIGTERM or SIGUSR1 (cs_signal_pending, any rank's): CS_OK when
+ * none, else CS_EINTERRUPTED with "interrupted by SIGTERM <where>". For the loops of long
+ * collective work (docs/operations.md). Collective. */
+int cs_par_stop_on_signal(cs_ctx_t *ctx, const char *where);
 /* Barrier for ranks that wait while one rank works alone (e.g. `import` on rank 0): a
  * non-blocking barrier polled every 2 ms, so waiting ranks sleep instead of spinning on the
  * cores the working rank needs. Collective. */

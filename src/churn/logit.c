@@ -501,6 +501,8 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
   int separable = 0, halvings = 0, full = !hsample;
   double last_step = INFINITY;
   for (int it = 1; it <= o->max_iter; it++) {
+    CS_TRY(cs_par_stop_on_signal(ctx, "while training the churn model (nothing of it was "
+                                      "published)"));
     double data_loss;
     /* The full Hessian once the previous step says this pass is likely the last (a sampled
      * Newton step shrinks about a hundredfold), so the standard errors come for free. */

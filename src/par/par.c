@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -279,6 +280,16 @@ fail:
   }
   free(counts);
   free(rc);
+  return status;
+}
+
+int cs_par_stop_on_signal(cs_ctx_t *ctx, const char *where) {
+  int status = CS_OK;
+  int64_t sig = cs_signal_pending();
+  CS_TRY(cs_par_allreduce(ctx, &sig, 1, CS_DT_I64, CS_OP_MAX));
+  CS_CHECK(!sig, CS_EINTERRUPTED, "interrupted by %s %s", sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+           where);
+fail:
   return status;
 }
 

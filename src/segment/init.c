@@ -12,7 +12,7 @@
 
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -111,11 +111,11 @@ fail:
 
 int cs__seed_poll(cs_ctx_t *ctx, const char *init, int restart, int step, int steps) {
   int status = CS_OK;
+  char where[128];
   cs_signal_test_hook_at(ctx->rank, 1);
-  int64_t sig = cs_signal_pending();
-  CS_TRY(cs_par_allreduce(ctx, &sig, 1, CS_DT_I64, CS_OP_MAX));
-  CS_CHECK(!sig, CS_EINTERRUPTED, "interrupted by %s during %s seeding of restart %d (step %d "
-           "of %d)", sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM", init, restart + 1, step, steps);
+  snprintf(where, sizeof where, "during %s seeding of restart %d (step %d of %d)", init,
+           restart + 1, step, steps);
+  CS_TRY(cs_par_stop_on_signal(ctx, where));
 fail:
   return status;
 }

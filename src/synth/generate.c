@@ -92,6 +92,7 @@ int cs_synth_generate(cs_ctx_t *ctx, const cs_synth_opts_t *opts, const char *ou
               "%lld rows per chunk", (long long)opts->customers, m->k,
               (unsigned long long)opts->seed, ctx->size, ctx->threads, (long long)chunk);
   for (int64_t step = 0; step < steps; step++) {
+    CS_TRY(cs_par_stop_on_signal(ctx, "while generating the customers (nothing was published)"));
     int64_t begin = step * chunk;
     int64_t n = part.n_local - begin;
     n = n < 0 ? 0 : n > chunk ? chunk : n;

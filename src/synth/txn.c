@@ -109,6 +109,8 @@ int cs_synth_write_txn(cs_ctx_t *ctx, cs_out_t *out, const cs_synth_model_t *m,
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   int64_t written = 0; /* this rank's transactions so far */
   for (int64_t step = 0; step < steps; step++) {
+    CS_TRY(cs_par_stop_on_signal(ctx, "while generating the purchase histories (nothing was "
+                                      "published)"));
     int64_t begin = step * chunk, n = part->n_local - begin;
     n = n < 0 ? 0 : n > chunk ? chunk : n;
     int64_t row0 = part->offset + begin;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SIGUSR1 (Slurm's warning signal, forwarded by mpirun to the ranks) stops `generate` within
+# one chunk of rows: exit status 75, one error line, nothing published or left behind. It had
+# been swallowed: the job ran on to its end, or to the SIGKILL of a time limit, which leaves
+# the temporary file. (k-means, its seeding and run's stage boundaries: segment_resume.sh,
+# check_run.py.)
+# usage: signal_stop.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+set -euo pipefail
+dir="$CS_TEST_DIR/signal_stop" && rm -rf "$dir" && mkdir -p "$dir/out"
+fail() { echo "FAIL: $*"; exit 1; }
+# Small chunks, many of them (about 2.5 s of work at 2 ranks on the 2-core CI machine): the
+# signal is sent as soon as the temporary file exists, so it lands between two chunks.
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 3000000 --chunk-rows 50000 \
+  --quiet --output "$dir/out/g.h5" 2> "$dir/err.txt" &
+pid=$!
+for _ in $(seq 1200); do
+  compgen -G "$dir/out/.g.h5.tmp-*" > /dev/null && break
+  sleep 0.05
+done
+kill -USR1 "$pid" || fail "generate ended before the signal"
+st=0; wait "$pid" || st=$?
+[ "$st" = 75 ] || { cat "$dir/err.txt"; fail "exit status $st, expected 75"; }
+grep -q "custseg: error: interrupted by SIGUSR1 while generating the customers (nothing was published)" \
+  "$dir/err.txt" || { cat "$dir/err.txt"; fail "no clear message"; }
+[ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] || fail "not one error line"
+[ -z "$(ls -A "$dir/out")" ] || fail "left behind: $(ls -A "$dir/out")"
+echo "ok: $(grep 'custseg: error' "$dir/err.txt")"
