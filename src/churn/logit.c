@@ -79,9 +79,11 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   double *raw = NULL;
   memset(data, 0, sizeof *data);
   const cs_column_t *c = cs_store_column(store, label_column);
-  CS_CHECK(c && c->dtype != CS_DT_NONE, CS_EDATA,
-           "%s: no numeric label column /customers/%s (churn needs 0/1 labels)", store->path,
-           label_column);
+  CS_CHECK(c, CS_EDATA, "%s: no label column /customers/%s (churn needs 0/1 labels)",
+           store->path, label_column);
+  CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA,
+           "%s: the label column /customers/%s is %s, which custseg does not read (store it as "
+           "integers, or as float32 or float64)", store->path, label_column, c->type_desc);
   CS_CHECK(o->holdout >= 0 && o->holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            o->holdout);
   raw = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof *raw), "labels");

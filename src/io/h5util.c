@@ -92,6 +92,8 @@ cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len) {
                                               : "other";
     if (t != CS_DT_NONE)
       snprintf(desc, desc_len, "%s", cs_dtype_name(t));
+    else if (cls == H5T_STRING && H5Tis_variable_str(type) > 0)
+      snprintf(desc, desc_len, "variable-length string"); /* its size is a pointer's */
     else
       snprintf(desc, desc_len, "%s (%zu bytes)", cname, size);
   }

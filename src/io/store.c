@@ -311,6 +311,19 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   CS_CHECK(id->dtype != CS_DT_NONE && !cs_dtype_is_float(id->dtype), CS_EFORMAT,
            "%s: /customers/customer_id must be integer, found %s", path, id->type_desc);
   s->n = id->length;
+  /* customer_id itself the odd one out: every other column agrees on another length. */
+  int64_t other = -1;
+  int agree = 0;
+  for (int i = 0; i < s->n_columns; i++) {
+    const cs_column_t *c = &s->columns[i];
+    if (c == id) continue;
+    int64_t len = strcmp(c->name, "txn_offset") == 0 ? c->length - 1 : c->length;
+    agree = other < 0 || len == other ? agree + 1 : -s->n_columns;
+    other = len;
+  }
+  CS_CHECK(!(agree >= 2 && other != s->n), CS_EFORMAT,
+           "%s: /customers/customer_id has %lld rows but every other column of /customers has "
+           "%lld", path, (long long)s->n, (long long)other);
   for (int i = 0; i < s->n_columns; i++) {
     const cs_column_t *c = &s->columns[i];
     int64_t want = strcmp(c->name, "txn_offset") == 0 ? s->n + 1 : s->n;
