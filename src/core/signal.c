@@ -1,6 +1,6 @@
 /* core/signal.c: SIGTERM/SIGUSR1 set a flag that long loops poll; SIGINT/SIGHUP remove the
- * temporary files being written, and the outputs the command has published so far, before
- * the process ends (see core.h). */
+ * temporary files being written, and the outputs the command has published so far (giving
+ * back the files they replaced), before the process ends (see core.h). */
 #include "custseg/core.h"
 
 #include <errno.h>
@@ -15,22 +15,43 @@ static volatile sig_atomic_t pending;
 static char files[CS_SIGNAL_FILES][4200];
 /* 1 for an output already published under its final name (cs_signal_rename). */
 static char published[CS_SIGNAL_FILES];
+/* For a published output: the name the file it replaced was kept under ("" when none). */
+static char backups[CS_SIGNAL_FILES][4200];
 
 static void on_signal(int sig) { pending = sig; }
 
+/* A published output goes; the file it replaced, if kept, comes back. Async-signal-safe. */
+static void undo(int i) {
+  if (!published[i] || !backups[i][0] || rename(backups[i], files[i]) != 0) unlink(files[i]);
+}
+
 static void on_fatal(int sig) {
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
-    if (files[i][0]) unlink(files[i]); /* async-signal-safe */
+    if (files[i][0]) undo(i);
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
-static void remember(const char *path, int add, char kind) {
+/* The name the file at an output's final path is kept under while the output replaces it:
+ * its temporary name `from` with ".tmp-" made ".bak-" (as long, so within the name checks),
+ * or "" when `from` has none. */
+static void backup_name(const char *from, char *out, size_t len) {
+  out[0] = '\0';
+  if (!from || strlen(from) >= len) return;
+  const char *slash = strrchr(from, '/');
+  const char *tag = strstr(slash ? slash : from, ".tmp-");
+  if (!tag) return;
+  memcpy(out, from, strlen(from) + 1);
+  memcpy(out + (tag - from), ".bak-", 5);
+}
+
+static void remember(const char *path, int add, char kind, const char *backup) {
   if (!path || !*path || strlen(path) >= sizeof files[0]) return;
   for (int i = 0; i < CS_SIGNAL_FILES; i++) {
     if (add && !files[i][0]) { /* fill the slot, then make it visible */
       memcpy(files[i] + 1, path + 1, strlen(path));
       published[i] = kind;
+      snprintf(backups[i], sizeof backups[i], "%s", backup ? backup : "");
       files[i][0] = path[0];
       return;
     }
@@ -41,7 +62,7 @@ static void remember(const char *path, int add, char kind) {
   }
 }
 
-void cs_signal_remove_on_exit(const char *path, int add) { remember(path, add, 0); }
+void cs_signal_remove_on_exit(const char *path, int add) { remember(path, add, 0, NULL); }
 
 int cs_signal_rename(const char *from, const char *to, int keep) {
   /* SIGINT and SIGHUP held back, so that one of them finds either the temporary name or the
@@ -51,10 +72,20 @@ int cs_signal_rename(const char *from, const char *to, int keep) {
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGHUP);
   sigprocmask(SIG_BLOCK, &block, &old);
+  char bak[4200] = "";
+  /* The file being replaced is kept (a hard link) until the command ends, so that a failure
+   * or a Ctrl-C after this point gives it back instead of leaving no file at all. */
+  if (!keep) {
+    backup_name(from, bak, sizeof bak);
+    unlink(bak);
+    if (bak[0] && link(to, bak) != 0) bak[0] = '\0'; /* nothing there, or no hard links */
+  }
   int rc = rename(from, to), err = errno;
   if (rc == 0) {
-    remember(from, 0, 0);
-    if (!keep) remember(to, 1, 1);
+    remember(from, 0, 0, NULL);
+    if (!keep) remember(to, 1, 1, bak);
+  } else if (bak[0]) {
+    unlink(bak);
   }
   sigprocmask(SIG_SETMASK, &old, NULL);
   errno = err;
@@ -62,13 +93,28 @@ int cs_signal_rename(const char *from, const char *to, int keep) {
 }
 
 void cs_signal_published_elsewhere(const char *from, const char *to) {
-  remember(from, 0, 0);
-  remember(to, 1, 1);
+  char bak[4200];
+  backup_name(from, bak, sizeof bak); /* the name rank 0 kept the old file under, if any */
+  remember(from, 0, 0, NULL);
+  remember(to, 1, 1, bak);
+}
+
+void cs_signal_unpublish(const char *path) {
+  for (int i = 0; i < CS_SIGNAL_FILES; i++)
+    if (files[i][0] && !strcmp(files[i], path)) {
+      undo(i);
+      files[i][0] = 0;
+      return;
+    }
+  unlink(path);
 }
 
 void cs_signal_keep_published(void) {
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
-    if (files[i][0] && published[i]) files[i][0] = 0;
+    if (files[i][0] && published[i]) {
+      if (backups[i][0]) unlink(backups[i]);
+      files[i][0] = 0;
+    }
 }
 
 void cs_signal_install(void) {

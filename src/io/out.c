@@ -214,7 +214,11 @@ int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
 }
 
 void cs_io_remove(cs_ctx_t *ctx, const char *path) {
-  if (ctx->rank == 0) unlink(path);
+  /* A published output gives back the file it replaced (cs_signal_unpublish). */
+  if (ctx->rank == 0)
+    cs_signal_unpublish(path);
+  else
+    cs_signal_remove_on_exit(path, 0);
   cs_par_barrier(ctx);
 }
 
@@ -224,12 +228,15 @@ static void report_leftovers(const char *dir, const char *base, const char *path
   char prefix[4200], reserve[4200], one[4200] = "";
   snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
   snprintf(reserve, sizeof reserve, ".%s.rsv-", base); /* reserve() */
+  char backup[4200];
+  snprintf(backup, sizeof backup, ".%s.bak-", base); /* cs_signal_rename */
   DIR *d = opendir(dir);
   if (!d) return;
   int n = 0;
   double bytes = 0;
   for (struct dirent *e; (e = readdir(d));) {
-    if (strncmp(e->d_name, prefix, strlen(prefix)) && strncmp(e->d_name, reserve, strlen(reserve)))
+    if (strncmp(e->d_name, prefix, strlen(prefix)) && strncmp(e->d_name, reserve, strlen(reserve)) &&
+        strncmp(e->d_name, backup, strlen(backup)))
       continue;
     struct stat st;
     char full[8400];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ctrl-C (SIGINT) to custseg while it writes a text output (the JSON summary, the personas CSV,
 # the ROI CSV and Markdown tables) leaves no temporary file behind, and none of the outputs it
-# had already published (all outputs or none); in `run`, those of the stages already done stay. strace delivers the signal
+# had already published (all outputs or none; a file an output replaced comes back); in `run`,
+# those of the stages already done stay. strace delivers the signal
 # exactly when the temporary file is opened (a window of milliseconds otherwise); without
 # strace, or where ptrace is not allowed, the test is skipped (exit 77).
 # usage: sigint_text.sh   (env: CUSTSEG, CS_TEST_DIR, MPIEXEC)
@@ -41,6 +42,24 @@ roi=("$CUSTSEG" roi --input store.h5 --segment-results seg.h5 --quiet --output o
      --roi-csv out/r.csv --roi-markdown out/r.md)
 interrupted_at ".r.csv.tmp-" "${roi[@]}"
 interrupted_at ".r.md.tmp-" "${roi[@]}"
+
+# A re-run over an earlier output: SIGINT, or a failure, after the results file was replaced
+# gives the earlier file back (it had been removed with the new one: no file at all).
+replaced() { # $1: strace's injection, $2: exit status wanted
+  rm -rf out && mkdir out && cp seg.h5 out/s.h5
+  local st=0
+  strace -o /dev/null -e trace=openat -e inject=openat:$1:when="$n" "${seg[@]}" \
+    > /dev/null 2>&1 || st=$?
+  [ "$st" = "$2" ] || fail "$1 after the results were replaced: exit $st, wanted $2"
+  [ "$(ls -A out)" = s.h5 ] && cmp -s out/s.h5 seg.h5 ||
+    fail "$1 after the results were replaced: out holds '$(ls -A out)', not the earlier s.h5"
+  echo "ok: $1 at the summary of a re-run: exit $st, the earlier s.h5 is back"
+}
+rm -rf out && mkdir out && cp seg.h5 out/s.h5
+strace -o trace.txt -e trace=openat "${seg[@]}" > /dev/null 2>&1 || fail "the re-run to trace failed"
+n=$(grep -E 'openat\(' trace.txt | grep -n -F ".s.json.tmp-" | head -1 | cut -d: -f1)
+replaced signal=SIGINT 130
+replaced error=ENOSPC 3
 
 # run: SIGINT while the roi stage writes its CSV. The segment stage's outputs and the progress
 # record stay (--continue carries on from them); nothing of the roi stage does.
