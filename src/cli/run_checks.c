@@ -65,6 +65,14 @@ int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_r
         cs_log_warn("config '%s': %s = %s is not used by the %s stage of run, which sets its "
                     "input and the paths of its results under --output-dir", cs_opt_str(o, "config"),
                     cs_optdefs[j].name, so.value[j], cs__run_stage_commands[i]);
+      /* One process runs every stage, with the threads set once (it had been recorded in the
+       * stage's summary as if used). */
+      const char *mine = cs_opt_str(o, cs_optdefs[j].name);
+      if (!strcmp(cs_optdefs[j].name, "threads") && so.source && so.source[j] == CS_SRC_CONFIG &&
+          so.value[j] && (!mine || strcmp(mine, so.value[j])))
+        cs_log_warn("config '%s': threads = %s in the %s stage's section is not used: run sets "
+                    "the threads once for every stage (--threads, or threads in the config's "
+                    "general part)", cs_opt_str(o, "config"), so.value[j], cs__run_stage_commands[i]);
     }
     cs_opts_free(&so);
   }

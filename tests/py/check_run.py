@@ -387,5 +387,15 @@ p = run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--stage
         "segment,churn")
 check("ROI per segment" not in p.stdout and "report:" not in p.stdout and
       not os.path.exists(path("demo", "roi.h5")), "demo without roi prints no earlier table")
+# threads in a stage's section is not used by run (one process, threads set once): said so
+# (the stage's summary had recorded it as if used); in the general part it is not warned of.
+for name, text, warned in (("th1.ini", "[segment]\nk = 3\nthreads = 2\n", True),
+                           ("th2.ini", "threads = 1\n[segment]\nk = 3\n", False)):
+    with open(path(name), "w") as f:
+        f.write(text)
+    p = run(1, "run", "--config", path(name), "--input", store, "--output-dir", path("th"),
+            "--stages", "segment", "--quiet")
+    check(("threads = 2 in the segment stage's section is not used" in p.stderr) == warned,
+          f"{name}: threads in a stage's section warned of: {not warned}")
 
 finish()
