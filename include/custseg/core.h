@@ -90,15 +90,17 @@ void cs_signal_remove_on_exit(const char *path, int add);
 /* rename(2) of a registered temporary file to its final name, with SIGINT and SIGHUP held
  * back meanwhile: `from` is unregistered and, unless keep (a checkpoint, which outlives an
  * interruption), `to` is registered as published, and a file it replaces is kept under a
- * hidden name (`from` with ".tmp-" made ".bak-", a hard link) until the command ends.
- * Returns rename's result; errno is kept. */
-int cs_signal_rename(const char *from, const char *to, int keep);
+ * hidden name (`from` with ".tmp-" made ".bak-", a hard link) until the command ends; that
+ * name goes to backup[len] ("" when nothing was kept; backup may be NULL), for the other
+ * ranks' cs_signal_published_elsewhere. Returns rename's result; errno is kept. */
+int cs_signal_rename(const char *from, const char *to, int keep, char *backup, size_t len);
 /* A published output withdrawn (a later failure of the same command): the file it replaced
  * comes back when one was kept, else it is removed. Any other path is removed. */
 void cs_signal_unpublish(const char *path);
 /* On the ranks that did not rename: `to` was published by another rank (rank 0), `from` is
- * gone; a signal here removes `to` as it would there. */
-void cs_signal_published_elsewhere(const char *from, const char *to);
+ * gone, and `backup` is the name rank 0 kept the replaced file under ("" when none); a signal
+ * here undoes `to` as it would there. */
+void cs_signal_published_elsewhere(const char *from, const char *to, const char *backup);
 /* The command or `run` stage finished: what it published stays whatever comes next, and the
  * files it replaced go. */
 void cs_signal_keep_published(void);

@@ -64,7 +64,9 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_file", ck->file_ident));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
-  CS_TRY(cs_out_attr_i64(out, "/checkpoint", "format_version", 1));
+  /* Version 2: a restart stored before its first iteration (iteration 0, seeded again on
+   * resume), which a build reading only version 1 would have resumed from zero centroids. */
+  CS_TRY(cs_out_attr_i64(out, "/checkpoint", "format_version", s->iteration == 0 ? 2 : 1));
   CS_TRY(cs_out_small(out, "/checkpoint/state", CS_DT_F64, S_N, 0, v));
   CS_TRY(cs_out_small(out, "/checkpoint/centroids", CS_DT_F64, s->k, s->d, s->centroids));
   CS_TRY(cs_out_small(out, "/checkpoint/trace", CS_DT_F64, s->iteration, 0, s->trace));
@@ -116,8 +118,8 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, i
            ck->path, stage);
   CS_TRY(cs_io_read_attrs(ctx, ck->path, "/checkpoint", &at));
   const char *fv = cs_io_attr(&at, "format_version");
-  CS_CHECK(fv && !strcmp(fv, "1"), CS_EFORMAT,
-           "%s: checkpoint format_version %s; this build reads version 1", ck->path,
+  CS_CHECK(fv && (!strcmp(fv, "1") || !strcmp(fv, "2")), CS_EFORMAT,
+           "%s: checkpoint format_version %s; this build reads versions 1 and 2", ck->path,
            fv ? fv : "(absent)");
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "input_fingerprint", fp, sizeof fp));
   CS_CHECK(!strcmp(fp, ck->fingerprint), CS_EUSAGE,
@@ -150,7 +152,10 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, i
   s->best_relocations = (int64_t)v[S_BEST_RELOC];
   /* A damaged or edited checkpoint must not steer the fit: every count within this run's
    * options (a restart beyond --n-init crashed, a negative one gave other results). */
+  /* Version 2 is exactly the checkpoints taken before a restart's first iteration. */
+  const int v2 = !strcmp(fv, "2");
   CS_CHECK(all_finite(v, S_N) && s->restart >= 0 && s->restart < n_init && s->iteration >= 0 &&
+               (s->iteration == 0) == v2 && (!v2 || s->best_restart >= 0) &&
                s->iteration <= max_iter && s->best_restart >= -1 &&
                s->best_restart < s->restart && s->relocations >= 0 &&
                (s->best_restart < 0 || (s->best_iterations >= 0 && s->best_iterations <= max_iter &&

@@ -148,8 +148,10 @@ int main(int argc, char **argv) {
     if (threads > 0) omp_set_num_threads((int)threads);
     ctx.threads = omp_get_max_threads();
     if (status == CS_OK) status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));
-    if (status == CS_OK) cs_signal_keep_published(); /* done: a late Ctrl-C removes nothing */
   }
+  /* Done, well or not: what the command did not withdraw on a failure stays, a late Ctrl-C
+   * removes nothing, and the files it replaced (kept under .bak- names) go. */
+  cs_signal_keep_published();
   if (status < 0) {
     cs_opts_blame_config(&opts);
     report_error(&ctx);

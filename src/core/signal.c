@@ -4,6 +4,7 @@
 #include "custseg/core.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +18,42 @@ static char files[CS_SIGNAL_FILES][4200];
 static char published[CS_SIGNAL_FILES];
 /* For a published output: the name the file it replaced was kept under ("" when none). */
 static char backups[CS_SIGNAL_FILES][4200];
+/* Set while the slots change. The changing thread has SIGINT and SIGHUP blocked, but another
+ * thread of the process (OpenMP, MPI progress) can take the signal meanwhile: the handler
+ * waits for the change to end. */
+static volatile sig_atomic_t busy;
+static sigset_t fatal_set;
 
 static void on_signal(int sig) { pending = sig; }
 
-/* A published output goes; the file it replaced, if kept, comes back. Async-signal-safe. */
-static void undo(int i) {
-  if (!published[i] || !backups[i][0] || rename(backups[i], files[i]) != 0) unlink(files[i]);
+/* A published output goes, and the file it replaced comes back when one was kept; a
+ * temporary file goes. Other ranks may do the same at once, on the same shared files: the
+ * rename of a kept file that another rank already put back fails, and nothing more is done.
+ * Async-signal-safe. */
+static void undo(const char *file, int pub, const char *backup) {
+  if (pub && backup[0])
+    (void)rename(backup, file);
+  else
+    unlink(file);
 }
 
 static void on_fatal(int sig) {
+  while (__atomic_load_n(&busy, __ATOMIC_SEQ_CST)) {
+  }
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
-    if (files[i][0]) undo(i);
+    if (files[i][0]) undo(files[i], published[i], backups[i]);
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+static void enter(sigset_t *old) {
+  pthread_sigmask(SIG_BLOCK, &fatal_set, old);
+  __atomic_store_n(&busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static void leave(const sigset_t *old) {
+  __atomic_store_n(&busy, 0, __ATOMIC_SEQ_CST);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* The name the file at an output's final path is kept under while the output replaces it:
@@ -45,6 +69,7 @@ static void backup_name(const char *from, char *out, size_t len) {
   memcpy(out + (tag - from), ".bak-", 5);
 }
 
+/* Call inside enter/leave. */
 static void remember(const char *path, int add, char kind, const char *backup) {
   if (!path || !*path || strlen(path) >= sizeof files[0]) return;
   for (int i = 0; i < CS_SIGNAL_FILES; i++) {
@@ -62,22 +87,22 @@ static void remember(const char *path, int add, char kind, const char *backup) {
   }
 }
 
-void cs_signal_remove_on_exit(const char *path, int add) { remember(path, add, 0, NULL); }
+void cs_signal_remove_on_exit(const char *path, int add) {
+  sigset_t old;
+  enter(&old);
+  remember(path, add, 0, NULL);
+  leave(&old);
+}
 
-int cs_signal_rename(const char *from, const char *to, int keep) {
-  /* SIGINT and SIGHUP held back, so that one of them finds either the temporary name or the
-   * published one registered, never neither. */
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGHUP);
-  sigprocmask(SIG_BLOCK, &block, &old);
+int cs_signal_rename(const char *from, const char *to, int keep, char *backup, size_t len) {
+  sigset_t old;
   char bak[4200] = "";
+  enter(&old);
   /* The file being replaced is kept (a hard link) until the command ends, so that a failure
    * or a Ctrl-C after this point gives it back instead of leaving no file at all. */
   if (!keep) {
     backup_name(from, bak, sizeof bak);
-    unlink(bak);
+    if (bak[0]) unlink(bak);
     if (bak[0] && link(to, bak) != 0) bak[0] = '\0'; /* nothing there, or no hard links */
   }
   int rc = rename(from, to), err = errno;
@@ -86,35 +111,45 @@ int cs_signal_rename(const char *from, const char *to, int keep) {
     if (!keep) remember(to, 1, 1, bak);
   } else if (bak[0]) {
     unlink(bak);
+    bak[0] = '\0';
   }
-  sigprocmask(SIG_SETMASK, &old, NULL);
+  leave(&old);
+  if (backup) snprintf(backup, len, "%s", bak);
   errno = err;
   return rc;
 }
 
-void cs_signal_published_elsewhere(const char *from, const char *to) {
-  char bak[4200];
-  backup_name(from, bak, sizeof bak); /* the name rank 0 kept the old file under, if any */
+void cs_signal_published_elsewhere(const char *from, const char *to, const char *backup) {
+  sigset_t old;
+  enter(&old);
   remember(from, 0, 0, NULL);
-  remember(to, 1, 1, bak);
+  remember(to, 1, 1, backup);
+  leave(&old);
 }
 
 void cs_signal_unpublish(const char *path) {
-  for (int i = 0; i < CS_SIGNAL_FILES; i++)
+  sigset_t old;
+  enter(&old);
+  int found = 0;
+  for (int i = 0; i < CS_SIGNAL_FILES && !found; i++)
     if (files[i][0] && !strcmp(files[i], path)) {
-      undo(i);
+      undo(files[i], published[i], backups[i]);
       files[i][0] = 0;
-      return;
+      found = 1;
     }
-  unlink(path);
+  if (!found) unlink(path);
+  leave(&old);
 }
 
 void cs_signal_keep_published(void) {
+  sigset_t old;
+  enter(&old);
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
     if (files[i][0] && published[i]) {
-      if (backups[i][0]) unlink(backups[i]);
       files[i][0] = 0;
+      if (backups[i][0]) unlink(backups[i]); /* another rank may have done it: harmless */
     }
+  leave(&old);
 }
 
 void cs_signal_install(void) {
@@ -125,7 +160,11 @@ void cs_signal_install(void) {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+  sigemptyset(&fatal_set);
+  sigaddset(&fatal_set, SIGINT);
+  sigaddset(&fatal_set, SIGHUP);
   sa.sa_handler = on_fatal;
+  sa.sa_mask = fatal_set; /* one cleanup at a time: a SIGHUP in the SIGINT handler waits */
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);

@@ -45,6 +45,12 @@ struct cs_out {
 };
 
 static int reserve(cs_out_t *out);
+
+/* No block left for this process: root may use the blocks reserved for it (f_bfree), others
+ * only what is available to them (f_bavail, which reaches 0 first on ext4). */
+static int no_room(const struct statvfs *fs) {
+  return geteuid() == 0 ? fs->f_bfree == 0 : fs->f_bavail == 0;
+}
 static void name_reserve(cs_out_t *out);
 
 /* Attributes stay in the object header (compact storage) up to this many per object. HDF5
@@ -111,6 +117,7 @@ static void split_path(const char *path, char *dir, size_t dlen, char *base, siz
 
 int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
   int status = CS_OK;
+  char bak[4200] = "";
   if (ctx->rank == 0) {
     char tmp[8192 + 64], dir[4096], base[4096];
     split_path(to, dir, sizeof dir, base, sizeof base);
@@ -131,7 +138,7 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
       int bad = ferror(in) || ferror(out) || fflush(out) != 0 || fsync(fileno(out)) != 0;
       if (fclose(out) != 0) bad = 1;
       out = NULL;
-      if (bad || cs_signal_rename(tmp, to, 0) != 0) {
+      if (bad || cs_signal_rename(tmp, to, 0, bak, sizeof bak) != 0) {
         status = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot copy '%s' to '%s': %s", from,
                               to, strerror(errno));
         unlink(tmp);
@@ -144,7 +151,10 @@ int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to) {
     }
     cs_signal_remove_on_exit(tmp, 0);
   }
-  return cs_par_agree(ctx, status);
+  status = cs_par_agree(ctx, status);
+  if (status == CS_OK) status = cs_par_bcast(ctx, bak, sizeof bak, 0);
+  if (status == CS_OK && ctx->rank != 0) cs_signal_published_elsewhere("", to, bak);
+  return status;
 }
 
 int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char *what) {
@@ -225,32 +235,40 @@ void cs_io_remove(cs_ctx_t *ctx, const char *path) {
 /* Temporary files of earlier writes of the same output that were killed (SIGKILL, a node
  * lost) stay behind: say so, without removing them (another job may be writing them). */
 static void report_leftovers(const char *dir, const char *base, const char *path) {
-  char prefix[4200], reserve[4200], one[4200] = "";
-  snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
-  snprintf(reserve, sizeof reserve, ".%s.rsv-", base); /* reserve() */
-  char backup[4200];
-  snprintf(backup, sizeof backup, ".%s.bak-", base); /* cs_signal_rename */
+  /* [0]: temporary files and space reserves (reserve()); [1]: earlier versions of the output
+   * kept while an interrupted command replaced it (cs_signal_rename), which may be the only
+   * copy of those results. */
+  char pre[3][4200], one[2][4200] = {"", ""};
+  snprintf(pre[0], sizeof pre[0], ".%s.tmp-", base);
+  snprintf(pre[1], sizeof pre[1], ".%s.rsv-", base);
+  snprintf(pre[2], sizeof pre[2], ".%s.bak-", base);
   DIR *d = opendir(dir);
   if (!d) return;
-  int n = 0;
-  double bytes = 0;
+  int n[2] = {0, 0};
+  double bytes[2] = {0, 0};
   for (struct dirent *e; (e = readdir(d));) {
-    if (strncmp(e->d_name, prefix, strlen(prefix)) && strncmp(e->d_name, reserve, strlen(reserve)) &&
-        strncmp(e->d_name, backup, strlen(backup)))
-      continue;
+    int k = -1;
+    for (int p = 0; p < 3 && k < 0; p++)
+      if (!strncmp(e->d_name, pre[p], strlen(pre[p]))) k = p == 2;
+    if (k < 0) continue;
     struct stat st;
     char full[8400];
     snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
     if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (!n) snprintf(one, sizeof one, "%s", full);
-    n++;
-    bytes += (double)st.st_size;
+    if (!n[k]) snprintf(one[k], sizeof one[k], "%s", full);
+    n[k]++;
+    bytes[k] += (double)st.st_size;
   }
   closedir(d);
-  if (n)
+  if (n[0])
     cs_log_warn("%d temporary file(s) of an earlier, interrupted write of '%s' remain (%s%s, "
-                "%.1f MB in all); delete them unless another job is writing '%s' now", n, path,
-                one, n > 1 ? " and others" : "", bytes / 1e6, path);
+                "%.1f MB in all); delete them unless another job is writing '%s' now", n[0],
+                path, one[0], n[0] > 1 ? " and others" : "", bytes[0] / 1e6, path);
+  if (n[1])
+    cs_log_warn("%d earlier version(s) of '%s', kept while an interrupted command replaced it, "
+                "remain (%s%s, %.1f MB in all); '%s' is the newer one: rename one back to get "
+                "the earlier results, or delete them", n[1], path, one[1],
+                n[1] > 1 ? " and others" : "", bytes[1] / 1e6, path);
 }
 
 static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
@@ -556,12 +574,18 @@ static void name_reserve(cs_out_t *out) {
 
 static int reserve(cs_out_t *out) {
   int status = CS_OK, fd = -1;
-  static const char zeros[1 << 16];
+  /* Bytes a compressing file system (ZFS, btrfs) cannot shrink: zeros would be holes. */
+  static char noise[1 << 16];
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < sizeof noise; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    noise[i] = (char)(x >> 56);
+  }
   fd = open(out->reserve_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
   CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
            out->reserve_path, strerror(errno));
   for (size_t done = 0; done < CS_RESERVE_BYTES;) {
-    ssize_t w = write(fd, zeros, sizeof zeros);
+    ssize_t w = write(fd, noise, sizeof noise);
     CS_CHECK(w > 0 || errno == EINTR, CS_EOUTPUT,
              "cannot write output '%s': %s (no room for even %d KiB in its directory; a full "
              "disk or a used-up quota?)", out->final_path, strerror(errno),
@@ -583,7 +607,7 @@ static void unlink_reserve(cs_out_t *out) {
     struct statvfs fs;
     char dir[4096], base[4096];
     split_path(out->final_path, dir, sizeof dir, base, sizeof base);
-    out->full_at_close = statvfs(dir, &fs) == 0 && fs.f_bfree == 0;
+    out->full_at_close = statvfs(dir, &fs) == 0 && no_room(&fs);
     unlink(out->reserve_path);
   }
   cs_signal_remove_on_exit(out->reserve_path, 0);
@@ -620,7 +644,7 @@ static int verify_written(cs_out_t *out) {
   char dir[4096], base[4096];
   struct statvfs fs;
   split_path(out->final_path, dir, sizeof dir, base, sizeof base);
-  if (out->full_at_close || (statvfs(dir, &fs) == 0 && fs.f_bfree == 0))
+  if (out->full_at_close || (statvfs(dir, &fs) == 0 && no_room(&fs)))
     return cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
                         "the file system of '%s' is full after writing it: the output may be "
                         "incomplete, so it was not published", out->final_path);
@@ -676,11 +700,16 @@ int cs_out_commit(cs_out_t *out) {
   CS_TRY(cs_par_agree(ctx, status));
   CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? verify_written(out) : CS_OK));
   int local = CS_OK;
-  if (ctx->rank == 0 && cs_signal_rename(out->tmp_path, out->final_path, out->image) != 0)
+  char bak[4200] = "";
+  if (ctx->rank == 0 &&
+      cs_signal_rename(out->tmp_path, out->final_path, out->image, bak, sizeof bak) != 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
                          out->tmp_path, out->final_path, strerror(errno));
   CS_TRY(cs_par_agree(ctx, local));
-  if (ctx->rank != 0 && !out->image) cs_signal_published_elsewhere(out->tmp_path, out->final_path);
+  if (!out->image) { /* the other ranks learn what rank 0 kept of the replaced file */
+    CS_TRY(cs_par_bcast(ctx, bak, sizeof bak, 0));
+    if (ctx->rank != 0) cs_signal_published_elsewhere(out->tmp_path, out->final_path, bak);
+  }
   free(out);
   return CS_OK;
 fail:

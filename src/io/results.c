@@ -292,6 +292,7 @@ fail:
 int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t len,
                        const char *what) {
   int status = CS_OK;
+  char bak[4200] = "";
   if (ctx->rank == 0) {
     char a[4096], b[4096], tmp[8300];
     snprintf(a, sizeof a, "%s", path);
@@ -301,7 +302,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
     FILE *f = fopen(tmp, "wb");
     int ok = f && fwrite(text, 1, len, f) == len;
     if (f && fclose(f) != 0) ok = 0;
-    if (!ok || cs_signal_rename(tmp, path, 0) != 0) {
+    if (!ok || cs_signal_rename(tmp, path, 0, bak, sizeof bak) != 0) {
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot write %s '%s': %s", what,
                             path, strerror(errno));
       unlink(tmp);
@@ -309,6 +310,7 @@ int cs_io_publish_text(cs_ctx_t *ctx, const char *path, const char *text, size_t
     cs_signal_remove_on_exit(tmp, 0);
   }
   status = cs_par_agree(ctx, status);
-  if (status == CS_OK && ctx->rank != 0) cs_signal_published_elsewhere("", path);
+  if (status == CS_OK) status = cs_par_bcast(ctx, bak, sizeof bak, 0);
+  if (status == CS_OK && ctx->rank != 0) cs_signal_published_elsewhere("", path, bak);
   return status;
 }
