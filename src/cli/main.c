@@ -145,6 +145,27 @@ int main(int argc, char **argv) {
       cs_log_warn("--threads %lld exceeds the CPUs that %lld of %d rank(s) may run on (as few as "
                   "%lld; process binding?); threads will share cores",
                   (long long)threads, (long long)over, ctx.size, (long long)fewest);
+    /* The node as a whole: ranks that each fit their CPUs can still share them (unbound ranks,
+     * or OMP_NUM_THREADS given to every rank). Ranks beyond the CPUs are the user's choice
+     * (mpirun asks for --oversubscribe); threads beyond one per rank are warned of, once. */
+    int64_t node_threads = 0;
+    int node_cpus = 1;
+    const int64_t mine = threads > 0 ? threads : omp_get_max_threads();
+    if (status == CS_OK)
+      status = cs_par_agree(&ctx, cs_par_node_threads(&ctx, mine, &node_threads, &node_cpus));
+    int64_t crowded = node_threads > (node_cpus > node_ranks ? node_cpus : node_ranks);
+    if (status == CS_OK)
+      status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &crowded, 1, CS_DT_I64, CS_OP_MAX));
+    if (status == CS_OK && crowded && !over && ctx.rank == 0 && !cs_opt_bool(&opts, "quiet")) {
+      const int fit = node_cpus / node_ranks > 1 ? node_cpus / node_ranks : 1;
+      if (node_threads > (node_cpus > node_ranks ? node_cpus : node_ranks))
+        cs_log_warn("%lld threads in all on a node whose %d rank(s) may run on %d CPUs; threads "
+                    "will share cores (use --threads %d, or leave --threads and OMP_NUM_THREADS unset)",
+                    (long long)node_threads, node_ranks, node_cpus, fit);
+      else
+        cs_log_warn("the ranks of some node run more threads in all than its CPUs; threads will "
+                    "share cores (leave --threads and OMP_NUM_THREADS unset for one share each)");
+    }
     if (threads > 0) omp_set_num_threads((int)threads);
     ctx.threads = omp_get_max_threads();
     if (status == CS_OK) status = cs_par_agree(&ctx, cmd->run(&ctx, &opts));

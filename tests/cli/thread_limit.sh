@@ -3,7 +3,8 @@
 # pipeline (`custseg run`: features, k-means++ races, k-means, indices, persona medians, churn
 # training and scores, CLV, ROI sums) under OMP_THREAD_LIMIT=2 with --threads 4, so that fewer
 # threads run than the per-thread work space was made for, equals its one-thread results.
-# Also: more --threads than any rank's CPUs gives one warning, from rank 0, counting the ranks.
+# Also: more --threads than any rank's CPUs gives one warning, from rank 0, counting the ranks,
+# and more threads in all than a node's CPUs (OMP_NUM_THREADS to every rank) another.
 # usage: thread_limit.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 dir="$CS_TEST_DIR/thread_limit" && rm -rf "$dir" && mkdir -p "$dir/one" "$dir/limited"
@@ -32,4 +33,18 @@ n=$(grep -c "exceeds the CPUs" "$dir/warn.txt" || true)
 grep -q "warning \[rank 0\]: --threads $many exceeds the CPUs that 3 of 3 rank(s) may run on" "$dir/warn.txt" ||
   { cat "$dir/warn.txt"; fail "the thread warning does not count the ranks"; }
 echo "ok: --threads $many on 3 ranks gives one warning"
+# OMP_NUM_THREADS given to every rank, each within its own CPUs, but more in all than the
+# node's: one warning with the totals; one thread per rank (even more ranks than CPUs, the
+# user's choice) gives none.
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+timeout 300 $MPIEXEC --oversubscribe -n 2 -x OMP_NUM_THREADS="$cpus" "$CUSTSEG" generate --customers 1000 \
+  --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate with OMP_NUM_THREADS=$cpus failed"; }
+n=$(grep -c "threads in all on a node" "$dir/warn.txt" || true)
+[ "$n" = 1 ] || { cat "$dir/warn.txt"; fail "$n node warnings for 2 ranks x $cpus threads, expected 1"; }
+grep -q "warning \[rank 0\]: $((2 * cpus)) threads in all on a node whose 2 rank(s) may run on" "$dir/warn.txt" ||
+  { cat "$dir/warn.txt"; fail "the node warning does not give the totals"; }
+timeout 300 $MPIEXEC --oversubscribe -n 3 -x OMP_NUM_THREADS=1 "$CUSTSEG" generate --customers 1000 \
+  --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate on 3 ranks failed"; }
+grep -q "share cores" "$dir/warn.txt" && { cat "$dir/warn.txt"; fail "a thread warning for one thread per rank"; }
+echo "ok: $cpus threads on each of 2 ranks give one warning with the totals, one thread per rank none"
 rm -rf "$dir"
