@@ -102,12 +102,19 @@ static void results_args(args_t *a, const stage_run_t *st, const char *dir, int 
     if (res[i].stage < upto && st[res[i].stage].ran) cs__run_add_path(a, res[i].flag, dir, res[i].file);
 }
 
-/* Create the output directory when missing (its parent must exist). Collective. */
-static int make_dir(cs_ctx_t *ctx, const char *dir) {
+/* Create the output directory when missing (its parent must exist); *created (may be NULL)
+ * says, on rank 0, whether this call made it. Collective. */
+static int make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
   int local = CS_OK;
-  if (ctx->rank == 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
-    local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot create --output-dir '%s': %s", dir,
-                         strerror(errno));
+  if (created) *created = 0;
+  if (ctx->rank == 0) {
+    if (mkdir(dir, 0777) == 0) {
+      if (created) *created = 1;
+    } else if (errno != EEXIST) {
+      local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot create --output-dir '%s': %s", dir,
+                           strerror(errno));
+    }
+  }
   int status = cs_par_agree(ctx, local);
   if (status != CS_OK) return status;
   struct stat sb;
@@ -439,7 +446,7 @@ fail:
 
 /* The whole pipeline on `input`, results under `dir`. Collective. */
 static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
-                    cJSON *summary) {
+                    cJSON *summary, int *created) {
   int status = CS_OK;
   stage_run_t st[N_STAGES] = {{0}};
   char key[17], ckpt[4200];
@@ -450,7 +457,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   cs_store_cache_start(cache_mb >= ((int64_t)1 << 40) ? SIZE_MAX : (size_t)cache_mb << 20);
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(cs__run_check_stage_options(ctx, o, st));
-  CS_TRY(make_dir(ctx, dir));
+  CS_TRY(make_dir(ctx, dir, created));
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
@@ -517,12 +524,16 @@ int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK;
   const char *input = cs_opt_str(o, "input"), *dir = cs_opt_str(o, "output-dir");
   cJSON *summary = NULL;
+  int created = 0; /* rank 0: --output-dir was made by this run */
   CS_CHECK(input, CS_EUSAGE, "run needs --input STORE");
   CS_CHECK(dir, CS_EUSAGE, "run needs --output-dir DIR");
   CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
-  CS_TRY(pipeline(ctx, o, input, dir, summary));
+  CS_TRY(pipeline(ctx, o, input, dir, summary, &created));
   CS_TRY(finish(ctx, o, dir, summary));
 fail:
+  /* A run that failed before writing anything leaves no empty directory it made itself
+   * (rmdir removes only an empty one: a recorded stage or checkpoint stays for --continue). */
+  if (status != CS_OK && created) (void)rmdir(dir);
   cJSON_Delete(summary);
   return status;
 }
@@ -563,7 +574,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
-  CS_TRY(make_dir(ctx, dir));
+  CS_TRY(make_dir(ctx, dir, NULL));
   /* demo's own files too: the store it generates, its config and generate's summary */
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir,
                        (const char *const[]){"customers.h5", "demo.ini", "generate.json", NULL}));
@@ -591,7 +602,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
                 mb, "--quiet"};
   CS_TRY(cs_par_agree(ctx, cs_opts_parse(&ro, "run", cs_opt_bool(o, "quiet") ? 7 : 6, rv)));
   CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
-  CS_TRY(pipeline(ctx, &ro, store, dir, summary));
+  CS_TRY(pipeline(ctx, &ro, store, dir, summary, NULL));
   CS_TRY(finish(ctx, o, dir, summary));
 
   /* The run cleared DIR of earlier results: a table or report there is this run's. */

@@ -215,6 +215,10 @@ PY
                   "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; x = g["customer_id"][...]; del g["customer_id"]; g["customer_id"] = x.astype(np.uint64) + np.uint64(2**63)' "$dir/in.h5"
                   want=2 needle="/customers/customer_id holds 92233720368547"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
+  # run refuses the store before any stage: the --output-dir it made is not left behind empty
+  run_new_dir_duplicate_ids) store duplicate_ids; absent="$dir/newrun"
+                  want=2 needle="2 duplicated customer_id values (e.g. "
+                  cmd=(run --input "$dir/in.h5" --output-dir "$dir/newrun") ;;
   run_input_in_output_dir) store good  # run clears its files in --output-dir: never the store
                   mkdir -p "$dir/run" && cp "$dir/in.h5" "$dir/run/roi.h5"
                   keep="$dir/run/roi.h5" kept="$dir/in.h5"
@@ -371,6 +375,9 @@ left=$(find "$dir/out" "$(dirname "$output")" -maxdepth 1 \( -name 'out.h5' -o -
 # early=1: the error comes before the features are built (no stage log line after it)
 if [ -n "${early:-}" ] && grep -q 'customers x .* features' "$dir/stdout" "$dir/stderr"; then
   echo "FAIL: the error came after the features were built"; fail=1
+fi
+if [ -n "${absent:-}" ] && [ -e "$absent" ]; then
+  echo "FAIL: $absent was left behind: $(ls -A "$absent" | head -5 | tr '\n' ' ')"; fail=1
 fi
 if [ -n "${keep:-}" ] && ! cmp -s "$kept" "$keep"; then
   echo "FAIL: run removed or changed its input $keep"; fail=1
