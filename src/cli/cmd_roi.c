@@ -32,14 +32,33 @@ fail:
   return status;
 }
 
-/* A reserved column as doubles (*v = NULL when the store has no such column). Collective. */
-static int read_column(cs_ctx_t *ctx, cs_stage_t *st, const char *name, double **v) {
+/* A reserved column as doubles (*v = NULL when the store has no such column); `money`: its
+ * values are amounts, so a categorical column (codes, not amounts) is refused. Collective. */
+static int read_column(cs_ctx_t *ctx, cs_stage_t *st, const char *name, int money, double **v) {
   int status = CS_OK;
   const cs_column_t *c = cs_store_column(st->store, name);
   *v = NULL;
   if (!c) return CS_OK; /* the same metadata on every rank */
   CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA, "%s: /customers/%s is not numeric: %s",
            st->store->path, name, c->type_desc);
+  if (money && c->n_categories > 0) {
+    /* The level that is not a number is what made it text (import's 'n/a'). */
+    const char *text = c->categories[0];
+    for (int q = 0; q < c->n_categories; q++) {
+      char *end = NULL;
+      (void)strtod(c->categories[q], &end);
+      if (end == c->categories[q] || *end) {
+        text = c->categories[q];
+        break;
+      }
+    }
+    CS_FAIL(CS_EDATA,
+            "%s: /customers/%s is categorical (%d levels, such as '%s'), not amounts: a money "
+            "column must hold numbers (import stores a column with text in it as categorical; "
+            "declare it as float64 in import's --schema and list its missing-value marks in "
+            "--na-values)",
+            st->store->path, name, c->n_categories, text);
+  }
   *v = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, sizeof **v), name);
   CS_TRY(cs_par_agree(ctx, *v ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_par_agree(ctx, cs_store_read(st->store, name, st->part.offset, st->part.n_local,
@@ -59,7 +78,7 @@ static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, const char
   /* "holdout" and "control" are the untreated group of a campaign */
   const cs_flag_role_t role = strcmp(name, "treated") ? CS_FLAG_EVENT : CS_FLAG_TREATED;
   if (c) CS_TRY(cs_features_flag_values(st->store->path, c, role, positive, NULL, &one, &zero));
-  CS_TRY(read_column(ctx, st, name, &v));
+  CS_TRY(read_column(ctx, st, name, 0, &v));
   if (!v) return CS_OK;
   *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);
   CS_TRY(cs_par_agree(ctx, *flag ? CS_OK : CS_ENOMEM));
@@ -216,7 +235,7 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   lab = cs_alloc(cs_bytes(nb, sizeof *lab), "segments");
   CS_TRY(cs_par_agree(ctx, lab ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", N, st.part.offset, n, lab));
-  for (int j = 0; j < 3; j++) CS_TRY(read_column(ctx, &st, reserved[j], &col[j]));
+  for (int j = 0; j < 3; j++) CS_TRY(read_column(ctx, &st, reserved[j], 1, &col[j]));
   /* The observed churn comes from the churn model's own label column when there is one. */
   char label[CS_NAME_MAX] = "churned", positive[128] = "";
   if (churn) CS_TRY(churn_label(ctx, churn, label, sizeof label, positive, sizeof positive));

@@ -319,6 +319,14 @@ EOF
                   want=2 needle="/customers/revenue is not numeric"
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
                        --summary "$summary") ;;
+  # a revenue column imported with an 'n/a' in it is categorical: its codes had been summed as
+  # money (exit 0, revenue 6 instead of 450.75)
+  roi_categorical_revenue) store good
+                  "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; g["revenue"] = (np.arange(40) % 3).astype(np.int32); g["revenue"].attrs["categories"] = ["100.5", "300", "n/a"]' "$dir/in.h5"
+                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  want=2 needle="/customers/revenue is categorical (3 levels, such as 'n/a'), not amounts"
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
+                       --summary "$summary") ;;
   roi_csv_unwritable) store good
                   run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
                   want=3 needle="cannot write CSV table '$dir/missing/t.csv': directory '$dir/missing'"
