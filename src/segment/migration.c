@@ -32,10 +32,11 @@ static int owner_of(int64_t id, int size) {
 
 /* The previous run's (id, label) pairs, and this run's when m is given, sent to the owners of
  * the ids' hashes; *recv comes back sorted by id, then run. psize (kp values) counts the
- * previous segments' customers on this rank, *bad its labels outside -1..kp-1 (not sent). */
+ * previous segments' customers on this rank, *bad its labels outside -1..kp-1 (not sent), and
+ * *vhash (when not NULL) adds up this rank's part of the previous run's verification hash. */
 static int exchange(cs_ctx_t *ctx, const cs_previous_t *prev, const cs_matrix_t *m,
                     const cs_kmeans_result_t *r, rec_t **recv, int64_t *n_recv, int64_t *psize,
-                    int64_t *bad) {
+                    int64_t *bad, uint64_t *vhash) {
   int status = CS_OK;
   const int kp = prev->k, size = ctx->size;
   const int64_t n_this = m ? m->n : 0;
@@ -65,6 +66,10 @@ static int exchange(cs_ctx_t *ctx, const cs_previous_t *prev, const cs_matrix_t 
     /* A customer without a previous segment (-1) is sent too, so a repeated id is found
      * whatever its labels; it joins as "not in the previous run". */
     if (plab[i] >= 0) psize[plab[i]]++;
+    if (plab[i] >= 0 && vhash) { /* the pairs lloyd.c hashed: every customer with a segment */
+      const int64_t pair[2] = {pid[i], plab[i]};
+      *vhash += XXH3_64bits(pair, sizeof pair);
+    }
     counts[owner_of(pid[i], size)]++;
   }
   for (int64_t i = 0; i < n_this; i++) counts[owner_of(m->id[i], size)]++;
@@ -110,12 +115,25 @@ fail:
 int cs_previous_check(cs_ctx_t *ctx, const cs_previous_t *prev) {
   int status = CS_OK;
   rec_t *recv = NULL;
+  uint64_t vhash = 0;
   int64_t n_recv = 0, *red = calloc((size_t)prev->k + 2, sizeof *red);
   CS_TRY(cs_par_agree(ctx, red ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-  CS_TRY(exchange(ctx, prev, NULL, NULL, &recv, &n_recv, red + 2, &red[0]));
+  CS_TRY(exchange(ctx, prev, NULL, NULL, &recv, &n_recv, red + 2, &red[0], &vhash));
   red[1] = repeats(recv, n_recv);
   CS_TRY(cs_par_allreduce(ctx, red, 2, CS_DT_I64, CS_OP_SUM));
   CS_TRY(check_previous(prev, red[0], red[1]));
+  /* Labels or ids changed after the file was written (in range, so nothing above sees it)
+   * would report migrations that never happened: the file's own hash must still hold. */
+  CS_TRY(cs_par_allreduce(ctx, &vhash, 1, CS_DT_U64, CS_OP_SUM));
+  if (prev->verification_hash[0]) {
+    char got[32];
+    snprintf(got, sizeof got, "%016llx", (unsigned long long)vhash);
+    CS_CHECK(!strcmp(got, prev->verification_hash), CS_EDATA,
+             "--previous %s: /segments/customer_id and /segments/labels give the verification "
+             "hash %s, not the %s in /segments@verification_hash: the file was changed after it "
+             "was written, or is damaged",
+             prev->path, got, prev->verification_hash);
+  }
 fail:
   cs_free(recv);
   free(red);
@@ -134,7 +152,7 @@ int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_
   red = calloc((size_t)(cells + kp + 2), sizeof *red);
   CS_TRY(cs_par_agree(ctx, red ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   int64_t *psize = red + cells, *bad = psize + kp, *dups = bad + 1;
-  CS_TRY(exchange(ctx, prev, m, r, &recv, &n_recv, psize, bad));
+  CS_TRY(exchange(ctx, prev, m, r, &recv, &n_recv, psize, bad, NULL));
   *dups = repeats(recv, n_recv);
 
   /* Each id here has at most one record per run; count (previous, this) pairs, with kp for

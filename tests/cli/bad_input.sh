@@ -176,7 +176,7 @@ PY
   previous_missing) store good; want=2 needle="cannot open --previous '$dir/absent.h5': No such file or directory"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
-  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range)
+  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
                     --quiet >/dev/null 2>&1
@@ -205,6 +205,10 @@ PY
                       # found before the features and the fit (it had failed only after the fit)
                       previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids" early=1
                         "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); c = f["segments/customer_id"]; x = c[...]; x[5] = x[6]; c[...] = x; l = f["segments/labels"]; y = l[...]; y[5] = -1; l[...] = y' "$dir/prev.h5" ;;
+                      # labels changed within range: a migration that never happened (it was
+                      # reported as one, exit 0); the file's own verification hash catches it
+                      previous_labels_edited) needle="--previous $dir/prev.h5: /segments/customer_id and /segments/labels give the verification hash" early=1
+                        "$PYTHON" -c 'import h5py, sys; l = h5py.File(sys.argv[1], "r+")["segments/labels"]; y = l[...]; y[:6] = 1 - y[:6]; l[...] = y' "$dir/prev.h5" ;;
                       previous_label_out_of_range) needle="--previous $dir/prev.h5: /segments/labels has 1 values outside -1..1" early=1
                         "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/labels"][30] = 2' "$dir/prev.h5" ;;
                     esac
