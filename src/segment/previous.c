@@ -52,11 +52,20 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
   if (!strcmp(units, "original"))
     for (int64_t q = 0; q < k; q++)
       for (int j = 0; j < f->d; j++) {
-        /* A run that gave a feature weight 0 stores NaN for it (docs/segments.md). */
-        CS_CHECK(!isnan(c[q * f->d + j]) || !(f->weight[j] > 0), CS_EUSAGE,
-                 "%s has no value for feature '%s' (NaN: the run that wrote it gave the feature "
-                 "weight 0, this run gives it %g); use the same --feature-weights", what,
-                 f->names[j], f->weight[j]);
+        /* A run that gave a feature weight 0 stores NaN for it in every segment
+         * (docs/segments.md); NaN in some segments only is a damaged or edited value. */
+        if (isnan(c[q * f->d + j]) && f->weight[j] > 0) {
+          int64_t valued = 0;
+          for (int64_t p = 0; p < k; p++) valued += !isnan(c[p * f->d + j]);
+          CS_CHECK(valued > 0, CS_EUSAGE,
+                   "%s has no value for feature '%s' (NaN: the run that wrote it gave the "
+                   "feature weight 0, this run gives it %g); use the same --feature-weights",
+                   what, f->names[j], f->weight[j]);
+          CS_FAIL(CS_EDATA,
+                  "%s has NaN for feature '%s' in segment %lld but values in %lld other "
+                  "segment(s): the file is damaged or was edited",
+                  what, f->names[j], (long long)q, (long long)valued);
+        }
         c[q * f->d + j] = cs_features_from_original(f, j, c[q * f->d + j]);
       }
   else

@@ -176,7 +176,7 @@ PY
   previous_missing) store good; want=2 needle="cannot open --previous '$dir/absent.h5': No such file or directory"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
-  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited)
+  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited|previous_centroid_nan)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
                     --quiet >/dev/null 2>&1
@@ -209,6 +209,9 @@ PY
                       # reported as one, exit 0); the file's own verification hash catches it
                       previous_labels_edited) needle="--previous $dir/prev.h5: /segments/customer_id and /segments/labels give the verification hash" early=1
                         "$PYTHON" -c 'import h5py, sys; l = h5py.File(sys.argv[1], "r+")["segments/labels"]; y = l[...]; y[:6] = 1 - y[:6]; l[...] = y' "$dir/prev.h5" ;;
+                      # NaN in one segment only: damaged, not "the run gave the feature weight 0"
+                      previous_centroid_nan) needle="--previous $dir/prev.h5:/segments/centroids has NaN for feature 'income' in segment 1 but values in 1 other segment(s): the file is damaged or was edited"
+                        "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/centroids"][1, 1] = float("nan")' "$dir/prev.h5" ;;
                       previous_label_out_of_range) needle="--previous $dir/prev.h5: /segments/labels has 1 values outside -1..1" early=1
                         "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/labels"][30] = 2' "$dir/prev.h5" ;;
                     esac
