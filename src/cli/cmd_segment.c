@@ -48,7 +48,8 @@ static int given(const cs_opts_t *o, const char *name) {
 }
 
 /* The log lines and the summary's `migration` object of a run with --previous. Local. */
-static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r) {
+static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r,
+                          const char *previous) {
   char list[2][256];
   for (int w = 0; w < 2; w++) {
     int n = w ? mig->n_vanished : mig->n_appeared;
@@ -62,10 +63,16 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
   cs_log_info("previous: %d segments matched to %d previous ones (total centroid distance "
               "%.4g, standardized); appeared: %s; vanished: %s",
               mig->kn - mig->n_appeared, mig->kp, mig->match_cost, list[0], list[1]);
-  cs_log_info("migration: %lld customers in both runs, %.2f%% of them in the segment matched "
-              "to their previous one; %lld new, %lld departed; adjusted Rand index %.6f",
-              (long long)mig->both, mig->both ? 100.0 * (double)mig->stayed / (double)mig->both : 0,
-              (long long)mig->added, (long long)mig->departed, mig->ari);
+  if (mig->both)
+    cs_log_info("migration: %lld customers in both runs, %.2f%% of them in the segment matched "
+                "to their previous one; %lld new, %lld departed; adjusted Rand index %.6f",
+                (long long)mig->both, 100.0 * (double)mig->stayed / (double)mig->both,
+                (long long)mig->added, (long long)mig->departed, mig->ari);
+  else /* another store's results, or ids renumbered since: nothing can be followed */
+    cs_log_warn("--previous %s shares no customer_id with this store (%lld customers there, "
+                "%lld here): no customer can be followed between the runs, and its segment ids "
+                "are kept on the centroids alone; is it the results of this customer base?",
+                previous, (long long)mig->departed, (long long)mig->added);
   int64_t ld = mig->kn + 1;
   for (int q = 0; q < mig->kn; q++) {
     int p = mig->previous_id[q];
@@ -470,7 +477,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_TRY(cs_segment_rematch(ctx, &m, f, &prev, &r, &mig));
     CS_TRY(cs_segment_migration(ctx, &m, &prev, &r, &mig));
     cs_timer_stop(&ctx->timers, "migration");
-    log_migration(&mig, &r);
+    log_migration(&mig, &r, previous);
   }
   CS_TRY(cs_segment_verify(ctx, &m, f->n_used, &r));
   /* After any renumbering, so the personas carry the final segment ids. */

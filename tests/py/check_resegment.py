@@ -330,6 +330,21 @@ if "was fitted with other feature settings (--scale zscore there, robust here)" 
 if "other feature settings" in p4.stderr:
     fail("a previous run with the same settings was warned of")
 
+# Results of another customer base (no customer_id in common): a warning that nothing can be
+# followed (it had logged "0.00% of 0 customers" as if all were well).
+other = path("other_ids.h5")
+subprocess.run(["cp", r1, other], check=True)
+with h5py.File(other, "r+") as f:
+    c = f["segments/customer_id"]
+    c[...] = c[...] + 10**9
+    del f["segments"].attrs["verification_hash"]  # it no longer holds for the new ids
+p6 = su.custseg(1, "segment", "--input", m2, "--output", path("other_out.h5"), "--previous",
+                other, "--max-iter", 2)
+if "shares no customer_id with this store" not in p6.stderr:
+    fail(f"a previous file of other customers: no warning: {p6.stderr[-300:]}")
+if "shares no customer_id" in p4.stderr:
+    fail("a previous file of the same customers was warned of as sharing none")
+
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
     fail(f"temporary files left: {left}")
