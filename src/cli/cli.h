@@ -78,6 +78,9 @@ cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_summary_timers(cs_ctx_t *ctx, cJSON *summary);
 /* Write the summary to `path` atomically (rank 0), agreed. Collective. */
 int cs_summary_write(cs_ctx_t *ctx, cJSON *summary, const char *path);
+/* json as indented text whose numbers read back to the same doubles (NaN and inf: null);
+ * free() it. Local. */
+char *cs_json_print(const cJSON *json);
 /* End of a command: reduce the stage timers, log them from rank 0, add them to the
  * summary and write it when --summary was given. Collective. */
 int cs_summary_finish(cs_ctx_t *ctx, const cs_opts_t *o, cJSON *summary);

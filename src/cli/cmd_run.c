@@ -286,7 +286,7 @@ static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) 
   cJSON *t = cJSON_CreateObject();
   for (int i = 0; t && i < N_STAGES; i++)
     if (st[i].ran && !st[i].kept) cJSON_AddNumberToObject(t, cs__run_stage_names[i], st[i].seconds);
-  char *text = t ? cJSON_Print(t) : NULL;
+  char *text = t ? cs_json_print(t) : NULL;
   cJSON_Delete(t);
   snprintf(path, sizeof path, "%s/stage_times.json", dir);
   int status = text ? write_text(ctx, path, text)

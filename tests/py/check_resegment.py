@@ -181,6 +181,14 @@ def check_migration(tag, res, summ, kn):
     for got in (m["adjusted_rand_index"], res["prev_attrs"]["adjusted_rand_index"]):
         if abs(got - ari) > 1e-12:
             fail(f"{tag}: adjusted Rand index {got!r}, scikit-learn {ari!r}")
+    # The summary holds the results file's values, to the bit (cJSON's own printing had
+    # dropped the last digit of some: 0.83913801043311 for 0.8391380104331099).
+    if m["adjusted_rand_index"] != res["prev_attrs"]["adjusted_rand_index"]:
+        fail(f"{tag}: summary's adjusted Rand index {m['adjusted_rand_index']!r}, results file's "
+             f"{res['prev_attrs']['adjusted_rand_index']!r}")
+    for name in ("drift", "drift_standardized"):
+        if list(m[name]) != [None if np.isnan(v) else float(v) for v in res["prev"][name]]:
+            fail(f"{tag}: summary's {name} {m[name]} is not the results file's {res['prev'][name]}")
     # The matching: previous_id a partial permutation, ids in 0..K-1, drifts are distances.
     pid = res["prev"]["previous_id"]
     if res["labels"].min() < 0 or res["labels"].max() >= kn or len(pid) != kn:
