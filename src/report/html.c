@@ -111,6 +111,12 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
     return;
   }
   double a = fabs(v);
+  /* Beyond 10^15 a double's 16 digits do not fill the grouped digits (they are rounding
+   * noise, and 10^300 would not fit the cell): scientific notation, 4 digits. */
+  if (a >= 1e15 && (f == CS__INT || f == CS__MONEY || f == CS__G)) {
+    snprintf(out, len, "%.4g", v);
+    return;
+  }
   switch (f) {
   case CS__INT: grouped(out, len, v, 0); break;
   case CS__MONEY: grouped(out, len, v, 2); break; /* cents always: one column, one format */

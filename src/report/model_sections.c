@@ -156,7 +156,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       {F_CHURN_OBSERVED, "churn (observed)", CS__PCT},
       {F_CHURN_SCORE, "churn (predicted)", CS__PCT}, {F_CLV_MEAN, "CLV / customer", CS__MONEY},
       {F_AT_RISK, "revenue at risk (churn \xc3\x97 CLV)", CS__MONEY},
-      {F_ROI, "ROI (descriptive)", CS__G}};
+      {F_ROI, "ROI (descriptive, ratio)", CS__G}};
   const int nc = (int)(sizeof cols / sizeof *cols);
   /* The action second, so that no window width or screenshot loses it; the campaign's
    * money figures with their intervals, so an incremental ROI is read with its uncertainty. */
@@ -167,7 +167,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__th(b, "uplift [95%]", 0);
   cs__th(b, "incremental revenue [95%]", 0);
   cs__th(b, "campaign cost", 0);
-  cs__th(b, "incremental ROI", 0);
+  cs__th(b, "incremental ROI (ratio)", 0);
   cs__put(b, "</tr>\n");
   char name[160];
   for (int64_t i = 0; i < r->roi_rows; i++) {
@@ -192,11 +192,13 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__put(b, "</table></div>\n");
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
             "all customers of the store, those without a segment included; ROI is all "
-            "revenue against all cost of the row's customers, not a campaign's effect; revenue "
+            "revenue against all cost of the row's customers, not a campaign's effect, as a ratio "
+            "(0.25: a return of 25% of the cost); revenue "
             "at risk is the predicted churn times the discounted CLV over its horizon (the CLV "
             "section), not the recorded revenue; uplift in "
             "percentage points (treated minus control conversion rate; in the total row the "
-            "segments' uplifts weighted by their treated customers); "
+            "other rows' uplifts, the no-segment row's included, weighted by their treated "
+            "customers); "
             "\xe2\x80\x93 marks a value whose input is absent or whose denominator is 0.",
          roi_path);
   cs__section_end(b);

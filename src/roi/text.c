@@ -59,15 +59,21 @@ static void segment_label(int64_t s, char *buf, size_t len) {
     snprintf(buf, len, "%lld", (long long)s);
 }
 
+/* printf of v with fmt, without the sign of a value that rounds to zero ("-0", "-0.00"). */
+static void format(char *buf, size_t len, const char *fmt, double v) {
+  snprintf(buf, len, fmt, v);
+  if (buf[0] == '-' && strspn(buf + 1, "0.") == strlen(buf + 1)) memmove(buf, buf + 1, strlen(buf));
+}
+
 /* A cell: printf of v with fmt (scaled), or "n/a" for NaN. */
 static void cell(FILE *f, const char *fmt, double v, double scale) {
-  if (isnan(v))
+  char a[400];
+  if (isnan(v)) {
     fputs(" n/a |", f);
-  else {
-    fputc(' ', f);
-    fprintf(f, fmt, v * scale);
-    fputs(" |", f);
+    return;
   }
+  format(a, sizeof a, fmt, v * scale);
+  fprintf(f, " %s |", a);
 }
 
 static void interval(FILE *f, const char *fmt, double v, double lo, double hi, double scale) {
@@ -75,10 +81,10 @@ static void interval(FILE *f, const char *fmt, double v, double lo, double hi, d
     fputs(" n/a |", f);
     return;
   }
-  char a[64], b[64], c[64];
-  snprintf(a, sizeof a, fmt, v * scale);
-  snprintf(b, sizeof b, fmt, lo * scale);
-  snprintf(c, sizeof c, fmt, hi * scale);
+  char a[400], b[400], c[400];
+  format(a, sizeof a, fmt, v * scale);
+  format(b, sizeof b, fmt, lo * scale);
+  format(c, sizeof c, fmt, hi * scale);
   if (isnan(lo))
     fprintf(f, " %s |", a);
   else
@@ -88,8 +94,9 @@ static void interval(FILE *f, const char *fmt, double v, double lo, double hi, d
 int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *title) {
   char seg[32];
   fprintf(f, "# %s\n\n", title);
-  fprintf(f, "Rates and shares in %%, amounts in the store's currency; n/a: the input is "
-             "absent or the denominator is 0. Formulas: docs/roi.md.\n\n");
+  fprintf(f, "Rates and shares in %%, amounts in the store's currency, ROI as a ratio "
+             "(0.25: a return of 25%% of the cost); n/a: the input is absent or the denominator "
+             "is 0. Formulas: docs/roi.md.\n\n");
   fprintf(f, "| segment | customers | share | revenue | revenue per customer | CAC | "
              "marketing cost | conversions | conversion rate | churn (observed) | "
              "churn (predicted) | CLV (mean) | CLV (total) | revenue at risk | ROI |\n");
@@ -116,7 +123,7 @@ int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *title) {
   fprintf(f, "\n## Campaign (treated against control)\n\n"
              "Uplift in percentage points with its 95%% interval (Newcombe); incremental "
              "revenue with its 95%% interval; ROI = (incremental revenue - campaign cost) / "
-             "campaign cost.\n\n");
+             "campaign cost, as a ratio.\n\n");
   fprintf(f, "| segment | treated | control | conversion treated | conversion control | "
              "uplift [95%%] | incremental conversions | incremental revenue [95%%] | "
              "campaign cost | incremental ROI | action |\n");

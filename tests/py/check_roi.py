@@ -23,6 +23,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -137,15 +138,17 @@ for r, o in zip(got, js):
         if name == "action":
             ok = x == (oracle.ACTIONS[r[name]] if r[name] >= 0 else None)
         else:
-            # cJSON prints 15 digits when they read back within a relative 2.2e-16 (its
-            # round-trip test is approximate), so the summary may be off in the last bit.
-            ok = oracle.same(float("nan") if x is None else x, r[name], 1e-15)
+            # exact: the summary prints the fewest digits that read back to the same double
+            # (cJSON's own printing had been off in the last bit for some)
+            ok = oracle.same(float("nan") if x is None else x, r[name], 0)
         if not ok:
             failures.append(f"summary segment {r['segment']} {name}: {x!r} vs {r[name]!r}")
 with open(path("roi1.md")) as f:
     md = f.read()
 if md.count("\n| ") != 2 * (len(got) + 1) or "## Campaign" not in md:
     failures.append("the Markdown file does not have both tables with a line per row")
+if re.search(r"[ \[]-0(\.0+)?[ ,\]]", md):
+    failures.append("the Markdown file shows a value that rounds to zero as -0")
 
 # 5a. Without the churn and CLV results.
 run(2, "roi", "--input", store, "--segment-results", seg, "--output", path("plain.h5"))

@@ -57,7 +57,7 @@ for text in "verification hash" "Customers per segment" "Standardized segment ce
             "Centroid drift per segment" "Where the customers went" "New customers" \
             "top; labels and columns attributes); shares of the customers with a segment" \
             "shares of all customers of the store, those without a segment included" \
-            "incremental revenue [95%]" "campaign cost" "ROI (descriptive)" \
+            "incremental revenue [95%]" "campaign cost" "ROI (descriptive, ratio)" "incremental ROI (ratio)" \
             "revenue at risk (churn × CLV)" "churn (predicted)"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
 done

@@ -5,6 +5,7 @@
 #include "custseg/roi.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,42 @@ static void zero_row_ranks(void **state) {
   local_free(&l);
 }
 
+/* The Markdown table: a value that rounds to zero has no sign (it had shown "-0" for
+ * -0.126 incremental conversions), and 1e300 is printed whole. Local. */
+static void markdown_cells(void **state) {
+  (void)state;
+  cs_roi_row_t rows[2];
+  memset(rows, 0, sizeof rows);
+  for (int i = 0; i < 2; i++) {
+    cs_roi_row_t *o = &rows[i];
+    o->segment = i ? CS_ROI_TOTAL : 0;
+    o->customers = 10;
+    o->share = 1;
+    o->revenue_total = i ? 1e300 : -0.004;
+    o->incremental_conversions = -0.126;
+    o->uplift = -0.00001, o->uplift_low = -0.2, o->uplift_high = 0.000001;
+    o->roi = -0.0001;
+    o->action = CS_ROI_ACTION_NONE;
+  }
+  cs_roi_t r;
+  memset(&r, 0, sizeof r);
+  r.k = 1;
+  r.rows = 2;
+  r.row = rows;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  assert_int_equal(cs_roi_write_markdown(f, &r, "t"), 0);
+  fclose(f);
+  if (strstr(text, " -0 ") || strstr(text, " -0.00 ") || strstr(text, " -0.000 ") || strstr(text, ", -0.00]"))
+    fail_msg("a value that rounds to zero printed with a sign:\n%s", text);
+  char whole[400];
+  snprintf(whole, sizeof whole, " %.2f |", 1e300); /* 304 characters: no longer cut at 64 */
+  assert_non_null(strstr(text, whole));
+  free(text);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(newcombe_published),
     cmocka_unit_test(totals_are_exact),
@@ -216,5 +253,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(absent_inputs_are_nan),
     cmocka_unit_test(segment_out_of_range),
     cmocka_unit_test(zero_row_ranks),
+    cmocka_unit_test(markdown_cells),
 };
 CS_TEST_MAIN(tests)

@@ -1,0 +1,38 @@
+/* tests/unit/test_report.c: how the HTML report writes numbers (src/report/html.c, cs__num):
+ * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
+ * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0", an en
+ * dash for NaN and infinities. Local. */
+#include "mpi_support.h"
+
+#include "../../src/report/report_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+static void expect(double v, cs__fmt_t f, const char *want) {
+  char got[128];
+  cs__num(got, sizeof got, v, f);
+  if (strcmp(got, want)) fail_msg("cs__num(%.17g, %d) gave '%s', wanted '%s'", v, (int)f, got, want);
+}
+
+static void numbers(void **state) {
+  (void)state;
+  expect(1234567.891, CS__MONEY, "1,234,567.89");
+  expect(-1234.5, CS__INT, "-1,234");
+  expect(-0.001, CS__MONEY, "0.00");
+  expect(-0.4, CS__INT, "0");
+  expect(999999999999999.0, CS__INT, "999,999,999,999,999");
+  expect(1e300, CS__MONEY, "1e+300");
+  expect(-2.5e17, CS__INT, "-2.5e+17");
+  expect(123456789012345678.0, CS__G, "1.235e+17");
+  expect(0.1234, CS__PCT, "12.3%");
+  expect(NAN, CS__MONEY, "\xe2\x80\x93");
+  expect(INFINITY, CS__INT, "\xe2\x80\x93");
+  expect(0.5, CS__G, "0.5");
+  expect(12345.6, CS__G, "12,346");
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(numbers),
+};
+CS_TEST_MAIN(tests)
