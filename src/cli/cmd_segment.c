@@ -229,6 +229,26 @@ static int warn_previous_settings(cs_ctx_t *ctx, const char *previous, const cs_
     cs_log_warn("--previous %s was fitted with other feature settings (%s): its segments are "
                 "matched and compared across that change as well as the customers'", previous,
                 what);
+  /* The data's own distribution, column by column (the rule of churn score's drift): spend
+   * recorded in cents instead of dollars moves every centroid although no customer moved. */
+  char moved[1024] = "";
+  size_t mo = 0;
+  for (int c = 0; c < f->n_cols && mo < sizeof moved; c++)
+    for (int e = 0; e < pf->n_cols && mo < sizeof moved; e++) {
+      const cs_feature_col_t *a = &pf->cols[e], *b = &f->cols[c];
+      if (strcmp(a->name, b->name) || a->n_levels || b->n_levels || a->log1p != b->log1p ||
+          !(a->std > 0) || !isfinite(a->mean) || !isfinite(b->mean) || !isfinite(b->std))
+        continue;
+      const double shift = (b->mean - a->mean) / a->std, ratio = b->std / a->std;
+      if (fabs(shift) > 1 || ratio > 4 || ratio < 0.25)
+        mo += (size_t)snprintf(moved + mo, sizeof moved - mo, "%s'%s' mean %.3g there, %.3g here "
+                               "(%.3g of its standard deviations), spread %.3g times",
+                               mo ? "; " : "", b->name, a->mean, b->mean, shift, ratio);
+    }
+  if (moved[0] && ctx->rank == 0)
+    cs_log_warn("--previous %s: features have moved since that run: %s (new units or a new "
+                "source? its segments are matched and compared across that change)",
+                previous, moved);
 fail:
   cs_features_free(pf);
   return status;
