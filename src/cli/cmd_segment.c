@@ -573,7 +573,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   summary_personas(sum, &ps);
   if (personas_csv) cJSON_AddStringToObject(sum, "personas_csv", personas_csv);
   CS_TRY(cs_summary_finish(ctx, o, sum));
-  /* Finished: a checkpoint of this run is stale now. */
+  /* Finished: the results stay whatever comes next (a Ctrl-C after the checkpoint below is
+   * gone must not withdraw them too), and a checkpoint of this run is stale now. */
+  cs_signal_keep_published();
   if (n_k == 1) cs_io_remove(ctx, ckpath);
 fail:
   if (out) cs_out_abort(out);

@@ -61,6 +61,21 @@ n=$(grep -E 'openat\(' trace.txt | grep -n -F ".s.json.tmp-" | head -1 | cut -d:
 replaced signal=SIGINT 130
 replaced error=ENOSPC 3
 
+# SIGINT just after segment removed its finished run's checkpoint: the results stay (they had
+# been withdrawn as "all or none" with the checkpoint already gone: nothing left at all).
+rm -rf out && mkdir out
+strace -o trace.txt -e trace=unlink,unlinkat "${seg[@]}" > /dev/null 2>&1 || fail "the run to trace failed"
+n=$(grep -E 'unlink(at)?\(' trace.txt | grep -n -F "\"out/s.h5.ckpt\"" | head -1 | cut -d: -f1)
+[ -n "$n" ] || fail "segment did not remove its checkpoint s.h5.ckpt"
+rm -rf out && mkdir out
+st=0
+strace -o /dev/null -e trace=unlink,unlinkat -e inject=unlink,unlinkat:signal=SIGINT:when="$n" \
+  "${seg[@]}" > /dev/null 2>&1 || st=$?
+left=$(cd out && find . -type f | sort | tr '\n' ' ')
+[ "$left" = "./p.csv ./s.h5 ./s.json " ] ||
+  fail "SIGINT as the checkpoint was removed (exit $st) left '$left', wanted the three results"
+echo "ok: SIGINT as segment removed its checkpoint: exit $st, the results stay"
+
 # run: SIGINT while the roi stage writes its CSV. The segment stage's outputs and the progress
 # record stay (--continue carries on from them); nothing of the roi stage does.
 KEEP="./personas.csv ./run.progress ./segments.h5 ./segments.json " interrupted_at ".roi.csv.tmp-" \
