@@ -18,6 +18,7 @@ enum {
   CS__TREATED, CS__CONTROL,                /* treated = 1, treated = 0 */
   CS__LABELLED, CS__CHURNED,               /* churned 0/1, churned 1 */
   CS__SCORE_N, CS__CLV_N, CS__RISK_N,      /* with a churn score, a CLV, both */
+  CS__REV2_OVER,                           /* treated/control revenue whose square overflows */
   CS__COUNTS,
   /* fixed-point sums */
   CS__REV = CS__COUNTS, CS__REV_T, CS__REV_C, CS__REV2_T, CS__REV2_C,

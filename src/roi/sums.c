@@ -120,6 +120,7 @@ static void add_customer(const pass_t *p, int64_t i, cs_fixed_t *a, cs_fixed_t *
     ADD(CS__REV, f);
     double sq = x * x;
     cs_fixed_t f2 = isfinite(sq) ? to_fixed(sq, p->scale[CS_ROI_Q_REVENUE_SQUARED]) : 0;
+    if (!isfinite(sq) && (tr == 0 || tr == 1)) ADD(CS__REV2_OVER, 1); /* no variance then */
     if (tr == 1) {
       ADD(CS__REV_N_T, 1);
       ADD(CS__REV_T, f);
@@ -188,7 +189,7 @@ static const char *slot_name(int slot) {
       "acquisition cost values", "known conversions", "conversions", "treated known conversions",
       "treated conversions", "control known conversions", "control conversions", "treated",
       "control", "churn labels", "churned", "churn scores", "CLV values", "churn x CLV values",
-      "revenue", "treated revenue", "control revenue", "treated revenue squared",
+      "revenue values whose square overflows", "revenue", "treated revenue", "control revenue", "treated revenue squared",
       "control revenue squared", "marketing cost", "treated marketing cost",
       "control marketing cost", "acquisition cost", "churn score", "CLV", "revenue at risk"};
   return slot >= 0 && slot < CS__SLOTS ? names[slot] : "?";

@@ -136,7 +136,9 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
     const double d = mt - mc;
     const double vt = variance(x[CS__REV_T], x[CS__REV2_T], c[CS__REV_N_T]);
     const double vc = variance(x[CS__REV_C], x[CS__REV2_C], c[CS__REV_N_C]);
-    const double se = sqrt(vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C]);
+    /* A revenue whose square overflows (beyond 1.3e154) leaves no variance to estimate. */
+    const double se = c[CS__REV2_OVER] ? NAN
+                                       : sqrt(vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C]);
     o->incremental_revenue = d * nt;
     o->incremental_revenue_low = (d - z * se) * nt;
     o->incremental_revenue_high = (d + z * se) * nt;
@@ -170,7 +172,8 @@ static const char *no_estimate(const cs_roi_row_t *o, int uplift) {
                                                             : NULL;
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
-             ? "has fewer than 2 treated or 2 control customers with a revenue value"
+             ? "has fewer than 2 treated or 2 control customers with a revenue value (or a "
+               "revenue beyond 1e154, whose square overflows)"
              : NULL;
 }
 
