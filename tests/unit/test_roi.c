@@ -178,6 +178,24 @@ static void absent_inputs_are_nan(void **state) {
   local_free(&l);
 }
 
+/* One treated customer's revenue beyond 1.3e154 (its square overflows): its segment's revenue
+ * interval is NaN; the other segments keep theirs (the square had been summed as 0, giving
+ * an interval of width 0). Collective. */
+static void overflowing_square(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 60);
+  for (int64_t j = 0; j < l.p.n_local; j++)
+    if (l.p.offset + j == 1) l.rev[j] = 1e300; /* row 1: segment 1, treated */
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_true(isnan(r.row[1].incremental_revenue_low) && isnan(r.row[1].incremental_revenue_high));
+  assert_true(isfinite(r.row[0].incremental_revenue_low) && isfinite(r.row[2].incremental_revenue_high));
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
 static void segment_out_of_range(void **state) {
   (void)state;
   local_t l;
@@ -254,5 +272,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(segment_out_of_range),
     cmocka_unit_test(zero_row_ranks),
     cmocka_unit_test(markdown_cells),
+    cmocka_unit_test(overflowing_square),
 };
 CS_TEST_MAIN(tests)
