@@ -21,9 +21,10 @@ const void *cs_par_native_comm(const cs_ctx_t *ctx);
 
 /* Number of ranks sharing this rank's node (MPI_COMM_TYPE_SHARED). Collective. */
 int cs_par_node_ranks(cs_ctx_t *ctx, int *n);
-/* The threads of all ranks on this rank's node (each passes its own) and the CPUs they may
- * run on together (the union of their affinity masks). Collective. */
-int cs_par_node_threads(cs_ctx_t *ctx, int64_t threads, int64_t *node_threads, int *node_cpus);
+/* The threads of all ranks on this rank's node (each passes its own) and, in cpus (a bit set
+ * of cpu_bytes bytes, each rank's own on entry), the CPUs they may run on together. Collective. */
+int cs_par_node_threads(cs_ctx_t *ctx, int64_t threads, unsigned char *cpus, int cpu_bytes,
+                        int64_t *node_threads);
 /* The MPI library's version line (for run summaries). Local. */
 void cs_par_library_version(char *buf, size_t len);
 

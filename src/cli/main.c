@@ -1,11 +1,15 @@
 /* cli/main.c: `custseg COMMAND [options]`. Starts MPI (works without mpirun too), parses the
  * options on every rank, runs the command, and turns the agreed status into one error line
  * from rank 0 and the documented exit status (docs/cli.md). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "cli.h"
 
 #include "custseg/build_info.h"
 
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +75,25 @@ static void report_error(const cs_ctx_t *ctx) {
   fprintf(stderr, "custseg: error: %s [rank %d, %s]\n", e->msg[0] ? e->msg : cs_strerror(e->status),
           e->rank, e->where[0] ? e->where : "?");
   fflush(stderr);
+}
+
+/* The CPUs this process may run on. With OMP_PLACES or OMP_PROC_BIND the runtime has bound the
+ * initial thread to its first place before main, so that thread's own mask holds one core:
+ * the places, made from the process's mask, list them all. */
+static void process_cpus(cpu_set_t *set) {
+  CPU_ZERO(set);
+  const int np = omp_get_num_places();
+  for (int p = 0; p < np; p++) {
+    int n = omp_get_place_num_procs(p), ids[1024];
+    if (n > 1024) n = 1024;
+    omp_get_place_proc_ids(p, ids);
+    for (int i = 0; i < n; i++)
+      if (ids[i] >= 0 && ids[i] < CPU_SETSIZE) CPU_SET(ids[i], set);
+  }
+  if (np > 0 && CPU_COUNT(set) > 0) return;
+  if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0) return;
+  CPU_ZERO(set); /* no mask known (over 1024 CPUs?): the runtime's count, numbered from 0 */
+  for (int c = 0; c < omp_get_num_procs() && c < CPU_SETSIZE; c++) CPU_SET(c, set);
 }
 
 int main(int argc, char **argv) {
@@ -148,11 +171,14 @@ int main(int argc, char **argv) {
     /* The node as a whole: ranks that each fit their CPUs can still share them (unbound ranks,
      * or OMP_NUM_THREADS given to every rank). Ranks beyond the CPUs are the user's choice
      * (mpirun asks for --oversubscribe); threads beyond one per rank are warned of, once. */
-    int64_t node_threads = 0;
-    int node_cpus = 1;
-    const int64_t mine = threads > 0 ? threads : omp_get_max_threads();
+    int64_t node_threads = 0, mine = threads > 0 ? threads : omp_get_max_threads();
+    if (mine > omp_get_thread_limit()) mine = omp_get_thread_limit(); /* what can run */
+    cpu_set_t cpus;
+    process_cpus(&cpus);
     if (status == CS_OK)
-      status = cs_par_agree(&ctx, cs_par_node_threads(&ctx, mine, &node_threads, &node_cpus));
+      status = cs_par_agree(&ctx, cs_par_node_threads(&ctx, mine, (unsigned char *)&cpus,
+                                                      (int)sizeof cpus, &node_threads));
+    const int node_cpus = CPU_COUNT(&cpus) > 0 ? CPU_COUNT(&cpus) : 1;
     int64_t crowded = node_threads > (node_cpus > node_ranks ? node_cpus : node_ranks);
     if (status == CS_OK)
       status = cs_par_agree(&ctx, cs_par_allreduce(&ctx, &crowded, 1, CS_DT_I64, CS_OP_MAX));

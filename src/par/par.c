@@ -3,20 +3,15 @@
  * Trade-off: a thin layer of checked wrappers rather than an abstraction over message
  * passing. Every call takes the communicator from the run context, counts are int64_t until
  * the last moment and are narrowed to MPI's `int` only after a check. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
-#endif
 #include "custseg/par.h"
 
 #include <limits.h>
-#include <sched.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 struct cs_comm {
   MPI_Comm comm;
@@ -105,21 +100,15 @@ fail:
   return status;
 }
 
-int cs_par_node_threads(cs_ctx_t *ctx, int64_t threads, int64_t *node_threads, int *node_cpus) {
+int cs_par_node_threads(cs_ctx_t *ctx, int64_t threads, unsigned char *cpus, int cpu_bytes,
+                        int64_t *node_threads) {
   int status = CS_OK;
   MPI_Comm node = MPI_COMM_NULL;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) { /* no mask known: every online CPU */
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    for (long c = 0; c < n && c < CPU_SETSIZE; c++) CPU_SET((int)c, &set);
-  }
   *node_threads = threads;
   CS_MPI(MPI_Comm_split_type(comm_of(ctx), MPI_COMM_TYPE_SHARED, ctx->rank, MPI_INFO_NULL, &node));
   CS_MPI(MPI_Allreduce(MPI_IN_PLACE, node_threads, 1, MPI_INT64_T, MPI_SUM, node));
-  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, &set, (int)sizeof set, MPI_BYTE, MPI_BOR, node));
+  CS_MPI(MPI_Allreduce(MPI_IN_PLACE, cpus, cpu_bytes, MPI_BYTE, MPI_BOR, node));
 fail:
-  *node_cpus = CPU_COUNT(&set);
   if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
   return status;
 }

@@ -120,8 +120,14 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
   switch (f) {
   case CS__INT: grouped(out, len, v, 0); break;
   case CS__MONEY: grouped(out, len, v, 2); break; /* cents always: one column, one format */
-  case CS__PCT: snprintf(out, len, "%.1f%%", 100 * v); break;
-  case CS__PP: snprintf(out, len, "%+.1f pp", 100 * v); break;
+  /* A value that rounds to zero has no sign ("-0.0 pp" beside the Markdown's "0.00"). */
+  case CS__PCT: snprintf(out, len, "%.1f%%", fabs(100 * v) < 0.05 ? 0.0 : 100 * v); break;
+  case CS__PP:
+    if (fabs(100 * v) < 0.05)
+      snprintf(out, len, "0.0 pp");
+    else
+      snprintf(out, len, "%+.1f pp", 100 * v);
+    break;
   case CS__SEC: snprintf(out, len, "%.3f s", v); break;
   case CS__G:
   default:

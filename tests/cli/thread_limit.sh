@@ -47,4 +47,16 @@ timeout 300 $MPIEXEC --oversubscribe -n 3 -x OMP_NUM_THREADS=1 "$CUSTSEG" genera
   --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate on 3 ranks failed"; }
 grep -q "share cores" "$dir/warn.txt" && { cat "$dir/warn.txt"; fail "a thread warning for one thread per rank"; }
 echo "ok: $cpus threads on each of 2 ranks give one warning with the totals, one thread per rank none"
+# One rank with a thread per CPU, bound by the OpenMP runtime (as the jobs/ scripts do) or
+# capped by OMP_THREAD_LIMIT: no warning (the bound initial thread's own mask had been taken
+# for the rank's, one CPU, and the threads asked for those that run).
+for envs in "OMP_PLACES=cores OMP_PROC_BIND=close OMP_NUM_THREADS=$cpus" \
+            "OMP_THREAD_LIMIT=$cpus OMP_NUM_THREADS=$((cpus + 1))"; do
+  xs=()
+  for e in $envs; do xs+=(-x "$e"); done
+  timeout 300 $MPIEXEC --bind-to none -n 1 "${xs[@]}" "$CUSTSEG" generate --customers 1000 \
+    --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate with $envs failed"; }
+  grep -q "share cores" "$dir/warn.txt" && { cat "$dir/warn.txt"; fail "a thread warning with $envs"; }
+done
+echo "ok: threads bound by OMP_PLACES or capped by OMP_THREAD_LIMIT are not warned of"
 rm -rf "$dir"

@@ -1,7 +1,7 @@
 /* tests/unit/test_report.c: how the HTML report writes numbers (src/report/html.c, cs__num):
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
- * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0", an en
- * dash for NaN and infinities. Local. */
+ * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
+ * "-0.0 pp"), an en dash for NaN and infinities. Local. */
 #include "mpi_support.h"
 
 #include "../../src/report/report_impl.h"
@@ -26,6 +26,12 @@ static void numbers(void **state) {
   expect(-2.5e17, CS__INT, "-2.5e+17");
   expect(123456789012345678.0, CS__G, "1.235e+17");
   expect(0.1234, CS__PCT, "12.3%");
+  expect(-0.00001, CS__PCT, "0.0%");
+  expect(-0.0, CS__PCT, "0.0%");
+  expect(-0.00001, CS__PP, "0.0 pp");
+  expect(0.00049, CS__PP, "0.0 pp");
+  expect(0.0005, CS__PP, "+0.1 pp");
+  expect(-0.0123, CS__PP, "-1.2 pp");
   expect(NAN, CS__MONEY, "\xe2\x80\x93");
   expect(INFINITY, CS__INT, "\xe2\x80\x93");
   expect(0.5, CS__G, "0.5");
