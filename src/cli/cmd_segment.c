@@ -245,6 +245,7 @@ static int warn_previous_settings(cs_ctx_t *ctx, const char *previous, const cs_
                                "(%.3g of its standard deviations), spread %.3g times",
                                mo ? "; " : "", b->name, a->mean, b->mean, shift, ratio);
     }
+  if (mo >= sizeof moved) memcpy(moved + sizeof moved - 5, " ...", 5); /* cut: say so */
   if (moved[0] && ctx->rank == 0)
     cs_log_warn("--previous %s: features have moved since that run: %s (new units or a new "
                 "source? its segments are matched and compared across that change)",
