@@ -21,9 +21,12 @@ static const char *const neutral[] = {"output", "summary", "config", "threads", 
                                       "quiet", "checkpoint", "resume", "checkpoint-every",
                                       "resume-mismatch", "personas-csv", "input"};
 
-void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
-  XXH3_state_t *h = XXH3_createState();
-  XXH3_64bits_reset(h);
+/* Every option of the command that can change its result, in the order of the option table:
+ * its name and parsed value (so that --tol 0 and --tol 0.0 are one configuration) into the
+ * hash, and, when text is not NULL, as "name=value" lines (the value printed exactly). */
+static void walk_options(const cs_opts_t *o, XXH3_state_t *h, char *text, size_t len) {
+  size_t used = 0;
+  if (text && len) text[0] = '\0';
   for (int i = 0; i < cs_n_optdefs; i++) {
     const cs_optdef_t *d = &cs_optdefs[i];
     if (!cs_opts_applies(o->command, d)) continue;
@@ -31,21 +34,70 @@ void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
     for (size_t j = 0; j < sizeof neutral / sizeof *neutral; j++) skip |= !strcmp(d->name, neutral[j]);
     if (skip) continue;
     XXH3_64bits_update(h, d->name, strlen(d->name) + 1);
-    /* The parsed value, so that --tol 0 and --tol 0.0 are one configuration. */
+    char shown[64];
+    const char *v = shown;
     if (!o->value[i] || d->type == CS_OPT_STR) {
-      const char *v = o->value[i] ? o->value[i] : "";
+      v = o->value[i] ? o->value[i] : "";
       XXH3_64bits_update(h, v, strlen(v) + 1);
     } else if (d->type == CS_OPT_REAL) {
       double x = cs_opt_real(o, d->name);
       x = x == 0 ? 0 : x; /* -0 as 0 */
       XXH3_64bits_update(h, &x, sizeof x);
+      snprintf(shown, sizeof shown, "%.17g", x);
     } else {
       int64_t x = d->type == CS_OPT_INT ? cs_opt_int(o, d->name) : cs_opt_bool(o, d->name);
       XXH3_64bits_update(h, &x, sizeof x);
+      snprintf(shown, sizeof shown, "%" PRId64, x);
     }
+    if (text && used < len)
+      used += (size_t)snprintf(text + used, len - used, "%s=%s\n", d->name, v);
   }
+}
+
+void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
+  XXH3_state_t *h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  walk_options(o, h, NULL, 0);
   snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
   XXH3_freeState(h);
+}
+
+/* The options as "name=value" lines (walk_options), in buf. */
+static void config_text(const cs_opts_t *o, char *buf, size_t len) {
+  XXH3_state_t *h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  walk_options(o, h, buf, len);
+  XXH3_freeState(h);
+}
+
+/* The options whose values differ between two config texts, as "--name A there, B here"
+ * (at most 4 of them), in out; "" when none is found. */
+static void config_diff(const char *was, const char *now, char *out, size_t len) {
+  size_t used = 0;
+  int n = 0;
+  out[0] = '\0';
+  for (const char *p = was; *p && n < 4;) {
+    const char *eol = strchr(p, '\n'), *eq = strchr(p, '=');
+    if (!eol) eol = p + strlen(p);
+    if (eq && eq < eol) {
+      /* the same name in the current text */
+      const int nl = (int)(eq - p), vl = (int)(eol - eq - 1);
+      const char *q = now, *hit = NULL;
+      while (q && *q && !hit) {
+        if (!strncmp(q, p, (size_t)nl + 1) && (q == now || q[-1] == '\n')) hit = q + nl + 1;
+        q = strchr(q, '\n');
+        if (q) q++;
+      }
+      const int hl = hit ? (int)strcspn(hit, "\n") : 0;
+      if (!hit || hl != vl || strncmp(hit, eq + 1, (size_t)vl)) {
+        if (used < len)
+          used += (size_t)snprintf(out + used, len - used, "%s--%.*s '%.*s' there, '%.*s' here",
+                                   n ? "; " : "", nl, p, vl, eq + 1, hl, hit ? hit : "");
+        n++;
+      }
+    }
+    p = *eol ? eol + 1 : eol;
+  }
 }
 
 /* The scalars of the state, as float64 (all are integers below 2^53, or the inertia). */
@@ -64,6 +116,11 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_file", ck->file_ident));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
+  if (ck->opts) { /* the options themselves: a refusal to resume can name what differs */
+    char text[8192];
+    config_text(ck->opts, text, sizeof text);
+    CS_TRY(cs_out_attr_str(out, "/checkpoint", "config", text));
+  }
   /* Version 2: a restart stored before its first iteration (iteration 0, seeded again on
    * resume), which a build reading only version 1 would have resumed from zero centroids. */
   CS_TRY(cs_out_attr_i64(out, "/checkpoint", "format_version", s->iteration == 0 ? 2 : 1));
@@ -133,9 +190,19 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, i
            "%s: checkpoint of the store as it was before its last change (%s; now %s): run "
            "again without --resume", ck->path, was, ck->file_ident);
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config_hash", hash, sizeof hash));
-  CS_CHECK(!strcmp(hash, ck->config_hash), CS_EUSAGE,
-           "%s: checkpoint of another configuration (options hash %s; this run's is %s): "
-           "resume with the same options as the interrupted run", ck->path, hash, ck->config_hash);
+  if (strcmp(hash, ck->config_hash)) {
+    /* Name the options that differ when the checkpoint recorded them (newer ones do). */
+    char rec[8192] = "", now[8192] = "", diff[1024] = "";
+    CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config", rec, sizeof rec));
+    if (rec[0] && ck->opts) {
+      config_text(ck->opts, now, sizeof now);
+      config_diff(rec, now, diff, sizeof diff);
+    }
+    CS_FAIL(CS_EUSAGE,
+            "%s: checkpoint of another configuration (%s%s; this run's options hash is %s): "
+            "resume with the same options as the interrupted run", ck->path,
+            diff[0] ? diff : "options hash ", diff[0] ? "" : hash, ck->config_hash);
+  }
   CS_TRY(read_block(ctx, ck->path, "/checkpoint/state", S_N, 0, &v));
   CS_CHECK((int)v[S_K] == k && (int)v[S_D] == d, CS_EUSAGE,
            "%s: checkpoint of K = %d x %d features; this run has K = %d x %d", ck->path,

@@ -93,6 +93,7 @@ typedef struct cs_ckpt {
   char fingerprint[32];   /* of the input store */
   char file_ident[64];    /* the store file's size and modification time (cs_stage_t) */
   char config_hash[17];   /* cs_ckpt_config_hash */
+  const cs_opts_t *opts;  /* the run's options, recorded as text beside the hash, or NULL */
 } cs_ckpt_t;
 /* Hash of every option of the command that can change its result (not output paths,
  * threads, logging or the checkpoint options themselves). Local. */

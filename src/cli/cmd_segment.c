@@ -429,7 +429,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                     : "; --init given, so no warm start");
   int n_k = (int)(k_hi - k_lo + 1);
   /* Checkpoints (single K): on SIGTERM/SIGUSR1, and every --checkpoint-every seconds. */
-  cs_ckpt_t ck = {.ctx = ctx, .path = ckpath};
+  cs_ckpt_t ck = {.ctx = ctx, .path = ckpath, .opts = o};
   char note[sizeof ckpath * 2 + 64];
   snprintf(ck.fingerprint, sizeof ck.fingerprint, "%s", st.fingerprint);
   snprintf(ck.file_ident, sizeof ck.file_ident, "%s", st.file_ident);

@@ -91,6 +91,9 @@ st=0; CUSTSEG_TEST_SIGNAL_AT=2 seg cfg -x CUSTSEG_TEST_SIGNAL_AT 2> /dev/null ||
 st=0; SEED=4 seg cfg --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another configuration" "$dir/cfg.err" ||
   { cat "$dir/cfg.err"; fail "a checkpoint of other options was not refused (status $st)"; }
+# ... naming the option that differs (it had given only two hashes)
+grep -q "checkpoint of another configuration (--seed '3' there, '4' here; " "$dir/cfg.err" ||
+  { cat "$dir/cfg.err"; fail "the refusal does not name --seed and its two values"; }
 # The job templates' --resume-mismatch restart: the leftover is set aside with a warning and
 # the fit runs from the start, giving what a run without --resume gives.
 cp "$dir/cfg.h5.ckpt" "$dir/left.ckpt"
