@@ -8,7 +8,12 @@
 #   (#SBATCH --signal=B:USR1@...), which goes to this batch shell; cs_step forwards it (and
 #   SIGTERM) to the running step, whose ranks write a checkpoint and exit with status 75.
 # - Requeue: a step stopped by that SIGUSR1 (exit 75) makes the job requeue itself (scontrol
-#   requeue), and the requeued job resumes from the checkpoint when it finds one (cs_resume).
+#   requeue), and the requeued job resumes from the checkpoint when it finds one (cs_resume),
+#   but only when the step saved progress: one of the files the template lists in CS_PROGRESS
+#   (its checkpoint, run's progress record) changed. A step stopped before its first
+#   checkpoint (a warning that comes before the first restart ends) would stop at the same
+#   point every time: the job then ends with exit 75 and says to give it a longer --time.
+#   CS_MAX_REQUEUES (default 20) caps the requeues of one job.
 #   A step stopped by SIGTERM alone (scancel, or a time limit without the warning) is not
 #   requeued: `scancel` ends the job for good (its checkpoint stays for a resubmission), and
 #   `scancel --batch --signal=USR1 JOBID` stops it now to requeue and resume.
@@ -18,14 +23,27 @@ if [ -z "${CUSTSEG:-}" ]; then
   else CUSTSEG="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/src/custseg"; fi
 fi
 CS_THREADS=${SLURM_CPUS_PER_TASK:-1}
+CS_PROGRESS=() # set by each template after sourcing: the files whose change is progress
+# The time limit's warning can come before any step starts (a limit shorter than the
+# warning's lead): kept, instead of bash's default for SIGUSR1, which ends the job at once.
+CS_WARNED=0
+trap 'CS_WARNED=1' USR1
 export OMP_NUM_THREADS=$CS_THREADS OMP_PLACES=cores OMP_PROC_BIND=close
 
+# A file's content as one word ("-" when absent), to tell whether a step changed it.
+cs_sum() { if [ -e "$1" ]; then cksum < "$1" | tr ' ' _; else echo -; fi; }
+
 # cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 and
-# SIGTERM to the step; on exit status 75 after SIGUSR1 (interrupted, checkpoint written)
-# requeues the job.
+# SIGTERM to the step; on exit status 75 after SIGUSR1 (interrupted) requeues the job when
+# the step saved progress (a file of the array CS_PROGRESS changed).
 cs_step() {
-  local st=0 pid
-  CS_WARNED=0
+  local st=0 pid f before=() moved=0
+  if [ "$CS_WARNED" = 1 ]; then
+    echo "custseg job: the time limit's warning came before this step started: not started," \
+      "not requeued; submit the job again with a longer --time" >&2
+    return 75
+  fi
+  for f in "${CS_PROGRESS[@]}"; do before+=("$(cs_sum "$f")"); done
   srun --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
   pid=$!
   trap 'CS_WARNED=1; kill -USR1 "$pid" 2>/dev/null || true' USR1
@@ -35,9 +53,24 @@ cs_step() {
     st=0; wait "$pid" || st=$?
     kill -0 "$pid" 2>/dev/null || break
   done
-  trap - USR1 TERM
-  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ]; then
-    echo "custseg job: step interrupted (checkpoint written); requeueing job $SLURM_JOB_ID" >&2
+  trap 'CS_WARNED=1' USR1
+  trap - TERM
+  local i=0
+  for f in "${CS_PROGRESS[@]}"; do
+    [ -e "$f" ] && [ "$(cs_sum "$f")" != "${before[$i]}" ] && moved=1
+    i=$((i + 1))
+  done
+  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ] && [ "$moved" = 0 ]; then
+    echo "custseg job: step interrupted before it saved any progress (no checkpoint): not" \
+      "requeued, since the same time limit would stop it at the same point; submit it again" \
+      "with a longer --time" >&2
+  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ] &&
+       [ "${SLURM_RESTART_COUNT:-0}" -ge "${CS_MAX_REQUEUES:-20}" ]; then
+    echo "custseg job: step interrupted after ${SLURM_RESTART_COUNT} requeues" \
+      "(CS_MAX_REQUEUES=${CS_MAX_REQUEUES:-20}): not requeued again; its progress stays," \
+      "submit it again with a longer --time" >&2
+  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ]; then
+    echo "custseg job: step interrupted (progress saved); requeueing job $SLURM_JOB_ID" >&2
     scontrol requeue "$SLURM_JOB_ID"
   elif [ "$st" = 75 ]; then
     echo "custseg job: step stopped by SIGTERM (scancel?): not requeued; submitting the same" \

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# jobs/common.sh's cs_step decides whether a job interrupted by the time limit's warning
+# (SIGUSR1 to the batch shell) requeues itself. Without Slurm: srun and scontrol are stand-ins
+# on PATH (scontrol records its arguments), and the step is a stand-in for custseg that exits
+# with status 75 on SIGUSR1, after writing its checkpoint or not. Checks:
+# - a step that saved progress (the template's CS_PROGRESS file changed) is requeued;
+# - one stopped before its first checkpoint is not (it had been requeued for ever: each
+#   requeue stopped at the same point), and says to give the job a longer --time;
+# - after CS_MAX_REQUEUES requeues, no more;
+# - a warning that comes before the step starts does not kill the job shell (bash's default
+#   for SIGUSR1): the step is not started, status 75 and the same advice.
+# usage: cs_step.sh   (env: CS_TEST_DIR)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir="$CS_TEST_DIR/cs_step" && rm -rf "$dir" && mkdir -p "$dir/bin"
+fail() { echo "FAIL: $*"; exit 1; }
+cat > "$dir/bin/srun" <<'SH'
+#!/usr/bin/env bash
+while [ "${1:-}" != "${CUSTSEG}" ]; do shift; done
+exec "$@"
+SH
+cat > "$dir/bin/scontrol" <<'SH'
+#!/usr/bin/env bash
+echo "$*" >> "$FAKE_LOG"
+SH
+cat > "$dir/fake_custseg" <<'SH'
+#!/usr/bin/env bash
+# on SIGUSR1: write the checkpoint when FAKE_SAVES=1, then exit 75 as custseg does
+trap '[ "$FAKE_SAVES" = 1 ] && echo "iteration $RANDOM" > "$FAKE_CKPT"; exit 75' USR1
+touch "$FAKE_STARTED"
+for _ in $(seq 1 600); do sleep 0.1; done
+exit 0
+SH
+chmod +x "$dir/bin/srun" "$dir/bin/scontrol" "$dir/fake_custseg"
+
+# job SAVES RESTARTS EARLY: a batch shell sourcing common.sh; SIGUSR1 once the step runs (or,
+# EARLY=1, before cs_step). Prints the job's exit status; its stderr goes to $dir/job.err.
+job() {
+  rm -f "$dir/started" "$dir/scontrol.log"
+  echo "old checkpoint" > "$dir/k.ckpt"
+  (
+    export PATH="$dir/bin:$PATH" CUSTSEG="$dir/fake_custseg" CUSTSEG_JOBS="$root/jobs"
+    export SLURM_JOB_ID=42 SLURM_RESTART_COUNT=$2 FAKE_SAVES=$1 FAKE_CKPT="$dir/k.ckpt"
+    export FAKE_STARTED="$dir/started" FAKE_LOG="$dir/scontrol.log"
+    bash -c '. "$CUSTSEG_JOBS/common.sh"
+      CS_PROGRESS=("$FAKE_CKPT")
+      [ "$EARLY" = 1 ] && { kill -USR1 $$; sleep 0.2; }
+      st=0; cs_step segment --input x.h5 || st=$?; exit $st' &
+    pid=$!
+    if [ "$3" = 0 ]; then
+      for _ in $(seq 1 100); do [ -e "$dir/started" ] && break; sleep 0.1; done
+      [ -e "$dir/started" ] || fail "the stand-in step did not start"
+      kill -USR1 "$pid"
+    fi
+    st=0; wait "$pid" || st=$?
+    echo "$st"
+  ) 2> "$dir/job.err"
+}
+export EARLY=0
+st=$(job 1 0 0)
+[ "$st" = 75 ] && grep -qx "requeue 42" "$dir/scontrol.log" ||
+  fail "a step that wrote its checkpoint: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)'"
+echo "ok: interrupted after a checkpoint: requeued"
+st=$(job 0 0 0)
+[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "before it saved any progress" "$dir/job.err" &&
+  grep -q "longer --time" "$dir/job.err" ||
+  fail "a step stopped before its first checkpoint: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)', $(cat "$dir/job.err")"
+echo "ok: interrupted before any checkpoint: not requeued, a longer --time advised"
+st=$(job 1 20 0)
+[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "after 20 requeues" "$dir/job.err" ||
+  fail "the 21st interruption: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)'"
+echo "ok: no requeue after CS_MAX_REQUEUES (20)"
+EARLY=1
+st=$(job 1 0 1)
+[ "$st" = 75 ] && [ ! -e "$dir/started" ] && [ ! -e "$dir/scontrol.log" ] &&
+  grep -q "came before this step started" "$dir/job.err" ||
+  fail "a warning before the step: status $st, $(cat "$dir/job.err")"
+echo "ok: a warning before the step: the job shell lives, the step is not started"
