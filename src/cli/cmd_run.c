@@ -24,12 +24,14 @@
 #include "custseg/inspect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -122,6 +124,65 @@ static int make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
               ? CS_OK
               : cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is not a directory "
                              "this rank can see", dir);
+  return cs_par_agree(ctx, local);
+}
+
+/* One run per directory at a time: rank 0 holds a POSIX lock on DIR/.run.lock while the run
+ * goes on (the kernel releases it however the process ends, SIGKILL included, so a requeued
+ * job never finds a stale one; the file is removed when the run ends). Two jobs given the same
+ * --output-dir had both run, each overwriting the other's files. A file system without locks
+ * gets a warning. The file holds who has the lock, for the refusal. Collective. */
+static int lock_fd = -1;
+
+/* The run is over: the lock file goes, then the lock (rank 0). Local. */
+static void unlock_dir(const char *dir) {
+  if (lock_fd < 0) return;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/.run.lock", dir);
+  cs_signal_remove_on_exit(path, 0);
+  unlink(path);
+  close(lock_fd);
+  lock_fd = -1;
+}
+
+static int lock_dir(cs_ctx_t *ctx, const char *dir) {
+  int local = CS_OK;
+  if (ctx->rank == 0 && lock_fd < 0) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.run.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fd < 0) {
+      local = cs_error_set(CS_EIO, __FILE__, __LINE__, "cannot open '%s': %s", path, strerror(errno));
+    } else if (fcntl(fd, F_SETLK, &fl) == 0) {
+      char host[256] = "?";
+      gethostname(host, sizeof host - 1);
+      const char *job = getenv("SLURM_JOB_ID");
+      char since[64] = "?";
+      const time_t now = time(NULL);
+      struct tm tm;
+      if (gmtime_r(&now, &tm)) strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S UTC", &tm);
+      if (ftruncate(fd, 0) == 0)
+        dprintf(fd, "pid %ld on %s%s%s, since %s\n", (long)getpid(), host,
+                job ? ", Slurm job " : "", job ? job : "", since);
+      lock_fd = fd;
+      cs_signal_remove_on_exit(path, 1); /* a Ctrl-C leaves no lock file either */
+    } else if (errno == EACCES || errno == EAGAIN) {
+      char who[256] = "";
+      ssize_t got = pread(fd, who, sizeof who - 1, 0);
+      who[got > 0 ? got : 0] = '\0';
+      who[strcspn(who, "\n")] = '\0';
+      close(fd);
+      local = cs_error_set(CS_EIO, __FILE__, __LINE__,
+                           "another custseg run is writing --output-dir '%s' (%s): wait for it "
+                           "to end, or give this run another directory", dir,
+                           who[0] ? who : "it holds .run.lock");
+    } else {
+      cs_log_warn("cannot lock --output-dir '%s' (%s): a second run into it at the same time "
+                  "would not be noticed", dir, strerror(errno));
+      close(fd);
+    }
+  }
   return cs_par_agree(ctx, local);
 }
 
@@ -366,7 +427,7 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
     snprintf(path, sizeof path, "%s/run.json", dir);
     unlink(given ? given : path);
     snprintf(path, sizeof path, "%s/stage_times.json", dir);
-    unlink(path);
+    if (!st[ST_REPORT].kept) unlink(path); /* a kept report keeps the timings it shows */
     for (int i = 0; i < N_STAGES; i++) {
       if (st[i].kept) continue;
       for (int f = 0; cs__run_stage_files[i][f]; f++) {
@@ -433,7 +494,8 @@ static int stages(cs_ctx_t *ctx, const cs_opts_t *o, stage_run_t *st, const prob
   if (st[ST_REPORT].on && !st[ST_SEGMENT].ran) {
     skip(&st[ST_REPORT], "report", "the segment stage did not run (the report is per segment)");
   } else if (st[ST_REPORT].on) {
-    CS_TRY(write_timings(ctx, dir, st));
+    /* A kept report keeps the timings it was made with (they had been rewritten as {}). */
+    if (!dry && !st[ST_REPORT].kept) CS_TRY(write_timings(ctx, dir, st));
     stage_args(&a, o, NULL, dir, "report.html", "report.json"); /* reads results files only */
     results_args(&a, st, dir, ST_REPORT);
     cs__run_add_path(&a, "--timings", dir, "stage_times.json");
@@ -458,6 +520,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(cs__run_check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir, created));
+  CS_TRY(lock_dir(ctx, dir));
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
@@ -506,6 +569,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   cJSON_AddStringToObject(summary, "output_dir", dir);
   cJSON_AddStringToObject(summary, "run_key", key);
 fail:
+  unlock_dir(dir);
   cs_store_cache_stop(NULL);
   return status;
 }

@@ -22,6 +22,7 @@
 
 Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
+import fcntl
 import json
 import os
 import subprocess
@@ -318,8 +319,12 @@ check(s["segment"]["status"] == "ran" and "starting over" in p.stderr,
       "--continue after the config file changed starts over")
 # The same store refreshed (new values, same customers: here only a new modification time):
 # --continue must not keep the earlier stages, whose results came from the old values.
+times_before = open(os.path.join(d2, "stage_times.json")).read()
 p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
 check("finished in an earlier run: kept" in p.stderr, "--continue with nothing changed keeps")
+# ... and the kept report keeps the stage timings it shows (they had been rewritten as {})
+check(open(os.path.join(d2, "stage_times.json")).read() == times_before and
+      json.loads(times_before), "--continue with every stage kept keeps stage_times.json")
 st_ = os.stat(store)
 os.utime(store, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
 p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
@@ -360,6 +365,26 @@ check(not any(x in left for x in ("run.json", "clv.h5", "roi.h5", "report.html")
       f"a failed re-run leaves no run.json and no earlier results: {left}")
 with h5py.File(os.path.join(d3, "segments.h5"), "r") as f:
     check(len(f["segments/sizes"]) == 3, "the failed re-run's own segments are K = 3")
+# Two runs into one directory at once (two jobs given the same --output-dir): the second is
+# refused while the first holds the lock, naming it, and touches nothing (both had run, each
+# overwriting the other's files). The lock is held here as a run holds it (fcntl).
+before = {x: os.path.getmtime(os.path.join(d3, x)) for x in os.listdir(d3)}
+with open(os.path.join(d3, ".run.lock"), "a+") as lk:
+    fcntl.lockf(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    lk.seek(0)
+    lk.truncate()
+    lk.write("pid 4242 on another-node, Slurm job 77\n")
+    lk.flush()
+    p = run(2, "run", "--input", store, "--output-dir", d3, "--stages", "segment", expect=3)
+    check("another custseg run is writing --output-dir" in p.stderr and
+          "pid 4242 on another-node, Slurm job 77" in p.stderr,
+          f"a second run into a locked directory: {p.stderr[-300:]}")
+    check({x: os.path.getmtime(os.path.join(d3, x)) for x in os.listdir(d3) if x != ".run.lock"} ==
+          {x: t for x, t in before.items() if x != ".run.lock"},
+          "the refused run changed the directory")
+os.unlink(os.path.join(d3, ".run.lock"))
+run(1, "run", "--input", store, "--output-dir", d3, "--stages", "segment", "--quiet")
+check(".run.lock" not in os.listdir(d3), "a finished run leaves its lock file")
 for stages, why in (("", "names no stage"), ("segment,segment", "is listed twice")):
     p = run(1, "run", "--input", store, "--output-dir", path("st"), "--stages", stages, expect=1)
     check(why in p.stderr, f"--stages '{stages}': {why}")
