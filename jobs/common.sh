@@ -31,7 +31,7 @@ trap 'CS_WARNED=1' USR1
 export OMP_NUM_THREADS=$CS_THREADS OMP_PLACES=cores OMP_PROC_BIND=close
 
 # A file's content as one word ("-" when absent), to tell whether a step changed it.
-cs_sum() { if [ -e "$1" ]; then cksum < "$1" | tr ' ' _; else echo -; fi; }
+cs_sum() { if [ -e "$1" ]; then { cksum < "$1" || echo unreadable; } 2>/dev/null | tr ' ' _; else echo -; fi; }
 
 # cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 and
 # SIGTERM to the step; on exit status 75 after SIGUSR1 (interrupted) requeues the job when
@@ -48,6 +48,8 @@ cs_step() {
   pid=$!
   trap 'CS_WARNED=1; kill -USR1 "$pid" 2>/dev/null || true' USR1
   trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
+  # a warning that came while the step was being started: passed on now
+  if [ "$CS_WARNED" = 1 ]; then kill -USR1 "$pid" 2>/dev/null || true; fi
   # wait returns early when a trapped signal arrives: wait again until the step is gone.
   while :; do
     st=0; wait "$pid" || st=$?

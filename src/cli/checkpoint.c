@@ -43,14 +43,25 @@ static void walk_options(const cs_opts_t *o, XXH3_state_t *h, char *text, size_t
       double x = cs_opt_real(o, d->name);
       x = x == 0 ? 0 : x; /* -0 as 0 */
       XXH3_64bits_update(h, &x, sizeof x);
-      snprintf(shown, sizeof shown, "%.17g", x);
+      for (int prec = 6; prec <= 17; prec++) { /* the fewest digits that read back */
+        snprintf(shown, sizeof shown, "%.*g", prec, x);
+        if (strtod(shown, NULL) == x) break;
+      }
     } else {
       int64_t x = d->type == CS_OPT_INT ? cs_opt_int(o, d->name) : cs_opt_bool(o, d->name);
       XXH3_64bits_update(h, &x, sizeof x);
       snprintf(shown, sizeof shown, "%" PRId64, x);
     }
-    if (text && used < len)
-      used += (size_t)snprintf(text + used, len - used, "%s=%s\n", d->name, v);
+    if (text && used + strlen(d->name) + 2 < len) { /* one line per option: a newline or a
+                                                       * backslash in a value is escaped */
+      used += (size_t)snprintf(text + used, len - used, "%s=", d->name);
+      for (const char *c = v; *c && used + 3 < len; c++) {
+        if (*c == '\n' || *c == '\\') text[used++] = '\\';
+        text[used++] = *c == '\n' ? 'n' : *c;
+      }
+      if (used + 1 < len) text[used++] = '\n';
+      text[used] = '\0';
+    }
   }
 }
 
@@ -76,7 +87,7 @@ static void config_diff(const char *was, const char *now, char *out, size_t len)
   size_t used = 0;
   int n = 0;
   out[0] = '\0';
-  for (const char *p = was; *p && n < 4;) {
+  for (const char *p = was; *p;) {
     const char *eol = strchr(p, '\n'), *eq = strchr(p, '=');
     if (!eol) eol = p + strlen(p);
     if (eq && eq < eol) {
@@ -90,7 +101,9 @@ static void config_diff(const char *was, const char *now, char *out, size_t len)
       }
       const int hl = hit ? (int)strcspn(hit, "\n") : 0;
       if (!hit || hl != vl || strncmp(hit, eq + 1, (size_t)vl)) {
-        if (used < len)
+        if (n == 4 && used < len) /* more than four: say so */
+          used += (size_t)snprintf(out + used, len - used, "; ...");
+        else if (n < 4 && used < len)
           used += (size_t)snprintf(out + used, len - used, "%s--%.*s '%.*s' there, '%.*s' here",
                                    n ? "; " : "", nl, p, vl, eq + 1, hl, hit ? hit : "");
         n++;
@@ -117,7 +130,7 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_file", ck->file_ident));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
   if (ck->opts) { /* the options themselves: a refusal to resume can name what differs */
-    char text[8192];
+    char text[65536];
     config_text(ck->opts, text, sizeof text);
     CS_TRY(cs_out_attr_str(out, "/checkpoint", "config", text));
   }
@@ -192,7 +205,9 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, i
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config_hash", hash, sizeof hash));
   if (strcmp(hash, ck->config_hash)) {
     /* Name the options that differ when the checkpoint recorded them (newer ones do). */
-    char rec[8192] = "", now[8192] = "", diff[1024] = "";
+    static char rec[65536], now[65536];
+    char diff[1024] = "";
+    rec[0] = now[0] = '\0';
     CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config", rec, sizeof rec));
     if (rec[0] && ck->opts) {
       config_text(ck->opts, now, sizeof now);

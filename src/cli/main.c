@@ -84,11 +84,13 @@ static void process_cpus(cpu_set_t *set) {
   CPU_ZERO(set);
   const int np = omp_get_num_places();
   for (int p = 0; p < np; p++) {
-    int n = omp_get_place_num_procs(p), ids[1024];
-    if (n > 1024) n = 1024;
+    const int n = omp_get_place_num_procs(p);
+    int *ids = n > 0 ? malloc((size_t)n * sizeof *ids) : NULL;
+    if (!ids) continue;
     omp_get_place_proc_ids(p, ids);
     for (int i = 0; i < n; i++)
       if (ids[i] >= 0 && ids[i] < CPU_SETSIZE) CPU_SET(ids[i], set);
+    free(ids);
   }
   if (np > 0 && CPU_COUNT(set) > 0) return;
   if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0) return;
