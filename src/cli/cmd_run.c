@@ -24,14 +24,12 @@
 #include "custseg/inspect.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -124,82 +122,6 @@ static int make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
               ? CS_OK
               : cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is not a directory "
                              "this rank can see", dir);
-  return cs_par_agree(ctx, local);
-}
-
-/* One run per directory at a time: rank 0 holds a POSIX lock on DIR/.run.lock from before the
- * command writes anything there until after run.json (the kernel drops it however the
- * process ends, SIGKILL included, so a requeued job never finds a stale one; the file is
- * removed at the end and on Ctrl-C). Two jobs given the same --output-dir had both run, each
- * overwriting the other's files. The file holds who has the lock, for the refusal. A lock
- * taken on a file that was removed meanwhile (by the run ending) is taken again on the new
- * one. Where the file cannot be made or locked (no lock support, another user's leftover), a
- * warning, and the run goes on. Collective. */
-static int lock_fd = -1;
-
-static void lock_path(const char *dir, char *path, size_t len) {
-  snprintf(path, len, "%s/.run.lock", dir);
-}
-
-/* The command is over: the lock file goes, then the lock (rank 0). Local. */
-static void unlock_dir(const char *dir) {
-  if (lock_fd < 0) return;
-  char path[4200];
-  lock_path(dir, path, sizeof path);
-  cs_signal_remove_on_exit(path, 0);
-  unlink(path);
-  close(lock_fd);
-  lock_fd = -1;
-}
-
-static int lock_dir(cs_ctx_t *ctx, const char *dir) {
-  int local = CS_OK;
-  char path[4200];
-  lock_path(dir, path, sizeof path);
-  for (int tries = 0; ctx->rank == 0 && lock_fd < 0 && local == CS_OK && tries < 10; tries++) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    struct stat held, named;
-    if (fd < 0) {
-      cs_log_warn("cannot open '%s' (%s): a second run into --output-dir at the same time "
-                  "would not be noticed", path, strerror(errno));
-      break;
-    }
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
-      if (errno == EACCES || errno == EAGAIN) {
-        char who[256] = "";
-        ssize_t got = pread(fd, who, sizeof who - 1, 0);
-        who[got > 0 ? got : 0] = '\0';
-        who[strcspn(who, "\n")] = '\0';
-        local = cs_error_set(CS_EIO, __FILE__, __LINE__,
-                             "another custseg run is writing --output-dir '%s' (%s): wait for "
-                             "it to end, or give this run another directory", dir,
-                             who[0] ? who : "it holds .run.lock");
-      } else {
-        cs_log_warn("cannot lock '%s' (%s): a second run into --output-dir at the same time "
-                    "would not be noticed", path, strerror(errno));
-        unlink(path);
-      }
-      close(fd);
-      break;
-    }
-    if (fstat(fd, &held) != 0 || stat(path, &named) != 0 || held.st_dev != named.st_dev ||
-        held.st_ino != named.st_ino) {
-      close(fd); /* the file was removed (a run ending) after we opened it: again */
-      continue;
-    }
-    char host[256] = "?", since[64] = "?";
-    gethostname(host, sizeof host - 1);
-    const char *job = getenv("SLURM_JOB_ID");
-    const time_t now = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&now, &tm)) strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    if (ftruncate(fd, 0) == 0)
-      dprintf(fd, "pid %ld on %s%s%s, since %s\n", (long)getpid(), host,
-              job ? ", Slurm job " : "", job ? job : "", since);
-    lock_fd = fd;
-    cs_signal_remove_on_exit(path, 1); /* a Ctrl-C leaves no lock file either */
-  }
   return cs_par_agree(ctx, local);
 }
 
@@ -537,7 +459,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(cs__run_check_stage_options(ctx, o, st));
   CS_TRY(make_dir(ctx, dir, created));
-  CS_TRY(lock_dir(ctx, dir)); /* held by the command until run.json is written */
+  CS_TRY(cs__run_lock(ctx, dir)); /* held by the command until run.json is written */
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
    * the ids and the layout only, so a refreshed store with the same customers (next month's
@@ -613,7 +535,7 @@ int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o) {
 fail:
   /* A run that failed before writing anything leaves no empty directory it made itself
    * (rmdir removes only an empty one: a recorded stage or checkpoint stays for --continue). */
-  unlock_dir(dir);
+  cs__run_unlock(dir);
   if (status != CS_OK && created) (void)rmdir(dir);
   cJSON_Delete(summary);
   return status;
@@ -656,7 +578,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
   CS_TRY(make_dir(ctx, dir, NULL));
-  CS_TRY(lock_dir(ctx, dir)); /* before demo.ini and the store are written */
+  CS_TRY(cs__run_lock(ctx, dir)); /* before demo.ini and the store are written */
   /* demo's own files too: the store it generates, its config and generate's summary */
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir,
                        (const char *const[]){"customers.h5", "demo.ini", "generate.json", NULL}));
@@ -702,7 +624,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
     fflush(stdout);
   }
 fail:
-  unlock_dir(dir);
+  cs__run_unlock(dir);
   cs_opts_free(&ro);
   cJSON_Delete(summary);
   return status;

@@ -1,6 +1,6 @@
-/* cli/run_impl.h: what `custseg run` (cmd_run.c) and its up-front checks (run_checks.c)
- * share: the stages, the files each writes in --output-dir, and the argument vectors run
- * builds for them. Internal to the two files. */
+/* cli/run_impl.h: what `custseg run` (cmd_run.c), its up-front checks (run_checks.c) and its
+ * directory lock (run_lock.c) share: the stages, the files each writes in --output-dir, the
+ * argument vectors run builds for them, the lock. Internal to those files. */
 #ifndef CUSTSEG_CLI_RUN_IMPL_H
 #define CUSTSEG_CLI_RUN_IMPL_H
 
@@ -65,5 +65,11 @@ int cs__run_check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
  * for the key of --continue. */
 int cs__run_check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input,
                                const char *dir, const stage_run_t *st, int64_t *ident);
+
+/* run_lock.c: take the lock on DIR/.run.lock (rank 0; refused with CS_EIO while another run
+ * holds it), and give it back when the command is over (its file removed). Collective;
+ * cs__run_unlock is local (does nothing where no lock is held). */
+int cs__run_lock(cs_ctx_t *ctx, const char *dir);
+void cs__run_unlock(const char *dir);
 
 #endif
