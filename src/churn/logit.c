@@ -41,13 +41,14 @@ int cs_churn_read_split(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   const cs_column_t *c = cs_store_column(store, column);
   CS_CHECK(c && c->dtype != CS_DT_NONE, CS_EDATA,
            "%s: --holdout-column: no numeric column /customers/%s", store->path, column);
+  double one, zero; /* a categorical column's codes of holdout and training */
+  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_SPLIT, NULL, NULL, &one, &zero));
+  if (ctx->check_only) return CS_OK; /* run's dry pass: the schema only */
   const int64_t nl = part->n_local;
   raw = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *raw), "holdout column");
   o->split = cs_alloc(cs_bytes(nl ? nl : 1, 1), "split");
   o->split_offset = part->offset;
   CS_TRY(cs_par_agree(ctx, raw && o->split ? CS_OK : CS_ENOMEM));
-  double one, zero; /* a categorical column's codes of holdout and training */
-  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_SPLIT, NULL, NULL, &one, &zero));
   CS_TRY(cs_store_read(store, column, part->offset, nl, CS_DT_F64, raw));
   int64_t bad = -1;
   for (int64_t i = 0; i < nl && bad < 0; i++) {

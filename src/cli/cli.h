@@ -125,6 +125,10 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st);
  * `custseg run` check their common store once. Collective. */
 int cs_stage_check_ids(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, char fp[32]);
 void cs_stage_close(cs_stage_t *st);
+/* run's dry pass (ctx->check_only): check the features `spec` selects against the store's
+ * schema (when spec is not NULL) and return CS_ECHECKED, before the command reads any rows.
+ * Otherwise CS_OK. Collective. */
+int cs_stage_checked(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec);
 /* When `features` names any rfm_* feature: read the transactions and add the RFM summary
  * (up to the last purchase day, whole days) as computed columns rfm_frequency, rfm_recency,
  * rfm_age, rfm_monetary, rfm_ipt_mean, rfm_ipt_sd. Collective. */

@@ -332,7 +332,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   char with_seg[4096];
   if (cs_opt_bool(o, "churn-with-segment")) {
-    CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
+    /* (run's dry pass comes before the segment stage has made the file) */
+    CS_CHECK(cs_opt_str(o, "segment-results") || ctx->check_only, CS_EUSAGE,
              "--churn-with-segment needs --segment-results RESULTS (a segment run on this "
              "store)");
     CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
@@ -344,6 +345,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   spec.fit_row = in_training;
   spec.fit_arg = &co;
+  CS_TRY(cs_stage_checked(ctx, &st, &spec));
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, st.store, &st.part, &spec, NULL, &f, &m));
   for (int j = 0; j < f->d; j++) /* the coefficients are keyed by name, the intercept too */

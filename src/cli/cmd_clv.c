@@ -155,8 +155,11 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
     cs_error_clear();
     CS_FAIL(CS_EUSAGE, "--holdout-end: %s", why);
   }
+  CS_CHECK(!cal || !hold || ro.holdout_end > ro.cal_end, CS_EUSAGE,
+           "--holdout-end %s must be after the calibration end %s", hold, cal);
 
   CS_TRY(cs_stage_open(ctx, o, &st));
+  CS_TRY(cs_stage_checked(ctx, &st, NULL));
   cs_timer_start(&ctx->timers, "read");
   CS_TRY(cs_txn_load(ctx, st.store, &st.part, &txn));
   cs_timer_stop(&ctx->timers, "read");

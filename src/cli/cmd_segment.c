@@ -366,13 +366,14 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                                  "name another with --checkpoint)"));
   CS_TRY(cs_stage_open(ctx, o, &st));
   if (personas_csv) CS_TRY(cs_io_check_writable(ctx, personas_csv, "personas CSV"));
-  if (previous) { /* before the features are read, so a bad file fails fast */
+  if (previous && !ctx->check_only) { /* before the features are read, so a bad file fails fast */
     cs_timer_start(&ctx->timers, "read");
     CS_TRY(cs_previous_read(ctx, previous, &prev));
     CS_TRY(cs_previous_check(ctx, &prev));
     cs_timer_stop(&ctx->timers, "read");
   }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
+  CS_TRY(cs_stage_checked(ctx, &st, &spec));
   CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_store_t *store = st.store;
   cs_part_t part = st.part;

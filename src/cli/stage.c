@@ -58,7 +58,6 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
   if (cs_opt_str(o, "summary"))
     CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
-  if (ctx->check_only) return CS_ECHECKED; /* the command's options are checked: stop here */
   cs_timer_start(&ctx->timers, "read");
   CS_TRY(cs_store_open(ctx, input, &st->store));
   CS_TRY(cs_par_partition(ctx, st->store->n, &st->part));
@@ -88,6 +87,15 @@ fail:
 void cs_stage_close(cs_stage_t *st) {
   cs_store_close(st->store);
   st->store = NULL;
+}
+
+int cs_stage_checked(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec) {
+  int status = CS_OK;
+  if (!ctx->check_only) return CS_OK;
+  if (spec) CS_TRY(cs_par_agree(ctx, cs_features_check(st->store, spec)));
+  return CS_ECHECKED; /* the command's options are checked: stop here */
+fail:
+  return status;
 }
 
 int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec) {
@@ -146,7 +154,14 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features) {
   cs_txn_t txn = {0};
   cs_rfm_t r = {0};
   double *v = NULL;
+  static const char *const names[] = {"rfm_frequency", "rfm_recency",  "rfm_age",
+                                      "rfm_monetary",  "rfm_ipt_mean", "rfm_ipt_sd"};
   if (!features || !strstr(features, "rfm_")) return CS_OK;
+  /* run's dry pass: the columns without their values, for the checks of the feature names
+   * (a store without /transactions fails below, before any read). */
+  for (int k = 0; ctx->check_only && st->store->txn_rows >= 0 && k < 6; k++)
+    CS_TRY(cs_store_add_computed(st->store, names[k], 0, 0, NULL, NULL, 0));
+  if (ctx->check_only && st->store->txn_rows >= 0) return CS_OK;
   cs_timer_start(&ctx->timers, "rfm");
   CS_TRY(cs_txn_load(ctx, st->store, &st->part, &txn));
   cs_rfm_opts_t ro = {.merge_same_day = 1};
@@ -162,8 +177,6 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features) {
   CS_TRY(cs_par_agree(ctx, v ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                     "out of memory")));
   /* Customers with no purchase have no RFM: NaN, handled by --missing like any gap. */
-  static const char *const names[] = {"rfm_frequency", "rfm_recency",  "rfm_age",
-                                      "rfm_monetary",  "rfm_ipt_mean", "rfm_ipt_sd"};
   for (int k = 0; k < 6; k++) {
     for (int64_t i = 0; i < r.n; i++) {
       int ok = r.x[i] >= 0;
@@ -218,6 +231,8 @@ int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   char **names = NULL;
   int64_t k = 0;
   char fp[64];
+  /* run's dry pass, before the segment stage made the file: the column without values. */
+  if (ctx->check_only) return cs_store_add_computed(st->store, "segment", 0, 0, NULL, NULL, 0);
   CS_TRY(cs_io_read_attr_str(ctx, results, "/run", "input_fingerprint", fp, sizeof fp));
   CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
            "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "

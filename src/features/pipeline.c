@@ -199,6 +199,13 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     CS_TRY(cs_features_resolve(store, spec->features, spec->exclude, names, &n));
   }
   CS_CHECK(n > 0 && n <= CS_MAX_FEATURES, CS_EUSAGE, "no features selected");
+  const char *wname = fitted ? fitted->weight_column : spec->weight_column;
+  if (wname && wname[0]) {
+    const cs_column_t *wc = cs_store_column(store, wname);
+    CS_CHECK(wc && wc->dtype != CS_DT_NONE, CS_EDATA,
+             "%s: --weight-column '%s' is not a numeric column of /customers", store->path,
+             wname);
+  }
   f->cols = calloc((size_t)n, sizeof *f->cols);
   CS_CHECK(f->cols, CS_ENOMEM, "out of memory");
   f->n_cols = n;
@@ -465,6 +472,14 @@ static void flush_stage(cs_matrix_t *m, const float *stage, const int *col, int 
   }
 }
 
+int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec) {
+  cs_features_t *f = calloc(1, sizeof *f);
+  if (!f) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  int status = layout(store, spec, NULL, f);
+  cs_features_free(f);
+  return status;
+}
+
 int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       const cs_feature_spec_t *spec, const cs_features_t *fitted,
                       cs_features_t **out, cs_matrix_t *m) {
@@ -623,10 +638,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 
   /* Per-customer weights. */
   if (f->weight_column[0]) {
-    const cs_column_t *wc = cs_store_column(store, f->weight_column);
-    CS_CHECK(wc && wc->dtype != CS_DT_NONE, CS_EDATA,
-             "%s: --weight-column '%s' is not a numeric column of /customers", store->path,
-             f->weight_column);
+    /* The column is checked by layout(). */
     m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
     CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));

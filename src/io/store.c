@@ -431,7 +431,7 @@ int cs_store_add_computed(cs_store_t *s, const char *name, int64_t offset, int64
     free(v);
     return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
   }
-  memcpy(v, values, (size_t)count * sizeof *v);
+  if (count) memcpy(v, values, (size_t)count * sizeof *v); /* 0: a schema-only column */
   /* Positions change with the new name: close the lazily opened datasets. */
   for (int i = 0; i < s->n_columns; i++) {
     CS_H5_CLOSE(H5Dclose, im->dsets[i]);

@@ -6,7 +6,8 @@
 #  - an option given twice on the command line, or a key set twice in one config section;
 #  - --config naming a directory or a FIFO (which would block), a config line longer than
 #    the INI reader takes, the first bad line of a config named even when good lines follow;
-#  - `run` with a bad value in a later stage's config section (no stage runs);
+#  - `run` with a bad value in a later stage's config section, or one its store's schema
+#    refutes (a feature that is not a column): no stage runs;
 #  - a --k range whose upper end exceeds the customers (before any K is fitted);
 #  - --churn-with-segment results whose labels are not segments of /segments/sizes;
 #  - `segment` with an output under a missing directory names the output, not its checkpoint.
@@ -101,14 +102,45 @@ refused 1 "config late.ini line 4: value 'abc' for horizon-months" \
 # Values a stage checks itself (a date, a share) fail before the first stage too, in a dry
 # pass of the stages (they had failed after segment and churn had run); nothing is written.
 mkdir -p dry
+# refused, and no stage ran: --output-dir is still empty
+dry_refused() {
+  refused "$@"
+  [ -z "$(ls -A dry)" ] || fail "${*:3}: a stage ran before the refusal, leaving $(ls -A dry | tr '\n' ' ')"
+  rm -rf dry && mkdir dry
+}
 "$PYTHON" "$here/../py/make_store.py" txn_ok tx.h5 # with purchase histories: clv runs
 printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-13-45\n' > late2.ini
-refused 1 "--calibration-end: '2024-13-45' is not a valid date (calibration-end is set in config late2.ini line 4)" \
+dry_refused 1 "--calibration-end: '2024-13-45' is not a valid date (calibration-end is set in config late2.ini line 4)" \
   run --config late2.ini --input tx.h5 --output-dir dry
 printf '[churn-train]\nholdout = 1.5\n' > late3.ini
-refused 1 "--holdout must be in [0, 1), got 1.5 (holdout is set in config late3.ini line 2)" \
+dry_refused 1 "--holdout must be in [0, 1), got 1.5 (holdout is set in config late3.ini line 2)" \
   run --config late3.ini --input in.h5 --output-dir dry
-[ -z "$(ls -A dry)" ] || fail "the dry pass left files in --output-dir: $(ls -A dry)"
+# Checks against the store's schema too: a later stage's feature that is not a column, its
+# split column, RFM features without purchase histories, a computed segment column that a
+# store column would hide, and dates in the wrong order (they had failed after segment ran).
+printf '[churn-train]\nfeatures = age,nosuch\n' > late4.ini
+dry_refused 2 "in.h5: feature 'nosuch' is not a column of /customers" \
+  run --config late4.ini --input in.h5 --output-dir dry
+printf '[churn-train]\nholdout-column = nosplit\n' > late5.ini
+dry_refused 2 "in.h5: --holdout-column: no numeric column /customers/nosplit" \
+  run --config late5.ini --input in.h5 --output-dir dry
+printf '[churn-train]\nfeatures = age,rfm_recency\n' > late6.ini
+dry_refused 2 "in.h5: no /transactions (CLV and RFM need purchase history; see docs/format.md)" \
+  run --config late6.ini --input in.h5 --output-dir dry
+cp in.h5 with_segment.h5
+"$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["customers/segment"] = f["customers/age"][:]' with_segment.h5
+printf '[churn-train]\nchurn-with-segment = yes\n' > late7.ini
+dry_refused 2 "with_segment.h5: /customers/segment exists; the computed feature of that name would hide it" \
+  run --config late7.ini --input with_segment.h5 --output-dir dry
+printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-06-30\nholdout-end = 2024-01-01\n' > late8.ini
+dry_refused 1 "--holdout-end 2024-01-01 must be after the calibration end 2024-06-30" \
+  run --config late8.ini --input tx.h5 --output-dir dry
+# The schema checks pass where the stages would: the computed columns are known to the dry
+# pass (RFM features with purchase histories, the segment with --churn-with-segment).
+printf '[segment]\nk = 2\n[churn-train]\nfeatures = age,rfm_recency\nchurn-with-segment = yes\n' > late9.ini
+run run --config late9.ini --input tx.h5 --output-dir dry --quiet ||
+  fail "run with RFM features and --churn-with-segment in churn-train failed"
+[ -s dry/churn.h5 ] || fail "run with RFM features and the segment in churn-train wrote no churn.h5"
 
 refused 2 "--k 2..50: K = 50 is larger than the number of customers (40)" \
   segment --input in.h5 --output o.h5 --k 2..50
