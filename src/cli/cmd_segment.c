@@ -422,6 +422,11 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     ko.init_centroids = prev.standardized;
     mig.warm_start = 1;
   }
+  if (ko.init == CS_INIT_GIVEN && ko.n_init > 1 && given(o, "n-init"))
+    cs_log_warn("--n-init %d is ignored: the fit has one start, %s", ko.n_init,
+                mig.warm_start ? "the previous run's centroids (--previous; --init kmeans++ "
+                                 "starts afresh, with restarts)"
+                               : "--init-centroids");
   if (previous)
     cs_log_info("previous: %s: K = %d, hash %s%s", prev.path, prev.k, prev.verification_hash,
                 mig.warm_start      ? "; warm start from its centroids (original units)"

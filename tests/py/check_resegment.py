@@ -368,6 +368,17 @@ if "features have moved since that run: 'monetary' mean" not in p7.stderr:
 if "features have moved" in p4.stderr + p5.stderr:
     fail("next month's store (the same units) was warned of as moved")
 
+# --n-init with a warm start: one start, so the restarts asked for are not made; warned of
+# (it had been ignored silently). Not with --init kmeans++, which restarts afresh.
+p8 = su.custseg(1, "segment", "--input", m2, "--output", path("ninit_out.h5"), "--previous",
+                r1, "--max-iter", 2, "--n-init", 3)
+if "--n-init 3 is ignored: the fit has one start, the previous run's centroids" not in p8.stderr:
+    fail(f"--n-init 3 with a warm start: no warning: {p8.stderr[-300:]}")
+p9 = su.custseg(1, "segment", "--input", m2, "--output", path("ninit_pp_out.h5"), "--previous",
+                r1, "--max-iter", 2, "--n-init", 3, "--init", "kmeans++")
+if "--n-init" in p9.stderr + p4.stderr:
+    fail(f"--n-init warned of where it is used or not given: {(p9.stderr + p4.stderr)[-300:]}")
+
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
     fail(f"temporary files left: {left}")
