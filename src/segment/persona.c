@@ -34,6 +34,8 @@ void cs_segment_personas_free(cs_personas_t *ps) {
 
 /* ---- the label rule (pure) ------------------------------------------------------------------ */
 
+#define PERSONA_WORDS_MAX 6 /* words of a label made longer to tell segments apart */
+
 /* Friendlier words for well-known columns of the generated store and of the RFM features:
  * {column, word when zdiff > 0, word when zdiff < 0}. */
 static const struct {
@@ -60,25 +62,26 @@ static void word_for(const char *name, double z, char *buf, size_t len) {
   snprintf(buf, len, "%s %s", z > 0 ? "high" : z < 0 ? "low" : "typical", name);
 }
 
-void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
-                              int p, int32_t *top, char *label, size_t len) {
-  for (int t = 0; t < CS_PERSONA_TOP; t++) top[t] = -1;
-  /* Insertion into a short sorted list; only a strictly larger |zdiff| moves ahead, so ties
-   * keep the lower column first. */
+/* Up to `want` columns by |zdiff| into top[0..want) (finite values only; only a strictly
+ * larger |zdiff| moves ahead, so ties keep the lower column first; -1 padding), and the label
+ * of their words, a word already in it left out. */
+static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff, int p,
+                        int want, int32_t *top, char *label, size_t len) {
+  for (int t = 0; t < want; t++) top[t] = -1;
   for (int j = 0; j < p; j++) {
     if (!isfinite(zdiff[j])) continue;
     double a = fabs(zdiff[j]);
-    int t = CS_PERSONA_TOP;
+    int t = want;
     while (t > 0 && (top[t - 1] < 0 || a > fabs(zdiff[top[t - 1]]))) t--;
-    if (t == CS_PERSONA_TOP) continue;
-    for (int u = CS_PERSONA_TOP - 1; u > t; u--) top[u] = top[u - 1];
+    if (t == want) continue;
+    for (int u = want - 1; u > t; u--) top[u] = top[u - 1];
     top[t] = j;
   }
   size_t used = 0;
-  char words[CS_PERSONA_TOP][CS_FEATURE_NAME_MAX + 16];
+  char words[PERSONA_WORDS_MAX][CS_FEATURE_NAME_MAX + 16];
   int n = 0;
   label[0] = '\0';
-  for (int t = 0; t < CS_PERSONA_TOP && top[t] >= 0 && used < len; t++) {
+  for (int t = 0; t < want && top[t] >= 0 && used < len; t++) {
     word_for(names[top[t]], zdiff[top[t]], words[n], sizeof words[n]);
     int again = 0; /* frequency and rfm_frequency both high: "frequent" once */
     for (int u = 0; u < n; u++) again |= !strcmp(words[u], words[n]);
@@ -88,6 +91,57 @@ void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const do
     n++;
   }
   if (top[0] < 0) snprintf(label, len, "no distinguishing column");
+}
+
+void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
+                              int p, int32_t *top, char *label, size_t len) {
+  label_words(names, zdiff, p, CS_PERSONA_TOP, top, label, len);
+}
+
+void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
+                               int k, int p, int32_t *top, char (*labels)[CS_PERSONA_LABEL_MAX]) {
+  int32_t more[PERSONA_WORDS_MAX];
+  for (int q = 0; q < k; q++)
+    cs_segment_persona_label(names, zdiff + (int64_t)q * p, p, top + (int64_t)q * CS_PERSONA_TOP,
+                             labels[q], CS_PERSONA_LABEL_MAX);
+  /* Segments sharing a label: the fewest further words (up to PERSONA_WORDS_MAX) that tell
+   * them all apart; where none do, the segment's id in parentheses. */
+  for (int q = 0; q < k; q++) {
+    int group = 0;
+    for (int r = q + 1; r < k; r++) group |= !strcmp(labels[q], labels[r]);
+    if (!group) continue;
+    char same[CS_PERSONA_LABEL_MAX];
+    snprintf(same, sizeof same, "%s", labels[q]);
+    int found = 0;
+    for (int want = CS_PERSONA_TOP + 1; want <= PERSONA_WORDS_MAX && !found; want++) {
+      found = 1;
+      for (int a = q; a < k && found; a++) {
+        if (strcmp(labels[a], same)) continue;
+        char la[CS_PERSONA_LABEL_MAX], lb[CS_PERSONA_LABEL_MAX];
+        label_words(names, zdiff + (int64_t)a * p, p, want, more, la, sizeof la);
+        for (int b = a + 1; b < k && found; b++) {
+          if (strcmp(labels[b], same)) continue;
+          label_words(names, zdiff + (int64_t)b * p, p, want, more, lb, sizeof lb);
+          found = strcmp(la, lb) != 0;
+        }
+      }
+      for (int a = q; a < k && found; a++)
+        if (!strcmp(labels[a], same))
+          label_words(names, zdiff + (int64_t)a * p, p, want, more, labels[a], CS_PERSONA_LABEL_MAX);
+    }
+    for (int a = q; a < k && !found; a++)
+      if (!strcmp(labels[a], same)) {
+        size_t used = strlen(labels[a]);
+        snprintf(labels[a] + used, CS_PERSONA_LABEL_MAX - used, " (segment %d)", a);
+      }
+  }
+  /* A longer label that met another one (a dropped repeated word): the later one says its id. */
+  for (int q = 0; q < k; q++)
+    for (int r = q + 1; r < k; r++)
+      if (!strcmp(labels[q], labels[r])) {
+        size_t used = strlen(labels[r]);
+        snprintf(labels[r] + used, CS_PERSONA_LABEL_MAX - used, " (segment %d)", r);
+      }
 }
 
 /* ---- the statistics (collective) ------------------------------------------------------------ */
@@ -284,10 +338,8 @@ int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     ps->zdiff[e] = sd > 0 ? (ps->mean[e] - ps->population_mean[j]) / sd
                    : isnan(ps->mean[e]) || isnan(sd) ? NAN : 0.0;
   }
-  for (int q = 0; q < k; q++)
-    cs_segment_persona_label((const char(*)[CS_FEATURE_NAME_MAX])ps->names,
-                             ps->zdiff + (int64_t)q * p, p, ps->top + (int64_t)q * CS_PERSONA_TOP,
-                             ps->labels[q], sizeof ps->labels[q]);
+  cs_segment_persona_labels((const char(*)[CS_FEATURE_NAME_MAX])ps->names, ps->zdiff, k, p,
+                            ps->top, ps->labels);
 fail:
   free(x);
   free(lab);

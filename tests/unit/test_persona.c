@@ -2,7 +2,8 @@
  * statistics behind their medians.
  * - The label rule (src/segment/persona.c): top three columns by |zdiff| with ties to the
  *   lower column, non-finite values skipped, -1 padding, the words ("high", "low", "typical",
- *   the vocabulary of well-known columns) joined by " · ".
+ *   the vocabulary of well-known columns) joined by " · "; segments that would share a label
+ *   told apart by further words, or by their ids where no words do.
  * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
  *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
  *   split over the ranks in uneven blocks, equals the sorted reference that each rank builds
@@ -110,6 +111,34 @@ static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   if (x != y) return x < y ? -1 : 1;
   return signbit(y) - signbit(x);
+}
+
+/* Labels of all segments: two that share their three words get the fewest further words
+ * that tell them apart (the others keep theirs); where no words do, their ids. */
+static void labels_unique(void **state) {
+  (void)state;
+  name_t names[6] = {"monetary", "recency_days", "support_tickets", "age", "region=north", "income"};
+  int32_t top[4 * CS_PERSONA_TOP];
+  char labels[4][CS_PERSONA_LABEL_MAX];
+  /* Segments 0 and 2 are both high monetary, recent, low support; 2 is younger, 0 older,
+   * and both have a higher income (the fifth column tells them apart only with the fourth). */
+  double z[4 * 6] = {1.9, -1.5, -1.2, 0.3, 0.0, 0.2,  /* 0 */
+                     -1.0, 1.0, 0.5, 0.0, 0.0, 0.0,  /* 1 */
+                     2.5, -1.0, -0.9, -0.4, 0.0, 0.1, /* 2 */
+                     0.0, 0.0, 0.0, 0.0, 2.0, 0.0};  /* 3 */
+  cs_segment_persona_labels(names, z, 4, 6, top, labels);
+  assert_string_equal(labels[0], "high monetary" MID "recent" MID "low support" MID "high age");
+  assert_string_equal(labels[1], "low monetary" MID "lapsed" MID "high support");
+  assert_string_equal(labels[2], "high monetary" MID "recent" MID "low support" MID "low age");
+  assert_int_equal(top[2 * CS_PERSONA_TOP + 0], 0); /* top stays the three columns */
+  assert_int_equal(top[2 * CS_PERSONA_TOP + 2], 2);
+  assert_string_equal(labels[3], "high region=north" MID "typical monetary" MID "typical recency_days");
+  /* Three alike in the direction of every column: no word tells them apart. */
+  double same[3 * 2] = {1.0, -0.5, 2.0, -1.0, 0.5, -0.1};
+  cs_segment_persona_labels(names, same, 3, 2, top, labels);
+  assert_string_equal(labels[0], "high monetary" MID "recent (segment 0)");
+  assert_string_equal(labels[1], "high monetary" MID "recent (segment 1)");
+  assert_string_equal(labels[2], "high monetary" MID "recent (segment 2)");
 }
 
 static void order_stats_match_sort(void **state) {
@@ -234,6 +263,7 @@ static void order_stats_many_ranks(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(label_rule),
+    cmocka_unit_test(labels_unique),
     cmocka_unit_test(order_stats_match_sort),
     cmocka_unit_test(order_stats_all_equal),
     cmocka_unit_test(order_stats_many_ranks),
