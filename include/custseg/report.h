@@ -42,7 +42,7 @@ typedef struct cs_report_file {
 } cs_report_file_t;
 
 /* The fields of /roi/table the report shows, in this order (cs_report_t.roi columns). */
-#define CS_REPORT_ROI_FIELDS 22
+#define CS_REPORT_ROI_FIELDS 26
 extern const char *const cs_report_roi_fields[CS_REPORT_ROI_FIELDS];
 
 /* Everything the page shows. An absent part has has_* = 0 (or rows = 0) and gets a one-line

@@ -20,12 +20,14 @@ const char *const cs_report_roi_fields[CS_REPORT_ROI_FIELDS] = {
     "churn_score_mean", "clv_mean",         "clv_total",     "revenue_at_risk",
     "roi",              "uplift",           "uplift_low",    "uplift_high",
     "incremental_roi",  "action",           "incremental_revenue", "incremental_revenue_low",
-    "incremental_revenue_high", "campaign_cost"};
+    "incremental_revenue_high", "campaign_cost", "treated", "control",
+    "conversion_rate_treated", "conversion_rate_control"};
 enum {
   F_SEGMENT, F_CUSTOMERS, F_SHARE, F_REVENUE_TOTAL, F_REVENUE_MEAN, F_CAC_MEAN, F_CONVERSION,
   F_CHURN_OBSERVED, F_CHURN_SCORE, F_CLV_MEAN, F_CLV_TOTAL, F_AT_RISK, F_ROI, F_UPLIFT,
   F_UPLIFT_LOW, F_UPLIFT_HIGH, F_INCREMENTAL_ROI, F_ACTION, F_INC_REVENUE, F_INC_REVENUE_LOW,
-  F_INC_REVENUE_HIGH, F_CAMPAIGN_COST
+  F_INC_REVENUE_HIGH, F_CAMPAIGN_COST, F_TREATED, F_CONTROL, F_CONVERSION_TREATED,
+  F_CONVERSION_CONTROL
 };
 
 /* ---- the CLV distribution ------------------------------------------------------------------ */
@@ -164,6 +166,15 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__th(b, "segment", 1);
   cs__th(b, "action", 1);
   for (int c = 0; c < nc; c++) cs__th(b, cols[c].head, 0);
+  /* The groups the uplift compares, so a wide interval is read with its group sizes. */
+  static const struct { int f; const char *head; cs__fmt_t fmt; } campaign[] = {
+      {F_TREATED, "treated", CS__INT}, {F_CONTROL, "control", CS__INT},
+      {F_CONVERSION_TREATED, "conversion treated", CS__PCT},
+      {F_CONVERSION_CONTROL, "conversion control", CS__PCT}};
+  int ncamp = 0; /* without a treated flag in the store (NaN counts): no such columns */
+  for (int64_t i = 0; r->roi_present[F_TREATED] && i < r->roi_rows; i++)
+    if (isfinite(r->roi[i * F + F_TREATED])) ncamp = (int)(sizeof campaign / sizeof *campaign);
+  for (int c = 0; c < ncamp; c++) cs__th(b, campaign[c].head, 0);
   cs__th(b, "uplift [95%]", 0);
   cs__th(b, "incremental revenue [95%]", 0);
   cs__th(b, "campaign cost", 0);
@@ -183,6 +194,8 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     double a = row[F_ACTION];
     cs__td_text(b, a >= 0 && a < r->n_actions ? r->actions[(int)a] : "\xe2\x80\x93");
     for (int c = 0; c < nc; c++) cs__td_num(b, r->roi_present[cols[c].f] ? row[cols[c].f] : NAN, cols[c].fmt);
+    for (int c = 0; c < ncamp; c++)
+      cs__td_num(b, r->roi_present[campaign[c].f] ? row[campaign[c].f] : NAN, campaign[c].fmt);
     interval_cell(b, r, row, F_UPLIFT, F_UPLIFT_LOW, F_UPLIFT_HIGH, CS__PP);
     interval_cell(b, r, row, F_INC_REVENUE, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH, CS__MONEY);
     cs__td_num(b, r->roi_present[F_CAMPAIGN_COST] ? row[F_CAMPAIGN_COST] : NAN, CS__MONEY);

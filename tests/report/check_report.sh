@@ -166,6 +166,27 @@ done
 # The action is the ROI table's second column (a narrow window or a screenshot had cut it).
 grep -qE '<h3>ROI table</h3><div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
   report1.html || fail "the ROI table's second column is not the action"
+# The group sizes and conversion rates behind each uplift, per row as /roi/table holds them
+# (the page had shown the uplift and its interval without them).
+/usr/bin/python3 - roi.h5 report1.html <<'PY' || fail "the ROI table's treated/control columns do not match /roi/table"
+import re, sys
+import h5py
+t = h5py.File(sys.argv[1], "r")["roi/table"][:]
+page = open(sys.argv[2], encoding="utf-8").read()
+table = page[page.index("<h3>ROI table</h3>"):]
+table = table[:table.index("</table>")]
+rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+cells = lambda r: [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)]
+head = cells(rows[0])
+for name in ("treated", "control", "conversion treated", "conversion control"):
+    assert name in head, f"no column '{name}'"
+body = [cells(r) for r in rows[1:]]
+assert len(body) == len(t), (len(body), len(t))
+for row, rec in zip(body, t):
+    for name, field in (("treated", "treated"), ("control", "control")):
+        shown = int(re.sub(r"[^0-9]", "", row[head.index(name)]))
+        assert shown == int(rec[field]), (rec["segment"], name, shown, rec[field])
+PY
 grep -q 'class="warn"' report1.html && fail "a warnings box in a report without warnings"
 # A churn model other than the one behind the ROI table: warned of, and the warning is shown
 # at the top of the page.
