@@ -402,8 +402,10 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                "give --k", previous, (long long)k, (long long)f->n_used);
     }
   }
-  cs_log_info("segment: %lld customers x %d features (%lld used), K = %lld",
-              (long long)store->n, f->d, (long long)f->n_used, (long long)k);
+  char ktxt[48];
+  snprintf(ktxt, sizeof ktxt, k_lo == k_hi ? "%lld" : "%lld..%lld", k_lo, k_hi);
+  cs_log_info("segment: %lld customers x %d features (%lld used), K = %s", (long long)store->n,
+              f->d, (long long)f->n_used, ktxt);
 
   cs_kmeans_opts_t ko = {.k = (int)k,
                          .n_init = (int)cs_opt_int(o, "n-init"),

@@ -14,7 +14,11 @@ for k in 2 3 4 5 6; do  # relative paths, as a job started in $dir types them
   (cd "$dir" && run segment --input store.h5 --k $k --quiet --output sweep/k$k.h5 --summary sweep/k$k.json)
 done
 (cd / && run select-k --sweep "$dir/sweep" --output "$dir/chosen.h5" --summary "$dir/chosen.json" --quiet)
-run segment --input "$dir/store.h5" --k 2..6 --quiet --output "$dir/range.h5" --summary "$dir/range.json"
+run segment --input "$dir/store.h5" --k 2..6 --output "$dir/range.h5" --summary "$dir/range.json" \
+  2> "$dir/range.log"
+# The size line names the range (it had shown its top, K = 6, as if one K were fitted).
+grep -q "segment: 40000 customers x .* features (40000 used), K = 2\.\.6$" "$dir/range.log" ||
+  fail "the range's size line: $(grep 'customers x' "$dir/range.log")"
 kr=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["recommended_k"])' "$dir/range.json")
 ks=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["select_k"]["recommended_k"])' "$dir/chosen.json")
 [ "$kr" = "$ks" ] || fail "select-k chose K = $ks, segment --k 2..6 chose $kr"
