@@ -16,19 +16,62 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* f's feature names joined by commas (malloc'd; NULL when out of memory). */
+static char *names_list(const cs_features_t *f) {
+  size_t cap = (size_t)f->d * (CS_FEATURE_NAME_MAX + 1) + 1, used = 0;
+  char *mine = malloc(cap);
+  if (!mine) return NULL;
+  mine[0] = '\0';
+  for (int j = 0; j < f->d; j++)
+    used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? "," : "", f->names[j]);
+  return mine;
+}
+
+int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
+                                 int *moved) {
+  int status = CS_OK;
+  const int d = f->d;
+  int *from = malloc((size_t)d * sizeof *from);
+  double *row = malloc((size_t)d * sizeof *row);
+  *moved = 0;
+  CS_CHECK(from && row, CS_ENOMEM, "out of memory");
+  for (int j = 0; j < d; j++) from[j] = -1;
+  int t = 0; /* the file's column */
+  for (const char *a = names; *a; t++) {
+    size_t len = strcspn(a, ",");
+    int hit = -1;
+    for (int j = 0; j < d && hit < 0; j++)
+      if (strlen(f->names[j]) == len && !strncmp(f->names[j], a, len)) hit = j;
+    if (hit < 0 || from[hit] >= 0) goto fail; /* not one of ours, or named twice */
+    from[hit] = t;
+    a += len + (a[len] == ',');
+  }
+  if (t != d) goto fail;
+  for (int64_t q = 0; q < k; q++) {
+    for (int j = 0; j < d; j++) row[j] = c[q * d + from[j]];
+    memcpy(c + q * d, row, (size_t)d * sizeof *row);
+  }
+  *moved = 1;
+fail:
+  free(from);
+  free(row);
+  return status;
+}
+
 int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const char *units,
                             const char *names, const char *what) {
   int status = CS_OK;
   char *mine = NULL;
+  int moved = 0;
   if (names[0]) {
-    /* When the file names its features they must be ours, in our order. */
-    size_t cap = (size_t)f->d * (CS_FEATURE_NAME_MAX + 1) + 1, used = 0;
-    mine = malloc(cap);
+    /* When the file names its features they must be ours: in another order (the levels of a
+     * categorical column coded otherwise, a --features list reordered), matched by name. */
+    mine = names_list(f);
     CS_CHECK(mine, CS_ENOMEM, "out of memory");
-    mine[0] = '\0';
-    for (int j = 0; j < f->d; j++)
-      used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? "," : "", f->names[j]);
-    if (strcmp(mine, names)) {
+    if (strcmp(mine, names)) CS_TRY(cs_segment_centroids_reorder(f, c, k, names, &moved));
+    if (moved && cs_log_rank() == 0)
+      cs_log_info("%s: its features are this run's in another order, matched by name", what);
+    if (strcmp(mine, names) && !moved) {
       /* The first feature that differs, before the lists (hundreds of one-hot names). */
       const char *a = names, *b = mine;
       int i = 1;
@@ -131,6 +174,18 @@ int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f) {
   if (prev->d != f->d) {
     CS_TRY(cs_segment_centroids_in(f, prev->centroids, 0, "", prev->features, what)); /* names */
     CS_FAIL(CS_EUSAGE, "%s has %d features, this run has %d", what, prev->d, f->d);
+  }
+  /* Features in another order: the centroids in this run's order, and so named (the drift in
+   * original units reads them too). */
+  int moved = 0;
+  CS_TRY(cs_segment_centroids_reorder(f, prev->centroids, prev->k, prev->features, &moved));
+  if (moved) {
+    char *mine = names_list(f);
+    CS_CHECK(mine, CS_ENOMEM, "out of memory");
+    free(prev->features);
+    prev->features = mine;
+    if (cs_log_rank() == 0)
+      cs_log_info("%s: its features are this run's in another order, matched by name", what);
   }
   prev->standardized = malloc((size_t)prev->k * (size_t)prev->d * sizeof *prev->standardized);
   CS_CHECK(prev->standardized, CS_ENOMEM, "out of memory");
