@@ -1,5 +1,6 @@
-/* segment/lloyd_impl.h: state shared by the Lloyd driver (lloyd.c) and the bounded steps of
- * the accelerated variants (bounds.c). Private to src/segment. */
+/* segment/lloyd_impl.h: state shared by the Lloyd driver (lloyd.c), its full step
+ * (lloyd_step.c) and the bounded steps of the accelerated variants (bounds.c). Private to
+ * src/segment. */
 #ifndef CUSTSEG_SEGMENT_LLOYD_IMPL_H
 #define CUSTSEG_SEGMENT_LLOYD_IMPL_H
 
@@ -59,6 +60,10 @@ typedef struct lloyd {
 /* Epochs kept; when they run out, the next step is a full one (which starts again at 0). */
 #define CS_EPOCHS 256
 
+/* A full step against c (lloyd_step.c): every row's label and the reduced sums (only the
+ * changed rows' when the sums of the current labels are valid and the run is unweighted), the
+ * changed labels counted when count_changes. Collective. */
+int cs__step_full(lloyd_t *l, const double *c, int count_changes);
 /* Inertia of the current assignment against c, from the reduced sums. */
 int cs__finish_inertia(lloyd_t *l, const double *c);
 
