@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define CS_IMPORT_MAX_COLUMNS 240 /* an output holds at most 256 open datasets (io/out.c) */
+#define CS_IMPORT_MAX_COLUMNS 240 /* an output holds at most 256 open datasets (io/out_impl.h) */
 
 typedef struct idline {
   int64_t id, line;

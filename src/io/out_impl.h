@@ -1,0 +1,37 @@
+/* io/out_impl.h: what an output file's life (out.c: creating, committing and publishing it,
+ * its temporary file) and its writers of groups, datasets and attributes (out_write.c) share:
+ * the handles and two small helpers. Private to src/io. */
+#ifndef CUSTSEG_IO_OUT_IMPL_H
+#define CUSTSEG_IO_OUT_IMPL_H
+
+#include "h5util.h"
+
+#define CS_OUT_MAX_DSETS 256
+
+struct cs_dset {
+  cs_out_t *out;
+  hid_t id;
+  cs_dtype_t type;
+  char path[256];
+};
+
+struct cs_out {
+  cs_ctx_t *ctx;
+  hid_t file;
+  int image; /* built in memory on rank 0 (cs_out_create_image); the other ranks only agree */
+  char final_path[4096];
+  char tmp_path[4096 + 64];
+  char reserve_path[4096 + 80]; /* room rank 0 holds back for closing the file (reserve()) */
+  int full_at_close;            /* rank 0: the file system had no free block left before it */
+  int n_dsets;
+  cs_dset_t dsets[CS_OUT_MAX_DSETS];
+};
+
+/* A rank with nothing to do in an in-memory file: it only takes part in the agreement. */
+static inline int cs__out_idle(const cs_out_t *out) { return out->image && out->ctx->rank != 0; }
+
+/* A creation property list of class `cls` (file, group or dataset) that keeps attributes
+ * compact (out_write.c); -1 on failure. */
+hid_t cs__out_object_plist(hid_t cls);
+
+#endif

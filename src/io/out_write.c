@@ -1,0 +1,263 @@
+/* io/out_write.c: what goes into an output file (out.c creates and publishes it): groups,
+ * per-customer datasets written collectively, small datasets and compound tables from rank 0,
+ * and attributes, each write's outcome agreed across ranks. */
+#include "out_impl.h"
+
+#include <stdio.h>
+
+/* Attributes stay in the object header (compact storage) up to this many per object. HDF5
+ * 1.10's H5Ocopy (h5copy, h5py's Group.copy) crashes on an object whose variable-length string
+ * attributes are in dense storage, where the default keeps only 8 compact; /roi, /segments and
+ * /clv have more. An attribute too large for a header message (over 64 KiB, such as the
+ * categories of a column with thousands of levels) is still stored densely. */
+#define COMPACT_ATTRS 1000
+
+/* A creation property list of class `cls` (file, group or dataset) with the compact limit
+ * above; -1 on failure. */
+hid_t cs__out_object_plist(hid_t cls) {
+  hid_t p = H5Pcreate(cls);
+  if (p >= 0 && H5Pset_attr_phase_change(p, COMPACT_ATTRS, COMPACT_ATTRS - 1) < 0) {
+    H5Pclose(p);
+    p = -1;
+  }
+  return p;
+}
+
+/* Create every missing group above `path` ("/a/b/c" creates /a and /a/b) with the compact
+ * attribute limit; intermediate groups made by HDF5 itself would get the default one. */
+static int make_parents(cs_out_t *out, const char *path, int self) {
+  int status = CS_OK;
+  char buf[1024];
+  hid_t gcpl = cs__out_object_plist(H5P_GROUP_CREATE);
+  CS_H5(gcpl, "cannot create group property list");
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && !(self && *p == '\0')) {
+      if (!*p) break;
+      continue;
+    }
+    const char c = *p;
+    *p = '\0';
+    if (H5Lexists(out->file, buf, H5P_DEFAULT) <= 0) {
+      hid_t g = H5Gcreate2(out->file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+      CS_H5(g, "%s: cannot create group %s", out->final_path, buf);
+      H5Gclose(g);
+    }
+    *p = c;
+    if (!c) break;
+  }
+fail:
+  CS_H5_CLOSE(H5Pclose, gcpl);
+  return status;
+}
+
+/* Collective writes for a parallel file, the default for one built in memory. */
+static hid_t dxpl_for(const cs_out_t *out) {
+  return out->image ? H5Pcreate(H5P_DATASET_XFER) : cs__h5_dxpl_collective();
+}
+
+int cs_out_group(cs_out_t *out, const char *group) {
+  /* Agreed: in a file built in memory only rank 0 can fail, and all must leave together. */
+  return cs_par_agree(out->ctx, cs__out_idle(out) ? CS_OK : make_parents(out, group, 1));
+}
+
+int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
+  int status = CS_OK;
+  hid_t space = -1, lcpl = -1, dcpl = -1;
+  *d = NULL;
+  CS_CHECK(out->n_dsets < CS_OUT_MAX_DSETS, CS_EINTERNAL, "too many datasets in one output");
+  CS_CHECK(!out->image, CS_EINTERNAL, "%s: a file built in memory takes no per-rank datasets",
+           path);
+  hsize_t dim = (hsize_t)n;
+  space = H5Screate_simple(1, &dim, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  /* Parallel HDF5 allocates contiguous datasets at creation; every element is written
+   * afterwards, so writing fill values first would only double the I/O. */
+  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  CS_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set fill time");
+  CS_TRY(make_parents(out, path, 0));
+  cs_dset_t *ds = &out->dsets[out->n_dsets];
+  ds->id = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
+  CS_H5(ds->id, "%s: cannot create dataset %s", out->final_path, path);
+  ds->out = out;
+  ds->type = type;
+  snprintf(ds->path, sizeof ds->path, "%s", path);
+  out->n_dsets++;
+  *d = ds;
+fail:
+  CS_H5_CLOSE(H5Pclose, dcpl);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  return cs_par_agree(out->ctx, status);
+}
+
+int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
+  int status = CS_OK;
+  hid_t fspace = -1, mspace = -1, dxpl = -1;
+  static const char dummy[8];
+  fspace = H5Dget_space(d->id);
+  CS_H5(fspace, "%s: no dataspace", d->path);
+  if (H5Sget_simple_extent_npoints(fspace) == 0) goto fail; /* empty dataset: nothing to write */
+  CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: bad selection", d->path);
+  dxpl = cs__h5_dxpl_collective();
+  CS_H5(dxpl, "cannot create transfer property list");
+  CS_H5(H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy),
+        "%s: write of %s rows [%lld, %lld) failed (disk full?)", d->out->final_path, d->path,
+        (long long)offset, (long long)(offset + count));
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  return cs_par_agree(d->out->ctx, status); /* a rank that failed must not be left alone */
+}
+
+int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
+                 const void *data) {
+  int status = CS_OK;
+  hid_t space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
+  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols ? cols : 1)};
+  int nd = cols ? 2 : 1;
+  static const char dummy[8];
+  if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
+  space = H5Screate_simple(nd, dims, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  CS_TRY(make_parents(out, path, 0));
+  d = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
+  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
+  if (rows == 0) goto fail;
+  fspace = H5Dget_space(d);
+  mspace = H5Screate_simple(nd, dims, NULL);
+  CS_H5(fspace, "no dataspace");
+  CS_H5(mspace, "no dataspace");
+  if (out->ctx->rank != 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  dxpl = dxpl_for(out);
+  CS_H5(dxpl, "cannot create transfer property list");
+  CS_H5(H5Dwrite(d, cs__h5_native(type), mspace, fspace, dxpl,
+                 out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, dcpl);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  return cs_par_agree(out->ctx, status);
+}
+
+int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
+                 size_t row_bytes, int64_t rows, const void *data) {
+  int status = CS_OK;
+  hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
+  hsize_t dim = (hsize_t)rows;
+  static const char dummy[8];
+  if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
+  type = H5Tcreate(H5T_COMPOUND, row_bytes);
+  CS_H5(type, "cannot create the compound type of %s", path);
+  for (int j = 0; j < n_fields; j++) {
+    CS_CHECK(fields[j].offset + cs_dtype_size(fields[j].type) <= row_bytes, CS_EINTERNAL,
+             "%s: field %s lies outside the record", path, fields[j].name);
+    CS_H5(H5Tinsert(type, fields[j].name, fields[j].offset, cs__h5_native(fields[j].type)),
+          "%s: cannot add field %s", path, fields[j].name);
+  }
+  space = H5Screate_simple(1, &dim, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  CS_TRY(make_parents(out, path, 0));
+  d = H5Dcreate2(out->file, path, type, space, lcpl, dcpl, H5P_DEFAULT);
+  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
+  if (rows == 0) goto fail;
+  fspace = H5Dget_space(d);
+  mspace = H5Screate_simple(1, &dim, NULL);
+  CS_H5(fspace, "no dataspace");
+  CS_H5(mspace, "no dataspace");
+  if (out->ctx->rank != 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  dxpl = dxpl_for(out);
+  CS_H5(dxpl, "cannot create transfer property list");
+  /* The file type is the memory type, so the transfer needs no conversion. */
+  CS_H5(H5Dwrite(d, type, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  CS_H5_CLOSE(H5Dclose, d);
+  CS_H5_CLOSE(H5Pclose, dcpl);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  CS_H5_CLOSE(H5Tclose, type);
+  return cs_par_agree(out->ctx, status);
+}
+
+static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
+                      const void *buf) {
+  int status = CS_OK;
+  if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
+  hid_t a = H5Acreate_by_name(out->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT,
+                              H5P_DEFAULT);
+  CS_H5(a, "%s: cannot create attribute %s@%s", out->final_path, obj, name);
+  CS_H5(H5Awrite(a, type, buf), "%s: cannot write attribute %s@%s", out->final_path, obj, name);
+fail:
+  CS_H5_CLOSE(H5Aclose, a);
+  return cs_par_agree(out->ctx, status);
+}
+
+int cs_out_attr_i64(cs_out_t *out, const char *obj, const char *name, int64_t v) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  int status = write_attr(out, obj, name, H5T_NATIVE_INT64, space, &v);
+  H5Sclose(space);
+  return status;
+}
+
+int cs_out_attr_f64(cs_out_t *out, const char *obj, const char *name, const double *v, int n) {
+  hsize_t dim = (hsize_t)n;
+  hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+  int status = write_attr(out, obj, name, H5T_NATIVE_DOUBLE, space, v);
+  H5Sclose(space);
+  return status;
+}
+
+static hid_t vlen_utf8(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+int cs_out_attr_str(cs_out_t *out, const char *obj, const char *name, const char *v) {
+  hid_t t = vlen_utf8(), space = H5Screate(H5S_SCALAR);
+  int status = write_attr(out, obj, name, t, space, &v);
+  H5Sclose(space);
+  H5Tclose(t);
+  return status;
+}
+
+int cs_out_attr_strings(cs_out_t *out, const char *obj, const char *name,
+                        const char *const *v, int n) {
+  hsize_t dim = (hsize_t)n;
+  hid_t t = vlen_utf8(), space = H5Screate_simple(1, &dim, NULL);
+  int status = write_attr(out, obj, name, t, space, v);
+  H5Sclose(space);
+  H5Tclose(t);
+  return status;
+}
