@@ -94,6 +94,7 @@ typedef struct cs_roi {
   double z;               /* the normal quantile of the 95% intervals */
   char campaign_note[512]; /* why the total's campaign effect is NaN (docs/roi.md), or "" */
   char cost_note[512];     /* the rows whose campaign cost is negative, or "" */
+  char value_note[512];    /* one customer's value that moves the store's mean, or "" */
 } cs_roi_t;
 
 /* Compute the table. Checks the input (segment codes in -1 .. k-1) and verifies the result:

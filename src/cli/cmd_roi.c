@@ -283,6 +283,7 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
     }
   if (r.campaign_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.campaign_note);
   if (r.cost_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.cost_note);
+  if (r.value_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.value_note);
   cs_log_info("roi: %lld customers, %lld segments%s; revenue %.2f, conversions %.0f, ROI %.4g",
               (long long)N, (long long)k, r.unsegmented ? " and customers without one" : "",
               tot->revenue_total, tot->conversions, tot->roi);

@@ -55,6 +55,14 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
  * cost more than treated ones: the incremental ROI is NaN), and how many there are; "" when
  * none. */
 void cs__roi_cost_note(const cs_roi_row_t *rows, int64_t n, char *note, size_t note_size);
+/* When the actions' value column (CLV when present, else revenue) has one customer's value
+ * `largest` of at least CS__ROI_ONE_SHARE of the total row's sum, over at least
+ * CS__ROI_ONE_MIN customers, say in `note` that it moves the mean every segment is compared
+ * with; "" otherwise. Local. */
+#define CS__ROI_ONE_SHARE 0.05
+#define CS__ROI_ONE_MIN 1000
+void cs__roi_value_note(const cs_roi_row_t *total, const cs__roi_have_t *have,
+                        const double largest[2], char *note, size_t note_size);
 int64_t cs__roi_action(const cs_roi_row_t *row, const cs_roi_row_t *total,
                        const cs__roi_have_t *have);
 

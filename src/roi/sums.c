@@ -216,16 +216,19 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
                            (long long)in->segment[i], (long long)(in->offset + i), k - 1);
   CS_TRY(cs_par_agree(ctx, local));
 
-  /* Pass 1: the bit ranges of every quantity. */
+  /* Pass 1: the bit ranges of every quantity, and the largest revenue and CLV. */
   ranges_t all;
+  double largest[2] = {-INFINITY, -INFINITY};
   for (int j = 0; j < 2 * CS_ROI_NQ; j++) all.v[j] = NO_VALUE;
 #pragma omp parallel
   {
     ranges_t mine = all;
+    double top[2] = {-INFINITY, -INFINITY};
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < in->n; i++) {
       double x = 0, y = 0;
       if (finite_or_absent(in->revenue, i, &x)) {
+        top[0] = fmax(top[0], x);
         range_add(&mine, CS_ROI_Q_REVENUE, x);
         range_add(&mine, CS_ROI_Q_REVENUE_SQUARED, x * x);
       }
@@ -236,14 +239,21 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
       int has_p = finite_or_absent(in->churn_score, i, &x);
       int has_v = finite_or_absent(in->clv, i, &y);
       if (has_p) range_add(&mine, CS_ROI_Q_CHURN_SCORE, x);
-      if (has_v) range_add(&mine, CS_ROI_Q_CLV, y);
+      if (has_v) {
+        top[1] = fmax(top[1], y);
+        range_add(&mine, CS_ROI_Q_CLV, y);
+      }
       if (has_p && has_v) range_add(&mine, CS_ROI_Q_RISK, x * y);
     }
 #pragma omp critical
-    for (int j = 0; j < 2 * CS_ROI_NQ; j++)
-      if (mine.v[j] > all.v[j]) all.v[j] = mine.v[j];
+    {
+      for (int j = 0; j < 2 * CS_ROI_NQ; j++)
+        if (mine.v[j] > all.v[j]) all.v[j] = mine.v[j];
+      for (int j = 0; j < 2; j++) largest[j] = fmax(largest[j], top[j]);
+    }
   }
   CS_TRY(cs_par_allreduce(ctx, all.v, 2 * CS_ROI_NQ, CS_DT_I64, CS_OP_MAX));
+  CS_TRY(cs_par_allreduce(ctx, largest, 2, CS_DT_F64, CS_OP_MAX));
   pass_t p = {.in = in, .k = k};
   for (int q = 0; q < CS_ROI_NQ; q++) {
     r->grid[q] = choose_grid(all.v[2 * q], all.v[2 * q + 1], in->n_global);
@@ -313,6 +323,7 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
   cs__roi_campaign_total(r->row, r->rows - 1, &have, tot_row, r->campaign_note,
                          sizeof r->campaign_note);
   cs__roi_cost_note(r->row, r->rows - 1, r->cost_note, sizeof r->cost_note);
+  cs__roi_value_note(tot_row, &have, largest, r->value_note, sizeof r->value_note);
 fail:
   free(acc);
   free(sums);

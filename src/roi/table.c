@@ -274,3 +274,16 @@ void cs__roi_cost_note(const cs_roi_row_t *rows, int64_t n, char *note, size_t n
     snprintf(note + o, note_size - (size_t)o, "; %lld rows in all have a negative campaign cost",
              (long long)count);
 }
+
+void cs__roi_value_note(const cs_roi_row_t *total, const cs__roi_have_t *have,
+                        const double largest[2], char *note, size_t note_size) {
+  note[0] = '\0';
+  const int clv = have->clv;
+  const double sum = clv ? total->clv_total : total->revenue_total, top = largest[clv];
+  if (!(total->customers >= CS__ROI_ONE_MIN && sum > 0 && top >= CS__ROI_ONE_SHARE * sum)) return;
+  const char *what = clv ? "CLV" : "revenue";
+  snprintf(note, note_size, "one customer's %s (%.6g) is %.1f%% of all customers' (%.6g): the "
+           "recommended actions compare each segment's mean %s with the store's mean, which "
+           "this one value moves; check it (an entry error, a test account?) before acting on "
+           "the actions", what, top, 100.0 * top / sum, sum, what);
+}

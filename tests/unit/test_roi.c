@@ -196,6 +196,30 @@ static void overflowing_square(void **state) {
   local_free(&l);
 }
 
+/* One customer whose value is a large share of the store's: the actions compare segment
+ * means with the store's mean, which that value moves; said in value_note (the CLV when
+ * present, else the revenue), and nothing said without such a customer. */
+static void outlier_note(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 2000);
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_string_equal(r.value_note, "");
+  cs_roi_free(&r);
+  for (int64_t j = 0; j < l.p.n_local; j++)
+    if (l.p.offset + j == 4) l.clv[j] = 1e6, l.rev[j] = 500.0;
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_non_null(strstr(r.value_note, "one customer's CLV (1e+06) is "));
+  cs_roi_free(&r);
+  in.clv = NULL; /* without CLV the actions compare revenue: 500 of 699.9 */
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_non_null(strstr(r.value_note, "one customer's revenue (500) is 71.4% of all customers' (699.9)"));
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
 static void segment_out_of_range(void **state) {
   (void)state;
   local_t l;
@@ -273,5 +297,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(zero_row_ranks),
     cmocka_unit_test(markdown_cells),
     cmocka_unit_test(overflowing_square),
+    cmocka_unit_test(outlier_note),
 };
 CS_TEST_MAIN(tests)
