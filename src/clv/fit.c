@@ -179,6 +179,8 @@ static int bg_fn(const double *theta, double *f, double *grad, void *arg) {
   cs_bgnbd_t m = {exp(theta[0]), exp(theta[1]), exp(theta[2]), exp(theta[3])};
   cs_bgnbd_tables_t t;
   memset(&t, 0, sizeof t);
+  /* Each evaluation is collective: a signal (SIGTERM, Slurm's SIGUSR1) stops the fit here. */
+  CS_TRY(cs_par_stop_on_signal(L->ctx, "while fitting the CLV models (nothing was published)"));
   CS_TRY(cs_par_agree(L->ctx, cs_bgnbd_tables_init(&t, &m, L->xmax)));
   const groups_t *g = L->g;
 #pragma omp parallel for schedule(dynamic, 256)
@@ -203,6 +205,8 @@ static int gg_fn(const double *theta, double *f, double *grad, void *arg) {
   cs_gg_t m = {exp(theta[0]), exp(theta[1]), exp(theta[2])};
   cs_gg_tables_t t;
   memset(&t, 0, sizeof t);
+  /* Each evaluation is collective: a signal (SIGTERM, Slurm's SIGUSR1) stops the fit here. */
+  CS_TRY(cs_par_stop_on_signal(L->ctx, "while fitting the CLV models (nothing was published)"));
   CS_TRY(cs_par_agree(L->ctx, cs_gg_tables_init(&t, &m, L->xmax)));
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < L->rows; j++)

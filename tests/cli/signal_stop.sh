@@ -2,8 +2,8 @@
 # SIGUSR1 (Slurm's warning signal, forwarded by mpirun to the ranks) stops `generate` within
 # one chunk of rows: exit status 75, one error line, nothing published or left behind. It had
 # been swallowed: the job ran on to its end, or to the SIGKILL of a time limit, which leaves
-# the temporary file. (k-means, its seeding and run's stage boundaries: segment_resume.sh,
-# check_run.py.)
+# the temporary file. The same for `clv` within its fits. (k-means, its seeding and run's
+# stage boundaries: segment_resume.sh, check_run.py.)
 # usage: signal_stop.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
 dir="$CS_TEST_DIR/signal_stop" && rm -rf "$dir" && mkdir -p "$dir/out"
@@ -25,3 +25,24 @@ grep -q "custseg: error: interrupted by SIGUSR1 while generating the customers (
 [ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] || fail "not one error line"
 [ -z "$(ls -A "$dir/out")" ] || fail "left behind: $(ls -A "$dir/out")"
 echo "ok: $(grep 'custseg: error' "$dir/err.txt")"
+
+# `clv` polls between the likelihood evaluations of its fits (it had finished its pass, into
+# the SIGKILL of a time limit at 10^8 customers): the signal is sent once the BG/NBD fit is
+# under way.
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 600000 --transactions --seed 2 \
+  --quiet --output "$dir/t.h5"
+mkdir -p "$dir/clv"
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" clv --input "$dir/t.h5" --output "$dir/clv/c.h5" \
+  --summary "$dir/clv/c.json" 2> "$dir/clv_err.txt" &
+pid=$!
+for _ in $(seq 3000); do
+  grep -q "BG/NBD: iteration 2 " "$dir/clv_err.txt" && break
+  sleep 0.02
+done
+kill -USR1 "$pid" || fail "clv ended before the signal"
+st=0; wait "$pid" || st=$?
+[ "$st" = 75 ] || { cat "$dir/clv_err.txt"; fail "clv: exit status $st, expected 75"; }
+grep -q "custseg: error: interrupted by SIGUSR1 while fitting the CLV models (nothing was published)" \
+  "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv: no clear message"; }
+[ -z "$(ls -A "$dir/clv")" ] || fail "clv left behind: $(ls -A "$dir/clv")"
+echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
