@@ -284,7 +284,8 @@ void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const do
                               int p, int32_t *top, char *label, size_t len);
 /* The labels of all k segments (zdiff and top k x p and k x CS_PERSONA_TOP, row-major): each
  * by cs_segment_persona_label; segments that would share a label get the fewest further
- * columns' words (up to 6 words in all) that tell every one of them apart, and where no
+ * columns' words (from up to 6 columns, whole words within 488 bytes) that tell every one of
+ * them apart, and where no
  * number does, " (segment Q)" after the label. Local, pure. */
 void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
                                int k, int p, int32_t *top, char (*labels)[CS_PERSONA_LABEL_MAX]);

@@ -333,7 +333,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   char with_seg[4096];
   if (cs_opt_bool(o, "churn-with-segment")) {
     /* (run's dry pass comes before the segment stage has made the file) */
-    CS_CHECK(cs_opt_str(o, "segment-results") || ctx->check_only, CS_EUSAGE,
+    CS_CHECK(cs_opt_str(o, "segment-results") || ctx->check_segments, CS_EUSAGE,
              "--churn-with-segment needs --segment-results RESULTS (a segment run on this "
              "store)");
     CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));

@@ -304,8 +304,9 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   if (st[i].kept) return CS_OK;
   if (dry) { /* the stage's own checks of its options, up to where it would read data */
     ctx->check_only = 1;
+    ctx->check_segments = st[ST_SEGMENT].on && i > ST_SEGMENT;
     status = run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
-    ctx->check_only = 0;
+    ctx->check_only = ctx->check_segments = 0;
     if (status == CS_ECHECKED) {
       cs_error_clear();
       status = CS_OK;

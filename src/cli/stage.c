@@ -231,8 +231,11 @@ int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results) {
   char **names = NULL;
   int64_t k = 0;
   char fp[64];
-  /* run's dry pass, before the segment stage made the file: the column without values. */
-  if (ctx->check_only) return cs_store_add_computed(st->store, "segment", 0, 0, NULL, NULL, 0);
+  /* run's dry pass, before the segment stage made the file: the column without values,
+   * categorical like the real one (K unknown: one level). */
+  static const char *const one_level[] = {"segment_0"};
+  if (ctx->check_only)
+    return cs_store_add_computed(st->store, "segment", 0, 0, NULL, one_level, 1);
   CS_TRY(cs_io_read_attr_str(ctx, results, "/run", "input_fingerprint", fp, sizeof fp));
   CS_CHECK(!strcmp(fp, st->fingerprint), CS_EDATA,
            "%s was not computed from %s (its input fingerprint is '%s', this store's %s): "

@@ -34,7 +34,8 @@ void cs_segment_personas_free(cs_personas_t *ps) {
 
 /* ---- the label rule (pure) ------------------------------------------------------------------ */
 
-#define PERSONA_WORDS_MAX 6 /* words of a label made longer to tell segments apart */
+#define PERSONA_WORDS_MAX 6 /* columns of a label made longer to tell segments apart */
+#define PERSONA_ID_ROOM 24  /* " (segment Q)" with Q up to 10 digits */
 
 /* Friendlier words for well-known columns of the generated store and of the RFM features:
  * {column, word when zdiff > 0, word when zdiff < 0}. */
@@ -81,11 +82,14 @@ static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *
   char words[PERSONA_WORDS_MAX][CS_FEATURE_NAME_MAX + 16];
   int n = 0;
   label[0] = '\0';
-  for (int t = 0; t < want && top[t] >= 0 && used < len; t++) {
+  for (int t = 0; t < want && top[t] >= 0; t++) {
     word_for(names[top[t]], zdiff[top[t]], words[n], sizeof words[n]);
     int again = 0; /* frequency and rfm_frequency both high: "frequent" once */
     for (int u = 0; u < n; u++) again |= !strcmp(words[u], words[n]);
     if (again) continue;
+    /* Whole words only (a cut could split a UTF-8 character), with room left for the
+     * " (segment Q)" of cs_segment_persona_labels. */
+    if (used + strlen(words[n]) + 4 + PERSONA_ID_ROOM >= len) break;
     int w = snprintf(label + used, len - used, "%s%s", n ? " \xc2\xb7 " : "", words[n]);
     used += w > 0 ? (size_t)w : 0;
     n++;

@@ -47,6 +47,9 @@ int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, c
     a += len + (a[len] == ',');
   }
   if (t != d) goto fail;
+  int same = 1;
+  for (int j = 0; j < d; j++) same &= from[j] == j;
+  if (same) goto fail; /* already in our order: nothing to do */
   for (int64_t q = 0; q < k; q++) {
     for (int j = 0; j < d; j++) row[j] = c[q * d + from[j]];
     memcpy(c + q * d, row, (size_t)d * sizeof *row);

@@ -132,6 +132,11 @@ cp in.h5 with_segment.h5
 printf '[churn-train]\nchurn-with-segment = yes\n' > late7.ini
 dry_refused 2 "with_segment.h5: /customers/segment exists; the computed feature of that name would hide it" \
   run --config late7.ini --input with_segment.h5 --output-dir dry
+printf '[churn-train]\nchurn-with-segment = yes\nlog1p = segment\n' > late10.ini
+dry_refused 1 "--log1p: 'segment' is categorical" \
+  run --config late10.ini --input in.h5 --output-dir dry
+dry_refused 1 "--churn-with-segment needs --segment-results RESULTS" \
+  run --config late7.ini --input in.h5 --output-dir dry --stages churn
 printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-06-30\nholdout-end = 2024-01-01\n' > late8.ini
 dry_refused 1 "--holdout-end 2024-01-01 must be after the calibration end 2024-06-30" \
   run --config late8.ini --input tx.h5 --output-dir dry

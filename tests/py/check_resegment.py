@@ -335,6 +335,8 @@ p5 = su.custseg(1, "segment", "--input", m2, "--output", path("rescaled_out.h5")
                 r1, "--max-iter", 2, "--scale", "robust")
 if "was fitted with other feature settings (--scale zscore there, robust here)" not in p5.stderr:
     fail(f"a previous run with another --scale: no warning naming it: {p5.stderr[-300:]}")
+if "in another order" in p4.stderr + p5.stderr:
+    fail("a previous run with the features in this run's order was said to be reordered")
 if "other feature settings" in p4.stderr:
     fail("a previous run with the same settings was warned of")
 
@@ -391,10 +393,12 @@ with h5py.File(reordered, "r+") as f:
     reg[...] = np.where(codes >= 0, len(levels) - 1 - codes, codes).astype(codes.dtype)
     reg.attrs["categories"] = np.array(levels[::-1], dtype=h5py.string_dtype())
 pr = su.custseg(1, "segment", "--input", reordered, "--output", path("levels_out.h5"),
-                "--summary", path("levels_out.json"), "--previous", r1, "--seed", 3, "--quiet",
+                "--summary", path("levels_out.json"), "--previous", r1, "--seed", 3,
                 check=False)
 if pr.returncode != 0:
     fail(f"a store with its region levels in another order was refused: {pr.stderr[-300:]}")
+elif "its features are this run's in another order, matched by name" not in pr.stderr:
+    fail(f"region levels reordered: no info line: {pr.stderr[-300:]}")
 else:
     base = su.custseg(1, "segment", "--input", m2, "--output", path("levels_base.h5"),
                       "--previous", r1, "--seed", 3, "--quiet")

@@ -139,6 +139,23 @@ static void labels_unique(void **state) {
   assert_string_equal(labels[0], "high monetary" MID "recent (segment 0)");
   assert_string_equal(labels[1], "high monetary" MID "recent (segment 1)");
   assert_string_equal(labels[2], "high monetary" MID "recent (segment 2)");
+  /* Long names (a categorical level of 59 two-byte characters): whole words only, so the
+   * label stays valid UTF-8 (a cut at the buffer's end had split a character), with room
+   * for the id. */
+  name_t longn[6];
+  for (int c = 0; c < 6; c++) {
+    int o = snprintf(longn[c], sizeof longn[c], "c%d=", c);
+    for (int e = 0; e < 59; e++) o += snprintf(longn[c] + o, sizeof longn[c] - (size_t)o, "\xc3\xa9");
+  }
+  double zl[2 * 6] = {3, 2, 1, 0.5, 0.4, 0.3, 3, 2, 1, 0.5, 0.4, -0.3};
+  cs_segment_persona_labels(longn, zl, 2, 6, top, labels);
+  for (int q = 0; q < 2; q++) {
+    size_t len = strlen(labels[q]);
+    assert_true(len < CS_PERSONA_LABEL_MAX - 1);
+    for (size_t i = 0; i < len; i++) /* every lead byte 0xc3 has its continuation byte */
+      if ((unsigned char)labels[q][i] == 0xc3) assert_int_equal((unsigned char)labels[q][i + 1], 0xa9);
+  }
+  assert_string_not_equal(labels[0], labels[1]);
 }
 
 static void order_stats_match_sort(void **state) {
