@@ -209,7 +209,9 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
             "(0.25: a return of 25% of the cost); revenue "
             "at risk is the predicted churn times the discounted CLV over its horizon (the CLV "
             "section), not the recorded revenue; uplift in "
-            "percentage points (treated minus control conversion rate; in the total row the "
+            "percentage points (treated minus control conversion rate, each over the group's "
+            "customers whose conversion is known, while the treated and control columns count "
+            "all of them; in the total row the "
             "other rows' uplifts, the no-segment row's included, weighted by their treated "
             "customers); "
             "\xe2\x80\x93 marks a value whose input is absent or whose denominator is 0.",
