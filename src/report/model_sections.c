@@ -206,7 +206,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
             "all customers of the store, those without a segment included; ROI is all "
             "revenue against all cost of the row's customers, not a campaign's effect, as a ratio "
-            "(0.25: a return of 25% of the cost); revenue "
+            "(0.25: a return of 25%% of the cost); revenue "
             "at risk is the predicted churn times the discounted CLV over its horizon (the CLV "
             "section), not the recorded revenue; uplift in "
             "percentage points (treated minus control conversion rate, each over the group's "

@@ -97,7 +97,9 @@ void cs__td_text(cs__buf_t *b, const char *s);
 void cs__td_swatch(cs__buf_t *b, int g, const char *name);
 /* A header row's first cell (left-aligned) and one cell per segment. */
 void cs__th_segments(cs__buf_t *b, const cs_report_t *r, const char *first);
-void cs__source(cs__buf_t *b, const char *fmt, const char *path);
+/* The source line under a chart or table: fmt (printf, one %s: the path), escaped. */
+void cs__source(cs__buf_t *b, const char *fmt, const char *path)
+    __attribute__((format(printf, 2, 0)));
 void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path);
 void cs__section_churn(cs__buf_t *b, const cs_report_t *r, const char *churn_path);
 void cs__section_clv(cs__buf_t *b, const cs_report_t *r, const char *clv_path);

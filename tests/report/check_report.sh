@@ -58,7 +58,8 @@ for text in "verification hash" "Customers per segment" "Standardized segment ce
             "top; labels and columns attributes); shares of the customers with a segment" \
             "shares of all customers of the store, those without a segment included" \
             "incremental revenue [95%]" "campaign cost" "ROI (descriptive, ratio)" "incremental ROI (ratio)" \
-            "revenue at risk (churn × CLV)" "churn (predicted)"; do
+            "revenue at risk (churn × CLV)" "churn (predicted)" \
+            "(0.25: a return of 25% of the cost)"; do
   grep -qF "$text" report1.html || fail "'$text' not in the report"
 done
 # Self-contained: no script, no external references of any kind.
