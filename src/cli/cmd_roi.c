@@ -56,7 +56,8 @@ static int read_column(cs_ctx_t *ctx, cs_stage_t *st, const char *name, int mone
             "%s: /customers/%s is categorical (%d levels, such as '%s'), not amounts: a money "
             "column must hold numbers (import stores a column with text in it as categorical; "
             "declare it as float64 in import's --schema and list its missing-value marks in "
-            "--na-values)",
+            "--na-values; amounts such as '1.234,56' or '$5' must be converted to 1234.56 and "
+            "5 before the import)",
             st->store->path, name, c->n_categories, text);
   }
   *v = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, sizeof **v), name);

@@ -266,6 +266,45 @@ fail:
   return status;
 }
 
+/* Text that reads as a number in a notation custseg does not read: a decimal comma ("0,5",
+ * "1.234,56"), digit grouping ("1,234.50", "1 234", "1'234"), a currency or percent sign
+ * ("$5.00", "12 %", "5 €"). Digits and separators only, besides an optional sign and one
+ * such sign at either end. */
+static int localized_number(const char *s) {
+  static const char *const signs[] = {"$", "%", "\xe2\x82\xac" /* € */, "\xc2\xa3" /* £ */};
+  size_t len = strlen(s), lo = 0, hi = len;
+  for (int pass = 0; pass < 2; pass++) /* one sign at the start, one at the end */
+    for (size_t k = 0; k < sizeof signs / sizeof *signs; k++) {
+      size_t n = strlen(signs[k]);
+      if (!pass && hi - lo >= n && !strncmp(s + lo, signs[k], n)) lo += n;
+      if (pass && hi - lo >= n && !strncmp(s + hi - n, signs[k], n)) hi -= n;
+    }
+  while (lo < hi && s[lo] == ' ') lo++;
+  while (hi > lo && s[hi - 1] == ' ') hi--;
+  if (lo < hi && (s[lo] == '-' || s[lo] == '+')) lo++;
+  int digits = 0, marks = 0;
+  for (size_t i = lo; i < hi; i++) {
+    if (s[i] >= '0' && s[i] <= '9')
+      digits++;
+    else if (s[i] == ',' || s[i] == '.' || s[i] == ' ' || s[i] == '\'')
+      marks++;
+    else
+      return 0;
+  }
+  return digits > 0 && (s[lo] >= '0' && s[lo] <= '9') && (s[hi - 1] >= '0' && s[hi - 1] <= '9') &&
+         (marks > 0 || lo > 0 || hi < len);
+}
+
+/* A text value of an inferred categorical column: counted when it looks like a number. */
+static void note_text(cs__col_t *c, const char *s, int64_t line) {
+  c->n_text++;
+  if (!localized_number(s)) return;
+  if (!c->n_localized++) {
+    c->localized_line = line;
+    snprintf(c->localized_value, sizeof c->localized_value, "%s", s);
+  }
+}
+
 /* A good row: inference, widening and levels. */
 static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass_t *vc,
                      const int64_t *iv) {
@@ -293,7 +332,7 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
         c->text_line = rec->line;
         snprintf(c->text_value, sizeof c->text_value, "%s", s);
         c->n_numeric = c->seen - 1;
-        c->n_text = 1;
+        note_text(c, s, rec->line);
         CS_TRY(add_level(imp, c, s, rec->line));
         break;
       }
@@ -315,7 +354,7 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
       break;
     case CS_K_CAT:
       c->n_numeric += vc[k] != CS_V_TEXT;
-      c->n_text += vc[k] == CS_V_TEXT;
+      if (vc[k] == CS_V_TEXT && !c->declared) note_text(c, s, rec->line);
       if (!c->fixed_levels) CS_TRY(add_level(imp, c, s, rec->line));
       break;
     default:
@@ -353,6 +392,16 @@ static int judge_columns(cs__imp_t *imp) {
                   "marks a missing value, add it to --na-values (or declare the column in "
                   "--schema)", c->csv_name, c->dict.n, c->text_value, (long long)c->text_line,
                   (long long)c->n_numeric, (long long)(c->n_numeric + c->n_text));
+    /* Numbers written for people (a decimal comma, grouping, a currency sign) become levels;
+     * the features would then be one-hot columns of amounts. */
+    if (c->kind == CS_K_CAT && !c->declared && 2 * c->n_localized > c->n_text)
+      cs_log_warn("column '%s' is stored as categorical with %d levels, but %lld of its %lld text "
+                  "values look like numbers in a notation custseg does not read, such as '%s' "
+                  "(line %lld: a decimal comma, digit grouping, a currency or percent sign); "
+                  "custseg reads numbers as 1234.5: convert the column before the import (or "
+                  "declare it categorical in --schema if it is one)", c->csv_name, c->dict.n,
+                  (long long)c->n_localized, (long long)c->n_text, c->localized_value,
+                  (long long)c->localized_line);
   }
 fail:
   return status;

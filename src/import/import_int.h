@@ -104,6 +104,9 @@ typedef struct cs__col {
   int64_t text_line;      /* inferred categorical: the line of the text that made it so */
   char text_value[40];    /* ... that text (cut) */
   int64_t n_numeric, n_text; /* inferred categorical: its values that read as numbers, not */
+  int64_t n_localized;    /* ... of its text, values like numbers in another notation */
+  int64_t localized_line; /* ... the first of those, and its text (cut) */
+  char localized_value[40];
   cs_dict_t dict;         /* levels (categorical), or the values seen while inferring */
   int fixed_levels;       /* levels declared: no others are accepted */
   int32_t *code;          /* dict index -> code (levels in byte order unless declared) */

@@ -238,6 +238,25 @@ expect_error("a stray NA, too many levels", path("na.h5"),
              "it holds numbers but became text at line 50 with 'NA': if that marks a missing value, "
              "add it to --na-values")
 
+# 3f. numbers written for people (a decimal comma, digit grouping, a currency or percent sign)
+#     become categorical without a numeric value among them: a warning says so (one-hot
+#     amounts had gone into the features silently); a column of words does not get it
+lines = ["customer_id;discount;income;price;share;plan"]
+for i in range(40):
+    lines.append(f'{i + 1};0,{i % 9 + 1};"{1 + i % 7}.{234 + i},56";${i + 5}.00;{i % 50} %;'
+                 f"{['gold', 'basic'][i % 2]}")
+csv = write("decimal_comma.csv", "\n".join(lines) + "\n")
+p = imported("decimal commas", path("dc.h5"), ["import", "--customers-csv", csv, "--delimiter",
+                                               "semicolon", "--output", path("dc.h5")])
+for col, example in (("discount", "0,1"), ("income", "1.234,56"), ("price", "$5.00"),
+                     ("share", "0 %")):
+    if p and f"column '{col}' is stored as categorical with " not in p.stderr or \
+            p and f"look like numbers in a notation custseg does not read, such as '{example}' " \
+            "(line 2" not in p.stderr:
+        failures.append(f"decimal commas: no warning for {col}: {p.stderr[-600:]}")
+if p and "column 'plan'" in p.stderr:
+    failures.append(f"a column of words was warned of as numbers: {p.stderr[-400:]}")
+
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
 if imported("stray CR", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
