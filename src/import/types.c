@@ -132,7 +132,8 @@ void cs__header_list(const char *const *names, int n, char *list, size_t len, ch
   static const struct {
     char c;
     const char *shown, *name;
-  } seps[] = {{';', "';'", "semicolon"}, {'\t', "a tab", "tab"}, {'|', "'|'", "pipe"}};
+  } seps[] = {{';', "';'", "semicolon"}, {'\t', "a tab", "tab"}, {'|', "'|'", "pipe"},
+               {',', "','", "comma"}};
   for (size_t k = 0; n == 1 && k < sizeof seps / sizeof *seps; k++)
     if (strchr(names[0], seps[k].c)) {
       snprintf(hint, hlen, "; the header is one field holding %s: is the file separated by it "

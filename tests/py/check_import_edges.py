@@ -223,6 +223,12 @@ expect_error("semicolon header", path("semi.h5"),
              "(the columns are: customer_id;amt; name the customer id column with --id-column, "
              "or mark it 'id' in --schema; the header is one field holding ';': is the file "
              "separated by it (--delimiter semicolon)?)")
+# and the other way round: --delimiter semicolon on a comma-separated file
+expect_error("comma header read with semicolons", path("comma.h5"),
+             ["import", "--customers-csv", write("comma.csv", "customer_id,amt\n1,2\n"),
+              "--delimiter", "semicolon", "--output", path("comma.h5")],
+             "the header is one field holding ',': is the file separated by it (--delimiter "
+             "comma)?)")
 
 # 3e. one 'NA' in a column of numbers makes it categorical: a warning says where and why,
 #     and the too-many-levels error points at that line (it had suggested --max-categories)
