@@ -616,6 +616,10 @@ int cs__cust_scan(cs__imp_t *imp) {
     CS_TRY(cs_xsort_finish(imp->skip));
   }
   imp->n_customers = n_dup ? good - n_dup2 : good; /* no repeats: no rows to take off */
+  /* A store of no customers fails every later command; said here, where the cause is. */
+  CS_CHECK(imp->n_customers > 0, CS_EDATA, "%s: no customer to import: %s", file_of(imp),
+           imp->o->skip_bad_rows ? "no row after the header line, or every row skipped as bad"
+                                 : "no row after the header line");
   CS_TRY(judge_columns(imp));
 fail:
   cs__sort_done(imp, &dup);

@@ -223,6 +223,12 @@ expect_error("semicolon header", path("semi.h5"),
              "(the columns are: customer_id;amt; name the customer id column with --id-column, "
              "or mark it 'id' in --schema; the header is one field holding ';': is the file "
              "separated by it (--delimiter semicolon)?)")
+# a header and no rows: refused, naming the file (it had made a store of 0 customers, which
+# every later command refused without naming the cause)
+expect_error("header only", path("header_only.h5"),
+             ["import", "--customers-csv", write("header_only.csv", "customer_id,amt\n"),
+              "--output", path("header_only.h5")],
+             "header_only.csv: no customer to import: no row after the header line")
 # and the other way round: --delimiter semicolon on a comma-separated file
 expect_error("comma header read with semicolons", path("comma.h5"),
              ["import", "--customers-csv", write("comma.csv", "customer_id,amt\n1,2\n"),
