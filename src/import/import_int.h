@@ -134,6 +134,9 @@ typedef struct cs__imp {
   int64_t n_customers;
   /* transactions file */
   cs_xsort_t *txn;        /* transactions by (id, time, line) */
+  int64_t odd_dates;      /* transactions dated before 1900 or over a year ahead */
+  int64_t odd_date_line;  /* ... the first of them, and its date as written (cut) */
+  char odd_date_text[40];
 } cs__imp_t;
 
 /* A transaction on its way through the sorts. */

@@ -13,8 +13,10 @@
  * breaks ties), so the output does not depend on the sort's memory limit. */
 #include "import_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct idrow {
   int64_t id, row;
@@ -132,6 +134,14 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, const int role[
   if (t.amount < 0)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is negative (amounts must be >= 0)", f,
                       line, nm->v[role[2]], amount);
+  t.amount += 0.0; /* "-0" is 0 */
+  /* A date a digit off ("0024-01-05", "2204-01-05") is a valid date: kept, and said. */
+  static double ahead = 0;
+  if (ahead == 0) ahead = floor((double)time(NULL) / 86400.0) + 366;
+  if ((t.time < -25567 /* 1900-01-01 */ || t.time > ahead) && !imp->odd_dates++) {
+    imp->odd_date_line = rec->line;
+    snprintf(imp->odd_date_text, sizeof imp->odd_date_text, "%s", date);
+  }
   return cs_xsort_add(imp->txn, &t);
 }
 
@@ -204,6 +214,11 @@ int cs__txn_scan(cs__imp_t *imp) {
   }
   CS_TRY(rc);
   cs_progress_update(&prog, cs_csv_bytes_read(r));
+  if (imp->odd_dates)
+    cs_log_warn("%s: %lld transactions are dated before 1900 or more than a year from today, "
+                "the first '%s' (line %lld): a mistyped year? They are imported as they are, "
+                "and CLV's calibration period runs to the last purchase day", f,
+                (long long)imp->odd_dates, imp->odd_date_text, (long long)imp->odd_date_line);
   CS_TRY(cs_xsort_finish(imp->txn));
 fail:
   names_free(&nm);

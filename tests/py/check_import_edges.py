@@ -444,6 +444,21 @@ txn = write("blank_hashed.csv", 'customer_id,date,amount\n" ",2024-01-01,5\nab,2
 expect_error("blank hashed transaction id", path("blank_hashed.h5"), ["import",
              "--transactions-csv", txn, "--hash-ids", "--output", path("blank_hashed.h5")],
              "blank_hashed.csv:2: column 'customer_id': no customer id")
+# 10b. A date with a mistyped year is a valid date: imported, and warned of with the first
+#      one's line (0024-01-05 had passed silently, 1990 years before the others); "-0" is 0
+cust = write("odd_c.csv", "customer_id,age\n1,30\n2,40\n")
+txn = write("odd_t.csv", "customer_id,date,amount\n1,2024-01-05,10\n1,0024-01-05,-0\n"
+            "2,2024-03-01,5\n2,2204-01-05,3\n")
+p = imported("odd dates", path("odd.h5"), ["import", "--customers-csv", cust,
+                                           "--transactions-csv", txn, "--output", path("odd.h5")])
+if p and "odd_t.csv: 2 transactions are dated before 1900 or more than a year from today, the " \
+        "first '0024-01-05' (line 3): a mistyped year?" not in p.stderr:
+    failures.append(f"odd dates: no warning: {p.stderr[-400:]}")
+if p:
+    with h5py.File(path("odd.h5"), "r") as f:
+        if np.signbit(f["transactions/amount"][...]).any():
+            failures.append("an amount of -0 was stored as -0.0")
+
 # 11. The summary lists every warning (300 here, each distinct), and one with a long UTF-8 value
 # is elided at a character start, so the summary stays valid JSON.
 cust = write("unnamed.csv", "customer_id" + "," * 300 + "\n1" + ",5" * 300 + "\n")
