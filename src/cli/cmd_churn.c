@@ -342,7 +342,6 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
       spec.features = with_seg;
     }
   }
-  CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   spec.fit_row = in_training;
   spec.fit_arg = &co;
   CS_TRY(cs_stage_checked(ctx, &st, &spec));

@@ -374,7 +374,6 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   CS_TRY(cs_stage_checked(ctx, &st, &spec));
-  CS_CHECK(st.store->n > 0, CS_EDATA, "%s: the store holds no customers", st.store->path);
   cs_store_t *store = st.store;
   cs_part_t part = st.part;
   cs_timer_start(&ctx->timers, "features");

@@ -60,6 +60,8 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
     CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
   cs_timer_start(&ctx->timers, "read");
   CS_TRY(cs_store_open(ctx, input, &st->store));
+  /* Every stage command works on customers (churn score had scored none with exit 0). */
+  CS_CHECK(st->store->n > 0, CS_EDATA, "%s: the store holds no customers", st->store->path);
   CS_TRY(cs_par_partition(ctx, st->store->n, &st->part));
   CS_TRY(cs_stage_check_ids(ctx, st->store, &st->part, st->fingerprint));
   memset(st->file_ident, 0, sizeof st->file_ident);

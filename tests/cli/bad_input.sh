@@ -124,6 +124,16 @@ PY
                     store new_region; want=2 needle="feature 'region' has a level 'east' that the model lacks (the model's levels: north, south, west; here: north, south, west, east)"
                   fi
                   cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  # a store of no customers (it had been scored with exit 0, nothing to score)
+  churn_score_empty_store)
+                  store good
+                  run churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
+                    --features age,income >/dev/null 2>&1
+                  "$PYTHON" -c 'import h5py, sys, numpy as np
+f = h5py.File(sys.argv[1], "w"); g = f.create_group("customers"); g.attrs["schema_version"] = 1
+for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "customer_id" else np.float64)' "$dir/empty.h5"
+                  want=2 needle="empty.h5: the store holds no customers"
+                  cmd=(churn score --model "$dir/model.h5" --input "$dir/empty.h5" --output "$output" --summary "$summary") ;;
   # a segment results file given as the model: said so, not 'no object .../columns'
   churn_score_not_a_model)
                   store good
