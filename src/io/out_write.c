@@ -61,37 +61,79 @@ int cs_out_group(cs_out_t *out, const char *group) {
   return cs_par_agree(out->ctx, cs__out_idle(out) ? CS_OK : make_parents(out, group, 1));
 }
 
-int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
+/* Create dataset `path` of file type `ftype` and shape dims[0..nd) with its parent groups
+ * (compact attribute limit), fill values never written when no_fill. Local. */
+static int create_dataset(cs_out_t *out, const char *path, hid_t ftype, int nd,
+                          const hsize_t *dims, int no_fill, hid_t *d) {
   int status = CS_OK;
   hid_t space = -1, lcpl = -1, dcpl = -1;
+  *d = -1;
+  space = H5Screate_simple(nd, dims, NULL);
+  CS_H5(space, "cannot create dataspace for %s", path);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  CS_H5(lcpl, "cannot create link property list");
+  H5Pset_create_intermediate_group(lcpl, 1);
+  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
+  CS_H5(dcpl, "cannot create dataset property list");
+  if (no_fill) CS_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set fill time");
+  CS_TRY(make_parents(out, path, 0));
+  *d = H5Dcreate2(out->file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+  CS_H5(*d, "%s: cannot create dataset %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dcpl);
+  CS_H5_CLOSE(H5Pclose, lcpl);
+  CS_H5_CLOSE(H5Sclose, space);
+  return status;
+}
+
+/* Create `path` and write all of `data` from rank 0 (the other ranks select nothing).
+ * Agreed. */
+static int write_from_rank0(cs_out_t *out, const char *path, hid_t ftype, int nd,
+                            const hsize_t *dims, const void *data) {
+  int status = CS_OK;
+  hid_t d = -1, fspace = -1, mspace = -1, dxpl = -1;
+  static const char dummy[8];
+  if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
+  CS_TRY(create_dataset(out, path, ftype, nd, dims, 0, &d));
+  if (dims[0] == 0) goto fail;
+  fspace = H5Dget_space(d);
+  mspace = H5Screate_simple(nd, dims, NULL);
+  CS_H5(fspace, "no dataspace");
+  CS_H5(mspace, "no dataspace");
+  if (out->ctx->rank != 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  dxpl = dxpl_for(out);
+  CS_H5(dxpl, "cannot create transfer property list");
+  /* The file type is the memory type, so the transfer needs no conversion. */
+  CS_H5(H5Dwrite(d, ftype, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
+fail:
+  CS_H5_CLOSE(H5Pclose, dxpl);
+  CS_H5_CLOSE(H5Sclose, mspace);
+  CS_H5_CLOSE(H5Sclose, fspace);
+  CS_H5_CLOSE(H5Dclose, d);
+  return cs_par_agree(out->ctx, status);
+}
+
+int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d) {
+  int status = CS_OK;
   *d = NULL;
   CS_CHECK(out->n_dsets < CS_OUT_MAX_DSETS, CS_EINTERNAL, "too many datasets in one output");
   CS_CHECK(!out->image, CS_EINTERNAL, "%s: a file built in memory takes no per-rank datasets",
            path);
   hsize_t dim = (hsize_t)n;
-  space = H5Screate_simple(1, &dim, NULL);
-  CS_H5(space, "cannot create dataspace for %s", path);
-  lcpl = H5Pcreate(H5P_LINK_CREATE);
-  CS_H5(lcpl, "cannot create link property list");
-  H5Pset_create_intermediate_group(lcpl, 1);
+  cs_dset_t *ds = &out->dsets[out->n_dsets];
   /* Parallel HDF5 allocates contiguous datasets at creation; every element is written
    * afterwards, so writing fill values first would only double the I/O. */
-  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
-  CS_H5(dcpl, "cannot create dataset property list");
-  CS_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set fill time");
-  CS_TRY(make_parents(out, path, 0));
-  cs_dset_t *ds = &out->dsets[out->n_dsets];
-  ds->id = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
-  CS_H5(ds->id, "%s: cannot create dataset %s", out->final_path, path);
+  CS_TRY(create_dataset(out, path, cs__h5_native(type), 1, &dim, 1, &ds->id));
   ds->out = out;
   ds->type = type;
   snprintf(ds->path, sizeof ds->path, "%s", path);
   out->n_dsets++;
   *d = ds;
 fail:
-  CS_H5_CLOSE(H5Pclose, dcpl);
-  CS_H5_CLOSE(H5Pclose, lcpl);
-  CS_H5_CLOSE(H5Sclose, space);
   return cs_par_agree(out->ctx, status);
 }
 
@@ -117,53 +159,15 @@ fail:
 
 int cs_out_small(cs_out_t *out, const char *path, cs_dtype_t type, int64_t rows, int64_t cols,
                  const void *data) {
-  int status = CS_OK;
-  hid_t space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols ? cols : 1)};
-  int nd = cols ? 2 : 1;
-  static const char dummy[8];
-  if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
-  space = H5Screate_simple(nd, dims, NULL);
-  CS_H5(space, "cannot create dataspace for %s", path);
-  lcpl = H5Pcreate(H5P_LINK_CREATE);
-  CS_H5(lcpl, "cannot create link property list");
-  H5Pset_create_intermediate_group(lcpl, 1);
-  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
-  CS_H5(dcpl, "cannot create dataset property list");
-  CS_TRY(make_parents(out, path, 0));
-  d = H5Dcreate2(out->file, path, cs__h5_native(type), space, lcpl, dcpl, H5P_DEFAULT);
-  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
-  if (rows == 0) goto fail;
-  fspace = H5Dget_space(d);
-  mspace = H5Screate_simple(nd, dims, NULL);
-  CS_H5(fspace, "no dataspace");
-  CS_H5(mspace, "no dataspace");
-  if (out->ctx->rank != 0) {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  dxpl = dxpl_for(out);
-  CS_H5(dxpl, "cannot create transfer property list");
-  CS_H5(H5Dwrite(d, cs__h5_native(type), mspace, fspace, dxpl,
-                 out->ctx->rank == 0 ? data : (const void *)dummy),
-        "%s: cannot write %s", out->final_path, path);
-fail:
-  CS_H5_CLOSE(H5Pclose, dxpl);
-  CS_H5_CLOSE(H5Sclose, mspace);
-  CS_H5_CLOSE(H5Sclose, fspace);
-  CS_H5_CLOSE(H5Dclose, d);
-  CS_H5_CLOSE(H5Pclose, dcpl);
-  CS_H5_CLOSE(H5Pclose, lcpl);
-  CS_H5_CLOSE(H5Sclose, space);
-  return cs_par_agree(out->ctx, status);
+  return write_from_rank0(out, path, cs__h5_native(type), cols ? 2 : 1, dims, data);
 }
 
 int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, int n_fields,
                  size_t row_bytes, int64_t rows, const void *data) {
   int status = CS_OK;
-  hid_t type = -1, space = -1, fspace = -1, mspace = -1, dxpl = -1, lcpl = -1, dcpl = -1, d = -1;
+  hid_t type = -1;
   hsize_t dim = (hsize_t)rows;
-  static const char dummy[8];
   if (cs__out_idle(out)) return cs_par_agree(out->ctx, CS_OK);
   type = H5Tcreate(H5T_COMPOUND, row_bytes);
   CS_H5(type, "cannot create the compound type of %s", path);
@@ -173,40 +177,12 @@ int cs_out_table(cs_out_t *out, const char *path, const cs_out_field_t *fields, 
     CS_H5(H5Tinsert(type, fields[j].name, fields[j].offset, cs__h5_native(fields[j].type)),
           "%s: cannot add field %s", path, fields[j].name);
   }
-  space = H5Screate_simple(1, &dim, NULL);
-  CS_H5(space, "cannot create dataspace for %s", path);
-  lcpl = H5Pcreate(H5P_LINK_CREATE);
-  CS_H5(lcpl, "cannot create link property list");
-  H5Pset_create_intermediate_group(lcpl, 1);
-  dcpl = cs__out_object_plist(H5P_DATASET_CREATE);
-  CS_H5(dcpl, "cannot create dataset property list");
-  CS_TRY(make_parents(out, path, 0));
-  d = H5Dcreate2(out->file, path, type, space, lcpl, dcpl, H5P_DEFAULT);
-  CS_H5(d, "%s: cannot create dataset %s", out->final_path, path);
-  if (rows == 0) goto fail;
-  fspace = H5Dget_space(d);
-  mspace = H5Screate_simple(1, &dim, NULL);
-  CS_H5(fspace, "no dataspace");
-  CS_H5(mspace, "no dataspace");
-  if (out->ctx->rank != 0) {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  dxpl = dxpl_for(out);
-  CS_H5(dxpl, "cannot create transfer property list");
-  /* The file type is the memory type, so the transfer needs no conversion. */
-  CS_H5(H5Dwrite(d, type, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
-        "%s: cannot write %s", out->final_path, path);
 fail:
-  CS_H5_CLOSE(H5Pclose, dxpl);
-  CS_H5_CLOSE(H5Sclose, mspace);
-  CS_H5_CLOSE(H5Sclose, fspace);
-  CS_H5_CLOSE(H5Dclose, d);
-  CS_H5_CLOSE(H5Pclose, dcpl);
-  CS_H5_CLOSE(H5Pclose, lcpl);
-  CS_H5_CLOSE(H5Sclose, space);
+  /* Every rank builds the type, so a failure is agreed inside write_from_rank0 or here. */
+  if (status == CS_OK) status = write_from_rank0(out, path, type, 1, &dim, data);
+  else status = cs_par_agree(out->ctx, status);
   CS_H5_CLOSE(H5Tclose, type);
-  return cs_par_agree(out->ctx, status);
+  return status;
 }
 
 static int write_attr(cs_out_t *out, const char *obj, const char *name, hid_t type, hid_t space,
