@@ -69,6 +69,9 @@ int cs_opt_bool(const cs_opts_t *o, const char *name);
 int cs_opt_given(const cs_opts_t *o, const char *name);
 /* Print `custseg COMMAND --help`. */
 void cs_opts_usage(const char *command, const char *summary, const char *synopsis);
+/* A command as users type it, in buf: churn-train is shown as `churn train` (both are
+ * accepted). */
+const char *cs_command_shown(const char *name, char *buf, size_t size);
 
 /* Run summary (JSON). cs_summary_new starts the common part: version, build, command,
  * effective configuration, ranks, threads. */

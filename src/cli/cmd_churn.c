@@ -99,7 +99,7 @@ static cJSON *metrics_json(const cs_churn_metrics_t *x) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddNumberToObject(j, "customers", (double)x->n);
   cJSON_AddNumberToObject(j, "positives", (double)x->positives);
-  cJSON_AddNumberToObject(j, "positive_rate", x->n ? (double)x->positives / (double)x->n : 0);
+  cJSON_AddNumberToObject(j, "positive_rate", x->n ? (double)x->positives / (double)x->n : NAN); /* null */
   cJSON_AddNumberToObject(j, "auc", x->auc);
   cJSON_AddNumberToObject(j, "auc_error_bound", x->auc_error_bound);
   cJSON_AddNumberToObject(j, "logloss", x->logloss);

@@ -138,8 +138,6 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
                      : !strcmp(unit, "month") ? 7.0 * month_weeks
                                               : 0.0;
   CS_CHECK(unit_days > 0, CS_EUSAGE, "--time-unit must be day, week or month, not '%s'", unit);
-  CS_CHECK(cs_opt_int(o, "horizon-months") >= 1, CS_EUSAGE, "--horizon-months must be >= 1, got %s",
-           cs_opt_str(o, "horizon-months"));
   cs_rfm_opts_t ro = {.merge_same_day = cs_opt_bool(o, "merge-same-day")};
   const char *cal = cs_opt_str(o, "calibration-end"), *hold = cs_opt_str(o, "holdout-end");
   /* The date's own message, prefixed with the option it came from (the first error set is

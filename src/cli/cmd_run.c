@@ -313,7 +313,7 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
     }
     return status;
   }
-  cs_log_info("run: %s", command);
+  cs_log_info("run: %s", cs__run_stage_names[i]);
   CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));

@@ -463,9 +463,12 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
       snprintf(why, sizeof why, "%s", cs_error_get()->msg);
       char *advice = strstr(why, "): "); /* the refusal's advice does not apply here */
       if (advice) advice[1] = '\0';
+      const int same = !strcmp(resume, ckpath); /* the job templates' case */
       if (ctx->rank == 0)
         cs_log_warn("resume: %s; starting the fit from the start instead (--resume-mismatch "
-                    "restart); the checkpoint will be overwritten", why);
+                    "restart); %s%s", why, same ? "the checkpoint will be overwritten"
+                                            : "it is left as it is, and this run checkpoints to ",
+                    same ? "" : ckpath);
       cs_error_clear();
       rs = CS_OK;
     } else {

@@ -66,7 +66,10 @@ static void usage(void) {
   printf("custseg %s: customer segmentation, churn, CLV and ROI on MPI x OpenMP x HDF5\n\n"
          "usage: [mpirun -n RANKS] custseg COMMAND [options]   (custseg COMMAND --help)\n\n"
          "commands:\n", CS_VERSION);
-  for (int i = 0; i < n_commands; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+  for (int i = 0; i < n_commands; i++) {
+    char shown[32];
+    printf("  %-12s %s\n", cs_command_shown(commands[i].name, shown, sizeof shown), commands[i].summary);
+  }
 }
 
 static void report_error(const cs_ctx_t *ctx) {
@@ -133,6 +136,18 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_commands; i++)
     if (!strcmp(word, commands[i].name)) cmd = &commands[i];
   cs_opts_t opts = {0};
+  if (!cmd && !strcmp(word, "churn") && argc > 2 &&
+      (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+    if (ctx.rank == 0) /* the two churn commands, as in the main list */
+      for (int i = 0; i < n_commands; i++)
+        if (!strncmp(commands[i].name, "churn-", 6)) {
+          char shown[32];
+          printf("  %-12s %s\n", cs_command_shown(commands[i].name, shown, sizeof shown),
+                 commands[i].summary);
+        }
+    if (ctx.rank == 0) printf("\n(custseg churn train --help, custseg churn score --help)\n");
+    goto done;
+  }
   if (!cmd && !strcmp(word, "churn"))
     status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                           "churn needs a second word: churn train or churn score (custseg churn "

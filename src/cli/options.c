@@ -237,7 +237,7 @@ static const struct {
   const char *name;
   int64_t min, max;
 } int_range[] = {{"threads", 0, 1024},          {"n-init", 0, 1000000},
-                 {"max-iter", 0, 1000000000},   {"horizon-months", 0, 1200},
+                 {"max-iter", 0, 1000000000},   {"horizon-months", 1, 1200},
                  {"silhouette-sample", 0, 1000000000}, {"segments", 1, 64},
                  {"chunk-rows", 0, (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
 
@@ -592,9 +592,16 @@ int cs_opt_bool(const cs_opts_t *o, const char *name) {
   return v;
 }
 
+const char *cs_command_shown(const char *name, char *buf, size_t size) {
+  snprintf(buf, size, "%s", name);
+  if (!strncmp(buf, "churn-", 6) && size > 6) buf[5] = ' ';
+  return buf;
+}
+
 void cs_opts_usage(const char *command, const char *summary, const char *synopsis) {
+  char shown[32];
   printf("usage: custseg %s %s\n\n%s\n\noptions (flag --NAME VALUE, or NAME = VALUE in the "
-         "--config file):\n", command, synopsis, summary);
+         "--config file):\n", cs_command_shown(command, shown, sizeof shown), synopsis, summary);
   for (int i = 0; i < cs_n_optdefs; i++) {
     const cs_optdef_t *d = &cs_optdefs[i];
     if (!cs_opts_applies(command, d)) continue;

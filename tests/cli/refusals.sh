@@ -162,8 +162,10 @@ cmp -s bad_seg.h5 bad_seg.orig.h5 || fail "bad_seg.h5 changed"
 # crashed), hexadecimal (strtod read 0x10 as 16), an overflowing sum of two options, a name
 # repeated in a list (the second weight was ignored).
 refused 1 "value '100000' for threads is not an integer in 0..1024" inspect in.h5 --threads 100000
-refused 1 "value '4294967308' for horizon-months is not an integer in 0..1200" \
+refused 1 "value '4294967308' for horizon-months is not an integer in 1..1200" \
   clv --input in.h5 --output o.h5 --horizon-months 4294967308
+refused 1 "value '0' for horizon-months is not an integer in 1..1200" \
+  clv --input in.h5 --output o.h5 --horizon-months 0
 refused 1 "value '4294967297' for max-iter is not an integer in 0..1000000000" \
   segment --input in.h5 --output o.h5 --k 2 --max-iter 4294967297
 refused 1 "value '4294967296' for n-init is not an integer in 0..1000000" \
@@ -188,8 +190,18 @@ refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..10
 refused 1 "--k must be in 1..100000, got 99999999999999999999" \
   segment --input in.h5 --output o.h5 --k 99999999999999999999
 
-# `churn` alone names its two commands.
-refused 1 "churn needs a second word: churn train or churn score" churn --help
+# `churn` alone names its two commands; `churn --help` lists them and exits 0, as every
+# COMMAND --help does (docs/cli.md).
+refused 1 "churn needs a second word: churn train or churn score" churn --input in.h5
+set +e
+run churn --help > out.txt 2> err.txt
+rc=$?
+set -e
+[ "$rc" = 0 ] || fail "churn --help: exit status $rc, wanted 0"
+grep -q '^  churn train ' out.txt && grep -q '^  churn score ' out.txt ||
+  fail "churn --help does not list churn train and churn score: $(cat out.txt)"
+run --help > out.txt
+grep -q '^  churn train ' out.txt || fail "custseg --help does not show 'churn train'"
 
 # A bad date names the option it came from.
 refused 1 "--calibration-end: '1997-02-30' is not a valid date" \

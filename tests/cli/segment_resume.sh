@@ -102,6 +102,11 @@ SEED=4 seg fresh 2> /dev/null
 [ "$st" = 0 ] && grep -q "resume: .*checkpoint of another configuration.*starting the fit from the start" \
   "$dir/mis.err" && h5diff -q "$dir/mis.h5" "$dir/fresh.h5" /segments ||
   { cat "$dir/mis.err"; fail "--resume-mismatch restart: status $st, or not the fresh fit"; }
+# ... and a leftover under another name than --checkpoint is left alone, as the warning says
+# (it had said the checkpoint would be overwritten).
+grep -q "it is left as it is, and this run checkpoints to $dir/mis.h5.ckpt" "$dir/mis.err" &&
+  cmp -s "$dir/left.ckpt" "$dir/cfg.h5.ckpt" ||
+  { cat "$dir/mis.err"; fail "--resume-mismatch restart: the warning misstates what becomes of the leftover"; }
 st=0
 timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/other.h5" \
   --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly --quiet --output "$dir/inp.h5" \

@@ -200,9 +200,15 @@ def zero_spread(f):
 for name, change in (("swapped", swap_names), ("nan_coef", nan_coef), ("zero_spread", zero_spread)):
     edited(name, change)
 
-# 6. No holdout: its metrics are undefined (NaN), not 0.
+# 6. No holdout: its metrics are undefined (NaN), not 0; in the summary null, positive_rate
+# (0 / 0) too.
 run(1, "churn", "train", "--input", path("s.h5"), "--output", path("h0.h5"), "--holdout", "0",
-    "--quiet")
+    "--quiet", "--summary", path("h0.json"))
+with open(path("h0.json")) as fh:
+    hs = json.load(fh)["churn"]["holdout"]
+bad = {k: hs[k] for k in ("positive_rate", "auc", "logloss", "brier") if hs.get(k, 0) is not None}
+if bad:
+    failures.append(f"--holdout 0: summary holdout metrics {bad}, wanted null")
 with h5py.File(path("h0.h5"), "r") as r:
     h = r["churn/metrics/holdout"]
     if int(h.attrs["customers"]) != 0 or not all(np.isnan(float(h.attrs[k]))

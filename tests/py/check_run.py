@@ -24,6 +24,7 @@ Run by CTest (env CUSTSEG, MPIEXEC, CS_TEST_DIR); exit 0 pass, 1 fail.
 """
 import fcntl
 import json
+import re
 import os
 import subprocess
 import sys
@@ -285,6 +286,9 @@ check(os.path.exists(os.path.join(d2, "segments.h5")) and
       not os.path.exists(os.path.join(d2, "churn.h5")), "int_stage: segments, no churn yet")
 p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
 check("run: segment finished in an earlier run: kept" in p.stderr, "int_stage: segment kept")
+# The log names each stage as --stages and run.json do (it had said `run: churn-train`).
+check(re.search(r"\] run: churn$", p.stderr, re.M) and "run: churn-train" not in p.stderr,
+      "int_stage: the churn stage logged as 'run: churn'")
 for dd in (d, d2):
     s = json.load(open(os.path.join(dd, "run.json")))["stages"]
     want = "ran" if dd == d else "kept"
