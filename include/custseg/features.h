@@ -80,6 +80,11 @@ typedef struct cs_feature_col {
   double min, max;
   int64_t missing;       /* NaN, +-inf, or a category code out of range */
   int first;             /* index of its first output feature */
+  /* Built with fitted statistics from a store whose levels are the model's in another order,
+   * or a subset of them: the model's level of each of this store's n_codes codes (NULL when
+   * the codes are the model's). */
+  int32_t *code_map;
+  int n_codes;
   /* Built with fitted statistics (a stored model applied to another store): this store's
    * known values against them, (mean - theirs) / their std and std / their std; NaN for a
    * categorical column, or when not built that way. */

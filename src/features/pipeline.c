@@ -41,6 +41,7 @@ void cs_features_free(cs_features_t *f) {
   for (int i = 0; f->cols && i < f->n_cols; i++) {
     for (int l = 0; f->cols[i].levels && l < f->cols[i].n_levels; l++) free(f->cols[i].levels[l]);
     free(f->cols[i].levels);
+    free(f->cols[i].code_map);
   }
   free(f->cols);
   free(f->names);
@@ -149,9 +150,11 @@ static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
 }
 
 /* A column of the store being scored against the model's feature: the same kind (numeric or
- * categorical) and the same levels in the same order (codes are applied by position). The
- * error names what differs and the way out. */
-static int same_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc) {
+ * categorical), and no level that the model lacks. Levels are matched by name: when this
+ * store's are the model's in another order, or only some of them, c->code_map takes its codes
+ * to the model's. The error names what differs and the way out. */
+static int match_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc,
+                        cs_feature_col_t *c) {
   int status = CS_OK;
   char here[512], model[512];
   CS_CHECK(fc->n_levels || !sc->n_categories, CS_EDATA,
@@ -162,26 +165,36 @@ static int same_levels(const char *path, const cs_column_t *sc, const cs_feature
   CS_CHECK(!fc->n_levels || sc->n_categories, CS_EDATA,
            "%s: feature '%s' is categorical in the model (levels %s) but numeric here", path,
            sc->name, level_list(fc->levels, fc->n_levels, model, sizeof model));
-  for (int pass = 0; pass < 2; pass++) { /* a model level missing here, a level here not in it */
-    char *const *a = pass ? sc->categories : fc->levels, *const *b = pass ? fc->levels : sc->categories;
-    const int na = pass ? sc->n_categories : fc->n_levels, nb = pass ? fc->n_levels : sc->n_categories;
-    for (int l = 0; l < na; l++) {
-      int found = 0;
-      for (int m = 0; m < nb && !found; m++) found = !strcmp(a[l], b[m]);
-      CS_CHECK(found, CS_EDATA,
-               "%s: feature '%s' %s level '%s' %s (the model's levels: %s; here: %s); the model "
-               "applies codes by position: import this store with the model's levels declared "
-               "in --schema ('%s = categorical: ...' in the model's order)", path, sc->name,
-               pass ? "has a" : "has no", a[l], pass ? "that the model lacks" : "here",
-               level_list(fc->levels, fc->n_levels, model, sizeof model),
-               level_list(sc->categories, sc->n_categories, here, sizeof here), sc->name);
-    }
+  if (!fc->n_levels) return CS_OK;
+  int identity = sc->n_categories == fc->n_levels;
+  c->code_map = malloc((size_t)sc->n_categories * sizeof *c->code_map);
+  CS_CHECK(c->code_map, CS_ENOMEM, "out of memory");
+  c->n_codes = sc->n_categories;
+  for (int l = 0; l < sc->n_categories; l++) {
+    int at = -1;
+    for (int m = 0; m < fc->n_levels && at < 0; m++)
+      if (!strcmp(sc->categories[l], fc->levels[m])) at = m;
+    /* A level the model never saw has no coefficient: scoring it as all zeros would treat
+     * those customers as the reference group, silently. */
+    CS_CHECK(at >= 0, CS_EDATA,
+             "%s: feature '%s' has a level '%s' that the model lacks (the model's levels: %s; "
+             "here: %s): retrain the model on customers with that level, or recode it at import",
+             path, sc->name, sc->categories[l],
+             level_list(fc->levels, fc->n_levels, model, sizeof model),
+             level_list(sc->categories, sc->n_categories, here, sizeof here));
+    c->code_map[l] = at;
+    identity &= at == l;
   }
-  for (int l = 0; l < fc->n_levels; l++)
-    CS_CHECK(!strcmp(sc->categories[l], fc->levels[l]), CS_EDATA,
-             "%s: feature '%s' level %d is '%s' here but '%s' in the model (the same levels in "
-             "another order: declare the model's order in --schema at import)", path, sc->name,
-             l, sc->categories[l], fc->levels[l]);
+  if (identity) {
+    free(c->code_map);
+    c->code_map = NULL;
+    c->n_codes = 0;
+  } else {
+    cs_log_info("features: '%s': the levels of %s are matched to the model's by name (%s)",
+                sc->name, path,
+                sc->n_categories < fc->n_levels ? "some of them, maybe in another order"
+                                                : "another order");
+  }
 fail:
   return status;
 }
@@ -222,7 +235,9 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
       const cs_feature_col_t *fc = &fitted->cols[i];
       *c = *fc;
       c->levels = NULL;
-      CS_TRY(same_levels(store->path, sc, fc));
+      c->code_map = NULL;
+      c->n_codes = 0;
+      CS_TRY(match_levels(store->path, sc, fc, c));
     } else {
       const char *w = NULL;
       c->log1p = in_list(spec->log1p, c->name, NULL);
@@ -245,8 +260,8 @@ static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     if (c->n_levels) {
       c->levels = calloc((size_t)c->n_levels, sizeof *c->levels);
       CS_CHECK(c->levels, CS_ENOMEM, "out of memory");
-      for (int l = 0; l < c->n_levels; l++) {
-        c->levels[l] = strdup(sc->categories[l]);
+      for (int l = 0; l < c->n_levels; l++) { /* fitted: the model's levels, in its order */
+        c->levels[l] = strdup(fitted ? fitted->cols[i].levels[l] : sc->categories[l]);
         CS_CHECK(c->levels[l], CS_ENOMEM, "out of memory");
       }
     }
@@ -407,7 +422,9 @@ static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 #pragma omp parallel for schedule(static) reduction(+ : m) reduction(min : first_bad)
   for (int64_t i = 0; i < nl; i++) {
     double x = buf[i];
-    if (c->n_levels) {
+    if (c->code_map) { /* this store's code to the model's */
+      x = x >= 0 && x < c->n_codes && x == floor(x) ? (double)c->code_map[(int64_t)x] : NAN;
+    } else if (c->n_levels) {
       if (!(x >= 0 && x < c->n_levels && x == floor(x))) x = NAN;
     } else if (c->log1p && isfinite(x)) {
       if (x <= -1) { /* an error below; keep the value for its message */
