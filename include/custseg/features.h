@@ -124,8 +124,11 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       cs_features_t **out, cs_matrix_t *m);
 void cs_features_free(cs_features_t *f);
 /* The checks of cs_features_build that need only the store's schema (names, types, levels,
- * --log1p, --feature-weights, --weight-column), reading no rows: run's dry pass. Local. */
-int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec);
+ * --log1p, --feature-weights, --weight-column), reading no rows: run's dry pass. With
+ * `layout`, also the features' names, count and weights, with centre 0 and spread 1 in place
+ * of statistics (free with cs_features_free). Local. */
+int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
+                      cs_features_t **layout);
 void cs_matrix_free(cs_matrix_t *m);
 /* Raise mx[0] to the largest |x| of this rank's matrix and mx[1] to its largest weight (the
  * bounds that size the exact fixed-point sums over it). Local; OpenMP. */

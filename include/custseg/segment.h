@@ -170,9 +170,12 @@ typedef struct cs_previous {
  * written before it existed cannot be joined: an error). Collective; *prev is the same on
  * every rank; free with cs_previous_free (also after a failure). */
 int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev);
-/* Check that the previous run had this run's features (names and order) and fill
- * prev->standardized with its centroids in this run's standardized units. Errors
- * (CS_EUSAGE) name both feature lists. Local (same answer on every rank). */
+/* Check that the previous run had this run's features, by name (its centroid columns put in
+ * this run's order when the order differs). Errors (CS_EUSAGE) name both feature lists. Needs
+ * only f's layout (cs_features_check). Local (same answer on every rank). */
+int cs_previous_match(cs_previous_t *prev, const cs_features_t *f);
+/* cs_previous_match, then fill prev->standardized with the centroids in this run's
+ * standardized units. Local. */
 int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f);
 void cs_previous_free(cs_previous_t *prev);
 

@@ -305,7 +305,9 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   if (dry) { /* the stage's own checks of its options, up to where it would read data */
     ctx->check_only = 1;
     ctx->check_segments = st[ST_SEGMENT].on && i > ST_SEGMENT;
+    cs_log_hush(1);
     status = run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
+    cs_log_hush(0);
     ctx->check_only = ctx->check_segments = 0;
     if (status == CS_ECHECKED) {
       cs_error_clear();

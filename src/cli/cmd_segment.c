@@ -40,6 +40,22 @@ fail:
   return status;
 }
 
+/* The dry pass of `run`: the files a fit would start from (--previous, --init-centroids)
+ * against the features' layout, reading no rows of the store. Collective. */
+static int check_start(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec,
+                       cs_previous_t *prev, const char *init, int k) {
+  int status = CS_OK;
+  cs_features_t *lf = NULL;
+  double *c = NULL;
+  CS_TRY(cs_par_agree(ctx, cs_features_check(st->store, spec, &lf)));
+  if (prev) CS_TRY(cs_previous_match(prev, lf));
+  if (init) CS_TRY(load_init(ctx, init, lf, k, &c));
+fail:
+  free(c);
+  cs_features_free(lf);
+  return status;
+}
+
 /* Whether option `name` was given (flag or config file) rather than left at its default. */
 static int given(const cs_opts_t *o, const char *name) {
   for (int i = 0; i < cs_n_optdefs; i++)
@@ -366,13 +382,16 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                                  "name another with --checkpoint)"));
   CS_TRY(cs_stage_open(ctx, o, &st));
   if (personas_csv) CS_TRY(cs_io_check_writable(ctx, personas_csv, "personas CSV"));
-  if (previous && !ctx->check_only) { /* before the features are read, so a bad file fails fast */
+  if (previous) { /* before the features are read, so a bad file fails fast */
     cs_timer_start(&ctx->timers, "read");
     CS_TRY(cs_previous_read(ctx, previous, &prev));
-    CS_TRY(cs_previous_check(ctx, &prev));
+    if (!ctx->check_only) CS_TRY(cs_previous_check(ctx, &prev)); /* reads every id and label */
     cs_timer_stop(&ctx->timers, "read");
   }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
+  if (ctx->check_only) /* run's dry pass */
+    CS_TRY(check_start(ctx, &st, &spec, previous ? &prev : NULL, cs_opt_str(o, "init-centroids"),
+                       (int)k));
   CS_TRY(cs_stage_checked(ctx, &st, &spec));
   cs_store_t *store = st.store;
   cs_part_t part = st.part;

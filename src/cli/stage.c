@@ -94,7 +94,7 @@ void cs_stage_close(cs_stage_t *st) {
 int cs_stage_checked(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec) {
   int status = CS_OK;
   if (!ctx->check_only) return CS_OK;
-  if (spec) CS_TRY(cs_par_agree(ctx, cs_features_check(st->store, spec)));
+  if (spec) CS_TRY(cs_par_agree(ctx, cs_features_check(st->store, spec, NULL)));
   return CS_ECHECKED; /* the command's options are checked: stop here */
 fail:
   return status;

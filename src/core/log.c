@@ -9,6 +9,7 @@
 static int g_rank;
 static cs_log_level_t g_level = CS_LOG_INFO;
 static double g_t0;
+static int g_hushed; /* cs_log_hush: info, debug and warnings neither printed nor kept */
 /* The warnings given so far, for the summary: each distinct text once (g_text), and every
  * warning given as an index into it (g_given), so a later stage of `run` that repeats an
  * earlier stage's warning lists it too. A warning that cannot be kept (out of memory) is
@@ -31,6 +32,7 @@ void cs_log_init(int rank, cs_log_level_t level) {
 }
 
 int cs_log_rank(void) { return g_rank; }
+void cs_log_hush(int on) { g_hushed = on; }
 double cs_wtime(void) { return now() - g_t0; }
 
 static void vlog(const char *tag, const char *fmt, va_list ap) {
@@ -41,7 +43,7 @@ static void vlog(const char *tag, const char *fmt, va_list ap) {
 }
 
 void cs_log_info(const char *fmt, ...) {
-  if (g_rank != 0 || g_level < CS_LOG_INFO) return;
+  if (g_rank != 0 || g_level < CS_LOG_INFO || g_hushed) return;
   va_list ap;
   va_start(ap, fmt);
   vlog("", fmt, ap);
@@ -49,7 +51,7 @@ void cs_log_info(const char *fmt, ...) {
 }
 
 void cs_log_debug(const char *fmt, ...) {
-  if (g_rank != 0 || g_level < CS_LOG_DEBUG) return;
+  if (g_rank != 0 || g_level < CS_LOG_DEBUG || g_hushed) return;
   va_list ap;
   va_start(ap, fmt);
   vlog("", fmt, ap);
@@ -75,7 +77,7 @@ void cs_log_warn(const char *fmt, ...) {
   /* Every warning is about values all ranks share (a fit, the store's metadata, an option):
    * one line from rank 0, not one per rank. A warning is news about the results, so --quiet
    * does not hide it. */
-  if (g_rank != 0) return;
+  if (g_rank != 0 || g_hushed) return;
   char *full = NULL, text[2048];
   va_list ap;
   va_start(ap, fmt);

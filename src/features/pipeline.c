@@ -489,11 +489,18 @@ static void flush_stage(cs_matrix_t *m, const float *stage, const int *col, int 
   }
 }
 
-int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec) {
+int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
+                      cs_features_t **out) {
   cs_features_t *f = calloc(1, sizeof *f);
+  if (out) *out = NULL;
   if (!f) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
   int status = layout(store, spec, NULL, f);
-  cs_features_free(f);
+  if (status == CS_OK && out) {
+    /* No statistics: centre 0 and spread 1, so a value converted with them stays finite. */
+    for (int j = 0; j < f->d; j++) f->spread[j] = 1.0;
+    *out = f;
+  } else
+    cs_features_free(f);
   return status;
 }
 

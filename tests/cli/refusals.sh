@@ -140,6 +140,14 @@ dry_refused 1 "--churn-with-segment needs --segment-results RESULTS" \
 printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-06-30\nholdout-end = 2024-01-01\n' > late8.ini
 dry_refused 1 "--holdout-end 2024-01-01 must be after the calibration end 2024-06-30" \
   run --config late8.ini --input tx.h5 --output-dir dry
+# The files the segment stage starts from, against the features (they had been read only once
+# the output directory was cleared and the stage had begun).
+printf '[segment]\nprevious = seg.h5\nfeatures = age\n' > late11.ini
+dry_refused 1 "--previous seg.h5:/segments/centroids is for other features than this run" \
+  run --config late11.ini --input in.h5 --output-dir dry
+printf '[segment]\nk = 3\ninit-centroids = seg.h5\n' > late12.ini
+dry_refused 1 "--init-centroids seg.h5:/segments/centroids_standardized is 2 x 9, but --k 3" \
+  run --config late12.ini --input in.h5 --output-dir dry
 # The schema checks pass where the stages would: the computed columns are known to the dry
 # pass (RFM features with purchase histories, the segment with --churn-with-segment).
 printf '[segment]\nk = 2\n[churn-train]\nfeatures = age,rfm_recency\nchurn-with-segment = yes\n' > late9.ini
