@@ -70,6 +70,11 @@ typedef struct cs_feature_spec {
 } cs_feature_spec_t;
 
 /* One input column and its fitted statistics (after log1p, before scaling). */
+/* A known value this many training standard deviations from the training mean is counted
+ * apart from the drift's mean shift and spread ratio (one typo such as 1e300 would otherwise
+ * set both). */
+#define CS_DRIFT_FAR 1000.0
+
 typedef struct cs_feature_col {
   char name[CS_NAME_MAX];
   int log1p;
@@ -89,6 +94,7 @@ typedef struct cs_feature_col {
    * known values against them, (mean - theirs) / their std and std / their std; NaN for a
    * categorical column, or when not built that way. */
   double drift_shift, drift_ratio;
+  int64_t drift_far;     /* values beyond CS_DRIFT_FAR training standard deviations, left out */
 } cs_feature_col_t;
 
 typedef struct cs_features {

@@ -57,7 +57,22 @@ static void report_drift(const cs_ctx_t *ctx, const cs_features_t *f, cJSON *cj)
   cJSON *dj = cJSON_AddArrayToObject(cj, "drift");
   for (int c = 0; c < f->n_cols; c++) {
     const cs_feature_col_t *fc = &f->cols[c];
-    if (fc->n_levels || !isfinite(fc->drift_shift)) continue;
+    if (ctx->rank == 0 && fc->drift_far)
+      cs_log_warn("churn score: feature '%s' has %lld value(s) more than %g training standard "
+                  "deviations from the training mean (a typo or another unit?): they are left "
+                  "out of its drift below, and drive their customers' scores toward 0 or 1",
+                  fc->name, (long long)fc->drift_far, CS_DRIFT_FAR);
+    if (fc->n_levels || !isfinite(fc->drift_shift)) {
+      if (!fc->n_levels && fc->drift_far) { /* every known value far out */
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "feature", fc->name);
+        cJSON_AddNullToObject(e, "mean_shift");
+        cJSON_AddNullToObject(e, "spread_ratio");
+        cJSON_AddNumberToObject(e, "far_values", (double)fc->drift_far);
+        cJSON_AddItemToArray(dj, e);
+      }
+      continue;
+    }
     char a[32], b[32];
     snprintf(a, sizeof a, "%.6g", fc->drift_shift + 0.0);
     snprintf(b, sizeof b, "%.6g", fc->drift_ratio);
@@ -66,6 +81,7 @@ static void report_drift(const cs_ctx_t *ctx, const cs_features_t *f, cJSON *cj)
     cJSON_AddStringToObject(e, "feature", fc->name);
     cJSON_AddNumberToObject(e, "mean_shift", shift);
     cJSON_AddNumberToObject(e, "spread_ratio", ratio);
+    cJSON_AddNumberToObject(e, "far_values", (double)fc->drift_far);
     cJSON_AddItemToArray(dj, e);
     if (ctx->rank == 0 && (fabs(shift) > 1 || ratio > 4 || ratio < 0.25))
       cs_log_warn("churn score: feature '%s' has drifted from the training customers: its mean "

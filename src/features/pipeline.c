@@ -558,9 +558,10 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
              "--holdout-column)", store->path);
   }
   /* With fitted statistics: per column, the sum, the sum of squares and the count of this
-   * store's known values in their standard deviations (drift), reduced once at the end. */
+   * store's known values in their standard deviations (drift), and the count of those beyond
+   * CS_DRIFT_FAR of them, left out of the three; reduced once at the end. */
   if (fitted) {
-    drift = calloc((size_t)(3 * f->n_cols + 1), sizeof *drift);
+    drift = calloc((size_t)(4 * f->n_cols + 1), sizeof *drift);
     CS_TRY(cs_par_agree(ctx, drift ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                           "out of memory")));
   }
@@ -569,6 +570,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   for (int ci = 0; ci < f->n_cols; ci++) {
     cs_feature_col_t *c = &f->cols[ci];
     c->drift_shift = c->drift_ratio = NAN;
+    c->drift_far = 0;
     int64_t n_miss = 0;
     memset(miss, 0, (size_t)(nl ? nl : 1));
     CS_TRY(read_column(ctx, store, part, c, buf, miss, &n_miss));
@@ -633,11 +635,14 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         row_miss[i] |= miss[i];
       }
       if (drift && c->std > 0) {
-        double *a = drift + 3 * ci;
+        double *a = drift + 4 * ci;
         for (int64_t i = 0; i < nl; i++)
           if (!miss[i]) {
             const double z = (buf[i] - c->mean) / c->std;
-            a[0] += z, a[1] += z * z, a[2] += 1;
+            if (fabs(z) > CS_DRIFT_FAR)
+              a[3] += 1;
+            else
+              a[0] += z, a[1] += z * z, a[2] += 1;
           }
       }
       staged_col[n_staged++] = j;
@@ -650,9 +655,10 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   }
   flush_stage(m, stage, staged_col, n_staged);
   if (drift) {
-    CS_TRY(cs_par_allreduce(ctx, drift, 3 * f->n_cols, CS_DT_F64, CS_OP_SUM));
+    CS_TRY(cs_par_allreduce(ctx, drift, 4 * f->n_cols, CS_DT_F64, CS_OP_SUM));
     for (int ci = 0; ci < f->n_cols; ci++) {
-      const double *a = drift + 3 * ci;
+      const double *a = drift + 4 * ci;
+      f->cols[ci].drift_far = (int64_t)a[3];
       if (f->cols[ci].n_levels || !(a[2] > 0)) continue;
       const double mu = a[0] / a[2];
       f->cols[ci].drift_shift = mu;
