@@ -57,6 +57,14 @@ static int check_name(const cs__imp_t *imp, int j, const char *name) {
     snprintf(what, sizeof what, "column %d of the header", j + 1);
     return cs__not_utf8(f, 1, what, name, bad, __FILE__, __LINE__);
   }
+  /* A byte-order mark inside the header: files joined with their marks (cat a.csv b.csv), or
+   * a field pasted from one; it would become part of a column's name, unseen. */
+  const char *bom = strstr(name, "\xEF\xBB\xBF");
+  if (bom)
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                        "%s:1: column %d of the header holds a byte-order mark (U+FEFF) at byte "
+                        "%d of its name: remove it (files joined with their marks?)",
+                        f, j + 1, (int)(bom - name));
   if (strlen(name) >= CS_NAME_MAX) {
     int shown = 40; /* the start of the name, cut where a UTF-8 character starts */
     while (shown > 0 && ((unsigned char)name[shown] & 0xC0) == 0x80) shown--;
