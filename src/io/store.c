@@ -164,6 +164,11 @@ static int describe_column(const char *path, hid_t group, const char *gname, cs_
   col->length = (int64_t)dims[0];
   if (col->dtype != CS_DT_NONE && !cs_dtype_is_float(col->dtype) && !strcmp(gname, "customers"))
     CS_TRY(read_categories(path, d, col));
+  else if (cs_dtype_is_float(col->dtype) && !strcmp(gname, "customers") &&
+           H5Aexists(d, "categories") > 0) /* codes written as floats (pandas, h5py) */
+    cs_log_warn("%s: /customers/%s is %s with a 'categories' attribute: read as numbers, not "
+                "as categories (a categorical column holds integer codes; store it as int8, "
+                "int16 or int32)", path, col->name, col->type_desc);
 fail:
   CS_H5_CLOSE(H5Sclose, space);
   CS_H5_CLOSE(H5Tclose, type);

@@ -291,6 +291,20 @@ moved, _ = scores(recoded("lv_moved.h5", cats, [1] + list(range(1, L))), "lv_mov
 fewer, _ = scores(recoded("lv_fewer.h5", cats[1:], [0] + list(range(L - 1))), "lv_fewer")
 if moved is not None and fewer is not None and not np.array_equal(moved, fewer):
     failures.append(f"a level left out: {np.sum(moved != fewer)} scores differ")
+# Codes written as floats (pandas does, after a NaN) with the levels attribute: the column is
+# read as numbers, and a warning says so before the refusal (it had said only "numeric here").
+shutil.copy(path("s.h5"), path("lv_float.h5"))
+with h5py.File(path("lv_float.h5"), "r+") as f:
+    codes = f["customers/region"][...].astype("f8")
+    del f["customers/region"]
+    f["customers/region"] = codes
+    f["customers/region"].attrs["categories"] = cats
+p = subprocess.run([custseg, "churn", "score", "--model", path("r1.h5"), "--input",
+                    path("lv_float.h5"), "--output", path("lv_float_sc.h5")],
+                   capture_output=True, text=True, timeout=600)
+if (p.returncode != 2 or "/customers/region is float64 with a 'categories' attribute: read as "
+        "numbers" not in p.stderr or "categorical in the model" not in p.stderr):
+    failures.append(f"float codes with categories: exit {p.returncode}: {p.stderr[-400:]}")
 
 # 9. A holdout that takes every customer is said to be one (it had been reported as the first
 # feature having zero variance).
