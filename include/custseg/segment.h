@@ -171,11 +171,10 @@ typedef struct cs_previous {
  * every rank; free with cs_previous_free (also after a failure). */
 int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev);
 /* Check that the previous run had this run's features, by name (its centroid columns put in
- * this run's order when the order differs). Errors (CS_EUSAGE) name both feature lists. Needs
- * only f's layout (cs_features_check). Local (same answer on every rank). */
-int cs_previous_match(cs_previous_t *prev, const cs_features_t *f);
-/* cs_previous_match, then fill prev->standardized with the centroids in this run's
- * standardized units. Local. */
+ * this run's order when the order differs), and fill prev->standardized with its centroids
+ * in this run's standardized units. Errors (CS_EUSAGE) name both feature lists. With a layout
+ * of cs_features_check (centre 0, spread 1) it makes the same refusals. Local (same answer on
+ * every rank). */
 int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f);
 void cs_previous_free(cs_previous_t *prev);
 

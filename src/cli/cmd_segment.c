@@ -48,7 +48,9 @@ static int check_start(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spe
   cs_features_t *lf = NULL;
   double *c = NULL;
   CS_TRY(cs_par_agree(ctx, cs_features_check(st->store, spec, &lf)));
-  if (prev) CS_TRY(cs_previous_match(prev, lf));
+  /* Names, count and the values' checks (a weight-0 feature's NaN), with centre 0 and spread
+   * 1: the same refusals as the stage's, on a copy of the centroids. */
+  if (prev) CS_TRY(cs_previous_standardize(prev, lf));
   if (init) CS_TRY(load_init(ctx, init, lf, k, &c));
 fail:
   free(c);
@@ -482,7 +484,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
       snprintf(why, sizeof why, "%s", cs_error_get()->msg);
       char *advice = strstr(why, "): "); /* the refusal's advice does not apply here */
       if (advice) advice[1] = '\0';
-      const int same = !strcmp(resume, ckpath); /* the job templates' case */
+      const int same = cs_same_file(resume, ckpath); /* the job templates' case */
       if (ctx->rank == 0)
         cs_log_warn("resume: %s; starting the fit from the start instead (--resume-mismatch "
                     "restart); %s%s", why, same ? "the checkpoint will be overwritten"

@@ -182,6 +182,11 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
              path, sc->name, sc->categories[l],
              level_list(fc->levels, fc->n_levels, model, sizeof model),
              level_list(sc->categories, sc->n_categories, here, sizeof here));
+    for (int e = 0; e < l; e++) /* as layout() refuses it when fitting */
+      CS_CHECK(c->code_map[e] != at, CS_EDATA,
+               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
+               "level must be named once; fix the attribute in the store", path, sc->name,
+               sc->categories[l], e, l);
     c->code_map[l] = at;
     identity &= at == l;
   }

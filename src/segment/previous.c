@@ -170,7 +170,8 @@ fail:
   return status;
 }
 
-int cs_previous_match(cs_previous_t *prev, const cs_features_t *f) {
+/* The names, count and order of the previous run's features against f's. */
+static int previous_match(cs_previous_t *prev, const cs_features_t *f) {
   int status = CS_OK;
   char what[4200];
   snprintf(what, sizeof what, "--previous %s:/segments/centroids", prev->path);
@@ -198,7 +199,7 @@ int cs_previous_standardize(cs_previous_t *prev, const cs_features_t *f) {
   int status = CS_OK;
   char what[4200];
   snprintf(what, sizeof what, "--previous %s:/segments/centroids", prev->path);
-  CS_TRY(cs_previous_match(prev, f));
+  CS_TRY(previous_match(prev, f));
   prev->standardized = malloc((size_t)prev->k * (size_t)prev->d * sizeof *prev->standardized);
   CS_CHECK(prev->standardized, CS_ENOMEM, "out of memory");
   memcpy(prev->standardized, prev->centroids, (size_t)prev->k * (size_t)prev->d * sizeof(double));

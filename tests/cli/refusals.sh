@@ -145,6 +145,16 @@ dry_refused 1 "--holdout-end 2024-01-01 must be after the calibration end 2024-0
 printf '[segment]\nprevious = seg.h5\nfeatures = age\n' > late11.ini
 dry_refused 1 "--previous seg.h5:/segments/centroids is for other features than this run" \
   run --config late11.ini --input in.h5 --output-dir dry
+# ... also with as many features under other names (log1p added), or a weight-0 feature that
+# this run weighs (these had passed the first version of the check)
+printf '[segment]\nprevious = seg.h5\nlog1p = age\n' > late13.ini
+dry_refused 1 "feature 1 is 'age' there and 'log1p:age' here" \
+  run --config late13.ini --input in.h5 --output-dir dry
+run segment --input in.h5 --output segw.h5 --k 2 --feature-weights age:0 --quiet
+cp segw.h5 segw.orig.h5
+printf '[segment]\nprevious = segw.h5\n' > late14.ini
+dry_refused 1 "has no value for feature 'age' (NaN: the run that wrote it gave the feature weight 0" \
+  run --config late14.ini --input in.h5 --output-dir dry
 printf '[segment]\nk = 3\ninit-centroids = seg.h5\n' > late12.ini
 dry_refused 1 "--init-centroids seg.h5:/segments/centroids_standardized is 2 x 9, but --k 3" \
   run --config late12.ini --input in.h5 --output-dir dry

@@ -107,6 +107,11 @@ SEED=4 seg fresh 2> /dev/null
 grep -q "it is left as it is, and this run checkpoints to $dir/mis.h5.ckpt" "$dir/mis.err" &&
   cmp -s "$dir/left.ckpt" "$dir/cfg.h5.ckpt" ||
   { cat "$dir/mis.err"; fail "--resume-mismatch restart: the warning misstates what becomes of the leftover"; }
+# The same file under another spelling (./) is the checkpoint this run overwrites.
+cp "$dir/cfg.h5.ckpt" "$dir/mis2.h5.ckpt"
+st=0; SEED=4 seg mis2 --resume "$dir/./mis2.h5.ckpt" --resume-mismatch restart 2> "$dir/mis2.err" || st=$?
+[ "$st" = 0 ] && grep -q "restart); the checkpoint will be overwritten" "$dir/mis2.err" ||
+  { cat "$dir/mis2.err"; fail "--resume-mismatch restart: ./ spelling of the checkpoint not seen as it"; }
 st=0
 timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$dir/other.h5" \
   --k 24 --seed 3 --n-init 2 --max-iter 400 --algorithm hamerly --quiet --output "$dir/inp.h5" \

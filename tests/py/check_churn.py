@@ -291,6 +291,15 @@ moved, _ = scores(recoded("lv_moved.h5", cats, [1] + list(range(1, L))), "lv_mov
 fewer, _ = scores(recoded("lv_fewer.h5", cats[1:], [0] + list(range(L - 1))), "lv_fewer")
 if moved is not None and fewer is not None and not np.array_equal(moved, fewer):
     failures.append(f"a level left out: {np.sum(moved != fewer)} scores differ")
+# A level named twice in the store is refused, as churn train and segment refuse it (matched by
+# name, both codes had silently become the one level).
+dup = cats[:]
+dup[1] = dup[0]
+p = subprocess.run([custseg, "churn", "score", "--model", path("r1.h5"), "--input",
+                    recoded("lv_dup.h5", dup, list(range(L))), "--output", path("lv_dup_sc.h5")],
+                   capture_output=True, text=True, timeout=600)
+if p.returncode != 2 or f"@categories has the level '{dup[0]}' twice (codes 0 and 1)" not in p.stderr:
+    failures.append(f"a level named twice: exit {p.returncode}: {p.stderr[-400:]}")
 # Codes written as floats (pandas does, after a NaN) with the levels attribute: the column is
 # read as numbers, and a warning says so before the refusal (it had said only "numeric here").
 shutil.copy(path("s.h5"), path("lv_float.h5"))
