@@ -166,16 +166,25 @@ static int churn_label(cs_ctx_t *ctx, const char *churn, char *label, size_t len
   return status;
 }
 
+/* The store columns read, each once: the reserved ones present, the churn label in place of
+ * `churned` (it may itself be one of the others). Returns their number. */
+static int columns_read(const cs_stage_t *st, const char *label, const char *cols[N_RESERVED]) {
+  int nc = 0;
+  for (int j = 0; j < N_RESERVED; j++) {
+    const char *name = strcmp(reserved[j], "churned") ? reserved[j] : label;
+    int seen = 0;
+    for (int e = 0; e < nc; e++) seen |= !strcmp(cols[e], name);
+    if (!seen && cs_store_column(st->store, name)) cols[nc++] = name;
+  }
+  return nc;
+}
+
 static int write_roi(cs_out_t *out, const cs_roi_t *r, const cs_stage_t *st, const char *seg,
                      const char *churn, const char *clv, const char *label) {
   int status = CS_OK;
   const char *g = "/roi", *t = "/roi/table";
   const char *cols[N_RESERVED], *cost[2];
-  int nc = 0, ncost = 0;
-  for (int j = 0; j < N_RESERVED; j++) {
-    const char *name = strcmp(reserved[j], "churned") ? reserved[j] : label;
-    if (cs_store_column(st->store, name)) cols[nc++] = name;
-  }
+  int nc = columns_read(st, label, cols), ncost = 0;
   if (cs_store_column(st->store, "acquisition_cost")) cost[ncost++] = "acquisition_cost";
   if (cs_store_column(st->store, "marketing_cost")) cost[ncost++] = "marketing_cost";
   CS_TRY(cs_out_group(out, g));
@@ -316,9 +325,9 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (clv) cJSON_AddStringToObject(inputs, "clv_results", clv);
   else cJSON_AddNullToObject(inputs, "clv_results");
   cJSON *sc = cJSON_AddArrayToObject(inputs, "store_columns");
-  for (int c = 0; c < N_RESERVED; c++)
-    if (cs_store_column(st.store, reserved[c]))
-      cJSON_AddItemToArray(sc, cJSON_CreateString(reserved[c]));
+  const char *cols[N_RESERVED];
+  const int nc = columns_read(&st, label, cols);
+  for (int c = 0; c < nc; c++) cJSON_AddItemToArray(sc, cJSON_CreateString(cols[c]));
   cJSON *ex = cJSON_AddObjectToObject(jr, "sums");
   for (int q = 0; q < CS_ROI_NQ; q++) {
     cJSON *e = cJSON_AddObjectToObject(ex, cs_roi_quantity_names[q]);

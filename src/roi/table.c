@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *const cs_roi_action_names[CS_ROI_ACTIONS] = {"retain", "grow", "maintain",
                                                          "deprioritize"};
@@ -81,6 +82,9 @@ void cs_roi_newcombe(double x1, double n1, double x2, double n2, double z, doubl
 static double variance(double s, double s2, int64_t n) {
   if (n < 2) return NAN;
   const double v = (s2 - s * (s / (double)n)) / (double)(n - 1);
+  /* Squares that are each finite but whose sum overflows: no variance, as for one square
+   * that overflows (inf - inf, or an infinite interval, otherwise). */
+  if (!isfinite(s2) || !isfinite(v)) return NAN;
   return v > 0 ? v : 0.0;
 }
 
@@ -161,26 +165,33 @@ static void mover_add(mover_t *m, double w, double v, double lo, double hi) {
   m->hi2 += (w * (hi - v)) * (w * (hi - v));
 }
 
-/* Why row o (with treated customers) has no estimate of `what`, or NULL. */
-static const char *no_estimate(const cs_roi_row_t *o, int uplift) {
+/* The campaign's fields whose total is a sum over the rows. */
+enum { F_UPLIFT, F_REVENUE, F_COST, N_FIELDS };
+
+/* Why row o (with treated customers) has no estimate of field f, or NULL. */
+static const char *no_estimate(const cs_roi_row_t *o, int f) {
   if (!(o->control > 0)) return "has no control customers to compare the treated ones with";
-  if (uplift)
+  if (f == F_UPLIFT)
     return isnan(o->uplift) ? (isnan(o->conversion_rate_control)
                                    ? "has no control customer with a known conversion"
                                    : "has no treated customer with a known conversion")
            : isnan(o->uplift_low) || isnan(o->uplift_high) ? "has no interval for its uplift"
                                                             : NULL;
+  if (f == F_COST)
+    return isnan(o->campaign_cost) ? "has no treated or no control customer with a "
+                                     "marketing_cost value"
+                                   : NULL;
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
-             ? "has fewer than 2 treated or 2 control customers with a revenue value (or a "
-               "revenue beyond 1e154, whose square overflows)"
+             ? "has fewer than 2 treated or 2 control customers with a revenue value (or "
+               "revenues whose squares overflow, beyond about 1e154)"
              : NULL;
 }
 
 /* A row in words, for the log. */
 static void row_words(const cs_roi_row_t *o, char *buf, size_t size) {
   if (o->segment == CS_ROI_UNSEGMENTED)
-    snprintf(buf, size, "the customers without a segment");
+    snprintf(buf, size, "the group of customers without a segment");
   else
     snprintf(buf, size, "segment %lld", (long long)o->segment);
 }
@@ -192,16 +203,16 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
    * (a targeted campaign): the total is the sum of the rows' effects instead. */
   mover_t up = {0}, rev = {0};
   double conv = 0, rv = 0, cost = 0, nt = 0;
-  int64_t bad[2] = {-1, -1}; /* the first row without an estimate: uplift, revenue */
-  const char *why[2] = {NULL, NULL};
+  int64_t bad[N_FIELDS] = {-1, -1, -1}; /* the first row without an estimate of each field */
+  const char *why[N_FIELDS] = {NULL, NULL, NULL};
+  const int wanted[N_FIELDS] = {have->converted, have->revenue, have->marketing_cost};
   note[0] = '\0';
   for (int64_t r = 0; r < n; r++) nt += rows[r].treated > 0 ? rows[r].treated : 0;
   for (int64_t r = 0; r < n; r++) {
     const cs_roi_row_t *o = &rows[r];
     if (!(o->treated > 0)) continue; /* no treated customer: the campaign added nothing here */
-    for (int f = 0; f < 2; f++)
-      if (bad[f] < 0 && (f ? have->revenue : have->converted) && (why[f] = no_estimate(o, !f)))
-        bad[f] = r;
+    for (int f = 0; f < N_FIELDS; f++)
+      if (bad[f] < 0 && wanted[f] && (why[f] = no_estimate(o, f))) bad[f] = r;
     mover_add(&up, o->treated / nt, o->uplift, o->uplift_low, o->uplift_high);
     mover_add(&rev, 1.0, o->incremental_revenue, o->incremental_revenue_low,
               o->incremental_revenue_high);
@@ -232,17 +243,27 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
              "the control group");
     return;
   }
-  static const char *const field[2] = {"uplift", "incremental revenue"};
+  /* One clause per distinct (row, reason), naming the fields it leaves unknown. */
+  static const char *const field[N_FIELDS] = {"uplift", "incremental revenue", "campaign cost"};
   size_t o = 0;
-  for (int f = 0; f < 2; f++) {
-    if (bad[f] < 0 || (f == 1 && bad[1] == bad[0] && why[1] == why[0])) continue;
-    char row[64];
+  for (int f = 0; f < N_FIELDS && o < note_size; f++) {
+    int done = bad[f] < 0;
+    for (int g = 0; g < f && !done; g++) done = bad[g] == bad[f] && why[g] == why[f];
+    if (done) continue;
+    char row[64], names[96] = "";
     row_words(&rows[bad[f]], row, sizeof row);
-    const int both = f == 0 && bad[1] == bad[0] && why[1] == why[0];
-    o += (size_t)snprintf(note + o, o < note_size ? note_size - o : 0,
-                          "%sthe campaign's total %s is unknown (NaN): %s %s", o ? "; " : "",
-                          both ? "effect" : field[f], row, why[f]);
-    if (o >= note_size) break;
+    int nf = 0;
+    for (int g = f; g < N_FIELDS; g++)
+      if (bad[g] == bad[f] && why[g] == why[f]) nf++;
+    for (int g = f, i = 0; g < N_FIELDS; g++)
+      if (bad[g] == bad[f] && why[g] == why[f]) {
+        const size_t u = strlen(names);
+        snprintf(names + u, sizeof names - u, "%s%s", i == 0 ? "" : i == nf - 1 ? " and " : ", ",
+                 field[g]);
+        i++;
+      }
+    o += (size_t)snprintf(note + o, note_size - o, "%sthe campaign's total %s %s unknown (NaN): "
+                          "%s %s", o ? "; " : "", names, nf > 1 ? "are" : "is", row, why[f]);
   }
 }
 
@@ -253,7 +274,9 @@ int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__r
   const double risk = have->churn_score ? o->churn_score_mean : o->churn_rate_observed;
   const double risk_t = have->churn_score ? t->churn_score_mean : t->churn_rate_observed;
   const int responds = o->uplift_low > 0;
-  if (responds && o->incremental_revenue_low > o->campaign_cost) return CS_ROI_GROW;
+  /* A negative campaign cost is suspect data (cs__roi_cost_note): no advice to grow on it. */
+  if (responds && o->campaign_cost >= 0 && o->incremental_revenue_low > o->campaign_cost)
+    return CS_ROI_GROW;
   if (risk > risk_t && value >= value_t) return CS_ROI_RETAIN;
   if (value < value_t && (risk > risk_t || !responds)) return CS_ROI_DEPRIORITIZE;
   return CS_ROI_MAINTAIN;

@@ -74,6 +74,20 @@ for ranks in (2, 3, 4):
         if a.read() != b.read():
             failures.append(f"the CSV differs between 1 and {ranks} ranks")
 
+# The columns read, as the file and the summary list them: with a churn model of another label
+# (here `converted`, itself one of roi's columns) that label once, and not `churned` (the
+# summary had listed `churned`, the file `converted` twice).
+run(2, "churn", "train", "--input", store, "--output", path("churn_conv.h5"), "--label-column",
+    "converted", "--features", "age,income")
+run(2, "roi", "--input", store, "--segment-results", seg, "--churn-results", path("churn_conv.h5"),
+    "--output", path("roi_conv.h5"), "--summary", path("roi_conv.json"))
+with h5py.File(path("roi_conv.h5"), "r") as f:
+    in_file = [x.decode() if isinstance(x, bytes) else x for x in f["roi"].attrs["store_columns"]]
+with open(path("roi_conv.json")) as fh:
+    in_summary = json.load(fh)["roi"]["inputs"]["store_columns"]
+if in_file != in_summary or in_file.count("converted") != 1 or "churned" in in_file:
+    failures.append(f"store_columns with label 'converted': file {in_file}, summary {in_summary}")
+
 got = read_table(path("roi1.h5"))
 labels = h5py.File(seg, "r")["segments/labels"][...].astype(np.int64)
 sizes = h5py.File(seg, "r")["segments/sizes"][...]

@@ -164,14 +164,70 @@ def negative_cost():
             "customers cost less marketing_cost than its control customers), so its "
             "incremental_roi is NaN; 6 rows in all have a negative campaign cost")
     with h5py.File(path("negcost.h5"), "r") as f:
-        row = f["roi/table"][0]
+        table = f["roi/table"][...]
+    row = table[0]
     if p.returncode != 0 or want not in p.stderr or not np.isnan(row["incremental_roi"]):
         failures.append(f"negative cost: exit {p.returncode}, incremental_roi "
                         f"{row['incremental_roi']}; wanted a warning '{want}'; stderr "
                         f"{p.stderr[-400:]}")
+    # ... and a row whose campaign cost is negative is never told to grow (the revenue's lower
+    # limit had only to exceed the negative cost: 'grow' on a loss).
+    grown = [int(r["segment"]) for r in table if r["campaign_cost"] < 0 and r["action"] == 1]
+    if grown:
+        failures.append(f"negative cost: segments {grown} are told to grow")
 
 
 negative_cost()
+
+
+def column_edit(name, column, edit, want, nan_fields):
+    """Edit a column of the store (restored after), run roi: the total's nan_fields are NaN
+    and the warning says `want`."""
+    with h5py.File(store, "r+") as f:
+        saved = f["customers/" + column][...]
+        v = saved.copy()
+        edit(v)
+        f["customers/" + column][...] = v
+    p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
+                        path(name + ".h5"), "--summary", path(name + ".json")],
+                       capture_output=True, text=True, timeout=900)
+    with h5py.File(store, "r+") as f:
+        f["customers/" + column][...] = saved
+    with h5py.File(path(name + ".h5"), "r") as f:
+        tot = f["roi/table"][-1]
+    if p.returncode != 0 or not all(np.isnan(tot[x]) for x in nan_fields) or want not in p.stderr:
+        failures.append(f"{name}: exit {p.returncode}, total {[(x, tot[x]) for x in nan_fields]}; "
+                        f"wanted a warning '{want}'; stderr {p.stderr[-400:]}")
+
+
+# A segment whose control customers have no marketing cost: the total campaign cost is NaN and
+# said to be (it had been NaN without a word).
+tr0 = None
+with h5py.File(store, "r") as f:
+    tr0 = f["customers/treated"][...]
+column_edit("cost_nan", "marketing_cost",
+            lambda v: v.__setitem__((g == 1) & (tr0 == 0), np.nan),
+            "roi: the campaign's total campaign cost is unknown (NaN): segment 1 has no treated "
+            "or no control customer with a marketing_cost value", ["campaign_cost", "incremental_roi"])
+
+
+# Two treated revenues whose squares are finite but whose sum of squares is not: the row's
+# revenue interval is NaN, as for one square that overflows (it had been [-inf, inf], or of
+# width 0 in a build without FMA).
+def huge_revenues(v):
+    i = np.flatnonzero((g == 0) & (tr0 == 1))[:2]
+    v[i] = [1.3e154, 1.0e154]
+
+
+column_edit("rev2_over", "revenue", huge_revenues,
+            "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has fewer "
+            "than 2 treated or 2 control customers with a revenue value (or revenues whose "
+            "squares overflow", ["incremental_revenue_low", "incremental_revenue_high"])
+with h5py.File(path("rev2_over.h5"), "r") as f:
+    r0 = f["roi/table"][0]
+if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):
+    failures.append(f"rev2_over: segment 0's revenue interval [{r0['incremental_revenue_low']}, "
+                    f"{r0['incremental_revenue_high']}], wanted NaN")
 
 
 def one_treated(tr):
@@ -182,9 +238,10 @@ def one_treated(tr):
 roi_warning("one_treated", one_treated, "roi: the campaign's total incremental revenue is "
             "unknown (NaN): segment 3 has fewer than 2 treated or 2 control customers with a "
             "revenue value", ["incremental_revenue_low", "incremental_revenue_high"])
-roi_warning("alone", lambda tr: tr.__setitem__(g == 2, 1), "roi: the campaign's total effect is "
-            "unknown (NaN): segment 2 has no control customers to compare the treated ones with",
-            ["uplift", "incremental_revenue"])
+roi_warning("alone", lambda tr: tr.__setitem__(g == 2, 1), "roi: the campaign's total uplift, "
+            "incremental revenue and campaign cost are unknown (NaN): segment 2 has no control "
+            "customers to compare the treated ones with",
+            ["uplift", "incremental_revenue", "campaign_cost"])
 roi_warning("all_treated", lambda tr: tr.fill(1), "roi: the campaign's total effect is unknown "
             "(NaN): no customer is in the control group", ["uplift", "incremental_revenue"])
 

@@ -151,7 +151,7 @@ def action(o, t, have_clv, have_score):
     risk, risk_t = ((o["churn_score_mean"], t["churn_score_mean"]) if have_score
                     else (o["churn_rate_observed"], t["churn_rate_observed"]))
     responds = o["uplift_low"] > 0
-    if responds and o["incremental_revenue_low"] > o["campaign_cost"]:
+    if responds and o["campaign_cost"] >= 0 and o["incremental_revenue_low"] > o["campaign_cost"]:
         return 1
     if risk > risk_t and value >= value_t:
         return 0
