@@ -23,8 +23,15 @@ void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len) {
   int n;
   if (g >= k)
     n = snprintf(out, len, "No segment");
-  else if (r->has_personas && g < r->n_labels && r->p_labels[g][0])
-    n = snprintf(out, len, "%d \xc2\xb7 %s", g, r->p_labels[g]);
+  else if (r->has_personas && g < r->n_labels && r->p_labels[g][0]) {
+    /* A label made unique by its id (" (segment g)") is shown once with the id in front. */
+    const char *lab = r->p_labels[g];
+    char tail[32];
+    const int nt = snprintf(tail, sizeof tail, " (segment %d)", g);
+    size_t ll = strlen(lab);
+    if (nt > 0 && ll > (size_t)nt && !strcmp(lab + ll - (size_t)nt, tail)) ll -= (size_t)nt;
+    n = snprintf(out, len, "%d \xc2\xb7 %.*s", g, (int)ll, lab);
+  }
   else
     n = snprintf(out, len, "Segment %d", g);
   if (n >= 0 && (size_t)n >= len && len > 4) {

@@ -1,4 +1,5 @@
-/* tests/unit/test_report.c: how the HTML report writes numbers (src/report/html.c, cs__num):
+/* tests/unit/test_report.c: how the HTML report names segments (cs__seg_name) and writes
+ * numbers (src/report/html.c, cs__num):
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
  * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
  * "-0.0 pp"), an en dash for NaN and infinities. Local. */
@@ -38,7 +39,32 @@ static void numbers(void **state) {
   expect(12345.6, CS__G, "12,346");
 }
 
+/* A persona label that ends in its id (labels made unique) shows the id once: "19 · ... (segment
+ * 19)" had it twice. Other labels are shown whole. */
+static void segment_names(void **state) {
+  (void)state;
+  char l0[] = "high monetary \xc2\xb7 recent (segment 0)", l1[] = "low age (segment 10)",
+       l2[] = "lapsed";
+  char *labels[] = {l0, l1, l2};
+  cs_report_t r;
+  memset(&r, 0, sizeof r);
+  r.sizes.rows = 3;
+  r.has_personas = 1;
+  r.p_labels = labels;
+  r.n_labels = 3;
+  char got[128];
+  cs__seg_name(&r, 0, got, sizeof got);
+  assert_string_equal(got, "0 \xc2\xb7 high monetary \xc2\xb7 recent");
+  cs__seg_name(&r, 1, got, sizeof got); /* another segment's id stays */
+  assert_string_equal(got, "1 \xc2\xb7 low age (segment 10)");
+  cs__seg_name(&r, 2, got, sizeof got);
+  assert_string_equal(got, "2 \xc2\xb7 lapsed");
+  cs__seg_name(&r, 3, got, sizeof got);
+  assert_string_equal(got, "No segment");
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(numbers),
+    cmocka_unit_test(segment_names),
 };
 CS_TEST_MAIN(tests)
