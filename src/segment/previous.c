@@ -38,11 +38,16 @@ int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, c
   for (int j = 0; j < d; j++) from[j] = -1;
   int t = 0; /* the file's column */
   for (const char *a = names; *a; t++) {
-    size_t len = strcspn(a, ",");
+    /* The longest of our names not yet placed that the list goes on with, up to a comma or
+     * its end: a name may hold commas itself (a level "Portland, OR"). */
     int hit = -1;
-    for (int j = 0; j < d && hit < 0; j++)
-      if (strlen(f->names[j]) == len && !strncmp(f->names[j], a, len)) hit = j;
-    if (hit < 0 || from[hit] >= 0) goto fail; /* not one of ours, or named twice */
+    size_t len = 0;
+    for (int j = 0; j < d; j++) {
+      const size_t l = strlen(f->names[j]);
+      if (from[j] < 0 && l >= len && !strncmp(f->names[j], a, l) && (a[l] == ',' || !a[l]))
+        hit = j, len = l;
+    }
+    if (hit < 0) goto fail; /* not one of ours, or named twice */
     from[hit] = t;
     a += len + (a[len] == ',');
   }

@@ -408,6 +408,30 @@ else:
         fail(f"region levels reordered: {same:.4%} of labels as month 2's (sizes "
              f"{list(lr['sizes'])} against {list(lb['sizes'])})")
 
+# ... also when a level's name holds a comma: the file names its features in one comma-joined
+# list, which had been split inside the name, so the reordered store was refused.
+def comma_levels(src, dst, reverse):
+    subprocess.run(["cp", src, dst], check=True)
+    with h5py.File(dst, "r+") as f:
+        reg = f["customers/region"]
+        lv = [v.decode() if isinstance(v, bytes) else str(v) for v in reg.attrs["categories"]]
+        lv[0] += ", upper"
+        if reverse:
+            codes = reg[...]
+            reg[...] = np.where(codes >= 0, len(lv) - 1 - codes, codes).astype(codes.dtype)
+            lv = lv[::-1]
+        reg.attrs["categories"] = np.array(lv, dtype=h5py.string_dtype())
+    return dst
+
+
+r1c = path("month1_comma_results.h5")
+su.custseg(1, "segment", "--input", comma_levels(m1, path("month1_comma.h5"), False),
+           "--output", r1c, "--k", K, "--seed", 3, "--quiet")
+pc = su.custseg(1, "segment", "--input", comma_levels(m2, path("month2_comma.h5"), True),
+                "--output", path("comma_out.h5"), "--previous", r1c, "--seed", 3, check=False)
+if pc.returncode != 0 or "its features are this run's in another order, matched by name" not in pc.stderr:
+    fail(f"a level name with a comma, levels reordered: exit {pc.returncode}: {pc.stderr[-300:]}")
+
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
     fail(f"temporary files left: {left}")
