@@ -27,6 +27,28 @@ static char *names_list(const cs_features_t *f) {
   return mine;
 }
 
+/* Whether s[0, len) is one or more of f's names joined by commas. */
+static int joins_ours(const cs_features_t *f, const char *s, size_t len) {
+  for (int j = 0; j < f->d; j++) {
+    const size_t l = strlen(f->names[j]);
+    if (l <= len && !strncmp(f->names[j], s, l) &&
+        (l == len || (s[l] == ',' && joins_ours(f, s + l + 1, len - l - 1))))
+      return 1;
+  }
+  return 0;
+}
+
+/* Whether a list of f's names joined by commas can be read in two ways: one name is others
+ * joined by commas (levels "a", "b" and "a,b" of one column). */
+static int list_ambiguous(const cs_features_t *f) {
+  for (int j = 0; j < f->d; j++)
+    for (const char *p = strchr(f->names[j], ','); p; p = strchr(p + 1, ','))
+      if (joins_ours(f, f->names[j], (size_t)(p - f->names[j])) &&
+          joins_ours(f, p + 1, strlen(p + 1)))
+        return 1;
+  return 0;
+}
+
 int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
                                  int *moved) {
   int status = CS_OK;
@@ -36,6 +58,7 @@ int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, c
   *moved = 0;
   CS_CHECK(from && row, CS_ENOMEM, "out of memory");
   for (int j = 0; j < d; j++) from[j] = -1;
+  if (list_ambiguous(f)) goto fail; /* no guessing: refused as other features */
   int t = 0; /* the file's column */
   for (const char *a = names; *a; t++) {
     /* The longest of our names not yet placed that the list goes on with, up to a comma or

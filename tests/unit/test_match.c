@@ -1,14 +1,15 @@
 /* tests/unit/test_match.c: the segment matching (Hungarian algorithm, src/segment/match.c)
  * against brute force over every assignment on small random matrices (square and
  * rectangular, real costs and integer costs full of ties), and the adjusted Rand index
- * against the textbook formula on random labelings and against values scikit-learn gives.
- * Local. */
+ * against the textbook formula on random labelings and against values scikit-learn gives;
+ * centroid columns reordered by their names (src/segment/previous.c). Local. */
 #include "mpi_support.h"
 
 #include "custseg/rng.h"
 #include "custseg/segment.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,8 +189,41 @@ static void weak_segments(void **state) {
   assert_false(weak_of(fresh, 1, &to));
 }
 
+/* Centroid columns named in one comma-joined list are put in our order by name, also when a
+ * name holds a comma (a level "x, y"); a list that could be read two ways is not guessed. */
+static int reorder(const char *const *ours, int d, const char *list, double *c) {
+  char(*names)[CS_FEATURE_NAME_MAX] = calloc((size_t)d, sizeof *names);
+  assert_non_null(names);
+  for (int j = 0; j < d; j++) snprintf(names[j], sizeof names[j], "%s", ours[j]);
+  cs_features_t f;
+  memset(&f, 0, sizeof f);
+  f.d = d;
+  f.names = names;
+  int moved = -1;
+  assert_int_equal(cs_segment_centroids_reorder(&f, c, 1, list, &moved), CS_OK);
+  free(names);
+  return moved;
+}
+
+static void reorder_by_name(void **state) {
+  (void)state;
+  const char *ours[3] = {"a", "r=x, y", "b"};
+  double c[3] = {3, 2, 1}; /* in the file's order: b, "r=x, y", a */
+  assert_int_equal(reorder(ours, 3, "b,r=x, y,a", c), 1);
+  assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3);
+  assert_int_equal(reorder(ours, 3, "a,r=x, y,b", c), 0); /* already ours */
+  assert_int_equal(reorder(ours, 3, "a,r=x,b", c), 0);    /* not our names */
+  assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3);
+  /* "r=a,r=b" is also "r=a" and "r=b" joined: either reading could be meant. */
+  const char *amb[3] = {"r=a", "r=b", "r=a,r=b"};
+  double e[3] = {1, 2, 3};
+  assert_int_equal(reorder(amb, 3, "r=a,r=b,r=a,r=b", e), 0);
+  assert_true(e[0] == 1 && e[1] == 2 && e[2] == 3);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(matching_equals_brute_force),
+    cmocka_unit_test(reorder_by_name),
     cmocka_unit_test(matching_edge_cases),
     cmocka_unit_test(ari_equals_textbook),
     cmocka_unit_test(ari_known_values),
