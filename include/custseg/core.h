@@ -144,6 +144,11 @@ void cs_free(void *p);
 /* n * size with overflow check; SIZE_MAX on overflow (cs_alloc then fails). */
 size_t cs_bytes(int64_t n, size_t size);
 
+/* The separator of a list of names in one string (the ASCII unit separator, which no column or
+ * level name holds, where commas can occur: a level "Portland, OR"). */
+#define CS_LIST_SEP '\x1f'
+#define CS_LIST_SEP_S "\x1f"
+
 /* ---- logging -----------------------------------------------------------------------------
  * Only rank 0 prints progress; errors are printed by the top level after the ranks agreed.
  * Lines go to stderr as "[custseg   12.3s] message", so stdout stays for results. */

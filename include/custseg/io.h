@@ -108,8 +108,8 @@ int cs_io_dataset_length(cs_ctx_t *ctx, const char *path, const char *dataset, i
  * rank 0, and broadcast. Collective. */
 int cs_io_read_attr_str(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
                         char *out, size_t len);
-/* A string-array attribute joined by commas into *joined (malloc'ed; "" when absent).
- * Collective. */
+/* A string-array attribute joined by CS_LIST_SEP into *joined (malloc'ed; "" when absent): the
+ * names keep their commas. Collective. */
 int cs_io_read_attr_list(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
                          char **joined);
 int cs_io_read_attr_strings(cs_ctx_t *ctx, const char *path, const char *object,

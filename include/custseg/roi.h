@@ -92,7 +92,7 @@ typedef struct cs_roi {
   int64_t unsegmented;    /* customers with segment -1 */
   cs_roi_grid_t grid[CS_ROI_NQ];
   double z;               /* the normal quantile of the 95% intervals */
-  char campaign_note[512]; /* why the total's campaign effect is NaN (docs/roi.md), or "" */
+  char campaign_note[1024]; /* why the total's campaign effect is NaN (docs/roi.md), or "" */
   char cost_note[512];     /* the rows whose campaign cost is negative, or "" */
   char value_note[512];    /* one customer's value that moves the store's mean, or "" */
 } cs_roi_t;

@@ -138,7 +138,8 @@ int cs_segment_verify(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_used,
  * (K + 1)^2 migration matrix replicated on every rank). */
 #define CS_PREVIOUS_MAX_K 1000
 
-/* When `names` (a file's feature names joined by commas) are f's names in another order:
+/* When `names` (a file's feature names joined by CS_LIST_SEP, as cs_io_read_attr_list gives
+ * them) are f's names in another order:
  * reorder the columns of c (k x d, row-major) in place into f's order and set *moved;
  * otherwise leave c as it is, *moved = 0. CS_ENOMEM only. Local. */
 int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
@@ -146,7 +147,7 @@ int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, c
 /* Centroids read from a file (k x d, row-major) into this run's standardized units, in
  * place: `units` "original" means original units (transformed like a customer's values with
  * f's statistics), "standardized" or "" means as they are; `names` (the dataset's feature
- * names joined by commas, "" when it has none) must be f's names, in f's order or in another
+ * names joined by CS_LIST_SEP, "" when it has none) must be f's names, in f's order or in another
  * (then the columns are reordered by name, cs_segment_centroids_reorder). Errors
  * (CS_EUSAGE) start with `what`, e.g. "--init-centroids seg.h5:/segments/centroids": other
  * features, unknown units, a non-finite value. Local. */

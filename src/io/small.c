@@ -272,10 +272,7 @@ fail:
 
 int cs_io_read_attr_list(cs_ctx_t *ctx, const char *path, const char *object, const char *name,
                          char **joined) {
-  int status = read_attr_joined(ctx, path, object, name, joined);
-  for (char *p = status == CS_OK ? *joined : NULL; p && *p; p++)
-    if (*p == '\x1f') *p = ',';
-  return status;
+  return read_attr_joined(ctx, path, object, name, joined); /* joined by CS_LIST_SEP */
 }
 
 int cs_io_read_attr_str(cs_ctx_t *ctx, const char *path, const char *object, const char *name,

@@ -16,22 +16,30 @@ double cs__attr_num(const cs_io_attrs_t *a, const char *name) {
   return v && end != v ? d : NAN;
 }
 
+int cs__persona_label(const cs_report_t *r, int g, const char **label) {
+  *label = NULL;
+  if (!(r->has_personas && g >= 0 && g < r->n_labels && r->p_labels[g][0])) return 0;
+  /* A label made unique by its id (" (segment g)"): the id is shown in front already. */
+  const char *lab = r->p_labels[g];
+  char tail[32];
+  const int nt = snprintf(tail, sizeof tail, " (segment %d)", g);
+  size_t ll = strlen(lab);
+  if (nt > 0 && ll > (size_t)nt && !strcmp(lab + ll - (size_t)nt, tail)) ll -= (size_t)nt;
+  *label = lab;
+  return (int)ll;
+}
+
 /* "Segment g" or "Segment g · label" (persona labels), "No segment" for group k. A name
  * longer than the buffer is cut where a UTF-8 character starts and ends in an ellipsis. */
 void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len) {
   int64_t k = r->sizes.rows;
   int n;
+  const char *lab;
+  const int ll = g < k ? cs__persona_label(r, g, &lab) : 0;
   if (g >= k)
     n = snprintf(out, len, "No segment");
-  else if (r->has_personas && g < r->n_labels && r->p_labels[g][0]) {
-    /* A label made unique by its id (" (segment g)") is shown once with the id in front. */
-    const char *lab = r->p_labels[g];
-    char tail[32];
-    const int nt = snprintf(tail, sizeof tail, " (segment %d)", g);
-    size_t ll = strlen(lab);
-    if (nt > 0 && ll > (size_t)nt && !strcmp(lab + ll - (size_t)nt, tail)) ll -= (size_t)nt;
-    n = snprintf(out, len, "%d \xc2\xb7 %.*s", g, (int)ll, lab);
-  }
+  else if (lab)
+    n = snprintf(out, len, "%d \xc2\xb7 %.*s", g, ll, lab);
   else
     n = snprintf(out, len, "Segment %d", g);
   if (n >= 0 && (size_t)n >= len && len > 4) {

@@ -231,8 +231,10 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
         snprintf(was, sizeof was, " (appeared)");
       else
         snprintf(was, sizeof was, p == q ? "" : " (was %d)", p);
-      if (r->has_personas && q < r->n_labels && r->p_labels[q][0])
-        snprintf(names[q], sizeof names[q], "%d%s \xc2\xb7 %s", q, was, r->p_labels[q]);
+      const char *pl;
+      const int pll = cs__persona_label(r, q, &pl);
+      if (pl)
+        snprintf(names[q], sizeof names[q], "%d%s \xc2\xb7 %.*s", q, was, pll, pl);
       else
         snprintf(names[q], sizeof names[q], "Segment %d%s", q, was);
       lab[q] = names[q];

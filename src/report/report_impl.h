@@ -89,6 +89,9 @@ extern const char *const cs__section_titles[CS_REPORT_SECTIONS];
 double cs__attr_num(const cs_io_attrs_t *a, const char *name);
 /* "Segment g" or "g · label" (persona labels), "No segment" for group k. */
 void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len);
+/* Segment g's persona label, without a " (segment g)" its id was added as (shown in front):
+ * its length, with *label pointing at it; 0 and NULL when there is none. */
+int cs__persona_label(const cs_report_t *r, int g, const char **label);
 void cs__fact(cs__buf_t *b, const char *name, const char *value);
 void cs__fact_num(cs__buf_t *b, const char *name, double v, cs__fmt_t f);
 void cs__th(cs__buf_t *b, const char *text, int left);

@@ -184,7 +184,7 @@ static const char *no_estimate(const cs_roi_row_t *o, int f) {
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
              ? "has fewer than 2 treated or 2 control customers with a revenue value (or "
-               "revenues whose squares overflow, beyond about 1e154)"
+               "revenues too large for the sum of their squares, about 1e154 and more)"
              : NULL;
 }
 

@@ -16,37 +16,25 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* f's feature names joined by commas (malloc'd; NULL when out of memory). */
+/* f's feature names joined by CS_LIST_SEP, as cs_io_read_attr_list gives a file's (malloc'd;
+ * NULL when out of memory). Names may hold commas (a level "Portland, OR"), never the
+ * separator. */
 static char *names_list(const cs_features_t *f) {
   size_t cap = (size_t)f->d * (CS_FEATURE_NAME_MAX + 1) + 1, used = 0;
   char *mine = malloc(cap);
   if (!mine) return NULL;
   mine[0] = '\0';
   for (int j = 0; j < f->d; j++)
-    used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? "," : "", f->names[j]);
+    used += (size_t)snprintf(mine + used, cap - used, "%s%s", j ? CS_LIST_SEP_S : "", f->names[j]);
   return mine;
 }
 
-/* Whether s[0, len) is one or more of f's names joined by commas. */
-static int joins_ours(const cs_features_t *f, const char *s, size_t len) {
-  for (int j = 0; j < f->d; j++) {
-    const size_t l = strlen(f->names[j]);
-    if (l <= len && !strncmp(f->names[j], s, l) &&
-        (l == len || (s[l] == ',' && joins_ours(f, s + l + 1, len - l - 1))))
-      return 1;
-  }
-  return 0;
-}
-
-/* Whether a list of f's names joined by commas can be read in two ways: one name is others
- * joined by commas (levels "a", "b" and "a,b" of one column). */
-static int list_ambiguous(const cs_features_t *f) {
-  for (int j = 0; j < f->d; j++)
-    for (const char *p = strchr(f->names[j], ','); p; p = strchr(p + 1, ','))
-      if (joins_ours(f, f->names[j], (size_t)(p - f->names[j])) &&
-          joins_ours(f, p + 1, strlen(p + 1)))
-        return 1;
-  return 0;
+/* A copy of a list with commas between the names, for messages (NULL when out of memory). */
+static char *shown_list(const char *list) {
+  char *s = strdup(list);
+  for (char *p = s; p && *p; p++)
+    if (*p == CS_LIST_SEP) *p = ',';
+  return s;
 }
 
 int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
@@ -58,21 +46,15 @@ int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, c
   *moved = 0;
   CS_CHECK(from && row, CS_ENOMEM, "out of memory");
   for (int j = 0; j < d; j++) from[j] = -1;
-  if (list_ambiguous(f)) goto fail; /* no guessing: refused as other features */
   int t = 0; /* the file's column */
   for (const char *a = names; *a; t++) {
-    /* The longest of our names not yet placed that the list goes on with, up to a comma or
-     * its end: a name may hold commas itself (a level "Portland, OR"). */
+    size_t len = strcspn(a, CS_LIST_SEP_S);
     int hit = -1;
-    size_t len = 0;
-    for (int j = 0; j < d; j++) {
-      const size_t l = strlen(f->names[j]);
-      if (from[j] < 0 && l >= len && !strncmp(f->names[j], a, l) && (a[l] == ',' || !a[l]))
-        hit = j, len = l;
-    }
-    if (hit < 0) goto fail; /* not one of ours, or named twice */
+    for (int j = 0; j < d && hit < 0; j++)
+      if (strlen(f->names[j]) == len && !strncmp(f->names[j], a, len)) hit = j;
+    if (hit < 0 || from[hit] >= 0) goto fail; /* not one of ours, or named twice */
     from[hit] = t;
-    a += len + (a[len] == ',');
+    a += len + (a[len] == CS_LIST_SEP);
   }
   if (t != d) goto fail;
   int same = 1;
@@ -107,20 +89,25 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
       const char *a = names, *b = mine;
       int i = 1;
       for (; *a && *b; i++) {
-        size_t la = strcspn(a, ","), lb = strcspn(b, ",");
+        size_t la = strcspn(a, CS_LIST_SEP_S), lb = strcspn(b, CS_LIST_SEP_S);
         if (la != lb || strncmp(a, b, la)) break;
-        a += la + (a[la] == ',');
-        b += lb + (b[lb] == ',');
+        a += la + (a[la] == CS_LIST_SEP);
+        b += lb + (b[lb] == CS_LIST_SEP);
       }
-      int la = (int)strcspn(a, ","), lb = (int)strcspn(b, ",");
+      int la = (int)strcspn(a, CS_LIST_SEP_S), lb = (int)strcspn(b, CS_LIST_SEP_S);
       char diff[2 * CS_FEATURE_NAME_MAX + 96];
       if (*a && *b)
         snprintf(diff, sizeof diff, "feature %d is '%.*s' there and '%.*s' here", i, la, a, lb, b);
       else
         snprintf(diff, sizeof diff, "%s has more features, from feature %d, '%.*s'",
                  *a ? "it" : "this run", i, *a ? la : lb, *a ? a : b);
-      CS_FAIL(CS_EUSAGE, "%s is for other features than this run: %s (it has [%s], this run "
-              "[%s])", what, diff, names, mine);
+      char *theirs_c = shown_list(names), *mine_c = shown_list(mine);
+      status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s is for other features than this "
+                            "run: %s (it has [%s], this run [%s])", what, diff,
+                            theirs_c ? theirs_c : "?", mine_c ? mine_c : "?");
+      free(theirs_c);
+      free(mine_c);
+      goto fail;
     }
   }
   if (!strcmp(units, "original"))

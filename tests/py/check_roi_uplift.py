@@ -221,8 +221,8 @@ def huge_revenues(v):
 
 column_edit("rev2_over", "revenue", huge_revenues,
             "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has fewer "
-            "than 2 treated or 2 control customers with a revenue value (or revenues whose "
-            "squares overflow", ["incremental_revenue_low", "incremental_revenue_high"])
+            "than 2 treated or 2 control customers with a revenue value (or revenues too large "
+            "for the sum of their squares", ["incremental_revenue_low", "incremental_revenue_high"])
 with h5py.File(path("rev2_over.h5"), "r") as f:
     r0 = f["roi/table"][0]
 if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):

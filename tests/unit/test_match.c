@@ -189,8 +189,9 @@ static void weak_segments(void **state) {
   assert_false(weak_of(fresh, 1, &to));
 }
 
-/* Centroid columns named in one comma-joined list are put in our order by name, also when a
- * name holds a comma (a level "x, y"); a list that could be read two ways is not guessed. */
+/* Centroid columns named in one list (joined by CS_LIST_SEP, as a file's are read) are put in
+ * our order by name, also when names hold commas: a level "x, y", or names that joined by
+ * commas would read two ways ("r=a,r=b" beside "r=a" and "r=b"). */
 static int reorder(const char *const *ours, int d, const char *list, double *c) {
   char(*names)[CS_FEATURE_NAME_MAX] = calloc((size_t)d, sizeof *names);
   assert_non_null(names);
@@ -205,19 +206,22 @@ static int reorder(const char *const *ours, int d, const char *list, double *c) 
   return moved;
 }
 
+#define S CS_LIST_SEP_S
+
 static void reorder_by_name(void **state) {
   (void)state;
   const char *ours[3] = {"a", "r=x, y", "b"};
   double c[3] = {3, 2, 1}; /* in the file's order: b, "r=x, y", a */
-  assert_int_equal(reorder(ours, 3, "b,r=x, y,a", c), 1);
+  assert_int_equal(reorder(ours, 3, "b" S "r=x, y" S "a", c), 1);
   assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3);
-  assert_int_equal(reorder(ours, 3, "a,r=x, y,b", c), 0); /* already ours */
-  assert_int_equal(reorder(ours, 3, "a,r=x,b", c), 0);    /* not our names */
+  assert_int_equal(reorder(ours, 3, "a" S "r=x, y" S "b", c), 0); /* already ours */
+  assert_int_equal(reorder(ours, 3, "a" S "r=x" S "b", c), 0);    /* not our names */
   assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3);
-  /* "r=a,r=b" is also "r=a" and "r=b" joined: either reading could be meant. */
   const char *amb[3] = {"r=a", "r=b", "r=a,r=b"};
-  double e[3] = {1, 2, 3};
-  assert_int_equal(reorder(amb, 3, "r=a,r=b,r=a,r=b", e), 0);
+  double e[3] = {3, 1, 2}; /* in the file's order: "r=a,r=b", r=a, r=b */
+  assert_int_equal(reorder(amb, 3, "r=a,r=b" S "r=a" S "r=b", e), 1);
+  assert_true(e[0] == 1 && e[1] == 2 && e[2] == 3);
+  assert_int_equal(reorder(amb, 3, "r=a" S "r=b" S "r=a,r=b", e), 0); /* ours: left alone */
   assert_true(e[0] == 1 && e[1] == 2 && e[2] == 3);
 }
 
