@@ -7,6 +7,7 @@
  * floats (the stage, below) per rank. Every per-row loop runs under OpenMP. */
 #include "custseg/features.h"
 
+#include "layout.h"
 #include "quantile.h"
 
 #include <float.h>
@@ -75,248 +76,6 @@ void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
   }
   mx[0] = fmax(mx[0], (double)ax);
   mx[1] = aw;
-}
-
-/* Find `name` in a comma list "a,b:2,c"; returns 1 and the text after ':' (or NULL). */
-static int in_list(const char *list, const char *name, const char **arg) {
-  size_t n = strlen(name);
-  for (const char *p = list; p && *p;) {
-    while (*p == ' ' || *p == ',') p++;
-    const char *end = p + strcspn(p, ",");
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    const char *name_end = colon ? colon : end;
-    while (name_end > p && name_end[-1] == ' ') name_end--;
-    if ((size_t)(name_end - p) == n && !strncmp(p, name, n)) {
-      if (arg) *arg = colon ? colon + 1 : NULL;
-      return 1;
-    }
-    p = end;
-  }
-  return 0;
-}
-
-/* Every name in a list must be one of the features. */
-static int check_list(const char *list, const char *what, const cs_features_t *f) {
-  for (const char *p = list; p && *p;) {
-    while (*p == ' ' || *p == ',') p++;
-    if (!*p) break;
-    size_t len = strcspn(p, ",:");
-    char name[CS_NAME_MAX];
-    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
-    while (len && name[strlen(name) - 1] == ' ') name[strlen(name) - 1] = '\0';
-    int found = 0;
-    for (int i = 0; i < f->n_cols; i++) found |= !strcmp(f->cols[i].name, name);
-    /* The same name twice: a second weight would be ignored without a word. */
-    for (const char *q = list; found && q < p;) {
-      while (*q == ' ' || *q == ',') q++;
-      size_t lq = strcspn(q, ",:");
-      while (lq && q[lq - 1] == ' ') lq--;
-      if (q < p && lq == strlen(name) && !strncmp(q, name, lq))
-        return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s names '%s' twice", what, name);
-      q += strcspn(q, ",");
-    }
-    if (!found)
-      return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s names '%s', which is not a feature",
-                          what, name);
-    p += strcspn(p, ",");
-  }
-  return CS_OK;
-}
-
-/* The feature of one category level is named "<column>=<level>". A name longer than
- * CS_FEATURE_NAME_MAX - 1 bytes keeps the level's first bytes, cut where a UTF-8 character
- * starts, and ends in "...#<code>" (the level's code in the column, and an ellipsis), so names
- * stay distinct and valid UTF-8; each such name gets a warning. */
-static void level_name(char *out, const char *col, const char *level, int code) {
-  const size_t cap = CS_FEATURE_NAME_MAX;
-  if ((size_t)snprintf(out, cap, "%s=%s", col, level) < cap) return;
-  char tail[32];
-  snprintf(tail, sizeof tail, "\u2026#%d", code);
-  size_t keep = cap - 1 - strlen(col) - 1 - strlen(tail); /* column names are < CS_NAME_MAX */
-  while (keep > 0 && ((unsigned char)level[keep] & 0xC0) == 0x80) keep--;
-  snprintf(out, cap, "%s=%.*s%s", col, (int)keep, level, tail);
-  cs_log_warn("column '%s': level %d is %zu bytes long, too long for a feature name; the "
-              "feature is named '%s'", col, code, strlen(level), out);
-}
-
-/* The levels a list of up to 8 in `buf`, for messages. */
-static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
-  size_t o = 0;
-  buf[0] = '\0';
-  for (int l = 0; l < n && l < 8 && o < len; l++)
-    o += (size_t)snprintf(buf + o, len - o, "%s%s", l ? ", " : "", lv[l]);
-  if (n > 8 && o < len) snprintf(buf + o, len - o, ", ... (%d in all)", n);
-  return buf;
-}
-
-/* A column of the store being scored against the model's feature: the same kind (numeric or
- * categorical), and no level that the model lacks. Levels are matched by name: when this
- * store's are the model's in another order, or only some of them, c->code_map takes its codes
- * to the model's. The error names what differs and the way out. */
-static int match_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc,
-                        cs_feature_col_t *c) {
-  int status = CS_OK;
-  char here[512], model[512];
-  CS_CHECK(fc->n_levels || !sc->n_categories, CS_EDATA,
-           "%s: feature '%s' is numeric in the model but categorical here (levels %s): text in "
-           "the column? Give its missing-value marks to import's --na-values, or declare it "
-           "numeric in --schema", path, sc->name,
-           level_list(sc->categories, sc->n_categories, here, sizeof here));
-  CS_CHECK(!fc->n_levels || sc->n_categories, CS_EDATA,
-           "%s: feature '%s' is categorical in the model (levels %s) but numeric here", path,
-           sc->name, level_list(fc->levels, fc->n_levels, model, sizeof model));
-  if (!fc->n_levels) return CS_OK;
-  int identity = sc->n_categories == fc->n_levels;
-  c->code_map = malloc((size_t)sc->n_categories * sizeof *c->code_map);
-  CS_CHECK(c->code_map, CS_ENOMEM, "out of memory");
-  c->n_codes = sc->n_categories;
-  for (int l = 0; l < sc->n_categories; l++) {
-    int at = -1;
-    for (int m = 0; m < fc->n_levels && at < 0; m++)
-      if (!strcmp(sc->categories[l], fc->levels[m])) at = m;
-    /* A level the model never saw has no coefficient: scoring it as all zeros would treat
-     * those customers as the reference group, silently. */
-    CS_CHECK(at >= 0, CS_EDATA,
-             "%s: feature '%s' has a level '%s' that the model lacks (the model's levels: %s; "
-             "here: %s): retrain the model on customers with that level, or recode it at import",
-             path, sc->name, sc->categories[l],
-             level_list(fc->levels, fc->n_levels, model, sizeof model),
-             level_list(sc->categories, sc->n_categories, here, sizeof here));
-    for (int e = 0; e < l; e++) /* as layout() refuses it when fitting */
-      CS_CHECK(c->code_map[e] != at, CS_EDATA,
-               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
-               "level must be named once; fix the attribute in the store", path, sc->name,
-               sc->categories[l], e, l);
-    c->code_map[l] = at;
-    identity &= at == l;
-  }
-  if (identity) {
-    free(c->code_map);
-    c->code_map = NULL;
-    c->n_codes = 0;
-  } else {
-    cs_log_info("features: '%s': the levels of %s are matched to the model's by name (%s)",
-                sc->name, path,
-                sc->n_categories < fc->n_levels ? "some of them, maybe in another order"
-                                                : "another order");
-  }
-fail:
-  return status;
-}
-
-/* Column table and output layout, from the request or from fitted statistics. */
-static int layout(const cs_store_t *store, const cs_feature_spec_t *spec,
-                  const cs_features_t *fitted, cs_features_t *f) {
-  int status = CS_OK;
-  const char *names[CS_MAX_FEATURES];
-  int n = 0;
-  if (fitted) {
-    n = fitted->n_cols;
-    for (int i = 0; i < n; i++) names[i] = fitted->cols[i].name;
-  } else {
-    CS_TRY(cs_features_resolve(store, spec->features, spec->exclude, names, &n));
-  }
-  CS_CHECK(n > 0 && n <= CS_MAX_FEATURES, CS_EUSAGE, "no features selected");
-  const char *wname = fitted ? fitted->weight_column : spec->weight_column;
-  if (wname && wname[0]) {
-    const cs_column_t *wc = cs_store_column(store, wname);
-    CS_CHECK(wc && wc->dtype != CS_DT_NONE, CS_EDATA,
-             "%s: --weight-column '%s' is not a numeric column of /customers", store->path,
-             wname);
-  }
-  f->cols = calloc((size_t)n, sizeof *f->cols);
-  CS_CHECK(f->cols, CS_ENOMEM, "out of memory");
-  f->n_cols = n;
-  int d = 0;
-  for (int i = 0; i < n; i++) {
-    cs_feature_col_t *c = &f->cols[i];
-    const cs_column_t *sc = cs_store_column(store, names[i]);
-    CS_CHECK(sc, CS_EDATA, "%s: feature '%s' is not a column of /customers", store->path,
-             names[i]);
-    CS_CHECK(sc->dtype != CS_DT_NONE, CS_EDATA, "%s: feature '%s' (/customers/%s) is not numeric: %s",
-             store->path, names[i], names[i], sc->type_desc);
-    snprintf(c->name, sizeof c->name, "%s", names[i]);
-    if (fitted) {
-      const cs_feature_col_t *fc = &fitted->cols[i];
-      *c = *fc;
-      c->levels = NULL;
-      c->code_map = NULL;
-      c->n_codes = 0;
-      CS_TRY(match_levels(store->path, sc, fc, c));
-    } else {
-      const char *w = NULL;
-      c->log1p = in_list(spec->log1p, c->name, NULL);
-      c->weight = 1.0;
-      if (in_list(spec->weights, c->name, &w)) {
-        char *end = NULL;
-        c->weight = w ? strtod(w, &end) : NAN;
-        const char *rest = end ? end : "";
-        while (*rest == ' ') rest++;
-        /* The pair ends at a comma: "a:2 b:3" is one bad pair, not a:2 (b was dropped). */
-        size_t wlen = w ? strcspn(w, ",") : 0;
-        CS_CHECK(w && end != w && (*rest == '\0' || *rest == ',') && !memchr(w, 'x', wlen) &&
-                     !memchr(w, 'X', wlen) && isfinite(c->weight) && c->weight >= 0,
-                 CS_EUSAGE, "--feature-weights: '%s:%.*s' is not name:weight with a decimal "
-                 "weight >= 0 (pairs are separated by commas)", c->name, (int)wlen, w ? w : "");
-      }
-      c->n_levels = sc->n_categories;
-      CS_CHECK(!(c->log1p && c->n_levels), CS_EUSAGE, "--log1p: '%s' is categorical", c->name);
-    }
-    if (c->n_levels) {
-      c->levels = calloc((size_t)c->n_levels, sizeof *c->levels);
-      CS_CHECK(c->levels, CS_ENOMEM, "out of memory");
-      for (int l = 0; l < c->n_levels; l++) { /* fitted: the model's levels, in its order */
-        c->levels[l] = strdup(fitted ? fitted->cols[i].levels[l] : sc->categories[l]);
-        CS_CHECK(c->levels[l], CS_ENOMEM, "out of memory");
-      }
-    }
-    c->first = d;
-    d += c->n_levels ? c->n_levels : 1;
-  }
-  if (!fitted) {
-    CS_TRY(check_list(spec->log1p, "--log1p", f));
-    CS_TRY(check_list(spec->weights, "--feature-weights", f));
-    int any = 0;
-    for (int i = 0; i < n; i++) any |= f->cols[i].weight > 0;
-    CS_CHECK(any, CS_EUSAGE, "--feature-weights: every feature has weight 0, so no customer "
-             "differs from another");
-  }
-  f->d = d;
-  f->names = calloc((size_t)d, sizeof *f->names);
-  f->center = calloc((size_t)d, sizeof *f->center);
-  f->spread = calloc((size_t)d, sizeof *f->spread);
-  f->weight = calloc((size_t)d, sizeof *f->weight);
-  f->col_of = calloc((size_t)d, sizeof *f->col_of);
-  CS_CHECK(f->names && f->center && f->spread && f->weight && f->col_of, CS_ENOMEM,
-           "out of memory");
-  for (int i = 0; i < n; i++) {
-    const cs_feature_col_t *c = &f->cols[i];
-    for (int l = 0; l < (c->n_levels ? c->n_levels : 1); l++) {
-      int j = c->first + l;
-      f->col_of[j] = i;
-      f->weight[j] = c->weight;
-      if (c->n_levels)
-        level_name(f->names[j], c->name, c->levels[l], l);
-      else
-        snprintf(f->names[j], sizeof f->names[j], "%s%s", c->log1p ? "log1p:" : "", c->name);
-    }
-  }
-  /* Names are keys (CSV headers, JSON objects, the check of a previous run's features): a
-   * column named like another column's level ("plan=a" beside plan's level a) is refused. */
-  for (int j = 0; j < d; j++)
-    for (int q = 0; q < j; q++) {
-      const cs_feature_col_t *a = &f->cols[f->col_of[q]], *b = &f->cols[f->col_of[j]];
-      /* Within one column: its categories repeat a level (a store written by hand). */
-      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0 || a != b, CS_EDATA,
-               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
-               "level must be named once; fix the attribute in the store", store->path, a->name,
-               a->levels[q - a->first], q - a->first, j - b->first);
-      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0, CS_EDATA,
-               "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
-               "it out with --features", f->names[j], a->name, b->name);
-    }
-fail:
-  return status;
 }
 
 /* Exact sum of trunc(v * 2^s) over the finite entries of buf, where v is the entry itself, or
@@ -494,21 +253,6 @@ static void flush_stage(cs_matrix_t *m, const float *stage, const int *col, int 
   }
 }
 
-int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
-                      cs_features_t **out) {
-  cs_features_t *f = calloc(1, sizeof *f);
-  if (out) *out = NULL;
-  if (!f) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
-  int status = layout(store, spec, NULL, f);
-  if (status == CS_OK && out) {
-    /* No statistics: centre 0 and spread 1, so a value converted with them stays finite. */
-    for (int j = 0; j < f->d; j++) f->spread[j] = 1.0;
-    *out = f;
-  } else
-    cs_features_free(f);
-  return status;
-}
-
 int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       const cs_feature_spec_t *spec, const cs_features_t *fitted,
                       cs_features_t **out, cs_matrix_t *m) {
@@ -528,7 +272,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     f->missing = fitted ? fitted->missing : spec->missing;
     const char *wc = fitted ? fitted->weight_column : spec->weight_column;
     snprintf(f->weight_column, sizeof f->weight_column, "%s", wc ? wc : "");
-    local = layout(store, spec, fitted, f);
+    local = cs__features_layout(store, spec, fitted, f);
   }
   CS_TRY(cs_par_agree(ctx, local));
   f->n_total = store->n;
@@ -673,7 +417,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 
   /* Per-customer weights. */
   if (f->weight_column[0]) {
-    /* The column is checked by layout(). */
+    /* The column is checked by cs__features_layout(). */
     m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
     CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));

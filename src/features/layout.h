@@ -1,0 +1,14 @@
+/* features/layout.h: the column table and output layout of the feature pipeline, from a
+ * request or from fitted statistics (internal to features; layout.c). */
+#ifndef CUSTSEG_FEATURES_LAYOUT_H
+#define CUSTSEG_FEATURES_LAYOUT_H
+
+#include "custseg/features.h"
+
+/* Fill f's columns, levels, output names, weights and count from the store's schema: the
+ * request's features (spec) or the fitted ones (a stored model applied to another store, its
+ * levels matched by name). Reads no rows. Errors name the store and the column. Local. */
+int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
+                        const cs_features_t *fitted, cs_features_t *f);
+
+#endif
