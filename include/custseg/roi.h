@@ -39,7 +39,8 @@ typedef struct cs_roi_input {
 } cs_roi_input_t;
 
 /* Recommended actions (docs/roi.md, "Recommended action"); the code is the index into
- * cs_roi_action_names. CS_ROI_ACTION_NONE for the total and unsegmented rows. */
+ * cs_roi_action_names. CS_ROI_ACTION_NONE for the total and unsegmented rows, and for a
+ * segment without customers or whose value is not known. */
 enum { CS_ROI_RETAIN = 0, CS_ROI_GROW = 1, CS_ROI_MAINTAIN = 2, CS_ROI_DEPRIORITIZE = 3,
        CS_ROI_ACTIONS = 4, CS_ROI_ACTION_NONE = -1 };
 extern const char *const cs_roi_action_names[CS_ROI_ACTIONS];

@@ -287,8 +287,9 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
       /* Not silent when it matters: one extreme value coarsens the grid for every segment
        * (a grid of 2^-97 for revenue at risk is normal and harmless; 2^-20 of a unit is not). */
       if (ctx->rank == 0 && r.grid[q].exponent < 20)
-        cs_log_warn("roi: %s spans too wide a range to be summed exactly; its sums are truncated to "
-                    "multiples of %g, so smaller values count as 0 (an extreme value in the column?)",
+        cs_log_warn("roi: %s spans too wide a range to be summed exactly: its values are truncated "
+                    "to multiples of %g, and each sum this leaves unknown is NaN (an extreme value "
+                    "in the column?)",
                     cs_roi_quantity_names[q], ldexp(1.0, -r.grid[q].exponent));
     }
   if (r.campaign_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.campaign_note);

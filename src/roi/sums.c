@@ -91,6 +91,15 @@ static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
   return g;
 }
 
+/* Whether a sum of n values truncated to the grid 2^-s (each losing less than one step) is
+ * still known: its possible loss, n x 2^-s, is at most 2^-20 (a millionth of the unit) or 2^-40
+ * of the sum. Otherwise one extreme value has coarsened the grid so far that the sum, often 0,
+ * would be confidently wrong. */
+static int known(double sum, int64_t n, int s) {
+  const double loss = ldexp((double)n, -s);
+  return loss <= 0x1p-20 || loss <= ldexp(fabs(sum), -40);
+}
+
 static inline cs_fixed_t to_fixed(double x, double scale) {
   double y = x * scale;
   return fabs(y) < 0x1p63 ? (cs_fixed_t)(int64_t)y : (cs_fixed_t)y;
@@ -304,8 +313,12 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
   for (int64_t g = 0; g < nrows; g++) {
     const cs_fixed_t *a = acc + g * CS__SLOTS;
     for (int j = 0; j < CS__COUNTS; j++) sums[g].count[j] = (int64_t)a[j];
-    for (int j = CS__COUNTS; j < CS__SLOTS; j++)
-      sums[g].sum[j] = cs_from_fixed(a[j], r->grid[cs__roi_slot_quantity(j)].exponent);
+    for (int j = CS__COUNTS; j < CS__SLOTS; j++) {
+      const cs_roi_grid_t *gr = &r->grid[cs__roi_slot_quantity(j)];
+      sums[g].sum[j] = cs_from_fixed(a[j], gr->exponent);
+      if (!gr->exact && !known(sums[g].sum[j], sums[g].count[CS__N], gr->exponent))
+        sums[g].sum[j] = NAN;
+    }
   }
   const cs__roi_have_t have = {
       .revenue = !!in->revenue, .marketing_cost = !!in->marketing_cost,

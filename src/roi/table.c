@@ -277,6 +277,8 @@ int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__r
   /* A negative campaign cost is suspect data (cs__roi_cost_note): no advice to grow on it. */
   if (responds && o->campaign_cost >= 0 && o->incremental_revenue_low > o->campaign_cost)
     return CS_ROI_GROW;
+  /* No customers, or a value not known: no advice rather than "maintain" by default. */
+  if (!(o->customers > 0) || isnan(value) || isnan(value_t)) return CS_ROI_ACTION_NONE;
   if (risk > risk_t && value >= value_t) return CS_ROI_RETAIN;
   if (value < value_t && (risk > risk_t || !responds)) return CS_ROI_DEPRIORITIZE;
   return CS_ROI_MAINTAIN;

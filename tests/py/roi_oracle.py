@@ -153,6 +153,8 @@ def action(o, t, have_clv, have_score):
     responds = o["uplift_low"] > 0
     if responds and o["campaign_cost"] >= 0 and o["incremental_revenue_low"] > o["campaign_cost"]:
         return 1
+    if not o["customers"] > 0 or value != value or value_t != value_t:
+        return -1
     if risk > risk_t and value >= value_t:
         return 0
     if value < value_t and (risk > risk_t or not responds):

@@ -157,6 +157,41 @@ static void wide_and_cancelling_values(void **state) {
   local_free(&l);
 }
 
+/* One revenue of 1e300 coarsens the revenue grid to steps of about 2^870: the other segments'
+ * revenue sums (0 on that grid) are unknown, NaN, and so is everything made from them, and
+ * they get no action; the extreme customer's segment and the total keep theirs. A segment
+ * without customers gets no action either (it had been "maintain"). */
+static void extreme_value_leaves_others_unknown(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 60);
+  for (int64_t j = 0; j < l.p.n_local; j++) {
+    int64_t i = l.p.offset + j;
+    l.seg[j] = i % 3; /* segment 3 has no customers */
+    l.rev[j] = i == 0 ? 1e300 : 5.0;
+    l.clv[j] = NAN; /* value = revenue_mean */
+  }
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 4);
+  in.clv = NULL;
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_int_equal(r.rows, 5);
+  assert_false(r.grid[CS_ROI_Q_REVENUE].exact);
+  const cs_roi_row_t *t = &r.row[4];
+  assert_true(t->revenue_total == 1e300 && r.row[0].revenue_total == 1e300);
+  for (int g = 1; g <= 2; g++) {
+    assert_true(isnan(r.row[g].revenue_total) && isnan(r.row[g].revenue_mean));
+    assert_true(isnan(r.row[g].roi));
+    assert_int_equal(r.row[g].action, CS_ROI_ACTION_NONE);
+    assert_int_equal(r.row[g].customers, 20); /* counts are not on a grid */
+  }
+  assert_true(r.row[0].action >= 0 && r.row[0].action < CS_ROI_ACTIONS);
+  assert_int_equal(r.row[3].customers, 0);
+  assert_int_equal(r.row[3].action, CS_ROI_ACTION_NONE);
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
 static void absent_inputs_are_nan(void **state) {
   (void)state;
   local_t l;
@@ -179,8 +214,9 @@ static void absent_inputs_are_nan(void **state) {
 }
 
 /* One treated customer's revenue beyond 1.3e154 (its square overflows): its segment's revenue
- * interval is NaN; the other segments keep theirs (the square had been summed as 0, giving
- * an interval of width 0). Collective. */
+ * interval is NaN (the square had been summed as 0, giving an interval of width 0), though its
+ * revenue sum is known. The other segments' revenue sums are unknown on the grid that value
+ * forces, so theirs are NaN too (extreme_value_leaves_others_unknown). Collective. */
 static void overflowing_square(void **state) {
   (void)state;
   local_t l;
@@ -191,7 +227,8 @@ static void overflowing_square(void **state) {
   cs_roi_input_t in = input_of(&l, 3);
   assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
   assert_true(isnan(r.row[1].incremental_revenue_low) && isnan(r.row[1].incremental_revenue_high));
-  assert_true(isfinite(r.row[0].incremental_revenue_low) && isfinite(r.row[2].incremental_revenue_high));
+  assert_true(isfinite(r.row[1].revenue_total));
+  assert_true(isnan(r.row[0].incremental_revenue_low) && isnan(r.row[2].incremental_revenue_high));
   cs_roi_free(&r);
   local_free(&l);
 }
@@ -292,6 +329,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(newcombe_published),
     cmocka_unit_test(totals_are_exact),
     cmocka_unit_test(wide_and_cancelling_values),
+    cmocka_unit_test(extreme_value_leaves_others_unknown),
     cmocka_unit_test(absent_inputs_are_nan),
     cmocka_unit_test(segment_out_of_range),
     cmocka_unit_test(zero_row_ranks),
