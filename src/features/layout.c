@@ -74,6 +74,15 @@ static void level_name(char *out, const char *col, const char *level, int code) 
 }
 
 /* The levels a list of up to 8 in `buf`, for messages. */
+/* The error for a categorical column whose categories name one level twice (codes a and b):
+ * refused when fitting (a store written by hand) and when matching a model's levels. */
+static int level_twice(const char *path, const char *col, const char *level, int a, int b) {
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                      "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): "
+                      "each level must be named once; fix the attribute in the store",
+                      path, col, level, a, b);
+}
+
 static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
   size_t o = 0;
   buf[0] = '\0';
@@ -117,10 +126,7 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
              level_list(fc->levels, fc->n_levels, model, sizeof model),
              level_list(sc->categories, sc->n_categories, here, sizeof here));
     for (int e = 0; e < l; e++) /* as layout() refuses it when fitting */
-      CS_CHECK(c->code_map[e] != at, CS_EDATA,
-               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
-               "level must be named once; fix the attribute in the store", path, sc->name,
-               sc->categories[l], e, l);
+      if (c->code_map[e] == at) CS_TRY(level_twice(path, sc->name, sc->categories[l], e, l));
     c->code_map[l] = at;
     identity &= at == l;
   }
@@ -241,10 +247,9 @@ int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     for (int q = 0; q < j; q++) {
       const cs_feature_col_t *a = &f->cols[f->col_of[q]], *b = &f->cols[f->col_of[j]];
       /* Within one column: its categories repeat a level (a store written by hand). */
-      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0 || a != b, CS_EDATA,
-               "%s: /customers/%s@categories has the level '%s' twice (codes %d and %d): each "
-               "level must be named once; fix the attribute in the store", store->path, a->name,
-               a->levels[q - a->first], q - a->first, j - b->first);
+      if (!strcmp(f->names[j], f->names[q]) && a == b)
+        CS_TRY(level_twice(store->path, a->name, a->levels[q - a->first], q - a->first,
+                           j - b->first));
       CS_CHECK(strcmp(f->names[j], f->names[q]) != 0, CS_EDATA,
                "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
                "it out with --features", f->names[j], a->name, b->name);
