@@ -1,8 +1,9 @@
 /* churn/metrics.c: holdout metrics without gathering scores.
  *
- * Scores go into a 2^20-bin histogram of positives and negatives, kept as its non-empty bins
- * (summed across ranks exactly, see global_bins): AUC counts a positive above a negative as 1 and the pairs sharing a bin as
- * 1/2, so its error is at most half the share of such pairs (reported as the bound);
+ * Scores go into a 2^20-bin histogram of positives and negatives, summed across ranks exactly
+ * and kept as its non-empty bins (global_bins): AUC counts a positive above a negative as 1
+ * and the pairs sharing a bin as 1/2, so its error is at most half the share of such pairs
+ * (reported as the bound);
  * cumulative gains walk the same histogram from the top, splitting the cut-off bin
  * fractionally. Log-loss, Brier and calibration are exact fixed-point sums. */
 #include "custseg/churn.h"
@@ -13,128 +14,101 @@
 
 #define BINS (1 << 20)
 
-/* One non-empty bin of the score histogram. */
-typedef struct hbin {
-  int64_t bin, neg, pos;
-} hbin_t;
+/* The global histogram's non-empty bins in ascending order: negatives neg[e] and positives
+ * pos[e] for e < nb, held in `buf`. */
+typedef struct bins {
+  int64_t *buf, *neg, *pos, nb;
+} bins_t;
 
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return (x > y) - (x < y);
+static inline int bin_of(float score) {
+  int b = (int)((double)score * BINS);
+  return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
 }
 
-static int cmp_hbin(const void *a, const void *b) {
-  const hbin_t *x = a, *y = b;
-  return (x->bin > y->bin) - (x->bin < y->bin);
-}
-
-/* The non-empty bins of a dense histogram (negatives, then positives), ascending. */
-static int64_t compact(const int64_t *hist, hbin_t *list) {
-  int64_t c = 0;
-  for (int b = 0; b < BINS; b++)
-    if (hist[b] | hist[BINS + b]) list[c++] = (hbin_t){b, hist[b], hist[BINS + b]};
-  return c;
-}
-
-/* This rank's scored customers as their non-empty bins, ascending. A few customers are sorted
- * by bin; many are counted in a dense histogram and its non-empty bins kept. Local. */
-static int local_bins(const float *score, const cs_churn_data_t *data, int64_t n,
-                      int want_holdout, hbin_t **list, int64_t *used) {
-  int status = CS_OK;
-  int64_t k = 0, *hist = NULL;
-  uint32_t *key = NULL; /* bin * 2 + label */
-  for (int64_t i = 0; i < n; i++) k += data->y[i] >= 0 && data->holdout[i] == want_holdout;
-  *list = malloc((size_t)(k < BINS ? (k ? k : 1) : BINS) * sizeof **list);
-  if (!*list) CS_FAIL(CS_ENOMEM, "out of memory");
-  if (k > BINS / 8) {
-    hist = calloc((size_t)2 * BINS, sizeof *hist);
-    if (!hist) CS_FAIL(CS_ENOMEM, "out of memory");
-  } else {
-    key = malloc((size_t)(k ? k : 1) * sizeof *key);
-    if (!key) CS_FAIL(CS_ENOMEM, "out of memory");
+/* keys (bin * 2 + label, 21 bits) sorted ascending: two counting passes of 11 and 10 bits. */
+static void radix_sort(uint32_t *key, uint32_t *tmp, int64_t n) {
+  for (int pass = 0; pass < 2; pass++) {
+    const int shift = 11 * pass, nbuck = pass ? 1 << 10 : 1 << 11;
+    int64_t count[1 << 11] = {0};
+    for (int64_t i = 0; i < n; i++) count[(key[i] >> shift) & (uint32_t)(nbuck - 1)]++;
+    for (int64_t b = 0, at = 0; b < nbuck; b++) {
+      int64_t c = count[b];
+      count[b] = at;
+      at += c;
+    }
+    for (int64_t i = 0; i < n; i++) tmp[count[(key[i] >> shift) & (uint32_t)(nbuck - 1)]++] = key[i];
+    memcpy(key, tmp, (size_t)n * sizeof *key);
   }
+}
+
+/* The scored customers' histogram, summed over every rank, on every rank. With few scored
+ * customers in all (the bins then mostly empty) their bins are gathered and sorted, a few
+ * megabytes at most, instead of reducing 2^21 counts (16 MB, whose reduction and first touch
+ * took 0.2-1.3 s at 2-3 ranks on one node for 30 000 customers); with many, the dense counts
+ * are reduced. The same integer counts either way. Collective. */
+static int global_bins(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *data,
+                       int64_t n, int want_holdout, bins_t *h) {
+  int status = CS_OK;
+  int64_t k = 0, total = 0, bytes = 0;
+  uint32_t *key = NULL, *all = NULL, *tmp = NULL;
+  memset(h, 0, sizeof *h);
+  for (int64_t i = 0; i < n; i++) k += data->y[i] >= 0 && data->holdout[i] == want_holdout;
+  total = k;
+  CS_TRY(cs_par_allreduce(ctx, &total, 1, CS_DT_I64, CS_OP_SUM));
+  if (3 * total >= 2 * (int64_t)BINS) { /* many: one reduction of the dense counts */
+    h->buf = calloc((size_t)2 * BINS, sizeof *h->buf); /* negatives, then positives */
+    CS_TRY(cs_par_agree(ctx, h->buf ? CS_OK
+                                    : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+    for (int64_t i = 0; i < n; i++) {
+      int y = data->y[i];
+      if (y >= 0 && data->holdout[i] == want_holdout) h->buf[(int64_t)y * BINS + bin_of(score[i])]++;
+    }
+    CS_TRY(cs_par_allreduce(ctx, h->buf, 2 * (int64_t)BINS, CS_DT_I64, CS_OP_SUM));
+    h->neg = h->buf;
+    h->pos = h->buf + BINS;
+    for (int b = 0; b < BINS; b++) /* in place: entry nb <= bin b */
+      if (h->neg[b] | h->pos[b]) {
+        h->neg[h->nb] = h->neg[b];
+        h->pos[h->nb++] = h->pos[b];
+      }
+    goto fail;
+  }
+  key = malloc((size_t)(k ? k : 1) * sizeof *key);
+  CS_TRY(cs_par_agree(ctx, key ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   k = 0;
   for (int64_t i = 0; i < n; i++) {
     int y = data->y[i];
-    if (y < 0 || data->holdout[i] != want_holdout) continue;
-    int b = (int)((double)score[i] * BINS);
-    b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
-    if (hist) hist[(int64_t)y * BINS + b]++;
-    else key[k++] = (uint32_t)b * 2 + (uint32_t)y;
+    if (y >= 0 && data->holdout[i] == want_holdout) key[k++] = (uint32_t)bin_of(score[i]) * 2 + (uint32_t)y;
   }
-  if (hist) {
-    *used = compact(hist, *list);
-  } else {
-    qsort(key, (size_t)k, sizeof *key, cmp_u32);
-    int64_t c = 0;
-    for (int64_t i = 0; i < k; i++) {
-      int64_t b = key[i] / 2;
-      if (!c || (*list)[c - 1].bin != b) (*list)[c++] = (hbin_t){b, 0, 0};
-      if (key[i] & 1) (*list)[c - 1].pos++;
-      else (*list)[c - 1].neg++;
+  CS_TRY(cs_par_allgatherv(ctx, key, k * (int64_t)sizeof *key, (void **)&all, &bytes));
+  const int64_t m = bytes / (int64_t)sizeof *all;
+  tmp = malloc((size_t)(m ? m : 1) * sizeof *tmp);
+  h->buf = malloc((size_t)(m ? m : 1) * 2 * sizeof *h->buf);
+  CS_TRY(cs_par_agree(ctx, tmp && h->buf ? CS_OK
+                                         : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  radix_sort(all, tmp, m);
+  h->neg = h->buf;
+  h->pos = h->buf + (m ? m : 1);
+  for (int64_t i = 0; i < m; i++) {
+    if (!i || all[i] / 2 != all[i - 1] / 2) {
+      h->neg[h->nb] = h->pos[h->nb] = 0;
+      h->nb++;
     }
-    *used = c;
+    if (all[i] & 1) h->pos[h->nb - 1]++;
+    else h->neg[h->nb - 1]++;
   }
 fail:
-  free(hist);
   free(key);
-  return status;
-}
-
-/* Every rank's bins summed, on every rank, ascending. With few scored customers the ranks'
- * non-empty bins are gathered (kilobytes) instead of reducing 2^21 counts (16 MB, whose
- * reduction and first touch took 0.1-0.5 s at 2-3 ranks on one node for 30 000 customers);
- * with many, the dense counts are reduced. The same integer sums either way. Collective. */
-static int global_bins(cs_ctx_t *ctx, hbin_t **list, int64_t *used) {
-  int status = CS_OK;
-  int64_t total = *used, bytes = 0, *hist = NULL;
-  hbin_t *all = NULL, *wide = NULL;
-  CS_TRY(cs_par_allreduce(ctx, &total, 1, CS_DT_I64, CS_OP_SUM));
-  if (3 * total >= 2 * (int64_t)BINS) { /* dense enough: one reduction of the counts */
-    hist = calloc((size_t)2 * BINS, sizeof *hist);
-    wide = malloc((size_t)BINS * sizeof *wide);
-    CS_TRY(cs_par_agree(ctx, hist && wide ? CS_OK
-                                          : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-    for (int64_t e = 0; e < *used; e++) {
-      hist[(*list)[e].bin] = (*list)[e].neg;
-      hist[BINS + (*list)[e].bin] = (*list)[e].pos;
-    }
-    CS_TRY(cs_par_allreduce(ctx, hist, 2 * (int64_t)BINS, CS_DT_I64, CS_OP_SUM));
-    *used = compact(hist, wide);
-    free(*list);
-    *list = wide;
-    wide = NULL;
-    goto fail;
-  }
-  CS_TRY(cs_par_allgatherv(ctx, *list, *used * (int64_t)sizeof **list, (void **)&all, &bytes));
-  int64_t m = bytes / (int64_t)sizeof *all, c = 0;
-  qsort(all, (size_t)m, sizeof *all, cmp_hbin);
-  for (int64_t e = 0; e < m; e++) {
-    if (c && all[c - 1].bin == all[e].bin) {
-      all[c - 1].neg += all[e].neg;
-      all[c - 1].pos += all[e].pos;
-    } else {
-      all[c++] = all[e];
-    }
-  }
-  free(*list);
-  *list = all;
-  *used = c;
-  all = NULL;
-fail:
-  free(hist);
   free(all);
-  free(wide);
+  free(tmp);
   return status;
 }
 
 int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *data, int64_t n,
                      int want_holdout, cs_churn_metrics_t *out) {
   int status = CS_OK;
-  hbin_t *h = NULL; /* the non-empty bins, ascending */
-  int64_t nb = 0;
+  bins_t h = {0};
   memset(out, 0, sizeof *out);
-  CS_TRY(cs_par_agree(ctx, local_bins(score, data, n, want_holdout, &h, &nb)));
   enum { NS = 2 + 3 * CS_CHURN_CAL_BINS };
   int sl = cs_fixed_exponent(35.0, n > 0 ? n : 1), sp = cs_fixed_exponent(1.0, n > 0 ? n : 1);
   /* The sums with their logarithms on every thread, each into its own exact accumulators,
@@ -167,12 +141,13 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
 #pragma omp critical(cs_churn_metrics_sums)
     for (int v = 0; v < NS; v++) s[v] += cs_fixacc_total(&a[v]);
   }
-  CS_TRY(global_bins(ctx, &h, &nb));
+  CS_TRY(global_bins(ctx, score, data, n, want_holdout, &h));
   CS_TRY(cs_par_sum_i128_n(ctx, s, NS));
+  const int64_t nb = h.nb, *hn = h.neg, *hp = h.pos;
   int64_t neg = 0, pos = 0;
   for (int64_t e = 0; e < nb; e++) {
-    neg += h[e].neg;
-    pos += h[e].pos;
+    neg += hn[e];
+    pos += hp[e];
   }
   out->n = neg + pos;
   out->positives = pos;
@@ -196,9 +171,9 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
     __int128 num2 = 0, tie2 = 0;
     int64_t neg_below = 0;
     for (int64_t e = 0; e < nb; e++) {
-      num2 += (__int128)h[e].pos * (2 * neg_below + h[e].neg);
-      tie2 += (__int128)h[e].pos * h[e].neg;
-      neg_below += h[e].neg;
+      num2 += (__int128)hp[e] * (2 * neg_below + hn[e]);
+      tie2 += (__int128)hp[e] * hn[e];
+      neg_below += hn[e];
     }
     long double pairs2 = 2.0L * (long double)pos * (long double)neg;
     out->auc = (double)((long double)num2 / pairs2);
@@ -212,19 +187,19 @@ int cs_churn_metrics(cs_ctx_t *ctx, const float *score, const cs_churn_data_t *d
     double taken = 0, hits = 0;
     int q = 0;
     for (int64_t e = nb - 1; e >= 0 && q < CS_CHURN_DECILES; e--) {
-      double cnt = (double)(h[e].neg + h[e].pos);
+      double cnt = (double)(hn[e] + hp[e]);
       for (; q < CS_CHURN_DECILES; q++) {
         double depth = (double)out->n * (q + 1) / CS_CHURN_DECILES;
         if (depth > taken + cnt) break;
-        double got = hits + fmin(1.0, (depth - taken) / cnt) * (double)h[e].pos;
+        double got = hits + fmin(1.0, (depth - taken) / cnt) * (double)hp[e];
         out->gain[q] = pos ? got / (double)pos : NAN;
         out->lift[q] = pos ? (got / depth) / ((double)pos / (double)out->n) : NAN;
       }
       taken += cnt;
-      hits += (double)h[e].pos;
+      hits += (double)hp[e];
     }
   }
 fail:
-  free(h);
+  free(h.buf);
   return status;
 }
