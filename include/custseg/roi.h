@@ -84,6 +84,7 @@ extern const char *const cs_roi_quantity_names[CS_ROI_NQ];
 typedef struct cs_roi_grid {
   int exponent; /* values are summed as integers trunc(x * 2^exponent) */
   int exact;    /* 1 when every value is an integer on that grid (the sum is exact) */
+  int64_t unknown; /* row sums that truncation on the grid leaves unknown, given as NaN */
 } cs_roi_grid_t;
 
 typedef struct cs_roi {

@@ -285,12 +285,14 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
       snprintf(exact + strlen(exact), sizeof exact - strlen(exact), "%s%s", exact[0] ? ", " : "",
                cs_roi_quantity_names[q]);
       /* Not silent when it matters: one extreme value coarsens the grid for every segment
-       * (a grid of 2^-97 for revenue at risk is normal and harmless; 2^-20 of a unit is not). */
-      if (ctx->rank == 0 && r.grid[q].exponent < 20)
+       * (a grid of 2^-97 for revenue at risk is normal and harmless; 2^-20 of a unit is not),
+       * and always said when a sum became NaN for it. */
+      if (ctx->rank == 0 && (r.grid[q].exponent < 20 || r.grid[q].unknown > 0))
         cs_log_warn("roi: %s spans too wide a range to be summed exactly: its values are truncated "
-                    "to multiples of %g, and each sum this leaves unknown is NaN (an extreme value "
-                    "in the column?)",
-                    cs_roi_quantity_names[q], ldexp(1.0, -r.grid[q].exponent));
+                    "to multiples of %g, which leaves %lld of its row sums unknown (given as NaN, "
+                    "and every figure made from them; an extreme value in the column?)",
+                    cs_roi_quantity_names[q], ldexp(1.0, -r.grid[q].exponent),
+                    (long long)r.grid[q].unknown);
     }
   if (r.campaign_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.campaign_note);
   if (r.cost_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.cost_note);
@@ -334,6 +336,7 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
     cJSON *e = cJSON_AddObjectToObject(ex, cs_roi_quantity_names[q]);
     cJSON_AddNumberToObject(e, "grid_exponent", r.grid[q].exponent);
     cJSON_AddBoolToObject(e, "exact", r.grid[q].exact);
+    cJSON_AddNumberToObject(e, "unknown_sums", (double)r.grid[q].unknown);
   }
   cJSON *rows = cJSON_AddArrayToObject(jr, "table");
   for (int64_t i = 0; i < r.rows; i++) cJSON_AddItemToArray(rows, row_json(&r.row[i]));

@@ -35,6 +35,22 @@ int cs__roi_slot_quantity(int slot) {
   }
 }
 
+/* The count of the values a sum slot adds up (its terms). */
+static int slot_terms(int slot) {
+  switch (slot) {
+  case CS__REV: return CS__REV_N;
+  case CS__REV_T: case CS__REV2_T: return CS__REV_N_T;
+  case CS__REV_C: case CS__REV2_C: return CS__REV_N_C;
+  case CS__MKT: return CS__MKT_N;
+  case CS__MKT_T: return CS__MKT_N_T;
+  case CS__MKT_C: return CS__MKT_N_C;
+  case CS__ACQ: return CS__ACQ_N;
+  case CS__SCORE: return CS__SCORE_N;
+  case CS__CLV: return CS__CLV_N;
+  default: return CS__RISK_N;
+  }
+}
+
 /* Exponents of x != 0 (finite): |x| < 2^*hi, and the lowest set bit of x is 2^*lo. */
 static inline void bit_range(double x, int *hi, int *lo) {
   uint64_t b;
@@ -74,7 +90,7 @@ static inline int finite_or_absent(const double *a, int64_t i, double *x) {
 
 /* The grid of one quantity from its global ranges and the number of terms. */
 static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
-  cs_roi_grid_t g = {0, 1};
+  cs_roi_grid_t g = {0, 1, 0};
   if (hi == NO_VALUE) return g; /* no non-zero value: every sum is 0 */
   int e_n = 64 - __builtin_clzll((uint64_t)(n_terms > 1 ? n_terms : 1)); /* n < 2^e_n */
   int64_t s = neg_lo, cap = 126 - hi - e_n;
@@ -92,12 +108,12 @@ static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
 }
 
 /* Whether a sum of n values truncated to the grid 2^-s (each losing less than one step) is
- * still known: its possible loss, n x 2^-s, is at most 2^-20 (a millionth of the unit) or 2^-40
- * of the sum. Otherwise one extreme value has coarsened the grid so far that the sum, often 0,
- * would be confidently wrong. */
+ * still known: its possible loss, n x 2^-s, is at most 2^-20 of the unit or of the sum (six
+ * significant digits). Otherwise one extreme value has coarsened the grid so far that the sum,
+ * often 0, would be confidently wrong. */
 static int known(double sum, int64_t n, int s) {
   const double loss = ldexp((double)n, -s);
-  return loss <= 0x1p-20 || loss <= ldexp(fabs(sum), -40);
+  return loss <= 0x1p-20 || loss <= ldexp(fabs(sum), -20);
 }
 
 static inline cs_fixed_t to_fixed(double x, double scale) {
@@ -316,8 +332,10 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
     for (int j = CS__COUNTS; j < CS__SLOTS; j++) {
       const cs_roi_grid_t *gr = &r->grid[cs__roi_slot_quantity(j)];
       sums[g].sum[j] = cs_from_fixed(a[j], gr->exponent);
-      if (!gr->exact && !known(sums[g].sum[j], sums[g].count[CS__N], gr->exponent))
+      if (!gr->exact && !known(sums[g].sum[j], sums[g].count[slot_terms(j)], gr->exponent)) {
         sums[g].sum[j] = NAN;
+        r->grid[cs__roi_slot_quantity(j)].unknown++;
+      }
     }
   }
   const cs__roi_have_t have = {

@@ -184,7 +184,8 @@ static const char *no_estimate(const cs_roi_row_t *o, int f) {
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
              ? "has fewer than 2 treated or 2 control customers with a revenue value (or "
-               "revenues too large for the sum of their squares, about 1e154 and more)"
+               "revenues too large for the sum of their squares, about 1e154 and more, or "
+               "revenue sums left unknown by an extreme value, warned of above)"
              : NULL;
 }
 

@@ -245,6 +245,35 @@ for r in t:
         failures.append(f"extreme CLV: segment {g} has clv_total {r['clv_total']} and action "
                         f"{r['action']}, want NaN and -1 (its sum is unknown on the coarse grid)")
 
+# 7b. One revenue of 4e12 among ordinary ones: the revenue squares' grid is coarser (inexact),
+# but every row's sums stay within the bound (2^-20 of the sum), so none is NaN and the
+# campaign intervals that were finite stay finite (the first version counted every customer
+# of the row as a term, and asked for 2^-40: this made them NaN without a grid warning).
+shutil.copy(store, path("rev4e12.h5"))
+with h5py.File(path("rev4e12.h5"), "r+") as f:
+    rv, tr = f["customers/revenue"][...], f["customers/treated"][...]
+    j = int(np.flatnonzero(np.isfinite(rv) & (tr == 1))[0])
+    rv[j] = 4e12
+    f["customers/revenue"][...] = rv
+p = subprocess.run([mpiexec, "--oversubscribe", "-n", "3", custseg, "roi", "--input",
+                    path("rev4e12.h5"), "--segment-results", seg, "--output", path("rev4e12_roi.h5"),
+                    "--summary", path("rev4e12.json")], capture_output=True, text=True, timeout=300)
+if p.returncode != 0:
+    failures.append(f"roi with a revenue of 4e12: exit {p.returncode}: {p.stderr[-300:]}")
+else:
+    sq = json.load(open(path("rev4e12.json")))["roi"]["sums"]["revenue_squared"]
+    print("revenue of 4e12: revenue_squared grid 2^-%d, exact %s, unknown sums %d"
+          % (sq["grid_exponent"], sq["exact"], sq["unknown_sums"]))
+    with h5py.File(path("rev4e12_roi.h5"), "r") as f, h5py.File(path("roi1.h5"), "r") as g:
+        t, base = f["roi/table"][...], g["roi/table"][...]
+    if sq["exact"] or sq["unknown_sums"] != 0 or "spans too wide" in p.stderr:
+        failures.append(f"revenue of 4e12: want an inexact grid with no unknown sum and no grid "
+                        f"warning: {sq}, {p.stderr[-300:]!r}")
+    for a, b in zip(t, base):
+        for name in ("incremental_revenue_low", "incremental_revenue_high", "revenue_total"):
+            if np.isfinite(b[name]) and not np.isfinite(a[name]):
+                failures.append(f"revenue of 4e12: row {a['segment']} {name} is {a[name]}")
+
 for f in failures:
     print("FAIL:", f)
 print("ok" if not failures else f"{len(failures)} failures")
