@@ -3,9 +3,8 @@
  * Scores go into a 2^20-bin histogram of positives and negatives, summed across ranks exactly
  * and kept as its non-empty bins (global_bins): AUC counts a positive above a negative as 1
  * and the pairs sharing a bin as 1/2, so its error is at most half the share of such pairs
- * (reported as the bound);
- * cumulative gains walk the same histogram from the top, splitting the cut-off bin
- * fractionally. Log-loss, Brier and calibration are exact fixed-point sums. */
+ * (reported as the bound); cumulative gains walk the same histogram from the top, splitting
+ * the cut-off bin fractionally. Log-loss, Brier and calibration are exact fixed-point sums. */
 #include "custseg/churn.h"
 
 #include <math.h>

@@ -73,7 +73,6 @@ static void level_name(char *out, const char *col, const char *level, int code) 
               "feature is named '%s'", col, code, strlen(level), out);
 }
 
-/* The levels a list of up to 8 in `buf`, for messages. */
 /* The error for a categorical column whose categories name one level twice (codes a and b):
  * refused when fitting (a store written by hand) and when matching a model's levels. */
 static int level_twice(const char *path, const char *col, const char *level, int a, int b) {
@@ -83,6 +82,7 @@ static int level_twice(const char *path, const char *col, const char *level, int
                       path, col, level, a, b);
 }
 
+/* The levels a list of up to 8 in `buf`, for messages. */
 static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
   size_t o = 0;
   buf[0] = '\0';
