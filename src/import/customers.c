@@ -197,11 +197,22 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
                                                : "not an integer customer id");
       break;
     case CS_K_AUTO:
-      /* Stored as float64 it would lose digits without a word: the user chooses. */
-      if (vc[k] == CS_V_BIGINT)
+    case CS_K_FLOAT:
+      /* Inferred, it would be stored as float64 and lose digits without a word (as one beyond
+       * 2^53 would: judge_columns): the user chooses. */
+      if (vc[k] == CS_V_BIGINT && !c->declared)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is an integer outside the int64 "
                           "range (declare the column float64 to keep it approximately, or "
                           "categorical to keep its digits, in --schema)", f, line, n, s);
+      if (c->kind == CS_K_AUTO) break;
+      if (vc[k] == CS_V_TEXT)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number %s", f, line, n,
+                          s, origin(imp, c, why, sizeof why));
+      /* Beyond FLT_MAX by less than half a float32 step at the top, a value rounds to FLT_MAX
+       * (as numpy prints it, 3.4028235e+38): it fits. */
+      if (c->dtype == CS_DT_F32 && vc[k] != CS_V_EMPTY && fabs(fv[k]) >= (double)FLT_MAX + 0x1p103)
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
+                          origin(imp, c, why, sizeof why));
       break;
     case CS_K_INT:
       if (vc[k] == CS_V_BIGINT)
@@ -216,14 +227,6 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
                           "have no missing-value marker (declare it float to keep missing "
                           "values as NaN)", f, line, n);
       if (vc[k] == CS_V_INT && !cs__int_fits(c->dtype, iv[k]))
-        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
-                          origin(imp, c, why, sizeof why));
-      break;
-    case CS_K_FLOAT:
-      if (vc[k] == CS_V_TEXT)
-        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number %s", f, line, n,
-                          s, origin(imp, c, why, sizeof why));
-      if (c->dtype == CS_DT_F32 && vc[k] != CS_V_EMPTY && fabs(fv[k]) > FLT_MAX)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
                           origin(imp, c, why, sizeof why));
       break;
@@ -515,7 +518,7 @@ fail:
  * a bad row at a line in `seen` (skipped, with a warning, by an earlier pass) is counted
  * without a second warning. *good counts the rows kept. */
 static int scan_rows(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, cs_xsort_t *seen,
-                     const char *what, int64_t *good) {
+                     const char *what, int64_t *good, int64_t *flip, int *flip_good) {
   int status = CS_OK, rc, hit;
   cs_csv_record_t rec;
   cs_vclass_t *vc = malloc((size_t)imp->ncols * sizeof *vc);
@@ -534,9 +537,14 @@ static int scan_rows(cs__imp_t *imp, cs_xsort_t *dup, cs_xsort_t *drop, cs_xsort
       continue;
     }
     CS_TRY(cursor_has(&warned, rec.line, &imp->quiet_skip));
+    int was_bad = imp->quiet_skip;
     rc = check_row(imp, &rec, vc, iv, fv);
     imp->quiet_skip = 0;
     CS_TRY(rc);
+    if (flip && !*flip && (rc == 1) != was_bad) { /* a re-read: first row judged otherwise */
+      *flip = rec.line;
+      *flip_good = was_bad;
+    }
     if (rc == 1) {
       CS_TRY(cs_xsort_add(imp->skip, &rec.line));
       continue;
@@ -581,6 +589,35 @@ static void free_columns(cs__imp_t *imp) {
   imp->ncols = 0;
 }
 
+/* The type of a column, as messages name it. */
+static const char *type_name(const cs__col_t *c) {
+  return c->kind == CS_K_CAT ? "categorical" : cs_dtype_name(c->dtype);
+}
+
+/* The re-read without repeated rows infers the types again. Should a column's type change,
+ * a row could become bad (when its id's later row was already left out, that customer would
+ * be lost) or good (after a warning that it was skipped): the import stops instead, naming
+ * the row and the columns whose type changed. `was` holds the first pass's types. */
+static int check_same_types(const cs__imp_t *imp, const char (*was)[16], int64_t line,
+                            int now_good) {
+  int status = CS_OK;
+  if (!line) return CS_OK;
+  char list[512] = "";
+  size_t used = 0;
+  for (int k = 0; k < imp->ncols && used < sizeof list; k++) {
+    const cs__col_t *c = &imp->cols[k];
+    if (c->kind == CS_K_ID || c->kind == CS_K_SKIP || !strcmp(was[k], type_name(c))) continue;
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s'%s' (%s with them, %s without)",
+                             used ? ", " : "", c->csv_name, was[k], type_name(c));
+  }
+  CS_FAIL(CS_EDATA, "%s:%lld: this row is %s without the rows of repeated ids, whose absence "
+          "changes the column types (%s): declare the types in --schema, or remove the repeated "
+          "rows first", file_of(imp), (long long)line,
+          now_good ? "good (though skipped as bad above)" : "bad (though good with them)", list);
+fail:
+  return status;
+}
+
 /* Forget what a pass learnt about the columns. */
 static void reset_columns(cs__imp_t *imp) {
   free_columns(imp);
@@ -594,15 +631,19 @@ static void reset_columns(cs__imp_t *imp) {
 int cs__cust_scan(cs__imp_t *imp) {
   int status = CS_OK;
   cs_xsort_t *dup = NULL, *drop = NULL, *seen = NULL;
-  int64_t good = 0, n_dup = 0, n_dup2 = 0;
+  char (*was)[16] = NULL; /* the first pass's column types */
+  int64_t good = 0, n_dup = 0, n_dup2 = 0, flip = 0;
+  int flip_good = 0;
   struct stat st;
   /* Read twice (or three times): a pipe would fail only after the whole first pass. */
+  CS_CHECK(stat(file_of(imp), &st) != 0 || !S_ISDIR(st.st_mode), CS_ENOENT,
+           "customers file '%s' is a directory", file_of(imp));
   CS_CHECK(stat(file_of(imp), &st) != 0 || S_ISREG(st.st_mode), CS_ENOENT,
            "customers file '%s' is not a regular file (it is read more than once; save it to a "
            "file first)", file_of(imp));
   CS_TRY(cs_csv_open(file_of(imp), &imp->o->delim, &imp->cust));
   CS_TRY(start_pass(imp, &dup));
-  CS_TRY(scan_rows(imp, dup, NULL, NULL, "import: reading customers (bytes)", &good));
+  CS_TRY(scan_rows(imp, dup, NULL, NULL, "import: reading customers (bytes)", &good, NULL, NULL));
   CS_TRY(finalize(imp));
   if (imp->o->skip_bad_rows) CS_TRY(cs__sort_new(imp, sizeof(int64_t), cs__cmp_first_i64, 1, &drop));
   CS_TRY(find_duplicates(imp, dup, drop, &n_dup));
@@ -614,12 +655,17 @@ int cs__cust_scan(cs__imp_t *imp) {
     CS_TRY(cs_xsort_finish(drop));
     seen = imp->skip;
     imp->skip = NULL;
+    was = calloc((size_t)imp->ncols, sizeof *was);
+    CS_CHECK(was, CS_ENOMEM, "out of memory");
+    for (int k = 0; k < imp->ncols; k++)
+      snprintf(was[k], sizeof was[k], "%s", type_name(&imp->cols[k]));
     reset_columns(imp);
     CS_TRY(cs_csv_rewind(imp->cust));
     CS_TRY(start_pass(imp, &dup));
     CS_TRY(scan_rows(imp, dup, drop, seen, "import: reading customers without repeated ids (bytes)",
-                     &good));
+                     &good, &flip, &flip_good));
     CS_TRY(finalize(imp));
+    CS_TRY(check_same_types(imp, (const char (*)[16])was, flip, flip_good));
     CS_TRY(find_duplicates(imp, dup, NULL, &n_dup2)); /* none: each id's first row is kept */
     CS_TRY(cs_xsort_finish(imp->skip));
   }
@@ -633,6 +679,7 @@ fail:
   cs__sort_done(imp, &dup);
   cs__sort_done(imp, &drop);
   cs__sort_done(imp, &seen);
+  free(was);
   return status;
 }
 

@@ -340,6 +340,10 @@ static int write_from_ids(cs__imp_t *imp, cs_out_t *out) {
     m++;
   }
   CS_TRY(rc);
+  /* A store of no customers fails every later command; said here, as for a customers file. */
+  CS_CHECK(n > 0, CS_EDATA, "%s: no customer to import: %s", file_of(imp),
+           imp->o->skip_bad_rows ? "no purchase after the header line, or every row skipped as "
+                                   "bad" : "no purchase after the header line");
   imp->n_customers = n;
   imp->res->transactions = m;
   CS_TRY(txw_open(imp, &w, out, m, n));

@@ -186,8 +186,10 @@ static int read_levels(const cs_schema_t *s, int line, char *list, cs_schema_ent
   for (const char *c = list; *c; c++) n += *c == ',';
   e->levels = calloc((size_t)n, sizeof *e->levels);
   if (!e->levels) return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
-  char *save = NULL;
-  for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+  /* strsep, not strtok: "a,,b" and "a,b," have an empty level, which is an error. */
+  char *rest = trim(list);
+  if (!*rest) rest = NULL; /* "categorical:" alone: no level (below) */
+  for (char *t; (t = strsep(&rest, ",")) != NULL;) {
     t = trim(t);
     if (!*t)
       return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,

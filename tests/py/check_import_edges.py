@@ -5,13 +5,15 @@ failed before its fix):
  1. a text column with 5,000 levels (more than an HDF5 object header's 64 KiB of attributes);
  2. with --skip-bad-rows, rows dropped for a repeated id play no part in the column types, the
     category levels or the missing counts (as if they were not in the file), at 1 and 3 ranks
-    and with spilling sorts;
+    and with spilling sorts; a row judged otherwise because of that is an error (2b);
  3. an integer outside int64 is a bad row naming the range, not a silent float64, unless the
     column is declared float64 or categorical; so is one beyond 2^53 in an inferred column
     that becomes float64 (3b); a schema with a byte-order mark is read, and declared levels
     that are not UTF-8 are refused (3c); quoted numbers with spaces are numbers, and a header
     that is one field with ';' suggests --delimiter semicolon (3d); a column of numbers made
-    categorical by one text value is named with that value and its line (3e);
+    categorical by one text value is named with that value and its line (3e); an integer
+    outside int64 in a column inferred float64, float32's largest value, empty declared
+    levels and a transactions file of no purchase (3, after 3b);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
     bad record;
  5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte, and
@@ -143,6 +145,17 @@ for ranks in (1, 3):
                         "(none repeated by the second reading)")
 if not failures and subprocess.run(["h5diff", path("dups_np1.h5"), path("dups_np3.h5")]).returncode:
     failures.append("repeated ids: the store differs between 1 and 3 ranks")
+# 2b. ... but when leaving them out changes a column's type so that a row is judged otherwise
+#     than in the first read, the import stops: a row made bad would lose its customer (its
+#     later row already left out as a repeat), a row made good had been reported skipped.
+for name, text, line, how in (
+        ("flipbad.csv", "customer_id,age\n1,5\n1,x\n2,6\n3,abc\n3,7\n", 5, "bad (though good with them)"),
+        ("flipgood.csv", "customer_id,age\n1,5\n1,6\n2,abc\n", 4, "good (though skipped as bad above)")):
+    expect_error(f"repeated ids change a type: {name}", path("flip.h5"),
+                 ["import", "--customers-csv", write(name, text), "--infer-rows", "2",
+                  "--skip-bad-rows", "--output", path("flip.h5")],
+                 f"{name}:{line}: this row is {how} without the rows of repeated ids, whose "
+                 "absence changes the column types ('age' (")
 
 # 3. integers beyond int64
 csv = write("big.csv", "customer_id,big\n1,9223372036854775807\n2,9223372036854775808\n")
@@ -178,6 +191,37 @@ expect_error("2^53 after the column became float64", path("wide.h5"),
              ["import", "--customers-csv", write("wide2.csv", "customer_id,x\n1,1.5\n2,9007199254740993\n"),
               "--output", path("wide.h5"), "--infer-rows", "1"],
              "wide2.csv:3: column 'x': 9007199254740993 is an integer beyond 2^53")
+# ... and one outside int64 in a column already inferred float64 (it had been stored as 1e+20)
+expect_error("int64 overflow after the column became float64", path("wide.h5"),
+             ["import", "--customers-csv", write("wide4.csv", "customer_id,x\n1,1.5\n2,100000000000000000000\n"),
+              "--output", path("wide.h5"), "--infer-rows", "1"],
+             "wide4.csv:3: column 'x': 100000000000000000000 is an integer outside the int64 range")
+# float32's largest value as numpy prints it rounds to it: it fits (it had been refused); a
+# value beyond it by more than half a step does not
+sch = write("f32.schema", "a = float32\n")
+if imported("float32 maximum", path("f32.h5"),
+            ["import", "--customers-csv", write("f32.csv", "customer_id,a\n1,3.4028235e38\n2,-3.4028235e+38\n"),
+             "--schema", sch, "--output", path("f32.h5"), "--quiet"]):
+    with h5py.File(path("f32.h5"), "r") as f:
+        a = f["customers/a"][...]
+        if a.dtype != np.float32 or list(a) != [np.finfo(np.float32).max, -np.finfo(np.float32).max]:
+            failures.append(f"float32 maximum: stored {a.dtype} {a}")
+expect_error("beyond float32", path("f32.h5"),
+             ["import", "--customers-csv", write("f32b.csv", "customer_id,a\n1,3.40282357e38\n"),
+              "--schema", sch, "--output", path("f32.h5")],
+             "f32b.csv:2: column 'a': 3.40282357e38 does not fit (declared float32")
+# empty declared levels, between commas or at the end (they had been dropped without a word)
+for lv in ("x,,y", "x,y,"):
+    expect_error(f"empty declared level '{lv}'", path("lv.h5"),
+                 ["import", "--customers-csv", write("lv.csv", "customer_id,c\n1,x\n"),
+                  "--schema", write("lv.schema", f"c = categorical: {lv}\n"), "--output", path("lv.h5")],
+                 "lv.schema line 1: column 'c': an empty category", want=1)
+# a transactions file of no purchase makes no store (it had made one no command could read)
+expect_error("transactions without purchases", path("nop.h5"),
+             ["import", "--transactions-csv", write("nop.csv", "customer_id,date,amount\n"),
+              "--output", path("nop.h5")],
+             "nop.csv: no customer to import: no purchase after the header line")
+
 # a fraction only in a row dropped for its repeated id: the column stays int64, no error
 csv2 = write("wide3.csv", "customer_id,x\n1,9007199254740993\n2,5\n2,1.5\n3,4\n")
 if imported("2^53 with a dropped fraction", path("wide3.h5"),
