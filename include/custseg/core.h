@@ -65,6 +65,9 @@ void cs_error_elide(const char *text, size_t len, char *out, size_t size);
  * `suffix` (a line number put in, a file named in front, the config line behind), from the
  * whole message even when the record holds it elided. Local. */
 void cs_error_rewrite(const char *prefix, size_t skip, const char *suffix);
+/* When the recorded message starts with `path` (a reader's error about that file), `option` and
+ * a space are put in front of it: the user learns which option gave the file. Local. */
+void cs_error_name_option(const char *option, const char *path);
 /* The current record (status CS_OK when none). Local. */
 const cs_error_t *cs_error_get(void);
 /* Replace the record wholesale (used by par to adopt another rank's error). Local. */

@@ -8,7 +8,9 @@
 #include <cjson/cJSON.h>
 
 typedef enum { CS_OPT_STR, CS_OPT_INT, CS_OPT_REAL, CS_OPT_BOOL } cs_opt_type_t;
-typedef enum { CS_SRC_DEFAULT, CS_SRC_CONFIG, CS_SRC_FLAG } cs_opt_src_t;
+/* CS_SRC_PREVIOUS: a default the command replaced by the value of its --previous run (segment's
+ * K), so that the summary and /run@config record what was used. */
+typedef enum { CS_SRC_DEFAULT, CS_SRC_CONFIG, CS_SRC_FLAG, CS_SRC_PREVIOUS } cs_opt_src_t;
 
 typedef struct cs_optdef {
   const char *name;   /* flag --name, config key name */
@@ -34,6 +36,10 @@ typedef struct cs_opts {
  * Every value is checked against its type. Local (all ranks parse the same input). */
 int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv);
 void cs_opts_free(cs_opts_t *o);
+/* Set option `name` to `value` (checked against its type) from source `src`. The values are
+ * held through the struct's arrays, so a command, which is given its options const, can still
+ * record a value it derived (CS_SRC_PREVIOUS). Local. */
+int cs_opts_set(const cs_opts_t *o, const char *name, const char *value, cs_opt_src_t src);
 /* When the current error's message starts with an option ("--k ...") whose value came from
  * the config file, add the file and line to it. Local. */
 void cs_opts_blame_config(const cs_opts_t *o);

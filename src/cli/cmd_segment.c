@@ -74,8 +74,11 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
     const int *v = w ? mig->vanished : mig->appeared;
     size_t used = 0;
     list[w][0] = '\0';
-    for (int i = 0; i < n && used + 16 < sizeof list[w]; i++)
+    int i = 0;
+    for (; i < n && used + 32 < sizeof list[w]; i++)
       used += (size_t)snprintf(list[w] + used, sizeof list[w] - used, "%s%d", i ? "," : "", v[i]);
+    if (i < n) /* the rest are in the results file (/segments/previous) */
+      snprintf(list[w] + used, sizeof list[w] - used, ",... (%d in all)", n);
     if (!n) snprintf(list[w], sizeof list[w], "none");
   }
   cs_log_info("previous: %d segments matched to %d previous ones (total centroid distance "
@@ -420,6 +423,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
       CS_CHECK(k <= f->n_used, CS_EDATA,
                "--previous %s has K = %lld segments, more than the number of customers (%lld); "
                "give --k", previous, (long long)k, (long long)f->n_used);
+      char kv[24];
+      snprintf(kv, sizeof kv, "%lld", (long long)k);
+      CS_TRY(cs_opts_set(o, "k", kv, CS_SRC_PREVIOUS)); /* recorded as used (summary, /run) */
     }
   }
   char ktxt[48];

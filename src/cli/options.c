@@ -322,6 +322,13 @@ static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const cha
   return o->value[idx] ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
 }
 
+int cs_opts_set(const cs_opts_t *o, const char *name, const char *value, cs_opt_src_t src) {
+  int idx = find(name);
+  if (idx < 0) return cs_error_set(CS_EINTERNAL, __FILE__, __LINE__, "no option '%s'", name);
+  cs_opts_t shared = *o; /* the same value and source arrays */
+  return set(&shared, idx, value, src, name);
+}
+
 /* ---- config file ------------------------------------------------------------------------- */
 typedef struct ini_state {
   cs_opts_t *o;

@@ -26,7 +26,7 @@ cJSON *cs_summary_new(const cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_AddStringToObject(b, "mpi", v);
   cJSON_AddStringToObject(s, "command", o->command);
   cJSON *cfg = cJSON_AddObjectToObject(s, "config");
-  static const char *const src[] = {"default", "config", "flag"};
+  static const char *const src[] = {"default", "config", "flag", "previous"};
   for (int i = 0; i < cs_n_optdefs; i++) {
     const cs_optdef_t *d = &cs_optdefs[i];
     if (!cs_opts_applies(o->command, d)) continue;

@@ -78,6 +78,15 @@ void cs_error_elide(const char *text, size_t len, char *out, size_t size) {
   snprintf(out, size, "%.*s%s%s", (int)head, text, mark, text + tail);
 }
 
+void cs_error_name_option(const char *option, const char *path) {
+  if (g_err.status == CS_OK) return;
+  const char *cur = g_full ? g_full : g_err.msg;
+  if (strncmp(cur, path, strlen(path))) return;
+  char prefix[256];
+  snprintf(prefix, sizeof prefix, "%s ", option);
+  cs_error_rewrite(prefix, 0, "");
+}
+
 void cs_error_rewrite(const char *prefix, size_t skip, const char *suffix) {
   if (g_err.status == CS_OK) return;
   const char *cur = g_full ? g_full : g_err.msg;

@@ -53,10 +53,15 @@ static int exchange(cs_ctx_t *ctx, const cs_previous_t *prev, const cs_matrix_t 
   CS_TRY(cs_par_agree(ctx, pid && plab && counts
                                ? CS_OK
                                : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-  CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/customer_id", prev->n, pp.offset,
-                         pp.n_local, pid));
-  CS_TRY(cs_io_read_rows(ctx, prev->path, "/segments/labels", prev->n, pp.offset, pp.n_local,
-                         plab));
+  status = cs_io_read_rows(ctx, prev->path, "/segments/customer_id", prev->n, pp.offset,
+                           pp.n_local, pid);
+  if (status == CS_OK)
+    status = cs_io_read_rows(ctx, prev->path, "/segments/labels", prev->n, pp.offset, pp.n_local,
+                             plab);
+  if (status < 0) {
+    cs_error_name_option("--previous", prev->path);
+    goto fail;
+  }
   int64_t *pos = counts + size;
   for (int64_t i = 0; i < pp.n_local; i++) {
     if (plab[i] < -1 || plab[i] >= kp) {

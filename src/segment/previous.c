@@ -157,7 +157,8 @@ int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
            "segment?", path, dataset, units);
   CS_CHECK(prev->features[0], CS_EFORMAT,
            "--previous %s:%s has no 'features' attribute naming its columns", path, dataset);
-  CS_CHECK(rows >= 1 && rows <= CS_PREVIOUS_MAX_K, CS_EDATA,
+  CS_CHECK(rows >= 1, CS_EDATA, "--previous %s:%s has no segment (0 rows)", path, dataset);
+  CS_CHECK(rows <= CS_PREVIOUS_MAX_K, CS_EDATA,
            "--previous %s:%s has %lld segments; --previous matches at most %d", path, dataset,
            (long long)rows, CS_PREVIOUS_MAX_K);
   prev->k = (int)rows;
@@ -181,7 +182,10 @@ int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
     cs_log_warn("--previous %s has no /segments@verification_hash: this run's record of which "
                 "results it was compared with names the file only", path);
 fail:
-  if (status < 0) cs_previous_free(prev);
+  if (status < 0) {
+    cs_error_name_option("--previous", path);
+    cs_previous_free(prev);
+  }
   return status;
 }
 

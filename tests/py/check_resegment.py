@@ -22,7 +22,9 @@ threads and at 3 ranks x 1 thread, and:
 - with --k 7 (one segment appears) and --k 5 (one vanishes) the matching is rectangular, the
   ids stay in 0..K-1 and the margins still add up;
 - month 3, the same K: one segment merges into another and a new group arrives far away; the
-  new group takes the merged segment's id, and that is reported (a warning and `weak`).
+  new group takes the merged segment's id, and that is reported (a warning and `weak`);
+- K taken from the previous run is recorded with source 'previous' (summary, /run@config); a
+  previous file whose ids are floats is an error naming --previous.
 
 usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -133,6 +135,12 @@ sb = segment(3, 1, m2, r2b, "--previous", r1)
 h = subprocess.run(["h5diff", "-q", r2a, r2b, "/segments"])
 if h.returncode != 0:
     fail("/segments differs between 1 x 2 and 3 x 1 ranks x threads")
+# K came from the previous run: the record says so (it had said K = 6, 'default', whatever
+# K was used)
+with h5py.File(r2a, "r") as f:
+    run_k = json.loads(f["run"].attrs["config"])["k"]
+if sa["config"]["k"] != {"value": str(K), "source": "previous"} or run_k != sa["config"]["k"]:
+    fail(f"K from --previous recorded as {sa['config']['k']} (summary), {run_k} (/run@config)")
 if sa["migration"] != sb["migration"] or sa["kmeans"]["verification_hash"] != sb["kmeans"]["verification_hash"]:
     fail("the summaries' migration or hash differ between 1 and 3 ranks")
 b = results(r2a)
@@ -267,6 +275,8 @@ for kn in (7, 5):
     app, van = s["migration"]["appeared"], s["migration"]["vanished"]
     if (len(app), len(van)) != ((1, 0) if kn > K else (0, 1)):
         fail(f"K = {kn}: appeared {app}, vanished {van}")
+    if s["config"]["k"] != {"value": str(kn), "source": "flag"}:
+        fail(f"K = {kn} given: recorded as {s['config']['k']}")
     print(f"K = {kn}: previous_id {list(res['prev']['previous_id'])}, appeared {app}, "
           f"vanished {van}, ARI {s['migration']['adjusted_rand_index']:.4f}")
 
@@ -328,6 +338,19 @@ p4 = su.custseg(1, "segment", "--input", m2, "--output", path("nohash_out.h5"), 
                 nohash, "--max-iter", 2)
 if "has no /segments@verification_hash" not in p4.stderr:
     fail("a previous file without a verification hash: no warning")
+
+# A previous file whose ids are not integers: the error names --previous, as the others do
+badids = path("float_ids.h5")
+subprocess.run(["cp", r1, badids], check=True)
+with h5py.File(badids, "r+") as f:
+    c = f["segments/customer_id"][...]
+    del f["segments/customer_id"]
+    f["segments/customer_id"] = c.astype(np.float64)
+p7 = su.custseg(1, "segment", "--input", m2, "--output", path("float_ids_out.h5"), "--previous",
+                badids, "--max-iter", 2, check=False)
+if p7.returncode != 2 or f"error: --previous {badids}:/segments/customer_id must be a 1-D integer" \
+        not in p7.stderr or os.path.exists(path("float_ids_out.h5")):
+    fail(f"previous ids stored as floats: exit {p7.returncode}, {p7.stderr[-300:]}")
 
 # A previous run fitted with another --scale or other feature weights is compared with a
 # warning naming the change (it had been silent while the adjusted Rand index fell).
