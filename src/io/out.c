@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -32,6 +33,31 @@ static int no_room(const struct statvfs *fs) {
   return geteuid() == 0 ? fs->f_bfree == 0 : fs->f_bavail == 0;
 }
 static void name_reserve(cs_out_t *out);
+
+/* A temporary file (or reserve) still being written is locked: rank 0 holds flock(2) on it
+ * from its creation until it is renamed or removed, and the kernel drops the lock when the
+ * process ends, however it ends (SIGKILL, a job ended by mpirun or Slurm). The descriptor
+ * (opened read-write: NFS takes flock as a write lock), or -1 when the file cannot be opened
+ * or locked there; writing goes on either way. `flags`: O_CREAT, O_TRUNC. Local. */
+static int hold(const char *path, int flags) {
+  int fd = open(path, O_RDWR | O_CLOEXEC | flags, 0666);
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+static void release(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* A leftover's writer has ended when the file has not changed for this many seconds and no
+ * process holds its lock. The age covers the moments a lock does not: between a file's
+ * creation and its lock, and on NFS (where closing any descriptor of a file drops the
+ * process's locks on it) between the writer's close and its rename. */
+#define CS_LEFTOVER_AGE 60
 
 static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen) {
   char a[4096], b[4096];
@@ -158,8 +184,24 @@ void cs_io_remove(cs_ctx_t *ctx, const char *path) {
   cs_par_barrier(ctx);
 }
 
+/* Removes a temporary file or reserve whose writer has ended (CS_LEFTOVER_AGE), locking it
+ * meanwhile; 1 when removed. A file that cannot be locked here (no locks on this file system,
+ * another user's file) stays. Local. */
+static int remove_if_abandoned(const char *full, const struct stat *st) {
+  if (difftime(time(NULL), st->st_mtime) < CS_LEFTOVER_AGE) return 0;
+  int fd = open(full, O_RDWR | O_NOFOLLOW | O_CLOEXEC), gone = 0;
+  if (fd < 0) return 0;
+  struct stat now;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino &&
+      now.st_dev == st->st_dev && now.st_mtime == st->st_mtime)
+    gone = unlink(full) == 0;
+  close(fd);
+  return gone;
+}
+
 /* Temporary files of earlier writes of the same output that were killed (SIGKILL, a node
- * lost) stay behind: say so, without removing them (another job may be writing them). */
+ * lost, Ctrl-C at mpirun) stay behind. Those whose writer has ended are removed; the others
+ * are reported without removing them (another job may be writing them). */
 static void report_leftovers(const char *dir, const char *base, const char *path) {
   /* [0]: temporary files and space reserves (reserve()); [1]: earlier versions of the output
    * kept while an interrupted command replaced it (cs_signal_rename), which may be the only
@@ -170,8 +212,9 @@ static void report_leftovers(const char *dir, const char *base, const char *path
   snprintf(pre[2], sizeof pre[2], ".%s.bak-", base);
   DIR *d = opendir(dir);
   if (!d) return;
-  int n[2] = {0, 0};
-  double bytes[2] = {0, 0};
+  int n[2] = {0, 0}, n_gone = 0;
+  double bytes[2] = {0, 0}, bytes_gone = 0;
+  char gone[4200] = "";
   for (struct dirent *e; (e = readdir(d));) {
     int k = -1;
     for (int p = 0; p < 3 && k < 0; p++)
@@ -181,11 +224,20 @@ static void report_leftovers(const char *dir, const char *base, const char *path
     char full[8400];
     snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
     if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (k == 0 && remove_if_abandoned(full, &st)) {
+      if (!n_gone++) snprintf(gone, sizeof gone, "%s", full);
+      bytes_gone += (double)st.st_size;
+      continue;
+    }
     if (!n[k]) snprintf(one[k], sizeof one[k], "%s", full);
     n[k]++;
     bytes[k] += (double)st.st_size;
   }
   closedir(d);
+  if (n_gone)
+    cs_log_info("removed %d temporary file(s) of an earlier, interrupted write of '%s' (%s%s, "
+                "%.1f MB in all): unchanged for %d s and held by no process", n_gone, path, gone,
+                n_gone > 1 ? " and others" : "", bytes_gone / 1e6, CS_LEFTOVER_AGE);
   if (n[0])
     cs_log_warn("%d temporary file(s) of an earlier, interrupted write of '%s' remain (%s%s, "
                 "%.1f MB in all); delete them unless another job is writing '%s' now", n[0],
@@ -204,6 +256,7 @@ static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
   *outp = NULL;
   cs__h5_quiet();
   int local = out ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  if (out) out->tmp_lock = out->reserve_lock = -1;
   CS_TRY(cs_par_agree(ctx, local));
   out->ctx = ctx;
   out->file = -1;
@@ -247,8 +300,16 @@ static int create(cs_ctx_t *ctx, const char *path, int image, cs_out_t **outp) {
   if (!image) name_reserve(out);
   CS_TRY(cs_par_agree(ctx, !image && ctx->rank == 0 ? reserve(out) : CS_OK));
   fcpl = cs__out_object_plist(H5P_FILE_CREATE); /* the root group's attributes (a store's) */
+  /* Created and locked by rank 0 before the collective create, which truncates it in place. */
+  if (!image && ctx->rank == 0) out->tmp_lock = hold(out->tmp_path, O_CREAT);
   if (!cs__out_idle(out))
     out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl);
+  if (out->tmp_lock >= 0) { /* a create that made a new file instead: the lock is on nothing */
+    struct stat held, named;
+    if (fstat(out->tmp_lock, &held) != 0 || stat(out->tmp_path, &named) != 0 ||
+        held.st_ino != named.st_ino || held.st_dev != named.st_dev)
+      release(&out->tmp_lock);
+  }
   local = CS_OK;
   if (out->file < 0 && !cs__out_idle(out))
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot create output '%s' (as %s)",
@@ -302,7 +363,9 @@ static int reserve(cs_out_t *out) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     noise[i] = (char)(x >> 56);
   }
-  fd = open(out->reserve_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  /* Locked while held; a reserve that cannot be locked is written all the same. */
+  out->reserve_lock = fd = hold(out->reserve_path, O_CREAT | O_TRUNC);
+  if (fd < 0) fd = open(out->reserve_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
            out->reserve_path, strerror(errno));
   for (size_t done = 0; done < CS_RESERVE_BYTES;) {
@@ -317,7 +380,7 @@ static int reserve(cs_out_t *out) {
            "in its directory; a full disk or a used-up quota?)", out->final_path,
            strerror(errno), CS_RESERVE_BYTES / 1024);
 fail:
-  if (fd >= 0) close(fd);
+  if (fd >= 0 && fd != out->reserve_lock) close(fd); /* the lock stays until unlink_reserve */
   return status;
 }
 
@@ -330,6 +393,7 @@ static void unlink_reserve(cs_out_t *out) {
     split_path(out->final_path, dir, sizeof dir, base, sizeof base);
     out->full_at_close = statvfs(dir, &fs) == 0 && no_room(&fs);
     unlink(out->reserve_path);
+    release(&out->reserve_lock);
   }
   cs_signal_remove_on_exit(out->reserve_path, 0);
   out->reserve_path[0] = '\0';
@@ -370,7 +434,14 @@ static int verify_written(cs_out_t *out) {
                         "the file system of '%s' is full after writing it: the output may be "
                         "incomplete, so it was not published", out->final_path);
   int64_t objects = 0;
-  hid_t f = H5Fopen(out->tmp_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  /* Without HDF5's own flock(2), which this process's lock on the file (hold()) would refuse. */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 1) < 0) {
+    H5Pclose(fapl);
+    fapl = -1;
+  }
+  hid_t f = H5Fopen(out->tmp_path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+  if (fapl >= 0) H5Pclose(fapl);
   herr_t rc = f < 0 ? -1 : H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit_one, &objects);
   if (f >= 0 && H5Fclose(f) < 0) rc = -1;
   if (rc < 0)
@@ -393,9 +464,10 @@ static int write_image(cs_out_t *out) {
   CS_CHECK(size > 0 && buf, CS_EHDF5, "%s: cannot take the image of the file built in memory",
            out->final_path);
   CS_TRY(close_file(out)); /* in memory: nothing to write */
-  fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  fd = open(out->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   CS_CHECK(fd >= 0, CS_EOUTPUT, "cannot create output '%s' (as %s): %s", out->final_path,
            out->tmp_path, strerror(errno));
+  (void)flock(fd, LOCK_EX | LOCK_NB); /* see hold(); dropped when fd is closed, just before the rename */
   for (ssize_t done = 0; done < size;) {
     ssize_t w = write(fd, (const char *)buf + done, (size_t)(size - done));
     CS_CHECK(w > 0 || errno == EINTR, CS_EOUTPUT, "cannot write '%s' (as %s): %s",
@@ -426,6 +498,7 @@ int cs_out_commit(cs_out_t *out) {
       cs_signal_rename(out->tmp_path, out->final_path, out->image, bak, sizeof bak) != 0)
     local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__, "cannot rename '%s' to '%s': %s",
                          out->tmp_path, out->final_path, strerror(errno));
+  release(&out->tmp_lock); /* published (the lock was on the file, now under its final name) */
   CS_TRY(cs_par_agree(ctx, local));
   if (!out->image) { /* the other ranks learn what rank 0 kept of the replaced file */
     CS_TRY(cs_par_bcast(ctx, bak, sizeof bak, 0));
@@ -449,5 +522,6 @@ void cs_out_abort(cs_out_t *out) {
   close_file(out);
   if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
   cs_signal_remove_on_exit(out->tmp_path, 0);
+  release(&out->tmp_lock);
   free(out);
 }

@@ -22,6 +22,10 @@ struct cs_out {
   char final_path[4096];
   char tmp_path[4096 + 64];
   char reserve_path[4096 + 80]; /* room rank 0 holds back for closing the file (reserve()) */
+  /* Rank 0: descriptors holding flock(2) on the temporary file and on the reserve while they
+   * are written (hold()), so that a later write of the same output can tell a leftover of a
+   * killed job from a file being written; -1 when none. */
+  int tmp_lock, reserve_lock;
   int full_at_close;            /* rank 0: the file system had no free block left before it */
   int n_dsets;
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
