@@ -36,6 +36,11 @@ typedef struct cs_opts {
  * Every value is checked against its type. Local (all ranks parse the same input). */
 int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv);
 void cs_opts_free(cs_opts_t *o);
+/* Names (NULL-terminated; NULL: none) whose values in a --config file cs_opts_parse passes
+ * over, as if absent: `run` sets its stages' paths itself, and a path its config names for a
+ * stage (warned of as not used) must not reach the stage when `run` sets none (a skipped
+ * stage's results). The file's other checks (unknown keys, keys set twice) still apply. */
+void cs_opts_ignore_config(const char *const *names);
 /* Set option `name` to `value` (checked against its type) from source `src`. The values are
  * held through the struct's arrays, so a command, which is given its options const, can still
  * record a value it derived (CS_SRC_PREVIOUS). Local. */

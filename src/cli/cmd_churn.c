@@ -336,8 +336,6 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
-  CS_CHECK(co.max_iter >= 1, CS_EUSAGE, "--max-iter must be at least 1, got %s",
-           cs_opt_str(o, "max-iter"));
   const char *hcol = cs_opt_str(o, "holdout-column");
   CS_CHECK(!hcol || !cs_opt_given(o, "holdout"), CS_EUSAGE,
            "--holdout and --holdout-column both choose the split: give one");

@@ -61,8 +61,6 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
   CS_CHECK(io->sort_memory >= CS_IMPORT_MIN_SORT_MEMORY, CS_EUSAGE,
            "--sort-memory must be at least %d bytes, got %lld", CS_IMPORT_MIN_SORT_MEMORY,
            (long long)io->sort_memory);
-  CS_CHECK(io->chunk_rows >= 1, CS_EUSAGE, "--chunk-rows must be at least 1, got %s",
-           cs_opt_str(o, "chunk-rows"));
 fail:
   return status;
 }

@@ -488,6 +488,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
 
   /* A dry pass first: every stage checks its options as it will get them (a bad date in
    * [clv] had failed only after the segment and churn stages), before anything is cleared. */
+  cs_opts_ignore_config(cs__run_fixed_opts); /* until the stages are done (see fail:) */
   CS_TRY(stages(ctx, o, st, &pr, input, dir, key, resume, 1));
   CS_TRY(clear_outputs(ctx, o, dir, st, resume));
   /* The key goes on record before the first stage, so that a checkpoint written during the
@@ -511,6 +512,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   cJSON_AddStringToObject(summary, "output_dir", dir);
   cJSON_AddStringToObject(summary, "run_key", key);
 fail:
+  cs_opts_ignore_config(NULL);
   cs_store_cache_stop(NULL);
   return status;
 }

@@ -345,8 +345,6 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   double min_share = cs_opt_real(o, "min-segment-share");
   CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE,
            "--min-segment-share must be in [0, 1), got %g", min_share);
-  CS_CHECK(cs_opt_int(o, "n-init") >= 1, CS_EUSAGE, "--n-init must be at least 1, got %s",
-           cs_opt_str(o, "n-init"));
   const char *init_word = cs_opt_str(o, "init");
   cs_init_t init_kind = !strcmp(init_word, "kmeans++")                                  ? CS_INIT_KMEANSPP
                         : !strcmp(init_word, "kmeans||") || !strcmp(init_word, "kmeans-par") ? CS_INIT_PARALLEL
@@ -357,8 +355,6 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(cs_opt_real(o, "tol") >= 0, CS_EUSAGE, "--tol must be >= 0, got %s",
            cs_opt_str(o, "tol"));
   /* Every option checked before any data is read. */
-  CS_CHECK(cs_opt_int(o, "max-iter") >= 1, CS_EUSAGE, "--max-iter must be at least 1, got %s",
-           cs_opt_str(o, "max-iter"));
   CS_CHECK(!(cs_opt_str(o, "init-centroids") && k_hi > k_lo), CS_EUSAGE,
            "--init-centroids needs a single --k, not a range");
   CS_CHECK(!(previous && cs_opt_str(o, "init-centroids")), CS_EUSAGE,

@@ -231,15 +231,16 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d) {
 
 /* ---- value checks ---------------------------------------------------------------------------- */
 /* Integer options with bounds (the others take any int64 >= 0): values the code keeps in an
- * int, and threads beyond any node's cores (libgomp fails or crashes creating them). A lower
- * bound above 0 only where no later check explains the value better. */
+ * int, and threads beyond any node's cores (libgomp fails or crashes creating them). The
+ * message gives the whole range, so the lower bound is the real one (0 threads: as many as
+ * the cores; 0 silhouette sample: none). */
 static const struct {
   const char *name;
   int64_t min, max;
-} int_range[] = {{"threads", 0, 1024},          {"n-init", 0, 1000000},
-                 {"max-iter", 0, 1000000000},   {"horizon-months", 1, 1200},
+} int_range[] = {{"threads", 0, 1024},          {"n-init", 1, 1000000},
+                 {"max-iter", 1, 1000000000},   {"horizon-months", 1, 1200},
                  {"silhouette-sample", 0, 1000000000}, {"segments", 1, 64},
-                 {"chunk-rows", 0, (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
+                 {"chunk-rows", 1, (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
 
 /* The option's bounds; 0 and INT64_MAX when it has none. */
 static void range_of(const cs_optdef_t *d, int64_t *min, int64_t *max) {
@@ -341,6 +342,10 @@ typedef struct ini_state {
 
 static int is_command(const char *s);
 
+static const char *const *config_ignored;
+
+void cs_opts_ignore_config(const char *const *names) { config_ignored = names; }
+
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
   ini_state_t *st = user;
   if (st->status != CS_OK) return 1; /* the first error stands, with its line number */
@@ -380,6 +385,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   st->from_section[idx] |= bit;
   /* The command's own section beats the general part, whatever their order in the file. */
   if (general && (st->from_section[idx] & 1)) return 1;
+  for (int i = 0; config_ignored && config_ignored[i]; i++)
+    if (!strcmp(name, config_ignored[i])) return 1;
   st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
   st->o->line[idx] = *st->lineno;
   return st->status == CS_OK;

@@ -20,15 +20,16 @@ const char *const cs__run_stage_files[N_STAGES][5] = {
     {"roi.h5", "roi.json", "roi.csv", "roi.md", NULL},
     {"report.html", "report.json", NULL}};
 
-/* Paths run sets itself for each stage: a value from the config file is not used. */
-static const char *const fixed_opts[] = {"output", "summary", "personas-csv", "checkpoint",
-                                         "resume", "roi-csv", "roi-markdown", "timings",
-                                         "segment-results", "churn-results", "clv-results",
-                                         "roi-results"};
+/* Paths run sets itself for each stage (or, for a stage whose results are absent, leaves
+ * unset): a value from the config file is warned of and not used (cs_opts_ignore_config). */
+const char *const cs__run_fixed_opts[] = {"output", "summary", "personas-csv", "checkpoint",
+                                          "resume", "roi-csv", "roi-markdown", "timings",
+                                          "segment-results", "churn-results", "clv-results",
+                                          "roi-results", NULL};
 
 static int is_fixed_opt(const char *name) {
-  for (size_t f = 0; f < sizeof fixed_opts / sizeof *fixed_opts; f++)
-    if (!strcmp(name, fixed_opts[f])) return 1;
+  for (int f = 0; cs__run_fixed_opts[f]; f++)
+    if (!strcmp(name, cs__run_fixed_opts[f])) return 1;
   return 0;
 }
 

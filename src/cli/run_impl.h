@@ -56,6 +56,8 @@ static inline void cs__run_common_args(args_t *a, const cs_opts_t *o) {
 /* run_checks.c: everything run verifies before it touches --output-dir. Collective. */
 
 /* Every stage that is on parses its options (its config section, the common flags). */
+/* The options whose paths run sets for its stages (NULL-terminated). */
+extern const char *const cs__run_fixed_opts[];
 int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st);
 /* A --summary (NULL: none given) is none of the files run writes in DIR, nor one of `more`
  * (NULL-terminated: demo's own files), and is writable. */

@@ -196,8 +196,9 @@ int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
         size_t wlen = w ? strcspn(w, ",") : 0;
         CS_CHECK(w && end != w && (*rest == '\0' || *rest == ',') && !memchr(w, 'x', wlen) &&
                      !memchr(w, 'X', wlen) && isfinite(c->weight) && c->weight >= 0,
-                 CS_EUSAGE, "--feature-weights: '%s:%.*s' is not name:weight with a decimal "
-                 "weight >= 0 (pairs are separated by commas)", c->name, (int)wlen, w ? w : "");
+                 CS_EUSAGE, "--feature-weights: '%s%s%.*s' is not name:weight with a decimal "
+                 "weight >= 0 (pairs are separated by commas)", c->name, w ? ":" : "",
+                 (int)wlen, w ? w : "");
       }
       c->n_levels = sc->n_categories;
       CS_CHECK(!(c->log1p && c->n_levels), CS_EUSAGE, "--log1p: '%s' is categorical", c->name);

@@ -184,9 +184,9 @@ refused 1 "value '4294967308' for horizon-months is not an integer in 1..1200" \
   clv --input in.h5 --output o.h5 --horizon-months 4294967308
 refused 1 "value '0' for horizon-months is not an integer in 1..1200" \
   clv --input in.h5 --output o.h5 --horizon-months 0
-refused 1 "value '4294967297' for max-iter is not an integer in 0..1000000000" \
+refused 1 "value '4294967297' for max-iter is not an integer in 1..1000000000" \
   segment --input in.h5 --output o.h5 --k 2 --max-iter 4294967297
-refused 1 "value '4294967296' for n-init is not an integer in 0..1000000" \
+refused 1 "value '4294967296' for n-init is not an integer in 1..1000000" \
   segment --input in.h5 --output o.h5 --k 2 --n-init 4294967296
 refused 1 "value '0x10' for customers is not a non-negative integer" \
   generate --output o.h5 --customers 0x10
@@ -199,11 +199,16 @@ refused 1 "--feature-weights: 'age:2 income:3' is not name:weight with a decimal
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights "age:2 income:3"
 refused 1 "--feature-weights: 'age:0x10' is not name:weight" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:0x10
+# A name without ':' is quoted as given (it had been shown as 'age:').
+refused 1 "--feature-weights: 'age' is not name:weight" \
+  segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age
+refused 1 "value '0' for n-init is not an integer in 1..1000000" \
+  segment --input in.h5 --output o.h5 --k 2 --n-init 0
 refused 1 "--feature-weights: every feature has weight 0" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:0,income:0
 refused 1 "--log1p names 'income' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --log1p income,income
-refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 0..1099511627776" \
+refused 1 "value '9223372036854775807' for chunk-rows is not an integer in 1..1099511627776" \
   inspect in.h5 --chunk-rows 9223372036854775807
 refused 1 "--k must be in 1..100000, got 99999999999999999999" \
   segment --input in.h5 --output o.h5 --k 99999999999999999999

@@ -228,16 +228,26 @@ for args, code, text in (
 
 # Paths run sets itself, given in a stage's section: not used, a warning each, and no error
 # for a file that does not exist yet (the first run into a fresh directory had failed with
-# 'cannot open --timings').
+# 'cannot open --timings'). Nor when run sets none because the stage that makes the file is
+# off: the config's path had reached the stage after its warning (an ROI table from another
+# run's CLV file, or here, files that do not exist: 'cannot open').
 fixed_keys = path("fixed_keys.ini")
 with open(fixed_keys, "w") as f:
-    f.write(f"[segment]\nk = 3\n[report]\ntimings = {path('fk', 'stage_times.json')}\n"
-            f"segment-results = {path('fk', 'segments.h5')}\n")
+    f.write(f"[segment]\nk = 3\nresume = {path('gone.ckpt')}\n"
+            f"[roi]\nclv-results = {path('gone_clv.h5')}\nchurn-results = {path('gone_churn.h5')}\n"
+            f"[report]\ntimings = {path('fk', 'stage_times.json')}\n"
+            f"segment-results = {path('fk', 'segments.h5')}\nchurn-results = {path('gone_churn.h5')}\n")
 p = run(1, "run", "--config", fixed_keys, "--input", store, "--output-dir", path("fk"),
-        "--stages", "segment,report")
-warned = [l for l in p.stderr.splitlines() if "is not used by the report stage of run" in l]
-check(len(warned) == 2 and os.path.exists(path("fk", "report.html")),
-      f"paths run sets, from the config: two warnings and a report ({warned})")
+        "--stages", "segment,roi,report")
+warned = {stage: [l for l in p.stderr.splitlines() if f"is not used by the {stage} stage of run" in l]
+          for stage in ("segment", "roi", "report")}
+check([len(warned[x]) for x in ("segment", "roi", "report")] == [1, 2, 3]
+      and os.path.exists(path("fk", "report.html")),
+      f"paths run sets, from the config: 1, 2 and 3 warnings and a report ({warned})")
+with h5py.File(path("fk", "roi.h5"), "r") as f:
+    used = {k: f["roi"].attrs.get(k) for k in ("clv_results", "churn_results")}
+check(all(v is None or "gone" not in str(v) for v in used.values()),
+      f"the roi stage used no results file named only in the config ({used})")
 
 # A bad value in a stage's config section is named with its file and line (a stage's own
 # check had named only the option).
