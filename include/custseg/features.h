@@ -18,6 +18,10 @@
 /* Columns that are never candidate features by default: the id, the transaction index and
  * the reserved outcome columns (docs/format.md). */
 int cs_features_is_reserved(const char *name);
+/* The first column of the store (name order) other than `except` whose name says it is a
+ * churn label under another name (`Churn`, `churn`, `Attrition`, `Exited`: exports rarely
+ * call it `churned`), or NULL. For hints in messages. Local. */
+const char *cs_features_label_like(const cs_store_t *store, const char *except);
 
 /* A column that must never be a feature of a model (its label, its split), and why. */
 typedef struct cs_feature_exclude {

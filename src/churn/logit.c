@@ -80,8 +80,10 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   double *raw = NULL;
   memset(data, 0, sizeof *data);
   const cs_column_t *c = cs_store_column(store, label_column);
-  CS_CHECK(c, CS_EDATA, "%s: no label column /customers/%s (churn needs 0/1 labels)",
-           store->path, label_column);
+  const char *like = c ? NULL : cs_features_label_like(store, label_column);
+  CS_CHECK(c, CS_EDATA, "%s: no label column /customers/%s (churn needs 0/1 labels)%s%s%s",
+           store->path, label_column, like ? "; the store has '" : "", like ? like : "",
+           like ? "': name it with --label-column" : "");
   CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA,
            "%s: the label column /customers/%s is %s, which custseg does not read (store it as "
            "integers, or as float32 or float64)", store->path, label_column, c->type_desc);

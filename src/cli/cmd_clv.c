@@ -168,9 +168,22 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (!hold) ro.holdout_end = ro.cal_end; /* no holdout */
   CS_CHECK(!hold || ro.holdout_end > ro.cal_end, CS_EUSAGE,
            "--holdout-end %s must be after the calibration end", hold);
-  char cal_txt[32], hold_txt[32] = "";
+  char cal_txt[32], hold_txt[32] = "", last_txt[32];
   cs_format_day(ro.cal_end, cal_txt, sizeof cal_txt);
   if (hold) cs_format_day(ro.holdout_end, hold_txt, sizeof hold_txt);
+  cs_format_day(last, last_txt, sizeof last_txt);
+  /* Days past the data are read as days without purchases: a shortfall that looks like a
+   * model's error (expected holdout purchases twice the actual ones, CDNOW to 1999). */
+  if (ro.holdout_end > last && hold)
+    cs_log_warn("clv: --holdout-end %s is %lld days after the last purchase in the store (%s): "
+                "the holdout's actual purchases stop there, so they fall short of the expected "
+                "ones (/clv/holdout) for want of data", hold_txt,
+                (long long)(ro.holdout_end - last), last_txt);
+  if (ro.cal_end > last)
+    cs_log_warn("clv: the calibration end %s is %lld days after the last purchase in the store "
+                "(%s): those days count as days without purchases, which lowers every "
+                "customer's P(alive) and expected purchases", cal_txt,
+                (long long)(ro.cal_end - last), last_txt);
   cs_clv_opts_t co = {.unit_days = unit_days,
                       .horizon_months = (int)cs_opt_int(o, "horizon-months"),
                       .month_units = 7.0 * month_weeks / unit_days,

@@ -129,6 +129,7 @@ static int make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
 typedef struct {
   char label[128]; /* the churn label column (the churn stage's --label-column) */
   char split[128]; /* its --holdout-column, "" when none */
+  char like[128];  /* without the label: a column named like one (cs_features_label_like) */
   int has_label, has_txn;
   uint64_t fingerprint;
 } probe_t;
@@ -149,10 +150,13 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
   snprintf(p->split, sizeof p->split, "%s", split ? split : "");
   CS_TRY(cs_store_open(ctx, input, &store));
   p->has_label = cs_store_column(store, p->label) != NULL;
+  const char *like = p->has_label ? NULL : cs_features_label_like(store, p->label);
+  snprintf(p->like, sizeof p->like, "%s", like ? like : "");
   /* A label the config names must exist: a typo would otherwise skip the churn stage. */
   CS_CHECK(p->has_label || !churn_on || !cs_opt_given(&co, "label-column"), CS_EDATA,
-           "%s: no column /customers/%s, the churn label (label-column in config %s)", input,
-           p->label, cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "");
+           "%s: no column /customers/%s, the churn label (label-column in config %s)%s%s%s",
+           input, p->label, cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "",
+           like ? "; the store has '" : "", like ? like : "", like ? "'" : "");
   p->has_txn = store->txn_rows >= 0;
   CS_TRY(cs_par_partition(ctx, store->n, &part));
   char fp[32];
@@ -407,9 +411,10 @@ static int stages(cs_ctx_t *ctx, const cs_opts_t *o, stage_run_t *st, const prob
     CS_TRY(status);
   }
   if (st[ST_CHURN].on && !pr->has_label) {
-    static char why[256];
-    snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)",
-             pr->label);
+    static char why[512];
+    snprintf(why, sizeof why, "the store has no '%s' column (no labelled history to train on)%s%s%s",
+             pr->label, pr->like[0] ? "; if its column '" : "", pr->like,
+             pr->like[0] ? "' is the label, set label-column in the config" : "");
     if (!dry) skip(&st[ST_CHURN], "churn", why);
   } else if (st[ST_CHURN].on) {
     stage_args(&a, o, input, dir, "churn.h5", "churn.json");

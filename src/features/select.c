@@ -15,6 +15,22 @@ int cs_features_is_reserved(const char *name) {
   return 0;
 }
 
+static int label_like(const char *name) {
+  static const char *const words[] = {"churn", "churned", "churn_label", "churn_flag",
+                                      "attrition", "exited"};
+  for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+    if (!strcasecmp(name, words[w])) return 1;
+  return 0;
+}
+
+const char *cs_features_label_like(const cs_store_t *store, const char *except) {
+  for (int i = 0; i < store->n_columns; i++) {
+    const char *name = store->columns[i].name;
+    if ((!except || strcmp(name, except)) && label_like(name)) return name;
+  }
+  return NULL;
+}
+
 static const cs_feature_exclude_t *excluded(const cs_feature_exclude_t *ex, const char *name) {
   for (; ex && ex->column; ex++)
     if (strcmp(ex->column, name) == 0) return ex;
@@ -30,6 +46,11 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
     for (int i = 0; i < store->n_columns; i++) {
       const cs_column_t *c = &store->columns[i];
       if (cs_features_is_reserved(c->name) || excluded(exclude, c->name)) continue;
+      if (cs_log_rank() == 0 && label_like(c->name))
+        cs_log_warn("%s: column '%s' is a feature, and its name says it may be the churn label: "
+                    "segments built on it describe the outcome; if it is the label, name it "
+                    "(--label-column %s; label-column in run's config), or name the features "
+                    "with --features", store->path, c->name, c->name);
       if (c->dtype == CS_DT_NONE) { /* said once, so a column does not vanish unnoticed */
         if (cs_log_rank() == 0)
           cs_log_warn("%s: column '%s' is not a feature: %s is not a numeric type custseg reads "
@@ -47,6 +68,19 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
                "them with --features", CS_MAX_FEATURES, store->path);
       names[n++] = c->name;
     }
+    /* Said, so that a column renamed revenue for the ROI table does not leave the segments
+     * unnoticed. */
+    char kept[512] = "";
+    for (int i = 0; i < store->n_columns; i++) {
+      const char *name = store->columns[i].name;
+      if (cs_features_is_reserved(name) && strcmp(name, "customer_id") &&
+          strcmp(name, "txn_offset") && strlen(kept) + strlen(name) + 3 < sizeof kept)
+        snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", kept[0] ? ", " : "",
+                 name);
+    }
+    if (kept[0] && cs_log_rank() == 0)
+      cs_log_info("features: %s not used by default (reserved for the churn label and the ROI "
+                  "table; --features can name them)", kept);
     CS_CHECK(n > 0, CS_EDATA, "%s: /customers has no numeric column to use as a feature%s",
              store->path, store->txn_rows >= 0 ? " (with /transactions, name the purchase "
              "features: --features rfm_recency,rfm_frequency,rfm_monetary,rfm_age)" : "");

@@ -194,7 +194,7 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
       if (vc[k] != CS_V_INT)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, n, s,
                           vc[k] == CS_V_BIGINT ? "outside the int64 range of customer ids"
-                                               : "not an integer customer id");
+                                               : "not an integer customer id (ids that are text: import with --hash-ids)");
       break;
     case CS_K_AUTO:
     case CS_K_FLOAT:

@@ -275,13 +275,17 @@ int64_t cs__roi_action(const cs_roi_row_t *o, const cs_roi_row_t *t, const cs__r
   const double risk = have->churn_score ? o->churn_score_mean : o->churn_rate_observed;
   const double risk_t = have->churn_score ? t->churn_score_mean : t->churn_rate_observed;
   const int responds = o->uplift_low > 0;
+  /* Not responding needs a measured uplift: without campaign data (no treated column, or no
+   * treated or no control customers) it is unknown, and a segment of low value that is not
+   * likely to leave is no one to drop (it had been 'deprioritize', loyal customers too). */
+  const int unresponsive = o->uplift_low <= 0;
   /* A negative campaign cost is suspect data (cs__roi_cost_note): no advice to grow on it. */
   if (responds && o->campaign_cost >= 0 && o->incremental_revenue_low > o->campaign_cost)
     return CS_ROI_GROW;
   /* No customers, or a value not known: no advice rather than "maintain" by default. */
   if (!(o->customers > 0) || isnan(value) || isnan(value_t)) return CS_ROI_ACTION_NONE;
   if (risk > risk_t && value >= value_t) return CS_ROI_RETAIN;
-  if (value < value_t && (risk > risk_t || !responds)) return CS_ROI_DEPRIORITIZE;
+  if (value < value_t && (risk > risk_t || unresponsive)) return CS_ROI_DEPRIORITIZE;
   return CS_ROI_MAINTAIN;
 }
 

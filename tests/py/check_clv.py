@@ -285,6 +285,23 @@ def part_a():
     # The other options are separate steps: one that custseg rejects must not hide the rest.
     step(fixture_day, store, ids, off, tm, am, split, cal, hold)
     step(fixture_nomerge, store, ids, off, tm, am, split, cal, hold)
+    step(fixture_past_data, store, split)
+
+
+def fixture_past_data(store, split):
+    """A holdout or calibration end past the last purchase is warned of (days without data read
+    as days without purchases: CDNOW's holdout to 1999 expected twice the actual purchases, in
+    silence); the split inside the data gives no such warning."""
+    late = "2099-12-31"
+    for tag, args, want in (("fixture_inside", split, []),
+                            ("fixture_late_holdout", [split[0], split[1], "--holdout-end", late],
+                             ["--holdout-end 2099-12-31 is"]),
+                            ("fixture_late_calibration", ["--calibration-end", late],
+                             ["the calibration end 2099-12-31 is"])):
+        _, summ = custseg_clv(1, store, tag, *args, "--time-unit", "week", *CLV_OPTS)
+        got = [w for w in summ.get("warnings", []) if "after the last purchase in the store" in w]
+        if len(got) != len(want) or any(w not in g for w, g in zip(want, got)):
+            failures.append(f"{tag}: warnings about days past the data {got}, want {want}")
 
 
 def fixture_day(store, ids, off, tm, am, split, cal, hold):

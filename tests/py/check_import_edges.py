@@ -165,6 +165,11 @@ expect_error("int64 overflow, inferred", path("big.h5"),
 expect_error("int64 overflow, id", path("big.h5"),
              ["import", "--customers-csv", write("bigid.csv", "customer_id\n99999999999999999999\n"),
               "--output", path("big.h5")], "is outside the int64 range of customer ids")
+# Text ids (a telco export's '7590-VHVEG'): the error says how to import them.
+expect_error("text id", path("big.h5"),
+             ["import", "--customers-csv", write("textid.csv", "customer_id,a\n7590-VHVEG,1\n"),
+              "--output", path("big.h5")],
+             "'7590-VHVEG' is not an integer customer id (ids that are text: import with --hash-ids)")
 for decl, kind in (("float64", "f"), ("categorical", "i")):
     sch = write("big.schema", f"big = {decl}\n")
     if imported(f"int64 overflow declared {decl}", path("big.h5"),

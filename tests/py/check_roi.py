@@ -174,6 +174,30 @@ for r in plain:
 failures += oracle.compare(plain, oracle.table(oracle.inputs(store), labels, len(sizes)),
                            "without churn and CLV")
 
+# 5c. No campaign data (the store without its treated column): 'not responding to the
+# campaign' is unknown, so a segment of below-average value and risk is maintain, not
+# deprioritize (it had been: a telco's most loyal segment was to be dropped).
+nocamp = path("nocamp.h5")
+shutil.copy(store, nocamp)
+with h5py.File(nocamp, "a") as f:
+    del f["customers/treated"]
+nocamp_seg = path("nocamp_seg.h5")
+run(2, "segment", "--input", nocamp, "--output", nocamp_seg, "--k", "5", "--missing", "drop")
+run(2, "roi", "--input", nocamp, "--segment-results", nocamp_seg, "--output", path("nocamp_roi.h5"))
+nrows = read_table(path("nocamp_roi.h5"))
+nlabels = h5py.File(nocamp_seg, "r")["segments/labels"][...].astype(np.int64)
+failures += oracle.compare(nrows, oracle.table(oracle.inputs(nocamp), nlabels, len(sizes)),
+                           "without campaign data")
+tot = nrows[-1]
+quiet = [r for r in nrows[:len(sizes)] if r["revenue_mean"] < tot["revenue_mean"]
+         and r["churn_rate_observed"] <= tot["churn_rate_observed"]]
+if not quiet:
+    failures.append("without campaign data: no segment of below-average revenue and churn to check")
+for r in quiet:
+    if r["action"] != 2:
+        failures.append(f"without campaign data: segment {r['segment']} (revenue and churn below the "
+                        f"total's) has action {r['action']}, want 2 (maintain)")
+
 # 5b. A store without revenue, costs or conversion (h5py, tests/py/make_store.py: 40
 # customers with churned and a numpy-bool treated column).
 small, small_seg = path("small.h5"), path("small_seg.h5")
@@ -210,8 +234,12 @@ if "same customers but another size or modification time" in roi_stderr("same_st
 st_ = os.stat(small)
 os.utime(small, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
 err = roi_stderr("changed_store.h5")
-if "same customers but another size or modification time" not in err or small_seg not in err or err.count("warning") != 1:
-    failures.append(f"roi after the store changed: want one warning naming {small_seg}: {err!r}")
+# The small store has no money columns: that is said too, once (a table of n/a had been silent).
+money = err.count("has none of the columns revenue, marketing_cost, acquisition_cost and converted")
+if "same customers but another size or modification time" not in err or small_seg not in err or \
+        err.count("warning") != 2 or money != 1:
+    failures.append(f"roi after the store changed: want one warning naming {small_seg}, and one "
+                    f"that the store has no money columns: {err!r}")
 
 # 7. One extreme CLV coarsens the grid for every segment: a warning, once (rank 0), naming
 # the quantity; the ordinary CLV of the runs above gives none.

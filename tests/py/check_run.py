@@ -146,13 +146,18 @@ check(np.all(np.isnan(t["churn_rate_observed"])), "roi: no observed churn withou
 # 2b. The label under another name (`label-column` in the general part of the config): the
 #     churn stage trains on it, neither the segment nor the churn stage takes it as a feature,
 #     and roi reads the observed churn from it; the results are those of run 1.
-renamed = path("renamed.h5")
-with h5py.File(store, "r") as src, h5py.File(renamed, "w") as dst:
-    for name in src:
-        src.copy(name, dst)
-    for a, v in src.attrs.items():
-        dst.attrs[a] = v
-    dst.move("customers/churned", "customers/left")
+def with_label_as(name, out):
+    """A copy of the store whose label column `churned` is called `name`."""
+    with h5py.File(store, "r") as src, h5py.File(out, "w") as dst:
+        for obj in src:
+            src.copy(obj, dst)
+        for a, v in src.attrs.items():
+            dst.attrs[a] = v
+        dst.move("customers/churned", f"customers/{name}")
+    return out
+
+
+renamed = with_label_as("left", path("renamed.h5"))
 relabel = path("relabel.ini")
 with open(relabel, "w") as f:
     f.write("label-column = left\n" + open(config).read())
@@ -173,6 +178,19 @@ with h5py.File(path("r1", "roi.h5"), "r") as a, h5py.File(path("relabel", "roi.h
 check(np.array_equal(ta["churn_rate_observed"], tb["churn_rate_observed"]) and
       np.all(np.isfinite(tb["churn_rate_observed"])), "roi: observed churn from 'left'")
 check("left" in cols or b"left" in cols, f"roi store_columns name 'left' ({cols})")
+
+# 2d. The label as exports name it ('Churn') and no label-column in the config: the skip notice,
+#     the segment stage (which takes it as a feature) and `churn train` alone point at it.
+exported = with_label_as("Churn", path("exported.h5"))
+p = run(1, "run", "--config", config, "--input", exported, "--output-dir", path("exported"),
+        "--stages", "segment,churn")
+check("if its column 'Churn' is the label, set label-column in the config" in p.stderr,
+      "the churn skip notice names the column 'Churn'")
+check("column 'Churn' is a feature, and its name says it may be the churn label" in p.stderr,
+      "the segment stage warns that 'Churn' may be the label")
+p = run(1, "churn", "train", "--input", exported, "--output", path("exported_churn.h5"), expect=2)
+check("the store has 'Churn': name it with --label-column" in p.stderr,
+      f"churn train without the label names 'Churn' ({p.stderr.strip()[-300:]})")
 
 # 2c. A fixed split (`holdout-column` of the churn stage): run passes it to the segment stage
 #     too, so it is a feature of neither; the segments are those of run 1.

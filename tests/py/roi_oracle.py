@@ -157,7 +157,7 @@ def action(o, t, have_clv, have_score):
         return -1
     if risk > risk_t and value >= value_t:
         return 0
-    if value < value_t and (risk > risk_t or not responds):
+    if value < value_t and (risk > risk_t or o["uplift_low"] <= 0):  # NaN: no campaign data
         return 3
     return 2
 
