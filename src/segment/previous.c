@@ -29,11 +29,20 @@ static char *names_list(const cs_features_t *f) {
   return mine;
 }
 
-/* A copy of a list with commas between the names, for messages (NULL when out of memory). */
-static char *shown_list(const char *list) {
+/* A copy of a list with commas between the names, for messages, cut after the last whole
+ * name within `max` bytes and then ending ",... (N in all)": a message has room for two lists
+ * of about that length, and one of hundreds of one-hot names had pushed the other out of it
+ * (NULL when out of memory). */
+static char *shown_list(const char *list, size_t max) {
   char *s = strdup(list);
+  int n = s && *s ? 1 : 0;
   for (char *p = s; p && *p; p++)
-    if (*p == CS_LIST_SEP) *p = ',';
+    if (*p == CS_LIST_SEP) *p = ',', n++;
+  if (s && strlen(s) > max + 24) { /* room for the ending in what it replaces */
+    char *cut = s + max;
+    while (cut > s && *cut != ',') cut--;
+    snprintf(cut, 24, ",... (%d in all)", n);
+  }
   return s;
 }
 
@@ -101,7 +110,7 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
       else
         snprintf(diff, sizeof diff, "%s has more features, from feature %d, '%.*s'",
                  *a ? "it" : "this run", i, *a ? la : lb, *a ? a : b);
-      char *theirs_c = shown_list(names), *mine_c = shown_list(mine);
+      char *theirs_c = shown_list(names, 200), *mine_c = shown_list(mine, 200);
       status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s is for other features than this "
                             "run: %s (it has [%s], this run [%s])", what, diff,
                             theirs_c ? theirs_c : "?", mine_c ? mine_c : "?");

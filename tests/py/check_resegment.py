@@ -352,6 +352,19 @@ if p7.returncode != 2 or f"error: --previous {badids}:/segments/customer_id must
         not in p7.stderr or os.path.exists(path("float_ids_out.h5")):
     fail(f"previous ids stored as floats: exit {p7.returncode}, {p7.stderr[-300:]}")
 
+# Two long feature lists (log1p names): each is cut in the message with its count, so that both
+# show; a message cut in its middle had lost 'this run [' and read as one list.
+numeric = ["discount_usage", "email_open_rate", "frequency", "household_size", "income",
+           "monetary", "recency_days", "support_tickets", "tenure_months", "urban", "web_visits"]
+rlog = path("log_prev.h5")
+su.custseg(1, "segment", "--input", m1, "--output", rlog, "--max-iter", 2, "--quiet",
+           "--log1p", ",".join(["age"] + numeric))
+p8 = su.custseg(1, "segment", "--input", m2, "--output", path("log_out.h5"), "--previous", rlog,
+                "--max-iter", 2, "--log1p", ",".join(numeric), check=False)
+if p8.returncode != 1 or "feature 1 is 'log1p:age' there and 'age' here (it has [log1p:age," \
+        not in p8.stderr or p8.stderr.count(" (17 in all)]") != 2 or ", this run [age," not in p8.stderr:
+    fail(f"two long feature lists: exit {p8.returncode}, {p8.stderr[-800:]}")
+
 # A previous run fitted with another --scale or other feature weights is compared with a
 # warning naming the change (it had been silent while the adjusted Rand index fell).
 p5 = su.custseg(1, "segment", "--input", m2, "--output", path("rescaled_out.h5"), "--previous",
