@@ -218,6 +218,9 @@ run(1, "run", "--config", config, "--input", store, "--output-dir", path("only")
 s = json.load(open(path("only", "run.json")))["stages"]
 check(s["segment"]["status"] == "ran" and all(s[x]["status"] == "off" for x in
       ("churn", "clv", "roi", "report")), f"--stages segment runs only segment ({s})")
+tm = json.load(open(path("only", "run.json")))["timings_seconds"]
+check(list(tm) == ["segment"] and 0 < tm["segment"]["max"] <= s["segment"]["seconds"] + 0.5,
+      f"run.json's timings_seconds: the stage's wall time ({tm}; it had been empty)")
 
 # 4. Bad input.
 for args, code, text in (
