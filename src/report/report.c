@@ -538,7 +538,8 @@ int cs_report_render(const cs_report_t *r, char **html, size_t *len,
     shown[S_CHANGES] = 0,
     cs__section_note(&b, cs_report_section_ids[S_CHANGES], cs__section_titles[S_CHANGES],
                      "Not shown: the segment results were not made with --previous (no "
-                     "/segments/previous; segment --previous LAST_RESULTS writes it).");
+                     "/segments/previous; segment --previous LAST_RESULTS writes it, or "
+                     "previous = in the [segment] section of run's config).");
   section_personas(&b, r, seg);
   section_heatmap(&b, r, seg);
   if (r->k_selection.rows > 0)
@@ -546,12 +547,14 @@ int cs_report_render(const cs_report_t *r, char **html, size_t *len,
   else
     shown[S_KSEL] = 0, cs__section_note(&b, cs_report_section_ids[S_KSEL], cs__section_titles[S_KSEL],
                                         "Not shown: the segment results were fitted with a single "
-                                        "K (no /segments/k_selection; segment --k A..B writes it).");
+                                        "K (no /segments/k_selection; segment --k A..B writes it, "
+                                        "or k = A..B in run's [segment] section).");
   if (r->has_roi)
     cs__section_roi(&b, r, roi);
   else
     shown[S_ROI] = 0, cs__section_note(&b, cs_report_section_ids[S_ROI], cs__section_titles[S_ROI],
-                                       "Not shown: no --roi-results (a custseg roi results file).");
+                                       "Not shown: no ROI results (--roi-results, a custseg roi "
+                                       "results file; in run, the roi stage's).");
   if (r->has_churn_metrics)
     cs__section_churn(&b, r, churn);
   else
@@ -560,13 +563,16 @@ int cs_report_render(const cs_report_t *r, char **html, size_t *len,
                      r->has_churn ? "Not shown: the --churn-results file has no "
                                     "/churn/metrics (a churn score file; churn train writes "
                                     "them)."
-                                  : "Not shown: no --churn-results (a custseg churn train "
-                                    "results file).");
+                                  : "Not shown: no churn results (--churn-results, a custseg "
+                                    "churn train results file; in run, the churn stage's, which "
+                                    "needs the label column).");
   if (r->has_clv)
     cs__section_clv(&b, r, clv);
   else
     shown[S_CLV] = 0, cs__section_note(&b, cs_report_section_ids[S_CLV], cs__section_titles[S_CLV],
-                                       "Not shown: no --clv-results (a custseg clv results file).");
+                                       "Not shown: no CLV results (--clv-results, a custseg clv "
+                                       "results file; in run, the clv stage's, which needs the "
+                                       "purchase histories in /transactions).");
   cs__page_end(&b, r->version);
   if (b.oom) {
     free(b.p);
