@@ -67,10 +67,11 @@ static void word_for(const char *name, double z, char *buf, size_t len) {
  * larger |zdiff| moves ahead, so ties keep the lower column first; -1 padding), and the label
  * of their words, a word already in it left out. */
 static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff, int p,
-                        int want, int32_t *top, char *label, size_t len) {
+                        const unsigned char *echo, int want, int32_t *top, char *label,
+                        size_t len) {
   for (int t = 0; t < want; t++) top[t] = -1;
   for (int j = 0; j < p; j++) {
-    if (!isfinite(zdiff[j])) continue;
+    if (!isfinite(zdiff[j]) || (echo && echo[j])) continue;
     double a = fabs(zdiff[j]);
     int t = want;
     while (t > 0 && (top[t - 1] < 0 || a > fabs(zdiff[top[t - 1]]))) t--;
@@ -99,15 +100,40 @@ static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *
 
 void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
                               int p, int32_t *top, char *label, size_t len) {
-  label_words(names, zdiff, p, CS_PERSONA_TOP, top, label, len);
+  label_words(names, zdiff, p, NULL, CS_PERSONA_TOP, top, label, len);
+}
+
+/* echo[j] = 1 for a column that repeats an earlier one in every segment: zdiff equal, or
+ * equal with the sign turned (to 1e-9 of the larger), and not 0 everywhere. One-hot levels
+ * of different columns that hold the same customers (a telco's InternetService=No and
+ * OnlineBackup=No internet service), the two levels of a yes/no column, a column stored
+ * twice: one fact, which had taken two or three of a label's words. */
+static void find_echoes(const double *zdiff, int k, int p, unsigned char *echo) {
+  for (int j = 0; j < p; j++) {
+    echo[j] = 0;
+    for (int e = 0; e < j && !echo[j]; e++) {
+      if (echo[e]) continue;
+      for (int s = -1; s <= 1 && !echo[j]; s += 2) {
+        int alike = 1, nonzero = 0;
+        for (int q = 0; q < k && alike; q++) {
+          double a = zdiff[(int64_t)q * p + j], b = s * zdiff[(int64_t)q * p + e];
+          alike = isfinite(a) && isfinite(b) && fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+          nonzero |= a != 0;
+        }
+        echo[j] = (unsigned char)(alike && nonzero);
+      }
+    }
+  }
 }
 
 void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
                                int k, int p, int32_t *top, char (*labels)[CS_PERSONA_LABEL_MAX]) {
   int32_t more[PERSONA_WORDS_MAX];
+  unsigned char *echo = k > 1 ? calloc((size_t)p + 1, 1) : NULL; /* none: no column left out */
+  if (echo) find_echoes(zdiff, k, p, echo);
   for (int q = 0; q < k; q++)
-    cs_segment_persona_label(names, zdiff + (int64_t)q * p, p, top + (int64_t)q * CS_PERSONA_TOP,
-                             labels[q], CS_PERSONA_LABEL_MAX);
+    label_words(names, zdiff + (int64_t)q * p, p, echo, CS_PERSONA_TOP,
+                top + (int64_t)q * CS_PERSONA_TOP, labels[q], CS_PERSONA_LABEL_MAX);
   /* Segments sharing a label: the fewest further words (up to PERSONA_WORDS_MAX) that tell
    * them all apart; where none do, the segment's id in parentheses. */
   for (int q = 0; q < k; q++) {
@@ -122,16 +148,17 @@ void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const d
       for (int a = q; a < k && found; a++) {
         if (strcmp(labels[a], same)) continue;
         char la[CS_PERSONA_LABEL_MAX], lb[CS_PERSONA_LABEL_MAX];
-        label_words(names, zdiff + (int64_t)a * p, p, want, more, la, sizeof la);
+        label_words(names, zdiff + (int64_t)a * p, p, echo, want, more, la, sizeof la);
         for (int b = a + 1; b < k && found; b++) {
           if (strcmp(labels[b], same)) continue;
-          label_words(names, zdiff + (int64_t)b * p, p, want, more, lb, sizeof lb);
+          label_words(names, zdiff + (int64_t)b * p, p, echo, want, more, lb, sizeof lb);
           found = strcmp(la, lb) != 0;
         }
       }
       for (int a = q; a < k && found; a++)
         if (!strcmp(labels[a], same))
-          label_words(names, zdiff + (int64_t)a * p, p, want, more, labels[a], CS_PERSONA_LABEL_MAX);
+          label_words(names, zdiff + (int64_t)a * p, p, echo, want, more, labels[a],
+                      CS_PERSONA_LABEL_MAX);
     }
     for (int a = q; a < k && !found; a++)
       if (!strcmp(labels[a], same)) {
@@ -146,6 +173,7 @@ void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const d
         size_t used = strlen(labels[r]);
         snprintf(labels[r] + used, CS_PERSONA_LABEL_MAX - used, " (segment %d)", r);
       }
+  free(echo);
 }
 
 /* ---- the statistics (collective) ------------------------------------------------------------ */

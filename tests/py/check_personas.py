@@ -111,9 +111,31 @@ def raw_columns(columns):
     return cols
 
 
-def rule(names, z):
+def echoes(zk):
+    """Columns that repeat an earlier, kept one in every segment (zdiff equal, or equal with the
+    sign turned, to 1e-9 of the larger; not 0 everywhere); none at one segment."""
+    k, p = zk.shape
+    out = set()
+    if k < 2:
+        return out
+    for j in range(p):
+        for e in range(j):
+            if e in out:
+                continue
+            for s in (-1, 1):
+                a, b = zk[:, j], s * zk[:, e]
+                if np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.any(a != 0) and \
+                        np.all(np.abs(a - b) <= 1e-9 * np.maximum(np.abs(a), np.abs(b))):
+                    out.add(j)
+            if j in out:
+                break
+    return out
+
+
+def rule(names, z, skip=()):
     """The top three and the label of one segment (docs/segments.md, Personas)."""
-    order = sorted((j for j in range(len(z)) if np.isfinite(z[j])), key=lambda j: (-abs(z[j]), j))
+    order = sorted((j for j in range(len(z)) if np.isfinite(z[j]) and j not in skip),
+                   key=lambda j: (-abs(z[j]), j))
     top = order[:3]
     words = []
     for j in top:
@@ -167,13 +189,14 @@ def check(name, what):
                 fail(f"{what}: segment {q} median of {c}: custseg {got!r}, numpy {med!r}")
             zo[q, j] = (m - pm) / sd if sd > 0 else 0.0
             close(p["zdiff"][q, j], zo[q, j], 1e-9, f"{what}: segment {q} zdiff of {c}")
+    echo = echoes(p["zdiff"])
     for q in range(k):
-        top, label = rule(cols, p["zdiff"][q])
+        top, label = rule(cols, p["zdiff"][q], echo)
         if list(p["top"][q]) != top:
             fail(f"{what}: segment {q}: top {list(p['top'][q])}, rule {top}")
         if p["labels"][q] != label:
             fail(f"{what}: segment {q}: label {p['labels'][q]!r}, rule {label!r}")
-        otop, _ = rule(cols, zo[q])
+        otop, _ = rule(cols, zo[q], echoes(zo))
         a = sorted(np.abs(zo[q][np.isfinite(zo[q])]), reverse=True)
         near = any(abs(a[i] - a[i + 1]) < 1e-9 for i in range(min(3, len(a) - 1)))
         if otop != top and not near:

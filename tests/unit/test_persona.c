@@ -158,6 +158,31 @@ static void labels_unique(void **state) {
   assert_string_not_equal(labels[0], labels[1]);
 }
 
+/* One fact in several columns (levels of different columns holding the same customers, the two
+ * levels of a yes/no column): one word for it, and the next column instead of its echoes. */
+static void labels_skip_echoes(void **state) {
+  (void)state;
+  name_t names[5] = {"DeviceProtection=No internet service", "income", "InternetService=No",
+                     "Partner=No", "Partner=Yes"};
+  int32_t top[3 * CS_PERSONA_TOP];
+  char labels[3][CS_PERSONA_LABEL_MAX];
+  double z[3 * 5] = {2.0, 0.5, 2.0, 0.4, -0.4,    /* 0 */
+                     -1.0, 0.3, -1.0, -0.2, 0.2,  /* 1 */
+                     -0.5, -0.9, -0.5, 0.1, -0.1}; /* 2 */
+  cs_segment_persona_labels(names, z, 3, 5, top, labels);
+  assert_string_equal(labels[0], "high DeviceProtection=No internet service" MID "high income" MID
+                                 "high Partner=No");
+  assert_int_equal(top[0], 0);
+  assert_int_equal(top[1], 1);
+  assert_int_equal(top[2], 3);
+  assert_string_equal(labels[2], "low income" MID "low DeviceProtection=No internet service" MID
+                                 "high Partner=No");
+  /* At one segment every zdiff is 0: nothing is an echo, each column is 'typical'. */
+  double z1[5] = {0, 0, 0, 0, 0};
+  cs_segment_persona_labels(names, z1, 1, 5, top, labels);
+  assert_int_equal(top[2], 2);
+}
+
 static void order_stats_match_sort(void **state) {
   (void)state;
   cs_ctx_t *ctx = cs_test_ctx;
@@ -281,6 +306,7 @@ static void order_stats_many_ranks(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(label_rule),
     cmocka_unit_test(labels_unique),
+    cmocka_unit_test(labels_skip_echoes),
     cmocka_unit_test(order_stats_match_sort),
     cmocka_unit_test(order_stats_all_equal),
     cmocka_unit_test(order_stats_many_ranks),
