@@ -281,17 +281,20 @@ void cs_segment_personas_free(cs_personas_t *ps);
  * docs/segments.md, Personas): top[0..CS_PERSONA_TOP) gets the columns of largest |zdiff|
  * (finite values only; ties to the lower column; -1 when fewer columns qualify), label the
  * words for them joined by " · " ("high NAME" when zdiff > 0, "low NAME" when < 0, "typical
- * NAME" when 0, or a word of the vocabulary for a well-known column, e.g. recency_days low:
- * "recent"); "no distinguishing column" when none qualifies. Local, pure. */
-void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
-                              int p, int32_t *top, char *label, size_t len);
+ * NAME" when 0; "more NAME" / "fewer NAME" for a categorical level, level[j] >= 0; or a word
+ * of the vocabulary for a well-known column, e.g. recency_days low: "recent"); "no
+ * distinguishing column" when none qualifies. level may be NULL (no levels). Local, pure. */
+void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,
+                              const double *zdiff, int p, int32_t *top, char *label,
+                              size_t len);
 /* The labels of all k segments (zdiff and top k x p and k x CS_PERSONA_TOP, row-major): each
  * by cs_segment_persona_label; segments that would share a label get the fewest further
  * columns' words (from up to 6 columns, whole words within 488 bytes) that tell every one of
  * them apart, and where no
  * number does, " (segment Q)" after the label. Local, pure. */
-void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
-                               int k, int p, int32_t *top, char (*labels)[CS_PERSONA_LABEL_MAX]);
+void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,
+                               const double *zdiff, int k, int p, int32_t *top,
+                               char (*labels)[CS_PERSONA_LABEL_MAX]);
 /* Write /segments/personas: datasets mean, median, zdiff (float64 k x p), count (int64
  * k x p), population_mean, population_sd (float64 p), top (int32 k x CS_PERSONA_TOP) and
  * the group's attributes columns (p strings) and labels (k strings). Collective. */

@@ -53,7 +53,11 @@ static const struct {
     {"tenure_months", "long tenure", "short tenure"},
 };
 
-static void word_for(const char *name, double z, char *buf, size_t len) {
+static void word_for(const char *name, int is_level, double z, char *buf, size_t len) {
+  if (is_level) { /* a share of customers: more or fewer of them than in the population */
+    snprintf(buf, len, "%s %s", z > 0 ? "more" : z < 0 ? "fewer" : "typical", name);
+    return;
+  }
   if (z != 0)
     for (size_t v = 0; v < sizeof vocabulary / sizeof *vocabulary; v++)
       if (!strcmp(name, vocabulary[v].name)) {
@@ -65,10 +69,11 @@ static void word_for(const char *name, double z, char *buf, size_t len) {
 
 /* Up to `want` columns by |zdiff| into top[0..want) (finite values only; only a strictly
  * larger |zdiff| moves ahead, so ties keep the lower column first; -1 padding), and the label
- * of their words, a word already in it left out. */
-static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff, int p,
-                        const unsigned char *echo, int want, int32_t *top, char *label,
-                        size_t len) {
+ * of their words, a word already in it left out. level[j] >= 0 marks a categorical level
+ * (NULL: none). */
+static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,
+                        const double *zdiff, int p, const unsigned char *echo, int want,
+                        int32_t *top, char *label, size_t len) {
   for (int t = 0; t < want; t++) top[t] = -1;
   for (int j = 0; j < p; j++) {
     if (!isfinite(zdiff[j]) || (echo && echo[j])) continue;
@@ -84,7 +89,8 @@ static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *
   int n = 0;
   label[0] = '\0';
   for (int t = 0; t < want && top[t] >= 0; t++) {
-    word_for(names[top[t]], zdiff[top[t]], words[n], sizeof words[n]);
+    word_for(names[top[t]], level && level[top[t]] >= 0, zdiff[top[t]], words[n],
+             sizeof words[n]);
     int again = 0; /* frequency and rfm_frequency both high: "frequent" once */
     for (int u = 0; u < n; u++) again |= !strcmp(words[u], words[n]);
     if (again) continue;
@@ -98,9 +104,10 @@ static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const double *
   if (top[0] < 0) snprintf(label, len, "no distinguishing column");
 }
 
-void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
-                              int p, int32_t *top, char *label, size_t len) {
-  label_words(names, zdiff, p, NULL, CS_PERSONA_TOP, top, label, len);
+void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,
+                              const double *zdiff, int p, int32_t *top, char *label,
+                              size_t len) {
+  label_words(names, level, zdiff, p, NULL, CS_PERSONA_TOP, top, label, len);
 }
 
 /* echo[j] = 1 for a column that repeats an earlier one in every segment: zdiff equal, or
@@ -126,13 +133,14 @@ static void find_echoes(const double *zdiff, int k, int p, unsigned char *echo) 
   }
 }
 
-void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const double *zdiff,
-                               int k, int p, int32_t *top, char (*labels)[CS_PERSONA_LABEL_MAX]) {
+void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,
+                               const double *zdiff, int k, int p, int32_t *top,
+                               char (*labels)[CS_PERSONA_LABEL_MAX]) {
   int32_t more[PERSONA_WORDS_MAX];
   unsigned char *echo = k > 1 ? calloc((size_t)p + 1, 1) : NULL; /* none: no column left out */
   if (echo) find_echoes(zdiff, k, p, echo);
   for (int q = 0; q < k; q++)
-    label_words(names, zdiff + (int64_t)q * p, p, echo, CS_PERSONA_TOP,
+    label_words(names, level, zdiff + (int64_t)q * p, p, echo, CS_PERSONA_TOP,
                 top + (int64_t)q * CS_PERSONA_TOP, labels[q], CS_PERSONA_LABEL_MAX);
   /* Segments sharing a label: the fewest further words (up to PERSONA_WORDS_MAX) that tell
    * them all apart; where none do, the segment's id in parentheses. */
@@ -148,16 +156,16 @@ void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const d
       for (int a = q; a < k && found; a++) {
         if (strcmp(labels[a], same)) continue;
         char la[CS_PERSONA_LABEL_MAX], lb[CS_PERSONA_LABEL_MAX];
-        label_words(names, zdiff + (int64_t)a * p, p, echo, want, more, la, sizeof la);
+        label_words(names, level, zdiff + (int64_t)a * p, p, echo, want, more, la, sizeof la);
         for (int b = a + 1; b < k && found; b++) {
           if (strcmp(labels[b], same)) continue;
-          label_words(names, zdiff + (int64_t)b * p, p, echo, want, more, lb, sizeof lb);
+          label_words(names, level, zdiff + (int64_t)b * p, p, echo, want, more, lb, sizeof lb);
           found = strcmp(la, lb) != 0;
         }
       }
       for (int a = q; a < k && found; a++)
         if (!strcmp(labels[a], same))
-          label_words(names, zdiff + (int64_t)a * p, p, echo, want, more, labels[a],
+          label_words(names, level, zdiff + (int64_t)a * p, p, echo, want, more, labels[a],
                       CS_PERSONA_LABEL_MAX);
     }
     for (int a = q; a < k && !found; a++)
@@ -370,8 +378,8 @@ int cs_segment_personas(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     ps->zdiff[e] = sd > 0 ? (ps->mean[e] - ps->population_mean[j]) / sd
                    : isnan(ps->mean[e]) || isnan(sd) ? NAN : 0.0;
   }
-  cs_segment_persona_labels((const char(*)[CS_FEATURE_NAME_MAX])ps->names, ps->zdiff, k, p,
-                            ps->top, ps->labels);
+  cs_segment_persona_labels((const char(*)[CS_FEATURE_NAME_MAX])ps->names, ps->level,
+                            ps->zdiff, k, p, ps->top, ps->labels);
 fail:
   free(x);
   free(lab);

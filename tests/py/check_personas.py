@@ -17,7 +17,8 @@ and monetary through log1p, so the raw units are not the features' units):
    (whole days, same-day purchases merged, up to the last purchase day); their values may
    differ from custseg's in the last bit, so their medians are compared to 1e-12;
 3. the top three columns and the label follow the rule (largest |zdiff|, ties to the lower
-   column, "high"/"low"/"typical" or the vocabulary, joined by " · ") on custseg's zdiff, and
+   column, "high"/"low"/"typical", "more"/"fewer" for a categorical level, or the vocabulary,
+   joined by " · ") on custseg's zdiff, and
    the oracle's zdiff picks the same columns unless two are within 1e-9;
 4. the CSV holds the same numbers as /segments/personas to the last bit, the sizes and the
    labels; the summary's `personas` the labels and top columns;
@@ -132,15 +133,18 @@ def echoes(zk):
     return out
 
 
-def rule(names, z, skip=()):
-    """The top three and the label of one segment (docs/segments.md, Personas)."""
+def rule(names, z, skip=(), levels=()):
+    """The top three and the label of one segment (docs/segments.md, Personas); levels: the
+    indices of categorical levels ("more"/"fewer" NAME)."""
     order = sorted((j for j in range(len(z)) if np.isfinite(z[j]) and j not in skip),
                    key=lambda j: (-abs(z[j]), j))
     top = order[:3]
     words = []
     for j in top:
         v = VOCABULARY.get(names[j])
-        if z[j] != 0 and v:
+        if j in levels:
+            words.append(("more " if z[j] > 0 else "fewer " if z[j] < 0 else "typical ") + names[j])
+        elif z[j] != 0 and v:
             words.append(v[0] if z[j] > 0 else v[1])
         else:
             words.append(("high " if z[j] > 0 else "low " if z[j] < 0 else "typical ") + names[j])
@@ -166,6 +170,7 @@ def check(name, what):
              f"{len(cols)} columns, {len(p['labels'])} labels")
         return p
     zo = np.zeros((k, ncol))
+    levels = {j for j, c in enumerate(cols) if "=" in c and c not in raw_store_names}
     for j, c in enumerate(cols):
         x, cat = raw[c], "=" in c and c not in raw_store_names
         rel_med = 1e-12 if c.startswith("rfm_") else 0.0
@@ -191,7 +196,7 @@ def check(name, what):
             close(p["zdiff"][q, j], zo[q, j], 1e-9, f"{what}: segment {q} zdiff of {c}")
     echo = echoes(p["zdiff"])
     for q in range(k):
-        top, label = rule(cols, p["zdiff"][q], echo)
+        top, label = rule(cols, p["zdiff"][q], echo, levels)
         if list(p["top"][q]) != top:
             fail(f"{what}: segment {q}: top {list(p['top'][q])}, rule {top}")
         if p["labels"][q] != label:

@@ -2,7 +2,8 @@
  * statistics behind their medians.
  * - The label rule (src/segment/persona.c): top three columns by |zdiff| with ties to the
  *   lower column, non-finite values skipped, -1 padding, the words ("high", "low", "typical",
- *   the vocabulary of well-known columns) joined by " · "; segments that would share a label
+ *   "more"/"fewer" for a categorical level, the vocabulary of well-known columns) joined by
+ *   " · "; segments that would share a label
  *   told apart by further words, or by their ids where no words do.
  * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
  *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
@@ -24,8 +25,11 @@
 
 typedef char name_t[CS_FEATURE_NAME_MAX];
 
+/* Column 4 of the tests' names ("region=north") is a categorical level. */
+static const int32_t levels[6] = {-1, -1, -1, -1, 0, -1};
+
 static void label_of(const name_t *names, const double *z, int p, int32_t *top, char *label) {
-  cs_segment_persona_label(names, z, p, top, label, CS_PERSONA_LABEL_MAX);
+  cs_segment_persona_label(names, levels, z, p, top, label, CS_PERSONA_LABEL_MAX);
 }
 
 static void label_rule(void **state) {
@@ -53,12 +57,16 @@ static void label_rule(void **state) {
   label_of(twins, zt, 3, top, label);
   assert_int_equal(top[1], 1);
   assert_string_equal(label, "frequent" MID "low income");
-  /* Ties: the lower column first; a categorical level reads as its column name. */
+  /* Ties: the lower column first; a categorical level is a share of customers, "more" or
+   * "fewer" of them than in the population. */
   double z3[6] = {0.5, -0.5, 0.5, 0.1, 0.7, -0.5};
   label_of(names, z3, 6, top, label);
   assert_int_equal(top[0], 4);
   assert_int_equal(top[1], 0);
   assert_int_equal(top[2], 1);
+  assert_string_equal(label, "more region=north" MID "high monetary" MID "recent");
+  /* Without level marks the same name is a plain column. */
+  cs_segment_persona_label(names, NULL, z3, 6, top, label, CS_PERSONA_LABEL_MAX);
   assert_string_equal(label, "high region=north" MID "high monetary" MID "recent");
   /* Non-finite values never count; exactly 0 is "typical". */
   double z4[6] = {NAN, 0.0, INFINITY, NAN, -0.25, NAN};
@@ -66,7 +74,7 @@ static void label_rule(void **state) {
   assert_int_equal(top[0], 4);
   assert_int_equal(top[1], 1);
   assert_int_equal(top[2], -1);
-  assert_string_equal(label, "low region=north" MID "typical recency_days");
+  assert_string_equal(label, "fewer region=north" MID "typical recency_days");
   /* Fewer columns than three, and none at all. */
   double z5[1] = {-0.7};
   label_of(names + 5, z5, 1, top, label);
@@ -126,16 +134,16 @@ static void labels_unique(void **state) {
                      -1.0, 1.0, 0.5, 0.0, 0.0, 0.0,  /* 1 */
                      2.5, -1.0, -0.9, -0.4, 0.0, 0.1, /* 2 */
                      0.0, 0.0, 0.0, 0.0, 2.0, 0.0};  /* 3 */
-  cs_segment_persona_labels(names, z, 4, 6, top, labels);
+  cs_segment_persona_labels(names, levels, z, 4, 6, top, labels);
   assert_string_equal(labels[0], "high monetary" MID "recent" MID "low support" MID "high age");
   assert_string_equal(labels[1], "low monetary" MID "lapsed" MID "high support");
   assert_string_equal(labels[2], "high monetary" MID "recent" MID "low support" MID "low age");
   assert_int_equal(top[2 * CS_PERSONA_TOP + 0], 0); /* top stays the three columns */
   assert_int_equal(top[2 * CS_PERSONA_TOP + 2], 2);
-  assert_string_equal(labels[3], "high region=north" MID "typical monetary" MID "typical recency_days");
+  assert_string_equal(labels[3], "more region=north" MID "typical monetary" MID "typical recency_days");
   /* Three alike in the direction of every column: no word tells them apart. */
   double same[3 * 2] = {1.0, -0.5, 2.0, -1.0, 0.5, -0.1};
-  cs_segment_persona_labels(names, same, 3, 2, top, labels);
+  cs_segment_persona_labels(names, levels, same, 3, 2, top, labels);
   assert_string_equal(labels[0], "high monetary" MID "recent (segment 0)");
   assert_string_equal(labels[1], "high monetary" MID "recent (segment 1)");
   assert_string_equal(labels[2], "high monetary" MID "recent (segment 2)");
@@ -148,7 +156,7 @@ static void labels_unique(void **state) {
     for (int e = 0; e < 59; e++) o += snprintf(longn[c] + o, sizeof longn[c] - (size_t)o, "\xc3\xa9");
   }
   double zl[2 * 6] = {3, 2, 1, 0.5, 0.4, 0.3, 3, 2, 1, 0.5, 0.4, -0.3};
-  cs_segment_persona_labels(longn, zl, 2, 6, top, labels);
+  cs_segment_persona_labels(longn, NULL, zl, 2, 6, top, labels);
   for (int q = 0; q < 2; q++) {
     size_t len = strlen(labels[q]);
     assert_true(len < CS_PERSONA_LABEL_MAX - 1);
@@ -164,22 +172,23 @@ static void labels_skip_echoes(void **state) {
   (void)state;
   name_t names[5] = {"DeviceProtection=No internet service", "income", "InternetService=No",
                      "Partner=No", "Partner=Yes"};
+  const int32_t lv[5] = {1, -1, 2, 0, 1};
   int32_t top[3 * CS_PERSONA_TOP];
   char labels[3][CS_PERSONA_LABEL_MAX];
   double z[3 * 5] = {2.0, 0.5, 2.0, 0.4, -0.4,    /* 0 */
                      -1.0, 0.3, -1.0, -0.2, 0.2,  /* 1 */
                      -0.5, -0.9, -0.5, 0.1, -0.1}; /* 2 */
-  cs_segment_persona_labels(names, z, 3, 5, top, labels);
-  assert_string_equal(labels[0], "high DeviceProtection=No internet service" MID "high income" MID
-                                 "high Partner=No");
+  cs_segment_persona_labels(names, lv, z, 3, 5, top, labels);
+  assert_string_equal(labels[0], "more DeviceProtection=No internet service" MID "high income" MID
+                                 "more Partner=No");
   assert_int_equal(top[0], 0);
   assert_int_equal(top[1], 1);
   assert_int_equal(top[2], 3);
-  assert_string_equal(labels[2], "low income" MID "low DeviceProtection=No internet service" MID
-                                 "high Partner=No");
+  assert_string_equal(labels[2], "low income" MID "fewer DeviceProtection=No internet service" MID
+                                 "more Partner=No");
   /* At one segment every zdiff is 0: nothing is an echo, each column is 'typical'. */
   double z1[5] = {0, 0, 0, 0, 0};
-  cs_segment_persona_labels(names, z1, 1, 5, top, labels);
+  cs_segment_persona_labels(names, lv, z1, 1, 5, top, labels);
   assert_int_equal(top[2], 2);
 }
 
