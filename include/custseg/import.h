@@ -113,6 +113,8 @@ typedef struct cs_import_opts {
   const char *schema;           /* declared column types (NULL: all inferred) */
   const char *id_column;        /* customers file's id column (NULL: the schema's, else
                                    customer_id) */
+  const char *rename;           /* "OLD=NEW,..." customers columns stored under other names,
+                                   or NULL */
   cs_csv_dialect_t delim;       /* customers file */
   const char *na_values;        /* comma-separated tokens that also mean missing, or NULL */
   int64_t infer_rows;           /* a column's type comes from its first infer_rows values */

@@ -26,6 +26,7 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
   io->transactions_csv = cs_opt_str(o, "transactions-csv");
   io->schema = cs_opt_str(o, "schema");
   io->id_column = cs_opt_str(o, "id-column");
+  io->rename = cs_opt_str(o, "rename");
   io->na_values = cs_opt_str(o, "na-values");
   io->infer_rows = cs_opt_int(o, "infer-rows");
   io->max_categories = cs_opt_int(o, "max-categories");
@@ -44,6 +45,8 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
            "import needs --customers-csv FILE, --transactions-csv FILE, or both");
   CS_CHECK(!io->schema || io->customers_csv, CS_EUSAGE,
            "--schema describes the columns of --customers-csv, which is not given");
+  CS_CHECK(!io->rename || io->customers_csv, CS_EUSAGE,
+           "--rename names columns of --customers-csv, which is not given");
   static const char *const delims[] = {"delimiter", "txn-delimiter"};
   cs_csv_dialect_t *d[] = {&io->delim, &io->txn_delim};
   for (int i = 0; i < 2; i++)

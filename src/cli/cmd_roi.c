@@ -300,8 +300,8 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
     cs_log_warn("roi: %s has none of the columns revenue, marketing_cost, acquisition_cost and "
                 "converted, so every money, conversion and ROI figure of the table is NaN (n/a): "
                 "roi reads them by these names (docs/roi.md), so give a column of yours one of "
-                "them (in the CSV header before import; a column so named is no default "
-                "feature)", st.store->path);
+                "them (custseg import --rename MonthlyCharges=revenue, say; a column so named "
+                "is no default feature)", st.store->path);
   if (r.campaign_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.campaign_note);
   if (r.cost_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.cost_note);
   if (r.value_note[0] && ctx->rank == 0) cs_log_warn("roi: %s", r.value_note);

@@ -165,6 +165,9 @@ const cs_optdef_t cs_optdefs[] = {
     {"id-column", CS_OPT_STR, NULL, "import",
      "customer id column of --customers-csv, stored as customer_id (default: the schema's id "
      "column, else customer_id)"},
+    {"rename", CS_OPT_STR, NULL, "import",
+     "OLD=NEW,...: store columns of --customers-csv under other names (e.g. "
+     "MonthlyCharges=revenue,Churn=churned for the ROI table and the churn label)"},
     {"delimiter", CS_OPT_STR, ",", "import",
      "field delimiter of --customers-csv: one character, comma, tab, semicolon, pipe or "
      "whitespace (runs of spaces and tabs)"},

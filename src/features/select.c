@@ -49,8 +49,9 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
       if (cs_log_rank() == 0 && label_like(c->name))
         cs_log_warn("%s: column '%s' is a feature, and its name says it may be the churn label: "
                     "segments built on it describe the outcome; if it is the label, name it "
-                    "(--label-column %s; label-column in run's config), or name the features "
-                    "with --features", store->path, c->name, c->name);
+                    "(--label-column %s; label-column in run's config; or import it with --rename "
+                    "%s=churned), or name the features with --features", store->path, c->name,
+                    c->name, c->name);
       if (c->dtype == CS_DT_NONE) { /* said once, so a column does not vanish unnoticed */
         if (cs_log_rank() == 0)
           cs_log_warn("%s: column '%s' is not a feature: %s is not a numeric type custseg reads "

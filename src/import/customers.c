@@ -79,6 +79,57 @@ static int check_name(const cs__imp_t *imp, int j, const char *name) {
   return CS_OK;
 }
 
+/* --rename OLD=NEW[,OLD=NEW...]: CSV column OLD is stored as NEW (a store's reserved names,
+ * revenue or churned, for an export's MonthlyCharges or Churn). The errors name the option,
+ * the pair and the file; messages about the data keep naming the CSV's column. */
+static int apply_renames(cs__imp_t *imp, const cs_csv_record_t *h) {
+  int status = CS_OK;
+  const char *f = file_of(imp), *list = imp->o->rename;
+  char *copy = strdup(list ? list : "");
+  CS_CHECK(copy, CS_ENOMEM, "out of memory");
+  char *save = NULL;
+  for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+    char *to = strchr(pair, '=');
+    CS_CHECK(to && to != pair && to[1], CS_EUSAGE,
+             "--rename: '%s' is not OLD=NEW (a column of %s and its name in the store)", pair, f);
+    *to++ = '\0';
+    CS_CHECK(!strchr(to, '=') && strlen(to) < CS_NAME_MAX && !strchr(to, '/') && strcmp(to, "."),
+             CS_EUSAGE, "--rename: '%s' cannot be a column name in the store (at most %d bytes, "
+             "no '=' or '/', not '.')", to, CS_NAME_MAX - 1);
+    CS_CHECK(strcmp(to, "customer_id") && strcmp(to, "txn_offset"), CS_EUSAGE,
+             "--rename %s=%s: '%s' is written by the import itself", pair, to, to);
+    int field = -1, col = -1;
+    for (int j = 0; j < h->n && field < 0; j++)
+      if (*h->field[j] && !strcmp(h->field[j], pair)) field = j;
+    if (field < 0) {
+      char names[512], hint[160];
+      cs__header_list(h->field, h->n, names, sizeof names, hint, sizeof hint, "--delimiter");
+      CS_FAIL(CS_EUSAGE, "--rename %s=%s: %s has no column '%s' (the columns are: %s%s)", pair,
+              to, f, pair, names, hint);
+    }
+    for (int i = 0; i < imp->ncols; i++)
+      if (imp->cols[i].field == field) col = i;
+    CS_CHECK(col != 0, CS_EUSAGE,
+             "--rename %s=%s: '%s' is the customer id column, which is stored as customer_id",
+             pair, to, pair);
+    CS_CHECK(col > 0, CS_EUSAGE, "--rename %s=%s: column '%s' is marked 'skip' in --schema",
+             pair, to, pair);
+    cs__col_t *c = &imp->cols[col];
+    CS_CHECK(!c->renamed, CS_EUSAGE, "--rename: column '%s' is renamed twice", pair);
+    snprintf(c->name, sizeof c->name, "%s", to);
+    c->renamed = 1;
+    if (imp->cust_pass == 1) cs_log_info("%s: column '%s' is stored as '%s' (--rename)", f, pair, to);
+  }
+  for (int a = 1; a < imp->ncols; a++)
+    for (int b = 1; b < a; b++)
+      CS_CHECK(strcmp(imp->cols[a].name, imp->cols[b].name), CS_EUSAGE,
+               "--rename: columns '%s' and '%s' of %s would both be stored as '%s'",
+               imp->cols[b].csv_name, imp->cols[a].csv_name, f, imp->cols[a].name);
+fail:
+  free(copy);
+  return status;
+}
+
 static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
   int status = CS_OK;
   const cs_import_opts_t *o = imp->o;
@@ -158,6 +209,7 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
         }
       }
     }
+  CS_TRY(apply_renames(imp, h));
   for (int i = 0; i < sch->n; i++)
     CS_CHECK(sch->e[i].used, CS_ECONFIG, "schema %s line %d: column '%s' is not in %s",
              o->schema, sch->e[i].line, sch->e[i].name, f);

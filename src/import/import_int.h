@@ -91,6 +91,7 @@ static inline const char *cs__dict_str(const cs_dict_t *d, int i) { return d->ar
 typedef struct cs__col {
   char name[CS_NAME_MAX]; /* name in the store */
   char csv_name[CS_NAME_MAX]; /* name in the CSV header (differs for the id column) */
+  int renamed;            /* name comes from --rename */
   int field;              /* field of the CSV record */
   cs_kind_t kind;         /* now (inference may still change it), final after pass 1 */
   int declared;           /* type from the schema */

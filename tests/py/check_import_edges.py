@@ -30,7 +30,11 @@ failed before its fix):
 10. transactions: a `days` or `unix` date outside the years 0000-9999 (seconds given as days,
     milliseconds as seconds) is refused with a hint, quoted fields with spaces are read as in
     the customers file, and a gzip file is named as one;
-11. the summary lists every warning, and a long UTF-8 one stays valid JSON.
+11. the summary lists every warning, and a long UTF-8 one stays valid JSON;
+12. --rename stores an export's columns under the names the stages look for (MonthlyCharges as
+    revenue, Churn as churned: they had to be renamed in the file), a swap included; a pair
+    that is not OLD=NEW, an unknown, skipped or id column, a column renamed twice, a clash and
+    a name the store cannot hold are errors (exit 1).
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -538,9 +542,46 @@ with gzip.open(gz, "wb") as g:
 expect_error("gzip customers", path("gz.h5"), ["import", "--customers-csv", gz, "--output",
              path("gz.h5")], "gz.csv.gz: the file is gzip-compressed; decompress it first")
 
+# 12. --rename
+cust = write("telco.csv", "customerID,MonthlyCharges,Churn,a,b,note\n"
+             "1,29.85,No,1,10,x\n2,56.95,Yes,2,20,y\n3,53.85,No,3,30,z\n")
+base = ["import", "--customers-csv", cust, "--id-column", "customerID", "--output", path("ren.h5")]
+p = imported("--rename", path("ren.h5"), base + ["--rename", "MonthlyCharges=revenue,Churn=churned,a=b,b=a"])
+if p:
+    if "column 'MonthlyCharges' is stored as 'revenue' (--rename)" not in p.stderr:
+        failures.append(f"--rename: no info line: {p.stderr[-300:]}")
+    with h5py.File(path("ren.h5"), "r") as f:
+        c = f["customers"]
+        names = sorted(c.keys())
+        if names != ["a", "b", "churned", "customer_id", "note", "revenue"]:
+            failures.append(f"--rename: store columns {names}")
+        else:
+            lv = [x.decode() if isinstance(x, bytes) else x for x in c["churned"].attrs["categories"]]
+            if list(c["revenue"][...]) != [29.85, 56.95, 53.85] or \
+                    [lv[x] for x in c["churned"][...]] != ["No", "Yes", "No"] or \
+                    list(c["a"][...]) != [10, 20, 30] or list(c["b"][...]) != [1, 2, 3]:
+                failures.append(f"--rename: values {c['revenue'][...]}, {c['a'][...]}, {c['b'][...]}")
+schema = write("ren_schema.txt", "note = skip\n")
+for what, ren, needle in (
+        ("not a pair", "MonthlyCharges", "--rename: 'MonthlyCharges' is not OLD=NEW"),
+        ("empty new name", "MonthlyCharges=", "is not OLD=NEW"),
+        ("unknown column", "Monthly=revenue", "telco.csv has no column 'Monthly' (the columns are: customerID,"),
+        ("id column", "customerID=id", "'customerID' is the customer id column, which is stored as customer_id"),
+        ("skipped column", "note=comment", "column 'note' is marked 'skip' in --schema"),
+        ("twice", "a=x,a=y", "--rename: column 'a' is renamed twice"),
+        ("clash", "a=b", "columns 'a' and 'b' of"),
+        ("clash with a renamed one", "a=z,b=z", "would both be stored as 'z'"),
+        ("slash", "a=x/y", "'x/y' cannot be a column name in the store"),
+        ("reserved", "a=txn_offset", "'txn_offset' is written by the import itself")):
+    expect_error(f"--rename {what}", path("ren.h5"), base + ["--schema", schema, "--rename", ren],
+                 needle, want=1)
+expect_error("--rename without --customers-csv", path("ren.h5"),
+             ["import", "--transactions-csv", cust, "--rename", "a=b", "--output", path("ren.h5")],
+             "--rename names columns of --customers-csv, which is not given", want=1)
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
 print("ok: import of many levels, repeated ids, big integers, CR, non-UTF-8, pipes, unnamed "
       "columns and interrupted writes; names from the header intact or refused; transaction dates "
-      "in range, padded fields, gzip")
+      "in range, padded fields, gzip; --rename")
