@@ -49,10 +49,15 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
            "--rename names columns of --customers-csv, which is not given");
   static const char *const delims[] = {"delimiter", "txn-delimiter"};
   cs_csv_dialect_t *d[] = {&io->delim, &io->txn_delim};
-  for (int i = 0; i < 2; i++)
-    CS_CHECK(cs_csv_dialect_parse(cs_opt_str(o, delims[i]), d[i]) == CS_OK, CS_EUSAGE,
-             "--%s: '%s' is neither one character nor comma, tab, semicolon, pipe or whitespace",
-             delims[i], cs_opt_str(o, delims[i]));
+  for (int i = 0; i < 2; i++) {
+    const char *v = cs_opt_str(o, delims[i]);
+    CS_CHECK(cs_csv_dialect_parse(v, d[i]) == CS_OK, CS_EUSAGE,
+             strlen(v) == 1 ? "--%s: '%s' cannot be the delimiter (the quote, a line end or a "
+                              "space; columns separated by spaces: whitespace)"
+                            : "--%s: '%s' is neither one character nor comma, tab, semicolon, "
+                              "pipe or whitespace",
+             delims[i], v);
+  }
   CS_TRY(cs_date_format_parse(cs_opt_str(o, "txn-date-format"), &io->txn_date_format));
   CS_CHECK(!io->transactions_csv || io->txn_header || io->txn_columns, CS_EUSAGE,
            "--txn-header no needs --txn-columns (the names of the file's columns)");

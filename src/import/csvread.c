@@ -205,9 +205,12 @@ static void compact(cs_csv_t *r) {
   r->nq = r->q_next = 0;
 }
 
-static int blank(const char *s, size_t n) {
+/* A line the parser makes no record of. The delimiter is no blank: a line of tabs in a
+ * tab-separated file (an empty spreadsheet row) is a record of empty fields, and had taken
+ * the line number of the record before it. */
+static int blank(const char *s, size_t n, char delim) {
   for (size_t i = 0; i < n; i++)
-    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
+    if ((s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') || s[i] == delim) return 0;
   return 1;
 }
 
@@ -269,7 +272,7 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
         }
       }
       if (from > 0) r->lineno++;
-      if (!r->in_rec && !blank(s + from, (size_t)(end - from))) {
+      if (!r->in_rec && !blank(s + from, (size_t)(end - from), r->d.whitespace ? 0 : r->d.delim)) {
         r->in_rec = 1;
         r->rec_line = r->lineno;
       }

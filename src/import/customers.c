@@ -72,10 +72,32 @@ static int check_name(const cs__imp_t *imp, int j, const char *name) {
                         "%s:1: column name '%.*s...' is %zu bytes long, more than %d (UTF-8 "
                         "bytes)", f, shown, name, strlen(name), CS_NAME_MAX - 1);
   }
-  if (strchr(name, '/') || !strcmp(name, "."))
-    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
-                        "%s:1: column name '%s' cannot be a dataset name (no '/', not '.')", f,
-                        name);
+  return CS_OK;
+}
+
+/* Why a column cannot be stored under `name` (it becomes a dataset's name, and is printed in
+ * tables and CSV headers), or NULL. */
+static const char *store_name_problem(const char *name) {
+  if (strchr(name, '/') || !strcmp(name, ".")) return "no '/', not '.'";
+  int seen = 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    if (*p < 0x20 || *p == 0x7F) return "no control characters such as line breaks or tabs";
+    seen |= *p != ' ';
+  }
+  return seen ? NULL : "not only spaces";
+}
+
+/* The names the store will hold, after --rename; a column the schema skips is not stored. */
+static int check_store_names(const cs__imp_t *imp) {
+  for (int i = 1; i < imp->ncols; i++) {
+    const cs__col_t *c = &imp->cols[i];
+    const char *why = store_name_problem(c->name);
+    if (why)
+      return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                          "%s:1: column name '%s' cannot be a dataset name (%s): store it under "
+                          "another with --rename, or mark it 'skip' in --schema", file_of(imp),
+                          c->name, why);
+  }
   return CS_OK;
 }
 
@@ -93,9 +115,10 @@ static int apply_renames(cs__imp_t *imp, const cs_csv_record_t *h) {
     CS_CHECK(to && to != pair && to[1], CS_EUSAGE,
              "--rename: '%s' is not OLD=NEW (a column of %s and its name in the store)", pair, f);
     *to++ = '\0';
-    CS_CHECK(!strchr(to, '=') && strlen(to) < CS_NAME_MAX && !strchr(to, '/') && strcmp(to, "."),
+    CS_CHECK(!strchr(to, '=') && strlen(to) < CS_NAME_MAX && !store_name_problem(to),
              CS_EUSAGE, "--rename: '%s' cannot be a column name in the store (at most %d bytes, "
-             "no '=' or '/', not '.')", to, CS_NAME_MAX - 1);
+             "no '=' or '/' or control characters, not '.', not only spaces)", to,
+             CS_NAME_MAX - 1);
     CS_CHECK(strcmp(to, "customer_id") && strcmp(to, "txn_offset"), CS_EUSAGE,
              "--rename %s=%s: '%s' is written by the import itself", pair, to, to);
     int field = -1, col = -1;
@@ -210,6 +233,7 @@ static int read_header(cs__imp_t *imp, const cs_csv_record_t *h) {
       }
     }
   CS_TRY(apply_renames(imp, h));
+  CS_TRY(check_store_names(imp));
   for (int i = 0; i < sch->n; i++)
     CS_CHECK(sch->e[i].used, CS_ECONFIG, "schema %s line %d: column '%s' is not in %s",
              o->schema, sch->e[i].line, sch->e[i].name, f);
@@ -245,8 +269,7 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
       }
       if (vc[k] != CS_V_INT)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, n, s,
-                          vc[k] == CS_V_BIGINT ? "outside the int64 range of customer ids"
-                                               : "not an integer customer id (ids that are text: import with --hash-ids)");
+                          cs__id_error(s, vc[k] == CS_V_BIGINT ? -2 : -1));
       break;
     case CS_K_AUTO:
     case CS_K_FLOAT:

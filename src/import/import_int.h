@@ -13,6 +13,9 @@ int cs__parse_int(const char *s, int64_t *v);
  * XXH3-64 hash of its bytes with the top bit cleared (so the same text gives the same id in
  * every import, in either file); 0 or cs__parse_int's -1 / -2. */
 int cs__parse_id(const char *s, int hash, int64_t *v);
+/* What is wrong with customer id text s that cs__parse_id refused with rc (-1 or -2), for a
+ * bad row's message. */
+const char *cs__id_error(const char *s, int rc);
 /* The error for text that is not UTF-8 (the store's strings are UTF-8), naming the file, the
  * line, what the text is ("column 'city'", "the header") and the first bad byte. */
 int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s, int bad,

@@ -109,8 +109,7 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, const int role[
   int rc = cs__parse_id(o->hash_ids ? id_raw : id, o->hash_ids, &t.id);
   if (rc)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s", f, line, nm->v[role[0]], id,
-                      rc == -2 ? "outside the int64 range of customer ids"
-                               : "not an integer customer id (ids that are text: import with --hash-ids)");
+                      cs__id_error(id, rc));
   rc = cs_date_parse(&o->txn_date_format, date, &t.time);
   if (rc == -2) {
     const int unix_time = o->txn_date_format.kind == 2;

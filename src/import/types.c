@@ -33,6 +33,18 @@ int cs__parse_id(const char *s, int hash, int64_t *v) {
   return 0;
 }
 
+const char *cs__id_error(const char *s, int rc) {
+  double x;
+  if (rc == -2) return "outside the int64 range of customer ids";
+  /* 1042.0: a spreadsheet saved the ids as numbers; hashing that text would give other ids
+   * than the transactions file's 1042. */
+  if (cs__parse_float(s, &x) == 0 && x == floor(x) && fabs(x) < 9.2e18)
+    return "a decimal number, not an integer customer id (a spreadsheet's number format? save "
+           "the id column as whole numbers: --hash-ids would take '1042.0' and '1042' for two "
+           "customers)";
+  return "not an integer customer id (ids that are text: import with --hash-ids)";
+}
+
 int cs__parse_float(const char *s, double *v) {
   const char *p = s + (*s == '+' || *s == '-');
   int digits = 0;

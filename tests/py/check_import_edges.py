@@ -15,7 +15,7 @@ failed before its fix):
     outside int64 in a column inferred float64, float32's largest value, empty declared
     levels and a transactions file of no purchase (3, after 3b);
  4. bare CR line ends: every record has its own line number, so --skip-bad-rows skips only the
-    bad record;
+    bad record; so does a line of tabs in a tab-separated file (4b);
  5. text that is not UTF-8 (Latin-1, UTF-16) is an error naming the file, line and byte, and
     so is a NUL byte in a field (it had cut the value short);
  6. a customers file that is a pipe is refused at once (exit 2);
@@ -34,7 +34,8 @@ failed before its fix):
 12. --rename stores an export's columns under the names the stages look for (MonthlyCharges as
     revenue, Churn as churned: they had to be renamed in the file), a swap included; a pair
     that is not OLD=NEW, an unknown, skipped or id column, a column renamed twice, a clash and
-    a name the store cannot hold are errors (exit 1).
+    a name the store cannot hold are errors (exit 1); a header name the store cannot hold
+    ('/', only spaces, a line break) is an error saying to rename or skip it, and either works.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -174,6 +175,15 @@ expect_error("text id", path("big.h5"),
              ["import", "--customers-csv", write("textid.csv", "customer_id,a\n7590-VHVEG,1\n"),
               "--output", path("big.h5")],
              "'7590-VHVEG' is not an integer customer id (ids that are text: import with --hash-ids)")
+# ... but a spreadsheet's 1042.0 is not text to hash (it would not match 1042 elsewhere)
+for col, what in (("customer_id", "customers"), ("tid", "transactions")):
+    f = write(f"floatid_{what}.csv", f"{col},date,amount\n1042.0,2024-01-02,3\n")
+    args = (["--customers-csv", f] if what == "customers" else
+            ["--transactions-csv", f, "--txn-id-column", "tid"])
+    expect_error(f"decimal id in {what}", path("big.h5"), ["import", *args, "--output", path("big.h5")],
+                 "'1042.0' is a decimal number, not an integer customer id (a spreadsheet's number format?")
+expect_error("quote as delimiter", path("big.h5"), ["import", "--customers-csv", f, "--delimiter",
+             '"', "--output", path("big.h5")], "--delimiter: '\"' cannot be the delimiter", want=1)
 for decl, kind in (("float64", "f"), ("categorical", "i")):
     sch = write("big.schema", f"big = {decl}\n")
     if imported(f"int64 overflow declared {decl}", path("big.h5"),
@@ -339,6 +349,20 @@ csv = write("cronly.csv", "customer_id,age\r1,30\r2,40\r1,50\r")
 expect_error("CR line ends", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
                                              path("cr.h5")],
              "cronly.csv:4: column 'customer_id': customer id 1 is repeated (first on line 2)")
+# 4b. a line of tabs in a tab-separated file (an empty spreadsheet row) is a record of empty
+#     fields with its own line number: it had taken the line of the record before it, so
+#     --skip-bad-rows dropped that good row too (and the second pass disagreed with the first)
+csv = write("tabrow.tsv", "customer_id\tage\n1\t30\n\t\n2\t40\n3\tx\n")
+expect_error("a line of tabs", path("tab.h5"), ["import", "--customers-csv", csv, "--delimiter",
+             "tab", "--output", path("tab.h5")], "tabrow.tsv:3: column 'customer_id': no customer id")
+if imported("a line of tabs skipped", path("tab.h5"), ["import", "--customers-csv", csv,
+            "--delimiter", "tab", "--skip-bad-rows", "--output", path("tab.h5"), "--quiet"]):
+    with h5py.File(path("tab.h5"), "r") as f:
+        if list(f["customers/customer_id"][...]) != [1, 2, 3]:
+            failures.append(f"a line of tabs: ids {f['customers/customer_id'][...]}, wanted [1 2 3]")
+txn = write("tabrow_txn.tsv", "customer_id\tdate\tamount\n1\t2024-01-02\t5\n\t\t\n")
+expect_error("a line of tabs in transactions", path("tab.h5"), ["import", "--transactions-csv",
+             txn, "--txn-delimiter", "tab", "--output", path("tab.h5")], "tabrow_txn.tsv:3:")
 
 # 5. not UTF-8
 expect_error("Latin-1 value", path("l1.h5"),
@@ -575,6 +599,23 @@ for what, ren, needle in (
         ("reserved", "a=txn_offset", "'txn_offset' is written by the import itself")):
     expect_error(f"--rename {what}", path("ren.h5"), base + ["--schema", schema, "--rename", ren],
                  needle, want=1)
+# A header name the store cannot hold ('/', only spaces, a line break) is refused with the way
+# out, and taking that way works: it had been refused even when the schema skipped the column.
+cust = write("slash.csv", 'customer_id,age,Revenue/Month," ","a\nb"\n1,30,5,6,7\n')
+for what, extra, needle in (
+        ("'/'", ["--schema", write("slash_s1.txt", "' ' = skip\n")],
+         "column name 'Revenue/Month' cannot be a dataset name (no '/', not '.'): store it under another "
+         "with --rename, or mark it 'skip' in --schema"),
+        ("only spaces", ["--rename", "Revenue/Month=rm"], "column name ' ' cannot be a dataset name (not only spaces)"),
+        ("a line break", ["--rename", "Revenue/Month=rm, =sp"], "(no control characters such as line breaks")):
+    expect_error(f"header name with {what}", path("slash.h5"), ["import", "--customers-csv", cust,
+                 "--output", path("slash.h5"), *extra], needle)
+sch = write("slash_s2.txt", "Revenue/Month = skip\n")
+if imported("header names skipped or renamed", path("slash.h5"), ["import", "--customers-csv", cust,
+            "--schema", sch, "--rename", " =spaces,a\nb=ab", "--output", path("slash.h5"), "--quiet"]):
+    with h5py.File(path("slash.h5"), "r") as f:
+        if sorted(f["customers"].keys()) != ["ab", "age", "customer_id", "spaces"]:
+            failures.append(f"header names skipped or renamed: {sorted(f['customers'].keys())}")
 expect_error("--rename without --customers-csv", path("ren.h5"),
              ["import", "--transactions-csv", cust, "--rename", "a=b", "--output", path("ren.h5")],
              "--rename names columns of --customers-csv, which is not given", want=1)
