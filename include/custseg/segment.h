@@ -192,6 +192,8 @@ typedef struct cs_migration {
   int64_t *matrix;            /* (kp + 1) x (kn + 1): [p][q] customers in previous segment p
                                  and segment q; row kp: new customers; column kn: departed */
   int64_t both, added, departed; /* customers in both runs, only here, only there */
+  int64_t departed_unassigned; /* of departed: in this run's store without a segment (-1) */
+  int64_t added_unassigned;    /* of added: in the previous file without a segment (-1) */
   int64_t stayed;             /* customers in both runs whose segment is matched to their
                                  previous one */
   double ari;                 /* adjusted Rand index over the customers in both runs */
@@ -217,12 +219,14 @@ int cs_migration_weak(const cs_migration_t *mig, int q, int *to);
 int cs_segment_rematch(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_features_t *f,
                        const cs_previous_t *prev, cs_kmeans_result_t *r, cs_migration_t *mig);
 /* The migration matrix by a join on customer_id of the previous /segments/labels (read by
- * row blocks) and this run's labels: (id, label) pairs are sent to the rank owning the id's
- * hash, counted there, and the (kp + 1) x (kn + 1) table reduced exactly; then the counts and
- * the adjusted Rand index. A customer with label -1 in a run counts as absent from it. Checks
- * that the table's margins equal both runs' segment sizes (CS_EVERIFY). Call after
- * cs_segment_rematch. Collective. */
-int cs_segment_migration(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_previous_t *prev,
+ * row blocks) and this run's labels (ids: the store's customer_id of this rank's rows of
+ * part): (id, label) pairs are sent to the rank owning the id's hash, counted there, and the
+ * (kp + 1) x (kn + 1) table reduced exactly; then the counts and the adjusted Rand index. A
+ * customer with label -1 in a run counts as absent from it, and is counted apart when the
+ * run has it (departed_unassigned, added_unassigned). Checks that the table's margins equal
+ * both runs' segment sizes (CS_EVERIFY). Call after cs_segment_rematch. Collective. */
+int cs_segment_migration(cs_ctx_t *ctx, const cs_part_t *part, const int64_t *ids,
+                         const cs_matrix_t *m, const cs_previous_t *prev,
                          const cs_kmeans_result_t *r, cs_migration_t *mig);
 /* The previous run's labels and ids as the join will use them, checked before the fit: a
  * label outside -1..K-1 or a repeated customer id is CS_EDATA naming the file. The same

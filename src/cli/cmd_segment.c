@@ -40,6 +40,17 @@ fail:
   return status;
 }
 
+/* This rank's customer ids, read once (the migration and the results file both use them). */
+static int read_ids(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, int64_t **ids) {
+  int status = CS_OK;
+  if (*ids) return CS_OK;
+  *ids = cs_alloc(cs_bytes(part->n_local ? part->n_local : 1, sizeof **ids), "customer ids");
+  CS_TRY(cs_par_agree(ctx, *ids ? CS_OK : CS_ENOMEM));
+  CS_TRY(cs_store_read(store, "customer_id", part->offset, part->n_local, CS_DT_I64, *ids));
+fail:
+  return status;
+}
+
 /* The dry pass of `run`: the files a fit would start from (--previous, --init-centroids)
  * against the features' layout, reading no rows of the store. Collective. */
 static int check_start(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec,
@@ -84,11 +95,19 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
   cs_log_info("previous: %d segments matched to %d previous ones (total centroid distance "
               "%.4g, standardized); appeared: %s; vanished: %s",
               mig->kn - mig->n_appeared, mig->kp, mig->match_cost, list[0], list[1]);
+  char unassigned[2][96] = {"", ""};
+  const int64_t un[2] = {mig->added_unassigned, mig->departed_unassigned};
+  const char *const where[2] = {"in the previous run", "in this run"};
+  for (int w = 0; w < 2; w++)
+    if (un[w])
+      snprintf(unassigned[w], sizeof unassigned[w], " (%lld of them without a segment %s)",
+               (long long)un[w], where[w]);
   if (mig->both)
     cs_log_info("migration: %lld customers in both runs, %.2f%% of them in the segment matched "
-                "to their previous one; %lld new, %lld departed; adjusted Rand index %.6f",
+                "to their previous one; %lld new%s, %lld departed%s; adjusted Rand index %.6f",
                 (long long)mig->both, 100.0 * (double)mig->stayed / (double)mig->both,
-                (long long)mig->added, (long long)mig->departed, mig->ari);
+                (long long)mig->added, unassigned[0], (long long)mig->departed, unassigned[1],
+                mig->ari);
   else /* another store's results, or ids renumbered since: nothing can be followed */
     cs_log_warn("--previous %s shares no customer_id with this store (%lld customers there, "
                 "%lld here): no customer can be followed between the runs, and its segment ids "
@@ -151,6 +170,8 @@ static void summary_migration(cJSON *sum, const cs_previous_t *prev, const cs_mi
   cJSON_AddNumberToObject(mj, "customers_both", (double)mig->both);
   cJSON_AddNumberToObject(mj, "customers_new", (double)mig->added);
   cJSON_AddNumberToObject(mj, "customers_departed", (double)mig->departed);
+  cJSON_AddNumberToObject(mj, "customers_departed_unassigned", (double)mig->departed_unassigned);
+  cJSON_AddNumberToObject(mj, "customers_new_unassigned", (double)mig->added_unassigned);
   cJSON_AddNumberToObject(mj, "customers_stayed", (double)mig->stayed);
   cJSON_AddNumberToObject(mj, "adjusted_rand_index", mig->ari);
   cJSON_AddNumberToObject(mj, "match_cost", mig->match_cost);
@@ -529,7 +550,8 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     /* Renumber this run's segments after the previous ones, then join the customers. */
     cs_timer_start(&ctx->timers, "migration");
     CS_TRY(cs_segment_rematch(ctx, &m, f, &prev, &r, &mig));
-    CS_TRY(cs_segment_migration(ctx, &m, &prev, &r, &mig));
+    CS_TRY(read_ids(ctx, store, &part, &ids));
+    CS_TRY(cs_segment_migration(ctx, &part, ids, &m, &prev, &r, &mig));
     cs_timer_stop(&ctx->timers, "migration");
     log_migration(&mig, &r, previous);
   }
@@ -542,9 +564,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
 
   const char *algo_used = algo_names[r.algorithm];
   cs_timer_start(&ctx->timers, "write");
-  ids = cs_alloc(cs_bytes(part.n_local ? part.n_local : 1, sizeof *ids), "customer ids");
-  CS_TRY(cs_par_agree(ctx, ids ? CS_OK : CS_ENOMEM));
-  CS_TRY(cs_store_read(store, "customer_id", part.offset, part.n_local, CS_DT_I64, ids));
+  CS_TRY(read_ids(ctx, store, &part, &ids));
   CS_TRY(cs_out_create(ctx, output, &out));
   CS_TRY(cs_segment_write(ctx, out, &part, &m, f, &r, ids, algo_used));
   CS_TRY(cs_segment_write_indices(out, table, n_k, &chosen));

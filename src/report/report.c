@@ -210,8 +210,24 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
     snprintf(text, sizeof text, "%s (%s of both)", num, share);
     cs__fact(b, what[i], text);
   }
-  cs__fact_num(b, "new customers", cs__attr_num(a, "customers_new"), CS__INT);
-  cs__fact_num(b, "departed customers", cs__attr_num(a, "customers_departed"), CS__INT);
+  /* New or departed for want of a segment in a run that has them (--missing drop) are said
+   * apart: they did not join or leave. */
+  const char *const moved[2][3] = {
+      {"new customers", "customers_new", "customers_new_unassigned"},
+      {"departed customers", "customers_departed", "customers_departed_unassigned"}};
+  const char *const where[2] = {"in the previous run", "in this run"};
+  for (int i = 0; i < 2; i++) {
+    double un = cs__attr_num(a, moved[i][2]);
+    cs__num(num, sizeof num, cs__attr_num(a, moved[i][1]), CS__INT);
+    if (un > 0) {
+      char part[64];
+      cs__num(part, sizeof part, un, CS__INT);
+      snprintf(text, sizeof text, "%s (%s of them without a segment %s: --missing drop)", num,
+               part, where[i]);
+      cs__fact(b, moved[i][0], text);
+    } else
+      cs__fact(b, moved[i][0], num);
+  }
   id_list(r, &r->appeared, 0, text, sizeof text);
   cs__fact(b, "segments that appeared", text);
   id_list(r, &r->vanished, 1, text, sizeof text);

@@ -72,6 +72,8 @@ int cs_segment_write_previous(cs_out_t *out, const cs_previous_t *prev,
   CS_TRY(cs_out_attr_i64(out, g, "customers_both", mig->both));
   CS_TRY(cs_out_attr_i64(out, g, "customers_new", mig->added));
   CS_TRY(cs_out_attr_i64(out, g, "customers_departed", mig->departed));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_departed_unassigned", mig->departed_unassigned));
+  CS_TRY(cs_out_attr_i64(out, g, "customers_new_unassigned", mig->added_unassigned));
   CS_TRY(cs_out_attr_i64(out, g, "customers_stayed", mig->stayed));
   CS_TRY(cs_out_small(out, "/segments/previous/migration", CS_DT_I64, kp + 1, kn + 1,
                       mig->matrix));

@@ -46,6 +46,25 @@ static char *shown_list(const char *list, size_t max) {
   return s;
 }
 
+/* The names of list a (CS_LIST_SEP between them) that list b lacks: their number, and in buf
+ * the first one quoted, "'x'" or "'x' and N more". */
+static int not_in(const char *a, const char *b, char *buf, size_t len) {
+  int n = 0;
+  buf[0] = '\0';
+  for (; *a; a += strcspn(a, CS_LIST_SEP_S), a += *a == CS_LIST_SEP) {
+    size_t la = strcspn(a, CS_LIST_SEP_S);
+    int found = 0;
+    for (const char *p = b; *p && !found; p += strcspn(p, CS_LIST_SEP_S), p += *p == CS_LIST_SEP)
+      found = strcspn(p, CS_LIST_SEP_S) == la && !strncmp(p, a, la);
+    if (!found && !n++) snprintf(buf, len, "'%.*s'", (int)la, a);
+  }
+  if (n > 1) {
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, " and %d more", n - 1);
+  }
+  return n;
+}
+
 int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
                                  int *moved) {
   int status = CS_OK;
@@ -94,25 +113,25 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
     if (moved && cs_log_rank() == 0)
       cs_log_info("%s: its features are this run's in another order, matched by name", what);
     if (strcmp(mine, names) && !moved) {
-      /* The first feature that differs, before the lists (hundreds of one-hot names). */
-      const char *a = names, *b = mine;
-      int i = 1;
-      for (; *a && *b; i++) {
-        size_t la = strcspn(a, CS_LIST_SEP_S), lb = strcspn(b, CS_LIST_SEP_S);
-        if (la != lb || strncmp(a, b, la)) break;
-        a += la + (a[la] == CS_LIST_SEP);
-        b += lb + (b[lb] == CS_LIST_SEP);
-      }
-      int la = (int)strcspn(a, CS_LIST_SEP_S), lb = (int)strcspn(b, CS_LIST_SEP_S);
-      char diff[2 * CS_FEATURE_NAME_MAX + 96];
-      if (*a && *b)
-        snprintf(diff, sizeof diff, "feature %d is '%.*s' there and '%.*s' here", i, la, a, lb, b);
-      else
-        snprintf(diff, sizeof diff, "%s has more features, from feature %d, '%.*s'",
-                 *a ? "it" : "this run", i, *a ? la : lb, *a ? a : b);
+      /* What one list has and the other lacks, before the lists (hundreds of one-hot names):
+       * a column added to the store or taken out of it had read as a rename at one place. */
+      char diff[2 * CS_FEATURE_NAME_MAX + 160], part[2][CS_FEATURE_NAME_MAX + 48];
+      const char *const list[2] = {mine, names};
+      int count[2];
+      for (int w = 0; w < 2; w++) count[w] = not_in(list[w], list[1 - w], part[w], sizeof part[w]);
+      if (count[0] && count[1])
+        snprintf(diff, sizeof diff, "this run has %s, which it has not, and lacks %s", part[0],
+                 part[1]);
+      else if (count[0] || count[1])
+        snprintf(diff, sizeof diff, "this run %s %s", count[0] ? "also has" : "lacks",
+                 part[count[0] ? 0 : 1]);
+      else /* the same names, one of them more than once in a list */
+        snprintf(diff, sizeof diff, "the same names, not as often");
       char *theirs_c = shown_list(names, 200), *mine_c = shown_list(mine, 200);
       status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s is for other features than this "
-                            "run: %s (it has [%s], this run [%s])", what, diff,
+                            "run: %s; the features follow the store's columns (one added or "
+                            "left out changes the default ones), --features and --log1p: give "
+                            "this run that run's (it has [%s], this run [%s])", what, diff,
                             theirs_c ? theirs_c : "?", mine_c ? mine_c : "?");
       free(theirs_c);
       free(mine_c);
@@ -142,7 +161,7 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
     CS_CHECK(!units[0] || !strcmp(units, "standardized"), CS_EUSAGE,
              "%s: units attribute '%s' is neither 'original' nor 'standardized'", what, units);
   for (int64_t v = 0; v < k * f->d; v++)
-    CS_CHECK(isfinite(c[v]), CS_EUSAGE, "%s has a non-finite value (segment %lld, feature '%s')",
+    CS_CHECK(isfinite(c[v]), CS_EDATA, "%s has a non-finite value (segment %lld, feature '%s')",
              what, (long long)(v / f->d), f->names[v % f->d]);
 fail:
   free(mine);
@@ -188,8 +207,10 @@ int cs_previous_read(cs_ctx_t *ctx, const char *path, cs_previous_t *prev) {
   CS_TRY(cs_io_read_attr_str(ctx, path, "/segments", "verification_hash",
                              prev->verification_hash, sizeof prev->verification_hash));
   if (!prev->verification_hash[0])
-    cs_log_warn("--previous %s has no /segments@verification_hash: this run's record of which "
-                "results it was compared with names the file only", path);
+    cs_log_warn("--previous %s has no /segments@verification_hash: its customer ids and labels "
+                "cannot be checked (an edit would show as migration that never happened), and "
+                "this run's record of which results it was compared with names the file only",
+                path);
 fail:
   if (status < 0) {
     cs_error_name_option("--previous", path);

@@ -186,13 +186,13 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   previous_missing) store good; want=2 needle="cannot open --previous '$dir/absent.h5': No such file or directory"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/absent.h5"
                        --summary "$summary") ;;
-  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited|previous_centroid_nan)
+  previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited|previous_centroid_nan|previous_centroid_inf)
                   store good
                   run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
                     --quiet >/dev/null 2>&1
                   if [ $case_name = previous_other_features ]; then
                     feats=age,income,visits
-                    want=1 needle="--previous $dir/prev.h5:/segments/centroids is for other features than this run: this run has more features, from feature 3, 'visits' (it has [age,income], this run [age,income,visits])"
+                    want=1 needle="--previous $dir/prev.h5:/segments/centroids is for other features than this run: this run also has 'visits'; the features follow the store's columns (one added or left out changes the default ones), --features and --log1p: give this run that run's (it has [age,income], this run [age,income,visits])"
                   else
                     feats=age,income want=2
                     case $case_name in
@@ -213,7 +213,7 @@ PY
                         "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); l = f["segments/labels"][:35]; del f["segments/labels"]; f["segments/labels"] = l' "$dir/prev.h5" ;;
                       # a repeated id is an error even when one copy has no segment (-1)
                       # found before the features and the fit (it had failed only after the fit)
-                      previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids" early=1
+                      previous_repeat_unlabelled) needle="--previous $dir/prev.h5: /segments/customer_id repeats 1 ids (the smallest: " early=1
                         "$PYTHON" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); c = f["segments/customer_id"]; x = c[...]; x[5] = x[6]; c[...] = x; l = f["segments/labels"]; y = l[...]; y[5] = -1; l[...] = y' "$dir/prev.h5" ;;
                       # labels changed within range: a migration that never happened (it was
                       # reported as one, exit 0); the file's own verification hash catches it
@@ -222,6 +222,9 @@ PY
                       # NaN in one segment only: damaged, not "the run gave the feature weight 0"
                       previous_centroid_nan) needle="--previous $dir/prev.h5:/segments/centroids has NaN for feature 'income' in segment 1 but values in 1 other segment(s): the file is damaged or was edited"
                         "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/centroids"][1, 1] = float("nan")' "$dir/prev.h5" ;;
+                      # +inf: damaged input, exit 2 as NaN above (it had been a usage error, 1)
+                      previous_centroid_inf) needle="--previous $dir/prev.h5:/segments/centroids has a non-finite value (segment 0, feature 'income')"
+                        "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/centroids"][0, 1] = float("inf")' "$dir/prev.h5" ;;
                       previous_label_out_of_range) needle="--previous $dir/prev.h5: /segments/labels has 1 values outside -1..1" early=1
                         "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["segments/labels"][30] = 2' "$dir/prev.h5" ;;
                     esac

@@ -148,7 +148,7 @@ dry_refused 1 "--previous seg.h5:/segments/centroids is for other features than 
 # ... also with as many features under other names (log1p added), or a weight-0 feature that
 # this run weighs (these had passed the first version of the check)
 printf '[segment]\nprevious = seg.h5\nlog1p = age\n' > late13.ini
-dry_refused 1 "feature 1 is 'age' there and 'log1p:age' here" \
+dry_refused 1 "this run has 'log1p:age', which it has not, and lacks 'age'" \
   run --config late13.ini --input in.h5 --output-dir dry
 run segment --input in.h5 --output segw.h5 --k 2 --feature-weights age:0 --quiet
 cp segw.h5 segw.orig.h5

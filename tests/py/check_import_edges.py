@@ -478,7 +478,7 @@ if p.returncode != 0 or "column 'a,b' is not a feature" not in p.stderr:
     failures.append(f"a column named 'a,b' was used or not reported: exit {p.returncode}")
 expect_error("features of another store through commas", path("c2s.h5"),
              ["segment", "--input", path("c2.h5"), "--output", path("c2s.h5"), "--previous",
-              path("c1s.h5")], "feature 1 is 'c' there and 'a' here (it has [c], this run [a])", want=1)
+              path("c1s.h5")], "this run has 'a', which it has not, and lacks 'c'; ", want=1)
 
 # 10. Transactions: a `days` or `unix` number outside the years 0000-9999 (a Unix time in
 # seconds given as days, in milliseconds given as seconds) is refused with a hint; quoted

@@ -24,7 +24,9 @@ threads and at 3 ranks x 1 thread, and:
 - month 3, the same K: one segment merges into another and a new group arrives far away; the
   new group takes the merged segment's id, and that is reported (a warning and `weak`);
 - K taken from the previous run is recorded with source 'previous' (summary, /run@config); a
-  previous file whose ids are floats is an error naming --previous.
+  previous file whose ids are floats is an error naming --previous;
+- customers without a segment in a run that has them (--missing drop) are counted apart from
+  those who left or joined, at 1 and 3 ranks.
 
 usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -361,7 +363,8 @@ su.custseg(1, "segment", "--input", m1, "--output", rlog, "--max-iter", 2, "--qu
            "--log1p", ",".join(["age"] + numeric))
 p8 = su.custseg(1, "segment", "--input", m2, "--output", path("log_out.h5"), "--previous", rlog,
                 "--max-iter", 2, "--log1p", ",".join(numeric), check=False)
-if p8.returncode != 1 or "feature 1 is 'log1p:age' there and 'age' here (it has [log1p:age," \
+if p8.returncode != 1 or "this run has 'age', which it has not, and lacks 'log1p:age'; the " \
+        "features follow" not in p8.stderr or "(it has [log1p:age," \
         not in p8.stderr or p8.stderr.count(" (17 in all)]") != 2 or ", this run [age," not in p8.stderr:
     fail(f"two long feature lists: exit {p8.returncode}, {p8.stderr[-800:]}")
 
@@ -467,6 +470,32 @@ pc = su.custseg(1, "segment", "--input", comma_levels(m2, path("month2_comma.h5"
                 "--output", path("comma_out.h5"), "--previous", r1c, "--seed", 3, check=False)
 if pc.returncode != 0 or "its features are this run's in another order, matched by name" not in pc.stderr:
     fail(f"a level name with a comma, levels reordered: exit {pc.returncode}: {pc.stderr[-300:]}")
+
+# Customers still in the store but without a segment (--missing drop) are departed from the
+# segments, not from the store: counted apart (they had been reported as customers who left),
+# and the other way round when such a file is the previous one.
+mnan = path("month2_nan.h5")
+subprocess.run(["cp", m2, mnan], check=True)
+with h5py.File(mnan, "r+") as f:
+    inc = f["customers/income"]
+    x = inc[...]
+    x[:300] = np.nan  # rows 0..299 of month 2: customers of month 1 and new ones (shuffled)
+    inc[...] = x
+in1 = np.isin(ids2[:300], ids1[lab1 >= 0])
+for ranks, threads in ((1, 1), (3, 1)):
+    sd = segment(ranks, threads, mnan, path(f"drop_np{ranks}.h5"), "--previous", r1, "--missing", "drop")
+    md = sd["migration"]
+    if md["customers_departed_unassigned"] != int(in1.sum()) or \
+            md["customers_departed"] != n_drop + int(in1.sum()) or md["customers_new_unassigned"] != 0:
+        fail(f"--missing drop at {ranks} ranks: departed {md['customers_departed']} "
+             f"({md['customers_departed_unassigned']} unassigned), want {n_drop + int(in1.sum())} "
+             f"({int(in1.sum())})")
+with h5py.File(path("drop_np1.h5"), "r") as f:
+    if f["segments/previous"].attrs["customers_departed_unassigned"] != int(in1.sum()):
+        fail("customers_departed_unassigned is not in /segments/previous")
+sn = segment(1, 1, m2, path("after_drop.h5"), "--previous", path("drop_np1.h5"))
+if sn["migration"]["customers_new_unassigned"] != 300 or sn["migration"]["customers_departed_unassigned"]:
+    fail(f"after a --missing drop run: new unassigned {sn['migration']['customers_new_unassigned']}, want 300")
 
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
