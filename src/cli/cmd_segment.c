@@ -582,6 +582,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_AddNumberToObject(fe, "d", f->d);
   cJSON_AddNumberToObject(fe, "customers_used", (double)f->n_used);
   cJSON_AddNumberToObject(fe, "rows_with_missing", (double)f->rows_with_missing);
+  /* The feature space itself (select-k compares it across a sweep's fits). */
+  cJSON *fn = cJSON_AddArrayToObject(fe, "names");
+  for (int j = 0; j < f->d; j++) cJSON_AddItemToArray(fn, cJSON_CreateString(f->names[j]));
   cJSON *km = cJSON_AddObjectToObject(sum, "kmeans");
   char hash[32];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r.verification_hash);

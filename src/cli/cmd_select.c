@@ -23,6 +23,7 @@ typedef struct fit {
   char summary[4096];
   char fingerprint[64];
   char space[N_SPACE][512]; /* the values of space_opts, "" when unset */
+  char *names;              /* features.names as JSON (malloc'ed; NULL in older summaries) */
 } fit_t;
 
 static int by_k(const void *a, const void *b) {
@@ -89,6 +90,11 @@ static int read_fit(const char *path, fit_t *f) {
       free(vt);
     }
     snprintf(f->fingerprint, sizeof f->fingerprint, "%s", fpj->valuestring);
+    /* The features the fit used: --label-column, --holdout-column or a column added to the
+     * store change them without any option above differing. */
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(s, "features"), "names");
+    f->names = cJSON_IsArray(names) ? cJSON_PrintUnformatted(names) : NULL;
   }
   cJSON_Delete(s);
   return ok;
@@ -133,6 +139,11 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
                "K values would not be comparable", f->summary, space_opts[j],
                f->space[j][0] ? f->space[j] : "unset",
                (*fits)[0].space[j][0] ? (*fits)[0].space[j] : "unset", (*fits)[0].summary);
+    const char *a = f->names, *b = (*fits)[0].names;
+    CS_CHECK(!a || !b || !strcmp(a, b), CS_EDATA,
+             "%s: a fit in another feature space (features %.200s%s, not %.200s%s as %s): the "
+             "indices of the K values would not be comparable", f->summary, a,
+             strlen(a) > 200 ? "..." : "", b, strlen(b) > 200 ? "..." : "", (*fits)[0].summary);
   }
   /* Nothing of the sweep is written over (the next select-k reads it again). */
   static const char *const outs[] = {"output", "summary"};
@@ -152,6 +163,10 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
     *pick = 0;
   }
 fail:
+  for (int i = 0; i < *n; i++) { /* only compared here; the fits are broadcast without them */
+    free((*fits)[i].names);
+    (*fits)[i].names = NULL;
+  }
   return status;
 }
 
