@@ -328,8 +328,15 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     if (n_miss && f->missing == CS_MISSING_ERROR) {
       CS_TRY(refuse_missing(ctx, store, c, miss, part, n_miss));
     }
-    CS_CHECK(store->n == 0 || n_miss < store->n, CS_EDATA, "%s: feature '%s' has no finite values",
-             store->path, c->name);
+    /* Fitted statistics (a model's) need no value here: a batch to score may lack a field
+     * altogether, and the model's policy fills it (impute: the training mean). */
+    CS_CHECK(fitted || store->n == 0 || n_miss < store->n, CS_EDATA,
+             "%s: feature '%s' has no finite values", store->path, c->name);
+    if (fitted && store->n > 0 && n_miss == store->n && cs_log_rank() == 0)
+      cs_log_warn("%s: feature '%s' has no value in this store: every customer gets the "
+                  "model's %s", store->path, c->name,
+                  f->missing == CS_MISSING_IMPUTE ? "training mean for it (--missing impute)"
+                                                  : "missing-value policy for it");
     if (c->n_levels) {
       /* One-hot: 0/1 per level, not scaled; a missing code is imputed as all zeros. */
       for (int l = 0; l < c->n_levels; l++) {

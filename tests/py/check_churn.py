@@ -233,6 +233,37 @@ else:
     if not (np.all(np.isfinite(sc)) and sc.min() >= 0 and sc.max() <= 1):
         failures.append(f"a customer with values of 1e300 scores {sc[0]}")
 
+# 7b. A store to score where one of the model's features has no value at all (a field not
+# collected in a batch): the model's policy fills it, the training mean, with a warning; the
+# scores equal those of the same store holding that mean (it had been refused: "no finite
+# values").
+with h5py.File(path("r1.h5"), "r") as m:
+    names = [x.decode() if isinstance(x, bytes) else x
+             for x in m["churn/model/coefficients"].attrs["features"]][1:]
+    center = m["churn/model/feature_stats/center"][...]
+j = names.index("frequency")
+for name, value in (("nofreq.h5", np.nan), ("meanfreq.h5", center[j])):
+    shutil.copy(path("s.h5"), path(name))
+    with h5py.File(path(name), "r+") as f:  # float64, so the mean is the model's to the bit
+        n = f["customers/frequency"].shape[0]
+        del f["customers/frequency"]
+        f["customers/frequency"] = np.full(n, value, dtype=np.float64)
+got = {}
+for name in ("nofreq.h5", "meanfreq.h5"):
+    p = subprocess.run(mpi + ["-n", "3", custseg, "churn", "score", "--model", path("r1.h5"),
+                              "--input", path(name), "--output", path("sc_" + name)],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        failures.append(f"scoring {name}: exit {p.returncode}: {p.stderr[-300:]}")
+        continue
+    if name == "nofreq.h5" and "feature 'frequency' has no value in this store: every customer " \
+            "gets the model's training mean for it (--missing impute)" not in p.stderr:
+        failures.append(f"scoring a store without frequency: no warning: {p.stderr[-300:]}")
+    with h5py.File(path("sc_" + name), "r") as r:
+        got[name] = r["churn/score"][...]
+if len(got) == 2 and not np.array_equal(got["nofreq.h5"], got["meanfreq.h5"]):
+    failures.append("a feature without values is not scored as its training mean")
+
 # 8. A store whose categorical feature lacks one of the model's levels is refused naming the
 # level and the way out (it had said only "5 categories here but 5 in the model"-like counts).
 shutil.copy(path("s.h5"), path("renamed.h5"))
