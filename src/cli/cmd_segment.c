@@ -520,10 +520,20 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     }
     CS_TRY(rs);
   }
-  /* A range is checked whole before any K is fitted. */
-  CS_CHECK(n_k == 1 || k_hi <= f->n_used, CS_EDATA,
-           "--k %lld..%lld: K = %lld is larger than the number of customers (%lld)", k_lo, k_hi,
-           k_hi, (long long)f->n_used);
+  /* A range is checked whole before any K is fitted; the customers are those used (after
+   * --missing drop), which the message says when they are fewer than the store's. */
+  if (k_hi > f->n_used) {
+    char kk[48], used[160] = "";
+    if (n_k > 1)
+      snprintf(kk, sizeof kk, "--k %lld..%lld: K = %lld", k_lo, k_hi, k_hi);
+    else
+      snprintf(kk, sizeof kk, "--k %lld", k_hi);
+    if (f->n_used < store->n)
+      snprintf(used, sizeof used, " used, of the store's %lld: --missing drop left out those "
+               "with a missing value", (long long)store->n);
+    CS_FAIL(CS_EDATA, "%s is larger than the number of customers (%lld%s)", kk,
+            (long long)f->n_used, used);
+  }
   table = calloc((size_t)n_k, sizeof *table);
   CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   cs_timer_start(&ctx->timers, "kmeans");

@@ -428,13 +428,19 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
     CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));
-    int64_t bad = INT64_MAX;
-    for (int64_t i = 0; i < nl && bad == INT64_MAX; i++)
+    int64_t bad = INT64_MAX, positive = 0;
+    for (int64_t i = 0; i < nl && bad == INT64_MAX; i++) {
       if (!(m->w[i] >= 0 && isfinite(m->w[i]))) bad = part->offset + i;
+      positive += m->w[i] > 0;
+    }
     CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_MIN));
     CS_CHECK(bad == INT64_MAX, CS_EDATA,
              "%s: --weight-column '%s' needs finite values >= 0; row %lld is not", store->path,
              f->weight_column, (long long)bad);
+    CS_TRY(cs_par_allreduce(ctx, &positive, 1, CS_DT_I64, CS_OP_SUM));
+    CS_CHECK(positive > 0 || store->n == 0, CS_EDATA,
+             "%s: --weight-column '%s' is 0 for every customer: no customer could pull a "
+             "centroid", store->path, f->weight_column);
   }
 
   int64_t with_missing = 0;

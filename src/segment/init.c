@@ -38,7 +38,7 @@ static int race_before(race_t a, race_t b) {
  * With c (the centroid chosen last), each row's D2 first takes its distance to c (the first
  * distance when step is 1, else the smaller of the two), in the same pass. Collective. */
 static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *c,
-                 uint64_t seed, int restart, int step, int nt, double *cand) {
+                 uint64_t seed, int restart, int step, int nt, int k, double *cand) {
   int status = CS_OK;
   int d = m->d, nthreads = omp_get_max_threads();
   race_t best[16], *all = NULL, *tbest = NULL;
@@ -88,8 +88,13 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *
     race_t w = {INFINITY, INT64_MAX};
     for (int r = 0; r < ctx->size; r++)
       if (race_before(all[r * nt + t], w)) w = all[r * nt + t];
-    CS_CHECK(w.row != INT64_MAX, CS_EDATA, "k-means++: no customer with positive weight left "
-             "to choose (the remaining customers coincide with chosen centroids or have weight 0)");
+    /* Nothing left to draw: the step centroids chosen so far are every distinct feature row
+     * of positive weight. */
+    CS_CHECK(w.row != INT64_MAX || step > 0, CS_EDATA,
+             "k-means++: no customer has a positive weight (is --weight-column 0 everywhere?)");
+    CS_CHECK(w.row != INT64_MAX, CS_EDATA,
+             "K = %d, but the customers (of positive weight) have only %d distinct feature rows: "
+             "choose K <= %d", k, step, step);
     /* The owner fills the row (rows are sorted by global row); adding zeros is exact. */
     if (m->n && w.row >= m->row[0] && w.row <= m->row[m->n - 1]) {
       int64_t lo = 0, hi = m->n - 1;
@@ -139,7 +144,7 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));
   int sd = cs_fixed_exponent(4.0 * mx[0] * mx[0] * d * mx[1], n_all);
 
-  CS_TRY(races(ctx, m, NULL, NULL, seed, restart, 0, 1, centroids));
+  CS_TRY(races(ctx, m, NULL, NULL, seed, restart, 0, 1, k, centroids));
   cs_progress_t prog;
   cs_progress_start(&prog, "k-means++ (centroids)", k);
   for (int step = 1; step < k; step++) {
@@ -147,7 +152,7 @@ int cs__kmeans_pp(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int
     CS_TRY(cs__seed_poll(ctx, "k-means++", restart, step, k - 1));
     /* D2 takes the centroid chosen last inside the race (the last choice needs no update). */
     CS_TRY(races(ctx, m, d2, centroids + (int64_t)(step - 1) * d, seed, restart, step, trials,
-                 cand));
+                 k, cand));
     /* Potential of each candidate, all trials in one pass over the rows. */
     for (int t = 0; t < trials; t++) pot[t] = 0;
 #pragma omp parallel

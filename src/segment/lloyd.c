@@ -50,8 +50,9 @@ static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double 
     int bi = -1;
     for (int i = 0; i < size * ne; i++)
       if (all[i].row != INT64_MAX && (bi < 0 || far_before(all[i], all[bi]))) bi = i;
-    CS_CHECK(bi >= 0, CS_EDATA, "cannot re-seed an empty segment: fewer distinct customers than K "
-             "(every customer sits on a centroid)");
+    CS_CHECK(bi >= 0, CS_EDATA, "K = %d: a segment became empty and no customer is left to "
+             "re-seed it (every customer sits on a centroid: fewer distinct feature rows than "
+             "K); choose a smaller K", l->k);
     top[e] = all[bi];
     all[bi].row = INT64_MAX;
   }

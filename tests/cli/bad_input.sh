@@ -95,6 +95,14 @@ PY
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   non_numeric_feature) store string_column; want=2 needle="feature 'name' (/customers/name) is not numeric"
                   cmd=(inspect "$dir/in.h5" --features age,name --summary "$summary") ;;
+  # K above the distinct feature rows: named with the largest K that fits (it had said only
+  # "no customer with positive weight left to choose"), also inside a K range
+  segment_few_distinct) store two_points; want=2 needle="K = 3, but the customers (of positive weight) have only 2 distinct feature rows: choose K <= 2"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2..4 --features a,b --summary "$summary") ;;
+  segment_few_distinct_parallel_init) store two_points; want=2 needle="K = 3: a segment became empty and no customer is left to re-seed it"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 3 --init "kmeans||" --features a,b --summary "$summary") ;;
+  segment_weights_all_zero) store two_points; want=2 needle="in.h5: --weight-column 'w0' is 0 for every customer"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --weight-column w0 --features a,b --summary "$summary") ;;
   feature_no_finite) store all_nan_column; want=2 needle="feature 'empty' has no finite values"
                   cmd=(inspect "$dir/in.h5" --features age,empty --summary "$summary") ;;
   unknown_config_key) printf '[generate]\ncustomers = 10\ncolour = blue\n' > "$dir/bad.ini"
@@ -108,6 +116,10 @@ PY
                   cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
   k_larger_than_n) store good; want=2 needle="--k 50 is larger than the number of customers (40)"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 50 --summary "$summary") ;;
+  # after --missing drop: the customers used, and why fewer than the store's (it had said
+  # "the number of customers (38)" of a store of 40)
+  k_larger_than_used) store good; want=2 needle="--k 39 is larger than the number of customers (38 used, of the store's 40: --missing drop left out those with a missing value)"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 39 --features age,score --missing drop --summary "$summary") ;;
   k_zero)         store good; want=1 needle="--k must be in 1..100000, got 0"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 0 --summary "$summary") ;;
   churn_no_labels) store no_labels; want=2 needle="no labelled customers to train on"

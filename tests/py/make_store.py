@@ -62,6 +62,10 @@ with h5py.File(path, "w") as f:
         g["empty"] = np.full(n, np.nan)
     if kind == "constant_column":
         g["flat"] = np.full(n, 7, dtype=np.int32)
+    if kind == "two_points":  # 40 customers on 2 distinct points, and weights all 0
+        g["a"] = np.repeat([0.0, 1.0], n // 2)
+        g["b"] = np.repeat([5.0, 7.0], n // 2)
+        g["w0"] = np.zeros(n)
     if kind == "huge_value":
         sentinel = rng.normal(0, 1, n)
         sentinel[n - 1] = 1e200
