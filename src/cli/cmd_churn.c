@@ -385,6 +385,17 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
                 h ? "holdout" : "training", (long long)(n0 + n1), (long long)n1, rate,
                 (long long)data.counts[h][2]);
   }
+  /* Said before the model's own checks, naming the store and the label column (and before
+   * warn_flat_features, whose spreads mean nothing without labelled customers). */
+  const int64_t neg = data.counts[0][0], pos = data.counts[0][1];
+  CS_CHECK(neg + pos > 0, CS_EDATA,
+           "%s: column '%s' labels no training customer (labels must be 0 or 1; %lld are "
+           "neither)", st.store->path, label,
+           (long long)(data.counts[0][2] + data.counts[1][2]));
+  CS_CHECK(neg > 0 && pos > 0, CS_EDATA,
+           "%s: column '%s' has only one class among the %lld labelled training customers "
+           "(%lld churned, %lld not): a churn model needs both", st.store->path, label,
+           (long long)(neg + pos), (long long)pos, (long long)neg);
   CS_TRY(warn_flat_features(ctx, &m, &data, f));
   cs_timer_start(&ctx->timers, "train");
   CS_TRY(cs_churn_train(ctx, &m, &data, &co, &mod));
