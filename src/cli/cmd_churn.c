@@ -275,6 +275,8 @@ fail:
   return status;
 }
 
+#define CS_CHURN_MANY_FEATURES 1000 /* a warning beyond: the solve's time grows as d^3 */
+
 /* The feature statistics are fitted on the training part only: the holdout must not inform
  * the model, not even through the standardization. */
 static int in_training(int64_t id, int64_t row, const void *arg) {
@@ -372,6 +374,19 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
              "--l2 0 cannot fit the categorical feature '%s': its one-hot levels (all kept, none "
              "is a reference) add up to the intercept; use --l2 > 0 or leave it out with "
              "--features", f->cols[c].name);
+  /* Newton's dense solve is cubic in the features and every rank makes it: a text column of
+   * thousands of levels (an id or a free-text field imported as categorical) turns seconds
+   * into hours, without a word until now. */
+  if (f->d > CS_CHURN_MANY_FEATURES && ctx->rank == 0) {
+    int widest = 0;
+    for (int c = 1; c < f->n_cols; c++)
+      if (f->cols[c].n_levels > f->cols[widest].n_levels) widest = c;
+    cs_log_warn("churn: %d features (column '%s' has %d levels): each Newton step solves a "
+                "dense system whose time grows as the cube of the features (about 2 s at 1000, "
+                "50 s at 3000, half an hour at 10000 on one core); leave such a column out with "
+                "--features, or group its levels", f->d, f->cols[widest].name,
+                f->cols[widest].n_levels);
+  }
   CS_TRY(cs_churn_labels(ctx, st.store, &st.part, &m, label, &co, &data));
   cs_timer_stop(&ctx->timers, "features");
   if (*data.level[1])
