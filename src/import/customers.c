@@ -298,9 +298,10 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
                           vc[k] == CS_V_TEXT ? "a number" : "an integer",
                           origin(imp, c, why, sizeof why));
       if (c->declared && vc[k] == CS_V_EMPTY)
-        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': an empty value, but integer columns "
-                          "have no missing-value marker (declare it float to keep missing "
-                          "values as NaN)", f, line, n);
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s%s%s, but integer columns have no "
+                          "missing-value marker (declare it float to keep missing values as "
+                          "NaN)", f, line, n, s[strspn(s, " ")] ? "a missing value '" : "an empty value",
+                          s[strspn(s, " ")] ? s : "", s[strspn(s, " ")] ? "' (--na-values)" : "");
       if (vc[k] == CS_V_INT && !cs__int_fits(c->dtype, iv[k]))
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
                           origin(imp, c, why, sizeof why));

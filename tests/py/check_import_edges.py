@@ -175,6 +175,11 @@ expect_error("text id", path("big.h5"),
              ["import", "--customers-csv", write("textid.csv", "customer_id,a\n7590-VHVEG,1\n"),
               "--output", path("big.h5")],
              "'7590-VHVEG' is not an integer customer id (ids that are text: import with --hash-ids)")
+# A missing-value token in a declared integer column is named as one (it had read "an empty value")
+expect_error("NA in a declared int column", path("big.h5"),
+             ["import", "--customers-csv", write("int_na.csv", "customer_id,age\n1,30\n2,NA\n"),
+              "--schema", write("int_na.txt", "age = int\n"), "--na-values", "NA", "--output", path("big.h5")],
+             "int_na.csv:3: column 'age': a missing value 'NA' (--na-values), but integer columns have no")
 # ... but a spreadsheet's 1042.0 is not text to hash (it would not match 1042 elsewhere)
 for col, what in (("customer_id", "customers"), ("tid", "transactions")):
     f = write(f"floatid_{what}.csv", f"{col},date,amount\n1042.0,2024-01-02,3\n")
