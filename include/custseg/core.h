@@ -151,6 +151,9 @@ size_t cs_bytes(int64_t n, size_t size);
  * level name holds, where commas can occur: a level "Portland, OR"). */
 #define CS_LIST_SEP '\x1f'
 #define CS_LIST_SEP_S "\x1f"
+/* The names of list a that list b lacks (both CS_LIST_SEP-separated): their number, and in
+ * buf the first one quoted, "'x'" or "'x' and N more" (for messages). */
+int cs_list_missing(const char *a, const char *b, char *buf, size_t len);
 
 /* ---- logging -----------------------------------------------------------------------------
  * Only rank 0 prints progress; errors are printed by the top level after the ranks agreed.

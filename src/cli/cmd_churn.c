@@ -403,9 +403,13 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   /* Said before the model's own checks, naming the store and the label column (and before
    * warn_flat_features, whose spreads mean nothing without labelled customers). */
   const int64_t neg = data.counts[0][0], pos = data.counts[0][1];
+  const int64_t held = data.counts[1][0] + data.counts[1][1];
+  CS_CHECK(neg + pos > 0 || !held, CS_EDATA,
+           "%s: column '%s': every labelled customer (%lld) is in the holdout, none is left to "
+           "train on (--holdout, --holdout-column)", st.store->path, label, (long long)held);
   CS_CHECK(neg + pos > 0, CS_EDATA,
-           "%s: column '%s' labels no training customer (labels must be 0 or 1; %lld are "
-           "neither)", st.store->path, label,
+           "%s: column '%s' labels no customer (a label is 0 or 1, or one of a categorical "
+           "label's two levels; %lld values are neither)", st.store->path, label,
            (long long)(data.counts[0][2] + data.counts[1][2]));
   CS_CHECK(neg > 0 && pos > 0, CS_EDATA,
            "%s: column '%s' has only one class among the %lld labelled training customers "

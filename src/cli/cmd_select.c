@@ -23,7 +23,8 @@ typedef struct fit {
   char summary[4096];
   char fingerprint[64];
   char space[N_SPACE][512]; /* the values of space_opts, "" when unset */
-  char *names;              /* features.names as JSON (malloc'ed; NULL in older summaries) */
+  char *names;              /* features.names joined by CS_LIST_SEP (malloc'ed; NULL in older
+                               summaries) */
 } fit_t;
 
 static int by_k(const void *a, const void *b) {
@@ -94,7 +95,18 @@ static int read_fit(const char *path, fit_t *f) {
      * store change them without any option above differing. */
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(s, "features"), "names");
-    f->names = cJSON_IsArray(names) ? cJSON_PrintUnformatted(names) : NULL;
+    f->names = NULL;
+    if (cJSON_IsArray(names)) {
+      size_t bytes = 1;
+      const cJSON *e;
+      cJSON_ArrayForEach(e, names) bytes += (cJSON_IsString(e) ? strlen(e->valuestring) : 0) + 1;
+      f->names = calloc(bytes, 1);
+      cJSON_ArrayForEach(e, names) {
+        if (!f->names) break;
+        if (e != names->child) strcat(f->names, CS_LIST_SEP_S);
+        if (cJSON_IsString(e)) strcat(f->names, e->valuestring);
+      }
+    }
   }
   cJSON_Delete(s);
   return ok;
@@ -126,6 +138,7 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
   closedir(d);
   CS_CHECK(*n > 0, CS_EDATA, "--sweep '%s': no summaries of single-K segment runs (*.json)", dir);
   qsort(*fits, (size_t)*n, sizeof **fits, by_k);
+  int ref = -1; /* the first fit whose summary lists its features */
   for (int i = 0; i < *n; i++) {
     const fit_t *f = &(*fits)[i];
     CS_CHECK(!strcmp(f->fingerprint, (*fits)[0].fingerprint), CS_EDATA,
@@ -139,11 +152,18 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
                "K values would not be comparable", f->summary, space_opts[j],
                f->space[j][0] ? f->space[j] : "unset",
                (*fits)[0].space[j][0] ? (*fits)[0].space[j] : "unset", (*fits)[0].summary);
-    const char *a = f->names, *b = (*fits)[0].names;
-    CS_CHECK(!a || !b || !strcmp(a, b), CS_EDATA,
-             "%s: a fit in another feature space (features %.200s%s, not %.200s%s as %s): the "
-             "indices of the K values would not be comparable", f->summary, a,
-             strlen(a) > 200 ? "..." : "", b, strlen(b) > 200 ? "..." : "", (*fits)[0].summary);
+    /* Against the first fit that lists its features (older summaries do not). */
+    if (ref < 0 && f->names) ref = i;
+    const char *a = f->names, *b = ref >= 0 ? (*fits)[ref].names : NULL;
+    if (a && b && strcmp(a, b)) {
+      char more[CS_FEATURE_NAME_MAX + 48], less[CS_FEATURE_NAME_MAX + 48];
+      int nm = cs_list_missing(a, b, more, sizeof more), nl = cs_list_missing(b, a, less, sizeof less);
+      CS_FAIL(CS_EDATA, "%s: a fit in another feature space (next to %s, its features%s%s%s%s%s): "
+              "the indices of the K values would not be comparable", f->summary,
+              (*fits)[ref].summary, nm ? " also have " : "", nm ? more : "",
+              nm && nl ? " and" : "", nl ? " lack " : "",
+              nl ? less : (nm ? "" : " are in another order"));
+    }
   }
   /* Nothing of the sweep is written over (the next select-k reads it again). */
   static const char *const outs[] = {"output", "summary"};

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -201,4 +202,21 @@ int cs_utf8_bad(const char *s) {
     i += n + 1;
   }
   return -1;
+}
+
+int cs_list_missing(const char *a, const char *b, char *buf, size_t len) {
+  int n = 0;
+  buf[0] = '\0';
+  for (; *a; a += strcspn(a, CS_LIST_SEP_S), a += *a == CS_LIST_SEP) {
+    size_t la = strcspn(a, CS_LIST_SEP_S);
+    int found = 0;
+    for (const char *p = b; *p && !found; p += strcspn(p, CS_LIST_SEP_S), p += *p == CS_LIST_SEP)
+      found = strcspn(p, CS_LIST_SEP_S) == la && !strncmp(p, a, la);
+    if (!found && !n++) snprintf(buf, len, "'%.*s'", (int)la, a);
+  }
+  if (n > 1) {
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, " and %d more", n - 1);
+  }
+  return n;
 }

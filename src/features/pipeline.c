@@ -333,10 +333,13 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     CS_CHECK(fitted || store->n == 0 || n_miss < store->n, CS_EDATA,
              "%s: feature '%s' has no finite values", store->path, c->name);
     if (fitted && store->n > 0 && n_miss == store->n && cs_log_rank() == 0)
-      cs_log_warn("%s: feature '%s' has no value in this store: every customer gets the "
-                  "model's %s", store->path, c->name,
-                  f->missing == CS_MISSING_IMPUTE ? "training mean for it (--missing impute)"
-                                                  : "missing-value policy for it");
+      cs_log_warn("%s: feature '%s' has no value in this store: %s", store->path, c->name,
+                  f->missing == CS_MISSING_DROP
+                      ? "every customer is left out (the model's --missing drop)"
+                  : c->n_levels ? "every customer gets none of its levels (all zeros, the "
+                                  "model's --missing impute)"
+                                : "every customer gets the model's training mean for it "
+                                  "(--missing impute)");
     if (c->n_levels) {
       /* One-hot: 0/1 per level, not scaled; a missing code is imputed as all zeros. */
       for (int l = 0; l < c->n_levels; l++) {

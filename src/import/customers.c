@@ -115,6 +115,8 @@ static int apply_renames(cs__imp_t *imp, const cs_csv_record_t *h) {
     CS_CHECK(to && to != pair && to[1], CS_EUSAGE,
              "--rename: '%s' is not OLD=NEW (a column of %s and its name in the store)", pair, f);
     *to++ = '\0';
+    CS_CHECK(cs_utf8_bad(to) < 0 && !strstr(to, "\xEF\xBB\xBF"), CS_EUSAGE,
+             "--rename: '%s' is not valid UTF-8 text (or holds a byte-order mark)", to);
     CS_CHECK(!strchr(to, '=') && strlen(to) < CS_NAME_MAX && !store_name_problem(to),
              CS_EUSAGE, "--rename: '%s' cannot be a column name in the store (at most %d bytes, "
              "no '=' or '/' or control characters, not '.', not only spaces)", to,
@@ -300,8 +302,8 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
       if (c->declared && vc[k] == CS_V_EMPTY)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s%s%s, but integer columns have no "
                           "missing-value marker (declare it float to keep missing values as "
-                          "NaN)", f, line, n, s[strspn(s, " ")] ? "a missing value '" : "an empty value",
-                          s[strspn(s, " ")] ? s : "", s[strspn(s, " ")] ? "' (--na-values)" : "");
+                          "NaN)", f, line, n, s[strspn(s, " \t")] ? "a missing value '" : "an empty value",
+                          s[strspn(s, " \t")] ? s : "", s[strspn(s, " \t")] ? "' (--na-values)" : "");
       if (vc[k] == CS_V_INT && !cs__int_fits(c->dtype, iv[k]))
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s does not fit %s", f, line, n, s,
                           origin(imp, c, why, sizeof why));

@@ -91,7 +91,8 @@ static int races(cs_ctx_t *ctx, const cs_matrix_t *m, double *d2, const double *
     /* Nothing left to draw: the step centroids chosen so far are every distinct feature row
      * of positive weight. */
     CS_CHECK(w.row != INT64_MAX || step > 0, CS_EDATA,
-             "k-means++: no customer has a positive weight (is --weight-column 0 everywhere?)");
+             "k-means++: no customer used has a positive weight (--weight-column 0 for all "
+             "that --missing drop kept?)");
     CS_CHECK(w.row != INT64_MAX, CS_EDATA,
              "K = %d, but the customers (of positive weight) have only %d distinct feature rows: "
              "choose K <= %d", k, step, step);

@@ -46,25 +46,6 @@ static char *shown_list(const char *list, size_t max) {
   return s;
 }
 
-/* The names of list a (CS_LIST_SEP between them) that list b lacks: their number, and in buf
- * the first one quoted, "'x'" or "'x' and N more". */
-static int not_in(const char *a, const char *b, char *buf, size_t len) {
-  int n = 0;
-  buf[0] = '\0';
-  for (; *a; a += strcspn(a, CS_LIST_SEP_S), a += *a == CS_LIST_SEP) {
-    size_t la = strcspn(a, CS_LIST_SEP_S);
-    int found = 0;
-    for (const char *p = b; *p && !found; p += strcspn(p, CS_LIST_SEP_S), p += *p == CS_LIST_SEP)
-      found = strcspn(p, CS_LIST_SEP_S) == la && !strncmp(p, a, la);
-    if (!found && !n++) snprintf(buf, len, "'%.*s'", (int)la, a);
-  }
-  if (n > 1) {
-    size_t used = strlen(buf);
-    snprintf(buf + used, len - used, " and %d more", n - 1);
-  }
-  return n;
-}
-
 int cs_segment_centroids_reorder(const cs_features_t *f, double *c, int64_t k, const char *names,
                                  int *moved) {
   int status = CS_OK;
@@ -118,7 +99,7 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
       char diff[2 * CS_FEATURE_NAME_MAX + 160], part[2][CS_FEATURE_NAME_MAX + 48];
       const char *const list[2] = {mine, names};
       int count[2];
-      for (int w = 0; w < 2; w++) count[w] = not_in(list[w], list[1 - w], part[w], sizeof part[w]);
+      for (int w = 0; w < 2; w++) count[w] = cs_list_missing(list[w], list[1 - w], part[w], sizeof part[w]);
       if (count[0] && count[1])
         snprintf(diff, sizeof diff, "this run has %s, which it has not, and lacks %s", part[0],
                  part[1]);

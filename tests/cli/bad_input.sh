@@ -122,8 +122,11 @@ PY
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 39 --features age,score --missing drop --summary "$summary") ;;
   k_zero)         store good; want=1 needle="--k must be in 1..100000, got 0"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 0 --summary "$summary") ;;
-  churn_no_labels) store no_labels; want=2 needle="in.h5: column 'churned' labels no training customer (labels must be 0 or 1; 40 are neither)"
+  churn_no_labels) store no_labels; want=2 needle="in.h5: column 'churned' labels no customer (a label is 0 or 1, or one of a categorical label's two levels; 40 values are neither)"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  # labelled customers only in the holdout: said so (it had blamed the labels' values)
+  churn_labels_in_holdout) store labels_in_holdout; want=2 needle="in.h5: column 'churned': every labelled customer (20) is in the holdout, none is left to train on"
+                  cmd=(churn train --input "$dir/in.h5" --output "$output" --holdout-column is_test --features age,income --summary "$summary") ;;
   churn_one_class) store one_class; want=2 needle="in.h5: column 'churned' has only one class among the"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_score_missing_feature|churn_score_unseen_level)

@@ -39,7 +39,7 @@ rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
 # ... nor one whose default features differ through --label-column (it had been compared:
 # only the options --features, --log1p, ... were).
 run segment --input "$dir/store.h5" --k 8 --label-column income --quiet --output "$dir/sweep/k8.h5" --summary "$dir/sweep/k8.json"
-refused label_column 2 "k8.json: a fit in another feature space (features \\[" --output "$dir/bad.h5"
+refused label_column 2 "k8.json: a fit in another feature space (next to .*k2.json, its features lack 'income')" --output "$dir/bad.h5"
 rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
 # The chosen results file replaced by a fit of another K: not the fit its summary describes.
 cp "$dir/sweep/k$ks.h5" "$dir/k.keep"

@@ -46,6 +46,9 @@ with h5py.File(path, "w") as f:
         churned[:] = -1
     if kind == "one_class":
         churned[:] = 0
+    if kind == "labels_in_holdout":  # the labelled customers are all in the holdout column
+        churned[n // 2:] = -1
+        g["is_test"] = (np.arange(n) < n // 2).astype(np.int8)
     g["churned"] = churned
     if kind == "no_income":
         del g["income"]
