@@ -86,6 +86,7 @@ typedef struct cs_report {
   double *roi;                  /* roi_rows x CS_REPORT_ROI_FIELDS */
   int64_t roi_rows;
   int roi_present[CS_REPORT_ROI_FIELDS];
+  char revenue_units[256];     /* /roi@revenue_units: what the revenue covers ("": not said) */
   char **actions;
   int n_actions;
   /* /churn (optional); metrics only in a `churn train` file */

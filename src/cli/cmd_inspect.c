@@ -16,6 +16,13 @@
 
 /* Text with control characters (a newline in a level name, import.md allows it) as C
  * escapes, so each column stays on one line of the table. */
+/* Characters of UTF-8 text (bytes that do not continue a character), for column widths. */
+static int chars(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
 static void put_escaped(const char *t) {
   for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
     if (*p == '\n') fputs("\\n", stdout);
@@ -37,9 +44,9 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     printf("transactions:    none\n");
   printf("fingerprint:     %016llx\n", (unsigned long long)ids->fingerprint);
   printf("columns:         %d\n\n", s->n_columns);
-  int w = 22; /* the name column fits the longest name */
+  int w = 22; /* the name column fits the longest name, in characters (UTF-8) */
   for (int i = 0; i < s->n_columns; i++)
-    if ((int)strlen(s->columns[i].name) > w) w = (int)strlen(s->columns[i].name);
+    if (chars(s->columns[i].name) > w) w = chars(s->columns[i].name);
   printf("%-*s %-10s %14s %14s %14s %10s  %s\n", w, "column", "type", "min", "mean", "max",
          "missing", "notes");
   for (int i = 0; i < s->n_columns; i++) {
@@ -47,7 +54,8 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     const cs_colstats_t *t = NULL;
     for (int j = 0; j < n; j++)
       if (st[j].col == c) t = &st[j];
-    printf("%-*s %-10s ", w, c->name, c->type_desc);
+    /* printf pads by bytes: a name with multi-byte characters gets its padding by hand. */
+    printf("%s%*s %-10s ", c->name, w - chars(c->name), "", c->type_desc);
     if (t)
       printf("%14.6g %14.6g %14.6g %10lld  ", t->min, t->mean, t->max, (long long)t->missing);
     else

@@ -190,6 +190,8 @@ static int read_roi(cs_ctx_t *ctx, const char *path, const char *seg, cs_report_
            "%s:/roi/table has no segment and customers fields", path);
   CS_TRY(cs_io_read_attr_strings(ctx, path, "/roi/table", "action_categories", &r->actions,
                                  &r->n_actions));
+  CS_TRY(cs_io_read_attr_str(ctx, path, "/roi", "revenue_units", r->revenue_units,
+                             sizeof r->revenue_units));
   int64_t seen = 0;
   for (int64_t i = 0; i < r->roi_rows; i++) {
     double g = r->roi[i * F], n = r->roi[i * F + 1];

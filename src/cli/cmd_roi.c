@@ -180,7 +180,8 @@ static int columns_read(const cs_stage_t *st, const char *label, const char *col
 }
 
 static int write_roi(cs_out_t *out, const cs_roi_t *r, const cs_stage_t *st, const char *seg,
-                     const char *churn, const char *clv, const char *label) {
+                     const char *churn, const char *clv, const char *label,
+                     const char *revenue_units) {
   int status = CS_OK;
   const char *g = "/roi", *t = "/roi/table";
   const char *cols[N_RESERVED], *cost[2];
@@ -206,6 +207,9 @@ static int write_roi(cs_out_t *out, const cs_roi_t *r, const cs_stage_t *st, con
   CS_TRY(cs_out_attr_f64(out, g, "z", &r->z, 1));
   CS_TRY(cs_out_attr_str(out, g, "uplift_interval", "newcombe-wilson"));
   CS_TRY(cs_out_attr_str(out, g, "campaign_cost_column", "marketing_cost"));
+  /* What the revenue covers (the store's /customers/revenue@units, "" when it does not say):
+   * ROI sets it against acquisition cost spent once, so the period is part of reading it. */
+  CS_TRY(cs_out_attr_str(out, g, "revenue_units", revenue_units));
   for (int q = 0; q < CS_ROI_NQ; q++) {
     char name[64];
     snprintf(name, sizeof name, "%s_grid_exponent", cs_roi_quantity_names[q]);
@@ -313,8 +317,12 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
               exact);
 
   cs_timer_start(&ctx->timers, "write");
+  char revenue_units[256] = "";
+  if (cs_store_column(st.store, "revenue"))
+    CS_TRY(cs_io_read_attr_str(ctx, st.store->path, "/customers/revenue", "units", revenue_units,
+                               sizeof revenue_units));
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));
-  CS_TRY(write_roi(out, &r, &st, seg, churn, clv, label));
+  CS_TRY(write_roi(out, &r, &st, seg, churn, clv, label, revenue_units));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
   char title[4200];

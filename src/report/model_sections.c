@@ -80,6 +80,11 @@ fail:
 }
 
 /* A value with its 95% limits, "v [lo, hi]", or the value alone without limits, or a dash. */
+/* Whether the interval [row[lo], row[hi]] of /roi/table holds 0 (both sides known). */
+static int spans_zero(const cs_report_t *r, const double *row, int lo, int hi) {
+  return r->roi_present[lo] && r->roi_present[hi] && row[lo] <= 0 && row[hi] >= 0;
+}
+
 static void interval_cell(cs__buf_t *b, const cs_report_t *r, const double *row, int v, int lo,
                           int hi, cs__fmt_t fmt) {
   char a[48], l[48], h[48];
@@ -118,6 +123,13 @@ double cs_report_clv_quantile(const cs_report_clv_t *c, int group, double q) {
   return c->hi;
 }
 
+/* Whether field f of /roi/table holds a number in any row. */
+static int any_finite(const cs_report_t *r, int f) {
+  for (int64_t i = 0; r->roi_present[f] && i < r->roi_rows; i++)
+    if (isfinite(r->roi[i * CS_REPORT_ROI_FIELDS + f])) return 1;
+  return 0;
+}
+
 void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__section_begin(b, cs_report_section_ids[S_ROI], cs__section_titles[S_ROI]);
   const int F = CS_REPORT_ROI_FIELDS;
@@ -138,11 +150,28 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       risk[n] = r->roi[i * F + F_AT_RISK];
       n++;
     }
+    /* A chart of nothing but "no value" bars is replaced by the reason. */
+    int have_roi = 0, have_risk = 0;
+    for (int i = 0; i < n; i++) have_roi |= isfinite(roi[i]), have_risk |= isfinite(risk[i]);
     cs__put(b, "<div class=\"grid\">");
-    cs__svg_hbars(b, "ROI per segment ((revenue \xe2\x88\x92 cost) / cost)", n, lab, roi, col,
-                  CS__G, NULL);
-    cs__svg_hbars(b, "Revenue at risk (churn score \xc3\x97 CLV)", n, lab, risk, col,
-                  CS__MONEY, NULL);
+    if (have_roi)
+      cs__svg_hbars(b, "ROI per segment ((revenue \xe2\x88\x92 cost) / cost)", n, lab, roi, col,
+                    CS__G, NULL);
+    else
+      cs__put(b, "<p class=\"note\">No ROI: it needs revenue and a cost, and the store has %s "
+              "(docs/roi.md).</p>", !r->roi_present[F_REVENUE_TOTAL] ||
+                                            !any_finite(r, F_REVENUE_TOTAL)
+                                        ? "no revenue column"
+                                        : "neither acquisition_cost nor marketing_cost");
+    if (have_risk)
+      cs__svg_hbars(b, "Revenue at risk (churn score \xc3\x97 CLV)", n, lab, risk, col,
+                    CS__MONEY, NULL);
+    else
+      cs__put(b, "<p class=\"note\">No revenue at risk: it needs churn scores and CLV, and "
+              "the table was built without %s (custseg roi --churn-results, --clv-results).</p>",
+              any_finite(r, F_CHURN_SCORE) ? "CLV results"
+              : any_finite(r, F_CLV_MEAN)  ? "churn results"
+                                           : "either");
     cs__put(b, "</div>\n");
   }
   free(names);
@@ -162,7 +191,22 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   const int nc = (int)(sizeof cols / sizeof *cols);
   /* The action second, so that no window width or screenshot loses it; the campaign's
    * money figures with their intervals, so an incremental ROI is read with its uncertainty. */
-  cs__put(b, "<h3>ROI table</h3><div class=\"scroll\"><table><tr>");
+  cs__put(b, "<h3>ROI table</h3>");
+  /* What a reader needs before the figures: the period of the revenue, and what the actions
+   * compare (docs/roi.md, Recommended action). */
+  cs__put(b, "<p class=\"note\">");
+  if (r->revenue_units[0])
+    cs__escf(b, "Revenue: %s (the store's /customers/revenue@units). ", r->revenue_units);
+  else if (any_finite(r, F_REVENUE_TOTAL))
+    cs__put(b, "Revenue: the store does not say over which period (no units attribute on "
+            "/customers/revenue); ROI sets it against acquisition cost spent once, so read it "
+            "for that period. ");
+  cs__escf(b, "The action compares each segment's %s and %s with the total row's, and the "
+           "campaign's uplift interval where there is one; read the figures, not the label "
+           "alone.",
+           any_finite(r, F_CLV_MEAN) ? "CLV / customer" : "revenue / customer",
+           any_finite(r, F_CHURN_SCORE) ? "predicted churn" : "observed churn");
+  cs__put(b, "</p>\n<div class=\"scroll\"><table><tr>");
   cs__th(b, "segment", 1);
   cs__th(b, "action", 1);
   for (int c = 0; c < nc; c++) cs__th(b, cols[c].head, 0);
@@ -181,6 +225,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__th(b, "incremental ROI (ratio)", 0);
   cs__put(b, "</tr>\n");
   char name[160];
+  int dagger = 0;
   for (int64_t i = 0; i < r->roi_rows; i++) {
     const double *row = r->roi + i * F;
     int g = (int)row[F_SEGMENT];
@@ -199,10 +244,24 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     interval_cell(b, r, row, F_UPLIFT, F_UPLIFT_LOW, F_UPLIFT_HIGH, CS__PP);
     interval_cell(b, r, row, F_INC_REVENUE, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH, CS__MONEY);
     cs__td_num(b, r->roi_present[F_CAMPAIGN_COST] ? row[F_CAMPAIGN_COST] : NAN, CS__MONEY);
-    cs__td_num(b, r->roi_present[F_INCREMENTAL_ROI] ? row[F_INCREMENTAL_ROI] : NAN, CS__G);
+    const double iroi = r->roi_present[F_INCREMENTAL_ROI] ? row[F_INCREMENTAL_ROI] : NAN;
+    if (isfinite(iroi) && spans_zero(r, row, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH)) {
+      char v[48], text[64]; /* a point estimate whose revenue is not established */
+      cs__num(v, sizeof v, iroi, CS__G);
+      snprintf(text, sizeof text, "%s \xe2\x80\xa0", v);
+      cs__put(b, "<td>");
+      cs__esc(b, text);
+      cs__put(b, "</td>");
+      dagger = 1;
+    } else
+      cs__td_num(b, iroi, CS__G);
     cs__put(b, "</tr>\n");
   }
   cs__put(b, "</table></div>\n");
+  if (dagger)
+    cs__put(b, "<p class=\"note\">\xe2\x80\xa0 The incremental revenue's 95%% interval spans 0: "
+            "the campaign's return in that row is not established, whatever the incremental "
+            "ROI's point value.</p>\n");
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
             "all customers of the store, those without a segment included; ROI is all "
             "revenue against all cost of the row's customers, not a campaign's effect, as a ratio "

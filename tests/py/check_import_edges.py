@@ -455,6 +455,15 @@ if imported("UTF-8 names", path("u.h5"), ["import", "--customers-csv", cust, "--
         p = custseg(*args)
         if p.returncode != 0:
             failures.append(f"UTF-8 names: {args[0]} exit {p.returncode}: {p.stderr[-300:]}")
+    # inspect's table: the type column starts at one character offset on every line (it was
+    # padded by bytes, so multi-byte names pushed their rows to the right)
+    p = custseg("inspect", path("u.h5"))
+    rows_t = [l for l in p.stdout.splitlines() if l.split(" ")[0] in
+              ("column", "customer_id", "\u00e9" * 31, "\u05e9" * 31, "a" + "\U0001F600" * 15)]
+    starts = {l.index(" float64" if "float64" in l else " type") for l in rows_t if "float64" in l or
+              l.startswith("column")}
+    if p.returncode != 0 or len(rows_t) != 5 or len(starts) != 1:
+        failures.append(f"inspect with UTF-8 names: columns not aligned: {rows_t}")
     try:
         open(path("u.html"), "rb").read().decode("utf-8")
         json.load(open(path("useg.json"), encoding="utf-8"))

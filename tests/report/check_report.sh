@@ -165,8 +165,14 @@ for id in changes roi churn clv; do
     fail "section $id of the minimal report is not a note"
 done
 # The action is the ROI table's second column (a narrow window or a screenshot had cut it).
-grep -qE '<h3>ROI table</h3><div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
+grep -qE '<div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
   report1.html || fail "the ROI table's second column is not the action"
+# Before the table: the revenue's period from the store, and what the action compares (a
+# reader had neither); an incremental ROI whose revenue interval spans 0 is marked.
+grep -qF '<h3>ROI table</h3><p class="note">Revenue: currency, last 12 months (the store&#39;s /customers/revenue@units). The action compares each segment&#39;s CLV / customer and predicted churn with the total row&#39;s, and the campaign&#39;s uplift interval where there is one; read the figures, not the label alone.</p>' \
+  report1.html || fail "the ROI table's note on the revenue period and the action's basis"
+grep -qF "The incremental revenue's 95% interval spans 0" report1.html ||
+  fail "no incremental ROI marked as not established"
 # The group sizes and conversion rates behind each uplift, per row as /roi/table holds them
 # (the page had shown the uplift and its interval without them).
 /usr/bin/python3 - roi.h5 report1.html <<'PY' || fail "the ROI table's treated/control columns do not match /roi/table"
