@@ -164,6 +164,20 @@ for id in changes roi churn clv; do
   grep -A2 "<section id=\"$id\">" minimal.html | grep -q 'class="note">Not shown' ||
     fail "section $id of the minimal report is not a note"
 done
+# An ROI table of a store without revenue or cost columns and without CLV: one line in place
+# of each empty chart, saying why (two charts of 'no value' bars had stood unexplained), and
+# no revenue period to state.
+"$PYTHON" -c 'import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    for c in ("revenue", "acquisition_cost", "marketing_cost"):
+        del f["customers"][c]' "$(cp customers.h5 nomoney.h5 && echo nomoney.h5)"
+run 2 segment --input nomoney.h5 --output seg_nomoney.h5 --k 3 --max-iter 5 --quiet
+run 1 roi --input nomoney.h5 --segment-results seg_nomoney.h5 --output roi_nomoney.h5 --quiet 2>/dev/null
+run 1 report --segment-results seg_nomoney.h5 --roi-results roi_nomoney.h5 --output nomoney.html --quiet
+grep -qF '<p class="note">No ROI: it needs revenue and a cost, and the store has no revenue column' nomoney.html &&
+  grep -qF '<p class="note">No revenue at risk: it needs churn scores and CLV, and the table was built without either' nomoney.html ||
+  fail "the empty ROI charts of a store without money columns are not explained"
+grep -qF '>Revenue: ' nomoney.html && fail "a revenue period stated for a store without revenue"
 # The action is the ROI table's second column (a narrow window or a screenshot had cut it).
 grep -qE '<div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
   report1.html || fail "the ROI table's second column is not the action"
