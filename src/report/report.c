@@ -341,6 +341,16 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
 /* The z-score tint of a profile cell: diverging colour of zdiff / 2, light enough for text. */
 static void tint(double z, char out[8]) { cs__diverging(0.7 * (isfinite(z) ? z : 0) / 2, out); }
 
+/* Persona column j is a categorical level ("column=level"): its medians are NaN in every
+ * segment (docs/segments.md, Personas), and its mean is a share. */
+static int persona_is_level(const cs_report_t *r, int64_t j) {
+  if (j >= r->p_mean.n_names || !strchr(r->p_mean.names[j], '=') || r->p_median.cols != r->p_mean.cols)
+    return 0;
+  for (int64_t g = 0; g < r->p_median.rows; g++)
+    if (!isnan(r->p_median.v[(size_t)g * r->p_median.cols + j])) return 0;
+  return 1;
+}
+
 static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg_path) {
   int k = (int)r->sizes.rows;
   double total = 0;
@@ -393,7 +403,9 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
       int j = (int)idx;
       double z = r->p_zdiff.v[(size_t)g * P + j];
       tint(z, colour);
-      cs__num(num, sizeof num, r->p_mean.v[(size_t)g * P + j], CS__G);
+      /* A level's mean is the segment's share of it: a percentage, not "1" or "0". */
+      cs__num(num, sizeof num, r->p_mean.v[(size_t)g * P + j],
+              persona_is_level(r, j) ? CS__PCT : CS__G);
       cs__put(b, "%s<span class=\"tag\" style=\"background:%s\">", t ? " " : "", colour);
       cs__esc(b, j < r->p_mean.n_names ? cols[j] : "?");
       cs__put(b, " %s %s (%+.2f)</span>", z >= 0 ? "\xe2\x86\x91" : "\xe2\x86\x93", num, z);
@@ -412,12 +424,14 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
   for (int64_t j = 0; j < P; j++) {
     cs__put(b, "<tr>");
     cs__td_text(b, j < r->p_mean.n_names ? cols[j] : "?");
-    cs__td_num(b, r->p_pop_mean.v[j], CS__G);
+    cs__td_num(b, r->p_pop_mean.v[j], persona_is_level(r, j) ? CS__PCT : CS__G);
     cs__td_num(b, r->p_pop_sd.v[j], CS__G);
     for (int g = 0; g < k; g++) {
       double z = r->p_zdiff.v[(size_t)g * P + j];
       tint(z, colour);
-      cs__num(num, sizeof num, r->p_mean.v[(size_t)g * P + j], CS__G);
+      /* A level's mean is the segment's share of it: a percentage, not "1" or "0". */
+      cs__num(num, sizeof num, r->p_mean.v[(size_t)g * P + j],
+              persona_is_level(r, j) ? CS__PCT : CS__G);
       char med[64];
       cs__num(med, sizeof med, r->p_median.v[(size_t)g * P + j], CS__G);
       cs__put(b, "<td style=\"background:%s\" title=\"median %s, %+.2f sd\">%s</td>", colour,

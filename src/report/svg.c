@@ -264,7 +264,8 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
     for (int j = 0; j < cols; j++) {
       double z = v[(size_t)i * cols + j];
       cs__diverging(z / limit, colour);
-      snprintf(num, sizeof num, isfinite(z) ? "%.2f" : "\xe2\x80\x93", z);
+      /* A value that rounds to zero has no sign ("-0.00" in a cell of a near-average centre). */
+      snprintf(num, sizeof num, isfinite(z) ? "%.2f" : "\xe2\x80\x93", fabs(z) < 0.005 ? 0.0 : z);
       cs__put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
                  "stroke=\"#fff\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
                  "font-size=\"10\" fill=\"%s\">%s</text>\n",

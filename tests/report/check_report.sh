@@ -164,6 +164,10 @@ for id in changes roi churn clv; do
   grep -A2 "<section id=\"$id\">" minimal.html | grep -q 'class="note">Not shown' ||
     fail "section $id of the minimal report is not a note"
 done
+# A categorical level's means are shares, shown as percentages (they had read "1" and "0").
+grep -qE '<td class="l">region=north</td><td>[0-9]+\.[0-9]%</td><td>[0-9.]+</td><td[^>]*>[0-9]+\.[0-9]%</td>' \
+  report1.html || fail "a level's population and segment means are not percentages"
+grep -q '>-0\.00<' report1.html && fail "a heatmap cell reads -0.00"
 # An ROI table of a store without revenue or cost columns and without CLV: one line in place
 # of each empty chart, saying why (two charts of 'no value' bars had stood unexplained), and
 # no revenue period to state.
