@@ -351,6 +351,27 @@ void cs__section_churn(cs__buf_t *b, const cs_report_t *r, const char *churn_pat
   free(px);
   free(py);
   cs__put(b, "</div>\n");
+  /* The customers behind each calibration point: a point of 4 customers at 100% had read as
+   * the model under-predicting the riskiest. */
+  if (cm->rows > 0 && cm->cols >= 3) {
+    cs__put(b, "<h3>Calibration bins</h3><div class=\"scroll\"><table><tr>");
+    cs__th(b, "mean predicted", 0);
+    cs__th(b, "observed churn", 0);
+    cs__th(b, "customers", 0);
+    cs__th(b, "", 1);
+    cs__put(b, "</tr>\n");
+    for (int64_t i = 0; i < cm->rows; i++) {
+      const double *v = cm->v + i * cm->cols;
+      if (!(v[2] > 0)) continue;
+      cs__put(b, "<tr>");
+      cs__td_num(b, v[0], CS__PCT);
+      cs__td_num(b, v[1], CS__PCT);
+      cs__td_num(b, v[2], CS__INT);
+      cs__td_text(b, v[2] < 30 ? "few customers: the observed rate is noisy" : "");
+      cs__put(b, "</tr>\n");
+    }
+    cs__put(b, "</table></div>\n");
+  }
   char where[96];
   snprintf(where, sizeof where, "/churn/metrics/%s", r->churn_split);
   cs__put(b, "<p class=\"src\">");

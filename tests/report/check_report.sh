@@ -164,6 +164,18 @@ for id in changes roi churn clv; do
   grep -A2 "<section id=\"$id\">" minimal.html | grep -q 'class="note">Not shown' ||
     fail "section $id of the minimal report is not a note"
 done
+# The calibration points' customers are shown (a point of 4 customers had read as a trend),
+# and they add up to the metrics' customers.
+"$PYTHON" - report1.html churn.h5 <<'PY' || fail "the calibration bins table"
+import h5py, re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+part = page.split("<h3>Calibration bins</h3>", 1)[1].split("</table>", 1)[0]
+rows = re.findall(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([0-9,]+)</td>", part)
+with h5py.File(sys.argv[2], "r") as f:
+    want = int(f["churn/metrics/holdout"].attrs["customers"])
+got = sum(int(x.replace(",", "")) for x in rows)
+sys.exit(0 if rows and got == want else f"calibration bins add up to {got}, not {want}")
+PY
 # A categorical level's means are shares, shown as percentages (they had read "1" and "0").
 grep -qE '<td class="l">region=north</td><td>[0-9]+\.[0-9]%</td><td>[0-9.]+</td><td[^>]*>[0-9]+\.[0-9]%</td>' \
   report1.html || fail "a level's population and segment means are not percentages"
