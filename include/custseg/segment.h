@@ -285,7 +285,8 @@ void cs_segment_personas_free(cs_personas_t *ps);
  * docs/segments.md, Personas): top[0..CS_PERSONA_TOP) gets the columns of largest |zdiff|
  * (finite values only; ties to the lower column; -1 when fewer columns qualify), label the
  * words for them joined by " · " ("high NAME" when zdiff > 0, "low NAME" when < 0, "typical
- * NAME" when 0; "more NAME" / "fewer NAME" for a categorical level, level[j] >= 0; or a word
+ * NAME" when 0; "more NAME" for a categorical level, level[j] >= 0, whose share is above the
+ * population's, and no word (not in top) for one below it; or a word
  * of the vocabulary for a well-known column, e.g. recency_days low: "recent"); "no
  * distinguishing column" when none qualifies. level may be NULL (no levels). Local, pure. */
 void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t *level,

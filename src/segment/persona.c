@@ -54,8 +54,8 @@ static const struct {
 };
 
 static void word_for(const char *name, int is_level, double z, char *buf, size_t len) {
-  if (is_level) { /* a share of customers: more or fewer of them than in the population */
-    snprintf(buf, len, "%s %s", z > 0 ? "more" : z < 0 ? "fewer" : "typical", name);
+  if (is_level) { /* a share of customers: more of them than in the population */
+    snprintf(buf, len, "%s %s", z > 0 ? "more" : "typical", name);
     return;
   }
   if (z != 0)
@@ -76,7 +76,11 @@ static void label_words(const char (*names)[CS_FEATURE_NAME_MAX], const int32_t 
                         int32_t *top, char *label, size_t len) {
   for (int t = 0; t < want; t++) top[t] = -1;
   for (int j = 0; j < p; j++) {
-    if (!isfinite(zdiff[j]) || (echo && echo[j])) continue;
+    /* A level whose share is below the population's is no word: a lower share of one level
+     * is a higher share of others ("fewer OnlineSecurity=No" had described customers who have
+     * no internet service at all), and the label says what a segment has more of. */
+    if (!isfinite(zdiff[j]) || (echo && echo[j]) || (level && level[j] >= 0 && zdiff[j] < 0))
+      continue;
     double a = fabs(zdiff[j]);
     int t = want;
     while (t > 0 && (top[t - 1] < 0 || a > fabs(zdiff[top[t - 1]]))) t--;
@@ -111,16 +115,20 @@ void cs_segment_persona_label(const char (*names)[CS_FEATURE_NAME_MAX], const in
 }
 
 /* echo[j] = 1 for a column that repeats an earlier one in every segment: zdiff equal, or
- * equal with the sign turned (to 1e-9 of the larger), and not 0 everywhere. One-hot levels
- * of different columns that hold the same customers (a telco's InternetService=No and
- * OnlineBackup=No internet service), the two levels of a yes/no column, a column stored
- * twice: one fact, which had taken two or three of a label's words. */
-static void find_echoes(const double *zdiff, int k, int p, unsigned char *echo) {
+ * (neither being a level) equal with the sign turned (to 1e-9 of the larger), and not 0
+ * everywhere. One-hot levels of different columns that hold the same customers (a telco's
+ * InternetService=No and OnlineBackup=No internet service), a column stored twice: one fact,
+ * which had taken two or three of a label's words. */
+static void find_echoes(const double *zdiff, const int32_t *level, int k, int p,
+                        unsigned char *echo) {
   for (int j = 0; j < p; j++) {
     echo[j] = 0;
     for (int e = 0; e < j && !echo[j]; e++) {
       if (echo[e]) continue;
-      for (int s = -1; s <= 1 && !echo[j]; s += 2) {
+      /* Not the sign turned for a level: its negative side is no word (label_words), so the
+       * other level of a yes/no column must stay to say it. */
+      const int s0 = level && (level[j] >= 0 || level[e] >= 0) ? 1 : -1;
+      for (int s = s0; s <= 1 && !echo[j]; s += 2) {
         int alike = 1, nonzero = 0;
         for (int q = 0; q < k && alike; q++) {
           double a = zdiff[(int64_t)q * p + j], b = s * zdiff[(int64_t)q * p + e];
@@ -138,7 +146,7 @@ void cs_segment_persona_labels(const char (*names)[CS_FEATURE_NAME_MAX], const i
                                char (*labels)[CS_PERSONA_LABEL_MAX]) {
   int32_t more[PERSONA_WORDS_MAX];
   unsigned char *echo = k > 1 ? calloc((size_t)p + 1, 1) : NULL; /* none: no column left out */
-  if (echo) find_echoes(zdiff, k, p, echo);
+  if (echo) find_echoes(zdiff, level, k, p, echo);
   for (int q = 0; q < k; q++)
     label_words(names, level, zdiff + (int64_t)q * p, p, echo, CS_PERSONA_TOP,
                 top + (int64_t)q * CS_PERSONA_TOP, labels[q], CS_PERSONA_LABEL_MAX);

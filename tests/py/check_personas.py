@@ -17,8 +17,8 @@ and monetary through log1p, so the raw units are not the features' units):
    (whole days, same-day purchases merged, up to the last purchase day); their values may
    differ from custseg's in the last bit, so their medians are compared to 1e-12;
 3. the top three columns and the label follow the rule (largest |zdiff|, ties to the lower
-   column, "high"/"low"/"typical", "more"/"fewer" for a categorical level, or the vocabulary,
-   joined by " · ") on custseg's zdiff, and
+   column, "high"/"low"/"typical", "more" for a categorical level above its share (one below
+   is no word), or the vocabulary, joined by " · ") on custseg's zdiff, and
    the oracle's zdiff picks the same columns unless two are within 1e-9;
 4. the CSV holds the same numbers as /segments/personas to the last bit, the sizes and the
    labels; the summary's `personas` the labels and top columns;
@@ -112,9 +112,10 @@ def raw_columns(columns):
     return cols
 
 
-def echoes(zk):
-    """Columns that repeat an earlier, kept one in every segment (zdiff equal, or equal with the
-    sign turned, to 1e-9 of the larger; not 0 everywhere); none at one segment."""
+def echoes(zk, levels=()):
+    """Columns that repeat an earlier, kept one in every segment (zdiff equal, or, neither being
+    a level, equal with the sign turned, to 1e-9 of the larger; not 0 everywhere); none at one
+    segment."""
     k, p = zk.shape
     out = set()
     if k < 2:
@@ -123,7 +124,7 @@ def echoes(zk):
         for e in range(j):
             if e in out:
                 continue
-            for s in (-1, 1):
+            for s in ((1,) if j in levels or e in levels else (-1, 1)):
                 a, b = zk[:, j], s * zk[:, e]
                 if np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.any(a != 0) and \
                         np.all(np.abs(a - b) <= 1e-9 * np.maximum(np.abs(a), np.abs(b))):
@@ -135,15 +136,16 @@ def echoes(zk):
 
 def rule(names, z, skip=(), levels=()):
     """The top three and the label of one segment (docs/segments.md, Personas); levels: the
-    indices of categorical levels ("more"/"fewer" NAME)."""
-    order = sorted((j for j in range(len(z)) if np.isfinite(z[j]) and j not in skip),
+    indices of categorical levels ("more NAME" above the population share, no word below)."""
+    order = sorted((j for j in range(len(z)) if np.isfinite(z[j]) and j not in skip and
+                    not (j in levels and z[j] < 0)),  # a level below its share is no word
                    key=lambda j: (-abs(z[j]), j))
     top = order[:3]
     words = []
     for j in top:
         v = VOCABULARY.get(names[j])
         if j in levels:
-            words.append(("more " if z[j] > 0 else "fewer " if z[j] < 0 else "typical ") + names[j])
+            words.append(("more " if z[j] > 0 else "typical ") + names[j])
         elif z[j] != 0 and v:
             words.append(v[0] if z[j] > 0 else v[1])
         else:
@@ -194,14 +196,14 @@ def check(name, what):
                 fail(f"{what}: segment {q} median of {c}: custseg {got!r}, numpy {med!r}")
             zo[q, j] = (m - pm) / sd if sd > 0 else 0.0
             close(p["zdiff"][q, j], zo[q, j], 1e-9, f"{what}: segment {q} zdiff of {c}")
-    echo = echoes(p["zdiff"])
+    echo = echoes(p["zdiff"], levels)
     for q in range(k):
         top, label = rule(cols, p["zdiff"][q], echo, levels)
         if list(p["top"][q]) != top:
             fail(f"{what}: segment {q}: top {list(p['top'][q])}, rule {top}")
         if p["labels"][q] != label:
             fail(f"{what}: segment {q}: label {p['labels'][q]!r}, rule {label!r}")
-        otop, _ = rule(cols, zo[q], echoes(zo))
+        otop, _ = rule(cols, zo[q], echoes(zo, levels), levels)
         a = sorted(np.abs(zo[q][np.isfinite(zo[q])]), reverse=True)
         near = any(abs(a[i] - a[i + 1]) < 1e-9 for i in range(min(3, len(a) - 1)))
         if otop != top and not near:

@@ -68,13 +68,15 @@ static void label_rule(void **state) {
   /* Without level marks the same name is a plain column. */
   cs_segment_persona_label(names, NULL, z3, 6, top, label, CS_PERSONA_LABEL_MAX);
   assert_string_equal(label, "high region=north" MID "high monetary" MID "recent");
-  /* Non-finite values never count; exactly 0 is "typical". */
+  /* Non-finite values never count; exactly 0 is "typical"; a level below the population's
+   * share is no word (a lower share of one level is a higher share of others). */
   double z4[6] = {NAN, 0.0, INFINITY, NAN, -0.25, NAN};
   label_of(names, z4, 6, top, label);
-  assert_int_equal(top[0], 4);
-  assert_int_equal(top[1], 1);
-  assert_int_equal(top[2], -1);
-  assert_string_equal(label, "fewer region=north" MID "typical recency_days");
+  assert_int_equal(top[0], 1);
+  assert_int_equal(top[1], -1);
+  assert_string_equal(label, "typical recency_days");
+  cs_segment_persona_label(names, NULL, z4, 6, top, label, CS_PERSONA_LABEL_MAX);
+  assert_string_equal(label, "low region=north" MID "typical recency_days");
   /* Fewer columns than three, and none at all. */
   double z5[1] = {-0.7};
   label_of(names + 5, z5, 1, top, label);
@@ -184,8 +186,11 @@ static void labels_skip_echoes(void **state) {
   assert_int_equal(top[0], 0);
   assert_int_equal(top[1], 1);
   assert_int_equal(top[2], 3);
-  assert_string_equal(labels[2], "low income" MID "fewer DeviceProtection=No internet service" MID
-                                 "more Partner=No");
+  /* The levels below their population share are no words, and Partner=Yes is no echo of
+   * Partner=No (the sign turned), so segment 1 says what it has more of. */
+  assert_string_equal(labels[2], "low income" MID "more Partner=No");
+  assert_int_equal(top[2 * CS_PERSONA_TOP + 2], -1);
+  assert_string_equal(labels[1], "high income" MID "more Partner=Yes");
   /* At one segment every zdiff is 0: nothing is an echo, each column is 'typical'. */
   double z1[5] = {0, 0, 0, 0, 0};
   cs_segment_persona_labels(names, lv, z1, 1, 5, top, labels);
