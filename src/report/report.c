@@ -511,6 +511,8 @@ static void section_kselect(cs__buf_t *b, const cs_report_t *r, const char *seg_
                                        "Calinski\xe2\x80\x93Harabasz (higher is better)",
                                        "Davies\xe2\x80\x93" "Bouldin (lower is better)",
                                        "Silhouette, sampled (higher is better)"};
+  static const char *const axis[] = {"K", "inertia", "Calinski\xe2\x80\x93Harabasz",
+                                     "Davies\xe2\x80\x93" "Bouldin", "silhouette"};
   int col[5];
   for (int i = 0; i < 5; i++) {
     col[i] = -1;
@@ -529,7 +531,7 @@ static void section_kselect(cs__buf_t *b, const cs_report_t *r, const char *seg_
       y[q] = t->v[q * t->cols + col[i]];
     }
     cs__series_t s = {.x = x, .y = y, .n = (int)t->rows, .colour = "#4e79a7", .points = 1};
-    cs__axes_t ax = {.title = titles[i], .xlabel = "K (segments)", .ylabel = want[i],
+    cs__axes_t ax = {.title = titles[i], .xlabel = "K (segments)", .ylabel = axis[i],
                      .xfmt = CS__INT, .yfmt = CS__G, .x_integer = 1, .xmark = chosen,
                      .xmark_label = mark, .xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN};
     cs__svg_lines(b, &ax, &s, 1);
@@ -537,10 +539,38 @@ static void section_kselect(cs__buf_t *b, const cs_report_t *r, const char *seg_
   cs__put(b, "</div>\n");
   free(x);
   free(y);
+  /* The numbers behind the curves, with the smallest segment's share that the K rule also
+   * weighs, so a reader can check the choice. */
+  static const struct { const char *name, *head; cs__fmt_t fmt; } tcol[] = {
+      {"k", "K", CS__INT}, {"inertia", "inertia", CS__G},
+      {"calinski_harabasz", "Calinski\xe2\x80\x93Harabasz", CS__G},
+      {"davies_bouldin", "Davies\xe2\x80\x93" "Bouldin", CS__G},
+      {"silhouette", "silhouette", CS__G}, {"min_share", "smallest segment", CS__PCT},
+      {"iterations", "iterations", CS__INT}};
+  int tc[7], any = 0;
+  for (int i = 0; i < 7; i++) {
+    tc[i] = -1;
+    for (int j = 0; j < t->n_names && j < t->cols; j++)
+      if (!strcmp(t->names[j], tcol[i].name)) tc[i] = j;
+    any |= tc[i] >= 0;
+  }
+  if (any && t->rows > 0) {
+    cs__put(b, "<div class=\"scroll\"><table><tr>");
+    for (int i = 0; i < 7; i++)
+      if (tc[i] >= 0) cs__th(b, tcol[i].head, 0);
+    cs__put(b, "</tr>\n");
+    for (int64_t q = 0; q < t->rows; q++) {
+      cs__put(b, "<tr%s>", tc[0] >= 0 && t->v[q * t->cols + tc[0]] == chosen ? " class=\"total\"" : "");
+      for (int i = 0; i < 7; i++)
+        if (tc[i] >= 0) cs__td_num(b, t->v[q * t->cols + tc[i]], tcol[i].fmt);
+      cs__put(b, "</tr>\n");
+    }
+    cs__put(b, "</table></div>\n");
+  }
   char num[64];
   cs__num(num, sizeof num, r->recommended_k, CS__INT);
   cs__put(b, "<p class=\"note\">Recommended K by the rule of segment --k A..B: %s; the fit "
-             "written is K = %.0f.</p>\n", num, chosen);
+             "written is K = %.0f (the row in bold).</p>\n", num, chosen);
   cs__source(b, "%s: /segments/k_selection (one row per K) and its recommended_k attribute.",
          seg_path);
   cs__section_end(b);

@@ -176,6 +176,19 @@ with h5py.File(sys.argv[2], "r") as f:
 got = sum(int(x.replace(",", "")) for x in rows)
 sys.exit(0 if rows and got == want else f"calibration bins add up to {got}, not {want}")
 PY
+# The K choice's numbers are on the page, with the smallest segment's share (the curves alone
+# could not be checked against the rule).
+"$PYTHON" - report1.html segments.h5 <<'PY' || fail "the K selection table"
+import h5py, re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+part = page.split('<section id="k-selection">', 1)[1].split("</section>", 1)[0]
+table = part.split("<table>", 1)[1].split("</table>", 1)[0]
+rows = re.findall(r"<tr(?: class=\"total\")?><td>([0-9]+)</td>", table)
+with h5py.File(sys.argv[2], "r") as f:
+    ks = [int(x) for x in f["segments/k_selection"][:, 0]]
+ok = "smallest segment" in table and [int(x) for x in rows] == ks
+sys.exit(0 if ok else f"K table rows {rows}, k_selection {ks}")
+PY
 # A categorical level's means are shares, shown as percentages (they had read "1" and "0").
 grep -qE '<td class="l">region=north</td><td>[0-9]+\.[0-9]%</td><td>[0-9.]+</td><td[^>]*>[0-9]+\.[0-9]%</td>' \
   report1.html || fail "a level's population and segment means are not percentages"
