@@ -192,6 +192,10 @@ int cs__colw_push(cs__colw_t *w, const void *value);
 int cs__colw_close(cs__colw_t *w);
 void cs__colw_free(cs__colw_t *w);
 
+/* The customers file's header (header.c): imp->cols and imp->ncols, the id column first,
+ * the --rename'd names the store will hold, checked as dataset names; the schema's
+ * declarations matched to the file's columns. Errors name the file (line 1) or the schema. */
+int cs__read_header(cs__imp_t *imp, const cs_csv_record_t *h);
 /* customers.c: pass 1 (header, types, levels, bad rows, duplicate ids), then pass 2 (write
  * /customers; feeds imp->ids when transactions follow). */
 int cs__cust_scan(cs__imp_t *imp);
