@@ -47,6 +47,11 @@ static int read_options(const cs_opts_t *o, cs_import_opts_t *io) {
            "--schema describes the columns of --customers-csv, which is not given");
   CS_CHECK(!io->rename || io->customers_csv, CS_EUSAGE,
            "--rename names columns of --customers-csv, which is not given");
+  for (int i = 0; i < cs_n_optdefs && !io->transactions_csv; i++) {
+    const char *name = cs_optdefs[i].name;
+    CS_CHECK(strncmp(name, "txn-", 4) || !cs_opt_given(o, name), CS_EUSAGE,
+             "--%s describes --transactions-csv, which is not given", name);
+  }
   static const char *const delims[] = {"delimiter", "txn-delimiter"};
   cs_csv_dialect_t *d[] = {&io->delim, &io->txn_delim};
   for (int i = 0; i < 2; i++) {

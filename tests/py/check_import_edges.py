@@ -633,6 +633,11 @@ if imported("header names skipped or renamed", path("slash.h5"), ["import", "--c
 expect_error("--rename without --customers-csv", path("ren.h5"),
              ["import", "--transactions-csv", cust, "--rename", "a=b", "--output", path("ren.h5")],
              "--rename names columns of --customers-csv, which is not given", want=1)
+# Every --txn-* option describes the transactions file: given without one, it was ignored.
+for opt, val in (("--txn-header", "no"), ("--txn-date-format", "yyyymmdd")):
+    expect_error(f"{opt} without --transactions-csv", path("ren.h5"),
+                 ["import", "--customers-csv", cust, "--schema", sch, opt, val, "--output",
+                  path("ren.h5")], f"{opt} describes --transactions-csv, which is not given", want=1)
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
