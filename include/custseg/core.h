@@ -81,7 +81,8 @@ int64_t cs_days_from_civil(int64_t y, int m, int d);
 /* ---- signals ------------------------------------------------------------------------------
  * SIGTERM and SIGUSR1 (Slurm's preemption warning and time limit, forwarded to the ranks by
  * srun and mpirun) only set a flag; long loops poll it at their boundaries, agree on it across
- * ranks and stop cleanly (docs/operations.md). */
+ * ranks and stop cleanly (docs/operations.md). SIGPIPE is ignored: a closed log pipe fails
+ * the writes to it, not the job. */
 void cs_signal_install(void);
 /* SIGINT and SIGHUP (Ctrl-C, a closed terminal) end the process as they would, but first
  * remove the files registered here: the temporary names of outputs being written, and the

@@ -1,6 +1,6 @@
 /* core/signal.c: SIGTERM/SIGUSR1 set a flag that long loops poll; SIGINT/SIGHUP remove the
  * temporary files being written, and the outputs the command has published so far (giving
- * back the files they replaced), before the process ends (see core.h). */
+ * back the files they replaced), before the process ends (see core.h); SIGPIPE is ignored. */
 #include "custseg/core.h"
 
 #include <errno.h>
@@ -168,6 +168,11 @@ void cs_signal_install(void) {
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
+  /* A reader that goes away (`custseg generate 2>&1 | head -1`) ends the log, not the job:
+   * writes to the pipe fail with EPIPE instead. The signal's default ended the process in the
+   * middle of writing its output, leaving the temporary file; under mpirun, which reads the
+   * ranks' output itself, the job already ran to its end. */
+  signal(SIGPIPE, SIG_IGN);
 }
 
 int cs_signal_pending(void) { return pending; }

@@ -46,3 +46,16 @@ grep -q "custseg: error: interrupted by SIGUSR1 while fitting the CLV models (no
   "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv: no clear message"; }
 [ -z "$(ls -A "$dir/clv")" ] || fail "clv left behind: $(ls -A "$dir/clv")"
 echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
+
+# A reader of the log that goes away (`2>&1 | head -1`) is no reason to stop: the command ran
+# without mpirun died of SIGPIPE at its next log line, in the middle of writing its output,
+# with exit status 141, no message and the temporary file left behind.
+mkdir -p "$dir/pipe"
+set +o pipefail
+"$CUSTSEG" generate --customers 100000 --output "$dir/pipe/p.h5" 2>&1 | head -1 > /dev/null
+st=${PIPESTATUS[0]}
+set -o pipefail
+[ "$st" = 0 ] || fail "generate with its log piped to head -1: exit status $st, expected 0"
+[ "$(ls -A "$dir/pipe")" = p.h5 ] || fail "piped log: the directory holds: $(ls -A "$dir/pipe")"
+"$CUSTSEG" inspect --input "$dir/pipe/p.h5" --quiet > /dev/null || fail "piped log: p.h5 unreadable"
+echo "ok: a closed log pipe leaves the job to finish"
