@@ -77,7 +77,8 @@ extern const cs_out_field_t cs_roi_fields[];
 extern const int cs_roi_n_fields;
 
 /* The summed quantities, each on its own grid. */
-enum { CS_ROI_Q_REVENUE, CS_ROI_Q_REVENUE_SQUARED, CS_ROI_Q_MARKETING_COST,
+/* revenue_deviation_squared: (revenue - its arm's mean in the row)^2, for the variances. */
+enum { CS_ROI_Q_REVENUE, CS_ROI_Q_REVENUE_DEV2, CS_ROI_Q_MARKETING_COST,
        CS_ROI_Q_ACQUISITION_COST, CS_ROI_Q_CHURN_SCORE, CS_ROI_Q_CLV, CS_ROI_Q_RISK, CS_ROI_NQ };
 extern const char *const cs_roi_quantity_names[CS_ROI_NQ];
 
@@ -85,6 +86,7 @@ typedef struct cs_roi_grid {
   int exponent; /* values are summed as integers trunc(x * 2^exponent) */
   int exact;    /* 1 when every value is an integer on that grid (the sum is exact) */
   int64_t unknown; /* row sums that truncation on the grid leaves unknown, given as NaN */
+  int64_t overflow; /* row sums beyond the largest double, given as NaN */
 } cs_roi_grid_t;
 
 typedef struct cs_roi {

@@ -298,6 +298,13 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
                     cs_roi_quantity_names[q], ldexp(1.0, -r.grid[q].exponent),
                     (long long)r.grid[q].unknown);
     }
+  for (int q = 0; q < CS_ROI_NQ; q++)
+    if (ctx->rank == 0 && r.grid[q].overflow > 0)
+      cs_log_warn("roi: %lld row sum%s of %s %s beyond the largest double (about 1.8e308), given "
+                  "as NaN with every figure made from %s (values near that limit in the column?)",
+                  (long long)r.grid[q].overflow, r.grid[q].overflow == 1 ? "" : "s",
+                  cs_roi_quantity_names[q], r.grid[q].overflow == 1 ? "is" : "are",
+                  r.grid[q].overflow == 1 ? "it" : "them");
   /* A table of sizes and churn only, all its money n/a, is no silent outcome: exports name
    * these columns otherwise (MonthlyCharges), and roi reads them by name. */
   if (ctx->rank == 0 && !col[0] && !col[1] && !col[2] && !flag[0])
@@ -353,6 +360,7 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
     cJSON_AddNumberToObject(e, "grid_exponent", r.grid[q].exponent);
     cJSON_AddBoolToObject(e, "exact", r.grid[q].exact);
     cJSON_AddNumberToObject(e, "unknown_sums", (double)r.grid[q].unknown);
+    cJSON_AddNumberToObject(e, "overflowed_sums", (double)r.grid[q].overflow);
   }
   cJSON *rows = cJSON_AddArrayToObject(jr, "table");
   for (int64_t i = 0; i < r.rows; i++) cJSON_AddItemToArray(rows, row_json(&r.row[i]));

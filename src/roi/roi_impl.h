@@ -18,10 +18,11 @@ enum {
   CS__TREATED, CS__CONTROL,                /* treated = 1, treated = 0 */
   CS__LABELLED, CS__CHURNED,               /* churned 0/1, churned 1 */
   CS__SCORE_N, CS__CLV_N, CS__RISK_N,      /* with a churn score, a CLV, both */
-  CS__REV2_OVER,                           /* treated/control revenue whose square overflows */
+  CS__DEV2_OVER,  /* treated/control revenues whose squared deviation from the mean overflows */
   CS__COUNTS,
   /* fixed-point sums */
-  CS__REV = CS__COUNTS, CS__REV_T, CS__REV_C, CS__REV2_T, CS__REV2_C,
+  CS__REV = CS__COUNTS, CS__REV_T, CS__REV_C,
+  CS__DEV2_T, CS__DEV2_C, /* sum of (revenue - the arm's mean revenue in the row)^2 */
   CS__MKT, CS__MKT_T, CS__MKT_C,
   CS__ACQ,
   CS__SCORE, CS__CLV, CS__RISK,

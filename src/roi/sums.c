@@ -8,7 +8,9 @@
  * integer, to its segment's row and to the total row, per thread; threads are added in
  * order and ranks by cs_par_sum_i128_n, all in one packed reduction. Integer addition is
  * associative, so the totals are the same bits on any ranks and threads, and the total row,
- * accumulated over all customers on its own, must equal the sum of the segment rows.
+ * accumulated over all customers on its own, must equal the sum of the segment rows. Two more
+ * passes do the same for the squared deviations of the revenues from their arm's mean, which
+ * the campaign's revenue intervals need (deviation_sums).
  * Trade-off: a 128-bit add per value and slot (the pass is memory-bound anyway) and per-thread
  * copies of (K + 2) x 34 integers, for totals that are the correctly rounded exact sums. */
 #include "roi_impl.h"
@@ -19,13 +21,13 @@
 #include <string.h>
 
 const char *const cs_roi_quantity_names[CS_ROI_NQ] = {
-    "revenue", "revenue_squared", "marketing_cost", "acquisition_cost",
+    "revenue", "revenue_deviation_squared", "marketing_cost", "acquisition_cost",
     "churn_score", "clv", "revenue_at_risk"};
 
 int cs__roi_slot_quantity(int slot) {
   switch (slot) {
   case CS__REV: case CS__REV_T: case CS__REV_C: return CS_ROI_Q_REVENUE;
-  case CS__REV2_T: case CS__REV2_C: return CS_ROI_Q_REVENUE_SQUARED;
+  case CS__DEV2_T: case CS__DEV2_C: return CS_ROI_Q_REVENUE_DEV2;
   case CS__MKT: case CS__MKT_T: case CS__MKT_C: return CS_ROI_Q_MARKETING_COST;
   case CS__ACQ: return CS_ROI_Q_ACQUISITION_COST;
   case CS__SCORE: return CS_ROI_Q_CHURN_SCORE;
@@ -39,8 +41,8 @@ int cs__roi_slot_quantity(int slot) {
 static int slot_terms(int slot) {
   switch (slot) {
   case CS__REV: return CS__REV_N;
-  case CS__REV_T: case CS__REV2_T: return CS__REV_N_T;
-  case CS__REV_C: case CS__REV2_C: return CS__REV_N_C;
+  case CS__REV_T: case CS__DEV2_T: return CS__REV_N_T;
+  case CS__REV_C: case CS__DEV2_C: return CS__REV_N_C;
   case CS__MKT: return CS__MKT_N;
   case CS__MKT_T: return CS__MKT_N_T;
   case CS__MKT_C: return CS__MKT_N_C;
@@ -90,7 +92,7 @@ static inline int finite_or_absent(const double *a, int64_t i, double *x) {
 
 /* The grid of one quantity from its global ranges and the number of terms. */
 static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
-  cs_roi_grid_t g = {0, 1, 0};
+  cs_roi_grid_t g = {.exponent = 0, .exact = 1};
   if (hi == NO_VALUE) return g; /* no non-zero value: every sum is 0 */
   int e_n = 64 - __builtin_clzll((uint64_t)(n_terms > 1 ? n_terms : 1)); /* n < 2^e_n */
   int64_t s = neg_lo, cap = 126 - hi - e_n;
@@ -114,6 +116,21 @@ static cs_roi_grid_t choose_grid(int64_t hi, int64_t neg_lo, int64_t n_terms) {
 static int known(double sum, int64_t n, int s) {
   const double loss = ldexp((double)n, -s);
   return loss <= 0x1p-20 || loss <= ldexp(fabs(sum), -20);
+}
+
+/* A row's exact sum `a` of n values on grid gr, rounded to double once; NaN, counted in the grid,
+ * when it is beyond the largest double or truncation on the grid leaves it unknown. */
+static double settle(cs_fixed_t a, int64_t n, cs_roi_grid_t *gr) {
+  const double v = cs_from_fixed(a, gr->exponent);
+  if (!isfinite(v)) {
+    gr->overflow++;
+    return NAN;
+  }
+  if (!gr->exact && !known(v, n, gr->exponent)) {
+    gr->unknown++;
+    return NAN;
+  }
+  return v;
 }
 
 static inline cs_fixed_t to_fixed(double x, double scale) {
@@ -143,17 +160,12 @@ static void add_customer(const pass_t *p, int64_t i, cs_fixed_t *a, cs_fixed_t *
     cs_fixed_t f = to_fixed(x, p->scale[CS_ROI_Q_REVENUE]);
     ADD(CS__REV_N, 1);
     ADD(CS__REV, f);
-    double sq = x * x;
-    cs_fixed_t f2 = isfinite(sq) ? to_fixed(sq, p->scale[CS_ROI_Q_REVENUE_SQUARED]) : 0;
-    if (!isfinite(sq) && (tr == 0 || tr == 1)) ADD(CS__REV2_OVER, 1); /* no variance then */
     if (tr == 1) {
       ADD(CS__REV_N_T, 1);
       ADD(CS__REV_T, f);
-      ADD(CS__REV2_T, f2);
     } else if (tr == 0) {
       ADD(CS__REV_N_C, 1);
       ADD(CS__REV_C, f);
-      ADD(CS__REV2_C, f2);
     }
   }
   if (finite_or_absent(in->marketing_cost, i, &x)) {
@@ -214,10 +226,107 @@ static const char *slot_name(int slot) {
       "acquisition cost values", "known conversions", "conversions", "treated known conversions",
       "treated conversions", "control known conversions", "control conversions", "treated",
       "control", "churn labels", "churned", "churn scores", "CLV values", "churn x CLV values",
-      "revenue values whose square overflows", "revenue", "treated revenue", "control revenue", "treated revenue squared",
-      "control revenue squared", "marketing cost", "treated marketing cost",
+      "revenue deviations whose square overflows", "revenue", "treated revenue", "control revenue",
+      "treated revenue squared deviations", "control revenue squared deviations", "marketing cost",
+      "treated marketing cost",
       "control marketing cost", "acquisition cost", "churn score", "CLV", "revenue at risk"};
   return slot >= 0 && slot < CS__SLOTS ? names[slot] : "?";
+}
+
+/* The squared deviation of revenue x (of a treated or control customer) from its arm's mean
+ * in row g; 0 when the square overflows, which *over records. */
+static inline double deviation2(const double *mean, int64_t g, int tr, double x, int *over) {
+  const double d = x - mean[2 * g + (tr == 0)], sq = d * d;
+  *over = !isfinite(sq);
+  return *over ? 0.0 : sq;
+}
+
+/* Whether customer i, treated or control (*tr), has a revenue *x; its rows: its segment's (the
+ * unsegmented row k for none) and the total row k + 1. */
+static inline int in_arm(const cs_roi_input_t *in, int64_t i, int k, double *x, int *tr,
+                         int64_t rows[2]) {
+  *tr = in->treated[i];
+  if ((*tr != 0 && *tr != 1) || !finite_or_absent(in->revenue, i, x)) return 0;
+  rows[0] = in->segment[i] < 0 ? k : in->segment[i];
+  rows[1] = k + 1;
+  return 1;
+}
+
+/* Passes 3 and 4: per row and arm (treated, control), the sum of the squared deviations of the
+ * revenues from the arm's mean, on a grid of their own, exact as the other sums. The means come
+ * from the exact sums, so every rank uses the same ones. Subtracting the mean before squaring
+ * keeps the variance when the revenues are large next to their spread: from sums of squares,
+ * (S2 - S^2 / n) cancelled away every digit of it (revenues of 1e8 with cents, as in IDR or
+ * KRW, gave intervals three times too wide). Each customer counts in its row and, with that
+ * row's means, in the total row. */
+static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int threads,
+                          cs__roi_sums_t *sums, cs_roi_t *r) {
+  int status = CS_OK;
+  const int64_t nrows = (int64_t)k + 2, stride = nrows * 3; /* treated, control, overflows */
+  const int q = CS_ROI_Q_REVENUE_DEV2;
+  double *mean = malloc((size_t)nrows * 2 * sizeof *mean);
+  cs_fixed_t *acc = calloc((size_t)threads * (size_t)stride, sizeof *acc);
+  CS_TRY(cs_par_agree(ctx, mean && acc ? CS_OK
+                                       : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                      "out of memory for the ROI variances")));
+  for (int64_t g = 0; g < nrows; g++) {
+    const cs__roi_sums_t *s = &sums[g];
+    mean[2 * g] = s->count[CS__REV_N_T] ? s->sum[CS__REV_T] / (double)s->count[CS__REV_N_T] : 0;
+    mean[2 * g + 1] = s->count[CS__REV_N_C] ? s->sum[CS__REV_C] / (double)s->count[CS__REV_N_C] : 0;
+  }
+  ranges_t all;
+  for (int j = 0; j < 2 * CS_ROI_NQ; j++) all.v[j] = NO_VALUE;
+#pragma omp parallel
+  {
+    ranges_t mine = all;
+    int over;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < in->n; i++) {
+      double x;
+      int tr;
+      int64_t rows[2];
+      if (in_arm(in, i, k, &x, &tr, rows))
+        for (int j = 0; j < 2; j++) range_add(&mine, q, deviation2(mean, rows[j], tr, x, &over));
+    }
+#pragma omp critical
+    for (int j = 2 * q; j < 2 * q + 2; j++)
+      if (mine.v[j] > all.v[j]) all.v[j] = mine.v[j];
+  }
+  CS_TRY(cs_par_allreduce(ctx, all.v + 2 * q, 2, CS_DT_I64, CS_OP_MAX));
+  r->grid[q] = choose_grid(all.v[2 * q], all.v[2 * q + 1], in->n_global);
+  const double scale = ldexp(1.0, r->grid[q].exponent);
+#pragma omp parallel
+  {
+    cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * stride;
+    int over;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < in->n; i++) {
+      double x;
+      int tr;
+      int64_t rows[2];
+      if (!in_arm(in, i, k, &x, &tr, rows)) continue;
+      for (int j = 0; j < 2; j++) {
+        const cs_fixed_t f = to_fixed(deviation2(mean, rows[j], tr, x, &over), scale);
+        mine[rows[j] * 3 + (tr == 0)] += f;
+        mine[rows[j] * 3 + 2] += over;
+      }
+    }
+  }
+  for (int t = 1; t < threads; t++)
+    for (int64_t j = 0; j < stride; j++) acc[j] += acc[(int64_t)t * stride + j];
+  CS_TRY(cs_par_sum_i128_n(ctx, acc, stride));
+  for (int64_t g = 0; g < nrows; g++) {
+    cs__roi_sums_t *s = &sums[g];
+    for (int a = 0; a < 2; a++) {
+      const int slot = a ? CS__DEV2_C : CS__DEV2_T;
+      s->sum[slot] = settle(acc[g * 3 + a], s->count[slot_terms(slot)], &r->grid[q]);
+    }
+    s->count[CS__DEV2_OVER] = (int64_t)acc[g * 3 + 2];
+  }
+fail:
+  free(mean);
+  free(acc);
+  return status;
 }
 
 int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
@@ -255,7 +364,6 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
       if (finite_or_absent(in->revenue, i, &x)) {
         top[0] = fmax(top[0], x);
         range_add(&mine, CS_ROI_Q_REVENUE, x);
-        range_add(&mine, CS_ROI_Q_REVENUE_SQUARED, x * x);
       }
       if (finite_or_absent(in->marketing_cost, i, &x))
         range_add(&mine, CS_ROI_Q_MARKETING_COST, x);
@@ -330,14 +438,11 @@ int cs_roi_compute(cs_ctx_t *ctx, const cs_roi_input_t *in, cs_roi_t *r) {
     const cs_fixed_t *a = acc + g * CS__SLOTS;
     for (int j = 0; j < CS__COUNTS; j++) sums[g].count[j] = (int64_t)a[j];
     for (int j = CS__COUNTS; j < CS__SLOTS; j++) {
-      const cs_roi_grid_t *gr = &r->grid[cs__roi_slot_quantity(j)];
-      sums[g].sum[j] = cs_from_fixed(a[j], gr->exponent);
-      if (!gr->exact && !known(sums[g].sum[j], sums[g].count[slot_terms(j)], gr->exponent)) {
-        sums[g].sum[j] = NAN;
-        r->grid[cs__roi_slot_quantity(j)].unknown++;
-      }
+      if (j == CS__DEV2_T || j == CS__DEV2_C) continue; /* deviation_sums */
+      sums[g].sum[j] = settle(a[j], sums[g].count[slot_terms(j)], &r->grid[cs__roi_slot_quantity(j)]);
     }
   }
+  if (in->revenue && in->treated) CS_TRY(deviation_sums(ctx, in, k, threads, sums, r));
   const cs__roi_have_t have = {
       .revenue = !!in->revenue, .marketing_cost = !!in->marketing_cost,
       .acquisition_cost = !!in->acquisition_cost, .converted = !!in->converted,

@@ -78,14 +78,12 @@ void cs_roi_newcombe(double x1, double n1, double x2, double n2, double z, doubl
   *hi = d + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
 }
 
-/* The sample variance of a group from its exact sums: (S2 - S x mean) / (n - 1), >= 0. */
-static double variance(double s, double s2, int64_t n) {
-  if (n < 2) return NAN;
-  const double v = (s2 - s * (s / (double)n)) / (double)(n - 1);
-  /* Squares that are each finite but whose sum overflows: no variance, as for one square
-   * that overflows (inf - inf, or an infinite interval, otherwise). */
-  if (!isfinite(s2) || !isfinite(v)) return NAN;
-  return v > 0 ? v : 0.0;
+/* The sample variance of a group from its exact sum of squared deviations from its mean:
+ * ss / (n - 1). Squares that are each finite but whose sum overflows leave none, as one
+ * square that overflows does (an infinite interval otherwise). */
+static double variance(double ss, int64_t n) {
+  if (n < 2 || !isfinite(ss)) return NAN;
+  return ss / (double)(n - 1);
 }
 
 void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t segment,
@@ -138,10 +136,10 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
   if (have->revenue) {
     const double mt = ratio(x[CS__REV_T], c[CS__REV_N_T]), mc = ratio(x[CS__REV_C], c[CS__REV_N_C]);
     const double d = mt - mc;
-    const double vt = variance(x[CS__REV_T], x[CS__REV2_T], c[CS__REV_N_T]);
-    const double vc = variance(x[CS__REV_C], x[CS__REV2_C], c[CS__REV_N_C]);
-    /* A revenue whose square overflows (beyond 1.3e154) leaves no variance to estimate. */
-    const double se = c[CS__REV2_OVER] ? NAN
+    const double vt = variance(x[CS__DEV2_T], c[CS__REV_N_T]);
+    const double vc = variance(x[CS__DEV2_C], c[CS__REV_N_C]);
+    /* A deviation whose square overflows (beyond 1.3e154) leaves no variance to estimate. */
+    const double se = c[CS__DEV2_OVER] ? NAN
                                        : sqrt(vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C]);
     o->incremental_revenue = d * nt;
     o->incremental_revenue_low = (d - z * se) * nt;

@@ -273,7 +273,7 @@ for r in t:
         failures.append(f"extreme CLV: segment {g} has clv_total {r['clv_total']} and action "
                         f"{r['action']}, want NaN and -1 (its sum is unknown on the coarse grid)")
 
-# 7b. One revenue of 4e12 among ordinary ones: the revenue squares' grid is coarser (inexact),
+# 7b. One revenue of 4e12 among ordinary ones: the squared deviations' grid is coarser (inexact),
 # but every row's sums stay within the bound (2^-20 of the sum), so none is NaN and the
 # campaign intervals that were finite stay finite (the first version counted every customer
 # of the row as a term, and asked for 2^-40: this made them NaN without a grid warning).
@@ -289,8 +289,8 @@ p = subprocess.run([mpiexec, "--oversubscribe", "-n", "3", custseg, "roi", "--in
 if p.returncode != 0:
     failures.append(f"roi with a revenue of 4e12: exit {p.returncode}: {p.stderr[-300:]}")
 else:
-    sq = json.load(open(path("rev4e12.json")))["roi"]["sums"]["revenue_squared"]
-    print("revenue of 4e12: revenue_squared grid 2^-%d, exact %s, unknown sums %d"
+    sq = json.load(open(path("rev4e12.json")))["roi"]["sums"]["revenue_deviation_squared"]
+    print("revenue of 4e12: revenue_deviation_squared grid 2^-%d, exact %s, unknown sums %d"
           % (sq["grid_exponent"], sq["exact"], sq["unknown_sums"]))
     with h5py.File(path("rev4e12_roi.h5"), "r") as f, h5py.File(path("roi1.h5"), "r") as g:
         t, base = f["roi/table"][...], g["roi/table"][...]
@@ -301,6 +301,35 @@ else:
         for name in ("incremental_revenue_low", "incremental_revenue_high", "revenue_total"):
             if np.isfinite(b[name]) and not np.isfinite(a[name]):
                 failures.append(f"revenue of 4e12: row {a['segment']} {name} is {a[name]}")
+
+# 7c. Revenues large next to their spread (1e8 and cents, as amounts in IDR or KRW are): the
+# intervals are Welch's, as numpy's var(ddof=1) gives them, at 1 and 3 ranks. From sums of
+# squares, S2 - S^2/n cancelled every digit of the variance: intervals 3x too wide, off centre.
+shutil.copy(store, path("rev1e8.h5"))
+with h5py.File(path("rev1e8.h5"), "r+") as f:
+    rv, tr = f["customers/revenue"][...], f["customers/treated"][...]
+    rv = np.where(np.isfinite(rv), np.round(1e8 + np.random.default_rng(7).uniform(0, 1, rv.size), 2), rv)
+    f["customers/revenue"][...] = rv
+with h5py.File(seg, "r") as f:
+    lab = f["segments/labels"][...]
+for n in (1, 3):
+    run(n, "roi", "--input", path("rev1e8.h5"), "--segment-results", seg, "--output",
+        path(f"rev1e8_{n}.h5"))
+t1, t3 = (h5py.File(path(f"rev1e8_{n}.h5"), "r")["roi/table"][...] for n in (1, 3))
+if t1.tobytes() != t3.tobytes():
+    failures.append("revenues of 1e8: the tables at 1 and 3 ranks differ")
+for r in t1:
+    if r["segment"] < 0:
+        continue
+    a, b = (rv[(lab == r["segment"]) & (tr == arm) & np.isfinite(rv)] for arm in (1, 0))
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    d = math.fsum(a) / a.size - math.fsum(b) / b.size
+    # the centre is a difference of two rounded means of 1e8: a few of their ulps, times n_t
+    tol = 1e-6 * se * a.size + 4 * np.spacing(1e8) * a.size
+    for name, want in (("incremental_revenue_low", (d - 1.959963984540054 * se) * a.size),
+                       ("incremental_revenue_high", (d + 1.959963984540054 * se) * a.size)):
+        if abs(r[name] - want) > tol:
+            failures.append(f"revenues of 1e8: segment {r['segment']} {name} {r[name]}, numpy {want}")
 
 for f in failures:
     print("FAIL:", f)

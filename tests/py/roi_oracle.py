@@ -45,11 +45,11 @@ def newcombe(x1, n1, x2, n2):
     return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
-def variance(s, s2, n):
-    if n < 2:
+def variance(x, m):
+    """Sample variance of the values x around their mean m (the double of the exact mean)."""
+    if len(x) < 2:
         return NAN
-    v = (s2 - s * (s / n)) / (n - 1)
-    return v if v > 0 else 0.0
+    return fsum((x - m) * (x - m)) / (len(x) - 1)
 
 
 def row(sel, d, n_global, segment):
@@ -132,7 +132,7 @@ def row(sel, d, n_global, segment):
         xc2 = xc2[np.isfinite(xc2)]
         mt, mc = ratio(st, n_t), ratio(sc, n_c)
         dd = mt - mc
-        se = math.sqrt(variance(st, fsum(xt2 * xt2), n_t) / n_t + variance(sc, fsum(xc2 * xc2), n_c) / n_c) \
+        se = math.sqrt(variance(xt2, mt) / n_t + variance(xc2, mc) / n_c) \
             if n_t > 0 and n_c > 0 else NAN
         o["incremental_revenue"] = dd * nt
         o["incremental_revenue_low"] = (dd - Z * se) * nt
@@ -228,7 +228,7 @@ def same(a, b, rtol):
 
 
 # Totals, counts and the values computed from them without a multiply-add are compared bit for
-# bit; the intervals (Wilson's n p (1 - p) + z^2/4, the variance S2 - S (S/n), which the C
+# bit; the intervals (Wilson's n p (1 - p) + z^2/4, the deviations x - m squared, which the C
 # compiler may fuse into one rounding) to a relative 1e-9.
 EXACT = {"segment", "customers", "share", "revenue_total", "revenue_mean", "acquisition_cost_total",
          "acquisition_cost_mean", "marketing_cost_total", "conversions", "conversion_rate",

@@ -4,6 +4,7 @@
 
 #include "custseg/roi.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,62 @@ static void overflowing_square(void **state) {
   local_free(&l);
 }
 
+/* Two revenues of the largest double: their exact sum has no double. That row's and the total
+ * row's revenue sums are NaN and counted as overflowed (they were inf, and so was the ROI).
+ * Collective. */
+static void overflowing_sum(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 60);
+  for (int64_t j = 0; j < l.p.n_local; j++) {
+    const int64_t i = l.p.offset + j;
+    l.seg[j] = i % 3;
+    l.rev[j] = i == 0 || i == 3 ? DBL_MAX : 5.0; /* both in segment 0 */
+  }
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 3);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  assert_int_equal(r.grid[CS_ROI_Q_REVENUE].overflow, 2);
+  assert_true(isnan(r.row[0].revenue_total) && isnan(r.row[0].roi));
+  assert_true(isnan(r.row[3].revenue_total) && isnan(r.row[3].revenue_mean));
+  /* the other rows' 5.0s are below the grid such values force: unknown, as documented */
+  assert_true(isnan(r.row[1].revenue_total) && isnan(r.row[2].revenue_total));
+  assert_true(r.grid[CS_ROI_Q_REVENUE].unknown > 0);
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
+/* Revenues large next to their spread: the interval's variance is that of the deviations from
+ * the mean (from sums of squares it cancelled to rounding noise). Collective. */
+static void large_revenues_keep_their_variance(void **state) {
+  (void)state;
+  local_t l;
+  make(&l, 400);
+  double s[2][2] = {{0}}; /* per arm of segment 0: sum of (x - 1e8), of its square */
+  int64_t n[2] = {0};
+  for (int64_t j = 0; j < l.p.n_local; j++) {
+    const int64_t i = l.p.offset + j;
+    l.seg[j] = 0;
+    l.rev[j] = 1e8 + (double)(i % 7) * 0.25; /* exact: quarter units near 1e8 */
+  }
+  for (int64_t i = 0; i < 400; i++) { /* the arms as make() draws them, over all ranks */
+    const int a = i % 2 == 1; /* make(): odd rows treated */
+    const double d = (double)(i % 7) * 0.25;
+    s[a][0] += d, s[a][1] += d * d, n[a]++;
+  }
+  cs_roi_t r;
+  cs_roi_input_t in = input_of(&l, 1);
+  assert_int_equal(cs_roi_compute(cs_test_ctx, &in, &r), CS_OK);
+  double var[2];
+  for (int a = 0; a < 2; a++)
+    var[a] = (s[a][1] - s[a][0] * s[a][0] / (double)n[a]) / (double)(n[a] - 1);
+  const double se = sqrt(var[1] / (double)n[1] + var[0] / (double)n[0]);
+  const double half = (r.row[0].incremental_revenue_high - r.row[0].incremental_revenue_low) / 2;
+  assert_true(fabs(half - r.z * se * (double)n[1]) < 1e-9 * half);
+  cs_roi_free(&r);
+  local_free(&l);
+}
+
 /* One customer whose value is a large share of the store's: the actions compare segment
  * means with the store's mean, which that value moves; said in value_note (the CLV when
  * present, else the revenue), and nothing said without such a customer. */
@@ -335,6 +392,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(zero_row_ranks),
     cmocka_unit_test(markdown_cells),
     cmocka_unit_test(overflowing_square),
+    cmocka_unit_test(overflowing_sum),
+    cmocka_unit_test(large_revenues_keep_their_variance),
     cmocka_unit_test(outlier_note),
 };
 CS_TEST_MAIN(tests)
