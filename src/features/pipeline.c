@@ -367,11 +367,18 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       f->spread[j] = spread_of(f, c);
       /* Zero, or below what the exact-sum grid resolves for values of this size (relative to
        * the values, so a column of tiny values that do vary passes). */
-      CS_CHECK(!(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
-                 f->scale != CS_SCALE_NONE && c->min < c->max),
+      const double mag = fmax(fabs(c->min), fabs(c->max));
+      /* Values near 1e-200 whose variance underflows, or a spread tiny next to the values
+       * (1e15 + N(0, 1)): scaling helps the first, only an offset the second. */
+      CS_CHECK(!(c->std <= 1e-12 * mag && f->scale != CS_SCALE_NONE && c->min < c->max),
                CS_EDATA,
-               "%s: feature '%s' varies (from %g to %g) but its variance is below what double "
-               "precision resolves for values this small; multiply the column by a power of ten",
+               mag < 1e-100 ? "%s: feature '%s' varies (from %.17g to %.17g) but its variance is "
+                              "below what double precision resolves for values this small; "
+                              "multiply the column by a power of ten"
+                            : "%s: feature '%s' varies (from %.17g to %.17g) but its standard "
+                              "deviation is below 1e-12 of its magnitude, too little for the "
+                              "sums behind its variance; subtract an offset (its minimum, say) "
+                              "from the column",
                store->path, c->name, c->min, c->max);
       CS_CHECK(!(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
                  f->scale != CS_SCALE_NONE),

@@ -376,8 +376,10 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   /* The exact sums and the float32 kernel have a range: beyond it rows were silently put in
    * one segment, or the inertia check stopped the run. */
   CS_CHECK(mx[0] <= 1e18 && (mx[0] == 0 || mx[0] >= 1e-18), CS_EDATA,
-           "feature values reach %g in magnitude; k-means computes distances in float32 and "
-           "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)", mx[0]);
+           "feature values reach %s%g in magnitude%s; k-means computes distances in float32 and "
+           "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)",
+           mx[0] >= FLT_MAX ? "at least " : "", mx[0],
+           mx[0] >= FLT_MAX ? " (the float32 limit, where scaled values are clamped)" : "");
   CS_CHECK(!m->w || wmin == INFINITY || wmax <= 1e9 * wmin, CS_EDATA,
            "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
            "sums would lose the customers of small weight (cap or rescale the weights)", wmin,

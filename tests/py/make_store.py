@@ -3,14 +3,16 @@
 
 usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
-      string_column | all_nan_column | no_schema_version | constant_column | huge_value | stats |
+      string_column | all_nan_column | no_schema_version | constant_column | huge_value |
+      large_offset | stats |
       no_labels | one_class | no_income | new_region |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
       txn_nan_time txn_huge_time
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
  constant_column: the good store plus a column 'flat' that is 7 everywhere;
- huge_value: the good store plus a column 'sentinel' of small values and one 1e200)
+ huge_value: the good store plus a column 'sentinel' of small values and one 1e200;
+ large_offset: the good store plus a column 'epoch' of 1e15 + N(0, 1))
 """
 import sys
 
@@ -69,6 +71,8 @@ with h5py.File(path, "w") as f:
         g["a"] = np.repeat([0.0, 1.0], n // 2)
         g["b"] = np.repeat([5.0, 7.0], n // 2)
         g["w0"] = np.zeros(n)
+    if kind == "large_offset":  # a spread of 1 around 1e15: below 1e-12 of the magnitude
+        g["epoch"] = 1e15 + rng.normal(0, 1, n)
     if kind == "huge_value":
         sentinel = rng.normal(0, 1, n)
         sentinel[n - 1] = 1e200
