@@ -10,6 +10,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* Per column: the values reduced locally (R) and those summed across ranks (S, from index 2). */
+enum { R = 8, S = 6 };
+
 int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                        const char *const *names, int n, int64_t chunk_rows,
                        cs_colstats_t *stats) {
@@ -19,7 +22,7 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   int64_t rows = chunk_rows < part->n_local ? chunk_rows : part->n_local;
   int64_t steps = (part->n_local + chunk_rows - 1) / chunk_rows;
   buf = cs_alloc(cs_bytes(rows > 0 ? rows : 1, sizeof *buf), "inspect buffer");
-  red = cs_alloc(cs_bytes(7 * (int64_t)n, sizeof *red), "inspect reductions");
+  red = cs_alloc(cs_bytes(R * (int64_t)n, sizeof *red), "inspect reductions");
   CS_TRY(cs_par_agree(ctx, buf && red ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   cs_progress_t prog;
@@ -28,7 +31,9 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     cs_colstats_t *s = &stats[c];
     memset(s, 0, sizeof *s);
     s->col = cs_store_column(store, names[c]);
-    double mn = INFINITY, mx = -INFINITY, sum = 0;
+    /* sum2: the values times 2^-64, for a mean whose plain sum overflows (values near the
+     * largest double), which had been given as inf */
+    double mn = INFINITY, mx = -INFINITY, sum = 0, sum2 = 0;
     int64_t fin = 0, nan_n = 0, inf_n = 0, bad = 0;
     int ncat = s->col ? s->col->n_categories : 0;
     /* txn_offset holds N+1 values: one more step reads the last on the last rank. */
@@ -44,7 +49,7 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         CS_TRY(cs_store_read(store, names[c], part->n_global, cnt, CS_DT_F64, buf));
       }
 #pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) \
-    reduction(+ : sum, fin, nan_n, inf_n, bad)
+    reduction(+ : sum, sum2, fin, nan_n, inf_n, bad)
       for (int64_t i = 0; i < cnt; i++) {
         double x = buf[i];
         if (isnan(x)) {
@@ -54,6 +59,7 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         } else {
           fin++;
           sum += x;
+          sum2 += x * 0x1p-64;
           mn = x < mn ? x : mn;
           mx = x > mx ? x : mx;
           if (ncat && (x < 0 || x >= ncat)) bad++;
@@ -63,38 +69,42 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         cs_progress_update(&prog, (int64_t)c * part->n_global +
                                       cs_part_rows_upto(part->n_global, ctx->size, off + cnt));
     }
-    red[7 * c + 0] = -mn;
-    red[7 * c + 1] = mx;
-    red[7 * c + 2] = sum;
-    red[7 * c + 3] = (double)fin;
-    red[7 * c + 4] = (double)nan_n;
-    red[7 * c + 5] = (double)inf_n;
-    red[7 * c + 6] = (double)bad;
+    red[R * c + 0] = -mn;
+    red[R * c + 1] = mx;
+    red[R * c + 2] = sum;
+    red[R * c + 3] = (double)fin;
+    red[R * c + 4] = (double)nan_n;
+    red[R * c + 5] = (double)inf_n;
+    red[R * c + 6] = (double)bad;
+    red[R * c + 7] = sum2;
   }
   /* Two packed reductions for all columns: max (of -min and max) and sum (the rest). */
   {
     double *mxv = cs_alloc(cs_bytes(2 * (int64_t)n, sizeof *mxv), "inspect");
-    double *smv = cs_alloc(cs_bytes(5 * (int64_t)n, sizeof *smv), "inspect");
+    double *smv = cs_alloc(cs_bytes(S * (int64_t)n, sizeof *smv), "inspect");
     int ok = mxv && smv ? CS_OK : CS_ENOMEM;
     status = cs_par_agree(ctx, ok);
     if (status == CS_OK) {
       for (int c = 0; c < n; c++) {
-        mxv[2 * c] = red[7 * c];
-        mxv[2 * c + 1] = red[7 * c + 1];
-        for (int j = 0; j < 5; j++) smv[5 * c + j] = red[7 * c + 2 + j];
+        mxv[2 * c] = red[R * c];
+        mxv[2 * c + 1] = red[R * c + 1];
+        for (int j = 0; j < S; j++) smv[S * c + j] = red[R * c + 2 + j];
       }
       status = cs_par_allreduce(ctx, mxv, 2 * (int64_t)n, CS_DT_F64, CS_OP_MAX);
-      if (status == CS_OK) status = cs_par_allreduce(ctx, smv, 5 * (int64_t)n, CS_DT_F64, CS_OP_SUM);
+      if (status == CS_OK) status = cs_par_allreduce(ctx, smv, S * (int64_t)n, CS_DT_F64, CS_OP_SUM);
       for (int c = 0; status == CS_OK && c < n; c++) {
         cs_colstats_t *s = &stats[c];
-        s->finite = (int64_t)smv[5 * c + 1];
-        s->missing = (int64_t)smv[5 * c + 2];
-        s->infinite = (int64_t)smv[5 * c + 3];
-        s->bad_codes = (int64_t)smv[5 * c + 4];
+        const double *v = smv + S * c;
+        s->finite = (int64_t)v[1];
+        s->missing = (int64_t)v[2];
+        s->infinite = (int64_t)v[3];
+        s->bad_codes = (int64_t)v[4];
         /* + 0.0 turns -0 into 0: which zero wins a max depends on the order of the ranks */
         s->min = s->finite ? -mxv[2 * c] + 0.0 : NAN;
         s->max = s->finite ? mxv[2 * c + 1] + 0.0 : NAN;
-        s->mean = s->finite ? smv[5 * c] / (double)s->finite : NAN;
+        s->mean = !s->finite      ? NAN
+                  : isfinite(v[0]) ? v[0] / (double)s->finite
+                                   : ldexp(v[5] / (double)s->finite, 64);
       }
     }
     cs_free(mxv);

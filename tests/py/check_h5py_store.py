@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A store written by h5py alone (mixed widths, big-endian floats, unsorted ids, NaN,
 variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
-statistics match numpy's. A store of 400 numeric columns has statistics for every one (the
+statistics match numpy's (and a mean whose sum overflows is still finite). A store of 400 numeric columns has statistics for every one (the
 columns after the 320th had been left out silently), and a column of +0 and -0 shows 0 at any
 rank count. Storage as h5py writes it: a chunked column whose chunks were not all written reads
 as its fill value (a collective read of it had hung at 2 and more ranks), compressed and
@@ -78,6 +78,7 @@ with h5py.File(wide, "w") as f:
     g["customer_id"] = np.arange(10, dtype=np.int64)
     g["zeros"] = np.array([0., -0., 0., -0., -0., 0., -0., 0., -0., -0.])
     g["plan"] = np.arange(10, dtype=np.int8) % 2  # a level with a newline: one table line
+    g["huge"] = np.array([np.finfo(np.float64).max] * 2 + [1.0] * 8)  # a sum beyond doubles
     g["plan"].attrs["categories"] = np.array(["two\nlines".encode(), b"one"], dtype=h5py.string_dtype())
     for j in range(400):
         g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
@@ -90,6 +91,11 @@ for j in (0, 319, 320, 389):
     c = wcols.get("x%03d" % j, {})
     if c.get("finite") != 10 or c.get("min") != j or c.get("max") != j + 9:
         failures.append(f"400 columns: x{j:03d} has no statistics: {c}")
+# The mean of values near the largest double: their sum overflows, the mean does not (it was inf).
+h, want = wcols.get("huge", {}), math.fsum(np.array([np.finfo(np.float64).max] * 2 + [1.0] * 8)
+                                           * 2.0 ** -64) / 10 * 2.0 ** 64
+if not h.get("mean") or not math.isclose(h["mean"], want, rel_tol=1e-12):
+    failures.append(f"a column of two 1.8e308 and eight 1: mean {h.get('mean')}, wanted {want}")
 z = wcols.get("zeros", {})
 if z.get("min") != 0 or math.copysign(1, z.get("min", 1)) < 0 or math.copysign(1, z.get("max", 1)) < 0:
     failures.append(f"a column of +0 and -0: min {z.get('min')} max {z.get('max')}, wanted 0 and 0")
