@@ -83,8 +83,29 @@ static int read_flag(cs_ctx_t *ctx, cs_stage_t *st, const char *name, const char
   if (!v) return CS_OK;
   *flag = cs_alloc(cs_bytes(st->part.n_local ? st->part.n_local : 1, 1), name);
   CS_TRY(cs_par_agree(ctx, *flag ? CS_OK : CS_ENOMEM));
-  for (int64_t i = 0; i < st->part.n_local; i++)
+  /* Values that are neither the flag's two nor an unknown marker (-1, NaN) are said, as
+   * churn train says them of its label: counted, with the first row and value. */
+  int64_t odd[2] = {0, INT64_MIN}; /* count, -(first row) */
+  double first = 0;
+  for (int64_t i = 0; i < st->part.n_local; i++) {
     (*flag)[i] = v[i] == one ? 1 : v[i] == zero ? 0 : -1;
+    if ((*flag)[i] < 0 && v[i] == v[i] && v[i] != -1 && !odd[0]++) {
+      first = v[i];
+      odd[1] = -(st->part.offset + i);
+    }
+  }
+  const int64_t mine = odd[1];
+  CS_TRY(cs_par_allreduce(ctx, odd, 1, CS_DT_I64, CS_OP_SUM));
+  CS_TRY(cs_par_allreduce(ctx, odd + 1, 1, CS_DT_I64, CS_OP_MAX));
+  if (odd[0]) {
+    double val = mine == odd[1] ? first : -INFINITY; /* offered by the rank holding the row */
+    CS_TRY(cs_par_allreduce(ctx, &val, 1, CS_DT_F64, CS_OP_MAX));
+    if (ctx->rank == 0)
+      cs_log_warn("roi: %s: column '%s' has %lld value(s) that are neither 0/1 (or its two "
+                  "levels) nor unknown (-1, NaN), first %g at row %lld: counted as unknown",
+                  st->store->path, name,
+                  (long long)odd[0], val, (long long)-odd[1]);
+  }
 fail:
   cs_free(v);
   return status;

@@ -219,7 +219,11 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
     rv += o->incremental_revenue;
     cost += o->campaign_cost;
   }
-  if (!(nt > 0)) return; /* no treated customer at all: the total's own values stand */
+  if (!(nt > 0)) { /* no treated customer at all: the total's own values (NaN) stand */
+    snprintf(note, note_size, "the campaign's effect is unknown (NaN) in every row: no customer "
+             "is treated (treated = 1)");
+    return;
+  }
   /* A field stays NaN where its input column is absent (the total's own formula says so). */
   if (!isnan(t->uplift)) { /* the n_t-weighted mean of the rows' uplifts */
     t->incremental_conversions = conv;

@@ -244,6 +244,14 @@ roi_warning("alone", lambda tr: tr.__setitem__(g == 2, 1), "roi: the campaign's 
             ["uplift", "incremental_revenue", "campaign_cost"])
 roi_warning("all_treated", lambda tr: tr.fill(1), "roi: the campaign's total effect is unknown "
             "(NaN): no customer is in the control group", ["uplift", "incremental_revenue"])
+# Nobody treated: every campaign field NaN, and said (all treated was said, this was not).
+roi_warning("none_treated", lambda tr: tr.fill(0), "roi: the campaign's effect is unknown (NaN) "
+            "in every row: no customer is treated (treated = 1)", ["uplift", "incremental_revenue"])
+# A flag value that is neither 0/1 nor unknown is counted as unknown, and said (as churn train
+# says it of its label).
+column_edit("odd_converted", "converted", lambda v: v.__setitem__(slice(3, None, 2), 5),
+            f"column 'converted' has {len(range(3, len(g), 2))} value(s) that are neither 0/1 (or "
+            "its two levels) nor unknown (-1, NaN), first 5 at row 3: counted as unknown", [])
 
 for f in failures:
     print("FAIL:", f)
