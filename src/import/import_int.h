@@ -111,6 +111,10 @@ typedef struct cs__col {
   int64_t n_localized;    /* ... of its text, values like numbers in another notation */
   int64_t localized_line; /* ... the first of those, and its text (cut) */
   char localized_value[40];
+  /* inferred numbers: those with a '.', those of them shaped like a thousands group (1.234),
+   * integers below 1000 and from 1000 on in magnitude; the first grouped one */
+  int64_t n_dotted, n_grouped, n_small_int, n_big_int, grouped_line;
+  char grouped_value[40];
   cs_dict_t dict;         /* levels (categorical), or the values seen while inferring */
   int fixed_levels;       /* levels declared: no others are accepted */
   int32_t *code;          /* dict index -> code (levels in byte order unless declared) */

@@ -343,6 +343,23 @@ for col, example in (("discount", "0,1"), ("income", "1.234,56"), ("price", "$5.
 if p and "column 'plan'" in p.stderr:
     failures.append(f"a column of words was warned of as numbers: {p.stderr[-400:]}")
 
+# 3g. whole amounts grouped by '.' in a ';' file (1.234 for 1234) read as decimals, as pandas
+#     reads them: a warning says so (they had gone in a thousand times too small, silently);
+#     three-decimal weights among others do not get it
+lines = ["customer_id;amount;weight"]
+for i in range(40):
+    lines.append(f"{i + 1};{i * 37 % 990 + 1 if i % 2 else f'{1 + i % 9}.{i * 7 % 1000:03d}'};"
+                 f"{1 + i % 5}.{125 * (i % 4):03d}")
+csv = write("dot_grouped.csv", "\n".join(lines) + "\n")
+p = imported("dot-grouped thousands", path("dg.h5"), ["import", "--customers-csv", csv,
+                                                      "--delimiter", "semicolon", "--output", path("dg.h5")])
+if p and "column 'amount' is read as decimal numbers, but each of its 20 values with a '.' has " \
+        "three digits after it (such as '1.000', line 2) and none of its 20 values without one " \
+        "reaches 1000: if the '.' groups thousands ('1.000' meaning 1000), remove it" not in p.stderr:
+    failures.append(f"dot-grouped thousands: no warning: {p.stderr[-600:]}")
+if p and "column 'weight'" in p.stderr:
+    failures.append(f"three-decimal weights were warned of as thousands: {p.stderr[-400:]}")
+
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
 if imported("stray CR", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
