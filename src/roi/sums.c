@@ -241,15 +241,15 @@ static inline double deviation2(const double *mean, int64_t g, int tr, double x,
   return *over ? 0.0 : sq;
 }
 
-/* Whether customer i, treated or control (*tr), has a revenue *x; its rows: its segment's (the
- * unsegmented row k for none) and the total row k + 1. */
-static inline int in_arm(const cs_roi_input_t *in, int64_t i, int k, double *x, int *tr,
-                         int64_t rows[2]) {
+/* Whether customer i, treated or control (*tr), has a revenue *x whose arm in its row *g (its
+ * segment's, or the unsegmented row k) has a mean: an arm whose revenue sum is unknown or
+ * beyond the largest double has no variance either. */
+static inline int in_arm(const cs_roi_input_t *in, const double *mean, int64_t i, int k,
+                         double *x, int *tr, int64_t *g) {
   *tr = in->treated[i];
   if ((*tr != 0 && *tr != 1) || !finite_or_absent(in->revenue, i, x)) return 0;
-  rows[0] = in->segment[i] < 0 ? k : in->segment[i];
-  rows[1] = k + 1;
-  return 1;
+  *g = in->segment[i] < 0 ? k : in->segment[i];
+  return isfinite(mean[2 * *g + (*tr == 0)]);
 }
 
 /* Passes 3 and 4: per row and arm (treated, control), the sum of the squared deviations of the
@@ -257,12 +257,14 @@ static inline int in_arm(const cs_roi_input_t *in, int64_t i, int k, double *x, 
  * from the exact sums, so every rank uses the same ones. Subtracting the mean before squaring
  * keeps the variance when the revenues are large next to their spread: from sums of squares,
  * (S2 - S^2 / n) cancelled away every digit of it (revenues of 1e8 with cents, as in IDR or
- * KRW, gave intervals three times too wide). Each customer counts in its row and, with that
- * row's means, in the total row. */
+ * KRW, gave intervals three times too wide). The segment rows and the unsegmented row only: the
+ * total's campaign interval is made from theirs (cs__roi_campaign_total), and its own
+ * deviations, from the pooled mean, would include the spread between segments and coarsen the
+ * grid of all rows; its sums are NaN. */
 static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int threads,
                           cs__roi_sums_t *sums, cs_roi_t *r) {
   int status = CS_OK;
-  const int64_t nrows = (int64_t)k + 2, stride = nrows * 3; /* treated, control, overflows */
+  const int64_t nrows = (int64_t)k + 1, stride = nrows * 3; /* treated, control, overflows */
   const int q = CS_ROI_Q_REVENUE_DEV2;
   double *mean = malloc((size_t)nrows * 2 * sizeof *mean);
   cs_fixed_t *acc = calloc((size_t)threads * (size_t)stride, sizeof *acc);
@@ -284,9 +286,8 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
     for (int64_t i = 0; i < in->n; i++) {
       double x;
       int tr;
-      int64_t rows[2];
-      if (in_arm(in, i, k, &x, &tr, rows))
-        for (int j = 0; j < 2; j++) range_add(&mine, q, deviation2(mean, rows[j], tr, x, &over));
+      int64_t g;
+      if (in_arm(in, mean, i, k, &x, &tr, &g)) range_add(&mine, q, deviation2(mean, g, tr, x, &over));
     }
 #pragma omp critical
     for (int j = 2 * q; j < 2 * q + 2; j++)
@@ -303,13 +304,10 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
     for (int64_t i = 0; i < in->n; i++) {
       double x;
       int tr;
-      int64_t rows[2];
-      if (!in_arm(in, i, k, &x, &tr, rows)) continue;
-      for (int j = 0; j < 2; j++) {
-        const cs_fixed_t f = to_fixed(deviation2(mean, rows[j], tr, x, &over), scale);
-        mine[rows[j] * 3 + (tr == 0)] += f;
-        mine[rows[j] * 3 + 2] += over;
-      }
+      int64_t g;
+      if (!in_arm(in, mean, i, k, &x, &tr, &g)) continue;
+      mine[g * 3 + (tr == 0)] += to_fixed(deviation2(mean, g, tr, x, &over), scale);
+      mine[g * 3 + 2] += over;
     }
   }
   for (int t = 1; t < threads; t++)
@@ -323,6 +321,7 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
     }
     s->count[CS__DEV2_OVER] = (int64_t)acc[g * 3 + 2];
   }
+  sums[k + 1].sum[CS__DEV2_T] = sums[k + 1].sum[CS__DEV2_C] = NAN; /* the total: see above */
 fail:
   free(mean);
   free(acc);

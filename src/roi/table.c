@@ -182,8 +182,8 @@ static const char *no_estimate(const cs_roi_row_t *o, int f) {
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
              ? "has fewer than 2 treated or 2 control customers with a revenue value (or "
-               "revenues too large for the sum of their squares, about 1e154 and more, or "
-               "revenue sums left unknown by an extreme value, warned of above)"
+               "revenues more than about 1.3e154 from their group's mean, or revenue sums left "
+               "unknown by an extreme value, warned of above)"
              : NULL;
 }
 
@@ -220,8 +220,9 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
     cost += o->campaign_cost;
   }
   if (!(nt > 0)) { /* no treated customer at all: the total's own values (NaN) stand */
-    snprintf(note, note_size, "the campaign's effect is unknown (NaN) in every row: no customer "
-             "is treated (treated = 1)");
+    if (have->treated)
+      snprintf(note, note_size, "the campaign's effect is unknown (NaN) in every row: no "
+               "customer is treated (treated = 1)");
     return;
   }
   /* A field stays NaN where its input column is absent (the total's own formula says so). */

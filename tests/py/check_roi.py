@@ -183,7 +183,11 @@ with h5py.File(nocamp, "a") as f:
     del f["customers/treated"]
 nocamp_seg = path("nocamp_seg.h5")
 run(2, "segment", "--input", nocamp, "--output", nocamp_seg, "--k", "5", "--missing", "drop")
-run(2, "roi", "--input", nocamp, "--segment-results", nocamp_seg, "--output", path("nocamp_roi.h5"))
+p = subprocess.run([mpiexec, "--oversubscribe", "-n", "2", custseg, "roi", "--input", nocamp,
+                    "--segment-results", nocamp_seg, "--output", path("nocamp_roi.h5"), "--quiet"],
+                   capture_output=True, text=True, timeout=900)
+if p.returncode != 0 or "campaign" in p.stderr:  # no campaign, nothing to say of one
+    failures.append(f"without campaign data: exit {p.returncode}, stderr {p.stderr[-400:]!r}")
 nrows = read_table(path("nocamp_roi.h5"))
 nlabels = h5py.File(nocamp_seg, "r")["segments/labels"][...].astype(np.int64)
 failures += oracle.compare(nrows, oracle.table(oracle.inputs(nocamp), nlabels, len(sizes)),
@@ -330,6 +334,22 @@ for r in t1:
                        ("incremental_revenue_high", (d + 1.959963984540054 * se) * a.size)):
         if abs(r[name] - want) > tol:
             failures.append(f"revenues of 1e8: segment {r['segment']} {name} {r[name]}, numpy {want}")
+
+# 7d. Segments far apart (revenue 1e15 x segment + cents): the deviations are taken within each
+# segment's arms only, so the spread between segments does not coarsen their grid (the total
+# row's deviations from the pooled mean had made every segment's interval NaN).
+shutil.copy(store, path("rev_far.h5"))
+with h5py.File(path("rev_far.h5"), "r+") as f:
+    rv = f["customers/revenue"][...]
+    far = np.round(np.random.default_rng(8).normal(0, 10, rv.size), 2) + 1000 + 1e15 * np.maximum(lab, 0)
+    f["customers/revenue"][...] = np.where(np.isfinite(rv), far, rv)
+run(3, "roi", "--input", path("rev_far.h5"), "--segment-results", seg, "--output",
+    path("rev_far_roi.h5"), "--summary", path("rev_far.json"))
+dev = json.load(open(path("rev_far.json")))["roi"]["sums"]["revenue_deviation_squared"]
+far_rows = h5py.File(path("rev_far_roi.h5"), "r")["roi/table"][...]
+if dev["unknown_sums"] or not all(np.isfinite(r["incremental_revenue_low"]) for r in far_rows):
+    failures.append(f"segments 1e15 apart: deviation sums {dev}, intervals "
+                    f"{[(r['incremental_revenue_low'], r['incremental_revenue_high']) for r in far_rows]}")
 
 for f in failures:
     print("FAIL:", f)

@@ -211,7 +211,7 @@ column_edit("cost_nan", "marketing_cost",
             "or no control customer with a marketing_cost value", ["campaign_cost", "incremental_roi"])
 
 
-# Two treated revenues whose squares are finite but whose sum of squares is not: the row's
+# Two treated revenues whose squared deviations are finite but whose sum is not: the row's
 # revenue interval is NaN, as for one square that overflows (it had been [-inf, inf], or of
 # width 0 in a build without FMA).
 def huge_revenues(v):
@@ -221,8 +221,8 @@ def huge_revenues(v):
 
 column_edit("rev2_over", "revenue", huge_revenues,
             "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has fewer "
-            "than 2 treated or 2 control customers with a revenue value (or revenues too large "
-            "for the sum of their squares", ["incremental_revenue_low", "incremental_revenue_high"])
+            "than 2 treated or 2 control customers with a revenue value (or revenues more than "
+            "about 1.3e154 from their group's mean", ["incremental_revenue_low", "incremental_revenue_high"])
 with h5py.File(path("rev2_over.h5"), "r") as f:
     r0 = f["roi/table"][0]
 if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):
