@@ -1,9 +1,14 @@
 # jobs/common.sh: sourced by the job templates. Not a job itself.
 #
 # - CUSTSEG: the binary (default: `custseg` on PATH, else the repository's build/src/custseg).
-# - Ranks: srun starts SLURM_NTASKS of them. Threads: SLURM_CPUS_PER_TASK per rank, passed as
-#   --threads and OMP_NUM_THREADS, with OpenMP threads pinned to the task's cores
-#   (OMP_PLACES=cores, OMP_PROC_BIND=close) and tasks bound to cores (srun --cpu-bind=cores).
+# - Ranks: srun starts SLURM_NTASKS of them, with --mpi=pmix when the cluster's MpiDefault is
+#   none (Slurm's own default) and SLURM_MPI_TYPE names no other: Debian's Open MPI starts
+#   under srun through PMIx only; a site's own MpiDefault (pmix, pmi2) is kept. Threads: SLURM_CPUS_PER_TASK per rank, passed as --threads and
+#   OMP_NUM_THREADS; tasks are bound to cores (srun --cpu-bind=cores) where the cluster can.
+#   OpenMP's thread binding is left to the environment: OMP_PROC_BIND=close set here had bound
+#   every rank's threads to the first core of the node where Slurm does not bind tasks
+#   (TaskPlugin=task/none): 15 to 19 times slower. Export OMP_PLACES and OMP_PROC_BIND before
+#   sbatch to pin threads on a cluster that binds tasks.
 # - Signals: the templates ask Slurm for SIGUSR1 some minutes before the time limit
 #   (#SBATCH --signal=B:USR1@...), which goes to this batch shell; cs_step forwards it (and
 #   SIGTERM) to the running step, whose ranks write a checkpoint and exit with status 75.
@@ -28,7 +33,12 @@ CS_PROGRESS=() # set by each template after sourcing: the files whose change is 
 # warning's lead): kept, instead of bash's default for SIGUSR1, which ends the job at once.
 CS_WARNED=0
 trap 'CS_WARNED=1' USR1
-export OMP_NUM_THREADS=$CS_THREADS OMP_PLACES=cores OMP_PROC_BIND=close
+export OMP_NUM_THREADS=$CS_THREADS
+CS_SRUN_MPI=()
+if [ -z "${SLURM_MPI_TYPE:-}" ] &&
+   scontrol show config 2>/dev/null | grep -qiE '^MpiDefault *= *none *$'; then
+  CS_SRUN_MPI=(--mpi=pmix)
+fi
 
 # A file's content as one word ("-" when absent), to tell whether a step changed it.
 cs_sum() { if [ -e "$1" ]; then { cksum < "$1" || echo unreadable; } 2>/dev/null | tr ' ' _; else echo -; fi; }
@@ -44,7 +54,7 @@ cs_step() {
     return 75
   fi
   for f in "${CS_PROGRESS[@]}"; do before+=("$(cs_sum "$f")"); done
-  srun --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
+  srun "${CS_SRUN_MPI[@]}" --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
   pid=$!
   trap 'CS_WARNED=1; kill -USR1 "$pid" 2>/dev/null || true' USR1
   trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
@@ -72,8 +82,12 @@ cs_step() {
       "(CS_MAX_REQUEUES=${CS_MAX_REQUEUES:-20}): not requeued again; its progress stays," \
       "submit it again with a longer --time" >&2
   elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ]; then
-    echo "custseg job: step interrupted (progress saved); requeueing job $SLURM_JOB_ID" >&2
-    scontrol requeue "$SLURM_JOB_ID"
+    # In a job array, SLURM_JOB_ID of the task that carries the array's own id names the whole
+    # array to scontrol: every task, finished and running ones too, was requeued with it.
+    local target=$SLURM_JOB_ID
+    if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then target=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}; fi
+    echo "custseg job: step interrupted (progress saved); requeueing job $target" >&2
+    scontrol requeue "$target"
   elif [ "$st" = 75 ]; then
     echo "custseg job: step stopped by SIGTERM (scancel?): not requeued; submitting the same" \
       "job again resumes from its checkpoint" >&2

@@ -22,6 +22,7 @@ typedef struct fit {
   char results[4096];
   char summary[4096];
   char fingerprint[64];
+  char file[128];           /* input.file: the store file's size and time ("" in older ones) */
   char space[N_SPACE][512]; /* the values of space_opts, "" when unset */
   char *names;              /* features.names joined by CS_LIST_SEP (malloc'ed; NULL in older
                                summaries) */
@@ -91,6 +92,8 @@ static int read_fit(const char *path, fit_t *f) {
       free(vt);
     }
     snprintf(f->fingerprint, sizeof f->fingerprint, "%s", fpj->valuestring);
+    const cJSON *fj = cJSON_GetObjectItemCaseSensitive(in, "file");
+    snprintf(f->file, sizeof f->file, "%s", cJSON_IsString(fj) ? fj->valuestring : "");
     /* The features the fit used: --label-column, --holdout-column or a column added to the
      * store change them without any option above differing. */
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(
@@ -144,6 +147,13 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
     CS_CHECK(!strcmp(f->fingerprint, (*fits)[0].fingerprint), CS_EDATA,
              "%s: a fit of another input (fingerprint %s, not %s as %s)", f->summary,
              f->fingerprint, (*fits)[0].fingerprint, (*fits)[0].summary);
+    /* The same customers with other values (next month's store under the same name): a sweep
+     * directory used again mixed last month's fits into this month's choice. */
+    for (int j = 0; j < i; j++)
+      CS_CHECK(!f->file[0] || !(*fits)[j].file[0] || !strcmp(f->file, (*fits)[j].file), CS_EDATA,
+               "%s and %s are fits of two versions of the store file (%s; %s): the sweep "
+               "directory holds an earlier sweep's files; empty it and run the sweep again",
+               (*fits)[j].summary, f->summary, (*fits)[j].file, f->file);
     CS_CHECK(i == 0 || f->ix.k != (*fits)[i - 1].ix.k, CS_EDATA, "%s and %s: two fits of K = %d",
              (*fits)[i - 1].summary, f->summary, f->ix.k);
     for (size_t j = 0; j < N_SPACE; j++)

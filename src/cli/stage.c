@@ -135,6 +135,7 @@ int cs_stage_record(cs_ctx_t *ctx, cs_out_t *out, const cs_stage_t *st, cJSON *s
   cJSON_AddStringToObject(in, "path", st->store->path);
   cJSON_AddStringToObject(in, "fingerprint", st->fingerprint);
   cJSON_AddNumberToObject(in, "customers", (double)st->store->n);
+  if (st->file_ident[0]) cJSON_AddStringToObject(in, "file", st->file_ident);
 fail:
   return status;
 }

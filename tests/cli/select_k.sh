@@ -47,6 +47,13 @@ run segment --input "$dir/store.h5" --k 9 --quiet --output "$dir/sweep/k$ks.h5"
 refused swapped 2 "is not the fit .*describes" --output "$dir/bad.h5"
 cp "$dir/k.keep" "$dir/sweep/k$ks.h5"
 [ ! -e "$dir/bad.h5" ] || fail "output left after a refused selection"
+# A fit of the same store file as it is after a change (next month's store under the same name:
+# the same customers, so the same fingerprint): refused, naming the two versions (a sweep
+# directory used again had mixed last month's fits into this month's choice).
+touch "$dir/store.h5"
+run segment --input "$dir/store.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"
+refused stale 2 "k[2-6].json and .*k7.json are fits of two versions of the store file (size [0-9]*, modified .*; size [0-9]*, modified .*): the sweep directory holds an earlier sweep's files; empty it" --output "$dir/bad.h5"
+rm "$dir/sweep/k7.h5" "$dir/sweep/k7.json"
 # A fit of another store in the sweep: refused.
 run generate --customers 30000 --segments 4 --seed 2 --quiet --output "$dir/other.h5"
 run segment --input "$dir/other.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"

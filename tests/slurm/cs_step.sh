@@ -16,18 +16,20 @@ dir="$CS_TEST_DIR/cs_step" && rm -rf "$dir" && mkdir -p "$dir/bin"
 fail() { echo "FAIL: $*"; exit 1; }
 cat > "$dir/bin/srun" <<'SH'
 #!/usr/bin/env bash
+echo "$*" > "$FAKE_SRUN"
 while [ "${1:-}" != "${CUSTSEG}" ]; do shift; done
 exec "$@"
 SH
 cat > "$dir/bin/scontrol" <<'SH'
 #!/usr/bin/env bash
+if [ "$1 $2" = "show config" ]; then echo "MpiDefault              = ${FAKE_MPI:-pmix}"; exit 0; fi
 echo "$*" >> "$FAKE_LOG"
 SH
 cat > "$dir/fake_custseg" <<'SH'
 #!/usr/bin/env bash
 # on SIGUSR1: write the checkpoint when FAKE_SAVES=1, then exit 75 as custseg does
 trap '[ "$FAKE_SAVES" = 1 ] && echo "iteration $RANDOM" > "$FAKE_CKPT"; exit 75' USR1
-touch "$FAKE_STARTED"
+echo "${OMP_PROC_BIND:-unset}" > "$FAKE_STARTED"
 for _ in $(seq 1 600); do sleep 0.1; done
 exit 0
 SH
@@ -41,7 +43,7 @@ job() {
   (
     export PATH="$dir/bin:$PATH" CUSTSEG="$dir/fake_custseg" CUSTSEG_JOBS="$root/jobs"
     export SLURM_JOB_ID=42 SLURM_RESTART_COUNT=$2 FAKE_SAVES=$1 FAKE_CKPT="$dir/k.ckpt"
-    export FAKE_STARTED="$dir/started" FAKE_LOG="$dir/scontrol.log"
+    export FAKE_STARTED="$dir/started" FAKE_LOG="$dir/scontrol.log" FAKE_SRUN="$dir/srun.args"
     bash -c '. "$CUSTSEG_JOBS/common.sh"
       CS_PROGRESS=("$FAKE_CKPT")
       [ "$EARLY" = 1 ] && { kill -USR1 $$; sleep 0.2; }
@@ -76,3 +78,21 @@ st=$(job 1 0 1)
   grep -q "came before this step started" "$dir/job.err" ||
   fail "a warning before the step: status $st, $(cat "$dir/job.err")"
 echo "ok: a warning before the step: the job shell lives, the step is not started"
+EARLY=0
+
+# In a job array, the requeue names the task (ARRAY_TASK), not SLURM_JOB_ID: for the task that
+# carries the array's own id, that id requeued every task of the array, finished ones too.
+st=$(SLURM_ARRAY_JOB_ID=40 SLURM_ARRAY_TASK_ID=3 job 1 0 0)
+[ "$st" = 75 ] && grep -qx "requeue 40_3" "$dir/scontrol.log" ||
+  fail "an array task: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)'"
+echo "ok: an array task requeues itself alone"
+
+# Threads are not bound by the job (OMP_PROC_BIND=close bound every rank's threads to the first
+# core where Slurm binds no tasks); a binding the user exported stays. srun gets --mpi=pmix
+# only where the cluster's MpiDefault is none.
+[ "$(cat "$dir/started")" = unset ] || fail "OMP_PROC_BIND in the step: $(cat "$dir/started")"
+grep -q -- "--mpi" "$dir/srun.args" && fail "srun got an MPI type under MpiDefault=pmix: $(cat "$dir/srun.args")"
+st=$(OMP_PROC_BIND=spread FAKE_MPI=none job 1 0 0)
+[ "$(cat "$dir/started")" = spread ] || fail "OMP_PROC_BIND=spread became $(cat "$dir/started")"
+grep -q -- "^--mpi=pmix " "$dir/srun.args" || fail "MpiDefault=none: srun args $(cat "$dir/srun.args")"
+echo "ok: thread binding left to the user; --mpi=pmix where the cluster has no MPI default"
