@@ -303,6 +303,43 @@ static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) 
   return status;
 }
 
+/* The store file as the run found it (rank 0's stat: size, modification time), and its path. */
+static struct {
+  const char *path;
+  int64_t ident[3];
+} run_store;
+
+/* After a stage: the store is the file the run began with. One replaced in the middle of the
+ * run (next month's store written over it) had given a green run whose stages read two
+ * versions of the data, with only a warning per later stage. Collective. */
+/* The store file's size and modification time as rank 0 sees them (-1 when it cannot), on
+ * every rank. Collective. */
+static int store_ident(cs_ctx_t *ctx, const char *path, int64_t v[3]) {
+  struct stat sb;
+  v[0] = v[1] = v[2] = -1;
+  if (ctx->rank == 0 && stat(path, &sb) == 0) {
+    v[0] = (int64_t)sb.st_size;
+    v[1] = (int64_t)sb.st_mtim.tv_sec;
+    v[2] = (int64_t)sb.st_mtim.tv_nsec;
+  }
+  return cs_par_bcast(ctx, v, 3 * sizeof *v, 0);
+}
+
+static int check_store_unchanged(cs_ctx_t *ctx, const char *stage) {
+  int status = CS_OK;
+  int64_t now[3];
+  CS_TRY(store_ident(ctx, run_store.path, now));
+  CS_CHECK(memcmp(now, run_store.ident, sizeof now) == 0, CS_EDATA,
+           "run: the store '%s' changed during the %s stage (size %lld, modified %lld.%09lld when "
+           "the run began; now size %lld, modified %lld.%09lld): the stages would mix two "
+           "versions of the data, so this one is not recorded; run again once the store is "
+           "written", run_store.path, stage, (long long)run_store.ident[0],
+           (long long)run_store.ident[1], (long long)run_store.ident[2], (long long)now[0],
+           (long long)now[1], (long long)now[2]);
+fail:
+  return status;
+}
+
 /* Run stage i (unless kept), record it in run.progress, and stop there on a signal.
  * Collective. */
 static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
@@ -325,6 +362,7 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
   }
   cs_log_info("run: %s", cs__run_stage_names[i]);
   CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
+  CS_TRY(check_store_unchanged(ctx, cs__run_stage_names[i]));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));
   /* The stage is done and recorded: Ctrl-C in a later stage removes only that stage's
@@ -480,13 +518,10 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   int64_t ident[4] = {-1, -1, -1, -1};
   CS_TRY(cs__run_check_stage_inputs(ctx, o, input, dir, st, &ident[3]));
   CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
-  struct stat sb;
-  if (ctx->rank == 0 && stat(input, &sb) == 0) {
-    ident[0] = (int64_t)sb.st_size;
-    ident[1] = (int64_t)sb.st_mtim.tv_sec;
-    ident[2] = (int64_t)sb.st_mtim.tv_nsec;
-  }
-  CS_TRY(cs_par_bcast(ctx, ident, sizeof ident, 0));
+  CS_TRY(store_ident(ctx, input, ident));
+  CS_TRY(cs_par_bcast(ctx, ident + 3, sizeof *ident, 0));
+  run_store.path = input;
+  memcpy(run_store.ident, ident, sizeof run_store.ident);
   CS_TRY(cs_par_agree(ctx, progress_key(o, pr.fingerprint, ident, key)));
   int same = 0, resume = 0;
   if (cs_opt_bool(o, "continue")) CS_TRY(progress_read(ctx, dir, key, st, &same));

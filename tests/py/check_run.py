@@ -222,6 +222,30 @@ tm = json.load(open(path("only", "run.json")))["timings_seconds"]
 check(list(tm) == ["segment"] and 0 < tm["segment"]["max"] <= s["segment"]["seconds"] + 0.5,
       f"run.json's timings_seconds: the stage's wall time ({tm}; it had been empty)")
 
+# 3b. The store written over while the run goes on (next month's store landing mid-job): the
+# stage after which it is seen changed is not recorded and the run fails with exit 2 (it had
+# ended green, its stages reading two versions of the data). The store is touched once the
+# churn stage begins; clv, roi and report remain to see it.
+import shutil  # noqa: E402
+import time  # noqa: E402
+shutil.copy(store, path("moving.h5"))
+proc = subprocess.Popen([os.environ["MPIEXEC"], "--oversubscribe", "-n", "1", os.environ["CUSTSEG"],
+                         "run", "--config", config, "--input", path("moving.h5"), "--output-dir",
+                         path("moving")], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+err = []
+for line in proc.stderr:
+    err.append(line)
+    if "run: churn" in line and not os.path.exists(path("moving.touched")):
+        os.utime(path("moving.h5"), ns=(time.time_ns(), time.time_ns() + 10**9))
+        open(path("moving.touched"), "w").close()
+proc.wait(timeout=900)
+msg = [l for l in err if l.startswith("custseg: error:")]
+check(proc.returncode == 2 and len(msg) == 1 and "run: the store '" in msg[0] and
+      "changed during the " in msg[0] and "so this one is not recorded" in msg[0],
+      f"a store written over mid-run: exit {proc.returncode}, errors {msg}")
+check(not os.path.exists(path("moving", "run.json")), "a store written over mid-run: no run.json")
+
 # 4. Bad input.
 for args, code, text in (
         (["--stages", "segment,bogus"], 1, "unknown stage 'bogus'"),
