@@ -309,9 +309,6 @@ static struct {
   int64_t ident[3];
 } run_store;
 
-/* After a stage: the store is the file the run began with. One replaced in the middle of the
- * run (next month's store written over it) had given a green run whose stages read two
- * versions of the data, with only a warning per later stage. Collective. */
 /* The store file's size and modification time as rank 0 sees them (-1 when it cannot), on
  * every rank. Collective. */
 static int store_ident(cs_ctx_t *ctx, const char *path, int64_t v[3]) {
@@ -325,6 +322,9 @@ static int store_ident(cs_ctx_t *ctx, const char *path, int64_t v[3]) {
   return cs_par_bcast(ctx, v, 3 * sizeof *v, 0);
 }
 
+/* After a stage: the store is the file the run began with. One replaced in the middle of the
+ * run (next month's store written over it) had given a green run whose stages read two
+ * versions of the data, with only a warning per later stage. Collective. */
 static int check_store_unchanged(cs_ctx_t *ctx, const char *stage) {
   int status = CS_OK;
   int64_t now[3];
