@@ -15,8 +15,8 @@
 # - Requeue: a step stopped by that SIGUSR1 (exit 75) makes the job requeue itself (scontrol
 #   requeue), and the requeued job resumes from the checkpoint when it finds one (cs_resume),
 #   but only when the step saved progress: one of the files the template lists in CS_PROGRESS
-#   (its checkpoint, run's progress record) changed. A step stopped before its first
-#   checkpoint (a warning that comes before the first restart ends) would stop at the same
+#   (its checkpoint; run's progress record, written with the first checkpoint or stage)
+#   changed. A step stopped before its first checkpoint (a warning that comes before the first restart ends) would stop at the same
 #   point every time: the job then ends with exit 75 and says to give it a longer --time.
 #   CS_MAX_REQUEUES (default 20) caps the requeues of one job.
 #   A step stopped by SIGTERM alone (scancel, or a time limit without the warning) is not

@@ -274,5 +274,6 @@ void cs_ckpt_state_free(cs_kmeans_state_t *s) {
 
 int cs_ckpt_callback(void *arg, const cs_kmeans_state_t *s) {
   const cs_ckpt_t *ck = arg;
-  return cs_ckpt_write(ck->ctx, ck, s);
+  int status = cs_ckpt_write(ck->ctx, ck, s);
+  return status == CS_OK && ck->written ? ck->written(ck->ctx) : status;
 }

@@ -108,6 +108,7 @@ typedef struct cs_ckpt {
   char file_ident[64];    /* the store file's size and modification time (cs_stage_t) */
   char config_hash[17];   /* cs_ckpt_config_hash */
   const cs_opts_t *opts;  /* the run's options, recorded as text beside the hash, or NULL */
+  int (*written)(cs_ctx_t *ctx); /* called after each checkpoint written (collective), or NULL */
 } cs_ckpt_t;
 /* Hash of every option of the command that can change its result (not output paths,
  * threads, logging or the checkpoint options themselves). Local. */
@@ -182,6 +183,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o);
 /* How the user carries on after segment wrote a checkpoint on a signal; NULL: "run the same
  * command with --resume CHECKPOINT". `run` sets its own (--continue) around its stage. */
 extern const char *cs_segment_resume_hint;
+/* Called after each checkpoint segment writes (collective); NULL: nothing. `run` sets it
+ * around its stage to record its key beside the first checkpoint (docs/pipeline.md). */
+extern int (*cs_segment_checkpointed)(cs_ctx_t *ctx);
 int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o);

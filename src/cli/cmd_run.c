@@ -225,6 +225,23 @@ static int progress_write(cs_ctx_t *ctx, const char *dir, const char *key, const
   return cs_par_agree(ctx, local);
 }
 
+/* The segment stage's checkpoint is this run's when run.progress has this run's key, which
+ * goes on record with the first checkpoint (resumed: it is there already). Not before the
+ * first stage: a key alone, for a run stopped before it wrote anything, had counted as
+ * progress to the job templates (cs_step), which requeued a job that then stopped at the
+ * same point again. */
+static struct ckpt_owner {
+  const char *dir, *key;
+  const stage_run_t *st;
+  int recorded;
+} ckpt_owner;
+
+static int record_key(cs_ctx_t *ctx) {
+  if (ckpt_owner.recorded) return CS_OK;
+  ckpt_owner.recorded = 1;
+  return progress_write(ctx, ckpt_owner.dir, ckpt_owner.key, ckpt_owner.st);
+}
+
 /* --continue: mark the stages DIR/run.progress records under this key as kept (rank 0 reads
  * it, all ranks get the mask); *same = 1 when the file is of this key. A missing file or
  * another key keeps nothing. Collective. */
@@ -406,7 +423,8 @@ static int add_store_reads(cs_ctx_t *ctx, cJSON *summary, int64_t cache_mb) {
 /* What an earlier run left in DIR goes before this one starts, so that the directory never
  * mixes two runs (a report of another store next to this run's segments, an old run.json that
  * says a failed re-run finished): the summary, the stage timings, and the files of every stage
- * not kept by --continue (the checkpoint too, unless it is resumed). Collective. */
+ * not kept by --continue (the checkpoint too, unless it is resumed), and run.progress when
+ * nothing carries on. Collective. */
 static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, const stage_run_t *st,
                          int resume) {
   if (ctx->rank == 0) {
@@ -425,6 +443,12 @@ static int clear_outputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, con
     }
     snprintf(path, sizeof path, "%s/segments.h5.ckpt", dir);
     if (!resume && !st[ST_SEGMENT].kept) unlink(path);
+    /* Nothing of an earlier run carries on: its record goes too (this run's key is written
+     * with its first checkpoint or stage). */
+    int kept = resume;
+    for (int i = 0; i < N_STAGES; i++) kept |= st[i].kept;
+    snprintf(path, sizeof path, "%s/run.progress", dir);
+    if (!kept) unlink(path);
   }
   return cs_par_barrier(ctx);
 }
@@ -448,7 +472,10 @@ static int stages(cs_ctx_t *ctx, const cs_opts_t *o, stage_run_t *st, const prob
     cs__run_add_path(&a, "--checkpoint", dir, "segments.h5.ckpt");
     if (resume) cs__run_add_path(&a, "--resume", dir, "segments.h5.ckpt");
     cs_segment_resume_hint = "the same run command with --continue carries on from it";
+    ckpt_owner = (struct ckpt_owner){dir, key, st, resume};
+    cs_segment_checkpointed = record_key;
     status = do_stage(ctx, st, ST_SEGMENT, "segment", cs_cmd_segment, &a, dir, key, dry);
+    cs_segment_checkpointed = NULL;
     cs_segment_resume_hint = NULL;
     CS_TRY(status);
   }
@@ -535,9 +562,6 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   cs_opts_ignore_config(cs__run_fixed_opts); /* until the stages are done (see fail:) */
   CS_TRY(stages(ctx, o, st, &pr, input, dir, key, resume, 1));
   CS_TRY(clear_outputs(ctx, o, dir, st, resume));
-  /* The key goes on record before the first stage, so that a checkpoint written during the
-   * segment stage is known as this run's. */
-  CS_TRY(progress_write(ctx, dir, key, st));
   CS_TRY(stages(ctx, o, st, &pr, input, dir, key, resume, 0));
 
   cJSON *stages = cJSON_AddObjectToObject(summary, "stages");

@@ -317,6 +317,7 @@ static int publish_personas_csv(cs_ctx_t *ctx, const char *path, const cs_person
 }
 
 const char *cs_segment_resume_hint = NULL;
+int (*cs_segment_checkpointed)(cs_ctx_t *ctx) = NULL;
 
 int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   int status = CS_OK, written = 0, csv_written = 0;
@@ -480,7 +481,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                     : "; --init given, so no warm start");
   int n_k = (int)(k_hi - k_lo + 1);
   /* Checkpoints (single K): on SIGTERM/SIGUSR1, and every --checkpoint-every seconds. */
-  cs_ckpt_t ck = {.ctx = ctx, .path = ckpath, .opts = o};
+  cs_ckpt_t ck = {.ctx = ctx, .path = ckpath, .opts = o, .written = cs_segment_checkpointed};
   char note[sizeof ckpath * 2 + 64];
   snprintf(ck.fingerprint, sizeof ck.fingerprint, "%s", st.fingerprint);
   snprintf(ck.file_ident, sizeof ck.file_ident, "%s", st.file_ident);

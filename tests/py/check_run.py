@@ -335,6 +335,22 @@ check(len(d_err) == 1 and "the same run command with --continue carries on" in d
       "--resume" not in d_err[0], f"int_kmeans: the advice under run: {d_err}")
 check(os.path.exists(os.path.join(d, "segments.h5.ckpt")) and
       not os.path.exists(os.path.join(d, "segments.h5")), "int_kmeans: a checkpoint, no segments")
+# run.progress holds this run's key from the first checkpoint on (so --continue resumes it),
+# and is not written before: a K range writes no checkpoint, and a key alone, written before
+# the first stage, had counted as progress to the job templates (cs_step), which requeued a
+# job that then stopped at the same point again. A record of an earlier run goes too.
+with open(os.path.join(d, "run.progress")) as f:
+    words = f.read().split()
+check(len(words) == 1 and len(words[0]) == 16, f"int_kmeans: run.progress holds the key ({words})")
+d5 = path("int_range")
+os.makedirs(d5, exist_ok=True)
+with open(os.path.join(d5, "run.progress"), "w") as f:
+    f.write("0123456789abcdef segment churn clv roi report\n")
+run(3, "run", "--config", config, "--input", store, "--output-dir", d5, "--quiet",
+    expect=75, env={"CUSTSEG_TEST_SIGNAL_AT": "2"})
+check(not os.path.exists(os.path.join(d5, "run.progress")) and
+      not os.path.exists(os.path.join(d5, "segments.h5.ckpt")),
+      "int_range: a K range stopped in the segment stage leaves no run.progress, no checkpoint")
 run(2, "run", "--config", fixed, "--input", store, "--output-dir", d, "--continue", "--quiet")
 d2 = interrupted("int_stage", iterations, "after the segment stage")
 check(os.path.exists(os.path.join(d2, "segments.h5")) and
