@@ -261,6 +261,26 @@ static inline void cs_fixacc_add(cs_fixacc_t *a, double x) {
 }
 static inline cs_fixed_t cs_fixacc_total(const cs_fixacc_t *a) { return a->total + a->part; }
 
+/* An exact sum of finite doubles of any magnitudes, with no bound known in advance (a column
+ * that inspect has not seen yet): x is its 53-bit significand times the power of two of its
+ * exponent field, and the significands are summed in one 128-bit integer per exponent, so the
+ * bins, and the double made of them, are the same in any order and any split over ranks and
+ * threads. 32 KB; room for 2^74 terms. Bins add up bin by bin (cs_par_sum_i128_n). */
+#define CS_XSUM_BINS 2048
+typedef struct cs_xsum {
+  cs_fixed_t bin[CS_XSUM_BINS];
+} cs_xsum_t;
+static inline void cs_xsum_add(cs_xsum_t *a, double x) {
+  uint64_t u;
+  __builtin_memcpy(&u, &x, sizeof u);
+  const int e = (int)(u >> 52 & 0x7ff);
+  const int64_t m = (int64_t)(u & 0xfffffffffffffULL) | (e ? (int64_t)1 << 52 : 0);
+  a->bin[e ? e : 1] += u >> 63 ? -m : m; /* subnormals: the scale of exponent field 1 */
+}
+/* The sum divided by n > 0, bin by bin from the smallest: one double for given bins, and
+ * finite (the bins' terms are at most the largest |x|). Local. */
+double cs_xsum_mean(const cs_xsum_t *a, int64_t n);
+
 /* ---- the run context ---------------------------------------------------------------------- */
 struct cs_comm; /* defined by par: the communicator */
 

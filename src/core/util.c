@@ -1,6 +1,7 @@
 /* core/util.c: aligned memory, element types and their conversion, stage timers. */
 #include "custseg/core.h"
 
+#include <float.h>
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
@@ -150,6 +151,15 @@ int cs_fixed_exponent(double maxabs, int64_t n_terms) {
   int s = 124 - e_max - e_n;
   if (s > 52 - e_max) s = 52 - e_max; /* int64 partial sums of CS_FIXED_BLOCK terms */
   return s > 1000 ? 1000 : s;
+}
+
+double cs_xsum_mean(const cs_xsum_t *a, int64_t n) {
+  /* long double: its range holds every term, so neither a mean of values near the largest
+   * double nor one of subnormals loses a term on the way. */
+  long double t = 0;
+  for (int e = 1; e < CS_XSUM_BINS - 1; e++)
+    if (a->bin[e]) t += ldexpl((long double)a->bin[e] / (long double)n, e - 1075);
+  return t > DBL_MAX ? DBL_MAX : t < -DBL_MAX ? -DBL_MAX : (double)t;
 }
 
 static int timer_index(cs_timers_t *t, const char *name) {

@@ -6,24 +6,30 @@
 #include "custseg/inspect.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
-/* Per column: the values reduced locally (R) and those summed across ranks (S, from index 2). */
-enum { R = 8, S = 6 };
+/* Per column: the values reduced locally (R) and those summed across ranks (S, from index 2).
+ * The mean's sum is exact (cs_xsum_t), so it is the same on any ranks and threads. */
+enum { R = 7, S = 5 };
 
 int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                        const char *const *names, int n, int64_t chunk_rows,
                        cs_colstats_t *stats) {
   int status = CS_OK;
   double *buf = NULL;
-  double *red = NULL;
+  double *red = NULL, *mean = NULL;
+  cs_xsum_t *xs = NULL; /* one per thread, and the column's in xs[threads] */
+  const int nt = omp_get_max_threads();
   int64_t rows = chunk_rows < part->n_local ? chunk_rows : part->n_local;
   int64_t steps = (part->n_local + chunk_rows - 1) / chunk_rows;
   buf = cs_alloc(cs_bytes(rows > 0 ? rows : 1, sizeof *buf), "inspect buffer");
   red = cs_alloc(cs_bytes(R * (int64_t)n, sizeof *red), "inspect reductions");
-  CS_TRY(cs_par_agree(ctx, buf && red ? CS_OK : CS_ENOMEM));
+  mean = cs_alloc(cs_bytes(n > 0 ? n : 1, sizeof *mean), "inspect means");
+  xs = cs_alloc(cs_bytes(nt + 1, sizeof *xs), "inspect sums");
+  CS_TRY(cs_par_agree(ctx, buf && red && mean && xs ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   cs_progress_t prog;
   cs_progress_start(&prog, "inspect (column values)", (int64_t)n * part->n_global);
@@ -31,9 +37,10 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     cs_colstats_t *s = &stats[c];
     memset(s, 0, sizeof *s);
     s->col = cs_store_column(store, names[c]);
-    /* sum2: the values times 2^-64, for a mean whose plain sum overflows (values near the
-     * largest double), which had been given as inf */
-    double mn = INFINITY, mx = -INFINITY, sum = 0, sum2 = 0;
+    /* The exact sum also keeps the mean of values near the largest double finite (a plain sum
+     * had given inf). */
+    double mn = INFINITY, mx = -INFINITY;
+    memset(xs, 0, (size_t)(nt + 1) * sizeof *xs);
     int64_t fin = 0, nan_n = 0, inf_n = 0, bad = 0;
     int ncat = s->col ? s->col->n_categories : 0;
     /* txn_offset holds N+1 values: one more step reads the last on the last rank. */
@@ -48,21 +55,23 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         cnt = ctx->rank == ctx->size - 1;
         CS_TRY(cs_store_read(store, names[c], part->n_global, cnt, CS_DT_F64, buf));
       }
-#pragma omp parallel for schedule(static) reduction(min : mn) reduction(max : mx) \
-    reduction(+ : sum, sum2, fin, nan_n, inf_n, bad)
-      for (int64_t i = 0; i < cnt; i++) {
-        double x = buf[i];
-        if (isnan(x)) {
-          nan_n++;
-        } else if (isinf(x)) {
-          inf_n++;
-        } else {
-          fin++;
-          sum += x;
-          sum2 += x * 0x1p-64;
-          mn = x < mn ? x : mn;
-          mx = x > mx ? x : mx;
-          if (ncat && (x < 0 || x >= ncat)) bad++;
+#pragma omp parallel reduction(min : mn) reduction(max : mx) reduction(+ : fin, nan_n, inf_n, bad)
+      {
+        cs_xsum_t *mine = &xs[omp_get_thread_num()];
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < cnt; i++) {
+          double x = buf[i];
+          if (isnan(x)) {
+            nan_n++;
+          } else if (isinf(x)) {
+            inf_n++;
+          } else {
+            fin++;
+            cs_xsum_add(mine, x);
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+            if (ncat && (x < 0 || x >= ncat)) bad++;
+          }
         }
       }
       if (step < steps)
@@ -71,12 +80,18 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     }
     red[R * c + 0] = -mn;
     red[R * c + 1] = mx;
-    red[R * c + 2] = sum;
-    red[R * c + 3] = (double)fin;
-    red[R * c + 4] = (double)nan_n;
-    red[R * c + 5] = (double)inf_n;
-    red[R * c + 6] = (double)bad;
-    red[R * c + 7] = sum2;
+    red[R * c + 2] = (double)fin;
+    red[R * c + 3] = (double)nan_n;
+    red[R * c + 4] = (double)inf_n;
+    red[R * c + 5] = (double)bad;
+    red[R * c + 6] = 0;
+    cs_xsum_t *col = &xs[nt];
+    for (int t = 0; t < nt; t++)
+      for (int e = 0; e < CS_XSUM_BINS; e++) col->bin[e] += xs[t].bin[e];
+    CS_TRY(cs_par_sum_i128_n(ctx, col->bin, CS_XSUM_BINS));
+    int64_t n_fin = fin;
+    CS_TRY(cs_par_allreduce(ctx, &n_fin, 1, CS_DT_I64, CS_OP_SUM));
+    mean[c] = n_fin ? cs_xsum_mean(col, n_fin) : NAN;
   }
   /* Two packed reductions for all columns: max (of -min and max) and sum (the rest). */
   {
@@ -95,16 +110,14 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       for (int c = 0; status == CS_OK && c < n; c++) {
         cs_colstats_t *s = &stats[c];
         const double *v = smv + S * c;
-        s->finite = (int64_t)v[1];
-        s->missing = (int64_t)v[2];
-        s->infinite = (int64_t)v[3];
-        s->bad_codes = (int64_t)v[4];
+        s->finite = (int64_t)v[0];
+        s->missing = (int64_t)v[1];
+        s->infinite = (int64_t)v[2];
+        s->bad_codes = (int64_t)v[3];
         /* + 0.0 turns -0 into 0: which zero wins a max depends on the order of the ranks */
         s->min = s->finite ? -mxv[2 * c] + 0.0 : NAN;
         s->max = s->finite ? mxv[2 * c + 1] + 0.0 : NAN;
-        s->mean = !s->finite      ? NAN
-                  : isfinite(v[0]) ? v[0] / (double)s->finite
-                                   : ldexp(v[5] / (double)s->finite, 64);
+        s->mean = s->finite ? mean[c] : NAN;
       }
     }
     cs_free(mxv);
@@ -113,6 +126,8 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 fail:
   cs_free(buf);
   cs_free(red);
+  cs_free(mean);
+  cs_free(xs);
   return status;
 }
 

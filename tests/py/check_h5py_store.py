@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A store written by h5py alone (mixed widths, big-endian floats, unsorted ids, NaN,
 variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
-statistics match numpy's (and a mean whose sum overflows is still finite). A store of 400 numeric columns has statistics for every one (the
+statistics match numpy's (a mean whose sum overflows is still finite, and every mean comes from
+an exact sum). A store of 400 numeric columns has statistics for every one (the
 columns after the 320th had been left out silently), and a column of +0 and -0 shows 0 at any
 rank count. Storage as h5py writes it: a chunked column whose chunks were not all written reads
 as its fill value (a collective read of it had hung at 2 and more ranks), compressed and
@@ -79,6 +80,8 @@ with h5py.File(wide, "w") as f:
     g["zeros"] = np.array([0., -0., 0., -0., -0., 0., -0., 0., -0., -0.])
     g["plan"] = np.arange(10, dtype=np.int8) % 2  # a level with a newline: one table line
     g["huge"] = np.array([np.finfo(np.float64).max] * 2 + [1.0] * 8)  # a sum beyond doubles
+    # a plain running sum loses the ones next to 1e16, differently for each split of the rows
+    g["order"] = np.array([1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1])
     g["plan"].attrs["categories"] = np.array(["two\nlines".encode(), b"one"], dtype=h5py.string_dtype())
     for j in range(400):
         g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
@@ -96,6 +99,12 @@ h, want = wcols.get("huge", {}), math.fsum(np.array([np.finfo(np.float64).max] *
                                            * 2.0 ** -64) / 10 * 2.0 ** 64
 if not h.get("mean") or not math.isclose(h["mean"], want, rel_tol=1e-12):
     failures.append(f"a column of two 1.8e308 and eight 1: mean {h.get('mean')}, wanted {want}")
+# The mean's sum is exact: the same at any ranks and threads, and here right to the last digit
+# (a plain double sum gave 0.41, and values that differed with the ranks).
+o = wcols.get("order", {})
+if o.get("mean") != math.fsum(g_order := [1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1]) / 10:
+    failures.append(f"a column of 1e16, -1e16 and small values: mean {o.get('mean')}, wanted "
+                    f"{math.fsum(g_order) / 10}")
 z = wcols.get("zeros", {})
 if z.get("min") != 0 or math.copysign(1, z.get("min", 1)) < 0 or math.copysign(1, z.get("max", 1)) < 0:
     failures.append(f"a column of +0 and -0: min {z.get('min')} max {z.get('max')}, wanted 0 and 0")
