@@ -73,6 +73,24 @@ void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]) {
   XXH3_freeState(h);
 }
 
+int cs_ckpt_inputs(cs_ctx_t *ctx, cs_ckpt_t *ck) {
+  size_t used = 0;
+  ck->inputs[0] = '\0';
+  const char *name;
+  char file[4200], id[64];
+  for (int i = 0; ctx->rank == 0; i++) {
+    const int given = cs_opts_read_file(ck->opts, i, &name, file, sizeof file);
+    if (given < 0) break;
+    if (!given || !strcmp(name, "input") || !strcmp(name, "config") || !strcmp(name, "resume"))
+      continue;
+    cs_file_ident(file, id, sizeof id);
+    if (used < sizeof ck->inputs)
+      used += (size_t)snprintf(ck->inputs + used, sizeof ck->inputs - used, "%s%s: %s",
+                               used ? "; " : "", name, id[0] ? id : "absent");
+  }
+  return cs_par_bcast(ctx, ck->inputs, sizeof ck->inputs, 0);
+}
+
 /* The options as "name=value" lines (walk_options), in buf. */
 static void config_text(const cs_opts_t *o, char *buf, size_t len) {
   XXH3_state_t *h = XXH3_createState();
@@ -128,6 +146,7 @@ int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "stage", "segment"));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_fingerprint", ck->fingerprint));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_file", ck->file_ident));
+  CS_TRY(cs_out_attr_str(out, "/checkpoint", "input_files_other", ck->inputs));
   CS_TRY(cs_out_attr_str(out, "/checkpoint", "config_hash", ck->config_hash));
   if (ck->opts) { /* the options themselves: a refusal to resume can name what differs */
     char text[65536];
@@ -202,6 +221,15 @@ int cs_ckpt_read(cs_ctx_t *ctx, const cs_ckpt_t *ck, int k, int d, int n_init, i
   CS_CHECK(!was[0] || !ck->file_ident[0] || !strcmp(was, ck->file_ident), CS_EUSAGE,
            "%s: checkpoint of the store as it was before its last change (%s; now %s): run "
            "again without --resume", ck->path, was, ck->file_ident);
+  /* The same for the other files the fit reads: a warm start from a --previous file replaced
+   * since under the same path had resumed, and ended with other labels than a run from the
+   * start (iterations from the old centroids, migration against the new file). */
+  char other[512] = "";
+  CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "input_files_other", other,
+                             sizeof other));
+  CS_CHECK(!other[0] || !strcmp(other, ck->inputs), CS_EUSAGE,
+           "%s: checkpoint of a fit that read other versions of its files (%s; now %s): run "
+           "again without --resume", ck->path, other, ck->inputs[0] ? ck->inputs : "none");
   CS_TRY(cs_io_read_attr_str(ctx, ck->path, "/checkpoint", "config_hash", hash, sizeof hash));
   if (strcmp(hash, ck->config_hash)) {
     /* Name the options that differ when the checkpoint recorded them (newer ones do). */

@@ -54,6 +54,9 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d);
  * given, the file (without the :DATASET of --init-centroids) in `file`. 1 given, 0 not given,
  * -1 past the last. */
 int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len);
+/* A file's identity as results files and checkpoints record it ("size N, modified S.NS"), in
+ * out; "" when it cannot be stat'ed. Local (callers take rank 0's and broadcast it). */
+void cs_file_ident(const char *path, char *out, size_t len);
 /* The files a command's options name for reading (not the store, config, CSV or schema, which
  * their readers check) exist, are readable and are regular files: else an error naming the
  * option and its config line. Called when the command starts (main, and run for each stage
@@ -106,6 +109,7 @@ typedef struct cs_ckpt {
   const char *path;
   char fingerprint[32];   /* of the input store */
   char file_ident[64];    /* the store file's size and modification time (cs_stage_t) */
+  char inputs[512];       /* the same of the other files the fit reads (cs_ckpt_inputs) */
   char config_hash[17];   /* cs_ckpt_config_hash */
   const cs_opts_t *opts;  /* the run's options, recorded as text beside the hash, or NULL */
   int (*written)(cs_ctx_t *ctx); /* called after each checkpoint written (collective), or NULL */
@@ -113,6 +117,11 @@ typedef struct cs_ckpt {
 /* Hash of every option of the command that can change its result (not output paths,
  * threads, logging or the checkpoint options themselves). Local. */
 void cs_ckpt_config_hash(const cs_opts_t *o, char out[17]);
+/* ck->inputs: "OPTION: size N, modified T; ..." of the files given to options the command
+ * reads besides the store, config and checkpoint (--previous, --init-centroids), as rank 0
+ * sees them. Their paths are in the options hash; this tells a file replaced under the same
+ * path. Collective. */
+int cs_ckpt_inputs(cs_ctx_t *ctx, cs_ckpt_t *ck);
 /* Write the state atomically to ck->path. Collective. */
 int cs_ckpt_write(cs_ctx_t *ctx, const cs_ckpt_t *ck, const cs_kmeans_state_t *s);
 /* Read a state for K x d, refusing another input, configuration or shape, and a state whose

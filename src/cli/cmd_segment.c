@@ -486,6 +486,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   snprintf(ck.fingerprint, sizeof ck.fingerprint, "%s", st.fingerprint);
   snprintf(ck.file_ident, sizeof ck.file_ident, "%s", st.file_ident);
   cs_ckpt_config_hash(o, ck.config_hash);
+  CS_TRY(cs_ckpt_inputs(ctx, &ck));
   if (n_k == 1) {
     if (cs_segment_resume_hint)
       snprintf(note, sizeof note, "checkpoint written to %s; %s", ckpath, cs_segment_resume_hint);

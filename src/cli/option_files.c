@@ -47,6 +47,14 @@ int cs_same_file(const char *a, const char *b) {
   return strcmp(ca, cb) == 0;
 }
 
+void cs_file_ident(const char *path, char *out, size_t len) {
+  struct stat sb;
+  out[0] = '\0';
+  if (stat(path, &sb) == 0)
+    snprintf(out, len, "size %lld, modified %lld.%09ld", (long long)sb.st_size,
+             (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+}
+
 int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len) {
   if (i < 0 || i >= (int)(sizeof read_opts / sizeof *read_opts)) return -1;
   *name = read_opts[i];

@@ -65,12 +65,9 @@ int cs_stage_open(cs_ctx_t *ctx, const cs_opts_t *o, cs_stage_t *st) {
   CS_TRY(cs_par_partition(ctx, st->store->n, &st->part));
   CS_TRY(cs_stage_check_ids(ctx, st->store, &st->part, st->fingerprint));
   memset(st->file_ident, 0, sizeof st->file_ident);
-  struct stat sb;
   /* An identity, compared as text with what checkpoints and results files hold: keep its
    * form (the report shows the time as a date). */
-  if (ctx->rank == 0 && stat(input, &sb) == 0)
-    snprintf(st->file_ident, sizeof st->file_ident, "size %lld, modified %lld.%09ld",
-             (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+  if (ctx->rank == 0) cs_file_ident(input, st->file_ident, sizeof st->file_ident);
   CS_TRY(cs_par_bcast(ctx, st->file_ident, sizeof st->file_ident, 0));
   cs_timer_stop(&ctx->timers, "read");
   /* Per-customer bytes of each command's results (labels and ids; scores; the CLV columns),

@@ -5,7 +5,7 @@
 # with --resume ends with /segments identical (h5diff) to an uninterrupted run; SIGUSR1 sent to
 # mpirun does the same; periodic checkpoints do not change the result and are removed at the
 # end; a checkpoint of another configuration, another input or an earlier state of the
-# store file is refused, and so is a damaged one; the same options written differently
+# store file or of the --previous file is refused, and so is a damaged one; the same options written differently
 # (--tol 0.0001 for 1e-4) and the store named by another path resume.
 # usage: segment_resume.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
@@ -143,6 +143,18 @@ timeout 300 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" segment --input "$di
   --output "$dir/same.h5" --resume "$dir/cfg.h5.ckpt" 2> "$dir/same.err" || st=$?
 [ "$st" = 0 ] || { cat "$dir/same.err"; fail "the same options written differently: status $st"; }
 h5diff -q "$dir/full.h5" "$dir/same.h5" /segments || fail "/segments differs after resuming via another path"
+# A --previous file replaced under the same path since the checkpoint (last month's results
+# re-done): refused. The fit had resumed from the old file's warm start and ended with other
+# labels than a run from the start, its migration made against the new file.
+cp "$dir/full.h5" "$dir/prev.h5"
+st=0
+CUSTSEG_TEST_SIGNAL_AT=1 seg prv -x CUSTSEG_TEST_SIGNAL_AT --previous "$dir/prev.h5" 2> "$dir/prv.err" || st=$?
+[ "$st" = 75 ] && [ -s "$dir/prv.h5.ckpt" ] || { cat "$dir/prv.err"; fail "prv: status $st, or no checkpoint"; }
+touch -d "+1 minute" "$dir/prev.h5"
+st=0; seg prv --previous "$dir/prev.h5" --resume "$dir/prv.h5.ckpt" 2> "$dir/prv2.err" || st=$?
+[ "$st" = 1 ] && grep -q "checkpoint of a fit that read other versions of its files (previous: size" "$dir/prv2.err" ||
+  { cat "$dir/prv2.err"; fail "a checkpoint of an earlier --previous file was not refused (status $st)"; }
+[ ! -e "$dir/prv.h5" ] || fail "a refused resume left a results file"
 # The same store file changed since the checkpoint (a new modification time stands for new
 # values of the same customers): refused too.
 touch -d "+1 minute" "$dir/store.h5"
