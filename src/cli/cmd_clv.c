@@ -177,13 +177,16 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (ro.holdout_end > last && hold)
     cs_log_warn("clv: --holdout-end %s is %lld days after the last purchase in the store (%s): "
                 "the holdout's actual purchases stop there, so they fall short of the expected "
-                "ones (/clv/holdout) for want of data", hold_txt,
+                "ones (/clv/holdout_actual against /clv/holdout_expected) for want of data", hold_txt,
                 (long long)(ro.holdout_end - last), last_txt);
   if (ro.cal_end > last)
     cs_log_warn("clv: the calibration end %s is %lld days after the last purchase in the store "
                 "(%s): those days count as days without purchases, which lowers every "
                 "customer's P(alive) and expected purchases", cal_txt,
                 (long long)(ro.cal_end - last), last_txt);
+  if (d < 0)
+    cs_log_warn("clv: --monthly-discount %g is negative: each month of the horizon counts %.3g "
+                "times the one before, so the CLV grows faster than the purchases", d, 1 / (1 + d));
   cs_clv_opts_t co = {.unit_days = unit_days,
                       .horizon_months = (int)cs_opt_int(o, "horizon-months"),
                       .month_units = 7.0 * month_weeks / unit_days,
@@ -220,18 +223,32 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   cs_timer_start(&ctx->timers, "predict");
   CS_TRY(cs_clv_predict(ctx, &rfm, &co, &fit, &pred));
   cs_timer_stop(&ctx->timers, "predict");
-  /* Verification: a degenerate fit (e.g. too few customers) shows as impossible values. */
-  int64_t bad = 0;
+  /* Verification: a degenerate fit (e.g. too few customers) shows as impossible values; so
+   * does a horizon too long for the expected-purchases series (a fit that is fine had been
+   * blamed), or a negative discount compounding over it (CLV of inf, exit 0). */
+  int64_t bad[3] = {0, 0, 0}; /* P(alive); expected purchases; CLV */
   for (int64_t i = 0; i < rfm.n; i++)
-    if (rfm.x[i] >= 0)
-      bad += !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1) ||
-             !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
-  CS_TRY(cs_par_allreduce(ctx, &bad, 1, CS_DT_I64, CS_OP_SUM));
-  CS_CHECK(bad == 0, CS_EVERIFY,
-           "verification: %lld customers get P(alive) outside [0, 1] or negative or non-finite "
-           "expected purchases; the BG/NBD fit is degenerate (r %.4g, alpha %.4g, a %.4g, b %.4g%s)",
-           (long long)bad, fit.bg.r, fit.bg.alpha, fit.bg.a, fit.bg.b,
-           fit.bg_opt.converged ? "" : ", not converged");
+    if (rfm.x[i] >= 0) {
+      bad[0] += !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1);
+      bad[1] += !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
+      bad[2] += isinf(pred.value[i]);
+    }
+  CS_TRY(cs_par_allreduce(ctx, bad, 3, CS_DT_I64, CS_OP_SUM));
+  CS_CHECK(bad[0] == 0, CS_EVERIFY,
+           "verification: %lld customers get P(alive) outside [0, 1]%s; the BG/NBD fit is "
+           "degenerate (r %.4g, alpha %.4g, a %.4g, b %.4g%s)", (long long)bad[0],
+           bad[1] ? " or negative or non-finite expected purchases" : "", fit.bg.r, fit.bg.alpha,
+           fit.bg.a, fit.bg.b, fit.bg_opt.converged ? "" : ", not converged");
+  CS_CHECK(bad[1] == 0, CS_EVERIFY,
+           "verification: %lld customers get negative or non-finite expected purchases over the "
+           "horizon of %d months of %g weeks (%g %ss); the fit itself is sound (every P(alive) "
+           "in [0, 1]): give a shorter --horizon-months or --month-weeks", (long long)bad[1],
+           co.horizon_months, month_weeks, co.horizon_months * co.month_units, unit);
+  CS_CHECK(bad[2] == 0, CS_EVERIFY,
+           "verification: %lld customers get an infinite CLV: --monthly-discount %g over %d "
+           "months%s; give a shorter --horizon-months%s", (long long)bad[2], d,
+           co.horizon_months, d < 0 ? " weighs each month more than the one before" : "",
+           d < 0 ? " or a discount >= 0" : "");
 
   cs_timer_start(&ctx->timers, "write");
   CS_TRY(cs_out_create(ctx, cs_opt_str(o, "output"), &out));

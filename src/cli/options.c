@@ -94,7 +94,7 @@ const cs_optdef_t cs_optdefs[] = {
     {"holdout-end", CS_OPT_STR, NULL, "clv",
      "last day of a holdout period after the calibration end, to validate the forecasts"},
     {"time-unit", CS_OPT_STR, "week", "clv", "model time unit: day, week or month"},
-    {"horizon-months", CS_OPT_INT, "12", "clv", "CLV horizon in months (>= 1)"},
+    {"horizon-months", CS_OPT_INT, "12", "clv", "CLV horizon in months (1..1200)"},
     {"monthly-discount", CS_OPT_REAL, "0.01", "clv", "discount rate per month of the CLV"},
     {"month-weeks", CS_OPT_REAL, "4.345", "clv", "weeks in a month"},
     {"merge-same-day", CS_OPT_BOOL, "yes", "clv",

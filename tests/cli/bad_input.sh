@@ -299,6 +299,14 @@ PY
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   clv_calibration_before_purchases) store txn_good; want=2 needle="the calibration end 1990-01-01 is before every purchase"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --calibration-end 1990-01-01 --summary "$summary") ;;
+  # A horizon too long for the expected-purchases series is named as such (the fit, which is
+  # sound, had been called degenerate), and a negative discount compounding to an infinite
+  # CLV is an error (it had been written as inf, exit 0).
+  clv_horizon_too_long) run generate --customers 3000 --transactions --seed 1 --output "$dir/in.h5" --quiet
+                  want=4 needle="expected purchases over the horizon of 12 months of 100000 weeks (1.2e+06 weeks); the fit itself is sound"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --month-weeks 1e5 --summary "$summary") ;;
+  clv_infinite_value) store txn_good; want=4 needle="customers get an infinite CLV: --monthly-discount -0.5 over 1100 months weighs each month more"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --horizon-months 1100 --monthly-discount -0.5 --summary "$summary") ;;
   # `custseg roi`: the segments (and churn/CLV results) must exist and come from this store.
   roi_no_segment_results) store good; want=1 needle="roi needs --segment-results FILE"
                   cmd=(roi --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
