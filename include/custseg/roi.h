@@ -115,9 +115,10 @@ void cs_roi_newcombe(double x1, double n1, double x2, double n2, double z, doubl
                      double *hi);
 
 /* The table as CSV (a header line of the field names, one line per row; the action as its
- * name, empty for the total row; NaN as "nan") and as Markdown (a KPI table and a campaign
- * table). Local; return 0 or -1 on a write error. */
+ * name, empty for the total row; NaN as "nan") and as Markdown (a title naming the store
+ * path as a code span, a KPI table and a campaign table). Local; return 0 or -1 on a write
+ * error. */
 int cs_roi_write_csv(FILE *f, const cs_roi_t *r);
-int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *title);
+int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *store);
 
 #endif

@@ -113,13 +113,13 @@ fail:
 
 /* Rank 0 makes the CSV or Markdown table in memory; io publishes it. Collective. */
 static int publish_text(cs_ctx_t *ctx, const char *path, const cs_roi_t *r, int markdown,
-                        const char *title) {
+                        const char *store) {
   int status = CS_OK;
   char *text = NULL;
   size_t len = 0;
   if (ctx->rank == 0) {
     FILE *f = open_memstream(&text, &len);
-    int ok = f && (markdown ? cs_roi_write_markdown(f, r, title) : cs_roi_write_csv(f, r)) == 0;
+    int ok = f && (markdown ? cs_roi_write_markdown(f, r, store) : cs_roi_write_csv(f, r)) == 0;
     if (f && fclose(f) != 0) ok = 0;
     if (!ok) status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory making the %s "
                                    "table", markdown ? "Markdown" : "CSV");
@@ -353,11 +353,9 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(write_roi(out, &r, &st, seg, churn, clv, label, revenue_units));
   CS_TRY(cs_stage_publish(ctx, o, &st, &out, &sum));
   written = 1;
-  char title[4200];
-  snprintf(title, sizeof title, "ROI by segment: %s", st.store->path);
-  if (csv) CS_TRY(publish_text(ctx, csv, &r, 0, title));
+  if (csv) CS_TRY(publish_text(ctx, csv, &r, 0, st.store->path));
   csv_done = 1;
-  if (md) CS_TRY(publish_text(ctx, md, &r, 1, title));
+  if (md) CS_TRY(publish_text(ctx, md, &r, 1, st.store->path));
   md_done = 1;
   cs_timer_stop(&ctx->timers, "write");
 

@@ -79,12 +79,24 @@ void cs__esc(cs__buf_t *b, const char *s) {
     }
     /* Control characters (other than tab and newline) have no place in a page. */
     if (!rep && (unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') rep = "\xef\xbf\xbd";
+    /* Nor have bidirectional overrides, embeddings and isolates (U+202A..U+202E,
+     * U+2066..U+2069) in a name from the data: U+202E in a category level had turned the rest
+     * of its chart label and a persona's numbers around ("%9.99" for "99.9%"). Right-to-left
+     * text itself is left as it is. */
+    size_t skip = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    if (!rep && u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae) ||
+                                 (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))) {
+      rep = "\xef\xbf\xbd";
+      skip = 2;
+    }
     size_t n = rep ? strlen(rep) : 1;
     grow(b, n);
     if (b->oom) return;
     memcpy(b->p + b->len, rep ? rep : s, n);
     b->len += n;
     b->p[b->len] = '\0';
+    s += skip;
   }
 }
 
@@ -128,7 +140,9 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
     else
       snprintf(out, len, "%+.1f pp", 100 * v);
     break;
-  case CS__SEC: snprintf(out, len, "%.3f s", v); break;
+  /* A million seconds and more (a --timings file's value in another unit): 4 digits; 1e300
+   * had filled the cell with 63 digits, and lost its unit. */
+  case CS__SEC: snprintf(out, len, a < 1e6 ? "%.3f s" : "%.4g s", v); break;
   case CS__G:
   default:
     if (a >= 1e4)

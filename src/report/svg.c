@@ -70,6 +70,10 @@ static void tick_label(char *out, size_t len, double v, cs__fmt_t f, double step
 }
 
 static void svg_begin(cs__buf_t *b, double w, double h, const char *title) {
+  /* Wide enough for the title (13 px bold, about 8.2 px a character): a chart of few columns
+   * had cut its own title. */
+  const double tw = 12 + 8.2 * text_chars(title);
+  w = w > tw ? w : tw;
   cs__put(b, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" "
              "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"", w, h, w, h);
   cs__esc(b, title);
@@ -248,7 +252,12 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
   int rc = label_chars(row_labels, rows, 32), cc = label_chars(col_labels, cols, 24);
   const double cw = 42, ch = 28, lw = 12 + CHAR_W * rc;
   const double top = 30 + CHAR_W * cc * 0.71 + 10; /* column labels at -45 degrees */
-  const double W = lw + cw * cols + 24 + CHAR_W * cc * 0.71 + 70, H = top + ch * rows + 44;
+  /* Wide enough for the colour legend and its caption too (they had been cut off, with the
+   * scale unreadable, below a grid of two or three features). */
+  static const int caption_chars = 72; /* "standard deviations ... clamped at +-2.0)" */
+  const double grid_w = lw + cw * cols + 24 + CHAR_W * cc * 0.71 + 70;
+  const double legend_w = lw + 220 + 14 + CHAR_W * caption_chars + 10;
+  const double W = grid_w > legend_w ? grid_w : legend_w, H = top + ch * rows + 44;
   svg_begin(b, W, H, title);
   char lab[160], colour[8], num[32];
   for (int j = 0; j < cols; j++) {
@@ -332,7 +341,12 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
       cs__put(b, " L%.1f %.1f Z\"/>\n", lw + aw, base);
     }
     const double *p = q + 5 * g;
-    if (isfinite(p[0]) && p[0] > 0) {
+    /* The values at or below the axis' start (CLV 0) are drawn at its start: a segment whose
+     * lower quartiles were 0 had got no box at all. */
+    if (top == 0 && !isfinite(p[2]))
+      cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#57606a\">no values</text>\n", lw + 6,
+              y + rh / 2 + 4);
+    if (isfinite(p[0]) && isfinite(p[4]) && p[4] > 0) {
       double cy = y + rh / 2, bh = 12;
       double xs[5];
       for (int i = 0; i < 5; i++) xs[i] = PX(fmax(p[i], lo));

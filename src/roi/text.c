@@ -91,9 +91,27 @@ static void interval(FILE *f, const char *fmt, double v, double lo, double hi, d
     fprintf(f, " %s [%s, %s] |", a, b, c);
 }
 
-int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *title) {
+/* s as a Markdown code span: shown as it is, never read as HTML or Markdown (a store named
+ * '<img src=x onerror=...>|a.h5' had gone into the title raw). The fence is one backtick more
+ * than the longest run inside; a line end becomes a space (a heading is one line). */
+static void code_span(FILE *f, const char *s) {
+  int run = 0, longest = 0;
+  for (const char *c = s; *c; c++) {
+    run = *c == '`' ? run + 1 : 0;
+    longest = run > longest ? run : longest;
+  }
+  for (int i = 0; i <= longest; i++) fputc('`', f);
+  fputc(' ', f);
+  for (const char *c = s; *c; c++) fputc(*c == '\n' || *c == '\r' ? ' ' : *c, f);
+  fputc(' ', f);
+  for (int i = 0; i <= longest; i++) fputc('`', f);
+}
+
+int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *store) {
   char seg[32];
-  fprintf(f, "# %s\n\n", title);
+  fputs("# ROI by segment: ", f);
+  code_span(f, store);
+  fputs("\n\n", f);
   fprintf(f, "Rates and shares in %%, amounts in the store's currency, ROI as a ratio "
              "(0.25: a return of 25%% of the cost); n/a: the input is absent or the denominator "
              "is 0. Formulas: docs/roi.md.\n\n");

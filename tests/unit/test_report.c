@@ -1,5 +1,5 @@
-/* tests/unit/test_report.c: how the HTML report names segments (cs__seg_name) and writes
- * numbers (src/report/html.c, cs__num):
+/* tests/unit/test_report.c: how the HTML report names segments (cs__seg_name), escapes names
+ * (cs__esc), sizes the heatmap and writes numbers (src/report/html.c, cs__num):
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
  * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
  * "-0.0 pp"), an en dash for NaN and infinities. Local. */
@@ -8,6 +8,7 @@
 #include "../../src/report/report_impl.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void expect(double v, cs__fmt_t f, const char *want) {
@@ -37,6 +38,42 @@ static void numbers(void **state) {
   expect(INFINITY, CS__INT, "\xe2\x80\x93");
   expect(0.5, CS__G, "0.5");
   expect(12345.6, CS__G, "12,346");
+  expect(12.3456, CS__SEC, "12.346 s");
+  expect(1e300, CS__SEC, "1e+300 s"); /* had been 63 digits, without the unit */
+}
+
+/* Bidirectional overrides, embeddings and isolates in a name from the data are replaced
+ * (U+202E had turned the rest of a label, and a persona's numbers, around); right-to-left
+ * letters and the other characters stay. */
+static void bidi_controls(void **state) {
+  (void)state;
+  cs__buf_t b = {0};
+  cs__esc(&b, "\xe2\x80\xaeRTL \xe2\x81\xa6x\xe2\x81\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d <&> \xe2\x80\x94");
+  assert_non_null(b.p);
+  assert_string_equal(b.p, "\xef\xbf\xbdRTL \xef\xbf\xbdx\xef\xbf\xbd \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d &lt;&amp;&gt; \xe2\x80\x94");
+  free(b.p);
+}
+
+/* The centroid heatmap is as wide as its title and its colour legend's caption, not only its
+ * grid: with two features both had been cut off (an SVG 387 px wide, the caption from 415). */
+static void heatmap_width(void **state) {
+  (void)state;
+  cs__buf_t b = {0};
+  const double v[4] = {0.5, -1, 2, 0};
+  const char *rows[2] = {"a", "b"}, *cols[2] = {"age", "income"};
+  cs__svg_heatmap(&b, "Standardized segment centres (segment \xc3\x97 feature)", 2, 2, v, rows,
+                  cols, 2.0);
+  assert_non_null(b.p);
+  double w = 0, caption_x = 0;
+  const char *vb = strstr(b.p, "viewBox=\"0 0 "), *cap = strstr(b.p, "\">standard deviations");
+  assert_non_null(vb);
+  assert_non_null(cap);
+  w = strtod(vb + 13, NULL);
+  const char *x = cap;
+  while (x > b.p && strncmp(x, "x=\"", 3)) x--;
+  caption_x = strtod(x + 3, NULL);
+  if (!(w >= caption_x + 6.5 * 72)) fail_msg("heatmap %g px wide, its caption starts at %g", w, caption_x);
+  free(b.p);
 }
 
 /* A persona label that ends in its id (labels made unique) shows the id once: "19 · ... (segment
@@ -63,8 +100,28 @@ static void segment_names(void **state) {
   assert_string_equal(got, "No segment");
 }
 
+/* CLV box plots: a segment whose lower quartiles are 0 gets its box (drawn from the axis'
+ * start; it had got none), one without values says so. */
+static void clv_boxes(void **state) {
+  (void)state;
+  cs__buf_t b = {0};
+  const double q[10] = {0, 0, 0, 4.48, 26.96, NAN, NAN, NAN, NAN, NAN};
+  const int64_t c[4] = {3, 5, 0, 0};
+  const char *labels[2] = {"half zero", "none"}, *colours[2] = {"#4e79a7", "#f28e2b"};
+  cs__svg_boxes(&b, "CLV", "CLV", 2, labels, colours, q, c, 2, 0.01, 100);
+  assert_non_null(b.p);
+  int boxes = 0;
+  for (const char *x = b.p; (x = strstr(x, "fill-opacity=\"0.75\"")); x++) boxes++;
+  assert_int_equal(boxes, 1);
+  assert_non_null(strstr(b.p, ">no values</text>"));
+  free(b.p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(numbers),
     cmocka_unit_test(segment_names),
+    cmocka_unit_test(bidi_controls),
+    cmocka_unit_test(heatmap_width),
+    cmocka_unit_test(clv_boxes),
 };
 CS_TEST_MAIN(tests)

@@ -372,8 +372,10 @@ static void markdown_cells(void **state) {
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   assert_non_null(f);
-  assert_int_equal(cs_roi_write_markdown(f, &r, "t"), 0);
+  /* The store path is a code span: no HTML or table syntax of a file name reaches the page. */
+  assert_int_equal(cs_roi_write_markdown(f, &r, "<img src=x onerror=alert(1)>|a`b.h5"), 0);
   fclose(f);
+  assert_true(!strncmp(text, "# ROI by segment: `` <img src=x onerror=alert(1)>|a`b.h5 ``\n", 60));
   if (strstr(text, " -0 ") || strstr(text, " -0.00 ") || strstr(text, " -0.000 ") || strstr(text, ", -0.00]"))
     fail_msg("a value that rounds to zero printed with a sign:\n%s", text);
   char whole[400];
