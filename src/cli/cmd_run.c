@@ -645,12 +645,13 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   const char *dir = cs_opt_str(o, "output-dir");
   cJSON *summary = NULL;
   cs_opts_t ro = {0};
-  char ini[4200], store[4200], customers[32], path[4200];
+  char ini[4200] = "", store[4200], customers[32], path[4200];
+  int created = 0, generated = 0;
   args_t a;
   CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
   CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
-  CS_TRY(make_dir(ctx, dir, NULL));
+  CS_TRY(make_dir(ctx, dir, &created));
   CS_TRY(cs__run_lock(ctx, dir)); /* before demo.ini and the store are written */
   /* demo's own files too: the store it generates, its config and generate's summary */
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir,
@@ -671,6 +672,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   if (cs_opt_bool(o, "quiet")) cs__run_add(&a, "--quiet");
   cs_log_info("demo: generating %s customers with purchase histories", customers);
   CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, (char **)a.v, NULL));
+  generated = 1;
 
   /* The pipeline reads the embedded config, as `custseg run --config DIR/demo.ini` would. */
   char mb[32];
@@ -698,6 +700,12 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
 fail:
   cs__run_unlock(dir);
+  /* Failed or stopped before there was a store: nothing of the demo stays (its config had
+   * been left, alone in the directory), and a directory it made goes too. */
+  if (status != CS_OK && !generated && ctx->rank == 0 && ini[0]) {
+    unlink(ini);
+    if (created) rmdir(dir);
+  }
   cs_opts_free(&ro);
   cJSON_Delete(summary);
   return status;

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,23 +39,32 @@ static double num(const cJSON *o, const char *name) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* One summary file into f; 0 when it is not a single-K segment summary (skipped). */
+/* One summary file into f: 1; 0 when it is not a single-K segment summary (skipped); < 0,
+ * with the error set, when it cannot be read or is not JSON. */
 static int read_fit(const char *path, fit_t *f) {
+  /* A summary that cannot be read or parsed is an error: skipped, it had let one damaged
+   * file of a job array's sweep change the chosen K without a word. */
   FILE *fp = fopen(path, "rb");
-  if (!fp) return 0;
+  if (!fp)
+    return cs_error_set(CS_ENOENT, __FILE__, __LINE__, "--sweep: cannot open '%s': %s", path,
+                        strerror(errno));
   fseek(fp, 0, SEEK_END);
   long len = ftell(fp);
   rewind(fp);
-  char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+  char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
   int ok = text && fread(text, 1, (size_t)len, fp) == (size_t)len;
   fclose(fp);
   if (!ok) {
     free(text);
-    return 0;
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__, "--sweep: cannot read '%s'", path);
   }
   text[len] = '\0';
   cJSON *s = cJSON_Parse(text);
   free(text);
+  if (!s)
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                        "--sweep: '%s' is not JSON (a damaged summary?): repair or remove it, or "
+                        "run that K again", path);
   const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(s, "command");
   const cJSON *km = cJSON_GetObjectItemCaseSensitive(s, "kmeans");
   const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(s, "config");
@@ -136,7 +146,12 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
     }
     char path[4096 + 256];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    *n += read_fit(path, &(*fits)[*n]);
+    const int got = read_fit(path, &(*fits)[*n]);
+    if (got < 0) {
+      closedir(d);
+      return got;
+    }
+    *n += got;
   }
   closedir(d);
   CS_CHECK(*n > 0, CS_EDATA, "--sweep '%s': no summaries of single-K segment runs (*.json)", dir);

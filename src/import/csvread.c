@@ -158,7 +158,10 @@ int cs_csv_open(const char *path, const cs_csv_dialect_t *d, cs_csv_t **out) {
   CS_CHECK(!S_ISDIR(st.st_mode), CS_ENOENT, "cannot open '%s': it is a directory", path);
   r->size = (int64_t)st.st_size;
   r->f = fopen(path, "rb");
-  CS_CHECK(r->f, CS_EIO, "cannot open '%s': %s", path, strerror(errno));
+  /* An input that cannot be read is bad input (exit 2, as for the other commands' inputs),
+   * not an output error (exit 3). */
+  CS_CHECK(r->f, errno == EACCES || errno == EPERM ? CS_ENOENT : CS_EIO, "cannot open '%s': %s",
+           path, strerror(errno));
   CS_TRY(parser_init(r));
   *out = r;
   return CS_OK;

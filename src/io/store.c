@@ -189,6 +189,9 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
     else if (!S_ISREG(st.st_mode))
       status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "input '%s' is not a regular file",
                             path);
+    else if (access(path, R_OK) != 0) /* not a format problem (it had been reported as one) */
+      status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "cannot open input '%s': %s", path,
+                            strerror(errno));
     else if (H5Fis_hdf5(path) <= 0)
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
                             "input '%s' is not an HDF5 file (expected a customer store, see "

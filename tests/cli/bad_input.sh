@@ -6,13 +6,23 @@ set -euo pipefail
 case_name=$1 ranks=$2
 dir="$CS_TEST_DIR/bad_input-$case_name-np$ranks"
 rm -rf "$dir" && mkdir -p "$dir/out"
-run() { timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
+as_user=() # unreadable=1: the command runs as nobody where the test runs as root (root reads any file)
+run() { timeout 120 "${as_user[@]}" $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
+unreadable() { chmod 000 "$1"; chmod 777 "$dir/out"
+  if [ "$(id -u)" = 0 ]; then as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp); fi; }
 store() { "$PYTHON" "$(dirname "$0")/../py/make_store.py" "$1" "$dir/in.h5"; }
 
 summary="$dir/out/summary.json" output="$dir/out/out.h5"
 case $case_name in
   missing_file)   want=2 needle="cannot open input '$dir/absent.h5': No such file"
                   cmd=(inspect "$dir/absent.h5" --summary "$summary") ;;
+  # A store or CSV that cannot be read is said to be so, exit 2 (a store had been called
+  # 'not an HDF5 file', a CSV had given exit 3, the status of an output error).
+  unreadable_store) store good; unreadable "$dir/in.h5"; want=2 needle="cannot open input '$dir/in.h5': Permission denied"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
+  unreadable_csv) printf 'customer_id,age\n1,30\n' > "$dir/c.csv"; unreadable "$dir/c.csv"
+                  want=2 needle="cannot open '$dir/c.csv': Permission denied"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
   not_hdf5)       printf 'customer_id,age\n1,30\n' > "$dir/in.h5"; want=2 needle="is not an HDF5 file"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   truncated_store) store good; truncate -s $(( $(stat -c %s "$dir/in.h5") / 2 )) "$dir/in.h5"

@@ -54,6 +54,12 @@ touch "$dir/store.h5"
 run segment --input "$dir/store.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"
 refused stale 2 "k[2-6].json and .*k7.json are fits of two versions of the store file (size [0-9]*, modified .*; size [0-9]*, modified .*): the sweep directory holds an earlier sweep's files; empty it" --output "$dir/bad.h5"
 rm "$dir/sweep/k7.h5" "$dir/sweep/k7.json"
+# A damaged summary (a job killed while copying it, a disk that filled): refused, naming it
+# (it had been skipped without a word, and K chosen among the other fits).
+cp "$dir/sweep/k3.json" "$dir/k3.keep"
+truncate -s 200 "$dir/sweep/k3.json"
+refused damaged 2 "--sweep: '$dir/sweep/k3.json' is not JSON (a damaged summary?)" --output "$dir/bad.h5"
+cp "$dir/k3.keep" "$dir/sweep/k3.json"
 # A fit of another store in the sweep: refused.
 run generate --customers 30000 --segments 4 --seed 2 --quiet --output "$dir/other.h5"
 run segment --input "$dir/other.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"

@@ -470,6 +470,10 @@ check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo print
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
+# A demo that fails before it has a store (here generate's space check) leaves nothing: its
+# demo.ini had stayed, alone in the directory the demo made.
+run(2, "demo", "--output-dir", path("demo_full"), "--customers", "1000000000000", expect=3)
+check(not os.path.exists(path("demo_full")), "a demo failed in generate leaves no directory")
 # demo's --summary may not be a file demo writes (it had replaced the generated store, exit 0),
 # and run's may not be a file a stage reads (last month's results, removed before reading).
 run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--summary",
