@@ -125,15 +125,22 @@ void cs__num(char *out, size_t len, double v, cs__fmt_t f) {
   double a = fabs(v);
   /* Beyond 10^15 a double's 16 digits do not fill the grouped digits (they are rounding
    * noise, and 10^300 would not fit the cell): scientific notation, 4 digits. */
-  if (a >= 1e15 && (f == CS__INT || f == CS__MONEY || f == CS__G)) {
+  if (a >= 1e15 && (f == CS__INT || f == CS__MONEY || f == CS__G || f == CS__RATIO)) {
     snprintf(out, len, "%.4g", v);
     return;
   }
   switch (f) {
   case CS__INT: grouped(out, len, v, 0); break;
   case CS__MONEY: grouped(out, len, v, 2); break; /* cents always: one column, one format */
+  /* One format for a column of ratios ("9538" beside "65,698" and "498.3" had been CS__G's). */
+  case CS__RATIO: grouped(out, len, v, 3); break;
   /* A value that rounds to zero has no sign ("-0.0 pp" beside the Markdown's "0.00"). */
-  case CS__PCT: snprintf(out, len, "%.1f%%", fabs(100 * v) < 0.05 ? 0.0 : 100 * v); break;
+  case CS__PCT:
+    if (v > 0 && 100 * v < 0.05) /* 5 customers of 20,000: not "0.0%", which reads as none */
+      snprintf(out, len, "under 0.1%%"); /* no markup: numbers are put into the page as they are */
+    else
+      snprintf(out, len, "%.1f%%", fabs(100 * v) < 0.05 ? 0.0 : 100 * v);
+    break;
   case CS__PP:
     if (fabs(100 * v) < 0.05)
       snprintf(out, len, "0.0 pp");

@@ -187,7 +187,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
       {F_CHURN_OBSERVED, "churn (observed)", CS__PCT},
       {F_CHURN_SCORE, "churn (predicted)", CS__PCT}, {F_CLV_MEAN, "CLV / customer", CS__MONEY},
       {F_AT_RISK, "revenue at risk (churn \xc3\x97 CLV)", CS__MONEY},
-      {F_ROI, "ROI (descriptive, ratio)", CS__G}};
+      {F_ROI, "ROI (descriptive, ratio)", CS__RATIO}};
   const int nc = (int)(sizeof cols / sizeof *cols);
   /* The action second, so that no window width or screenshot loses it; the campaign's
    * money figures with their intervals, so an incremental ROI is read with its uncertainty. */

@@ -425,7 +425,7 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
     cs__put(b, "<tr>");
     cs__td_text(b, j < r->p_mean.n_names ? cols[j] : "?");
     cs__td_num(b, r->p_pop_mean.v[j], persona_is_level(r, j) ? CS__PCT : CS__G);
-    cs__td_num(b, r->p_pop_sd.v[j], CS__G);
+    cs__td_num(b, r->p_pop_sd.v[j], persona_is_level(r, j) ? CS__PCT : CS__G); /* as its mean */
     for (int g = 0; g < k; g++) {
       double z = r->p_zdiff.v[(size_t)g * P + j];
       tint(z, colour);
@@ -434,8 +434,9 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
               persona_is_level(r, j) ? CS__PCT : CS__G);
       char med[64];
       cs__num(med, sizeof med, r->p_median.v[(size_t)g * P + j], CS__G);
+      /* A difference that rounds to zero has no sign ("-0.00 sd"). */
       cs__put(b, "<td style=\"background:%s\" title=\"median %s, %+.2f sd\">%s</td>", colour,
-              med, z, num);
+              med, fabs(z) < 0.005 ? 0.0 : z, num);
     }
     cs__put(b, "</tr>\n");
   }

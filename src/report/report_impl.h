@@ -25,7 +25,8 @@ void cs__escf(cs__buf_t *b, const char *fmt, ...) __attribute__((format(printf, 
 typedef enum {
   CS__INT,   /* 12,345 */
   CS__MONEY, /* 12,345.67 */
-  CS__PCT,   /* 12.3% from a share 0.123 */
+  CS__PCT,   /* 12.3% from a share 0.123; "under 0.1%" for a positive share below 0.05% */
+  CS__RATIO, /* 1,234.568: three decimals, as the ROI Markdown writes ratios */
   CS__PP,    /* +1.2 pp from a difference of two rates 0.012 (percentage points) */
   CS__G,     /* 4 significant digits, thousands separators above 10^4 */
   CS__SEC    /* 1.234 s */

@@ -189,8 +189,9 @@ with h5py.File(sys.argv[2], "r") as f:
 ok = "smallest segment" in table and [int(x) for x in rows] == ks
 sys.exit(0 if ok else f"K table rows {rows}, k_selection {ks}")
 PY
-# A categorical level's means are shares, shown as percentages (they had read "1" and "0").
-grep -qE '<td class="l">region=north</td><td>[0-9]+\.[0-9]%</td><td>[0-9.]+</td><td[^>]*>[0-9]+\.[0-9]%</td>' \
+# A categorical level's means are shares, shown as percentages (they had read "1" and "0"), and
+# so is its standard deviation (it had been a fraction beside the percentage).
+grep -qE '<td class="l">region=north</td><td>[0-9]+\.[0-9]%</td><td>[0-9]+\.[0-9]%</td><td[^>]*>[0-9]+\.[0-9]%</td>' \
   report1.html || fail "a level's population and segment means are not percentages"
 grep -q '>-0\.00<' report1.html && fail "a heatmap cell reads -0.00"
 # An ROI table of a store without revenue or cost columns and without CLV: one line in place

@@ -38,6 +38,10 @@ static void numbers(void **state) {
   expect(INFINITY, CS__INT, "\xe2\x80\x93");
   expect(0.5, CS__G, "0.5");
   expect(12345.6, CS__G, "12,346");
+  expect(0.00025, CS__PCT, "under 0.1%"); /* 5 of 20,000 customers had shown as 0.0% */
+  expect(9538, CS__RATIO, "9,538.000");
+  expect(0.25, CS__RATIO, "0.250");
+  expect(-0.0001, CS__RATIO, "0.000");
   expect(12.3456, CS__SEC, "12.346 s");
   expect(1e300, CS__SEC, "1e+300 s"); /* had been 63 digits, without the unit */
 }
