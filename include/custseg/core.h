@@ -265,7 +265,7 @@ static inline cs_fixed_t cs_fixacc_total(const cs_fixacc_t *a) { return a->total
  * that inspect has not seen yet): x is its 53-bit significand times the power of two of its
  * exponent field, and the significands are summed in one 128-bit integer per exponent, so the
  * bins, and the double made of them, are the same in any order and any split over ranks and
- * threads. 32 KB; room for 2^74 terms. Bins add up bin by bin (cs_par_sum_i128_n). */
+ * threads. 32 KB; room for 2^72 terms. Bins add up bin by bin (cs_par_sum_i128_n). */
 #define CS_XSUM_BINS 2048
 typedef struct cs_xsum {
   cs_fixed_t bin[CS_XSUM_BINS];

@@ -231,7 +231,7 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
     if (rfm.x[i] >= 0) {
       bad[0] += !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1);
       bad[1] += !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
-      bad[2] += isinf(pred.value[i]);
+      bad[2] += isinf(pred.value[i]) != 0; /* -1 for -inf (glibc); NaN: no spend model */
     }
   CS_TRY(cs_par_allreduce(ctx, bad, 3, CS_DT_I64, CS_OP_SUM));
   CS_CHECK(bad[0] == 0, CS_EVERIFY,

@@ -646,7 +646,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON *summary = NULL;
   cs_opts_t ro = {0};
   char ini[4200] = "", store[4200], customers[32], path[4200];
-  int created = 0, generated = 0;
+  int created = 0, generated = 0, ini_new = 0;
   args_t a;
   CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
   int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
@@ -659,6 +659,7 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
   snprintf(ini, sizeof ini, "%s/demo.ini", dir);
   snprintf(store, sizeof store, "%s/customers.h5", dir);
   snprintf(customers, sizeof customers, "%lld", (long long)n);
+  ini_new = ctx->rank == 0 && access(ini, F_OK) != 0; /* an earlier demo's stays */
   CS_TRY(write_text(ctx, ini, cs_demo_ini));
 
   a.n = a.np = 0;
@@ -699,13 +700,17 @@ int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
     fflush(stdout);
   }
 fail:
-  cs__run_unlock(dir);
-  /* Failed or stopped before there was a store: nothing of the demo stays (its config had
-   * been left, alone in the directory), and a directory it made goes too. */
-  if (status != CS_OK && !generated && ctx->rank == 0 && ini[0]) {
+  /* Failed or stopped before there was a store: nothing of this demo stays (its config had
+   * been left, alone in the directory it made), while it still holds the lock; an earlier
+   * demo's config in the same directory is kept with that demo's results. */
+  if (status != CS_OK && !generated && ctx->rank == 0 && ini_new) {
     unlink(ini);
-    if (created) rmdir(dir);
+    if (created) {
+      cs__run_unlock(dir); /* its lock file, so that the directory is empty */
+      rmdir(dir);
+    }
   }
+  cs__run_unlock(dir);
   cs_opts_free(&ro);
   cJSON_Delete(summary);
   return status;

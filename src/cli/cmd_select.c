@@ -9,6 +9,7 @@
 #include <math.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,10 +147,13 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
     }
     char path[4096 + 256];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    struct stat sb; /* a directory named *.json is no summary */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) continue;
     const int got = read_fit(path, &(*fits)[*n]);
     if (got < 0) {
       closedir(d);
-      return got;
+      status = got;
+      goto fail; /* frees the fits read so far */
     }
     *n += got;
   }

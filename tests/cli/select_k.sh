@@ -60,6 +60,10 @@ cp "$dir/sweep/k3.json" "$dir/k3.keep"
 truncate -s 200 "$dir/sweep/k3.json"
 refused damaged 2 "--sweep: '$dir/sweep/k3.json' is not JSON (a damaged summary?)" --output "$dir/bad.h5"
 cp "$dir/k3.keep" "$dir/sweep/k3.json"
+# ... while a directory named *.json is no summary, and is passed over.
+mkdir "$dir/sweep/notes.json"
+run select-k --sweep "$dir/sweep" --output "$dir/again.h5" --quiet || fail "a directory notes.json stopped select-k"
+rmdir "$dir/sweep/notes.json"
 # A fit of another store in the sweep: refused.
 run generate --customers 30000 --segments 4 --seed 2 --quiet --output "$dir/other.h5"
 run segment --input "$dir/other.h5" --k 7 --quiet --output "$dir/sweep/k7.h5" --summary "$dir/sweep/k7.json"

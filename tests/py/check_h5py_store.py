@@ -82,6 +82,10 @@ with h5py.File(wide, "w") as f:
     g["huge"] = np.array([np.finfo(np.float64).max] * 2 + [1.0] * 8)  # a sum beyond doubles
     # a plain running sum loses the ones next to 1e16, differently for each split of the rows
     g["order"] = np.array([1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1])
+    # an exact sum of 0, and one of 2^-53: the bins are one number before the division (each
+    # bin divided and rounded on its own had left 3.3e-24 and a 4th digit wrong)
+    g["cancel0"] = np.array([1.1351017281236315, -0.27565069942382714, -0.8594510286998044] + [0.] * 7)
+    g["cancel1"] = np.array([1.0, -(1 - 2.0 ** -53)] + [0.] * 8)
     g["plan"].attrs["categories"] = np.array(["two\nlines".encode(), b"one"], dtype=h5py.string_dtype())
     for j in range(400):
         g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
@@ -101,10 +105,14 @@ if not h.get("mean") or not math.isclose(h["mean"], want, rel_tol=1e-12):
     failures.append(f"a column of two 1.8e308 and eight 1: mean {h.get('mean')}, wanted {want}")
 # The mean's sum is exact: the same at any ranks and threads, and here right to the last digit
 # (a plain double sum gave 0.41, and values that differed with the ranks).
-o = wcols.get("order", {})
-if o.get("mean") != math.fsum(g_order := [1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1]) / 10:
-    failures.append(f"a column of 1e16, -1e16 and small values: mean {o.get('mean')}, wanted "
-                    f"{math.fsum(g_order) / 10}")
+from fractions import Fraction
+for name, values in (("order", [1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1]),
+                     ("cancel0", [1.1351017281236315, -0.27565069942382714, -0.8594510286998044]),
+                     ("cancel1", [1.0, -(1 - 2.0 ** -53)])):
+    want = float(sum(Fraction(v) for v in values) / 10)
+    got = wcols.get(name, {}).get("mean")
+    if got is None or (got != want and not math.isclose(got, want, rel_tol=2e-16)):
+        failures.append(f"column {name} ({values}): mean {got}, wanted {want} (exact sum / 10)")
 z = wcols.get("zeros", {})
 if z.get("min") != 0 or math.copysign(1, z.get("min", 1)) < 0 or math.copysign(1, z.get("max", 1)) < 0:
     failures.append(f"a column of +0 and -0: min {z.get('min')} max {z.get('max')}, wanted 0 and 0")

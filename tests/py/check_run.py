@@ -474,6 +474,10 @@ check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
 # demo.ini had stayed, alone in the directory the demo made.
 run(2, "demo", "--output-dir", path("demo_full"), "--customers", "1000000000000", expect=3)
 check(not os.path.exists(path("demo_full")), "a demo failed in generate leaves no directory")
+# ... but an earlier demo's config stays with its results (it had been removed with them left).
+run(2, "demo", "--output-dir", path("demo"), "--customers", "1000000000000", expect=3)
+check(os.path.exists(path("demo", "demo.ini")) and os.path.exists(path("demo", "run.json")),
+      "a failed demo keeps an earlier demo's demo.ini")
 # demo's --summary may not be a file demo writes (it had replaced the generated store, exit 0),
 # and run's may not be a file a stage reads (last month's results, removed before reading).
 run(1, "demo", "--output-dir", path("demo"), "--customers", "3000", "--summary",
