@@ -503,7 +503,15 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
     }
     if (strncmp(arg, "--", 2) != 0) {
       /* Only commands that read one store take it as a bare FILE; it means --input FILE. */
-      if (o->positional || strcmp(command, "inspect") != 0)
+      /* After a bool flag: the word was meant as its value (--merge-same-day maybe). */
+      const int after_bool = a > 0 && !strncmp(argv[a - 1], "--", 2) &&
+                             !strchr(argv[a - 1], '=') && find(argv[a - 1] + 2) >= 0 &&
+                             cs_optdefs[find(argv[a - 1] + 2)].type == CS_OPT_BOOL;
+      if ((o->positional || strcmp(command, "inspect") != 0) && after_bool)
+        status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                              "unexpected argument '%s' after %s, which takes no value or one of "
+                              "yes/no, true/false, on/off, 1/0", arg, argv[a - 1]);
+      else if (o->positional || strcmp(command, "inspect") != 0)
         status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                               "unexpected argument '%s' (see custseg %s --help)", arg, command);
       else if (!(o->positional = strdup(arg)))

@@ -98,7 +98,10 @@ static void errors_name_the_problem(void **state) {
   const char *a9[] = {"--features", "age"};
   expect_error("generate", 2, a9, CS_EUSAGE, "inapplicable option '--features'");
   const char *a10[] = {"--verbose", "maybe"}; /* a bool flag's value must be a bool word */
-  expect_error("generate", 2, a10, CS_EUSAGE, "unexpected argument 'maybe'");
+  /* ... and the error names the flag and its values (it had said only "unexpected argument") */
+  expect_error("generate", 2, a10, CS_EUSAGE,
+               "unexpected argument 'maybe' after --verbose, which takes no value or one of "
+               "yes/no, true/false, on/off, 1/0");
   {
     cs_opts_t o;
     const char *b[] = {"--verbose", "no", "--quiet"}; /* a following bool word is the value */
