@@ -1,5 +1,5 @@
-/* cli/cmd_run.c: `custseg run`, every stage in one job, and `custseg demo`, the same on a
- * generated population (docs/pipeline.md).
+/* cli/cmd_run.c: `custseg run`, every stage in one job (docs/pipeline.md); `custseg demo`
+ * (cmd_demo.c) runs the same pipeline on a generated population.
  *
  * `run` calls the stage commands in order (segment, churn train, clv, roi, report), each with
  * its options from its own section of the one --config file and its input and outputs fixed
@@ -18,8 +18,6 @@
  * Each stage opens the store and reads the columns it needs itself, as its own command does;
  * the store read cache (io/colcache.c, --read-cache-mb) makes the file reads happen once. */
 #include "run_impl.h"
-
-#include "custseg/demo_ini.h" /* cs_demo_ini: inputs/demo.ini, embedded by CMake */
 
 #include "custseg/inspect.h"
 
@@ -58,7 +56,7 @@ fail:
 
 /* Parse a stage's options from `argv` (with the pipeline's config file) and run it; the
  * stage's own timers and warnings start empty so its summary holds its own. Collective. */
-static int run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, const cs_opts_t *),
+int cs__run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, const cs_opts_t *),
                        int argc, char **argv, double *seconds) {
   cs_opts_t so = {0};
   cs_timers_t saved = ctx->timers;
@@ -108,7 +106,7 @@ static void results_args(args_t *a, const stage_run_t *st, const char *dir, int 
 
 /* Create the output directory when missing (its parent must exist); *created (may be NULL)
  * says, on rank 0, whether this call made it. Collective. */
-static int make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
+int cs__run_make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
   int local = CS_OK;
   if (created) *created = 0;
   if (ctx->rank == 0) {
@@ -172,7 +170,6 @@ fail:
   return status;
 }
 
-static int write_text(cs_ctx_t *ctx, const char *path, const char *text);
 
 /* ---- run.progress: the stages finished so far, under the key of the run ---- */
 
@@ -314,7 +311,7 @@ static int write_timings(cs_ctx_t *ctx, const char *dir, const stage_run_t *st) 
   char *text = t ? cs_json_print(t) : NULL;
   cJSON_Delete(t);
   snprintf(path, sizeof path, "%s/stage_times.json", dir);
-  int status = text ? write_text(ctx, path, text)
+  int status = text ? cs__run_write_text(ctx, path, text)
                     : cs_par_agree(ctx, cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory"));
   free(text);
   return status;
@@ -368,7 +365,7 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
     ctx->check_only = 1;
     ctx->check_segments = st[ST_SEGMENT].on && i > ST_SEGMENT;
     cs_log_hush(1);
-    status = run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
+    status = cs__run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
     cs_log_hush(0);
     ctx->check_only = ctx->check_segments = 0;
     if (status == CS_ECHECKED) {
@@ -378,7 +375,7 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
     return status;
   }
   cs_log_info("run: %s", cs__run_stage_names[i]);
-  CS_TRY(run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
+  CS_TRY(cs__run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
   CS_TRY(check_store_unchanged(ctx, cs__run_stage_names[i]));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));
@@ -523,7 +520,7 @@ fail:
 }
 
 /* The whole pipeline on `input`, results under `dir`. Collective. */
-static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
+int cs__run_pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
                     cJSON *summary, int *created) {
   int status = CS_OK;
   stage_run_t st[N_STAGES] = {{0}};
@@ -535,7 +532,7 @@ static int pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const 
   cs_store_cache_start(cache_mb >= ((int64_t)1 << 40) ? SIZE_MAX : (size_t)cache_mb << 20);
   CS_TRY(parse_stages(cs_opt_str(o, "stages"), st));
   CS_TRY(cs__run_check_stage_options(ctx, o, st));
-  CS_TRY(make_dir(ctx, dir, created));
+  CS_TRY(cs__run_make_dir(ctx, dir, created));
   CS_TRY(cs__run_lock(ctx, dir)); /* held by the command until run.json is written */
   CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir, (const char *const[]){NULL}));
   /* The store file's size and modification time, as rank 0 sees them: the fingerprint covers
@@ -586,7 +583,7 @@ fail:
 }
 
 /* Write the pipeline's summary to --summary, else DIR/run.json. Collective. */
-static int finish(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, cJSON *summary) {
+int cs__run_finish(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, cJSON *summary) {
   char path[4200];
   const char *given = cs_opt_str(o, "summary");
   snprintf(path, sizeof path, "%s/run.json", dir);
@@ -603,8 +600,8 @@ int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(input, CS_EUSAGE, "run needs --input STORE");
   CS_CHECK(dir, CS_EUSAGE, "run needs --output-dir DIR");
   CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
-  CS_TRY(pipeline(ctx, o, input, dir, summary, &created));
-  CS_TRY(finish(ctx, o, dir, summary));
+  CS_TRY(cs__run_pipeline(ctx, o, input, dir, summary, &created));
+  CS_TRY(cs__run_finish(ctx, o, dir, summary));
 fail:
   /* A run that failed before writing anything leaves no empty directory it made itself
    * (rmdir removes only an empty one: a recorded stage or checkpoint stays for --continue). */
@@ -614,10 +611,7 @@ fail:
   return status;
 }
 
-/* ---- custseg demo -------------------------------------------------------------------------- */
-
-/* Rank 0 writes `text` to `path`; agreed. Collective. */
-static int write_text(cs_ctx_t *ctx, const char *path, const char *text) {
+int cs__run_write_text(cs_ctx_t *ctx, const char *path, const char *text) {
   int local = CS_OK;
   if (ctx->rank == 0) {
     FILE *f = fopen(path, "w");
@@ -626,92 +620,4 @@ static int write_text(cs_ctx_t *ctx, const char *path, const char *text) {
                            strerror(errno));
   }
   return cs_par_agree(ctx, local);
-}
-
-/* Rank 0 copies `path` to standard output (the ROI table). */
-static void print_file(const cs_ctx_t *ctx, const char *path) {
-  if (ctx->rank != 0) return;
-  FILE *f = fopen(path, "r");
-  if (!f) return;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, got, stdout);
-  fclose(f);
-  fflush(stdout);
-}
-
-int cs_cmd_demo(cs_ctx_t *ctx, const cs_opts_t *o) {
-  int status = CS_OK;
-  const char *dir = cs_opt_str(o, "output-dir");
-  cJSON *summary = NULL;
-  cs_opts_t ro = {0};
-  char ini[4200] = "", store[4200], customers[32], path[4200];
-  int created = 0, generated = 0, ini_new = 0;
-  args_t a;
-  CS_CHECK(dir, CS_EUSAGE, "demo needs --output-dir DIR");
-  int64_t n = cs_opt_int(o, "customers"); /* its default for demo: 10^6 (options.c) */
-  CS_CHECK(n >= 1, CS_EUSAGE, "--customers must be >= 1, not %lld", (long long)n);
-  CS_TRY(make_dir(ctx, dir, &created));
-  CS_TRY(cs__run_lock(ctx, dir)); /* before demo.ini and the store are written */
-  /* demo's own files too: the store it generates, its config and generate's summary */
-  CS_TRY(cs__run_check_summary(ctx, cs_opt_str(o, "summary"), dir,
-                       (const char *const[]){"customers.h5", "demo.ini", "generate.json", NULL}));
-  snprintf(ini, sizeof ini, "%s/demo.ini", dir);
-  snprintf(store, sizeof store, "%s/customers.h5", dir);
-  snprintf(customers, sizeof customers, "%lld", (long long)n);
-  ini_new = ctx->rank == 0 && access(ini, F_OK) != 0; /* an earlier demo's stays */
-  CS_TRY(write_text(ctx, ini, cs_demo_ini));
-
-  a.n = a.np = 0;
-  cs__run_add(&a, "--config");
-  cs__run_add(&a, ini);
-  cs__run_add(&a, "--customers");
-  cs__run_add(&a, customers);
-  cs__run_add(&a, "--output");
-  cs__run_add(&a, store);
-  cs__run_add_path(&a, "--summary", dir, "generate.json");
-  if (cs_opt_bool(o, "quiet")) cs__run_add(&a, "--quiet");
-  cs_log_info("demo: generating %s customers with purchase histories", customers);
-  CS_TRY(run_command(ctx, "generate", cs_cmd_generate, a.n, (char **)a.v, NULL));
-  generated = 1;
-
-  /* The pipeline reads the embedded config, as `custseg run --config DIR/demo.ini` would. */
-  char mb[32];
-  snprintf(mb, sizeof mb, "%lld", (long long)cs_opt_int(o, "read-cache-mb"));
-  char *rv[] = {"--config", ini, "--stages", (char *)cs_opt_str(o, "stages"), "--read-cache-mb",
-                mb, "--quiet"};
-  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&ro, "run", cs_opt_bool(o, "quiet") ? 7 : 6, rv)));
-  CS_CHECK(summary = cs_summary_new(ctx, o), CS_ENOMEM, "out of memory");
-  CS_TRY(pipeline(ctx, &ro, store, dir, summary, NULL));
-  CS_TRY(finish(ctx, o, dir, summary));
-
-  /* The run cleared DIR of earlier results: a table or report there is this run's. */
-  snprintf(path, sizeof path, "%s/roi.md", dir);
-  if (ctx->rank == 0 && access(path, R_OK) == 0) {
-    printf("\nROI per segment (%s; formulas in docs/roi.md):\n\n", path);
-    fflush(stdout);
-    print_file(ctx, path);
-  }
-  if (ctx->rank == 0) {
-    snprintf(path, sizeof path, "%s/report.html", dir);
-    printf("\ndemo: results in %s (run.json lists the stages)", dir);
-    if (access(path, R_OK) == 0) printf("; report: %s (open it in a browser)", path);
-    printf("\n");
-    fflush(stdout);
-  }
-fail:
-  /* Failed or stopped before there was a store: nothing of this demo stays (its config had
-   * been left, alone in the directory it made), while it still holds the lock; an earlier
-   * demo's config in the same directory is kept with that demo's results. */
-  if (status != CS_OK && !generated && ctx->rank == 0 && ini_new) {
-    unlink(ini);
-    if (created) {
-      cs__run_unlock(dir); /* its lock file, so that the directory is empty */
-      rmdir(dir);
-    }
-  }
-  cs__run_unlock(dir);
-  cs_opts_free(&ro);
-  cJSON_Delete(summary);
-  return status;
 }

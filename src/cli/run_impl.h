@@ -68,6 +68,17 @@ int cs__run_check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
 int cs__run_check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *input,
                                const char *dir, const stage_run_t *st, int64_t *ident);
 
+/* cmd_run.c, for cmd_demo.c (each is described where it is defined): a stage command run
+ * with its own argument vector, the output directory made, a text file written by rank 0,
+ * the whole pipeline on a store, and its summary written. Collective. */
+int cs__run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, const cs_opts_t *),
+                    int argc, char **argv, double *seconds);
+int cs__run_make_dir(cs_ctx_t *ctx, const char *dir, int *created);
+int cs__run_write_text(cs_ctx_t *ctx, const char *path, const char *text);
+int cs__run_pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const char *dir,
+                     cJSON *summary, int *created);
+int cs__run_finish(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, cJSON *summary);
+
 /* run_lock.c: take the lock on DIR/.run.lock (rank 0; refused with CS_EIO while another run
  * holds it), and give it back when the command is over (its file removed). Collective;
  * cs__run_unlock is local (does nothing where no lock is held). */
