@@ -13,7 +13,7 @@
 
 /* Per column: the values reduced locally (R) and those summed across ranks (S, from index 2).
  * The mean's sum is exact (cs_xsum_t), so it is the same on any ranks and threads. */
-enum { R = 7, S = 5 };
+enum { R = 6, S = 4 };
 
 int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                        const char *const *names, int n, int64_t chunk_rows,
@@ -84,7 +84,6 @@ int cs_inspect_columns(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     red[R * c + 3] = (double)nan_n;
     red[R * c + 4] = (double)inf_n;
     red[R * c + 5] = (double)bad;
-    red[R * c + 6] = 0;
     cs_xsum_t *col = &xs[nt];
     for (int t = 0; t < nt; t++)
       for (int e = 0; e < CS_XSUM_BINS; e++) col->bin[e] += xs[t].bin[e];
