@@ -148,8 +148,19 @@ typedef struct cs_out cs_out_t;
 typedef struct cs_dset cs_dset_t;
 
 /* Check, before any compute, that `path` can be created: its directory exists and a file
- * can be made in it. Rank 0 probes, everyone learns the answer. Collective. */
+ * can be made in it, and no other process is writing it (rank 0 claims it, below, until the
+ * command ends; refused with CS_EOUTPUT while another holds it). Rank 0 probes, everyone
+ * learns the answer. Collective. */
 int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what);
+/* One writer per output (io/claim.c): rank 0 takes a POSIX lock on the file `lock`, held
+ * until cs_io_unclaim_all, which also removes the file. The same answer on every rank:
+ * CS_CLAIM_OURS: held now (or already) by this command; CS_CLAIM_HELD: another process holds
+ * it, and who[len] says which (the holder's "pid P on HOST, Slurm job J, since T" line);
+ * CS_CLAIM_NONE: it cannot be locked here (no locks on this file system, another user's file),
+ * who says why. Collective; cs_io_unclaim_all is local. */
+enum { CS_CLAIM_NONE = -1, CS_CLAIM_OURS = 0, CS_CLAIM_HELD = 1 };
+int cs_io_claim(cs_ctx_t *ctx, const char *lock, char *who, size_t len);
+void cs_io_unclaim_all(void);
 /* Copy a file (rank 0), written under a temporary name in the destination's directory and
  * renamed when complete. Collective (agreed). */
 int cs_io_copy_file(cs_ctx_t *ctx, const char *from, const char *to);

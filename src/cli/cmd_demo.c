@@ -89,11 +89,11 @@ fail:
   if (status != CS_OK && !generated && ctx->rank == 0 && ini_new) {
     unlink(ini);
     if (created) {
-      cs__run_unlock(dir); /* its lock file, so that the directory is empty */
+      cs_io_unclaim_all(); /* its lock files, so that the directory is empty */
       rmdir(dir);
     }
   }
-  cs__run_unlock(dir);
+  cs_io_unclaim_all(); /* the directory's lock and every output's (io/claim.c) */
   cs_opts_free(&ro);
   cJSON_Delete(summary);
   return status;

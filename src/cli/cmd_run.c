@@ -605,7 +605,7 @@ int cs_cmd_run(cs_ctx_t *ctx, const cs_opts_t *o) {
 fail:
   /* A run that failed before writing anything leaves no empty directory it made itself
    * (rmdir removes only an empty one: a recorded stage or checkpoint stays for --continue). */
-  cs__run_unlock(dir);
+  cs_io_unclaim_all(); /* the directory's lock and every output's (io/claim.c) */
   if (status != CS_OK && created) (void)rmdir(dir);
   cJSON_Delete(summary);
   return status;

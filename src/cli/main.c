@@ -216,6 +216,7 @@ int main(int argc, char **argv) {
   /* Done, well or not: what the command did not withdraw on a failure stays, a late Ctrl-C
    * removes nothing, and the files it replaced (kept under .bak- names) go. */
   cs_signal_keep_published();
+  cs_io_unclaim_all(); /* the outputs are written (or not): another job may write them now */
   if (status < 0) {
     cs_opts_blame_config(&opts);
     report_error(&ctx);

@@ -79,10 +79,9 @@ int cs__run_pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const
                      cJSON *summary, int *created);
 int cs__run_finish(cs_ctx_t *ctx, const cs_opts_t *o, const char *dir, cJSON *summary);
 
-/* run_lock.c: take the lock on DIR/.run.lock (rank 0; refused with CS_EIO while another run
- * holds it), and give it back when the command is over (its file removed). Collective;
- * cs__run_unlock is local (does nothing where no lock is held). */
+/* run_lock.c: claim DIR/.run.lock (rank 0; refused with CS_EIO while another run holds it);
+ * cs_io_unclaim_all gives it back, with the outputs' claims, when the command is over (the
+ * files removed, so that a directory the run made and left empty can go). Collective. */
 int cs__run_lock(cs_ctx_t *ctx, const char *dir);
-void cs__run_unlock(const char *dir);
 
 #endif

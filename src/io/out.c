@@ -131,6 +131,25 @@ int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char
  * 7 digits (Linux's pid_max is at most 2^22), "-" and a token below 10^6. */
 #define CS_TMP_SUFFIX_MAX 20
 
+/* The output is claimed (io/claim.c) through ".NAME.lock" beside it. Where locks cannot be
+ * taken, one warning per command, and the command goes on. Collective. */
+static int claim(cs_ctx_t *ctx, const char *path, const char *what) {
+  static int warned;
+  char dir[4096], base[4096], lock[8400], who[256];
+  split_path(path, dir, sizeof dir, base, sizeof base);
+  snprintf(lock, sizeof lock, "%s/.%s.lock", dir, base);
+  int c = cs_io_claim(ctx, lock, who, sizeof who), local = CS_OK;
+  if (c == CS_CLAIM_HELD && ctx->rank == 0)
+    local = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                         "another custseg process is writing %s '%s' (%s): wait for it to end, "
+                         "or give this command another name; if that process has ended (a lost "
+                         "node), delete '%s'", what, path, who, lock);
+  if (c == CS_CLAIM_NONE && ctx->rank == 0 && !warned++)
+    cs_log_warn("cannot lock '%s' (%s): a second job writing %s '%s' at the same time would not "
+                "be noticed", lock, who, what, path);
+  return cs_par_agree(ctx, local);
+}
+
 int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
   int status = CS_OK;
   if (ctx->rank == 0) {
@@ -172,7 +191,8 @@ int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
       }
     }
   }
-  return cs_par_agree(ctx, status);
+  status = cs_par_agree(ctx, status);
+  return status == CS_OK ? claim(ctx, path, what) : status;
 }
 
 void cs_io_remove(cs_ctx_t *ctx, const char *path) {
