@@ -231,6 +231,7 @@ int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(min_share >= 0 && min_share < 1, CS_EUSAGE, "--min-segment-share must be in [0, 1), got %s",
            cs_opt_str(o, "min-segment-share"));
   CS_TRY(cs_io_check_writable(ctx, output, "output"));
+  if (cs_opt_str(o, "summary")) CS_TRY(cs_io_check_writable(ctx, cs_opt_str(o, "summary"), "summary"));
   if (ctx->rank == 0) status = collect(o, dir, min_share, &fits, &n, &pick);
   CS_TRY(cs_par_agree(ctx, status));
   int64_t meta[2] = {n, pick};

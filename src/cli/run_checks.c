@@ -20,6 +20,9 @@ const char *const cs__run_stage_files[N_STAGES][5] = {
     {"roi.h5", "roi.json", "roi.csv", "roi.md", NULL},
     {"report.html", "report.json", NULL}};
 
+const char *const cs__run_own_files[] = {"run.json", "stage_times.json", "run.progress",
+                                         "segments.h5.ckpt", NULL};
+
 /* Paths run sets itself for each stage (or, for a stage whose results are absent, leaves
  * unset): a value from the config file is warned of and not used (cs_opts_ignore_config). */
 const char *const cs__run_fixed_opts[] = {"output", "summary", "personas-csv", "checkpoint",
@@ -37,10 +40,8 @@ static int is_fixed_opt(const char *name) {
  * run's own files, then `more`, NULL-terminated or NULL), or NULL; its path in *path. */
 static const char *run_output(const char *dir, const char *file, const char *const *more,
                               char *path, size_t size) {
-  static const char *const run_files[] = {"run.json", "stage_times.json", "run.progress",
-                                          "segments.h5.ckpt", NULL};
   for (int i = 0; i < N_STAGES + 2; i++) {
-    const char *const *list = i < N_STAGES ? cs__run_stage_files[i] : i == N_STAGES ? run_files : more;
+    const char *const *list = i < N_STAGES ? cs__run_stage_files[i] : i == N_STAGES ? cs__run_own_files : more;
     for (int f = 0; list && list[f]; f++) {
       snprintf(path, size, "%s/%s", dir, list[f]);
       if (cs_same_file(file, path)) return list[f];

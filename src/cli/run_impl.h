@@ -16,6 +16,9 @@ extern const char *const cs__run_stage_names[N_STAGES];
 extern const char *const cs__run_stage_commands[N_STAGES];
 /* The files each stage writes in DIR (NULL-terminated rows). */
 extern const char *const cs__run_stage_files[N_STAGES][5];
+/* run's own files in DIR besides the stages' (run.json, the timings, the progress record, the
+ * segment stage's checkpoint), NULL-terminated. */
+extern const char *const cs__run_own_files[];
 
 typedef struct stage_run {
   int on;            /* asked for by --stages */

@@ -62,28 +62,38 @@ static int claim_here(const char *lock, char *who, size_t len) {
     return CS_CLAIM_NONE;
   }
   for (int tries = 0; tries < 10; tries++) {
-    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    /* A file made here is registered at once, so that a Ctrl-C from here on removes it; one
+     * that was there (a killed job's, or another process's) only once it is locked here. */
+    int fd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666), made = fd >= 0;
+    if (made)
+      cs_signal_remove_on_exit(lock, 1);
+    else if (errno == EEXIST)
+      fd = open(lock, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
+      if (errno == ENOENT) continue; /* removed by its holder ending, after the first open */
       snprintf(who, len, "%s", strerror(errno));
       return CS_CLAIM_NONE;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(fd, F_SETLK, &fl) != 0) {
       const int err = errno, busy = err == EACCES || err == EAGAIN;
-      if (busy) {
+      if (busy) { /* another process locked it first, even one made here: it is theirs */
         ssize_t got = pread(fd, who, len - 1, 0);
         who[got > 0 ? got : 0] = '\0';
         who[strcspn(who, "\n")] = '\0';
         if (!who[0]) snprintf(who, len, "it holds %s", lock);
       } else {
         snprintf(who, len, "%s", strerror(err));
+        if (made) unlink(lock); /* no locks here: nothing is left behind either */
       }
+      if (made) cs_signal_remove_on_exit(lock, 0);
       close(fd);
       return busy ? CS_CLAIM_HELD : CS_CLAIM_NONE;
     }
     struct stat held, named;
     if (fstat(fd, &held) != 0 || stat(lock, &named) != 0 || held.st_dev != named.st_dev ||
         held.st_ino != named.st_ino) {
+      if (made) cs_signal_remove_on_exit(lock, 0);
       close(fd); /* removed by its holder ending, after we opened it: again, on the new one */
       continue;
     }
@@ -93,7 +103,7 @@ static int claim_here(const char *lock, char *who, size_t len) {
     c->fd = fd;
     c->dev = held.st_dev;
     c->ino = held.st_ino;
-    cs_signal_remove_on_exit(lock, 1); /* a Ctrl-C leaves no lock file */
+    if (!made) cs_signal_remove_on_exit(lock, 1); /* a Ctrl-C leaves no lock file */
     return CS_CLAIM_OURS;
   }
   snprintf(who, len, "it was replaced while being locked, ten times");

@@ -169,6 +169,13 @@ int cs_io_check_writable(cs_ctx_t *ctx, const char *path, const char *what) {
     else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
                             "cannot write %s '%s': it is a directory", what, path);
+    else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+      /* The output is renamed into place: a device (/dev/null), a FIFO or a terminal would be
+       * replaced by a regular file, as root even /dev/null itself. */
+      status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
+                            "cannot write %s '%s': it is not a regular file (a device, FIFO or "
+                            "socket), and custseg writes a new file and renames it into place, "
+                            "which would replace it; give the name of a file", what, path);
     else if (strlen(base) + CS_TMP_SUFFIX_MAX > (size_t)NAME_MAX)
       /* The temporary name ".NAME.tmp-PID-TOKEN" must fit the file system's name limit. */
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
@@ -219,6 +226,12 @@ static int remove_if_abandoned(const char *full, const struct stat *st) {
   return gone;
 }
 
+/* "PID-TOKEN" or "PID" (cs_io_copy_file), the end of a temporary name: not the lock file of
+ * an output that happens to be called "NAME.tmp-1" (".NAME.tmp-1.lock"). */
+static int pid_token(const char *s) {
+  return *s >= '0' && *s <= '9' && s[strspn(s, "0123456789-")] == '\0';
+}
+
 /* Temporary files of earlier writes of the same output that were killed (SIGKILL, a node
  * lost, Ctrl-C at mpirun) stay behind. Those whose writer has ended are removed; the others
  * are reported without removing them (another job may be writing them). */
@@ -238,7 +251,8 @@ static void report_leftovers(const char *dir, const char *base, const char *path
   for (struct dirent *e; (e = readdir(d));) {
     int k = -1;
     for (int p = 0; p < 3 && k < 0; p++)
-      if (!strncmp(e->d_name, pre[p], strlen(pre[p]))) k = p == 2;
+      if (!strncmp(e->d_name, pre[p], strlen(pre[p])) && pid_token(e->d_name + strlen(pre[p])))
+        k = p == 2;
     if (k < 0) continue;
     struct stat st;
     char full[8400];

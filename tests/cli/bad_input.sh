@@ -119,6 +119,9 @@ PY
   unwritable_output_dir) want=3 needle="cannot write output '$dir/missing/out.h5': directory '$dir/missing'"
                   output="$dir/missing/out.h5"
                   cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
+  # a FIFO (or /dev/null) as an output: renaming the new file into place had replaced it
+  summary_fifo)   mkfifo "$dir/s.fifo"; fifo="$dir/s.fifo"; want=3 needle="cannot write summary '$dir/s.fifo': it is not a regular file"
+                  cmd=(generate --customers 100 --output "$output" --summary "$dir/s.fifo") ;;
   output_dir_is_file) touch "$dir/file"; want=3 needle="is not a directory"
                   output="$dir/file/out.h5"
                   cmd=(generate --customers 100 --output "$output" --summary "$summary") ;;
@@ -439,6 +442,9 @@ if [ -n "${early:-}" ] && grep -q 'customers x .* features' "$dir/stdout" "$dir/
 fi
 if [ -n "${absent:-}" ] && [ -e "$absent" ]; then
   echo "FAIL: $absent was left behind: $(ls -A "$absent" | head -5 | tr '\n' ' ')"; fail=1
+fi
+if [ -n "${fifo:-}" ] && [ ! -p "$fifo" ]; then
+  echo "FAIL: the FIFO $fifo was replaced"; fail=1
 fi
 if [ -n "${keep:-}" ] && ! cmp -s "$kept" "$keep"; then
   echo "FAIL: run removed or changed its input $keep"; fail=1

@@ -52,6 +52,44 @@ for held in o.h5 o.json; do
   rm -f "out/.$held.lock"
 done
 
+# 1b. select-k's summary, and a run whose stages would remove segments.h5 (another run's,
+#     from a segment stage now switched off) while another process writes it by hand.
+mkdir sw
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" segment --input s.h5 --k 3 --output sw/k3.h5 \
+  --summary sw/k3.json --quiet
+hold "out/.sel.json.lock" "pid 4343 on other-node"
+st=0
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" select-k --sweep sw --output out/sel.h5 \
+  --summary out/sel.json > /dev/null 2> err.txt || st=$?
+[ "$st" = 3 ] && grep -q "writing summary 'out/sel.json' (pid 4343 on other-node)" err.txt \
+  || { cat err.txt; fail "select-k: exit $st with its summary held"; }
+[ ! -e out/sel.h5 ] || fail "select-k wrote its results with its summary held"
+kill $holder && wait $holder 2> /dev/null || true
+rm -f out/.sel.json.lock
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" run --input s.h5 --output-dir rd --quiet \
+  || fail "the first run into rd failed"
+hold "rd/.segments.h5.lock" "pid 4444 on other-node"
+before=$(cd rd && ls -A | sort | xargs -n1 cksum 2> /dev/null || true)
+st=0
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" run --input s.h5 --output-dir rd --stages churn \
+  > /dev/null 2> err.txt || st=$?
+[ "$st" = 3 ] && grep -q "writing file of --output-dir 'rd/segments.h5' (pid 4444 on other-node)" err.txt \
+  || { cat err.txt; fail "run --stages churn: exit $st with rd/segments.h5 held"; }
+[ "$(cd rd && ls -A | sort | xargs -n1 cksum 2> /dev/null || true)" = "$before" ] \
+  || fail "the refused run changed rd: $(ls -A rd)"
+kill $holder && wait $holder 2> /dev/null || true
+rm -f rd/.segments.h5.lock
+
+# 1c. The lock file of an output named like a temporary file ("a.tmp-1" -> ".a.tmp-1.lock"),
+#     held and old, is no leftover of output "a": it stays.
+hold "out/.a.tmp-1.lock" "pid 4545 on other-node"
+touch -d '-2 min' out/.a.tmp-1.lock
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 100 --output out/a --quiet \
+  || fail "generate --output out/a failed"
+[ -e out/.a.tmp-1.lock ] || fail "writing out/a removed the held lock file of out/a.tmp-1"
+kill $holder && wait $holder 2> /dev/null || true
+rm -f out/.a.tmp-1.lock out/a
+
 # 2. A real job writing g.h5: a second job into g.h5 is refused, naming the first one's pid;
 #    the first ends normally and leaves no lock file.
 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 3000000 --seed 2 --quiet \
