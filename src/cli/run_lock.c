@@ -1,9 +1,9 @@
 /* cli/run_lock.c: one `run` or `demo` at a time per --output-dir (docs/pipeline.md, "One run at a
  * time per directory"): rank 0 claims DIR/.run.lock (io/claim.c, the claim every output gets),
  * and each file run writes or removes there, from before the command writes anything there
- * until after run.json. Two jobs given the same
- * --output-dir had both run, each overwriting the other's files. Where the file cannot be
- * made or locked (no lock support, another user's leftover), a warning, and the run goes on. */
+ * until after run.json. Two jobs given the same --output-dir had both run, each overwriting
+ * the other's files. Where the file cannot be made or locked (no lock support, another user's
+ * leftover), a warning, and the run goes on. */
 #include "run_impl.h"
 
 #include <stdio.h>
