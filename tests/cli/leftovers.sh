@@ -60,12 +60,17 @@ if [ -z "$tmp" ]; then
   wait $job || true
   fail "the writing job ended before its temporary file was seen"
 fi
+# The file is locked just after it is made, and written after that: probed once it has bytes,
+# so that the probe's own brief lock cannot come first and leave the writer without one.
+for _ in $(seq 200); do [ -s "$tmp" ] && break; sleep 0.05; done
 st=0; flock -n -E 9 "$tmp" true || st=$?
 ranks=$(pgrep -P $job -f "custseg generate" || true)
 kill -KILL $ranks 2> /dev/null || true
 wait $job 2> /dev/null || true
 [ "$st" = 9 ] || fail "the temporary file $tmp of a running job was not locked (flock exit $st)"
 [ -f "$tmp" ] || fail "the killed job left no temporary file to test with"
+# mpirun can end before a killed rank is gone: its lock goes with it, within seconds.
+for _ in $(seq 100); do flock -n -E 9 "$tmp" true && break; sleep 0.1; done
 flock -n -E 9 "$tmp" true || fail "the killed job's $tmp is still locked"
 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 1000 --seed 2 --output g.h5 \
   2> err2.txt || { cat err2.txt; fail "generate failed beside a recent leftover"; }
