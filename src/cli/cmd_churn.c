@@ -207,7 +207,7 @@ static int keep_segment_centres(cs_ctx_t *ctx, cs_out_t *out, const char *seg) {
   int status = CS_OK;
   double *c = NULL;
   int64_t k = 0, d = 0;
-  char units[16], feats[16384], *names[CS_MAX_FEATURES];
+  char units[16], feats[16384], *names[CS_MAX_FEATURES], hash[64];
   CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/centroids_standardized", &c, &k, &d, units,
                            sizeof units, feats, sizeof feats));
   int n = 0;
@@ -220,27 +220,35 @@ static int keep_segment_centres(cs_ctx_t *ctx, cs_out_t *out, const char *seg) {
   CS_TRY(cs_out_attr_strings(out, "/churn/model/segment_centroids", "features",
                              (const char *const *)names, n));
   CS_TRY(cs_out_attr_str(out, "/churn/model/segment_centroids", "segment_results", seg));
+  /* Segments numbered against these by segment --previous name this hash in their
+   * /segments/previous@verification_hash: churn score takes their ids as they are. */
+  CS_TRY(cs_io_read_attr_str(ctx, seg, "/segments", "verification_hash", hash, sizeof hash));
+  CS_TRY(cs_out_attr_str(out, "/churn/model/segment_centroids", "segment_verification_hash",
+                         hash));
 fail:
   free(c);
   return status;
 }
 
-/* The segments given to churn score must be numbered as the model's were: each of its
- * centres must be matched (Hungarian, squared distances) to the model's centre of the same
- * id. Another segment run (another month, another seed) numbers its segments its own way
- * unless it was made with --previous; then the segment one-hot would be applied to the wrong
- * segments without a word. Models without the centres (before 2026-12-04) are not checked.
- * Collective. */
+/* The segments given to churn score must be numbered as the model's were. Segments that
+ * segment --previous numbered against the model's own training segments (their
+ * /segments/previous@verification_hash is the one the model keeps) are taken as numbered:
+ * the ids are the ones that run matched. Other segments must have each centre matched to the
+ * model's centre of the same id, by segment --previous's rule (Hungarian, least sum of
+ * distances), each file's centres in its own standardized units. Another segment run (another
+ * month, another seed) numbers its segments its own way; the segment one-hot would then be
+ * applied to the wrong segments without a word. Models without the centres (before
+ * 2026-12-04) are not checked, nor by hash those without it (before 2026-12-06). Collective. */
 static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) {
-  int status = CS_OK, exists = 0;
+  int status = CS_OK, exists = 0, renumbered = 0;
   double *a = NULL, *b = NULL, *cost = NULL;
   int *assign = NULL;
   int64_t ka = 0, da = 0, kb = 0, db = 0;
-  char units[16], fa[16384], fb[16384];
-  CS_TRY(cs_io_object_exists(ctx, model, "/churn/model/segment_centroids", &exists));
+  char units[16], fa[16384], fb[16384], trained[64], against[64], prev_file[4200] = "";
+  const char *mc = "/churn/model/segment_centroids";
+  CS_TRY(cs_io_object_exists(ctx, model, mc, &exists));
   if (!exists) return CS_OK;
-  CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/segment_centroids", &a, &ka, &da, units,
-                           sizeof units, fa, sizeof fa));
+  CS_TRY(cs_io_read_matrix(ctx, model, mc, &a, &ka, &da, units, sizeof units, fa, sizeof fa));
   CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/centroids_standardized", &b, &kb, &db, units,
                            sizeof units, fb, sizeof fb));
   CS_CHECK(!strcmp(fa, fb) && da == db, CS_EDATA,
@@ -248,6 +256,16 @@ static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) 
            "of %s", seg, fb, model, fa);
   CS_CHECK(ka == kb, CS_EDATA, "%s has %lld segments, the model %s was trained with %lld", seg,
            (long long)kb, model, (long long)ka);
+  CS_TRY(cs_io_read_attr_str(ctx, model, mc, "segment_verification_hash", trained,
+                             sizeof trained));
+  CS_TRY(cs_io_object_exists(ctx, seg, "/segments/previous", &renumbered));
+  if (renumbered) {
+    CS_TRY(cs_io_read_attr_str(ctx, seg, "/segments/previous", "verification_hash", against,
+                               sizeof against));
+    CS_TRY(cs_io_read_attr_str(ctx, seg, "/segments/previous", "file", prev_file,
+                               sizeof prev_file));
+    if (trained[0] && !strcmp(trained, against)) goto fail; /* numbered against them */
+  }
   cost = malloc((size_t)(ka * kb) * sizeof *cost);
   assign = malloc((size_t)ka * sizeof *assign);
   CS_CHECK(cost && assign, CS_ENOMEM, "out of memory");
@@ -258,15 +276,20 @@ static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) 
         double e = a[i * da + q] - b[j * db + q];
         if (isfinite(e)) s += e * e;
       }
-      cost[i * kb + j] = s;
+      cost[i * kb + j] = sqrt(s);
     }
   CS_TRY(cs_segment_match(cost, (int)ka, (int)kb, assign));
-  for (int64_t i = 0; i < ka; i++)
+  for (int64_t i = 0; i < ka; i++) {
+    char why[4400] = "";
+    if (renumbered)
+      snprintf(why, sizeof why, " (its ids were kept from --previous %s, not from them)",
+               prev_file);
     CS_CHECK(assign[i] == i, CS_EDATA,
              "%s: its segment %d is the model's segment %lld (nearest centres): the segments "
-             "are numbered differently from those %s was trained with; segment this store "
+             "are numbered differently from those %s was trained with%s; segment this store "
              "with --previous TRAINING_SEGMENTS to keep the ids", seg, assign[i], (long long)i,
-             model);
+             model, why);
+  }
 fail:
   free(a);
   free(b);

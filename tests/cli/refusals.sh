@@ -325,6 +325,27 @@ run churn score --model segm.h5 --input in.h5 --segment-results seg.h5 --output 
 rm -f sc.h5
 refused 2 "perm.h5: its segment 1 is the model's segment 0 (nearest centres)" \
   churn score --model segm.h5 --input in.h5 --segment-results perm.h5 --output o.h5
+# Segments that segment --previous numbered against the training segments themselves keep the
+# ids that run matched, even where the nearest centres say otherwise (a segment of next month
+# that took over another's customers): they were refused, with advice to use --previous. Ids
+# kept from other segments are checked, and the message names where they came from.
+"$PYTHON" - <<'PY'
+import h5py, shutil
+with h5py.File("seg.h5", "r") as f:
+    h = f["segments"].attrs["verification_hash"]
+for name, prev_hash in (("permprev.h5", h), ("permother.h5", "0123456789abcdef")):
+    shutil.copy("perm.h5", name)
+    with h5py.File(name, "r+") as f:
+        g = f.create_group("segments/previous")
+        g.attrs["verification_hash"] = prev_hash
+        g.attrs["file"] = "other.h5"
+PY
+run churn score --model segm.h5 --input in.h5 --segment-results permprev.h5 --output sc.h5 \
+  --quiet || fail "churn score: segments numbered by --previous against the training segments refused"
+rm -f sc.h5
+refused 2 "the segments are numbered differently from those segm.h5 was trained with (its ids were kept from --previous other.h5, not from them)" \
+  churn score --model segm.h5 --input in.h5 --segment-results permother.h5 --output o.h5
+rm -f permprev.h5 permother.h5
 
 refused 3 "cannot write output '$dir/missing/o.h5'" segment --input in.h5 --output "$dir/missing/o.h5" --k 2
 
