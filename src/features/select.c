@@ -84,7 +84,9 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
                   "table; --features can name them)", kept);
     CS_CHECK(n > 0, CS_EDATA, "%s: /customers has no numeric column to use as a feature%s",
              store->path, store->txn_rows >= 0 ? " (with /transactions, name the purchase "
-             "features: --features rfm_recency,rfm_frequency,rfm_monetary,rfm_age)" : "");
+             "features: --features rfm_recency,rfm_frequency,rfm_monetary,rfm_age; under run, "
+             "features = that list in the config's section of the stage, or --stages clv for "
+             "the CLV alone)" : "");
     *n_names = n;
     return CS_OK;
   }

@@ -271,6 +271,21 @@ for args, code, text in (
     check(not os.path.exists(os.path.join(base["--output-dir"], "run.json")),
           f"run {' '.join(args)}: no run.json left")
 
+# A store of purchase histories alone (CDNOW as it comes): the segment stage has no default
+# feature, and the message says how to name them for run, or to run the CLV alone (it had
+# named --features only, which run refuses).
+with open(path("txn_only.csv"), "w") as f:
+    f.write("customer_id,date,amount\n" + "".join(
+        f"{i % 40},{20200101 + i % 28},{1 + i % 7}.5\n" for i in range(200)))
+run(1, "import", "--transactions-csv", path("txn_only.csv"), "--txn-date-format", "yyyymmdd",
+    "--output", path("txn_only.h5"), "--quiet")
+p = run(1, "run", "--config", config, "--input", path("txn_only.h5"), "--output-dir",
+        path("txn_only"), "--quiet", expect=2)
+lines = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+check(len(lines) == 1 and "no numeric column to use as a feature" in lines[0] and
+      "under run, features = that list in the config's section of the stage, or --stages clv"
+      in lines[0], f"run on purchase histories alone: the advice fits run ({lines})")
+
 # Paths run sets itself, given in a stage's section: not used, a warning each, and no error
 # for a file that does not exist yet (the first run into a fresh directory had failed with
 # 'cannot open --timings'). Nor when run sets none because the stage that makes the file is
