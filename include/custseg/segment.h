@@ -159,7 +159,7 @@ typedef struct cs_previous {
   char path[4096];
   char verification_hash[32]; /* its /segments@verification_hash */
   int k, d;
-  char *features;             /* its feature names, joined by commas */
+  char *features;             /* its feature names, joined by CS_LIST_SEP */
   double *centroids;          /* k x d, original units (its /segments/centroids) */
   double *standardized;       /* the same in this run's standardized units */
   int64_t n;                  /* rows of its /segments/labels and /segments/customer_id */

@@ -251,9 +251,6 @@ static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) 
   CS_TRY(cs_io_read_matrix(ctx, model, mc, &a, &ka, &da, units, sizeof units, fa, sizeof fa));
   CS_TRY(cs_io_read_matrix(ctx, seg, "/segments/centroids_standardized", &b, &kb, &db, units,
                            sizeof units, fb, sizeof fb));
-  CS_CHECK(!strcmp(fa, fb) && da == db, CS_EDATA,
-           "%s: its segments use the features %s, but the model %s was trained with segments "
-           "of %s", seg, fb, model, fa);
   CS_CHECK(ka == kb, CS_EDATA, "%s has %lld segments, the model %s was trained with %lld", seg,
            (long long)kb, model, (long long)ka);
   CS_TRY(cs_io_read_attr_str(ctx, model, mc, "segment_verification_hash", trained,
@@ -264,8 +261,12 @@ static int check_segment_ids(cs_ctx_t *ctx, const char *model, const char *seg) 
                                sizeof against));
     CS_TRY(cs_io_read_attr_str(ctx, seg, "/segments/previous", "file", prev_file,
                                sizeof prev_file));
-    if (trained[0] && !strcmp(trained, against)) goto fail; /* numbered against them */
+    /* Numbered against them, also when a category level came or went in between. */
+    if (trained[0] && !strcmp(trained, against)) goto fail;
   }
+  CS_CHECK(!strcmp(fa, fb) && da == db, CS_EDATA,
+           "%s: its segments use the features %s, but the model %s was trained with segments "
+           "of %s", seg, fb, model, fa);
   cost = malloc((size_t)(ka * kb) * sizeof *cost);
   assign = malloc((size_t)ka * sizeof *assign);
   CS_CHECK(cost && assign, CS_ENOMEM, "out of memory");

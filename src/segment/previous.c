@@ -200,11 +200,96 @@ fail:
   return status;
 }
 
+/* The categorical column of f whose one-hot features `name` ("plan=gold") would be one of,
+ * or -1. */
+static int level_column(const cs_features_t *f, const char *name, size_t len) {
+  for (int c = 0; c < f->n_cols; c++) {
+    size_t n = strlen(f->cols[c].name);
+    if (f->cols[c].n_levels && n < len && name[n] == '=' && !strncmp(name, f->cols[c].name, n))
+      return c;
+  }
+  return -1;
+}
+
+/* Where the two runs' features differ only in levels of categorical columns both have, the
+ * previous centroids are put in f's features: a level this store has and the previous one had
+ * not had no customer there, so its share in every previous centroid is 0; a level the
+ * previous store had and this one has not (no customer left in it) has no feature here and
+ * is left out of the comparison. A store imported from CSV knows the levels it saw, so a
+ * level can come and go from one month to the next. Said once. Any other difference is left
+ * to cs_segment_centroids_in's refusal. */
+static int align_levels(cs_previous_t *prev, const cs_features_t *f, const char *what) {
+  int status = CS_OK, n = 0, usable = 1, added = 0, dropped = 0;
+  int *from = malloc((size_t)f->d * sizeof *from);
+  const char **name = malloc((size_t)prev->d * sizeof *name);
+  size_t *len = malloc((size_t)prev->d * sizeof *len);
+  double *c = NULL;
+  char *mine = NULL, gone[2 * CS_FEATURE_NAME_MAX + 64] = "", came[sizeof gone] = "";
+  CS_CHECK(from && name && len, CS_ENOMEM, "out of memory");
+  for (const char *p = prev->features; *p && n < prev->d; n++) {
+    name[n] = p;
+    len[n] = strcspn(p, CS_LIST_SEP_S);
+    p += len[n] + (p[len[n]] != '\0');
+  }
+  if (n != prev->d) goto fail; /* left to the refusal */
+  for (int j = 0; j < f->d; j++) {
+    from[j] = -1;
+    for (int t = 0; t < n && from[j] < 0; t++)
+      if (strlen(f->names[j]) == len[t] && !strncmp(f->names[j], name[t], len[t])) from[j] = t;
+    if (from[j] >= 0) continue;
+    int col = f->col_of[j], known = 0; /* a level new here: its column had levels there */
+    for (int t = 0; t < n && !known; t++) known = level_column(f, name[t], len[t]) == col;
+    usable &= f->cols[col].n_levels > 0 && known;
+    if (!added++) snprintf(came, sizeof came, "'%s'", f->names[j]);
+  }
+  for (int t = 0; t < n && usable; t++) {
+    int here = 0;
+    for (int j = 0; j < f->d && !here; j++) here = from[j] == t;
+    if (here) continue;
+    usable &= level_column(f, name[t], len[t]) >= 0;
+    if (!dropped++) snprintf(gone, sizeof gone, "'%.*s'", (int)len[t], name[t]);
+  }
+  if (!usable || (!added && !dropped)) goto fail;
+  c = malloc((size_t)prev->k * (size_t)f->d * sizeof *c);
+  mine = names_list(f);
+  CS_CHECK(c && mine, CS_ENOMEM, "out of memory");
+  for (int q = 0; q < prev->k; q++)
+    for (int j = 0; j < f->d; j++)
+      c[(size_t)q * f->d + j] = from[j] >= 0 ? prev->centroids[(size_t)q * prev->d + from[j]] : 0;
+  if (cs_log_rank() == 0) {
+    char a[sizeof came + 120] = "", b[sizeof gone + 120] = "", more[2][32] = {"", ""};
+    if (added > 1) snprintf(more[0], sizeof more[0], " (and %d more)", added - 1);
+    if (dropped > 1) snprintf(more[1], sizeof more[1], " (and %d more)", dropped - 1);
+    if (added)
+      snprintf(a, sizeof a, "this store's %s%s had no customer in that run (a share of 0 in "
+               "its segments)", came, more[0]);
+    if (dropped)
+      snprintf(b, sizeof b, "%sthat run's %s%s has no customer in this store (left out of the "
+               "comparison)", added ? "; " : "", gone, more[1]);
+    cs_log_warn("%s: category levels differ: %s%s", what, a, b);
+  }
+  free(prev->centroids);
+  free(prev->features);
+  prev->centroids = c;
+  prev->features = mine;
+  prev->d = f->d;
+  c = NULL;
+  mine = NULL;
+fail:
+  free(from);
+  free(name);
+  free(len);
+  free(c);
+  free(mine);
+  return status;
+}
+
 /* The names, count and order of the previous run's features against f's. */
 static int previous_match(cs_previous_t *prev, const cs_features_t *f) {
   int status = CS_OK;
   char what[4200];
   snprintf(what, sizeof what, "--previous %s:/segments/centroids", prev->path);
+  CS_TRY(align_levels(prev, f, what));
   if (prev->d != f->d) {
     CS_TRY(cs_segment_centroids_in(f, prev->centroids, 0, "", prev->features, what)); /* names */
     CS_FAIL(CS_EUSAGE, "%s has %d features, this run has %d", what, prev->d, f->d);
