@@ -221,8 +221,8 @@ static int level_column(const cs_features_t *f, const char *name, size_t len) {
 static int align_levels(cs_previous_t *prev, const cs_features_t *f, const char *what) {
   int status = CS_OK, n = 0, usable = 1, added = 0, dropped = 0;
   int *from = malloc((size_t)f->d * sizeof *from);
-  const char **name = malloc((size_t)prev->d * sizeof *name);
-  size_t *len = malloc((size_t)prev->d * sizeof *len);
+  const char **name = malloc((size_t)(prev->d + 1) * sizeof *name);
+  size_t *len = malloc((size_t)(prev->d + 1) * sizeof *len);
   double *c = NULL;
   char *mine = NULL, gone[2 * CS_FEATURE_NAME_MAX + 64] = "", came[sizeof gone] = "";
   CS_CHECK(from && name && len, CS_ENOMEM, "out of memory");
