@@ -114,6 +114,13 @@ void cs_roi_free(cs_roi_t *r);
 void cs_roi_newcombe(double x1, double n1, double x2, double n2, double z, double *lo,
                      double *hi);
 
+/* Whether a row's incremental ROI is settled: its incremental revenue's 95% limits are known
+ * and both lie on one side of the campaign cost (low > cost: the campaign paid for itself,
+ * high < cost: it did not). An interval that holds 0 but not the cost settles it as well; one
+ * that holds the cost, or none, leaves the return open however large the point value. The
+ * report and the Markdown table mark an unsettled incremental ROI with a dagger. Local. */
+int cs_roi_return_settled(double revenue_low, double revenue_high, double campaign_cost);
+
 /* The table as CSV (a header line of the field names, one line per row; the action as its
  * name, empty for the total row; NaN as "nan") and as Markdown (a title naming the store
  * path as a code span, a KPI table and a campaign table). Local; return 0 or -1 on a write

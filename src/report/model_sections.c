@@ -8,6 +8,7 @@
 #include "report_impl.h"
 
 #include "custseg/par.h"
+#include "custseg/roi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,9 +81,13 @@ fail:
 }
 
 /* A value with its 95% limits, "v [lo, hi]", or the value alone without limits, or a dash. */
-/* Whether the interval [row[lo], row[hi]] of /roi/table holds 0 (both sides known). */
-static int spans_zero(const cs_report_t *r, const double *row, int lo, int hi) {
-  return r->roi_present[lo] && r->roi_present[hi] && row[lo] <= 0 && row[hi] >= 0;
+/* Whether a row's incremental ROI is settled (cs_roi_return_settled) by the fields of
+ * /roi/table. */
+static int return_settled(const cs_report_t *r, const double *row) {
+  return r->roi_present[F_INC_REVENUE_LOW] && r->roi_present[F_INC_REVENUE_HIGH] &&
+         r->roi_present[F_CAMPAIGN_COST] &&
+         cs_roi_return_settled(row[F_INC_REVENUE_LOW], row[F_INC_REVENUE_HIGH],
+                               row[F_CAMPAIGN_COST]);
 }
 
 static void interval_cell(cs__buf_t *b, const cs_report_t *r, const double *row, int v, int lo,
@@ -245,8 +250,8 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
     interval_cell(b, r, row, F_INC_REVENUE, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH, CS__MONEY);
     cs__td_num(b, r->roi_present[F_CAMPAIGN_COST] ? row[F_CAMPAIGN_COST] : NAN, CS__MONEY);
     const double iroi = r->roi_present[F_INCREMENTAL_ROI] ? row[F_INCREMENTAL_ROI] : NAN;
-    if (isfinite(iroi) && spans_zero(r, row, F_INC_REVENUE_LOW, F_INC_REVENUE_HIGH)) {
-      char v[48], text[64]; /* a point estimate whose revenue is not established */
+    if (isfinite(iroi) && !return_settled(r, row)) {
+      char v[48], text[64]; /* a point estimate whose return is not established */
       cs__num(v, sizeof v, iroi, CS__G);
       snprintf(text, sizeof text, "%s \xe2\x80\xa0", v);
       cs__put(b, "<td>");
@@ -259,9 +264,9 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   }
   cs__put(b, "</table></div>\n");
   if (dagger)
-    cs__put(b, "<p class=\"note\">\xe2\x80\xa0 The incremental revenue's 95%% interval spans 0: "
-            "the campaign's return in that row is not established, whatever the incremental "
-            "ROI's point value.</p>\n");
+    cs__put(b, "<p class=\"note\">\xe2\x80\xa0 The incremental revenue's 95%% interval holds the "
+            "campaign cost, or is unknown: whether the campaign paid for itself in that row is "
+            "not established, whatever the incremental ROI's point value.</p>\n");
   cs__source(b, "%s: /roi/table (formulas, intervals and the action rules in docs/roi.md); shares of "
             "all customers of the store, those without a segment included; ROI is all "
             "revenue against all cost of the row's customers, not a campaign's effect, as a ratio "

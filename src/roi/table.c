@@ -187,6 +187,11 @@ static const char *no_estimate(const cs_roi_row_t *o, int f) {
              : NULL;
 }
 
+int cs_roi_return_settled(double revenue_low, double revenue_high, double campaign_cost) {
+  if (!isfinite(revenue_low) || !isfinite(revenue_high) || !isfinite(campaign_cost)) return 0;
+  return revenue_low > campaign_cost || revenue_high < campaign_cost;
+}
+
 /* A row in words, for the log. */
 static void row_words(const cs_roi_row_t *o, char *buf, size_t size) {
   if (o->segment == CS_ROI_UNSEGMENTED)
@@ -238,6 +243,13 @@ void cs__roi_campaign_total(const cs_roi_row_t *rows, int64_t n, const cs__roi_h
     t->incremental_revenue_high = rv + sqrt(rev.hi2);
   }
   if (!isnan(t->campaign_cost)) t->campaign_cost = cost;
+  /* A row without an estimate or limits of a field leaves the total's field unknown: a sum
+   * without that row's part, or without its spread, would pass for the campaign's. */
+  if (bad[F_UPLIFT] >= 0)
+    t->uplift = t->uplift_low = t->uplift_high = t->incremental_conversions = NAN;
+  if (bad[F_REVENUE] >= 0)
+    t->incremental_revenue = t->incremental_revenue_low = t->incremental_revenue_high = NAN;
+  if (bad[F_COST] >= 0) t->campaign_cost = NAN;
   t->incremental_roi = t->campaign_cost > 0
                            ? (t->incremental_revenue - t->campaign_cost) / t->campaign_cost
                            : NAN;

@@ -146,6 +146,7 @@ int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *store) {
              "uplift [95%%] | incremental conversions | incremental revenue [95%%] | "
              "campaign cost | incremental ROI | action |\n");
   fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  int dagger = 0;
   for (int64_t i = 0; i < r->rows; i++) {
     const cs_roi_row_t *o = &r->row[i];
     segment_label(o->segment, seg, sizeof seg);
@@ -159,8 +160,21 @@ int cs_roi_write_markdown(FILE *f, const cs_roi_t *r, const char *store) {
     interval(f, "%.0f", o->incremental_revenue, o->incremental_revenue_low,
              o->incremental_revenue_high, 1);
     cell(f, "%.2f", o->campaign_cost, 1);
-    cell(f, "%.3f", o->incremental_roi, 1);
+    const int open = !isnan(o->incremental_roi) &&
+                     !cs_roi_return_settled(o->incremental_revenue_low,
+                                            o->incremental_revenue_high, o->campaign_cost);
+    if (open) {
+      char a[400];
+      format(a, sizeof a, "%.3f", o->incremental_roi);
+      fprintf(f, " %s \xe2\x80\xa0 |", a);
+    } else
+      cell(f, "%.3f", o->incremental_roi, 1);
+    dagger |= open;
     fprintf(f, " %s |\n", o->action >= 0 ? action_name(o->action) : "");
   }
+  if (dagger)
+    fprintf(f, "\n\xe2\x80\xa0 The incremental revenue's 95%% interval holds the campaign cost, "
+               "or is unknown: whether the campaign paid for itself in that row is not "
+               "established, whatever the incremental ROI's point value.\n");
   return ferror(f) ? -1 : 0;
 }

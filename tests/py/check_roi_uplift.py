@@ -139,7 +139,8 @@ def roi_warning(name, edit, want, nan_fields):
         edit(tr)
         f["customers/treated"][...] = tr
     p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
-                        path(name + ".h5")], capture_output=True, text=True, timeout=900)
+                        path(name + ".h5"), "--roi-markdown", path(name + ".md")],
+                       capture_output=True, text=True, timeout=900)
     with h5py.File(path(name + ".h5"), "r") as f:
         tot = f["roi/table"][-1]
     if p.returncode != 0 or not all(np.isnan(tot[x]) for x in nan_fields) or want not in p.stderr:
@@ -189,8 +190,8 @@ def column_edit(name, column, edit, want, nan_fields):
         edit(v)
         f["customers/" + column][...] = v
     p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
-                        path(name + ".h5"), "--summary", path(name + ".json")],
-                       capture_output=True, text=True, timeout=900)
+                        path(name + ".h5"), "--summary", path(name + ".json"), "--roi-markdown",
+                        path(name + ".md")], capture_output=True, text=True, timeout=900)
     with h5py.File(store, "r+") as f:
         f["customers/" + column][...] = saved
     with h5py.File(path(name + ".h5"), "r") as f:
@@ -230,14 +231,49 @@ if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_rev
                     f"{r0['incremental_revenue_high']}], wanted NaN")
 
 
+# One control customer in segment 0: its incremental revenue has a value but no interval. The
+# Markdown table marks every incremental ROI whose return is not settled (the revenue interval
+# unknown or holding the campaign cost) and no other; segment 0's had stood unmarked, and so
+# had ROIs whose interval held the cost but not 0.
+def one_control(tr):
+    tr[g == 0] = 1
+    tr[np.flatnonzero(g == 0)[0]] = 0
+
+
+column_edit("one_control", "treated", one_control, "roi: the campaign's total incremental "
+            "revenue is unknown (NaN): segment 0 has fewer than 2 treated or 2 control customers",
+            ["incremental_revenue", "incremental_roi"])
+with h5py.File(path("one_control.h5"), "r") as f:
+    table = f["roi/table"][...]
+with open(path("one_control.md")) as f:
+    md = f.read().split("## Campaign")[1].splitlines()
+marked = []
+for r in table[:-1]:
+    line = [l for l in md if l.startswith(f"| {int(r['segment'])} |")]
+    if not np.isfinite(r["incremental_roi"]) or len(line) != 1:
+        continue
+    lo, hi, c = r["incremental_revenue_low"], r["incremental_revenue_high"], r["campaign_cost"]
+    settled = np.isfinite(lo) and np.isfinite(hi) and (lo > c or hi < c)
+    if (" \u2020 |" in line[0]) == settled:
+        failures.append(f"one_control: segment {r['segment']}: revenue [{lo}, {hi}], cost {c}: "
+                        f"marked {not settled} wanted: {line[0]}")
+    marked += [] if settled else [int(r["segment"])]
+if 0 not in marked or not any(l.startswith("\u2020 The incremental revenue's 95% interval holds "
+                                           "the campaign cost, or is unknown") for l in md):
+    failures.append(f"one_control: marked {marked}, wanted segment 0 among them, and the note")
+
+
 def one_treated(tr):
     tr[g == 3] = 0
     tr[np.flatnonzero(g == 3)[0]] = 1
 
 
+# The total's incremental revenue is NaN as the warning says, not the sum of the rows' values
+# (it had been, with its ROI).
 roi_warning("one_treated", one_treated, "roi: the campaign's total incremental revenue is "
             "unknown (NaN): segment 3 has fewer than 2 treated or 2 control customers with a "
-            "revenue value", ["incremental_revenue_low", "incremental_revenue_high"])
+            "revenue value", ["incremental_revenue", "incremental_revenue_low",
+                              "incremental_revenue_high", "incremental_roi"])
 roi_warning("alone", lambda tr: tr.__setitem__(g == 2, 1), "roi: the campaign's total uplift, "
             "incremental revenue and campaign cost are unknown (NaN): segment 2 has no control "
             "customers to compare the treated ones with",

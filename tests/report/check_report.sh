@@ -212,10 +212,10 @@ grep -qF '>Revenue: ' nomoney.html && fail "a revenue period stated for a store 
 grep -qE '<div class="scroll"><table><tr><th[^>]*>segment</th><th[^>]*>action</th>' \
   report1.html || fail "the ROI table's second column is not the action"
 # Before the table: the revenue's period from the store, and what the action compares (a
-# reader had neither); an incremental ROI whose revenue interval spans 0 is marked.
+# reader had neither); an incremental ROI whose revenue interval holds the campaign cost is marked.
 grep -qF '<h3>ROI table</h3><p class="note">Revenue: currency, last 12 months (the store&#39;s /customers/revenue@units). The action compares each segment&#39;s CLV / customer and predicted churn with the total row&#39;s, and the campaign&#39;s uplift interval where there is one; read the figures, not the label alone.</p>' \
   report1.html || fail "the ROI table's note on the revenue period and the action's basis"
-grep -qF "The incremental revenue's 95% interval spans 0" report1.html ||
+grep -qF "The incremental revenue's 95% interval holds the campaign cost, or is unknown" report1.html ||
   fail "no incremental ROI marked as not established"
 # The group sizes and conversion rates behind each uplift, per row as /roi/table holds them
 # (the page had shown the uplift and its interval without them).
