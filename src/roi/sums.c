@@ -253,49 +253,65 @@ static inline int in_arm(const cs_roi_input_t *in, const double *mean, int64_t i
 }
 
 /* Passes 3 and 4: per row and arm (treated, control), the sum of the squared deviations of the
- * revenues from the arm's mean, on a grid of their own, exact as the other sums. The means come
- * from the exact sums, so every rank uses the same ones. Subtracting the mean before squaring
- * keeps the variance when the revenues are large next to their spread: from sums of squares,
- * (S2 - S^2 / n) cancelled away every digit of it (revenues of 1e8 with cents, as in IDR or
- * KRW, gave intervals three times too wide). The segment rows and the unsegmented row only: the
- * total's campaign interval is made from theirs (cs__roi_campaign_total), and its own
- * deviations, from the pooled mean, would include the spread between segments and coarsen the
- * grid of all rows; its sums are NaN. */
+ * revenues from the arm's mean, exact as the other sums, on a grid of its own row and arm:
+ * nothing adds these sums across rows, so one extreme revenue coarsens only its own arm's grid
+ * (a shared grid had left every segment's revenue interval NaN for one revenue of 1e20 in one
+ * segment). The means come from the exact sums, so every rank uses the same ones. Subtracting
+ * the mean before squaring keeps the variance when the revenues are large next to their
+ * spread: from sums of squares, (S2 - S^2 / n) cancelled away every digit of it (revenues of
+ * 1e8 with cents, as in IDR or KRW, gave intervals three times too wide). The segment rows and
+ * the unsegmented row only: the total's campaign interval is made from theirs
+ * (cs__roi_campaign_total), and its own deviations, from the pooled mean, would include the
+ * spread between segments; its sums are NaN. r->grid[q] reports the coarsest of the grids,
+ * whether all were exact, and the unknown and overflowed sums of all. */
 static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int threads,
                           cs__roi_sums_t *sums, cs_roi_t *r) {
   int status = CS_OK;
   const int64_t nrows = (int64_t)k + 1, stride = nrows * 3; /* treated, control, overflows */
+  const int64_t arms = nrows * 2;                             /* (row, arm): 2 g + (tr == 0) */
   const int q = CS_ROI_Q_REVENUE_DEV2;
-  double *mean = malloc((size_t)nrows * 2 * sizeof *mean);
+  double *mean = malloc((size_t)arms * sizeof *mean), *scale = malloc((size_t)arms * sizeof *scale);
   cs_fixed_t *acc = calloc((size_t)threads * (size_t)stride, sizeof *acc);
-  CS_TRY(cs_par_agree(ctx, mean && acc ? CS_OK
-                                       : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
-                                                      "out of memory for the ROI variances")));
+  int64_t *range = malloc((size_t)(threads + 1) * (size_t)arms * 2 * sizeof *range);
+  cs_roi_grid_t *grid = calloc((size_t)arms, sizeof *grid);
+  CS_TRY(cs_par_agree(ctx, mean && scale && acc && range && grid
+                               ? CS_OK
+                               : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                              "out of memory for the ROI variances")));
   for (int64_t g = 0; g < nrows; g++) {
     const cs__roi_sums_t *s = &sums[g];
     mean[2 * g] = s->count[CS__REV_N_T] ? s->sum[CS__REV_T] / (double)s->count[CS__REV_N_T] : 0;
     mean[2 * g + 1] = s->count[CS__REV_N_C] ? s->sum[CS__REV_C] / (double)s->count[CS__REV_N_C] : 0;
   }
-  ranges_t all;
-  for (int j = 0; j < 2 * CS_ROI_NQ; j++) all.v[j] = NO_VALUE;
+  /* Per thread, then in the last block for all: per (row, arm) the largest hi and -lo. */
+  for (int64_t j = 0; j < (int64_t)(threads + 1) * arms * 2; j++) range[j] = NO_VALUE;
+  int64_t *all = range + (int64_t)threads * arms * 2;
 #pragma omp parallel
   {
-    ranges_t mine = all;
-    int over;
+    int64_t *mine = range + (int64_t)omp_get_thread_num() * arms * 2;
+    int over, hi, lo;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < in->n; i++) {
-      double x;
+      double x, v;
       int tr;
       int64_t g;
-      if (in_arm(in, mean, i, k, &x, &tr, &g)) range_add(&mine, q, deviation2(mean, g, tr, x, &over));
+      if (!in_arm(in, mean, i, k, &x, &tr, &g)) continue;
+      if ((v = deviation2(mean, g, tr, x, &over)) == 0 || !isfinite(v)) continue;
+      bit_range(v, &hi, &lo);
+      int64_t *m = mine + (2 * g + (tr == 0)) * 2;
+      if (hi > m[0]) m[0] = hi;
+      if (-lo > m[1]) m[1] = -lo;
     }
-#pragma omp critical
-    for (int j = 2 * q; j < 2 * q + 2; j++)
-      if (mine.v[j] > all.v[j]) all.v[j] = mine.v[j];
   }
-  CS_TRY(cs_par_allreduce(ctx, all.v + 2 * q, 2, CS_DT_I64, CS_OP_MAX));
-  r->grid[q] = choose_grid(all.v[2 * q], all.v[2 * q + 1], in->n_global);
-  const double scale = ldexp(1.0, r->grid[q].exponent);
+  for (int t = 0; t < threads; t++)
+    for (int64_t j = 0; j < arms * 2; j++)
+      if (range[(int64_t)t * arms * 2 + j] > all[j]) all[j] = range[(int64_t)t * arms * 2 + j];
+  CS_TRY(cs_par_allreduce(ctx, all, arms * 2, CS_DT_I64, CS_OP_MAX));
+  for (int64_t j = 0; j < arms; j++) {
+    const int slot = j % 2 ? CS__DEV2_C : CS__DEV2_T;
+    grid[j] = choose_grid(all[2 * j], all[2 * j + 1], sums[j / 2].count[slot_terms(slot)]);
+    scale[j] = ldexp(1.0, grid[j].exponent);
+  }
 #pragma omp parallel
   {
     cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * stride;
@@ -306,25 +322,38 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
       int tr;
       int64_t g;
       if (!in_arm(in, mean, i, k, &x, &tr, &g)) continue;
-      mine[g * 3 + (tr == 0)] += to_fixed(deviation2(mean, g, tr, x, &over), scale);
+      mine[g * 3 + (tr == 0)] += to_fixed(deviation2(mean, g, tr, x, &over), scale[2 * g + (tr == 0)]);
       mine[g * 3 + 2] += over;
     }
   }
   for (int t = 1; t < threads; t++)
     for (int64_t j = 0; j < stride; j++) acc[j] += acc[(int64_t)t * stride + j];
   CS_TRY(cs_par_sum_i128_n(ctx, acc, stride));
+  r->grid[q] = (cs_roi_grid_t){.exponent = 0, .exact = 1};
+  int any = 0;
   for (int64_t g = 0; g < nrows; g++) {
     cs__roi_sums_t *s = &sums[g];
     for (int a = 0; a < 2; a++) {
       const int slot = a ? CS__DEV2_C : CS__DEV2_T;
-      s->sum[slot] = settle(acc[g * 3 + a], s->count[slot_terms(slot)], &r->grid[q]);
+      cs_roi_grid_t *gr = &grid[2 * g + a];
+      s->sum[slot] = settle(acc[g * 3 + a], s->count[slot_terms(slot)], gr);
+      if (all[2 * (2 * g + a)] != NO_VALUE && (!any || gr->exponent < r->grid[q].exponent)) {
+        r->grid[q].exponent = gr->exponent;
+        any = 1;
+      }
+      r->grid[q].exact &= gr->exact;
+      r->grid[q].unknown += gr->unknown;
+      r->grid[q].overflow += gr->overflow;
     }
     s->count[CS__DEV2_OVER] = (int64_t)acc[g * 3 + 2];
   }
   sums[k + 1].sum[CS__DEV2_T] = sums[k + 1].sum[CS__DEV2_C] = NAN; /* the total: see above */
 fail:
   free(mean);
+  free(scale);
   free(acc);
+  free(range);
+  free(grid);
   return status;
 }
 

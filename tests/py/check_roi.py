@@ -277,7 +277,7 @@ for r in t:
         failures.append(f"extreme CLV: segment {g} has clv_total {r['clv_total']} and action "
                         f"{r['action']}, want NaN and -1 (its sum is unknown on the coarse grid)")
 
-# 7b. One revenue of 4e12 among ordinary ones: the squared deviations' grid is coarser (inexact),
+# 7b. One revenue of 4e12 among ordinary ones: its arm's squared deviations take a coarse grid,
 # but every row's sums stay within the bound (2^-20 of the sum), so none is NaN and the
 # campaign intervals that were finite stay finite (the first version counted every customer
 # of the row as a term, and asked for 2^-40: this made them NaN without a grid warning).
@@ -298,13 +298,41 @@ else:
           % (sq["grid_exponent"], sq["exact"], sq["unknown_sums"]))
     with h5py.File(path("rev4e12_roi.h5"), "r") as f, h5py.File(path("roi1.h5"), "r") as g:
         t, base = f["roi/table"][...], g["roi/table"][...]
-    if sq["exact"] or sq["unknown_sums"] != 0 or "spans too wide" in p.stderr:
-        failures.append(f"revenue of 4e12: want an inexact grid with no unknown sum and no grid "
+    if sq["grid_exponent"] > 0 or sq["unknown_sums"] != 0 or "spans too wide" in p.stderr:
+        failures.append(f"revenue of 4e12: want a coarse grid with no unknown sum and no grid "
                         f"warning: {sq}, {p.stderr[-300:]!r}")
     for a, b in zip(t, base):
         for name in ("incremental_revenue_low", "incremental_revenue_high", "revenue_total"):
             if np.isfinite(b[name]) and not np.isfinite(a[name]):
                 failures.append(f"revenue of 4e12: row {a['segment']} {name} is {a[name]}")
+
+# 7e. One revenue of 1e20 in one segment's treated arm: each row and arm has a grid of its own
+# for the squared deviations, so the other rows' intervals are those of the store without it
+# (to 1e-9: the revenue sums themselves share a grid, which the 1e20 makes 2^-41, so their last
+# bits can go), and that segment's own is finite too (one grid for all had made every row's
+# interval NaN).
+shutil.copy(store, path("rev1e20.h5"))
+with h5py.File(seg, "r") as f:
+    lab20 = f["segments/labels"][...]
+with h5py.File(path("rev1e20.h5"), "r+") as f:
+    rv, tr = f["customers/revenue"][...], f["customers/treated"][...]
+    j = int(np.flatnonzero(np.isfinite(rv) & (tr == 1) & (lab20 == 0))[0])
+    rv[j] = 1e20
+    f["customers/revenue"][...] = rv
+run(3, "roi", "--input", path("rev1e20.h5"), "--segment-results", seg, "--output",
+    path("rev1e20_roi.h5"))
+with h5py.File(path("rev1e20_roi.h5"), "r") as f, h5py.File(path("roi1.h5"), "r") as g:
+    t, base = f["roi/table"][...], g["roi/table"][...]
+for a, b in zip(t[:-1], base[:-1]):
+    for name in ("incremental_revenue_low", "incremental_revenue_high"):
+        if a["segment"] == 0:
+            ok = np.isfinite(a[name])
+        else:
+            ok = abs(a[name] - b[name]) <= 1e-9 * abs(b[name]) or (np.isnan(a[name]) and
+                                                                   np.isnan(b[name]))
+        if not ok:
+            failures.append(f"revenue of 1e20 in segment 0: row {a['segment']} {name} is "
+                            f"{a[name]}, {b[name]} without it")
 
 # 7c. Revenues large next to their spread (1e8 and cents, as amounts in IDR or KRW are): the
 # intervals are Welch's, as numpy's var(ddof=1) gives them, at 1 and 3 ranks. From sums of
