@@ -19,9 +19,14 @@
 #   changed. A step stopped before its first checkpoint (a warning that comes before the first restart ends) would stop at the same
 #   point every time: the job then ends with exit 75 and says to give it a longer --time.
 #   CS_MAX_REQUEUES (default 20) caps the requeues of one job.
-#   A step stopped by SIGTERM alone (scancel, or a time limit without the warning) is not
-#   requeued: `scancel` ends the job for good (its checkpoint stays for a resubmission), and
-#   `scancel --batch --signal=USR1 JOBID` stops it now to requeue and resume.
+#   A step stopped by SIGTERM (scancel, or a time limit without the warning) is not requeued,
+#   even after a warning: `scancel` ends the job for good (its checkpoint stays for a
+#   resubmission), and `scancel --batch --signal=USR1 JOBID` stops it now to requeue and resume.
+#   Nor is one stopped by a signal sent to the step alone (`scancel --signal=USR1` without
+#   --batch, `sbatch --signal=USR1@...` without B:): this shell never saw a warning.
+#   A warning that comes in the first CS_SIGNAL_HOLD seconds (default 5) of a step is passed
+#   on once they have passed: srun dies of a SIGUSR1 that comes before it has set up its
+#   handlers (exit 138, the job failed with no checkpoint), and the task never sees it.
 set -euo pipefail
 if [ -z "${CUSTSEG:-}" ]; then
   if command -v custseg >/dev/null; then CUSTSEG=custseg
@@ -43,54 +48,74 @@ fi
 # A file's content as one word ("-" when absent), to tell whether a step changed it.
 cs_sum() { if [ -e "$1" ]; then { cksum < "$1" || echo unreadable; } 2>/dev/null | tr ' ' _; else echo -; fi; }
 
-# cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 and
-# SIGTERM to the step; on exit status 75 after SIGUSR1 (interrupted) requeues the job when
-# the step saved progress (a file of the array CS_PROGRESS changed).
+# The warning while a step runs (the USR1 trap of cs_step): passed on to the step, or, in
+# its first CS_SIGNAL_HOLD seconds, once they have passed (a sleeper sends it here again).
+cs_warning() {
+  CS_WARNED=1
+  if [ $((SECONDS - CS_STEP_START)) -ge "${CS_SIGNAL_HOLD:-5}" ]; then
+    kill -USR1 "$CS_STEP_PID" 2>/dev/null || true
+  elif [ -z "$CS_STEP_LATER" ]; then
+    (sleep "${CS_SIGNAL_HOLD:-5}"; kill -USR1 $$ 2>/dev/null || true) &
+    CS_STEP_LATER=$!
+  fi
+}
+
+# cs_step ARGS...: srun custseg ARGS with this job's ranks and threads; forwards SIGUSR1 (see
+# cs_warning) and SIGTERM to the step; on exit status 75 after SIGUSR1 to this shell and no
+# SIGTERM requeues the job when the step saved progress (a file of the array CS_PROGRESS
+# changed).
 cs_step() {
-  local st=0 pid f before=() moved=0
+  local st=0 f before=() moved=0 termed=0
   if [ "$CS_WARNED" = 1 ]; then
     echo "custseg job: the time limit's warning came before this step started: not started," \
       "not requeued; submit the job again with a longer --time" >&2
     return 75
   fi
   for f in "${CS_PROGRESS[@]}"; do before+=("$(cs_sum "$f")"); done
+  CS_STEP_START=$SECONDS CS_STEP_LATER=
   srun "${CS_SRUN_MPI[@]}" --cpu-bind=cores "$CUSTSEG" "$@" --threads "$CS_THREADS" &
-  pid=$!
-  trap 'CS_WARNED=1; kill -USR1 "$pid" 2>/dev/null || true' USR1
-  trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
-  # a warning that came while the step was being started: passed on now
-  if [ "$CS_WARNED" = 1 ]; then kill -USR1 "$pid" 2>/dev/null || true; fi
+  CS_STEP_PID=$!
+  trap cs_warning USR1
+  trap 'termed=1; kill -TERM "$CS_STEP_PID" 2>/dev/null || true' TERM
+  # a warning that came while the step was being started: passed on in its turn
+  if [ "$CS_WARNED" = 1 ]; then cs_warning; fi
   # wait returns early when a trapped signal arrives: wait again until the step is gone.
   while :; do
-    st=0; wait "$pid" || st=$?
-    kill -0 "$pid" 2>/dev/null || break
+    st=0; wait "$CS_STEP_PID" || st=$?
+    kill -0 "$CS_STEP_PID" 2>/dev/null || break
   done
   trap 'CS_WARNED=1' USR1
   trap - TERM
+  if [ -n "$CS_STEP_LATER" ]; then kill "$CS_STEP_LATER" 2>/dev/null || true; fi
   local i=0
   for f in "${CS_PROGRESS[@]}"; do
     [ -e "$f" ] && [ "$(cs_sum "$f")" != "${before[$i]}" ] && moved=1
     i=$((i + 1))
   done
-  if [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ] && [ "$moved" = 0 ]; then
+  if [ "$st" = 75 ] && [ "$termed" = 1 ]; then
+    echo "custseg job: step stopped by SIGTERM (scancel, or the time limit without its" \
+      "warning): not requeued; submitting the same job again resumes from its checkpoint" >&2
+  elif [ "$st" = 75 ] && [ "$CS_WARNED" = 0 ]; then
+    echo "custseg job: step stopped by a signal sent to the step alone (scancel --signal" \
+      "without --batch, or sbatch --signal without B:): not requeued, as only the warning to" \
+      "the batch shell requeues (scancel --batch --signal=USR1 JOBID); submitting the same job" \
+      "again resumes from its checkpoint" >&2
+  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$moved" = 0 ]; then
     echo "custseg job: step interrupted before it saved any progress (no checkpoint): not" \
       "requeued, since the same time limit would stop it at the same point; submit it again" \
       "with a longer --time" >&2
-  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ] &&
+  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] &&
        [ "${SLURM_RESTART_COUNT:-0}" -ge "${CS_MAX_REQUEUES:-20}" ]; then
     echo "custseg job: step interrupted after ${SLURM_RESTART_COUNT} requeues" \
       "(CS_MAX_REQUEUES=${CS_MAX_REQUEUES:-20}): not requeued again; its progress stays," \
       "submit it again with a longer --time" >&2
-  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$CS_WARNED" = 1 ]; then
+  elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     # In a job array, SLURM_JOB_ID of the task that carries the array's own id names the whole
     # array to scontrol: every task, finished and running ones too, was requeued with it.
     local target=$SLURM_JOB_ID
     if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then target=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}; fi
     echo "custseg job: step interrupted (progress saved); requeueing job $target" >&2
     scontrol requeue "$target"
-  elif [ "$st" = 75 ]; then
-    echo "custseg job: step stopped by SIGTERM (scancel?): not requeued; submitting the same" \
-      "job again resumes from its checkpoint" >&2
   fi
   return "$st"
 }

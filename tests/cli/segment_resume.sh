@@ -53,6 +53,16 @@ CUSTSEG_TEST_SIGNAL_SEED=28 seg seeding -x CUSTSEG_TEST_SIGNAL_SEED 2> "$dir/see
 grep -q "custseg: error: interrupted by SIGTERM during k-means++ seeding of restart 2 (step 5 of 23); restart 1 is kept, checkpoint written to $dir/seeding.h5.ckpt" \
   "$dir/seeding.err" || { cat "$dir/seeding.err"; fail "seeding: no clear interruption message"; }
 [ ! -e "$dir/seeding.h5" ] && [ -s "$dir/seeding.h5.ckpt" ] || fail "seeding: output left or checkpoint missing"
+# Stopped again in the same seeding, the resumed run writes the same state: the same bytes, so
+# the job templates (cs_sum, jobs/common.sh) see no progress and do not requeue again (HDF5's
+# object times had made every rewrite differ: requeued up to CS_MAX_REQUEUES times).
+cp "$dir/seeding.h5.ckpt" "$dir/seeding.first.ckpt"
+st=0
+CUSTSEG_TEST_SIGNAL_SEED=5 seg seeding -x CUSTSEG_TEST_SIGNAL_SEED --resume "$dir/seeding.h5.ckpt" \
+  2> "$dir/seeding.again.err" || st=$?
+[ "$st" = 75 ] || { cat "$dir/seeding.again.err"; fail "seeding again: exit status $st, expected 75"; }
+cmp -s "$dir/seeding.first.ckpt" "$dir/seeding.h5.ckpt" ||
+  fail "seeding again: the checkpoint rewritten with the same state differs in its bytes"
 seg seeding --resume "$dir/seeding.h5.ckpt" 2> "$dir/seeding.resume.log"
 grep -q "resuming at restart 2/2, from its seeding" "$dir/seeding.resume.log" || fail "seeding: resume not logged"
 h5diff -q "$dir/full.h5" "$dir/seeding.h5" /segments || fail "seeding: /segments differs after resume"

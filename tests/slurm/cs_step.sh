@@ -8,7 +8,12 @@
 #   requeue stopped at the same point), and says to give the job a longer --time;
 # - after CS_MAX_REQUEUES requeues, no more;
 # - a warning that comes before the step starts does not kill the job shell (bash's default
-#   for SIGUSR1): the step is not started, status 75 and the same advice.
+#   for SIGUSR1): the step is not started, status 75 and the same advice;
+# - a warning in the step's first moments is passed on once srun can take it (srun dies of a
+#   SIGUSR1 before it has set up its handlers: the job had failed with status 138);
+# - a SIGTERM after a warning that the step had not yet received (scancel) is not requeued
+#   (it had been, as if the warning had stopped the step);
+# - a SIGUSR1 sent to the step alone is not requeued, and not called a SIGTERM.
 # usage: cs_step.sh   (env: CS_TEST_DIR)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,6 +22,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 cat > "$dir/bin/srun" <<'SH'
 #!/usr/bin/env bash
 echo "$*" > "$FAKE_SRUN"
+sleep "${FAKE_SRUN_SETUP:-0}" # as srun: a SIGUSR1 before its handlers are set up ends it
 while [ "${1:-}" != "${CUSTSEG}" ]; do shift; done
 exec "$@"
 SH
@@ -29,30 +35,39 @@ cat > "$dir/fake_custseg" <<'SH'
 #!/usr/bin/env bash
 # on SIGUSR1: write the checkpoint when FAKE_SAVES=1, then exit 75 as custseg does
 trap '[ "$FAKE_SAVES" = 1 ] && echo "iteration $RANDOM" > "$FAKE_CKPT"; exit 75' USR1
+trap 'exit 75' TERM
+echo $$ > "$FAKE_STARTED.pid"
 echo "${OMP_PROC_BIND:-unset}" > "$FAKE_STARTED"
 for _ in $(seq 1 600); do sleep 0.1; done
 exit 0
 SH
 chmod +x "$dir/bin/srun" "$dir/bin/scontrol" "$dir/fake_custseg"
 
-# job SAVES RESTARTS EARLY: a batch shell sourcing common.sh; SIGUSR1 once the step runs (or,
-# EARLY=1, before cs_step). Prints the job's exit status; its stderr goes to $dir/job.err.
+# job SAVES RESTARTS MODE: a batch shell sourcing common.sh; SIGUSR1 once the step runs (MODE
+# 0), or before cs_step (1, with EARLY=1), or as soon as srun is started (2), then also SIGTERM
+# (3), or SIGUSR1 to the step alone once it runs (4). Prints the job's exit status; its stderr
+# goes to $dir/job.err.
 job() {
-  rm -f "$dir/started" "$dir/scontrol.log"
+  rm -f "$dir/started" "$dir/started.pid" "$dir/scontrol.log" "$dir/srun.args"
   echo "old checkpoint" > "$dir/k.ckpt"
   (
     export PATH="$dir/bin:$PATH" CUSTSEG="$dir/fake_custseg" CUSTSEG_JOBS="$root/jobs"
     export SLURM_JOB_ID=42 SLURM_RESTART_COUNT=$2 FAKE_SAVES=$1 FAKE_CKPT="$dir/k.ckpt"
     export FAKE_STARTED="$dir/started" FAKE_LOG="$dir/scontrol.log" FAKE_SRUN="$dir/srun.args"
+    export CS_SIGNAL_HOLD=${CS_SIGNAL_HOLD:-0} # no hold unless a check asks for one
     bash -c '. "$CUSTSEG_JOBS/common.sh"
       CS_PROGRESS=("$FAKE_CKPT")
       [ "$EARLY" = 1 ] && { kill -USR1 $$; sleep 0.2; }
       st=0; cs_step segment --input x.h5 || st=$?; exit $st' &
     pid=$!
-    if [ "$3" = 0 ]; then
+    if [ "$3" = 0 ] || [ "$3" = 4 ]; then
       for _ in $(seq 1 100); do [ -e "$dir/started" ] && break; sleep 0.1; done
       [ -e "$dir/started" ] || fail "the stand-in step did not start"
+      if [ "$3" = 0 ]; then kill -USR1 "$pid"; else kill -USR1 "$(cat "$dir/started.pid")"; fi
+    elif [ "$3" = 2 ] || [ "$3" = 3 ]; then
+      for _ in $(seq 1 200); do [ -e "$dir/srun.args" ] && break; sleep 0.01; done
       kill -USR1 "$pid"
+      if [ "$3" = 3 ]; then sleep 0.2; kill -TERM "$pid"; fi
     fi
     st=0; wait "$pid" || st=$?
     echo "$st"
@@ -79,6 +94,24 @@ st=$(job 1 0 1)
   fail "a warning before the step: status $st, $(cat "$dir/job.err")"
 echo "ok: a warning before the step: the job shell lives, the step is not started"
 EARLY=0
+
+# A warning while srun is still setting up (1 s here) is held for CS_SIGNAL_HOLD seconds, then
+# reaches the step, which saves and is requeued.
+st=$(FAKE_SRUN_SETUP=1 CS_SIGNAL_HOLD=2 job 1 0 2)
+[ "$st" = 75 ] && grep -qx "requeue 42" "$dir/scontrol.log" ||
+  fail "a warning as the step starts: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)', $(cat "$dir/job.err")"
+echo "ok: a warning as the step starts reaches it once srun can take it"
+# ... and a SIGTERM (scancel) before the held warning was passed on ends the job for good.
+st=$(CS_SIGNAL_HOLD=2 job 1 0 3)
+[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "stopped by SIGTERM (scancel" "$dir/job.err" ||
+  fail "SIGTERM after a warning: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)', $(cat "$dir/job.err")"
+echo "ok: SIGTERM after a warning not yet passed on: not requeued"
+# A SIGUSR1 to the step alone: not requeued, and said so (it had been called a SIGTERM).
+st=$(job 1 0 4)
+[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "signal sent to the step alone" "$dir/job.err" &&
+  ! grep -q "SIGTERM" "$dir/job.err" ||
+  fail "SIGUSR1 to the step alone: status $st, $(cat "$dir/job.err")"
+echo "ok: SIGUSR1 to the step alone: not requeued, said so"
 
 # In a job array, the requeue names the task (ARRAY_TASK), not SLURM_JOB_ID: for the task that
 # carries the array's own id, that id requeued every task of the array, finished ones too.
