@@ -49,13 +49,20 @@ fi
 cs_sum() { if [ -e "$1" ]; then { cksum < "$1" || echo unreadable; } 2>/dev/null | tr ' ' _; else echo -; fi; }
 
 # The warning while a step runs (the USR1 trap of cs_step): passed on to the step, or, in
-# its first CS_SIGNAL_HOLD seconds, once they have passed (a sleeper sends it here again).
+# its first CS_SIGNAL_HOLD seconds, by a sleeper once they have passed (one sleeper; killed
+# with its sleep when the step ends first).
+case ${CS_SIGNAL_HOLD:-5} in
+  '' | *[!0-9]*) echo "custseg job: CS_SIGNAL_HOLD must be a whole number of seconds, got" \
+                   "'$CS_SIGNAL_HOLD'" >&2; exit 2 ;;
+esac
 cs_warning() {
   CS_WARNED=1
   if [ $((SECONDS - CS_STEP_START)) -ge "${CS_SIGNAL_HOLD:-5}" ]; then
     kill -USR1 "$CS_STEP_PID" 2>/dev/null || true
   elif [ -z "$CS_STEP_LATER" ]; then
-    (sleep "${CS_SIGNAL_HOLD:-5}"; kill -USR1 $$ 2>/dev/null || true) &
+    ( trap 'kill "$!" 2>/dev/null; exit 0' TERM
+      sleep "${CS_SIGNAL_HOLD:-5}" & wait "$!"
+      kill -USR1 "$CS_STEP_PID" 2>/dev/null || true ) &
     CS_STEP_LATER=$!
   fi
 }
@@ -96,10 +103,11 @@ cs_step() {
     echo "custseg job: step stopped by SIGTERM (scancel, or the time limit without its" \
       "warning): not requeued; submitting the same job again resumes from its checkpoint" >&2
   elif [ "$st" = 75 ] && [ "$CS_WARNED" = 0 ]; then
-    echo "custseg job: step stopped by a signal sent to the step alone (scancel --signal" \
-      "without --batch, or sbatch --signal without B:): not requeued, as only the warning to" \
-      "the batch shell requeues (scancel --batch --signal=USR1 JOBID); submitting the same job" \
-      "again resumes from its checkpoint" >&2
+    echo "custseg job: step stopped by a signal that reached the step but not this batch shell" \
+      "as the warning (the time limit's SIGTERM, or scancel --signal without --batch, or" \
+      "sbatch --signal without B:): not requeued, as only the warning to the batch shell" \
+      "requeues (scancel --batch --signal=USR1 JOBID); submitting the same job again resumes" \
+      "from its checkpoint" >&2
   elif [ "$st" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "$moved" = 0 ]; then
     echo "custseg job: step interrupted before it saved any progress (no checkpoint): not" \
       "requeued, since the same time limit would stop it at the same point; submit it again" \

@@ -101,15 +101,26 @@ st=$(FAKE_SRUN_SETUP=1 CS_SIGNAL_HOLD=2 job 1 0 2)
 [ "$st" = 75 ] && grep -qx "requeue 42" "$dir/scontrol.log" ||
   fail "a warning as the step starts: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)', $(cat "$dir/job.err")"
 echo "ok: a warning as the step starts reaches it once srun can take it"
-# ... and a SIGTERM (scancel) before the held warning was passed on ends the job for good.
-st=$(CS_SIGNAL_HOLD=2 job 1 0 3)
+# ... and a SIGTERM (scancel) before the held warning was passed on ends the job for good, at
+# once: the sleeper that held the warning goes with its sleep (a sleep left behind kept the
+# job's output open, and $(...) here waited for it).
+t0=$SECONDS
+st=$(CS_SIGNAL_HOLD=6 job 1 0 3)
 [ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "stopped by SIGTERM (scancel" "$dir/job.err" ||
   fail "SIGTERM after a warning: status $st, scontrol '$(cat "$dir/scontrol.log" 2>/dev/null)', $(cat "$dir/job.err")"
-echo "ok: SIGTERM after a warning not yet passed on: not requeued"
+[ $((SECONDS - t0)) -lt 5 ] || fail "SIGTERM after a held warning: the job took $((SECONDS - t0)) s (a sleeper left)"
+echo "ok: SIGTERM after a warning not yet passed on: not requeued, nothing left behind"
+# A hold that is not a whole number of seconds is refused when the job starts (0.5 had dropped
+# the held warning).
+st=0
+(export CS_SIGNAL_HOLD=0.5 CUSTSEG=true; bash -c '. "$0/common.sh"' "$root/jobs") 2> "$dir/hold.err" || st=$?
+[ "$st" = 2 ] && grep -q "CS_SIGNAL_HOLD must be a whole number of seconds, got '0.5'" "$dir/hold.err" ||
+  fail "CS_SIGNAL_HOLD=0.5: status $st, $(cat "$dir/hold.err")"
+echo "ok: a fractional CS_SIGNAL_HOLD is refused"
 # A SIGUSR1 to the step alone: not requeued, and said so (it had been called a SIGTERM).
 st=$(job 1 0 4)
-[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "signal sent to the step alone" "$dir/job.err" &&
-  ! grep -q "SIGTERM" "$dir/job.err" ||
+[ "$st" = 75 ] && [ ! -e "$dir/scontrol.log" ] && grep -q "reached the step but not this batch shell" "$dir/job.err" &&
+  ! grep -q "stopped by SIGTERM" "$dir/job.err" ||
   fail "SIGUSR1 to the step alone: status $st, $(cat "$dir/job.err")"
 echo "ok: SIGUSR1 to the step alone: not requeued, said so"
 
