@@ -102,9 +102,16 @@ typedef struct cs_kindices {
 int cs_kmeans_indices(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_kmeans_result_t *r,
                       int64_t sample, uint64_t seed, cs_kindices_t *out);
 
+/* The average silhouette below which Kaufman and Rousseeuw (Finding Groups in Data, 1990)
+ * find no substantial structure: a K > 1 replaces K = 1 only above it. */
+#define CS_KSELECT_STRUCTURE 0.25
+
 /* The K rule, one step: going up in K, whether K with indices t replaces the choice held so
  * far (NULL: none yet). Also used by `custseg select-k` over a job array's fits. Local. */
 int cs_kselect_takes(const cs_kindices_t *held, const cs_kindices_t *t, double min_share);
+/* A warning from rank 0 when the chosen K > 1 has a silhouette below CS_KSELECT_STRUCTURE, or
+ * none; k_min is the range's smallest K. Local. */
+void cs_kselect_warn(const cs_kindices_t *chosen, int k_min);
 
 /* Fit every K in [k_min, k_max] and keep the recommended one: going up from k_min, the
  * first K whose smallest segment holds at least min_share of the customers, replaced by a

@@ -14,16 +14,21 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The options that make the feature space: fits that differ in one are not comparable. */
+/* The options every fit of a sweep must share, as `segment --k A..B` gives every K the same:
+ * first those that make the feature space, then those of the fit and its indices (the seed
+ * also draws the silhouette's sample). Fits that differ in one are not comparable. */
 static const char *const space_opts[] = {"features", "log1p", "feature-weights", "weight-column",
-                                         "scale", "missing"};
+                                         "scale", "missing", "seed", "init", "n-init", "tol",
+                                         "max-iter", "silhouette-sample"};
 #define N_SPACE (sizeof space_opts / sizeof *space_opts)
+#define N_FEATURE_SPACE 6 /* the first ones: the feature space */
 
 typedef struct fit {
   cs_kindices_t ix;
   char results[4096];
   char summary[4096];
   char fingerprint[64];
+  char hash[32];            /* kmeans.verification_hash */
   char file[128];           /* input.file: the store file's size and time ("" in older ones) */
   char space[N_SPACE][512]; /* the values of space_opts, "" when unset */
   char *names;              /* features.names joined by CS_LIST_SEP (malloc'ed; NULL in older
@@ -86,6 +91,8 @@ static int read_fit(const char *path, fit_t *f) {
     f->ix.silhouette = num(km, "silhouette");
     f->ix.min_share = num(km, "min_segment_share");
     f->ix.iterations = (int)num(km, "iterations");
+    const cJSON *hj = cJSON_GetObjectItemCaseSensitive(km, "verification_hash");
+    snprintf(f->hash, sizeof f->hash, "%s", cJSON_IsString(hj) ? hj->valuestring : "");
     /* The results path as the job typed it, from its own directory; when that is not found
      * from here, the file of that name next to the summary (the sweep's layout). */
     snprintf(f->results, sizeof f->results, "%s", out->valuestring);
@@ -177,9 +184,10 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
              (*fits)[i - 1].summary, f->summary, f->ix.k);
     for (size_t j = 0; j < N_SPACE; j++)
       CS_CHECK(!strcmp(f->space[j], (*fits)[0].space[j]), CS_EDATA,
-               "%s: a fit in another feature space (%s %s, not %s as %s): the indices of the "
-               "K values would not be comparable", f->summary, space_opts[j],
-               f->space[j][0] ? f->space[j] : "unset",
+               "%s: a fit %s (%s %s, not %s as %s): the indices of the K values would not be "
+               "comparable", f->summary,
+               j < N_FEATURE_SPACE ? "in another feature space" : "made with other fit options",
+               space_opts[j], f->space[j][0] ? f->space[j] : "unset",
                (*fits)[0].space[j][0] ? (*fits)[0].space[j] : "unset", (*fits)[0].summary);
     /* Against the first fit that lists its features (older summaries do not). */
     if (ref < 0 && f->names) ref = i;
@@ -211,6 +219,7 @@ static int collect(const cs_opts_t *o, const char *dir, double min_share, fit_t 
                 "smallest, K = %d", 100 * min_share, (*fits)[0].ix.k);
     *pick = 0;
   }
+  cs_kselect_warn(&(*fits)[*pick].ix, (*fits)[0].ix.k);
 fail:
   for (int i = 0; i < *n; i++) { /* only compared here; the fits are broadcast without them */
     free((*fits)[i].names);
@@ -246,15 +255,21 @@ int cs_cmd_select_k(cs_ctx_t *ctx, const cs_opts_t *o) {
                 "segment %.2f%%  (%s)%s", fits[i].ix.k, fits[i].ix.inertia,
                 fits[i].ix.calinski_harabasz, fits[i].ix.davies_bouldin, fits[i].ix.silhouette,
                 100 * fits[i].ix.min_share, fits[i].results, i == pick ? "  <- chosen" : "");
-  /* The chosen results file is the fit its summary describes (same input, same K). */
-  char fp[64] = "";
+  /* The chosen results file is the fit its summary describes (same input, same K, same
+   * labels: a fit run again into the same file without its summary had been copied). */
+  char fp[64] = "", hash[32] = "";
   int64_t k_file = -1;
   CS_TRY(cs_io_read_attr_str(ctx, fits[pick].results, "/run", "input_fingerprint", fp, sizeof fp));
+  CS_TRY(cs_io_read_attr_str(ctx, fits[pick].results, "/segments", "verification_hash", hash,
+                             sizeof hash));
   CS_TRY(cs_io_dataset_length(ctx, fits[pick].results, "/segments/sizes", &k_file));
-  CS_CHECK(!strcmp(fp, fits[pick].fingerprint) && k_file == fits[pick].ix.k, CS_EDATA,
-           "%s is not the fit %s describes (input fingerprint %s and K = %lld, not %s and K = %d)",
-           fits[pick].results, fits[pick].summary, fp, (long long)k_file, fits[pick].fingerprint,
-           fits[pick].ix.k);
+  CS_CHECK(!strcmp(fp, fits[pick].fingerprint) && k_file == fits[pick].ix.k &&
+               (!fits[pick].hash[0] || !strcmp(hash, fits[pick].hash)),
+           CS_EDATA,
+           "%s is not the fit %s describes (input fingerprint %s, K = %lld and verification "
+           "hash %s, not %s, K = %d and %s): run that K again with its summary",
+           fits[pick].results, fits[pick].summary, fp, (long long)k_file, hash,
+           fits[pick].fingerprint, fits[pick].ix.k, fits[pick].hash);
   CS_TRY(cs_io_copy_file(ctx, fits[pick].results, output));
   cs_log_info("select-k: recommended K = %d: %s copied to %s", fits[pick].ix.k,
               fits[pick].results, output);

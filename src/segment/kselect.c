@@ -269,9 +269,25 @@ fail:
 int cs_kselect_takes(const cs_kindices_t *held, const cs_kindices_t *t, double min_share) {
   if (t->min_share < min_share) return 0;
   if (!held) return 1;
-  /* K = 1 has no silhouette (NaN): any qualifying K with one replaces it. */
-  if (isnan(held->silhouette)) return !isnan(t->silhouette);
-  return t->silhouette > held->silhouette + 0.005;
+  /* K = 1 has no silhouette (NaN): it counts as CS_KSELECT_STRUCTURE - 0.005, so a K > 1
+   * replaces it only with a silhouette above CS_KSELECT_STRUCTURE. On data without segments
+   * (uniform noise, one Gaussian) the silhouette of K > 1 stays below that and creeps up with
+   * K, which had taken the rule to K = 16 on 5-D noise. */
+  const double h = isnan(held->silhouette) ? CS_KSELECT_STRUCTURE - 0.005 : held->silhouette;
+  return t->silhouette > h + 0.005;
+}
+
+void cs_kselect_warn(const cs_kindices_t *chosen, int k_min) {
+  if (chosen->k > 1 && chosen->silhouette < CS_KSELECT_STRUCTURE && cs_log_rank() == 0)
+    cs_log_warn("k selection: the recommended K = %d has a silhouette of %.3f, below %.2f, "
+                "where Kaufman and Rousseeuw find no substantial structure: its segments are "
+                "weakly separated%s", chosen->k, chosen->silhouette, CS_KSELECT_STRUCTURE,
+                k_min > 1 ? "; a range from K = 1 lets the rule keep the customers as one group"
+                          : "");
+  else if (chosen->k > 1 && isnan(chosen->silhouette) && cs_log_rank() == 0)
+    cs_log_warn("k selection: no silhouette (--silhouette-sample 0, or a sample without two "
+                "segments), so the recommended K = %d is the smallest that meets "
+                "--min-segment-share", chosen->k);
 }
 
 int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
@@ -310,6 +326,7 @@ int cs_kmeans_select(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     picked = k_min;
   }
   cs_log_info("k selection: recommended K = %d", picked);
+  cs_kselect_warn(&table[picked - k_min], k_min);
 fail:
   cs_kmeans_result_free(&cur);
   return status;

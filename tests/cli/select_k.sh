@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `custseg select-k` over single-K fits (as a Slurm job array makes them) chooses the K and
 # the results that `segment --k A..B` chooses; fits of another input or feature space in the
-# sweep directory, an output that is a file of the sweep, and a results file that is not the
-# fit its summary describes are refused with one error line and no output; the sweep's
+# sweep directory, fits made with other fit options (seed, silhouette sample, ...), an output
+# that is a file of the sweep, and a results file that is not the fit its summary describes
+# (another K, or the same K fitted again) are refused with one error line and no output; the sweep's
 # relative paths resolve from another working directory.
 # usage: select_k.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
@@ -23,6 +24,20 @@ kr=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys
 ks=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["select_k"]["recommended_k"])' "$dir/chosen.json")
 [ "$kr" = "$ks" ] || fail "select-k chose K = $ks, segment --k 2..6 chose $kr"
 h5diff -q "$dir/range.h5" "$dir/chosen.h5" /segments/labels || fail "the chosen results differ from the range's"
+# A range from K = 1: on the segmented store the rule chooses as from 2; on a store with no
+# segments (the generator's --segments 1) it keeps K = 1 (it had taken K = 3: a K > 1
+# replaced K = 1 whatever its silhouette), and a range from 2 warns that the choice is weak.
+run segment --input "$dir/store.h5" --k 1..6 --output "$dir/range1.h5" --summary "$dir/range1.json" --quiet
+k1=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["recommended_k"])' "$dir/range1.json")
+[ "$k1" = "$kr" ] || fail "--k 1..6 chose K = $k1, --k 2..6 chose $kr"
+run generate --customers 20000 --segments 1 --seed 7 --quiet --output "$dir/one.h5"
+run segment --input "$dir/one.h5" --k 1..5 --output "$dir/one1.h5" --summary "$dir/one1.json" --quiet
+k1=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kmeans"]["recommended_k"])' "$dir/one1.json")
+[ "$k1" = 1 ] || fail "a store without segments: --k 1..5 chose K = $k1"
+run segment --input "$dir/one.h5" --k 2..5 --output "$dir/one2.h5" --summary "$dir/one2.json" --quiet 2> "$dir/one2.err"
+grep -q "warning.*k selection: the recommended K = [2-5] has a silhouette of 0\.[0-9]*, below 0.25, where Kaufman and Rousseeuw find no substantial structure" "$dir/one2.err" ||
+  fail "a store without segments, --k 2..5: no warning of weak structure: $(cat "$dir/one2.err")"
+rm -f "$dir"/one*.h5 "$dir"/one*.json "$dir/range1.h5" "$dir/range1.json"
 # refused(NAME, STATUS, TEXT, select-k options...): one error line with TEXT, no output.
 refused() { local name=$1 want=$2 text=$3 st=0; shift 3
   run select-k --sweep "$dir/sweep" "$@" 2> "$dir/$name.err" || st=$?
@@ -41,6 +56,17 @@ rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
 run segment --input "$dir/store.h5" --k 8 --label-column income --quiet --output "$dir/sweep/k8.h5" --summary "$dir/sweep/k8.json"
 refused label_column 2 "k8.json: a fit in another feature space (next to .*k2.json, its features lack 'income')" --output "$dir/bad.h5"
 rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
+# ... nor one made with another seed or silhouette sample (the indices are not comparable: a
+# 60-customer sample's silhouette had changed the choice without a word).
+run segment --input "$dir/store.h5" --k 8 --seed 99 --silhouette-sample 60 --quiet --output "$dir/sweep/k8.h5" --summary "$dir/sweep/k8.json"
+refused fit_opts 2 "k8.json: a fit made with other fit options (seed 99, not 1 as .*k2.json)" --output "$dir/bad.h5"
+rm "$dir/sweep/k8.h5" "$dir/sweep/k8.json"
+# The chosen results file fitted again into the same file without its summary (same K, other
+# features): not the fit its summary describes (it had been copied).
+cp "$dir/sweep/k$ks.h5" "$dir/k.keep"
+run segment --input "$dir/store.h5" --k "$ks" --features age,income --quiet --output "$dir/sweep/k$ks.h5"
+refused refitted 2 "is not the fit .*describes (input fingerprint .*, K = $ks and verification hash" --output "$dir/bad.h5"
+cp "$dir/k.keep" "$dir/sweep/k$ks.h5"
 # The chosen results file replaced by a fit of another K: not the fit its summary describes.
 cp "$dir/sweep/k$ks.h5" "$dir/k.keep"
 run segment --input "$dir/store.h5" --k 9 --quiet --output "$dir/sweep/k$ks.h5"
