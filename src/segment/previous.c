@@ -249,6 +249,14 @@ static int align_levels(cs_previous_t *prev, const cs_features_t *f, const char 
     usable &= level_column(f, name[t], len[t]) >= 0;
     if (!dropped++) snprintf(gone, sizeof gone, "'%.*s'", (int)len[t], name[t]);
   }
+  /* A column that shares no level with that run was recoded (its levels renamed), not changed
+   * by a level that came or went: left to the refusal (its shares would all read as 0). */
+  for (int col = 0; col < f->n_cols && usable && (added || dropped); col++) {
+    const cs_feature_col_t *fc = &f->cols[col];
+    int common = !fc->n_levels;
+    for (int l = 0; l < fc->n_levels; l++) common |= from[fc->first + l] >= 0;
+    usable = common;
+  }
   if (!usable || (!added && !dropped)) goto fail;
   c = malloc((size_t)prev->k * (size_t)f->d * sizeof *c);
   mine = names_list(f);

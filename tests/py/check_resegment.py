@@ -519,6 +519,20 @@ for tag, store, prev, want, like in (
     if kept < 0.99:
         fail(f"{tag}: {kept:.2%} of the customers have the segment id of {like}")
 
+# ... but a column whose levels all changed name (a recoding, the same customers) shares no
+# level with month 1: refused as other features, not read as every level new (it had been
+# accepted, every drift inflated).
+renamed = path("month2_renamed.h5")
+subprocess.run(["cp", m2, renamed], check=True)
+with h5py.File(renamed, "r+") as f:
+    n_lv = len(f["customers/region"].attrs["categories"])
+    f["customers/region"].attrs["categories"] = np.array([f"r{i}" for i in range(n_lv)],
+                                                         dtype=h5py.string_dtype())
+pr = su.custseg(2, "segment", "--input", renamed, "--output", path("renamed_out.h5"),
+                "--previous", r1, "--seed", 3, check=False)
+if pr.returncode != 1 or "is for other features than this run" not in pr.stderr:
+    fail(f"region's levels all renamed: exit {pr.returncode}: {pr.stderr[-300:]}")
+
 # A churn model trained with month 1's segments scores the store without the level, with its
 # segments numbered by --previous against month 1's: they differ from the model's segments in
 # that level's feature only (it had been refused for other features).
