@@ -83,8 +83,9 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
                           "categorical to keep its digits, in --schema)", f, line, n, s);
       if (c->kind == CS_K_AUTO) break;
       if (vc[k] == CS_V_TEXT)
-        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number %s", f, line, n,
-                          s, origin(imp, c, why, sizeof why));
+        return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is %s %s", f, line, n, s,
+                          cs__beyond_float64(s) ? "beyond the float64 range" : "not a number",
+                          origin(imp, c, why, sizeof why));
       /* Beyond FLT_MAX by less than half a float32 step at the top, a value rounds to FLT_MAX
        * (as numpy prints it, 3.4028235e+38): it fits. */
       if (c->dtype == CS_DT_F32 && vc[k] != CS_V_EMPTY && fabs(fv[k]) >= (double)FLT_MAX + 0x1p103)

@@ -43,6 +43,11 @@ int cs_date_format_parse(const char *text, cs_date_format_t *f) {
       if (isdigit((unsigned char)*p))
         return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                             "date format '%s' has a digit outside a field", text);
+      /* 'hh:mi' had been taken as literal text, and every date of the file then failed. */
+      if (!strncmp(p, "hh", 2) || !strncmp(p, "mi", 2) || !strncmp(p, "ss", 2))
+        return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                            "date format '%s': '%.2s' is not a field (the hour is HH, the minutes "
+                            "MI, the seconds SS; the date yyyy, mm, dd)", text, p);
       p++;
     }
   }

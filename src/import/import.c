@@ -184,6 +184,15 @@ int cs_import_run(cs_ctx_t *self, const cs_import_opts_t *o, cs_import_result_t 
   if (o->schema) CS_TRY(cs__schema_read(o->schema, &imp.schema));
 
   if (o->customers_csv) CS_TRY(cs__cust_scan(&imp));
+  /* The levels become one HDF5 attribute, which cannot reach 2 GiB here: a column of long free
+   * text read as categorical had crashed in MPI's type constructor, leaving files behind. */
+  for (int k = 0; k < imp.ncols; k++)
+    CS_CHECK(imp.cols[k].kind != CS_K_CAT ||
+                 imp.cols[k].dict.arena_len + 16 * (size_t)imp.cols[k].dict.n < (size_t)1 << 31,
+             CS_EDATA, "%s: column '%s': its %d categorical levels take %zu bytes, more than the "
+             "2 GiB one attribute can hold: is it free text? declare it skip in --schema",
+             o->customers_csv, imp.cols[k].csv_name, imp.cols[k].dict.n,
+             imp.cols[k].dict.arena_len);
   if (o->transactions_csv) CS_TRY(cs__txn_scan(&imp));
 
   CS_TRY(cs_out_create(self, o->output, &out));

@@ -22,6 +22,8 @@ int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s
                  const char *src, int src_line);
 /* A finite decimal number ("1", "-2.5", ".5", "1e6"; not hex, nan or inf). 0 or -1. */
 int cs__parse_float(const char *s, double *v);
+/* Whether s is a decimal number whose magnitude is beyond the largest double (1e309). */
+int cs__beyond_float64(const char *s);
 
 /* CS_V_BIGINT: an integer outside int64 (f holds it rounded to a double). */
 typedef enum { CS_V_EMPTY, CS_V_INT, CS_V_FLOAT, CS_V_TEXT, CS_V_BIGINT } cs_vclass_t;

@@ -42,6 +42,12 @@ const char *cs__id_error(const char *s, int rc) {
     return "a decimal number, not an integer customer id (a spreadsheet's number format? save "
            "the id column as whole numbers: --hash-ids would take '1042.0' and '1042' for two "
            "customers)";
+  /* 1,234: a spreadsheet's digit grouping; hashed, it would not match the transactions'
+   * 1234. */
+  if (isdigit((unsigned char)s[0]) && strchr(s, ',') && strspn(s, "0123456789,") == strlen(s))
+    return "a number with digit grouping, not an integer customer id (a spreadsheet's number "
+           "format? save the id column without thousands separators: --hash-ids would take "
+           "'1,234' and '1234' for two customers)";
   return "not an integer customer id (ids that are text: import with --hash-ids)";
 }
 
@@ -65,6 +71,15 @@ int cs__parse_float(const char *s, double *v) {
   if (!isfinite(x)) return -1;
   *v = x;
   return 0;
+}
+
+int cs__beyond_float64(const char *s) {
+  double x;
+  if (cs__parse_float(s, &x) == 0) return 0;
+  char *end;
+  errno = 0;
+  x = strtod(s, &end);
+  return end != s && !*end && isinf(x) && errno == ERANGE && !strpbrk(s, "xXiInN");
 }
 
 int cs__na_parse(const char *list, cs_na_t *na) {

@@ -422,6 +422,19 @@ EOF
                   printf 'age = int16\ncolour = categorical: red, blue\n' > "$dir/schema.txt"
                   want=1 needle="schema $dir/schema.txt line 2: column 'colour' is not in $dir/c.csv"
                   cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
+  # A lower-case time in the date format had been literal text, failing every date; an id
+  # with digit grouping had been advised --hash-ids (which would not match the transactions'
+  # 1234); a declared float beyond float64 had been called 'not a number'.
+  import_date_lowercase_time) printf 'customer_id,date,amount\n1,2024-01-05 10:00,5\n' > "$dir/t.csv"
+                  want=1 needle="date format 'yyyy-mm-dd hh:mi': 'hh' is not a field (the hour is HH"
+                  cmd=(import --transactions-csv "$dir/t.csv" --txn-date-format 'yyyy-mm-dd hh:mi' --output "$output" --summary "$summary") ;;
+  import_id_grouping) printf 'customer_id,a\n"1,234",2\n' > "$dir/c.csv"
+                  want=2 needle="$dir/c.csv:2: column 'customer_id': '1,234' is a number with digit grouping"
+                  cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  import_float_beyond_range) printf 'customer_id,a\n1,1e309\n2,3\n' > "$dir/c.csv"
+                  printf 'a = float64\n' > "$dir/schema.txt"
+                  want=2 needle="$dir/c.csv:2: column 'a': '1e309' is beyond the float64 range (declared float64 in"
+                  cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 
