@@ -125,7 +125,11 @@ static int column_stats(cs_ctx_t *ctx, const char *path, const double *buf, int6
   double mx[3] = {hi, neg_lo, cnt ? fmax(fabs(hi), fabs(neg_lo)) : 0.0};
   CS_TRY(cs_par_allreduce(ctx, mx, 3, CS_DT_F64, CS_OP_MAX));
   CS_TRY(cs_par_allreduce(ctx, &cnt, 1, CS_DT_I64, CS_OP_SUM));
-  if (cnt == 0) return CS_OK; /* the caller reports it */
+  /* Only a training split can get here without a finite value: the caller refuses a store
+   * whose every value is missing before it asks for statistics. */
+  CS_CHECK(cnt > 0, CS_EDATA,
+           "%s: feature '%s' has no finite values among the customers the model is fitted on "
+           "(the training split)", path, c->name);
   c->max = mx[0];
   c->min = -mx[1];
   int s = cs_fixed_exponent(mx[2], cnt);

@@ -138,6 +138,11 @@ PY
   # labelled customers only in the holdout: said so (it had blamed the labels' values)
   churn_labels_in_holdout) store labels_in_holdout; want=2 needle="in.h5: column 'churned': every labelled customer (20) is in the holdout, none is left to train on"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --holdout-column is_test --features age,income --summary "$summary") ;;
+  # A feature known only in the holdout: the training split's statistics have no value to
+  # come from (it had been called "zero variance (constant 0)", a value not in the data).
+  churn_train_split_no_finite) store holdout_only_column; want=2
+                  needle="in.h5: feature 'late' has no finite values among the customers the model is fitted on (the training split)"
+                  cmd=(churn train --input "$dir/in.h5" --output "$output" --holdout-column is_test --features age,late --summary "$summary") ;;
   churn_one_class) store one_class; want=2 needle="in.h5: column 'churned' has only one class among the"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_score_missing_feature|churn_score_unseen_level)

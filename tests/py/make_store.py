@@ -5,7 +5,7 @@ usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
       string_column | all_nan_column | no_schema_version | constant_column | huge_value |
       large_offset | stats |
-      no_labels | one_class | no_income | new_region |
+      no_labels | one_class | holdout_only_column | no_income | new_region |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
       txn_nan_time txn_huge_time
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
@@ -51,6 +51,9 @@ with h5py.File(path, "w") as f:
     if kind == "labels_in_holdout":  # the labelled customers are all in the holdout column
         churned[n // 2:] = -1
         g["is_test"] = (np.arange(n) < n // 2).astype(np.int8)
+    if kind == "holdout_only_column":  # 'late' is known only in the holdout half
+        g["is_test"] = (np.arange(n) < n // 2).astype(np.int8)
+        g["late"] = np.where(np.arange(n) < n // 2, rng.normal(0, 1, n), np.nan)
     g["churned"] = churned
     if kind == "no_income":
         del g["income"]
