@@ -10,6 +10,10 @@ as_user=() # unreadable=1: the command runs as nobody where the test runs as roo
 run() { timeout 120 "${as_user[@]}" $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
 unreadable() { chmod 000 "$1"; chmod 777 "$dir/out"
   if [ "$(id -u)" = 0 ]; then as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp); fi; }
+# A step that sets a case up must succeed: its log is shown when it does not (it had been
+# thrown away, so a set-up that failed under load left a failed test with no output).
+prep() { run "$@" >> "$dir/setup.log" 2>&1 ||
+  { echo "FAIL: set-up step failed (exit $?): $*"; cat "$dir/setup.log"; exit 1; }; }
 store() { "$PYTHON" "$(dirname "$0")/../py/make_store.py" "$1" "$dir/in.h5"; }
 
 summary="$dir/out/summary.json" output="$dir/out/out.h5"
@@ -147,8 +151,8 @@ PY
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_score_missing_feature|churn_score_unseen_level)
                   store good
-                  run churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
-                    --features age,income,region >/dev/null 2>&1
+                  prep churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
+                    --features age,income,region
                   if [ $case_name = churn_score_missing_feature ]; then
                     store no_income; want=2 needle="feature 'income' is not a column of /customers"
                   else
@@ -158,8 +162,8 @@ PY
   # a store of no customers (it had been scored with exit 0, nothing to score)
   churn_score_empty_store)
                   store good
-                  run churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
-                    --features age,income >/dev/null 2>&1
+                  prep churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
+                    --features age,income
                   "$PYTHON" -c 'import h5py, sys, numpy as np
 f = h5py.File(sys.argv[1], "w"); g = f.create_group("customers"); g.attrs["schema_version"] = 1
 for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "customer_id" else np.float64)' "$dir/empty.h5"
@@ -168,13 +172,13 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   # a segment results file given as the model: said so, not 'no object .../columns'
   churn_score_not_a_model)
                   store good
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
                   want=2 needle="--model '$dir/seg.h5' is not a results file of custseg churn train (it has no /churn/model)"
                   cmd=(churn score --model "$dir/seg.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   churn_segment_other_store)
                   store good
-                  run generate --customers 100 --output "$dir/other.h5" --quiet >/dev/null 2>&1
-                  run segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep generate --customers 100 --output "$dir/other.h5" --quiet
+                  prep segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet
                   want=2 needle="seg.h5 was not computed from $dir/in.h5"
                   cmd=(churn train --input "$dir/in.h5" --output "$output" --churn-with-segment
                        --segment-results "$dir/seg.h5" --summary "$summary") ;;
@@ -182,8 +186,8 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   # hold customer ids.
   # K taken from --previous: the message names that file, not --k (the user gave none)
   previous_k_too_large) "$PYTHON" "$(dirname "$0")/../py/make_store.py" stats "$dir/big.h5"
-                  run segment --input "$dir/big.h5" --output "$dir/prev.h5" --k 45 --features age,income \
-                    --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/big.h5" --output "$dir/prev.h5" --k 45 --features age,income \
+                    --quiet
                   store good; want=2
                   needle="--previous $dir/prev.h5 has K = 45 segments, more than the number of customers (40); give --k"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
@@ -191,8 +195,8 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   # A previous run that gave a feature weight 0 stored NaN for it (the error had only said
   # "a non-finite value").
   previous_weight_zero) store good
-                  run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
-                    --feature-weights income:0 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
+                    --feature-weights income:0 --quiet
                   want=1 needle="--previous $dir/prev.h5:/segments/centroids has no value for feature 'income' (NaN: the run that wrote it gave the feature weight 0, this run gives it 1); use the same --feature-weights"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --previous "$dir/prev.h5"
                        --features age,income --summary "$summary") ;;
@@ -201,13 +205,13 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   # component had aborted in MPI_File_open).
   output_name_too_long) long=$(printf 'n%.0s' {1..232}) deep="$dir/out/$(printf 'd%.0s' {1..200})"
                   mkdir -p "$deep"
-                  run generate --customers 100 --output "$deep/$long.h5" --quiet
+                  prep generate --customers 100 --output "$deep/$long.h5" --quiet
                   [ -f "$deep/$long.h5" ] && rm -r "$deep" || { echo "FAIL: a 235-byte name"; exit 1; }
                   want=3 needle="its file name is 237 bytes, and custseg writes it first under a temporary name up to 20 bytes longer"
                   cmd=(generate --customers 100 --output "$dir/out/${long}nn.h5") ;;
   # A truncated results file had been exit 3 "cannot open as HDF5" (an I/O error).
   results_truncated) store good
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --features age,income --quiet
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --features age,income --quiet
                   truncate -s $(( $(stat -c %s "$dir/seg.h5") / 2 )) "$dir/seg.h5"
                   want=2 needle="$dir/seg.h5: a damaged or truncated HDF5 file"
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output") ;;
@@ -219,8 +223,8 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
                        --summary "$summary") ;;
   previous_other_features|previous_no_customer_id|previous_damaged_ids|previous_short_labels|previous_repeat_unlabelled|previous_label_out_of_range|previous_labels_edited|previous_centroid_nan|previous_centroid_inf)
                   store good
-                  run segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
-                    --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/prev.h5" --k 2 --features age,income \
+                    --quiet
                   if [ $case_name = previous_other_features ]; then
                     feats=age,income,visits
                     want=1 needle="--previous $dir/prev.h5:/segments/centroids is for other features than this run: this run also has 'visits'; the features follow the store's columns (one added or left out changes the default ones), --features and --log1p: give this run that run's (it has [age,income], this run [age,income,visits])"
@@ -278,7 +282,7 @@ PY
   # ... nor last month's results named as `previous` (they had been removed, then the
   # segment stage failed).
   run_previous_in_output_dir) store good
-                  run run --input "$dir/in.h5" --output-dir "$dir/run" --stages segment --quiet
+                  prep run --input "$dir/in.h5" --output-dir "$dir/run" --stages segment --quiet
                   cp "$dir/run/segments.h5" "$dir/prev.h5"
                   printf '[segment]\nprevious = %s\n' "$dir/run/segments.h5" > "$dir/job.ini"
                   keep="$dir/run/segments.h5" kept="$dir/prev.h5"
@@ -291,7 +295,7 @@ PY
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 5 --features age,income
                        --init "kmeans||" --summary "$summary") ;;
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --previous "$dir/seg.h5"
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
   feature_too_large) store huge_value; want=2 needle="feature 'sentinel' has values too large for its variance"
@@ -334,14 +338,14 @@ PY
                        --summary "$summary") ;;
   roi_segment_other_store|roi_churn_other_store)
                   store good
-                  run generate --customers 100 --output "$dir/other.h5" --quiet >/dev/null 2>&1
+                  prep generate --customers 100 --output "$dir/other.h5" --quiet
                   if [ $case_name = roi_segment_other_store ]; then
-                    run segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                    prep segment --input "$dir/other.h5" --output "$dir/seg.h5" --k 2 --quiet
                     want=2 needle="seg.h5 was not computed from $dir/in.h5"
                     extra=()
                   else
-                    run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
-                    run churn train --input "$dir/other.h5" --output "$dir/churn.h5" --quiet >/dev/null 2>&1
+                    prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
+                    prep churn train --input "$dir/other.h5" --output "$dir/churn.h5" --quiet
                     want=2 needle="churn.h5 was not computed from $dir/in.h5"
                     extra=(--churn-results "$dir/churn.h5")
                   fi
@@ -349,7 +353,7 @@ PY
                        --output "$output" --summary "$summary") ;;
   roi_label_out_of_range|roi_sizes_mismatch)
                   store good   # a results file written with h5py, with this store's fingerprint
-                  run inspect "$dir/in.h5" --quiet --summary "$dir/inspect.json" >/dev/null 2>&1
+                  prep inspect "$dir/in.h5" --quiet --summary "$dir/inspect.json"
                   "$PYTHON" - "$dir" "$case_name" <<'EOF'
 import json, sys
 import h5py, numpy as np
@@ -376,7 +380,7 @@ EOF
                        --summary "$summary") ;;
   roi_non_numeric_revenue) store good
                   "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["customers/revenue"] = [b"12.5"] * 40' "$dir/in.h5"
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
                   want=2 needle="/customers/revenue is not numeric"
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
                        --summary "$summary") ;;
@@ -384,12 +388,12 @@ EOF
   # money (exit 0, revenue 6 instead of 450.75)
   roi_categorical_revenue) store good
                   "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; g["revenue"] = (np.arange(40) % 3).astype(np.int32); g["revenue"].attrs["categories"] = ["100.5", "300", "n/a"]' "$dir/in.h5"
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
                   want=2 needle="/customers/revenue is categorical (3 levels, such as 'n/a'), not amounts"
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
                        --summary "$summary") ;;
   roi_csv_unwritable) store good
-                  run segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet >/dev/null 2>&1
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
                   want=3 needle="cannot write CSV table '$dir/missing/t.csv': directory '$dir/missing'"
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
                        --roi-csv "$dir/missing/t.csv" --summary "$summary") ;;
