@@ -28,6 +28,10 @@ typedef struct cs_lgdiff {
 int cs_lgdiff_init(cs_lgdiff_t *t, double v, int64_t xmax); /* CS_ENOMEM on failure */
 void cs_lgdiff_free(cs_lgdiff_t *t);
 double cs_digamma(double v); /* ψ(v), v > 0 */
+/* lnΓ(a+q) − lnΓ(a) and ψ(a+q) − ψ(a) for a > 0, a + q > 0, accurate for any size of a
+ * (Stirling's series from a = 100, where the two lgamma or ψ values would cancel). */
+double cs_lgamma_shift(double a, double q);
+double cs_digamma_shift(double a, double q);
 /* Gauss ₂F₁(a, b; c; z) by its power series, for 0 <= z < 1 and c > 0 where every term has
  * one sign (a, b, c > 0); relative accuracy about 1e-15. */
 double cs_hyp2f1(double a, double b, double c, double z);

@@ -191,12 +191,57 @@ static double euler_bracket(double A, double B, double C, double z) {
   return e - exp(B * L) * (s + c);
 }
 
+/* log1p(u) − u without the cancellation of the two for small u (its power series). */
+static double log1p_minus_u(double u) {
+  if (fabs(u) > 0.1) return log1p(u) - u;
+  double un = u * u, s = 0.0;
+  for (int n = 2; n < 60; n++, un *= u) {
+    double t = (n % 2 ? un : -un) / n;
+    s += t;
+    if (fabs(t) <= 1e-17 * fabs(s)) break;
+  }
+  return s;
+}
+
+/* From this a on, the integral below replaces the series: the series needs about (a−1) z
+ * terms and loses digits as they grow (1.6e-10 relative at a = 2e5, z = 0.41), while the
+ * integral costs 49 points and was within 5e-16 of mpmath's for every a from 100 to 1e5
+ * tried (b from a to 30 a, x from 0 to 1000). */
+#define NARROW_A 1000.0
+
+/* E[Y(t)] / P(alive) for a large a (a >= NARROW_A): the defining integral
+ * E_p[(1 − (1 + p s)^−k) / p], p ~ Beta(a, b+x), s = t/(α+T), k = r + x. Such a Beta is a
+ * narrow bell (its relative width about 1/√a; a fit of customers who all drop out at one
+ * rate heads to a, b → ∞, 4e12 in an audit, where the series needs ~10^12 terms): the
+ * trapezoidal rule over its mode ± 12 standard deviations in steps of half a deviation
+ * integrates such a bell to rounding (the density is e^−72 at the ends; the rule's error on a
+ * Gaussian at that step is below e^−78), as the weights are taken relative to the mode
+ * with log1p(u) − u, whose first-order terms cancel there exactly. NAN when the bell reaches
+ * 0 or 1 (then the series is used). */
+static double narrow_beta(double a, double bx, double k, double s) {
+  const double n = a + bx - 2.0, mode = (a - 1.0) / n, sd = sqrt(mode * (1.0 - mode) / n);
+  if (!(mode - 12.5 * sd > 0.0 && mode + 12.5 * sd < 1.0)) return NAN;
+  double sw = 0.0, sf = 0.0;
+  for (int i = -24; i <= 24; i++) {
+    const double d = 0.5 * sd * i, p = mode + d;
+    const double w = exp((a - 1.0) * log1p_minus_u(d / mode) +
+                         (bx - 1.0) * log1p_minus_u(-d / (1.0 - mode)));
+    sw += w;
+    sf += w * (-expm1(-k * log1p(p * s)) / p);
+  }
+  return sf / sw;
+}
+
 /* E[Y(t)] / P(alive) = (a+b+x−1)/(a−1) [1 − ...] of eq. 10 (eq. 9 when x = 0 and T = 0). */
 static double cond_unweighted(const cs_bgnbd_t *m, int64_t x, double T, double t) {
   if (t == 0.0) return 0.0;
   const double a = m->a, b = m->b;
   const double C = a + b + (double)x - 1.0;
   double z = t / (m->alpha + T + t);
+  if (a >= NARROW_A) {
+    double v = narrow_beta(a, b + (double)x, m->r + (double)x, t / (m->alpha + T));
+    if (!isnan(v)) return v;
+  }
   return euler_bracket(a + b - 1.0 - m->r, a - 1.0, C, z);
 }
 

@@ -320,9 +320,16 @@ int cs_clv_fit(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o, cs_clv_
     CS_TRY(fit_one(3, tg, gg_fn, &L, "Gamma-Gamma", &fit->gg_opt, fit->gg_se));
     fit->gg = (cs_gg_t){exp(tg[0]), exp(tg[1]), exp(tg[2])};
     fit->gg_loglik = L.loglik;
-    if (!(fit->gg.q > 1))
-      cs_log_warn("Gamma-Gamma: q = %.4g <= 1, so the expected spend is undefined (NaN)",
-                  fit->gg.q);
+    if (!(fit->gg.q > 1)) {
+      /* The same fit on every rank, so every rank takes this branch. */
+      double zmax = 0.0;
+      for (int64_t i = 0; i < nl; i++) zmax = fmax(zmax, gz[i]);
+      CS_TRY(cs_par_allreduce(ctx, &zmax, 1, CS_DT_F64, CS_OP_MAX));
+      cs_log_warn("Gamma-Gamma: q = %.4g <= 1, so the expected spend is undefined (NaN): the "
+                  "repeat buyers' mean amounts have too heavy a tail for a finite mean (the "
+                  "largest is %.6g; an extreme or sentinel value in /transactions/amount "
+                  "gives such a tail)", fit->gg.q, zmax);
+    }
   } else {
     cs_log_warn("Gamma-Gamma: no repeat buyer with a positive mean spend; no spend model");
   }

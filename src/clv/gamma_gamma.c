@@ -2,9 +2,12 @@
  * Hardie 2013, note 025) per customer: the density of the mean spend zbar of x repeat
  * transactions with its gradient, and the posterior mean spend.
  *
- * The terms that depend on x alone (lnΓ(px+q) − lnΓ(px) − lnΓ(q) + px ln x and their p and q
+ * The terms that depend on x alone (lnΓ(px+q) − lnΓ(px) − lnΓ(q) and their p and q
  * derivatives) are tabulated once per parameter vector, so a pass over the customers costs
- * two logs each. lgamma_r is used instead of lgamma so nothing writes the global signgam.
+ * two logs and a log1p each. The terms in px are written so that none grows with p: the
+ * fit can run along p → ∞, γ → 0 with pγ fixed (an extreme amount), where px ln x,
+ * (px−1) ln zbar and (px+q) ln(γ + x zbar) are each huge and their sum is not.
+ * lgamma_r is used instead of lgamma so nothing writes the global signgam.
  * Local, single-threaded, deterministic. */
 #include "custseg/clv.h"
 
@@ -30,11 +33,10 @@ int cs_gg_tables_init(cs_gg_tables_t *t, const cs_gg_t *m, int64_t xmax) {
   const double lgq = lgamma_r(q, &sg), psq = cs_digamma(q);
   t->c[0] = t->dp[0] = t->dq[0] = NAN;
   for (int64_t x = 1; x <= xmax; x++) {
-    double xd = (double)x, px = p * xd, lx = log(xd);
-    double psi_pxq = cs_digamma(px + q), psi_px = cs_digamma(px);
-    t->c[x] = lgamma_r(px + q, &sg) - lgamma_r(px, &sg) - lgq + px * lx;
-    t->dp[x] = xd * (psi_pxq - psi_px + lx);
-    t->dq[x] = psi_pxq - psq;
+    double xd = (double)x, px = p * xd;
+    t->c[x] = cs_lgamma_shift(px, q) - lgq;
+    t->dp[x] = xd * cs_digamma_shift(px, q);
+    t->dq[x] = cs_digamma(px + q) - psq;
   }
   return CS_OK;
 }
@@ -54,9 +56,12 @@ double cs_gg_loglik(const cs_gg_t *m, const cs_gg_tables_t *t, int64_t x, double
   }
   const double p = m->p, q = m->q, gam = m->gamma, xd = (double)x, px = p * xd;
   const double lz = log(zbar), lgz = log(gam + xd * zbar), lg = log(gam);
-  double ll = t->c[x] + q * lg + (px - 1.0) * lz - (px + q) * lgz;
+  /* px ln x + (px−1) ln zbar − (px+q) ln(γ + x zbar) = −ln zbar − q ln(γ + x zbar) − px l,
+   * l = ln(1 + γ/(x zbar)) */
+  const double l = log1p(gam / (xd * zbar));
+  double ll = t->c[x] + q * lg - lz - q * lgz - px * l;
   if (g) {
-    g[0] = p * (t->dp[x] + xd * (lz - lgz));
+    g[0] = p * (t->dp[x] - xd * l);
     g[1] = q * (t->dq[x] + lg - lgz);
     /* γ d/dγ of q ln γ − (px+q) ln(γ + x zbar). */
     g[2] = q - (px + q) * gam / (gam + xd * zbar);

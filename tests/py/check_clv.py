@@ -16,6 +16,9 @@ zbar = 0, x in the hundreds), weeks, 12-month CLV:
      formulas at custseg's own parameters, rtol 1e-5 (so that a formula error is not hidden
      by, or blamed on, the optimizer's last digits);
   5. the same with --time-unit day (2 ranks) and with --merge-same-day no (1 rank).
+  6. fits at the models' edges: customers who all drop out at one rate (BG/NBD a -> inf; E[Y]
+     against the limit, 1 and 3 ranks) and one amount of 1e300 (Gamma-Gamma p -> inf: a
+     finite log-likelihood, the q <= 1 warning naming the largest mean amount).
 Part B (when <repo>/../shared/data/cdnow exists; read in place, never copied): CDNOW_sample,
 calibration to 1997-09-30, holdout to 1998-06-30, weeks: r, alpha, a, b, p, q, gamma to 3
 significant figures of the published 0.243, 4.414, 0.793, 2.426 / 6.25, 3.74, 15.44,
@@ -286,6 +289,8 @@ def part_a():
     step(fixture_day, store, ids, off, tm, am, split, cal, hold)
     step(fixture_nomerge, store, ids, off, tm, am, split, cal, hold)
     step(fixture_past_data, store, split)
+    step(one_dropout_rate)
+    step(extreme_amount)
 
 
 def fixture_past_data(store, split):
@@ -302,6 +307,86 @@ def fixture_past_data(store, split):
         got = [w for w in summ.get("warnings", []) if "after the last purchase in the store" in w]
         if len(got) != len(want) or any(w not in g for w, g in zip(want, got)):
             failures.append(f"{tag}: warnings about days past the data {got}, want {want}")
+
+
+def one_dropout_rate():
+    """A fit at the edge of the BG/NBD's parameter space: customers who all drop out at one
+    rate (0.1 after each purchase), where the fit heads to a, b -> inf (about 4e12). The
+    expected purchases' series needed ~a terms: the run took minutes and failed its
+    verification (exit 4), blaming the horizon. Now the narrow-Beta integral: E[Y] must equal
+    the limit P(alive) (1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p, p = a/(a+b+x), to 1e-9 (the
+    limit's own error is about 1/a)."""
+    rng = np.random.default_rng(5)
+    day0, rows, off = 19723.0, [], [0]
+    for c in range(1, 301):
+        t, lam = day0 + rng.uniform(0, 60), rng.gamma(0.5, 1 / 3.0)
+        while t < day0 + 400:
+            rows.append((c, t, round(rng.gamma(6, 4), 2)))
+            t += rng.exponential(7 / max(lam, 1e-3))
+            if rng.random() < 0.1:
+                break
+        off.append(len(rows))
+    hom = path("one_dropout_rate.h5")
+    with h5py.File(hom, "w") as f:
+        g = f.create_group("customers")
+        g.attrs["schema_version"] = np.int32(1)
+        g["customer_id"] = np.arange(1, 301, dtype=np.int64)
+        g["txn_offset"] = np.array(off, dtype=np.int64)
+        t = f.create_group("transactions")
+        t["customer_id"] = np.array([r[0] for r in rows], dtype=np.int64)
+        t["time"] = np.array([r[1] for r in rows])
+        t["amount"] = np.array([r[2] for r in rows])
+    for n in (1, 3):
+        res, _ = custseg_clv(n, hom, f"one_dropout_rate_np{n}", "--time-unit", "week",
+                             "--horizon-months", "1", "--month-weeks", "4.345")
+        model, cols = read_results(res, "one_dropout_rate", holdout=False)
+        if any(k not in model for k in BG) or any(cols[k] is None for k in
+                                                   ("frequency", "age", "p_alive",
+                                                    "expected_purchases")):
+            continue
+        r, alpha, a, b = (model[k] for k in BG)
+        x, T, pa, ey = (cols[k] for k in ("frequency", "age", "p_alive", "expected_purchases"))
+        p = a / (a + b + x)
+        want = pa * -np.expm1(-(r + x) * np.log1p(p * 4.345 / (alpha + T))) / p
+        err = np.max(np.abs(ey - want) / want)
+        print(f"  one dropout rate, {n} rank(s): a {a:.3g}, b {b:.3g}; E[Y(1 month)] against "
+              f"the limit: max relative difference {err:.2e}")
+        if a < 1e9:
+            failures.append(f"one_dropout_rate: a = {a:.3g}, the fit no longer runs to the edge "
+                            f"this check is about")
+        if not err <= 1e-9:
+            failures.append(f"one_dropout_rate ({n} ranks): expected purchases differ from the "
+                            f"a -> inf limit by {err:.2e} (relative)")
+
+
+def extreme_amount():
+    """One amount of 1e300 in the fixture: the Gamma-Gamma fit runs along p -> inf, gamma -> 0,
+    where ln f had been the difference of numbers near 1e168 (a log-likelihood of +8e153 and
+    a gradient of 3.5e150). Its log-likelihood must be finite and below the fit without it,
+    and the expected spend, where q <= 1 leaves it undefined, is warned of with the largest
+    mean amount."""
+    fx = path("fixture_extreme_amount_store.h5")
+    shutil.copy(path("fixture.h5"), fx)
+    with h5py.File(fx, "r+") as f:
+        am, o = f["transactions/amount"][...], f["customers/txn_offset"][...]
+        i = int(np.argmax(np.diff(o)))  # the customer with the most purchases: a repeat one
+        am[o[i] + 1] = 1e300
+        f["transactions/amount"][...] = am
+    res0, _ = custseg_clv(1, path("fixture.h5"), "fixture_plain_amounts", "--time-unit", "week")
+    res1, summ = custseg_clv(1, fx, "fixture_extreme_amount", "--time-unit", "week")
+    m0, _ = read_results(res0, "fixture_plain_amounts", holdout=False)
+    m1, c1 = read_results(res1, "fixture_extreme_amount", holdout=False)
+    ll0, ll1 = m0.get("gg_loglik", np.nan), m1.get("gg_loglik", np.nan)
+    print(f"  one amount of 1e300: Gamma-Gamma p {m1.get('p', np.nan):.3g} q "
+          f"{m1.get('q', np.nan):.3g}, log-likelihood {ll1:.6g} (without it {ll0:.6g})")
+    if not (np.isfinite(ll1) and ll1 < ll0):
+        failures.append(f"fixture_extreme_amount: Gamma-Gamma log-likelihood {ll1!r}, want finite "
+                        f"and below {ll0!r}")
+    if m1.get("q", 2.0) <= 1:
+        got = [w for w in summ.get("warnings", []) if "so the expected spend is undefined" in w]
+        if not got or "the largest is " not in got[0]:
+            failures.append(f"fixture_extreme_amount: q <= 1 without the warning naming the "
+                            f"largest mean amount: {got}")
 
 
 def fixture_day(store, ids, off, tm, am, split, cal, hold):

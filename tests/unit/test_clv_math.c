@@ -286,6 +286,34 @@ static void bgnbd_expected_new(void **state) {
   CHECK_REL(cs_bgnbd_expected_cond(&early, 0, 0, 100, 52), 0.1555320281528087, 1e-12);
 }
 
+/* A large a (customers who all drop out at about one rate: the fit heads to a, b -> inf; an
+ * audit's store of 300 such customers fitted a = 4.08e12). The series would need ~(a-1) z terms
+ * and gave up (NaN, exit 4 after minutes); the narrow-Beta integral takes over from a = 1000
+ * (the series was 1.6e-10 off the third case's value at a = 2e5, z = 0.41). References: the defining integral E_p[(1 - (1 + p t/(a+T))^-(r+x)) / p],
+ * p ~ Beta(a, b+x), by mpmath.quad at 40 digits over the mode +- 30 standard deviations. */
+static void bgnbd_expected_large_a(void **state) {
+  (void)state;
+  const struct { cs_bgnbd_t m; int64_t x; double T, t, want; } c[] = {
+      /* the audit's fit, its customer 1: 1 and 12 months of 4.345 weeks */
+      {{0.3669752072979369, 2.3285025106875663, 4082219690469.8633, 33198461750127.285}, 9,
+       50.142857142857146, 4.345, 0.74041406808172541329},
+      {{0.3669752072979369, 2.3285025106875663, 4082219690469.8633, 33198461750127.285}, 9,
+       50.142857142857146, 52.14, 5.6617399864187807993},
+      /* a = 2e5: t = 52, 30, and x = 1000 */
+      {{0.5, 3.0, 2e5, 1.8e6}, 3, 40, 52, 3.293825593328014296},
+      {{0.5, 3.0, 2e5, 1.8e6}, 3, 40, 30, 2.1025451781217866097},
+      {{0.5, 3.0, 2e5, 1.8e6}, 1000, 300, 365, 10.005045025225126126}};
+  for (int i = 0; i < 5; i++) {
+    double pa = cs_bgnbd_p_alive(&c[i].m, c[i].x, 0.5 * c[i].T, c[i].T);
+    double e = cs_bgnbd_expected_cond(&c[i].m, c[i].x, 0.5 * c[i].T, c[i].T, c[i].t);
+    assert_true(pa > 0 && isfinite(e));
+    CHECK_REL(e / pa, c[i].want, 1e-14);
+  }
+  /* the CLV sum over those months is finite too (it was NaN) */
+  double v = cs_clv_value(&c[0].m, 9, 20.428571428571427, 50.142857142857146, 1.0, 12, 4.345, 0.01);
+  assert_true(isfinite(v) && v > 0);
+}
+
 static void clv_sum(void **state) {
   (void)state;
   /* Sample customers 1, 2, 3, 6 at FIT: 12 months of 4.345 weeks, 1% a month, spend = the
@@ -348,6 +376,41 @@ static void gg_loglik_and_gradient(void **state) {
         CHECK_ABS(g[j], (fd[0] - fd[1]) / (2 * h), 1e-6 * (1 + fabs(g[j])) + 1e-10 * big);
       }
     }
+}
+
+/* Along p -> inf, gamma -> 0 with p gamma = c (where one amount of 1e300 among CDNOW's drove
+ * the fit): ln f tends to q ln c - lnG(q) - (1+q) ln zbar - c/zbar, and p, q, gamma times the
+ * gradient to q - c/zbar, q (ln c - psi(q) - ln zbar), q - c/zbar. lnG(px+q) - lnG(px) of
+ * numbers near 1e166 had cancelled to garbage (ln f = +8e153, gradient 3.5e150). */
+static void gg_loglik_extreme_p(void **state) {
+  (void)state;
+  const double c = 2.0, q = 0.66, z = 30.0;
+  const cs_gg_t m = {1e166, q, c / 1e166};
+  cs_gg_tables_t t;
+  assert_int_equal(cs_gg_tables_init(&t, &m, 3), CS_OK);
+  for (int64_t x = 1; x <= 3; x++) {
+    double g[3];
+    double ll = cs_gg_loglik(&m, &t, x, z, g);
+    CHECK_ABS(ll, q * log(c) - lgamma(q) - (1 + q) * log(z) - c / z, 1e-12);
+    CHECK_ABS(g[0], q - c / z, 1e-12);
+    CHECK_ABS(g[1], q * (log(c) - cs_digamma(q) - log(z)), 1e-12);
+    CHECK_ABS(g[2], q - c / z, 1e-12);
+  }
+  cs_gg_tables_free(&t);
+  /* the shifts against mpmath (50 digits) from the switch to Stirling's series (a = 100) on,
+   * and continuous across it */
+  const struct { double a, q, lg, dg; } r[] = {
+      {100, 0.66, 3.038290925338286954811674, 0.00661120790651814520800379},
+      {100, 3.5, 16.16141442276165811277767, 0.03457106290972079980521152},
+      {1e3, 120.0, 835.8020877504758724046528, 0.1133822736360817700439707},
+      {1e6, 0.66, 9.118236856056427322187789, 6.600001121999880630736509e-07},
+      {1e12, 5e5, 13815510.68296400327084232, 4.999998750002916665260418e-07}};
+  for (int i = 0; i < 5; i++) {
+    CHECK_REL(cs_lgamma_shift(r[i].a, r[i].q), r[i].lg, 1e-14);
+    CHECK_REL(cs_digamma_shift(r[i].a, r[i].q), r[i].dg, 1e-14);
+  }
+  CHECK_REL(cs_lgamma_shift(100.0, 3.5), cs_lgamma_shift(nextafter(100.0, 0.0), 3.5), 1e-14);
+  CHECK_REL(cs_digamma_shift(100.0, 3.5), cs_digamma_shift(nextafter(100.0, 0.0), 3.5), 1e-13);
 }
 
 static void gg_expected_spend(void **state) {
@@ -580,8 +643,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bgnbd_p_alive),
     cmocka_unit_test(bgnbd_expected_cond),
     cmocka_unit_test(bgnbd_expected_new),
+    cmocka_unit_test(bgnbd_expected_large_a),
     cmocka_unit_test(clv_sum),
     cmocka_unit_test(gg_loglik_and_gradient),
+    cmocka_unit_test(gg_loglik_extreme_p),
     cmocka_unit_test(gg_expected_spend),
     cmocka_unit_test(optim_rosenbrock),
     cmocka_unit_test(optim_quadratic_hessian_inverse),
