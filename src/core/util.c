@@ -153,23 +153,36 @@ int cs_fixed_exponent(double maxabs, int64_t n_terms) {
   return s > 1000 ? 1000 : s;
 }
 
-double cs_xsum_mean(const cs_xsum_t *a, int64_t n) {
-  /* The bins made one binary number first: each bin keeps 0 or 1 and carries the rest up
-   * (floor halves), the top one the sign and the high part. So a sum of 0 is 0 and bins that
-   * cancel leave no rounding of their own (dividing each bin by n had given 3.3e-24 for a
-   * column summing to 0). Then in long double, whose range holds every term, from the lowest
-   * bit up, and divided by n once. */
-  cs_fixed_t b[CS_XSUM_BINS];
-  memcpy(b, a->bin, sizeof b);
+/* Each bin keeps 0 or 1 and carries the rest up (floor halves); the top one keeps the sign
+ * and the high part. */
+static void xsum_carry(cs_fixed_t *b) {
   for (int e = 1; e < CS_XSUM_BINS - 2; e++) {
     const cs_fixed_t carry = b[e] >> 1; /* arithmetic: floor */
     b[e] -= 2 * carry;
     b[e + 1] += carry;
   }
+}
+
+double cs_xsum_mean(const cs_xsum_t *a, int64_t n) {
+  /* The bins made one binary number first (xsum_carry), so a sum of 0 is 0 and bins that
+   * cancel leave no rounding of their own (dividing each bin by n had given 3.3e-24 for a
+   * column summing to 0). A negative sum is made positive first: its form after the carries
+   * is -2^971 plus nearly as much in ones below, which cancelled to 0 in long double (every
+   * negative mean had been reported as 0). Then in long double, whose range holds every term,
+   * from the lowest bit up, and divided by n once. */
+  cs_fixed_t b[CS_XSUM_BINS];
+  memcpy(b, a->bin, sizeof b);
+  xsum_carry(b);
+  const int negative = b[CS_XSUM_BINS - 2] < 0;
+  if (negative) {
+    for (int e = 0; e < CS_XSUM_BINS; e++) b[e] = -a->bin[e];
+    xsum_carry(b);
+  }
   long double t = 0;
   for (int e = 1; e < CS_XSUM_BINS - 1; e++)
     if (b[e]) t += ldexpl((long double)b[e], e - 1075);
   t /= (long double)n;
+  if (negative) t = -t;
   return t > DBL_MAX ? DBL_MAX : t < -DBL_MAX ? -DBL_MAX : (double)t;
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """A store written by h5py alone (mixed widths, big-endian floats, unsorted ids, NaN,
 variable- and fixed-length category names) is read by `custseg inspect` as it is, and its
-statistics match numpy's (a mean whose sum overflows is still finite, and every mean comes from
-an exact sum). A store of 400 numeric columns has statistics for every one (the
-columns after the 320th had been left out silently), and a column of +0 and -0 shows 0 at any
-rank count. Storage as h5py writes it: a chunked column whose chunks were not all written reads
-as its fill value (a collective read of it had hung at 2 and more ranks), compressed and
-space-padded categories read as h5py reads them; an lzf column (a filter this HDF5 lacks) and a
+statistics match numpy's (a mean whose sum overflows is still finite, every mean comes from
+an exact sum, and a negative mean is negative: they had all been 0). A store of 400 numeric
+columns has statistics for every one (the columns after the 320th had been left out
+silently), and a column of +0 and -0 shows 0 at any rank count. Storage as h5py writes it: a
+chunked column whose chunks were not all written reads as its fill value (a collective read
+of it had hung at 2 and more ranks), compressed and space-padded categories read as h5py
+reads them; an lzf column (a filter this HDF5 lacks) and a
 dangling external link (it had dropped out of the columns silently) are one clear error each.
 
 usage: check_h5py_store.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -86,6 +87,10 @@ with h5py.File(wide, "w") as f:
     # bin divided and rounded on its own had left 3.3e-24 and a 4th digit wrong)
     g["cancel0"] = np.array([1.1351017281236315, -0.27565069942382714, -0.8594510286998044] + [0.] * 7)
     g["cancel1"] = np.array([1.0, -(1 - 2.0 ** -53)] + [0.] * 8)
+    # negative sums: the carried bins cancelled to a mean of 0 for every one of them
+    g["negative"] = -np.arange(1., 11.)
+    g["negmixed"] = np.array([-10., 1, 1, 1, 1, 1, 1, 1, 1, -20])
+    g["negtiny"] = np.array([-(2.0 ** -1074), -3e-300] + [0.] * 8)
     g["plan"].attrs["categories"] = np.array(["two\nlines".encode(), b"one"], dtype=h5py.string_dtype())
     for j in range(400):
         g["x%03d" % j] = np.full(10, np.nan) if j >= 390 else np.arange(10.) + j
@@ -108,7 +113,10 @@ if not h.get("mean") or not math.isclose(h["mean"], want, rel_tol=1e-12):
 from fractions import Fraction
 for name, values in (("order", [1e16, 1, -1e16, 1, 1e16, 1, -1e16, 1, 3, 0.1]),
                      ("cancel0", [1.1351017281236315, -0.27565069942382714, -0.8594510286998044]),
-                     ("cancel1", [1.0, -(1 - 2.0 ** -53)])):
+                     ("cancel1", [1.0, -(1 - 2.0 ** -53)]),
+                     ("negative", [-float(v) for v in range(1, 11)]),
+                     ("negmixed", [-10., 1, 1, 1, 1, 1, 1, 1, 1, -20]),
+                     ("negtiny", [-(2.0 ** -1074), -3e-300])):
     want = float(sum(Fraction(v) for v in values) / 10)
     got = wcols.get(name, {}).get("mean")
     if got is None or (got != want and not math.isclose(got, want, rel_tol=2e-16)):
