@@ -117,6 +117,60 @@ void cs_io_library_version(char *buf, size_t len) {
   snprintf(buf, len, "%u.%u.%u", maj, min, rel);
 }
 
+/* Why an H5Fopen failed, from HDF5's error stack: another process holds the file's write
+ * lock (the lock call failed with EWOULDBLOCK; a file system without locks gives ENOSYS
+ * instead, which says nothing about writers), or the superblock's flags say a writer has it
+ * open or died with it open (files of the 1.10 format). */
+typedef struct {
+  int locked, flagged;
+} open_why_t;
+
+static herr_t open_why_cb(unsigned n, const H5E_error2_t *e, void *arg) {
+  (void)n;
+  open_why_t *w = arg;
+  char busy[32];
+  snprintf(busy, sizeof busy, "errno = %d,", EWOULDBLOCK);
+  if (e->desc && e->min_num == H5E_CANTLOCKFILE && strstr(e->desc, busy)) w->locked = 1;
+  if (e->desc && strstr(e->desc, "already open for write")) w->flagged = 1;
+  return 0;
+}
+
+static int open_failed(const char *path) {
+  open_why_t w = {0, 0};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_why_cb, &w);
+  if (w.locked)
+    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s is open for writing by another "
+                        "process (HDF5 could not take its file lock): what it reads now may be "
+                        "half written; run once that writer has closed it", path);
+  if (w.flagged)
+    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s is marked as open for writing: "
+                        "its writer is still running, or ended without closing it (then its "
+                        "last writes may be missing; `h5clear -s %s` clears the mark)", path,
+                        path);
+  return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: a damaged or truncated HDF5 file "
+                      "(HDF5 cannot open it; copied or written completely?)", path);
+}
+
+/* A serial open with HDF5's file locking (skipped where the file system has none): the MPI-IO
+ * driver takes no lock, so a store another process was writing had been read half updated.
+ * The reason of a failure is read before any other HDF5 call clears the error stack. */
+static int open_locked(const char *path, hid_t *f) {
+  int status = CS_OK;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0) H5Pset_file_locking(fapl, 1, 1);
+  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT)) < 0)
+    status = open_failed(path);
+  if (fapl >= 0) H5Pclose(fapl);
+  return status;
+}
+
+int cs__h5_check_closed(const char *path) {
+  hid_t f;
+  int status = open_locked(path, &f);
+  if (f >= 0) H5Fclose(f);
+  return status;
+}
+
 int cs__h5_open_ro(const char *path, hid_t *f) {
   *f = -1;
   if (access(path, R_OK) != 0)
@@ -124,8 +178,5 @@ int cs__h5_open_ro(const char *path, hid_t *f) {
                         strerror(errno));
   if (H5Fis_hdf5(path) <= 0)
     return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
-  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-    return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s: a damaged or truncated HDF5 file "
-                        "(HDF5 cannot open it; copied or written completely?)", path);
-  return CS_OK;
+  return open_locked(path, f);
 }

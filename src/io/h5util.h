@@ -22,6 +22,9 @@
 /* Open `path` read-only with the serial driver (rank 0's small reads), with the error a
  * reader expects: no such file (CS_ENOENT), not HDF5 or damaged/truncated (CS_EFORMAT). */
 int cs__h5_open_ro(const char *path, hid_t *f);
+/* Rank-local: CS_OK when a serial, locking open of the HDF5 file PATH succeeds; otherwise the
+ * reason (another process writing it, a writer's open-for-write mark, or damage), exit 2. */
+int cs__h5_check_closed(const char *path);
 /* Turn off HDF5's own error printing (custseg reports errors itself). */
 void cs__h5_quiet(void);
 /* File access list: mpio on ctx's communicator, collective metadata reads and writes. */

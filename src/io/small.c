@@ -87,6 +87,8 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
                          strerror(errno));
   else if (H5Fis_hdf5(path) <= 0)
     local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
+  else if (ctx->rank == 0)
+    local = cs__h5_check_closed(path);
   CS_TRY(cs_par_agree(ctx, local));
   fapl = cs__h5_fapl(ctx);
   CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);

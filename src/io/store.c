@@ -177,8 +177,8 @@ fail:
 }
 
 /* ---- open ----------------------------------------------------------------------------------- */
-/* Rank 0 checks that the path exists and is HDF5 before everyone opens it through MPI-IO,
- * whose own errors are far less readable. */
+/* Rank 0 checks that the path exists, is HDF5 and is not being written before everyone opens
+ * it through MPI-IO, whose own errors are far less readable and which takes no file lock. */
 static int precheck(cs_ctx_t *ctx, const char *path) {
   int status = CS_OK;
   if (ctx->rank == 0) {
@@ -196,6 +196,8 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
                             "input '%s' is not an HDF5 file (expected a customer store, see "
                             "docs/format.md)", path);
+    else
+      status = cs__h5_check_closed(path);
   }
   return cs_par_agree(ctx, status);
 }

@@ -27,6 +27,21 @@ case $case_name in
   unreadable_csv) printf 'customer_id,age\n1,30\n' > "$dir/c.csv"; unreadable "$dir/c.csv"
                   want=2 needle="cannot open '$dir/c.csv': Permission denied"
                   cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
+  # A store another process is writing, or whose writer died with it open (HDF5 1.10 format):
+  # MPI-IO takes no file lock, and such a store had been read half updated, exit 0.
+  store_being_written) store good
+                  "$PYTHON" -c 'import h5py, sys, time
+f = h5py.File(sys.argv[1], "a"); f["customers/income"][...] = -1.0; f.flush()
+print("ready", flush=True); time.sleep(120)' "$dir/in.h5" > "$dir/writer.out" &
+                  writer=$!; trap 'kill $writer 2>/dev/null || true' EXIT
+                  for _ in $(seq 100); do grep -q ready "$dir/writer.out" && break; sleep 0.1; done
+                  want=2 needle="in.h5 is open for writing by another process (HDF5 could not take its file lock)"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
+  store_left_open) "$PYTHON" -c 'import h5py, os, sys
+f = h5py.File(sys.argv[1], "w", libver="latest"); f.create_group("customers"); f.flush()
+os._exit(0)' "$dir/in.h5"
+                  want=2 needle="in.h5 is marked as open for writing: its writer is still running, or ended without closing it"
+                  cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   not_hdf5)       printf 'customer_id,age\n1,30\n' > "$dir/in.h5"; want=2 needle="is not an HDF5 file"
                   cmd=(inspect "$dir/in.h5" --summary "$summary") ;;
   truncated_store) store good; truncate -s $(( $(stat -c %s "$dir/in.h5") / 2 )) "$dir/in.h5"
