@@ -362,6 +362,8 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_CHECK(co.holdout >= 0 && co.holdout < 1, CS_EUSAGE, "--holdout must be in [0, 1), got %g",
            co.holdout);
   CS_CHECK(co.l2 >= 0, CS_EUSAGE, "--l2 must be >= 0");
+  /* 0 or below had run every --max-iter step and warned "not converged" (exit 0) */
+  CS_CHECK(co.tol > 0, CS_EUSAGE, "--newton-tol must be > 0, got %g", co.tol);
   const char *hcol = cs_opt_str(o, "holdout-column");
   CS_CHECK(!hcol || !cs_opt_given(o, "holdout"), CS_EUSAGE,
            "--holdout and --holdout-column both choose the split: give one");

@@ -58,8 +58,9 @@ const cs_optdef_t cs_optdefs[] = {
      "share of labelled customers held out for evaluation, chosen by a hash of customer_id"},
     {"label-positive", CS_OPT_STR, NULL, "churn-train",
      "for a categorical label column: the level that means churned (default: the one of its two "
-     "levels that reads as yes: yes, y, true, t, 1, treatment, holdout, test, or the column's "
-     "name); for a 0/1 label, 0 when 0 means churned"},
+     "levels that reads as yes: yes, y, true, t, 1; else the other of one that reads as no: no, "
+     "n, false, f, 0; else the one named as the column); for a 0/1 label, 0 when 0 means "
+     "churned"},
     {"holdout-column", CS_OPT_STR, NULL, "segment churn-train",
      "the churn model's fixed split: churn train takes its holdout from this column instead "
      "(1 holdout, 0 training); never a feature (segment leaves it out of the default features "

@@ -115,6 +115,8 @@ dry_refused 1 "--calibration-end: '2024-13-45' is not a valid date (calibration-
 printf '[churn-train]\nholdout = 1.5\n' > late3.ini
 dry_refused 1 "--holdout must be in [0, 1), got 1.5 (holdout is set in config late3.ini line 2)" \
   run --config late3.ini --input in.h5 --output-dir dry
+# a Newton tolerance of 0 or below had run all --max-iter steps and warned, exit 0
+refused 1 "--newton-tol must be > 0, got -1" churn train --input in.h5 --output o.h5 --newton-tol -1
 # Checks against the store's schema too: a later stage's feature that is not a column, its
 # split column, RFM features without purchase histories, a computed segment column that a
 # store column would hide, and dates in the wrong order (they had failed after segment ran).

@@ -9,8 +9,8 @@
 3. Scores in [0, 1]; calibration counts add up to the holdout size; `churn score` with the
    saved model reproduces /churn/score exactly.
 4. Perfectly separable labels: training succeeds, says so, and the coefficients are finite.
-5. An edited model (coefficient names out of order, a NaN coefficient, a zero spread) is
-   refused with exit 2 naming the model file, and no output.
+5. An edited model (coefficient names out of order, a NaN coefficient, a zero spread, a
+   one-hot level's center) is refused with exit 2 naming the model file, and no output.
 6. --holdout 0: the holdout metrics are NaN.
 (and the numbered cases further down: levels, labels, drift, extreme values)
 
@@ -197,7 +197,16 @@ def zero_spread(f):
     s[...] = v
 
 
-for name, change in (("swapped", swap_names), ("nan_coef", nan_coef), ("zero_spread", zero_spread)):
+def onehot_center(f):  # a category's level is not scaled: its stored 0 and 1 had gone unread
+    g = f["churn/model/feature_stats"]
+    j = [i for i, n in enumerate(g.attrs["features"]) if "=" in str(n)][0]
+    v = g["center"][...]
+    v[j] = 123.0
+    g["center"][...] = v
+
+
+for name, change in (("swapped", swap_names), ("nan_coef", nan_coef), ("zero_spread", zero_spread),
+                     ("onehot_center", onehot_center)):
     edited(name, change)
 
 # 6. No holdout: its metrics are undefined (NaN), not 0; in the summary null, positive_rate
