@@ -373,8 +373,11 @@ int cs_clv_predict(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o,
                                                      "out of memory")));
   const cs_bgnbd_t *bg = &fit->bg;
   const double horizon = o->horizon_months * o->month_units;
+  /* A long horizon makes this loop long (docs/clv.md, Known problems): on SIGTERM or SIGUSR1
+   * the remaining customers are skipped and the ranks stop together after it. */
 #pragma omp parallel for schedule(dynamic, 64)
   for (int64_t j = 0; j < g.n; j++) {
+    if (cs_signal_pending()) continue;
     double *v = gv + 4 * j;
     v[0] = cs_bgnbd_p_alive(bg, g.x[j], g.tx[j], g.T[j]);
     v[1] = cs_bgnbd_expected_cond(bg, g.x[j], g.tx[j], g.T[j], horizon);
@@ -384,6 +387,7 @@ int cs_clv_predict(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o,
                                                          o->holdout_units)
                                 : NAN;
   }
+  CS_TRY(cs_par_stop_on_signal(ctx, "while predicting the CLV (nothing was published)"));
   for (int64_t i = 0; i < r->n; i++)
     p->p_alive[i] = p->expected_purchases[i] = p->expected_spend[i] = p->value[i] =
         p->holdout_expected[i] = NAN;

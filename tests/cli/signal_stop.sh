@@ -2,7 +2,7 @@
 # SIGUSR1 (Slurm's warning signal, forwarded by mpirun to the ranks) stops `generate` within
 # one chunk of rows: exit status 75, one error line, nothing published or left behind. It had
 # been swallowed: the job ran on to its end, or to the SIGKILL of a time limit, which leaves
-# the temporary file. The same for `clv` within its fits. (k-means, its seeding and run's
+# the temporary file. The same for `clv` within its fits and its prediction. (k-means, its seeding and run's
 # stage boundaries: segment_resume.sh, check_run.py.)
 # usage: signal_stop.sh   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 set -euo pipefail
@@ -45,6 +45,30 @@ st=0; wait "$pid" || st=$?
 grep -q "custseg: error: interrupted by SIGUSR1 while fitting the CLV models (nothing was published)" \
   "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv: no clear message"; }
 [ -z "$(ls -A "$dir/clv")" ] || fail "clv left behind: $(ls -A "$dir/clv")"
+echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
+
+# ... and in its prediction, which a long horizon makes long (1200 months of this store: about
+# 390 s at 2 ranks), where it had run on to the end: the signal is sent once the fits are
+# logged, and the run must stop within 60 s.
+rm -rf "$dir/clv" && mkdir -p "$dir/clv"
+$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" clv --input "$dir/t.h5" --output "$dir/clv/c.h5" \
+  --horizon-months 1200 --summary "$dir/clv/c.json" 2> "$dir/clv_err.txt" &
+pid=$!
+for _ in $(seq 3000); do
+  grep -q "clv: Gamma-Gamma p " "$dir/clv_err.txt" && break
+  sleep 0.02
+done
+kill -USR1 "$pid" || fail "clv ended before the signal"
+for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+  kill -KILL "$pid"; wait "$pid" || true
+  fail "clv went on predicting for 60 s after SIGUSR1"
+fi
+st=0; wait "$pid" || st=$?
+[ "$st" = 75 ] || { cat "$dir/clv_err.txt"; fail "clv predict: exit status $st, expected 75"; }
+grep -q "custseg: error: interrupted by SIGUSR1 while predicting the CLV (nothing was published)" \
+  "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv predict: no clear message"; }
+[ -z "$(ls -A "$dir/clv")" ] || fail "clv predict left behind: $(ls -A "$dir/clv")"
 echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
 
 # A reader of the log that goes away (`2>&1 | head -1`) is no reason to stop: the command ran
