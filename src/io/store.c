@@ -146,11 +146,52 @@ fail:
   return status;
 }
 
+/* A column's dataset, opened so that external raw files (h5py's `external=`) with relative
+ * names are found next to the store, not in the job's working directory (HDF5's default;
+ * HDF5_EXTFILE_PREFIX in the environment still wins). */
+static hid_t open_column(hid_t group, const char *name) {
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  if (dapl >= 0) H5Pset_efile_prefix(dapl, "${ORIGIN}");
+  hid_t d = H5Dopen2(group, name, dapl >= 0 ? dapl : H5P_DEFAULT);
+  if (dapl >= 0) H5Pclose(dapl);
+  return d;
+}
+
+/* A dataset whose values live in external raw files (h5py's `external=`): each must be
+ * readable, resolved as HDF5 resolves it here (open_column: next to the store), or the read had
+ * failed later with exit 3 and no word of the file. Local. */
+static int check_external(const char *path, hid_t d, const char *gname, const char *name) {
+  int status = CS_OK;
+  hid_t dcpl = H5Dget_create_plist(d);
+  CS_H5(dcpl, "%s: /%s/%s: no creation properties", path, gname, name);
+  const int n = H5Pget_external_count(dcpl);
+  for (int i = 0; i < n && status == CS_OK; i++) {
+    char file[1024] = "", where[2048];
+    off_t off;
+    hsize_t size;
+    if (H5Pget_external(dcpl, (unsigned)i, sizeof file, file, &off, &size) < 0) continue;
+    const char *slash = strrchr(path, '/');
+    if (file[0] == '/' || !slash)
+      snprintf(where, sizeof where, "%s", file);
+    else
+      snprintf(where, sizeof where, "%.*s/%s", (int)(slash - path), path, file);
+    if (access(where, R_OK) != 0)
+      status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                            "%s: /%s/%s keeps its values in the external file '%s', which cannot "
+                            "be read as '%s' (%s; relative names are taken next to the store)",
+                            path, gname, name, file, where, strerror(errno));
+  }
+  H5Pclose(dcpl);
+fail:
+  return status;
+}
+
 static int describe_column(const char *path, hid_t group, const char *gname, cs_column_t *col) {
   int status = CS_OK;
   hid_t d = -1, type = -1, space = -1;
-  d = H5Dopen2(group, col->name, H5P_DEFAULT);
+  d = open_column(group, col->name);
   CS_H5(d, "%s: cannot open dataset /%s/%s", path, gname, col->name);
+  CS_TRY(check_external(path, d, gname, col->name));
   type = H5Dget_type(d);
   space = H5Dget_space(d);
   CS_H5(type, "%s: /%s/%s: cannot read its type", path, gname, col->name);
@@ -307,8 +348,24 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
              "%s: /customers@schema_version must be one integer, found %lld values", path,
              (long long)npts);
   }
-  CS_H5(H5Aread(attr, H5T_NATIVE_INT64, &version), "%s: cannot read /customers@schema_version",
-        path);
+  {
+    /* An unsigned value beyond int64 is read as it is, not clipped (it was named as 2^63 - 1) */
+    hid_t at = H5Aget_type(attr);
+    const int is_unsigned = at >= 0 && H5Tget_sign(at) == H5T_SGN_NONE;
+    if (at >= 0) H5Tclose(at);
+    if (is_unsigned) {
+      uint64_t u = 0;
+      CS_H5(H5Aread(attr, H5T_NATIVE_UINT64, &u), "%s: cannot read /customers@schema_version",
+            path);
+      CS_CHECK(u == CS_SCHEMA_VERSION, CS_EFORMAT,
+               "%s: /customers@schema_version is %llu; this build reads version %d", path,
+               (unsigned long long)u, CS_SCHEMA_VERSION);
+      version = (int64_t)u;
+    } else {
+      CS_H5(H5Aread(attr, H5T_NATIVE_INT64, &version),
+            "%s: cannot read /customers@schema_version", path);
+    }
+  }
   CS_CHECK(version == CS_SCHEMA_VERSION, CS_EFORMAT,
            "%s: /customers@schema_version is %lld; this build reads version %d", path,
            (long long)version, CS_SCHEMA_VERSION);
@@ -485,8 +542,9 @@ static int transfer_list(const cs_store_t *s, hid_t dset, const char *gname, con
   CS_H5(dcpl, "%s: /%s/%s: no creation properties", s->path, gname, name);
   H5D_layout_t layout = H5Pget_layout(dcpl);
   CS_CHECK(layout != H5D_VIRTUAL, CS_EFORMAT,
-           "%s: /%s/%s is a virtual dataset, which parallel HDF5 cannot read; store it as a "
-           "plain dataset (h5repack -l /%s/%s:CONTI IN OUT)", s->path, gname, name, gname, name);
+           "%s: /%s/%s is a virtual dataset, which parallel HDF5 cannot read; store the "
+           "file's datasets as plain ones (h5repack -l CONTI IN OUT: the form naming one "
+           "dataset crashes HDF5 1.10's h5repack on a virtual one)", s->path, gname, name);
   int nf = H5Pget_nfilters(dcpl);
   for (int i = 0; i < nf; i++) {
     unsigned flags = 0, config = 0;
@@ -524,7 +582,7 @@ static int prepare(const cs_store_t *s, hid_t group, hid_t *dset, const char *gn
                    hid_t *dxpl, hid_t *ftype, hid_t *mtype, int *chunked) {
   int status = CS_OK;
   if (*dset < 0) {
-    *dset = H5Dopen2(group, name, H5P_DEFAULT);
+    *dset = open_column(group, name);
     CS_H5(*dset, "%s: cannot open /%s/%s", s->path, gname, name);
   }
   *fspace = H5Dget_space(*dset);

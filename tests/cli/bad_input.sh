@@ -50,13 +50,16 @@ os._exit(0)' "$dir/in.h5"
   # An attribute of another shape than the format says (an array schema_version had been
   # read past its variable and crashed; a scalar categories string was taken as one level),
   # levels that are not UTF-8 (they went into JSON and HTML as they were).
-  schema_version_array|categories_scalar|categories_not_utf8|categories_repeated) store good
+  schema_version_array|schema_version_huge|categories_scalar|categories_not_utf8|categories_repeated) store good
                   "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
     g = f["customers"]
     if sys.argv[2] == "schema_version_array":
         g.attrs["schema_version"] = np.ones(4000, dtype=np.int64)
+    elif sys.argv[2] == "schema_version_huge":  # had been named as 2^63 - 1
+        del g.attrs["schema_version"]
+        g.attrs.create("schema_version", np.uint64(2 ** 64 - 1))
     elif sys.argv[2] == "categories_scalar":
         g["region"].attrs["categories"] = "north"
     elif sys.argv[2] == "categories_repeated":
@@ -69,6 +72,7 @@ PY
                   want=2
                   case $case_name in
                     schema_version_array) needle="/customers@schema_version must be one integer, found 4000 values" ;;
+                    schema_version_huge) needle="/customers@schema_version is 18446744073709551615; this build reads version 1" ;;
                     categories_scalar) needle="/customers/region@categories must be a 1-D array of strings" ;;
                     # the same level twice had been blamed on two columns of one name
                     categories_repeated) needle="in.h5: /customers/region@categories has the level" ;;

@@ -9,6 +9,8 @@ chunked column whose chunks were not all written reads as its fill value (a coll
 of it had hung at 2 and more ranks), compressed and space-padded categories read as h5py
 reads them; an lzf column (a filter this HDF5 lacks) and a
 dangling external link (it had dropped out of the columns silently) are one clear error each.
+Values in an external raw file with a relative name are found next to the store from any
+working directory, and a missing raw file is named.
 
 usage: check_h5py_store.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -156,17 +158,44 @@ elif (lcols["app"]["missing"], lcols["app"]["finite"]) != (n - 1000, 1000):
     failures.append(f"unwritten chunks: {lcols['app']}, wanted {n - 1000} missing")
 elif lcols["spend"]["max"] != n - 1 or lcols["plan"].get("categories") != ["basic", "plus"]:
     failures.append(f"gzip column {lcols['spend']} or space-padded levels {lcols['plan']}")
+# Values in an external raw file (h5py's `external=`, a relative name): found next to the store
+# from any working directory (HDF5 had looked in the job's own, and failed with exit 3 naming
+# no file), and a missing one named.
+ext_dir = os.path.join(work, "ext")
+os.makedirs(os.path.join(ext_dir, "raw"), exist_ok=True)
+ext = os.path.join(ext_dir, "external.h5")
+with h5py.File(ext, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+    g.create_dataset("age", shape=(n,), dtype="<i2", external=[("raw/age.bin", 0, n * 2)])
+for d in (ext_dir, work):  # h5py resolves the name in its working directory: write it there
+    cwd = os.getcwd()
+    os.chdir(d)
+    if d == ext_dir:
+        with h5py.File(ext, "r+") as f:
+            f["customers/age"][...] = np.arange(n) % 90
+    os.chdir(cwd)
+p = subprocess.run(cmd[:-4] + [ext, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True, timeout=120, cwd=work)
+ecols = {c["name"]: c for c in json.load(open(summary))["columns"]} if p.returncode == 0 else {}
+if p.returncode != 0 or ecols["age"]["max"] != 89 or ecols["age"]["finite"] != n:
+    failures.append(f"external raw file read from another directory: exit {p.returncode}, "
+                    f"{ecols.get('age')}, {p.stderr.strip()[-300:]}")
+os.rename(os.path.join(ext_dir, "raw", "age.bin"), os.path.join(ext_dir, "raw", "gone.bin"))
 for case, want in (("lzf", "/customers/spend is stored with HDF5 filter 32000 ('lzf'), which this HDF5 library does not have"),
-                   ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened")):
-    bad = os.path.join(work, case + ".h5")
-    with h5py.File(bad, "w") as f:
-        g = f.create_group("customers")
-        g.attrs["schema_version"] = 1
-        g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
-        if case == "lzf":
-            g.create_dataset("spend", data=np.arange(n, dtype=np.float64), compression="lzf")
-        else:
-            g["income"] = h5py.ExternalLink("gone.h5", "/income")
+                   ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened"),
+                   ("raw", "/customers/age keeps its values in the external file 'raw/age.bin', which cannot be read as")):
+    bad = ext if case == "raw" else os.path.join(work, case + ".h5")
+    if case != "raw":
+        with h5py.File(bad, "w") as f:
+            g = f.create_group("customers")
+            g.attrs["schema_version"] = 1
+            g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+            if case == "lzf":
+                g.create_dataset("spend", data=np.arange(n, dtype=np.float64), compression="lzf")
+            else:
+                g["income"] = h5py.ExternalLink("gone.h5", "/income")
     p = subprocess.run(cmd[:-4] + [bad, "--quiet"], capture_output=True, text=True, timeout=120)
     errs = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
     if p.returncode != 2 or len(errs) != 1 or want not in errs[0]:
