@@ -62,14 +62,18 @@ void cs_lgdiff_free(cs_lgdiff_t *t) {
  * 1/(1680 a⁷) and 1/(240 a⁸), are below 1e-17 from a = 100. */
 #define SHIFT_ASYMPTOTIC 100.0
 
-/* Stirling's correction lnΓ(z) − [(z−½) ln z − z + ½ ln 2π] and ψ(z) − ln z, z >= 100. */
-static double stirling_lg(double z) {
-  const double w = 1.0 / (z * z);
-  return (1.0 / 12.0 - w * (1.0 / 360.0 - w / 1260.0)) / z;
+/* Stirling's corrections lnΓ(z) − [(z−½) ln z − z + ½ ln 2π] = 1/(12z) − 1/(360z³) + 1/(1260z⁵)
+ * and ψ(z) − ln z = −1/(2z) − 1/(12z²) + 1/(120z⁴) − 1/(252z⁶), z >= 100, as their differences
+ * between z = a+q and z = a: each term's 1/a^k − 1/(a+q)^k is expm1(k u)/(a+q)^k with
+ * u = ln(1 + q/a), so a tiny q does not leave the difference of two nearly equal numbers. */
+static double stirling_lg_shift(double a, double q) {
+  const double u = log1p(q / a), z = a + q, z2 = z * z;
+  return (-expm1(u) / 12.0 + (expm1(3 * u) / 360.0 - expm1(5 * u) / (1260.0 * z2)) / z2) / z;
 }
-static double stirling_psi(double z) {
-  const double w = 1.0 / (z * z);
-  return -0.5 / z - w * (1.0 / 12.0 - w * (1.0 / 120.0 - w / 252.0));
+static double stirling_psi_shift(double a, double q) {
+  const double u = log1p(q / a), z = a + q, w = 1.0 / (z * z);
+  return expm1(u) / (2.0 * z) +
+         w * (expm1(2 * u) / 12.0 - w * (expm1(4 * u) / 120.0 - w * expm1(6 * u) / 252.0));
 }
 
 double cs_lgamma_shift(double a, double q) {
@@ -79,13 +83,13 @@ double cs_lgamma_shift(double a, double q) {
     return lgamma_r(a + q, &sg) - lgamma_r(a, &sg);
   }
   /* (a+q−½) ln(a+q) − (a−½) ln a − q, with ln(a+q) = ln a + log1p(q/a) */
-  return q * log(a) + (a + q - 0.5) * log1p(q / a) - q + (stirling_lg(a + q) - stirling_lg(a));
+  return q * log(a) + (a + q - 0.5) * log1p(q / a) - q + stirling_lg_shift(a, q);
 }
 
 double cs_digamma_shift(double a, double q) {
   if (!(a > 0.0) || !(a + q > 0.0)) return NAN;
   if (a < SHIFT_ASYMPTOTIC || a + q < SHIFT_ASYMPTOTIC) return cs_digamma(a + q) - cs_digamma(a);
-  return log1p(q / a) + (stirling_psi(a + q) - stirling_psi(a));
+  return log1p(q / a) + stirling_psi_shift(a, q);
 }
 
 double cs_digamma(double v) {

@@ -151,8 +151,9 @@ int cs_features_read(cs_ctx_t *ctx, const char *path, const char *group, cs_feat
              CS_EFORMAT, "%s:%s: feature '%s' has center %g, spread %g, weight %g (a damaged or "
              "edited file: the spread must be positive, every value finite)", path, group,
              f->names[j], f->center[j], f->spread[j], f->weight[j]);
-    /* A one-hot level is not scaled: a fit writes center 0 and spread 1, and nothing reads
-     * them, so other values (an edit) would have been ignored in silence. */
+    /* A one-hot level is not scaled: a fit writes center 0 and spread 1, scoring ignores
+     * them, and an edit had been ignored in silence there (while the conversions to and from
+     * original units would have used it). */
     CS_CHECK(!c->n_levels || (f->center[j] == 0 && f->spread[j] == 1), CS_EFORMAT,
              "%s:%s: one-hot feature '%s' has center %g and spread %g (a damaged or edited "
              "file: a fit writes 0 and 1 for a category's level, which is not scaled)", path,

@@ -122,7 +122,7 @@ void cs_io_library_version(char *buf, size_t len) {
  * instead, which says nothing about writers), or the superblock's flags say a writer has it
  * open or died with it open (files of the 1.10 format). */
 typedef struct {
-  int locked, flagged;
+  int locked, no_lock, flagged;
 } open_why_t;
 
 static herr_t open_why_cb(unsigned n, const H5E_error2_t *e, void *arg) {
@@ -130,14 +130,23 @@ static herr_t open_why_cb(unsigned n, const H5E_error2_t *e, void *arg) {
   open_why_t *w = arg;
   char busy[32];
   snprintf(busy, sizeof busy, "errno = %d,", EWOULDBLOCK);
-  if (e->desc && e->min_num == H5E_CANTLOCKFILE && strstr(e->desc, busy)) w->locked = 1;
+  if (e->desc && e->min_num == H5E_CANTLOCKFILE && strstr(e->desc, "errno = ")) {
+    if (strstr(e->desc, busy))
+      w->locked = 1;
+    else
+      w->no_lock = 1; /* ENOLCK on NFS without its lock daemon, say: no lock to be had */
+  }
   if (e->desc && strstr(e->desc, "already open for write")) w->flagged = 1;
   return 0;
 }
 
-static int open_failed(const char *path) {
-  open_why_t w = {0, 0};
+static open_why_t open_why(void) {
+  open_why_t w = {0, 0, 0};
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_why_cb, &w);
+  return w;
+}
+
+static int open_failed(const char *path, open_why_t w) {
   if (w.locked)
     return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s is open for writing by another "
                         "process (HDF5 could not take its file lock): what it reads now may be "
@@ -158,8 +167,15 @@ static int open_locked(const char *path, hid_t *f) {
   int status = CS_OK;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0) H5Pset_file_locking(fapl, 1, 1);
-  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT)) < 0)
-    status = open_failed(path);
+  if ((*f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT)) < 0) {
+    open_why_t w = open_why();
+    /* A lock this file system cannot give (HDF5 forgives only ENOSYS): open as MPI-IO does,
+     * without one; the open-for-write mark is still checked. */
+    if (w.no_lock && !w.locked && fapl >= 0 && H5Pset_file_locking(fapl, 0, 0) >= 0 &&
+        (*f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0)
+      w = open_why();
+    if (*f < 0) status = open_failed(path, w);
+  }
   if (fapl >= 0) H5Pclose(fapl);
   return status;
 }

@@ -170,15 +170,26 @@ static int check_external(const char *path, hid_t d, const char *gname, const ch
     off_t off;
     hsize_t size;
     if (H5Pget_external(dcpl, (unsigned)i, sizeof file, file, &off, &size) < 0) continue;
-    const char *slash = strrchr(path, '/');
-    if (file[0] == '/' || !slash)
+    file[sizeof file - 1] = '\0'; /* HDF5 copies with strncpy */
+    /* HDF5's rule: the environment's prefix first, else ours (${ORIGIN}: the store's
+     * directory); "." or none: the working directory. */
+    const char *pre = getenv("HDF5_EXTFILE_PREFIX"), *slash = strrchr(path, '/');
+    if (!pre || !*pre) pre = "${ORIGIN}";
+    char dir[1024];
+    if (!strncmp(pre, "${ORIGIN}", 9))
+      snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - path) : 1, slash ? path : ".",
+               pre + 9);
+    else
+      snprintf(dir, sizeof dir, "%s", pre);
+    if (file[0] == '/' || !strcmp(dir, "."))
       snprintf(where, sizeof where, "%s", file);
     else
-      snprintf(where, sizeof where, "%.*s/%s", (int)(slash - path), path, file);
+      snprintf(where, sizeof where, "%s/%s", dir, file);
     if (access(where, R_OK) != 0)
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
                             "%s: /%s/%s keeps its values in the external file '%s', which cannot "
-                            "be read as '%s' (%s; relative names are taken next to the store)",
+                            "be read as '%s' (%s; relative names are taken next to the store, "
+                            "or under HDF5_EXTFILE_PREFIX when set)",
                             path, gname, name, file, where, strerror(errno));
   }
   H5Pclose(dcpl);

@@ -183,6 +183,18 @@ if p.returncode != 0 or ecols["age"]["max"] != 89 or ecols["age"]["finite"] != n
     failures.append(f"external raw file read from another directory: exit {p.returncode}, "
                     f"{ecols.get('age')}, {p.stderr.strip()[-300:]}")
 os.rename(os.path.join(ext_dir, "raw", "age.bin"), os.path.join(ext_dir, "raw", "gone.bin"))
+# HDF5_EXTFILE_PREFIX, when set, decides where relative names are found (HDF5's rule), and the
+# check that names a missing raw file follows it (it had looked next to the store only).
+alt = os.path.join(work, "alt")
+os.makedirs(os.path.join(alt, "raw"), exist_ok=True)
+with open(os.path.join(ext_dir, "raw", "gone.bin"), "rb") as src, \
+        open(os.path.join(alt, "raw", "age.bin"), "wb") as dst:
+    dst.write(src.read())
+p = subprocess.run(cmd[:-4] + [ext, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True, timeout=120, env=dict(os.environ, HDF5_EXTFILE_PREFIX=alt))
+if p.returncode != 0:
+    failures.append(f"external raw file under HDF5_EXTFILE_PREFIX: exit {p.returncode}, "
+                    f"{p.stderr.strip()[-300:]}")
 for case, want in (("lzf", "/customers/spend is stored with HDF5 filter 32000 ('lzf'), which this HDF5 library does not have"),
                    ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened"),
                    ("raw", "/customers/age keeps its values in the external file 'raw/age.bin', which cannot be read as")):
