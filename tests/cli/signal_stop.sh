@@ -31,45 +31,37 @@ echo "ok: $(grep 'custseg: error' "$dir/err.txt")"
 # under way.
 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" generate --customers 600000 --transactions --seed 2 \
   --quiet --output "$dir/t.h5"
-mkdir -p "$dir/clv"
-$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" clv --input "$dir/t.h5" --output "$dir/clv/c.h5" \
-  --summary "$dir/clv/c.json" 2> "$dir/clv_err.txt" &
-pid=$!
-for _ in $(seq 3000); do
-  grep -q "BG/NBD: iteration 2 " "$dir/clv_err.txt" && break
-  sleep 0.02
-done
-kill -USR1 "$pid" || fail "clv ended before the signal"
-st=0; wait "$pid" || st=$?
-[ "$st" = 75 ] || { cat "$dir/clv_err.txt"; fail "clv: exit status $st, expected 75"; }
-grep -q "custseg: error: interrupted by SIGUSR1 while fitting the CLV models (nothing was published)" \
-  "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv: no clear message"; }
-[ -z "$(ls -A "$dir/clv")" ] || fail "clv left behind: $(ls -A "$dir/clv")"
-echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
-
+# clv_stopped LOG_LINE WHILE [clv options]: SIGUSR1 once LOG_LINE is logged; clv must stop
+# within 60 s with exit 75, one message naming WHILE, and nothing left behind.
+clv_stopped() {
+  local line=$1 while=$2 pid st
+  shift 2
+  rm -rf "$dir/clv" && mkdir -p "$dir/clv"
+  $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" clv --input "$dir/t.h5" --output "$dir/clv/c.h5" \
+    --summary "$dir/clv/c.json" "$@" 2> "$dir/clv_err.txt" &
+  pid=$!
+  for _ in $(seq 3000); do
+    grep -q "$line" "$dir/clv_err.txt" && break
+    sleep 0.02
+  done
+  kill -USR1 "$pid" || fail "clv ended before the signal ($while)"
+  for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"; wait "$pid" || true
+    fail "clv went on for 60 s after SIGUSR1 ($while)"
+  fi
+  st=0; wait "$pid" || st=$?
+  [ "$st" = 75 ] || { cat "$dir/clv_err.txt"; fail "clv ($while): exit status $st, expected 75"; }
+  grep -q "custseg: error: interrupted by SIGUSR1 $while (nothing was published)" \
+    "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv ($while): no clear message"; }
+  [ -z "$(ls -A "$dir/clv")" ] || fail "clv ($while) left behind: $(ls -A "$dir/clv")"
+  echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
+}
+clv_stopped "BG/NBD: iteration 2 " "while fitting the CLV models"
 # ... and in its prediction, which a long horizon makes long (1200 months of this store: about
 # 390 s at 2 ranks), where it had run on to the end: the signal is sent once the fits are
-# logged, and the run must stop within 60 s.
-rm -rf "$dir/clv" && mkdir -p "$dir/clv"
-$MPIEXEC --oversubscribe -n 2 "$CUSTSEG" clv --input "$dir/t.h5" --output "$dir/clv/c.h5" \
-  --horizon-months 1200 --summary "$dir/clv/c.json" 2> "$dir/clv_err.txt" &
-pid=$!
-for _ in $(seq 3000); do
-  grep -q "clv: Gamma-Gamma p " "$dir/clv_err.txt" && break
-  sleep 0.02
-done
-kill -USR1 "$pid" || fail "clv ended before the signal"
-for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
-  kill -KILL "$pid"; wait "$pid" || true
-  fail "clv went on predicting for 60 s after SIGUSR1"
-fi
-st=0; wait "$pid" || st=$?
-[ "$st" = 75 ] || { cat "$dir/clv_err.txt"; fail "clv predict: exit status $st, expected 75"; }
-grep -q "custseg: error: interrupted by SIGUSR1 while predicting the CLV (nothing was published)" \
-  "$dir/clv_err.txt" || { cat "$dir/clv_err.txt"; fail "clv predict: no clear message"; }
-[ -z "$(ls -A "$dir/clv")" ] || fail "clv predict left behind: $(ls -A "$dir/clv")"
-echo "ok: $(grep 'custseg: error' "$dir/clv_err.txt")"
+# logged.
+clv_stopped "clv: Gamma-Gamma p " "while predicting the CLV" --horizon-months 1200
 
 # A reader of the log that goes away (`2>&1 | head -1`) is no reason to stop: the command ran
 # without mpirun died of SIGPIPE at its next log line, in the middle of writing its output,
