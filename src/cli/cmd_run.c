@@ -85,6 +85,10 @@ int cs__run_command(cs_ctx_t *ctx, const char *command, int (*fn)(cs_ctx_t *, co
 static void stage_args(args_t *a, const cs_opts_t *o, const char *input, const char *dir,
                        const char *output, const char *summary) {
   cs__run_common_args(a, o);
+  /* The threads run set for all stages, so the stage's summary records what it ran with
+   * (a threads of its section, warned of as unused, had been recorded as used). */
+  cs__run_add(a, "--threads");
+  cs__run_add(a, cs_opt_str(o, "threads"));
   if (input) {
     cs__run_add(a, "--input");
     cs__run_add(a, input);
@@ -138,18 +142,36 @@ typedef struct {
 
 /* What the store holds that decides which stages can run: the churn label column (from the
  * config) and /transactions. Collective. */
-static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int churn_on,
+static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int segment_on,
+                       int churn_on,
                        probe_t *p) {
   int status = CS_OK;
   cs_store_t *store = NULL;
   cs_part_t part;
-  cs_opts_t co = {0};
+  cs_opts_t co = {0}, so = {0};
   args_t a;
   cs__run_common_args(&a, o);
   CS_TRY(cs_par_agree(ctx, cs_opts_parse(&co, "churn-train", a.n, (char **)a.v)));
   snprintf(p->label, sizeof p->label, "%s", cs_opt_str(&co, "label-column"));
   const char *split = cs_opt_str(&co, "holdout-column");
   snprintf(p->split, sizeof p->split, "%s", split ? split : "");
+  /* The segment stage is given the churn stage's label and split; one set in [segment]
+   * alone had been replaced without a word, and the column became a segment feature. */
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&so, "segment", a.n, (char **)a.v)));
+  static const char *const job_wide[] = {"label-column", "holdout-column"};
+  for (int i = 0; i < 2; i++) {
+    const char *mine = cs_opt_str(&so, job_wide[i]), *job = i ? p->split : p->label;
+    CS_CHECK(!cs_opt_given(&so, job_wide[i]) || !strcmp(mine ? mine : "", job), CS_ECONFIG,
+             "config %s: %s = %s in [segment] is not the job's %s ('%s'): under run it is set "
+             "once, in [churn-train] or the general part, for the churn stage and the segment "
+             "stage alike", cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "",
+             job_wide[i], mine ? mine : "", i ? "holdout column" : "churn label",
+             job[0] ? job : "none");
+  }
+  /* (churn train's own message asks for --segment-results, which run does not take) */
+  CS_CHECK(!churn_on || segment_on || !cs_opt_bool(&co, "churn-with-segment"), CS_ECONFIG,
+           "config %s: churn-with-segment = yes needs the segment stage, which --stages leaves "
+           "off", cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "");
   CS_TRY(cs_store_open(ctx, input, &store));
   p->has_label = cs_store_column(store, p->label) != NULL;
   const char *like = p->has_label ? NULL : cs_features_label_like(store, p->label);
@@ -167,6 +189,7 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
 fail:
   if (store) cs_store_close(store);
   cs_opts_free(&co);
+  cs_opts_free(&so);
   return status;
 }
 
@@ -541,7 +564,7 @@ int cs__run_pipeline(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, const
    * same for the other files the stages read (ident[3]). */
   int64_t ident[4] = {-1, -1, -1, -1};
   CS_TRY(cs__run_check_stage_inputs(ctx, o, input, dir, st, &ident[3]));
-  CS_TRY(probe_store(ctx, o, input, st[ST_CHURN].on, &pr));
+  CS_TRY(probe_store(ctx, o, input, st[ST_SEGMENT].on, st[ST_CHURN].on, &pr));
   CS_TRY(store_ident(ctx, input, ident));
   CS_TRY(cs_par_bcast(ctx, ident + 3, sizeof *ident, 0));
   run_store.path = input;

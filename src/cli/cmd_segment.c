@@ -468,6 +468,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     ko.init_centroids = prev.standardized;
     mig.warm_start = 1;
   }
+  if (cs_opt_str(o, "init-centroids") && given(o, "init")) /* it had been recorded as used */
+    cs_log_warn("--init %s is ignored: the fit starts from --init-centroids %s",
+                cs_opt_str(o, "init"), cs_opt_str(o, "init-centroids"));
   if (ko.init == CS_INIT_GIVEN && ko.n_init > 1 && given(o, "n-init"))
     cs_log_warn("--n-init %d is ignored: the fit has one start, %s", ko.n_init,
                 mig.warm_start ? "the previous run's centroids (--previous; --init kmeans++ "

@@ -166,7 +166,14 @@ int main(int argc, char **argv) {
      * run on, so ranks sharing a node do not oversubscribe it (OpenMP threads spin). */
     int64_t threads = cs_opt_int(&opts, "threads");
     int node_ranks = 1;
-    status = cs_par_agree(&ctx, cs_par_node_ranks(&ctx, &node_ranks));
+    /* OMP_NUM_THREADS stands for --threads 0 and gets its bound (libgomp crashed creating
+     * 100000 threads, leaving a temporary output behind). */
+    if (threads <= 0 && getenv("OMP_NUM_THREADS") && omp_get_max_threads() > 1024)
+      status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                            "OMP_NUM_THREADS=%s asks for %d threads per rank; at most 1024",
+                            getenv("OMP_NUM_THREADS"), omp_get_max_threads());
+    status = cs_par_agree(&ctx, status);
+    if (status == CS_OK) status = cs_par_agree(&ctx, cs_par_node_ranks(&ctx, &node_ranks));
     if (threads <= 0 && !getenv("OMP_NUM_THREADS")) {
       threads = omp_get_num_procs() / node_ranks;
       if (threads < 1) threads = 1;

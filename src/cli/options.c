@@ -238,6 +238,9 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d) {
  * int, and threads beyond any node's cores (libgomp fails or crashes creating them). The
  * message gives the whole range, so the lower bound is the real one (0 threads: as many as
  * the cores; 0 silhouette sample: none). */
+/* Every integer below 2^53: the JSON summary records each option's value as a number (a
+ * double), and a seed of 2^53 + 1 had been recorded as 2^53, another fit's seed. */
+#define CS_OPT_INT_MAX (((int64_t)1 << 53) - 1)
 static const struct {
   const char *name;
   int64_t min, max;
@@ -246,10 +249,10 @@ static const struct {
                  {"silhouette-sample", 0, 1000000000}, {"segments", 1, 64},
                  {"chunk-rows", 1, (int64_t)1 << 40}}; /* rows + chunk would overflow near 2^63 */
 
-/* The option's bounds; 0 and INT64_MAX when it has none. */
+/* The option's bounds; 0 and CS_OPT_INT_MAX when it has none. */
 static void range_of(const cs_optdef_t *d, int64_t *min, int64_t *max) {
   *min = 0;
-  *max = INT64_MAX;
+  *max = CS_OPT_INT_MAX;
   for (size_t i = 0; i < sizeof int_range / sizeof *int_range; i++)
     if (!strcmp(int_range[i].name, d->name)) *min = int_range[i].min, *max = int_range[i].max;
 }
@@ -307,14 +310,14 @@ static int check_value(const cs_optdef_t *d, const char *v) {
 }
 
 static const char *type_word(cs_opt_type_t t) {
-  return t == CS_OPT_INT ? "a non-negative integer" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
+  return t == CS_OPT_INT ? "a non-negative integer below 2^53" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
 }
 
 static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
   const cs_optdef_t *d = &cs_optdefs[idx];
   int64_t lo, hi;
   range_of(d, &lo, &hi);
-  if (check_value(d, v) != 0 && d->type == CS_OPT_INT && hi < INT64_MAX)
+  if (check_value(d, v) != 0 && d->type == CS_OPT_INT && hi < CS_OPT_INT_MAX)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
                         "%s: value '%s' for %s is not an integer in %lld..%lld", where, v,
                         d->name, (long long)lo, (long long)hi);
@@ -341,7 +344,8 @@ typedef struct ini_state {
   char *from_section; /* per option: 1 when set by the command's own section, 2 by the
                        * general part (bits: a key set twice in one part is an error) */
   int status;
-  const int *lineno; /* the line being parsed (the line reader's count) */
+  const int *lineno;   /* the line being parsed (the line reader's count) */
+  const int *indented; /* it starts with a blank: inih continues the key above with it */
 } ini_state_t;
 
 static int is_command(const char *s);
@@ -379,6 +383,12 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return 0;
   }
   const char bit = general ? 2 : 1;
+  if ((st->from_section[idx] & bit) && *st->indented) {
+    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                              "%s: the line is indented, which continues the key '%s' above it "
+                              "(set twice); start the line at its first column", where, name);
+    return 0;
+  }
   if (st->from_section[idx] & bit) {
     st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
                               "%s: key '%s' set twice in %s%s%s; set it once", where, name,
@@ -401,14 +411,18 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
  * reported instead. */
 typedef struct line_reader {
   FILE *f;
-  int line, too_long, num;
+  int line, too_long, num, indented, empty_section;
 } line_reader_t;
 
 static char *read_line(char *str, int num, void *stream) {
   line_reader_t *r = stream;
   if (!fgets(str, num, r->f)) return NULL;
   r->line++;
-  size_t len = strlen(str);
+  size_t len = strlen(str), lead = strspn(str, " \t");
+  r->indented = lead > 0 && str[lead] && !strchr("\r\n;#", str[lead]);
+  /* "[]" would read as the general part (inih gives its name as ""): not a section. */
+  if (str[lead] == '[' && str[lead + 1 + strspn(str + lead + 1, " \t")] == ']' && !r->empty_section)
+    r->empty_section = r->line;
   if ((int)len == num - 1 && str[len - 1] != '\n') {
     int ch = fgetc(r->f);
     if (ch != '\n' && ch != EOF) {
@@ -426,8 +440,8 @@ static int read_config(cs_opts_t *o, const char *path) {
   if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
     return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "config '%s' is not a regular file", path);
   FILE *f = fopen(path, "r");
-  line_reader_t lr = {f, 0, 0, 0};
-  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK, &lr.line};
+  line_reader_t lr = {f, 0, 0, 0, 0, 0};
+  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK, &lr.line, &lr.indented};
   if (!f || !st.from_section) {
     free(st.from_section);
     if (f) fclose(f);
@@ -444,6 +458,10 @@ static int read_config(cs_opts_t *o, const char *path) {
                         path, lr.too_long, lr.num - 1);
   }
   free(st.from_section);
+  if (lr.empty_section && (st.status == CS_OK || lr.empty_section < rc))
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                        "config %s line %d: a section with no name ([]); use [custseg] for the "
+                        "general part or a command's name", path, lr.empty_section);
   if (st.status < 0) {
     /* Put the line number inih reports into the message: "config F line N: ...". */
     const size_t head = strlen("config ") + strlen(path);

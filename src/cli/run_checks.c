@@ -53,6 +53,11 @@ static const char *run_output(const char *dir, const char *file, const char *con
 int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st) {
   int status = CS_OK;
   args_t a;
+  /* What the config alone gives run (its general part, or [run]): a stage's value that
+   * differs came from the stage's own section. */
+  cs_opts_t go = {0};
+  cs__run_common_args(&a, o);
+  CS_TRY(cs_par_agree(ctx, cs_opts_parse(&go, "run", a.n, (char **)a.v)));
   for (int i = 0; i < N_STAGES && status == CS_OK; i++) {
     if (!st[i].on) continue;
     cs_opts_t so = {0};
@@ -63,21 +68,25 @@ int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_r
       int is_fixed = !strcmp(cs_optdefs[j].name, "input") &&
                      (!cs_opt_str(o, "input") || !so.value[j] || strcmp(so.value[j], cs_opt_str(o, "input")));
       is_fixed |= is_fixed_opt(cs_optdefs[j].name);
-      if (is_fixed && so.source && so.source[j] == CS_SRC_CONFIG)
+      /* (the general part's summary = is run's own) */
+      const char *general = cs_opts_applies("run", &cs_optdefs[j]) ? go.value[j] : NULL;
+      if (is_fixed && so.source && so.source[j] == CS_SRC_CONFIG &&
+          !(general && so.value[j] && !strcmp(general, so.value[j])))
         cs_log_warn("config '%s': %s = %s is not used by the %s stage of run, which sets its "
                     "input and the paths of its results under --output-dir", cs_opt_str(o, "config"),
                     cs_optdefs[j].name, so.value[j], cs__run_stage_commands[i]);
       /* One process runs every stage, with the threads set once (it had been recorded in the
        * stage's summary as if used). */
-      const char *mine = cs_opt_str(o, cs_optdefs[j].name);
       if (!strcmp(cs_optdefs[j].name, "threads") && so.source && so.source[j] == CS_SRC_CONFIG &&
-          so.value[j] && (!mine || strcmp(mine, so.value[j])))
+          so.value[j] && (!general || strcmp(general, so.value[j])))
         cs_log_warn("config '%s': threads = %s in the %s stage's section is not used: run sets "
                     "the threads once for every stage (--threads, or threads in the config's "
                     "general part)", cs_opt_str(o, "config"), so.value[j], cs__run_stage_commands[i]);
     }
     cs_opts_free(&so);
   }
+fail:
+  cs_opts_free(&go);
   return status;
 }
 

@@ -163,6 +163,10 @@ int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     CS_CHECK(wc && wc->dtype != CS_DT_NONE, CS_EDATA,
              "%s: --weight-column '%s' is not a numeric column of /customers", store->path,
              wname);
+    /* Level codes are not amounts: 'region' had weighed its first level 0, unwarned. */
+    CS_CHECK(wc->n_categories == 0, CS_EDATA,
+             "%s: --weight-column '%s' is categorical with %d levels; weights must be amounts "
+             "(a numeric column such as revenue)", store->path, wname, wc->n_categories);
   }
   f->cols = calloc((size_t)n, sizeof *f->cols);
   CS_CHECK(f->cols, CS_ENOMEM, "out of memory");

@@ -42,7 +42,11 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
   int status = CS_OK;
   int n = 0;
   *n_names = 0;
-  if (!list || !*list) {
+  /* Given but empty (an unset shell variable, `features =`, or a ';' that made the rest of the
+   * config line a comment) had silently meant every column. */
+  CS_CHECK(!list || *list, CS_EUSAGE, "--features is empty: name the feature columns "
+           "(comma-separated), or leave the option out for every numeric column");
+  if (!list) {
     for (int i = 0; i < store->n_columns; i++) {
       const cs_column_t *c = &store->columns[i];
       if (cs_features_is_reserved(c->name) || excluded(exclude, c->name)) continue;

@@ -142,6 +142,17 @@ int cs_parse_day(const char *text, int64_t *day) {
   if (end == text || *end != '\0')
     return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                         "'%s' is neither a date YYYY-MM-DD nor a day number", text);
+  /* Days of the years 1 to 9999 only: 20240101 had been taken as a day in the year 57385. */
+  const int64_t first = cs_days_from_civil(1, 1, 1), last = cs_days_from_civil(9999, 12, 31);
+  if (v < first || v > last) {
+    char hint[64] = "";
+    if (strlen(text) == 8 && sscanf(text, "%4d%2d%2d", &y, &m, &d) == 3 && m >= 1 && m <= 12 &&
+        d >= 1 && d <= 31)
+      snprintf(hint, sizeof hint, "; for a date write it %.4s-%.2s-%.2s", text, text + 4, text + 6);
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                        "'%s' as a day number is outside the years 1 to 9999 (%lld..%lld)%s", text,
+                        (long long)first, (long long)last, hint);
+  }
   *day = v;
   return CS_OK;
 }

@@ -89,6 +89,14 @@ refused 1 "--k must be a number or a range A..B, not '3 # four?' (k is set in co
   segment --config note.ini --input in.h5 --output o.h5
 # a line longer than the INI reader's buffer: its rest had been read as a line of its own
 "$PYTHON" -c 'print("[segment]\nk = 2\nfeatures = " + ",".join(["age"] * 60) + "\nseed = 3")' > long.ini
+# "[]" had been read as the general part; an indented line continues the key above it in
+# the INI format, and had been reported as that key set twice, naming neither the indent.
+printf '[generate]\ncustomers = 10\n[]\nk = 3\n' > nosect.ini
+refused 1 "config nosect.ini line 3: a section with no name ([]); use [custseg] for the general part" \
+  segment --config nosect.ini --input in.h5 --output o.h5
+printf '[segment]\nk = 3\n\n    seed = 5\n' > indent.ini
+refused 1 "config indent.ini line 4: the line is indented, which continues the key 'k' above it" \
+  segment --config indent.ini --input in.h5 --output o.h5
 refused 1 "config long.ini line 3 is longer than 199 characters, the limit of the INI reader" \
   segment --config long.ini --input in.h5 --output o.h5
 mkdir cfgdir
@@ -115,6 +123,28 @@ dry_refused 1 "--calibration-end: '2024-13-45' is not a valid date (calibration-
 printf '[churn-train]\nholdout = 1.5\n' > late3.ini
 dry_refused 1 "--holdout must be in [0, 1), got 1.5 (holdout is set in config late3.ini line 2)" \
   run --config late3.ini --input in.h5 --output-dir dry
+# A label or split column set in [segment] alone had been replaced by the churn stage's (and
+# the column became a segment feature); churn-with-segment with the segment stage off had
+# asked for --segment-results, which run does not take (late7 below).
+printf '[segment]\nk = 2\nlabel-column = income\n' > seglabel.ini
+dry_refused 1 "config seglabel.ini: label-column = income in [segment] is not the job's churn label ('churned')" \
+  run --config seglabel.ini --input in.h5 --output-dir dry
+# The general part's summary is run's own (each stage had warned it unused), and a stage's
+# summary records the threads run gave it (a section's threads, unused, had been recorded).
+printf 'summary = gen.json\nthreads = 1\n[segment]\nk = 2\n[churn-train]\nthreads = 2\n' > general.ini
+run run --config general.ini --input in.h5 --output-dir gen_run --stages segment,churn --threads 2 \
+  --quiet 2> err.txt || fail "run with the general part's summary and threads"
+grep -q "summary = gen.json is not used" err.txt && fail "the general part's summary was warned of as unused"
+grep -q "threads = 2 in the churn-train stage's section is not used" err.txt ||
+  fail "no warning of [churn-train]'s threads"
+[ "$(grep -c "is not used" err.txt)" = 1 ] || fail "warnings: $(cat err.txt)"
+"$PYTHON" -c 'import json, sys
+for f in ("gen_run/segments.json", "gen_run/churn.json"):
+    s = json.load(open(f))
+    sys.exit(f"{f}: {s['config']['threads']} against {s['threads']}") if s["config"]["threads"]["value"] != s["threads"] else None' ||
+  fail "a stage summary's threads"
+[ -s gen.json ] || fail "no run summary gen.json"
+rm -rf gen_run gen.json
 # a Newton tolerance of 0 or below had run all --max-iter steps and warned, exit 0
 refused 1 "--newton-tol must be > 0, got -1" churn train --input in.h5 --output o.h5 --newton-tol -1
 # Checks against the store's schema too: a later stage's feature that is not a column, its
@@ -137,7 +167,8 @@ dry_refused 2 "with_segment.h5: /customers/segment exists; the computed feature 
 printf '[churn-train]\nchurn-with-segment = yes\nlog1p = segment\n' > late10.ini
 dry_refused 1 "--log1p: 'segment' is categorical" \
   run --config late10.ini --input in.h5 --output-dir dry
-dry_refused 1 "--churn-with-segment needs --segment-results RESULTS" \
+# (it had asked for --segment-results, which run does not take)
+dry_refused 1 "config late7.ini: churn-with-segment = yes needs the segment stage, which --stages leaves off" \
   run --config late7.ini --input in.h5 --output-dir dry --stages churn
 printf '[segment]\nk = 2\n[clv]\ncalibration-end = 2024-06-30\nholdout-end = 2024-01-01\n' > late8.ini
 dry_refused 1 "--holdout-end 2024-01-01 must be after the calibration end 2024-06-30" \
@@ -192,8 +223,25 @@ refused 1 "value '4294967296' for n-init is not an integer in 1..1000000" \
   segment --input in.h5 --output o.h5 --k 2 --n-init 4294967296
 refused 1 "value '0x10' for customers is not a non-negative integer" \
   generate --output o.h5 --customers 0x10
-refused 1 "--id-base 1 + --customers 9223372036854775807 must stay below 2^53" \
-  generate --output o.h5 --customers 9223372036854775807
+refused 1 "--id-base 1 + --customers 9007199254740991 must stay below 2^53" \
+  generate --output o.h5 --customers 9007199254740991
+# Integers from 2^53 on: the summary's JSON number (a double) had recorded a seed of 2^53 + 1
+# as 2^53, another fit's seed.
+refused 1 "value '9007199254740993' for seed is not a non-negative integer below 2^53" \
+  segment --input in.h5 --output o.h5 --k 2 --seed 9007199254740993
+# OMP_NUM_THREADS beyond the bound of --threads (libgomp crashed, leaving a temporary file).
+OMP_NUM_THREADS=100000 refused 1 "OMP_NUM_THREADS=100000 asks for 100000 threads per rank; at most 1024" \
+  generate --output o.h5 --customers 100
+# An empty feature list (an unset shell variable; a ';' that made the rest of a config line a
+# comment) had meant every column; a categorical column's level codes had been used as weights.
+refused 1 "--features is empty: name the feature columns" segment --input in.h5 --output o.h5 --k 2 --features ""
+printf '[segment]\nk = 2\nfeatures = ; age,income\n' > nofeat.ini
+refused 1 "--features is empty" segment --config nofeat.ini --input in.h5 --output o.h5
+refused 2 "in.h5: --weight-column 'region' is categorical with 3 levels; weights must be amounts" \
+  segment --input in.h5 --output o.h5 --k 2 --weight-column region
+# A day number of a date written yyyymmdd (the year 57385) had failed deep in the CLV fit.
+refused 1 "--calibration-end: '20240101' as a day number is outside the years 1 to 9999 (-719162..2932896); for a date write it 2024-01-01" \
+  clv --input in.h5 --output o.h5 --calibration-end 20240101
 refused 1 "--feature-weights names 'age' twice" \
   segment --input in.h5 --output o.h5 --k 2 --features age,income --feature-weights age:2,age:3
 # pairs separated by a space: the second weight had been dropped without a word
@@ -360,6 +408,12 @@ grep -q "did not converge in --max-iter 1" err.txt || fail "--quiet hid a warnin
 "$PYTHON" -c 'import json, sys; w = json.load(open("w.json"))["warnings"]
 sys.exit(not (len(w) == 1 and "did not converge" in w[0]))' || fail "the summary does not list the warning"
 rm -f w.h5 w.json
+# --init with --init-centroids: the start is the file's (it had been recorded as used, unwarned)
+run segment --input in.h5 --output w.h5 --k 2 --init-centroids seg.h5:/segments/centroids_standardized \
+  --init 'kmeans||' --quiet 2> err.txt || fail "segment from --init-centroids with --init"
+grep -q "warning .*--init kmeans|| is ignored: the fit starts from --init-centroids seg.h5" err.txt ||
+  fail "no warning that --init is ignored: $(cat err.txt)"
+rm -f w.h5
 
 [ $fails = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all refusals as expected"
