@@ -196,3 +196,11 @@ int cs__h5_open_ro(const char *path, hid_t *f) {
     return cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "'%s' is not an HDF5 file", path);
   return open_locked(path, f);
 }
+
+hid_t cs__h5_open_dataset(hid_t group, const char *name) {
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  if (dapl >= 0) H5Pset_efile_prefix(dapl, "${ORIGIN}");
+  hid_t d = H5Dopen2(group, name, dapl >= 0 ? dapl : H5P_DEFAULT);
+  if (dapl >= 0) H5Pclose(dapl);
+  return d;
+}

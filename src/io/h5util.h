@@ -25,6 +25,10 @@ int cs__h5_open_ro(const char *path, hid_t *f);
 /* Rank-local: CS_OK when a serial, locking open of the HDF5 file PATH succeeds; otherwise the
  * reason (another process writing it, a writer's open-for-write mark, or damage), exit 2. */
 int cs__h5_check_closed(const char *path);
+/* A dataset of `group`, opened so that external raw files (h5py's `external=`) with relative
+ * names are found next to the file, not in the job's working directory (HDF5's default;
+ * HDF5_EXTFILE_PREFIX in the environment still wins). */
+hid_t cs__h5_open_dataset(hid_t group, const char *name);
 /* Turn off HDF5's own error printing (custseg reports errors itself). */
 void cs__h5_quiet(void);
 /* File access list: mpio on ctx's communicator, collective metadata reads and writes. */

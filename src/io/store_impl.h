@@ -1,0 +1,20 @@
+/* io/store_impl.h: the store handle's private part, shared by store.c (opening, validating)
+ * and store_read.c (reading rows). */
+#ifndef CUSTSEG_IO_STORE_IMPL_H
+#define CUSTSEG_IO_STORE_IMPL_H
+
+#include "store_cache.h"
+
+#include <hdf5.h>
+
+typedef struct store_impl {
+  cs_ctx_t *ctx;
+  hid_t file, group, tgroup; /* tgroup: /transactions, -1 when absent */
+  hid_t *dsets;   /* one per column, opened lazily */
+  hid_t *tdsets;  /* one per /transactions column, opened lazily */
+  int last_mode_collective;
+  char last_cause[128];
+  cs__file_ident_t ident; /* the file as opened (the read cache's key) */
+} store_impl_t;
+
+#endif
