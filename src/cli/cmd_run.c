@@ -207,8 +207,14 @@ static int progress_key(const cs_opts_t *o, uint64_t fingerprint, const int64_t 
   XXH3_64bits_reset(h);
   XXH3_64bits_update(h, &fingerprint, sizeof fingerprint);
   XXH3_64bits_update(h, ident, 4 * sizeof *ident);
-  const char *stages = cs_opt_str(o, "stages"), *cfg = cs_opt_str(o, "config");
-  XXH3_64bits_update(h, stages, strlen(stages) + 1);
+  /* The stages that are on, not the list's text: 'segment,roi' written 'roi, segment' had
+   * not continued. */
+  stage_run_t on[N_STAGES] = {0};
+  unsigned char bits[N_STAGES];
+  CS_TRY(parse_stages(cs_opt_str(o, "stages"), on));
+  for (int i = 0; i < N_STAGES; i++) bits[i] = (unsigned char)on[i].on;
+  XXH3_64bits_update(h, bits, sizeof bits);
+  const char *cfg = cs_opt_str(o, "config");
   if (cfg) {
     FILE *f = fopen(cfg, "rb");
     CS_CHECK(f, CS_ECONFIG, "cannot open config '%s': %s", cfg, strerror(errno));

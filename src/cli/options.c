@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <float.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
@@ -276,7 +277,11 @@ static int parse_int(const char *s, int64_t *v) {
 static int parse_real(const char *s, double *v) {
   char *end;
   errno = 0;
+  if (strpbrk(s, "xX")) return -1; /* decimal only, as the integers (strtod reads 0x1p-3) */
   double d = strtod(s, &end);
+  /* An underflow (1e-400) is a tiny number, not "not a number": it reads as 0 or a
+   * subnormal, which the option's own range check then judges. */
+  if (errno == ERANGE && fabs(d) <= DBL_MIN) errno = 0;
   if (errno || end == s || *end || !isfinite(d)) return -1;
   *v = d;
   return 0;

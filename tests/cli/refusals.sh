@@ -223,6 +223,7 @@ refused 1 "value '4294967296' for n-init is not an integer in 1..1000000" \
   segment --input in.h5 --output o.h5 --k 2 --n-init 4294967296
 refused 1 "value '0x10' for customers is not a non-negative integer" \
   generate --output o.h5 --customers 0x10
+refused 1 "value '0x1p-3' for tol is not a number" segment --input in.h5 --output o.h5 --k 2 --tol 0x1p-3
 refused 1 "--id-base 1 + --customers 9007199254740991 must stay below 2^53" \
   generate --output o.h5 --customers 9007199254740991
 # Integers from 2^53 on: the summary's JSON number (a double) had recorded a seed of 2^53 + 1
