@@ -224,13 +224,19 @@ void cs_dtype_put(cs_dtype_t t, void *array, int64_t i, double x);
 /* ---- exact, order-independent sums ----------------------------------------------------------
  * A double x is summed as the 128-bit integer trunc(x * 2^s), so sums are associative and
  * the same for any split over ranks and threads. s is chosen once per quantity from a bound
- * on |x| and the number of terms, so no sum can overflow; the grid 2^-s is far finer than
- * the data's own precision for customer-scale data (documented in docs/segments.md, Determinism). */
+ * on |x| and the number of terms, so no sum can overflow. The grid 2^-s is 2^-52 of the bound
+ * (cs_fixed_exponent: int64 partial sums) or finer (cs_fixed_exponent_wide): terms far
+ * smaller than the largest keep fewer digits, so each quantity gets its own bound
+ * (k-means: one per feature; documented in docs/segments.md, Determinism). */
 typedef __int128 cs_fixed_t;
 /* Exponent s such that n_terms values of magnitude <= maxabs sum below 2^124 and each scaled
  * value stays below 2^52, so up to 1024 of them can be summed in an int64 first
  * (CS_FIXED_BLOCK). Local. */
 int cs_fixed_exponent(double maxabs, int64_t n_terms);
+/* The same without the int64 bound on a scaled value: for terms converted to 128 bits one by
+ * one (cs_to_fixed), whose grid is then 2^-(124 - log2 n) of maxabs instead of 2^-52 of it.
+ * Local. */
+int cs_fixed_exponent_wide(double maxabs, int64_t n_terms);
 #define CS_FIXED_BLOCK 1024
 static inline cs_fixed_t cs_to_fixed(double x, int s) {
   return (cs_fixed_t)__builtin_ldexp(x, s);

@@ -23,10 +23,12 @@ int cs_features_is_reserved(const char *name);
  * call it `churned`), or NULL. For hints in messages. Local. */
 const char *cs_features_label_like(const cs_store_t *store, const char *except);
 
-/* A column that must never be a feature of a model (its label, its split), and why. */
+/* A column that must never be a feature of a model (its label, its split), and why; or, with
+ * named_ok, one that is only left out of the default features (the customer weights). */
 typedef struct cs_feature_exclude {
   const char *column; /* NULL ends a list */
   const char *why;    /* "the churn label (--label-column)" */
+  int named_ok;       /* --features may still name it */
 } cs_feature_exclude_t;
 
 /* Resolve a comma-separated feature list (NULL or "" = every candidate column: numeric, not
@@ -70,7 +72,7 @@ typedef struct cs_feature_spec {
   int (*fit_row)(int64_t customer_id, int64_t row, const void *arg);
   const void *fit_arg;
   /* Columns that are never features here (e.g. the churn label); a NULL column ends it. */
-  cs_feature_exclude_t exclude[3];
+  cs_feature_exclude_t exclude[4];
 } cs_feature_spec_t;
 
 /* One input column and its fitted statistics (after log1p, before scaling). */

@@ -33,17 +33,17 @@ void cs_kernel_assign(const float *restrict x, int64_t n, int d, const cs_panel_
  * consecutive rows of one segment do not wait on each other's stores. */
 #define CS_ACC_COPIES 4
 
-/* What a partial M-step adds up. sums holds CS_ACC_COPIES copies of k x (d + 2) int64; row i
- * of a call adds to its segment's row of copy i % CS_ACC_COPIES: trunc(w_i x_ij * scale) in
- * columns 0..d-1 (w = 1 when w is NULL; the same integers Hamerly's row updates use), 1 in
- * column d and, when xq is not NULL, xq[i] in column d + 1. The caller adds the copies
- * (integers: any order gives the same total) and bounds |w x| * scale * ceil(n / copies)
- * below 2^63. */
+/* What a partial M-step adds up. sums holds CS_ACC_COPIES copies of k x (d + 1) int64; row i
+ * of a call adds to its segment's row of copy i % CS_ACC_COPIES: trunc(w_i x_ij * scale_j) in
+ * columns 0..d-1 (w = 1 when w is NULL; the same integers Hamerly's row updates use) and 1 in
+ * column d. Each feature has its own scale, so a column of small values keeps its digits
+ * beside one of large values. The caller adds the copies (integers: any order gives the same
+ * total) and bounds |w x_j| * scale_j * ceil(n / copies) below 2^63. */
 typedef struct cs_acc {
   int k;
-  const double *w;    /* per-row weights, or NULL */
-  double scale;       /* 2^s; a power of two */
-  const int64_t *xq;  /* per-row extra column, or NULL */
+  const double *w;       /* per-row weights, or NULL */
+  const double *scale;   /* d powers of two, 2^s_j */
+  const float *scalef;   /* the same as floats (exact) */
   int64_t *sums;
 } cs_acc_t;
 

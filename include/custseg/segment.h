@@ -321,9 +321,9 @@ int cs_segment_personas_csv(FILE *fp, const cs_personas_t *ps, const int64_t *si
  * Collective. */
 int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, int restart,
                    double *centroids);
-/* Fixed-point exponents for one run: Sum w x, Sum w, Sum w d^2. */
+/* Fixed-point exponents for one run: Sum w, Sum w ||x||^2 (Sum w x has one per feature). */
 typedef struct cs_kscale {
-  int sx, sw, sd;
+  int sw, sd;
 } cs_kscale_t;
 
 /* k-means++ (greedy, 2 + ln K candidates per step) with draws keyed by (seed, restart,

@@ -108,8 +108,14 @@ int cs_stage_feature_spec(const cs_opts_t *o, cs_feature_spec_t *spec) {
   /* The churn label and the churn split are no features of any model (segment and churn
    * train take both options). */
   const char *label = cs_opt_str(o, "label-column"), *hcol = cs_opt_str(o, "holdout-column");
-  if (label) spec->exclude[0] = (cs_feature_exclude_t){label, "the churn label (--label-column)"};
-  if (hcol) spec->exclude[1] = (cs_feature_exclude_t){hcol, "the split (--holdout-column)"};
+  int ne = 0;
+  if (label) spec->exclude[ne++] = (cs_feature_exclude_t){label, "the churn label (--label-column)", 0};
+  if (hcol) spec->exclude[ne++] = (cs_feature_exclude_t){hcol, "the split (--holdout-column)", 0};
+  /* The customers' weights weigh the fit; by default they are not also a coordinate of it
+   * (they had been, unsaid). */
+  if (spec->weight_column)
+    spec->exclude[ne++] = (cs_feature_exclude_t){spec->weight_column, "the customer weights "
+                                                 "(--weight-column)", 1};
   CS_TRY(cs_features_parse_scale(cs_opt_str(o, "scale"), &spec->scale));
   CS_TRY(cs_features_parse_missing(cs_opt_str(o, "missing"), &spec->missing));
 fail:

@@ -153,6 +153,15 @@ int cs_fixed_exponent(double maxabs, int64_t n_terms) {
   return s > 1000 ? 1000 : s;
 }
 
+int cs_fixed_exponent_wide(double maxabs, int64_t n_terms) {
+  if (!(maxabs > 0) || !isfinite(maxabs)) return 0;
+  int e_max = 0, e_n = 0;
+  frexp(maxabs, &e_max);
+  frexp((double)(n_terms > 1 ? n_terms : 1), &e_n);
+  const int s = 124 - e_max - e_n;
+  return s > 1000 ? 1000 : s;
+}
+
 /* Each bin keeps 0 or 1 and carries the rest up (floor halves); the top one keeps the sign
  * and the high part. */
 static void xsum_carry(cs_fixed_t *b) {

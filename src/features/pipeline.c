@@ -329,7 +329,10 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     CS_TRY(read_column(ctx, store, part, c, buf, miss, &n_miss));
     CS_TRY(cs_par_allreduce(ctx, &n_miss, 1, CS_DT_I64, CS_OP_SUM));
     c->missing = n_miss;
-    if (n_miss && f->missing == CS_MISSING_ERROR) {
+    /* A feature of weight 0 takes no part in the fit: its missing values drop no customer and
+     * stop no run (they had, and left a model's scores NaN where it was missing). */
+    const int inert = c->weight == 0;
+    if (n_miss && f->missing == CS_MISSING_ERROR && !inert) {
       CS_TRY(refuse_missing(ctx, store, c, miss, part, n_miss));
     }
     /* Fitted statistics (a model's) need no value here: a batch to score may lack a field
@@ -356,7 +359,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         float *row = m->x + i * f->d + c->first;
         for (int l = 0; l < c->n_levels; l++) row[l] = 0.0f;
         if (!miss[i]) row[(int)buf[i]] = (float)c->weight;
-        row_miss[i] |= miss[i];
+        row_miss[i] |= miss[i] & !inert;
       }
     } else {
       if (!fitted) {
@@ -374,7 +377,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       const double mag = fmax(fabs(c->min), fabs(c->max));
       /* Values near 1e-200 whose variance underflows, or a spread tiny next to the values
        * (1e15 + N(0, 1)): scaling helps the first, only an offset the second. */
-      CS_CHECK(!(c->std <= 1e-12 * mag && f->scale != CS_SCALE_NONE && c->min < c->max),
+      CS_CHECK(inert || !(c->std <= 1e-12 * mag && f->scale != CS_SCALE_NONE && c->min < c->max),
                CS_EDATA,
                mag < 1e-100 ? "%s: feature '%s' varies (from %.17g to %.17g) but its variance is "
                               "below what double precision resolves for values this small; "
@@ -384,17 +387,17 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                               "sums behind its variance; subtract an offset (its minimum, say) "
                               "from the column",
                store->path, c->name, c->min, c->max);
-      CS_CHECK(!(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
-                 f->scale != CS_SCALE_NONE),
+      CS_CHECK(inert || !(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
+                          f->scale != CS_SCALE_NONE),
                CS_EDATA,
                "%s: feature '%s' has zero variance (constant %g)%s; leave it out of --features",
                store->path, c->name, c->mean,
                fit ? " among the customers the model is fitted on (the training split)" : "");
-      CS_CHECK(f->spread[j] > 0 && isfinite(f->spread[j]), CS_EDATA,
+      CS_CHECK(inert || (f->spread[j] > 0 && isfinite(f->spread[j])), CS_EDATA,
                "%s: feature '%s' has zero interquartile range (median %g, more than half the "
                "values equal); use --scale zscore or leave it out", store->path, c->name,
                c->median);
-      double ctr = f->center[j], inv = c->weight / f->spread[j];
+      double ctr = f->center[j], inv = inert ? 0.0 : c->weight / f->spread[j];
       float fill = (float)((c->mean - ctr) * inv);
       float *slot = stage + (int64_t)n_staged * nl;
 #pragma omp parallel for simd schedule(static)
@@ -402,7 +405,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         /* Clamped to float's range: with statistics fitted on another store (churn score),
          * a value far outside them would become +-inf, and inf - inf a NaN score. */
         slot[i] = miss[i] ? fill : (float)fmin(fmax((buf[i] - ctr) * inv, -FLT_MAX), FLT_MAX);
-        row_miss[i] |= miss[i];
+        row_miss[i] |= miss[i] & !inert;
       }
       if (drift && c->std > 0) {
         double *a = drift + 4 * ci;

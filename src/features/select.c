@@ -86,6 +86,10 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
     if (kept[0] && cs_log_rank() == 0)
       cs_log_info("features: %s not used by default (reserved for the churn label and the ROI "
                   "table; --features can name them)", kept);
+    for (const cs_feature_exclude_t *ex = exclude; ex && ex->column; ex++)
+      if (ex->named_ok && !cs_features_is_reserved(ex->column) && cs_log_rank() == 0)
+        cs_log_info("features: %s not used by default (%s; --features can name it)", ex->column,
+                    ex->why);
     CS_CHECK(n > 0, CS_EDATA, "%s: /customers has no numeric column to use as a feature%s",
              store->path, store->txn_rows >= 0 ? " (with /transactions, name the purchase "
              "features: --features rfm_recency,rfm_frequency,rfm_monetary,rfm_age; under run, "
@@ -109,6 +113,7 @@ int cs_features_resolve(const cs_store_t *store, const char *list,
     const cs_column_t *c = cs_store_column(store, name);
     CS_CHECK(c, CS_EDATA, "%s: feature '%s' is not a column of /customers", store->path, name);
     const cs_feature_exclude_t *ex = excluded(exclude, c->name);
+    if (ex && ex->named_ok) ex = NULL;
     CS_CHECK(!ex, CS_EUSAGE, "--features: '%s' is %s, so it cannot be a feature", name,
              ex ? ex->why : "");
     CS_CHECK(c->dtype != CS_DT_NONE, CS_EDATA,

@@ -53,55 +53,55 @@ int cs_panel_set(cs_panel_t *p, const double *c, int k, int d) {
 /* Rows [i0, i1) of x into a's sums (see cs_acc_t); label[i] is row i's segment. */
 static void acc_rows(const float *restrict x, int64_t i0, int64_t i1, int d,
                             const int32_t *restrict label, const cs_acc_t *restrict a) {
-  const int ds = d + 2;
+  const int ds = d + 1;
   const int64_t copy = (int64_t)a->k * ds;
   int64_t *restrict sums = a->sums;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
   if (!a->w) {
-    /* Unweighted: scale is a power of two, so x * scale is exact in float as in double (and
-     * below 2^52 by the choice of scale): convert float -> int64 directly. Whole vectors go
-     * unmasked: a masked store does not forward to a later load of the same sums. */
-    const __m256 sf = _mm256_set1_ps((float)a->scale);
+    /* Unweighted: each scale is a power of two, so x * scale_j is exact in float as in double
+     * (and below 2^52 by the choice of scale): convert float -> int64 directly. Whole vectors
+     * go unmasked: a masked store does not forward to a later load of the same sums. */
     for (int64_t i = i0; i < i1; i++) {
       const float *xi = x + i * d;
       int64_t *s = sums + (i & (CS_ACC_COPIES - 1)) * copy + (int64_t)label[i] * ds;
       int j = 0;
       for (; j + 8 <= d; j += 8) {
-        __m512i q = _mm512_cvttps_epi64(_mm256_mul_ps(_mm256_loadu_ps(xi + j), sf));
+        __m512i q = _mm512_cvttps_epi64(_mm256_mul_ps(_mm256_loadu_ps(xi + j),
+                                                      _mm256_loadu_ps(a->scalef + j)));
         _mm512_storeu_si512(s + j, _mm512_add_epi64(_mm512_loadu_si512(s + j), q));
       }
       if (j < d) {
         __mmask8 m = (__mmask8)((1u << (d - j)) - 1);
-        __m512i q = _mm512_cvttps_epi64(_mm256_mul_ps(_mm256_maskz_loadu_ps(m, xi + j), sf));
+        __m512i q = _mm512_cvttps_epi64(_mm256_mul_ps(_mm256_maskz_loadu_ps(m, xi + j),
+                                                      _mm256_maskz_loadu_ps(m, a->scalef + j)));
         _mm512_mask_storeu_epi64(s + j, m, _mm512_add_epi64(_mm512_maskz_loadu_epi64(m, s + j), q));
       }
       s[d] += 1;
-      if (a->xq) s[d + 1] += a->xq[i];
     }
     return;
   }
-  const __m512d sc = _mm512_set1_pd(a->scale);
   for (int64_t i = i0; i < i1; i++) {
     const float *xi = x + i * d;
     int64_t *s = sums + (i & (CS_ACC_COPIES - 1)) * copy + (int64_t)label[i] * ds;
-    __m512d f = _mm512_mul_pd(sc, _mm512_set1_pd(a->w[i]));
+    const __m512d wi = _mm512_set1_pd(a->w[i]);
     for (int j = 0; j < d; j += 8) {
       __mmask8 m = d - j >= 8 ? 0xFF : (__mmask8)((1u << (d - j)) - 1);
       __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xi + j));
+      __m512d f = _mm512_mul_pd(_mm512_maskz_loadu_pd(m, a->scale + j), wi);
       __m512i q = _mm512_cvttpd_epi64(_mm512_mul_pd(v, f));
       _mm512_mask_storeu_epi64(s + j, m, _mm512_add_epi64(_mm512_maskz_loadu_epi64(m, s + j), q));
     }
     s[d] += 1;
-    if (a->xq) s[d + 1] += a->xq[i];
   }
 #else
   for (int64_t i = i0; i < i1; i++) {
     const float *xi = x + i * d;
     int64_t *s = sums + (i & (CS_ACC_COPIES - 1)) * copy + (int64_t)label[i] * ds;
-    double f = a->w ? a->scale * a->w[i] : a->scale;
-    for (int j = 0; j < d; j++) s[j] += (int64_t)((double)xi[j] * f);
+    if (a->w)
+      for (int j = 0; j < d; j++) s[j] += (int64_t)((double)xi[j] * (a->scale[j] * a->w[i]));
+    else
+      for (int j = 0; j < d; j++) s[j] += (int64_t)((double)xi[j] * a->scale[j]);
     s[d] += 1;
-    if (a->xq) s[d + 1] += a->xq[i];
   }
 #endif
 }

@@ -112,19 +112,23 @@ static void half_gaps(lloyd_t *l, const double *c) {
   }
 }
 
-/* Add (sign +1) or remove (-1) row i's contribution to segment q in block sums: the same
- * integers the full step adds (see cs_kernel_accumulate). */
-static inline void add_row(const lloyd_t *l, int64_t *blk, int64_t i, int q, int sign) {
+/* Add (sign +1) or remove (-1) row i's contribution to segment q in block sums, and its
+ * Sum w ||x||^2 term in the 128-bit totals: the same integers the full step adds (see
+ * cs_kernel_accumulate and add_norms). */
+static inline void add_row(const lloyd_t *l, int64_t *blk, cs_fixed_t *tot, int64_t i, int q,
+                           int sign) {
   const cs_matrix_t *m = l->m;
   const int d = l->d;
   const float *xi = m->x + i * d;
   double w = m->w ? m->w[i] : 1.0;
-  double f = m->w ? l->xs * w : l->xs;
   int64_t *sq = blk + (int64_t)q * d;
-  for (int j = 0; j < d; j++) sq[j] += sign * (int64_t)((double)xi[j] * f);
+  if (m->w)
+    for (int j = 0; j < d; j++) sq[j] += sign * (int64_t)((double)xi[j] * (l->xs[j] * w));
+  else
+    for (int j = 0; j < d; j++) sq[j] += sign * (int64_t)((double)xi[j] * l->xs[j]);
   blk[OFF_W(l) + q] += sign * (m->w ? (int64_t)(w * l->ws) : (int64_t)l->ws);
   blk[OFF_N(l) + q] += sign;
-  blk[OFF_Q(l) + q] += sign * (m->w ? (int64_t)(l->xnorm[i] * w * l->qs) : l->xq[i]);
+  tot[OFF_Q(l) + q] += sign * (m->w ? cs_to_fixed(l->xnorm[i] * w, l->sc.sd) : l->xq[i]);
 }
 
 /* Group the centroids: Lloyd over the K centroids with ng centres started at evenly spaced
@@ -475,8 +479,8 @@ int cs__step_bounded(lloyd_t *l, const double *c, int count_changes) {
           l->u[i] = upper_from_score(l, i, bv, cm);
           const int a = l->labels[i];
           if (q == a) continue;
-          add_row(l, blk, i, a, -1);
-          add_row(l, blk, i, q, +1);
+          add_row(l, blk, tot, i, a, -1);
+          add_row(l, blk, tot, i, q, +1);
           blk[OFF_CHANGES(l)] += 1;
           l->labels[i] = q;
           pending++;

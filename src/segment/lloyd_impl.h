@@ -11,7 +11,7 @@ typedef struct lloyd {
   cs_ctx_t *ctx;
   double *xnorm;       /* ||x_i||^2 per local row, computed once */
   double *xlen;        /* ||x_i|| (the bounds' rounding margins) */
-  int64_t *xq;         /* the same as fixed-point integers (unweighted runs) */
+  cs_fixed_t *xq;      /* the same as fixed-point integers, 2^sd (unweighted runs) */
   const cs_matrix_t *m;
   int k, d, nthreads;
   int64_t L;           /* packed length */
@@ -42,7 +42,10 @@ typedef struct lloyd {
   int full_next;       /* the bounds would fail for most rows: take a full step next */
   int64_t distance_rows;  /* row x centroid distances computed, in units of K (statistics) */
   double cmax_cached;     /* largest centroid norm of the current step */
-  double xs, ws, qs;      /* 2^sx, 2^sw, 2^sd */
+  int *sx;                /* per feature: the exponent of Sum w x_j */
+  double *xs;             /* 2^sx[j] */
+  float *xsf;             /* the same as floats */
+  double ws, qs;          /* 2^sw, 2^sd */
   int32_t *labels;
   /* acc holds the exact reduced sums of the current labels on every rank (set by every step,
    * cleared when the labels are reset): an unweighted step then adds only the rows whose label

@@ -26,39 +26,36 @@
  * accumulation pass almost entirely. */
 #define STEP_ROWS ((int64_t)CS_FIXED_BLOCK * CS_ACC_COPIES)
 
-/* Fold a block's kernel sums (CS_ACC_COPIES copies of K x (D + 2)) into tot with sign sg. */
+/* Fold a block's kernel sums (CS_ACC_COPIES copies of K x (D + 1)) into tot with sign sg. */
 static void fold_block(const lloyd_t *l, const int64_t *ext, cs_fixed_t *tot, int64_t w_unit,
                        int sg) {
-  const int k = l->k, d = l->d, ds = d + 2;
+  const int k = l->k, d = l->d, ds = d + 1;
   for (int cp = 0; cp < CS_ACC_COPIES; cp++)
     for (int q = 0; q < k; q++) {
       const int64_t *e = ext + ((int64_t)cp * k + q) * ds;
       cs_fixed_t *sq = tot + (int64_t)q * d;
       for (int j = 0; j < d; j++) sq[j] += sg * (cs_fixed_t)e[j];
       tot[OFF_N(l) + q] += sg * (cs_fixed_t)e[d];
-      if (!l->m->w) {
-        /* Unweighted: w = 1, so the weight is the count and ||x||^2 was converted once. */
+      if (!l->m->w) /* unweighted: w = 1, so the weight is the count */
         tot[OFF_W(l) + q] += sg * (cs_fixed_t)e[d] * w_unit;
-        tot[OFF_Q(l) + q] += sg * (cs_fixed_t)e[d + 1];
-      }
     }
 }
 
 /* Up to this many changed rows in a block go straight into the 128-bit totals: 2 x d adds a
- * row against two folds of the CS_ACC_COPIES x K x (D + 2) kernel sums. */
+ * row against two folds of the CS_ACC_COPIES x K x (D + 1) kernel sums. */
 #define FEW_CHANGES 64
 
-/* Changed rows (x, ||x||^2 as integers, new and old label) into tot: + to the new segment, -
- * from the old. Each value converts as acc_rows converts it (x * 2^sx is exact in float and in
- * double, then truncated), so the totals equal the folded kernel sums. Unweighted runs only. */
-static void add_changes(const lloyd_t *l, const float *gx, const int64_t *gq, const int32_t *gnew,
-                        const int32_t *gold, int64_t nc, double xs, int64_t w_unit,
-                        cs_fixed_t *tot) {
+/* Changed rows (x, new and old label) into tot: + to the new segment, - from the old. Each
+ * value converts as acc_rows converts it (x * 2^sx_j is exact in float and in double, then
+ * truncated), so the totals equal the folded kernel sums. Unweighted runs only; ||x||^2 is
+ * added by add_norms. */
+static void add_changes(const lloyd_t *l, const float *gx, const int32_t *gnew,
+                        const int32_t *gold, int64_t nc, int64_t w_unit, cs_fixed_t *tot) {
   const int d = l->d;
   for (int64_t r = 0; r < nc; r++) {
     cs_fixed_t *sn = tot + (int64_t)gnew[r] * d, *so = tot + (int64_t)gold[r] * d;
     for (int j = 0; j < d; j++) {
-      cs_fixed_t v = (int64_t)((double)gx[r * d + j] * xs);
+      cs_fixed_t v = (int64_t)((double)gx[r * d + j] * l->xs[j]);
       sn[j] += v;
       so[j] -= v;
     }
@@ -66,15 +63,27 @@ static void add_changes(const lloyd_t *l, const float *gx, const int64_t *gq, co
     tot[OFF_N(l) + gold[r]] -= 1;
     tot[OFF_W(l) + gnew[r]] += w_unit;
     tot[OFF_W(l) + gold[r]] -= w_unit;
-    tot[OFF_Q(l) + gnew[r]] += gq[r];
-    tot[OFF_Q(l) + gold[r]] -= gq[r];
+  }
+}
+
+/* Sum w ||x||^2 of rows into tot, 128-bit per row: its exponent is not bounded by int64 sums
+ * (one extreme customer had made the grid coarser than every other customer's term, and the
+ * inertia 0). q[r] is row r's 2^sd ||x||^2 (unweighted, precomputed), or NULL to convert
+ * w ||x||^2 of rows i0 + r; + to seg_new[r], - from seg_old[r] when not NULL. */
+static void add_norms(const lloyd_t *l, const cs_fixed_t *q, int64_t i0, int64_t n,
+                      const int32_t *seg_new, const int32_t *seg_old, cs_fixed_t *tot) {
+  cs_fixed_t *tq = tot + OFF_Q(l);
+  for (int64_t r = 0; r < n; r++) {
+    const cs_fixed_t v = q ? q[r] : cs_to_fixed(l->xnorm[i0 + r] * l->m->w[i0 + r], l->sc.sd);
+    tq[seg_new[r]] += v;
+    if (seg_old) tq[seg_old[r]] -= v;
   }
 }
 
 int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
   int status = CS_OK;
   const cs_matrix_t *m = l->m;
-  const int k = l->k, d = l->d, ds = d + 2;
+  const int k = l->k, d = l->d, ds = d + 1;
   const int64_t L = l->L, nb = (m->n + STEP_ROWS - 1) / STEP_ROWS;
   const int64_t ext_len = (int64_t)CS_ACC_COPIES * k * ds;
   const int incremental = l->sums_valid && !m->w;
@@ -82,22 +91,22 @@ int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
   CS_CHECK(cs_panel_set(&l->panel, c, k, d) == CS_OK, CS_ENOMEM, "out of memory (panel)");
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
   if (l->u) CS_TRY(cs__bounds_prepare(l, c));
-  const double xs = ldexp(1.0, l->sc.sx), ws = ldexp(1.0, l->sc.sw), qs = ldexp(1.0, l->sc.sd);
+  const double ws = ldexp(1.0, l->sc.sw);
   const int64_t w_unit = (int64_t)ws; /* trunc(1 * 2^sw): what a weight of 1 adds */
 #pragma omp parallel reduction(+ : fails)
   {
     int t = omp_get_thread_num();
     cs_fixed_t *tot = l->tacc + (int64_t)t * L;
     int64_t *ext = malloc((size_t)ext_len * sizeof *ext);
-    int64_t *bwq = malloc(2 * (size_t)k * sizeof *bwq);
+    int64_t *bw = malloc((size_t)k * sizeof *bw);
     int32_t *lab = malloc(STEP_ROWS * sizeof *lab);
     float *sc2 = l->u ? malloc(2 * STEP_ROWS * sizeof *sc2) : NULL;
     /* Incremental: the changed rows gathered (x, ||x||^2 as integers, old label). */
     float *gx = incremental ? malloc((size_t)STEP_ROWS * (size_t)d * sizeof *gx) : NULL;
-    int64_t *gq = incremental ? malloc(STEP_ROWS * sizeof *gq) : NULL;
+    cs_fixed_t *gq = incremental ? malloc(STEP_ROWS * sizeof *gq) : NULL;
     int32_t *gnew = incremental ? malloc(STEP_ROWS * sizeof *gnew) : NULL;
     int32_t *gold = incremental ? malloc(STEP_ROWS * sizeof *gold) : NULL;
-    int ok = ext && bwq && lab && (!l->u || sc2) && (!incremental || (gx && gq && gnew && gold));
+    int ok = ext && bw && lab && (!l->u || sc2) && (!incremental || (gx && gq && gnew && gold));
     fails += !ok;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
@@ -124,10 +133,11 @@ int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
             changed++;
           }
         }
+        add_norms(l, gq, 0, changed, gnew, gold, tot);
         if (changed && changed <= FEW_CHANGES) {
-          add_changes(l, gx, gq, gnew, gold, changed, xs, w_unit, tot);
+          add_changes(l, gx, gnew, gold, changed, w_unit, tot);
         } else if (changed) {
-          cs_acc_t acc = {k, NULL, xs, gq, ext};
+          cs_acc_t acc = {k, NULL, l->xs, l->xsf, ext};
           memset(ext, 0, (size_t)ext_len * sizeof *ext);
           cs_kernel_accumulate(gx, changed, d, gnew, &acc);
           fold_block(l, ext, tot, w_unit, +1);
@@ -137,22 +147,17 @@ int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
         }
       } else {
         memset(ext, 0, (size_t)ext_len * sizeof *ext);
-        cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, xs, m->w ? NULL : l->xq + i0, ext};
+        cs_acc_t acc = {k, m->w ? m->w + i0 : NULL, l->xs, l->xsf, ext};
         cs_kernel_accumulate(x, n, d, lab, &acc);
+        add_norms(l, m->w ? NULL : l->xq + i0, i0, n, lab, NULL, tot);
         if (m->w) {
-          /* Weighted: Sum w and Sum w ||x||^2 per segment, 2 x CS_FIXED_BLOCK rows at a time
-           * (int64 bound), folded into the totals. */
+          /* Weighted: Sum w per segment, CS_FIXED_BLOCK rows at a time (int64 bound), folded
+           * into the totals. */
           for (int64_t h0 = 0; h0 < n; h0 += CS_FIXED_BLOCK) {
-            memset(bwq, 0, 2 * (size_t)k * sizeof *bwq);
-            for (int64_t i = h0; i < n && i < h0 + CS_FIXED_BLOCK; i++) {
-              double w = m->w[i0 + i];
-              bwq[lab[i]] += (int64_t)(w * ws);
-              bwq[k + lab[i]] += (int64_t)(l->xnorm[i0 + i] * w * qs);
-            }
-            for (int q = 0; q < k; q++) {
-              tot[OFF_W(l) + q] += bwq[q];
-              tot[OFF_Q(l) + q] += bwq[k + q];
-            }
+            memset(bw, 0, (size_t)k * sizeof *bw);
+            for (int64_t i = h0; i < n && i < h0 + CS_FIXED_BLOCK; i++)
+              bw[lab[i]] += (int64_t)(m->w[i0 + i] * ws);
+            for (int q = 0; q < k; q++) tot[OFF_W(l) + q] += bw[q];
           }
         }
         fold_block(l, ext, tot, w_unit, +1);
@@ -164,7 +169,7 @@ int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
       if (count_changes) tot[OFF_CHANGES(l)] += changed;
     }
     free(ext);
-    free(bwq);
+    free(bw);
     free(lab);
     free(sc2);
     free(gx);
@@ -204,7 +209,7 @@ int cs__finish_inertia(lloyd_t *l, const double *c) {
     double wq = cs_from_fixed(l->acc[OFF_W(l) + q], l->sc.sw), dot = 0, cc = 0;
     const double *cq = c + (int64_t)q * d;
     for (int j = 0; j < d; j++) {
-      dot += cq[j] * cs_from_fixed(l->acc[(int64_t)q * d + j], l->sc.sx);
+      dot += cq[j] * cs_from_fixed(l->acc[(int64_t)q * d + j], l->sx[j]);
       cc += cq[j] * cq[j];
     }
     double e = cs_from_fixed(l->acc[OFF_Q(l) + q], l->sc.sd) - 2 * dot + wq * cc;

@@ -409,6 +409,18 @@ grep -q "did not converge in --max-iter 1" err.txt || fail "--quiet hid a warnin
 "$PYTHON" -c 'import json, sys; w = json.load(open("w.json"))["warnings"]
 sys.exit(not (len(w) == 1 and "did not converge" in w[0]))' || fail "the summary does not list the warning"
 rm -f w.h5 w.json
+# The --weight-column is no default feature (customers weighted by income had also been
+# clustered on it), but --features may name it.
+run segment --input in.h5 --output w.h5 --k 2 --weight-column income --summary w.json 2> err.txt ||
+  fail "segment --weight-column income"
+"$PYTHON" -c 'import json, sys; n = json.load(open("w.json"))["features"]["names"]
+sys.exit("income" in n)' || fail "the weight column income is a default feature"
+grep -q "features: income not used by default (the customer weights (--weight-column)" err.txt ||
+  fail "no notice that the weight column is not a feature"
+rm -f w.h5 w.json
+run segment --input in.h5 --output w.h5 --k 2 --weight-column income --features age,income \
+  --quiet --summary w.json || fail "--features naming the weight column"
+rm -f w.h5 w.json
 # --init with --init-centroids: the start is the file's (it had been recorded as used, unwarned)
 run segment --input in.h5 --output w.h5 --k 2 --init-centroids seg.h5:/segments/centroids_standardized \
   --init 'kmeans||' --quiet 2> err.txt || fail "segment from --init-centroids with --init"

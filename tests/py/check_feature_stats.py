@@ -135,6 +135,32 @@ left = [e for e in os.listdir(work) if e.startswith("error.h5") or e.startswith(
 if left:
     failures.append(f"--missing error left {left} behind")
 
+# A feature of weight 0 takes no part in the fit: under --missing drop only the other
+# features' non-finite values drop a customer, and --missing error does not stop on it (both
+# had counted it).
+inert = max(FEATURES, key=lambda c: int(np.sum(~np.isfinite(raw[c]))))
+others_bad = np.zeros(n, bool)
+for name in FEATURES:
+    if name != inert:
+        others_bad |= ~np.isfinite(raw[name])
+if not np.any(~np.isfinite(raw[inert]) & ~others_bad):
+    failures.append(f"weight 0: the test store should have rows missing only {inert}")
+res = os.path.join(work, "inert.h5")
+su.custseg(ranks, "segment", *common, "--missing", "drop", "--feature-weights", f"{inert}:0",
+           "--output", res)
+with h5py.File(res, "r") as f:
+    labels = f["segments/labels"][...]
+if not np.array_equal(labels < 0, others_bad):
+    failures.append(f"weight 0 ({inert}) under --missing drop: {np.sum(labels < 0)} rows dropped, "
+                    f"{np.sum(others_bad)} miss another feature")
+only = [c for c in FEATURES if c == inert or np.all(np.isfinite(raw[c]))]
+res = os.path.join(work, "inert-error.h5")
+p = su.custseg(ranks, "segment", "--input", store, "--features", ",".join(only), "--k", 2,
+               "--quiet", "--missing", "error", "--feature-weights", f"{inert}:0", "--output",
+               res, check=False)
+if p.returncode != 0:
+    failures.append(f"weight 0 ({inert}) under --missing error: exit {p.returncode}: {p.stderr}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)

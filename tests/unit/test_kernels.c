@@ -139,37 +139,38 @@ static void extreme_values(void **state) {
 }
 
 /* The partial M-step: integer sums per copy and segment against a scalar computation, with
- * and without weights and the extra column, for D around the vector width. */
+ * and without weights, for D around the vector width, each feature with its own scale (a
+ * column of small values keeps its digits beside one of large values). */
 static void accumulate_matches_reference(void **state) {
   (void)state;
   const int ds_[] = {1, 7, 8, 16, 17, 33};
   for (size_t t = 0; t < sizeof ds_ / sizeof *ds_; t++)
     for (int weighted = 0; weighted < 2; weighted++) {
-      const int d = ds_[t], k = 5, ds = d + 2;
+      const int d = ds_[t], k = 5, ds = d + 1;
       const int64_t n = 203;
       float *x = malloc((size_t)(n * d) * sizeof *x);
-      double *w = malloc((size_t)n * sizeof *w);
+      double *w = malloc((size_t)n * sizeof *w), *scale = malloc((size_t)d * sizeof *scale);
+      float *scalef = malloc((size_t)d * sizeof *scalef);
       int32_t *lab = malloc((size_t)n * sizeof *lab);
-      int64_t *xq = malloc((size_t)n * sizeof *xq);
       const int64_t len = (int64_t)CS_ACC_COPIES * k * ds;
       int64_t *got = calloc((size_t)len, sizeof *got), *want = calloc((size_t)len, sizeof *want);
       cs_rng_t g;
       cs_rng_init(&g, 77, 0, (uint64_t)d);
+      /* feature j: values of magnitude 1000 * 2^-(3j), on the grid 2^(20 + 3j) */
+      for (int j = 0; j < d; j++) scale[j] = ldexp(1.0, 20 + 3 * (j % 11)), scalef[j] = (float)scale[j];
       for (int64_t i = 0; i < n; i++) {
-        for (int j = 0; j < d; j++) x[i * d + j] = (float)(cs_rng_normal(&g) * 1000.0);
+        for (int j = 0; j < d; j++)
+          x[i * d + j] = (float)(cs_rng_normal(&g) * 1000.0 * ldexp(1.0, -3 * (j % 11)));
         w[i] = 0.25 + cs_rng_uniform(&g);
         lab[i] = (int32_t)(cs_rng_uniform(&g) * k);
-        xq[i] = (int64_t)(cs_rng_uniform(&g) * 1e12);
       }
-      const double scale = 0x1p20;
-      cs_acc_t a = {k, weighted ? w : NULL, scale, weighted ? NULL : xq, got};
+      cs_acc_t a = {k, weighted ? w : NULL, scale, scalef, got};
       cs_kernel_accumulate(x, n, d, lab, &a);
       for (int64_t i = 0; i < n; i++) {
         int64_t *s = want + (i % CS_ACC_COPIES) * k * ds + (int64_t)lab[i] * ds;
-        double f = weighted ? scale * w[i] : scale;
-        for (int j = 0; j < d; j++) s[j] += (int64_t)((double)x[i * d + j] * f);
+        for (int j = 0; j < d; j++)
+          s[j] += (int64_t)((double)x[i * d + j] * (weighted ? scale[j] * w[i] : scale[j]));
         s[d] += 1;
-        if (!weighted) s[d + 1] += xq[i];
       }
       for (int64_t v = 0; v < len; v++)
         if (got[v] != want[v])
@@ -177,8 +178,9 @@ static void accumulate_matches_reference(void **state) {
                    (long long)v, (long long)got[v], (long long)want[v]);
       free(x);
       free(w);
+      free(scale);
+      free(scalef);
       free(lab);
-      free(xq);
       free(got);
       free(want);
     }

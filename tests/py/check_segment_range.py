@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""k-means sums keep their digits when the features' magnitudes differ widely (docs/segments.md,
+"Precision of the fixed-point grid"), at RANKS ranks:
+
+1. `--scale none` with a column near 1e12 and one near 1e-3: the centroids of the small one
+   are its segment means (they had been 31% low, on a grid set by the large column);
+2. `--scale robust` with one customer's income at 1e13 (a robust z of ~4e8): the inertia is
+   numpy's, from the stored labels and centroids (it had been 0, and Calinski-Harabasz null).
+
+usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+"""
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import segment_util as su  # noqa: E402
+
+ranks = sys.argv[1]
+work = su.workdir(f"segment_range-np{ranks}")
+fails = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what)
+    if not ok:
+        fails.append(what)
+
+
+# 1. Two columns twelve and fifteen orders of magnitude apart, three groups in `small`.
+n = 6000
+rng = np.random.default_rng(11)
+group = rng.integers(0, 3, n)
+store = os.path.join(work, "scales.h5")
+with h5py.File(store, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+    g["big"] = rng.normal(0.0, 1e12, n)
+    g["small"] = 1e-3 * (1.0 + 0.5 * group) + rng.normal(0.0, 1e-5, n)
+out = os.path.join(work, "scales_seg.h5")
+su.custseg(ranks, "segment", "--input", store, "--output", out, "--k", 3, "--scale", "none",
+           "--features", "big,small", "--tol", 0, "--quiet")
+with h5py.File(store, "r") as f:
+    small = f["customers/small"][...]
+with h5py.File(out, "r") as f:
+    labels = f["segments/labels"][...]
+    names = su.strings(f["segments/centroids"].attrs["features"])
+    cen = f["segments/centroids"][...][:, names.index("small")]
+worst = 0.0
+for q in range(3):
+    members = small[labels == q].astype(np.float32).astype(np.float64)  # the float32 matrix
+    if len(members):
+        worst = max(worst, abs(cen[q] - members.mean()) / members.mean())
+check(worst < 1e-9, f"--scale none: the small column's centroids are its segment means "
+      f"(largest relative difference {worst:.3g})")
+
+# 2. One extreme income under robust scaling.
+gen = os.path.join(work, "outlier.h5")
+su.generate(gen, 20000, seed=1, ranks=int(ranks))
+with h5py.File(gen, "r+") as f:
+    inc = f["customers/income"][...]
+    inc[123] = 1e13
+    f["customers/income"][...] = inc
+out = os.path.join(work, "outlier_seg.h5")
+summary = os.path.join(work, "outlier.json")
+su.custseg(ranks, "segment", "--input", gen, "--output", out, "--scale", "robust", "--k", 6,
+           "--summary", summary, "--quiet")
+st = su.feature_stats(out)
+x = su.standardized(gen, st).astype(np.float64)
+with h5py.File(out, "r") as f:
+    labels = f["segments/labels"][...]
+    cstd = f["segments/centroids_standardized"][...]
+want = float(((x - cstd[labels]) ** 2).sum())
+km = json.load(open(summary))["kmeans"]
+got = km["inertia"]
+check(got is not None and abs(got - want) <= 1e-6 * want,
+      f"--scale robust with one extreme income: inertia {got} against numpy's {want:.10g}")
+check(km.get("calinski_harabasz") is not None and km["calinski_harabasz"] > 0,
+      f"Calinski-Harabasz is a number ({km.get('calinski_harabasz')})")
+
+if fails:
+    raise SystemExit(f"{len(fails)} check(s) failed")
+print("k-means sums keep their digits across feature magnitudes")
