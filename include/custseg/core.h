@@ -184,8 +184,9 @@ double cs_wtime(void);
 /* Progress of a long loop: prints at most every `interval` seconds and at the end. */
 typedef struct cs_progress {
   const char *what;
-  int64_t total;
+  int64_t total; /* 0 or less: not known (a file read from a pipe) */
   double t0, last, interval;
+  int done_said; /* the 100% line was printed: not again */
 } cs_progress_t;
 void cs_progress_start(cs_progress_t *p, const char *what, int64_t total);
 void cs_progress_update(cs_progress_t *p, int64_t done);

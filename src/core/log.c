@@ -112,15 +112,23 @@ void cs_progress_start(cs_progress_t *p, const char *what, int64_t total) {
   p->total = total;
   p->t0 = p->last = cs_wtime();
   p->interval = 5.0;
+  p->done_said = 0;
 }
 
+/* Every interval, and once at the end; with no known total (a file read from a pipe, whose
+ * size is 0) only every interval (a "100%" line had come every 4096 rows). */
 void cs_progress_update(cs_progress_t *p, int64_t done) {
   double t = cs_wtime();
-  if (done < p->total && t - p->last < p->interval) return;
+  const int at_end = p->total > 0 && done >= p->total;
+  if (at_end ? p->done_said : t - p->last < p->interval) return;
+  p->done_said |= at_end;
   p->last = t;
   double el = t - p->t0;
-  double pct = p->total > 0 ? 100.0 * (double)done / (double)p->total : 100.0;
   double rate = el > 0 ? (double)done / el : 0.0;
-  cs_log_info("%s: %5.1f%% (%lld/%lld, %.1f s, %.3g per s)", p->what, pct, (long long)done,
-              (long long)p->total, el, rate);
+  if (p->total > 0)
+    cs_log_info("%s: %5.1f%% (%lld/%lld, %.1f s, %.3g per s)", p->what,
+                100.0 * (double)done / (double)p->total, (long long)done, (long long)p->total,
+                el, rate);
+  else
+    cs_log_info("%s: %lld so far (%.1f s, %.3g per s)", p->what, (long long)done, el, rate);
 }

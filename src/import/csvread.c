@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* The longest field read (a quoted one may span lines): 16 MiB. */
+#define CS_CSV_FIELD_MAX (16 << 20)
+
 typedef struct rec_ref {
   int first, n;
   int64_t line;
@@ -290,6 +293,13 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                r->p.entry_buf ? (const char *)r->p.entry_buf : "");
       CS_CHECK(!r->oom, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
                (long long)r->lineno);
+      /* A quote that is never closed takes the rest of the file into one field: memory had
+       * grown with the file (10 GB for a 10 GB export), silently, to fail at its end. */
+      CS_CHECK(r->p.entry_pos <= CS_CSV_FIELD_MAX, CS_EDATA,
+               "%s:%lld: field %d of the record on this line is longer than %d MiB by line "
+               "%lld: a quote that is never closed? (a quote inside a value must be doubled, "
+               "and the field quoted)", r->path, (long long)r->rec_line,
+               r->nf - r->cur_first + 1, CS_CSV_FIELD_MAX >> 20, (long long)r->lineno);
       CS_CHECK(!r->nul_field, CS_EDATA, "%s:%lld: field %d holds a NUL byte (a binary or "
                "UTF-16 file, or a damaged one?)", r->path, (long long)r->lineno, r->nul_field);
       from = end;

@@ -325,6 +325,17 @@ fail:
   return status;
 }
 
+/* Purchases were read but none is of a customer of the customers file (all skipped by
+ * --skip-bad-rows): two exports keyed by different ids had made a store of empty purchase
+ * histories, exit 0, that CLV then refused. */
+static int none_matched(const cs__imp_t *imp, int64_t matched) {
+  if (matched > 0 || imp->res->txn_rows == 0) return CS_OK;
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                      "%s: none of its %lld purchases is of a customer in %s (all skipped as "
+                      "bad): are the two files keyed by the same customer ids?", file_of(imp),
+                      (long long)imp->res->txn_rows, imp->o->customers_csv);
+}
+
 /* No customers file: the customers are the distinct ids, in increasing order. */
 static int write_from_ids(cs__imp_t *imp, cs_out_t *out) {
   int status = CS_OK, rc;
@@ -384,11 +395,13 @@ int cs__txn_write(cs__imp_t *imp, cs_out_t *out) {
   if (imp->ids_ascending) {
     /* Row order is id order: count (reporting unknown customers), then write. */
     CS_TRY(join(imp, JOIN_COUNT, 1, NULL, NULL, &m));
+    CS_TRY(none_matched(imp, m));
     CS_TRY(txw_open(imp, &w, out, m, imp->n_customers));
     CS_TRY(join(imp, JOIN_WRITE, 0, &w, NULL, &again));
   } else {
     CS_TRY(cs__sort_new(imp, sizeof(cs__txn_t), cmp_by_row, 4, &by_row));
     CS_TRY(join(imp, JOIN_SORT, 1, NULL, by_row, &m));
+    CS_TRY(none_matched(imp, m));
     cs__sort_done(imp, &imp->ids);
     cs__sort_done(imp, &imp->txn);
     CS_TRY(cs_xsort_finish(by_row));

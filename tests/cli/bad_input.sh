@@ -463,6 +463,18 @@ EOF
                   printf 'a = float64\n' > "$dir/schema.txt"
                   want=2 needle="$dir/c.csv:2: column 'a': '1e309' is beyond the float64 range (declared float64 in"
                   cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
+  # A quote never closed had taken the rest of the file into memory, to fail at its end; all
+  # purchases of unknown customers under --skip-bad-rows had made a store without any, exit 0.
+  import_quote_runaway) "$PYTHON" -c 'import sys
+with open(sys.argv[1], "w") as f:
+    f.write("customer_id,date,amount,channel\n1,2024-01-02,5.0,\"web\n")
+    f.write("".join(f"{i},2024-01-03,{i % 97}.5,shop\n" for i in range(2, 1200000)))' "$dir/t.csv"
+                  want=2 needle="$dir/t.csv:2: field 4 of the record on this line is longer than 16 MiB by line"
+                  cmd=(import --transactions-csv "$dir/t.csv" --output "$output" --summary "$summary") ;;
+  import_txn_none_matched) printf 'customer_id,age\n1,30\n2,40\n' > "$dir/c.csv"
+                  printf 'customer_id,date,amount\n9,2024-01-02,5\n8,2024-01-03,6\n' > "$dir/t.csv"
+                  want=2 needle="$dir/t.csv: none of its 2 purchases is of a customer in $dir/c.csv (all skipped as bad)"
+                  cmd=(import --customers-csv "$dir/c.csv" --transactions-csv "$dir/t.csv" --skip-bad-rows --output "$output" --summary "$summary") ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
 

@@ -410,6 +410,19 @@ p = subprocess.run(["bash", "-c", f"{CUSTSEG} import --customers-csv <(cat {path
 if p.returncode != 2 or "is not a regular file" not in p.stderr or os.path.exists(path("pipe.h5")):
     failures.append(f"a pipe as customers file: exit {p.returncode}: {p.stderr.strip()}")
 
+# A transactions file from a pipe: its size is unknown, so progress comes every 5 s with the
+# rows so far (a "100.0%" line had come every 4096 rows).
+with open(path("pipe_txn.csv"), "w") as f:
+    f.write("customer_id,date,amount\n")
+    for i in range(40000):
+        f.write(f"{i % 500 + 1},2024-01-{i % 28 + 1:02d},{i % 97}.5\n")
+fresh(path("pipe_txn.h5"))
+p = subprocess.run(["bash", "-c", f"{CUSTSEG} import --transactions-csv <(cat {path('pipe_txn.csv')}) "
+                    f"--output {path('pipe_txn.h5')}"], capture_output=True, text=True, timeout=120)
+if p.returncode != 0 or len([ln for ln in p.stderr.splitlines() if "100.0%" in ln]) > 3:
+    failures.append(f"transactions from a pipe: exit {p.returncode}, "
+                    f"{sum('100.0%' in ln for ln in p.stderr.splitlines())} '100.0%' lines")
+
 # 7. unnamed columns
 csv = write("pd.csv", ",customer_id,age\n0,1,30\n1,2,40\n")
 p = imported("unnamed column", path("pd.h5"), ["import", "--customers-csv", csv, "--output",
