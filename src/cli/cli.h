@@ -28,6 +28,7 @@ typedef struct cs_opts {
   char **value;            /* per optdef: text value or NULL */
   cs_opt_src_t *source;
   int *line;               /* per optdef: its line in the config file (source CS_SRC_CONFIG) */
+  unsigned char *own;      /* per optdef: 1 when that line is in the command's own section */
   char *positional;        /* one positional argument (inspect FILE) */
   int help;
 } cs_opts_t;
@@ -81,6 +82,8 @@ double cs_opt_real(const cs_opts_t *o, const char *name);
 int cs_opt_bool(const cs_opts_t *o, const char *name);
 /* Whether the option was set by a flag or the config file (not its default). */
 int cs_opt_given(const cs_opts_t *o, const char *name);
+/* Whether the option's value comes from the command's own section of the config file. */
+int cs_opt_in_own_section(const cs_opts_t *o, const char *name);
 /* Print `custseg COMMAND --help`. */
 void cs_opts_usage(const char *command, const char *summary, const char *synopsis);
 /* A command as users type it, in buf: churn-train is shown as `churn train` (both are

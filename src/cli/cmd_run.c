@@ -159,9 +159,10 @@ static int probe_store(cs_ctx_t *ctx, const cs_opts_t *o, const char *input, int
    * alone had been replaced without a word, and the column became a segment feature. */
   CS_TRY(cs_par_agree(ctx, cs_opts_parse(&so, "segment", a.n, (char **)a.v)));
   static const char *const job_wide[] = {"label-column", "holdout-column"};
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 2 && segment_on; i++) {
     const char *mine = cs_opt_str(&so, job_wide[i]), *job = i ? p->split : p->label;
-    CS_CHECK(!cs_opt_given(&so, job_wide[i]) || !strcmp(mine ? mine : "", job), CS_ECONFIG,
+    CS_CHECK(!cs_opt_in_own_section(&so, job_wide[i]) || !strcmp(mine ? mine : "", job),
+             CS_ECONFIG,
              "config %s: %s = %s in [segment] is not the job's %s ('%s'): under run it is set "
              "once, in [churn-train] or the general part, for the churn stage and the segment "
              "stage alike", cs_opt_str(o, "config") ? cs_opt_str(o, "config") : "",

@@ -408,6 +408,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     if (!strcmp(name, config_ignored[i])) return 1;
   st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
   st->o->line[idx] = *st->lineno;
+  st->o->own[idx] = !general;
   return st->status == CS_OK;
 }
 
@@ -463,7 +464,7 @@ static int read_config(cs_opts_t *o, const char *path) {
                         path, lr.too_long, lr.num - 1);
   }
   free(st.from_section);
-  if (lr.empty_section && (st.status == CS_OK || lr.empty_section < rc))
+  if (lr.empty_section && (rc <= 0 || lr.empty_section < rc)) /* the first error stands */
     return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
                         "config %s line %d: a section with no name ([]); use [custseg] for the "
                         "general part or a command's name", path, lr.empty_section);
@@ -506,7 +507,8 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   o->value = calloc((size_t)cs_n_optdefs, sizeof *o->value);
   o->source = calloc((size_t)cs_n_optdefs, sizeof *o->source);
   o->line = calloc((size_t)cs_n_optdefs, sizeof *o->line);
-  CS_CHECK(o->value && o->source && o->line, CS_ENOMEM, "out of memory");
+  o->own = calloc((size_t)cs_n_optdefs, sizeof *o->own);
+  CS_CHECK(o->value && o->source && o->line && o->own, CS_ENOMEM, "out of memory");
   for (int i = 0; i < cs_n_optdefs; i++)
     if (default_of(command, i)) CS_TRY(set(o, i, default_of(command, i), CS_SRC_DEFAULT, "default"));
 
@@ -604,6 +606,7 @@ void cs_opts_free(cs_opts_t *o) {
   free(o->value);
   free(o->source);
   free(o->line);
+  free(o->own);
   free(o->positional);
   memset(o, 0, sizeof *o);
 }
@@ -618,6 +621,11 @@ const char *cs_opt_str(const cs_opts_t *o, const char *name) { return raw(o, nam
 int cs_opt_given(const cs_opts_t *o, const char *name) {
   int idx = find(name);
   return idx >= 0 && o->source[idx] != CS_SRC_DEFAULT;
+}
+
+int cs_opt_in_own_section(const cs_opts_t *o, const char *name) {
+  int idx = find(name);
+  return idx >= 0 && o->source[idx] == CS_SRC_CONFIG && o->own && o->own[idx];
 }
 
 int64_t cs_opt_int(const cs_opts_t *o, const char *name) {

@@ -132,6 +132,38 @@ static void on_record(int c, void *data) {
   r->in_rec = 0;
 }
 
+/* The next line into r->line: up to and including '\n', or a '\r' that no '\n' follows (a
+ * classic Mac OS file has no '\n' at all, and getline had returned the whole file as one
+ * line, parsed whole before its first record was handed out: 5 times the file in memory).
+ * Returns its length, -1 at the end of the file (or on a read error: see ferror), -2 when
+ * memory runs out. */
+static ssize_t read_line(cs_csv_t *r) {
+  size_t n = 0;
+  int ch;
+  while ((ch = getc_unlocked(r->f)) != EOF) {
+    if (n + 3 > r->line_cap) {
+      size_t cap = r->line_cap ? 2 * r->line_cap : 4096;
+      char *l = realloc(r->line, cap);
+      if (!l) return -2;
+      r->line = l;
+      r->line_cap = cap;
+    }
+    r->line[n++] = (char)ch;
+    if (ch == '\n') break;
+    if (ch == '\r') {
+      const int next = getc_unlocked(r->f);
+      if (next == '\n')
+        r->line[n++] = '\n';
+      else if (next != EOF)
+        ungetc(next, r->f);
+      break;
+    }
+  }
+  if (n == 0) return -1;
+  r->line[n] = '\0';
+  return (ssize_t)n;
+}
+
 static int parser_init(cs_csv_t *r) {
   unsigned char opts = CSV_STRICT | CSV_STRICT_FINI | (r->d.whitespace ? CSV_EMPTY_IS_NULL : 0);
   if (csv_init(&r->p, opts) != 0)
@@ -238,7 +270,9 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
     if (r->nq) compact(r);
     if (r->eof) return 0;
     errno = 0;
-    ssize_t len = getline(&r->line, &r->line_cap, r->f);
+    ssize_t len = read_line(r);
+    CS_CHECK(len != -2, CS_ENOMEM, "out of memory reading %s line %lld", r->path,
+             (long long)r->lineno + 1);
     if (len < 0) {
       CS_CHECK(!ferror(r->f), CS_EIO, "%s: read error after line %lld: %s", r->path,
                (long long)r->lineno, strerror(errno ? errno : EIO));

@@ -329,11 +329,14 @@ fail:
  * --skip-bad-rows): two exports keyed by different ids had made a store of empty purchase
  * histories, exit 0, that CLV then refused. */
 static int none_matched(const cs__imp_t *imp, int64_t matched) {
-  if (matched > 0 || imp->res->txn_rows == 0) return CS_OK;
+  const cs_import_result_t *res = imp->res;
+  if (matched > 0 || res->txn_unknown == 0) return CS_OK;
   return cs_error_set(CS_EDATA, __FILE__, __LINE__,
-                      "%s: none of its %lld purchases is of a customer in %s (all skipped as "
-                      "bad): are the two files keyed by the same customer ids?", file_of(imp),
-                      (long long)imp->res->txn_rows, imp->o->customers_csv);
+                      "%s: none of its %lld purchases is of a customer in %s (%lld of unknown "
+                      "customers, %lld skipped as bad otherwise): are the two files keyed by "
+                      "the same customer ids?", file_of(imp), (long long)res->txn_rows,
+                      imp->o->customers_csv, (long long)res->txn_unknown,
+                      (long long)res->txn_bad);
 }
 
 /* No customers file: the customers are the distinct ids, in increasing order. */

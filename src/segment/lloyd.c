@@ -411,7 +411,10 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   /* One grid per feature: one grid for all had been set by the largest feature, and a
    * column of values 1e-15 times smaller kept about 3 digits (centroids 31% off). */
   for (int j = 0; j < d; j++) {
+    /* At most 2^126, so that the float copy of the scale (the unweighted AVX-512 kernel) is
+     * finite: a feature below 2^-76 (a weight of 1e-24) had got an infinite one. */
     l.sx[j] = cs_fixed_exponent(fmx[j] * mx[1], n_global);
+    if (l.sx[j] > 126) l.sx[j] = 126;
     l.xs[j] = ldexp(1.0, l.sx[j]);
     l.xsf[j] = (float)l.xs[j];
   }

@@ -403,6 +403,27 @@ expect_error("a NUL byte", path("l1.h5"),
              ["import", "--customers-csv", write("nul.csv", b"customer_id,age\n1,30\n12\x00 34,5\n"),
               "--output", path("l1.h5")], "nul.csv:3: field 1 holds a NUL byte")
 
+# A file of bare CR line ends (classic Mac OS) is read a line at a time: getline had
+# returned the whole file as one line, and memory grew to about 5 times the file.
+with open(path("big_lf.csv"), "w") as f:
+    f.write("customer_id,date,amount\n")
+    f.write("".join(f"{i % 5000 + 1},2024-01-{i % 28 + 1:02d},{i % 997}.25\n"
+                    for i in range(600000)))
+with open(path("big_lf.csv"), "rb") as f, open(path("big_cr.csv"), "wb") as g:
+    g.write(f.read().replace(b"\n", b"\r"))
+peak = {}
+for name in ("big_lf", "big_cr"):
+    fresh(path(name + ".h5"))
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", CUSTSEG, "import", "--transactions-csv",
+                        path(name + ".csv"), "--sort-memory", "1048576", "--quiet", "--output",
+                        path(name + ".h5")], capture_output=True, text=True, timeout=300)
+    peak[name] = int(p.stderr.strip().splitlines()[-1]) if p.returncode == 0 else None
+    if p.returncode != 0:
+        failures.append(f"{name}: exit {p.returncode}: {p.stderr.strip()}")
+if None not in peak.values() and peak["big_cr"] > peak["big_lf"] + 10240:
+    failures.append(f"bare CR file: peak {peak['big_cr']} KB against {peak['big_lf']} KB with LF "
+                    f"(the file is {os.path.getsize(path('big_cr.csv')) >> 10} KB)")
+
 # 6. a pipe
 fresh(path("pipe.h5"))
 p = subprocess.run(["bash", "-c", f"{CUSTSEG} import --customers-csv <(cat {path('cr.csv')}) "

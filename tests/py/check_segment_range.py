@@ -5,7 +5,9 @@
 1. `--scale none` with a column near 1e12 and one near 1e-3: the centroids of the small one
    are its segment means (they had been 31% low, on a grid set by the large column);
 2. `--scale robust` with one customer's income at 1e13 (a robust z of ~4e8): the inertia is
-   numpy's, from the stored labels and centroids (it had been 0, and Calinski-Harabasz null).
+   numpy's, from the stored labels and centroids (it had been 0, and Calinski-Harabasz null);
+3. a feature weighted 1e-24: its centroids are its segment means, the same for Lloyd and
+   Hamerly.
 
 usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -82,6 +84,34 @@ check(got is not None and abs(got - want) <= 1e-6 * want,
       f"--scale robust with one extreme income: inertia {got} against numpy's {want:.10g}")
 check(km.get("calinski_harabasz") is not None and km["calinski_harabasz"] > 0,
       f"Calinski-Harabasz is a number ({km.get('calinski_harabasz')})")
+
+# 3. A feature weighted 1e-24 (its values below 2^-76): its scale had overflowed the float
+# copy the AVX-512 kernel uses, and its centroids came out in the thousands, different for
+# Lloyd and Hamerly. Now every algorithm gives the segment means.
+with h5py.File(gen, "r") as f:
+    age = f["customers/age"][...].astype(np.float64)
+got = {}
+for algo in ("lloyd", "hamerly"):
+    out = os.path.join(work, f"tiny_{algo}.h5")
+    su.custseg(ranks, "segment", "--input", gen, "--output", out, "--features",
+               "age,frequency,monetary", "--feature-weights", "age:1e-24", "--k", 4,
+               "--algorithm", algo, "--tol", 0, "--quiet")
+    with h5py.File(out, "r") as f:
+        labels = f["segments/labels"][...]
+        names = su.strings(f["segments/centroids"].attrs["features"])
+        cstd = f["segments/centroids_standardized"][...]
+    got[algo] = (labels, cstd)
+    st = su.feature_stats(out)
+    j = names.index("age")
+    # the centroid in standardized units against the members' mean in the same units
+    x = su.standardized(gen, st).astype(np.float64)[:, j]
+    worst = max(abs(cstd[q, j] - x[labels == q].mean()) / max(abs(x[labels == q]).max(), 1e-300)
+                for q in range(4) if np.any(labels == q))
+    check(worst < 1e-9, f"{algo}: a feature of weight 1e-24 has its segment means "
+          f"(largest relative difference {worst:.3g})")
+check(np.array_equal(got["lloyd"][0], got["hamerly"][0]) and
+      np.array_equal(got["lloyd"][1], got["hamerly"][1]),
+      "weight 1e-24: Lloyd and Hamerly give the same labels and centroids")
 
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
