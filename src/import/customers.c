@@ -195,33 +195,6 @@ static void note_text(cs__col_t *c, const char *s, int64_t line) {
   }
 }
 
-/* 1.234 (a sign, 1 to 3 digits, '.', 3 digits, blanks around): a thousands group, or a
- * number with three decimals. */
-static int thousands_shaped(const char *s) {
-  while (*s == ' ' || *s == '\t') s++;
-  s += *s == '-' || *s == '+';
-  int before = 0, after = 0;
-  while (*s >= '0' && *s <= '9') s++, before++;
-  if (*s++ != '.') return 0;
-  while (*s >= '0' && *s <= '9') s++, after++;
-  while (*s == ' ' || *s == '\t') s++;
-  return !*s && before >= 1 && before <= 3 && after == 3;
-}
-
-/* A number of a column whose type is being inferred, for judge_columns's thousands check. */
-static void note_number(cs__col_t *c, const char *s, cs_vclass_t vc, int64_t iv, int64_t line) {
-  if (vc == CS_V_INT) {
-    (*(iv > -1000 && iv < 1000 ? &c->n_small_int : &c->n_big_int))++;
-    return;
-  }
-  if (!strchr(s, '.')) return;
-  c->n_dotted++;
-  if (thousands_shaped(s) && !c->n_grouped++) {
-    c->grouped_line = line;
-    snprintf(c->grouped_value, sizeof c->grouped_value, "%s", s);
-  }
-}
-
 /* A good row: inference, widening and levels. */
 static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass_t *vc,
                      const int64_t *iv) {
@@ -241,7 +214,7 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
       snprintf(c->wide_text, sizeof c->wide_text, "%s", s);
     }
     if (!c->declared && (vc[k] == CS_V_INT || vc[k] == CS_V_FLOAT))
-      note_number(c, s, vc[k], iv[k], rec->line);
+      cs__grouping_note(&c->grouping, s, vc[k] == CS_V_INT, iv[k], rec->line);
     switch (c->kind) {
     case CS_K_AUTO:
       c->seen++;
@@ -311,22 +284,10 @@ static int judge_columns(cs__imp_t *imp) {
                   "marks a missing value, add it to --na-values (or declare the column in "
                   "--schema)", c->csv_name, c->dict.n, c->text_value, (long long)c->text_line,
                   (long long)c->n_numeric, (long long)(c->n_numeric + c->n_text));
-    /* Whole amounts grouped by '.' (1.234 for 1234, common in ';' files) read as decimals
-     * without a word, as pandas reads them: said when every '.' is followed by three digits
-     * and the values without one stay below 1000. */
-    if (c->kind == CS_K_FLOAT && !c->declared && c->n_grouped && c->n_grouped == c->n_dotted &&
-        c->n_small_int && !c->n_big_int) {
-      char whole[40];
-      size_t w = 0;
-      for (const char *p = c->grouped_value; *p && w + 1 < sizeof whole; p++)
-        if (*p != '.' && *p != ' ' && *p != '\t') whole[w++] = *p;
-      whole[w] = '\0';
-      cs_log_warn("column '%s' is read as decimal numbers, but each of its %lld values with a '.' "
-                  "has three digits after it (such as '%s', line %lld) and none of its %lld "
-                  "values without one reaches 1000: if the '.' groups thousands ('%s' meaning "
-                  "%s), remove it from the column before the import", c->csv_name,
-                  (long long)c->n_dotted, c->grouped_value, (long long)c->grouped_line,
-                  (long long)c->n_small_int, c->grouped_value, whole);
+    if (c->kind == CS_K_FLOAT && !c->declared) {
+      char what[CS_NAME_MAX + 16];
+      snprintf(what, sizeof what, "column '%s'", c->csv_name);
+      cs__grouping_warn(&c->grouping, what);
     }
     /* Numbers written for people (a decimal comma, grouping, a currency sign) become levels;
      * the features would then be one-hot columns of amounts. */

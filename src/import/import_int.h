@@ -93,6 +93,20 @@ int cs__dict_add(cs_dict_t *d, const char *s, int *idx, int *added);
 static inline const char *cs__dict_str(const cs_dict_t *d, int i) { return d->arena + d->off[i]; }
 
 /* ---- the import in progress (import.c) ------------------------------------------------------ */
+/* Whole amounts grouped by '.' (1.234 for 1234, common in ';' files) read as decimals, as
+ * pandas reads them: the numbers of a column counted, to say so when every '.' is followed by
+ * three digits and the values without one stay below 1000. */
+typedef struct cs__grouping {
+  /* those with a '.', those of them shaped like a thousands group (1.234), integers below
+   * 1000 and from 1000 on in magnitude; the first grouped one */
+  int64_t n_dotted, n_grouped, n_small_int, n_big_int, grouped_line;
+  char grouped_value[40];
+} cs__grouping_t;
+/* One number: its text, whether it is an integer and then its value, its line. */
+void cs__grouping_note(cs__grouping_t *g, const char *s, int is_int, int64_t iv, int64_t line);
+/* The warning, when the column looks grouped; `what` names it ("column 'amount'"). Rank 0. */
+void cs__grouping_warn(const cs__grouping_t *g, const char *what);
+
 typedef struct cs__col {
   char name[CS_NAME_MAX]; /* name in the store */
   char csv_name[CS_NAME_MAX]; /* name in the CSV header (differs for the id column) */
@@ -113,10 +127,7 @@ typedef struct cs__col {
   int64_t n_localized;    /* ... of its text, values like numbers in another notation */
   int64_t localized_line; /* ... the first of those, and its text (cut) */
   char localized_value[40];
-  /* inferred numbers: those with a '.', those of them shaped like a thousands group (1.234),
-   * integers below 1000 and from 1000 on in magnitude; the first grouped one */
-  int64_t n_dotted, n_grouped, n_small_int, n_big_int, grouped_line;
-  char grouped_value[40];
+  cs__grouping_t grouping; /* inferred numbers: the thousands check */
   cs_dict_t dict;         /* levels (categorical), or the values seen while inferring */
   int fixed_levels;       /* levels declared: no others are accepted */
   int32_t *code;          /* dict index -> code (levels in byte order unless declared) */
@@ -145,6 +156,7 @@ typedef struct cs__imp {
   /* transactions file */
   cs_xsort_t *txn;        /* transactions by (id, time, line) */
   int64_t odd_dates;      /* transactions dated before 1900 or over a year ahead */
+  cs__grouping_t amount_grouping; /* the amounts: the thousands check */
   int64_t odd_date_line;  /* ... the first of them, and its date as written (cut) */
   char odd_date_text[40];
 } cs__imp_t;

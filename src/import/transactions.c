@@ -134,6 +134,9 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, const int role[
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is negative (amounts must be >= 0)", f,
                       line, nm->v[role[2]], amount);
   t.amount += 0.0; /* "-0" is 0 */
+  /* Amounts are what CLV's spend model reads: 1.234 meaning 1234 is said, as for customers. */
+  const int whole = !strpbrk(amount, ".eE") && t.amount < 1e15;
+  cs__grouping_note(&imp->amount_grouping, amount, whole, whole ? (int64_t)t.amount : 0, line);
   /* A date a digit off ("0024-01-05", "2204-01-05") is a valid date: kept, and said. */
   static double ahead = 0;
   if (ahead == 0) ahead = floor((double)time(NULL) / 86400.0) + 366;
@@ -218,6 +221,11 @@ int cs__txn_scan(cs__imp_t *imp) {
                 "the first '%s' (line %lld): a mistyped year? They are imported as they are, "
                 "and CLV's calibration period runs to the last purchase day", f,
                 (long long)imp->odd_dates, imp->odd_date_text, (long long)imp->odd_date_line);
+  {
+    char what[CS_NAME_MAX + 64];
+    snprintf(what, sizeof what, "%s: the amount column '%s'", f, nm.v[role[2]]);
+    cs__grouping_warn(&imp->amount_grouping, what);
+  }
   CS_TRY(cs_xsort_finish(imp->txn));
 fail:
   names_free(&nm);

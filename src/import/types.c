@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -330,4 +331,45 @@ cs_schema_entry_t *cs__schema_find(cs_schema_t *s, const char *name) {
   for (int i = 0; i < s->n; i++)
     if (!strcmp(s->e[i].name, name)) return &s->e[i];
   return NULL;
+}
+
+/* ---- thousands grouped by '.' ------------------------------------------------------------ */
+/* 1.234 (a sign, 1 to 3 digits, '.', 3 digits, blanks around): a thousands group, or a
+ * number with three decimals. */
+static int thousands_shaped(const char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  s += *s == '-' || *s == '+';
+  int before = 0, after = 0;
+  while (*s >= '0' && *s <= '9') s++, before++;
+  if (*s++ != '.') return 0;
+  while (*s >= '0' && *s <= '9') s++, after++;
+  while (*s == ' ' || *s == '\t') s++;
+  return !*s && before >= 1 && before <= 3 && after == 3;
+}
+
+void cs__grouping_note(cs__grouping_t *g, const char *s, int is_int, int64_t iv, int64_t line) {
+  if (is_int) {
+    (*(iv > -1000 && iv < 1000 ? &g->n_small_int : &g->n_big_int))++;
+    return;
+  }
+  if (!strchr(s, '.')) return;
+  g->n_dotted++;
+  if (thousands_shaped(s) && !g->n_grouped++) {
+    g->grouped_line = line;
+    snprintf(g->grouped_value, sizeof g->grouped_value, "%s", s);
+  }
+}
+
+void cs__grouping_warn(const cs__grouping_t *g, const char *what) {
+  if (!(g->n_grouped && g->n_grouped == g->n_dotted && g->n_small_int && !g->n_big_int)) return;
+  char whole[40];
+  size_t w = 0;
+  for (const char *p = g->grouped_value; *p && w + 1 < sizeof whole; p++)
+    if (*p != '.' && *p != ' ' && *p != '\t') whole[w++] = *p;
+  whole[w] = '\0';
+  cs_log_warn("%s is read as decimal numbers, but each of its %lld values with a '.' has three "
+              "digits after it (such as '%s', line %lld) and none of its %lld values without one "
+              "reaches 1000: if the '.' groups thousands ('%s' meaning %s), remove it from the "
+              "column before the import", what, (long long)g->n_dotted, g->grouped_value,
+              (long long)g->grouped_line, (long long)g->n_small_int, g->grouped_value, whole);
 }

@@ -360,6 +360,20 @@ if p and "column 'amount' is read as decimal numbers, but each of its 20 values 
 if p and "column 'weight'" in p.stderr:
     failures.append(f"three-decimal weights were warned of as thousands: {p.stderr[-400:]}")
 
+# ... and the same for the amounts of a transactions file, which CLV's spend model reads (they
+#     had gone in unwarned)
+lines = ["customer_id;date;amount"]
+for i in range(40):
+    lines.append(f"{i % 7 + 1};2024-01-{i % 28 + 1:02d};"
+                 f"{i * 37 % 990 + 1 if i % 2 else f'{1 + i % 9}.{i * 7 % 1000:03d}'}")
+csv = write("dot_grouped_txn.csv", "\n".join(lines) + "\n")
+p = imported("dot-grouped amounts", path("dgt.h5"), ["import", "--transactions-csv", csv,
+                                                     "--txn-delimiter", "semicolon", "--output",
+                                                     path("dgt.h5")])
+if p and "the amount column 'amount' is read as decimal numbers, but each of its 20 values with " \
+        "a '.' has three digits after it (such as '1.000', line 2)" not in p.stderr:
+    failures.append(f"dot-grouped amounts: no warning: {p.stderr[-600:]}")
+
 # 4. bare CR
 csv = write("cr.csv", "customer_id,age,note\n1,30,ab\n2,40,x\ry\n3,50,z\n")
 if imported("stray CR", path("cr.h5"), ["import", "--customers-csv", csv, "--output",
