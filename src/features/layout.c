@@ -93,9 +93,10 @@ static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
 }
 
 /* A column of the store being scored against the model's feature: the same kind (numeric or
- * categorical), and no level that the model lacks. Levels are matched by name: when this
- * store's are the model's in another order, or only some of them, c->code_map takes its codes
- * to the model's. The error names what differs and the way out. */
+ * categorical). Levels are matched by name: when this store's are the model's in another
+ * order, or only some of them, c->code_map takes its codes to the model's. A level the model
+ * lacks maps to -1 and is refused only when a customer has it (cs__features_unseen_level):
+ * an import --schema declares levels that no customer may have. */
 static int match_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc,
                         cs_feature_col_t *c) {
   int status = CS_OK;
@@ -109,7 +110,7 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
            "%s: feature '%s' is categorical in the model (levels %s) but numeric here", path,
            sc->name, level_list(fc->levels, fc->n_levels, model, sizeof model));
   if (!fc->n_levels) return CS_OK;
-  int identity = sc->n_categories == fc->n_levels;
+  int identity = sc->n_categories == fc->n_levels, unseen = 0;
   c->code_map = malloc((size_t)sc->n_categories * sizeof *c->code_map);
   CS_CHECK(c->code_map, CS_ENOMEM, "out of memory");
   c->n_codes = sc->n_categories;
@@ -117,18 +118,11 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
     int at = -1;
     for (int m = 0; m < fc->n_levels && at < 0; m++)
       if (!strcmp(sc->categories[l], fc->levels[m])) at = m;
-    /* A level the model never saw has no coefficient: scoring it as all zeros would treat
-     * those customers as the reference group, silently. */
-    CS_CHECK(at >= 0, CS_EDATA,
-             "%s: feature '%s' has a level '%s' that the model lacks (the model's levels: %s; "
-             "here: %s): retrain the model on customers with that level, or recode it at import",
-             path, sc->name, sc->categories[l],
-             level_list(fc->levels, fc->n_levels, model, sizeof model),
-             level_list(sc->categories, sc->n_categories, here, sizeof here));
-    for (int e = 0; e < l; e++) /* as layout() refuses it when fitting */
+    for (int e = 0; e < l && at >= 0; e++) /* as layout() refuses it when fitting */
       if (c->code_map[e] == at) CS_TRY(level_twice(path, sc->name, sc->categories[l], e, l));
     c->code_map[l] = at;
     identity &= at == l;
+    unseen += at < 0;
   }
   if (identity) {
     free(c->code_map);
@@ -137,11 +131,28 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
   } else {
     cs_log_info("features: '%s': the levels of %s are matched to the model's by name (%s)",
                 sc->name, path,
-                sc->n_categories < fc->n_levels ? "some of them, maybe in another order"
-                                                : "another order");
+                unseen ? "with levels the model lacks, refused if a customer has one"
+                : sc->n_categories < fc->n_levels ? "some of them, maybe in another order"
+                                                  : "another order");
   }
 fail:
   return status;
+}
+
+int cs__features_unseen_level(const cs_store_t *store, const cs_feature_col_t *c, int code,
+                              int64_t count, int64_t row) {
+  const cs_column_t *sc = cs_store_column(store, c->name);
+  char here[512], model[512];
+  /* A level the model never saw has no coefficient: scoring it as all zeros would treat
+   * those customers as the reference group, silently. */
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__,
+                      "%s: feature '%s' has a level '%s' that the model lacks (the model's "
+                      "levels: %s; here: %s), %lld customers, the first at row %lld: retrain "
+                      "the model on customers with that level, or recode it at import",
+                      store->path, c->name, sc->categories[code],
+                      level_list(c->levels, c->n_levels, model, sizeof model),
+                      level_list(sc->categories, sc->n_categories, here, sizeof here),
+                      (long long)count, (long long)row);
 }
 
 /* Column table and output layout, from the request or from fitted statistics. */

@@ -11,4 +11,9 @@
 int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
                         const cs_features_t *fitted, cs_features_t *f);
 
+/* The error for `count` customers (the first at store row `row`) whose code in c's column
+ * is a level the model lacks (c->code_map[code] < 0). Sets the error; returns CS_EDATA. */
+int cs__features_unseen_level(const cs_store_t *store, const cs_feature_col_t *c, int code,
+                              int64_t count, int64_t row);
+
 #endif

@@ -187,11 +187,22 @@ static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   const int64_t nl = part->n_local;
   CS_TRY(cs_store_read(store, c->name, part->offset, nl, CS_DT_F64, buf));
   int64_t m = 0, first_bad = INT64_MAX; /* local index of the first value log1p refuses */
-#pragma omp parallel for schedule(static) reduction(+ : m) reduction(min : first_bad)
+  int64_t n_unseen = 0, first_unseen = INT64_MAX; /* codes of levels the model lacks */
+#pragma omp parallel for schedule(static) reduction(+ : m, n_unseen) \
+    reduction(min : first_bad, first_unseen)
   for (int64_t i = 0; i < nl; i++) {
     double x = buf[i];
     if (c->code_map) { /* this store's code to the model's */
-      x = x >= 0 && x < c->n_codes && x == floor(x) ? (double)c->code_map[(int64_t)x] : NAN;
+      const double y =
+          x >= 0 && x < c->n_codes && x == floor(x) ? (double)c->code_map[(int64_t)x] : NAN;
+      if (y < 0) { /* an error below; buf keeps the store's code for its message */
+        if (i < first_unseen) first_unseen = i;
+        n_unseen++;
+        miss[i] = 1;
+        m++;
+        continue;
+      }
+      x = y;
     } else if (c->n_levels) {
       if (!(x >= 0 && x < c->n_levels && x == floor(x))) x = NAN;
     } else if (c->log1p && isfinite(x)) {
@@ -217,6 +228,13 @@ static int read_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
                          "%s: --log1p column '%s' has %g at row %lld (log1p needs values > -1)",
                          store->path, c->name, bad, (long long)bad_row);
+  if (c->code_map) { /* the lowest failing rank's message is kept: it has the first row */
+    int64_t total = n_unseen;
+    CS_TRY(cs_par_allreduce(ctx, &total, 1, CS_DT_I64, CS_OP_SUM));
+    if (n_unseen && local == CS_OK)
+      local = cs__features_unseen_level(store, c, (int)buf[first_unseen], total,
+                                        part->offset + first_unseen);
+  }
   CS_TRY(cs_par_agree(ctx, local));
   *n_miss = m;
 fail:

@@ -349,6 +349,27 @@ moved, _ = scores(recoded("lv_moved.h5", cats, [1] + list(range(1, L))), "lv_mov
 fewer, _ = scores(recoded("lv_fewer.h5", cats[1:], [0] + list(range(L - 1))), "lv_fewer")
 if moved is not None and fewer is not None and not np.array_equal(moved, fewer):
     failures.append(f"a level left out: {np.sum(moved != fewer)} scores differ")
+# A level the model lacks but no customer has (an import --schema declares such levels) scores
+# as the store without it (it had been refused as "a level that the model lacks"); once a
+# customer has it, the refusal counts them and names the first row, whichever rank holds it.
+extra, _ = scores(recoded("lv_extra.h5", cats + ["unused"], list(range(L))), "lv_extra")
+if base is not None and extra is not None and not np.array_equal(base, extra):
+    failures.append(f"an unused extra level: {np.sum(base != extra)} scores differ")
+used = recoded("lv_used.h5", cats + ["newlevel"], list(range(L)))
+with h5py.File(used, "r+") as f:
+    d = f["customers/region"]
+    n_rows = d.shape[0]
+    codes = d[...]
+    codes[[n_rows - 5, n_rows - 2]] = L  # both in the last rank's part
+    d[...] = codes
+p = subprocess.run(mpi + ["-n", "3", custseg, "churn", "score", "--model", path("r1.h5"),
+                          "--input", used, "--output", path("lv_used_sc.h5")],
+                   capture_output=True, text=True, timeout=600)
+want = f"has a level 'newlevel' that the model lacks"
+want_where = f"2 customers, the first at row {n_rows - 5}: retrain the model"
+if p.returncode != 2 or want not in p.stderr or want_where not in p.stderr or \
+        os.path.exists(path("lv_used_sc.h5")):
+    failures.append(f"a used new level at 3 ranks: exit {p.returncode}: {p.stderr[-400:]}")
 # A level named twice in the store is refused, as churn train and segment refuse it (matched by
 # name, both codes had silently become the one level).
 dup = cats[:]
