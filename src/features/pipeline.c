@@ -255,6 +255,20 @@ static int refuse_missing(cs_ctx_t *ctx, const cs_store_t *store, const cs_featu
                       store->path, c->name, (long long)total, (long long)first);
 }
 
+/* The standard deviation of n = a[2] values z from their exact sums a[0] (grid 2^-s1) and
+ * a[1] of z^2 (grid 2^-s2): (n S2 - S1^2) / n^2 in quad precision, since it cancels to
+ * nothing for a constant column; a variance within the grids' truncation (a term of a[0] is
+ * off by less than one step, one of a[1] by less than two) is 0. */
+static double drift_spread(const cs_fixed_t *a, int s1, int s2) {
+  const __float128 n = (__float128)a[2], s1q = (__float128)a[0];
+  const __float128 v = (n * (__float128)a[1] * (__float128)ldexp(1.0, 2 * s1 - s2) - s1q * s1q) /
+                       (n * n); /* in units of 2^-2s1 */
+  const double var = ldexp((double)v, -2 * s1);
+  const double mu = fabs(cs_from_fixed(a[0], s1) / (double)a[2]);
+  const double err = ldexp(2.0, -s2) + (2 * mu + ldexp(1.0, -s1)) * ldexp(1.0, -s1);
+  return var > err ? sqrt(var) : 0.0;
+}
+
 /* Scaled columns wait in a column-major stage of STAGE_COLS columns and go into the row-major
  * matrix together, so each pass over the matrix writes STAGE_COLS values of a row instead of
  * one (a pass touches every cache line of the matrix however few values it writes). */
@@ -282,7 +296,8 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   cs_features_t *f = calloc(1, sizeof *f);
   double *buf = NULL, *sbuf = NULL; /* sbuf: the column as the statistics see it */
   uint8_t *miss = NULL, *row_miss = NULL, *fit = NULL;
-  double *drift = NULL;
+  cs_fixed_t *drift = NULL; /* exact sums, so the drift is the same on any number of ranks */
+  int drift_s1 = 0, drift_s2 = 0;
   float *stage = NULL; /* up to STAGE_COLS scaled columns, column-major, before the matrix */
   int staged_col[STAGE_COLS], n_staged = 0;
   int64_t nl = part->n_local;
@@ -330,8 +345,11 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   }
   /* With fitted statistics: per column, the sum, the sum of squares and the count of this
    * store's known values in their standard deviations (drift), and the count of those beyond
-   * CS_DRIFT_FAR of them, left out of the three; reduced once at the end. */
+   * CS_DRIFT_FAR of them, left out of the three; reduced once at the end. The sums are fixed
+   * point on grids set by the bounds CS_DRIFT_FAR and its square. */
   if (fitted) {
+    drift_s1 = cs_fixed_exponent_wide(CS_DRIFT_FAR, store->n);
+    drift_s2 = cs_fixed_exponent_wide(CS_DRIFT_FAR * CS_DRIFT_FAR, store->n);
     drift = calloc((size_t)(4 * f->n_cols + 1), sizeof *drift);
     CS_TRY(cs_par_agree(ctx, drift ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
                                                           "out of memory")));
@@ -426,14 +444,18 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         row_miss[i] |= miss[i] & !inert;
       }
       if (drift && c->std > 0) {
-        double *a = drift + 4 * ci;
+        cs_fixed_t *a = drift + 4 * ci;
         for (int64_t i = 0; i < nl; i++)
           if (!miss[i]) {
             const double z = (buf[i] - c->mean) / c->std;
             if (fabs(z) > CS_DRIFT_FAR)
               a[3] += 1;
-            else
-              a[0] += z, a[1] += z * z, a[2] += 1;
+            else { /* z^2 = hi + lo exactly, so a constant column's sums cancel exactly */
+              const double hi = z * z, lo = fma(z, z, -hi);
+              a[0] += cs_to_fixed(z, drift_s1);
+              a[1] += cs_to_fixed(hi, drift_s2) + cs_to_fixed(lo, drift_s2);
+              a[2] += 1;
+            }
           }
       }
       staged_col[n_staged++] = j;
@@ -446,14 +468,13 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   }
   flush_stage(m, stage, staged_col, n_staged);
   if (drift) {
-    CS_TRY(cs_par_allreduce(ctx, drift, 4 * f->n_cols, CS_DT_F64, CS_OP_SUM));
+    CS_TRY(cs_par_sum_i128_n(ctx, drift, 4 * f->n_cols));
     for (int ci = 0; ci < f->n_cols; ci++) {
-      const double *a = drift + 4 * ci;
+      const cs_fixed_t *a = drift + 4 * ci;
       f->cols[ci].drift_far = (int64_t)a[3];
       if (f->cols[ci].n_levels || !(a[2] > 0)) continue;
-      const double mu = a[0] / a[2];
-      f->cols[ci].drift_shift = mu;
-      f->cols[ci].drift_ratio = sqrt(fmax(a[1] / a[2] - mu * mu, 0));
+      f->cols[ci].drift_shift = cs_from_fixed(a[0], drift_s1) / (double)a[2];
+      f->cols[ci].drift_ratio = drift_spread(a, drift_s1, drift_s2);
     }
   }
 

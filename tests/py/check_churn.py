@@ -429,6 +429,24 @@ for store, want in (("s.h5", False), ("drift.h5", True)):
     if p.returncode != 0 or warned != want or (abs(drift[name]["mean_shift"]) > 1) != want:
         failures.append(f"drift of '{name}' in {store}: exit {p.returncode}, warned {warned}, "
                         f"summary {drift.get(name)}")
+# ... and the drift is the same numbers on any number of ranks: the training store itself,
+# where the shifts are rounding noise near 1e-16, printed to 6 digits (its sums had been plain
+# doubles, and the noise differed at 3 ranks), except one feature made constant, whose spread
+# ratio is 0 (it had been 1e-7 to 3e-7, by rank count).
+run(1, "churn", "train", "--input", path("s.h5"), "--output", path("h0.h5"), "--holdout", "0",
+    "--quiet")
+shutil.copy(path("s.h5"), path("h0_const.h5"))
+with h5py.File(path("h0_const.h5"), "r+") as f:
+    f["customers/" + name][...] = f["customers/" + name][7]
+shifts = []
+for ranks in (1, 3):
+    run(ranks, "churn", "score", "--model", path("h0.h5"), "--input", path("h0_const.h5"),
+        "--output", path("h0_sc.h5"), "--quiet", "--summary", path(f"h0_{ranks}.json"))
+    shifts.append(json.load(open(path(f"h0_{ranks}.json")))["churn"]["drift"])
+if shifts[0] != shifts[1]:
+    failures.append(f"drift differs at 3 ranks: {[(a, b) for a, b in zip(*shifts) if a != b][:2]}")
+if [d["spread_ratio"] for d in shifts[0] if d["feature"] == name] != [0]:
+    failures.append(f"the spread ratio of a constant '{name}' is not 0: {shifts[0]}")
 # ... one typo far out (1e30) is counted apart and warned of as such, and leaves the drift of
 # the other values alone (it had given a spread ratio of null, or "6.59 times theirs").
 shutil.copy(path("s.h5"), path("typo.h5"))
