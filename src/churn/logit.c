@@ -383,6 +383,9 @@ fail:
  * rows), with the penalty scaled to the sample, to start the full iterations close to the
  * optimum. Stops when the steps are below 1e-3 or the loss stops falling (then the last
  * good point is kept). Deterministic like every pass. Collective. */
+/* A Hessian sample smaller than this many training customers per coefficient is not used. */
+enum { MIN_SAMPLE_PER_COEF = 50 };
+
 static int warm_start(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *data,
                       const uint8_t *hsample, cs_churn_model_t *model, pass_t *ps, double l2,
                       double *g, double *h, double *step) {
@@ -492,11 +495,19 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
       ns += hsample[i] && data->y[i] >= 0 && !data->holdout[i];
     }
     CS_TRY(cs_par_allreduce(ctx, &ns, 1, CS_DT_I64, CS_OP_SUM));
-    CS_CHECK(ns > 0, CS_EUSAGE, "--hessian-sample %lld selects no training customer",
-             (long long)o->hessian_rows);
-    hscale = (double)(neg + pos) / (double)ns;
-    cs_log_info("churn: Newton steps use the Hessian of %lld sampled training customers",
-                (long long)ns);
+    if (ns < MIN_SAMPLE_PER_COEF * (int64_t)p) {
+      /* A Hessian of a handful of rows steers the steps anywhere (one row: a warm start of
+       * |step| 1e8 and 300 iterations without converging). */
+      cs_log_warn("churn: --hessian-sample %lld selects %lld training customers, fewer than %d "
+                  "per coefficient (%d coefficients): the full Hessian is used instead",
+                  (long long)o->hessian_rows, (long long)ns, MIN_SAMPLE_PER_COEF, p);
+      free(hsample);
+      hsample = NULL;
+    } else {
+      hscale = (double)(neg + pos) / (double)ns;
+      cs_log_info("churn: Newton steps use the Hessian of %lld sampled training customers",
+                  (long long)ns);
+    }
   }
   /* Start at the intercept of the base rate. */
   model->coef[0] = log((double)pos / (double)neg);
@@ -511,7 +522,7 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     double data_loss;
     /* The full Hessian once the previous step says this pass is likely the last (a sampled
      * Newton step shrinks about a hundredfold), so the standard errors come for free. */
-    full = !hsample || last_step < 100 * o->tol;
+    full = full || last_step < 100 * o->tol;
     CS_TRY(evaluate(ctx, m, data, full ? NULL : hsample, 0, model->class_weight, &ps,
                     model->coef, g, h, &data_loss, &separable));
     if (!full)
@@ -520,7 +531,9 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
     loss = data_loss + 0.5 * o->l2 * pen;
     if (it > 1 && loss > prev_loss * (1 + 1e-12) && halvings < 30) {
-      /* The step overshot: go back half way and evaluate again. */
+      /* The step overshot: go back half way and evaluate again. A sampled Hessian that
+       * overshoots steers badly: the full one from here on. */
+      full = 1;
       for (int j = 0; j < p; j++) {
         step[j] *= 0.5;
         model->coef[j] = prev[j] + step[j];
@@ -553,22 +566,29 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
                 smax);
     model->iterations = it;
     last_step = smax;
+    /* The step that meets --newton-tol is taken; one that --max-iter cuts off is not, so
+     * the coefficients written are ones the loss and Hessian were evaluated at. */
+    if (smax >= o->tol && it == o->max_iter) break;
+    memcpy(prev, model->coef, (size_t)p * sizeof *prev);
+    prev_loss = loss;
+    for (int j = 0; j < p; j++) model->coef[j] += step[j];
     if (smax < o->tol) {
       model->converged = 1;
       break;
     }
-    memcpy(prev, model->coef, (size_t)p * sizeof *prev);
-    prev_loss = loss;
-    for (int j = 0; j < p; j++) model->coef[j] += step[j];
   }
-  model->loss = loss;
-  if (!full) {
-    double data_loss;
+  /* The loss and the standard errors at the coefficients written: one more full pass after
+   * the converging step (or a sampled last pass). */
+  if (model->converged || !full) {
+    double data_loss, pen = 0;
     CS_TRY(evaluate(ctx, m, data, NULL, 0, model->class_weight, &ps, model->coef, g, h,
                     &data_loss, &separable));
+    for (int j = 1; j < p; j++) pen += model->coef[j] * model->coef[j];
+    loss = data_loss + 0.5 * o->l2 * pen;
     for (int j = 1; j < p; j++) h[j * p + j] += o->l2;
     CS_CHECK(cholesky(h, p), CS_EDATA, "the churn model's Hessian is singular at the optimum");
   }
+  model->loss = loss;
   /* Standard errors from the inverse of the penalized Hessian at the optimum (h holds its
    * Cholesky factor). */
   for (int j = 0; j < p; j++) {

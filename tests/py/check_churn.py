@@ -96,6 +96,50 @@ with h5py.File(path("r1.h5"), "r") as a, h5py.File(path("rfull.h5"), "r") as b:
             failures.append(f"{name} with a Hessian sample differ from the full Hessian's: "
                             f"max diff {np.abs(x - y).max():.3g}")
 
+# 2d. Where Newton stops early, what is written belongs together, and a tiny Hessian sample
+# is not used:
+# - cut off by --max-iter, the stored loss is the objective at the stored coefficients (the
+#   step after the last evaluation had been applied: 1.5% apart);
+# - a step that meets a loose --newton-tol is taken (it had been dropped, leaving the
+#   intercept-only start, "converged", holdout AUC 0.5);
+# - --hessian-sample 1 gives the full Hessian's fit, with a warning (it had diverged: 300
+#   iterations, not converged, AUC below 0.5).
+def objective(res):
+    with h5py.File(res, "r") as r, h5py.File(path("s.h5"), "r") as s:
+        tr = (r["churn/split"][...] == 0)
+        y = s["customers/churned"][...].astype(float)
+        tr &= (y == 0) | (y == 1)
+        p = r["churn/score"][...].astype(float)[tr]
+        beta = r["churn/model/coefficients"][1:]
+        data = -np.sum(y[tr] * np.log(p) + (1 - y[tr]) * np.log1p(-p))
+        return data + 0.5 * 1.0 * np.sum(beta ** 2), r["churn/model"].attrs["loss"]
+
+
+def trained(tag, *args):
+    p = subprocess.run(mpi + ["-n", "2", custseg, "churn", "train", "--input", path("s.h5"),
+                              "--output", path(tag + ".h5"), "--quiet", *args],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        failures.append(f"churn train {args}: exit {p.returncode}: {p.stderr[-300:]}")
+    return p.stderr
+
+
+trained("mi2", "--max-iter", "2")
+got, stored = objective(path("mi2.h5"))
+if not abs(got - stored) <= 1e-5 * abs(stored):
+    failures.append(f"--max-iter 2: stored loss {stored} but {got} at the stored coefficients")
+trained("tol1", "--newton-tol", "1")
+with h5py.File(path("tol1.h5"), "r") as r:
+    auc = r["churn/metrics/holdout"].attrs["auc"]
+    if not (r["churn/model"].attrs["converged"] and auc > 0.6):
+        failures.append(f"--newton-tol 1: holdout AUC {auc} (the converging step dropped?)")
+err = trained("hs1", "--hessian-sample", "1")
+with h5py.File(path("hs1.h5"), "r") as a, h5py.File(path("rfull.h5"), "r") as b:
+    x, y = a["churn/model/coefficients"][...], b["churn/model/coefficients"][...]
+    if "fewer than 50 per coefficient" not in err or not np.allclose(x, y, rtol=1e-7, atol=1e-7):
+        failures.append(f"--hessian-sample 1: max coefficient diff {np.abs(x - y).max():.3g} "
+                        f"from the full Hessian's; {err[-200:]}")
+
 # 2c. --churn-with-segment: the segment of a `segment` run on the same store enters as one-hot
 # features; identical at 1 and 3 ranks; scoring needs the same segment results and then
 # reproduces the scores.
