@@ -73,6 +73,13 @@ int cs_opts_check_inputs(cs_ctx_t *ctx, const cs_opts_t *o);
 int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file);
 /* option_files.c, for cs_opts_parse: no file written twice, none read also written. Local. */
 int cs__opts_check_roles(const cs_opts_t *o);
+/* A file the command derives from its options (the default checkpoint, role its
+ * description) is none of the files they name, nor an output's working file, and none of
+ * them is its working file: else a usage error naming both. Local. */
+int cs_opts_check_derived(const cs_opts_t *o, const char *file, const char *role);
+/* Whether `file` is a working file custseg makes beside `output` (".NAME.lock",
+ * ".NAME.tmp-...", ".NAME.rsv-...", ".NAME.bak-...", ".NAME.probe-...", io/out.c). */
+int cs_is_companion(const char *file, const char *output);
 /* The same file: the same device and inode when both exist, else the same canonical path. */
 int cs_same_file(const char *a, const char *b);
 /* Typed access (the option must exist in the table; values were checked by parse). */

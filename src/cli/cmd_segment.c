@@ -394,8 +394,12 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
            cs_opt_str(o, "checkpoint-every"));
   if (cs_opt_str(o, "checkpoint"))
     snprintf(ckpath, sizeof ckpath, "%s", cs_opt_str(o, "checkpoint"));
-  else
+  else { /* checked as the options' files are when parsed: a successful fit removes it */
     snprintf(ckpath, sizeof ckpath, "%s.ckpt", output);
+    CS_TRY(cs_par_agree(ctx, cs_opts_check_derived(
+                                 o, ckpath, "checkpoint (--output with '.ckpt' added; name "
+                                            "another with --checkpoint)")));
+  }
   /* The output first: the default checkpoint lives beside it, and its message names the
    * file the user gave. */
   if (output) CS_TRY(cs_io_check_writable(ctx, output, "output"));

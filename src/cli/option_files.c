@@ -67,30 +67,101 @@ int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, 
   return 1;
 }
 
-/* No file is written twice, and none the command reads is written (it would be truncated
- * before it is read). A checkpoint may be the one --resume continues. */
+int cs_is_companion(const char *file, const char *output) {
+  /* The working files io/out.c and io/claim.c make beside an output NAME: ".NAME.lock",
+   * ".NAME.tmp-...", ".NAME.rsv-...", ".NAME.bak-..." and ".NAME.probe-...". */
+  static const char *const kinds[] = {"lock", "tmp-", "rsv-", "bak-", "probe-"};
+  char cf[8192], co[8192];
+  canonical(file, cf, sizeof cf);
+  canonical(output, co, sizeof co);
+  const char *bf = strrchr(cf, '/'), *bo = strrchr(co, '/');
+  bf = bf ? bf + 1 : cf;
+  bo = bo ? bo + 1 : co;
+  const size_t lo = strlen(bo);
+  if ((size_t)(bf - cf) != (size_t)(bo - co) || strncmp(cf, co, (size_t)(bf - cf)) ||
+      bf[0] != '.' || strncmp(bf + 1, bo, lo) || bf[1 + lo] != '.')
+    return 0;
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    const char *rest = bf + 2 + lo;
+    if (!strncmp(rest, kinds[k], strlen(kinds[k])) && (k || !rest[4])) return 1;
+  }
+  return 0;
+}
+
+/* A file the options name (option "input", ...), or one the command derives from them
+ * (option NULL, role its description): the default checkpoint. */
+typedef struct {
+  const char *option, *value;
+  char file[4096];
+  int is_read;
+} named_file_t;
+enum { N_WRITE = sizeof write_opts / sizeof *write_opts, N_READ = sizeof read_opts / sizeof *read_opts };
+
+static int named_files(const cs_opts_t *o, named_file_t *f) {
+  int n = 0;
+  for (int w = 0; w < N_WRITE; w++) {
+    const char *v = cs_opt_str(o, write_opts[w]);
+    if (!v || !*v) continue;
+    f[n] = (named_file_t){.option = write_opts[w], .value = v};
+    snprintf(f[n++].file, sizeof f->file, "%s", v);
+  }
+  for (int r = 0; r < N_READ; r++) {
+    f[n] = (named_file_t){.is_read = 1, .value = cs_opt_str(o, read_opts[r])};
+    if (cs_opts_read_file(o, r, &f[n].option, f[n].file, sizeof f->file) == 1) n++;
+  }
+  return n;
+}
+
+static const char *role_of(const named_file_t *f, const char *derived, char *buf, size_t len) {
+  if (f->option) snprintf(buf, len, "--%s", f->option);
+  else snprintf(buf, len, "the %s", derived);
+  return buf;
+}
+
+/* Refuses output a when it is b's file (a checkpoint may be what --resume continues), and any
+ * a that is the working file of output b. */
+static int clash(const named_file_t *a, const named_file_t *b, int same, const char *derived) {
+  char ra[512], rb[512];
+  const int ckpt = !a->option || !strcmp(a->option, "checkpoint");
+  if (same && !a->is_read && !(ckpt && b->option && !strcmp(b->option, "resume")) &&
+      cs_same_file(a->file, b->file))
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s '%s' is the same file as %s '%s': %s",
+                        role_of(a, derived, ra, sizeof ra), a->value,
+                        role_of(b, derived, rb, sizeof rb), b->value,
+                        b->is_read ? "it would be overwritten before it is read"
+                                   : "one output would replace the other");
+  if (!b->is_read && cs_is_companion(a->file, b->file))
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                        "%s '%s' is a working file of %s '%s' (its lock, temporary or backup "
+                        "file), which custseg creates and deletes: choose another name",
+                        role_of(a, derived, ra, sizeof ra), a->value,
+                        role_of(b, derived, rb, sizeof rb), b->value);
+  return CS_OK;
+}
+
+/* No file is written twice, none the command reads is written (it would be truncated before
+ * it is read), and none is an output's working file. */
 int cs__opts_check_roles(const cs_opts_t *o) {
-  const int nw = (int)(sizeof write_opts / sizeof *write_opts);
-  const int nr = (int)(sizeof read_opts / sizeof *read_opts);
-  for (int w = 0; w < nw; w++) {
-    const char *out = cs_opt_str(o, write_opts[w]);
-    if (!out || !*out) continue;
-    for (int v = 0; v < nw + nr; v++) {
-      const int is_read = v >= nw;
-      const char *name = is_read ? read_opts[v - nw] : write_opts[v];
-      if (!is_read && v <= w) continue;
-      if (is_read && !strcmp(name, "resume") && !strcmp(write_opts[w], "checkpoint")) continue;
-      const char *other = cs_opt_str(o, name);
-      char file[4096];
-      if (is_read ? cs_opts_read_file(o, v - nw, &name, file, sizeof file) != 1
-                  : (!other || !*other || snprintf(file, sizeof file, "%s", other) < 0))
-        continue;
-      if (cs_same_file(out, file))
-        return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "--%s '%s' is the same file as --%s "
-                            "'%s': %s", write_opts[w], out, name, other,
-                            is_read ? "it would be overwritten before it is read"
-                                    : "one output would replace the other");
+  named_file_t f[N_WRITE + N_READ];
+  const int n = named_files(o, f);
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      /* each pair of outputs compared once */
+      const int status = j == i ? CS_OK : clash(&f[i], &f[j], f[j].is_read || j > i, NULL);
+      if (status != CS_OK) return status;
     }
+  return CS_OK;
+}
+
+int cs_opts_check_derived(const cs_opts_t *o, const char *file, const char *role) {
+  named_file_t f[N_WRITE + N_READ + 1];
+  const int n = named_files(o, f);
+  f[n] = (named_file_t){.value = file};
+  snprintf(f[n].file, sizeof f->file, "%s", file);
+  for (int j = 0; j < n; j++) {
+    int status = clash(&f[n], &f[j], 1, role);
+    if (status == CS_OK) status = clash(&f[j], &f[n], 0, role);
+    if (status != CS_OK) return status;
   }
   return CS_OK;
 }

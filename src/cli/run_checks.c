@@ -44,10 +44,11 @@ static const char *run_output(const char *dir, const char *file, const char *con
     const char *const *list = i < N_STAGES ? cs__run_stage_files[i] : i == N_STAGES ? cs__run_own_files : more;
     for (int f = 0; list && list[f]; f++) {
       snprintf(path, size, "%s/%s", dir, list[f]);
-      if (cs_same_file(file, path)) return list[f];
+      if (cs_same_file(file, path) || cs_is_companion(file, path)) return list[f];
     }
   }
-  return NULL;
+  snprintf(path, size, "%s/.run.lock", dir); /* run_lock.c */
+  return cs_same_file(file, path) ? ".run.lock" : NULL;
 }
 
 int cs__run_check_stage_options(cs_ctx_t *ctx, const cs_opts_t *o, const stage_run_t *st) {
@@ -101,8 +102,9 @@ int cs__run_check_summary(cs_ctx_t *ctx, const char *summary, const char *dir,
     const char *out = run_output(dir, summary, more, path, sizeof path);
     if (out && strcmp(out, "run.json"))
       status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                            "--summary %s is %s, a file run writes in --output-dir: choose "
-                            "another name (the default is %s/run.json)", summary, path, dir);
+                            "--summary %s is %s%s, a file run writes in --output-dir: "
+                            "choose another name (the default is %s/run.json)", summary,
+                            cs_same_file(summary, path) ? "" : "a working file of ", path, dir);
   }
   CS_TRY(cs_par_agree(ctx, status));
   CS_TRY(cs_io_check_writable(ctx, summary, "summary"));

@@ -214,7 +214,12 @@ static int precheck(cs_ctx_t *ctx, const char *path) {
   if (ctx->rank == 0) {
     struct stat st;
     if (stat(path, &st) != 0)
-      status = cs_error_set(errno == ENOENT ? CS_ENOENT : CS_EIO, __FILE__, __LINE__,
+      /* a bad path is the user's input (exit 2); a failing disk or file system is not */
+      status = cs_error_set(errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+                                    errno == ENAMETOOLONG || errno == EACCES
+                                ? CS_ENOENT
+                                : CS_EIO,
+                            __FILE__, __LINE__,
                             "cannot open input '%s': %s", path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
       status = cs_error_set(CS_ENOENT, __FILE__, __LINE__, "input '%s' is not a regular file",

@@ -73,6 +73,24 @@ refused 1 "--output 'o.h5' is the same file as --personas-csv '$dir/o.h5'" \
   segment --input in.h5 --output o.h5 --personas-csv "$dir/o.h5" --k 2
 refused 1 "--output 'o.h5' is the same file as --init-centroids 'o.h5:/segments/centroids_standardized'" \
   segment --input in.h5 --output o.h5 --k 2 --init-centroids o.h5:/segments/centroids_standardized
+# The default checkpoint (OUTPUT.ckpt), which a successful fit removes, and an output's
+# working files (.NAME.lock, .NAME.tmp-PID-TOKEN ...), which custseg creates and deletes: an
+# input or output of that name had been deleted, with exit 0.
+cp in.h5 o.h5.ckpt
+cp in.h5 .o.h5.tmp-123-456
+touch -d '10 minutes ago' .o.h5.tmp-123-456
+refused 1 "the checkpoint (--output with '.ckpt' added; name another with --checkpoint) 'o.h5.ckpt' is the same file as --input 'o.h5.ckpt'" \
+  segment --input o.h5.ckpt --output o.h5 --k 2
+refused 1 "'o.h5.ckpt' is the same file as --summary 'o.h5.ckpt': one output would replace the other" \
+  segment --input in.h5 --output o.h5 --summary o.h5.ckpt --k 2
+refused 1 "--summary '.o.h5.lock' is a working file of --output 'o.h5' (its lock, temporary or backup file)" \
+  segment --input in.h5 --output o.h5 --summary .o.h5.lock --k 2
+refused 1 "--input '.o.h5.tmp-123-456' is a working file of --output 'o.h5'" \
+  segment --input .o.h5.tmp-123-456 --output o.h5 --k 2
+refused 1 "--summary out/.segments.h5.lock is a working file of out/segments.h5, a file run writes" \
+  run --input in.h5 --output-dir out --stages segment --summary out/.segments.h5.lock
+cmp -s o.h5.ckpt in.h5 && cmp -s .o.h5.tmp-123-456 in.h5 || fail "a store named as a working file changed"
+rm -f o.h5.ckpt .o.h5.tmp-123-456
 refused 1 "--k given 2 times; give it once" segment --input in.h5 --output o.h5 --k 2 --k 3
 refused 1 "the input store is given 2 times" inspect in.h5 --input in.h5
 
