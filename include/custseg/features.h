@@ -142,8 +142,9 @@ void cs_features_free(cs_features_t *f);
 int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
                       cs_features_t **layout);
 void cs_matrix_free(cs_matrix_t *m);
-/* Raise mx[0] to the largest |x| of this rank's matrix and mx[1] to its largest weight (the
- * bounds that size the exact fixed-point sums over it). Local; OpenMP. */
+/* Raise mx[0] to the largest |x| of this rank's matrix and set mx[1] to its largest weight,
+ * 1 without weights (the bounds that size the exact fixed-point sums over it; weights all
+ * 1e-20 had been bounded by 1 and summed to 0). Local; OpenMP. */
 void cs_matrix_max(const cs_matrix_t *m, double mx[2]);
 /* Standardized -> original units for one output feature (inverse scaling and log1p); NaN for
  * a feature of weight 0, which takes no part in the fit. */

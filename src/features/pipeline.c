@@ -64,7 +64,7 @@ void cs_matrix_free(cs_matrix_t *m) {
 void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
   const int64_t nv = m->n * m->d;
   float ax = 0.0f;
-  double aw = mx[1];
+  double aw = m->w ? 0.0 : 1.0;
 #pragma omp parallel for simd schedule(static) reduction(max : ax)
   for (int64_t v = 0; v < nv; v++) {
     float a = fabsf(m->x[v]);

@@ -21,6 +21,16 @@ typedef struct far {
 
 static int far_before(far_t a, far_t b) { return a.d2 > b.d2 || (a.d2 == b.d2 && a.row < b.row); }
 
+/* The error for segment q left empty (of no customer or no weight). */
+static const char *empty_msg(const lloyd_t *l, int q) {
+  static char msg[400];
+  snprintf(msg, sizeof msg, "K = %d: segment %d stays empty: re-seeding it at the farthest "
+           "customer took none (fewer distinct customers of positive weight than K, or "
+           "customers too close together for the float32 distances to tell apart); choose a "
+           "smaller K", l->k, q);
+  return msg;
+}
+
 /* Re-seed the empty segments listed in `empty` (ne of them) at the ne customers farthest
  * from their centroid in c (the centroids of the last assignment). Collective. */
 static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double *c_new) {
@@ -32,6 +42,7 @@ static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double 
   CS_TRY(cs_par_agree(l->ctx, top && vec ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   for (int e = 0; e < ne; e++) top[e] = (far_t){-1.0, INT64_MAX};
   for (int64_t i = 0; i < m->n; i++) {
+    if (m->w && !(m->w[i] > 0)) continue; /* it would seed a segment of no weight */
     far_t f = {cs_kernel_sqdist(m->x + i * d, c + (int64_t)l->labels[i] * d, d), m->row[i]};
     /* A customer on its centroid would seed a copy of it, empty again. */
     if (!(f.d2 > 0) || !far_before(f, top[ne - 1])) continue;
@@ -51,8 +62,8 @@ static int reseed(lloyd_t *l, const double *c, const int *empty, int ne, double 
     for (int i = 0; i < size * ne; i++)
       if (all[i].row != INT64_MAX && (bi < 0 || far_before(all[i], all[bi]))) bi = i;
     CS_CHECK(bi >= 0, CS_EDATA, "K = %d: a segment became empty and no customer is left to "
-             "re-seed it (every customer sits on a centroid: fewer distinct feature rows than "
-             "K); choose a smaller K", l->k);
+             "re-seed it (every customer of positive weight sits on a centroid: fewer distinct "
+             "feature rows than K); choose a smaller K", l->k);
     top[e] = all[bi];
     all[bi].row = INT64_MAX;
   }
@@ -249,14 +260,6 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
     double inertia = l->inertia;
     int64_t changes = (int64_t)l->acc[OFF_CHANGES(l)];
     r->trace[it - 1] = inertia;
-    if (it > first && changes == 0) { /* labels unchanged: the centroids are a fixed point */
-      strict = 1;
-      r->converged = 1;
-      times[it - first] = cs_wtime() - t0;
-      cs_log_info("k-means: iteration %3d  inertia %.10g  labels unchanged: converged", it,
-                  inertia);
-      break;
-    }
     int ne = 0;
     for (int q = 0; q < k; q++) {
       cs_fixed_t wq = l->acc[OFF_W(l) + q];
@@ -267,6 +270,17 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
       double wsum = cs_from_fixed(wq, l->sc.sw);
       for (int j = 0; j < d; j++)
         c_new[(int64_t)q * d + j] = cs_from_fixed(l->acc[(int64_t)q * d + j], l->sx[j]) / wsum;
+    }
+    /* Labels unchanged with a segment empty: the re-seed of the step before took no customer
+     * (it landed on a tie), and would not now either. */
+    CS_CHECK(!(it > first && changes == 0 && ne), CS_EDATA, "%s", empty_msg(l, empty[0]));
+    if (it > first && changes == 0) { /* labels unchanged: the centroids are a fixed point */
+      strict = 1;
+      r->converged = 1;
+      times[it - first] = cs_wtime() - t0;
+      cs_log_info("k-means: iteration %3d  inertia %.10g  labels unchanged: converged", it,
+                  inertia);
+      break;
     }
     if (ne) {
       CS_TRY(reseed(l, c, empty, ne, c_new));
@@ -296,6 +310,9 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
     /* Labels and inertia for the final centroids (not the ones before the last update). */
     CS_TRY(do_step(l, c, 0));
   }
+  /* No fit ends with an empty segment (after a re-seed that took no customer, or in the
+   * final assignment after a --tol stop): it had been written, exit 0. */
+  for (int q = 0; q < k; q++) CS_CHECK(l->acc[OFF_W(l) + q] > 0, CS_EDATA, "%s", empty_msg(l, q));
   r->inertia = l->inertia;
   r->distance_rows = l->distance_rows / k;
   r->passes = it - it0 + !strict;
@@ -351,7 +368,9 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                            : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
 
   /* Fixed-point scales from global bounds: |x_j| <= maxabs_j, w <= maxw. */
-  double mx[2] = {0, 1}, mx1 = 1;
+  /* (the largest weight is the weights' own: weights all 1e-20 had summed to 0 on a grid set
+   * by 1) */
+  double mx[2] = {0, 1}, mx1 = m->w ? 0 : 1;
   /* One pass: each feature's largest |x| and each row's squared norm (and length, for the
    * bounds). Maxima do not depend on the order, so the merge is deterministic. */
   int fail_local = 0;
@@ -389,7 +408,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   fmx[d] = mx1;
   CS_TRY(cs_par_allreduce(ctx, fmx, d + 1, CS_DT_F64, CS_OP_MAX));
   for (int j = 0; j < d; j++) mx[0] = fmx[j] > mx[0] ? fmx[j] : mx[0];
-  mx[1] = fmx[d];
+  mx[1] = fmx[d] > 0 ? fmx[d] : 1;
   CS_TRY(cs_par_allreduce(ctx, wr, 2, CS_DT_F64, CS_OP_MIN));
   const double wmin = wr[0], wmax = -wr[1];
   /* The exact sums and the float32 kernel have a range: beyond it rows were silently put in
@@ -403,6 +422,17 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
            "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
            "sums would lose the customers of small weight (cap or rescale the weights)", wmin,
            wmax);
+  /* A start far outside the customers takes none of them, and its magnitude would coarsen
+   * the grids below (a start at 1e300 had reported an inertia 43% low, exit 0). */
+  for (int64_t v = 0; o->init == CS_INIT_GIVEN && v < (int64_t)k * d; v++) {
+    const double lim = 1e3 * (fmx[v % d] > 0 ? fmx[v % d] : fmax(mx[0], 1.0));
+    CS_CHECK(fabs(o->init_centroids[v]) <= lim, CS_EDATA,
+             "the start (--init-centroids or --previous) has %g for segment %lld, feature %lld "
+             "(counting from 0, in standardized units), more than 1000 times the largest "
+             "|value| of that feature among the customers (%g): a start so far from every "
+             "customer takes none of them; give one within the data's range",
+             o->init_centroids[v], (long long)(v / d), (long long)(v % d), fmx[v % d]);
+  }
   if (o->init == CS_INIT_GIVEN)
     for (int64_t v = 0; v < (int64_t)k * d; v++) {
       mx[0] = fmax(mx[0], fabs(o->init_centroids[v]));

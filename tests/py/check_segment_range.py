@@ -7,7 +7,9 @@
 2. `--scale robust` with one customer's income at 1e13 (a robust z of ~4e8): the inertia is
    numpy's, from the stored labels and centroids (it had been 0, and Calinski-Harabasz null);
 3. a feature weighted 1e-24: its centroids are its segment means, the same for Lloyd and
-   Hamerly.
+   Hamerly;
+4. customer weights all 1e-20, weight-0 customers far out, a start that leaves a segment
+   empty, a start at 1e300.
 
 usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -112,6 +114,68 @@ for algo in ("lloyd", "hamerly"):
 check(np.array_equal(got["lloyd"][0], got["hamerly"][0]) and
       np.array_equal(got["lloyd"][1], got["hamerly"][1]),
       "weight 1e-24: Lloyd and Hamerly give the same labels and centroids")
+
+# 4. Weights and starts at the edges of the sums' range:
+# - customer weights all 1e-20 give the unweighted fit (they had summed to 0 on a grid set by
+#   weight 1: every segment "empty", re-seeded each iteration, 300 iterations, exit 0);
+# - two customers of weight 0 far out no longer re-seed a segment (it had cycled between them
+#   to --max-iter);
+# - a start that leaves a segment empty for good is an error, not a written segment of size 0;
+# - a start at 1e300 is refused (it had coarsened the sums: inertia 43% low, exit 0).
+n = 2000
+pts = np.concatenate([rng.normal(c, 0.5, (n // 4, 2)) for c in ((0, 0), (6, 0), (0, 6), (6, 6))])
+edge = os.path.join(work, "edges.h5")
+with h5py.File(edge, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, n + 3, dtype=np.int64)
+    g["x"] = np.concatenate([pts[:, 0], [1e3, -1e3]])
+    g["y"] = np.concatenate([pts[:, 1], [1e3, -1e3]])
+    g["tiny"] = np.concatenate([np.full(n, 1e-20), [1e-20, 1e-20]])
+    g["outw"] = np.concatenate([np.ones(n), [0.0, 0.0]])
+    s = f.create_group("starts")
+    s["c3"] = np.array([[0.0, 0.0], [0.1, 0.0], [0.2, 0.0]])  # standardized units
+    s["far"] = np.array([[0.0, 0.0], [1.0, 1.0], [1e300, 0.0]])
+three = os.path.join(work, "three.h5")  # 200 customers on 3 distinct points
+with h5py.File(three, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, 201, dtype=np.int64)
+    at = np.array([[0, 0], [1, 0], [0, 1.0]])[np.random.default_rng(0).integers(0, 3, 200)]
+    g["x"], g["y"] = at[:, 0], at[:, 1]
+    g["outw"] = np.ones(200)
+    f["starts/dup"] = np.array([[-1, -1], [0, 1], [1, -1.0], [2, 2]])
+hashes = {}
+for wcol in (None, "tiny"):
+    summ = os.path.join(work, f"edges_{wcol}.json")
+    su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work, "e.h5"),
+               "--features", "x,y", "--k", 4, "--summary", summ, "--quiet",
+               *(["--weight-column", wcol] if wcol else []))
+    hashes[wcol] = json.load(open(summ))["kmeans"]
+check(hashes[None]["verification_hash"] == hashes["tiny"]["verification_hash"] and
+      hashes[None]["iterations"] == hashes["tiny"]["iterations"],
+      f"weights all 1e-20 give the unweighted fit ({hashes['tiny']['verification_hash']}, "
+      f"{hashes['tiny']['iterations']} iterations, against {hashes[None]['verification_hash']}, "
+      f"{hashes[None]['iterations']})")
+summ = os.path.join(work, "edges_outw.json")
+su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work, "e.h5"),
+           "--features", "x,y", "--k", 3, "--weight-column", "outw", "--init-centroids",
+           edge + ":/starts/c3", "--summary", summ, "--quiet")
+km = json.load(open(summ))["kmeans"]
+check(km["converged"] and km["iterations"] < 100,
+      f"weight-0 customers far out do not re-seed a segment: converged {km['converged']} "
+      f"after {km['iterations']} iterations")
+for start, want in (("dup", "stays empty: re-seeding it at the farthest customer took none"),
+                    ("far", "more than 1000 times the largest |value| of that feature")):
+    out = os.path.join(work, f"e_{start}.h5")
+    if os.path.exists(out):
+        os.remove(out)
+    src = three if start == "dup" else edge
+    p = su.custseg(ranks, "segment", "--input", src, "--output", out, "--features", "x,y",
+                   "--k", 4 if start == "dup" else 3, "--weight-column", "outw",
+                   "--init-centroids", src + ":/starts/" + start, "--quiet", check=False)
+    check(p.returncode == 2 and want in p.stderr and not os.path.exists(out),
+          f"start '{start}': exit {p.returncode}, '{want}' said: {want in p.stderr}")
 
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
