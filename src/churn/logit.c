@@ -555,9 +555,10 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     }
     CS_CHECK(cholesky(h, p), CS_EDATA,
              "the churn model's Hessian is singular after %d iterations: a feature is constant "
-             "or duplicated among the training customers, or (without --l2) the classes are "
-             "separable and the coefficients grow without bound; use --l2 > 0 or drop the "
-             "feature", it);
+             "or duplicated among the training customers, or (%s) the classes are separable "
+             "and the coefficients grow without bound; use %s or drop the feature", it,
+             o->l2 > 0 ? "the --l2 penalty being too small to matter" : "without --l2",
+             o->l2 > 0 ? "a larger --l2" : "--l2 > 0");
     memcpy(step, g, (size_t)p * sizeof *step);
     chol_solve(h, p, step);
     double smax = 0;

@@ -243,7 +243,8 @@ fail:
 
 /* Missing values under --missing error: name the first column and row. Collective. */
 static int refuse_missing(cs_ctx_t *ctx, const cs_store_t *store, const cs_feature_col_t *c,
-                          const uint8_t *miss, const cs_part_t *part, int64_t total) {
+                          const uint8_t *miss, const cs_part_t *part, int64_t total,
+                          int fitted) {
   int64_t first = INT64_MAX;
   for (int64_t i = 0; i < part->n_local && first == INT64_MAX; i++)
     if (miss[i]) first = part->offset + i;
@@ -251,8 +252,11 @@ static int refuse_missing(cs_ctx_t *ctx, const cs_store_t *store, const cs_featu
   if (status < 0) return status;
   return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                       "%s: feature '%s' has %lld missing or non-finite values (first at row "
-                      "%lld) and --missing is error",
-                      store->path, c->name, (long long)total, (long long)first);
+                      "%lld) and %s",
+                      store->path, c->name, (long long)total, (long long)first,
+                      fitted ? "the model's statistics were fitted with --missing error, which "
+                               "scoring keeps (retrain with --missing impute or drop)"
+                             : "--missing is error");
 }
 
 /* The standard deviation of n = a[2] values z from their exact sums a[0] (grid 2^-s1) and
@@ -369,7 +373,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
      * stop no run (they had, and left a model's scores NaN where it was missing). */
     const int inert = c->weight == 0;
     if (n_miss && f->missing == CS_MISSING_ERROR && !inert) {
-      CS_TRY(refuse_missing(ctx, store, c, miss, part, n_miss));
+      CS_TRY(refuse_missing(ctx, store, c, miss, part, n_miss, fitted != NULL));
     }
     /* Fitted statistics (a model's) need no value here: a batch to score may lack a field
      * altogether, and the model's policy fills it (impute: the training mean). */

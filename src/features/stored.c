@@ -91,10 +91,19 @@ int cs_features_read(cs_ctx_t *ctx, const char *path, const char *group, cs_feat
   snprintf(obj, sizeof obj, "%s/weight", group);
   CS_TRY(cs_io_read_matrix(ctx, path, obj, &weight, &rows, &cols, units, sizeof units, feat, sizeof feat));
   CS_CHECK(rows == d, CS_EFORMAT, "%s:%s has %lld values for %d features", path, obj, (long long)rows, d);
+  /* Words the writer puts there: another is a damaged or edited file, not a bad option. */
   CS_TRY(cs_io_read_attr_str(ctx, path, group, "scale", word, sizeof word));
-  CS_TRY(cs_features_parse_scale(word, &f->scale));
+  int bad = !word[0] || cs_features_parse_scale(word, &f->scale) != CS_OK;
+  if (bad) cs_error_clear(); /* the option's message, replaced by the file's */
+  CS_CHECK(!bad, CS_EFORMAT,
+           "%s:%s@scale is '%s', not zscore, robust or none: a damaged or edited file", path,
+           group, word);
   CS_TRY(cs_io_read_attr_str(ctx, path, group, "missing", word, sizeof word));
-  CS_TRY(cs_features_parse_missing(word, &f->missing));
+  bad = !word[0] || cs_features_parse_missing(word, &f->missing) != CS_OK;
+  if (bad) cs_error_clear();
+  CS_CHECK(!bad, CS_EFORMAT,
+           "%s:%s@missing is '%s', not impute, drop or error: a damaged or edited file", path,
+           group, word);
   CS_TRY(cs_io_read_attr_str(ctx, path, group, "weight_column", f->weight_column,
                              sizeof f->weight_column));
   f->cols = calloc((size_t)n, sizeof *f->cols);

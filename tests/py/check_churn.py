@@ -249,8 +249,12 @@ def onehot_center(f):  # a category's level is not scaled: its stored 0 and 1 ha
     g["center"][...] = v
 
 
+def bogus_scale(f):  # it had been "--scale must be zscore, robust or none", exit 1
+    f["churn/model/feature_stats"].attrs["scale"] = "bogus"
+
+
 for name, change in (("swapped", swap_names), ("nan_coef", nan_coef), ("zero_spread", zero_spread),
-                     ("onehot_center", onehot_center)):
+                     ("onehot_center", onehot_center), ("bogus_scale", bogus_scale)):
     edited(name, change)
 
 # 6. No holdout: its metrics are undefined (NaN), not 0; in the summary null, positive_rate
