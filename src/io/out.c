@@ -128,8 +128,10 @@ int cs_io_check_space(cs_ctx_t *ctx, const char *path, int64_t bytes, const char
 }
 
 /* The most ".NAME.tmp-PID-TOKEN" (cs_out_create) adds to NAME: ".", ".tmp-", a PID of up to
- * 7 digits (Linux's pid_max is at most 2^22), "-" and a token below 10^6. */
-#define CS_TMP_SUFFIX_MAX 20
+ * 7 digits (Linux's pid_max is at most 2^22), "-" and a token below 10^6; and Open MPI's
+ * shared file pointer component makes "<that>_cid-C-J.sm" beside it (up to 30 more, two
+ * int32s: a longer name had printed its "unable to open file for mmap" on every rank). */
+#define CS_TMP_SUFFIX_MAX 50
 
 /* The output is claimed (io/claim.c) through ".NAME.lock" beside it. Where locks cannot be
  * taken, one warning per command, and the command goes on. Collective. */
