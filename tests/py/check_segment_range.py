@@ -176,6 +176,18 @@ for start, want in (("dup", "stays empty: re-seeding it at the farthest customer
                    "--init-centroids", src + ":/starts/" + start, "--quiet", check=False)
     check(p.returncode == 2 and want in p.stderr and not os.path.exists(out),
           f"start '{start}': exit {p.returncode}, '{want}' said: {want in p.stderr}")
+# ... and a start in original units below -1 for a --log1p feature is named as such (it had
+# been "a non-finite value").
+with h5py.File(edge, "r+") as f:
+    f["customers/pos"] = np.abs(f["customers/x"][...])
+    d = f.create_dataset("starts/orig", data=np.array([[-2.0, 0], [1, 1], [5, 0]]))
+    d.attrs["units"], d.attrs["features"] = "original", ["log1p:pos", "y"]
+p = su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work, "e_lp.h5"),
+               "--features", "pos,y", "--log1p", "pos", "--k", 3, "--init-centroids",
+               edge + ":/starts/orig", "--quiet", check=False)
+want = "has -2 for --log1p feature 'log1p:pos' (segment 0; log1p needs values > -1)"
+check(p.returncode == 2 and want in p.stderr, f"a start of -2 on a log1p feature: exit "
+      f"{p.returncode}, named: {want in p.stderr}")
 
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
