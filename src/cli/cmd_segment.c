@@ -396,7 +396,8 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     snprintf(ckpath, sizeof ckpath, "%s", cs_opt_str(o, "checkpoint"));
   else { /* checked as the options' files are when parsed: a successful fit removes it */
     snprintf(ckpath, sizeof ckpath, "%s.ckpt", output);
-    CS_TRY(cs_par_agree(ctx, cs_opts_check_derived(
+    if (k_lo == k_hi) /* (a K range neither writes nor removes it) */
+      CS_TRY(cs_par_agree(ctx, cs_opts_check_derived(
                                  o, ckpath, "checkpoint (--output with '.ckpt' added; name "
                                             "another with --checkpoint)")));
   }

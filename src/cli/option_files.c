@@ -81,9 +81,14 @@ int cs_is_companion(const char *file, const char *output) {
   if ((size_t)(bf - cf) != (size_t)(bo - co) || strncmp(cf, co, (size_t)(bf - cf)) ||
       bf[0] != '.' || strncmp(bf + 1, bo, lo) || bf[1 + lo] != '.')
     return 0;
-  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-    const char *rest = bf + 2 + lo;
-    if (!strncmp(rest, kinds[k], strlen(kinds[k])) && (k || !rest[4])) return 1;
+  /* the lock exactly; the others with the "PID" or "PID-TOKEN" end io/out.c gives them */
+  const char *rest = bf + 2 + lo;
+  if (!strcmp(rest, "lock")) return 1;
+  for (size_t k = 1; k < sizeof kinds / sizeof *kinds; k++) {
+    const char *end = rest + strlen(kinds[k]);
+    if (!strncmp(rest, kinds[k], strlen(kinds[k])) && *end >= '0' && *end <= '9' &&
+        end[strspn(end, "0123456789-")] == '\0')
+      return 1;
   }
   return 0;
 }

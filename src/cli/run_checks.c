@@ -171,8 +171,9 @@ int cs__run_check_stage_inputs(cs_ctx_t *ctx, const cs_opts_t *o, const char *in
         cs_opts_blame_config(so_);
       } else if (run_output(dir, file, NULL, path, sizeof path)) {
         local = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
-                             "--%s %s is %s, a file run writes in --output-dir: move it or "
-                             "choose another --output-dir", name, file, path);
+                             "--%s %s is %s%s, a file run writes in --output-dir: move it "
+                             "or choose another --output-dir", name, file,
+                             cs_same_file(file, path) ? "" : "a working file of ", path);
         cs_opts_blame_config(so_);
       }
     }

@@ -147,8 +147,9 @@ int cs__features_unseen_level(const cs_store_t *store, const cs_feature_col_t *c
    * those customers as the reference group, silently. */
   return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                       "%s: feature '%s' has a level '%s' that the model lacks (the model's "
-                      "levels: %s; here: %s), %lld customers, the first at row %lld: retrain "
-                      "the model on customers with that level, or recode it at import",
+                      "levels: %s; here: %s), the first of %lld customers with levels it "
+                      "lacks, at row %lld: retrain the model on customers with such levels, or "
+                      "recode them at import",
                       store->path, c->name, sc->categories[code],
                       level_list(c->levels, c->n_levels, model, sizeof model),
                       level_list(sc->categories, sc->n_categories, here, sizeof here),

@@ -142,8 +142,11 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
   CS_TRY(cs_par_allreduce(ctx, mx, 2, CS_DT_F64, CS_OP_MAX));
   CS_TRY(cs_par_allreduce(ctx, &n_all, 1, CS_DT_I64, CS_OP_SUM));
   int sd = cs_fixed_exponent(4.0 * mx[0] * mx[0] * d * mx[1], n_all);
-  for (int round = 0; round < ROUNDS; round++) {
-    CS_TRY(cs__seed_poll(ctx, "k-means||", restart, round + 1, ROUNDS));
+  int exhausted = 0, round = 0;
+  /* More rounds, up to 4 x ROUNDS, while the draws have found fewer than K candidates (a
+   * few tight groups of customers: 57 candidates for K = 60 where 60 were there). */
+  for (round = 0; round < ROUNDS || (nc < k && round < 4 * ROUNDS); round++) {
+    CS_TRY(cs__seed_poll(ctx, "k-means||", restart, round + 1, round < ROUNDS ? ROUNDS : 4 * ROUNDS));
     /* phi: exact potential of the current candidates. */
     cs_fixacc_t a;
     cs_fixacc_init(&a, sd);
@@ -151,7 +154,10 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     cs_fixed_t phi_fx = cs_fixacc_total(&a);
     CS_TRY(cs_par_sum_i128(ctx, &phi_fx));
     double phi = cs_from_fixed(phi_fx, sd);
-    if (!(phi > 0)) break; /* every customer is already a candidate */
+    if (!(phi > 0)) { /* every customer is already a candidate */
+      exhausted = 1;
+      break;
+    }
     uint64_t s = mix(seed, restart, round);
     int64_t cnt = 0;
     free(mine);
@@ -193,8 +199,11 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     nc += (int)got;
     cs_log_debug("k-means||: round %d: %lld candidates (%d in all)", round + 1, (long long)got, nc);
   }
-  CS_CHECK(nc >= k, CS_EDATA, "k-means||: only %d candidates for K = %d (too few distinct customers)",
-           nc, k);
+  CS_CHECK(nc >= k, CS_EDATA, "k-means||: only %d candidates for K = %d after %d rounds (%s)",
+           nc, k, round,
+           exhausted ? "every customer of positive weight is one: fewer distinct customers than K"
+                     : "the draws missed some tight groups of customers: use --init kmeans++ or "
+                       "another --seed");
   /* Weight each candidate by the customers nearest to it (exact sums). */
   {
     cs_panel_t p = {0};

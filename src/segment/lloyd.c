@@ -418,6 +418,9 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
            "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)",
            mx[0] >= FLT_MAX ? "at least " : "", mx[0],
            mx[0] >= FLT_MAX ? " (the float32 limit, where scaled values are clamped)" : "");
+  CS_CHECK(!m->w || wmin == INFINITY || (wmax >= 1e-250 && wmax <= 1e250), CS_EDATA,
+           "customer weights reach %g: k-means sums them in fixed point and needs the largest "
+           "within 1e-250 .. 1e250 (rescale the weights: the fit does not change)", wmax);
   CS_CHECK(!m->w || wmin == INFINITY || wmax <= 1e9 * wmin, CS_EDATA,
            "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
            "sums would lose the customers of small weight (cap or rescale the weights)", wmin,
@@ -425,13 +428,16 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   /* A start far outside the customers takes none of them, and its magnitude would coarsen
    * the grids below (a start at 1e300 had reported an inertia 43% low, exit 0). */
   for (int64_t v = 0; o->init == CS_INIT_GIVEN && v < (int64_t)k * d; v++) {
-    const double lim = 1e3 * (fmx[v % d] > 0 ? fmx[v % d] : fmax(mx[0], 1.0));
+    /* against the largest feature, as distances weigh it: a feature of range 1e-3 beside
+     * one of 1e3 (--scale none) may start anywhere near the latter's scale */
+    const double lim = 1e3 * fmax(mx[0], 1e-300);
     CS_CHECK(fabs(o->init_centroids[v]) <= lim, CS_EDATA,
              "the start (--init-centroids or --previous) has %g for segment %lld, feature %lld "
-             "(counting from 0, in standardized units), more than 1000 times the largest "
-             "|value| of that feature among the customers (%g): a start so far from every "
-             "customer takes none of them; give one within the data's range",
-             o->init_centroids[v], (long long)(v / d), (long long)(v % d), fmx[v % d]);
+             "(counting from 0, in the fit's units: standardized, or the store's under --scale "
+             "none), more than 1000 times the largest |value| of any feature among the "
+             "customers (%g): a start so far from every customer takes none of them; give one "
+             "within the data's range",
+             o->init_centroids[v], (long long)(v / d), (long long)(v % d), mx[0]);
   }
   if (o->init == CS_INIT_GIVEN)
     for (int64_t v = 0; v < (int64_t)k * d; v++) {
@@ -444,9 +450,11 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     /* At most 2^126, so that the float copy of the scale (the unweighted AVX-512 kernel) is
      * finite: a feature below 2^-76 (a weight of 1e-24) had got an infinite one. */
     l.sx[j] = cs_fixed_exponent(fmx[j] * mx[1], n_global);
-    if (l.sx[j] > 126) l.sx[j] = 126;
+    if (!m->w && l.sx[j] > 126) l.sx[j] = 126;
     l.xs[j] = ldexp(1.0, l.sx[j]);
-    l.xsf[j] = (float)l.xs[j];
+    /* (weighted sums scale x * (2^s w) in doubles: uncapped, or weights all near 1e-40 had
+     * summed to 0 on a 2^-126 grid) */
+    l.xsf[j] = m->w ? 0.0f : (float)l.xs[j];
   }
   l.sc.sw = cs_fixed_exponent(mx[1], n_global);
   /* Sum w ||x||^2 in 128 bits per row (add_norms): its grid is as fine as the total allows. */
@@ -454,7 +462,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   l.ws = ldexp(1.0, l.sc.sw);
   l.qs = ldexp(1.0, l.sc.sd);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m->n; i++) l.xq[i] = cs_to_fixed(l.xnorm[i], l.sc.sd);
+  for (int64_t i = 0; i < m->n; i++) l.xq[i] = m->w ? 0 : cs_to_fixed(l.xnorm[i], l.sc.sd);
   /* The tolerance's scale, the mean feature variance: unweighted, it follows exactly from the
    * first step's sums (Sum x per feature and Sum ||x||^2 over all segments), so run() takes
    * it from there (tol_abs < 0); weighted runs sum it in a pass of its own. */

@@ -92,7 +92,8 @@ int cs__step_full(lloyd_t *l, const double *c, int count_changes) {
   memset(l->tacc, 0, (size_t)l->nthreads * (size_t)L * sizeof *l->tacc);
   if (l->u) CS_TRY(cs__bounds_prepare(l, c));
   const double ws = ldexp(1.0, l->sc.sw);
-  const int64_t w_unit = (int64_t)ws; /* trunc(1 * 2^sw): what a weight of 1 adds */
+  /* trunc(1 * 2^sw): what a weight of 1 adds (unweighted runs only: sw <= 52 there) */
+  const int64_t w_unit = m->w ? 0 : (int64_t)ws;
 #pragma omp parallel reduction(+ : fails)
   {
     int t = omp_get_thread_num();

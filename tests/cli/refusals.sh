@@ -90,7 +90,12 @@ refused 1 "--input '.o.h5.tmp-123-456' is a working file of --output 'o.h5'" \
 refused 1 "--summary out/.segments.h5.lock is a working file of out/segments.h5, a file run writes" \
   run --input in.h5 --output-dir out --stages segment --summary out/.segments.h5.lock
 cmp -s o.h5.ckpt in.h5 && cmp -s .o.h5.tmp-123-456 in.h5 || fail "a store named as a working file changed"
-rm -f o.h5.ckpt .o.h5.tmp-123-456
+# ... but a K range, which neither writes nor removes the checkpoint, may read o.h5.ckpt, and
+# a name like a working file's that custseg never makes (no PID at its end) is anyone's.
+run segment --input o.h5.ckpt --output o.h5 --k 2..3 --summary .o.h5.tmp-notes.json --quiet \
+  || fail "a K range from o.h5.ckpt with --summary .o.h5.tmp-notes.json was refused"
+cmp -s o.h5.ckpt in.h5 && [ -f .o.h5.tmp-notes.json ] || fail "o.h5.ckpt changed or no summary"
+rm -f o.h5.ckpt .o.h5.tmp-123-456 o.h5 .o.h5.tmp-notes.json
 refused 1 "--k given 2 times; give it once" segment --input in.h5 --output o.h5 --k 2 --k 3
 refused 1 "the input store is given 2 times" inspect in.h5 --input in.h5
 

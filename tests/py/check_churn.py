@@ -414,7 +414,7 @@ p = subprocess.run(mpi + ["-n", "3", custseg, "churn", "score", "--model", path(
                           "--input", used, "--output", path("lv_used_sc.h5")],
                    capture_output=True, text=True, timeout=600)
 want = f"has a level 'newlevel' that the model lacks"
-want_where = f"2 customers, the first at row {n_rows - 5}: retrain the model"
+want_where = f"the first of 2 customers with levels it lacks, at row {n_rows - 5}: retrain"
 if p.returncode != 2 or want not in p.stderr or want_where not in p.stderr or \
         os.path.exists(path("lv_used_sc.h5")):
     failures.append(f"a used new level at 3 ranks: exit {p.returncode}: {p.stderr[-400:]}")

@@ -8,7 +8,7 @@
    numpy's, from the stored labels and centroids (it had been 0, and Calinski-Harabasz null);
 3. a feature weighted 1e-24: its centroids are its segment means, the same for Lloyd and
    Hamerly;
-4. customer weights all 1e-20, weight-0 customers far out, a start that leaves a segment
+4. customer weights all 1e-45, weight-0 customers far out, a start that leaves a segment
    empty, a start at 1e300.
 
 usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -116,8 +116,9 @@ check(np.array_equal(got["lloyd"][0], got["hamerly"][0]) and
       "weight 1e-24: Lloyd and Hamerly give the same labels and centroids")
 
 # 4. Weights and starts at the edges of the sums' range:
-# - customer weights all 1e-20 give the unweighted fit (they had summed to 0 on a grid set by
-#   weight 1: every segment "empty", re-seeded each iteration, 300 iterations, exit 0);
+# - customer weights all 1e-45 give the unweighted fit (weights of 1e-20 had summed to 0 on a
+#   grid set by weight 1: every segment "empty", re-seeded each iteration, 300 iterations,
+#   exit 0; then 1e-40 on the 2^-126 grid of the float kernel's scale);
 # - two customers of weight 0 far out no longer re-seed a segment (it had cycled between them
 #   to --max-iter);
 # - a start that leaves a segment empty for good is an error, not a written segment of size 0;
@@ -131,7 +132,7 @@ with h5py.File(edge, "w") as f:
     g["customer_id"] = np.arange(1, n + 3, dtype=np.int64)
     g["x"] = np.concatenate([pts[:, 0], [1e3, -1e3]])
     g["y"] = np.concatenate([pts[:, 1], [1e3, -1e3]])
-    g["tiny"] = np.concatenate([np.full(n, 1e-20), [1e-20, 1e-20]])
+    g["tiny"] = np.concatenate([np.full(n, 1e-45), [1e-45, 1e-45]])
     g["outw"] = np.concatenate([np.ones(n), [0.0, 0.0]])
     s = f.create_group("starts")
     s["c3"] = np.array([[0.0, 0.0], [0.1, 0.0], [0.2, 0.0]])  # standardized units
@@ -154,7 +155,7 @@ for wcol in (None, "tiny"):
     hashes[wcol] = json.load(open(summ))["kmeans"]
 check(hashes[None]["verification_hash"] == hashes["tiny"]["verification_hash"] and
       hashes[None]["iterations"] == hashes["tiny"]["iterations"],
-      f"weights all 1e-20 give the unweighted fit ({hashes['tiny']['verification_hash']}, "
+      f"weights all 1e-45 give the unweighted fit ({hashes['tiny']['verification_hash']}, "
       f"{hashes['tiny']['iterations']} iterations, against {hashes[None]['verification_hash']}, "
       f"{hashes[None]['iterations']})")
 summ = os.path.join(work, "edges_outw.json")
@@ -166,7 +167,7 @@ check(km["converged"] and km["iterations"] < 100,
       f"weight-0 customers far out do not re-seed a segment: converged {km['converged']} "
       f"after {km['iterations']} iterations")
 for start, want in (("dup", "stays empty: re-seeding it at the farthest customer took none"),
-                    ("far", "more than 1000 times the largest |value| of that feature")):
+                    ("far", "more than 1000 times the largest |value| of any feature")):
     out = os.path.join(work, f"e_{start}.h5")
     if os.path.exists(out):
         os.remove(out)
@@ -176,6 +177,18 @@ for start, want in (("dup", "stays empty: re-seeding it at the farthest customer
                    "--init-centroids", src + ":/starts/" + start, "--quiet", check=False)
     check(p.returncode == 2 and want in p.stderr and not os.path.exists(out),
           f"start '{start}': exit {p.returncode}, '{want}' said: {want in p.stderr}")
+# ... while a start beside a feature of tiny range is judged by the largest feature, as
+# distances weigh them (--scale none: rate within 1e-3 beside spend near 2000).
+with h5py.File(edge, "r+") as f:
+    f["customers/spend"] = 2000 + 500 * f["customers/x"][...] / 6
+    f["customers/rate"] = np.abs(f["customers/y"][...]) * 1e-6
+    f["starts/none"] = np.array([[1000, 0.5], [2000, 0.5], [3000, 2.0]])
+p = su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work, "e_none.h5"),
+               "--features", "spend,rate", "--scale", "none", "--k", 3, "--weight-column",
+               "outw", "--init-centroids", edge + ":/starts/none", "--quiet", check=False)
+check(p.returncode == 0, f"--scale none, a start of 2 for a feature within 1e-3: exit "
+      f"{p.returncode} {p.stderr[-200:]}")
+
 # ... and a start in original units below -1 for a --log1p feature is named as such (it had
 # been "a non-finite value").
 with h5py.File(edge, "r+") as f:
