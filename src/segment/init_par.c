@@ -226,7 +226,7 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     free(wf);
     CS_TRY(status);
   }
-  cs_log_info("k-means||: %d candidates from %d rounds, reclustered to K = %d", nc, ROUNDS, k);
+  cs_log_info("k-means||: %d candidates from %d rounds, reclustered to K = %d", nc, round, k);
   recluster(cx, cw, nc, d, k, mix(seed, restart, 99), centroids);
 fail:
   cs_free(d2);

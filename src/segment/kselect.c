@@ -69,10 +69,17 @@ static int silhouette(cs_ctx_t *ctx, const cs_matrix_t *m, const int32_t *labels
     cnt += XXH3_64bits_withSeed(&m->id[i], sizeof m->id[i], seed ^ 0x5117u) <= cut;
   mine = malloc((size_t)(cnt ? cnt : 1) * rec);
   CS_TRY(cs_par_agree(ctx, mine ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+  /* Weights scaled by a power of two so the largest is in [0.5, 1) (the silhouette does not
+   * change): as floats, weights of 1e-200 had become 0 and the silhouette NaN. */
+  double wtop = 0;
+  for (int64_t i = 0; m->w && i < m->n; i++) wtop = fmax(wtop, m->w[i]);
+  CS_TRY(cs_par_allreduce(ctx, &wtop, 1, CS_DT_F64, CS_OP_MAX));
+  int wexp = 0;
+  if (wtop > 0) frexp(wtop, &wexp);
   int64_t c = 0;
   for (int64_t i = 0; i < m->n; i++) {
     if (XXH3_64bits_withSeed(&m->id[i], sizeof m->id[i], seed ^ 0x5117u) > cut) continue;
-    srow_t h = {m->id[i], labels[i], m->w ? (float)m->w[i] : 1.0f};
+    srow_t h = {m->id[i], labels[i], m->w ? (float)ldexp(m->w[i], -wexp) : 1.0f};
     memcpy(mine + c * rec, &h, sizeof h);
     memcpy(mine + c * rec + sizeof h, m->x + i * d, (size_t)d * sizeof(float));
     c++;

@@ -425,12 +425,12 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
            "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
            "sums would lose the customers of small weight (cap or rescale the weights)", wmin,
            wmax);
-  /* A start far outside the customers takes none of them, and its magnitude would coarsen
-   * the grids below (a start at 1e300 had reported an inertia 43% low, exit 0). */
+  /* A start far outside the customers takes none of them, and its float32 distances
+   * overflow (a start at 1e300 had reported an inertia 43% low). The sums never involve the
+   * centroids, so a start leaves the grids below alone (a start of 1e5 beside a feature near
+   * 1e-12 had coarsened that feature's grid until its centroids were 0). */
   for (int64_t v = 0; o->init == CS_INIT_GIVEN && v < (int64_t)k * d; v++) {
-    /* against the largest feature, as distances weigh it: a feature of range 1e-3 beside
-     * one of 1e3 (--scale none) may start anywhere near the latter's scale */
-    const double lim = 1e3 * fmax(mx[0], 1e-300);
+    const double lim = 1e3 * (mx[0] > 0 ? mx[0] : 1.0);
     CS_CHECK(fabs(o->init_centroids[v]) <= lim, CS_EDATA,
              "the start (--init-centroids or --previous) has %g for segment %lld, feature %lld "
              "(counting from 0, in the fit's units: standardized, or the store's under --scale "
@@ -439,11 +439,6 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
              "within the data's range",
              o->init_centroids[v], (long long)(v / d), (long long)(v % d), mx[0]);
   }
-  if (o->init == CS_INIT_GIVEN)
-    for (int64_t v = 0; v < (int64_t)k * d; v++) {
-      mx[0] = fmax(mx[0], fabs(o->init_centroids[v]));
-      fmx[v % d] = fmax(fmx[v % d], fabs(o->init_centroids[v]));
-    }
   /* One grid per feature: one grid for all had been set by the largest feature, and a
    * column of values 1e-15 times smaller kept about 3 digits (centroids 31% off). */
   for (int j = 0; j < d; j++) {

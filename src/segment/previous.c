@@ -137,7 +137,8 @@ int cs_segment_centroids_in(const cs_features_t *f, double *c, int64_t k, const 
                   what, f->names[j], (long long)q, (long long)valued);
         }
         /* log1p needs values > -1, as for the customers' own values */
-        CS_CHECK(!(f->cols[f->col_of[j]].log1p && c[q * f->d + j] <= -1), CS_EDATA,
+        CS_CHECK(!(f->cols[f->col_of[j]].log1p && f->weight[j] > 0 && c[q * f->d + j] <= -1),
+                 CS_EDATA,
                  "%s has %g for --log1p feature '%s' (segment %lld; log1p needs values > -1)",
                  what, c[q * f->d + j], f->names[j], (long long)q);
         c[q * f->d + j] = cs_features_from_original(f, j, c[q * f->d + j]);

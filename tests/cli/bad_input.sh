@@ -222,11 +222,11 @@ for c in ("customer_id", "age", "income"): g[c] = np.zeros(0, np.int64 if c == "
   # An output name too long for its temporary name (had been blamed on the directory), and
   # one just short enough in a directory path of over 240 bytes (Open MPI 4.1's lockedfile
   # component had aborted in MPI_File_open).
-  output_name_too_long) long=$(printf 'n%.0s' {1..232}) deep="$dir/out/$(printf 'd%.0s' {1..200})"
+  output_name_too_long) long=$(printf 'n%.0s' {1..202}) deep="$dir/out/$(printf 'd%.0s' {1..200})"
                   mkdir -p "$deep"
                   prep generate --customers 100 --output "$deep/$long.h5" --quiet
-                  [ -f "$deep/$long.h5" ] && rm -r "$deep" || { echo "FAIL: a 235-byte name"; exit 1; }
-                  want=3 needle="its file name is 237 bytes, and custseg writes it first under a temporary name up to 20 bytes longer"
+                  [ -f "$deep/$long.h5" ] && rm -r "$deep" || { echo "FAIL: a 205-byte name"; exit 1; }
+                  want=3 needle="its file name is 207 bytes, and custseg writes it first under a temporary name up to 50 bytes longer"
                   cmd=(generate --customers 100 --output "$dir/out/${long}nn.h5") ;;
   # A truncated results file had been exit 3 "cannot open as HDF5" (an I/O error).
   results_truncated) store good

@@ -189,6 +189,39 @@ p = su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work,
 check(p.returncode == 0, f"--scale none, a start of 2 for a feature within 1e-3: exit "
       f"{p.returncode} {p.stderr[-200:]}")
 
+# ... and a start leaves the grids alone: 1e5 beside a feature near 1e-12 (within the bound
+# set by spend) had coarsened that feature's grid until its centroids were all 0.
+with h5py.File(edge, "r+") as f:
+    f["customers/micro"] = (1 + (f["customers/y"][...] > 3)) * 4e-12 + 1e-14 * f["customers/x"][...]
+    f["starts/micro"] = np.array([[1600, 1e5], [2000, 0.0], [2400, 0.0]])
+out = os.path.join(work, "e_micro.h5")
+su.custseg(ranks, "segment", "--input", edge, "--output", out, "--features", "spend,micro",
+           "--scale", "none", "--k", 3, "--weight-column", "outw", "--init-centroids",
+           edge + ":/starts/micro", "--tol", 0, "--quiet")
+with h5py.File(edge, "r") as f, h5py.File(out, "r") as r:
+    micro, w = f["customers/micro"][...].astype(np.float32).astype(np.float64), f["customers/outw"][...]
+    labels = r["segments/labels"][...]
+    cen = r["segments/centroids"][...][:, 1]
+means = np.array([np.average(micro[labels == q], weights=w[labels == q]) for q in range(3)])
+check(np.allclose(cen, means, rtol=1e-9, atol=0), f"a start of 1e5 beside a feature near 1e-12: "
+      f"centroids {cen} against the segment means {means}")
+
+# ... silhouettes and the choice of K do not change when every weight is 1e-45 (as floats
+# they had become 0: every silhouette null, K = 2 recommended instead of 4).
+with h5py.File(edge, "r+") as f:  # the outliers of weight 0 again, the others 1e-45
+    f["customers/tinyo"] = f["customers/outw"][...] * 1e-45
+sel = {}
+for wcol in ("outw", "tinyo"):
+    summ = os.path.join(work, f"sel_{wcol}.json")
+    su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work, "sel.h5"),
+               "--features", "x,y", "--k", "2..5", "--summary", summ, "--quiet",
+               "--weight-column", wcol)
+    sel[wcol] = json.load(open(summ))["kmeans"]
+sil = [r.get("silhouette") for r in sel["tinyo"].get("k_selection", [])]
+check(sel["outw"]["k"] == sel["tinyo"]["k"] == 4 and sil and all(v is not None for v in sil),
+      f"weights 1e-45 in a K range: K {sel['tinyo']['k']} (weights 1: {sel['outw']['k']}), "
+      f"silhouettes {sil}")
+
 # ... and a start in original units below -1 for a --log1p feature is named as such (it had
 # been "a non-finite value").
 with h5py.File(edge, "r+") as f:
