@@ -9,7 +9,12 @@ rm -rf "$dir" && mkdir -p "$dir/out"
 as_user=() # unreadable=1: the command runs as nobody where the test runs as root (root reads any file)
 run() { timeout 120 "${as_user[@]}" $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" "$@"; }
 unreadable() { chmod 000 "$1"; chmod 777 "$dir/out"
-  if [ "$(id -u)" = 0 ]; then as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp); fi; }
+  [ "$(id -u)" = 0 ] || return 0
+  # Open MPI keeps its session directory under TMPDIR, named by host and uid only: the np1 and
+  # np3 cases, run side by side as the same user, raced to create it ('mkdir ... File exists',
+  # orte_init failed). Each case gets a TMPDIR of its own, short enough for its sockets' paths.
+  user_tmp=$(mktemp -d /tmp/cs-nobody.XXXXXX); chmod 777 "$user_tmp"; trap 'rm -rf "$user_tmp"' EXIT
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp TMPDIR="$user_tmp"); }
 # A step that sets a case up must succeed: its log is shown when it does not (it had been
 # thrown away, so a set-up that failed under load left a failed test with no output).
 prep() { run "$@" >> "$dir/setup.log" 2>&1 ||
