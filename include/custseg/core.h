@@ -299,6 +299,7 @@ typedef struct cs_ctx {
   int warn_mark;     /* the summary lists the warnings from this one on (cs_log_warnings) */
   int check_only;    /* run's dry pass: a stage returns CS_ECHECKED where it would read data */
   int check_segments; /* in the dry pass: the segment stage is to make --segment-results */
+  int in_run;        /* a stage of `custseg run`, which hands every stage the earlier results */
 } cs_ctx_t;
 
 #endif

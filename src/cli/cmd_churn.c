@@ -383,6 +383,9 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
       snprintf(with_seg, sizeof with_seg, "%s,segment", spec.features);
       spec.features = with_seg;
     }
+  } else if (cs_opt_str(o, "segment-results") && !ctx->in_run) { /* it had been ignored silently */
+    cs_log_warn("churn train: --segment-results is ignored without --churn-with-segment (the "
+                "model does not use the segment)");
   }
   spec.fit_row = in_training;
   spec.fit_arg = &co;
@@ -518,6 +521,11 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
       CS_TRY(cs_stage_rfm(ctx, &st, "rfm_"));
       break;
     }
+  int uses_segment = 0;
+  for (int j = 0; j < fitted->n_cols; j++) uses_segment |= !strcmp(fitted->cols[j].name, "segment");
+  if (!uses_segment && cs_opt_str(o, "segment-results") && !ctx->in_run)
+    cs_log_warn("churn score: --segment-results is ignored: the model %s does not use the "
+                "segment", model);
   for (int j = 0; j < fitted->n_cols; j++)
     if (!strcmp(fitted->cols[j].name, "segment") && !cs_store_column(st.store, "segment")) {
       CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,

@@ -391,13 +391,14 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
                     const char *key, int dry) {
   int status = CS_OK;
   if (st[i].kept) return CS_OK;
+  ctx->in_run = 1;
   if (dry) { /* the stage's own checks of its options, up to where it would read data */
     ctx->check_only = 1;
     ctx->check_segments = st[ST_SEGMENT].on && i > ST_SEGMENT;
     cs_log_hush(1);
     status = cs__run_command(ctx, command, fn, a->n, (char **)a->v, NULL);
     cs_log_hush(0);
-    ctx->check_only = ctx->check_segments = 0;
+    ctx->check_only = ctx->check_segments = ctx->in_run = 0;
     if (status == CS_ECHECKED) {
       cs_error_clear();
       status = CS_OK;
@@ -405,7 +406,9 @@ static int do_stage(cs_ctx_t *ctx, stage_run_t *st, int i, const char *command,
     return status;
   }
   cs_log_info("run: %s", cs__run_stage_names[i]);
-  CS_TRY(cs__run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds));
+  status = cs__run_command(ctx, command, fn, a->n, (char **)a->v, &st[i].seconds);
+  ctx->in_run = 0;
+  CS_TRY(status);
   CS_TRY(check_store_unchanged(ctx, cs__run_stage_names[i]));
   st[i].ran = 1;
   CS_TRY(progress_write(ctx, dir, key, st));

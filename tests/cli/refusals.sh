@@ -19,6 +19,7 @@
 #    a categorical label whose churned level is not clear, or not two levels (and
 #    --label-positive naming the churned level, code 0 here);
 #  - churn score given segments numbered otherwise than those its model was trained with.
+# --segment-results that churn train or score would not use is warned of (not within run).
 # And --quiet silences the --threads warning (about speed), not a warning about the results,
 # which the summary lists too.
 # usage: refusals.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
@@ -158,6 +159,7 @@ printf 'summary = gen.json\nthreads = 1\n[segment]\nk = 2\n[churn-train]\nthread
 run run --config general.ini --input in.h5 --output-dir gen_run --stages segment,churn --threads 2 \
   --quiet 2> err.txt || fail "run with the general part's summary and threads"
 grep -q "summary = gen.json is not used" err.txt && fail "the general part's summary was warned of as unused"
+grep -q "segment-results is ignored" err.txt && fail "run's churn stage warned of the --segment-results run gives every stage"
 grep -q "threads = 2 in the churn-train stage's section is not used" err.txt ||
   fail "no warning of [churn-train]'s threads"
 [ "$(grep -c "is not used" err.txt)" = 1 ] || fail "warnings: $(cat err.txt)"
@@ -168,6 +170,17 @@ for f in ("gen_run/segments.json", "gen_run/churn.json"):
   fail "a stage summary's threads"
 [ -s gen.json ] || fail "no run summary gen.json"
 rm -rf gen_run gen.json
+# --segment-results without --churn-with-segment, or for a model without the segment, had
+# been ignored without a word.
+run churn train --input in.h5 --output nseg.h5 --segment-results seg.h5 --quiet 2> err.txt ||
+  fail "churn train with --segment-results alone"
+grep -q "churn train: --segment-results is ignored without --churn-with-segment" err.txt ||
+  fail "no warning that churn train ignores --segment-results: $(cat err.txt)"
+run churn score --model nseg.h5 --input in.h5 --output nsc.h5 --segment-results seg.h5 --quiet 2> err.txt ||
+  fail "churn score with --segment-results and a model without the segment"
+grep -q "churn score: --segment-results is ignored: the model nseg.h5 does not use the segment" err.txt ||
+  fail "no warning that churn score ignores --segment-results: $(cat err.txt)"
+rm -f nseg.h5 nsc.h5
 # a Newton tolerance of 0 or below had run all --max-iter steps and warned, exit 0
 refused 1 "--newton-tol must be > 0, got -1" churn train --input in.h5 --output o.h5 --newton-tol -1
 # Checks against the store's schema too: a later stage's feature that is not a column, its
