@@ -61,6 +61,11 @@ int cs_error_set(int status, const char *file, int line, const char *fmt, ...)
 /* `text` (len bytes) in out[size] whole, or, when longer, its first third and its end with
  * " [...] " between them, cut at UTF-8 character starts. Local. */
 void cs_error_elide(const char *text, size_t len, char *out, size_t size);
+/* `text` with its control characters written out, so that a message holding a value from
+ * the data stays one line and cannot drive the terminal: \n, \r and \t as such, other C0
+ * bytes and DEL as \xNN, C1 characters (U+0080..U+009F in UTF-8) as \u00NN. A malloc'ed
+ * string (NULL when out of memory); *len (may be NULL) gets its length. Local. */
+char *cs_text_escaped(const char *text, size_t *len);
 /* Rewrite the recorded message as `prefix`, the message without its first `skip` bytes, and
  * `suffix` (a line number put in, a file named in front, the config line behind), from the
  * whole message even when the record holds it elided. Local. */

@@ -24,12 +24,9 @@ static int chars(const char *s) {
 }
 
 static void put_escaped(const char *t) {
-  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
-    if (*p == '\n') fputs("\\n", stdout);
-    else if (*p == '\t') fputs("\\t", stdout);
-    else if (*p < 0x20 || *p == 0x7f) printf("\\x%02x", *p);
-    else putchar(*p);
-  }
+  char *shown = cs_text_escaped(t, NULL);
+  fputs(shown ? shown : "(out of memory)", stdout);
+  free(shown);
 }
 
 static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,

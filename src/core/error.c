@@ -33,28 +33,56 @@ int cs_exit_status(int status) {
   }
 }
 
+char *cs_text_escaped(const char *text, size_t *len) {
+  const size_t n = strlen(text);
+  char *out = malloc(4 * n + 1), *o = out; /* at most 4 bytes for one: \xNN */
+  if (!out) return NULL;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '\n' || *p == '\r' || *p == '\t') {
+      *o++ = '\\';
+      *o++ = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+    } else if (*p < 0x20 || *p == 0x7f) {
+      o += sprintf(o, "\\x%02x", *p);
+    } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+      o += sprintf(o, "\\u00%02x", p[1]); /* 6 bytes for 2 */
+      p++;
+    } else {
+      *o++ = (char)*p;
+    }
+  }
+  *o = '\0';
+  if (len) *len = (size_t)(o - out);
+  return out;
+}
+
 int cs_error_set(int status, const char *file, int line, const char *fmt, ...) {
   if (status >= 0 || g_err.status != CS_OK) return status;
   g_err.status = status;
   g_err.rank = cs_log_rank();
   const char *base = strstr(file, "src/");
   snprintf(g_err.where, sizeof g_err.where, "%s:%d", base ? base : file, line);
-  va_list ap, ap2;
+  va_list ap;
   va_start(ap, fmt);
-  va_copy(ap2, ap);
-  const int n = vsnprintf(g_err.msg, sizeof g_err.msg, fmt, ap);
+  char *raw = NULL;
+  const int n = vasprintf(&raw, fmt, ap);
   va_end(ap);
-  /* Too long (a path of kilobytes): the middle goes, not the end, which says what is wrong. */
   free(g_full);
-  g_full = n >= (int)sizeof g_err.msg ? malloc((size_t)n + 1) : NULL;
-  if (g_full) {
-    vsnprintf(g_full, (size_t)n + 1, fmt, ap2);
-    cs_error_elide(g_full, (size_t)n, g_err.msg, sizeof g_err.msg);
+  g_full = NULL;
+  size_t len = 0;
+  /* One line that cannot drive the terminal, whatever a library or the data handed us (a
+   * CSV value with ESC sequences had been printed raw). */
+  char *text = n < 0 ? NULL : cs_text_escaped(raw, &len);
+  free(raw);
+  if (!text) {
+    snprintf(g_err.msg, sizeof g_err.msg, "%s (and out of memory for its message)", fmt);
+    return status;
   }
-  va_end(ap2);
-  /* Keep it one line whatever a library handed us. */
-  for (char *c = g_err.msg; *c; c++)
-    if (*c == '\n' || *c == '\r') *c = ' ';
+  /* Too long (a path of kilobytes): the middle goes, not the end, which says what is wrong. */
+  cs_error_elide(text, len, g_err.msg, sizeof g_err.msg);
+  if (len >= sizeof g_err.msg)
+    g_full = text;
+  else
+    free(text);
   return status;
 }
 

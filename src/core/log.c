@@ -38,7 +38,9 @@ double cs_wtime(void) { return now() - g_t0; }
 static void vlog(const char *tag, const char *fmt, va_list ap) {
   char line[1024];
   vsnprintf(line, sizeof line, fmt, ap);
-  fprintf(stderr, "[custseg %7.1fs]%s %s\n", cs_wtime(), tag, line);
+  char *shown = cs_text_escaped(line, NULL); /* a name from the data: one line, no ESC */
+  fprintf(stderr, "[custseg %7.1fs]%s %s\n", cs_wtime(), tag, shown ? shown : line);
+  free(shown);
   fflush(stderr);
 }
 
@@ -81,13 +83,18 @@ void cs_log_warn(const char *fmt, ...) {
   char *full = NULL, text[2048];
   va_list ap;
   va_start(ap, fmt);
-  const int len = vasprintf(&full, fmt, ap);
+  const int got = vasprintf(&full, fmt, ap);
   va_end(ap);
-  if (len < 0) return;
-  /* A value from the data can make it long: the middle is elided at a UTF-8 character start,
-   * so the summary stays valid JSON. */
-  cs_error_elide(full, (size_t)len, text, sizeof text);
+  if (got < 0) return;
+  /* A value from the data: its line breaks and ESC sequences written out (a warning had been
+   * split over two lines). It can make the text long: the middle is elided at a UTF-8
+   * character start, so the summary stays valid JSON. */
+  size_t len = 0;
+  char *shown = cs_text_escaped(full, &len);
   free(full);
+  if (!shown) return;
+  cs_error_elide(shown, len, text, sizeof text);
+  free(shown);
   int seen = -1;
   for (int i = 0; i < g_n_text && seen < 0; i++)
     if (!strcmp(g_text[i], text)) seen = i;

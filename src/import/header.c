@@ -47,10 +47,14 @@ static const char *store_name_problem(const char *name) {
   if (strchr(name, '/') || !strcmp(name, ".")) return "no '/', not '.'";
   int seen = 0;
   for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    if (*p < 0x20 || *p == 0x7F) return "no control characters such as line breaks or tabs";
+    if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
+      return "no control characters such as line breaks or tabs";
     seen |= *p != ' ';
   }
-  return seen ? NULL : "not only spaces";
+  if (!seen) return "not only spaces";
+  /* --features, --schema and the config trim the names they are given: ' lead' had been
+   * stored, and then could not be named */
+  return name[0] == ' ' || name[strlen(name) - 1] == ' ' ? "no space at the start or end" : NULL;
 }
 
 /* The names the store will hold, after --rename; a column the schema skips is not stored. */
@@ -58,11 +62,12 @@ static int check_store_names(const cs__imp_t *imp) {
   for (int i = 1; i < imp->ncols; i++) {
     const cs__col_t *c = &imp->cols[i];
     const char *why = store_name_problem(c->name);
+    /* (a name with a space at either end cannot be written in --schema, which trims) */
     if (why)
       return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                           "%s:1: column name '%s' cannot be a dataset name (%s): store it under "
-                          "another with --rename, or mark it 'skip' in --schema", file_of(imp),
-                          c->name, why);
+                          "another with --rename%s", file_of(imp), c->name, why,
+                          strstr(why, "start or end") ? "" : ", or mark it 'skip' in --schema");
   }
   return CS_OK;
 }
@@ -85,7 +90,8 @@ static int apply_renames(cs__imp_t *imp, const cs_csv_record_t *h) {
              "--rename: '%s' is not valid UTF-8 text (or holds a byte-order mark)", to);
     CS_CHECK(!strchr(to, '=') && strlen(to) < CS_NAME_MAX && !store_name_problem(to),
              CS_EUSAGE, "--rename: '%s' cannot be a column name in the store (at most %d bytes, "
-             "no '=' or '/' or control characters, not '.', not only spaces)", to,
+             "no '=' or '/' or control characters, not '.', not only spaces, no space at either "
+             "end)", to,
              CS_NAME_MAX - 1);
     CS_CHECK(strcmp(to, "customer_id") && strcmp(to, "txn_offset"), CS_EUSAGE,
              "--rename %s=%s: '%s' is written by the import itself", pair, to, to);

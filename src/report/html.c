@@ -77,14 +77,19 @@ void cs__esc(cs__buf_t *b, const char *s) {
     case '\'': rep = "&#39;"; break;
     default: break;
     }
-    /* Control characters (other than tab and newline) have no place in a page. */
-    if (!rep && (unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') rep = "\xef\xbf\xbd";
+    /* Control characters (other than tab and newline) have no place in a page: C0, DEL
+     * and C1 (U+0080..U+009F, which had reached the page from a column name). */
+    size_t skip = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    if (!rep && ((u[0] < 0x20 && *s != '\t' && *s != '\n') || u[0] == 0x7f)) rep = "\xef\xbf\xbd";
+    if (!rep && u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+      rep = "\xef\xbf\xbd";
+      skip = 1;
+    }
     /* Nor have bidirectional overrides, embeddings and isolates (U+202A..U+202E,
      * U+2066..U+2069) in a name from the data: U+202E in a category level had turned the rest
      * of its chart label and a persona's numbers around ("%9.99" for "99.9%"). Right-to-left
      * text itself is left as it is. */
-    size_t skip = 0;
-    const unsigned char *u = (const unsigned char *)s;
     if (!rep && u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae) ||
                                  (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))) {
       rep = "\xef\xbf\xbd";

@@ -35,7 +35,10 @@ failed before its fix):
     revenue, Churn as churned: they had to be renamed in the file), a swap included; a pair
     that is not OLD=NEW, an unknown, skipped or id column, a column renamed twice, a clash and
     a name the store cannot hold are errors (exit 1); a header name the store cannot hold
-    ('/', only spaces, a line break) is an error saying to rename or skip it, and either works.
+    ('/', only spaces, a line break) is an error saying to rename or skip it, and either works;
+13. control characters from the data are written out in errors and warnings (one line, no
+    ESC reaches the terminal); a header name with a C1 control or a space at either end is
+    refused; the report shows C1 and DEL as U+FFFD.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -703,6 +706,57 @@ for opt, val in (("--txn-header", "no"), ("--txn-date-format", "yyyymmdd")):
     expect_error(f"{opt} without --transactions-csv", path("ren.h5"),
                  ["import", "--customers-csv", cust, "--schema", sch, opt, val, "--output",
                   path("ren.h5")], f"{opt} describes --transactions-csv, which is not given", want=1)
+
+# 13. Control characters from the data are written out in messages (\n, \x1b, \u009b), so an
+# error or warning stays one line and cannot drive the terminal (an OSC sequence in a value had
+# set the terminal's title; a line break had split a warning); a header name with a C1 control
+# character or a space at either end is refused (' lead' had been stored, and then could not
+# be named by --features or --schema, which trim); the report shows C1 and DEL as U+FFFD.
+RAW = set(chr(c) for c in range(0x20)) - {"\n"} | {"\x7f"} | set(chr(c) for c in range(0x80, 0xa0))
+sch = write("esc_schema.txt", "plan = categorical: basic, plus\n")
+cust = write("esc_value.csv", 'customer_id,plan\n1,basic\n2,"pl\nus\a\x1b]0;pwned\a"\n')
+expect_error("a value with ESC and BEL", path("esc.h5"), ["import", "--customers-csv", cust,
+             "--schema", sch, "--output", path("esc.h5")],
+             "column 'plan': 'pl\\nus\\x07\\x1b]0;pwned\\x07' is not one of the 2 categories")
+cust = write("esc_warn.csv", 'customer_id,inc\n1,5\n2,6\n3,7\n4,"N\nA\x1b[31m"\n')
+p = imported("a warning quoting a value with a line break", path("esc.h5"),
+             ["import", "--customers-csv", cust, "--output", path("esc.h5"), "--quiet"])
+if p and ("text such as 'N\\nA\\x1b[31m' (line 5)" not in p.stderr or RAW & set(p.stderr)
+          or len(p.stderr.strip().splitlines()) != 1):
+    failures.append(f"a warning quoting a value with a line break: {p.stderr!r}")
+for what, header, needle in (
+        ("a space at the start", 'customer_id," lead",ok', "column name ' lead' cannot be a dataset "
+         "name (no space at the start or end): store it under another with --rename ["),
+        ("a space at the end", 'customer_id,"trail ",ok', "column name 'trail ' cannot"),
+        ("a C1 control character", "customer_id,c1\u009b31m,ok", "column name 'c1\\u009b31m' cannot "
+         "be a dataset name (no control characters")):
+    cust = write("esc_header.csv", header + "\n1,2,3\n")
+    expect_error(f"a header name with {what}", path("esc.h5"), ["import", "--customers-csv", cust,
+                 "--output", path("esc.h5")], needle)
+cust = write("esc_lead.csv", 'customer_id," lead",ok\n1,2,3\n2,5,1\n')
+if imported("' lead' renamed", path("esc.h5"), ["import", "--customers-csv", cust, "--rename",
+            " lead=lead", "--output", path("esc.h5"), "--quiet"]):
+    with h5py.File(path("esc.h5"), "r") as f:
+        if sorted(f["customers"].keys()) != ["customer_id", "lead", "ok"]:
+            failures.append(f"' lead' renamed: {sorted(f['customers'].keys())}")
+LEVELS = ["v\u009b2J", "del\x7fx", "plain"]
+cust = write("esc_levels.csv", "customer_id,x,kind\n" + "".join(
+    f"{i},{i % 7},{LEVELS[i % 3]}\n" for i in range(60)))
+if imported("levels with C1 and DEL", path("esc.h5"), ["import", "--customers-csv", cust,
+            "--output", path("esc.h5"), "--quiet"]):
+    fresh(path("esc_seg.h5"))
+    p = custseg("segment", "--input", path("esc.h5"), "--output", path("esc_seg.h5"), "--k", "2")
+    if p.returncode != 0 or RAW & set(p.stderr):
+        failures.append(f"segment's persona lines with C1 and DEL levels: exit {p.returncode}, "
+                        f"{sorted(RAW & set(p.stderr))}")
+    fresh(path("esc.html"))
+    p = custseg("report", "--segment-results", path("esc_seg.h5"), "--output", path("esc.html"),
+                "--quiet")
+    page = open(path("esc.html"), encoding="utf-8").read() if p.returncode == 0 else ""
+    TAB = "\t"
+    if p.returncode != 0 or (RAW - {TAB}) & set(page) or "\ufffd" not in page:
+        failures.append(f"a report with C1 and DEL levels: exit {p.returncode}, raw "
+                        f"{sorted((RAW - {TAB}) & set(page))}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
