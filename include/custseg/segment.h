@@ -75,7 +75,7 @@ typedef struct cs_kmeans_result {
   int64_t relocations;  /* empty clusters re-seeded */
   double *trace;        /* inertia per iteration (iterations values) */
   double seconds_per_iteration; /* median over iterations */
-  int64_t distance_rows;        /* local rows whose distances to all centroids were computed */
+  int64_t distances;            /* local row x centroid distances computed (statistics) */
   int passes;                   /* assignment passes (iterations, plus the final one) */
   cs_algo_t algorithm;          /* the variant that ran (never AUTO) */
   uint64_t verification_hash;   /* order-independent hash of (customer_id, label) */

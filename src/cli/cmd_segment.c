@@ -613,7 +613,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   cJSON_AddNumberToObject(km, "inertia", r.inertia);
   cJSON_AddStringToObject(km, "algorithm", algo_used);
   {
-    int64_t dr[2] = {r.distance_rows, m.n};
+    int64_t dr[2] = {r.distances, m.n * (int64_t)r.k};
     CS_TRY(cs_par_allreduce(ctx, dr, 2, CS_DT_I64, CS_OP_SUM));
     /* Full distance evaluations per customer per pass (1.0 for Lloyd). */
     cJSON_AddNumberToObject(km, "distance_fraction",

@@ -314,7 +314,8 @@ static int run(lloyd_t *l, const cs_kmeans_opts_t *o, double tol_abs, double *c,
    * final assignment after a --tol stop): it had been written, exit 0. */
   for (int q = 0; q < k; q++) CS_CHECK(l->acc[OFF_W(l) + q] > 0, CS_EDATA, "%s", empty_msg(l, q));
   r->inertia = l->inertia;
-  r->distance_rows = l->distance_rows / k;
+  r->distances = l->distance_rows; /* divided by K only after the sum over ranks (a per-rank
+                                    * quotient had made distance_fraction depend on them) */
   r->passes = it - it0 + !strict;
   int nt = it - first + 1;
   if (nt < 1) nt = 1, times[0] = 0;

@@ -40,7 +40,7 @@ typedef struct lloyd {
   cs_panel_t *gpanel;  /* one panel per group */
   int bounds_valid;
   int full_next;       /* the bounds would fail for most rows: take a full step next */
-  int64_t distance_rows;  /* row x centroid distances computed, in units of K (statistics) */
+  int64_t distance_rows;  /* row x centroid distances computed (statistics) */
   double cmax_cached;     /* largest centroid norm of the current step */
   int *sx;                /* per feature: the exponent of Sum w x_j */
   double *xs;             /* 2^sx[j] */

@@ -53,6 +53,15 @@ for algo in yinyang hamerly; do
   done
 done
 
+# The summary's distance_fraction counts pruned work over all ranks: the same at 4 ranks as at
+# 3 (each rank's count had been divided by K before the sum: 0.39452 against 0.39451).
+K=40 seg 4 1 yinyang40_4 3 --algorithm yinyang --weight-column revenue
+frac() { "${PYTHON:-/usr/bin/python3}" -c \
+  'import json,sys; print(repr(json.load(open(sys.argv[1]))["kmeans"]["distance_fraction"]))' "$1"; }
+[ "$(frac "$dir/yinyang40.json")" = "$(frac "$dir/yinyang40_4.json")" ] ||
+  { echo "FAIL: yinyang's distance_fraction $(frac "$dir/yinyang40.json") at 3 ranks," \
+    "$(frac "$dir/yinyang40_4.json") at 4"; exit 1; }
+
 # k-means|| (candidates gathered and sorted by row) is just as decomposition-independent.
 seg 1 1 par1 3 --init 'kmeans||'
 seg 3 2 par3 3 --init 'kmeans||'
