@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
       libcmocka-dev libinih-dev libcjson-dev libxxhash-dev librandom123-dev libcsv-dev
-      python3 python3-h5py python3-numpy python3-scipy python3-sklearn python3-xxhash time
+      python3 python3-h5py python3-numpy python3-pandas python3-scipy python3-sklearn python3-xxhash time
       chromium strace)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,6 +32,43 @@ static uint64_t mix(uint64_t seed, int restart, int round) {
   return XXH3_64bits(v, sizeof v);
 }
 
+/* Candidates in point order (the values, then the row), for distinct(). */
+static int cmp_point(const void *a, const void *b, void *arg) {
+  const cand_t *x = *(const cand_t *const *)a, *y = *(const cand_t *const *)b;
+  for (int j = 0, d = *(const int *)arg; j < d; j++)
+    if (x->x[j] != y->x[j]) return x->x[j] < y->x[j] ? -1 : 1; /* 0 and -0 are one point */
+  return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Keep the first (lowest row) of the got candidates (rec bytes each, in row order) at every
+ * point, in their order; the count kept, or -1 when out of memory. A round's candidates lie
+ * apart from the earlier rounds' (each was drawn with D^2 > 0), but two customers of one
+ * point can be drawn in the same round: both had counted towards K, so the extra rounds for
+ * too few candidates did not start and the reclustering had fewer than K points. Local. */
+static int64_t distinct(char *all, int64_t got, size_t rec, int d) {
+  const cand_t **by = malloc((size_t)(got ? got : 1) * sizeof *by);
+  if (!by) return -1;
+  for (int64_t c = 0; c < got; c++) by[c] = (const cand_t *)(all + c * (int64_t)rec);
+  qsort_r(by, (size_t)got, sizeof *by, cmp_point, &d);
+  for (int64_t c = 1, first = 0; c < got; c++) { /* a repeat's row is marked -1 (rows are >= 0) */
+    const cand_t *a = by[first];
+    cand_t *b = (cand_t *)by[c];
+    int j = 0;
+    while (j < d && a->x[j] == b->x[j]) j++;
+    if (j == d)
+      b->row = -1;
+    else
+      first = c;
+  }
+  free(by);
+  int64_t kept = 0;
+  for (int64_t c = 0; c < got; c++) {
+    const cand_t *a = (const cand_t *)(all + c * (int64_t)rec);
+    if (a->row >= 0) memmove(all + kept++ * (int64_t)rec, a, rec);
+  }
+  return kept;
+}
+
 /* D2[i] = min(D2[i], distance to the nearest of the nc candidates in c). Local. */
 static int update_d2(const cs_matrix_t *m, const double *c, int nc, double *d2) {
   int d = m->d;
@@ -188,6 +225,8 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     int64_t got = bytes / (int64_t)rec;
     if (!got) continue;
     qsort(all, (size_t)got, rec, cmp_row); /* the same order on every decomposition */
+    got = distinct(all, got, rec, d);
+    CS_TRY(cs_par_agree(ctx, got >= 0 ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
     double *grown = realloc(cx, (size_t)(nc + got) * (size_t)d * sizeof *cx);
     CS_TRY(cs_par_agree(ctx, grown ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
     cx = grown;
