@@ -32,41 +32,50 @@ static uint64_t mix(uint64_t seed, int restart, int round) {
   return XXH3_64bits(v, sizeof v);
 }
 
-/* Candidates in point order (the values, then the row), for distinct(). */
+/* Rows of cx in point order (the values, then the row number), for distinct(). */
+typedef struct { const double *x; int d; } by_point_t;
 static int cmp_point(const void *a, const void *b, void *arg) {
-  const cand_t *x = *(const cand_t *const *)a, *y = *(const cand_t *const *)b;
-  for (int j = 0, d = *(const int *)arg; j < d; j++)
-    if (x->x[j] != y->x[j]) return x->x[j] < y->x[j] ? -1 : 1; /* 0 and -0 are one point */
-  return (x->row > y->row) - (x->row < y->row);
+  const by_point_t *t = arg;
+  const int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+  for (int c = 0; c < t->d; c++) {
+    const double u = t->x[i * t->d + c], v = t->x[j * t->d + c];
+    if (u != v) return u < v ? -1 : 1; /* 0 and -0 are one point */
+  }
+  return (i > j) - (i < j);
 }
 
-/* Keep the first (lowest row) of the got candidates (rec bytes each, in row order) at every
- * point, in their order; the count kept, or -1 when out of memory. A round's candidates lie
- * apart from the earlier rounds' (each was drawn with D^2 > 0), but two customers of one
- * point can be drawn in the same round: both had counted towards K, so the extra rounds for
- * too few candidates did not start and the reclustering had fewer than K points. Local. */
-static int64_t distinct(char *all, int64_t got, size_t rec, int d) {
-  const cand_t **by = malloc((size_t)(got ? got : 1) * sizeof *by);
-  if (!by) return -1;
-  for (int64_t c = 0; c < got; c++) by[c] = (const cand_t *)(all + c * (int64_t)rec);
-  qsort_r(by, (size_t)got, sizeof *by, cmp_point, &d);
-  for (int64_t c = 1, first = 0; c < got; c++) { /* a repeat's row is marked -1 (rows are >= 0) */
-    const cand_t *a = by[first];
-    cand_t *b = (cand_t *)by[c];
-    int j = 0;
-    while (j < d && a->x[j] == b->x[j]) j++;
-    if (j == d)
-      b->row = -1;
+/* Drop from rows nc..nc+got-1 of cx (d values each) every row at the point of an earlier
+ * row, keeping the order; the count left of the got, or -1 when out of memory. Two customers
+ * of one point can be drawn in one round, and a customer at a candidate's point can be drawn
+ * again later when the float32 assignment took a nearby candidate for the nearest: each had
+ * counted towards K, so the extra rounds for too few candidates did not start, and the
+ * reclustering could be left with fewer than K points. Local. */
+static int64_t distinct(double *cx, int64_t nc, int64_t got, int d) {
+  const int64_t n = nc + got;
+  int64_t *ix = malloc((size_t)n * sizeof *ix);
+  char *drop = calloc((size_t)n, 1);
+  if (!ix || !drop) {
+    free(ix);
+    free(drop);
+    return -1;
+  }
+  for (int64_t i = 0; i < n; i++) ix[i] = i;
+  by_point_t t = {cx, d};
+  qsort_r(ix, (size_t)n, sizeof *ix, cmp_point, &t);
+  for (int64_t i = 1, first = 0; i < n; i++) { /* the lowest row of each point stays */
+    int c = 0;
+    while (c < d && cx[ix[first] * d + c] == cx[ix[i] * d + c]) c++;
+    if (c == d)
+      drop[ix[i]] = 1;
     else
-      first = c;
+      first = i;
   }
-  free(by);
-  int64_t kept = 0;
-  for (int64_t c = 0; c < got; c++) {
-    const cand_t *a = (const cand_t *)(all + c * (int64_t)rec);
-    if (a->row >= 0) memmove(all + kept++ * (int64_t)rec, a, rec);
-  }
-  return kept;
+  int64_t kept = nc;
+  for (int64_t i = nc; i < n; i++)
+    if (!drop[i]) memmove(cx + kept++ * d, cx + i * d, (size_t)d * sizeof *cx);
+  free(ix);
+  free(drop);
+  return kept - nc;
 }
 
 /* D2[i] = min(D2[i], distance to the nearest of the nc candidates in c). Local. */
@@ -225,8 +234,6 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     int64_t got = bytes / (int64_t)rec;
     if (!got) continue;
     qsort(all, (size_t)got, rec, cmp_row); /* the same order on every decomposition */
-    got = distinct(all, got, rec, d);
-    CS_TRY(cs_par_agree(ctx, got >= 0 ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
     double *grown = realloc(cx, (size_t)(nc + got) * (size_t)d * sizeof *cx);
     CS_TRY(cs_par_agree(ctx, grown ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
     cx = grown;
@@ -234,15 +241,19 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
       const cand_t *cd = (const cand_t *)(all + c * (int64_t)rec);
       for (int j = 0; j < d; j++) cx[(int64_t)(nc + c) * d + j] = cd->x[j];
     }
+    got = distinct(cx, nc, got, d);
+    CS_TRY(cs_par_agree(ctx, got >= 0 ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
+    if (!got) continue;
     CS_TRY(cs_par_agree(ctx, update_d2(m, cx + (int64_t)nc * d, (int)got, d2)));
     nc += (int)got;
     cs_log_debug("k-means||: round %d: %lld candidates (%d in all)", round + 1, (long long)got, nc);
   }
-  CS_CHECK(nc >= k, CS_EDATA, "k-means||: only %d candidates for K = %d after %d rounds (%s)",
-           nc, k, round,
-           exhausted ? "every customer of positive weight is one: fewer distinct customers than K"
-                     : "the draws missed some tight groups of customers: use --init kmeans++ or "
-                       "another --seed");
+  CS_CHECK(nc >= k || !exhausted, CS_EDATA,
+           "K = %d: the customers of positive weight have only %d distinct feature rows "
+           "(k-means|| took each as a candidate); choose a smaller K", k, nc);
+  CS_CHECK(nc >= k, CS_EDATA, "k-means||: only %d distinct candidates for K = %d after %d "
+           "rounds (the draws missed some tight groups of customers): use --init kmeans++ or "
+           "another --seed", nc, k, round);
   /* Weight each candidate by the customers nearest to it (exact sums). */
   {
     cs_panel_t p = {0};

@@ -312,10 +312,11 @@ PY
                   keep="$dir/run/segments.h5" kept="$dir/prev.h5"
                   want=1 needle="--previous $dir/run/segments.h5 is $dir/run/segments.h5, a file run writes in --output-dir: move it or choose another --output-dir (previous is set in config $dir/job.ini line 2)"
                   cmd=(run --config "$dir/job.ini" --input "$dir/in.h5" --output-dir "$dir/run" --stages segment,roi) ;;
-  # Three distinct customers for K = 5: k-means|| had ended with two empty segments, exit 0.
+  # Three distinct customers for K = 5: k-means|| had ended with two empty segments, exit 0;
+  # it counts distinct candidates (repeats had counted towards K).
   few_distinct_kmeans_par) store good
                   "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; n = len(g["customer_id"]); g["age"][...] = np.arange(n) % 3; g["income"][...] = np.arange(n) % 3' "$dir/in.h5"
-                  want=2 needle="K = 5: a segment became empty and no customer is left to re-seed it (every customer of positive weight sits on a centroid: fewer distinct feature rows than K); choose a smaller K"
+                  want=2 needle="K = 5: the customers of positive weight have only 3 distinct feature rows (k-means|| took each as a candidate); choose a smaller K"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --k 5 --features age,income
                        --init "kmeans||" --summary "$summary") ;;
   previous_and_init_centroids) store good; want=1 needle="give --previous or --init-centroids, not both"

@@ -9,7 +9,8 @@
 3. a feature weighted 1e-24: its centroids are its segment means, the same for Lloyd and
    Hamerly;
 4. customer weights all 1e-45, weight-0 customers far out, a start that leaves a segment
-   empty, a start at 1e300.
+   empty, a start at 1e300;
+5. k-means|| counts distinct candidates (60 points of repeated customers: 60, not 140).
 
 usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -234,6 +235,30 @@ p = su.custseg(ranks, "segment", "--input", edge, "--output", os.path.join(work,
 want = "has -2 for --log1p feature 'log1p:pos' (segment 0; log1p needs values > -1)"
 check(p.returncode == 2 and want in p.stderr, f"a start of -2 on a log1p feature: exit "
       f"{p.returncode}, named: {want in p.stderr}")
+
+# 5. k-means|| counts distinct candidates: 60 points of 1 to 5 customers each give 60 (two
+# customers of one point drawn together had both counted towards K, so the extra rounds for
+# too few candidates would not start: 140 "candidates" for these 60 points), and K = 60 fits
+# each point's customers as a segment.
+prng = np.random.default_rng(1)
+pts60 = prng.normal(size=(60, 2)) * 100 + prng.normal(size=(60, 2)) * 0.05
+reps = prng.integers(1, 6, 60)
+rows = prng.permutation(np.repeat(np.arange(60), reps))
+dup = os.path.join(work, "dup60.h5")
+with h5py.File(dup, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, len(rows) + 1, dtype=np.int64)
+    g["x"], g["y"] = pts60[rows, 0], pts60[rows, 1]
+p = su.custseg(ranks, "segment", "--input", dup, "--output", os.path.join(work, "dup60_seg.h5"),
+               "--k", 60, "--init", "kmeans||", "--verbose", check=False)
+sizes = []
+if p.returncode == 0:
+    with h5py.File(os.path.join(work, "dup60_seg.h5"), "r") as f:
+        sizes = sorted(f["segments/sizes"][...])
+check(p.returncode == 0 and "k-means||: 60 candidates from" in p.stderr
+      and sizes == sorted(reps), f"k-means|| on 60 points of repeated customers: exit "
+      f"{p.returncode}, {[l for l in p.stderr.splitlines() if 'candidates from' in l]}")
 
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
