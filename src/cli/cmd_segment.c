@@ -53,6 +53,20 @@ fail:
 
 /* The dry pass of `run`: the files a fit would start from (--previous, --init-centroids)
  * against the features' layout, reading no rows of the store. Collective. */
+/* The error for --k K_LO..K_HI beyond the n_used customers (of the store's n_store). */
+static int k_too_large(long long k_lo, long long k_hi, int64_t n_used, int64_t n_store) {
+  char kk[48], used[160] = "";
+  if (k_hi > k_lo)
+    snprintf(kk, sizeof kk, "--k %lld..%lld: K = %lld", k_lo, k_hi, k_hi);
+  else
+    snprintf(kk, sizeof kk, "--k %lld", k_hi);
+  if (n_used < n_store)
+    snprintf(used, sizeof used, " used, of the store's %lld: --missing drop left out those "
+             "with a missing value", (long long)n_store);
+  return cs_error_set(CS_EDATA, __FILE__, __LINE__, "%s is larger than the number of customers "
+                      "(%lld%s)", kk, (long long)n_used, used);
+}
+
 static int check_start(cs_ctx_t *ctx, const cs_stage_t *st, const cs_feature_spec_t *spec,
                        cs_previous_t *prev, const char *init, int k) {
   int status = CS_OK;
@@ -417,7 +431,11 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     cs_timer_stop(&ctx->timers, "read");
   }
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
-  if (ctx->check_only) /* run's dry pass */
+  /* run's dry pass: K beyond the store's customers is known without reading them (found
+   * later, run had already cleared the last run's results from --output-dir) */
+  if (ctx->check_only && k_hi > st.store->n)
+    CS_TRY(k_too_large(k_lo, k_hi, st.store->n, st.store->n));
+  if (ctx->check_only)
     CS_TRY(check_start(ctx, &st, &spec, previous ? &prev : NULL, cs_opt_str(o, "init-centroids"),
                        (int)k));
   CS_TRY(cs_stage_checked(ctx, &st, &spec));
@@ -532,18 +550,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   }
   /* A range is checked whole before any K is fitted; the customers are those used (after
    * --missing drop), which the message says when they are fewer than the store's. */
-  if (k_hi > f->n_used) {
-    char kk[48], used[160] = "";
-    if (n_k > 1)
-      snprintf(kk, sizeof kk, "--k %lld..%lld: K = %lld", k_lo, k_hi, k_hi);
-    else
-      snprintf(kk, sizeof kk, "--k %lld", k_hi);
-    if (f->n_used < store->n)
-      snprintf(used, sizeof used, " used, of the store's %lld: --missing drop left out those "
-               "with a missing value", (long long)store->n);
-    CS_FAIL(CS_EDATA, "%s is larger than the number of customers (%lld%s)", kk,
-            (long long)f->n_used, used);
-  }
+  if (k_hi > f->n_used) CS_TRY(k_too_large(k_lo, k_hi, f->n_used, store->n));
   table = calloc((size_t)n_k, sizeof *table);
   CS_TRY(cs_par_agree(ctx, table ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
   cs_timer_start(&ctx->timers, "kmeans");

@@ -189,6 +189,18 @@ refused 1 "--newton-tol must be > 0, got -1" churn train --input in.h5 --output 
 printf '[churn-train]\nfeatures = age,nosuch\n' > late4.ini
 dry_refused 2 "in.h5: feature 'nosuch' is not a column of /customers" \
   run --config late4.ini --input in.h5 --output-dir dry
+# K beyond the store's customers: the last run's results in --output-dir stay (they had been
+# cleared, then the segment stage failed).
+printf '[segment]\nk = 41\n' > late8.ini
+mkdir -p kept && echo last > kept/segments.json
+set +e
+run run --config late8.ini --input in.h5 --output-dir kept > out.txt 2> err.txt
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "error: --k 41 is larger than the number of customers (40) (k is set in config late8.ini line 2)" err.txt ||
+  fail "run with K beyond the customers: exit $rc, $(grep error: err.txt)"
+[ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "run with K beyond the customers cleared the last results"
+rm -rf kept
 printf '[churn-train]\nholdout-column = nosplit\n' > late5.ini
 dry_refused 2 "in.h5: --holdout-column: no numeric column /customers/nosplit" \
   run --config late5.ini --input in.h5 --output-dir dry
