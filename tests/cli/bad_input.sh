@@ -352,6 +352,11 @@ PY
   clv_horizon_too_long) run generate --customers 3000 --transactions --seed 1 --output "$dir/in.h5" --quiet
                   want=4 needle="expected purchases over the horizon of 12 months of 100000 weeks (1.2e+06 weeks); the fit itself is sound"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --month-weeks 1e5 --summary "$summary") ;;
+  # A fit that did not converge is named as the cause (3 customers: the horizon had been
+  # blamed, "the fit itself is sound", for a gradient of 1e60).
+  clv_not_converged) run generate --customers 3 --transactions --seed 5 --output "$dir/in.h5" --quiet
+                  want=4 needle="verification: 3 customers get negative or non-finite expected purchases; the BG/NBD fit is degenerate ("
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   clv_infinite_value) store txn_good; want=4 needle="customers get an infinite CLV: --monthly-discount -0.5 over 1100 months weighs each month more"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --horizon-months 1100 --monthly-discount -0.5 --summary "$summary") ;;
   # `custseg roi`: the segments (and churn/CLV results) must exist and come from this store.
