@@ -80,7 +80,10 @@ static void report_drift(const cs_ctx_t *ctx, const cs_features_t *f, cJSON *cj)
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "feature", fc->name);
     cJSON_AddNumberToObject(e, "mean_shift", shift);
-    cJSON_AddNumberToObject(e, "spread_ratio", ratio);
+    if (isnan(ratio)) /* a single known value */
+      cJSON_AddNullToObject(e, "spread_ratio");
+    else
+      cJSON_AddNumberToObject(e, "spread_ratio", ratio);
     cJSON_AddNumberToObject(e, "far_values", (double)fc->drift_far);
     cJSON_AddItemToArray(dj, e);
     if (ctx->rank == 0 && (fabs(shift) > 1 || ratio > 4 || ratio < 0.25))

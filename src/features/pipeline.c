@@ -478,7 +478,8 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       f->cols[ci].drift_far = (int64_t)a[3];
       if (f->cols[ci].n_levels || !(a[2] > 0)) continue;
       f->cols[ci].drift_shift = cs_from_fixed(a[0], drift_s1) / (double)a[2];
-      f->cols[ci].drift_ratio = drift_spread(a, drift_s1, drift_s2);
+      /* one known value has no spread to compare (it had been "0 times theirs", warned of) */
+      f->cols[ci].drift_ratio = a[2] > 1 ? drift_spread(a, drift_s1, drift_s2) : NAN;
     }
   }
 

@@ -498,6 +498,19 @@ if shifts[0] != shifts[1]:
     failures.append(f"drift differs at 3 ranks: {[(a, b) for a, b in zip(*shifts) if a != b][:2]}")
 if [d["spread_ratio"] for d in shifts[0] if d["feature"] == name] != [0]:
     failures.append(f"the spread ratio of a constant '{name}' is not 0: {shifts[0]}")
+# ... a single scored customer has no spread to compare: spread_ratio null, no "0 times
+# theirs" warning (every feature had been warned of as drifted).
+run(2, "generate", "--customers", "1", "--seed", "3", "--output", path("one.h5"), "--quiet")
+p = subprocess.run(mpi + ["-n", "1", custseg, "churn", "score", "--model", path("r1.h5"),
+                          "--input", path("one.h5"), "--output", path("one_sc.h5"), "--quiet",
+                          "--summary", path("one.json")], capture_output=True, text=True,
+                   timeout=600)
+ratios = [d.get("spread_ratio") for d in json.load(open(path("one.json")))["churn"]["drift"]
+          if "mean_shift" in d] if p.returncode == 0 else None
+if p.returncode != 0 or not ratios or any(r is not None for r in ratios) \
+        or "spread is 0 times theirs" in p.stderr:
+    failures.append(f"one scored customer: exit {p.returncode}, spread ratios {ratios}, "
+                    f"{p.stderr[-300:]}")
 # ... one typo far out (1e30) is counted apart and warned of as such, and leaves the drift of
 # the other values alone (it had given a spread ratio of null, or "6.59 times theirs").
 shutil.copy(path("s.h5"), path("typo.h5"))
