@@ -26,12 +26,20 @@ done
 echo "ok: custseg run gives the same /segments, /churn, /clv and /roi with fewer threads started than asked"
 # More threads than any rank's CPUs: one warning, from rank 0, counting the ranks.
 many=$(( $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) + 1 ))
-timeout 300 $MPIEXEC --oversubscribe -n 3 "$CUSTSEG" generate --customers 1000 --threads "$many" \
+timeout 300 env -u OMP_WAIT_POLICY $MPIEXEC --oversubscribe -n 3 "$CUSTSEG" generate --customers 1000 --threads "$many" \
   --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate --threads $many failed"; }
 n=$(grep -c "exceeds the CPUs" "$dir/warn.txt" || true)
 [ "$n" = 1 ] || { cat "$dir/warn.txt"; fail "$n thread warnings for 3 ranks, expected 1"; }
 grep -q "warning \[rank 0\]: --threads $many exceeds the CPUs that 3 of 3 rank(s) may run on" "$dir/warn.txt" ||
   { cat "$dir/warn.txt"; fail "the thread warning does not count the ranks"; }
+# ... and, without OMP_WAIT_POLICY=passive, says to set it (spinning waits had made 3 ranks x 2
+# threads on 2 cores 6 times slower); with it, does not.
+grep -q "threads will share cores; set OMP_WAIT_POLICY=passive, or their waiting threads spin on the shared cores" "$dir/warn.txt" ||
+  { cat "$dir/warn.txt"; fail "the thread warning does not suggest OMP_WAIT_POLICY=passive"; }
+timeout 300 env OMP_WAIT_POLICY=passive $MPIEXEC --oversubscribe -n 3 "$CUSTSEG" generate --customers 1000 --threads "$many" \
+  --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate --threads $many failed"; }
+grep -q "exceeds the CPUs" "$dir/warn.txt" && grep -q "OMP_WAIT_POLICY" "$dir/warn.txt" &&
+  { cat "$dir/warn.txt"; fail "the thread warning suggests OMP_WAIT_POLICY=passive, which is set"; }
 echo "ok: --threads $many on 3 ranks gives one warning"
 # OMP_NUM_THREADS given to every rank, each within its own CPUs, but more in all than the
 # node's: one warning with the totals; one thread per rank (even more ranks than CPUs, the
