@@ -78,6 +78,60 @@ static int64_t distinct(double *cx, int64_t nc, int64_t got, int d) {
   return kept - nc;
 }
 
+/* The hash of a point's d float32 values (0 and -0 alike). */
+static uint64_t point_hash(const float *x, int d) {
+  float v[64];
+  uint64_t h = 0;
+  for (int j0 = 0; j0 < d; j0 += 64) {
+    const int n = d - j0 < 64 ? d - j0 : 64;
+    for (int j = 0; j < n; j++) v[j] = x[j0 + j] + 0.0f; /* -0 + 0 is +0 */
+    h = XXH3_64bits_withSeed(v, (size_t)n * sizeof *v, h);
+  }
+  return h;
+}
+
+/* D2[i] = 0 for every customer at the point of one of the nc candidates in cx. update_d2()
+ * takes each customer's nearest candidate from the float32 distances, which cannot tell
+ * candidates apart that lie close next to large values: a customer at a candidate's point
+ * had kept a D^2 above 0, so the potential never reached 0 and a store of fewer distinct
+ * rows than K was blamed on the draws. CS_OK, or CS_ENOMEM. Local. */
+static int zero_on_candidates(const cs_matrix_t *m, const double *cx, int nc, double *d2) {
+  const int d = m->d;
+  size_t size = 2;
+  while (size < 2 * (size_t)nc) size *= 2;
+  int32_t *slot = malloc(size * sizeof *slot);
+  float *cf = malloc((size_t)nc * (size_t)d * sizeof *cf);
+  if (!slot || !cf) {
+    free(slot);
+    free(cf);
+    return CS_ENOMEM;
+  }
+  for (size_t s = 0; s < size; s++) slot[s] = -1;
+  for (int c = 0; c < nc; c++) {
+    for (int j = 0; j < d; j++) cf[(int64_t)c * d + j] = (float)cx[(int64_t)c * d + j];
+    size_t s = point_hash(cf + (int64_t)c * d, d) & (size - 1);
+    while (slot[s] >= 0) s = (s + 1) & (size - 1);
+    slot[s] = c;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m->n; i++) {
+    if (!(d2[i] > 0)) continue;
+    const float *x = m->x + i * d;
+    for (size_t s = point_hash(x, d) & (size - 1); slot[s] >= 0; s = (s + 1) & (size - 1)) {
+      const float *c = cf + (int64_t)slot[s] * d;
+      int j = 0;
+      while (j < d && x[j] == c[j]) j++;
+      if (j == d) {
+        d2[i] = 0;
+        break;
+      }
+    }
+  }
+  free(slot);
+  free(cf);
+  return CS_OK;
+}
+
 /* D2[i] = min(D2[i], distance to the nearest of the nc candidates in c). Local. */
 static int update_d2(const cs_matrix_t *m, const double *c, int nc, double *d2) {
   int d = m->d;
@@ -243,9 +297,9 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     }
     got = distinct(cx, nc, got, d);
     CS_TRY(cs_par_agree(ctx, got >= 0 ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
-    if (!got) continue;
-    CS_TRY(cs_par_agree(ctx, update_d2(m, cx + (int64_t)nc * d, (int)got, d2)));
+    if (got) CS_TRY(cs_par_agree(ctx, update_d2(m, cx + (int64_t)nc * d, (int)got, d2)));
     nc += (int)got;
+    CS_TRY(cs_par_agree(ctx, zero_on_candidates(m, cx, nc, d2)));
     cs_log_debug("k-means||: round %d: %lld candidates (%d in all)", round + 1, (long long)got, nc);
   }
   CS_CHECK(nc >= k || !exhausted, CS_EDATA,

@@ -10,7 +10,8 @@
    Hamerly;
 4. customer weights all 1e-45, weight-0 customers far out, a start that leaves a segment
    empty, a start at 1e300;
-5. k-means|| counts distinct candidates (60 points of repeated customers: 60, not 140).
+5. k-means|| counts distinct candidates (60 points of repeated customers: 60, not 140), and
+   says when the store has fewer distinct rows than K (5 points near 1e4).
 
 usage: check_segment_range.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -259,6 +260,23 @@ if p.returncode == 0:
 check(p.returncode == 0 and "k-means||: 60 candidates from" in p.stderr
       and sizes == sorted(reps), f"k-means|| on 60 points of repeated customers: exit "
       f"{p.returncode}, {[l for l in p.stderr.splitlines() if 'candidates from' in l]}")
+
+# ... and 400 customers on 5 points near 1e4 (--scale none), whose float32 distances cannot
+# tell the points apart, are said to have 5 distinct rows for K = 6 (customers at a
+# candidate's point had kept D^2 > 0: 20 rounds, then "the draws missed some tight groups").
+close = os.path.join(work, "close5.h5")
+pts5 = 1e4 + np.array([[0, 0], [1e-3, -1e-3], [2e-3, 0], [0, 2e-3], [-1e-3, -1e-3]])
+rows5 = prng.integers(0, 5, 400)
+with h5py.File(close, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int64(1)
+    g["customer_id"] = np.arange(1, 401, dtype=np.int64)
+    g["a"], g["b"] = pts5[rows5, 0], pts5[rows5, 1]
+p = su.custseg(ranks, "segment", "--input", close, "--output", os.path.join(work, "close5_seg.h5"),
+               "--k", 6, "--init", "kmeans||", "--scale", "none", "--quiet", check=False)
+want = "K = 6: the customers of positive weight have only 5 distinct feature rows"
+check(p.returncode == 2 and want in p.stderr, f"k-means|| on 5 points near 1e4: exit "
+      f"{p.returncode}, {p.stderr.strip()[-200:]}")
 
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
