@@ -63,13 +63,15 @@ int cs_error_set(int status, const char *file, int line, const char *fmt, ...)
 void cs_error_elide(const char *text, size_t len, char *out, size_t size);
 /* `text` with its control characters written out, so that a message holding a value from
  * the data stays one line and cannot drive the terminal: \n, \r and \t as such, other C0
- * bytes and DEL as \xNN, C1 characters (U+0080..U+009F in UTF-8) as \u00NN. A malloc'ed
+ * bytes, DEL and bytes that start no UTF-8 character as \xNN, C1 characters (U+0080..U+009F
+ * in UTF-8) as \u00NN; so the result is UTF-8 (for the JSON summary) too. A malloc'ed
  * string (NULL when out of memory); *len (may be NULL) gets its length. Local. */
 char *cs_text_escaped(const char *text, size_t *len);
-/* Rewrite the recorded message as `prefix`, the message without its first `skip` bytes, and
- * `suffix` (a line number put in, a file named in front, the config line behind), from the
- * whole message even when the record holds it elided. Local. */
-void cs_error_rewrite(const char *prefix, size_t skip, const char *suffix);
+/* Rewrite the recorded message as `prefix`, the message without `drop` at its start (when it
+ * starts so; NULL: nothing dropped), and `suffix` (a line number put in, a file named in
+ * front, the config line behind), from the whole message even when the record holds it
+ * elided. The three are raw text: they are escaped as the message was. Local. */
+void cs_error_rewrite(const char *prefix, const char *drop, const char *suffix);
 /* When the recorded message starts with `path` (a reader's error about that file), `option` and
  * a space are put in front of it: the user learns which option gave the file. Local. */
 void cs_error_name_option(const char *option, const char *path);
@@ -218,6 +220,8 @@ typedef enum cs_dtype {
 /* The offset of the first byte of s that does not start a valid UTF-8 character (overlong
  * forms, surrogates and code points beyond U+10FFFF are invalid), or -1 when s is UTF-8. */
 int cs_utf8_bad(const char *s);
+/* The bytes of the valid UTF-8 character s starts with (1 to 4), or 0 when it starts none. */
+int cs_utf8_char(const char *s);
 size_t cs_dtype_size(cs_dtype_t t);
 const char *cs_dtype_name(cs_dtype_t t);
 int cs_dtype_is_float(cs_dtype_t t);

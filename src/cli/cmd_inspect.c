@@ -31,7 +31,9 @@ static void put_escaped(const char *t) {
 
 static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
                          const cs_ids_report_t *ids) {
-  printf("file:            %s\n", s->path);
+  printf("file:            ");
+  put_escaped(s->path);
+  printf("\n");
   printf("schema_version:  %d\n", s->schema_version);
   printf("customers:       %lld\n", (long long)s->n);
   if (s->txn_rows >= 0)
@@ -41,9 +43,14 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     printf("transactions:    none\n");
   printf("fingerprint:     %016llx\n", (unsigned long long)ids->fingerprint);
   printf("columns:         %d\n\n", s->n_columns);
-  int w = 22; /* the name column fits the longest name, in characters (UTF-8) */
-  for (int i = 0; i < s->n_columns; i++)
-    if (chars(s->columns[i].name) > w) w = chars(s->columns[i].name);
+  /* The name column fits the longest name as shown (escaped), in characters (UTF-8): a name
+   * from an h5py-made store can hold an ESC sequence, which had reached the terminal raw. */
+  int w = 22;
+  for (int i = 0; i < s->n_columns; i++) {
+    char *shown = cs_text_escaped(s->columns[i].name, NULL);
+    if (shown && chars(shown) > w) w = chars(shown);
+    free(shown);
+  }
   printf("%-*s %-10s %14s %14s %14s %10s  %s\n", w, "column", "type", "min", "mean", "max",
          "missing", "notes");
   for (int i = 0; i < s->n_columns; i++) {
@@ -52,7 +59,9 @@ static void print_report(const cs_store_t *s, const cs_colstats_t *st, int n,
     for (int j = 0; j < n; j++)
       if (st[j].col == c) t = &st[j];
     /* printf pads by bytes: a name with multi-byte characters gets its padding by hand. */
-    printf("%s%*s %-10s ", c->name, w - chars(c->name), "", c->type_desc);
+    char *shown = cs_text_escaped(c->name, NULL);
+    printf("%s%*s %-10s ", shown ? shown : "?", w - (shown ? chars(shown) : 1), "", c->type_desc);
+    free(shown);
     if (t)
       printf("%14.6g %14.6g %14.6g %10lld  ", t->min, t->mean, t->max, (long long)t->missing);
     else
@@ -82,6 +91,9 @@ static int problems(const cs_store_t *s, const cs_colstats_t *st, int n,
 #define PROBLEM(sev, ...)                                   \
   do {                                                      \
     snprintf(line, sizeof line, __VA_ARGS__);               \
+    char *shown_ = cs_text_escaped(line, NULL);             \
+    if (shown_) snprintf(line, sizeof line, "%s", shown_);  \
+    free(shown_);                                           \
     if (print) printf("  %s: %s\n", sev, line);             \
     cJSON *p = cJSON_CreateObject();                        \
     cJSON_AddStringToObject(p, "severity", sev);            \

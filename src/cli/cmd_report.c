@@ -282,7 +282,7 @@ static int read_clv(cs_ctx_t *ctx, const char *path, const char *seg, cs_report_
     char *prefix = malloc(n);
     if (prefix) {
       snprintf(prefix, n, "%s:/segments/labels: ", seg);
-      cs_error_rewrite(prefix, 0, "");
+      cs_error_rewrite(prefix, NULL, "");
       free(prefix);
     }
   }

@@ -227,7 +227,7 @@ int cs_opts_check_inputs(cs_ctx_t *ctx, const cs_opts_t *o) {
     if (status != CS_OK) { /* not HDF5, or damaged: named by its option */
       char prefix[64];
       snprintf(prefix, sizeof prefix, "--%s: ", kinds[i].option);
-      cs_error_rewrite(prefix, 0, "");
+      cs_error_rewrite(prefix, NULL, "");
     } else if (!has) {
       status = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "--%s '%s' is not a results file of "
                             "%s (it has no %s)", kinds[i].option, file, kinds[i].writer,

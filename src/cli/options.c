@@ -473,8 +473,11 @@ static int read_config(cs_opts_t *o, const char *path) {
     const size_t head = strlen("config ") + strlen(path);
     char *prefix = rc > 0 ? malloc(head + 32) : NULL;
     if (prefix) {
+      snprintf(prefix, head + 32, "config %s", path);
+      char *drop = strdup(prefix); /* the message's start, raw (the record holds it escaped) */
       snprintf(prefix, head + 32, "config %s line %d", path, rc);
-      cs_error_rewrite(prefix, head, "");
+      if (drop) cs_error_rewrite(prefix, drop, "");
+      free(drop);
       free(prefix);
     }
     return st.status;
@@ -690,7 +693,7 @@ void cs_opts_blame_config(const cs_opts_t *o) {
     char *suffix = malloc(n);
     if (suffix) {
       snprintf(suffix, n, " (%s is set in config %s line %d)", name, cfg, o->line[i]);
-      cs_error_rewrite("", 0, suffix);
+      cs_error_rewrite("", NULL, suffix);
       free(suffix);
     }
     return;

@@ -46,6 +46,15 @@ char *cs_text_escaped(const char *text, size_t *len) {
     } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
       o += sprintf(o, "\\u00%02x", p[1]); /* 6 bytes for 2 */
       p++;
+    } else if (*p >= 0x80) { /* a character whole, or a byte that starts none as \xNN */
+      const int nb = cs_utf8_char((const char *)p);
+      if (!nb) {
+        o += sprintf(o, "\\x%02x", *p);
+      } else {
+        memcpy(o, p, (size_t)nb);
+        o += nb;
+        p += nb - 1;
+      }
     } else {
       *o++ = (char)*p;
     }
@@ -95,34 +104,66 @@ static size_t char_start(const char *s, size_t len, size_t i, int dir) {
   return i;
 }
 
+/* The start of the escape (\xNN, \u00NN) that text[i] lies within, else i: a cut there
+ * keeps escapes whole. (A backslash of the text itself before 'x' or 'u' moves the cut a
+ * few bytes, harmlessly.) */
+static size_t escape_start(const char *text, size_t i) {
+  for (size_t back = 1; back <= 5 && back <= i; back++) {
+    const char *e = text + i - back;
+    if (e[0] == '\\' && ((e[1] == 'x' && back <= 3) || e[1] == 'u')) return i - back;
+  }
+  return i;
+}
+
 void cs_error_elide(const char *text, size_t len, char *out, size_t size) {
   static const char mark[] = " [...] ";
   if (len < size || size < 64) {
     snprintf(out, size, "%s", text);
     return;
   }
-  const size_t room = size - 1 - (sizeof mark - 1), head = char_start(text, len, room / 3, -1);
-  const size_t tail = char_start(text, len, len - (room - room / 3), +1);
+  const size_t room = size - 1 - (sizeof mark - 1);
+  const size_t head = escape_start(text, char_start(text, len, room / 3, -1));
+  size_t tail = char_start(text, len, len - (room - room / 3), +1);
+  const size_t t0 = escape_start(text, tail);
+  if (t0 != tail) tail = t0 + (text[t0 + 1] == 'x' ? 4 : 6); /* past the escape it cut */
   snprintf(out, size, "%.*s%s%s", (int)head, text, mark, text + tail);
+}
+
+/* Does the recorded message (escaped) start with the raw text s? */
+static int starts_with(const char *cur, const char *s) {
+  char *e = cs_text_escaped(s, NULL);
+  const int yes = e && !strncmp(cur, e, strlen(e));
+  free(e);
+  return yes;
 }
 
 void cs_error_name_option(const char *option, const char *path) {
   if (g_err.status == CS_OK) return;
-  const char *cur = g_full ? g_full : g_err.msg;
-  if (strncmp(cur, path, strlen(path))) return;
+  if (!starts_with(g_full ? g_full : g_err.msg, path)) return;
   char prefix[256];
   snprintf(prefix, sizeof prefix, "%s ", option);
-  cs_error_rewrite(prefix, 0, "");
+  cs_error_rewrite(prefix, NULL, "");
 }
 
-void cs_error_rewrite(const char *prefix, size_t skip, const char *suffix) {
+void cs_error_rewrite(const char *prefix, const char *drop, const char *suffix) {
   if (g_err.status == CS_OK) return;
   const char *cur = g_full ? g_full : g_err.msg;
-  const size_t len = strlen(cur), from = skip < len ? skip : len;
-  const size_t n = strlen(prefix) + (len - from) + strlen(suffix);
+  size_t from = 0;
+  char *d = drop ? cs_text_escaped(drop, &from) : NULL;
+  if (!d || strncmp(cur, d, from)) from = 0;
+  free(d);
+  char *pe = cs_text_escaped(prefix, NULL), *se = cs_text_escaped(suffix, NULL);
+  if (!pe || !se) {
+    free(pe);
+    free(se);
+    return;
+  }
+  const size_t n = strlen(pe) + strlen(cur + from) + strlen(se);
   char *t = malloc(n + 1);
+  if (t) snprintf(t, n + 1, "%s%s%s", pe, cur + from, se);
+  free(pe);
+  free(se);
   if (!t) return;
-  snprintf(t, n + 1, "%s%s%s", prefix, cur + from, suffix);
   cs_error_elide(t, n, g_err.msg, sizeof g_err.msg);
   free(g_full);
   g_full = NULL;

@@ -228,21 +228,27 @@ int64_t cs_days_from_civil(int64_t y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
-int cs_utf8_bad(const char *s) {
+int cs_utf8_char(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
-  for (int i = 0; p[i];) {
-    int n = p[i] < 0x80 ? 0 : (p[i] & 0xE0) == 0xC0 ? 1 : (p[i] & 0xF0) == 0xE0 ? 2 : (p[i] & 0xF8) == 0xF0 ? 3 : -1;
-    if (n < 0 || (n == 1 && p[i] < 0xC2) || (n == 3 && p[i] > 0xF4)) return i;
-    uint32_t cp = n == 0 ? p[i] : p[i] & (0x3F >> n);
-    for (int k = 1; k <= n; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      cp = cp << 6 | (p[i + k] & 0x3F);
-    }
-    /* overlong three- and four-byte forms, UTF-16 surrogates, beyond U+10FFFF */
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += n + 1;
+  int n = p[0] < 0x80 ? 0 : (p[0] & 0xE0) == 0xC0 ? 1 : (p[0] & 0xF0) == 0xE0 ? 2 : (p[0] & 0xF8) == 0xF0 ? 3 : -1;
+  if (n < 0 || (n == 1 && p[0] < 0xC2) || (n == 3 && p[0] > 0xF4)) return 0;
+  uint32_t cp = n == 0 ? p[0] : p[0] & (0x3F >> n);
+  for (int k = 1; k <= n; k++) {
+    if ((p[k] & 0xC0) != 0x80) return 0;
+    cp = cp << 6 | (p[k] & 0x3F);
+  }
+  /* overlong three- and four-byte forms, UTF-16 surrogates, beyond U+10FFFF */
+  if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n + 1;
+}
+
+int cs_utf8_bad(const char *s) {
+  for (int i = 0; s[i];) {
+    const int n = cs_utf8_char(s + i);
+    if (!n) return i;
+    i += n;
   }
   return -1;
 }

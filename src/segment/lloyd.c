@@ -219,9 +219,9 @@ static int seeding_interrupted(const cs_kmeans_opts_t *o, cs_kmeans_state_t *ck,
       snprintf(tail, sizeof tail, "; restart 1 is kept, %s", o->checkpoint_note);
     else
       snprintf(tail, sizeof tail, "; restarts 1 to %d are kept, %s", rs, o->checkpoint_note);
-    cs_error_rewrite("", 0, tail);
+    cs_error_rewrite("", NULL, tail);
   } else {
-    cs_error_rewrite("", 0, o->checkpoint ? "; no restart had finished, so there is no checkpoint: "
+    cs_error_rewrite("", NULL, o->checkpoint ? "; no restart had finished, so there is no checkpoint: "
                                             "the same command starts the fit again"
                                           : " (no checkpoint: a --k range is not checkpointed)");
   }

@@ -47,6 +47,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -757,6 +758,32 @@ if imported("levels with C1 and DEL", path("esc.h5"), ["import", "--customers-cs
     if p.returncode != 0 or (RAW - {TAB}) & set(page) or "\ufffd" not in page:
         failures.append(f"a report with C1 and DEL levels: exit {p.returncode}, raw "
                         f"{sorted((RAW - {TAB}) & set(page))}")
+# ... also a byte that starts no UTF-8 character (a lone 0x9b), a path's control characters
+# in a message rewritten with its config line (the line number had been put in at a byte
+# offset of the raw path: "line 2i"), a long message elided next to escapes (none cut in
+# two), and `inspect`'s column names and path (printed raw).
+sch = write("esc_schema2.txt", "ok = categorical: a, b\n")
+cust = write("esc_lone.csv", b"customer_id,ok\n1,a\n2,x\x9b2Jy\n")
+expect_error("a lone C1 byte", path("esc.h5"), ["import", "--customers-csv", cust, "--schema", sch,
+             "--output", path("esc.h5")], "column 'ok': 'x\\x9b2Jy' is not one of the 2 categories")
+os.makedirs(path("cfg\tdir"), exist_ok=True)
+cfg = write("cfg\tdir/c.ini", "[segment]\nnosuchkey = 1\n")
+expect_error("a config path with a tab", path("esc.h5"), ["segment", "--config", cfg, "--input",
+             path("esc.h5"), "--output", path("esc_o.h5")],
+             f"config {WORK}/cfg\\tdir/c.ini line 2: ", want=1)
+p = custseg("inspect", path("esc\x1b" * 300 + ".h5"))
+err = [l for l in p.stderr.splitlines() if l.startswith("custseg: error:")]
+halves = err[0].split(" [...] ") if len(err) == 1 else []
+if len(halves) != 2 or RAW & set(err[0]) or re.findall(r"\\(?!x[0-9a-f]{2})", err[0]) or \
+        not halves[1].startswith(("esc", "\\x1b", ".h5")):
+    failures.append(f"a long message of escapes elided: {err}")
+if imported("a column named with ESC", path("esc.h5"), ["import", "--customers-csv",
+            write("esc_col.csv", "customer_id,a\n1,2\n2,3\n"), "--output", path("esc.h5"), "--quiet"]):
+    with h5py.File(path("esc.h5"), "r+") as f:
+        f["customers"].move("a", "a\x1b]0;PWNED\x07b")
+    p = custseg("inspect", path("esc.h5"))
+    if RAW & set(p.stdout) or "a\\x1b]0;PWNED\\x07b" not in p.stdout:
+        failures.append(f"inspect's column names: {p.stdout!r}")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
