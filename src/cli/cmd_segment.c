@@ -53,6 +53,14 @@ fail:
 
 /* The dry pass of `run`: the files a fit would start from (--previous, --init-centroids)
  * against the features' layout, reading no rows of the store. Collective. */
+/* The message for a --previous run's K (the default K) beyond the n customers. */
+static const char *prev_k_msg(const char *previous, long long k, int64_t n) {
+  static char msg[4096 + 160];
+  snprintf(msg, sizeof msg, "--previous %s has K = %lld segments, more than the number of "
+           "customers (%lld); give --k", previous, k, (long long)n);
+  return msg;
+}
+
 /* The error for --k K_LO..K_HI beyond the n_used customers (of the store's n_store). */
 static int k_too_large(long long k_lo, long long k_hi, int64_t n_used, int64_t n_store) {
   char kk[48], used[160] = "";
@@ -433,7 +441,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_stage_rfm(ctx, &st, cs_opt_str(o, "features")));
   /* run's dry pass: K beyond the store's customers is known without reading them (found
    * later, run had already cleared the last run's results from --output-dir) */
-  if (ctx->check_only && k_hi > st.store->n)
+  if (ctx->check_only && previous && !given(o, "k")) /* K is the previous run's */
+    CS_CHECK(prev.k <= st.store->n, CS_EDATA, "%s", prev_k_msg(previous, prev.k, st.store->n));
+  else if (ctx->check_only && k_hi > st.store->n)
     CS_TRY(k_too_large(k_lo, k_hi, st.store->n, st.store->n));
   if (ctx->check_only)
     CS_TRY(check_start(ctx, &st, &spec, previous ? &prev : NULL, cs_opt_str(o, "init-centroids"),
@@ -461,9 +471,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
     CS_TRY(warn_previous_settings(ctx, previous, f));
     if (!given(o, "k")) { /* by default, the previous run's K */
       k_lo = k_hi = k = prev.k;
-      CS_CHECK(k <= f->n_used, CS_EDATA,
-               "--previous %s has K = %lld segments, more than the number of customers (%lld); "
-               "give --k", previous, (long long)k, (long long)f->n_used);
+      CS_CHECK(k <= f->n_used, CS_EDATA, "%s", prev_k_msg(previous, k, f->n_used));
       char kv[24];
       snprintf(kv, sizeof kv, "%lld", (long long)k);
       CS_TRY(cs_opts_set(o, "k", kv, CS_SRC_PREVIOUS)); /* recorded as used (summary, /run) */

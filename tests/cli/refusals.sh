@@ -200,7 +200,26 @@ set -e
 [ "$rc" = 2 ] && grep -q "error: --k 41 is larger than the number of customers (40) (k is set in config late8.ini line 2)" err.txt ||
   fail "run with K beyond the customers: exit $rc, $(grep error: err.txt)"
 [ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "run with K beyond the customers cleared the last results"
-rm -rf kept
+# ... nor when K is that of --previous (a run of 10 segments on a store of 8 customers)
+"$PYTHON" -c 'import h5py, sys
+src, dst = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")
+g = dst.create_group("customers")
+for name, d in src["customers"].items():
+    g.create_dataset(name, data=d[:8])
+    for k, v in d.attrs.items():
+        g[name].attrs[k] = v
+for k, v in src["customers"].attrs.items():
+    g.attrs[k] = v' in.h5 small8.h5
+run segment --input in.h5 --output prev10.h5 --k 10 --quiet
+printf '[segment]\nprevious = prev10.h5\n' > late9.ini
+set +e
+run run --config late9.ini --input small8.h5 --output-dir kept > out.txt 2> err.txt
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "error: --previous prev10.h5 has K = 10 segments, more than the number of customers (8); give --k" err.txt ||
+  fail "run with the previous K beyond the customers: exit $rc, $(grep error: err.txt)"
+[ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "run with the previous K beyond the customers cleared the last results"
+rm -rf kept small8.h5 prev10.h5
 printf '[churn-train]\nholdout-column = nosplit\n' > late5.ini
 dry_refused 2 "in.h5: --holdout-column: no numeric column /customers/nosplit" \
   run --config late5.ini --input in.h5 --output-dir dry
