@@ -387,8 +387,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
       spec.features = with_seg;
     }
   } else if (cs_opt_str(o, "segment-results") && !ctx->in_run) { /* it had been ignored silently */
-    cs_log_warn("churn train: --segment-results is ignored without --churn-with-segment (the "
-                "model does not use the segment)");
+    cs_log_warn("churn train: --segment-results is ignored without --churn-with-segment");
   }
   spec.fit_row = in_training;
   spec.fit_arg = &co;
@@ -526,9 +525,11 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
     }
   int uses_segment = 0;
   for (int j = 0; j < fitted->n_cols; j++) uses_segment |= !strcmp(fitted->cols[j].name, "segment");
-  if (!uses_segment && cs_opt_str(o, "segment-results") && !ctx->in_run)
-    cs_log_warn("churn score: --segment-results is ignored: the model %s does not use the "
-                "segment", model);
+  if (cs_opt_str(o, "segment-results") && !ctx->in_run &&
+      (!uses_segment || cs_store_column(st.store, "segment")))
+    cs_log_warn("churn score: --segment-results is ignored: %s", !uses_segment
+                ? "the model does not use the segment"
+                : "the segment comes from the store's own column 'segment'");
   for (int j = 0; j < fitted->n_cols; j++)
     if (!strcmp(fitted->cols[j].name, "segment") && !cs_store_column(st.store, "segment")) {
       CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,

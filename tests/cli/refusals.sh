@@ -178,7 +178,7 @@ grep -q "churn train: --segment-results is ignored without --churn-with-segment"
   fail "no warning that churn train ignores --segment-results: $(cat err.txt)"
 run churn score --model nseg.h5 --input in.h5 --output nsc.h5 --segment-results seg.h5 --quiet 2> err.txt ||
   fail "churn score with --segment-results and a model without the segment"
-grep -q "churn score: --segment-results is ignored: the model nseg.h5 does not use the segment" err.txt ||
+grep -q "churn score: --segment-results is ignored: the model does not use the segment" err.txt ||
   fail "no warning that churn score ignores --segment-results: $(cat err.txt)"
 rm -f nseg.h5 nsc.h5
 # a Newton tolerance of 0 or below had run all --max-iter steps and warned, exit 0
@@ -231,6 +231,14 @@ cp in.h5 with_segment.h5
 printf '[churn-train]\nchurn-with-segment = yes\n' > late7.ini
 dry_refused 2 "with_segment.h5: /customers/segment exists; the computed feature of that name would hide it" \
   run --config late7.ini --input with_segment.h5 --output-dir dry
+# A model on the store's own 'segment' column does not read --segment-results: warned of.
+run churn train --input with_segment.h5 --features age,segment --output wsm.h5 --quiet ||
+  fail "churn train on the store's segment column"
+run churn score --model wsm.h5 --input with_segment.h5 --segment-results seg.h5 --output wss.h5 \
+  --quiet 2> err.txt || fail "churn score on the store's segment column"
+grep -q "churn score: --segment-results is ignored: the segment comes from the store's own column 'segment'" err.txt ||
+  fail "no warning that --segment-results is not read: $(cat err.txt)"
+rm -f wsm.h5 wss.h5
 printf '[churn-train]\nchurn-with-segment = yes\nlog1p = segment\n' > late10.ini
 dry_refused 1 "--log1p: 'segment' is categorical" \
   run --config late10.ini --input in.h5 --output-dir dry
