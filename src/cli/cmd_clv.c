@@ -226,24 +226,30 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
   /* Verification: a degenerate fit (e.g. too few customers) shows as impossible values; so
    * does a horizon too long for the expected-purchases series (a fit that is fine had been
    * blamed), or a negative discount compounding over it (CLV of inf, exit 0). */
-  int64_t bad[3] = {0, 0, 0}; /* P(alive); expected purchases; CLV */
+  int64_t bad[4] = {0, 0, 0, 0}; /* P(alive); expected purchases; CLV; any of them */
   for (int64_t i = 0; i < rfm.n; i++)
     if (rfm.x[i] >= 0) {
-      bad[0] += !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1);
-      bad[1] += !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
-      bad[2] += isinf(pred.value[i]) != 0; /* -1 for -inf (glibc); NaN: no spend model */
+      const int b0 = !(pred.p_alive[i] >= 0 && pred.p_alive[i] <= 1);
+      const int b1 = !(pred.expected_purchases[i] >= 0) || !isfinite(pred.expected_purchases[i]);
+      const int b2 = isinf(pred.value[i]) != 0; /* -1 for -inf (glibc); NaN: no spend model */
+      bad[0] += b0, bad[1] += b1, bad[2] += b2, bad[3] += b0 || b1 || b2;
     }
-  CS_TRY(cs_par_allreduce(ctx, bad, 3, CS_DT_I64, CS_OP_SUM));
-  /* A fit that did not converge is the cause whatever the horizon (3 customers: a gradient
-   * of 1e60, and the horizon had been blamed, "the fit itself is sound"). */
-  CS_CHECK(bad[0] == 0 && (bad[1] == 0 || fit.bg_opt.converged), CS_EVERIFY,
-           "verification: %lld customers get %s; the BG/NBD fit is degenerate (r %.4g, alpha "
-           "%.4g, a %.4g, b %.4g%s)", (long long)(bad[0] ? bad[0] : bad[1]),
-           bad[0] ? (bad[1] ? "P(alive) outside [0, 1] or negative or non-finite expected "
-                              "purchases" : "P(alive) outside [0, 1]")
-                  : "negative or non-finite expected purchases",
-           fit.bg.r, fit.bg.alpha, fit.bg.a, fit.bg.b,
-           fit.bg_opt.converged ? "" : ", not converged");
+  CS_TRY(cs_par_allreduce(ctx, bad, 4, CS_DT_I64, CS_OP_SUM));
+  /* The fit is the cause of non-finite expected purchases when it did not converge (3
+   * customers: a gradient of 1e60, and the horizon had been blamed, "the fit itself is
+   * sound"), and of an infinite CLV unless a negative discount compounds to it. */
+  if (bad[0] || (bad[1] && !fit.bg_opt.converged) || (bad[2] && !(d < 0))) {
+    char what[160] = "";
+    const char *part[3] = {"P(alive) outside [0, 1]", "negative or non-finite expected purchases",
+                           "an infinite CLV"};
+    for (int j = 0; j < 3; j++)
+      if (bad[j])
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", *what ? " or " : "",
+                 part[j]);
+    CS_FAIL(CS_EVERIFY, "verification: %lld customers get %s; the BG/NBD fit is degenerate (r "
+            "%.4g, alpha %.4g, a %.4g, b %.4g%s)", (long long)bad[3], what, fit.bg.r,
+            fit.bg.alpha, fit.bg.a, fit.bg.b, fit.bg_opt.converged ? "" : ", not converged");
+  }
   CS_CHECK(bad[1] == 0, CS_EVERIFY,
            "verification: %lld customers get negative or non-finite expected purchases over the "
            "horizon of %d months of %g weeks (%g %ss); the fit itself is sound (every P(alive) "

@@ -38,7 +38,8 @@ grep -q "threads will share cores; set OMP_WAIT_POLICY=passive, or their waiting
   { cat "$dir/warn.txt"; fail "the thread warning does not suggest OMP_WAIT_POLICY=passive"; }
 timeout 300 env OMP_WAIT_POLICY=passive $MPIEXEC --oversubscribe -n 3 "$CUSTSEG" generate --customers 1000 --threads "$many" \
   --output "$dir/small.h5" 2> "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "generate --threads $many failed"; }
-grep -q "exceeds the CPUs" "$dir/warn.txt" && grep -q "OMP_WAIT_POLICY" "$dir/warn.txt" &&
+grep -q "exceeds the CPUs" "$dir/warn.txt" || { cat "$dir/warn.txt"; fail "no thread warning with OMP_WAIT_POLICY=passive"; }
+grep -q "OMP_WAIT_POLICY" "$dir/warn.txt" &&
   { cat "$dir/warn.txt"; fail "the thread warning suggests OMP_WAIT_POLICY=passive, which is set"; }
 echo "ok: --threads $many on 3 ranks gives one warning"
 # OMP_NUM_THREADS given to every rank, each within its own CPUs, but more in all than the
