@@ -246,6 +246,11 @@ int cs_cmd_clv(cs_ctx_t *ctx, const cs_opts_t *o) {
       if (bad[j])
         snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", *what ? " or " : "",
                  part[j]);
+    /* Only the CLV infinite with finite purchases: the spend model's mean is (q <= 1). */
+    if (!bad[0] && !bad[1])
+      CS_FAIL(CS_EVERIFY, "verification: %lld customers get %s; the Gamma-Gamma spend fit is "
+              "degenerate (p %.4g, q %.4g, gamma %.4g%s)", (long long)bad[3], what, fit.gg.p,
+              fit.gg.q, fit.gg.gamma, fit.gg_opt.converged ? "" : ", not converged");
     CS_FAIL(CS_EVERIFY, "verification: %lld customers get %s; the BG/NBD fit is degenerate (r "
             "%.4g, alpha %.4g, a %.4g, b %.4g%s)", (long long)bad[3], what, fit.bg.r,
             fit.bg.alpha, fit.bg.a, fit.bg.b, fit.bg_opt.converged ? "" : ", not converged");
