@@ -34,5 +34,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0:fast_
 export OMPI_MCA_mca_base_component_disable_dlclose=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" -LE "statistical|quality|slurm|ranks3")
-echo "== all tests passed (release build; sanitizer build without the 'statistical', 'quality', 'slurm' and 'ranks3' labels)"
+# `native`: a case whose data only the release build's floating point (-march=native) drives
+# to the failure it checks (a 3-customer BG/NBD fit that diverges there and converges in the
+# portable sanitizer build).
+(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" -LE "statistical|quality|slurm|ranks3|native")
+echo "== all tests passed (release build; sanitizer build without the 'statistical', 'quality', 'slurm', 'ranks3' and 'native' labels)"
