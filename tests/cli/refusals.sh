@@ -191,15 +191,20 @@ dry_refused 2 "in.h5: feature 'nosuch' is not a column of /customers" \
   run --config late4.ini --input in.h5 --output-dir dry
 # K beyond the store's customers: the last run's results in --output-dir stay (they had been
 # cleared, then the segment stage failed).
+# kept_refused WHAT NEEDLE ARGS...: run ARGS (with --output-dir kept) exits 2 with NEEDLE and
+# leaves kept/segments.json as it was.
+kept_refused() {
+  local what=$1 needle=$2 rc=0
+  shift 2
+  mkdir -p kept && echo last > kept/segments.json
+  run "$@" --output-dir kept > out.txt 2> err.txt || rc=$?
+  [ "$rc" = 2 ] && grep -qF "error: $needle" err.txt || fail "$what: exit $rc, $(grep error: err.txt)"
+  [ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "$what cleared the last results"
+}
 printf '[segment]\nk = 41\n' > late8.ini
-mkdir -p kept && echo last > kept/segments.json
-set +e
-run run --config late8.ini --input in.h5 --output-dir kept > out.txt 2> err.txt
-rc=$?
-set -e
-[ "$rc" = 2 ] && grep -q "error: --k 41 is larger than the number of customers (40) (k is set in config late8.ini line 2)" err.txt ||
-  fail "run with K beyond the customers: exit $rc, $(grep error: err.txt)"
-[ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "run with K beyond the customers cleared the last results"
+kept_refused "run with K beyond the customers" \
+  "--k 41 is larger than the number of customers (40) (k is set in config late8.ini line 2)" \
+  run --config late8.ini --input in.h5
 # ... nor when K is that of --previous (a run of 10 segments on a store of 8 customers)
 "$PYTHON" -c 'import h5py, sys
 src, dst = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")
@@ -212,13 +217,9 @@ for k, v in src["customers"].attrs.items():
     g.attrs[k] = v' in.h5 small8.h5
 run segment --input in.h5 --output prev10.h5 --k 10 --quiet
 printf '[segment]\nprevious = prev10.h5\n' > late9.ini
-set +e
-run run --config late9.ini --input small8.h5 --output-dir kept > out.txt 2> err.txt
-rc=$?
-set -e
-[ "$rc" = 2 ] && grep -q "error: --previous prev10.h5 has K = 10 segments, more than the number of customers (8); give --k" err.txt ||
-  fail "run with the previous K beyond the customers: exit $rc, $(grep error: err.txt)"
-[ "$(cat kept/segments.json 2>/dev/null)" = last ] || fail "run with the previous K beyond the customers cleared the last results"
+kept_refused "run with the previous K beyond the customers" \
+  "--previous prev10.h5 has K = 10 segments, more than the number of customers (8); give --k" \
+  run --config late9.ini --input small8.h5
 rm -rf kept small8.h5 prev10.h5
 printf '[churn-train]\nholdout-column = nosplit\n' > late5.ini
 dry_refused 2 "in.h5: --holdout-column: no numeric column /customers/nosplit" \
