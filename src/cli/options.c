@@ -473,9 +473,8 @@ static int read_config(cs_opts_t *o, const char *path) {
     const size_t head = strlen("config ") + strlen(path);
     char *prefix = rc > 0 ? malloc(head + 32) : NULL;
     if (prefix) {
-      snprintf(prefix, head + 32, "config %s", path);
-      char *drop = strdup(prefix); /* the message's start, raw (the record holds it escaped) */
       snprintf(prefix, head + 32, "config %s line %d", path, rc);
+      char *drop = strndup(prefix, head); /* "config PATH", raw (the record holds it escaped) */
       if (drop) cs_error_rewrite(prefix, drop, "");
       free(drop);
       free(prefix);
