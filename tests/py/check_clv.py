@@ -18,7 +18,9 @@ zbar = 0, x in the hundreds), weeks, 12-month CLV:
   5. the same with --time-unit day (2 ranks) and with --merge-same-day no (1 rank).
   6. fits at the models' edges: customers who all drop out at one rate (BG/NBD a -> inf; E[Y]
      against the limit, 1 and 3 ranks) and one amount of 1e300 (Gamma-Gamma p -> inf: a
-     finite log-likelihood, the q <= 1 warning naming the largest mean amount).
+     finite log-likelihood, the q <= 1 warning naming the largest mean amount), and the amounts
+     times 1e13 and 1e-12 (the spend model scales with them: p, q unchanged, gamma, expected
+     spend and CLV times the factor).
 Part B (when <repo>/../shared/data/cdnow exists; read in place, never copied): CDNOW_sample,
 calibration to 1997-09-30, holdout to 1998-06-30, weeks: r, alpha, a, b, p, q, gamma to 3
 significant figures of the published 0.243, 4.414, 0.793, 2.426 / 6.25, 3.74, 15.44,
@@ -291,6 +293,7 @@ def part_a():
     step(fixture_past_data, store, split)
     step(one_dropout_rate)
     step(extreme_amount)
+    step(amounts_in_other_units)
 
 
 def fixture_past_data(store, split):
@@ -387,6 +390,37 @@ def extreme_amount():
         if not got or "the largest is " not in got[0]:
             failures.append(f"fixture_extreme_amount: q <= 1 without the warning naming the "
                             f"largest mean amount: {got}")
+
+
+def amounts_in_other_units():
+    """The fixture's amounts times 1e13 and 1e-12 (another currency unit): the spend model must
+    scale with them, p and q unchanged, gamma, the expected spend and the CLV times the factor,
+    the log-likelihood shifted by -n ln(factor). The fit had started from gamma = 1 whatever the
+    unit, and at 1e13 had stopped, "converged", at p 2e8 with a log-likelihood 35 below the
+    optimum's (each customer's spend off by up to 4x), at 1e-12 at q 1e6."""
+    res0, _ = custseg_clv(1, path("fixture.h5"), "fixture_unit_1", "--time-unit", "week")
+    m0, c0 = read_results(res0, "fixture_unit_1", holdout=False)
+    for factor in (1e13, 1e-12):
+        fx = path(f"fixture_unit_{factor:g}_store.h5")
+        shutil.copy(path("fixture.h5"), fx)
+        with h5py.File(fx, "r+") as f:
+            f["transactions/amount"][...] = f["transactions/amount"][...] * factor
+        tag = f"fixture_unit_{factor:g}"
+        res, _ = custseg_clv(2, fx, tag, "--time-unit", "week")
+        m, c = read_results(res, tag, holdout=False)
+        print(f"  amounts x {factor:g}: p {m.get('p', np.nan):.6g} q {m.get('q', np.nan):.6g} "
+              f"gamma {m.get('gamma', np.nan):.6g} (x 1: {m0['p']:.6g} {m0['q']:.6g} "
+              f"{m0['gamma']:.6g})")
+        for k, want in (("p", m0["p"]), ("q", m0["q"]), ("gamma", m0["gamma"] * factor)):
+            compare_param(tag, k, m.get(k, np.nan), want, 1e-6, "the fit in the first unit")
+        with h5py.File(res, "r") as f:
+            n = int(f["clv/model"].attrs["gg_customers"])
+        compare_param(tag, "gg_loglik", m.get("gg_loglik", np.nan),
+                      m0["gg_loglik"] - n * np.log(factor), 1e-9, "the fit in the first unit")
+        for k in ("expected_spend", "value"):
+            if c.get(k) is not None and c0.get(k) is not None:
+                compare(tag, k, c[k], c0[k] * factor, np.arange(len(c0[k])), 1e-6,
+                        what="first unit's")
 
 
 def fixture_day(store, ids, off, tm, am, split, cal, hold):
