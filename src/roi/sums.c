@@ -15,6 +15,7 @@
  * copies of (K + 2) x 34 integers, for totals that are the correctly rounded exact sums. */
 #include "roi_impl.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -226,7 +227,7 @@ static const char *slot_name(int slot) {
       "acquisition cost values", "known conversions", "conversions", "treated known conversions",
       "treated conversions", "control known conversions", "control conversions", "treated",
       "control", "churn labels", "churned", "churn scores", "CLV values", "churn x CLV values",
-      "revenue deviations whose square overflows", "revenue", "treated revenue", "control revenue",
+      "revenue deviations whose square is out of range", "revenue", "treated revenue", "control revenue",
       "treated revenue squared deviations", "control revenue squared deviations", "marketing cost",
       "treated marketing cost",
       "control marketing cost", "acquisition cost", "churn score", "CLV", "revenue at risk"};
@@ -234,10 +235,13 @@ static const char *slot_name(int slot) {
 }
 
 /* The squared deviation of revenue x (of a treated or control customer) from its arm's mean
- * in row g; 0 when the square overflows, which *over records. */
+ * in row g; 0 when the square is beyond double's range, which *over records: it overflows
+ * (|d| > about 1.3e154) or, for a deviation that is not 0, falls below the normal doubles
+ * (|d| < about 1.5e-154, only where the revenues themselves are that small). Revenues near
+ * 1e-200 had given squares of 0, so an interval of width 0 and no warning. */
 static inline double deviation2(const double *mean, int64_t g, int tr, double x, int *over) {
   const double d = x - mean[2 * g + (tr == 0)], sq = d * d;
-  *over = !isfinite(sq);
+  *over = !isfinite(sq) || (d != 0.0 && sq < DBL_MIN);
   return *over ? 0.0 : sq;
 }
 

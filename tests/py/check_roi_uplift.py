@@ -220,15 +220,23 @@ def huge_revenues(v):
     v[i] = [1.3e154, 1.0e154]
 
 
-column_edit("rev2_over", "revenue", huge_revenues,
-            "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has fewer "
-            "than 2 treated or 2 control customers with a revenue value (or revenues more than "
-            "about 1.3e154 from their group's mean", ["incremental_revenue_low", "incremental_revenue_high"])
-with h5py.File(path("rev2_over.h5"), "r") as f:
-    r0 = f["roi/table"][0]
-if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):
-    failures.append(f"rev2_over: segment 0's revenue interval [{r0['incremental_revenue_low']}, "
-                    f"{r0['incremental_revenue_high']}], wanted NaN")
+# Revenues times 1e-200: every squared deviation is below the normal doubles, so no row has a
+# variance (each interval had been of width 0, the point estimate twice, without a warning).
+def tiny_revenues(v):
+    v *= 1e-200
+
+
+for name, edit in (("rev2_over", huge_revenues), ("rev2_under", tiny_revenues)):
+    column_edit(name, "revenue", edit,
+                "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has "
+                "fewer than 2 treated or 2 control customers with a revenue value (or revenues "
+                "more than about 1.3e154, or less than about 1.5e-154 but not 0, from their "
+                "group's mean", ["incremental_revenue_low", "incremental_revenue_high"])
+    with h5py.File(path(name + ".h5"), "r") as f:
+        r0 = f["roi/table"][0]
+    if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):
+        failures.append(f"{name}: segment 0's revenue interval [{r0['incremental_revenue_low']}, "
+                        f"{r0['incremental_revenue_high']}], wanted NaN")
 
 
 # One control customer in segment 0: its incremental revenue has a value but no interval. The
