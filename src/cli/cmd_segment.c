@@ -130,11 +130,16 @@ static void log_migration(const cs_migration_t *mig, const cs_kmeans_result_t *r
                 (long long)mig->both, 100.0 * (double)mig->stayed / (double)mig->both,
                 (long long)mig->added, unassigned[0], (long long)mig->departed, unassigned[1],
                 mig->ari);
+  else if (un[0] || un[1]) /* shared ids, but none with a segment in both runs */
+    cs_log_warn("--previous %s: no customer has a segment in both runs (%lld new%s, %lld "
+                "departed%s), so none can be followed between them, and its segment ids are "
+                "kept on the centroids alone", previous, (long long)mig->added, unassigned[0],
+                (long long)mig->departed, unassigned[1]);
   else /* another store's results, or ids renumbered since: nothing can be followed */
-    cs_log_warn("--previous %s shares no customer_id with this store (%lld customers there, "
-                "%lld here): no customer can be followed between the runs, and its segment ids "
-                "are kept on the centroids alone; is it the results of this customer base?",
-                previous, (long long)mig->departed, (long long)mig->added);
+    cs_log_warn("--previous %s shares no customer_id with this store (%lld customers with a "
+                "segment there, %lld here): no customer can be followed between the runs, and "
+                "its segment ids are kept on the centroids alone; is it the results of this "
+                "customer base?", previous, (long long)mig->departed, (long long)mig->added);
   int64_t ld = mig->kn + 1;
   for (int q = 0; q < mig->kn; q++) {
     int p = mig->previous_id[q];

@@ -397,6 +397,26 @@ if "shares no customer_id with this store" not in p6.stderr:
 if "shares no customer_id" in p4.stderr:
     fail("a previous file of the same customers was warned of as sharing none")
 
+# The same customers, but none of them with a segment in the previous run (label -1 there, as
+# --missing drop gives): they share their ids, so the warning says that none has a segment in
+# both runs and counts them (it had said the file shares no customer_id, and left them out).
+unseg = path("unsegmented_prev.h5")
+subprocess.run(["cp", r1, unseg], check=True)
+with h5py.File(m2, "r") as f:
+    ids2 = f["customers/customer_id"][...]
+with h5py.File(unseg, "r+") as f:
+    lab = f["segments/labels"][...]
+    lab[np.isin(f["segments/customer_id"][...], ids2)] = -1
+    n_unseg = int(np.isin(ids2, f["segments/customer_id"][...]).sum())
+    f["segments/labels"][...] = lab
+    del f["segments"].attrs["verification_hash"]
+p9 = su.custseg(1, "segment", "--input", m2, "--output", path("unseg_out.h5"), "--previous",
+                unseg, "--max-iter", 2)
+if "shares no customer_id" in p9.stderr or "no customer has a segment in both runs" not in \
+        p9.stderr or f"({n_unseg} of them without a segment in the previous run)" not in p9.stderr:
+    fail(f"a previous run where every shared customer has no segment: exit {p9.returncode}, "
+         f"{p9.stderr[-500:]}")
+
 # Next month's store with a column in other units (spend in cents instead of dollars): the
 # ids and the migration survive the z-scores, but every centroid moves; warned of, naming
 # the column (it had passed without a word).
