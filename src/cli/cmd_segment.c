@@ -513,7 +513,9 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
                                  "starts afresh, with restarts)"
                                : "--init-centroids");
   if (previous)
-    cs_log_info("previous: %s: K = %d, hash %s%s", prev.path, prev.k, prev.verification_hash,
+    cs_log_info("previous: %s: K = %d, %s%s%s", prev.path, prev.k,
+                prev.verification_hash[0] ? "hash " : "no verification hash",
+                prev.verification_hash,
                 mig.warm_start      ? "; warm start from its centroids (original units)"
                 : k_lo != k_hi      ? "; a K range here, so no warm start"
                 : k != prev.k       ? "; another K here, so no warm start"

@@ -39,7 +39,7 @@ const cs_optdef_t cs_optdefs[] = {
      "column of per-customer weights (>= 0) used by initialisation, Lloyd and inertia"},
     {"scale", CS_OPT_STR, "zscore", "segment churn-train", "feature scaling: zscore, robust or none"},
     {"missing", CS_OPT_STR, "impute", "segment churn-train",
-     "missing feature values: impute (column mean), drop (customer gets label -1) or error"},
+     "missing feature values: impute (column mean), drop (label -1 or score NaN) or error"},
     {"k", CS_OPT_STR, "6", "segment",
      "number of segments K, or a range A..B to fit each K and recommend one"},
     {"min-segment-share", CS_OPT_REAL, "0.02", "segment select-k",
