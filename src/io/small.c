@@ -15,12 +15,13 @@
 #include <unistd.h>
 
 /* ---- small matrices ------------------------------------------------------------------------ */
-static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len, int join,
-                              char sep) {
+static int read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len, int join,
+                             char sep) {
   out[0] = '\0';
-  if (H5Aexists(obj, name) <= 0) return;
+  if (H5Aexists(obj, name) <= 0) return 0;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
   hssize_t n = H5Sget_simple_extent_npoints(sp);
+  int bad = !(H5Tget_class(t) == H5T_STRING && n == 0); /* until text is read (none: empty) */
   if (H5Tget_class(t) == H5T_STRING && n > 0 && n < 100000) {
     /* Read in the file's own string type (same character set and padding): HDF5 does not
      * convert between ASCII and UTF-8, and a null-terminated memory type of the same size
@@ -29,6 +30,7 @@ static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len
     if (H5Tis_variable_str(t) > 0) {
       char **v = calloc((size_t)n, sizeof *v);
       if (v && H5Aread(a, mt, v) >= 0) {
+        bad = 0;
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {
           size_t used = strlen(out);
           snprintf(out + used, len - used, "%s%s", i ? (char[]){sep, 0} : "", v[i] ? v[i] : "");
@@ -39,12 +41,14 @@ static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len
     } else {
       size_t sz = H5Tget_size(t);
       char *v = calloc((size_t)n, sz + 1);
-      if (v && H5Aread(a, mt, v) >= 0)
+      if (v && H5Aread(a, mt, v) >= 0) {
+        bad = 0;
         for (hssize_t i = 0; i < n && (join || i == 0); i++) {
           size_t used = strlen(out);
           snprintf(out + used, len - used, "%s%.*s", i ? (char[]){sep, 0} : "", (int)sz,
                    v + i * sz);
         }
+      }
       free(v);
     }
     H5Tclose(mt);
@@ -52,10 +56,19 @@ static void read_str_attr_sep(hid_t obj, const char *name, char *out, size_t len
   H5Sclose(sp);
   H5Tclose(t);
   H5Aclose(a);
+  return bad;
 }
 
-static void read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
-  read_str_attr_sep(obj, name, out, len, join, ',');
+/* An attribute that is there but not text is a damaged or foreign file, not an absent one:
+ * an integer verification hash had been read as no hash, and only warned of. */
+static int not_text(const char *path, const char *object, const char *name) {
+  return cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
+                      "%s: attribute %s@%s is not text (a damaged file, or one another tool wrote "
+                      "differently)", path, object, name);
+}
+
+static int read_str_attr(hid_t obj, const char *name, char *out, size_t len, int join) {
+  return read_str_attr_sep(obj, name, out, len, join, ',');
 }
 
 /* Open path:dataset in f, or record why not: absent, or present but not readable (a damaged
@@ -208,8 +221,10 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
         *data = malloc((size_t)(dims[0] * dims[1] + 1) * sizeof **data);
         if (!*data || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
           status = cs_error_set(CS_EIO, __FILE__, __LINE__, "%s: cannot read %s", path, dataset);
-        read_str_attr(d, "units", units, units_len, 0);
-        read_str_attr(d, "features", features, features_len, 1);
+        for (int k = 0; k < 2 && status == CS_OK; k++)
+          if (read_str_attr(d, k ? "features" : "units", k ? features : units,
+                            k ? features_len : units_len, k))
+            status = not_text(path, dataset, k ? "features" : "units");
       }
     }
     if (sp >= 0) H5Sclose(sp);
@@ -253,7 +268,8 @@ static int read_attr_joined(cs_ctx_t *ctx, const char *path, const char *object,
       if (!buf)
         status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
       else {
-        read_str_attr_sep(o, name, buf, 1 << 20, 1, '\x1f');
+        if (read_str_attr_sep(o, name, buf, 1 << 20, 1, '\x1f'))
+          status = not_text(path, object, name);
         len = (int64_t)strlen(buf) + 1;
       }
     }

@@ -397,6 +397,18 @@ if "shares no customer_id with this store" not in p6.stderr:
 if "shares no customer_id" in p4.stderr:
     fail("a previous file of the same customers was warned of as sharing none")
 
+# A verification hash that is not text (an integer written by hand or by another tool) is a
+# damaged file, exit 2 (it had been read as no hash: a warning, and the run went on).
+inthash = path("int_hash_prev.h5")
+subprocess.run(["cp", r1, inthash], check=True)
+with h5py.File(inthash, "r+") as f:
+    del f["segments"].attrs["verification_hash"]
+    f["segments"].attrs["verification_hash"] = np.int64(5)
+p10 = su.custseg(1, "segment", "--input", m2, "--output", path("int_hash_out.h5"), "--previous",
+                 inthash, "--max-iter", 2, check=False)
+if p10.returncode != 2 or "attribute /segments@verification_hash is not text" not in p10.stderr:
+    fail(f"a verification hash that is an integer: exit {p10.returncode}, {p10.stderr[-300:]}")
+
 # The same customers, but none of them with a segment in the previous run (label -1 there, as
 # --missing drop gives): they share their ids, so the warning says that none has a segment in
 # both runs and counts them (it had said the file shares no customer_id, and left them out).
