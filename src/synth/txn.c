@@ -73,12 +73,20 @@ int cs_synth_write_txn(cs_ctx_t *ctx, cs_out_t *out, const cs_synth_model_t *m,
   cs_dset_t *d_off, *d_id, *d_time, *d_amt, *d_truth[3];
   for (int k = 0; k < m->k; k++) cs_synth_txn_params(m, k, par[k]);
 
-  /* Pass 1: this rank's transaction count, then every rank's, for the global offsets. */
+  /* Pass 1: this rank's transaction count, then every rank's, for the global offsets. Both
+   * passes report progress (a 10^7-customer store had been silent for 19 s of its 31). */
+  const int64_t chunk = m->opts.chunk_rows;
+  cs_progress_t prog;
+  cs_progress_start(&prog, "generate (purchases counted)", part->n_global);
   int64_t local = 0;
+  for (int64_t b = 0; b < part->n_local; b += chunk) {
+    const int64_t e = b + chunk < part->n_local ? b + chunk : part->n_local;
 #pragma omp parallel for schedule(static) reduction(+ : local)
-  for (int64_t i = 0; i < part->n_local; i++) {
-    int64_t row = part->offset + i;
-    local += simulate(m, par[cs_synth_segment_of(m, row)], row, NULL, NULL, NULL);
+    for (int64_t i = b; i < e; i++) {
+      int64_t row = part->offset + i;
+      local += simulate(m, par[cs_synth_segment_of(m, row)], row, NULL, NULL, NULL);
+    }
+    cs_progress_update(&prog, cs_part_rows_upto(part->n_global, ctx->size, e));
   }
   all = malloc((size_t)ctx->size * sizeof *all);
   CS_TRY(cs_par_agree(ctx, all ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
@@ -90,8 +98,6 @@ int cs_synth_write_txn(cs_ctx_t *ctx, cs_out_t *out, const cs_synth_model_t *m,
     total += all[r];
   }
   cs_log_info("generate: %lld transactions", (long long)total);
-
-  const int64_t chunk = m->opts.chunk_rows;
   int64_t buf_rows = chunk < part->n_local ? chunk : part->n_local > 0 ? part->n_local : 1;
   count = cs_alloc(cs_bytes(buf_rows + 1, sizeof *count), "generator chunk");
   truth = cs_alloc(cs_bytes(3 * buf_rows, sizeof *truth), "generator chunk");
@@ -108,6 +114,7 @@ int cs_synth_write_txn(cs_ctx_t *ctx, cs_out_t *out, const cs_synth_model_t *m,
   int64_t steps = (part->n_local + chunk - 1) / chunk;
   CS_TRY(cs_par_allreduce(ctx, &steps, 1, CS_DT_I64, CS_OP_MAX));
   int64_t written = 0; /* this rank's transactions so far */
+  cs_progress_start(&prog, "generate (purchase histories)", part->n_global);
   for (int64_t step = 0; step < steps; step++) {
     CS_TRY(cs_par_stop_on_signal(ctx, "while generating the purchase histories (nothing was "
                                       "published)"));
@@ -147,6 +154,7 @@ int cs_synth_write_txn(cs_ctx_t *ctx, cs_out_t *out, const cs_synth_model_t *m,
       CS_TRY(status);
     }
     written += nt;
+    cs_progress_update(&prog, cs_part_rows_upto(part->n_global, ctx->size, begin + n));
     cs_free(time);
     cs_free(amount);
     cs_free(tid);
