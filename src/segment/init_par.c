@@ -2,8 +2,8 @@
  *
  * A few rounds, each keeping every customer independently with probability
  * min(1, l w D^2 / phi) (l = 2K, draws keyed by customer id), give about l x rounds
- * candidates in a handful of passes instead of K; the candidates, sorted by global row so
- * every decomposition sees the same list, are weighted by the customers nearest to them
+ * candidates in a handful of passes instead of K; the candidates, sorted by customer id so
+ * every decomposition and every order of the store's rows sees the same list, are weighted by the customers nearest to them
  * (exact sums) and reclustered to K centres on every rank identically (weighted k-means++
  * and Lloyd in double precision). */
 #include "custseg/segment.h"
@@ -18,11 +18,11 @@
 #define ROUNDS 5
 
 typedef struct cand {
-  int64_t row;
-  float x[]; /* d values */
+  int64_t id; /* customer id */
+  float x[];  /* d values */
 } cand_t;
 
-static int cmp_row(const void *a, const void *b) {
+static int cmp_id(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
 }
@@ -271,7 +271,7 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
         if (!(cs_rng_uniform32(&g) < pr)) continue;
         if (pass) {
           cand_t *c = (cand_t *)(mine + cnt * (int64_t)rec);
-          c->row = m->row[i];
+          c->id = m->id[i];
           memcpy(c->x, m->x + i * d, (size_t)d * sizeof(float));
         }
         cnt++;
@@ -287,7 +287,9 @@ int cs__kmeans_par(cs_ctx_t *ctx, const cs_matrix_t *m, int k, uint64_t seed, in
     CS_TRY(cs_par_allgatherv(ctx, mine, cnt * (int64_t)rec, (void **)&all, &bytes));
     int64_t got = bytes / (int64_t)rec;
     if (!got) continue;
-    qsort(all, (size_t)got, rec, cmp_row); /* the same order on every decomposition */
+    /* The same order on every decomposition and for any order of the rows: by global row,
+     * the reclustering (its draws, its ties) had depended on where the customers stood. */
+    qsort(all, (size_t)got, rec, cmp_id);
     double *grown = realloc(cx, (size_t)(nc + got) * (size_t)d * sizeof *cx);
     CS_TRY(cs_par_agree(ctx, grown ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory")));
     cx = grown;
