@@ -76,8 +76,11 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
     case CS_K_AUTO:
     case CS_K_FLOAT:
       /* Inferred, it would be stored as float64 and lose digits without a word (as one beyond
-       * 2^53 would: judge_columns): the user chooses. */
-      if (vc[k] == CS_V_BIGINT && !c->declared)
+       * 2^53 would: judge_columns): the user chooses. While the type is being inferred, text
+       * later on makes the column categorical and the number a level like any other, so
+       * judge_columns decides (a text column had been refused when its first value was such a
+       * number, and accepted when text came first). */
+      if (vc[k] == CS_V_BIGINT && !c->declared && c->kind == CS_K_FLOAT)
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is an integer outside the int64 "
                           "range (declare the column float64 to keep it approximately, or "
                           "categorical to keep its digits, in --schema)", f, line, n, s);
@@ -215,6 +218,10 @@ static int learn_row(cs__imp_t *imp, const cs_csv_record_t *rec, const cs_vclass
     }
     if (!c->declared && (vc[k] == CS_V_INT || vc[k] == CS_V_FLOAT))
       cs__grouping_note(&c->grouping, s, vc[k] == CS_V_INT, iv[k], rec->line);
+    if (c->kind == CS_K_AUTO && vc[k] == CS_V_BIGINT && !c->big_line) {
+      c->big_line = rec->line;
+      snprintf(c->big_text, sizeof c->big_text, "%s", s);
+    }
     switch (c->kind) {
     case CS_K_AUTO:
       c->seen++;
@@ -271,6 +278,11 @@ static int judge_columns(cs__imp_t *imp) {
     const cs__col_t *c = &imp->cols[k];
     /* Widened to float64 (a fraction, or a missing value), a big integer would change its
      * digits without a word, as one outside int64 would (check_row): the user chooses. */
+    CS_CHECK(c->declared || c->kind == CS_K_CAT || !c->big_line, CS_EDATA,
+             "%s:%lld: column '%s': %s%s is an integer outside the int64 range (declare the "
+             "column float64 to keep it approximately, or categorical to keep its digits, in "
+             "--schema)", file_of(imp), (long long)c->big_line, c->csv_name, c->big_text,
+             strlen(c->big_text) + 1 == sizeof c->big_text ? "..." : "");
     CS_CHECK(c->declared || c->kind != CS_K_FLOAT || !c->wide_line, CS_EDATA,
              "%s:%lld: column '%s': %s is an integer beyond 2^53, but the column becomes float64 "
              "(it has %s), which would change its digits (declare it float64 to keep it "

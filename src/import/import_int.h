@@ -121,6 +121,8 @@ typedef struct cs__col {
   int64_t missing;
   int64_t wide_line;      /* inferred: the first line with an integer beyond 2^53, 0 if none */
   char wide_text[24];     /* ... and that value as written */
+  int64_t big_line;       /* inferring: the first line with an integer beyond int64, 0 if none */
+  char big_text[48];      /* ... and that value as written (cut) */
   int64_t text_line;      /* inferred categorical: the line of the text that made it so */
   char text_value[40];    /* ... that text (cut) */
   int64_t n_numeric, n_text; /* inferred categorical: its values that read as numbers, not */

@@ -171,6 +171,18 @@ csv = write("big.csv", "customer_id,big\n1,9223372036854775807\n2,92233720368547
 expect_error("int64 overflow, inferred", path("big.h5"),
              ["import", "--customers-csv", csv, "--output", path("big.h5")],
              "big.csv:3: column 'big': 9223372036854775808 is an integer outside the int64 range")
+# ... but text in the same column makes it categorical, the big integer a level like any text,
+# whichever comes first (text after it had been refused, text before it accepted).
+for name, rows in (("bigfirst.csv", "1,99999999999999999999\n2,ABC-1\n3,XYZ\n"),
+                   ("textfirst.csv", "1,ABC-1\n2,99999999999999999999\n3,XYZ\n")):
+    if imported(f"a big integer in a text column: {name}", path("bigtext.h5"),
+                ["import", "--customers-csv", write(name, "customer_id,acct\n" + rows),
+                 "--output", path("bigtext.h5"), "--quiet"]):
+        with h5py.File(path("bigtext.h5"), "r") as f:
+            cats = sorted(c.decode() if isinstance(c, bytes) else c
+                          for c in f["customers/acct"].attrs.get("categories", []))
+        if cats != ["99999999999999999999", "ABC-1", "XYZ"]:
+            failures.append(f"a big integer in a text column ({name}): levels {cats}")
 expect_error("int64 overflow, id", path("big.h5"),
              ["import", "--customers-csv", write("bigid.csv", "customer_id\n99999999999999999999\n"),
               "--output", path("big.h5")], "is outside the int64 range of customer ids")
