@@ -47,6 +47,7 @@ struct cs_csv {
   int64_t rec_line;
   int eof, oom, failed;
   int nul_field; /* a field with a NUL byte in it (1-based, in its record), 0 if none */
+  int long_field; /* a finished field longer than CS_CSV_FIELD_MAX (1-based), 0 if none */
   const char **ptr;
   int ptr_cap;
 };
@@ -102,6 +103,9 @@ static void on_field(void *s, size_t len, void *data) {
   if (r->oom) return;
   /* Fields are C strings from here on: a NUL byte would cut the value short in silence. */
   if (len && memchr(s, 0, len) && !r->nul_field) r->nul_field = r->nf - r->cur_first + 1;
+  /* The limit holds for a field that ends on its line too, not only for one still open at
+   * the line's end (a 17 MiB value had been stored as a level). */
+  if (len > CS_CSV_FIELD_MAX && !r->long_field) r->long_field = r->nf - r->cur_first + 1;
   int64_t tcap = (int64_t)r->text_cap, fcap = r->nf_cap;
   if (grow((void **)&r->text, (int64_t)(r->text_len + len + 1), &tcap, 1) ||
       grow((void **)&r->off, r->nf + 1, &fcap, sizeof *r->off)) {
@@ -338,6 +342,9 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                "%lld: a quote that is never closed? (a quote inside a value must be doubled, "
                "and the field quoted)", r->path, (long long)r->rec_line,
                r->nf - r->cur_first + 1, CS_CSV_FIELD_MAX >> 20, (long long)r->lineno);
+      CS_CHECK(!r->long_field, CS_EDATA, "%s:%lld: field %d of the record on this line is "
+               "longer than %d MiB, the limit of a field", r->path, (long long)r->rec_line,
+               r->long_field, CS_CSV_FIELD_MAX >> 20);
       CS_CHECK(!r->nul_field, CS_EDATA, "%s:%lld: field %d holds a NUL byte (a binary or "
                "UTF-16 file, or a damaged one?)", r->path, (long long)r->lineno, r->nul_field);
       from = end;

@@ -183,6 +183,13 @@ for name, rows in (("bigfirst.csv", "1,99999999999999999999\n2,ABC-1\n3,XYZ\n"),
                           for c in f["customers/acct"].attrs.get("categories", []))
         if cats != ["99999999999999999999", "ABC-1", "XYZ"]:
             failures.append(f"a big integer in a text column ({name}): levels {cats}")
+# A field over the 16 MiB limit that ends on its line (it had been stored as a level: the limit
+# held only for a field still open at a line's end).
+expect_error("a 17 MiB field", path("long.h5"),
+             ["import", "--customers-csv", write("long.csv", "customer_id,c\n1," + "a" * (17 << 20)
+                                                 + "\n2,b\n"), "--output", path("long.h5")],
+             "long.csv:2: field 2 of the record on this line is longer than 16 MiB, the limit of "
+             "a field")
 expect_error("int64 overflow, id", path("big.h5"),
              ["import", "--customers-csv", write("bigid.csv", "customer_id\n99999999999999999999\n"),
               "--output", path("big.h5")], "is outside the int64 range of customer ids")
