@@ -333,12 +333,23 @@ fail:
   return status;
 }
 
+/* Why a transactions file gave no purchase, when none was of an unknown customer. */
+static const char *why_none(const cs__imp_t *imp) {
+  return imp->o->skip_bad_rows ? "no purchase after the header line, or every row skipped as bad"
+                               : "no purchase after the header line";
+}
+
 /* Purchases were read but none is of a customer of the customers file (all skipped by
  * --skip-bad-rows): two exports keyed by different ids had made a store of empty purchase
- * histories, exit 0, that CLV then refused. */
+ * histories, exit 0, that CLV then refused; so had a transactions file of a header alone, or
+ * of bad rows only (an error without a customers file). */
 static int none_matched(const cs__imp_t *imp, int64_t matched) {
   const cs_import_result_t *res = imp->res;
-  if (matched > 0 || res->txn_unknown == 0) return CS_OK;
+  if (matched > 0) return CS_OK;
+  if (res->txn_unknown == 0)
+    return cs_error_set(CS_EDATA, __FILE__, __LINE__, "%s: no purchase to import: %s (leave out "
+                        "--transactions-csv for a store without purchase histories)",
+                        file_of(imp), why_none(imp));
   return cs_error_set(CS_EDATA, __FILE__, __LINE__,
                       "%s: none of its %lld purchases is of a customer in %s (%lld of unknown "
                       "customers, %lld skipped as bad otherwise): are the two files keyed by "
@@ -362,9 +373,7 @@ static int write_from_ids(cs__imp_t *imp, cs_out_t *out) {
   }
   CS_TRY(rc);
   /* A store of no customers fails every later command; said here, as for a customers file. */
-  CS_CHECK(n > 0, CS_EDATA, "%s: no customer to import: %s", file_of(imp),
-           imp->o->skip_bad_rows ? "no purchase after the header line, or every row skipped as "
-                                   "bad" : "no purchase after the header line");
+  CS_CHECK(n > 0, CS_EDATA, "%s: no customer to import: %s", file_of(imp), why_none(imp));
   imp->n_customers = n;
   imp->res->transactions = m;
   CS_TRY(txw_open(imp, &w, out, m, n));

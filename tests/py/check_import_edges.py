@@ -268,6 +268,16 @@ expect_error("transactions without purchases", path("nop.h5"),
              ["import", "--transactions-csv", write("nop.csv", "customer_id,date,amount\n"),
               "--output", path("nop.h5")],
              "nop.csv: no customer to import: no purchase after the header line")
+# ... nor with a customers file: a header alone, or rows all skipped as bad (it had made a store
+# of empty purchase histories, exit 0, that clv then refused)
+cust3 = write("cust3.csv", "customer_id,age\n1,5\n2,6\n3,7\n")
+for name, text, extra, why in (
+        ("nop2.csv", "customer_id,date,amount\n", [], "no purchase after the header line"),
+        ("allbad.csv", "customer_id,date,amount\n1,2024-01-01,-5\n2,xx,3\n", ["--skip-bad-rows"],
+         "no purchase after the header line, or every row skipped as bad")):
+    expect_error(f"transactions without purchases, with customers: {name}", path("nop.h5"),
+                 ["import", "--customers-csv", cust3, "--transactions-csv", write(name, text),
+                  *extra, "--output", path("nop.h5")], f"{name}: no purchase to import: {why}")
 
 # a fraction only in a row dropped for its repeated id: the column stays int64, no error
 csv2 = write("wide3.csv", "customer_id,x\n1,9007199254740993\n2,5\n2,1.5\n3,4\n")
