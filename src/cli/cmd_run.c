@@ -123,11 +123,21 @@ int cs__run_make_dir(cs_ctx_t *ctx, const char *dir, int *created) {
   }
   int status = cs_par_agree(ctx, local);
   if (status != CS_OK) return status;
-  struct stat sb;
-  local = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)
-              ? CS_OK
-              : cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is not a directory "
-                             "this rank can see", dir);
+  /* What is there instead, as this rank sees it: rank 0's view is right after its mkdir, so a
+   * "not visible" reason is for the other ranks (a directory not on a shared file system). */
+  struct stat sb, lb;
+  if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    local = CS_OK;
+  else if (stat(dir, &sb) == 0)
+    local = cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is not a directory but "
+                         "a %s", dir, S_ISREG(sb.st_mode) ? "file" : "special file");
+  else if (lstat(dir, &lb) == 0 && S_ISLNK(lb.st_mode))
+    local = cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' is a symbolic link to "
+                         "something that does not exist (%s)", dir, strerror(errno));
+  else
+    local = cs_error_set(CS_EIO, __FILE__, __LINE__, "--output-dir '%s' %s: %s", dir,
+                         ctx->rank ? "is not visible to this rank (on a file system the ranks "
+                                     "do not share?)" : "cannot be examined", strerror(errno));
   return cs_par_agree(ctx, local);
 }
 

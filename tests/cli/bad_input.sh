@@ -303,6 +303,14 @@ PY
                   keep="$dir/run/roi.h5" kept="$dir/in.h5"
                   want=1 needle="--input $dir/run/roi.h5 is $dir/run/roi.h5, a file run writes in --output-dir"
                   cmd=(run --input "$dir/run/roi.h5" --output-dir "$dir/run") ;;
+  # An --output-dir that is a file, or a symbolic link to nothing, is said to be one (both had
+  # been "not a directory this rank can see", a shared-file-system problem there was not).
+  run_output_dir_is_file) store good; touch "$dir/afile"; want=3
+                  needle="--output-dir '$dir/afile' is not a directory but a file"
+                  cmd=(run --input "$dir/in.h5" --output-dir "$dir/afile") ;;
+  run_output_dir_dangling) store good; ln -s "$dir/nowhere" "$dir/dangl"; want=3
+                  needle="--output-dir '$dir/dangl' is a symbolic link to something that does not exist"
+                  cmd=(run --input "$dir/in.h5" --output-dir "$dir/dangl") ;;
   # ... nor last month's results named as `previous` (they had been removed, then the
   # segment stage failed).
   run_previous_in_output_dir) store good
