@@ -448,13 +448,13 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
   cs__section_end(b);
 }
 
-/* The persona column of a one-hot feature ("column=level"), or -1: its standardized centre
- * is the segment's share of the level (one-hot features are not scaled), so the heatmap shows
- * the persona's zdiff instead, which is in standard deviations like the other cells. */
-static int onehot_persona(const cs_report_t *r, const char *feature) {
-  if (!r->has_personas || !strchr(feature, '=') || r->p_zdiff.rows != r->centroids_std.rows ||
+/* The persona column of a feature (the column of a numeric feature, `log1p:` dropped; the
+ * column=level of a one-hot one), or -1. */
+static int feature_persona(const cs_report_t *r, const char *feature) {
+  if (!r->has_personas || r->p_zdiff.rows != r->centroids_std.rows ||
       r->p_zdiff.cols != r->p_mean.cols)
     return -1;
+  if (!strncmp(feature, "log1p:", 6)) feature += 6;
   for (int p = 0; p < r->p_mean.n_names && p < r->p_mean.cols; p++) /* the columns' names */
     if (!strcmp(r->p_mean.names[p], feature)) return p;
   return -1;
@@ -462,18 +462,23 @@ static int onehot_persona(const cs_report_t *r, const char *feature) {
 
 static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_path) {
   const cs_report_matrix_t *c = &r->centroids_std;
-  int k = (int)c->rows, d = (int)c->cols, n_onehot = 0;
+  int k = (int)c->rows, d = (int)c->cols, all = d <= c->n_names;
   cs__section_begin(b, cs_report_section_ids[S_HEATMAP], cs__section_titles[S_HEATMAP]);
   char (*names)[160] = calloc((size_t)k, sizeof *names);
   const char **rows = calloc((size_t)k, sizeof *rows), **cols = calloc((size_t)d + 1, sizeof *cols);
   double *v = malloc(((size_t)k * (size_t)d + 1) * sizeof *v);
   if (names && rows && cols && v) {
-    memcpy(v, c->v, (size_t)k * (size_t)d * sizeof *v);
-    for (int j = 0; j < d && j < c->n_names; j++) {
-      int p = onehot_persona(r, c->names[j]);
-      if (p < 0) continue;
-      n_onehot++;
-      for (int g = 0; g < k; g++) v[(int64_t)g * d + j] = r->p_zdiff.v[(int64_t)g * r->p_zdiff.cols + p];
+    /* Every cell the persona's zdiff, when every feature has a persona column: in standard
+     * deviations from the population whatever the scaling. The standardized centres are in
+     * the model's units, which are standard deviations only for z-scores of weight 1 (with
+     * --scale none the cells had shown incomes of 34955 under a legend of deviations); they
+     * are drawn only for results without personas, and said to be. */
+    for (int j = 0; j < d && all; j++) all = feature_persona(r, c->names[j]) >= 0;
+    for (int j = 0; j < d; j++) {
+      const int p = all ? feature_persona(r, c->names[j]) : -1;
+      for (int g = 0; g < k; g++)
+        v[(int64_t)g * d + j] = p >= 0 ? r->p_zdiff.v[(int64_t)g * r->p_zdiff.cols + p]
+                                       : c->v[(int64_t)g * d + j];
     }
     double m = 0;
     for (int64_t i = 0; i < (int64_t)k * d; i++)
@@ -485,21 +490,25 @@ static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_
     }
     for (int j = 0; j < d; j++) cols[j] = j < c->n_names ? c->names[j] : "?";
     cs__put(b, "<div class=\"scroll\">");
-    cs__svg_heatmap(b, "Standardized segment centres (segment \xc3\x97 feature)", k, d, v,
-                    rows, cols, limit);
+    cs__svg_heatmap(b, all ? "Segment means against the population (segment \xc3\x97 feature)"
+                           : "Standardized segment centres (segment \xc3\x97 feature)",
+                    k, d, v, rows, cols, limit,
+                    all ? "standard deviations from the population mean"
+                        : "the model's standardized units (after log1p, --scale and weights)");
     cs__put(b, "</div>\n");
   }
   free(names);
   free(rows);
   free(cols);
   free(v);
-  cs__source(b, n_onehot ? "%s: /segments/centroids_standardized, the centres the model uses "
-            "(after log1p, scaling and feature weights; feature names from its features "
-            "attribute); the one-hot features (column=level), whose centre is the segment's "
-            "share of the level, show the persona's zdiff instead: (share \xe2\x88\x92 "
-            "population share) / population sd, from /segments/personas."
+  cs__source(b, all ? "%s: /segments/personas/zdiff, (segment mean \xe2\x88\x92 population "
+            "mean) / population sd of each column as stored (before log1p, scaling and feature "
+            "weights; for a one-hot feature, column=level, the share of the level), for the "
+            "features of /segments/centroids_standardized in its order."
             : "%s: /segments/centroids_standardized, the centres the model uses (after log1p, "
-            "scaling and feature weights; feature names from its features attribute).", seg_path);
+            "scaling and feature weights; feature names from its features attribute); these "
+            "results have no personas, whose standardized differences the heatmap shows "
+            "otherwise.", seg_path);
   cs__section_end(b);
 }
 

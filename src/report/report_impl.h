@@ -73,9 +73,10 @@ void cs__svg_hbars(cs__buf_t *b, const char *title, int n, const char *const *la
                    const double *v, const char *const *colours, cs__fmt_t fmt,
                    const char *const *value_text);
 /* K x D heatmap of values clamped to +-limit, with the values written in the cells. */
+/* unit: what the cells are in, for the colour legend's caption. */
 void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const double *v,
                      const char *const *row_labels, const char *const *col_labels,
-                     double limit);
+                     double limit, const char *unit);
 /* One row per group on a logarithmic value axis [lo, hi]: a histogram of `nb` bins (counts
  * c[g * nb + j], equal widths on the log axis) behind a box plot of q[g * 5 + 0..4] (the
  * 5th, 25th, 50th, 75th and 95th percentiles). */

@@ -248,13 +248,13 @@ void cs__svg_hbars(cs__buf_t *b, const char *title, int n, const char *const *la
 
 void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const double *v,
                      const char *const *row_labels, const char *const *col_labels,
-                     double limit) {
+                     double limit, const char *unit) {
   int rc = label_chars(row_labels, rows, 32), cc = label_chars(col_labels, cols, 24);
   const double cw = 42, ch = 28, lw = 12 + CHAR_W * rc;
   const double top = 30 + CHAR_W * cc * 0.71 + 10; /* column labels at -45 degrees */
   /* Wide enough for the colour legend and its caption too (they had been cut off, with the
    * scale unreadable, below a grid of two or three features). */
-  static const int caption_chars = 72; /* "standard deviations ... clamped at +-2.0)" */
+  const int caption_chars = (int)strlen(unit) + 32; /* "UNIT (colours clamped at +-2.0)" */
   const double grid_w = lw + cw * cols + 24 + CHAR_W * cc * 0.71 + 70;
   const double legend_w = lw + 220 + 14 + CHAR_W * caption_chars + 10;
   const double W = grid_w > legend_w ? grid_w : legend_w, H = top + ch * rows + 44;
@@ -294,10 +294,11 @@ void cs__svg_heatmap(cs__buf_t *b, const char *title, int rows, int cols, const 
              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#57606a\">&#8722;%.1f</text>"
              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#57606a\">0</text>"
              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#57606a\">+%.1f</text>"
-             "<text x=\"%.1f\" y=\"%.1f\" fill=\"#57606a\">standard deviations from the "
-             "population mean (colours clamped at &#177;%.1f)</text>\n",
+             "<text x=\"%.1f\" y=\"%.1f\" fill=\"#57606a\">",
           lx, ly, lwid, lx, ly + 22, limit, lx + lwid / 2, ly + 22, lx + lwid, ly + 22, limit,
-          lx + lwid + 14, ly + 9, limit);
+          lx + lwid + 14, ly + 9);
+  cs__esc(b, unit);
+  cs__put(b, " (colours clamped at &#177;%.1f)</text>\n", limit);
   svg_end(b, NULL);
 }
 

@@ -51,7 +51,7 @@ for id in $sections; do
   grep -q "<section id=\"$id\">" report1.html || fail "section $id missing"
   grep -Eq "\"$id\":[[:space:]]*true" report1.json || fail "section $id noted as absent in the summary"
 done
-for text in "verification hash" "Customers per segment" "Standardized segment centres" \
+for text in "verification hash" "Customers per segment" "Segment means against the population" \
             "chosen K = " "ROI per segment" "Revenue at risk (churn score × CLV)" " pp" "Cumulative gains" "Lift" \
             "Calibration" "CLV per customer by segment" "Stage timings" "2.250 s" \
             "Centroid drift per segment" "Where the customers went" "New customers" \
@@ -116,8 +116,10 @@ print(f"changes: ARI {ari:.6f}, {both} in both ({stayed} stayed), matrix {kp + 1
       f"with totals equal to /segments/previous/migration")
 PY
 
-# The heatmap: every cell in standard deviations, the standardized centre for a numeric
-# feature and the persona's zdiff for a one-hot one (column=level), whose centre is a share.
+# The heatmap: every cell in standard deviations from the population, the persona's zdiff of
+# the feature's column (log1p: dropped; column=level for a one-hot feature). The standardized
+# centres, drawn before, are in log units for the log1p features here, and with another
+# --scale or feature weights in no standard deviations at all, under the same legend.
 /usr/bin/python3 - segments.h5 report1.html <<'PY' || fail "the heatmap cells do not match /segments"
 import re, sys
 import h5py, numpy as np
@@ -130,14 +132,14 @@ with h5py.File(seg, "r") as f:
     feats = [x.decode() if isinstance(x, bytes) else x for x in f["/segments/centroids_standardized"].attrs["features"]]
     cols = [x.decode() if isinstance(x, bytes) else x for x in f["/segments/personas"].attrs["columns"]]
     z = f["/segments/personas/zdiff"][...]
-want = c.copy()
+want = np.column_stack([z[:, cols.index(n[6:] if n.startswith("log1p:") else n)] for n in feats])
 onehot = [j for j, n in enumerate(feats) if "=" in n]
-assert onehot, feats
-for j in onehot:
-    want[:, j] = z[:, cols.index(feats[j])]
+assert onehot and any(n.startswith("log1p:") for n in feats), feats
 assert len(cells) == want.size, (len(cells), want.shape)
 assert np.allclose(np.array(cells).reshape(want.shape), want, atol=0.006), "cells differ"
-print(f"heatmap: {want.shape[0]} x {want.shape[1]} cells, {len(onehot)} one-hot features as zdiff")
+assert "standard deviations from the population mean (colours" in sec
+print(f"heatmap: {want.shape[0]} x {want.shape[1]} cells, the personas' zdiff ({len(onehot)} "
+      f"one-hot features)")
 PY
 
 # A migration matrix that does not add up to /segments/sizes: exit 2, one line, no page.

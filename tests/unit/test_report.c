@@ -66,7 +66,7 @@ static void heatmap_width(void **state) {
   const double v[4] = {0.5, -1, 2, 0};
   const char *rows[2] = {"a", "b"}, *cols[2] = {"age", "income"};
   cs__svg_heatmap(&b, "Standardized segment centres (segment \xc3\x97 feature)", 2, 2, v, rows,
-                  cols, 2.0);
+                  cols, 2.0, "standard deviations from the population mean");
   assert_non_null(b.p);
   double w = 0, caption_x = 0;
   const char *vb = strstr(b.p, "viewBox=\"0 0 "), *cap = strstr(b.p, "\">standard deviations");
