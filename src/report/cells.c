@@ -90,7 +90,7 @@ void cs__td_swatch(cs__buf_t *b, int g, const char *name) {
 
 /* A header row's first cell (left-aligned) and one cell per segment, named by seg_name. */
 void cs__th_segments(cs__buf_t *b, const cs_report_t *r, const char *first) {
-  char name[160];
+  char name[CS__NAME_MAX];
   cs__th(b, first, 1);
   for (int g = 0; g < (int)r->sizes.rows; g++) {
     cs__seg_name(r, g, name, sizeof name);

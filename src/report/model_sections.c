@@ -139,7 +139,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__section_begin(b, cs_report_section_ids[S_ROI], cs__section_titles[S_ROI]);
   const int F = CS_REPORT_ROI_FIELDS;
   int n = 0;
-  char (*names)[160] = calloc((size_t)r->roi_rows + 1, sizeof *names);
+  char (*names)[CS__NAME_MAX] = calloc((size_t)r->roi_rows + 1, sizeof *names);
   const char **lab = calloc((size_t)r->roi_rows + 1, sizeof *lab),
              **col = calloc((size_t)r->roi_rows + 1, sizeof *col);
   double *roi = calloc((size_t)r->roi_rows + 1, sizeof *roi),
@@ -229,7 +229,7 @@ void cs__section_roi(cs__buf_t *b, const cs_report_t *r, const char *roi_path) {
   cs__th(b, "campaign cost", 0);
   cs__th(b, "incremental ROI (ratio)", 0);
   cs__put(b, "</tr>\n");
-  char name[160];
+  char name[CS__NAME_MAX];
   int dagger = 0;
   for (int64_t i = 0; i < r->roi_rows; i++) {
     const double *row = r->roi + i * F;
@@ -416,7 +416,7 @@ void cs__section_clv(cs__buf_t *b, const cs_report_t *r, const char *clv_path) {
   int k = (int)r->sizes.rows, groups = 0;
   const int S = CS_REPORT_CLV_SLOTS, nb = 48;
   int *gid = calloc((size_t)c->groups + 1, sizeof *gid);
-  char (*names)[160] = calloc((size_t)c->groups + 1, sizeof *names);
+  char (*names)[CS__NAME_MAX] = calloc((size_t)c->groups + 1, sizeof *names);
   const char **lab = calloc((size_t)c->groups + 1, sizeof *lab),
              **col = calloc((size_t)c->groups + 1, sizeof *col);
   double *q = calloc((size_t)c->groups * 5 + 1, sizeof *q);

@@ -93,8 +93,9 @@ static void section_run(cs__buf_t *b, const cs_report_t *r) {
     cs__put(b, "<td class=\"l\">");
     int shown = 0;
     for (int i = 0; i < a->n; i++) {
-      static const char *const skip[] = {"config", "input", "input_fingerprint", "ranks",
-                                         "threads"};
+      /* Each file's own input store is shown: a churn file of a copy of the store had been
+       * named nowhere on the page. */
+      static const char *const skip[] = {"config", "input_fingerprint", "ranks", "threads"};
       int known = 0;
       for (size_t j = 0; j < sizeof skip / sizeof *skip; j++) known |= !strcmp(a->name[i], skip[j]);
       if (known) continue;
@@ -130,17 +131,18 @@ static void section_sizes(cs__buf_t *b, const cs_report_t *r, const char *seg_pa
   double total = 0;
   for (int g = 0; g < k; g++) total += r->sizes.v[g];
   cs__section_begin(b, cs_report_section_ids[S_SIZES], cs__section_titles[S_SIZES]);
-  char (*names)[160] = calloc((size_t)k, sizeof *names);
+  char (*names)[CS__NAME_MAX] = calloc((size_t)k, sizeof *names);
   char (*vals)[64] = calloc((size_t)k, sizeof *vals);
   const char **lab = calloc((size_t)k, sizeof *lab), **val = calloc((size_t)k, sizeof *val),
              **col = calloc((size_t)k, sizeof *col);
   if (names && vals && lab && val && col) {
     for (int g = 0; g < k; g++) {
-      char num[48];
+      char num[48], pct[32];
       cs__seg_name(r, g, names[g], sizeof names[g]);
       cs__num(num, sizeof num, r->sizes.v[g], CS__INT);
-      snprintf(vals[g], sizeof vals[g], "%s (%.1f%%)", num,
-               total > 0 ? 100 * r->sizes.v[g] / total : 0.0);
+      /* As the tables write shares: 2 customers of 5,000 are not "0.0%" */
+      cs__num(pct, sizeof pct, total > 0 ? r->sizes.v[g] / total : 0.0, CS__PCT);
+      snprintf(vals[g], sizeof vals[g], "%s (%s)", num, pct);
       lab[g] = names[g];
       val[g] = vals[g];
       col[g] = cs__segment_colour(g);
@@ -168,7 +170,7 @@ static void prev_name(int p, int kp, char *out, size_t len) {
 /* Segment ids of a 1-column matrix (appeared, vanished) as a list of names, or "none". */
 static void id_list(const cs_report_t *r, const cs_report_matrix_t *ids, int previous,
                     char *out, size_t len) {
-  char name[160];
+  char name[CS__NAME_MAX];
   size_t o = 0;
   out[0] = '\0';
   for (int64_t i = 0; i < ids->rows && o < len; i++) {
@@ -186,7 +188,7 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
   const cs_io_attrs_t *a = &r->prev;
   const int k = (int)r->sizes.rows, kp = (int)r->migration.rows - 1, w = k + 1;
   const double *m = r->migration.v;
-  char num[64], text[512], name[160], colour[8];
+  char num[64], text[512], name[CS__NAME_MAX], colour[8];
   cs__section_begin(b, cs_report_section_ids[S_CHANGES], cs__section_titles[S_CHANGES]);
   /* The facts. */
   const double both = cs__attr_num(a, "customers_both"), stayed = cs__attr_num(a, "customers_stayed"),
@@ -288,7 +290,7 @@ static void section_changes(cs__buf_t *b, const cs_report_t *r, const char *seg_
         continue;
       }
       int matched = q < k && p < kp && (int)r->previous_id.v[q] == p;
-      char pct[32], rowname[160];
+      char pct[32], rowname[CS__NAME_MAX];
       cs__diverging(-0.6 * share, colour);
       cs__num(num, sizeof num, c, CS__INT);
       cs__num(pct, sizeof pct, share, CS__PCT);
@@ -356,7 +358,7 @@ static void section_personas(cs__buf_t *b, const cs_report_t *r, const char *seg
   double total = 0;
   for (int g = 0; g < k; g++) total += r->sizes.v[g];
   cs__section_begin(b, cs_report_section_ids[S_PERSONAS], cs__section_titles[S_PERSONAS]);
-  char num[64], name[160], colour[8];
+  char num[64], name[CS__NAME_MAX], colour[8];
   if (!r->has_personas) {
     /* The centroids in original units, features down, segments across. */
     const cs_report_matrix_t *c = &r->centroids;
@@ -464,7 +466,7 @@ static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_
   const cs_report_matrix_t *c = &r->centroids_std;
   int k = (int)c->rows, d = (int)c->cols, all = d <= c->n_names;
   cs__section_begin(b, cs_report_section_ids[S_HEATMAP], cs__section_titles[S_HEATMAP]);
-  char (*names)[160] = calloc((size_t)k, sizeof *names);
+  char (*names)[CS__NAME_MAX] = calloc((size_t)k, sizeof *names);
   const char **rows = calloc((size_t)k, sizeof *rows), **cols = calloc((size_t)d + 1, sizeof *cols);
   double *v = malloc(((size_t)k * (size_t)d + 1) * sizeof *v);
   if (names && rows && cols && v) {

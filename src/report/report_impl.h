@@ -89,6 +89,9 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
 enum { S_RUN, S_SIZES, S_CHANGES, S_PERSONAS, S_HEATMAP, S_KSEL, S_ROI, S_CHURN, S_CLV };
 extern const char *const cs__section_titles[CS_REPORT_SECTIONS];
 double cs__attr_num(const cs_io_attrs_t *a, const char *name);
+/* The bytes of a segment's name in a table: a persona label of three 63-byte column names
+ * (about 210 bytes) whole; 160 had cut it, though the tables promise whole names. */
+#define CS__NAME_MAX 1024
 /* "Segment g" or "g · label" (persona labels), "No segment" for group k. */
 void cs__seg_name(const cs_report_t *r, int g, char *out, size_t len);
 /* Segment g's persona label, without a " (segment g)" its id was added as (shown in front):

@@ -306,7 +306,10 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
                    const char *const *labels, const char *const *colours, const double *q,
                    const int64_t *c, int nb, double lo, double hi) {
   const double lw = 14 + CHAR_W * label_chars(labels, groups, 48), aw = 600, rh = 40, T = 28;
-  const double W = lw + aw + 24, H = T + rh * groups + 40;
+  /* Wide enough for the axis caption, which starts at the left edge when wider than the axis
+   * (centred on it, a 150-character caption had been cut at both ends). */
+  const double cap = CHAR_W * text_chars(xlabel), cap_x = cap < aw ? lw + aw / 2 : 12;
+  const double W = fmax(lw + aw + 24, cap < aw ? 0 : cap_x + cap + 12), H = T + rh * groups + 40;
   double l0 = log10(lo), l1 = log10(hi);
   if (!(l1 > l0)) l1 = l0 + 1;
 #define PX(v) (lw + (log10(v) - l0) / (l1 - l0) * aw)
@@ -323,7 +326,8 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#57606a\">%s</text>\n",
               x, x, T, T + rh * groups, x, T + rh * groups + 14, num);
     }
-  cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", lw + aw / 2, H - 8);
+  cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", cap_x, H - 8,
+          cap < aw ? "middle" : "start");
   cs__esc(b, xlabel);
   cs__put(b, "</text>\n");
   for (int g = 0; g < groups; g++) {

@@ -253,6 +253,44 @@ page, want = open(sys.argv[1], encoding="utf-8").read(), sys.argv[2]
 sys.exit(not page.count("<div class=\"warn\"><h3>Warnings (1)</h3><ul><li>" + html.escape(want).replace("&#x27;", "&#39;")))' \
   mixed.html "$want" || fail "the warning is not at the top of the page"
 
+# Each results file's own input store is in the results-files table (a churn file of a copy of
+# the store had been named nowhere on the page).
+n_in=$(grep -o '<span class="tag">input</span> customers.h5' report1.html | wc -l)
+[ "$n_in" -ge 4 ] || fail "the input store of each results file is not shown ($n_in of 4)"
+# Long column names make persona labels of about 200 bytes: whole in the tables (they had been
+# cut at 159 bytes, the full label nowhere on the page); a segment of 2 of 6,000 customers is
+# "under 0.1%" in the sizes chart, as in the tables (the chart had said "0.0%").
+run 2 generate --customers 6000 --segments 3 --seed 21 --output long.h5 --quiet
+"$PYTHON" - long.h5 <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    g = f["customers"]
+    for n in ("age", "discount_usage", "email_open_rate", "frequency", "income", "monetary",
+              "recency_days", "support_tickets", "tenure_months", "web_visits"):
+        g.move(n, (n + "_" + "x" * 60)[:60])
+    d = g["income_" + "x" * 53]
+    v = d[...]
+    v[:2] = 1e10
+    d[...] = v
+PY
+run 1 segment --input long.h5 --output seg_long.h5 --k 4 --init kmeans++ --scale none --quiet 2>/dev/null
+run 1 report --segment-results seg_long.h5 --output long.html --quiet
+"$PYTHON" - seg_long.h5 long.html <<'PY' || fail "long persona labels or a tiny segment's share"
+import html, sys, h5py
+page = open(sys.argv[2], encoding="utf-8").read()
+with h5py.File(sys.argv[1], "r") as f:
+    labels = [x.decode() if isinstance(x, bytes) else x for x in f["segments/personas"].attrs["labels"]]
+    sizes = list(f["segments/sizes"][...])
+assert min(len(l.encode()) for l in labels) > 160, [len(l) for l in labels]
+personas = page[page.index('<section id="personas">'):]
+personas = personas[:personas.index("</section>")]
+for l in labels:
+    assert html.escape(l, quote=True).replace("&#x27;", "&#39;") in personas, f"label cut: {l}"
+assert 2 in sizes, sizes
+sec = page[page.index('<section id="segment-sizes">'):]
+assert "2 (under 0.1%)" in sec[:sec.index("</section>")], "the 2-customer segment's share"
+PY
+
 # Chromium: no console messages (errors, warnings, uncaught exceptions), DOM parsed.
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT

@@ -58,6 +58,32 @@ static void bidi_controls(void **state) {
   free(b.p);
 }
 
+/* The box plot is as wide as its axis caption, which starts at the left edge when wider than
+ * the axis: the CLV chart's 150-character caption had been centred on a 600 px axis and cut. */
+static void boxes_caption_width(void **state) {
+  (void)state;
+  cs__buf_t b = {0};
+  const char *labels[1] = {"0"}, *colours[1] = {"#000000"};
+  const double q[5] = {1, 2, 3, 4, 5};
+  const int64_t c[2] = {1, 1};
+  char cap[200];
+  memset(cap, 'c', 150);
+  cap[150] = '\0';
+  cs__svg_boxes(&b, "t", cap, 1, labels, colours, q, c, 2, 1, 10);
+  assert_non_null(b.p);
+  const char *vb = strstr(b.p, "viewBox=\"0 0 "), *at = strstr(b.p, cap);
+  assert_non_null(vb);
+  assert_non_null(at);
+  const double w = strtod(vb + 13, NULL);
+  const char *x = at;
+  while (x > b.p && strncmp(x, "x=\"", 3)) x--;
+  const double x0 = strtod(x + 3, NULL);
+  const int start = strstr(x, "text-anchor=\"start\"") && strstr(x, "text-anchor=\"start\"") < at;
+  if (!start || x0 < 0 || !(w >= x0 + 6.5 * 150))
+    fail_msg("caption at x = %g (%s) in an SVG %g px wide", x0, start ? "start" : "centred", w);
+  free(b.p);
+}
+
 /* The centroid heatmap is as wide as its title and its colour legend's caption, not only its
  * grid: with two features both had been cut off (an SVG 387 px wide, the caption from 415). */
 static void heatmap_width(void **state) {
@@ -126,6 +152,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(segment_names),
     cmocka_unit_test(bidi_controls),
     cmocka_unit_test(heatmap_width),
+    cmocka_unit_test(boxes_caption_width),
     cmocka_unit_test(clv_boxes),
 };
 CS_TEST_MAIN(tests)
