@@ -226,8 +226,11 @@ fail:
  * binary exponents over all repeat buyers: an integer sum, so the same on any number of ranks.
  * It starts from p = q = γ = 1, and amounts near 1e13 or 1e-12 had left that start so far from
  * the optimum that the fit ended elsewhere (p 2e8, a log-likelihood 35 below the optimum's) and
- * called it converged. e is kept where no amount leaves double's range. Collective. */
-static int spend_exponent(cs_ctx_t *ctx, double *gz, int64_t nl, int64_t total, int *e) {
+ * called it converged. e is kept where the smallest amount stays a normal double (so that the
+ * division is exact) and x zbar stays finite for the largest (x up to xmax); amounts spread
+ * too widely for both keep e = 0, the fit in their own unit. Collective. */
+static int spend_exponent(cs_ctx_t *ctx, double *gz, int64_t nl, int64_t total, int64_t xmax,
+                          int *e) {
   int status = CS_OK;
   int64_t sum = 0, range[2] = {INT64_MIN, INT64_MIN}; /* max exponent, −min exponent */
   for (int64_t i = 0; i < nl; i++) {
@@ -240,9 +243,12 @@ static int spend_exponent(cs_ctx_t *ctx, double *gz, int64_t nl, int64_t total, 
   CS_TRY(cs_par_allreduce(ctx, &sum, 1, CS_DT_I64, CS_OP_SUM));
   CS_TRY(cs_par_allreduce(ctx, range, 2, CS_DT_I64, CS_OP_MAX));
   int64_t m = total > 0 ? (int64_t)llround((double)sum / (double)total) : 0;
-  /* 2^1023 is the largest power of two and 2^-1074 the smallest positive double. */
-  if (m < range[0] - 1023) m = range[0] - 1023;
-  if (m > 1074 - range[1]) m = 1074 - range[1];
+  /* zbar = f 2^ex with f in [0.5, 1): zbar 2^-m >= 2^-1022 (normal) needs m <= ex_min + 1021;
+   * x zbar 2^-m < 2^1020, with x < 2^bx, needs m >= ex_max + bx - 1020. */
+  int bx;
+  (void)frexp((double)(xmax > 1 ? xmax : 1), &bx);
+  const int64_t lo = range[0] + bx - 1020, hi = 1021 - range[1];
+  m = lo > hi ? 0 : m < lo ? lo : m > hi ? hi : m;
   *e = (int)m;
   for (int64_t i = 0; i < nl; i++) gz[i] = ldexp(gz[i], -*e);
 fail:
@@ -339,7 +345,7 @@ int cs_clv_fit(cs_ctx_t *ctx, const cs_rfm_t *r, const cs_clv_opts_t *o, cs_clv_
         gz[m++] = r->monetary[i];
       }
     int e = 0;
-    CS_TRY(spend_exponent(ctx, gz, nl, fit->gg_customers, &e));
+    CS_TRY(spend_exponent(ctx, gz, nl, fit->gg_customers, xmax, &e));
     L.g = NULL;
     L.gx = gx;
     L.gz = gz;

@@ -79,8 +79,10 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, cs_vclass_t *vc
        * 2^53 would: judge_columns): the user chooses. While the type is being inferred, text
        * later on makes the column categorical and the number a level like any other, so
        * judge_columns decides (a text column had been refused when its first value was such a
-       * number, and accepted when text came first). */
-      if (vc[k] == CS_V_BIGINT && !c->declared && c->kind == CS_K_FLOAT)
+       * number, and accepted when text came first). With --skip-bad-rows the row is skipped
+       * as it is read: judge_columns' error could not be skipped. */
+      if (vc[k] == CS_V_BIGINT && !c->declared &&
+          (c->kind == CS_K_FLOAT || imp->o->skip_bad_rows))
         return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is an integer outside the int64 "
                           "range (declare the column float64 to keep it approximately, or "
                           "categorical to keep its digits, in --schema)", f, line, n, s);

@@ -18,8 +18,8 @@ enum {
   CS__TREATED, CS__CONTROL,                /* treated = 1, treated = 0 */
   CS__LABELLED, CS__CHURNED,               /* churned 0/1, churned 1 */
   CS__SCORE_N, CS__CLV_N, CS__RISK_N,      /* with a churn score, a CLV, both */
-  CS__DEV2_OVER,  /* treated/control revenues whose squared deviation from the mean is out of
-                   * range (overflows, or a deviation not 0 whose square is not a normal double) */
+  CS__DEV2_OVER,  /* treated/control revenues whose squared deviation from the mean overflows */
+  CS__DEV2_TINY,  /* ... whose deviation is not 0 but its square not a normal double */
   CS__COUNTS,
   /* fixed-point sums */
   CS__REV = CS__COUNTS, CS__REV_T, CS__REV_C,

@@ -227,7 +227,8 @@ static const char *slot_name(int slot) {
       "acquisition cost values", "known conversions", "conversions", "treated known conversions",
       "treated conversions", "control known conversions", "control conversions", "treated",
       "control", "churn labels", "churned", "churn scores", "CLV values", "churn x CLV values",
-      "revenue deviations whose square is out of range", "revenue", "treated revenue", "control revenue",
+      "revenue deviations whose square overflows",
+      "revenue deviations whose square is below the normal doubles", "revenue", "treated revenue", "control revenue",
       "treated revenue squared deviations", "control revenue squared deviations", "marketing cost",
       "treated marketing cost",
       "control marketing cost", "acquisition cost", "churn score", "CLV", "revenue at risk"};
@@ -235,13 +236,16 @@ static const char *slot_name(int slot) {
 }
 
 /* The squared deviation of revenue x (of a treated or control customer) from its arm's mean
- * in row g; 0 when the square is beyond double's range, which *over records: it overflows
- * (|d| > about 1.3e154) or, for a deviation that is not 0, falls below the normal doubles
- * (|d| < about 1.5e-154, only where the revenues themselves are that small). Revenues near
- * 1e-200 had given squares of 0, so an interval of width 0 and no warning. */
-static inline double deviation2(const double *mean, int64_t g, int tr, double x, int *over) {
+ * in row g; 0 when the square overflows (|d| > about 1.3e154), which *over records. *tiny
+ * records a deviation that is not 0 but whose square is below the normal doubles (|d| <
+ * about 1.5e-154): harmless beside others, but where all are such (revenues near 1e-200) the
+ * variance is not representable, and it had given an interval of width 0 without a warning
+ * (cs__roi_row). */
+static inline double deviation2(const double *mean, int64_t g, int tr, double x, int *over,
+                                int *tiny) {
   const double d = x - mean[2 * g + (tr == 0)], sq = d * d;
-  *over = !isfinite(sq) || (d != 0.0 && sq < DBL_MIN);
+  *over = !isfinite(sq);
+  *tiny = d != 0.0 && sq < DBL_MIN;
   return *over ? 0.0 : sq;
 }
 
@@ -271,7 +275,7 @@ static inline int in_arm(const cs_roi_input_t *in, const double *mean, int64_t i
 static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int threads,
                           cs__roi_sums_t *sums, cs_roi_t *r) {
   int status = CS_OK;
-  const int64_t nrows = (int64_t)k + 1, stride = nrows * 3; /* treated, control, overflows */
+  const int64_t nrows = (int64_t)k + 1, stride = nrows * 4; /* treated, control, over, tiny */
   const int64_t arms = nrows * 2;                             /* (row, arm): 2 g + (tr == 0) */
   const int q = CS_ROI_Q_REVENUE_DEV2;
   double *mean = malloc((size_t)arms * sizeof *mean), *scale = malloc((size_t)arms * sizeof *scale);
@@ -293,14 +297,14 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
 #pragma omp parallel
   {
     int64_t *mine = range + (int64_t)omp_get_thread_num() * arms * 2;
-    int over, hi, lo;
+    int over, tiny, hi, lo;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < in->n; i++) {
       double x, v;
       int tr;
       int64_t g;
       if (!in_arm(in, mean, i, k, &x, &tr, &g)) continue;
-      if ((v = deviation2(mean, g, tr, x, &over)) == 0 || !isfinite(v)) continue;
+      if ((v = deviation2(mean, g, tr, x, &over, &tiny)) == 0 || !isfinite(v)) continue;
       bit_range(v, &hi, &lo);
       int64_t *m = mine + (2 * g + (tr == 0)) * 2;
       if (hi > m[0]) m[0] = hi;
@@ -319,15 +323,17 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
 #pragma omp parallel
   {
     cs_fixed_t *mine = acc + (int64_t)omp_get_thread_num() * stride;
-    int over;
+    int over, tiny;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < in->n; i++) {
       double x;
       int tr;
       int64_t g;
       if (!in_arm(in, mean, i, k, &x, &tr, &g)) continue;
-      mine[g * 3 + (tr == 0)] += to_fixed(deviation2(mean, g, tr, x, &over), scale[2 * g + (tr == 0)]);
-      mine[g * 3 + 2] += over;
+      mine[g * 4 + (tr == 0)] +=
+          to_fixed(deviation2(mean, g, tr, x, &over, &tiny), scale[2 * g + (tr == 0)]);
+      mine[g * 4 + 2] += over;
+      mine[g * 4 + 3] += tiny;
     }
   }
   for (int t = 1; t < threads; t++)
@@ -340,7 +346,7 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
     for (int a = 0; a < 2; a++) {
       const int slot = a ? CS__DEV2_C : CS__DEV2_T;
       cs_roi_grid_t *gr = &grid[2 * g + a];
-      s->sum[slot] = settle(acc[g * 3 + a], s->count[slot_terms(slot)], gr);
+      s->sum[slot] = settle(acc[g * 4 + a], s->count[slot_terms(slot)], gr);
       if (all[2 * (2 * g + a)] != NO_VALUE && (!any || gr->exponent < r->grid[q].exponent)) {
         r->grid[q].exponent = gr->exponent;
         any = 1;
@@ -349,7 +355,8 @@ static int deviation_sums(cs_ctx_t *ctx, const cs_roi_input_t *in, int k, int th
       r->grid[q].unknown += gr->unknown;
       r->grid[q].overflow += gr->overflow;
     }
-    s->count[CS__DEV2_OVER] = (int64_t)acc[g * 3 + 2];
+    s->count[CS__DEV2_OVER] = (int64_t)acc[g * 4 + 2];
+    s->count[CS__DEV2_TINY] = (int64_t)acc[g * 4 + 3];
   }
   sums[k + 1].sum[CS__DEV2_T] = sums[k + 1].sum[CS__DEV2_C] = NAN; /* the total: see above */
 fail:

@@ -7,6 +7,7 @@
  * the store lacks, a results file not given) or whose denominator is 0 is NaN. */
 #include "roi_impl.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -138,10 +139,10 @@ void cs__roi_row(const cs__roi_sums_t *s, const cs__roi_have_t *have, int64_t se
     const double d = mt - mc;
     const double vt = variance(x[CS__DEV2_T], c[CS__REV_N_T]);
     const double vc = variance(x[CS__DEV2_C], c[CS__REV_N_C]);
-    /* A deviation whose square is out of range (beyond 1.3e154, or not 0 and below 1.5e-154)
-     * leaves no variance to estimate. */
-    const double se = c[CS__DEV2_OVER] ? NAN
-                                       : sqrt(vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C]);
+    /* A deviation whose square overflows (beyond 1.3e154) leaves no variance to estimate; so
+     * do deviations below 1.5e-154 (not 0) whose squares leave it below the normal doubles. */
+    const double se2 = vt / (double)c[CS__REV_N_T] + vc / (double)c[CS__REV_N_C];
+    const double se = c[CS__DEV2_OVER] || (c[CS__DEV2_TINY] && !(se2 >= DBL_MIN)) ? NAN : sqrt(se2);
     o->incremental_revenue = d * nt;
     o->incremental_revenue_low = (d - z * se) * nt;
     o->incremental_revenue_high = (d + z * se) * nt;
@@ -183,8 +184,8 @@ static const char *no_estimate(const cs_roi_row_t *o, int f) {
   return isnan(o->incremental_revenue) || isnan(o->incremental_revenue_low) ||
                  isnan(o->incremental_revenue_high)
              ? "has fewer than 2 treated or 2 control customers with a revenue value (or "
-               "revenues more than about 1.3e154, or less than about 1.5e-154 but not 0, from "
-               "their group's mean, or revenue sums left "
+               "revenues more than about 1.3e154 from their group's mean, or all within about "
+               "1.5e-154 of it but not equal, or revenue sums left "
                "unknown by an extreme value, warned of above)"
              : NULL;
 }

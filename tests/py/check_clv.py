@@ -421,6 +421,17 @@ def amounts_in_other_units():
             if c.get(k) is not None and c0.get(k) is not None:
                 compare(tag, k, c[k], c0[k] * factor, np.arange(len(c0[k])), 1e-6,
                         what="first unit's")
+    # Amounts spread over 10^300 (x 1e298, one repeat buyer's 2^-900): no rescaling can keep
+    # both ends finite, so the fit runs in their own unit and finishes (a first version of the
+    # rescaling had made the objective infinite at the start: exit 2, no CLV at all).
+    fx = path("fixture_unit_spread_store.h5")
+    shutil.copy(path("fixture.h5"), fx)
+    with h5py.File(fx, "r+") as f:
+        am, o = f["transactions/amount"][...] * 1e298, f["customers/txn_offset"][...]
+        i = int(np.argmax(np.diff(o)))
+        am[o[i]:o[i + 1]] = 2.0 ** -900
+        f["transactions/amount"][...] = am
+    custseg_clv(1, fx, "fixture_unit_spread", "--time-unit", "week")
 
 
 def fixture_day(store, ids, off, tm, am, split, cal, hold):

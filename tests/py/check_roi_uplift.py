@@ -230,13 +230,34 @@ for name, edit in (("rev2_over", huge_revenues), ("rev2_under", tiny_revenues)):
     column_edit(name, "revenue", edit,
                 "roi: the campaign's total incremental revenue is unknown (NaN): segment 0 has "
                 "fewer than 2 treated or 2 control customers with a revenue value (or revenues "
-                "more than about 1.3e154, or less than about 1.5e-154 but not 0, from their "
-                "group's mean", ["incremental_revenue_low", "incremental_revenue_high"])
+                "more than about 1.3e154 from their group's mean, or all within about 1.5e-154 "
+                "of it but not equal", ["incremental_revenue_low", "incremental_revenue_high"])
     with h5py.File(path(name + ".h5"), "r") as f:
         r0 = f["roi/table"][0]
     if not (np.isnan(r0["incremental_revenue_low"]) and np.isnan(r0["incremental_revenue_high"])):
         failures.append(f"{name}: segment 0's revenue interval [{r0['incremental_revenue_low']}, "
                         f"{r0['incremental_revenue_high']}], wanted NaN")
+
+# ... but one such deviation among ordinary ones (control revenues of +-100 and one 1e-160,
+# refunds making the mean 0) changes nothing: the interval stays (a first version of the
+# check above had made it NaN).
+with h5py.File(store, "r+") as f:
+    saved = f["customers/revenue"][...]
+    v = saved.copy()
+    ctl = np.flatnonzero((g == 0) & (tr0 == 0))
+    v[ctl] = np.where(np.arange(len(ctl)) % 2, 100.0, -100.0)
+    v[ctl[0]] = 1e-160
+    f["customers/revenue"][...] = v
+p = subprocess.run([custseg, "roi", "--input", store, "--segment-results", seg, "--output",
+                    path("rev2_one_tiny.h5"), "--quiet"], capture_output=True, text=True, timeout=900)
+with h5py.File(store, "r+") as f:
+    f["customers/revenue"][...] = saved
+with h5py.File(path("rev2_one_tiny.h5"), "r") as f:
+    r0 = f["roi/table"][0]
+lo, hi = r0["incremental_revenue_low"], r0["incremental_revenue_high"]
+if p.returncode != 0 or not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    failures.append(f"rev2_one_tiny: exit {p.returncode}, segment 0's revenue interval [{lo}, "
+                    f"{hi}], wanted a finite one")
 
 
 # One control customer in segment 0: its incremental revenue has a value but no interval. The
