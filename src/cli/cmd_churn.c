@@ -523,21 +523,27 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
       CS_TRY(cs_stage_rfm(ctx, &st, "rfm_"));
       break;
     }
+  /* The segment of --churn-with-segment: a categorical column 'segment' of the stage's levels
+   * segment_0, segment_1, ... (a store's own numeric column of that name had been taken for
+   * it: "give --segment-results", then "numeric in the model but categorical here"). */
   int uses_segment = 0;
-  for (int j = 0; j < fitted->n_cols; j++) uses_segment |= !strcmp(fitted->cols[j].name, "segment");
+  for (int j = 0; j < fitted->n_cols; j++) {
+    const cs_feature_col_t *c = &fitted->cols[j];
+    uses_segment |= !strcmp(c->name, "segment") && c->n_levels > 0 && c->levels &&
+                    !strcmp(c->levels[0], "segment_0");
+  }
   if (cs_opt_str(o, "segment-results") && !ctx->in_run &&
       (!uses_segment || cs_store_column(st.store, "segment")))
     cs_log_warn("churn score: --segment-results is ignored: %s", !uses_segment
                 ? "the model does not use the segment"
                 : "the segment comes from the store's own column 'segment'");
-  for (int j = 0; j < fitted->n_cols; j++)
-    if (!strcmp(fitted->cols[j].name, "segment") && !cs_store_column(st.store, "segment")) {
-      CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
-               "the model %s uses the customer's segment: give --segment-results RESULTS (a "
-               "segment run on %s)", model, st.store->path);
-      CS_TRY(check_segment_ids(ctx, model, cs_opt_str(o, "segment-results")));
-      CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
-    }
+  if (uses_segment && !cs_store_column(st.store, "segment")) {
+    CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
+             "the model %s uses the customer's segment: give --segment-results RESULTS (a "
+             "segment run on %s)", model, st.store->path);
+    CS_TRY(check_segment_ids(ctx, model, cs_opt_str(o, "segment-results")));
+    CS_TRY(cs_stage_segments(ctx, &st, cs_opt_str(o, "segment-results")));
+  }
   CS_TRY(cs_io_read_matrix(ctx, model, "/churn/model/coefficients", &mod.coef, &rows, &cols,
                            units, sizeof units, names, sizeof names));
   CS_CHECK(cols == 1 && rows == fitted->d + 1, CS_EFORMAT,

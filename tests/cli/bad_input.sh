@@ -183,6 +183,15 @@ PY
                     store new_region; want=2 needle="feature 'region' has a level 'east' that the model lacks (the model's levels: north, south, west; here: north, south, west, east)"
                   fi
                   cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  # A model with an ordinary numeric column 'segment', scored on a store without it: that
+  # column is missing, as any other (it had been taken for --churn-with-segment's segment:
+  # "give --segment-results", then "numeric in the model but categorical here").
+  churn_score_numeric_segment)
+                  store numeric_segment
+                  prep churn train --input "$dir/in.h5" --output "$dir/model.h5" --quiet \
+                    --features age,income,segment
+                  store good; want=2 needle="feature 'segment' is not a column of /customers"
+                  cmd=(churn score --model "$dir/model.h5" --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   # a store of no customers (it had been scored with exit 0, nothing to score)
   churn_score_empty_store)
                   store good

@@ -5,7 +5,7 @@ usage: make_store.py KIND PATH
 KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismatch |
       string_column | all_nan_column | no_schema_version | constant_column | huge_value |
       large_offset | stats |
-      no_labels | one_class | holdout_only_column | no_income | new_region |
+      no_labels | one_class | holdout_only_column | no_income | new_region | numeric_segment |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
       txn_nan_time txn_huge_time
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
@@ -57,6 +57,8 @@ with h5py.File(path, "w") as f:
     g["churned"] = churned
     if kind == "no_income":
         del g["income"]
+    if kind == "numeric_segment":  # an ordinary numeric column that happens to be 'segment'
+        g["segment"] = rng.integers(0, 4, n).astype(np.int32)
     if kind == "new_region":  # a level the model never saw
         del g["region"]
         g["region"] = rng.integers(0, 4, n).astype(np.int8)
