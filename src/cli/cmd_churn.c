@@ -526,18 +526,21 @@ int cs_cmd_churn_score(cs_ctx_t *ctx, const cs_opts_t *o) {
   /* The segment of --churn-with-segment: a categorical column 'segment' of the stage's levels
    * segment_0, segment_1, ... (a store's own numeric column of that name had been taken for
    * it: "give --segment-results", then "numeric in the model but categorical here"). */
-  int uses_segment = 0;
+  int uses_segment = 0, has_column = 0;
   for (int j = 0; j < fitted->n_cols; j++) {
     const cs_feature_col_t *c = &fitted->cols[j];
+    has_column |= !strcmp(c->name, "segment");
     uses_segment |= !strcmp(c->name, "segment") && c->n_levels > 0 && c->levels &&
                     !strcmp(c->levels[0], "segment_0");
   }
-  if (cs_opt_str(o, "segment-results") && !ctx->in_run &&
-      (!uses_segment || cs_store_column(st.store, "segment")))
-    cs_log_warn("churn score: --segment-results is ignored: %s", !uses_segment
-                ? "the model does not use the segment"
-                : "the segment comes from the store's own column 'segment'");
-  if (uses_segment && !cs_store_column(st.store, "segment")) {
+  const int own = cs_store_column(st.store, "segment") != NULL;
+  if (cs_opt_str(o, "segment-results") && !ctx->in_run && (!uses_segment || own))
+    cs_log_warn("churn score: --segment-results is ignored: %s",
+                !has_column ? "the model does not use the segment"
+                : own       ? "the segment comes from the store's own column 'segment'"
+                            : "the model's 'segment' is an ordinary column of its training store, "
+                              "not a segment from results");
+  if (uses_segment && !own) {
     CS_CHECK(cs_opt_str(o, "segment-results"), CS_EUSAGE,
              "the model %s uses the customer's segment: give --segment-results RESULTS (a "
              "segment run on %s)", model, st.store->path);
