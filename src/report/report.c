@@ -473,7 +473,7 @@ static void section_heatmap(cs__buf_t *b, const cs_report_t *r, const char *seg_
     /* Every cell the persona's zdiff, when every feature has a persona column: in standard
      * deviations from the population whatever the scaling. The standardized centres are in
      * the model's units, which are standard deviations only for z-scores of weight 1 (with
-     * --scale none the cells had shown incomes of 34955 under a legend of deviations); they
+     * --scale none the cells had shown raw mean incomes under a legend of deviations); they
      * are drawn only for results without personas, and said to be. */
     for (int j = 0; j < d && all; j++) all = feature_persona(r, c->names[j]) >= 0;
     for (int j = 0; j < d; j++) {
