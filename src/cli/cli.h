@@ -173,6 +173,13 @@ int cs_stage_rfm(cs_ctx_t *ctx, cs_stage_t *st, const char *features);
 int cs_stage_segments(cs_ctx_t *ctx, cs_stage_t *st, const char *results);
 /* K and the sizes of a segment results file (/segments/sizes, 1 .. 100000 of them). Collective. */
 int cs_stage_segment_sizes(cs_ctx_t *ctx, const char *results, double **sizes, int64_t *k);
+/* Values v[0..n) (global rows offset..) of path:dataset that no custseg run writes: NaN is
+ * "no value" and passes; anything outside [lo, hi] (inf too) is an error naming the file,
+ * the dataset, how many and the first, with `what` saying what the values must be (an edited
+ * or foreign results file; its figures would otherwise flow into the tables as they are).
+ * Collective. */
+int cs_stage_check_values(cs_ctx_t *ctx, const char *path, const char *dataset, const double *v,
+                          int64_t n, int64_t offset, double lo, double hi, const char *what);
 /* Warn (rank 0) when a results file of this store (same fingerprint) was computed from the
  * store file as it was before its last change: the fingerprint covers the ids and the
  * layout, not the values, so results of last month's values still match. Collective. */

@@ -17,6 +17,7 @@
 #include "custseg/report.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,8 @@ static int read_clv(cs_ctx_t *ctx, const char *path, const char *seg, cs_report_
   CS_TRY(cs_par_agree(ctx, lab && val ? CS_OK : CS_ENOMEM));
   CS_TRY(cs_io_read_rows(ctx, seg, "/segments/labels", n_all, part.offset, part.n_local, lab));
   CS_TRY(cs_io_read_rows_f64(ctx, path, "/clv/value", n_all, part.offset, part.n_local, val));
+  CS_TRY(cs_stage_check_values(ctx, path, "/clv/value", val, part.n_local, part.offset, 0,
+                               DBL_MAX, "finite and at least 0"));
   status = cs_report_clv_distribution(ctx, part.n_local, lab, val, (int)r->sizes.rows, &r->clv);
   if (status == CS_EDATA) {
     /* Name the file the labels came from (the distribution only knows the value). */

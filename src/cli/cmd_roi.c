@@ -11,6 +11,7 @@
 #include "custseg/roi.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,11 +281,15 @@ int cs_cmd_roi(cs_ctx_t *ctx, const cs_opts_t *o) {
     score = cs_alloc(cs_bytes(nb, sizeof *score), "churn scores");
     CS_TRY(cs_par_agree(ctx, score ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_io_read_rows_f64(ctx, churn, "/churn/score", N, st.part.offset, n, score));
+    CS_TRY(cs_stage_check_values(ctx, churn, "/churn/score", score, n, st.part.offset, 0, 1,
+                                 "probabilities (0 .. 1)"));
   }
   if (clv) {
     clv_v = cs_alloc(cs_bytes(nb, sizeof *clv_v), "CLV");
     CS_TRY(cs_par_agree(ctx, clv_v ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_io_read_rows_f64(ctx, clv, "/clv/value", N, st.part.offset, n, clv_v));
+    CS_TRY(cs_stage_check_values(ctx, clv, "/clv/value", clv_v, n, st.part.offset, 0,
+                                 DBL_MAX, "finite and at least 0"));
   }
   cs_timer_stop(&ctx->timers, "read");
 

@@ -217,6 +217,38 @@ fail:
   return status;
 }
 
+int cs_stage_check_values(cs_ctx_t *ctx, const char *path, const char *dataset, const double *v,
+                          int64_t n, int64_t offset, double lo, double hi, const char *what) {
+  int status = CS_OK;
+  struct {
+    int64_t count, row;
+    double value;
+  } mine = {0, -1, 0.0}, *all = NULL;
+  for (int64_t i = 0; i < n; i++)
+    if (!isnan(v[i]) && !(v[i] >= lo && v[i] <= hi) && mine.count++ == 0) {
+      mine.row = offset + i;
+      mine.value = v[i];
+    }
+  all = calloc((size_t)ctx->size, sizeof *all);
+  CS_TRY(cs_par_agree(ctx, all ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__,
+                                                      "out of memory")));
+  CS_TRY(cs_par_allgather(ctx, &mine, sizeof mine, all));
+  int64_t total = 0, first = -1;
+  for (int r = 0; r < ctx->size; r++) {
+    total += all[r].count;
+    if (first < 0 && all[r].count) first = r;
+  }
+  /* %.17g: a value just past a limit (1.0000000000000002) is not printed as the limit. */
+  CS_CHECK(total == 0, CS_EDATA,
+           "%s:%s has %lld value%s that %s not %s, first %.17g at row %lld: not as custseg "
+           "wrote it (edited, or made by another tool?); write it again with custseg",
+           path, dataset, (long long)total, total == 1 ? "" : "s", total == 1 ? "is" : "are",
+           what, all[first].value, (long long)all[first].row);
+fail:
+  free(all);
+  return status;
+}
+
 int cs_stage_segment_sizes(cs_ctx_t *ctx, const char *results, double **sizes, int64_t *k) {
   int status = CS_OK;
   int64_t cols = 0;

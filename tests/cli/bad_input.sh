@@ -426,6 +426,38 @@ EOF
                   fi
                   cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" --output "$output"
                        --summary "$summary") ;;
+  # results files edited by hand: a score of 1.5 or an infinite CLV had gone into the table
+  # as they were (exit 0; revenue at risk inf)
+  roi_score_out_of_range|roi_clv_inf)
+                  store good
+                  prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet
+                  prep inspect "$dir/in.h5" --quiet --summary "$dir/inspect.json"
+                  "$PYTHON" - "$dir" "$case_name" <<'EOF'
+import json, sys
+import h5py, numpy as np
+d, case = sys.argv[1], sys.argv[2]
+with open(d + "/inspect.json") as f:
+    fp = json.load(f)["input"]["fingerprint"]
+v = np.full(40, 0.25)
+v[3] = np.nan  # no value: allowed
+with h5py.File(d + "/res.h5", "w") as f:
+    if case == "roi_score_out_of_range":
+        v[29], v[33] = 1.5, -0.5
+        f["churn/score"] = v.astype(np.float32)
+    else:
+        v[31] = np.inf
+        f["clv/value"] = v
+    f.create_group("run").attrs["input_fingerprint"] = fp
+EOF
+                  if [ $case_name = roi_score_out_of_range ]; then
+                    want=2 needle="$dir/res.h5:/churn/score has 2 values that are not probabilities (0 .. 1), first 1.5 at row 29"
+                    extra=(--churn-results "$dir/res.h5")
+                  else
+                    want=2 needle="$dir/res.h5:/clv/value has 1 value that is not finite and at least 0, first inf at row 31"
+                    extra=(--clv-results "$dir/res.h5")
+                  fi
+                  cmd=(roi --input "$dir/in.h5" --segment-results "$dir/seg.h5" "${extra[@]}"
+                       --output "$output" --summary "$summary") ;;
   roi_non_numeric_revenue) store good
                   "$PYTHON" -c 'import h5py, sys; h5py.File(sys.argv[1], "r+")["customers/revenue"] = [b"12.5"] * 40' "$dir/in.h5"
                   prep segment --input "$dir/in.h5" --output "$dir/seg.h5" --k 2 --quiet

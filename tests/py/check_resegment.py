@@ -30,6 +30,7 @@ threads and at 3 ranks x 1 thread, and:
   keep their ids;
 - customers without a segment in a run that has them (--missing drop) are counted apart from
   those who left or joined, at 1 and 3 ranks.
+- a previous file of 0 customers (no hash) is read at 3 ranks and warned of as sharing none.
 
 usage: check_resegment.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -396,6 +397,21 @@ if "shares no customer_id with this store" not in p6.stderr:
     fail(f"a previous file of other customers: no warning: {p6.stderr[-300:]}")
 if "shares no customer_id" in p4.stderr:
     fail("a previous file of the same customers was warned of as sharing none")
+
+# A previous file of 0 customers (both per-customer datasets empty, no hash): the same warning
+# at 3 ranks, exit 0 (it had been exit 3, "read of /segments/customer_id failed").
+empty = path("empty_prev.h5")
+subprocess.run(["cp", r1, empty], check=True)
+with h5py.File(empty, "r+") as f:
+    for name in ("customer_id", "labels"):
+        dt = f["segments"][name].dtype
+        del f["segments"][name]
+        f["segments"].create_dataset(name, shape=(0,), dtype=dt)
+    del f["segments"].attrs["verification_hash"]
+p11 = su.custseg(3, "segment", "--input", m2, "--output", path("empty_out.h5"), "--previous",
+                 empty, "--max-iter", 2, check=False)
+if p11.returncode != 0 or "shares no customer_id with this store (0 customers" not in p11.stderr:
+    fail(f"a previous file of 0 customers: exit {p11.returncode}, {p11.stderr[-300:]}")
 
 # A verification hash that is not text (an integer written by hand or by another tool) is a
 # damaged file, exit 2 (it had been read as no hash: a warning, and the run went on).

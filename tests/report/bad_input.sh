@@ -2,7 +2,7 @@
 # `custseg report` with bad inputs: each case must fail with the documented exit status and a
 # one-line error naming the file (and dataset), and leave no report (not even a temporary
 # file) behind.
-# usage: bad_input.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
+# usage: bad_input.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR)
 set -euo pipefail
 ranks=$1
 dir="$CS_TEST_DIR/report_bad_input-np$ranks"
@@ -50,6 +50,11 @@ check churn_other_store 2 "--churn-results churn_b.h5 comes from another store t
   report --segment-results seg_a.h5 --churn-results churn_b.h5
 check roi_other_store 2 "--roi-results roi_b.h5 comes from another store than --segment-results seg_a.h5" \
   report --segment-results seg_a.h5 --roi-results roi_b.h5
+# A CLV file edited by hand (a negative value): it had been drawn into the CLV chart.
+$MPIEXEC --oversubscribe -n 1 "$CUSTSEG" clv --input a.h5 --output clv_a.h5 --quiet
+"$PYTHON" -c 'import h5py, sys; d = h5py.File(sys.argv[1], "r+")["clv/value"]; v = d[...]; v[123] = -7.5; d[...] = v' clv_a.h5
+check clv_negative 2 "clv_a.h5:/clv/value has 1 value that is not finite and at least 0, first -7.5 at row 123" \
+  report --segment-results seg_a.h5 --clv-results clv_a.h5
 check bad_timings 2 "--timings timings.txt is not a JSON object" \
   report --segment-results seg_a.h5 --timings timings.txt
 # An output that cannot be written: exit status 3, nothing created.
