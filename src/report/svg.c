@@ -348,9 +348,11 @@ void cs__svg_boxes(cs__buf_t *b, const char *title, const char *xlabel, int grou
     const double *p = q + 5 * g;
     /* The values at or below the axis' start (CLV 0) are drawn at its start: a segment whose
      * lower quartiles were 0 had got no box at all. */
-    if (top == 0 && !isfinite(p[2]))
-      cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#57606a\">no values</text>\n", lw + 6,
-              y + rh / 2 + 4);
+    /* A row without a mark says why: no values at all, or every value 0 (below a logarithmic
+     * axis; such a segment's row had been left blank). */
+    if (top == 0 && (!isfinite(p[2]) || !(p[4] > 0)))
+      cs__put(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#57606a\">%s</text>\n", lw + 6,
+              y + rh / 2 + 4, isfinite(p[2]) ? "all 0" : "no values");
     if (isfinite(p[0]) && isfinite(p[4]) && p[4] > 0) {
       double cy = y + rh / 2, bh = 12;
       double xs[5];

@@ -84,6 +84,22 @@ static void boxes_caption_width(void **state) {
   free(b.p);
 }
 
+/* A segment whose values are all 0 says so in its row (it had been left blank: 0 lies below
+ * the logarithmic axis); a segment without values says that. */
+static void boxes_all_zero(void **state) {
+  (void)state;
+  cs__buf_t b = {0};
+  const char *labels[3] = {"zeros", "values", "none"}, *colours[3] = {"#000", "#111", "#222"};
+  const double q[15] = {0, 0, 0, 0, 0, 1, 2, 3, 4, 5, NAN, NAN, NAN, NAN, NAN};
+  const int64_t c[6] = {0, 0, 1, 1, 0, 0};
+  cs__svg_boxes(&b, "t", "x", 3, labels, colours, q, c, 2, 1, 10);
+  assert_non_null(b.p);
+  const char *zero = strstr(b.p, ">all 0<"), *none = strstr(b.p, ">no values<");
+  if (!zero || !none || strstr(zero + 1, ">all 0<") || strstr(none + 1, ">no values<"))
+    fail_msg("want one 'all 0' and one 'no values' row note: %s", b.p);
+  free(b.p);
+}
+
 /* The centroid heatmap is as wide as its title and its colour legend's caption, not only its
  * grid: with two features both had been cut off (an SVG 387 px wide, the caption from 415). */
 static void heatmap_width(void **state) {
@@ -153,6 +169,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bidi_controls),
     cmocka_unit_test(heatmap_width),
     cmocka_unit_test(boxes_caption_width),
+    cmocka_unit_test(boxes_all_zero),
     cmocka_unit_test(clv_boxes),
 };
 CS_TEST_MAIN(tests)
