@@ -337,11 +337,15 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                (long long)r->lineno);
       /* A quote that is never closed takes the rest of the file into one field: memory had
        * grown with the file (10 GB for a 10 GB export), silently, to fail at its end. */
-      CS_CHECK(r->p.entry_pos <= CS_CSV_FIELD_MAX, CS_EDATA,
+      CS_CHECK(r->p.entry_pos <= CS_CSV_FIELD_MAX || !r->p.quoted, CS_EDATA,
                "%s:%lld: field %d of the record on this line is longer than %d MiB by line "
                "%lld: a quote that is never closed? (a quote inside a value must be doubled, "
                "and the field quoted)", r->path, (long long)r->rec_line,
                r->nf - r->cur_first + 1, CS_CSV_FIELD_MAX >> 20, (long long)r->lineno);
+      /* An unquoted field still open (the last line of a file without a newline) is too long
+       * in itself, not a runaway quote. */
+      if (r->p.entry_pos > CS_CSV_FIELD_MAX && !r->long_field)
+        r->long_field = r->nf - r->cur_first + 1;
       CS_CHECK(!r->long_field, CS_EDATA, "%s:%lld: field %d of the record on this line is "
                "longer than %d MiB, the limit of a field", r->path, (long long)r->rec_line,
                r->long_field, CS_CSV_FIELD_MAX >> 20);

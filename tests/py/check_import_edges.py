@@ -190,6 +190,13 @@ expect_error("a 17 MiB field", path("long.h5"),
                                                  + "\n2,b\n"), "--output", path("long.h5")],
              "long.csv:2: field 2 of the record on this line is longer than 16 MiB, the limit of "
              "a field")
+# The same on the file's last line without a newline: still open when the file ends, it had
+# been called "a quote that is never closed" though it has no quote.
+expect_error("a 17 MiB field at the end of the file", path("longend.h5"),
+             ["import", "--customers-csv", write("longend.csv", "customer_id,c\n1,b\n2,"
+                                                 + "a" * (17 << 20)), "--output", path("longend.h5")],
+             "longend.csv:3: field 2 of the record on this line is longer than 16 MiB, the limit "
+             "of a field")
 # With --skip-bad-rows such a number in a numeric column is a skipped row wherever it is (inside
 # the inference window it had become an error that could not be skipped).
 if imported("a big integer skipped", path("bigskip.h5"),
