@@ -153,6 +153,8 @@ static inline void widen(const float *x, int d, int pp, double *restrict xr) {
   for (int j = d + 1; j < pp; j++) xr[j] = 0.0;
 }
 
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
 /* c . xr with LANES partial sums combined in a fixed order. */
 static inline double dot(const double *restrict c, const double *restrict xr, int pp) {
   double s[LANES] = {0};
@@ -252,6 +254,7 @@ typedef struct pass {
   int64_t na;     /* block accumulator: pp gradient + Hessian rows + loss + misclassified */
   int64_t *off;   /* Hessian row j at acc + off[j], covering columns j / LANES * LANES .. pp */
   int sg, sh, sl; /* fixed-point exponents of gradient, Hessian, loss */
+  double tame;    /* rows whose |x| stay within it take the int64 path; others 128 bits */
   cs_fixed_t *v;
 } pass_t;
 
@@ -293,6 +296,7 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
     double *zb = xr + pp + (na + LANES - 1) / LANES * LANES, *eb = zb + CS_FIXED_BLOCK,
            *lb = eb + CS_FIXED_BLOCK;
     int64_t *ib = (int64_t *)(lb + CS_FIXED_BLOCK);
+    uint8_t wild[CS_FIXED_BLOCK]; /* the row has a value beyond ps->tame */
     double *xb = lb + 2 * CS_FIXED_BLOCK; /* the block's widened training rows */
     cs_fixed_t *tt = tot + nv * t;
     /* Separable along the current direction: every churner scores above every stayer. */
@@ -309,6 +313,9 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
         if (y < 0 || data->holdout[i] || (only_sample && !hsample[i])) continue;
         double *x = xb + (size_t)nu * pp;
         widen(m->x + i * d, d, pp, x);
+        double ax = 0;
+        for (int j = 1; j <= d; j++) ax = fmax(ax, fabs(x[j]));
+        wild[nu] = ax > ps->tame;
         ib[nu] = i;
         zb[nu++] = dot(buf, x, pp);
       }
@@ -329,6 +336,12 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
         const double *restrict x = xb + (size_t)k * pp;
         double z = zb[k], pr = eb[k], w = cw[y];
         double r = w * ((double)y - pr) * gs, hw = w * pr * (1 - pr) * hs;
+        if (wild[k]) { /* each term straight into the 128-bit totals */
+          for (int j = 0; j < p; j++) tt[j] += (cs_fixed_t)(r * x[j]);
+          cs_fixed_t *th = tt + p;
+          for (int j = 0; j < (!hsample || hsample[i] ? p : 0); j++)
+            for (int c = j; c < p; c++) *th++ += (cs_fixed_t)(hw * x[j] * x[c]);
+        } else {
         for (int v = 0; v < pp; v += LANES)
           for (int l = 0; l < LANES; l++) acc[v + l] += (int64_t)(r * x[v + l]);
         for (int j = 0; j < (!hsample || hsample[i] ? p : 0); j++) {
@@ -336,6 +349,7 @@ static int evaluate(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *
           int64_t *row = acc + ps->off[j] - j / LANES * LANES;
           for (int v = j / LANES * LANES; v < pp; v += LANES)
             for (int l = 0; l < LANES; l++) row[v + l] += (int64_t)(hj * x[v + l]);
+        }
         }
         /* -log P(y) = softplus(-z) for a churner, softplus(z) for a stayer. */
         double l = lb[k] + (y ? (z < 0 ? -z : 0) : (z > 0 ? z : 0));
@@ -476,8 +490,15 @@ int cs_churn_train(cs_ctx_t *ctx, const cs_matrix_t *m, const cs_churn_data_t *d
     }
   }
   CS_TRY(cs_par_allreduce(ctx, &mx, 1, CS_DT_F64, CS_OP_MAX));
-  ps.sg = cs_fixed_exponent(cwmax * mx, neg + pos);
-  ps.sh = cs_fixed_exponent(0.25 * cwmax * mx * mx, neg + pos);
+  /* The grids bound the totals by mx, but an int64 term only by `tame` (rows with a larger
+   * value add theirs in 128 bits): with one grid bounded by the largest term, one customer
+   * at a robust z of 7e8 had truncated every other customer's Hessian terms to 0 (a
+   * "singular" Hessian; at 7e6 standard errors 2% off, silently). Below 64, the grids are
+   * those of the largest term, as before. */
+  ps.tame = fmin(mx, 64.0);
+  ps.sg = imin(cs_fixed_exponent_wide(cwmax * mx, neg + pos), cs_fixed_exponent(cwmax * ps.tame, 1));
+  ps.sh = imin(cs_fixed_exponent_wide(0.25 * cwmax * mx * mx, neg + pos),
+               cs_fixed_exponent(0.25 * cwmax * ps.tame * ps.tame, 1));
   ps.sl = cs_fixed_exponent(35.0 * cwmax, neg + pos);
   /* Sub-sampled Newton: with more than o->hessian_rows training customers the Hessian of
    * the iterations comes from about that many of them, chosen by a hash of customer_id (so

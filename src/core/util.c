@@ -153,6 +153,13 @@ int cs_fixed_exponent(double maxabs, int64_t n_terms) {
   return s > 1000 ? 1000 : s;
 }
 
+double cs_fixed_prescale(double maxabs) {
+  if (!(maxabs > 0) || !isfinite(maxabs)) return 1.0;
+  int e = 0;
+  frexp(maxabs, &e);
+  return ldexp(1.0, -e);
+}
+
 int cs_fixed_exponent_wide(double maxabs, int64_t n_terms) {
   if (!(maxabs > 0) || !isfinite(maxabs)) return 0;
   int e_max = 0, e_n = 0;

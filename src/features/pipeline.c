@@ -78,10 +78,12 @@ void cs_matrix_max(const cs_matrix_t *m, double mx[2]) {
   mx[1] = aw;
 }
 
-/* Exact sum of trunc(v * 2^s) over the finite entries of buf, where v is the entry itself, or
- * its squared deviation from `center` when `squared`. Integer sums, so the result is the same
- * for any split over threads; int64 partials of CS_FIXED_BLOCK entries, as cs_fixacc_t. */
-static cs_fixed_t fixed_sum(const double *buf, int64_t n, double center, int squared, int s) {
+/* Exact sum of trunc(v * 2^s) over the finite entries x of buf, where v is x * pre, or the
+ * squared deviation of x * pre from `center` when `squared` (pre: cs_fixed_prescale). Integer
+ * sums, so the result is the same for any split over threads; int64 partials of
+ * CS_FIXED_BLOCK entries, as cs_fixacc_t. */
+static cs_fixed_t fixed_sum(const double *buf, int64_t n, double pre, double center, int squared,
+                            int s) {
   const double scale = ldexp(1.0, s);
   const int64_t nb = (n + CS_FIXED_BLOCK - 1) / CS_FIXED_BLOCK;
   cs_fixed_t total = 0;
@@ -95,7 +97,7 @@ static cs_fixed_t fixed_sum(const double *buf, int64_t n, double center, int squ
 #pragma omp simd reduction(+ : part)
       for (int64_t i = lo; i < hi; i++) {
         double x = buf[i];
-        double e = squared ? (x - center) * (x - center) : x;
+        double y = x * pre, e = squared ? (y - center) * (y - center) : y;
         part += fabs(x) <= DBL_MAX ? (int64_t)(e * scale) : 0;
       }
       mine += part;
@@ -132,21 +134,26 @@ static int column_stats(cs_ctx_t *ctx, const char *path, const double *buf, int6
            "(the training split)", path, c->name);
   c->max = mx[0];
   c->min = -mx[1];
-  int s = cs_fixed_exponent(mx[2], cnt);
-  cs_fixed_t sum = fixed_sum(buf, n, 0.0, 0, s);
+  /* The sums run on the values times a power of two that brings the largest near 1: the
+   * same integers as on the values themselves, but neither the grid's cap (values near
+   * 1e-150 had got a standard deviation 85% too small) nor the squares' overflow (a spread
+   * near 1e154 had given an infinite one) depends on the column's unit. */
+  const double pre = cs_fixed_prescale(mx[2]);
+  int s = cs_fixed_exponent(mx[2] * pre, cnt);
+  cs_fixed_t sum = fixed_sum(buf, n, pre, 0.0, 0, s);
   CS_TRY(cs_par_sum_i128(ctx, &sum));
-  c->mean = cs_from_fixed(sum, s) / (double)cnt;
+  const double mean = cs_from_fixed(sum, s) / (double)cnt; /* in the prescaled unit */
+  c->mean = mean / pre;
   /* Second pass on deviations: no cancellation, still exact in its grid. */
-  double dev = fmax(c->max - c->mean, c->mean - c->min);
-  /* The same on every rank (global max, min and mean), so the error is collective. */
-  CS_CHECK(isfinite(dev * dev), CS_EDATA,
-           "%s: feature '%s' has values too large for its variance (from %g to %g; the spread "
-           "must stay below 1e154); rescale the column or leave it out",
-           path, c->name, c->min, c->max);
+  double dev = fmax(c->max * pre - mean, mean - c->min * pre);
   int s2 = cs_fixed_exponent(dev * dev, cnt);
-  cs_fixed_t ss = fixed_sum(buf, n, c->mean, 1, s2);
+  cs_fixed_t ss = fixed_sum(buf, n, pre, mean, 1, s2);
   CS_TRY(cs_par_sum_i128(ctx, &ss));
-  c->std = sqrt(cs_from_fixed(ss, s2) / (double)cnt);
+  c->std = sqrt(cs_from_fixed(ss, s2) / (double)cnt) / pre;
+  /* The same on every rank (global sums), so the error is collective. */
+  CS_CHECK(isfinite(c->std), CS_EDATA,
+           "%s: feature '%s' has a standard deviation beyond the largest double (values from "
+           "%g to %g); rescale the column or leave it out", path, c->name, c->min, c->max);
   if (scale == CS_SCALE_ROBUST) {
     double q[3], probs[3] = {0.25, 0.5, 0.75};
     CS_TRY(cs_quantiles(ctx, buf, n, cnt, probs, 3, q));
@@ -415,17 +422,13 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       /* Zero, or below what the exact-sum grid resolves for values of this size (relative to
        * the values, so a column of tiny values that do vary passes). */
       const double mag = fmax(fabs(c->min), fabs(c->max));
-      /* Values near 1e-200 whose variance underflows, or a spread tiny next to the values
-       * (1e15 + N(0, 1)): scaling helps the first, only an offset the second. */
+      /* A spread tiny next to the values (1e15 + N(0, 1)): only an offset helps. (Values of
+       * any magnitude are summed on a grid of their own, column_stats.) */
       CS_CHECK(inert || !(c->std <= 1e-12 * mag && f->scale != CS_SCALE_NONE && c->min < c->max),
                CS_EDATA,
-               mag < 1e-100 ? "%s: feature '%s' varies (from %.17g to %.17g) but its variance is "
-                              "below what double precision resolves for values this small; "
-                              "multiply the column by a power of ten"
-                            : "%s: feature '%s' varies (from %.17g to %.17g) but its standard "
-                              "deviation is below 1e-12 of its magnitude, too little for the "
-                              "sums behind its variance; subtract an offset (its minimum, say) "
-                              "from the column",
+               "%s: feature '%s' varies (from %.17g to %.17g) but its standard deviation is "
+               "below 1e-12 of its magnitude, too little for the sums behind its variance; "
+               "subtract an offset (its minimum, say) from the column",
                store->path, c->name, c->min, c->max);
       CS_CHECK(inert || !(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
                           f->scale != CS_SCALE_NONE),

@@ -253,9 +253,11 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
   }
   CS_TRY(cs_par_allreduce(ctx, range, 2, CS_DT_F64, CS_OP_MAX));
   /* A level's values are 0/1, summed at grid 1 (counts). */
-  const double scale = fc->n_levels ? 1.0
-                                    : ldexp(1.0, cs_fixed_exponent(fmax(fabs(range[0]),
-                                                                        fabs(range[1])), store->n));
+  /* Numeric values are summed times pre (cs_fixed_prescale: a grid independent of the unit,
+   * as the feature statistics'). */
+  const double vmax = fmax(fabs(range[0]), fabs(range[1]));
+  const double pre = fc->n_levels ? 1.0 : cs_fixed_prescale(vmax);
+  const double scale = fc->n_levels ? 1.0 : ldexp(1.0, cs_fixed_exponent(vmax * pre, store->n));
 
   /* Pass 1: per segment, the sum of the values (fixed point) and their count; per thread,
    * then in thread order, then across ranks in one packed reduction. */
@@ -272,7 +274,7 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
         row[2 * (int)v] += 1;
         for (int l = 0; l < e; l++) row[2 * l + 1] += 1;
       } else {
-        row[0] += (int64_t)(v * scale);
+        row[0] += (int64_t)(v * pre * scale);
         row[1] += 1;
       }
     }
@@ -287,10 +289,10 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
       sum += a[0];
       cnt += a[1];
       ps->count[(int64_t)q * p + j] = (int64_t)a[1];
-      ps->mean[(int64_t)q * p + j] = a[1] ? (double)a[0] / scale / (double)a[1] : NAN;
+      ps->mean[(int64_t)q * p + j] = a[1] ? (double)a[0] / scale / (double)a[1] / pre : NAN;
       ps->median[(int64_t)q * p + j] = NAN;
     }
-    ps->population_mean[j] = cnt ? (double)sum / scale / (double)cnt : NAN;
+    ps->population_mean[j] = cnt ? (double)sum / scale / (double)cnt / pre : NAN;
     if (fc->n_levels) { /* a level's share: its Bernoulli standard deviation */
       double pi = ps->population_mean[j];
       ps->population_sd[j] = sqrt(pi * (1 - pi));
@@ -300,8 +302,8 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
 
   /* Pass 2 (numeric): the population's squared deviations from its mean, exact on their own
    * grid (no cancellation), one reduction. */
-  const double mu = ps->population_mean[j0];
-  const double dmax = fmax(range[0] - mu, mu + range[1]);
+  const double mu = ps->population_mean[j0] * pre;
+  const double dmax = fmax(range[0] * pre - mu, mu + range[1] * pre);
   const double dscale = ldexp(1.0, cs_fixed_exponent(dmax * dmax, store->n));
   memset(acc, 0, (size_t)threads * sizeof *acc);
 #pragma omp parallel num_threads(threads)
@@ -312,7 +314,7 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
     for (int64_t i = 0; i < nl; i++) {
       double v = x[i];
       if (lab[i] < 0 || isnan(v)) continue;
-      double d = v - mu;
+      double d = v * pre - mu;
       part_sum += (int64_t)(d * d * dscale);
     }
     *mine = part_sum;
@@ -321,7 +323,7 @@ static int persona_column(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *par
   CS_TRY(cs_par_sum_i128_n(ctx, acc, 1));
   int64_t cnt = 0;
   for (int q = 0; q < k; q++) cnt += ps->count[(int64_t)q * p + j0];
-  ps->population_sd[j0] = cnt ? sqrt((double)acc[0] / dscale / (double)cnt) : NAN;
+  ps->population_sd[j0] = cnt ? sqrt((double)acc[0] / dscale / (double)cnt) / pre : NAN;
 
   /* Medians: order statistics (n - 1) / 2 and n / 2 of each segment, bisected together;
    * numpy's (a + b) / 2 when they differ. */

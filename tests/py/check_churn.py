@@ -596,6 +596,54 @@ if os.path.exists(path("hold_r.h5")):
         if not np.allclose(r["churn/model/coefficients"][...], base, rtol=1e-6, atol=1e-9):
             failures.append("an extreme value on a holdout customer changed the coefficients")
 
+# 13. One extreme value on a training customer (1e8 where the rest are N(0, 1), --scale none:
+# as a robust z-score of a sentinel can be) leaves the other customers' Hessian terms intact:
+# the fit and its standard errors are those of a float64 Newton fit here, on the same float32
+# features (one grid bounded by the largest term had truncated them to 0, "singular").
+rng = np.random.default_rng(8)
+m = 3000
+a_, b_ = rng.normal(0, 1, m), rng.normal(0, 1, m)
+y_ = (rng.random(m) < 1 / (1 + np.exp(-(1.5 * a_ - b_)))).astype(np.int64)
+with h5py.File(path("wild.h5"), "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int32(1)
+    g["customer_id"] = np.arange(1, m + 1, dtype=np.int64)
+    g["c"], g["b"], g["churned"] = a_, b_, y_
+run(1, "churn", "train", "--input", path("wild.h5"), "--output", path("wild0.h5"), "--features",
+    "c,b", "--scale", "none", "--quiet")
+with h5py.File(path("wild0.h5"), "r") as r:
+    split = r["churn/split"][...]
+r0 = int(np.flatnonzero((split == 0) & (y_ == 1) & (a_ > 1))[0])  # the extreme value agrees
+c_ = a_.copy()
+c_[r0] = 1e8
+with h5py.File(path("wild.h5"), "r+") as f:
+    f["customers/c"][...] = c_
+p = subprocess.run(mpi + ["-n", "2", custseg, "churn", "train", "--input", path("wild.h5"),
+                          "--output", path("wild1.h5"), "--features", "c,b", "--scale", "none",
+                          "--newton-tol", "1e-12", "--quiet"],
+                   capture_output=True, text=True, timeout=600)
+if p.returncode != 0:
+    failures.append(f"an extreme value on a training customer: exit {p.returncode}: "
+                    f"{p.stderr[-300:]}")
+else:
+    with h5py.File(path("wild1.h5"), "r") as r:
+        got_c, got_se = r["churn/model/coefficients"][...], r["churn/model/standard_errors"][...]
+    t = (split == 0) & (y_ >= 0)
+    X = np.column_stack([np.ones(m), c_.astype(np.float32), b_.astype(np.float32)])[t]
+    yt, beta, pen = y_[t].astype(np.float64), np.zeros(3), np.diag([0.0, 1.0, 1.0])
+    for _ in range(100):
+        pr = 1 / (1 + np.exp(-(X @ beta)))
+        H = X.T @ (X * (pr * (1 - pr))[:, None]) + pen
+        step = np.linalg.solve(H, X.T @ (yt - pr) - pen @ beta)
+        beta += step
+        if np.max(np.abs(step)) < 1e-14:
+            break
+    pr = 1 / (1 + np.exp(-(X @ beta)))
+    se = np.sqrt(np.diag(np.linalg.inv(X.T @ (X * (pr * (1 - pr))[:, None]) + pen)))
+    if not (np.allclose(got_c, beta, rtol=1e-6, atol=1e-12) and np.allclose(got_se, se, rtol=1e-6)):
+        failures.append(f"an extreme value on a training customer: coefficients {got_c} and "
+                        f"standard errors {got_se}, numpy {beta} and {se}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)

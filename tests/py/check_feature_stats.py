@@ -4,7 +4,8 @@ store written by h5py alone (5001 rows, mixed types, NaN and an inf): per column
 population std (--scale zscore) and median and IQR (--scale robust, numpy.percentile's linear
 interpolation), all over the finite values after log1p, to 1e-12 relative; centre and spread
 are those statistics. --missing drop labels exactly the rows with a non-finite feature -1, and
---missing error fails with exit status 2, leaving no results file behind.
+--missing error fails with exit status 2, leaving no results file behind. Columns of values
+near 1e-305, 1e-151, 1e153 and one with a 1e200 sentinel get numpy's mean and std too.
 
 usage: check_feature_stats.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -120,6 +121,38 @@ fin = x[np.isfinite(x)]
 close("score missing on rank 0: mean", dict(zip(su.TABLE, st["table"][0]))["mean"], np.mean(fin))
 close("score missing on rank 0: center", st["center"][0], np.mean(fin))
 close("score missing on rank 0: spread", st["spread"][0], np.std(fin, ddof=0))
+
+# Columns of extreme magnitude: the statistics are numpy's (computed here on the values
+# times a power of two, which numpy's own sums would overflow or lose) and the personas'
+# population standard deviation too. Values near 1e-151 had got a standard deviation 85%
+# too small, a spread near 1e154 an infinite one (reported as a zero interquartile range),
+# and a 1e200 sentinel or values near 1e-305 had been refused.
+rng = np.random.default_rng(8)
+m = 1200
+base = {"a": rng.normal(0, 1, m), "b": rng.normal(0, 1, m)}
+extreme = {"tiny": base["a"] * 1e-151, "big": base["b"] * 1e153, "sub": base["b"] * 1e-305,
+           "sentinel": np.where(np.arange(m) == 7, 1e200, base["a"])}
+wide = os.path.join(work, "extreme.h5")
+with h5py.File(wide, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int32(1)
+    g["customer_id"] = np.arange(1, m + 1, dtype=np.int64)
+    for name, x in {**base, **extreme}.items():
+        g[name] = x
+res = os.path.join(work, "extreme-results.h5")
+su.custseg(ranks, "segment", "--input", wide, "--features", ",".join(extreme) + ",a", "--k", 3,
+           "--quiet", "--output", res)
+st = su.feature_stats(res)
+with h5py.File(res, "r") as f:
+    psd = f["segments/personas/population_sd"][...]
+for i, (name, x) in enumerate(extreme.items()):
+    e = math.frexp(np.max(np.abs(x)))[1]
+    y = x * 2.0 ** -e
+    mean, sd = np.mean(y) * 2.0 ** e, np.std(y) * 2.0 ** e
+    row = dict(zip(su.TABLE, st["table"][i]))
+    close(f"{name} mean", row["mean"], mean)
+    close(f"{name} std", row["std"], sd)
+    close(f"{name} persona population_sd", psd[i], sd)
 
 # --missing error: exit status 2, one error line naming the problem, no results file.
 res = os.path.join(work, "error.h5")
