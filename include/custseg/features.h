@@ -135,6 +135,8 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
                       const cs_feature_spec_t *spec, const cs_features_t *fitted,
                       cs_features_t **out, cs_matrix_t *m);
 void cs_features_free(cs_features_t *f);
+/* The column of f with the most levels (one-hot features), for messages of size. Local. */
+int cs_features_widest(const cs_features_t *f);
 /* The checks of cs_features_build that need only the store's schema (names, types, levels,
  * --log1p, --feature-weights, --weight-column), reading no rows: run's dry pass. With
  * `layout`, also the features' names, count and weights, with centre 0 and spread 1 in place

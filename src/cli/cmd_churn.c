@@ -409,9 +409,7 @@ int cs_cmd_churn_train(cs_ctx_t *ctx, const cs_opts_t *o) {
    * thousands of levels (an id or a free-text field imported as categorical) turns seconds
    * into hours, without a word until now. */
   if (f->d > CS_CHURN_MANY_FEATURES && ctx->rank == 0) {
-    int widest = 0;
-    for (int c = 1; c < f->n_cols; c++)
-      if (f->cols[c].n_levels > f->cols[widest].n_levels) widest = c;
+    const int widest = cs_features_widest(f);
     cs_log_warn("churn: %d features (column '%s' has %d levels): each Newton step solves a "
                 "dense system whose time grows as the cube of the features (about 2 s at 1000, "
                 "50 s at 3000, half an hour at 10000 on one core); leave such a column out with "

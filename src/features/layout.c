@@ -92,6 +92,33 @@ static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
   return buf;
 }
 
+/* The indices 0..n-1 ordered by names[i], equal names by index. */
+typedef struct {
+  const char *name;
+  int at;
+} named_t;
+static int by_name_only(const void *x, const void *y) {
+  return strcmp(((const named_t *)x)->name, ((const named_t *)y)->name);
+}
+static int by_name(const void *x, const void *y) {
+  const named_t *a = x, *b = y;
+  int c = by_name_only(x, y);
+  return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+static int sorted_names(char (*names)[CS_FEATURE_NAME_MAX], int n, int **order) {
+  named_t *t = malloc((size_t)(n ? n : 1) * sizeof *t);
+  *order = malloc((size_t)(n ? n : 1) * sizeof **order);
+  if (!t || !*order) {
+    free(t);
+    return cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  }
+  for (int i = 0; i < n; i++) t[i] = (named_t){names[i], i};
+  qsort(t, (size_t)n, sizeof *t, by_name);
+  for (int i = 0; i < n; i++) (*order)[i] = t[i].at;
+  free(t);
+  return CS_OK;
+}
+
 /* A column of the store being scored against the model's feature: the same kind (numeric or
  * categorical). Levels are matched by name: when this store's are the model's in another
  * order, or only some of them, c->code_map takes its codes to the model's. A level the model
@@ -99,7 +126,8 @@ static const char *level_list(char *const *lv, int n, char *buf, size_t len) {
  * an import --schema declares levels that no customer may have. */
 static int match_levels(const char *path, const cs_column_t *sc, const cs_feature_col_t *fc,
                         cs_feature_col_t *c) {
-  int status = CS_OK;
+  int status = CS_OK, *first = NULL;
+  named_t *sorted = NULL;
   char here[512], model[512];
   CS_CHECK(fc->n_levels || !sc->n_categories, CS_EDATA,
            "%s: feature '%s' is numeric in the model but categorical here (levels %s): text in "
@@ -112,14 +140,24 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
   if (!fc->n_levels) return CS_OK;
   int identity = sc->n_categories == fc->n_levels, unseen = 0;
   c->code_map = malloc((size_t)sc->n_categories * sizeof *c->code_map);
-  CS_CHECK(c->code_map, CS_ENOMEM, "out of memory");
+  /* The model's levels by name (looked up, not scanned: 10^5 levels on both sides had been
+   * 10^10 comparisons), and the first of this store's levels matched to each. */
+  sorted = malloc((size_t)fc->n_levels * sizeof *sorted);
+  first = malloc((size_t)fc->n_levels * sizeof *first);
+  CS_CHECK(c->code_map && sorted && first, CS_ENOMEM, "out of memory");
   c->n_codes = sc->n_categories;
+  for (int m = 0; m < fc->n_levels; m++) {
+    sorted[m] = (named_t){fc->levels[m], m};
+    first[m] = -1;
+  }
+  qsort(sorted, (size_t)fc->n_levels, sizeof *sorted, by_name);
   for (int l = 0; l < sc->n_categories; l++) {
-    int at = -1;
-    for (int m = 0; m < fc->n_levels && at < 0; m++)
-      if (!strcmp(sc->categories[l], fc->levels[m])) at = m;
-    for (int e = 0; e < l && at >= 0; e++) /* as layout() refuses it when fitting */
-      if (c->code_map[e] == at) CS_TRY(level_twice(path, sc->name, sc->categories[l], e, l));
+    const named_t key = {sc->categories[l], 0},
+                  *hit = bsearch(&key, sorted, (size_t)fc->n_levels, sizeof *sorted, by_name_only);
+    const int at = hit ? hit->at : -1;
+    if (at >= 0 && first[at] >= 0) /* as layout() refuses it when fitting */
+      CS_TRY(level_twice(path, sc->name, sc->categories[l], first[at], l));
+    if (at >= 0) first[at] = l;
     c->code_map[l] = at;
     identity &= at == l;
     unseen += at < 0;
@@ -136,6 +174,8 @@ static int match_levels(const char *path, const cs_column_t *sc, const cs_featur
                                                   : "another order");
   }
 fail:
+  free(sorted);
+  free(first);
   return status;
 }
 
@@ -159,7 +199,7 @@ int cs__features_unseen_level(const cs_store_t *store, const cs_feature_col_t *c
 /* Column table and output layout, from the request or from fitted statistics. */
 int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
                          const cs_features_t *fitted, cs_features_t *f) {
-  int status = CS_OK;
+  int status = CS_OK, *order = NULL;
   const char *names[CS_MAX_FEATURES];
   int n = 0;
   if (fitted) {
@@ -259,20 +299,38 @@ int cs__features_layout(const cs_store_t *store, const cs_feature_spec_t *spec,
     }
   }
   /* Names are keys (CSV headers, JSON objects, the check of a previous run's features): a
-   * column named like another column's level ("plan=a" beside plan's level a) is refused. */
-  for (int j = 0; j < d; j++)
-    for (int q = 0; q < j; q++) {
-      const cs_feature_col_t *a = &f->cols[f->col_of[q]], *b = &f->cols[f->col_of[j]];
-      /* Within one column: its categories repeat a level (a store written by hand). */
-      if (!strcmp(f->names[j], f->names[q]) && a == b)
-        CS_TRY(level_twice(store->path, a->name, a->levels[q - a->first], q - a->first,
-                           j - b->first));
-      CS_CHECK(strcmp(f->names[j], f->names[q]) != 0, CS_EDATA,
-               "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
-               "it out with --features", f->names[j], a->name, b->name);
+   * column named like another column's level ("plan=a" beside plan's level a) is refused.
+   * Sorted, so that 10^5 levels take no 10^10 comparisons; the pair reported is the one a
+   * scan in feature order meets first (the smallest later index, with its first namesake). */
+  CS_TRY(sorted_names(f->names, d, &order));
+  int q = -1, j = -1;
+  for (int r = 1; r < d; r++) {
+    int lo = order[r - 1], hi = order[r];
+    if (!strcmp(f->names[lo], f->names[hi]) && (j < 0 || hi < j)) {
+      q = lo;
+      j = hi;
     }
+  }
+  if (j >= 0) {
+    const cs_feature_col_t *a = &f->cols[f->col_of[q]], *b = &f->cols[f->col_of[j]];
+    /* Within one column: its categories repeat a level (a store written by hand). */
+    if (a == b)
+      CS_TRY(level_twice(store->path, a->name, a->levels[q - a->first], q - a->first,
+                         j - b->first));
+    CS_FAIL(CS_EDATA,
+            "two features are named '%s' (columns '%s' and '%s'): rename one column or leave "
+            "it out with --features", f->names[j], a->name, b->name);
+  }
 fail:
+  free(order);
   return status;
+}
+
+int cs_features_widest(const cs_features_t *f) {
+  int widest = 0;
+  for (int c = 1; c < f->n_cols; c++)
+    if (f->cols[c].n_levels > f->cols[widest].n_levels) widest = c;
+  return widest;
 }
 
 int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
