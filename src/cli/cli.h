@@ -6,6 +6,8 @@
 #include "custseg/par.h"
 
 #include <cjson/cJSON.h>
+#include <ini.h>
+#include <stdio.h>
 
 typedef enum { CS_OPT_STR, CS_OPT_INT, CS_OPT_REAL, CS_OPT_BOOL } cs_opt_type_t;
 /* CS_SRC_PREVIOUS: a default the command replaced by the value of its --previous run (segment's
@@ -49,6 +51,31 @@ int cs_opts_set(const cs_opts_t *o, const char *name, const char *value, cs_opt_
 /* When the current error's message starts with an option ("--k ...") whose value came from
  * the config file, add the file and line to it. Local. */
 void cs_opts_blame_config(const cs_opts_t *o);
+
+/* A configuration file's lines for inih (cli/config_lines.c): the reader's state. The first
+ * line inih would misread stops the reading: bad_line is its number and bad what is wrong
+ * (limit: the longest line inih takes, for CS_CONFIG_TOO_LONG). */
+typedef enum cs_config_bad {
+  CS_CONFIG_FINE,
+  CS_CONFIG_TOO_LONG,
+  CS_CONFIG_NUL,
+  CS_CONFIG_CR,            /* a carriage return that does not end the line */
+  CS_CONFIG_NO_NAME,       /* [] */
+  CS_CONFIG_AFTER_SECTION, /* [name] key = value */
+} cs_config_bad_t;
+typedef struct cs_config_lines {
+  FILE *f;
+  int line, indented, bad_line, limit;
+  cs_config_bad_t bad;
+} cs_config_lines_t;
+/* Parse the configuration file `path` with inih, calling entry(user, section, name, value)
+ * for each key; lr is the line reader's state (line, indented), which entry may read. entry
+ * records its first error (cs_error_set) in *entry_status and that error's line in
+ * *entry_line. Only a regular file is read (a FIFO can block forever). Returns CS_OK or the
+ * first error in the file by line, with its number: a line inih would misread, a line inih
+ * cannot parse, or entry's. Local. */
+int cs__config_parse(const char *path, ini_handler entry, void *user, cs_config_lines_t *lr,
+                     const int *entry_status, const int *entry_line);
 /* Whether `command` accepts option `name`. */
 int cs_opts_applies(const char *command, const cs_optdef_t *d);
 /* The i-th file option a command may read (0, 1, ...): its name in *name and, when it is

@@ -318,7 +318,8 @@ static const char *type_word(cs_opt_type_t t) {
   return t == CS_OPT_INT ? "a non-negative integer below 2^53" : t == CS_OPT_REAL ? "a number" : t == CS_OPT_BOOL ? "true or false" : "text";
 }
 
-static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
+/* Whether v is a value of option idx: CS_OK, or the error naming `where`. */
+static int valid(int idx, const char *v, cs_opt_src_t src, const char *where) {
   const cs_optdef_t *d = &cs_optdefs[idx];
   int64_t lo, hi;
   range_of(d, &lo, &hi);
@@ -329,6 +330,12 @@ static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const cha
   if (check_value(d, v) != 0)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
                         "%s: value '%s' for %s is not %s", where, v, d->name, type_word(d->type));
+  return CS_OK;
+}
+
+static int set(cs_opts_t *o, int idx, const char *v, cs_opt_src_t src, const char *where) {
+  const int status = valid(idx, v, src, where);
+  if (status != CS_OK) return status;
   free(o->value[idx]);
   o->value[idx] = strdup(v);
   o->source[idx] = src;
@@ -348,7 +355,7 @@ typedef struct ini_state {
   const char *path;
   char *from_section; /* per option: 1 when set by the command's own section, 2 by the
                        * general part (bits: a key set twice in one part is an error) */
-  int status;
+  int status, err_line; /* the first error the entries raised, and its line */
   const int *lineno;   /* the line being parsed (the line reader's count) */
   const int *indented; /* it starts with a blank: inih continues the key above with it */
 } ini_state_t;
@@ -359,8 +366,16 @@ static const char *const *config_ignored;
 
 void cs_opts_ignore_config(const char *const *names) { config_ignored = names; }
 
+static int entry(ini_state_t *st, const char *section, const char *name, const char *value);
+
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
   ini_state_t *st = user;
+  const int ok = entry(st, section, name, value);
+  if (st->status < 0 && !st->err_line) st->err_line = *st->lineno;
+  return ok;
+}
+
+static int entry(ini_state_t *st, const char *section, const char *name, const char *value) {
   if (st->status != CS_OK) return 1; /* the first error stands, with its line number */
   char where[4200];
   snprintf(where, sizeof where, "config %s", st->path);
@@ -402,8 +417,11 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return 0;
   }
   st->from_section[idx] |= bit;
-  /* The command's own section beats the general part, whatever their order in the file. */
-  if (general && (st->from_section[idx] & 1)) return 1;
+  /* The command's own section beats the general part, whatever their order in the file; a
+   * bad value is an error in either order (it had been one only when the general part came
+   * first). */
+  if (general && (st->from_section[idx] & 1))
+    return (st->status = valid(idx, value, CS_SRC_CONFIG, where)) == CS_OK;
   for (int i = 0; config_ignored && config_ignored[i]; i++)
     if (!strcmp(name, config_ignored[i])) return 1;
   st->status = set(st->o, idx, value, CS_SRC_CONFIG, where);
@@ -412,81 +430,13 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
   return st->status == CS_OK;
 }
 
-/* Lines for inih, which reads into a buffer of `num` bytes (Debian's build: 200) and would
- * take the rest of a longer line as a line of its own: such a line stops the reading and is
- * reported instead. */
-typedef struct line_reader {
-  FILE *f;
-  int line, too_long, num, indented, empty_section;
-} line_reader_t;
-
-static char *read_line(char *str, int num, void *stream) {
-  line_reader_t *r = stream;
-  if (!fgets(str, num, r->f)) return NULL;
-  r->line++;
-  size_t len = strlen(str), lead = strspn(str, " \t");
-  r->indented = lead > 0 && str[lead] && !strchr("\r\n;#", str[lead]);
-  /* "[]" would read as the general part (inih gives its name as ""): not a section. */
-  if (str[lead] == '[' && str[lead + 1 + strspn(str + lead + 1, " \t")] == ']' && !r->empty_section)
-    r->empty_section = r->line;
-  if ((int)len == num - 1 && str[len - 1] != '\n') {
-    int ch = fgetc(r->f);
-    if (ch != '\n' && ch != EOF) {
-      r->too_long = r->line;
-      r->num = num;
-      return NULL;
-    }
-  }
-  return str;
-}
-
 static int read_config(cs_opts_t *o, const char *path) {
-  /* A directory reads as an empty file and a FIFO can block forever: only regular files. */
-  struct stat sb;
-  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "config '%s' is not a regular file", path);
-  FILE *f = fopen(path, "r");
-  line_reader_t lr = {f, 0, 0, 0, 0, 0};
-  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK, &lr.line, &lr.indented};
-  if (!f || !st.from_section) {
-    free(st.from_section);
-    if (f) fclose(f);
-    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "cannot open config '%s': %s", path,
-                        strerror(errno));
-  }
-  int rc = ini_parse_stream(read_line, &lr, on_ini_entry, &st);
-  fclose(f);
-  if (lr.too_long && st.status == CS_OK) {
-    free(st.from_section);
-    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
-                        "config %s line %d is longer than %d characters, the limit of the INI "
-                        "reader; give such a long value on the command line instead",
-                        path, lr.too_long, lr.num - 1);
-  }
+  cs_config_lines_t lr = {0};
+  ini_state_t st = {o, path, calloc((size_t)cs_n_optdefs, 1), CS_OK, 0, &lr.line, &lr.indented};
+  int status = st.from_section ? CS_OK : cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
+  if (status == CS_OK) status = cs__config_parse(path, on_ini_entry, &st, &lr, &st.status, &st.err_line);
   free(st.from_section);
-  if (lr.empty_section && (rc <= 0 || lr.empty_section < rc)) /* the first error stands */
-    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
-                        "config %s line %d: a section with no name ([]); use [custseg] for the "
-                        "general part or a command's name", path, lr.empty_section);
-  if (st.status < 0) {
-    /* Put the line number inih reports into the message: "config F line N: ...". */
-    const size_t head = strlen("config ") + strlen(path);
-    char *prefix = rc > 0 ? malloc(head + 32) : NULL;
-    if (prefix) {
-      snprintf(prefix, head + 32, "config %s line %d", path, rc);
-      char *drop = strndup(prefix, head); /* "config PATH", raw (the record holds it escaped) */
-      if (drop) cs_error_rewrite(prefix, drop, "");
-      free(drop);
-      free(prefix);
-    }
-    return st.status;
-  }
-  if (rc != 0)
-    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
-                        rc > 0 ? "config %s line %d: expected 'key = value' or [section]"
-                               : "config %s: cannot read it (%d)",
-                        path, rc);
-  return CS_OK;
+  return status;
 }
 
 static const char *raw(const cs_opts_t *o, const char *name);

@@ -122,9 +122,49 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 4, a13, CS_EUSAGE, "--config given 2 times");
 }
 
+/* Lines inih misreads are errors with their own number, and the first error in the file is the
+ * one reported (each of these had been read silently, or given another line's number). */
+static void lines_inih_misreads(void **state) {
+  (void)state;
+  static const struct {
+    const char *name, *text, *needle;
+  } cases[] = {
+      {"cfg_sec_text.ini", "[generate] customers = 50\n",
+       "line 1 has text after the section's ']'"},
+      {"cfg_cr.ini", "[generate]\rcustomers = 50\rseed = 3\r",
+       "line 1 holds a carriage return (CR) that does not end the line"},
+      {"cfg_syntax_first.ini", "[generate]\ngarbage line\nbogus = 1\n",
+       "line 2: expected 'key = value' or [section]"},
+      {"cfg_empty_sec.ini", "[generate]\n[]\nbogus = 1\n", "line 2: a section with no name"},
+      {"cfg_key_first.ini", "[generate]\nbogus = 1\ngarbage\n", "line 2: unknown key 'bogus'"},
+      {"cfg_general_late.ini", "[generate]\nseed = 4\n[custseg]\nseed = 0x\n",
+       "line 4: value '0x' for seed is not"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *argv[] = {"--config", write_ini(cases[i].name, cases[i].text)};
+    expect_error("generate", 2, argv, CS_ECONFIG, cases[i].needle);
+  }
+  /* A NUL byte (fputs would stop at it). */
+  static const char nul[] = "[generate]\ncustomers = 50\0junk\n";
+  const char *path = cs_test_path("cfg_nul.ini");
+  FILE *f = fopen(path, "w");
+  fwrite(nul, 1, sizeof nul - 1, f);
+  fclose(f);
+  const char *argv[] = {"--config", path};
+  expect_error("generate", 2, argv, CS_ECONFIG, "line 2 holds a NUL byte");
+  /* CRLF line ends and a comment after a section are fine. */
+  const char *ok = write_ini("cfg_crlf.ini", "[generate] ; ours\r\ncustomers = 50\r\n");
+  const char *b[] = {"--config", ok};
+  cs_opts_t o;
+  assert_int_equal(parse(&o, "generate", 2, b), CS_OK);
+  assert_int_equal(cs_opt_int(&o, "customers"), 50);
+  cs_opts_free(&o);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(defaults_and_flags),
     cmocka_unit_test(config_sections_and_precedence),
     cmocka_unit_test(errors_name_the_problem),
+    cmocka_unit_test(lines_inih_misreads),
 };
 CS_TEST_MAIN(tests)
