@@ -149,10 +149,11 @@ int main(int argc, char **argv) {
     if (ctx.rank == 0) printf("\n(custseg churn train --help, custseg churn score --help)\n");
     goto done;
   }
-  if (!cmd && !strcmp(word, "churn"))
+  if (!cmd && (!strcmp(word, "churn") || word == joined)) /* "churn bogus": no churn-bogus */
     status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                           "churn needs a second word: churn train or churn score (custseg churn "
-                          "train --help)");
+                          "train --help)%s%s%s", word == joined ? ", not '" : "",
+                          word == joined ? argv[2] : "", word == joined ? "'" : "");
   else if (!cmd)
     status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                           "unknown command '%s' (run custseg --help for the list)", word);

@@ -174,7 +174,7 @@ int cs_opts_check_derived(const cs_opts_t *o, const char *file, const char *role
 /* Results, models and checkpoints are HDF5 or JSON files opened by name, on every rank: a
  * FIFO or a directory would block or fail deep in HDF5, so they are refused here. (The store
  * is checked when it is opened; import checks its CSV files: a transactions file may be a
- * pipe; the config and schema files are read once.) */
+ * pipe; the config file is read once.) */
 int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file) {
   struct stat st;
   int status = CS_OK;
@@ -191,8 +191,9 @@ int cs_opts_check_file(const cs_opts_t *o, const char *name, const char *file) {
 }
 
 int cs_opts_check_files(const cs_opts_t *o) {
-  static const char *const own_check[] = {"config", "input", "customers-csv", "transactions-csv",
-                                          "schema"};
+  /* (--schema is checked here: opened as it was, a FIFO had blocked import forever, deaf to
+   * SIGTERM.) */
+  static const char *const own_check[] = {"config", "input", "customers-csv", "transactions-csv"};
   const char *name;
   char file[4096];
   for (int i = 0;; i++) {

@@ -314,6 +314,10 @@ PY
                   cmd=(run --input "$dir/run/roi.h5" --output-dir "$dir/run") ;;
   # An --output-dir that is a file, or a symbolic link to nothing, is said to be one (both had
   # been "not a directory this rank can see", a shared-file-system problem there was not).
+  # a --stages list longer than its buffer: a name past the cut had been ignored (exit 0)
+  run_stages_long) store good; want=1 needle="--stages: a list of 273 characters"
+                  cmd=(run --input "$dir/in.h5" --output-dir "$dir/out/rd"
+                       --stages "segment,$(printf '%*s' 260 '')bogus") ;;
   run_output_dir_is_file) store good; touch "$dir/afile"; want=3
                   needle="--output-dir '$dir/afile' is not a directory but a file"
                   cmd=(run --input "$dir/in.h5" --output-dir "$dir/afile") ;;
@@ -486,6 +490,11 @@ EOF
                   printf '# types\nincome = float32\n' > "$dir/schema.txt"
                   want=2 needle="$dir/c.csv:2: column 'income': 'n/a' is not a number (declared float32 in $dir/schema.txt)"
                   cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema.txt" --output "$output" --summary "$summary") ;;
+  # a schema that is a FIFO: import had blocked opening it, deaf to SIGTERM
+  import_schema_fifo) printf 'customer_id,age\n1,30\n' > "$dir/c.csv"; mkfifo "$dir/schema"
+                  want=2 needle="--schema '$dir/schema' is not a regular file"
+                  cmd=(import --customers-csv "$dir/c.csv" --schema "$dir/schema" --output "$output"
+                       --summary "$summary") ;;
   import_empty_file) : > "$dir/c.csv"
                   want=2 needle="$dir/c.csv: the file is empty (a header line with the column names is needed)"
                   cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;

@@ -343,6 +343,8 @@ refused 1 "--k must be in 1..100000, got 99999999999999999999" \
 # `churn` alone names its two commands; `churn --help` lists them and exits 0, as every
 # COMMAND --help does (docs/cli.md).
 refused 1 "churn needs a second word: churn train or churn score" churn --input in.h5
+# ... and a second word that is neither is named (it had been "unknown command 'churn-bogus'")
+refused 1 "churn needs a second word: churn train or churn score (custseg churn train --help), not 'bogus'" churn bogus --input in.h5
 set +e
 run churn --help > out.txt 2> err.txt
 rc=$?

@@ -487,6 +487,11 @@ check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo print
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
       f"demo ran every stage ({s})")
+# Too few customers for the demo's job is said up front, with nothing written (7 had been
+# generated and then failed in segment, naming the demo's own demo.ini).
+p = run(2, "demo", "--output-dir", path("demo_tiny"), "--customers", "7", expect=1)
+check("--customers must be at least 100 for the demo" in p.stderr
+      and not os.path.exists(path("demo_tiny")), "demo --customers 7 is refused up front")
 # A demo that fails before it has a store (here generate's space check) leaves nothing: its
 # demo.ini had stayed, alone in the directory the demo made.
 run(2, "demo", "--output-dir", path("demo_full"), "--customers", "1000000000000", expect=3)
