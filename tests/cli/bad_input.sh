@@ -346,6 +346,13 @@ PY
                        --init-centroids "$dir/in.h5" --summary "$summary") ;;
   feature_large_offset) store large_offset; want=2 needle="feature 'epoch' varies (from 999999999999997.88 to 1000000000000002.2) but its standard deviation is below 1e-12 of its magnitude, too little for the sums behind its variance; subtract an offset"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,epoch --k 2 --summary "$summary") ;;
+  # exactly -1 under --log1p: refused like -5 (a mutation taking only values below -1 as bad,
+  # and -1 as missing, had passed every test)
+  log1p_minus_one) store good
+                  "$PYTHON" -c 'import h5py, sys; d = h5py.File(sys.argv[1], "r+")["customers/income"]; v = d[...]; v[25] = -1; d[...] = v' "$dir/in.h5"
+                  want=2 needle="--log1p column 'income' has -1 at row 25 (log1p needs values > -1)"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --features age,income
+                       --log1p income --k 2 --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
                        --summary "$summary") ;;
