@@ -278,6 +278,26 @@ want = "K = 6: the customers of positive weight have only 5 distinct feature row
 check(p.returncode == 2 and want in p.stderr, f"k-means|| on 5 points near 1e4: exit "
       f"{p.returncode}, {p.stderr.strip()[-200:]}")
 
+# 6. An empty segment is re-seeded at the farthest customer, ties to the lowest global row
+# (docs/segments.md, "Empty segments"): four customers at distance 1 from centroid 0, on
+# different ranks at 3, and the start's third centroid (100) takes none; row 0 (x = -1)
+# re-seeds it. (Ties broken to the highest row, x = 1, had passed every test.)
+tie = os.path.join(work, "reseed_tie.h5")
+with h5py.File(tie, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = np.int32(1)
+    g["customer_id"] = np.arange(1, 7, dtype=np.int64)
+    g["x"] = np.array([-1.0, 1.0, -1.0, 1.0, 10.0, 10.0])
+    d = f.create_dataset("start", data=np.array([[0.0], [10.0], [100.0]]))
+    d.attrs["units"], d.attrs["features"] = "original", ["x"]
+out = os.path.join(work, "reseed_tie_out.h5")
+su.custseg(ranks, "segment", "--input", tie, "--output", out, "--features", "x", "--scale",
+           "none", "--k", 3, "--init-centroids", tie + ":/start", "--quiet")
+with h5py.File(out, "r") as f:
+    cen = f["segments/centroids"][...].ravel().tolist()
+check(cen == [1.0, 10.0, -1.0], f"an empty segment re-seeded at the lowest of tied rows: "
+      f"centroids {cen}, wanted [1, 10, -1]")
+
 if fails:
     raise SystemExit(f"{len(fails)} check(s) failed")
 print("k-means sums keep their digits across feature magnitudes")

@@ -158,9 +158,33 @@ static void no_customers(void **state) {
   drop(&r);
 }
 
+/* Calibration: per score decile, the mean score and the observed churn rate (the share of
+ * labels 1), counted here from the rows. Ten scores b/10 + 0.05, one per decile, with every
+ * third row churned: the observed rate is far from the mean score (it had been the mean
+ * score again, a model calibrated whatever it predicted). */
+static void calibration_observed_is_label_rate(void **state) {
+  (void)state;
+  const int64_t n = 3001;
+  rows_t r;
+  cs_churn_metrics_t m;
+  make(&r, n, ten_scores, third_label);
+  metrics(&r, &m);
+  assert_int_equal(CS_CHURN_CAL_BINS, 10);
+  for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
+    int64_t cnt = 0, y = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (i % 10 == b) cnt++, y += third_label(i);
+    assert_int_equal(m.cal_count[b], cnt);
+    assert_true(fabs(m.cal_mean_pred[b] - (double)(float)((double)b / 10.0 + 0.05)) < 1e-9);
+    assert_true(fabs(m.cal_observed[b] - (double)y / (double)cnt) < 1e-12);
+  }
+  drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(distinct_bins_both_exchanges),
     cmocka_unit_test(ties_across_ranks),
     cmocka_unit_test(no_customers),
+    cmocka_unit_test(calibration_observed_is_label_rate),
 };
 CS_TEST_MAIN(tests)

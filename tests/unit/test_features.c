@@ -195,8 +195,49 @@ static void flag_numeric_positive(void **state) {
   cs_error_clear();
 }
 
+/* The cells a customer gets that are not its own value scaled: column a's missing value
+ * (row 5) is imputed with the mean in the scale's units, (mean - median) / IQR with --scale
+ * robust and the mean itself with --scale none (both had been 0, right only for zscore); and
+ * a categorical column's one-hot cell is its --feature-weights weight (it had stayed 1). */
+static void imputed_and_weighted_cells(void **state) {
+  (void)state;
+  cs_ctx_t *ctx = cs_test_ctx;
+  const char *path = cs_test_path("features_fill_store.h5");
+  write_store(path);
+  cs_store_t *s;
+  assert_int_equal(cs_store_open(ctx, path, &s), CS_OK);
+  cs_part_t p;
+  assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
+  cs_features_t *f = NULL;
+  cs_matrix_t m;
+  const cs_scale_t scales[] = {CS_SCALE_ROBUST, CS_SCALE_NONE};
+  for (int k = 0; k < 2; k++) {
+    cs_feature_spec_t spec = {.features = "a", .scale = scales[k]};
+    assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_OK);
+    const cs_feature_col_t *c = &f->cols[0];
+    const double want = k == 0 ? (c->mean - c->median) / c->iqr : c->mean;
+    assert_true(fabs(want) > 0.01); /* a fill of 0 would be wrong */
+    for (int64_t i = 0; i < m.n; i++)
+      if (m.row[i] == 5) assert_true(fabs(m.x[i] - want) <= 1e-6 * fabs(want));
+    cs_matrix_free(&m);
+    cs_features_free(f);
+  }
+  cs_feature_spec_t spec = {.features = "a,c", .weights = "c:2.5", .scale = CS_SCALE_ZSCORE};
+  assert_int_equal(cs_features_build(ctx, s, &p, &spec, NULL, &f, &m), CS_OK);
+  assert_int_equal(f->d, 4); /* a, c=x, c=y, c=z */
+  for (int64_t i = 0; i < m.n; i++) {
+    for (int l = 0; l < 3; l++)
+      assert_true(m.x[i * 4 + 1 + l] == (l == m.row[i] % 3 ? 2.5f : 0.0f));
+  }
+  cs_matrix_free(&m);
+  cs_features_free(f);
+  cs_store_close(s);
+  cs_io_remove(ctx, path);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(stats_layout_and_roundtrip),
+    cmocka_unit_test(imputed_and_weighted_cells),
     cmocka_unit_test(flag_levels_by_role),
     cmocka_unit_test(flag_numeric_positive),
 };

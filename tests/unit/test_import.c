@@ -51,6 +51,12 @@ static void dates(void **state) {
   assert_int_equal(cs_date_parse(&f, "20240229", &d), 0); /* leap day */
   assert_true(d == 19782);
   assert_int_not_equal(cs_date_parse(&f, "20230229", &d), 0);
+  /* Gregorian leap years: a century year only when divisible by 400 (every fourth year had
+   * been taken, accepting 1900-02-29 and 2100-02-29, days that never exist). */
+  assert_int_not_equal(cs_date_parse(&f, "19000229", &d), 0);
+  assert_int_not_equal(cs_date_parse(&f, "21000229", &d), 0);
+  assert_int_equal(cs_date_parse(&f, "20000229", &d), 0);
+  assert_true(d == 11016);
   assert_int_not_equal(cs_date_parse(&f, "19971301", &d), 0);
   assert_int_not_equal(cs_date_parse(&f, "1997010", &d), 0);
   assert_int_not_equal(cs_date_parse(&f, "1997111", &d), 0); /* not 1997-11-01: glued fields are full width */

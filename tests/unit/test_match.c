@@ -225,6 +225,26 @@ static void reorder_by_name(void **state) {
   assert_true(e[0] == 1 && e[1] == 2 && e[2] == 3);
 }
 
+/* The K rule's step (cs_kselect_takes, docs/segments.md "choosing K"): a larger K replaces
+ * the held one only with a silhouette higher by more than 0.005 (any gain had been enough);
+ * K = 1 (no silhouette) counts as 0.245, so only a silhouette above 0.25 replaces it; a K
+ * whose smallest segment is under the minimum share never qualifies. */
+static void kselect_margin(void **state) {
+  (void)state;
+  cs_kindices_t held = {.k = 3, .silhouette = 0.40, .min_share = 0.1};
+  cs_kindices_t t = {.k = 4, .silhouette = 0.403, .min_share = 0.1};
+  assert_true(cs_kselect_takes(NULL, &t, 0.02));
+  assert_false(cs_kselect_takes(&held, &t, 0.02));
+  t.silhouette = 0.406;
+  assert_true(cs_kselect_takes(&held, &t, 0.02));
+  assert_false(cs_kselect_takes(&held, &t, 0.2)); /* under the minimum share */
+  held = (cs_kindices_t){.k = 1, .silhouette = NAN, .min_share = 1};
+  t.silhouette = 0.248; /* above 0.245 but not above 0.25 */
+  assert_false(cs_kselect_takes(&held, &t, 0.02));
+  t.silhouette = 0.256;
+  assert_true(cs_kselect_takes(&held, &t, 0.02));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(matching_equals_brute_force),
     cmocka_unit_test(reorder_by_name),
@@ -232,5 +252,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(ari_equals_textbook),
     cmocka_unit_test(ari_known_values),
     cmocka_unit_test(weak_segments),
+    cmocka_unit_test(kselect_margin),
 };
 CS_TEST_MAIN(tests)

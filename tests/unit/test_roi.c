@@ -3,6 +3,7 @@
 #include "mpi_support.h"
 
 #include "custseg/roi.h"
+#include "../../src/roi/roi_impl.h"
 
 #include <float.h>
 #include <math.h>
@@ -384,6 +385,63 @@ static void markdown_cells(void **state) {
   free(text);
 }
 
+/* The recommended-action rules of docs/roi.md at their edges, on hand-made rows (value =
+ * revenue_mean, risk = churn_rate_observed; the total's are 10 and 0.2). Each boundary is
+ * asserted on both sides: retain needs value >= the total's (equal counts), deprioritize risk
+ * strictly above the total's (equal risk is not "more likely to leave"), and grow accepts a
+ * campaign cost of exactly 0 (a campaign that cost nothing and measurably paid). Local. */
+static cs_roi_row_t action_row(double value, double risk) {
+  cs_roi_row_t o;
+  memset(&o, 0, sizeof o);
+  o.customers = 100;
+  o.revenue_mean = value;
+  o.churn_rate_observed = risk;
+  o.uplift_low = 0.01; /* responds: not 'unresponsive' */
+  o.incremental_revenue_low = -5; /* does not pay: no 'grow' unless set */
+  o.campaign_cost = 1;
+  return o;
+}
+
+static void action_rule_edges(void **state) {
+  (void)state;
+  const cs__roi_have_t have = {.revenue = 1, .churned = 1, .treated = 1};
+  const cs_roi_row_t t = action_row(10.0, 0.2);
+  cs_roi_row_t o;
+  /* retain: risk above, value equal to the total's (it had needed value above) */
+  o = action_row(10.0, 0.3);
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_RETAIN);
+  o = action_row(11.0, 0.3);
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_RETAIN);
+  o = action_row(9.0, 0.3);
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_DEPRIORITIZE);
+  /* deprioritize: value below and risk equal to the total's, responding: maintain (it had
+   * been dropped for a risk that is only average) */
+  o = action_row(9.0, 0.2);
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_MAINTAIN);
+  o.uplift_low = 0; /* not responding: deprioritize */
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_DEPRIORITIZE);
+  /* grow: campaign cost 0 and incremental revenue measurably above it (it had needed > 0) */
+  o = action_row(9.0, 0.2);
+  o.campaign_cost = 0;
+  o.incremental_revenue_low = 3;
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_GROW);
+  o.campaign_cost = -1; /* negative cost: suspect, never grow */
+  assert_int_equal(cs__roi_action(&o, &t, &have), CS_ROI_MAINTAIN);
+}
+
+/* cs_roi_return_settled: settled when the whole interval is on one side of the cost, above it
+ * (paid) or below it (did not pay; this side had been dropped, leaving a plainly losing
+ * campaign marked unsettled); open when the interval holds the cost or is not known. */
+static void return_settled_both_sides(void **state) {
+  (void)state;
+  assert_true(cs_roi_return_settled(120, 150, 100));  /* paid for itself */
+  assert_true(cs_roi_return_settled(10, 50, 100));    /* did not */
+  assert_true(cs_roi_return_settled(-10, 50, 100));   /* holds 0 but not the cost */
+  assert_false(cs_roi_return_settled(80, 150, 100));  /* holds the cost */
+  assert_false(cs_roi_return_settled(NAN, 50, 100));
+  assert_false(cs_roi_return_settled(10, 50, NAN));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(newcombe_published),
     cmocka_unit_test(totals_are_exact),
@@ -397,5 +455,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(overflowing_sum),
     cmocka_unit_test(large_revenues_keep_their_variance),
     cmocka_unit_test(outlier_note),
+    cmocka_unit_test(action_rule_edges),
+    cmocka_unit_test(return_settled_both_sides),
 };
 CS_TEST_MAIN(tests)
