@@ -286,6 +286,34 @@ else:
     if [pp["labels"][perm[q]] for q in range(K)] != cold["labels"]:
         fail("--previous: the labels are not the fit's, renumbered")
 
+# 5b. The six purchase features (guards rfm_recency/rfm_age kept apart and rfm_ipt_sd's
+# variance): /segments/feature_stats' mean, std, min and max of each, --scale none, against
+# numpy on the clv_oracle RFM summary and the gaps between purchase days (same-day merged).
+RFM6 = ["rfm_frequency", "rfm_recency", "rfm_age", "rfm_monetary", "rfm_ipt_mean", "rfm_ipt_sd"]
+su.custseg(2, "segment", "--input", store, "--output", path("rfm6.h5"), "--features", ",".join(RFM6),
+           "--scale", "none", "--k", 2, "--quiet")
+_, off, tm, am = clv_oracle.read_store(store)
+last = int(np.floor(tm.max()))
+rfm = clv_oracle.rfm_summary(off, tm, am, last, unit=1.0, merge=True)
+row = np.repeat(np.arange(len(off) - 1), np.diff(off))
+day = np.unique(np.stack([row, np.floor(tm).astype(np.int64)], 1), axis=0)  # sorted, merged
+same = day[1:, 0] == day[:-1, 0]
+gap, grow = (day[1:, 1] - day[:-1, 1])[same].astype(np.float64), day[1:, 0][same]
+ng = np.bincount(grow, minlength=len(off) - 1)
+with np.errstate(invalid="ignore", divide="ignore"):
+    ipt_mean = np.bincount(grow, gap, len(off) - 1) / ng
+    ipt_sd = np.sqrt(np.bincount(grow, (gap - ipt_mean[grow]) ** 2, len(off) - 1) / ng)
+want = dict(zip(RFM6, (rfm["x"], rfm["t_x"], rfm["T"], rfm["zbar"], ipt_mean, ipt_sd)))
+st = su.feature_stats(path("rfm6.h5"))
+if st["columns"] != RFM6:
+    fail(f"rfm features: columns {st['columns']}, wanted {RFM6}")
+for j, name in enumerate(st["columns"]):
+    x = want[name][np.isfinite(want[name])]
+    row_ = dict(zip(su.TABLE, st["table"][j]))
+    for stat, v in (("mean", np.mean(x)), ("std", np.std(x)), ("min", x.min()), ("max", x.max())):
+        if not abs(row_[stat] - v) <= 1e-9 * (1 + abs(v)):
+            fail(f"rfm features: {name} {stat} {row_[stat]!r}, numpy {v!r}")
+
 # 6. Long category levels: distinct, valid UTF-8 names (they had been cut at 127 bytes, so two
 # levels shared one name and a cut in a two-byte character broke the CSV).
 long_store = path("long.h5")

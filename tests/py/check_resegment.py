@@ -72,6 +72,7 @@ def results(name):
         out = {k: s[k][...] for k in ("labels", "customer_id", "sizes", "centroids",
                                       "centroids_standardized")}
         out["hash"] = s.attrs["verification_hash"]
+        out["fs"] = su.feature_stats(name) if "feature_stats" in s else None
         if "previous" in s:
             p = s["previous"]
             out["prev"] = {k: p[k][...] for k in p}
@@ -224,7 +225,33 @@ def check_migration(tag, res, summ, kn):
             fail(f"{tag}: drift of segment {q} is {res['prev']['drift'][q]}, distance {d}")
     if not np.array_equal(np.bincount(res["labels"], minlength=kn), res["sizes"]):
         fail(f"{tag}: sizes are not the label counts")
+    check_cost_stayed(tag, res, m, lab1, ids1, ids2)
     return ari
+
+
+def check_cost_stayed(tag, res, m, lab_p, ids_p, ids_n):
+    """Guards the matching cost (the distance, not its square) and `customers_stayed` (in the
+    matched previous segment, not the one of the same id): drift_standardized[q] is the distance
+    between standardized centroid q and previous_id[q]'s centroid brought into this run's units
+    (log1p, centre, spread, weight), match_cost their sum, and customers_stayed a join's count."""
+    fs, pid = res["fs"], res["prev"]["previous_id"]
+    cen = np.array(a["centroids"], np.float64)  # the previous run's, original units
+    for j, name in enumerate(fs["features"]):
+        x = np.log1p(cen[:, j]) if name.startswith("log1p:") else cen[:, j]
+        cen[:, j] = (x - fs["center"][j]) / fs["spread"][j] * fs["weight"][j] if fs["weight"][j] > 0 else 0
+    ds = res["prev"]["drift_standardized"]
+    for q in np.flatnonzero(pid >= 0):
+        d = float(np.linalg.norm(res["centroids_standardized"][q] - cen[pid[q]]))
+        if abs(d - ds[q]) > 1e-9 * (1 + d):
+            fail(f"{tag}: drift_standardized of segment {q} is {ds[q]}, distance {d}")
+    total = float(np.sum(ds[pid >= 0]))
+    if abs(res["prev_attrs"]["match_cost"] - total) > 1e-9 * (1 + total) or m["match_cost"] != res["prev_attrs"]["match_cost"]:
+        fail(f"{tag}: match_cost {m['match_cost']} / {res['prev_attrs']['match_cost']}, sum of drifts {total}")
+    prev_of = {int(i): int(l) for i, l in zip(ids_p, lab_p) if l >= 0}
+    stayed = sum(1 for i, l in zip(ids_n.tolist(), res["labels"].tolist())
+                 if l >= 0 and prev_of.get(i, -1) >= 0 and pid[l] == prev_of[i])
+    if m["customers_stayed"] != stayed:
+        fail(f"{tag}: customers_stayed {m['customers_stayed']}, {stayed} by the join (previous_id {list(pid)})")
 
 
 pos2 = {int(i): r for r, i in enumerate(ids2)}
@@ -317,6 +344,8 @@ out3 = path("month3_results.h5")
 p3 = su.custseg(1, "segment", "--input", m3, "--output", out3, "--summary", out3 + ".json",
                 "--seed", 3, "--previous", r1)
 s3 = json.load(open(out3 + ".json"))["migration"]
+with h5py.File(m3, "r") as f:
+    check_cost_stayed("month 3", results(out3), s3, lab1, ids1, f["customers/customer_id"][...])
 warned = [l for l in p3.stderr.splitlines() if "keeps the id of previous segment" in l]
 if s3["weak"] != [merged] or len(warned) != 1 or f"segment {merged} keeps the id of previous " \
         f"segment {merged} on its centroid, but holds 0 of that segment's" not in warned[0]:

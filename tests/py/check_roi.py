@@ -260,10 +260,10 @@ if "spans too wide a range" in roi_clv_stderr(clv, "clv_ordinary.h5"):
     failures.append("roi warns about the grid of an ordinary CLV")
 shutil.copy(clv, path("clv_extreme.h5"))
 with h5py.File(path("clv_extreme.h5"), "r+") as f:
-    f["clv/value"][0] = -1e300
+    f["clv/value"][0] = 1e300  # finite and >= 0, as roi requires of a CLV
 err = roi_clv_stderr(path("clv_extreme.h5"), "clv_extreme_roi.h5")
 if err.count("roi: clv spans too wide a range") != 1:
-    failures.append(f"roi with a CLV of -1e300: want one warning about the clv grid: {err!r}")
+    failures.append(f"roi with a CLV of 1e300: want one warning about the clv grid: {err!r}")
 # The other segments' CLV sums are 0 on that grid: unknown, so NaN (and no action), not a
 # confident 0; the extreme customer's segment and the total row keep theirs.
 with h5py.File(path("clv_extreme_roi.h5"), "r") as f, h5py.File(seg, "r") as s_:
@@ -271,8 +271,8 @@ with h5py.File(path("clv_extreme_roi.h5"), "r") as f, h5py.File(seg, "r") as s_:
 for r in t:
     g = int(r["segment"])
     if g == g0 or g == -1:
-        if not np.isfinite(r["clv_total"]) or r["clv_total"] > -1e299:
-            failures.append(f"extreme CLV: row {g} has clv_total {r['clv_total']}, want about -1e300")
+        if not np.isfinite(r["clv_total"]) or r["clv_total"] < 1e299:
+            failures.append(f"extreme CLV: row {g} has clv_total {r['clv_total']}, want about 1e300")
     elif g >= 0 and (not np.isnan(r["clv_total"]) or not np.isnan(r["clv_mean"]) or r["action"] != -1):
         failures.append(f"extreme CLV: segment {g} has clv_total {r['clv_total']} and action "
                         f"{r['action']}, want NaN and -1 (its sum is unknown on the coarse grid)")

@@ -13,6 +13,7 @@ import sys
 import h5py
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +47,7 @@ with h5py.File(res, "r") as f:
     labels, trace = g["labels"][...], g["inertia_trace"][...]
     inertia, iterations = float(g.attrs["inertia"]), int(g.attrs["iterations"])
     cs_centroids = g["centroids_standardized"][...]
+    cs_ch, cs_db = float(g.attrs["calinski_harabasz"]), float(g.attrs["davies_bouldin"])
 
 
 def inertia64(lab, cen):
@@ -75,6 +77,37 @@ rises = [(i + 1, trace[i], trace[i + 1]) for i in range(len(trace) - 1)
          if not trace[i + 1] <= trace[i] * (1 + 1e-6)]
 if rises:
     failures.append(f"inertia_trace rises (iteration, before, after): {rises[:5]}")
+
+# Calinski-Harabasz and Davies-Bouldin (guards the (K-1) of CH and the W_p of DB's scatter):
+# custseg computes them with the centroids as written (docs/segments.md section 5), which after
+# a tolerance stop are not quite the means of the final labels. So: these float64 formulas on
+# the label means must be sklearn's scores (1e-9), and on the stored centroids custseg's (1e-6;
+# the same float32 matrix, custseg sums exactly). sklearn on the labels directly: within 1e-3.
+def ch_db(lab, cen):
+    X64, cen = X.astype(np.float64), np.asarray(cen, np.float64)
+    n = np.bincount(lab, minlength=K).astype(np.float64)
+    inner = ((X64 - cen[lab]) ** 2).sum()
+    cbar = (n[:, None] * cen).sum(0) / n.sum()
+    ch = (n * ((cen - cbar) ** 2).sum(1)).sum() / (K - 1) / (inner / (len(lab) - K))
+    S = np.bincount(lab, np.sqrt(((X64 - cen[lab]) ** 2).sum(1)), minlength=K) / n
+    dc = np.sqrt(((cen[:, None, :] - cen[None, :, :]) ** 2).sum(2))
+    np.fill_diagonal(dc, np.inf)
+    return float(ch), float(((S[:, None] + S[None, :]) / dc).max(1).mean())
+
+
+means = np.stack([X[labels == q].astype(np.float64).mean(0) for q in range(K)])
+X64 = X.astype(np.float64)  # sklearn would sum the float32 matrix in float32
+sk_ch, sk_db = calinski_harabasz_score(X64, labels), davies_bouldin_score(X64, labels)
+for what, mine_v, ref, tol in (
+        ("CH formula on label means vs sklearn", ch_db(labels, means)[0], sk_ch, 1e-9),
+        ("DB formula on label means vs sklearn", ch_db(labels, means)[1], sk_db, 1e-9),
+        ("custseg calinski_harabasz vs stored centroids", cs_ch, ch_db(labels, cs_centroids)[0], 1e-6),
+        ("custseg davies_bouldin vs stored centroids", cs_db, ch_db(labels, cs_centroids)[1], 1e-6),
+        ("custseg calinski_harabasz vs sklearn", cs_ch, sk_ch, 1e-3),
+        ("custseg davies_bouldin vs sklearn", cs_db, sk_db, 1e-3)):
+    print(f"{what}: {mine_v!r} {ref!r}")
+    if not math.isclose(mine_v, ref, rel_tol=tol):
+        failures.append(f"{what}: {mine_v!r} != {ref!r} (relative {tol:g})")
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
