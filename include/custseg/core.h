@@ -243,11 +243,12 @@ typedef __int128 cs_fixed_t;
  * value stays below 2^52, so up to 1024 of them can be summed in an int64 first
  * (CS_FIXED_BLOCK). Local. */
 int cs_fixed_exponent(double maxabs, int64_t n_terms);
-/* 2^-e for maxabs = m * 2^e, m in [0.5, 1) (1 for 0 or a non-finite maxabs): values first
- * multiplied by it lie within 1 in magnitude, so a grid from cs_fixed_exponent never meets its
- * cap (2^1000, below which the grid of values near 1e-150 had been too coarse for their
- * squares) and squared deviations cannot overflow. The product is exact, so the integers
- * summed are those of the unscaled values wherever those were on a grid of their own. Local. */
+/* 2^-e for maxabs = m * 2^e, m in [0.5, 1), at most 2^1021 (1 for 0 or a non-finite
+ * maxabs): values first multiplied by it lie within 1 in magnitude, so a grid from
+ * cs_fixed_exponent never meets its cap (2^1000, below which the grid of values near 1e-150
+ * had been too coarse for their squares) and squared deviations cannot overflow. The product
+ * is exact, so the integers summed are those of the unscaled values wherever those were on a
+ * grid of their own. Local. */
 double cs_fixed_prescale(double maxabs);
 /* The same without the int64 bound on a scaled value: for terms converted to 128 bits one by
  * one (cs_to_fixed), whose grid is then 2^-(124 - log2 n) of maxabs instead of 2^-52 of it.

@@ -33,17 +33,20 @@ static char *config_line(char *str, int num, void *stream) {
   if (n == 0) return NULL; /* the end, or a read error (the caller checks ferror) */
   str[n] = '\0';
   r->line++;
-  const size_t lead = strspn(str, " \t");
-  r->indented = lead > 0 && str[lead] && !strchr("\r\n;#", str[lead]);
+  /* inih skips a UTF-8 byte-order mark on the first line, and so does the check of it. */
+  const char *t = r->line == 1 && !strncmp(str, "\xEF\xBB\xBF", 3) ? str + 3 : str;
+  const size_t lead = strspn(t, " \t");
+  r->indented = lead > 0 && t[lead] && !strchr("\r\n;#", t[lead]);
   const char *cr = memchr(str, '\r', (size_t)n);
-  if (n == num - 1 && str[n - 1] != '\n' && (ch = getc(r->f)) != '\n' && ch != EOF)
+  if (n == num - 1 && str[n - 1] != '\n' && (ch = getc(r->f)) != '\n' && ch != EOF &&
+      !(ch == '\r' && ((ch = getc(r->f)) == '\n' || ch == EOF))) /* its CRLF does not count */
     r->bad = CS_CONFIG_TOO_LONG, r->limit = num - 1;
   else if (memchr(str, '\0', (size_t)n))
     r->bad = CS_CONFIG_NUL;
   else if (cr && cr + 1 != str + n && !(cr[1] == '\n' && cr + 2 == str + n))
     r->bad = CS_CONFIG_CR;
-  else if (str[lead] == '[')
-    r->bad = section_problem(str + lead);
+  else if (t[lead] == '[')
+    r->bad = section_problem(t + lead);
   if (r->bad != CS_CONFIG_FINE) {
     r->bad_line = r->line;
     return NULL;

@@ -157,7 +157,9 @@ double cs_fixed_prescale(double maxabs) {
   if (!(maxabs > 0) || !isfinite(maxabs)) return 1.0;
   int e = 0;
   frexp(maxabs, &e);
-  return ldexp(1.0, -e);
+  /* At most 2^1021: a subnormal maxabs (e down to -1073) would make it inf. Values then stay
+   * below 1, so the grid is still not capped. */
+  return ldexp(1.0, -(e < -1021 ? -1021 : e));
 }
 
 int cs_fixed_exponent_wide(double maxabs, int64_t n_terms) {

@@ -422,13 +422,28 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       /* Zero, or below what the exact-sum grid resolves for values of this size (relative to
        * the values, so a column of tiny values that do vary passes). */
       const double mag = fmax(fabs(c->min), fabs(c->max));
-      /* A spread tiny next to the values (1e15 + N(0, 1)): only an offset helps. (Values of
-       * any magnitude are summed on a grid of their own, column_stats.) */
+      /* The statistics are summed on a grid of the column's own (column_stats), but the
+       * standardized values are (x - centre) * weight / spread in doubles: a range beyond the
+       * largest double, or a spread whose inverse is (values near 1e-309), cannot be
+       * standardized, and had come out as +-FLT_MAX (global values: collective). */
+      CS_CHECK(inert || isfinite(c->max - c->min), CS_EDATA,
+               "%s: feature '%s' spans more than the largest double (from %g to %g); rescale the "
+               "column or leave it out", store->path, c->name, c->min, c->max);
+      CS_CHECK(inert || !(f->spread[j] > 0) || isfinite(c->weight / f->spread[j]), CS_EDATA,
+               "%s: feature '%s' varies (from %.17g to %.17g) on a scale too small for its "
+               "standardized values (spread %g, weight %g); multiply the column by a power of "
+               "ten", store->path, c->name, c->min, c->max, f->spread[j], c->weight);
+      /* A spread tiny next to the values (1e15 + N(0, 1)): only an offset helps; values near
+       * the smallest doubles whose spread underflows to 0: scaling helps. */
       CS_CHECK(inert || !(c->std <= 1e-12 * mag && f->scale != CS_SCALE_NONE && c->min < c->max),
                CS_EDATA,
-               "%s: feature '%s' varies (from %.17g to %.17g) but its standard deviation is "
-               "below 1e-12 of its magnitude, too little for the sums behind its variance; "
-               "subtract an offset (its minimum, say) from the column",
+               mag < 1e-100 ? "%s: feature '%s' varies (from %.17g to %.17g) but its standard "
+                              "deviation is below what double precision holds for values this "
+                              "small; multiply the column by a power of ten"
+                            : "%s: feature '%s' varies (from %.17g to %.17g) but its standard "
+                              "deviation is below 1e-12 of its magnitude, too little for the "
+                              "sums behind its variance; subtract an offset (its minimum, say) "
+                              "from the column",
                store->path, c->name, c->min, c->max);
       CS_CHECK(inert || !(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
                           f->scale != CS_SCALE_NONE),

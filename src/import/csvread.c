@@ -337,7 +337,9 @@ int cs_csv_next(cs_csv_t *r, cs_csv_record_t *rec) {
                (long long)r->lineno);
       /* A quote that is never closed takes the rest of the file into one field: memory had
        * grown with the file (10 GB for a 10 GB export), silently, to fail at its end. */
-      CS_CHECK(r->p.entry_pos <= CS_CSV_FIELD_MAX || !r->p.quoted, CS_EDATA,
+      /* Open: quoted and not yet past its closing quote (libcsv's state FIELD_BEGUN, 2; after
+       * the closing quote it is 3 and `quoted` stays set until the field ends). */
+      CS_CHECK(r->p.entry_pos <= CS_CSV_FIELD_MAX || !r->p.quoted || r->p.pstate != 2, CS_EDATA,
                "%s:%lld: field %d of the record on this line is longer than %d MiB by line "
                "%lld: a quote that is never closed? (a quote inside a value must be doubled, "
                "and the field quoted)", r->path, (long long)r->rec_line,

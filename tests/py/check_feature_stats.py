@@ -154,6 +154,23 @@ for i, (name, x) in enumerate(extreme.items()):
     close(f"{name} std", row["std"], sd)
     close(f"{name} persona population_sd", psd[i], sd)
 
+# ... but a range beyond the largest double, or a spread whose inverse is, cannot be
+# standardized: refused with advice (they had come out as +-FLT_MAX, and then "values reach
+# 3.4e38 ... use --scale zscore" or a "singular" churn Hessian).
+for name, x, needle in (
+        ("wide", np.where(np.arange(m) % 3 == 0, 1.5e308, -1.4e308), "spans more than the largest double"),
+        ("narrow", 6e-309 - np.arange(m) % 20 * 1e-311, "on a scale too small for its standardized values")):
+    bad = os.path.join(work, f"{name}.h5")
+    with h5py.File(bad, "w") as f:
+        g = f.create_group("customers")
+        g.attrs["schema_version"] = np.int32(1)
+        g["customer_id"] = np.arange(1, m + 1, dtype=np.int64)
+        g[name], g["a"] = x, base["a"]
+    p = su.custseg(ranks, "segment", "--input", bad, "--features", f"{name},a", "--k", 2,
+                   "--quiet", "--output", os.path.join(work, f"{name}-results.h5"), check=False)
+    if p.returncode != 2 or f"feature '{name}' " not in p.stderr or needle not in p.stderr:
+        failures.append(f"column '{name}': exit {p.returncode}, {p.stderr[-300:]}")
+
 # A categorical column of 1500 levels (an id imported as text) is warned of before the
 # matrix is made (it had run for minutes in GBs at 10^5 levels without a word).
 many = os.path.join(work, "many_levels.h5")

@@ -197,6 +197,12 @@ expect_error("a 17 MiB field at the end of the file", path("longend.h5"),
                                                  + "a" * (17 << 20)), "--output", path("longend.h5")],
              "longend.csv:3: field 2 of the record on this line is longer than 16 MiB, the limit "
              "of a field")
+# ... and so is a closed quoted field there (libcsv keeps it "quoted" until the field ends).
+expect_error("a closed quoted 17 MiB field at the end of the file", path("longq.h5"),
+             ["import", "--customers-csv", write("longq.csv", "customer_id,c\n1,b\n2,\""
+                                                 + "a" * (17 << 20) + "\""), "--output", path("longq.h5")],
+             "longq.csv:3: field 2 of the record on this line is longer than 16 MiB, the limit "
+             "of a field")
 # With --skip-bad-rows such a number in a numeric column is a skipped row wherever it is (inside
 # the inference window it had become an error that could not be skipped).
 if imported("a big integer skipped", path("bigskip.h5"),

@@ -139,6 +139,8 @@ static void lines_inih_misreads(void **state) {
       {"cfg_key_first.ini", "[generate]\nbogus = 1\ngarbage\n", "line 2: unknown key 'bogus'"},
       {"cfg_general_late.ini", "[generate]\nseed = 4\n[custseg]\nseed = 0x\n",
        "line 4: value '0x' for seed is not"},
+      {"cfg_bom_sec.ini", "\xEF\xBB\xBF[generate] seed = 5\n",
+       "line 1 has text after the section's ']'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *argv[] = {"--config", write_ini(cases[i].name, cases[i].text)};
@@ -152,6 +154,17 @@ static void lines_inih_misreads(void **state) {
   fclose(f);
   const char *argv[] = {"--config", path};
   expect_error("generate", 2, argv, CS_ECONFIG, "line 2 holds a NUL byte");
+  /* A line of 199 characters, the most inih takes, with CRLF: its CR is no 200th character. */
+  char long_line[260] = "[generate]\r\nseed = ";
+  while (strlen(long_line) < 12 + 199) strcat(long_line, "1");
+  strcat(long_line, "\r\n");
+  const char *c199 = write_ini("cfg_199crlf.ini", long_line);
+  const char *c[] = {"--config", c199};
+  cs_opts_t o199; /* (the value itself is out of range: any error but the line's length) */
+  if (parse(&o199, "generate", 2, c) != CS_OK && strstr(cs_error_get()->msg, "longer than"))
+    fail_msg("a 199-character CRLF line: %s", cs_error_get()->msg);
+  cs_opts_free(&o199);
+  cs_error_clear();
   /* CRLF line ends and a comment after a section are fine. */
   const char *ok = write_ini("cfg_crlf.ini", "[generate] ; ours\r\ncustomers = 50\r\n");
   const char *b[] = {"--config", ok};
