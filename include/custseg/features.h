@@ -137,6 +137,14 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
 void cs_features_free(cs_features_t *f);
 /* The column of f with the most levels (one-hot features), for messages of size. Local. */
 int cs_features_widest(const cs_features_t *f);
+/* Warn (as `who`) when the features `spec` selects from the store's schema number more than
+ * CS_FEATURES_MANY: a text column of thousands of levels (an id or free text imported as
+ * categorical) is a one-hot block as wide, said before the matrix of `rows` rows is made
+ * (10^5 levels had run for minutes in GBs without a word). Layout errors are left to the
+ * build. Local (call it on one rank). */
+#define CS_FEATURES_MANY 1000
+void cs_features_warn_wide(const cs_store_t *store, const cs_feature_spec_t *spec, int64_t rows,
+                           const char *who);
 /* The checks of cs_features_build that need only the store's schema (names, types, levels,
  * --log1p, --feature-weights, --weight-column), reading no rows: run's dry pass. With
  * `layout`, also the features' names, count and weights, with centre 0 and spread 1 in place

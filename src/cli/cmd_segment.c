@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CS_SEGMENT_MANY_FEATURES 1000 /* a warning beyond (a column of that many levels) */
-
 /* --init-centroids FILE[:DATASET] -> K x D standardized centroids. Collective. */
 static int load_init(cs_ctx_t *ctx, const char *spec, const cs_features_t *f, int k,
                      double **out) {
@@ -458,23 +456,7 @@ int cs_cmd_segment(cs_ctx_t *ctx, const cs_opts_t *o) {
   CS_TRY(cs_stage_checked(ctx, &st, &spec));
   cs_store_t *store = st.store;
   cs_part_t part = st.part;
-  /* A text column of thousands of levels (an id or free text imported as categorical) is a
-   * one-hot block as wide: said before the matrix is made (10^5 levels had run for minutes
-   * in GBs without a word; churn train says the same of its solve). The layout alone, from
-   * the schema; its errors are the build's, which reports them. */
-  if (ctx->rank == 0) {
-    cs_features_t *lay = NULL;
-    if (cs_features_check(store, &spec, &lay) == CS_OK && lay->d > CS_SEGMENT_MANY_FEATURES) {
-      const int widest = cs_features_widest(lay);
-      cs_log_warn("segment: %d features (column '%s' has %d levels, one feature each): the "
-                  "matrix alone takes about %.2g GB per rank, and the distances, indices and "
-                  "personas grow with the features; group the levels or leave the column out "
-                  "with --features", lay->d, lay->cols[widest].name, lay->cols[widest].n_levels,
-                  (double)part.n_local * lay->d * sizeof(float) / 1e9);
-    }
-    cs_features_free(lay);
-    cs_error_clear();
-  }
+  if (ctx->rank == 0) cs_features_warn_wide(store, &spec, part.n_local, "segment");
   cs_timer_start(&ctx->timers, "features");
   CS_TRY(cs_features_build(ctx, store, &part, &spec, NULL, &f, &m));
   cs_timer_stop(&ctx->timers, "features");

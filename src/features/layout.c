@@ -333,6 +333,21 @@ int cs_features_widest(const cs_features_t *f) {
   return widest;
 }
 
+void cs_features_warn_wide(const cs_store_t *store, const cs_feature_spec_t *spec, int64_t rows,
+                           const char *who) {
+  cs_features_t *lay = NULL;
+  if (cs_features_check(store, spec, &lay) == CS_OK && lay->d > CS_FEATURES_MANY) {
+    const int widest = cs_features_widest(lay);
+    cs_log_warn("%s: %d features (column '%s' has %d levels, one feature each): the matrix "
+                "alone takes about %.2g GB per rank, and the distances, indices and personas "
+                "grow with the features; group the levels or leave the column out with "
+                "--features", who, lay->d, lay->cols[widest].name, lay->cols[widest].n_levels,
+                (double)rows * lay->d * sizeof(float) / 1e9);
+  }
+  cs_features_free(lay);
+  cs_error_clear(); /* a layout error is the build's to report */
+}
+
 int cs_features_check(const cs_store_t *store, const cs_feature_spec_t *spec,
                       cs_features_t **out) {
   cs_features_t *f = calloc(1, sizeof *f);
