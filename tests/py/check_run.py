@@ -14,7 +14,7 @@
 3. --stages segment: only the segment stage runs, the others are "off".
 4. Bad input: an unknown stage, a missing store, an output directory under a missing parent:
    exit status 2/3, one error line, no run.json.
-5. `custseg demo --customers 30000`: prints the ROI table and writes every stage's results.
+5. `custseg demo --customers 10000`: prints the ROI table and writes every stage's results.
 1a. h5copy copies every group of the store and the results files (HDF5 1.10 crashed on
    groups with many string attributes).
 1b. The read cache: each column read from the file once by default, more often with
@@ -51,7 +51,7 @@ merge-same-day = no
 """)
 
 store = path("store.h5")
-run(2, "generate", "--customers", "30000", "--segments", "4", "--transactions", "--seed", "3",
+run(2, "generate", "--customers", "10000", "--segments", "4", "--transactions", "--seed", "3",
     "--quiet", "--output", store)
 
 # 1. Every stage, 1 and 3 ranks, and each stage alone.
@@ -482,7 +482,7 @@ for stages, why in (("", "names no stage"), ("segment,segment", "is listed twice
     check(why in p.stderr, f"--stages '{stages}': {why}")
 
 # 5. The demo command.
-p = run(2, "demo", "--output-dir", path("demo"), "--customers", "30000")
+p = run(2, "demo", "--output-dir", path("demo"), "--customers", "10000")
 check("ROI per segment" in p.stdout and "| **total** |" in p.stdout, "demo prints the ROI table")
 s = json.load(open(path("demo", "run.json")))["stages"]
 check(all(s[x]["status"] == "ran" for x in ("segment", "churn", "clv", "roi")),
