@@ -62,12 +62,16 @@ typedef enum cs_config_bad {
   CS_CONFIG_CR,            /* a carriage return that does not end the line */
   CS_CONFIG_NO_NAME,       /* [] */
   CS_CONFIG_AFTER_SECTION, /* [name] key = value */
+  CS_CONFIG_UNKNOWN_SECTION, /* [segmnet], with keys or without */
 } cs_config_bad_t;
 typedef struct cs_config_lines {
   FILE *f;
   int line, indented, bad_line, limit;
   cs_config_bad_t bad;
+  char section[64]; /* the unknown section's name */
 } cs_config_lines_t;
+/* Whether [name] is a section of a config file: custseg (the general part) or a command. */
+int cs_config_section_known(const char *name);
 /* Parse the configuration file `path` with inih, calling entry(user, section, name, value)
  * for each key; lr is the line reader's state (line, indented), which entry may read. entry
  * records its first error (cs_error_set) in *entry_status and that error's line in
@@ -82,6 +86,8 @@ int cs_opts_applies(const char *command, const cs_optdef_t *d);
  * given, the file (without the :DATASET of --init-centroids) in `file`. 1 given, 0 not given,
  * -1 past the last. */
 int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len);
+/* Whether option `name` names a file the command reads or writes (--input, --output, ...). */
+int cs_opt_names_file(const char *name);
 /* A file's identity as results files and checkpoints record it ("size N, modified S.NS"), in
  * out; "" when it cannot be stat'ed. Local (callers take rank 0's and broadcast it). */
 void cs_file_ident(const char *path, char *out, size_t len);

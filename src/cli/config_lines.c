@@ -13,13 +13,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Whether the section line at s ("[name] ...") has no name, or text after its ']'. */
-static cs_config_bad_t section_problem(const char *s) {
+/* Whether the section line at s ("[name] ...") has no name, text after its ']', or a name
+ * that is no section's (checked here, at its line: a misspelt section without keys had been
+ * read without a word, and its keys were what reported it). */
+static cs_config_bad_t section_problem(const char *s, cs_config_lines_t *r) {
   const char *close = strchr(s, ']');
   if (!close) return CS_CONFIG_FINE; /* inih's own error: expected ']' */
   if (s + 1 + strspn(s + 1, " \t") == close) return CS_CONFIG_NO_NAME;
   const char *rest = close + 1 + strspn(close + 1, " \t\r\n");
-  return *rest && *rest != ';' && *rest != '#' ? CS_CONFIG_AFTER_SECTION : CS_CONFIG_FINE;
+  if (*rest && *rest != ';' && *rest != '#') return CS_CONFIG_AFTER_SECTION;
+  char name[200]; /* as inih takes it: the text between '[' and the first ']' */
+  snprintf(name, sizeof name, "%.*s", (int)(close - s - 1), s + 1);
+  if (cs_config_section_known(name)) return CS_CONFIG_FINE;
+  snprintf(r->section, sizeof r->section, "%s", name);
+  return CS_CONFIG_UNKNOWN_SECTION;
 }
 
 static char *config_line(char *str, int num, void *stream) {
@@ -46,7 +53,7 @@ static char *config_line(char *str, int num, void *stream) {
   else if (cr && cr + 1 != str + n && !(cr[1] == '\n' && cr + 2 == str + n))
     r->bad = CS_CONFIG_CR;
   else if (t[lead] == '[')
-    r->bad = section_problem(t + lead);
+    r->bad = section_problem(t + lead, r);
   if (r->bad != CS_CONFIG_FINE) {
     r->bad_line = r->line;
     return NULL;
@@ -95,6 +102,10 @@ int cs__config_parse(const char *path, ini_handler entry, void *user, cs_config_
                           "config %s line %d holds a carriage return (CR) that does not end the "
                           "line: lines must end in LF or CRLF (a file saved with the line ends "
                           "of classic Mac OS?)", path, first);
+    case CS_CONFIG_UNKNOWN_SECTION:
+      return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
+                          "config %s line %d: unknown section [%s] (use [custseg] or a command "
+                          "name)", path, first, lr->section);
     case CS_CONFIG_NO_NAME:
       return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
                           "config %s line %d: a section with no name ([]); use [custseg] for "

@@ -55,6 +55,14 @@ void cs_file_ident(const char *path, char *out, size_t len) {
              (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
 }
 
+int cs_opt_names_file(const char *name) {
+  for (size_t i = 0; i < sizeof read_opts / sizeof *read_opts; i++)
+    if (!strcmp(name, read_opts[i])) return 1;
+  for (size_t i = 0; i < sizeof write_opts / sizeof *write_opts; i++)
+    if (!strcmp(name, write_opts[i])) return 1;
+  return 0;
+}
+
 int cs_opts_read_file(const cs_opts_t *o, int i, const char **name, char *file, size_t len) {
   if (i < 0 || i >= (int)(sizeof read_opts / sizeof *read_opts)) return -1;
   *name = read_opts[i];

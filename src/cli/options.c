@@ -323,6 +323,15 @@ static int valid(int idx, const char *v, cs_opt_src_t src, const char *where) {
   const cs_optdef_t *d = &cs_optdefs[idx];
   int64_t lo, hi;
   range_of(d, &lo, &hi);
+  /* An empty file name is most often an unset shell variable (--output "$OUT", or a config
+   * written from one): it had failed later as an output "not a file name" (exit 3) or an
+   * input that "cannot open ''" (exit 2). */
+  if (src == CS_SRC_FLAG && !*v && cs_opt_names_file(d->name))
+    return cs_error_set(CS_EUSAGE, __FILE__, __LINE__, "%s is empty: give a file name, or leave "
+                        "the option out", where);
+  if (src == CS_SRC_CONFIG && !*v && cs_opt_names_file(d->name))
+    return cs_error_set(CS_ECONFIG, __FILE__, __LINE__, "%s: %s is empty: give a file name, or "
+                        "remove the line", where, d->name);
   if (check_value(d, v) != 0 && d->type == CS_OPT_INT && hi < CS_OPT_INT_MAX)
     return cs_error_set(src == CS_SRC_FLAG ? CS_EUSAGE : CS_ECONFIG, __FILE__, __LINE__,
                         "%s: value '%s' for %s is not an integer in %lld..%lld", where, v,
@@ -360,7 +369,6 @@ typedef struct ini_state {
   const int *indented; /* it starts with a blank: inih continues the key above with it */
 } ini_state_t;
 
-static int is_command(const char *s);
 
 static const char *const *config_ignored;
 
@@ -379,13 +387,8 @@ static int entry(ini_state_t *st, const char *section, const char *name, const c
   if (st->status != CS_OK) return 1; /* the first error stands, with its line number */
   char where[4200];
   snprintf(where, sizeof where, "config %s", st->path);
+  /* (an unknown section is refused at its line, config_lines.c) */
   int general = !*section || !strcmp(section, "custseg");
-  if (!general && !is_command(section)) {
-    st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
-                              "%s: unknown section [%s] (use [custseg] or a command name)",
-                              where, section);
-    return 0;
-  }
   int idx = find(name);
   if (idx < 0 || !strcmp(name, "config")) {
     st->status = cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
@@ -450,6 +453,10 @@ static int is_command(const char *s) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (!strcmp(s, commands[i])) return 1;
   return 0;
+}
+
+int cs_config_section_known(const char *name) {
+  return !strcmp(name, "custseg") || is_command(name);
 }
 
 int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {

@@ -99,6 +99,17 @@ cmp -s o.h5.ckpt in.h5 && [ -f .o.h5.tmp-notes.json ] || fail "o.h5.ckpt changed
 rm -f o.h5.ckpt .o.h5.tmp-123-456 o.h5 .o.h5.tmp-notes.json
 refused 1 "--k given 2 times; give it once" segment --input in.h5 --output o.h5 --k 2 --k 3
 refused 1 "the input store is given 2 times" inspect in.h5 --input in.h5
+# An empty file name (an unset shell variable) is a usage error naming the option; it had been
+# "output '' is not a file name" (exit 3) or "cannot open ''" (exit 2).
+refused 1 "--output is empty: give a file name, or leave the option out" \
+  segment --input in.h5 --output "" --k 2
+refused 1 "--init-centroids is empty: give a file name" \
+  segment --input in.h5 --output o.h5 --k 2 --init-centroids ""
+refused 1 "--segment-results is empty: give a file name" \
+  roi --input in.h5 --segment-results "" --output o.h5
+printf '[segment]\nprevious =\n' > emptyfile.ini
+refused 1 "config emptyfile.ini line 2: previous is empty: give a file name, or remove the line" \
+  segment --config emptyfile.ini --input in.h5 --output o.h5 --k 2
 
 printf '[segment]\nk = 2\nk = 3\n' > dup.ini
 refused 1 "config dup.ini line 3: key 'k' set twice in [segment]; set it once" \

@@ -80,7 +80,11 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a1, CS_ECONFIG, "line 3: unknown key 'customerz'");
   const char *bad_sec = write_ini("cfg_badsec.ini", "[segmnet]\nk = 3\n");
   const char *a2[] = {"--config", bad_sec};
-  expect_error("generate", 2, a2, CS_ECONFIG, "unknown section [segmnet]");
+  expect_error("generate", 2, a2, CS_ECONFIG, "line 1: unknown section [segmnet]");
+  /* without a key after it (it had been read without a word) */
+  const char *bare_sec = write_ini("cfg_baresec.ini", "seed = 3\n[segment]\nk = 3\n[segmnet]\n");
+  const char *a2b[] = {"--config", bare_sec};
+  expect_error("segment", 2, a2b, CS_ECONFIG, "line 4: unknown section [segmnet]");
   const char *bad_val = write_ini("cfg_badval.ini", "customers = many\n");
   const char *a3[] = {"--config", bad_val};
   expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not a non-negative integer");
