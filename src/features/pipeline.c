@@ -448,9 +448,14 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       CS_CHECK(inert || !(c->std <= 1e-12 * fmax(fabs(c->min), fabs(c->max)) &&
                           f->scale != CS_SCALE_NONE),
                CS_EDATA,
-               "%s: feature '%s' has zero variance (constant %g)%s; leave it out of --features",
+               "%s: feature '%s' has zero variance (constant %g)%s%s; leave it out of --features",
                store->path, c->name, c->mean,
-               fit ? " among the customers the model is fitted on (the training split)" : "");
+               fit ? " among the customers the model is fitted on (the training split)" : "",
+               /* 64-bit integers near 2^64 that differ by less than 2^11 are one double */
+               fabs(c->mean) >= 0x1p53 ? " as a double, which holds integers exactly only up "
+                                         "to 2^53 (if its values differ, subtract an offset, "
+                                         "its minimum say, from the column)"
+                                       : "");
       CS_CHECK(inert || (f->spread[j] > 0 && isfinite(f->spread[j])), CS_EDATA,
                "%s: feature '%s' has zero interquartile range (median %g, more than half the "
                "values equal); use --scale zscore or leave it out", store->path, c->name,
@@ -507,6 +512,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
     CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));
+    snprintf(m->w_name, sizeof m->w_name, "%s", f->weight_column);
     int64_t bad = INT64_MAX, positive = 0;
     for (int64_t i = 0; i < nl && bad == INT64_MAX; i++) {
       if (!(m->w[i] >= 0 && isfinite(m->w[i]))) bad = part->offset + i;

@@ -419,13 +419,15 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
            "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)",
            mx[0] >= FLT_MAX ? "at least " : "", mx[0],
            mx[0] >= FLT_MAX ? " (the float32 limit, where scaled values are clamped)" : "");
+  char wn[CS_FEATURE_NAME_MAX + 32] = "";
+  if (m->w && m->w_name[0]) snprintf(wn, sizeof wn, " (--weight-column '%s')", m->w_name);
   CS_CHECK(!m->w || wmin == INFINITY || (wmax >= 1e-250 && wmax <= 1e250), CS_EDATA,
-           "customer weights reach %g: k-means sums them in fixed point and needs the largest "
-           "within 1e-250 .. 1e250 (rescale the weights: the fit does not change)", wmax);
+           "customer weights%s reach %g: k-means sums them in fixed point and needs the largest "
+           "within 1e-250 .. 1e250 (rescale the weights: the fit does not change)", wn, wmax);
   CS_CHECK(!m->w || wmin == INFINITY || wmax <= 1e9 * wmin, CS_EDATA,
-           "customer weights range from %g to %g, more than a factor 1e9: the exact fixed-point "
-           "sums would lose the customers of small weight (cap or rescale the weights)", wmin,
-           wmax);
+           "customer weights%s range from %g to %g, more than a factor 1e9: the exact "
+           "fixed-point sums would lose the customers of small weight (cap or rescale the "
+           "weights)", wn, wmin, wmax);
   /* A start far outside the customers takes none of them, and its float32 distances
    * overflow (a start at 1e300 had reported an inertia 43% low). The sums never involve the
    * centroids, so a start leaves the grids below alone (a start of 1e5 beside a feature near

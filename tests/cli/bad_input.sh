@@ -88,7 +88,7 @@ PY
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
   # Beyond the range of k-means' float32 distances and exact sums (they had put every row
   # in one segment with exit 0, or failed the inertia check).
-  feature_magnitude|weight_range) store good
+  feature_magnitude|weight_range|weight_tiny) store good
                   "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
@@ -96,6 +96,8 @@ with h5py.File(sys.argv[1], "r+") as f:
     n = len(g["customer_id"])
     if sys.argv[2] == "feature_magnitude":
         g["huge"] = np.linspace(-1, 1, n) * 1e20
+    elif sys.argv[2] == "weight_tiny":
+        g["w"] = np.full(n, 1e-300)
     else:
         w = np.ones(n); w[5] = 1e13
         g["w"] = w
@@ -104,8 +106,11 @@ PY
                   if [ $case_name = feature_magnitude ]; then
                     needle="feature values reach 1e+20 in magnitude; k-means computes distances in float32"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,huge --scale none --summary "$summary")
+                  elif [ $case_name = weight_tiny ]; then
+                    needle="customer weights (--weight-column 'w') reach 1e-300: k-means sums them in fixed point"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --weight-column w --summary "$summary")
                   else
-                    needle="customer weights range from 1 to 1e+13, more than a factor 1e9"
+                    needle="customer weights (--weight-column 'w') range from 1 to 1e+13, more than a factor 1e9"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --weight-column w --summary "$summary")
                   fi ;;
   no_customers_group) store no_customers_group; want=2 needle="no group /customers"
@@ -355,6 +360,13 @@ PY
                        --log1p income --k 2 --summary "$summary") ;;
   zero_variance_feature) store constant_column; want=2 needle="feature 'flat' has zero variance"
                   cmd=(segment --input "$dir/in.h5" --output "$output" --features age,flat --k 2
+                       --summary "$summary") ;;
+  # 64-bit integers near 2^64 that differ by less than 2^11 are one double: the "zero
+  # variance" says so, with the remedy (it had read as a constant column).
+  uint64_near_2_64) store good
+                  "$PYTHON" -c 'import h5py, sys, numpy as np; g = h5py.File(sys.argv[1], "r+")["customers"]; n = len(g["customer_id"]); g["ticket"] = np.uint64(2**64 - 1000) + np.arange(n, dtype=np.uint64) % 7' "$dir/in.h5"
+                  want=2 needle="feature 'ticket' has zero variance (constant 1.84467e+19) as a double, which holds integers exactly only up to 2^53 (if its values differ, subtract an offset"
+                  cmd=(segment --input "$dir/in.h5" --output "$output" --features age,ticket --k 2
                        --summary "$summary") ;;
   clv_unsorted)   store txn_unsorted; want=2 needle="is before the previous transaction of customer"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
