@@ -117,13 +117,18 @@ static int third_label(int64_t i) {
   return i % 3 == 0;
 }
 
+/* 3001 rows of ten_scores, every third churned, and their metrics. */
+static void tens_third_churned(rows_t *r, cs_churn_metrics_t *m) {
+  make(r, 3001, ten_scores, third_label);
+  metrics(r, m);
+}
+
 static void ties_across_ranks(void **state) {
   (void)state;
   const int64_t n = 3001;
   rows_t r;
   cs_churn_metrics_t m;
-  make(&r, n, ten_scores, third_label);
-  metrics(&r, &m);
+  tens_third_churned(&r, &m);
   /* Every (positive, negative) pair, by brute force. */
   double num = 0, tie = 0, pairs = 0;
   assert_int_equal(m.n, n);
@@ -167,8 +172,7 @@ static void calibration_observed_is_label_rate(void **state) {
   const int64_t n = 3001;
   rows_t r;
   cs_churn_metrics_t m;
-  make(&r, n, ten_scores, third_label);
-  metrics(&r, &m);
+  tens_third_churned(&r, &m);
   assert_int_equal(CS_CHURN_CAL_BINS, 10);
   for (int b = 0; b < CS_CHURN_CAL_BINS; b++) {
     int64_t cnt = 0, y = 0;

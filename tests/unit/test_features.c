@@ -52,6 +52,15 @@ static void write_store(const char *path) {
   free(k);
 }
 
+/* The test store written at `path`, opened, and this rank's part of its N rows in *p. */
+static cs_store_t *written_store(const char *path, cs_part_t *p) {
+  write_store(path);
+  cs_store_t *s;
+  assert_int_equal(cs_store_open(cs_test_ctx, path, &s), CS_OK);
+  assert_int_equal(cs_par_partition(cs_test_ctx, N, p), CS_OK);
+  return s;
+}
+
 static int cmp_d(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
   return (a > b) - (a < b);
@@ -61,11 +70,8 @@ static void stats_layout_and_roundtrip(void **state) {
   (void)state;
   cs_ctx_t *ctx = cs_test_ctx;
   const char *path = cs_test_path("features_store.h5");
-  write_store(path);
-  cs_store_t *s;
-  assert_int_equal(cs_store_open(ctx, path, &s), CS_OK);
   cs_part_t p;
-  assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
+  cs_store_t *s = written_store(path, &p);
   cs_feature_spec_t spec = {.features = "a,b,c", .log1p = "b", .scale = CS_SCALE_ZSCORE};
   cs_features_t *f = NULL;
   cs_matrix_t m;
@@ -203,11 +209,8 @@ static void imputed_and_weighted_cells(void **state) {
   (void)state;
   cs_ctx_t *ctx = cs_test_ctx;
   const char *path = cs_test_path("features_fill_store.h5");
-  write_store(path);
-  cs_store_t *s;
-  assert_int_equal(cs_store_open(ctx, path, &s), CS_OK);
   cs_part_t p;
-  assert_int_equal(cs_par_partition(ctx, N, &p), CS_OK);
+  cs_store_t *s = written_store(path, &p);
   cs_features_t *f = NULL;
   cs_matrix_t m;
   const cs_scale_t scales[] = {CS_SCALE_ROBUST, CS_SCALE_NONE};
