@@ -124,7 +124,8 @@ typedef struct cs_matrix {
   int d;
   float *x;        /* n x d, row-major, 64-byte aligned */
   double *w;       /* per-row weights, NULL when unweighted */
-  char w_name[CS_FEATURE_NAME_MAX]; /* their column (--weight-column), for messages */
+  const struct cs_features *feat; /* the pipeline that built it, for messages (names,
+                                      weights, the weight column); NULL when unknown */
   int64_t *row;    /* global row of each matrix row (input order) */
   int64_t *id;     /* customer_id of each matrix row */
 } cs_matrix_t;

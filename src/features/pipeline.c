@@ -324,6 +324,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
   }
   CS_TRY(cs_par_agree(ctx, local));
   f->n_total = store->n;
+  m->feat = f;
   m->d = f->d;
   m->n = nl;
   buf = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *buf), "feature column");
@@ -512,7 +513,6 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
     m->w = cs_alloc(cs_bytes(nl ? nl : 1, sizeof *m->w), "weights");
     CS_TRY(cs_par_agree(ctx, m->w ? CS_OK : CS_ENOMEM));
     CS_TRY(cs_store_read(store, f->weight_column, part->offset, nl, CS_DT_F64, m->w));
-    snprintf(m->w_name, sizeof m->w_name, "%s", f->weight_column);
     int64_t bad = INT64_MAX, positive = 0;
     for (int64_t i = 0; i < nl && bad == INT64_MAX; i++) {
       if (!(m->w[i] >= 0 && isfinite(m->w[i]))) bad = part->offset + i;

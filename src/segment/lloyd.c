@@ -414,13 +414,27 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   const double wmin = wr[0], wmax = -wr[1];
   /* The exact sums and the float32 kernel have a range: beyond it rows were silently put in
    * one segment, or the inertia check stopped the run. */
+  /* The feature that reaches the largest value, and the remedy: its --feature-weights weight
+   * when that is what made it large (under zscore a weight of 1e30 had been told to "use
+   * --scale zscore"), else the scale. */
+  int jm = 0;
+  for (int j = 1; j < d; j++) jm = fmx[j] > fmx[jm] ? j : jm;
+  char why[CS_FEATURE_NAME_MAX + 160] = "use --scale zscore or rescale the columns";
+  if (m->feat && mx[0] > 1e18 && m->feat->weight[jm] > 1 &&
+      fmx[jm] / m->feat->weight[jm] <= 1e18)
+    snprintf(why, sizeof why, "feature '%s' reaches it with its --feature-weights weight %g: "
+             "lower the weight", m->feat->names[jm], m->feat->weight[jm]);
+  else if (m->feat && mx[0] > 1e18)
+    snprintf(why, sizeof why, "feature '%s' reaches it; use --scale zscore or rescale the "
+             "column", m->feat->names[jm]);
   CS_CHECK(mx[0] <= 1e18 && (mx[0] == 0 || mx[0] >= 1e-18), CS_EDATA,
            "feature values reach %s%g in magnitude%s; k-means computes distances in float32 and "
-           "needs them within 1e-18 .. 1e18 (use --scale zscore or rescale the columns)",
-           mx[0] >= FLT_MAX ? "at least " : "", mx[0],
-           mx[0] >= FLT_MAX ? " (the float32 limit, where scaled values are clamped)" : "");
-  char wn[CS_FEATURE_NAME_MAX + 32] = "";
-  if (m->w && m->w_name[0]) snprintf(wn, sizeof wn, " (--weight-column '%s')", m->w_name);
+           "needs them within 1e-18 .. 1e18 (%s)", mx[0] >= FLT_MAX ? "at least " : "", mx[0],
+           mx[0] >= FLT_MAX ? " (the float32 limit, where scaled values are clamped)" : "",
+           why);
+  char wn[CS_NAME_MAX + 32] = "";
+  if (m->w && m->feat && m->feat->weight_column[0])
+    snprintf(wn, sizeof wn, " (--weight-column '%s')", m->feat->weight_column);
   CS_CHECK(!m->w || wmin == INFINITY || (wmax >= 1e-250 && wmax <= 1e250), CS_EDATA,
            "customer weights%s reach %g: k-means sums them in fixed point and needs the largest "
            "within 1e-250 .. 1e250 (rescale the weights: the fit does not change)", wn, wmax);

@@ -88,7 +88,7 @@ PY
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
   # Beyond the range of k-means' float32 distances and exact sums (they had put every row
   # in one segment with exit 0, or failed the inertia check).
-  feature_magnitude|weight_range|weight_tiny) store good
+  feature_magnitude|weight_range|weight_tiny|feature_weight_huge) store good
                   "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
@@ -104,8 +104,12 @@ with h5py.File(sys.argv[1], "r+") as f:
 PY
                   want=2
                   if [ $case_name = feature_magnitude ]; then
-                    needle="feature values reach 1e+20 in magnitude; k-means computes distances in float32"
+                    needle="feature values reach 1e+20 in magnitude; k-means computes distances in float32 and needs them within 1e-18 .. 1e18 (feature 'huge' reaches it; use --scale zscore or rescale the column)"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,huge --scale none --summary "$summary")
+                  elif [ $case_name = feature_weight_huge ]; then
+                    # (the advice had been "use --scale zscore", under zscore)
+                    needle="(feature 'income' reaches it with its --feature-weights weight 1e+30: lower the weight)"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --feature-weights income:1e30 --summary "$summary")
                   elif [ $case_name = weight_tiny ]; then
                     needle="customer weights (--weight-column 'w') reach 1e-300: k-means sums them in fixed point"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --weight-column w --summary "$summary")
