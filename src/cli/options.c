@@ -634,8 +634,11 @@ void cs_opts_usage(const char *command, const char *summary, const char *synopsi
 
 void cs_opts_blame_config(const cs_opts_t *o) {
   const cs_error_t *e = cs_error_get();
-  /* The option is the message's first word, or follows "cannot open ". */
+  /* The option is the message's first word, or follows "cannot open "; a message about a
+   * named feature ("STORE: feature 'x' is not a column ...") is about --features (a name in
+   * the config's features list had not been blamed on its line). */
   const char *m = strncmp(e->msg, "cannot open --", 14) ? e->msg : e->msg + 12;
+  if (strncmp(m, "--", 2) != 0 && strstr(e->msg, ": feature '")) m = "--features";
   if (!o->value || !o->source || !o->line || strncmp(m, "--", 2) != 0 ||
       strstr(e->msg, " is set in config "))
     return;

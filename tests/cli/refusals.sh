@@ -122,6 +122,10 @@ refused 1 "config typo.ini line 3: unknown key 'kk' in [segment]" \
 printf '[segment]\nk = 3 # four?\nseed = 2\n' > note.ini
 refused 1 "--k must be a number or a range A..B, not '3 # four?' (k is set in config note.ini line 2)" \
   segment --config note.ini --input in.h5 --output o.h5
+# a feature the config's list names that the store lacks: the list's line is named too
+printf '[segment]\nfeatures = age,nosuch\n' > feat.ini
+refused 2 "in.h5: feature 'nosuch' is not a column of /customers (features is set in config feat.ini line 2)" \
+  segment --config feat.ini --input in.h5 --output o.h5 --k 2
 # a line longer than the INI reader's buffer: its rest had been read as a line of its own
 "$PYTHON" -c 'print("[segment]\nk = 2\nfeatures = " + ",".join(["age"] * 60) + "\nseed = 3")' > long.ini
 # "[]" had been read as the general part; an indented line continues the key above it in
