@@ -88,13 +88,13 @@ PY
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --summary "$summary") ;;
   # Beyond the range of k-means' float32 distances and exact sums (they had put every row
   # in one segment with exit 0, or failed the inertia check).
-  feature_magnitude|weight_range|weight_tiny|feature_weight_huge) store good
+  feature_magnitude|weight_range|weight_tiny|feature_weight_huge|feature_weight_clamped|feature_weight_onehot|feature_weights_tiny) store good
                   "$PYTHON" - "$dir/in.h5" "$case_name" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
     g = f["customers"]
     n = len(g["customer_id"])
-    if sys.argv[2] == "feature_magnitude":
+    if sys.argv[2] in ("feature_magnitude", "feature_weight_clamped"):
         g["huge"] = np.linspace(-1, 1, n) * 1e20
     elif sys.argv[2] == "weight_tiny":
         g["w"] = np.full(n, 1e-300)
@@ -110,6 +110,19 @@ PY
                     # (the advice had been "use --scale zscore", under zscore)
                     needle="(feature 'income' reaches it with its --feature-weights weight 1e+30: lower the weight)"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --feature-weights income:1e30 --summary "$summary")
+                  # A column beyond the range by itself, whose weight the float32 clamp hides:
+                  # not the weight alone (lowering it had failed again); a one-hot column whose
+                  # weight is beyond float32 (inf): the weight, not the scale; every weight tiny
+                  # under zscore: the weights, not "use --scale zscore".
+                  elif [ $case_name = feature_weight_clamped ]; then
+                    needle="(feature 'huge' reaches it; use --scale zscore or rescale the column, and mind its --feature-weights weight)"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,huge --scale none --feature-weights huge:1e25 --summary "$summary")
+                  elif [ $case_name = feature_weight_onehot ]; then
+                    needle="(feature 'region=north' reaches it with its --feature-weights weight 1e+39: lower the weight)"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,region --feature-weights region:1e39 --summary "$summary")
+                  elif [ $case_name = feature_weights_tiny ]; then
+                    needle="(the --feature-weights weights, the largest 1e-20, take every feature below 1e-18: raise them)"
+                    cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --feature-weights age:1e-20,income:1e-20 --summary "$summary")
                   elif [ $case_name = weight_tiny ]; then
                     needle="customer weights (--weight-column 'w') reach 1e-300: k-means sums them in fixed point"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,income --weight-column w --summary "$summary")
