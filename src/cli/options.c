@@ -547,7 +547,9 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
                             cs_optdefs[fidx[i]].name, times);
   }
   for (int i = 0; status == CS_OK && i < nflags; i++)
-    if (!strcmp(cs_optdefs[fidx[i]].name, "config")) status = read_config(o, fval[i]);
+    if (!strcmp(cs_optdefs[fidx[i]].name, "config") && /* read before the flags are set */
+        (status = valid(fidx[i], fval[i], CS_SRC_FLAG, "--config")) == CS_OK)
+      status = read_config(o, fval[i]);
   for (int i = 0; status == CS_OK && i < nflags; i++) {
     char where[160];
     snprintf(where, sizeof where, "--%s", cs_optdefs[fidx[i]].name);

@@ -85,6 +85,10 @@ static void errors_name_the_problem(void **state) {
   const char *bare_sec = write_ini("cfg_baresec.ini", "seed = 3\n[segment]\nk = 3\n[segmnet]\n");
   const char *a2b[] = {"--config", bare_sec};
   expect_error("segment", 2, a2b, CS_ECONFIG, "line 4: unknown section [segmnet]");
+  /* an empty --config is named as the other empty file names are (it had been read first:
+   * "cannot open config ''") */
+  const char *a2c[] = {"--config", ""};
+  expect_error("segment", 2, a2c, CS_EUSAGE, "--config is empty: give a file name");
   const char *bad_val = write_ini("cfg_badval.ini", "customers = many\n");
   const char *a3[] = {"--config", bad_val};
   expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not a non-negative integer");
