@@ -118,6 +118,14 @@ typedef struct cs_features {
   int64_t rows_with_missing;
 } cs_features_t;
 
+/* Advice for scaled features outside lo .. hi in magnitude (fmx: each output feature's
+ * largest magnitude in the matrix, over all ranks; mx: their largest): which feature, and
+ * whether its column or its --feature-weights weight took it there (the weight is blamed
+ * only for a feature within the range without it; a one-hot column's values are its weight).
+ * Written into why (len bytes) when there is something to say; left as it is otherwise. */
+void cs_features_range_advice(const cs_features_t *f, const double *fmx, double mx, double lo,
+                              double hi, char *why, size_t len);
+
 /* The per-rank matrix. */
 typedef struct cs_matrix {
   int64_t n;       /* rows held (local customers, minus dropped ones) */

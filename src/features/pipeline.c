@@ -406,7 +406,7 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
       for (int64_t i = 0; i < nl; i++) {
         float *row = m->x + i * f->d + c->first;
         for (int l = 0; l < c->n_levels; l++) row[l] = 0.0f;
-        if (!miss[i]) row[(int)buf[i]] = (float)c->weight;
+        if (!miss[i]) row[(int)buf[i]] = (float)fmin(c->weight, FLT_MAX); /* as a value's */
         row_miss[i] |= miss[i] & !inert;
       }
     } else {

@@ -328,17 +328,6 @@ fail:
   return status;
 }
 
-/* Feature j's largest magnitude without its --feature-weights weight, from v, its largest
- * in the matrix: a one-hot column's values are 0 and its weight; a value held clamped at the
- * float32 limit (or beyond it) is taken from the column's range instead. */
-static double unweighted_reach(const cs_features_t *f, int j, double v) {
-  const cs_feature_col_t *c = &f->cols[f->col_of[j]];
-  if (c->n_levels) return 1;
-  if (!(f->weight[j] > 0)) return 0;
-  if (v < FLT_MAX) return v / f->weight[j];
-  return fmax(fabs(c->max - f->center[j]), fabs(c->min - f->center[j])) / f->spread[j];
-}
-
 int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
                   const cs_kmeans_opts_t *o, cs_kmeans_result_t *best) {
   int status = CS_OK;
@@ -425,55 +414,10 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   const double wmin = wr[0], wmax = -wr[1];
   /* The exact sums and the float32 kernel have a range: beyond it rows were silently put in
    * one segment, or the inertia check stopped the run. */
-  /* The feature that reaches the largest value, and the remedy: its --feature-weights weight
-   * when that is what made it large (under zscore a weight of 1e30 had been told to "use
-   * --scale zscore"), else the scale. A feature is blamed on its weight only when it is within
-   * the range without it: the matrix holds values clamped at the float32 limit (a weight of
-   * 1e25 on a column reaching 1e20 had been blamed alone), and a one-hot column holds its
-   * weight itself (1e39 becomes inf, which had been blamed on the scale). */
-  int jm = 0;
-  for (int j = 1; j < d; j++) jm = fmx[j] > fmx[jm] ? j : jm;
+  /* The remedy, from the features module when it built the matrix: the feature beyond the
+   * range and whether its column or its --feature-weights weight took it there. */
   char why[2 * CS_FEATURE_NAME_MAX + 320] = "use --scale zscore or rescale the columns";
-  const cs_features_t *ft = m->feat;
-  if (ft && mx[0] > 1e18) {
-    int jc = -1, jw = -1, nw = 0; /* beyond by its column, beyond by its weight */
-    for (int j = 0; j < d; j++) {
-      if (!(fmx[j] > 1e18)) continue;
-      if (unweighted_reach(ft, j, fmx[j]) > 1e18) {
-        if (jc < 0 || fmx[j] > fmx[jc]) jc = j;
-      } else if (jw < 0 || fmx[j] > fmx[jw]) {
-        jw = j;
-      }
-    }
-    /* other columns beyond by their weights (a one-hot column's levels share its weight) */
-    for (int j = 0; jw >= 0 && j < d; j++)
-      nw += fmx[j] > 1e18 && ft->col_of[j] != ft->col_of[jw] &&
-            !(unweighted_reach(ft, j, fmx[j]) > 1e18);
-    int pos = 0;
-    char at[32] = "it"; /* the largest value, or another feature's own */
-    if (jc >= 0 && jc != jm) snprintf(at, sizeof at, "%g", fmx[jc]);
-    if (jc >= 0)
-      pos = snprintf(why, sizeof why, "feature '%s' reaches %s; use --scale zscore or rescale "
-                     "the column%s", ft->names[jc], at,
-                     ft->weight[jc] > 1 ? ", and mind its --feature-weights weight" : "");
-    if (jw >= 0 && pos >= 0 && (size_t)pos < sizeof why)
-      snprintf(why + pos, sizeof why - (size_t)pos, "%sfeature '%s' reaches %s with its "
-               "--feature-weights weight %g: lower the weight%s", jc >= 0 ? "; " : "",
-               ft->names[jw], jw == jm ? "it" : "beyond 1e18", ft->weight[jw],
-               nw ? " (and those of the other features beyond 1e18)" : "");
-  } else if (ft && mx[0] > 0 && mx[0] < 1e-18) {
-    /* Every feature below the range: the weights, when one of them is what took it there. */
-    double wl = 0;
-    int by_weight = 0;
-    for (int j = 0; j < d; j++) {
-      if (ft->weight[j] > wl) wl = ft->weight[j];
-      by_weight |= ft->weight[j] > 0 && ft->weight[j] < 1 &&
-                   unweighted_reach(ft, j, fmx[j]) >= 1e-18;
-    }
-    if (by_weight)
-      snprintf(why, sizeof why, "the --feature-weights weights, the largest %g, take every "
-               "feature below 1e-18: raise them", wl);
-  }
+  if (m->feat) cs_features_range_advice(m->feat, fmx, mx[0], 1e-18, 1e18, why, sizeof why);
   CS_CHECK(mx[0] <= 1e18 && (mx[0] == 0 || mx[0] >= 1e-18), CS_EDATA,
            "feature values reach %s%g in magnitude%s; k-means computes distances in float32 and "
            "needs them within 1e-18 .. 1e18 (%s)", mx[0] >= FLT_MAX ? "at least " : "", mx[0],

@@ -118,7 +118,8 @@ PY
                     needle="(feature 'huge' reaches it; use --scale zscore or rescale the column, and mind its --feature-weights weight)"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,huge --scale none --feature-weights huge:1e25 --summary "$summary")
                   elif [ $case_name = feature_weight_onehot ]; then
-                    needle="(feature 'region=north' reaches it with its --feature-weights weight 1e+39: lower the weight)"
+                    # (the one-hot value is clamped at the float32 limit as a value is: it was inf)
+                    needle="reach at least 3.40282e+38 in magnitude (the float32 limit, where scaled values are clamped); k-means computes distances in float32 and needs them within 1e-18 .. 1e18 (feature 'region=north' reaches it with its --feature-weights weight 1e+39: lower the weight)"
                     cmd=(segment --input "$dir/in.h5" --output "$output" --k 2 --features age,region --feature-weights region:1e39 --summary "$summary")
                   elif [ $case_name = feature_weights_tiny ]; then
                     needle="(the --feature-weights weights, the largest 1e-20, take every feature below 1e-18: raise them)"
