@@ -2,7 +2,8 @@
  * against brute force over every assignment on small random matrices (square and
  * rectangular, real costs and integer costs full of ties), and the adjusted Rand index
  * against the textbook formula on random labelings and against values scikit-learn gives;
- * centroid columns reordered by their names (src/segment/previous.c). Local. */
+ * centroid columns reordered by their names (src/segment/previous.c); the step of the K rule
+ * (cs_kselect_takes, src/segment/kselect.c). Local. */
 #include "mpi_support.h"
 
 #include "custseg/rng.h"
@@ -245,6 +246,21 @@ static void kselect_margin(void **state) {
   assert_true(cs_kselect_takes(&held, &t, 0.02));
 }
 
+/* The rule's edges: a smallest segment of exactly --min-segment-share qualifies ("holds at
+ * least"); K = 1 counts as 0.245, so a silhouette of 0.252 replaces it (above 0.25), where it
+ * does not replace a K = 2 of 0.248 (not above 0.253). */
+static void kselect_edges(void **state) {
+  (void)state;
+  cs_kindices_t t = {.k = 4, .silhouette = 0.5, .min_share = 0.25};
+  assert_true(cs_kselect_takes(NULL, &t, 0.25));
+  assert_false(cs_kselect_takes(NULL, &t, 0.2500001));
+  cs_kindices_t one = {.k = 1, .silhouette = NAN, .min_share = 1};
+  t.silhouette = 0.252;
+  assert_true(cs_kselect_takes(&one, &t, 0.25));
+  cs_kindices_t two = {.k = 2, .silhouette = 0.248, .min_share = 0.3};
+  assert_false(cs_kselect_takes(&two, &t, 0.25));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(matching_equals_brute_force),
     cmocka_unit_test(reorder_by_name),
@@ -253,5 +269,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(ari_known_values),
     cmocka_unit_test(weak_segments),
     cmocka_unit_test(kselect_margin),
+    cmocka_unit_test(kselect_edges),
 };
 CS_TEST_MAIN(tests)
