@@ -2,7 +2,8 @@
  * (cs__esc), sizes the heatmap and writes numbers (src/report/html.c, cs__num):
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
  * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
- * "-0.0 pp"), an en dash for NaN and infinities. Local. */
+ * "-0.0 pp"), an en dash for NaN and infinities; the CLV distribution's bins and quantiles
+ * (src/report/model_sections.c). Local. */
 #include "mpi_support.h"
 
 #include "../../src/report/report_impl.h"
@@ -163,7 +164,55 @@ static void clv_boxes(void **state) {
   free(b.p);
 }
 
+/* The middle of the logarithmic bin that holds v (lo < v <= hi), as cs_report_clv_distribution
+ * bins it and cs_report_clv_quantile reads it back. */
+static double bin_middle(const cs_report_clv_t *c, double v) {
+  int j = (int)(CS_REPORT_CLV_BINS * (log(v / c->lo) / log(c->hi / c->lo)));
+  j = j < CS_REPORT_CLV_BINS ? j : CS_REPORT_CLV_BINS - 1; /* hi itself: the last bin */
+  return c->lo * pow(c->hi / c->lo, (j + 0.5) / CS_REPORT_CLV_BINS);
+}
+
+/* The CLV distribution's counts and quantiles (docs/report.md): no value (NaN) and zero (at
+ * most 10^-6 of the largest, that value itself included) counted apart; a label of -1 in the
+ * last group; the quantile q is the customer of rank ceil(q n) among the n with a value (NaN
+ * left out, as numpy's 'inverted_cdf'), read as the geometric middle of its bin. */
+static void clv_quantiles(void **state) {
+  (void)state;
+  enum { N = 99 + 10 + 3 };
+  int64_t label[N];
+  double value[N];
+  int n = 0;
+  for (int v = 1; v <= 99; v++) label[n] = 0, value[n++] = v; /* segment 0: 1 .. 99 */
+  for (int i = 0; i < 10; i++) label[n] = 0, value[n++] = NAN; /* and 10 without a value */
+  label[n] = 1, value[n++] = 0.0;                               /* segment 1: zero, */
+  label[n] = 1, value[n++] = 99 * 1e-6;                         /* exactly lo: zero too */
+  label[n] = -1, value[n++] = 7;                                /* no segment */
+  cs_report_clv_t c;
+  assert_int_equal(cs_report_clv_distribution(cs_test_ctx, n, label, value, 2, &c), CS_OK);
+  assert_int_equal(c.groups, 3);
+  assert_true(c.hi == 99 && c.lo == 99 * 1e-6);
+  const int64_t *g0 = c.count, *g1 = c.count + CS_REPORT_CLV_SLOTS, *g2 = g1 + CS_REPORT_CLV_SLOTS;
+  int64_t binned = 0;
+  for (int s = 2; s < CS_REPORT_CLV_SLOTS; s++) binned += g0[s];
+  assert_true(g0[0] == 10 && g0[1] == 0 && binned == 99);
+  assert_true(g1[0] == 0 && g1[1] == 2);
+  assert_true(g2[2 + (int)(CS_REPORT_CLV_BINS * log(7 / c.lo) / log(c.hi / c.lo))] == 1);
+  /* Segment 0: ranks ceil(q 99) of 1 .. 99. */
+  static const struct { double q, value; } want[] = {
+      {0.0, 1}, {0.05, 5}, {0.25, 25}, {0.5, 50}, {0.75, 75}, {0.95, 95}, {1.0, 99}};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    const double got = cs_report_clv_quantile(&c, 0, want[i].q);
+    if (!(fabs(got - bin_middle(&c, want[i].value)) <= 1e-12 * want[i].value &&
+          fabs(got / want[i].value - 1) < 0.0034))
+      fail_msg("quantile %g: %.17g, wanted the middle of the bin of %g, %.17g", want[i].q, got,
+               want[i].value, bin_middle(&c, want[i].value));
+  }
+  assert_true(cs_report_clv_quantile(&c, 1, 0.5) == 0); /* all zero */
+  free(c.count);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(clv_quantiles),
     cmocka_unit_test(numbers),
     cmocka_unit_test(segment_names),
     cmocka_unit_test(bidi_controls),
