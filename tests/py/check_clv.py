@@ -14,7 +14,8 @@ zbar = 0, x in the hundreds), weeks, 12-month CLV:
      oracle's maximum; standard errors to rtol 1e-3 (finite differences on both sides);
   4. p_alive, holdout_expected, expected_purchases, expected_spend and value as the oracle's
      formulas at custseg's own parameters, rtol 1e-5 (so that a formula error is not hidden
-     by, or blamed on, the optimizer's last digits);
+     by, or blamed on, the optimizer's last digits); /clv/holdout_by_frequency as numpy
+     groups those customers by frequency 0, ..., 6, 7+ (count, mean actual, mean expected);
   5. the same with --time-unit day (2 ranks) and with --merge-same-day no (1 rank).
   6. fits at the models' edges: customers who all drop out at one rate (BG/NBD a -> inf; E[Y]
      against the limit, 1 and 3 ranks) and one amount of 1e300 (Gamma-Gamma p -> inf: a
@@ -236,7 +237,31 @@ def check_against_oracle(tag, res, ids, s, month_len, rank_note=""):
         if month_len is None and k in ("expected_purchases", "value"):
             continue
         compare(tag, k, cols.get(k), at_ours[k], ids, 1e-5)
+    check_holdout_table(tag, res, s, cols.get("holdout_expected"))
     return model, cols
+
+
+def check_holdout_table(tag, res, s, expected):
+    """/clv/holdout_by_frequency: per calibration frequency 0, 1, ..., 6, 7+ of the customers
+    with a calibration purchase, their number and mean actual (the oracle's) and mean expected
+    (custseg's per-customer values) holdout purchases."""
+    with h5py.File(res, "r") as f:
+        if "clv/holdout_by_frequency" not in f or expected is None:
+            failures.append(f"{tag}: no /clv/holdout_by_frequency (or /clv/holdout_expected)")
+            return
+        t = f["clv/holdout_by_frequency"][...]
+    has = s["has_cal"]
+    b = np.minimum(s["x"][has], 7).astype(np.int64)
+    n = np.bincount(b, minlength=8)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = np.column_stack([np.arange(8), n, np.bincount(b, s["y_holdout"][has], 8) / n,
+                                np.bincount(b, expected[has], 8) / n])
+    ok = t.shape == (8, 4) and np.allclose(t, want, rtol=1e-9, atol=0, equal_nan=True)
+    print(f"    holdout_by_frequency customers {n.tolist()}{'' if ok else '  MISMATCH'}")
+    if not ok:
+        failures.append(f"{tag}: /clv/holdout_by_frequency {t.tolist()} != {want.tolist()}")
+    elif not (n[6] > 0 and n[7] > 0):
+        failures.append(f"{tag}: the fixture has no customer of frequency 6 or 7+ ({n.tolist()})")
 
 
 def find_month_length(summary):
