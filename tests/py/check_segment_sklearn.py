@@ -2,7 +2,8 @@
 """`custseg segment` from given centroids is Lloyd's k-means as scikit-learn runs it: on the
 standardized matrix (rebuilt here in numpy from the run's feature statistics) and from the
 same k-means++ centroids, custseg and sklearn.cluster.KMeans(algorithm="lloyd") reach the
-same inertia and (nearly) the same labels, and custseg's inertia trace never rises.
+same inertia and (nearly) the same labels after as many iterations (the same tolerance), and
+custseg's inertia trace never rises.
 
 usage: check_segment_sklearn.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -71,6 +72,11 @@ if not math.isclose(inertia, mine, rel_tol=1e-9):
                     f"centroids ({mine!r}): the matrix rebuilt here is not custseg's")
 if labels.shape != km.labels_.shape or agree < 0.999:
     failures.append(f"labels agree on only {100 * agree:.4f}% of rows (< 99.9%)")
+# The same stop: --tol is relative to the mean per-feature variance, as sklearn's tol (a tolerance
+# scaled by the variance's sum, d times larger, had stopped one iteration early and passed).
+if iterations != km.n_iter_:
+    failures.append(f"custseg stopped after {iterations} iterations, sklearn after "
+                    f"{km.n_iter_} (--tol {TOL} times the mean feature variance on both sides)")
 if len(trace) != iterations:
     failures.append(f"inertia_trace has {len(trace)} values for {iterations} iterations")
 rises = [(i + 1, trace[i], trace[i + 1]) for i in range(len(trace) - 1)
