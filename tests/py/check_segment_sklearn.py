@@ -3,7 +3,8 @@
 standardized matrix (rebuilt here in numpy from the run's feature statistics) and from the
 same k-means++ centroids, custseg and sklearn.cluster.KMeans(algorithm="lloyd") reach the
 same inertia and (nearly) the same labels after as many iterations (the same tolerance), and
-custseg's inertia trace never rises.
+custseg's inertia trace never rises; the same for a weighted fit on unscaled features
+(sklearn's sample_weight).
 
 usage: check_segment_sklearn.py RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -114,6 +115,38 @@ for what, mine_v, ref, tol in (
     print(f"{what}: {mine_v!r} {ref!r}")
     if not math.isclose(mine_v, ref, rel_tol=tol):
         failures.append(f"{what}: {mine_v!r} != {ref!r} (relative {tol:g})")
+# Weighted (--weight-column) and unscaled (--scale none: features far from a zero mean), from
+# the same start: sklearn's sample_weight fit, its tol on the unweighted mean variance as
+# custseg's. A tol of 0.01 (0.6 here) stops both at the same iteration; one scaled by the mean
+# of x^2 instead (10 times the variance, a weighted run's own pass had dropped the mean^2)
+# stopped custseg after 3 iterations with an inertia 6% higher, and passed.
+W_TOL = 1e-2
+wopts = ["--k", K, "--tol", W_TOL, "--max-iter", MAX_ITER, "--scale", "none", "--features",
+         "age,email_open_rate,household_size", "--weight-column", "tenure_months", "--quiet"]
+wfirst, winit, wres = (os.path.join(work, n) for n in ("wfirst.h5", "winit.h5", "wres.h5"))
+su.custseg(ranks, "segment", "--input", store, "--output", wfirst, *wopts)
+Xw = su.standardized(store, su.feature_stats(wfirst))
+with h5py.File(store, "r") as f:
+    w = f["customers/tenure_months"][...].astype(np.float64)
+Cw, _ = kmeans_plusplus(Xw, K, random_state=0)
+with h5py.File(winit, "w") as f:
+    f["init"] = Cw.astype(np.float64)
+    f["init"].attrs["units"] = "standardized"
+su.custseg(ranks, "segment", "--input", store, "--output", wres, "--init-centroids",
+           winit + ":/init", *wopts)
+kw = KMeans(n_clusters=K, init=Cw, n_init=1, algorithm="lloyd", tol=W_TOL,
+            max_iter=MAX_ITER).fit(Xw, sample_weight=w)
+with h5py.File(wres, "r") as f:
+    g = f["segments"]
+    wl, wi, wn = g["labels"][...], float(g.attrs["inertia"]), int(g.attrs["iterations"])
+Xw64 = Xw.astype(np.float64)
+wsk = float((w * ((Xw64 - kw.cluster_centers_[kw.labels_]) ** 2).sum(1)).sum())
+print(f"weighted, --scale none: custseg inertia {wi:.10g} after {wn} iterations, sklearn "
+      f"{wsk:.10g} after {kw.n_iter_}; labels agree on {100 * np.mean(wl == kw.labels_):.4f}%")
+if wn != kw.n_iter_ or not math.isclose(wi, wsk, rel_tol=1e-5) or np.mean(wl == kw.labels_) < 0.999:
+    failures.append(f"weighted, --scale none: custseg {wn} iterations, inertia {wi!r}; sklearn "
+                    f"{kw.n_iter_} iterations, inertia {wsk!r}")
+
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
