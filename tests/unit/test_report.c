@@ -3,7 +3,7 @@
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
  * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
  * "-0.0 pp"), an en dash for NaN and infinities; the CLV distribution's bins and quantiles
- * (src/report/model_sections.c). Local. */
+ * and the churn section's calibration bins (src/report/model_sections.c). Local. */
 #include "mpi_support.h"
 
 #include "../../src/report/report_impl.h"
@@ -211,7 +211,38 @@ static void clv_quantiles(void **state) {
   free(c.count);
 }
 
+/* The churn section's calibration bins: an empty bin is left out, and a bin of fewer than 30
+ * customers (29, not 30) is marked as noisy. */
+static void calibration_bins(void **state) {
+  (void)state;
+  double gains[10 * 3], cal[10 * 3];
+  const double count[10] = {0, 29, 30, 500, 0, 31, 1, 400, 200, 100};
+  for (int i = 0; i < 10; i++) {
+    gains[3 * i] = (i + 1) / 10.0, gains[3 * i + 1] = fmin(1, 2 * gains[3 * i]);
+    gains[3 * i + 2] = gains[3 * i + 1] / gains[3 * i];
+    cal[3 * i] = (i + 0.5) / 10, cal[3 * i + 1] = count[i] > 0 ? (i + 0.4) / 10 : NAN;
+    cal[3 * i + 2] = count[i];
+  }
+  cs_report_t r;
+  memset(&r, 0, sizeof r);
+  r.churn_split = "holdout";
+  r.gains = (cs_report_matrix_t){.v = gains, .rows = 10, .cols = 3};
+  r.calibration = (cs_report_matrix_t){.v = cal, .rows = 10, .cols = 3};
+  cs__buf_t b = {0};
+  cs__section_churn(&b, &r, "churn.h5");
+  assert_non_null(b.p);
+  const char *t = strstr(b.p, "<h3>Calibration bins</h3>");
+  assert_non_null(t);
+  int rows = 0, noisy = 0;
+  for (const char *x = t; (x = strstr(x, "<tr>")) && x < strstr(t, "</table>"); x++) rows++;
+  for (const char *x = t; (x = strstr(x, "few customers: the observed rate is noisy")); x++) noisy++;
+  assert_int_equal(rows, 1 + 8); /* the header and the 8 bins with customers */
+  assert_int_equal(noisy, 2);    /* 29 and 1 */
+  free(b.p);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(calibration_bins),
     cmocka_unit_test(clv_quantiles),
     cmocka_unit_test(numbers),
     cmocka_unit_test(segment_names),
