@@ -4,7 +4,7 @@
  *   lower column, non-finite values skipped, -1 padding, the words ("high", "low", "typical",
  *   "more"/"fewer" for a categorical level, the vocabulary of well-known columns) joined by
  *   " · "; segments that would share a label
- *   told apart by further words, or by their ids where no words do.
+ *   told apart by further words (up to six), or by their ids where no words do.
  * - cs_features_order_stats (src/features/quantile.c): every (group, column, rank) cell of
  *   random data with ties, NaN, infinities, signed zeros, empty groups and ranks past the end,
  *   split over the ranks in uneven blocks, equals the sorted reference that each rank builds
@@ -166,6 +166,13 @@ static void labels_unique(void **state) {
       if ((unsigned char)labels[q][i] == 0xc3) assert_int_equal((unsigned char)labels[q][i + 1], 0xa9);
   }
   assert_string_not_equal(labels[0], labels[1]);
+  /* Alike in their first five columns, apart in the sixth: six words, the most a label takes
+   * (PERSONA_WORDS_MAX), tell them apart without their ids. */
+  name_t six[7] = {"a", "b", "c", "d", "e", "f", "g"};
+  double z6[2 * 7] = {6, 5, 4, 3, 2, 1, 0.5, 6, 5, 4, 3, 2, -1, 0.5};
+  cs_segment_persona_labels(six, NULL, z6, 2, 7, top, labels);
+  assert_string_equal(labels[0], "high a" MID "high b" MID "high c" MID "high d" MID "high e" MID "high f");
+  assert_string_equal(labels[1], "high a" MID "high b" MID "high c" MID "high d" MID "high e" MID "low f");
 }
 
 /* One fact in several columns (levels of different columns holding the same customers, the two
