@@ -27,7 +27,8 @@ and monetary through log1p, so the raw units are not the features' units):
    personas follow the final labels;
 6. category levels too long for a feature name (two sharing their first 120 bytes, one of
    two-byte UTF-8 characters): the names stay distinct, valid UTF-8 and within 127 bytes, end
-   in "...#<code>", and pandas reads the personas CSV back.
+   in "...#<code>", and pandas reads the personas CSV back; a level no customer has gets a
+   population sd of 0 and a zdiff of 0.
 
 usage: check_personas.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
 """
@@ -326,7 +327,7 @@ with h5py.File(long_store, "w") as f:
     g["a"] = a
     for col, levels, cut in (("plan", ["Premium " + "x" * 120 + " yearly",
                                        "Premium " + "x" * 120 + " monthly"], 0.0),
-                             ("tier", ["x" + "\u00e9" * 70, "basic"], 0.5)):
+                             ("tier", ["x" + "\u00e9" * 70, "basic", "gold"], 0.5)):
         g[col] = (a > cut).astype(np.int8)
         g[col].attrs["categories"] = np.array(levels, dtype=h5py.string_dtype())
 su.custseg(1, "segment", "--input", long_store, "--output", path("long_s.h5"), "--k", 2,
@@ -336,7 +337,7 @@ with h5py.File(path("long_s.h5")) as f:
              for n in f["segments/personas"].attrs["columns"]]
     feats = [n.decode() if isinstance(n, bytes) else n
              for n in f["segments/centroids"].attrs["features"]]
-want = ["a", None, None, None, "tier=basic"]
+want = ["a", None, None, None, "tier=basic", "tier=gold"]
 if len(set(names)) != len(names) or names != feats:
     fail(f"long level names: not distinct or not the features' names: {names} / {feats}")
 for n, w in zip(names, want):
@@ -345,6 +346,13 @@ for n, w in zip(names, want):
     elif w is None and (len(n.encode()) > 127 or not n.endswith(("\u2026#0", "\u2026#1"))
                         or "\udcc3" in n):
         fail(f"long level names: {n!r} is not shortened to <= 127 bytes ending in ...#code")
+# A level no customer has (tier=gold): its share's standard deviation is 0, and its zdiff 0
+# (typical), as the oracle of check() has it, not NaN.
+with h5py.File(path("long_s.h5")) as f:
+    zg = f["segments/personas/zdiff"][:, names.index("tier=gold")] if "tier=gold" in names else None
+    sg = f["segments/personas/population_sd"][names.index("tier=gold")] if zg is not None else None
+if zg is None or sg != 0 or not (zg == 0).all():
+    fail(f"a level without customers: population sd {sg!r} and zdiff {zg!r}, not 0 and 0")
 try:
     import pandas as pd
     cols = list(pd.read_csv(path("long_s.csv")).columns)
