@@ -1,6 +1,7 @@
 /* tests/unit/test_churn_metrics.c: the churn model's holdout metrics (MPI, run at 1-4 ranks).
  * Inputs are functions of the global row, so every rank count sees the same customers, and
- * the expected AUC is counted here directly from the rows, without a histogram. */
+ * the expected AUC, gains and lift are counted here directly from the rows, without a
+ * histogram. */
 #include "mpi_support.h"
 
 #include "custseg/churn.h"
@@ -185,7 +186,42 @@ static void calibration_observed_is_label_rate(void **state) {
   drop(&r);
 }
 
+/* Four distinct scores (i % 4), so most decile depths fall inside a group of tied rows. */
+static float four_scores(int64_t i, int64_t n) {
+  (void)n;
+  return (float)((double)(i % 4) / 4.0 + 0.125);
+}
+
+/* Cumulative gains and lift by decile: customers by score, highest first; a group of tied
+ * scores that a decile's depth cuts counts by the share of it taken (its positives spread
+ * evenly over it); lift is the gain over the depth's share of the customers. */
+static void gains_and_lift(void **state) {
+  (void)state;
+  const int64_t n = 1000;
+  rows_t r;
+  cs_churn_metrics_t m;
+  make(&r, n, four_scores, third_label);
+  metrics(&r, &m);
+  int64_t cnt[4] = {0}, hit[4] = {0}, pos = 0;
+  for (int64_t i = 0; i < n; i++) cnt[i % 4]++, hit[i % 4] += third_label(i), pos += third_label(i);
+  assert_int_equal(m.positives, pos);
+  for (int q = 0; q < CS_CHURN_DECILES; q++) {
+    double depth = (double)n * (q + 1) / CS_CHURN_DECILES, taken = 0, got = 0;
+    for (int g = 3; g >= 0 && taken < depth; g--) {
+      double part = fmin(1.0, (depth - taken) / (double)cnt[g]);
+      got += part * (double)hit[g];
+      taken += (double)cnt[g];
+    }
+    const double gain = got / (double)pos, lift = gain / (depth / (double)n);
+    if (!(fabs(m.gain[q] - gain) < 1e-12 && fabs(m.lift[q] - lift) < 1e-12))
+      fail_msg("decile %d: gain %.17g lift %.17g, wanted %.17g and %.17g", q + 1, m.gain[q],
+               m.lift[q], gain, lift);
+  }
+  drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(gains_and_lift),
     cmocka_unit_test(distinct_bins_both_exchanges),
     cmocka_unit_test(ties_across_ranks),
     cmocka_unit_test(no_customers),
