@@ -3,7 +3,8 @@
  * grouped digits where a double carries them, scientific notation beyond 10^15 (the grouped
  * digits of 1e300 had been cut to 63 characters standing for about 1e62), no "-0" (nor
  * "-0.0 pp"), an en dash for NaN and infinities; the CLV distribution's bins and quantiles
- * and the churn section's calibration bins (src/report/model_sections.c). Local. */
+ * with the CLV chart's axis from the 1st percentile, and the churn section's calibration bins
+ * (src/report/model_sections.c). Local. */
 #include "mpi_support.h"
 
 #include "../../src/report/report_impl.h"
@@ -241,7 +242,30 @@ static void calibration_bins(void **state) {
   free(b.p);
 }
 
+/* The CLV chart's axis starts at the 1st percentile of the positive values: with 1% of the
+ * customers at 0.01, 9% at 0.1 and the rest at 100, it shows the 0.01 decade (from the 10th
+ * percentile it would not), and no decade below it. */
+static void clv_axis_from_first_percentile(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  int64_t label[N];
+  double value[N];
+  for (int i = 0; i < N; i++) label[i] = 0, value[i] = i < 10 ? 0.01 : i < 100 ? 0.1 : 100;
+  cs_report_t r;
+  memset(&r, 0, sizeof r);
+  r.sizes.rows = 1;
+  assert_int_equal(cs_report_clv_distribution(cs_test_ctx, N, label, value, 1, &r.clv), CS_OK);
+  cs__buf_t b = {0};
+  cs__section_clv(&b, &r, "clv.h5");
+  assert_non_null(b.p);
+  assert_non_null(strstr(b.p, "fill=\"#57606a\">0.01</text>"));
+  assert_null(strstr(b.p, "fill=\"#57606a\">0.001</text>"));
+  free(b.p);
+  free(r.clv.count);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(clv_axis_from_first_percentile),
     cmocka_unit_test(calibration_bins),
     cmocka_unit_test(clv_quantiles),
     cmocka_unit_test(numbers),
