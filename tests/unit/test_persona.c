@@ -198,6 +198,13 @@ static void labels_skip_echoes(void **state) {
   assert_string_equal(labels[2], "low income" MID "more Partner=No");
   assert_int_equal(top[2 * CS_PERSONA_TOP + 2], -1);
   assert_string_equal(labels[1], "high income" MID "more Partner=Yes");
+  /* Two columns whose zdiff differ by a millionth in every segment are two facts, not an
+   * echo (an echo agrees to 1e-9 of the larger). */
+  name_t near[3] = {"income", "monetary", "age"};
+  double zn[2 * 3] = {1.5, 1.5 * (1 + 1e-6), 0.5, -1.5, -1.5 * (1 + 1e-6), -0.5};
+  cs_segment_persona_labels(near, NULL, zn, 2, 3, top, labels);
+  assert_string_equal(labels[0], "high monetary" MID "high income" MID "high age");
+  assert_string_equal(labels[1], "low monetary" MID "low income" MID "low age");
   /* At one segment every zdiff is 0: nothing is an echo, each column is 'typical'. */
   double z1[5] = {0, 0, 0, 0, 0};
   cs_segment_persona_labels(names, lv, z1, 1, 5, top, labels);
