@@ -75,26 +75,24 @@ static void expect_error(const char *cmd, int argc, const char **argv, int code,
 
 static void errors_name_the_problem(void **state) {
   (void)state;
-  const char *bad_key = write_ini("cfg_badkey.ini", "[custseg]\nseed = 3\ncustomerz = 10\n");
-  const char *a1[] = {"--config", bad_key};
-  expect_error("generate", 2, a1, CS_ECONFIG, "line 3: unknown key 'customerz'");
-  const char *bad_sec = write_ini("cfg_badsec.ini", "[segmnet]\nk = 3\n");
-  const char *a2[] = {"--config", bad_sec};
-  expect_error("generate", 2, a2, CS_ECONFIG, "line 1: unknown section [segmnet]");
-  /* without a key after it (it had been read without a word) */
-  const char *bare_sec = write_ini("cfg_baresec.ini", "seed = 3\n[segment]\nk = 3\n[segmnet]\n");
-  const char *a2b[] = {"--config", bare_sec};
-  expect_error("segment", 2, a2b, CS_ECONFIG, "line 4: unknown section [segmnet]");
+  /* command, config file's text, the error's text */
+  static const char *const bad[][3] = {
+      {"generate", "[custseg]\nseed = 3\ncustomerz = 10\n", "line 3: unknown key 'customerz'"},
+      {"generate", "[segmnet]\nk = 3\n", "line 1: unknown section [segmnet]"},
+      /* without a key after it (it had been read without a word) */
+      {"segment", "seed = 3\n[segment]\nk = 3\n[segmnet]\n", "line 4: unknown section [segmnet]"},
+      {"generate", "customers = many\n", "value 'many' for customers is not a non-negative integer"},
+      {"generate", "[generate]\nfeatures = age\n", "'features' in [generate] does not apply"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "cfg_bad%zu.ini", i);
+    const char *args[] = {"--config", write_ini(name, bad[i][1])};
+    expect_error(bad[i][0], 2, args, CS_ECONFIG, bad[i][2]);
+  }
   /* an empty --config is named as the other empty file names are (it had been read first:
    * "cannot open config ''") */
   const char *a2c[] = {"--config", ""};
   expect_error("segment", 2, a2c, CS_EUSAGE, "--config is empty: give a file name");
-  const char *bad_val = write_ini("cfg_badval.ini", "customers = many\n");
-  const char *a3[] = {"--config", bad_val};
-  expect_error("generate", 2, a3, CS_ECONFIG, "value 'many' for customers is not a non-negative integer");
-  const char *wrong = write_ini("cfg_wrong.ini", "[generate]\nfeatures = age\n");
-  const char *a4[] = {"--config", wrong};
-  expect_error("generate", 2, a4, CS_ECONFIG, "'features' in [generate] does not apply");
   const char *a5[] = {"--config", "/nonexistent.ini"};
   expect_error("generate", 2, a5, CS_ECONFIG, "cannot open config '/nonexistent.ini'");
   const char *a6[] = {"--segmentz", "3"};
@@ -126,7 +124,7 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a11c, CS_EUSAGE, "value '65' for segments is not an integer in 1..64");
   const char *a12[] = {"a.h5", "--input", "b.h5"};
   expect_error("inspect", 3, a12, CS_EUSAGE, "input store is given 2 times");
-  const char *a13[] = {"--config", bad_key, "--config", bad_val};
+  const char *a13[] = {"--config", "a.ini", "--config", "b.ini"}; /* before either is read */
   expect_error("generate", 4, a13, CS_EUSAGE, "--config given 2 times");
 }
 
