@@ -369,7 +369,6 @@ typedef struct ini_state {
   const int *indented; /* it starts with a blank: inih continues the key above with it */
 } ini_state_t;
 
-
 static const char *const *config_ignored;
 
 void cs_opts_ignore_config(const char *const *names) { config_ignored = names; }

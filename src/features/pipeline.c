@@ -402,11 +402,12 @@ int cs_features_build(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part,
         f->center[j] = 0.0;
         f->spread[j] = 1.0;
       }
+      const float one = (float)fmin(c->weight, FLT_MAX); /* clamped as a scaled value is */
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < nl; i++) {
         float *row = m->x + i * f->d + c->first;
         for (int l = 0; l < c->n_levels; l++) row[l] = 0.0f;
-        if (!miss[i]) row[(int)buf[i]] = (float)fmin(c->weight, FLT_MAX); /* as a value's */
+        if (!miss[i]) row[(int)buf[i]] = one;
         row_miss[i] |= miss[i] & !inert;
       }
     } else {
