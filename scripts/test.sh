@@ -5,11 +5,12 @@
 # paths other tests run under the sanitizers too; they take minutes there), `quality` (the
 # real public data sets against published figures: numbers, not memory), `slurm` (the job
 # templates under a real Slurm, which runs alone) and `ranks3` (each bad input again at 3
-# ranks, and the 3-rank runs of the numpy and scikit-learn comparisons of segment: in the
-# release run they check the exit, the message and that no rank hangs; the
-# sanitizers see the other ranks' error paths in refusals_np3, report_bad_input_np3,
-# h5py_store_np3/4, disk_full_np3 and the 3-rank unit tests), so CI stays under 30 minutes
-# (the ranks3 and quality tests took about 155 s of the sanitizer run's 1231 s on 2 cores).
+# ranks, the 3-rank runs of the numpy and scikit-learn comparisons of segment, and
+# segment_resume_np3: in the release run they check the exit, the message and that no rank
+# hangs; the sanitizers see the other ranks' error paths in refusals_np3, report_bad_input_np3,
+# h5py_store_np3/4, disk_full_np3, the 3-rank unit tests and run_pipeline's 3-rank checkpoint),
+# so CI stays under 30 minutes (the ranks3 and quality tests took about 155 s of the sanitizer
+# run's 1231 s on 2 cores, before segment_resume_np3 joined them).
 # LeakSanitizer runs on rank 0 only, and only in the unit tests, the bad inputs at one rank
 # and the end-to-end test (tests/CMakeLists.txt says why); the other tests check memory
 # errors and undefined behaviour.
