@@ -22,9 +22,10 @@ hid_t cs__h5_fapl(cs_ctx_t *ctx) {
   return fapl;
 }
 
-hid_t cs__h5_dxpl_collective(void) {
+hid_t cs__h5_dxpl(int collective) {
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+  if (dxpl >= 0 &&
+      H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0) {
     H5Pclose(dxpl);
     return -1;
   }

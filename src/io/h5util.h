@@ -33,8 +33,8 @@ hid_t cs__h5_open_dataset(hid_t group, const char *name);
 void cs__h5_quiet(void);
 /* File access list: mpio on ctx's communicator, collective metadata reads and writes. */
 hid_t cs__h5_fapl(cs_ctx_t *ctx);
-/* Transfer list for collective I/O. */
-hid_t cs__h5_dxpl_collective(void);
+/* Transfer list for collective (1) or independent (0) I/O. */
+hid_t cs__h5_dxpl(int collective);
 /* The HDF5 native type for a cs_dtype_t, and back (CS_DT_NONE when not a plain number). */
 hid_t cs__h5_native(cs_dtype_t t);
 cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len);

@@ -57,7 +57,7 @@ fail:
 
 /* Collective writes for a parallel file, the default for one built in memory. */
 static hid_t dxpl_for(const cs_out_t *out) {
-  return out->image ? H5Pcreate(H5P_DATASET_XFER) : cs__h5_dxpl_collective();
+  return out->image ? H5Pcreate(H5P_DATASET_XFER) : cs__h5_dxpl(1);
 }
 
 int cs_out_group(cs_out_t *out, const char *group) {
@@ -149,7 +149,11 @@ int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
   CS_H5(fspace, "%s: no dataspace", d->path);
   if (H5Sget_simple_extent_npoints(fspace) == 0) goto fail; /* empty dataset: nothing to write */
   CS_H5(cs__h5_select_rows(fspace, offset, count, &mspace), "%s: bad selection", d->path);
-  dxpl = cs__h5_dxpl_collective();
+  /* Independent: each rank writes its own contiguous rows (the dataset was allocated when it
+   * was created). A collective write goes through Open MPI's aggregators in cycles of 32 MiB,
+   * and when the disk filled in a cycle other than the last, the aggregator that failed stayed
+   * in the write while the other ranks went on to the next one: the job hung for good. */
+  dxpl = cs__h5_dxpl(0);
   CS_H5(dxpl, "cannot create transfer property list");
   CS_H5(H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy),
         "%s: write of %s rows [%lld, %lld) failed (disk full?)", d->out->final_path, d->path,

@@ -135,7 +135,7 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
    * storage (the same n_expected on every rank, so all skip together). */
   if (n_expected == 0) goto fail;
   CS_H5(cs__h5_select_rows(fs, offset, count, &ms), "%s:%s: bad selection", path, dataset);
-  dxpl = cs__h5_dxpl_collective();
+  dxpl = cs__h5_dxpl(1);
   CS_H5(dxpl, "cannot create transfer property list");
   if (i64) {
     static int64_t dummy;

@@ -40,15 +40,7 @@ static int transfer_list(const cs_store_t *s, hid_t dset, const char *gname, con
              gname, name, (int)id, fname);
   }
   *chunked = layout != H5D_CONTIGUOUS;
-  if (*chunked) {
-    *dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (*dxpl >= 0 && H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_INDEPENDENT) < 0) {
-      H5Pclose(*dxpl);
-      *dxpl = -1;
-    }
-  } else {
-    *dxpl = cs__h5_dxpl_collective();
-  }
+  *dxpl = cs__h5_dxpl(!*chunked);
   CS_H5(*dxpl, "cannot create transfer property list");
 fail:
   CS_H5_CLOSE(H5Pclose, dcpl);

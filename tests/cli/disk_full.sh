@@ -4,8 +4,10 @@
 # tmpfs (needs root and mount; skipped with status 77 otherwise).
 # Then a disk that fills during the write (generate's purchase histories on a tmpfs just large
 # enough for the customers): exit status 3, one error line, no hang, nothing published or
-# left behind, at any rank count (Open MPI's collective writer at 3 ranks reports ENOSPC only
-# on stderr; the file used to be published damaged, with exit status 0).
+# left behind, at any rank count (Open MPI's collective writer at 3 ranks reported ENOSPC only
+# on stderr, and the file used to be published damaged, with exit status 0; then the job hung
+# when the disk filled before the writer's last cycle: the ranks now write their rows
+# independently, and the failed write is the error).
 # Then no room at all when a results file is created (a used-up quota): the same, where the
 # close of the file had hung (2 ranks) or crashed MPI_Finalize (1 rank).
 # usage: disk_full.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -29,7 +31,10 @@ grep -q "k-means: iteration" "$dir/err.txt" && { echo "FAIL: k-means ran before 
 echo "ok: $ranks rank(s): $(grep 'custseg: error' "$dir/err.txt")"
 
 # The disk fills during the write. The pre-check's figure for the customers (on the 1 MiB disk)
-# sizes a second tmpfs 0.2 MB above it; the purchase histories then do not fit.
+# sizes a second tmpfs 0.2 MB above it; the purchase histories then do not fit. Open MPI's
+# collective writer is given 1 MiB cycles (32 MiB by default), so that a write spans several:
+# when the disk filled in a cycle before the last, the aggregator that failed stayed in the
+# write while the other ranks went on, and the job hung (3 ranks) until the timeout.
 n=30000
 st=0
 timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers $n --quiet \
@@ -40,8 +45,9 @@ mkdir -p "$dir/mid"
 kb=$(awk -v m="$need" 'BEGIN { printf "%d", (m + 0.2) * 1e6 / 1024 }')
 mount -t tmpfs -o size=${kb}k tmpfs "$dir/mid"
 st=0
-timeout 120 $MPIEXEC --oversubscribe -n "$ranks" "$CUSTSEG" generate --customers $n --transactions \
-  --quiet --output "$dir/mid/g.h5" 2> "$dir/err1.txt" || st=$?
+OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout 120 $MPIEXEC --oversubscribe -n "$ranks" \
+  "$CUSTSEG" generate --customers $n --transactions --quiet --output "$dir/mid/g.h5" \
+  2> "$dir/err1.txt" || st=$?
 [ "$st" = 3 ] || { cat "$dir/err1.txt"; echo "FAIL: disk full during the write: exit status $st, expected 3"; exit 1; }
 [ "$(grep -c 'custseg: error' "$dir/err1.txt")" = 1 ] || { cat "$dir/err1.txt"; echo "FAIL: not one error line"; exit 1; }
 [ -z "$(ls -A "$dir/mid")" ] || { ls -la "$dir/mid"; echo "FAIL: a file was published or left behind"; exit 1; }
