@@ -171,7 +171,8 @@ typedef enum { CS_LOG_QUIET = 0, CS_LOG_INFO = 1, CS_LOG_DEBUG = 2 } cs_log_leve
 void cs_log_init(int rank, cs_log_level_t level);
 int cs_log_rank(void);
 /* On: info, debug and warning lines are neither printed nor kept (the dry pass of `run`,
- * whose stages say it all again when they run); errors are unaffected. */
+ * whose stages say it all again when they run); errors are unaffected. Nests: each on is
+ * ended by one off. */
 void cs_log_hush(int on);
 void cs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cs_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,7 +9,7 @@
 static int g_rank;
 static cs_log_level_t g_level = CS_LOG_INFO;
 static double g_t0;
-static int g_hushed; /* cs_log_hush: info, debug and warnings neither printed nor kept */
+static int g_hushed; /* cs_log_hush depth: info, debug and warnings neither printed nor kept */
 /* The warnings given so far, for the summary: each distinct text once (g_text), and every
  * warning given as an index into it (g_given), so a later stage of `run` that repeats an
  * earlier stage's warning lists it too. A warning that cannot be kept (out of memory) is
@@ -32,7 +32,7 @@ void cs_log_init(int rank, cs_log_level_t level) {
 }
 
 int cs_log_rank(void) { return g_rank; }
-void cs_log_hush(int on) { g_hushed = on; }
+void cs_log_hush(int on) { g_hushed += on ? 1 : (g_hushed > 0 ? -1 : 0); }
 double cs_wtime(void) { return now() - g_t0; }
 
 static void vlog(const char *tag, const char *fmt, va_list ap) {
