@@ -81,9 +81,19 @@ fail:
   return status;
 }
 
+/* One step against c: a bounded one where the bounds are valid, else a full one. Its kind,
+ * time and rank 0's share of row-centroid distances computed go to the --verbose log (where
+ * an accelerated fit spends its time, docs/performance.md). */
 static int do_step(lloyd_t *l, const double *c, int count_changes) {
-  return l->u && l->bounds_valid && !l->full_next ? cs__step_bounded(l, c, count_changes)
-                                                  : cs__step_full(l, c, count_changes);
+  const double t0 = cs_wtime();
+  const int64_t dist0 = l->distance_rows;
+  const int bounded = l->u && l->bounds_valid && !l->full_next;
+  int status = bounded ? cs__step_bounded(l, c, count_changes) : cs__step_full(l, c, count_changes);
+  if (status == CS_OK)
+    cs_log_debug("k-means: %s step %.2f ms, %.1f%% of the distances on rank 0",
+                 bounded ? "bounded" : "full", 1e3 * (cs_wtime() - t0),
+                 l->m->n ? 100.0 * (double)(l->distance_rows - dist0) / ((double)l->m->n * l->k) : 0.0);
+  return status;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -336,6 +346,7 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
   double *c = NULL, *fmx = NULL;
   int k = o->k, d = m->d;
   memset(best, 0, sizeof *best);
+  const double t_fit = cs_wtime();
   CS_CHECK(k >= 1, CS_EUSAGE, "--k must be at least 1, got %d", k);
   CS_CHECK(k <= n_global, CS_EDATA, "--k %d is larger than the number of customers (%lld)", k,
            (long long)n_global);
@@ -477,6 +488,8 @@ int cs_kmeans_fit(cs_ctx_t *ctx, const cs_matrix_t *m, int64_t n_global,
     tol_abs = -1;
   }
 
+  cs_log_debug("k-means: set-up %.2f ms (row norms, value ranges, fixed-point grids)",
+               1e3 * (cs_wtime() - t_fit));
   int restarts = o->init == CS_INIT_GIVEN ? 1 : (o->n_init > 0 ? o->n_init : 1);
   const cs_kmeans_state_t *res = o->resume;
   cs_kmeans_state_t ck = {.k = k, .d = d, .best_restart = -1};
