@@ -188,6 +188,19 @@ static void weak_segments(void **state) {
   /* every customer of previous 1 left, and segment 1 holds new customers only: not weak */
   const int64_t fresh[9] = {100, 0, 0, 0, 0, 70, 5, 50, 0};
   assert_false(weak_of(fresh, 1, &to));
+  /* exactly half of previous 1's customers still present stayed in 1: not "fewer than half",
+   * so not weak, though most of segment 1's returning customers came from previous 0 */
+  const int64_t half[9] = {90, 60, 0, 50, 50, 0, 5, 5, 0};
+  assert_false(weak_of(half, 1, &to));
+  /* *to is among the other segments, even when segment 1 kept the largest single share */
+  int prev3[3] = {0, 1, 2};
+  int64_t three[16] = {60, 40, 0, 0, /* previous 0 */
+                       35, 40, 25, 0, /* previous 1: 40 stay of 100, 35 went to 0 */
+                       0, 0, 50, 0,   /* previous 2 */
+                       1, 1, 1, 0};   /* new */
+  cs_migration_t mig3 = {.kp = 3, .kn = 3, .previous_id = prev3, .matrix = three};
+  assert_true(cs_migration_weak(&mig3, 1, &to));
+  assert_int_equal(to, 0);
 }
 
 /* Centroid columns named in one list (joined by CS_LIST_SEP, as a file's are read) are put in
