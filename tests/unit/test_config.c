@@ -180,10 +180,35 @@ static void lines_inih_misreads(void **state) {
   cs_opts_free(&o);
 }
 
+/* The options hash a checkpoint must match to be resumed (checkpoint.c): one configuration
+ * written differently, or run with other threads, paths or summary, hashes alike (-0 as 0);
+ * another seed does not. */
+static void checkpoint_config_hash(void **state) {
+  (void)state;
+  static const char *const argv[][13] = {
+      {"--input", "a.h5", "--output", "o.h5", "--k", "4", "--tol", "0", NULL},
+      {"--input", "b/a.h5", "--output", "p.h5", "--k", "4", "--tol", "-0", "--threads", "3",
+       "--summary", "s.json", NULL},
+      {"--input", "a.h5", "--output", "o.h5", "--k", "4", "--tol", "0", "--seed", "4", NULL},
+  };
+  char h[3][17];
+  for (int i = 0; i < 3; i++) {
+    cs_opts_t o;
+    int argc = 0;
+    while (argv[i][argc]) argc++;
+    assert_int_equal(parse(&o, "segment", argc, (const char **)argv[i]), CS_OK);
+    cs_ckpt_config_hash(&o, h[i]);
+    cs_opts_free(&o);
+  }
+  assert_string_equal(h[0], h[1]);
+  assert_string_not_equal(h[0], h[2]);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(defaults_and_flags),
     cmocka_unit_test(config_sections_and_precedence),
     cmocka_unit_test(errors_name_the_problem),
     cmocka_unit_test(lines_inih_misreads),
+    cmocka_unit_test(checkpoint_config_hash),
 };
 CS_TEST_MAIN(tests)
