@@ -101,9 +101,9 @@ st=0; CUSTSEG_TEST_SIGNAL_AT=2 seg cfg -x CUSTSEG_TEST_SIGNAL_AT 2> /dev/null ||
 st=0; SEED=4 seg cfg --resume "$dir/cfg.h5.ckpt" 2> "$dir/cfg.err" || st=$?
 [ "$st" = 1 ] && grep -q "checkpoint of another configuration" "$dir/cfg.err" ||
   { cat "$dir/cfg.err"; fail "a checkpoint of other options was not refused (status $st)"; }
-# ... naming the option that differs (it had given only two hashes)
-grep -q "checkpoint of another configuration (--seed '3' there, '4' here; " "$dir/cfg.err" ||
-  { cat "$dir/cfg.err"; fail "the refusal does not name --seed and its two values"; }
+# ... naming the option that differs (it had given only two hashes), and only it
+grep -q "checkpoint of another configuration (--seed '3' there, '4' here; this run's options hash" "$dir/cfg.err" ||
+  { cat "$dir/cfg.err"; fail "the refusal does not name --seed and its two values, alone"; }
 # The job templates' --resume-mismatch restart: the leftover is set aside with a warning and
 # the fit runs from the start, giving what a run without --resume gives.
 cp "$dir/cfg.h5.ckpt" "$dir/left.ckpt"
@@ -142,6 +142,8 @@ $code"
 }
 damage restart9 "v = s[...]; v[2] = 9; s[...] = v"
 damage restart_neg "v = s[...]; v[2] = -5; s[...] = v"
+damage restart2 "v = s[...]; v[2] = 2; s[...] = v"   # restarts are 0 and 1 of --n-init 2
+damage best_is_current "v = s[...]; v[5] = v[2]; s[...] = v"   # the best is a finished one
 damage iter5000 "v = s[...]; v[3] = 5000; s[...] = v"
 damage nan_centroid "v = c[...]; v[0, 0] = np.nan; c[...] = v"
 damage version2 "f['/checkpoint'].attrs['format_version'] = 2"
