@@ -595,6 +595,16 @@ for tag, store, prev, want, like in (
     print(f"{tag}: {kept:.2%} of {len(ids_both)} customers have the segment id of {like}")
     if kept < 0.99:
         fail(f"{tag}: {kept:.2%} of the customers have the segment id of {like}")
+    # ... and the drift to the previous centroids counts a new level's share there as 0 (the
+    # warning says so; a share of 1 would pass the id check above).
+    pr_, fn = results(prev), list(rg["fs"]["features"])
+    pn = list(pr_["fs"]["features"])
+    for q, pq in enumerate(rg["prev"]["previous_id"]):
+        if pq >= 0:
+            was = np.array([pr_["centroids"][pq][pn.index(n)] if n in pn else 0.0 for n in fn])
+            d = float(np.linalg.norm(rg["centroids"][q] - was))
+            if abs(d - rg["prev"]["drift"][q]) > 1e-9 * (1 + d):
+                fail(f"{tag}: drift of segment {q} is {rg['prev']['drift'][q]}, distance {d}")
 
 # ... but a column whose levels all changed name (a recoding, the same customers) shares no
 # level with month 1: refused as other features, not read as every level new (it had been
@@ -647,6 +657,19 @@ with h5py.File(path("drop_np1.h5"), "r") as f:
 sn = segment(1, 1, m2, path("after_drop.h5"), "--previous", path("drop_np1.h5"))
 if sn["migration"]["customers_new_unassigned"] != 300 or sn["migration"]["customers_departed_unassigned"]:
     fail(f"after a --missing drop run: new unassigned {sn['migration']['customers_new_unassigned']}, want 300")
+
+# A feature given weight 0 in this run has no centroid value in original units (NaN): the
+# drift from month 1's centroids leaves it out, as the fit does, and stays a number.
+su.custseg(1, "segment", "--input", m2, "--output", path("w0_out.h5"), "--previous", r1,
+           "--feature-weights", "urban:0", "--seed", 3, "--quiet")
+rw = results(path("w0_out.h5"))
+keep = rw["fs"]["weight"] > 0
+for q, pq in enumerate(rw["prev"]["previous_id"]):
+    if pq < 0:
+        continue
+    d = float(np.linalg.norm((rw["centroids"][q] - a["centroids"][pq])[keep]))
+    if not abs(d - rw["prev"]["drift"][q]) <= 1e-9 * (1 + d):
+        fail(f"a feature of weight 0: drift of segment {q} is {rw['prev']['drift'][q]}, distance {d}")
 
 left = [n for n in os.listdir(work) if ".tmp-" in n]
 if left:
