@@ -26,6 +26,9 @@ import h5py
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import segment_util as su  # noqa: E402
+
 work = os.path.join(os.environ["CS_TEST_DIR"], "churn")
 os.makedirs(work, exist_ok=True)
 mpi = os.environ["MPIEXEC"].split() + ["--oversubscribe"]
@@ -164,6 +167,29 @@ with h5py.File(path("hs1.h5"), "r") as a, h5py.File(path("rfull.h5"), "r") as b:
     if "fewer than 50 per coefficient" not in err or not np.allclose(x, y, rtol=1e-7, atol=1e-7):
         failures.append(f"--hessian-sample 1: max coefficient diff {np.abs(x - y).max():.3g} "
                         f"from the full Hessian's; {err[-200:]}")
+# - cut off by --max-iter while the steps used the sampled Hessian, the standard errors are
+#   still those of the full penalized Hessian at the stored coefficients (intercept not
+#   penalized), as numpy computes it from the standardized training rows.
+# (The generated labels have -1 for unknown: no warning about other values.)
+err = trained("se", "--max-iter", "1", "--newton-tol", "1e-12", "--hessian-sample", "20000",
+              "--l2", "50")
+if "other than 0, 1 and unknown" in err:
+    failures.append(f"labels -1 (unknown) warned of as other values: {err[-300:]}")
+with h5py.File(path("se.h5"), "r") as r, h5py.File(path("s.h5"), "r") as s:
+    fsg = r["churn/model/feature_stats"]
+    st = {"center": fsg["center"][...], "spread": fsg["spread"][...],
+          "weight": fsg["weight"][...], "features": su.strings(fsg.attrs["features"]),
+          "columns": su.strings(fsg["columns"].attrs["names"]), "table": fsg["columns/table"][...]}
+    beta, se = r["churn/model/coefficients"][...], r["churn/model/standard_errors"][...]
+    tr = r["churn/split"][...] == 0
+    converged = r["churn/model"].attrs["converged"]
+xb = np.column_stack([np.ones(int(tr.sum())), su.standardized(path("s.h5"), st)[tr].astype(np.float64)])
+pr = 1 / (1 + np.exp(-(xb @ beta)))
+hess = (xb * (pr * (1 - pr))[:, None]).T @ xb + np.diag([0.0] + [50.0] * (len(beta) - 1))
+want = np.sqrt(np.diag(np.linalg.inv(hess)))
+if converged or not np.allclose(se, want, rtol=1e-6, atol=0):
+    failures.append(f"--max-iter 1 with a sampled Hessian: converged {converged}, standard errors "
+                    f"{se} vs the full Hessian's {want} (max rel. diff {np.max(np.abs(se / want - 1)):.3g})")
 
 # 2c. --churn-with-segment: the segment of a `segment` run on the same store enters as one-hot
 # features; identical at 1 and 3 ranks; scoring needs the same segment results and then
@@ -606,6 +632,11 @@ for case, rows in (("hold", np.flatnonzero((split == 1) & (lab >= 0))),
             y = f["customers/churned"][...]
             y[rows[0]] = -1
             f["customers/churned"][...] = y
+            # ... and a large value on a holdout customer, which is not a training customer:
+            # the warning stands (holdout rows are no part of the training spread)
+            hold_row = np.flatnonzero((split == 1) & (lab >= 0))[0]
+            v[hold_row] = 1e9
+            col[...] = v
     p = subprocess.run(mpi + ["-n", "3", custseg, "churn", "train", "--input", path(case + ".h5"),
                               "--output", path(case + "_r.h5"), "--quiet"],
                        capture_output=True, text=True, timeout=600)
