@@ -14,6 +14,7 @@
 #include "mpi_support.h"
 
 #include "custseg/clv.h"
+#include "custseg/txn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -634,6 +635,62 @@ static void cdnow_published_fits(void **state) {
   CHECK_ABS(-r.f, -4055.923243503423, 1e-6);
 }
 
+/* The RFM summary (src/txn/rfm.c) of hand-made histories, and day numbers (src/txn/load.c).
+ * Customer 0: days 10 and 10.5 (one purchase day, 1 + 2), 13 (4), 19 (5), then 25 in the
+ * holdout and 31 after it; customer 1: none; customer 2: day 20 (the calibration's last day)
+ * and 30 (the holdout's). Customer 3 alone: six gaps of 1e8 days and one of 1e8 + 1, whose
+ * variance (0.12) is below what a double keeps of the squares. */
+static void rfm_summary_and_days(void **state) {
+  (void)state;
+  double time[] = {10, 10.5, 13, 19, 25, 31, 20, 30};
+  double amount[] = {1, 2, 4, 5, 6, 7, 8, 9};
+  int64_t start[] = {0, 6, 6, 8};
+  cs_txn_t t = {.n_cust = 3, .n = 8, .start = start, .time = time, .amount = amount};
+  cs_rfm_opts_t o = {.cal_end = 20, .holdout_end = 30, .merge_same_day = 1};
+  cs_rfm_t r;
+  assert_int_equal(cs_rfm_compute(&t, &o, &r), CS_OK);
+  assert_int_equal(r.x[0], 2);
+  assert_int_equal(r.recency[0], 9);
+  assert_int_equal(r.age[0], 10);
+  assert_int_equal(r.holdout[0], 1);
+  assert_true(r.monetary[0] == 4.5 && r.ipt_mean[0] == 4.5 && r.ipt_sd[0] == 1.5);
+  assert_int_equal(r.x[1], -1);
+  assert_true(isnan(r.monetary[1]) && r.holdout[1] == 0);
+  assert_true(r.x[2] == 0 && r.recency[2] == 0 && r.age[2] == 0 && r.holdout[2] == 1);
+  assert_true(r.monetary[2] == 0 && isnan(r.ipt_mean[2]));
+  cs_rfm_free(&r);
+  o.merge_same_day = 0; /* every row a purchase: gaps 0, 3, 6 */
+  assert_int_equal(cs_rfm_compute(&t, &o, &r), CS_OK);
+  assert_true(r.x[0] == 3 && r.monetary[0] == 11.0 / 3 && r.ipt_mean[0] == 3);
+  CHECK_ABS(r.ipt_sd[0], sqrt(6.0), 1e-15);
+  cs_rfm_free(&r);
+  double far[8] = {-350000000};
+  for (int k = 1; k < 8; k++) far[k] = far[k - 1] + 1e8 + (k == 7);
+  int64_t one[] = {0, 8};
+  cs_txn_t tf = {.n_cust = 1, .n = 8, .start = one, .time = far, .amount = amount};
+  cs_rfm_opts_t of = {.cal_end = 400000000, .holdout_end = 400000000, .merge_same_day = 1};
+  assert_int_equal(cs_rfm_compute(&tf, &of, &r), CS_OK);
+  assert_true(r.x[0] == 7 && r.ipt_sd[0] >= 0 && r.ipt_sd[0] < 1);
+  cs_rfm_free(&r);
+  /* Gregorian leap days: 2000 and 2024, not 1900 or 2023; day numbers back to dates. */
+  int64_t day;
+  char buf[16];
+  assert_int_equal(cs_parse_day("2000-02-29", &day), CS_OK);
+  assert_int_equal(day, 11016);
+  assert_int_equal(cs_parse_day("2024-02-29", &day), CS_OK);
+  assert_int_equal(day, 19782);
+  assert_int_not_equal(cs_parse_day("1900-02-29", &day), CS_OK);
+  cs_error_clear();
+  assert_int_not_equal(cs_parse_day("2023-02-29", &day), CS_OK);
+  cs_error_clear();
+  assert_int_equal(cs_parse_day("19782", &day), CS_OK);
+  assert_int_equal(day, 19782);
+  cs_format_day(11016, buf, sizeof buf);
+  assert_string_equal(buf, "2000-02-29");
+  cs_format_day(-1, buf, sizeof buf);
+  assert_string_equal(buf, "1969-12-31");
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(digamma_values),
     cmocka_unit_test(lgdiff_tables),
@@ -651,5 +708,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(optim_rosenbrock),
     cmocka_unit_test(optim_quadratic_hessian_inverse),
     cmocka_unit_test(cdnow_published_fits),
+    cmocka_unit_test(rfm_summary_and_days),
 };
 CS_TEST_MAIN(tests)
