@@ -390,6 +390,9 @@ PY
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   clv_bad_offsets) store txn_bad_offsets; want=2 needle="/customers/txn_offset decreases at row 12"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
+  # purchases beyond the last customer's offsets (they had been left out without a word)
+  clv_offsets_short) store txn_extra_rows; want=2 needle="/customers/txn_offset ends at 100 but /transactions has 102 rows"
+                  cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   clv_unknown_customer) store txn_unknown_customer; want=2 needle="/transactions/customer_id[16] is 999999, but txn_offset gives that row to customer"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --summary "$summary") ;;
   clv_negative_amount) store txn_negative_amount; want=2 needle="/transactions/amount[9] is -5"

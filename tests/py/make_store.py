@@ -7,7 +7,7 @@ KIND: good | no_customers_group | no_customer_id | duplicate_ids | length_mismat
       large_offset | stats |
       no_labels | one_class | holdout_only_column | no_income | new_region | numeric_segment |
       txn_good | txn_unsorted | txn_bad_offsets | txn_unknown_customer | txn_negative_amount |
-      txn_nan_time txn_huge_time
+      txn_nan_time txn_huge_time txn_extra_rows
 (txn_*: the good store plus /transactions and txn_offset, each with one defect)
 (stats: the good store with 5001 rows, NaN in income, score and spend, one +inf in spend;
  constant_column: the good store plus a column 'flat' that is 7 everywhere;
@@ -114,6 +114,10 @@ with h5py.File(path, "w") as f:
             time[13] = np.nan
         if kind == "txn_huge_time":  # the last purchase of a customer, in seconds
             time[off[5] - 1] = 1.7e9
+        if kind == "txn_extra_rows":  # two purchases after the last customer's offsets
+            tid = np.concatenate([tid, tid[-1:], tid[-1:]])
+            time = np.concatenate([time, time[-1:] + 1, time[-1:] + 2])
+            amount = np.concatenate([amount, [5.0, 6.0]])
         g["txn_offset"] = off
         t = f.create_group("transactions")
         t["customer_id"] = tid
