@@ -39,6 +39,10 @@ failed before its fix):
 13. control characters from the data are written out in errors and warnings (one line, no
     ESC reaches the terminal); a header name with a C1 control or a space at either end is
     refused; the report shows C1 and DEL as U+FFFD.
+14. categorical codes: 127 levels are int8, 200 int16 (read back as the levels); a declared
+    int8 holds -128 and 127 and refuses 128; a quoted number with tabs around it is a number;
+15. a transactions file alone with customer id 0 counts that customer; an adjacent repeated
+    header name is refused as a repeat.
 
 Every error: exit 2, one `custseg: error:` line, no output file left.
 usage: check_import_edges.py   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -834,6 +838,54 @@ if imported("a column named with ESC", path("esc.h5"), ["import", "--customers-c
     p = custseg("inspect", path("esc.h5"))
     if RAW & set(p.stdout) or "a\\x1b]0;PWNED\\x07b" not in p.stdout:
         failures.append(f"inspect's column names: {p.stdout!r}")
+
+# 14. categorical codes at the int8/int16 boundary (docs/import.md): a column of 127 levels is
+#     int8, one of 200 int16 (codes above 127 in an int8 would wrap to negative ones, read
+#     back as other levels or as missing); a column declared int8 holds -128 and 127, and 128
+#     is a bad row naming the type; a quoted number with tabs around it is a number, as one
+#     with spaces is (3d).
+vals = {"a": [f"s{(i * 7) % 127:03d}" for i in range(220)],
+        "b": [f"s{(i * 7) % 200:03d}" for i in range(220)],
+        "small": [str([127, -128, 0, 5][i % 4]) for i in range(220)]}
+sch = write("int8_schema.txt", "small = int8\n")
+csv = write("codes.csv", "customer_id,a,b,small,tabbed\n" + "".join(
+    f"{i},{vals['a'][i]},{vals['b'][i]},{vals['small'][i]},\"\t{i}.5\t\"\n" for i in range(220)))
+if imported("categorical codes and int8 at their bounds", path("codes.h5"),
+            ["import", "--customers-csv", csv, "--schema", sch, "--output", path("codes.h5"),
+             "--quiet"]):
+    with h5py.File(path("codes.h5"), "r") as f:
+        tab = f["customers"]["tabbed"]
+        if tab.dtype != np.float64 or not np.array_equal(tab[...], np.arange(220) + 0.5):
+            failures.append(f"quoted numbers with tabs around them: stored as {tab.dtype}")
+        for col, dtype in (("a", "int8"), ("b", "int16"), ("small", "int8")):
+            ds = f["customers"][col]
+            if col == "small":
+                got = [str(v) for v in ds[...].tolist()]
+            else:
+                cats = [c.decode() if isinstance(c, bytes) else c for c in ds.attrs["categories"]]
+                got = [cats[c] if 0 <= c < len(cats) else None for c in ds[...].tolist()]
+            if str(ds.dtype) != dtype or got != vals[col]:
+                failures.append(f"column {col}: stored as {ds.dtype} (wanted {dtype}), read back "
+                                f"as {got[:6]}..., wanted {vals[col][:6]}...")
+expect_error("int8 beyond its bounds", path("codes.h5"), ["import", "--customers-csv", write(
+    "int8_over.csv", "customer_id,small\n1,127\n2,128\n"), "--schema", sch, "--output",
+    path("codes.h5")], "int8_over.csv:3: column 'small': 128 does not fit (declared int8")
+# 15. a transactions file alone whose smallest customer id is 0: every distinct id is a
+#     customer, 0 included (0 is also where the count of distinct ids starts from).
+txn = write("id0_txn.csv", "customer_id,date,amount\n2,2024-01-02,4\n0,2024-01-01,1\n"
+            "0,2024-01-03,2\n1,2024-01-01,3\n")
+out = path("id0.h5")
+if imported("a customer id 0", out, ["import", "--transactions-csv", txn, "--output", out,
+                                     "--quiet"]):
+    with h5py.File(out, "r") as f:
+        got = (f["customers/customer_id"][...].tolist(), f["customers/txn_offset"][...].tolist())
+    if got != ([0, 1, 2], [0, 2, 3, 4]):
+        failures.append(f"a customer id 0: ids and offsets {got}")
+# ... and a header naming one column twice in adjacent fields is refused like any repeat
+expect_error("a repeated header name, adjacent", path("dup_adj.h5"), ["import",
+             "--customers-csv", write("dup_adj.csv", "customer_id,a,a\n1,5,6\n"), "--output",
+             path("dup_adj.h5")],
+             "dup_adj.csv:1: column 'a' appears twice in the header (fields 2 and 3)")
 
 if failures:
     print("FAIL:\n  " + "\n  ".join(failures))
