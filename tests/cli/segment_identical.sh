@@ -62,6 +62,18 @@ frac() { "${PYTHON:-/usr/bin/python3}" -c \
   { echo "FAIL: yinyang's distance_fraction $(frac "$dir/yinyang40.json") at 3 ranks," \
     "$(frac "$dir/yinyang40_4.json") at 4"; exit 1; }
 
+# --verbose logs where an accelerated fit spends its time: the set-up, then each step's kind,
+# time and share of the distances (a full step computes all of them).
+timeout 300 $MPIEXEC --oversubscribe -n 1 "$CUSTSEG" segment --input "$dir/store.h5" --k 40 \
+  --seed 3 --algorithm hamerly --max-iter 8 --tol 0 --verbose --output "$dir/verbose.h5" \
+  2> "$dir/verbose.log"
+for pat in 'k-means: set-up [0-9.]* ms' 'k-means: full step [0-9.]* ms, 100.0% of the distances on rank 0' \
+           'k-means: bounded step [0-9.]* ms, [0-9.]*% of the distances on rank 0'; do
+  grep -q "$pat" "$dir/verbose.log" || { echo "FAIL: no '$pat' line with --verbose"; exit 1; }
+done
+[ "$(grep -c 'k-means: \(full\|bounded\) step' "$dir/verbose.log")" = 9 ] ||
+  { echo "FAIL: not 9 step lines (8 iterations and the final assignment)"; exit 1; }
+
 # k-means|| (candidates gathered and sorted by row) is just as decomposition-independent.
 seg 1 1 par1 3 --init 'kmeans||'
 seg 3 2 par3 3 --init 'kmeans||'
