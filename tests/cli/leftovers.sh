@@ -27,7 +27,10 @@ head -c 1000 /dev/zero > .o.h5.tmp-333-444
 ( exec 8<> .o.h5.tmp-555-666 && flock -n 8 && exec sleep 120 ) > /dev/null 2>&1 &
 holder=$!
 trap 'kill $holder 2> /dev/null || true' EXIT
-for _ in $(seq 100); do flock -n -E 9 .o.h5.tmp-555-666 true || break; sleep 0.05; done
+# Wait until it holds the lock (5 s had not been enough on a loaded CI machine: the file was
+# then rightly removed as abandoned, and the test failed), and make sure it does.
+for _ in $(seq 1200); do flock -n -E 9 .o.h5.tmp-555-666 true || break; sleep 0.05; done
+flock -n -E 9 .o.h5.tmp-555-666 true && fail "the holder did not take the lock in 60 s"
 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" segment --input s.h5 --k 3 --output o.h5 2> err1.txt \
   || { cat err1.txt; fail "segment failed beside leftover files"; }
 [ -f o.h5 ] || fail "no o.h5"
