@@ -24,11 +24,13 @@ ln -s precious.txt .o.h5.tmp-999-999
 old .o.h5.tmp-111-222 .o.h5.rsv-111-222 .o.h5.bak-777-888 .o.h5.tmp-555-666 .o.h5.tmp-999-999
 head -c 1000 /dev/zero > .o.h5.tmp-333-444
 # The lock is taken by this subshell, which then becomes the sleep: killing it drops the lock.
-( exec 8<> .o.h5.tmp-555-666 && flock -n 8 && exec sleep 120 ) > /dev/null 2>&1 &
+# It waits for the lock (flock without -n): the probe below takes it for an instant, and a
+# holder that gave up when it met the probe had left the file unheld (the test then failed on
+# a loaded CI machine, the file rightly removed as abandoned).
+( exec 8<> .o.h5.tmp-555-666 && flock 8 && exec sleep 120 ) > /dev/null 2>&1 &
 holder=$!
 trap 'kill $holder 2> /dev/null || true' EXIT
-# Wait until it holds the lock (5 s had not been enough on a loaded CI machine: the file was
-# then rightly removed as abandoned, and the test failed), and make sure it does.
+# Wait until it holds the lock, and make sure it does.
 for _ in $(seq 1200); do flock -n -E 9 .o.h5.tmp-555-666 true || break; sleep 0.05; done
 flock -n -E 9 .o.h5.tmp-555-666 true && fail "the holder did not take the lock in 60 s"
 $MPIEXEC --oversubscribe -n 2 "$CUSTSEG" segment --input s.h5 --k 3 --output o.h5 2> err1.txt \
