@@ -176,7 +176,8 @@ int cs_out_create_image(cs_ctx_t *ctx, const char *path, cs_out_t **out);
 int cs_out_group(cs_out_t *out, const char *group);
 /* Create a 1-D dataset of n elements of type `type` at `path` ("/customers/age"). Collective. */
 int cs_out_dataset(cs_out_t *out, const char *path, cs_dtype_t type, int64_t n, cs_dset_t **d);
-/* Write rows [offset, offset + count) of d from buf (same type as the dataset). Collective. */
+/* Write rows [offset, offset + count) of d from buf (same type as the dataset): each rank's
+ * rows with independent MPI-IO, the outcome agreed. Collective. */
 int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf);
 /* Attributes on an object (group or dataset path). Same value on every rank. Collective. */
 int cs_out_attr_i64(cs_out_t *out, const char *obj, const char *name, int64_t v);

@@ -1,6 +1,6 @@
 /* io/out_write.c: what goes into an output file (out.c creates and publishes it): groups,
- * per-customer datasets written collectively, small datasets and compound tables from rank 0,
- * and attributes, each write's outcome agreed across ranks. */
+ * per-customer datasets (each rank its own rows, independent MPI-IO), small datasets and
+ * compound tables from rank 0, and attributes, each write's outcome agreed across ranks. */
 #include "out_impl.h"
 
 #include <stdio.h>
