@@ -76,8 +76,9 @@ int cs_store_add_computed(cs_store_t *store, const char *name, int64_t offset, i
 const cs_column_t *cs_store_txn_column(const cs_store_t *store, const char *name);
 int cs_store_read_txn(cs_store_t *store, const char *name, int64_t offset, int64_t count,
                       cs_dtype_t memtype, void *buf);
-/* Whether the last read was done collectively (1), and if not why (a text). Local. */
-int cs_store_last_read_collective(const cs_store_t *store, char *why, size_t why_len);
+/* How the last read from the file was done: "direct pread of contiguous storage" or "serial
+ * HDF5 read" (io/store_read.c says why). Local. */
+const char *cs_store_last_read_how(const cs_store_t *store);
 
 /* Read a small 1-D or 2-D float dataset (e.g. centroids) on rank 0 and broadcast it:
  * *data (malloc'ed, rows x cols, caller frees), the string attribute `units` when present

@@ -1,6 +1,6 @@
 /* io/small.c: readers of objects in HDF5 files other than the store (results files, init
  * centroids): row ranges of a per-customer dataset (`cs_io_read_rows`, `cs_io_read_rows_f64`:
- * collective MPI-IO reads, each rank its rows, as the store's columns are read), a dataset's
+ * each rank its rows by independent MPI-IO, as the store's columns are read), a dataset's
  * length, and, on rank 0 with a broadcast, a K x D matrix with its units and feature names and
  * string attributes. The report's attribute dumps and tables are in results.c.
  *
@@ -85,13 +85,14 @@ static hid_t open_dataset(hid_t f, const char *path, const char *dataset, int *s
 }
 
 /* Rows [offset, offset + count) of the 1-D dataset path:dataset, which must have n_expected
- * rows: as int64 (an integer dataset, converted by HDF5) when i64 is set, else as doubles (any
- * numeric type, read in the file's own type so the transfer stays collective, then
- * converted; docs/format.md). Collective. */
+ * rows: as int64 (an integer dataset) when i64 is set, else as doubles (any numeric type).
+ * Read in the file's own type, then converted (docs/format.md), each rank its rows on its own,
+ * with pread(2) where the storage allows it (store_read.c says why); the call is collective
+ * (open, agreement). */
 static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
                         int64_t offset, int64_t count, int i64, void *buf) {
   int status = CS_OK, local = CS_OK;
-  hid_t fapl = -1, f = -1, d = -1, fs = -1, ms = -1, dxpl = -1;
+  hid_t fapl = -1, f = -1, d = -1, fs = -1;
   cs_dtype_t ft = CS_DT_NONE;
   void *tmp = NULL;
   cs__h5_quiet();
@@ -119,37 +120,38 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
     if (i64 && (!rank1 || cls != H5T_INTEGER))
       local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__, "%s:%s must be a 1-D integer dataset",
                            path, dataset);
-    else if (!i64 && (!rank1 || ft == CS_DT_NONE))
+    else if (!rank1 || ft == CS_DT_NONE)
       local = cs_error_set(CS_EFORMAT, __FILE__, __LINE__,
                            "%s:%s must be a 1-D numeric dataset, found %s", path, dataset, desc);
     else if (H5Sget_simple_extent_dims(fs, &dim, NULL), (int64_t)dim != n_expected)
       local = cs_error_set(CS_EDATA, __FILE__, __LINE__,
                            "%s:%s has %lld rows but the store has %lld customers", path, dataset,
                            (long long)dim, (long long)n_expected);
-    else if (!i64 && !(tmp = malloc(cs_bytes(count ? count : 1, cs_dtype_size(ft)))))
+    else if (!(tmp = malloc(cs_bytes(count ? count : 1, cs_dtype_size(ft)))))
       local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
   }
-  /* Every rank knows the verdict before the collective read. */
+  /* Every rank knows the verdict before the read. */
   CS_TRY(cs_par_agree(ctx, local));
   /* A dataset of 0 rows has nothing to read, and HDF5 refuses a read of one that has no
    * storage (the same n_expected on every rank, so all skip together). */
   if (n_expected == 0) goto fail;
-  CS_H5(cs__h5_select_rows(fs, offset, count, &ms), "%s:%s: bad selection", path, dataset);
-  dxpl = cs__h5_dxpl(1);
-  CS_H5(dxpl, "cannot create transfer property list");
-  if (i64) {
-    static int64_t dummy;
-    CS_H5(H5Dread(d, H5T_NATIVE_INT64, ms, fs, dxpl, count ? buf : &dummy),
-          "%s: read of %s failed", path, dataset);
-  } else {
-    CS_H5(H5Dread(d, cs__h5_native(ft), ms, fs, dxpl, tmp), "%s: read of %s failed", path,
-          dataset);
+  int got = cs__h5_read_direct(d, cs__h5_native(ft), offset, count, tmp, dataset);
+  CS_TRY(got < 0 ? got : CS_OK);
+  if (!got)
+    CS_H5(cs__h5_read_serial(path, dataset, cs__h5_native(ft), offset, count, tmp),
+          "%s: read of %s rows [%lld, %lld) failed", path, dataset, (long long)offset,
+          (long long)(offset + count));
+  if (!i64) {
     cs_convert_to_f64(ft, tmp, buf, count);
+  } else {
+    for (int64_t i = 0; ft == CS_DT_U64 && i < count; i++)
+      CS_CHECK(((const uint64_t *)tmp)[i] <= (uint64_t)INT64_MAX, CS_EDATA,
+               "%s:%s holds %llu at row %lld, beyond the int64 range custseg keeps it in", path,
+               dataset, (unsigned long long)((const uint64_t *)tmp)[i], (long long)(offset + i));
+    cs_convert_to_i64(ft, tmp, buf, count);
   }
 fail:
   free(tmp);
-  CS_H5_CLOSE(H5Pclose, dxpl);
-  CS_H5_CLOSE(H5Sclose, ms);
   CS_H5_CLOSE(H5Sclose, fs);
   CS_H5_CLOSE(H5Dclose, d);
   CS_H5_CLOSE(H5Fclose, f);

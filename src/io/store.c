@@ -321,7 +321,8 @@ static int open_local(cs_ctx_t *ctx, const char *path, cs_store_t *s) {
   CS_CHECK(H5Lexists(im->file, "customers", H5P_DEFAULT) > 0, CS_EFORMAT,
            "%s: no group /customers (not a custseg customer store, see docs/format.md)", path);
   im->group = H5Gopen2(im->file, "customers", H5P_DEFAULT);
-  CS_CHECK(im->group >= 0, CS_EFORMAT, "%s: /customers is not a group (see docs/format.md)", path);
+  CS_CHECK(im->group >= 0, CS_EFORMAT, "%s: cannot open /customers as a group (not a group, or "
+           "its header unreadable: a damaged file or a read error; see docs/format.md)", path);
 
   CS_CHECK(H5Aexists(im->group, "schema_version") > 0, CS_EFORMAT,
            "%s: /customers has no attribute schema_version (set it to %d, see docs/format.md)",

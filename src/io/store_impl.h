@@ -12,8 +12,7 @@ typedef struct store_impl {
   hid_t file, group, tgroup; /* tgroup: /transactions, -1 when absent */
   hid_t *dsets;   /* one per column, opened lazily */
   hid_t *tdsets;  /* one per /transactions column, opened lazily */
-  int last_mode_collective;
-  char last_cause[128];
+  char last_how[64]; /* how the last read was done (cs_store_last_read_how) */
   cs__file_ident_t ident; /* the file as opened (the read cache's key) */
 } store_impl_t;
 

@@ -1,8 +1,24 @@
 /* io/store_read.c: reading rows of the store's columns (store.c opens and validates it).
  *
- * Trade-off: columns are read in the file's own type and converted in memory, because HDF5
- * 1.10 falls back to independent I/O whenever it must convert types during a transfer
- * (H5D_MPIO_DATATYPE_CONVERSION). One extra buffer per read buys collective transfers. */
+ * Every rank reads its own rows, on its own, and never through MPI-IO: a column stored as one
+ * contiguous block in the native byte order (what custseg and h5py write) with pread(2) at
+ * the offset HDF5 gives for it (cs__h5_read_direct), any other (chunked, compressed, external
+ * raw files, big-endian) through a rank-local serial open of the file (cs__h5_read_serial).
+ * Both come from fault injection (tests/cli/read_fault.sh: reads of a byte range failing with
+ * EIO on one rank) with Open MPI 4.1's MPI-IO (ompio) underneath parallel HDF5:
+ * - its collective reader goes through aggregators in cycles; when a read failed on one
+ *   aggregator, it stayed inside the transfer while the other ranks went on to the next
+ *   collective call, and the job hung;
+ * - its independent reader turns the failed read into a short one, and parallel HDF5 fills
+ *   the rest with zeros: the job ran on zeros, without a word.
+ * A rank's rows are one contiguous range of the file, so the aggregators had little to add.
+ * The metadata (the dataset's header, its attributes) is still read through the store's
+ * MPI-IO handle, collectively.
+ *
+ * Trade-off: columns are read in the file's own type and converted in memory: the read cache
+ * keeps rows in their stored type (an int8 column costs 1 byte a row), and convert_rows
+ * refuses uint64 values beyond int64 by name, where HDF5 would saturate them silently; the
+ * direct read needs the file's own type anyway. */
 #include "h5util.h"
 #include "store_cache.h"
 #include "store_impl.h"
@@ -10,15 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The transfer list for a dataset: collective for contiguous storage (what custseg writes),
- * independent for chunked and compact storage. Parallel HDF5 1.10 fails a collective read
- * that touches a chunk never written (h5py returns the fill value there), and a chunk that
- * fails its filter or checksum fails only the ranks that read it: in a collective transfer
- * the others then wait for good. The choice depends on the dataset alone, so every rank
- * makes the same one. A filter this library lacks (h5py's lzf, say) and a virtual dataset
- * are refused by name. Local. */
-static int transfer_list(const cs_store_t *s, hid_t dset, const char *gname, const char *name,
-                         hid_t *dxpl, int *chunked) {
+/* The layout of a dataset: chunked (or compact) or not. A filter this library lacks (h5py's
+ * lzf, say) and a virtual dataset are refused by name. Local. */
+static int check_layout(const cs_store_t *s, hid_t dset, const char *gname, const char *name,
+                        int *chunked) {
   int status = CS_OK;
   hid_t dcpl = H5Dget_create_plist(dset);
   CS_H5(dcpl, "%s: /%s/%s: no creation properties", s->path, gname, name);
@@ -40,30 +51,23 @@ static int transfer_list(const cs_store_t *s, hid_t dset, const char *gname, con
              gname, name, (int)id, fname);
   }
   *chunked = layout != H5D_CONTIGUOUS;
-  *dxpl = cs__h5_dxpl(!*chunked);
-  CS_H5(*dxpl, "cannot create transfer property list");
 fail:
   CS_H5_CLOSE(H5Pclose, dcpl);
   return status;
 }
 
-/* What one transfer needs: the dataset (opened once), the row selection, the transfer list
- * (transfer_list) and the memory type, which is the file type made native (same class, size
- * and sign), so the transfer needs no conversion; an enum stays an enum and its bytes are its
- * integers. Handles it made are left for the caller to close. Local. */
+/* What one read needs: the dataset (opened once), its layout (check_layout) and the memory
+ * type, which is the file type made native (same class, size and sign), so the read needs no
+ * conversion; an enum stays an enum and its bytes are its integers. Handles it made are left
+ * for the caller to close. Local. */
 static int prepare(const cs_store_t *s, hid_t group, hid_t *dset, const char *gname,
-                   const char *name, int64_t offset, int64_t count, hid_t *fspace, hid_t *mspace,
-                   hid_t *dxpl, hid_t *ftype, hid_t *mtype, int *chunked) {
+                   const char *name, hid_t *ftype, hid_t *mtype, int *chunked) {
   int status = CS_OK;
   if (*dset < 0) {
     *dset = cs__h5_open_dataset(group, name);
     CS_H5(*dset, "%s: cannot open /%s/%s", s->path, gname, name);
   }
-  *fspace = H5Dget_space(*dset);
-  CS_H5(*fspace, "%s: /%s/%s: no dataspace", s->path, gname, name);
-  CS_H5(cs__h5_select_rows(*fspace, offset, count, mspace), "%s: /%s/%s: bad selection",
-        s->path, gname, name);
-  CS_TRY(transfer_list(s, *dset, gname, name, dxpl, chunked));
+  CS_TRY(check_layout(s, *dset, gname, name, chunked));
   *ftype = H5Dget_type(*dset);
   CS_H5(*ftype, "%s: /%s/%s: no datatype", s->path, gname, name);
   *mtype = H5Tget_native_type(*ftype, H5T_DIR_ASCEND);
@@ -97,9 +101,9 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
                      cs_dtype_t memtype, void *buf) {
   int status = CS_OK;
   store_impl_t *im = s->impl;
-  hid_t fspace = -1, mspace = -1, dxpl = -1, ftype = -1, mtype = -1;
+  hid_t ftype = -1, mtype = -1;
   void *tmp = NULL;
-  int transferred = 0; /* this rank reached the collective transfer */
+  int transferred = 0; /* this rank reached the transfer */
   size_t bytes = 0;
   const char *gname = txn ? "transactions" : "customers";
   const cs_column_t *c = txn ? cs_store_txn_column(s, name) : cs_store_column(s, name);
@@ -122,7 +126,7 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   }
   bytes = (size_t)(count > 0 ? count : 0) * cs_dtype_size(memtype);
   int direct = memtype == c->dtype;
-  /* Local checks first, agreed before the collective transfer so that no rank waits alone. */
+  /* Local checks first, agreed before the transfer, so that every rank stops on the same one. */
   int pre = CS_OK;
   if (offset < 0 || count < 0 || offset + count > c->length)
     pre = cs_error_set(CS_EINTERNAL, __FILE__, __LINE__,
@@ -161,27 +165,26 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   }
   CS_TRY(cs_par_agree(im->ctx, pre));
   if (c->length == 0) goto fail; /* nothing stored (HDF5 allocates no storage): nothing to read */
-  /* Handles and selection, agreed before the collective transfer: a rank that failed here
-   * would otherwise leave the others waiting in H5Dread. */
+  /* Handles, agreed before the read: the dataset's metadata is read collectively, so a rank
+   * that failed here would leave the others waiting in the next call. */
   int chunked = 0;
-  CS_TRY(cs_par_agree(im->ctx, prepare(s, group, &dsets[idx], gname, name, offset, count, &fspace,
-                                       &mspace, &dxpl, &ftype, &mtype, &chunked)));
-  static char dummy[8];
+  CS_TRY(cs_par_agree(im->ctx, prepare(s, group, &dsets[idx], gname, name, &ftype, &mtype,
+                                       &chunked)));
   void *target = direct ? buf : tmp;
   transferred = 1;
-  CS_H5(H5Dread(dsets[idx], mtype, mspace, fspace, dxpl, count ? target : dummy),
-        "%s: read of /%s/%s rows [%lld, %lld) failed%s", s->path, gname, name, (long long)offset,
-        (long long)(offset + count),
-        chunked ? " (a damaged chunk, or one its filter or checksum rejects? h5dump -d shows "
-                  "HDF5's own error)" : "");
-  {
-    H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
-    uint32_t local = 0, global = 0;
-    H5Pget_mpio_actual_io_mode(dxpl, &mode);
-    H5Pget_mpio_no_collective_cause(dxpl, &local, &global);
-    im->last_mode_collective = mode != H5D_MPIO_NO_COLLECTIVE;
-    snprintf(im->last_cause, sizeof im->last_cause, "mode %d, no-collective cause 0x%x/0x%x",
-             (int)mode, local, global);
+  char what[CS_NAME_MAX + 16];
+  snprintf(what, sizeof what, "/%s/%s", gname, name);
+  const int direct_read = cs__h5_read_direct(dsets[idx], mtype, offset, count, target, what);
+  CS_TRY(direct_read < 0 ? direct_read : CS_OK);
+  if (direct_read) {
+    snprintf(im->last_how, sizeof im->last_how, "direct pread of contiguous storage");
+  } else {
+    CS_H5(cs__h5_read_serial(s->path, what, mtype, offset, count, target),
+          "%s: read of %s rows [%lld, %lld) failed%s", s->path, what, (long long)offset,
+          (long long)(offset + count),
+          chunked ? " (a damaged chunk, or one its filter or checksum rejects? h5dump -d shows "
+                    "HDF5's own error)" : "");
+    snprintf(im->last_how, sizeof im->last_how, "serial HDF5 read");
   }
   if (!direct) CS_TRY(convert_rows(s, gname, c, memtype, tmp, buf, offset, count));
 fail:
@@ -205,9 +208,6 @@ fail:
   cs_free(tmp);
   CS_H5_CLOSE(H5Tclose, mtype);
   CS_H5_CLOSE(H5Tclose, ftype);
-  CS_H5_CLOSE(H5Pclose, dxpl);
-  CS_H5_CLOSE(H5Sclose, mspace);
-  CS_H5_CLOSE(H5Sclose, fspace);
   return status;
 }
 
@@ -221,8 +221,7 @@ int cs_store_read_txn(cs_store_t *s, const char *name, int64_t offset, int64_t c
   return read_rows(s, 1, name, offset, count, memtype, buf);
 }
 
-int cs_store_last_read_collective(const cs_store_t *s, char *why, size_t why_len) {
+const char *cs_store_last_read_how(const cs_store_t *s) {
   const store_impl_t *im = s->impl;
-  if (why) snprintf(why, why_len, "%s", im->last_cause);
-  return im->last_mode_collective;
+  return im->last_how;
 }

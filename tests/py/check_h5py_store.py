@@ -195,6 +195,29 @@ p = subprocess.run(cmd[:-4] + [ext, "--summary", summary, "--quiet"], capture_ou
 if p.returncode != 0:
     failures.append(f"external raw file under HDF5_EXTFILE_PREFIX: exit {p.returncode}, "
                     f"{p.stderr.strip()[-300:]}")
+# Columns behind links: a soft link, and an external link into another file whose data lie at
+# other offsets (padding first). Rows of contiguous columns are read with pread(2) at the
+# dataset's offset, which must be taken in the file the dataset is in.
+other = os.path.join(work, "other.h5")
+with h5py.File(other, "w") as f:
+    f["pad"] = np.zeros(4096)
+    f["income"] = np.arange(n, dtype=np.float64) * 3 + 7
+linked = os.path.join(work, "linked.h5")
+with h5py.File(linked, "w") as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+    g["spend_data"] = np.arange(n, dtype=np.int32) % 50
+    g["spend"] = h5py.SoftLink("/customers/spend_data")
+    g["income"] = h5py.ExternalLink("other.h5", "/income")
+p = subprocess.run(cmd[:-4] + [linked, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True, timeout=120, cwd=work)
+kcols = {c["name"]: c for c in json.load(open(summary))["columns"]} if p.returncode == 0 else {}
+if p.returncode != 0:
+    failures.append(f"linked columns: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+elif ((kcols["income"]["min"], kcols["income"]["max"], kcols["income"]["mean"]) !=
+      (7, (n - 1) * 3 + 7, (n - 1) * 1.5 + 7) or kcols["spend"]["max"] != 49):
+    failures.append(f"linked columns read wrongly: {kcols['income']}, {kcols['spend']}")
 for case, want in (("lzf", "/customers/spend is stored with HDF5 filter 32000 ('lzf'), which this HDF5 library does not have"),
                    ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened"),
                    ("raw", "/customers/age keeps its values in the external file 'raw/age.bin', which cannot be read as")):

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A read that fails on one rank only (a disk error, a file truncated under the job) is one
+# clear error on every rank, with no hang and no output left. The failure is injected by
+# tests/fault/read_eio.c (LD_PRELOAD: reads of a file in a byte range fail with EIO on one
+# rank). Through Open MPI's MPI-IO, as custseg read columns until 2026-12-07, the job hung at 3
+# and 4 ranks (the failing rank was an aggregator of the collective read) and ran on zeros
+# with exit status 0 at 1 and 2 (the failed read came back as a short one, which HDF5 fills
+# with zeros); contiguous datasets are now read with pread(2) (docs/format.md).
+# usage: read_fault.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR, CS_FAULT_LIB, and
+# CS_FAULT_TIMEOUT: seconds a command may take, 120 by default)
+set -euo pipefail
+ranks=${1:-1}
+dir="$CS_TEST_DIR/read_fault_np$ranks" && rm -rf "$dir" && mkdir -p "$dir"
+trap 'rm -rf "$dir"' EXIT
+n=200000
+$MPIEXEC -n "$ranks" "$CUSTSEG" generate --customers $n --segments 4 --seed 3 --quiet \
+  --output "$dir/store.h5"
+# Where the income column's rows lie in the file, and where the file's data ends (HDF5 puts
+# the object headers written at close after it).
+read -r off size end < <("$PYTHON" - "$dir/store.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    g = f["customers"]
+    print(g["income"].id.get_offset(), g["income"].dtype.itemsize,
+          max(d.id.get_offset() + d.id.get_storage_size() for d in g.values()))
+PY
+)
+
+# A results file of segment, for roi to read its labels (int32) from.
+$MPIEXEC -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --features income,age --k 3 \
+  --output "$dir/seg0.h5" --quiet
+loff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["segments/labels"].id.get_offset())' "$dir/seg0.h5")
+
+# run LABEL FILE RANK FROM TO CMD...: the command with reads of bytes [FROM, TO) of FILE failing
+# on RANK; must exit with status 2 or 3 and one error line within the timeout.
+run() {
+  local label=$1 file=$2 rank=$3 from=$4 to=$5; shift 5
+  local st=0
+  OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout ${CS_FAULT_TIMEOUT:-120} $MPIEXEC -n "$ranks" \
+    -x LD_PRELOAD="$CS_FAULT_LIB" -x CS_FAULT_FILE="$file" -x CS_FAULT_RANK="$rank" \
+    -x CS_FAULT_FROM="$from" -x CS_FAULT_TO="$to" -x CS_FAULT_EOF="${CS_FAULT_EOF:-0}" "$CUSTSEG" "$@" > "$dir/out.txt" \
+    2> "$dir/err.txt" || st=$?
+  [ "$st" != 124 ] || { cat "$dir/err.txt"; echo "FAIL: $label: hung (timeout)"; exit 1; }
+  [ "$st" = 2 ] || [ "$st" = 3 ] || { cat "$dir/err.txt"; echo "FAIL: $label: exit status $st"; exit 1; }
+  [ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] \
+    || { cat "$dir/err.txt"; echo "FAIL: $label: not one error line"; exit 1; }
+  echo "ok: $ranks rank(s), $label: exit $st: $(grep 'custseg: error' "$dir/err.txt")"
+}
+
+for ((r = 0; r < ranks; r++)); do
+  # A row in the middle of rank r's block, whatever the partition does with the remainder.
+  row=$(( (2 * r + 1) * n / (2 * ranks) ))
+  from=$(( off + row * size ))
+  run "inspect, rank $r's rows of income" "$dir/store.h5" "$r" "$from" $((from + size)) inspect "$dir/store.h5"
+  grep -q "custseg: error: $dir/store.h5: read of /customers/income rows \[[0-9]*, [0-9]*) failed" \
+    "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not name the column"; exit 1; }
+  run "segment, rank $r's rows of income" "$dir/store.h5" "$r" "$from" $((from + size)) segment \
+    --input "$dir/store.h5" --features income,age --k 3 --output "$dir/seg.h5" --quiet
+  [ ! -e "$dir/seg.h5" ] || { echo "FAIL: results left after the failed read"; exit 1; }
+  left=$(ls -A "$dir" | grep -v -x -e store.h5 -e seg0.h5 -e out.txt -e err.txt || true)
+  [ -z "$left" ] || { echo "$left"; echo "FAIL: partial output left"; exit 1; }
+  # Another file's rows (io/small.c): roi reading the labels of a results file.
+  from=$(( loff + row * 4 ))
+  run "roi, rank $r's labels" "$dir/seg0.h5" "$r" "$from" $((from + 4)) roi --input "$dir/store.h5" \
+    --segment-results "$dir/seg0.h5" --output "$dir/roi.h5" --quiet
+  grep -q "custseg: error: $dir/seg0.h5: read of /segments/labels rows \[[0-9]*, [0-9]*) failed" \
+    "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not name the labels"; exit 1; }
+  [ ! -e "$dir/roi.h5" ] || { echo "FAIL: roi results left after the failed read"; exit 1; }
+done
+# The file ends inside the last rank's rows (truncated while the job reads it).
+r=$((ranks - 1)); from=$(( off + (2 * r + 1) * n / (2 * ranks) * size ))
+CS_FAULT_EOF=1 run "the file ending in rank $r's rows" "$dir/store.h5" "$r" "$from" $((from + size)) inspect "$dir/store.h5"
+grep -q "custseg: error: $dir/store.h5: the file ends at byte [0-9]*, inside /customers/income rows" \
+  "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not say where the file ends"; exit 1; }
+# A chunked column, read through a rank-local serial HDF5 open rather than pread: the same
+# error (through MPI-IO it had come back as zeros, as above).
+"$PYTHON" - "$dir/store.h5" "$dir/chunked.h5" <<'PY'
+import shutil, sys, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    g = f["customers"]
+    v, attrs = g["income"][...], dict(g["income"].attrs)
+    del g["income"]
+    g.create_dataset("income", data=v, chunks=(10000,))
+    g["income"].attrs.update(attrs)
+PY
+r=$((ranks - 1)); row=$(( (2 * r + 1) * n / (2 * ranks) ))
+coff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["customers/income"].id.get_chunk_info_by_coord((int(sys.argv[2]),)).byte_offset)' "$dir/chunked.h5" "$row")
+run "a chunk of rank $r's rows" "$dir/chunked.h5" "$r" "$coff" $((coff + 8)) inspect "$dir/chunked.h5"
+grep -q "custseg: error: $dir/chunked.h5: read of /customers/income rows \[[0-9]*, [0-9]*) failed" \
+  "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the chunked read's error does not name the column"; exit 1; }
+# The object headers and attributes after the data, unreadable on the last rank: the store
+# cannot be opened (which object fails first depends on the file's layout), one error naming it.
+run "the metadata on rank $((ranks - 1))" "$dir/store.h5" $((ranks - 1)) "$end" "" inspect "$dir/store.h5"
+grep -q "custseg: error: $dir/store.h5: \(cannot open /customers\|cannot read /customers/\)" \
+  "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not say what could not be read"; exit 1; }

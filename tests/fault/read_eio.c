@@ -1,0 +1,78 @@
+/* tests/fault/read_eio.c: an LD_PRELOAD library that makes reads of one file fail with EIO on
+ * one MPI rank, in a byte range: a disk error (or a file truncated under the job) that
+ * only one rank meets. Env: CS_FAULT_FILE (a substring of the file's path), CS_FAULT_RANK
+ * (OMPI_COMM_WORLD_RANK of the rank that fails; default 0), CS_FAULT_FROM and CS_FAULT_TO (the
+ * failing byte range [FROM, TO) of the file; default from 0 to the end): a read that overlaps
+ * it fails (or, with CS_FAULT_EOF=1, finds the end of the file: a file truncated while read).
+ * Interposes pread, pread64, preadv and preadv64, which Open MPI's posix I/O
+ * component calls; every other call passes through. Used by tests/cli/read_fault.sh. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int hits(int fd, off_t offset, size_t len) {
+  const char *want = getenv("CS_FAULT_FILE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
+  const char *fr = getenv("CS_FAULT_RANK"), *from = getenv("CS_FAULT_FROM");
+  const char *to = getenv("CS_FAULT_TO");
+  if (!want || !*want) return 0;
+  if (atoi(rank ? rank : "0") != atoi(fr ? fr : "0")) return 0;
+  if ((long long)offset + (long long)len <= atoll(from ? from : "0")) return 0;
+  if (to && *to && (long long)offset >= atoll(to)) return 0;
+  char link[64], path[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n <= 0) return 0;
+  path[n] = 0;
+  return strstr(path, want) != NULL;
+}
+
+/* What a read that hits the range returns: -1 with EIO, or 0 (end of file). */
+static ssize_t fail(void) {
+  const char *eof = getenv("CS_FAULT_EOF");
+  if (eof && atoi(eof)) return 0;
+  errno = EIO;
+  return -1;
+}
+
+static size_t iov_len(const struct iovec *iov, int cnt) {
+  size_t s = 0;
+  for (int i = 0; i < cnt; i++) s += iov[i].iov_len;
+  return s;
+}
+
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
+#define REAL(name, type)                                                                          \
+  static type real_##name;                                                                        \
+  if (!real_##name) real_##name = (type)dlsym(RTLD_NEXT, #name)
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
+  REAL(pread, pread_fn);
+  if (hits(fd, offset, count)) return fail();
+  return real_pread(fd, buf, count, offset);
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
+  REAL(pread64, pread_fn);
+  if (hits(fd, offset, count)) return fail();
+  return real_pread64(fd, buf, count, offset);
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset) {
+  REAL(preadv, preadv_fn);
+  if (hits(fd, offset, iov_len(iov, cnt))) return fail();
+  return real_preadv(fd, iov, cnt, offset);
+}
+
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset) {
+  REAL(preadv64, preadv_fn);
+  if (hits(fd, offset, iov_len(iov, cnt))) return fail();
+  return real_preadv64(fd, iov, cnt, offset);
+}
