@@ -2,8 +2,8 @@
  *
  * Reading: the customer store (schema v1, docs/format.md) is opened on every rank through the
  * mpio driver with collective metadata; a column is read as a contiguous row range per rank
- * (any width of integer or float, converted on the way) in one collective transfer. Ranks
- * with no rows join with an empty selection.
+ * (any width of integer or float, converted on the way), each rank on its own and not
+ * through MPI-IO (src/io/rows.c says why). Ranks with no rows read nothing.
  *
  * Writing: an output file is created under a hidden temporary name in the destination
  * directory and renamed by rank 0 only after every rank has closed it, so a reader never
@@ -90,12 +90,12 @@ int cs_io_read_matrix(cs_ctx_t *ctx, const char *path, const char *dataset, doub
 
 /* Read rows [offset, offset + count) of the 1-D integer dataset `dataset` of another file
  * (e.g. a segment results file's /segments/labels) as int64, after checking that it has
- * n_expected rows. Collective; errors are agreed before the collective read. */
+ * n_expected rows. Collective (each rank reads its rows on its own); errors are agreed. */
 int cs_io_read_rows(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
                     int64_t offset, int64_t count, int64_t *buf);
 /* The same for a 1-D numeric dataset (integer or float, e.g. /churn/score, /clv/value) read
- * as double. The transfer is collective and in the file's own type; the conversion happens in
- * memory. Collective; errors are agreed before the collective read. */
+ * as double, read in the file's own type and converted in memory. Collective (each rank reads
+ * its rows on its own); errors are agreed. */
 int cs_io_read_rows_f64(cs_ctx_t *ctx, const char *path, const char *dataset,
                         int64_t n_expected, int64_t offset, int64_t count, double *buf);
 

@@ -6,7 +6,7 @@
  * fingerprints agree, the ROI table's segment counts and the columns of a --previous run's
  * migration matrix are the segment file's sizes), and
  * hands everything to src/report. The small objects are read by rank 0 and broadcast (io);
- * the per-customer CLVs and labels are read collectively, each rank its rows, and reduced to
+ * the per-customer CLVs and labels are read in parallel, each rank its rows, and reduced to
  * integer histograms (src/report through par). Rank 0 builds the page and publishes it under
  * a temporary name and rename; a failure leaves no report behind. Trade-off: no --input:
  * everything the page shows is in the results files, so the store is not opened (the

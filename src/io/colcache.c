@@ -7,7 +7,7 @@
  * in any type, is a copy (or a conversion) from memory. Entries are keyed by the device, inode, size and
  * modification time the store had when it was opened (store.c), so a store that changed is
  * read again. Whether a read is
- * served from memory is agreed across ranks by read_rows (the file transfer is collective),
+ * served from memory is agreed across ranks by read_rows (so that all take the same path),
  * so this module itself is local. */
 #include "store_cache.h"
 

@@ -1,8 +1,7 @@
-/* io/h5util.c: property lists, type mapping and row selections used by store.c and out.c. */
+/* io/h5util.c: property lists, type mapping, row selections and opens used across src/io. */
 #include "h5util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,62 +99,6 @@ cs_dtype_t cs__h5_dtype_of(hid_t type, char *desc, size_t desc_len) {
       snprintf(desc, desc_len, "%s (%zu bytes)", cname, size);
   }
   return t;
-}
-
-int cs__h5_read_direct(hid_t dset, hid_t mtype, int64_t first, int64_t count, void *buf,
-                       const char *what) {
-  int status = CS_OK, direct = 0, fd = -1;
-  char path[4096] = "";
-  hid_t dcpl = H5Dget_create_plist(dset), ftype = H5Dget_type(dset);
-  haddr_t addr = H5Dget_offset(dset);
-  /* The file the dataset is in: another than the one opened when it is an external link. */
-  ssize_t len = H5Fget_name(dset, path, sizeof path);
-  if (dcpl >= 0 && ftype >= 0 && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
-      H5Pget_external_count(dcpl) == 0 && addr != HADDR_UNDEF && H5Tequal(ftype, mtype) > 0 &&
-      len > 0 && (size_t)len < sizeof path)
-    direct = 1;
-  size_t size = H5Tget_size(mtype);
-  CS_H5_CLOSE(H5Pclose, dcpl);
-  CS_H5_CLOSE(H5Tclose, ftype);
-  if (!direct || count <= 0) return direct;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  CS_CHECK(fd >= 0, CS_EIO, "%s: cannot open it again to read %s: %s", path, what, strerror(errno));
-  char *p = buf;
-  const uint64_t start = (uint64_t)addr + (uint64_t)first * size;
-  const uint64_t total = (uint64_t)count * size;
-  for (uint64_t done = 0; done < total;) {
-    size_t want = total - done > ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)(total - done);
-    ssize_t got = pread(fd, p + done, want, (off_t)(start + done));
-    if (got < 0 && errno == EINTR) continue;
-    CS_CHECK(got >= 0, CS_EIO, "%s: read of %s rows [%lld, %lld) failed: %s", path, what,
-             (long long)first, (long long)(first + count), strerror(errno));
-    CS_CHECK(got > 0, CS_EIO, "%s: the file ends at byte %llu, inside %s rows [%lld, %lld) "
-             "(truncated, or still being copied?)", path,
-             (unsigned long long)(start + done), what, (long long)first,
-             (long long)(first + count));
-    done += (uint64_t)got;
-  }
-  status = 1;
-fail:
-  if (fd >= 0) close(fd);
-  return status;
-}
-
-herr_t cs__h5_read_serial(const char *path, const char *name, hid_t mtype, int64_t first,
-                          int64_t count, void *buf) {
-  herr_t rc = -1;
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1, d = -1, fs = -1, ms = -1;
-  static char dummy[8];
-  if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 0) >= 0 &&
-      (f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) >= 0 && (d = cs__h5_open_dataset(f, name)) >= 0 &&
-      (fs = H5Dget_space(d)) >= 0 && cs__h5_select_rows(fs, first, count, &ms) >= 0)
-    rc = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, count ? buf : dummy);
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  if (d >= 0) H5Dclose(d);
-  if (f >= 0) H5Fclose(f);
-  if (fapl >= 0) H5Pclose(fapl);
-  return rc;
 }
 
 int cs__h5_select_rows(hid_t filespace, int64_t offset, int64_t count, hid_t *memspace) {

@@ -1,6 +1,6 @@
 /* io/small.c: readers of objects in HDF5 files other than the store (results files, init
  * centroids): row ranges of a per-customer dataset (`cs_io_read_rows`, `cs_io_read_rows_f64`:
- * each rank its rows by independent MPI-IO, as the store's columns are read), a dataset's
+ * each rank its rows without MPI-IO, as the store's columns are read), a dataset's
  * length, and, on rank 0 with a broadcast, a K x D matrix with its units and feature names and
  * string attributes. The report's attribute dumps and tables are in results.c.
  *
@@ -86,13 +86,13 @@ static hid_t open_dataset(hid_t f, const char *path, const char *dataset, int *s
 
 /* Rows [offset, offset + count) of the 1-D dataset path:dataset, which must have n_expected
  * rows: as int64 (an integer dataset) when i64 is set, else as doubles (any numeric type).
- * Read in the file's own type, then converted (docs/format.md), each rank its rows on its own,
- * with pread(2) where the storage allows it (store_read.c says why); the call is collective
- * (open, agreement). */
+ * Read in the file's own type, then converted (docs/format.md), each rank its rows on its own
+ * without MPI-IO (rows.c says why); the call is collective (open, agreement). */
 static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, int64_t n_expected,
                         int64_t offset, int64_t count, int i64, void *buf) {
   int status = CS_OK, local = CS_OK;
-  hid_t fapl = -1, f = -1, d = -1, fs = -1;
+  hid_t fapl = -1, f = -1, d = -1, fs = -1, sf = -1;
+  int fd = -1;
   cs_dtype_t ft = CS_DT_NONE;
   void *tmp = NULL;
   cs__h5_quiet();
@@ -106,9 +106,14 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
   CS_TRY(cs_par_agree(ctx, local));
   fapl = cs__h5_fapl(ctx);
   CS_H5(fapl, "cannot set up MPI-IO access for '%s'", path);
+  /* The rows are read from a descriptor opened before the MPI-IO open (rows.c); its result
+   * is agreed with the dataset's checks below. */
+  int rows = cs__rows_open(path, &fd);
   f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   CS_H5(f, "cannot open '%s' as HDF5 through MPI-IO", path);
-  if ((d = open_dataset(f, path, dataset, &local)) >= 0) {
+  if (rows == CS_OK) rows = cs__rows_check(path, fd);
+  /* Opened on every rank (its metadata is read collectively), checked where rows is OK. */
+  if ((d = open_dataset(f, path, dataset, &local)) >= 0 && rows == CS_OK) {
     fs = H5Dget_space(d);
     hsize_t dim = 0;
     char desc[48];
@@ -130,15 +135,17 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
     else if (!(tmp = malloc(cs_bytes(count ? count : 1, cs_dtype_size(ft)))))
       local = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
   }
+  if (rows != CS_OK) local = rows;
   /* Every rank knows the verdict before the read. */
   CS_TRY(cs_par_agree(ctx, local));
   /* A dataset of 0 rows has nothing to read, and HDF5 refuses a read of one that has no
    * storage (the same n_expected on every rank, so all skip together). */
   if (n_expected == 0) goto fail;
-  int got = cs__h5_read_direct(d, cs__h5_native(ft), offset, count, tmp, dataset);
+  int got = cs__h5_read_direct(fd, path, f, d, cs__h5_native(ft), offset, count, tmp, dataset);
   CS_TRY(got < 0 ? got : CS_OK);
+  if (!got) CS_TRY(cs__h5_serial_open(path, fd, &sf));
   if (!got)
-    CS_H5(cs__h5_read_serial(path, dataset, cs__h5_native(ft), offset, count, tmp),
+    CS_H5(cs__h5_read_serial(sf, dataset, cs__h5_native(ft), offset, count, tmp),
           "%s: read of %s rows [%lld, %lld) failed", path, dataset, (long long)offset,
           (long long)(offset + count));
   if (!i64) {
@@ -155,7 +162,9 @@ fail:
   CS_H5_CLOSE(H5Sclose, fs);
   CS_H5_CLOSE(H5Dclose, d);
   CS_H5_CLOSE(H5Fclose, f);
+  CS_H5_CLOSE(H5Fclose, sf);
   CS_H5_CLOSE(H5Pclose, fapl);
+  if (fd >= 0) close(fd);
   return cs_par_agree(ctx, status);
 }
 

@@ -420,11 +420,17 @@ int cs_store_open(cs_ctx_t *ctx, const char *path, cs_store_t **out) {
   } else {
     s->impl = im;
     im->ctx = ctx;
-    im->file = im->group = im->tgroup = -1;
+    im->file = im->group = im->tgroup = im->sfile = -1;
+    im->fd = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
     cs__file_ident_t before;
     int got = cs__file_ident(path, &before) == 0;
-    status = open_local(ctx, path, s);
+    /* The rows are read from a descriptor opened before the MPI-IO open and checked to be
+     * the same file after it (rows.c). */
+    int rows = cs__rows_open(path, &im->fd);
+    status = open_local(ctx, path, s); /* collective: on every rank, whatever rows says */
+    if (status == CS_OK && rows == CS_OK) rows = cs__rows_check(path, im->fd);
+    if (status == CS_OK) status = rows;
     im->ident.valid = got && cs__file_ident(path, &im->ident) == 0 &&
                       cs__file_ident_same(&before, &im->ident);
   }
@@ -447,6 +453,8 @@ void cs_store_close(cs_store_t *s) {
     CS_H5_CLOSE(H5Gclose, im->tgroup);
     CS_H5_CLOSE(H5Gclose, im->group);
     CS_H5_CLOSE(H5Fclose, im->file);
+    CS_H5_CLOSE(H5Fclose, im->sfile);
+    if (im->fd >= 0) close(im->fd);
     free(im);
   }
   for (int i = 0; i < s->n_columns; i++) {

@@ -1,19 +1,9 @@
 /* io/store_read.c: reading rows of the store's columns (store.c opens and validates it).
  *
- * Every rank reads its own rows, on its own, and never through MPI-IO: a column stored as one
- * contiguous block in the native byte order (what custseg and h5py write) with pread(2) at
- * the offset HDF5 gives for it (cs__h5_read_direct), any other (chunked, compressed, external
- * raw files, big-endian) through a rank-local serial open of the file (cs__h5_read_serial).
- * Both come from fault injection (tests/cli/read_fault.sh: reads of a byte range failing with
- * EIO on one rank) with Open MPI 4.1's MPI-IO (ompio) underneath parallel HDF5:
- * - its collective reader goes through aggregators in cycles; when a read failed on one
- *   aggregator, it stayed inside the transfer while the other ranks went on to the next
- *   collective call, and the job hung;
- * - its independent reader turns the failed read into a short one, and parallel HDF5 fills
- *   the rest with zeros: the job ran on zeros, without a word.
- * A rank's rows are one contiguous range of the file, so the aggregators had little to add.
- * The metadata (the dataset's header, its attributes) is still read through the store's
- * MPI-IO handle, collectively.
+ * Every rank reads its own rows, never through MPI-IO (io/rows.c says why): a contiguous
+ * column in the native byte order with pread(2) from the descriptor the store handle keeps,
+ * any other through a serial handle on the same file, opened at its first use. The metadata
+ * (the dataset's header, its attributes) is read through the MPI-IO handle, collectively.
  *
  * Trade-off: columns are read in the file's own type and converted in memory: the read cache
  * keeps rows in their stored type (an int8 column costs 1 byte a row), and convert_rows
@@ -26,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The layout of a dataset: chunked (or compact) or not. A filter this library lacks (h5py's
+/* The layout of a dataset: chunked or not. A filter this library lacks (h5py's
  * lzf, say) and a virtual dataset are refused by name. Local. */
 static int check_layout(const cs_store_t *s, hid_t dset, const char *gname, const char *name,
                         int *chunked) {
@@ -50,7 +40,7 @@ static int check_layout(const cs_store_t *s, hid_t dset, const char *gname, cons
              "have; rewrite the file without it (h5repack -f NONE IN OUT, or gzip)", s->path,
              gname, name, (int)id, fname);
   }
-  *chunked = layout != H5D_CONTIGUOUS;
+  *chunked = layout == H5D_CHUNKED;
 fail:
   CS_H5_CLOSE(H5Pclose, dcpl);
   return status;
@@ -174,12 +164,14 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
   transferred = 1;
   char what[CS_NAME_MAX + 16];
   snprintf(what, sizeof what, "/%s/%s", gname, name);
-  const int direct_read = cs__h5_read_direct(dsets[idx], mtype, offset, count, target, what);
+  const int direct_read = cs__h5_read_direct(im->fd, s->path, im->file, dsets[idx], mtype,
+                                             offset, count, target, what);
   CS_TRY(direct_read < 0 ? direct_read : CS_OK);
   if (direct_read) {
     snprintf(im->last_how, sizeof im->last_how, "direct pread of contiguous storage");
   } else {
-    CS_H5(cs__h5_read_serial(s->path, what, mtype, offset, count, target),
+    if (im->sfile < 0) CS_TRY(cs__h5_serial_open(s->path, im->fd, &im->sfile));
+    CS_H5(cs__h5_read_serial(im->sfile, what, mtype, offset, count, target),
           "%s: read of %s rows [%lld, %lld) failed%s", s->path, what, (long long)offset,
           (long long)(offset + count),
           chunked ? " (a damaged chunk, or one its filter or checksum rejects? h5dump -d shows "

@@ -17,6 +17,7 @@ $MPIEXEC -n "$ranks" "$CUSTSEG" generate --customers $n --segments 4 --seed 3 --
   --output "$dir/store.h5"
 # Where the income column's rows lie in the file, and where the file's data ends (HDF5 puts
 # the object headers written at close after it).
+off= size= end=
 read -r off size end < <("$PYTHON" - "$dir/store.h5" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
@@ -25,6 +26,7 @@ with h5py.File(sys.argv[1], "r") as f:
           max(d.id.get_offset() + d.id.get_storage_size() for d in g.values()))
 PY
 )
+[ -n "$end" ] || { echo "FAIL: the store's layout could not be read with h5py"; exit 1; }
 
 # A results file of segment, for roi to read its labels (int32) from.
 $MPIEXEC -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --features income,age --k 3 \
@@ -32,18 +34,30 @@ $MPIEXEC -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --features incom
 loff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["segments/labels"].id.get_offset())' "$dir/seg0.h5")
 
 # run LABEL FILE RANK FROM TO CMD...: the command with reads of bytes [FROM, TO) of FILE failing
-# on RANK; must exit with status 2 or 3 and one error line within the timeout.
+# on RANK; every rank must end, with the same status, 2 or 3, and one error line within the
+# timeout. mpiexec waits for every rank, and each rank writes down its own status (by default
+# mpiexec kills the job once one rank exits non-zero, and a rank left waiting in a collective
+# call would go unseen).
 run() {
   local label=$1 file=$2 rank=$3 from=$4 to=$5; shift 5
   local st=0
-  OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout ${CS_FAULT_TIMEOUT:-120} $MPIEXEC -n "$ranks" \
+  rm -f "$dir"/rank_*.st
+  OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout -k 10 "${CS_FAULT_TIMEOUT:-120}" \
+    $MPIEXEC --mca orte_abort_on_non_zero_status 0 -n "$ranks" \
     -x LD_PRELOAD="$CS_FAULT_LIB" -x CS_FAULT_FILE="$file" -x CS_FAULT_RANK="$rank" \
-    -x CS_FAULT_FROM="$from" -x CS_FAULT_TO="$to" -x CS_FAULT_EOF="${CS_FAULT_EOF:-0}" "$CUSTSEG" "$@" > "$dir/out.txt" \
-    2> "$dir/err.txt" || st=$?
-  [ "$st" != 124 ] || { cat "$dir/err.txt"; echo "FAIL: $label: hung (timeout)"; exit 1; }
-  [ "$st" = 2 ] || [ "$st" = 3 ] || { cat "$dir/err.txt"; echo "FAIL: $label: exit status $st"; exit 1; }
+    -x CS_FAULT_FROM="$from" -x CS_FAULT_TO="$to" -x CS_FAULT_EOF="${CS_FAULT_EOF:-0}" \
+    -x CS_FAULT_SWAP="${CS_FAULT_SWAP:-}" -x ST_DIR="$dir" \
+    bash -c 'st=0; "$@" || st=$?; echo $st > "$ST_DIR/rank_$OMPI_COMM_WORLD_RANK.st"' _ \
+    "$CUSTSEG" "$@" > "$dir/out.txt" 2> "$dir/err.txt" || st=$?
+  [ "$st" != 124 ] && [ "$st" != 137 ] || { cat "$dir/err.txt"; echo "FAIL: $label: hung (timeout)"; exit 1; }
+  local all
+  all=$(cat "$dir"/rank_*.st 2>/dev/null | sort -u | tr '\n' ' ')
+  [ "$(ls "$dir"/rank_*.st | wc -l)" = "$ranks" ] && { [ "$all" = "2 " ] || [ "$all" = "3 " ]; } \
+    || { cat "$dir/err.txt"; echo "FAIL: $label: rank exit statuses '$all', wanted one, 2 or 3"; exit 1; }
+  st=${all% }
   [ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] \
     || { cat "$dir/err.txt"; echo "FAIL: $label: not one error line"; exit 1; }
+  rm -f "$dir"/rank_*.st
   echo "ok: $ranks rank(s), $label: exit $st: $(grep 'custseg: error' "$dir/err.txt")"
 }
 
@@ -89,8 +103,18 @@ coff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["custom
 run "a chunk of rank $r's rows" "$dir/chunked.h5" "$r" "$coff" $((coff + 8)) inspect "$dir/chunked.h5"
 grep -q "custseg: error: $dir/chunked.h5: read of /customers/income rows \[[0-9]*, [0-9]*) failed" \
   "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the chunked read's error does not name the column"; exit 1; }
-# The object headers and attributes after the data, unreadable on the last rank: the store
-# cannot be opened (which object fails first depends on the file's layout), one error naming it.
+# The store replaced (renamed over) on one rank between custseg's own open of it and the
+# MPI-IO open: refused, where the rows had been read from the new file at the old file's
+# offsets (a 400-customer store over a 200000-customer one: exit 0 and nonsense).
+$MPIEXEC -n "$ranks" "$CUSTSEG" generate --customers 400 --seed 8 --quiet --output "$dir/new.h5"
+cp "$dir/store.h5" "$dir/victim.h5"
+CS_FAULT_SWAP="$dir/new.h5" run "the store replaced on rank $r" "$dir/victim.h5" "$r" 0 "" \
+  inspect "$dir/victim.h5"
+grep -q "custseg: error: '$dir/victim.h5' was replaced while it was being opened" "$dir/err.txt" \
+  || { cat "$dir/err.txt"; echo "FAIL: the replaced store was not refused"; exit 1; }
+# Everything after the columns' data (the data of the attributes, such as the variable-length
+# category names), unreadable on the last rank: the store cannot be opened, one error naming
+# what could not be read (which object fails first depends on the file's layout).
 run "the metadata on rank $((ranks - 1))" "$dir/store.h5" $((ranks - 1)) "$end" "" inspect "$dir/store.h5"
 grep -q "custseg: error: $dir/store.h5: \(cannot open /customers\|cannot read /customers/\)" \
   "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not say what could not be read"; exit 1; }

@@ -5,10 +5,15 @@
  * failing byte range [FROM, TO) of the file; default from 0 to the end): a read that overlaps
  * it fails (or, with CS_FAULT_EOF=1, finds the end of the file: a file truncated while read).
  * Interposes pread, pread64, preadv and preadv64, which Open MPI's posix I/O
- * component calls; every other call passes through. Used by tests/cli/read_fault.sh. */
+ * component and HDF5's sec2 driver call. With CS_FAULT_SWAP set to a file name, also open and
+ * open64: right after the first open of CS_FAULT_FILE with O_CLOEXEC on that rank (custseg's
+ * own descriptor for its row reads), CS_FAULT_SWAP is renamed over it, as a job replacing the
+ * store would. Every other call passes through. Used by tests/cli/read_fault.sh. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +22,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* Whether this process is the one the fault is for. */
+static int on_rank(void) {
+  const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *fr = getenv("CS_FAULT_RANK");
+  return atoi(rank ? rank : "0") == atoi(fr ? fr : "0");
+}
+
 static int hits(int fd, off_t offset, size_t len) {
-  const char *want = getenv("CS_FAULT_FILE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
-  const char *fr = getenv("CS_FAULT_RANK"), *from = getenv("CS_FAULT_FROM");
-  const char *to = getenv("CS_FAULT_TO");
-  if (!want || !*want) return 0;
-  if (atoi(rank ? rank : "0") != atoi(fr ? fr : "0")) return 0;
+  const char *want = getenv("CS_FAULT_FILE"), *from = getenv("CS_FAULT_FROM");
+  const char *to = getenv("CS_FAULT_TO"), *swap = getenv("CS_FAULT_SWAP");
+  if (!want || !*want || (swap && *swap) || !on_rank()) return 0;
   if ((long long)offset + (long long)len <= atoll(from ? from : "0")) return 0;
   if (to && *to && (long long)offset >= atoll(to)) return 0;
   char link[64], path[PATH_MAX];
@@ -75,4 +84,43 @@ ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset) {
   REAL(preadv64, preadv_fn);
   if (hits(fd, offset, iov_len(iov, cnt))) return fail();
   return real_preadv64(fd, iov, cnt, offset);
+}
+
+typedef int (*open_fn)(const char *, int, ...);
+
+/* After custseg's own open of the file: the swap, once. */
+static void after_open(const char *path, int flags) {
+  static int done;
+  const char *want = getenv("CS_FAULT_FILE"), *swap = getenv("CS_FAULT_SWAP");
+  if (done || !want || !swap || !*swap || !(flags & O_CLOEXEC) || !on_rank() ||
+      !strstr(path, want))
+    return;
+  done = 1;
+  rename(swap, path);
+}
+
+/* open or open64 through real, then the swap. */
+static int opened(open_fn real, const char *path, int flags, va_list ap) {
+  int mode = (flags & O_CREAT) ? va_arg(ap, int) : 0;
+  int fd = real(path, flags, mode);
+  if (fd >= 0) after_open(path, flags);
+  return fd;
+}
+
+int open(const char *path, int flags, ...) {
+  REAL(open, open_fn);
+  va_list ap;
+  va_start(ap, flags);
+  int fd = opened(real_open, path, flags, ap);
+  va_end(ap);
+  return fd;
+}
+
+int open64(const char *path, int flags, ...) {
+  REAL(open64, open_fn);
+  va_list ap;
+  va_start(ap, flags);
+  int fd = opened(real_open64, path, flags, ap);
+  va_end(ap);
+  return fd;
 }

@@ -218,6 +218,24 @@ if p.returncode != 0:
 elif ((kcols["income"]["min"], kcols["income"]["max"], kcols["income"]["mean"]) !=
       (7, (n - 1) * 3 + 7, (n - 1) * 1.5 + 7) or kcols["spend"]["max"] != 49):
     failures.append(f"linked columns read wrongly: {kcols['income']}, {kcols['spend']}")
+# A user block, and a column created but never written (h5py allocates no storage; its fill
+# value is its value): H5Dget_offset is the user block's size plus HADDR_UNDEF there, a
+# small valid-looking offset, which the direct read had taken (income read as garbage, exit 0).
+ub = os.path.join(work, "userblock.h5")
+with h5py.File(ub, "w", userblock_size=512) as f:
+    g = f.create_group("customers")
+    g.attrs["schema_version"] = 1
+    g["customer_id"] = np.arange(1, n + 1, dtype=np.int64)
+    g["spend"] = np.arange(n, dtype=np.float64) % 70
+    g.create_dataset("income", shape=(n,), dtype=np.float64, fillvalue=5.0)
+p = subprocess.run(cmd[:-4] + [ub, "--summary", summary, "--quiet"], capture_output=True,
+                   text=True, timeout=120)
+ucols = {c["name"]: c for c in json.load(open(summary))["columns"]} if p.returncode == 0 else {}
+if p.returncode != 0:
+    failures.append(f"user block: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+elif ((ucols["income"]["min"], ucols["income"]["max"], ucols["income"]["finite"]) != (5, 5, n)
+      or ucols["spend"]["max"] != 69):
+    failures.append(f"user block: unwritten column {ucols['income']}, spend {ucols['spend']}")
 for case, want in (("lzf", "/customers/spend is stored with HDF5 filter 32000 ('lzf'), which this HDF5 library does not have"),
                    ("link", "/customers/income is an external link to gone.h5:/income, which cannot be opened"),
                    ("raw", "/customers/age keeps its values in the external file 'raw/age.bin', which cannot be read as")):

@@ -1,5 +1,5 @@
-/* tests/unit/test_io.c: parallel column writes and reads, type conversion, collective
- * transfers, store validation and atomic output (MPI, run at 1-4 ranks). */
+/* tests/unit/test_io.c: parallel column writes and reads, type conversion, how rows are read
+ * (pread, not MPI-IO), store validation and atomic output (MPI, run at 1-4 ranks). */
 #include "mpi_support.h"
 
 #include "custseg/io.h"
