@@ -1,11 +1,11 @@
 /* txn: a rank's share of /transactions, checked as it is read, and the RFM kernels over it.
  *
  * Each rank reads /customers/txn_offset for its customers (n_local + 1 values) and then
- * exactly the transaction rows they index, in one read per column (each rank its own rows). The reader
- * checks what the format promises (docs/format.md): offsets that start at 0, never decrease
- * and end at the number of transactions; a customer_id on every transaction equal to its
- * owner's; finite times sorted per customer; finite, non-negative amounts. RFM works in
- * whole days (floor(time)), the convention of the BG/NBD papers. */
+ * exactly the transaction rows they index, in one read per column (each rank its own rows).
+ * The reader checks what the format promises (docs/format.md): offsets that start at 0,
+ * never decrease and end at the number of transactions; a customer_id on every transaction
+ * equal to its owner's; finite times sorted per customer; finite, non-negative amounts. RFM
+ * works in whole days (floor(time)), the convention of the BG/NBD papers. */
 #ifndef CUSTSEG_TXN_H
 #define CUSTSEG_TXN_H
 

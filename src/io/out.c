@@ -1,7 +1,7 @@
 /* io/out.c: output HDF5 files, written in parallel and published atomically.
  *
  * The file is created as ".<name>.tmp-<token>" in the destination directory (same file
- * system, so rename(2) is atomic), every rank writes its rows collectively, and only after
+ * system, so rename(2) is atomic), every rank writes its own rows (out_write.c), and only after
  * all ranks have closed it and agreed that nothing failed does rank 0 rename it. A crash or
  * an error leaves at most a hidden temporary file, never a results file that looks complete.
  * What is written into the file (groups, datasets, attributes) is out_write.c's.

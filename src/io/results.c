@@ -2,8 +2,8 @@
  *
  * Everything here is read by rank 0 with the serial HDF5 driver and broadcast, because the
  * objects are small (attributes, K x D tables, a compound table of K + 2 rows); per-customer
- * datasets go through the row readers of store_read.c and small.c instead. Trade-off: attributes
- * are handed over as text (numbers printed with 17 significant digits, so they parse back to
+ * datasets go through the row readers of store_read.c and small.c instead. Trade-off:
+ * attributes are handed over as text (numbers printed with 17 significant digits, so they parse back to
  * the same double), which keeps one broadcast format for every attribute type at the cost of
  * a strtod where a caller wants the number. */
 #include "h5util.h"

@@ -1,9 +1,9 @@
 /* synth/generate.c: writing a synthetic store in parallel.
  *
  * Each rank generates its contiguous block of rows in chunks (OpenMP over rows) and writes
- * each chunk of every column in one collective transfer. All ranks take the same number of
- * chunk steps (ranks that run out of rows write empty selections), so memory per rank is
- * bounded by the chunk size whatever N is. */
+ * each chunk of every column (cs_out_write: its own rows, outcome agreed across ranks). All
+ * ranks take the same number of chunk steps (ranks that run out of rows write empty
+ * selections), so memory per rank is bounded by the chunk size whatever N is. */
 #include "custseg/io.h"
 #include "custseg/synth.h"
 
