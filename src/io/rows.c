@@ -57,20 +57,25 @@ static unsigned long fileno_of(hid_t obj) {
 
 int cs__h5_read_direct(int fd, const char *path, hid_t file, hid_t dset, hid_t mtype,
                        int64_t first, int64_t count, void *buf, const char *what) {
-  int status = CS_OK, direct = 0;
+  int status = CS_OK;
   hid_t dcpl = H5Dget_create_plist(dset), ftype = H5Dget_type(dset);
   const size_t size = H5Tget_size(mtype);
+  /* Every HDF5 call here is made on every rank, in this order, whatever the answers: the file
+   * reads its metadata collectively, so a call one rank skipped could leave the others
+   * waiting. Allocated storage only: for a dataset without any, H5Dget_offset adds the user
+   * block to HADDR_UNDEF, which wraps to a small valid-looking offset (511 for 512 bytes). */
+  const int layout = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
+                     H5Pget_external_count(dcpl) == 0;
+  const int same_type = ftype >= 0 && H5Tequal(ftype, mtype) > 0;
   H5D_space_status_t alloc = H5D_SPACE_STATUS_ERROR;
-  /* Allocated storage only: for a dataset without any, H5Dget_offset adds the user block to
-   * HADDR_UNDEF, which wraps to a small valid-looking offset (511 for 512 bytes). */
-  if (fd >= 0 && dcpl >= 0 && ftype >= 0 && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
-      H5Pget_external_count(dcpl) == 0 && H5Tequal(ftype, mtype) > 0 &&
-      H5Dget_space_status(dset, &alloc) >= 0 && alloc == H5D_SPACE_STATUS_ALLOCATED &&
-      H5Dget_storage_size(dset) >= (hsize_t)(first + count) * size &&
-      fileno_of(dset) != 0 && fileno_of(dset) == fileno_of(file))
-    direct = 1;
-  const haddr_t addr = direct ? H5Dget_offset(dset) : HADDR_UNDEF;
-  if (addr == HADDR_UNDEF) direct = 0;
+  const int allocated = H5Dget_space_status(dset, &alloc) >= 0 &&
+                        alloc == H5D_SPACE_STATUS_ALLOCATED;
+  const hsize_t stored = H5Dget_storage_size(dset);
+  const unsigned long in_file = fileno_of(dset), of_file = fileno_of(file);
+  const haddr_t addr = H5Dget_offset(dset);
+  int direct = fd >= 0 && layout && same_type && allocated &&
+               stored >= (hsize_t)(first + count) * size && in_file != 0 &&
+               in_file == of_file && addr != HADDR_UNDEF;
   CS_H5_CLOSE(H5Pclose, dcpl);
   CS_H5_CLOSE(H5Tclose, ftype);
   if (!direct || count <= 0) return direct;
