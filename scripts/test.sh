@@ -11,7 +11,7 @@
 # h5py_store_np3/4, disk_full_np3, the 3-rank unit tests and run_pipeline's 3-rank checkpoint),
 # so CI stays under 30 minutes (the ranks3 and quality tests took about 155 s of the sanitizer
 # run's 1231 s on 2 cores, before segment_resume_np3 joined them).
-# The read-fault test (tests/cli/read_fault.sh) is not registered in the sanitizer build:
+# The I/O-fault test (tests/cli/io_fault.sh) is not registered in the sanitizer build:
 # its LD_PRELOAD library would come before AddressSanitizer's runtime, which refuses that.
 # LeakSanitizer runs on rank 0 only, and only in the unit tests, the bad inputs at one rank
 # and the end-to-end test (tests/CMakeLists.txt says why); the other tests check memory

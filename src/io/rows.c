@@ -3,7 +3,7 @@
  * A contiguous dataset in the native byte order (what custseg and h5py write) is read with
  * pread(2) at the offset HDF5 gives for it; any other (chunked, compressed, compact, external
  * raw files or another file, another byte order) through a rank-local serial open of the
- * file (HDF5's sec2 driver). Why, from fault injection (tests/cli/read_fault.sh: reads of a
+ * file (HDF5's sec2 driver). Why, from fault injection (tests/cli/io_fault.sh: reads of a
  * byte range failing with EIO on one rank) with Open MPI 4.1's MPI-IO (ompio) under parallel
  * HDF5:
  * - its collective reader goes through aggregators in cycles; when a read failed on one

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # A read that fails on one rank only (a disk error, a file truncated under the job) is one
 # clear error on every rank, with no hang and no output left. The failure is injected by
-# tests/fault/read_eio.c (LD_PRELOAD: reads of a file in a byte range fail with EIO on one
-# rank). Through Open MPI's MPI-IO, as custseg read columns until 2026-12-07, the job hung at 3
-# and 4 ranks (the failing rank was an aggregator of the collective read) and ran on zeros
-# with exit status 0 at 1 and 2 (the failed read came back as a short one, which HDF5 fills
-# with zeros); contiguous datasets are now read with pread(2) (docs/format.md).
-# usage: read_fault.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR, CS_FAULT_LIB, and
+# tests/fault/io_eio.c (LD_PRELOAD: reads of a file in a byte range fail with EIO on one
+# rank). Through Open MPI's MPI-IO, as custseg read columns until 2026-12-07, a failed read
+# hung the job at 3 and 4 ranks (the failing rank was an aggregator of the collective read)
+# and ran on zeros with exit status 0 at 1 and 2 (the failed read came back as a short one,
+# which HDF5 fills with zeros); rows are now read with pread(2) or a serial HDF5 open
+# (src/io/rows.c, docs/format.md). The library's write mode (CS_FAULT_OP=write) is not used
+# here yet: a write of the results file failing on one rank still hangs parallel HDF5's close
+# at 2 ranks (docs/operations.md, "A write that fails on one rank").
+# usage: io_fault.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR, CS_FAULT_LIB, and
 # CS_FAULT_TIMEOUT: seconds a command may take, 120 by default)
 set -euo pipefail
 ranks=${1:-1}
-dir="$CS_TEST_DIR/read_fault_np$ranks" && rm -rf "$dir" && mkdir -p "$dir"
+dir="$CS_TEST_DIR/io_fault_np$ranks" && rm -rf "$dir" && mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT
 n=200000
 $MPIEXEC -n "$ranks" "$CUSTSEG" generate --customers $n --segments 4 --seed 3 --quiet \
@@ -46,7 +49,7 @@ run() {
     $MPIEXEC --mca orte_abort_on_non_zero_status 0 -n "$ranks" \
     -x LD_PRELOAD="$CS_FAULT_LIB" -x CS_FAULT_FILE="$file" -x CS_FAULT_RANK="$rank" \
     -x CS_FAULT_FROM="$from" -x CS_FAULT_TO="$to" -x CS_FAULT_EOF="${CS_FAULT_EOF:-0}" \
-    -x CS_FAULT_SWAP="${CS_FAULT_SWAP:-}" -x ST_DIR="$dir" \
+    -x CS_FAULT_SWAP="${CS_FAULT_SWAP:-}" -x CS_FAULT_OP="${CS_FAULT_OP:-read}" -x ST_DIR="$dir" \
     bash -c 'st=0; "$@" || st=$?; echo $st > "$ST_DIR/rank_$OMPI_COMM_WORLD_RANK.st"' _ \
     "$CUSTSEG" "$@" > "$dir/out.txt" 2> "$dir/err.txt" || st=$?
   [ "$st" != 124 ] && [ "$st" != 137 ] || { cat "$dir/err.txt"; echo "FAIL: $label: hung (timeout)"; exit 1; }

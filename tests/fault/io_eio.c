@@ -1,14 +1,14 @@
-/* tests/fault/read_eio.c: an LD_PRELOAD library that makes reads of one file fail with EIO on
- * one MPI rank, in a byte range: a disk error (or a file truncated under the job) that
- * only one rank meets. Env: CS_FAULT_FILE (a substring of the file's path), CS_FAULT_RANK
+/* tests/fault/io_eio.c: an LD_PRELOAD library that makes reads (or, with CS_FAULT_OP=write,
+ * writes) of one file fail with EIO on one MPI rank, in a byte range: a disk error (or a
+ * file truncated under the job) that only one rank meets. Env: CS_FAULT_FILE (a substring of the file's path), CS_FAULT_RANK
  * (OMPI_COMM_WORLD_RANK of the rank that fails; default 0), CS_FAULT_FROM and CS_FAULT_TO (the
  * failing byte range [FROM, TO) of the file; default from 0 to the end): a read that overlaps
  * it fails (or, with CS_FAULT_EOF=1, finds the end of the file: a file truncated while read).
- * Interposes pread, pread64, preadv and preadv64, which Open MPI's posix I/O
- * component and HDF5's sec2 driver call. With CS_FAULT_SWAP set to a file name, also open and
+ * Interposes pread, pread64, preadv and preadv64 (pwrite, pwrite64, pwritev and pwritev64
+ * for writes), which Open MPI's posix I/O component and HDF5's sec2 driver call. With CS_FAULT_SWAP set to a file name, also open and
  * open64: right after the first open of CS_FAULT_FILE with O_CLOEXEC on that rank (custseg's
  * own descriptor for its row reads), CS_FAULT_SWAP is renamed over it, as a job replacing the
- * store would. Every other call passes through. Used by tests/cli/read_fault.sh. */
+ * store would. Every other call passes through. Used by tests/cli/io_fault.sh. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,6 +26,12 @@
 static int on_rank(void) {
   const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *fr = getenv("CS_FAULT_RANK");
   return atoi(rank ? rank : "0") == atoi(fr ? fr : "0");
+}
+
+/* Whether an access of this kind (1: write) is the one that fails. */
+static int op_is(int write) {
+  const char *op = getenv("CS_FAULT_OP");
+  return (op && !strcmp(op, "write")) == write;
 }
 
 static int hits(int fd, off_t offset, size_t len) {
@@ -64,26 +70,59 @@ typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
   REAL(pread, pread_fn);
-  if (hits(fd, offset, count)) return fail();
+  if (op_is(0) && hits(fd, offset, count)) return fail();
   return real_pread(fd, buf, count, offset);
 }
 
 ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
   REAL(pread64, pread_fn);
-  if (hits(fd, offset, count)) return fail();
+  if (op_is(0) && hits(fd, offset, count)) return fail();
   return real_pread64(fd, buf, count, offset);
 }
 
 ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset) {
   REAL(preadv, preadv_fn);
-  if (hits(fd, offset, iov_len(iov, cnt))) return fail();
+  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt))) return fail();
   return real_preadv(fd, iov, cnt, offset);
 }
 
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset) {
   REAL(preadv64, preadv_fn);
-  if (hits(fd, offset, iov_len(iov, cnt))) return fail();
+  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt))) return fail();
   return real_preadv64(fd, iov, cnt, offset);
+}
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
+
+/* A write that hits the range fails with EIO. */
+static ssize_t fail_write(void) {
+  errno = EIO;
+  return -1;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+  REAL(pwrite, pwrite_fn);
+  if (op_is(1) && hits(fd, offset, count)) return fail_write();
+  return real_pwrite(fd, buf, count, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+  REAL(pwrite64, pwrite_fn);
+  if (op_is(1) && hits(fd, offset, count)) return fail_write();
+  return real_pwrite64(fd, buf, count, offset);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t offset) {
+  REAL(pwritev, pwritev_fn);
+  if (op_is(1) && hits(fd, offset, iov_len(iov, cnt))) return fail_write();
+  return real_pwritev(fd, iov, cnt, offset);
+}
+
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t offset) {
+  REAL(pwritev64, pwritev_fn);
+  if (op_is(1) && hits(fd, offset, iov_len(iov, cnt))) return fail_write();
+  return real_pwritev64(fd, iov, cnt, offset);
 }
 
 typedef int (*open_fn)(const char *, int, ...);
