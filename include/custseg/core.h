@@ -115,6 +115,11 @@ void cs_signal_published_elsewhere(const char *from, const char *to, const char 
 /* The command or `run` stage finished: what it published stays whatever comes next, and the
  * files it replaced go. */
 void cs_signal_keep_published(void);
+/* A watchdog for a call that may never return (a collective call some rank has left): after
+ * `seconds`, `line` is written to stderr, the registered files are removed as for SIGINT, and
+ * the process ends with exit status `code` (under mpirun, which then ends the other ranks).
+ * seconds <= 0 disarms it. One at a time (SIGALRM). Local. */
+void cs_signal_watchdog(int seconds, int code, const char *line);
 /* The signal received (SIGTERM or SIGUSR1), or 0. Local, async-signal-safe to read. */
 int cs_signal_pending(void);
 /* Tests only: called at every iteration boundary; when the environment has

@@ -211,5 +211,9 @@ void cs_io_library_version(char *buf, size_t len);
 
 /* Remove a file if it exists (rank 0). Collective. */
 void cs_io_remove(cs_ctx_t *ctx, const char *path);
+/* How many parallel output files were left open because a write failed on some rank
+ * (cs_out_abort): when not 0, the process must end by cs_par_abort, not MPI_Finalize, which
+ * would close them collectively and hang. Local. */
+int cs_io_files_left_open(void);
 
 #endif

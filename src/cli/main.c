@@ -242,6 +242,13 @@ int main(int argc, char **argv) {
   code = cs_exit_status(status);
   cs_opts_free(&opts);
 done:
+  if (cs_io_files_left_open()) { /* MPI_Finalize would close them (see cs_out_abort) */
+    fflush(NULL);
+    /* One MPI_Abort, from rank 0, ends every rank: the others wait for it (and Open MPI's
+     * banner comes once). */
+    if (ctx.rank != 0) cs_par_barrier(&ctx);
+    cs_par_abort(&ctx, code);
+  }
   cs_par_finalize(&ctx);
   return code;
 }

@@ -37,13 +37,45 @@ static void undo(const char *file, int pub, const char *backup) {
     unlink(file);
 }
 
-static void on_fatal(int sig) {
+/* Every registered file undone, once no change is under way. Async-signal-safe. */
+static void undo_all(void) {
   while (__atomic_load_n(&busy, __ATOMIC_SEQ_CST)) {
   }
   for (int i = 0; i < CS_SIGNAL_FILES; i++)
     if (files[i][0]) undo(files[i], published[i], backups[i]);
+}
+
+static void on_fatal(int sig) {
+  undo_all();
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+/* The watchdog's line and exit status (cs_signal_watchdog). */
+static char watchdog_line[1024];
+static volatile sig_atomic_t watchdog_code;
+
+static void on_watchdog(int sig) {
+  (void)sig;
+  if (watchdog_line[0]) {
+    ssize_t rc = write(STDERR_FILENO, watchdog_line, strlen(watchdog_line));
+    (void)rc;
+  }
+  undo_all();
+  _exit(watchdog_code);
+}
+
+void cs_signal_watchdog(int seconds, int code, const char *line) {
+  alarm(0);
+  if (seconds <= 0) return;
+  snprintf(watchdog_line, sizeof watchdog_line, "%s", line ? line : "");
+  watchdog_code = code;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_watchdog;
+  sa.sa_mask = fatal_set; /* not together with a SIGINT cleanup */
+  sigaction(SIGALRM, &sa, NULL);
+  alarm((unsigned)seconds);
 }
 
 static void enter(sigset_t *old) {

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 static int reserve(cs_out_t *out);
+static int close_agreed(cs_out_t *out);
+static void keep_open(cs_out_t *out);
 
 /* No block left for this process: root may use the blocks reserved for it (f_bfree), others
  * only what is available to them (f_bavail, which reaches 0 first on ext4). */
@@ -450,6 +452,70 @@ static int close_file(cs_out_t *out) {
   return status;
 }
 
+/* Parallel files left open (keep_open, close_agreed): agreed across ranks. */
+static int left_open;
+
+int cs_io_files_left_open(void) { return left_open; }
+
+/* A parallel file that a rank failed to write to (out->write_failed, agreed) is not closed:
+ * closing runs HDF5's collective metadata flush, whose writes fail on that rank alone, which
+ * then leaves it and waits in another collective call than the other ranks (a hang at 2
+ * ranks, found by fault injection). The file is removed while open, and the process ends with
+ * MPI_Abort (main.c), since MPI_Finalize would close it. Collective (parallel files). */
+static void keep_open(cs_out_t *out) {
+  int64_t failed = out->write_failed && out->file >= 0;
+  if (cs_par_allreduce(out->ctx, &failed, 1, CS_DT_I64, CS_OP_MAX) != CS_OK || !failed) return;
+  if (out->ctx->rank == 0)
+    cs_log_warn("the half-written '%s' is removed without closing it: a write failed on a "
+                "rank, and closing it would wait for that rank forever; the job ends with "
+                "MPI_Abort", out->tmp_path);
+  left_open++;
+  out->file = -1; /* the file's and datasets' handles stay open */
+  out->n_dsets = 0;
+}
+
+/* Seconds the close of a parallel file and the agreement after it may take
+ * (CUSTSEG_CLOSE_TIMEOUT): a write failing on one rank inside the close (HDF5's metadata) can
+ * leave the ranks waiting in different collective calls for good. Rank 0's watchdog fires
+ * first, so that its line is the one printed; the others' follow (Slurm's srun does not end
+ * the other ranks of a step when one exits). */
+#define CS_CLOSE_TIMEOUT 600
+
+static void watch_close(cs_out_t *out, int on) {
+  if (!on) {
+    cs_signal_watchdog(0, 0, NULL);
+    return;
+  }
+  const char *e = getenv("CUSTSEG_CLOSE_TIMEOUT");
+  int seconds = e && atoi(e) > 0 ? atoi(e) : CS_CLOSE_TIMEOUT;
+  char line[1024] = "";
+  const char *where = strstr(__FILE__, "src/");
+  if (out->ctx->rank == 0)
+    snprintf(line, sizeof line,
+             "custseg: error: closing output '%.600s' did not end within %d s: a write that "
+             "failed on some rank can leave the ranks waiting for each other there; nothing "
+             "was published (CUSTSEG_CLOSE_TIMEOUT sets the limit) [rank 0, %s:%d]\n",
+             out->final_path, seconds, where ? where : __FILE__, __LINE__);
+  else
+    seconds += 10;
+  cs_signal_watchdog(seconds, cs_exit_status(CS_EOUTPUT), line);
+}
+
+/* Closes a parallel file on every rank under the watchdog above and agrees on the outcome. A
+ * close that failed on some rank leaves the file open in HDF5 (MPI_Finalize would close it
+ * again: a crash at 1 rank, found by fault injection), so the job ends by MPI_Abort (main.c).
+ * Collective. */
+static int close_agreed(cs_out_t *out) {
+  watch_close(out, 1);
+  int status = close_file(out);
+  int64_t failed = status != CS_OK;
+  if (cs_par_allreduce(out->ctx, &failed, 1, CS_DT_I64, CS_OP_MAX) != CS_OK) failed = 1;
+  status = cs_par_agree(out->ctx, status);
+  watch_close(out, 0);
+  if (failed) left_open++;
+  return status;
+}
+
 static herr_t visit_one(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
   (void)obj, (void)name, (void)info;
   (*(int64_t *)data)++;
@@ -524,9 +590,10 @@ fail:
 }
 
 int cs_out_commit(cs_out_t *out) {
-  int status = !out->image ? close_file(out) : out->ctx->rank == 0 ? write_image(out) : CS_OK;
   cs_ctx_t *ctx = out->ctx;
-  CS_TRY(cs_par_agree(ctx, status));
+  int status = !out->image ? close_agreed(out)
+                           : cs_par_agree(ctx, ctx->rank == 0 ? write_image(out) : CS_OK);
+  CS_TRY(status);
   CS_TRY(cs_par_agree(ctx, ctx->rank == 0 ? verify_written(out) : CS_OK));
   int local = CS_OK;
   char bak[4200] = "";
@@ -549,13 +616,17 @@ fail:
 
 void cs_out_abort(cs_out_t *out) {
   if (!out) return;
+  if (!out->image) keep_open(out); /* then what follows only removes the file and reserve */
   /* The file goes away: emptied first, so that closing it can write its last metadata even
    * on a full disk (a file HDF5 could not close would crash MPI_Finalize). */
   if (out->ctx->rank == 0 && out->file >= 0 && out->tmp_path[0]) {
     int rc = truncate(out->tmp_path, 0); /* when it fails, closing may still work */
     (void)rc;
   }
-  close_file(out);
+  if (out->image)
+    close_file(out);
+  else
+    close_agreed(out);
   if (out->tmp_path[0]) cs_io_remove(out->ctx, out->tmp_path);
   cs_signal_remove_on_exit(out->tmp_path, 0);
   release(&out->tmp_lock);

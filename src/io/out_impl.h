@@ -27,6 +27,9 @@ struct cs_out {
    * killed job from a file being written; -1 when none. */
   int tmp_lock, reserve_lock;
   int full_at_close;            /* rank 0: the file system had no free block left before it */
+  /* This rank's write of rows failed (a disk or storage target failing for this rank alone):
+   * the file must not be closed (cs_out_abort). */
+  int write_failed;
   int n_dsets;
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
 };

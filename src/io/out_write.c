@@ -111,8 +111,9 @@ static int write_from_rank0(cs_out_t *out, const char *path, hid_t ftype, int nd
   dxpl = dxpl_for(out);
   CS_H5(dxpl, "cannot create transfer property list");
   /* The file type is the memory type, so the transfer needs no conversion. */
-  CS_H5(H5Dwrite(d, ftype, mspace, fspace, dxpl, out->ctx->rank == 0 ? data : (const void *)dummy),
-        "%s: cannot write %s", out->final_path, path);
+  out->write_failed |= H5Dwrite(d, ftype, mspace, fspace, dxpl,
+                                out->ctx->rank == 0 ? data : (const void *)dummy) < 0;
+  CS_CHECK(!out->write_failed, CS_EHDF5, "%s: cannot write %s", out->final_path, path);
 fail:
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);
@@ -155,9 +156,11 @@ int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
    * in the write while the other ranks went on to the next one: the job hung for good. */
   dxpl = cs__h5_dxpl(0);
   CS_H5(dxpl, "cannot create transfer property list");
-  CS_H5(H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy),
-        "%s: write of %s rows [%lld, %lld) failed (disk full?)", d->out->final_path, d->path,
-        (long long)offset, (long long)(offset + count));
+  d->out->write_failed |=
+      H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy) < 0;
+  CS_CHECK(!d->out->write_failed, CS_EHDF5,
+           "%s: write of %s rows [%lld, %lld) failed (disk full, or a disk error?)", d->out->final_path, d->path,
+           (long long)offset, (long long)(offset + count));
 fail:
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);

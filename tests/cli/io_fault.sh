@@ -7,8 +7,9 @@
 # and ran on zeros with exit status 0 at 1 and 2 (the failed read came back as a short one,
 # which HDF5 fills with zeros); rows are now read with pread(2) or a serial HDF5 open
 # (src/io/rows.c, docs/format.md). The library's write mode (CS_FAULT_OP=write) is not used
-# here yet: a write of the results file failing on one rank still hangs parallel HDF5's close
-# at 2 ranks (docs/operations.md, "A write that fails on one rank").
+# at the end: writes of a results file failing on one rank (until 2026-12-08 a hang at 2
+# ranks and a crash at 1, in parallel HDF5's close; docs/operations.md, "A write that fails on
+# one rank").
 # usage: io_fault.sh RANKS   (env: CUSTSEG, MPIEXEC, PYTHON, CS_TEST_DIR, CS_FAULT_LIB, and
 # CS_FAULT_TIMEOUT: seconds a command may take, 120 by default)
 set -euo pipefail
@@ -35,6 +36,16 @@ PY
 $MPIEXEC -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --features income,age --k 3 \
   --output "$dir/seg0.h5" --quiet
 loff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["segments/labels"].id.get_offset())' "$dir/seg0.h5")
+# Where its datasets' data ends: the metadata HDF5 writes when it closes the file comes after.
+mend=$("$PYTHON" - "$dir/seg0.h5" <<'PY'
+import sys, h5py
+ends = []
+with h5py.File(sys.argv[1], "r") as f:
+    f.visititems(lambda n, o: ends.append(o.id.get_offset() + o.id.get_storage_size())
+                 if isinstance(o, h5py.Dataset) and o.id.get_offset() is not None else None)
+print(max(ends))
+PY
+)
 
 # run LABEL FILE RANK FROM TO CMD...: the command with reads of bytes [FROM, TO) of FILE failing
 # on RANK; every rank must end, with the same status, 2 or 3, and one error line within the
@@ -121,3 +132,53 @@ grep -q "custseg: error: '$dir/victim.h5' was replaced while it was being opened
 run "the metadata on rank $((ranks - 1))" "$dir/store.h5" $((ranks - 1)) "$end" "" inspect "$dir/store.h5"
 grep -q "custseg: error: $dir/store.h5: \(cannot open /customers\|cannot read /customers/\)" \
   "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not say what could not be read"; exit 1; }
+
+# Writes of segment's results file failing on one rank (CS_FAULT_OP=write): all of them (the
+# labels, written by every rank, fail first), or only those after the datasets' data (the
+# metadata written while closing the file, by whichever ranks HDF5 gives it to). Either one
+# error and nothing left, or, when that rank had nothing there to write, the same results as
+# seg0.h5. Closing a file whose metadata write failed on one rank left the ranks waiting in
+# different collective calls: the close is now watched (CUSTSEG_CLOSE_TIMEOUT), and a file a
+# rank failed to write to is not closed at all, the job ending by MPI_Abort. So a rank may be
+# ended by mpiexec: rank 0 always writes down its status, and every status written must agree.
+run_write() {
+  local label=$1 rank=$2 from=$3; shift 3
+  local st=0
+  rm -f "$dir"/rank_*.st "$dir/segw.h5"
+  CUSTSEG_CLOSE_TIMEOUT=5 timeout -k 10 "${CS_FAULT_TIMEOUT:-120}" \
+    $MPIEXEC --mca orte_abort_on_non_zero_status 0 -n "$ranks" -x CUSTSEG_CLOSE_TIMEOUT \
+    -x LD_PRELOAD="$CS_FAULT_LIB" -x CS_FAULT_FILE=/.segw.h5.tmp -x CS_FAULT_RANK="$rank" \
+    -x CS_FAULT_FROM="$from" -x CS_FAULT_OP=write -x ST_DIR="$dir" \
+    bash -c 'st=0; "$@" || st=$?; echo $st > "$ST_DIR/rank_$OMPI_COMM_WORLD_RANK.st"' _ \
+    "$CUSTSEG" segment --input "$dir/store.h5" --features income,age --k 3 \
+    --output "$dir/segw.h5" --quiet > "$dir/out.txt" 2> "$dir/err.txt" || st=$?
+  [ "$st" != 124 ] && [ "$st" != 137 ] || { cat "$dir/err.txt"; echo "FAIL: $label: hung (timeout)"; exit 1; }
+  local all
+  all=$(cat "$dir"/rank_*.st 2>/dev/null | sort -u | tr '\n' ' ')
+  [ -e "$dir/rank_0.st" ] || { cat "$dir/err.txt"; echo "FAIL: $label: rank 0 wrote no status"; exit 1; }
+  if [ "$all" = "0 " ]; then
+    [ "$(ls "$dir"/rank_*.st | wc -l)" = "$ranks" ] && ! grep -q 'custseg: error' "$dir/err.txt" \
+      || { cat "$dir/err.txt"; echo "FAIL: $label: exit 0 with an error or a rank missing"; exit 1; }
+    "$PYTHON" -c 'import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r")["segments/labels"][...] for p in sys.argv[1:])
+sys.exit(not np.array_equal(a, b))' "$dir/seg0.h5" "$dir/segw.h5" \
+      || { echo "FAIL: $label: exit 0, but the results differ from seg0.h5"; exit 1; }
+    echo "ok: $ranks rank(s), $label: no failed write there, the same results"
+    rm -f "$dir/segw.h5" "$dir"/rank_*.st
+    return
+  fi
+  [ "$all" = "3 " ] || { cat "$dir/err.txt"; echo "FAIL: $label: rank exit statuses '$all', wanted 3"; exit 1; }
+  [ "$(grep -c 'custseg: error' "$dir/err.txt")" = 1 ] \
+    || { cat "$dir/err.txt"; echo "FAIL: $label: not one error line"; exit 1; }
+  rm -f "$dir"/rank_*.st
+  left=$(ls -A "$dir" | grep -v -x -e store.h5 -e seg0.h5 -e out.txt -e err.txt -e new.h5 \
+    -e victim.h5 -e chunked.h5 || true)
+  [ -z "$left" ] || { echo "$left"; echo "FAIL: $label: partial output left"; exit 1; }
+  echo "ok: $ranks rank(s), $label: exit 3: $(grep 'custseg: error' "$dir/err.txt")"
+}
+for ((r = 0; r < ranks; r++)); do
+  run_write "every write of the results file failing on rank $r" "$r" 0
+  grep -q "custseg: error: $dir/segw.h5: write of /segments/labels rows \[[0-9]*, [0-9]*) failed" \
+    "$dir/err.txt" || { cat "$dir/err.txt"; echo "FAIL: the error does not name the labels"; exit 1; }
+  run_write "the close's metadata writes failing on rank $r" "$r" "$mend"
+done

@@ -8,7 +8,8 @@
  * for writes), which Open MPI's posix I/O component and HDF5's sec2 driver call. With CS_FAULT_SWAP set to a file name, also open and
  * open64: right after the first open of CS_FAULT_FILE with O_CLOEXEC on that rank (custseg's
  * own descriptor for its row reads), CS_FAULT_SWAP is renamed over it, as a job replacing the
- * store would. Every other call passes through. Used by tests/cli/io_fault.sh. */
+ * store would. CS_FAULT_LOG=1 reports each failed write on stderr. Every other call passes
+ * through. Used by tests/cli/io_fault.sh. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -95,8 +96,10 @@ ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset) {
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
 
-/* A write that hits the range fails with EIO. */
+/* A write that hits the range fails with EIO (reported on stderr with CS_FAULT_LOG=1). */
 static ssize_t fail_write(void) {
+  const char *log = getenv("CS_FAULT_LOG");
+  if (log && atoi(log)) fprintf(stderr, "io_eio: a write failed\n");
   errno = EIO;
   return -1;
 }
