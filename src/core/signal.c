@@ -18,11 +18,11 @@ static char files[CS_SIGNAL_FILES][4200];
 static char published[CS_SIGNAL_FILES];
 /* For a published output: the name the file it replaced was kept under ("" when none). */
 static char backups[CS_SIGNAL_FILES][4200];
-/* Set while the slots change. The changing thread has SIGINT and SIGHUP blocked, but another
- * thread of the process (OpenMP, MPI progress) can take the signal meanwhile: the handler
- * waits for the change to end. */
+/* Set while the slots change. The changing thread has SIGINT, SIGHUP and SIGALRM blocked
+ * (undo_set below), but another thread of the process (OpenMP, MPI progress) can take the
+ * signal meanwhile: the handler waits for the change to end. */
 static volatile sig_atomic_t busy;
-static sigset_t fatal_set;
+static sigset_t fatal_set, undo_set;
 
 static void on_signal(int sig) { pending = sig; }
 
@@ -73,13 +73,16 @@ void cs_signal_watchdog(int seconds, int code, const char *line) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_watchdog;
-  sa.sa_mask = fatal_set; /* not together with a SIGINT cleanup */
+  sa.sa_mask = undo_set; /* not together with a SIGINT cleanup */
   sigaction(SIGALRM, &sa, NULL);
   alarm((unsigned)seconds);
 }
 
+/* undo_set: the signals whose handlers undo the registered files (SIGINT, SIGHUP and the
+ * watchdog's SIGALRM), held back on a thread while it changes the slots (a handler on that
+ * thread would wait for the change forever) and while one of them runs. */
 static void enter(sigset_t *old) {
-  pthread_sigmask(SIG_BLOCK, &fatal_set, old);
+  pthread_sigmask(SIG_BLOCK, &undo_set, old);
   __atomic_store_n(&busy, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -195,8 +198,10 @@ void cs_signal_install(void) {
   sigemptyset(&fatal_set);
   sigaddset(&fatal_set, SIGINT);
   sigaddset(&fatal_set, SIGHUP);
+  undo_set = fatal_set;
+  sigaddset(&undo_set, SIGALRM);
   sa.sa_handler = on_fatal;
-  sa.sa_mask = fatal_set; /* one cleanup at a time: a SIGHUP in the SIGINT handler waits */
+  sa.sa_mask = undo_set; /* one cleanup at a time: a SIGHUP in the SIGINT handler waits */
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);

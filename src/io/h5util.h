@@ -59,9 +59,11 @@ int cs__h5_read_direct(int fd, const char *path, hid_t file, hid_t dset, hid_t m
 int cs__h5_serial_open(const char *path, int fd, hid_t *sfile);
 /* The rows of the dataset at `name` (a path in sfile), as mtype, through sfile: for the
  * datasets cs__h5_read_direct cannot read (chunked, compressed, compact, in external raw
- * files or another file, another byte order). Negative on failure. Local. */
-herr_t cs__h5_read_serial(hid_t sfile, const char *name, hid_t mtype, int64_t first,
-                          int64_t count, void *buf);
+ * files or another file, another byte order). A failure (set, naming path, name, the rows
+ * and `hint`, "" or " (...)") also when the file has become shorter than its end of data,
+ * past which HDF5 reads zeros. Local. */
+int cs__h5_read_serial(hid_t sfile, const char *path, const char *name, hid_t mtype,
+                       int64_t first, int64_t count, void *buf, const char *hint);
 /* Select rows [offset, offset + count) of a 1-D dataspace (none when count is 0) and make a
  * matching memory space. */
 int cs__h5_select_rows(hid_t filespace, int64_t offset, int64_t count, hid_t *memspace);

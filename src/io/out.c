@@ -35,6 +35,16 @@ static int no_room(const struct statvfs *fs) {
   return geteuid() == 0 ? fs->f_bfree == 0 : fs->f_bavail == 0;
 }
 static void name_reserve(cs_out_t *out);
+static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen);
+
+int cs__out_no_room_for(const cs_out_t *out, int64_t bytes) {
+  char dir[4096], base[4096];
+  struct statvfs fs;
+  split_path(out->final_path, dir, sizeof dir, base, sizeof base);
+  if (statvfs(dir, &fs) != 0) return 0;
+  const double free_blocks = geteuid() == 0 ? (double)fs.f_bfree : (double)fs.f_bavail;
+  return free_blocks * (double)fs.f_frsize < (double)(bytes > 0 ? bytes : 1);
+}
 
 /* A temporary file (or reserve) still being written is locked: rank 0 holds flock(2) on it
  * from its creation until it is renamed or removed, and the kernel drops the lock when the
@@ -447,38 +457,43 @@ static int close_file(cs_out_t *out) {
     out->file = -1;
     if (rc < 0)
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
-                            "closing output '%s' failed (disk full?)", out->final_path);
+                            "closing output '%s' failed (disk full, or a disk error?)", out->final_path);
   }
   return status;
 }
 
-/* Parallel files left open (keep_open, close_agreed): agreed across ranks. */
+/* Parallel files left open (keep_open, close_agreed). The same on every rank of the file's
+ * communicator; `import` writes its store from rank 0 alone (cs_par_self), whose MPI_Abort
+ * then ends the others too. */
 static int left_open;
 
 int cs_io_files_left_open(void) { return left_open; }
 
-/* A parallel file that a rank failed to write to (out->write_failed, agreed) is not closed:
+/* A parallel file that a rank failed to write to (CS_WRITE_ERROR, agreed) is not closed:
  * closing runs HDF5's collective metadata flush, whose writes fail on that rank alone, which
  * then leaves it and waits in another collective call than the other ranks (a hang at 2
  * ranks, found by fault injection). The file is removed while open, and the process ends with
- * MPI_Abort (main.c), since MPI_Finalize would close it. Collective (parallel files). */
+ * MPI_Abort (main.c), since MPI_Finalize would close it. A full disk (CS_WRITE_NO_SPACE) is
+ * closed as usual: the reserve gives the close room (reserve()). Collective (parallel files). */
 static void keep_open(cs_out_t *out) {
-  int64_t failed = out->write_failed && out->file >= 0;
+  int64_t failed = out->write_failed == CS_WRITE_ERROR && out->file >= 0;
   if (cs_par_allreduce(out->ctx, &failed, 1, CS_DT_I64, CS_OP_MAX) != CS_OK || !failed) return;
   if (out->ctx->rank == 0)
     cs_log_warn("the half-written '%s' is removed without closing it: a write failed on a "
-                "rank, and closing it would wait for that rank forever; the job ends with "
-                "MPI_Abort", out->tmp_path);
+                "rank, and closing it could leave the ranks waiting for each other; the job "
+                "ends with MPI_Abort", out->tmp_path);
   left_open++;
   out->file = -1; /* the file's and datasets' handles stay open */
   out->n_dsets = 0;
 }
 
-/* Seconds the close of a parallel file and the agreement after it may take
- * (CUSTSEG_CLOSE_TIMEOUT): a write failing on one rank inside the close (HDF5's metadata) can
- * leave the ranks waiting in different collective calls for good. Rank 0's watchdog fires
- * first, so that its line is the one printed; the others' follow (Slurm's srun does not end
- * the other ranks of a step when one exits). */
+/* Seconds the close of a parallel file and the agreement after it may take: a write failing
+ * on one rank inside the close (HDF5's metadata) can leave the ranks waiting in different
+ * collective calls for good. CUSTSEG_CLOSE_TIMEOUT (600 by default), plus a second for every
+ * 10 MB the busiest rank wrote, which the close may have to flush (NFS writes a file's dirty
+ * pages back when it is closed). Rank 0's watchdog fires first, so that its line is the one
+ * printed; the others' follow (Slurm's srun does not end the other tasks of a step when one
+ * exits). Collective when arming. */
 #define CS_CLOSE_TIMEOUT 600
 
 static void watch_close(cs_out_t *out, int on) {
@@ -486,8 +501,12 @@ static void watch_close(cs_out_t *out, int on) {
     cs_signal_watchdog(0, 0, NULL);
     return;
   }
+  int64_t bytes = out->bytes_written;
+  if (cs_par_allreduce(out->ctx, &bytes, 1, CS_DT_I64, CS_OP_MAX) != CS_OK)
+    bytes = out->bytes_written;
   const char *e = getenv("CUSTSEG_CLOSE_TIMEOUT");
-  int seconds = e && atoi(e) > 0 ? atoi(e) : CS_CLOSE_TIMEOUT;
+  const long base = e && atol(e) > 0 && atol(e) < 86400 ? atol(e) : CS_CLOSE_TIMEOUT;
+  const int seconds = (int)(base + (bytes / 10000000 < 86400 ? bytes / 10000000 : 86400));
   char line[1024] = "";
   const char *where = strstr(__FILE__, "src/");
   if (out->ctx->rank == 0)
@@ -496,9 +515,8 @@ static void watch_close(cs_out_t *out, int on) {
              "failed on some rank can leave the ranks waiting for each other there; nothing "
              "was published (CUSTSEG_CLOSE_TIMEOUT sets the limit) [rank 0, %s:%d]\n",
              out->final_path, seconds, where ? where : __FILE__, __LINE__);
-  else
-    seconds += 10;
-  cs_signal_watchdog(seconds, cs_exit_status(CS_EOUTPUT), line);
+  cs_signal_watchdog(out->ctx->rank == 0 ? seconds : seconds + 10, cs_exit_status(CS_EOUTPUT),
+                     line);
 }
 
 /* Closes a parallel file on every rank under the watchdog above and agrees on the outcome. A

@@ -55,6 +55,20 @@ fail:
   return status;
 }
 
+/* H5Dwrite, with what a failure means for closing the file noted in out->write_failed
+ * (out_impl.h). The failed system call's errno is gone by the time HDF5 returns, so a full
+ * disk is told by the file system's free space: less than the write needed. */
+static herr_t write_noted(cs_out_t *out, hid_t d, hid_t mtype, hid_t mspace, hid_t fspace,
+                          hid_t dxpl, const void *buf) {
+  herr_t rc = H5Dwrite(d, mtype, mspace, fspace, dxpl, buf);
+  const hssize_t n = H5Sget_select_npoints(mspace);
+  const int64_t bytes = n > 0 ? (int64_t)n * (int64_t)H5Tget_size(mtype) : 0;
+  int kind = rc >= 0 ? 0 : cs__out_no_room_for(out, bytes) ? CS_WRITE_NO_SPACE : CS_WRITE_ERROR;
+  if (kind > out->write_failed) out->write_failed = kind;
+  if (rc >= 0) out->bytes_written += bytes;
+  return rc;
+}
+
 /* Collective writes for a parallel file, the default for one built in memory. */
 static hid_t dxpl_for(const cs_out_t *out) {
   return out->image ? H5Pcreate(H5P_DATASET_XFER) : cs__h5_dxpl(1);
@@ -111,9 +125,9 @@ static int write_from_rank0(cs_out_t *out, const char *path, hid_t ftype, int nd
   dxpl = dxpl_for(out);
   CS_H5(dxpl, "cannot create transfer property list");
   /* The file type is the memory type, so the transfer needs no conversion. */
-  out->write_failed |= H5Dwrite(d, ftype, mspace, fspace, dxpl,
-                                out->ctx->rank == 0 ? data : (const void *)dummy) < 0;
-  CS_CHECK(!out->write_failed, CS_EHDF5, "%s: cannot write %s", out->final_path, path);
+  CS_H5(write_noted(out, d, ftype, mspace, fspace, dxpl,
+                    out->ctx->rank == 0 ? data : (const void *)dummy),
+        "%s: cannot write %s", out->final_path, path);
 fail:
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);
@@ -156,11 +170,10 @@ int cs_out_write(cs_dset_t *d, int64_t offset, int64_t count, const void *buf) {
    * in the write while the other ranks went on to the next one: the job hung for good. */
   dxpl = cs__h5_dxpl(0);
   CS_H5(dxpl, "cannot create transfer property list");
-  d->out->write_failed |=
-      H5Dwrite(d->id, cs__h5_native(d->type), mspace, fspace, dxpl, count ? buf : dummy) < 0;
-  CS_CHECK(!d->out->write_failed, CS_EHDF5,
-           "%s: write of %s rows [%lld, %lld) failed (disk full, or a disk error?)", d->out->final_path, d->path,
-           (long long)offset, (long long)(offset + count));
+  CS_H5(write_noted(d->out, d->id, cs__h5_native(d->type), mspace, fspace, dxpl,
+                    count ? buf : dummy),
+        "%s: write of %s rows [%lld, %lld) failed (disk full, or a disk error?)",
+        d->out->final_path, d->path, (long long)offset, (long long)(offset + count));
 fail:
   CS_H5_CLOSE(H5Pclose, dxpl);
   CS_H5_CLOSE(H5Sclose, mspace);

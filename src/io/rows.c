@@ -121,16 +121,31 @@ fail:
   return status;
 }
 
-herr_t cs__h5_read_serial(hid_t sfile, const char *name, hid_t mtype, int64_t first,
-                          int64_t count, void *buf) {
-  herr_t rc = -1;
+int cs__h5_read_serial(hid_t sfile, const char *path, const char *name, hid_t mtype,
+                       int64_t first, int64_t count, void *buf, const char *hint) {
+  int status = CS_OK;
   hid_t d = -1, fs = -1, ms = -1;
   static char dummy[8];
+  herr_t rc = -1;
   if ((d = cs__h5_open_dataset(sfile, name)) >= 0 && (fs = H5Dget_space(d)) >= 0 &&
       cs__h5_select_rows(fs, first, count, &ms) >= 0)
     rc = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, count ? buf : dummy);
+  CS_H5(rc, "%s: read of %s rows [%lld, %lld) failed%s", path, name, (long long)first,
+        (long long)(first + count), hint);
+  /* HDF5's sec2 driver reads zeros past the end of the file: a file cut short while the job
+   * read it (it was whole when opened: HDF5 refuses a file shorter than its end of data). */
+  haddr_t eoa = 0;
+  int *sfd = NULL;
+  struct stat st;
+  if (H5Fget_eoa(sfile, &eoa) >= 0 && H5Fget_vfd_handle(sfile, H5P_DEFAULT, (void **)&sfd) >= 0 &&
+      sfd && fstat(*sfd, &st) == 0)
+    CS_CHECK((haddr_t)st.st_size >= eoa, CS_EIO, "%s: the file ends at byte %lld, before the "
+             "end of its data (byte %llu), as %s rows [%lld, %lld) were read (truncated, or "
+             "still being copied?)", path, (long long)st.st_size, (unsigned long long)eoa,
+             name, (long long)first, (long long)(first + count));
+fail:
   if (ms >= 0) H5Sclose(ms);
   if (fs >= 0) H5Sclose(fs);
   if (d >= 0) H5Dclose(d);
-  return rc;
+  return status;
 }

@@ -145,9 +145,7 @@ static int read_rows_as(cs_ctx_t *ctx, const char *path, const char *dataset, in
   CS_TRY(got < 0 ? got : CS_OK);
   if (!got) CS_TRY(cs__h5_serial_open(path, fd, &sf));
   if (!got)
-    CS_H5(cs__h5_read_serial(sf, dataset, cs__h5_native(ft), offset, count, tmp),
-          "%s: read of %s rows [%lld, %lld) failed", path, dataset, (long long)offset,
-          (long long)(offset + count));
+    CS_TRY(cs__h5_read_serial(sf, path, dataset, cs__h5_native(ft), offset, count, tmp, ""));
   if (!i64) {
     cs_convert_to_f64(ft, tmp, buf, count);
   } else {

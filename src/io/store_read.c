@@ -171,11 +171,10 @@ static int read_rows(cs_store_t *s, int txn, const char *name, int64_t offset, i
     snprintf(im->last_how, sizeof im->last_how, "direct pread of contiguous storage");
   } else {
     if (im->sfile < 0) CS_TRY(cs__h5_serial_open(s->path, im->fd, &im->sfile));
-    CS_H5(cs__h5_read_serial(im->sfile, what, mtype, offset, count, target),
-          "%s: read of %s rows [%lld, %lld) failed%s", s->path, what, (long long)offset,
-          (long long)(offset + count),
-          chunked ? " (a read error, or a damaged chunk its filter or checksum rejects? h5dump "
-                    "-d shows HDF5's own error)" : "");
+    CS_TRY(cs__h5_read_serial(im->sfile, s->path, what, mtype, offset, count, target,
+                              chunked ? " (a read error, or a damaged chunk its filter or "
+                                        "checksum rejects? h5dump -d shows HDF5's own error)"
+                                      : ""));
     snprintf(im->last_how, sizeof im->last_how, "serial HDF5 read");
   }
   if (!direct) CS_TRY(convert_rows(s, gname, c, memtype, tmp, buf, offset, count));

@@ -3,7 +3,8 @@
  * file truncated under the job) that only one rank meets. Env: CS_FAULT_FILE (a substring of the file's path), CS_FAULT_RANK
  * (OMPI_COMM_WORLD_RANK of the rank that fails; default 0), CS_FAULT_FROM and CS_FAULT_TO (the
  * failing byte range [FROM, TO) of the file; default from 0 to the end): a read that overlaps
- * it fails (or, with CS_FAULT_EOF=1, finds the end of the file: a file truncated while read).
+ * it fails (or, with CS_FAULT_EOF=1, finds the end of the file; with CS_FAULT_EOF=2, the file is
+ * truncated at FROM for real: a file cut short while read).
  * Interposes pread, pread64, preadv and preadv64 (pwrite, pwrite64, pwritev and pwritev64
  * for writes), which Open MPI's posix I/O component and HDF5's sec2 driver call. With CS_FAULT_SWAP set to a file name, also open and
  * open64: right after the first open of CS_FAULT_FILE with O_CLOEXEC on that rank (custseg's
@@ -49,12 +50,23 @@ static int hits(int fd, off_t offset, size_t len) {
   return strstr(path, want) != NULL;
 }
 
-/* What a read that hits the range returns: -1 with EIO, or 0 (end of file). */
-static ssize_t fail(void) {
-  const char *eof = getenv("CS_FAULT_EOF");
-  if (eof && atoi(eof)) return 0;
-  errno = EIO;
-  return -1;
+/* What a read that hits the range does: returns -1 with EIO; or, with CS_FAULT_EOF=1, 0 (the
+ * end of the file); or, with CS_FAULT_EOF=2, cuts the file at FROM for real (every process
+ * sees it shorter from then on, as when it is truncated while read) and reads what is left.
+ * 1 when the real read is to be made. */
+static int fail(int fd, ssize_t *rc) {
+  const char *eof = getenv("CS_FAULT_EOF"), *from = getenv("CS_FAULT_FROM");
+  const int mode = eof ? atoi(eof) : 0;
+  char link[64], path[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = mode == 2 ? readlink(link, path, sizeof path - 1) : -1;
+  if (n > 0) {
+    path[n] = 0;
+    return truncate(path, atoll(from ? from : "0")) == 0;
+  }
+  *rc = mode ? 0 : -1;
+  if (!mode) errno = EIO;
+  return 0;
 }
 
 static size_t iov_len(const struct iovec *iov, int cnt) {
@@ -71,25 +83,29 @@ typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
   REAL(pread, pread_fn);
-  if (op_is(0) && hits(fd, offset, count)) return fail();
+  ssize_t rc;
+  if (op_is(0) && hits(fd, offset, count) && !fail(fd, &rc)) return rc;
   return real_pread(fd, buf, count, offset);
 }
 
 ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
   REAL(pread64, pread_fn);
-  if (op_is(0) && hits(fd, offset, count)) return fail();
+  ssize_t rc;
+  if (op_is(0) && hits(fd, offset, count) && !fail(fd, &rc)) return rc;
   return real_pread64(fd, buf, count, offset);
 }
 
 ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset) {
   REAL(preadv, preadv_fn);
-  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt))) return fail();
+  ssize_t rc;
+  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt)) && !fail(fd, &rc)) return rc;
   return real_preadv(fd, iov, cnt, offset);
 }
 
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset) {
   REAL(preadv64, preadv_fn);
-  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt))) return fail();
+  ssize_t rc;
+  if (op_is(0) && hits(fd, offset, iov_len(iov, cnt)) && !fail(fd, &rc)) return rc;
   return real_preadv64(fd, iov, cnt, offset);
 }
 
