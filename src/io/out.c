@@ -41,9 +41,10 @@ int cs__out_no_room_for(const cs_out_t *out, int64_t bytes) {
   char dir[4096], base[4096];
   struct statvfs fs;
   split_path(out->final_path, dir, sizeof dir, base, sizeof base);
-  if (statvfs(dir, &fs) != 0) return 0;
-  const double free_blocks = geteuid() == 0 ? (double)fs.f_bfree : (double)fs.f_bavail;
-  return free_blocks * (double)fs.f_frsize < (double)(bytes > 0 ? bytes : 1);
+  /* f_bavail even for root: ext4 keeps back blocks that root cannot write either (up to 2%
+   * or 16 MB), so its f_bfree still counted several MB at ENOSPC. */
+  return statvfs(dir, &fs) == 0 &&
+         (double)fs.f_bavail * (double)fs.f_frsize < (double)(bytes > 0 ? bytes : 1);
 }
 
 /* A temporary file (or reserve) still being written is locked: rank 0 holds flock(2) on it
@@ -496,17 +497,7 @@ static void keep_open(cs_out_t *out) {
  * exits). Collective when arming. */
 #define CS_CLOSE_TIMEOUT 600
 
-static void watch_close(cs_out_t *out, int on) {
-  if (!on) {
-    cs_signal_watchdog(0, 0, NULL);
-    return;
-  }
-  int64_t bytes = out->bytes_written;
-  if (cs_par_allreduce(out->ctx, &bytes, 1, CS_DT_I64, CS_OP_MAX) != CS_OK)
-    bytes = out->bytes_written;
-  const char *e = getenv("CUSTSEG_CLOSE_TIMEOUT");
-  const long base = e && atol(e) > 0 && atol(e) < 86400 ? atol(e) : CS_CLOSE_TIMEOUT;
-  const int seconds = (int)(base + (bytes / 10000000 < 86400 ? bytes / 10000000 : 86400));
+static void arm_close_watchdog(const cs_out_t *out, int seconds) {
   char line[1024] = "";
   const char *where = strstr(__FILE__, "src/");
   if (out->ctx->rank == 0)
@@ -517,6 +508,20 @@ static void watch_close(cs_out_t *out, int on) {
              out->final_path, seconds, where ? where : __FILE__, __LINE__);
   cs_signal_watchdog(out->ctx->rank == 0 ? seconds : seconds + 10, cs_exit_status(CS_EOUTPUT),
                      line);
+}
+
+static void watch_close(cs_out_t *out, int on) {
+  if (!on) {
+    cs_signal_watchdog(0, 0, NULL);
+    return;
+  }
+  const char *e = getenv("CUSTSEG_CLOSE_TIMEOUT");
+  const long base = e && atol(e) > 0 && atol(e) < 86400 ? atol(e) : CS_CLOSE_TIMEOUT;
+  int64_t bytes = out->bytes_written;
+  arm_close_watchdog(out, (int)base); /* already for the reduction, in case a rank is missing */
+  if (cs_par_allreduce(out->ctx, &bytes, 1, CS_DT_I64, CS_OP_MAX) != CS_OK)
+    bytes = out->bytes_written;
+  arm_close_watchdog(out, (int)(base + (bytes / 10000000 < 86400 ? bytes / 10000000 : 86400)));
 }
 
 /* Closes a parallel file on every rank under the watchdog above and agrees on the outcome. A

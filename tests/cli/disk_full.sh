@@ -7,7 +7,8 @@
 # left behind, at any rank count (Open MPI's collective writer at 3 ranks reported ENOSPC only
 # on stderr, and the file used to be published damaged, with exit status 0; then the job hung
 # when the disk filled before the writer's last cycle: the ranks now write their rows
-# independently, and the failed write is the error).
+# independently, and the failed write is the error); and the same on a loop-mounted ext4, where
+# it must not be taken for a failing disk (docs/operations.md, "A write that fails on one rank").
 # Then no room at all when a results file is created (a used-up quota): the same, where the
 # close of the file had hung (2 ranks) or crashed MPI_Finalize (1 rank).
 # usage: disk_full.sh RANKS   (env: CUSTSEG, MPIEXEC, CS_TEST_DIR)
@@ -56,6 +57,32 @@ OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout 120 $MPIEXEC --oversubscribe -n 
 ! grep -q -e 'removed without closing it' -e 'MPI_ABORT' "$dir/err1.txt" \
   || { cat "$dir/err1.txt"; echo "FAIL: a full disk was taken for a failing one (MPI_Abort)"; exit 1; }
 echo "ok: $ranks rank(s), disk full during the write: $(grep 'custseg: error' "$dir/err1.txt")"
+
+# The same on ext4 (a loop-mounted image; skipped where one cannot be made), which keeps back
+# blocks that root cannot write either: root's free-block count still showed several MB at
+# ENOSPC there, and the full disk was taken for a failing one (MPI_Abort).
+mkdir -p "$dir/e4"
+if truncate -s 64M "$dir/e4.img" && mkfs.ext4 -q -F -m 0 "$dir/e4.img" >/dev/null 2>&1 &&
+   mount -o loop "$dir/e4.img" "$dir/e4" 2>/dev/null; then
+  trap 'umount "$dir/small" "$dir/mid" "$dir/e4" 2>/dev/null || true; rm -rf "$dir"' EXIT
+  avail=$(( $(stat -f -c %a "$dir/e4") * $(stat -f -c %S "$dir/e4") ))
+  fill=$(awk -v a="$avail" -v m="$need" 'BEGIN { printf "%d", (a - (m + 0.2) * 1e6) / 4096 }')
+  dd if=/dev/zero of="$dir/e4/fill" bs=4096 count="$fill" 2>/dev/null; sync
+  st=0
+  OMPI_MCA_io_ompio_bytes_per_agg=1048576 timeout 120 $MPIEXEC --oversubscribe -n "$ranks" \
+    "$CUSTSEG" generate --customers $n --transactions --quiet --output "$dir/e4/g.h5" \
+    2> "$dir/err4.txt" || st=$?
+  [ "$st" = 3 ] && [ "$(grep -c 'custseg: error' "$dir/err4.txt")" = 1 ] \
+    || { cat "$dir/err4.txt"; echo "FAIL: ext4 disk full during the write: exit status $st, expected 3 and one error"; exit 1; }
+  [ "$(ls -A "$dir/e4" | grep -v -x -e fill -e lost+found || true)" = "" ] \
+    || { ls -la "$dir/e4"; echo "FAIL: ext4: a file was published or left behind"; exit 1; }
+  ! grep -q -e 'removed without closing it' -e 'MPI_ABORT' "$dir/err4.txt" \
+    || { cat "$dir/err4.txt"; echo "FAIL: ext4: a full disk was taken for a failing one (MPI_Abort)"; exit 1; }
+  echo "ok: $ranks rank(s), ext4 disk full during the write: $(grep 'custseg: error' "$dir/err4.txt")"
+  umount "$dir/e4"
+else
+  echo "skip: no loop-mounted ext4 here"
+fi
 
 # A checkpoint on a full disk (written every iteration). Its write had failed inside parallel
 # HDF5: at 2 ranks the ranks then waited in different collectives forever, at 1 rank

@@ -62,10 +62,10 @@ static int fail(int fd, ssize_t *rc) {
   ssize_t n = mode == 2 ? readlink(link, path, sizeof path - 1) : -1;
   if (n > 0) {
     path[n] = 0;
-    return truncate(path, atoll(from ? from : "0")) == 0;
+    if (truncate(path, atoll(from ? from : "0")) == 0) return 1;
   }
-  *rc = mode ? 0 : -1;
-  if (!mode) errno = EIO;
+  *rc = mode == 1 ? 0 : -1; /* a cut that failed is a failed read */
+  if (mode != 1) errno = EIO;
   return 0;
 }
 
