@@ -27,6 +27,7 @@
 /* Whether this process is the one the fault is for. */
 static int on_rank(void) {
   const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *fr = getenv("CS_FAULT_RANK");
+  if (!rank) rank = getenv("PMIX_RANK"); /* under srun */
   return atoi(rank ? rank : "0") == atoi(fr ? fr : "0");
 }
 
