@@ -37,15 +37,20 @@ $MPIEXEC -n "$ranks" "$CUSTSEG" segment --input "$dir/store.h5" --features incom
   --output "$dir/seg0.h5" --quiet
 loff=$("$PYTHON" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r")["segments/labels"].id.get_offset())' "$dir/seg0.h5")
 # Where its datasets' data ends: the metadata HDF5 writes when it closes the file comes after.
-mend=$("$PYTHON" - "$dir/seg0.h5" <<'PY'
+# And where the small datasets' data begins (after the per-customer ones).
+sfrom= mend=
+read -r sfrom mend < <("$PYTHON" - "$dir/seg0.h5" <<'PY'
 import sys, h5py
-ends = []
+spans = []
 with h5py.File(sys.argv[1], "r") as f:
-    f.visititems(lambda n, o: ends.append(o.id.get_offset() + o.id.get_storage_size())
+    f.visititems(lambda n, o: spans.append((o.id.get_offset(), o.id.get_storage_size(), o.shape))
                  if isinstance(o, h5py.Dataset) and o.id.get_offset() is not None else None)
-print(max(ends))
+n = max(s[2][0] for s in spans if len(s[2]) == 1)
+big_end = max(a + b for a, b, shape in spans if shape == (n,))
+print(min(a for a, b, shape in spans if a >= big_end), max(a + b for a, b, shape in spans))
 PY
 )
+[ -n "$mend" ] || { echo "FAIL: the results file's layout could not be read with h5py"; exit 1; }
 
 # run LABEL FILE RANK FROM TO CMD...: the command with reads of bytes [FROM, TO) of FILE failing
 # on RANK; every rank must end, with the same status, 2 or 3, and one error line within the
@@ -157,13 +162,14 @@ grep -q "custseg: error: $dir/store.h5: \(cannot open /customers\|cannot read /c
 # write their status: then mpiexec's own status (3) stands for them. Sets `outcome`.
 outcome=
 run_write() {
-  local label=$1 rank=$2 from=$3
+  local label=$1 rank=$2 from=$3 to=${4:-}
   local st=0
   rm -f "$dir"/rank_*.st "$dir/segw.h5"
   CUSTSEG_CLOSE_TIMEOUT=5 timeout -k 10 "${CS_FAULT_TIMEOUT:-120}" \
     $MPIEXEC --mca orte_abort_on_non_zero_status 0 -n "$ranks" -x CUSTSEG_CLOSE_TIMEOUT \
     -x LD_PRELOAD="$CS_FAULT_LIB" -x CS_FAULT_FILE=/.segw.h5.tmp -x CS_FAULT_RANK="$rank" \
-    -x CS_FAULT_FROM="$from" -x CS_FAULT_OP=write -x CS_FAULT_LOG=1 -x ST_DIR="$dir" \
+    -x CS_FAULT_FROM="$from" -x CS_FAULT_TO="$to" -x CS_FAULT_OP=write -x CS_FAULT_LOG=1 \
+    -x ST_DIR="$dir" \
     bash -c 'st=0; "$@" || st=$?; echo $st > "$ST_DIR/rank_$OMPI_COMM_WORLD_RANK.st"' _ \
     "$CUSTSEG" segment --input "$dir/store.h5" --features income,age --k 3 \
     --output "$dir/segw.h5" --quiet > "$dir/out.txt" 2> "$dir/err.txt" || st=$?
@@ -205,3 +211,9 @@ for ((r = 0; r < ranks; r++)); do
 done
 # Some rank writes metadata at the close at every rank count: its failure must have been met.
 [ "$errors" -gt 0 ] || { echo "FAIL: no rank's metadata write failed: the close was not tested"; exit 1; }
+# The small datasets (centroids, sizes, ...), which rank 0 writes alone: its failed write is the
+# error at every rank count (written collectively, it had come back as a success from Open MPI's
+# collective writer at 3 and 4 ranks, and only reading the file back caught it).
+run_write "rank 0's writes of the small datasets failing" 0 "$sfrom" "$mend"
+grep -q "custseg: error: $dir/segw.h5: cannot write /segments/" "$dir/err.txt" \
+  || { cat "$dir/err.txt"; echo "FAIL: the error does not name the small dataset"; exit 1; }
