@@ -458,7 +458,8 @@ static int close_file(cs_out_t *out) {
     out->file = -1;
     if (rc < 0)
       status = cs_error_set(CS_EOUTPUT, __FILE__, __LINE__,
-                            "closing output '%s' failed (disk full, or a disk error?)", out->final_path);
+                            "closing output '%s' failed (disk full, or a disk error?)",
+                            out->final_path);
   }
   return status;
 }
@@ -493,8 +494,8 @@ static void keep_open(cs_out_t *out) {
  * collective calls for good. CUSTSEG_CLOSE_TIMEOUT (600 by default), plus a second for every
  * 10 MB the busiest rank wrote, which the close may have to flush (NFS writes a file's dirty
  * pages back when it is closed). Rank 0's watchdog fires first, so that its line is the one
- * printed; the others' follow (Slurm's srun does not end the other tasks of a step when one
- * exits). Collective when arming. */
+ * printed; the others' follow 10 s later, in case nothing else ends them (mpirun and srun do).
+ * Collective when arming. */
 #define CS_CLOSE_TIMEOUT 600
 
 static void arm_close_watchdog(const cs_out_t *out, int seconds) {

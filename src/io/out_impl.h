@@ -28,17 +28,17 @@ struct cs_out {
    * killed job from a file being written; -1 when none. */
   int tmp_lock, reserve_lock;
   int full_at_close;            /* rank 0: the file system had no free block left before it */
-  /* How this rank's writes failed: 0, or CS_WRITE_NO_SPACE (a full disk or quota, which the
-   * reserve keeps room for closing the file), or CS_WRITE_ERROR (any other: the file must
-   * not be closed, keep_open in out.c). */
+  /* How this rank's writes failed: 0, or CS_WRITE_NO_SPACE (a full disk, where the reserve
+   * keeps room for closing the file), or CS_WRITE_ERROR (any other, a used-up quota too: the
+   * file must not be closed, keep_open in out.c). */
   int write_failed;
   int64_t bytes_written; /* by this rank: the close's watchdog allows time for their flush */
   int n_dsets;
   cs_dset_t dsets[CS_OUT_MAX_DSETS];
 };
 
-/* Whether the file system of the output has less than `bytes` free for this process (root
- * may use the blocks reserved for it). Local. */
+/* Whether the file system of the output has less than `bytes` available (f_bavail, also for
+ * root). Local. */
 int cs__out_no_room_for(const cs_out_t *out, int64_t bytes);
 
 /* A rank with nothing to do in an in-memory file: it only takes part in the agreement. */
