@@ -498,6 +498,9 @@ int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
       else if (o->positional || strcmp(command, "inspect") != 0)
         status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
                               "unexpected argument '%s' (see custseg %s --help)", arg, command);
+      else if (!*arg) /* an unset shell variable: `custseg inspect "$STORE"` */
+        status = cs_error_set(CS_EUSAGE, __FILE__, __LINE__,
+                              "the store's file name is empty: custseg %s FILE", command);
       else if (!(o->positional = strdup(arg)))
         status = cs_error_set(CS_ENOMEM, __FILE__, __LINE__, "out of memory");
       else {

@@ -108,7 +108,8 @@ int cs__h5_serial_open(const char *path, int fd, hid_t *sfile) {
   *sfile = -1;
   if (fapl >= 0 && H5Pset_file_locking(fapl, 0, 0) >= 0)
     *sfile = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  CS_H5(*sfile, "%s: cannot open it again (serially) to read its rows", path);
+  CS_H5(*sfile, "%s: cannot open it again (serially) to read its rows (cut short or changed "
+        "while the job read it?)", path);
   int *sfd = NULL;
   struct stat a, b;
   CS_CHECK(H5Fget_vfd_handle(*sfile, fapl, (void **)&sfd) >= 0 && sfd && fstat(*sfd, &a) == 0 &&

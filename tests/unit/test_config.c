@@ -124,6 +124,10 @@ static void errors_name_the_problem(void **state) {
   expect_error("generate", 2, a11c, CS_EUSAGE, "value '65' for segments is not an integer in 1..64");
   const char *a12[] = {"a.h5", "--input", "b.h5"};
   expect_error("inspect", 3, a12, CS_EUSAGE, "input store is given 2 times");
+  const char *a12b[] = {""}; /* `custseg inspect "$STORE"` with STORE unset: it had said
+                              * "--input is empty", an option not given */
+  expect_error("inspect", 1, a12b, CS_EUSAGE,
+               "the store's file name is empty: custseg inspect FILE");
   const char *a13[] = {"--config", "a.ini", "--config", "b.ini"}; /* before either is read */
   expect_error("generate", 4, a13, CS_EUSAGE, "--config given 2 times");
 }
