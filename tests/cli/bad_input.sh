@@ -408,7 +408,7 @@ PY
   # A horizon too long for the expected-purchases series is named as such (the fit, which is
   # sound, had been called degenerate), and a negative discount compounding to an infinite
   # CLV is an error (it had been written as inf, exit 0).
-  clv_horizon_too_long) run generate --customers 3000 --transactions --seed 1 --output "$dir/in.h5" --quiet
+  clv_horizon_too_long) run generate --customers 300 --transactions --seed 1 --output "$dir/in.h5" --quiet
                   want=4 needle="expected purchases over the horizon of 12 months of 100000 weeks (1.2e+06 weeks); the fit itself is sound"
                   cmd=(clv --input "$dir/in.h5" --output "$output" --month-weeks 1e5 --summary "$summary") ;;
   # A fit that did not converge is named as the cause (3 customers: the horizon had been
