@@ -94,7 +94,8 @@ int cs_churn_labels(cs_ctx_t *ctx, cs_store_t *store, const cs_part_t *part, con
   data->holdout = cs_alloc(cs_bytes(m->n ? m->n : 1, 1), "split");
   CS_TRY(cs_par_agree(ctx, raw && data->y && data->holdout ? CS_OK : CS_ENOMEM));
   double one, zero; /* the values meaning churned and stayed */
-  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_EVENT, o->label_positive, "--label-positive", &one,
+  CS_TRY(cs_features_flag_values(store->path, c, CS_FLAG_EVENT, o->label_positive,
+                                 ctx->in_run ? "label-positive in [churn-train]" : "--label-positive", &one,
                                  &zero));
   for (int j = 0; j < 2; j++) /* the level names, or "1"/"0" of a numeric label turned over */
     if (c->n_categories || one == 0)

@@ -72,6 +72,8 @@ typedef struct cs_config_lines {
 } cs_config_lines_t;
 /* Whether [name] is a section of a config file: custseg (the general part) or a command. */
 int cs_config_section_known(const char *name);
+/* The sections a config may have, for messages: "[custseg], [generate], ...". */
+const char *cs_config_sections(void);
 /* Parse the configuration file `path` with inih, calling entry(user, section, name, value)
  * for each key; lr is the line reader's state (line, indented), which entry may read. entry
  * records its first error (cs_error_set) in *entry_status and that error's line in

@@ -282,6 +282,12 @@ static int record_key(cs_ctx_t *ctx) {
   return progress_write(ctx, ckpt_owner.dir, ckpt_owner.key, ckpt_owner.st);
 }
 
+/* a modified after b (to the nanosecond where the file system keeps it). */
+static int newer(const struct stat *a, const struct stat *b) {
+  return a->st_mtim.tv_sec != b->st_mtim.tv_sec ? a->st_mtim.tv_sec > b->st_mtim.tv_sec
+                                                : a->st_mtim.tv_nsec > b->st_mtim.tv_nsec;
+}
+
 /* --continue: mark the stages DIR/run.progress records under this key as kept (rank 0 reads
  * it, all ranks get the mask); *same = 1 when the file is of this key. A missing file or
  * another key keeps nothing. Collective. */
@@ -301,13 +307,19 @@ static int progress_read(cs_ctx_t *ctx, const char *dir, const char *key, stage_
           for (int i = 0; i < N_STAGES; i++)
             if (!strcmp(tok, cs__run_stage_names[i])) mask |= 1 << i;
         /* A stage whose files are gone since runs again, and so do the later ones, which
-         * read them (a summary naming missing results had been written, exit 0). */
+         * read them (a summary naming missing results had been written, exit 0). So does one
+         * whose file is newer than the record, written after each stage: replaced since (a
+         * segments.h5 fitted again by hand had been kept with the old ROI table, exit 0). */
+        struct stat rec, sf;
+        const int have_rec = fstat(fileno(f), &rec) == 0;
         for (int i = 0; i < N_STAGES; i++)
           for (int k = 0; (mask >> i & 1) && cs__run_stage_files[i][k]; k++) {
             snprintf(path, sizeof path, "%s/%s", dir, cs__run_stage_files[i][k]);
-            if (access(path, F_OK) == 0) continue;
-            cs_log_info("run: %s finished in an earlier run, but %s is missing: it runs again, "
-                        "and so do the stages after it", cs__run_stage_names[i], path);
+            const int found = stat(path, &sf) == 0;
+            if (found && !(have_rec && newer(&sf, &rec))) continue;
+            cs_log_info("run: %s finished in an earlier run, but %s %s: it runs again, and so "
+                        "do the stages after it", cs__run_stage_names[i], path,
+                        found ? "was written after the run recorded it" : "is missing");
             mask &= ~(((1 << N_STAGES) - 1) & ~((1 << i) - 1));
           }
       } else if (tok) {

@@ -104,8 +104,8 @@ int cs__config_parse(const char *path, ini_handler entry, void *user, cs_config_
                           "of classic Mac OS?)", path, first);
     case CS_CONFIG_UNKNOWN_SECTION:
       return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
-                          "config %s line %d: unknown section [%s] (use [custseg] or a command "
-                          "name)", path, first, lr->section);
+                          "config %s line %d: unknown section [%s]; the sections are %s",
+                          path, first, lr->section, cs_config_sections());
     case CS_CONFIG_NO_NAME:
       return cs_error_set(CS_ECONFIG, __FILE__, __LINE__,
                           "config %s line %d: a section with no name ([]); use [custseg] for "

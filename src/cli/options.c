@@ -458,6 +458,16 @@ int cs_config_section_known(const char *name) {
   return !strcmp(name, "custseg") || is_command(name);
 }
 
+const char *cs_config_sections(void) {
+  static char list[512];
+  if (!list[0]) {
+    size_t used = (size_t)snprintf(list, sizeof list, "[custseg]");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands && used < sizeof list; i++)
+      used += (size_t)snprintf(list + used, sizeof list - used, ", [%s]", commands[i]);
+  }
+  return list;
+}
+
 int cs_opts_parse(cs_opts_t *o, const char *command, int argc, char **argv) {
   int status = CS_OK;
   memset(o, 0, sizeof *o);

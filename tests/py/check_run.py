@@ -411,6 +411,17 @@ check(s["churn"]["status"] == "kept" and s["clv"]["status"] == "ran" and
       s["roi"]["status"] == "ran" and os.path.exists(os.path.join(d2, "clv.h5")) and
       "clv.h5 is missing: it runs again" in p.stderr,
       f"--continue with clv.h5 removed: {s}")
+# A kept stage whose results were replaced since (roi.h5 written again: here a copy of itself,
+# newer than run.progress) runs again, with the stages after it (the old results had been
+# kept beside a segments.h5 fitted again by hand, exit 0).
+shutil.copyfile(os.path.join(d2, "roi.h5"), os.path.join(d2, "roi.h5.new"))
+os.replace(os.path.join(d2, "roi.h5.new"), os.path.join(d2, "roi.h5"))
+p = run(1, "run", "--config", fixed, "--input", store, "--output-dir", d2, "--continue")
+s = json.load(open(os.path.join(d2, "run.json")))["stages"]
+check(s["clv"]["status"] == "kept" and s["roi"]["status"] == "ran" and
+      s["report"]["status"] == "ran" and
+      "roi.h5 was written after the run recorded it: it runs again" in p.stderr,
+      f"--continue with roi.h5 replaced: {s}")
 # Another config file: --continue starts over.
 with open(fixed, "a") as f:
     f.write("; changed\n")
@@ -536,5 +547,17 @@ for name, text, warned in (("th1.ini", "[segment]\nk = 3\nthreads = 2\n", True),
             "--stages", "segment", "--quiet")
     check(("threads = 2 in the segment stage's section is not used" in p.stderr) == warned,
           f"{name}: threads in a stage's section warned of: {not warned}")
+
+# A churn label whose levels do not say which is yes: under run the error names the config
+# key, not --label-positive, which run refuses.
+with open(path("ls.csv"), "w") as f:
+    f.write("customer_id,age,churned\n1,30,Left\n2,40,Stayed\n3,35,Left\n4,50,Stayed\n")
+run(1, "import", "--customers-csv", path("ls.csv"), "--output", path("ls.h5"), "--quiet")
+with open(path("ls.ini"), "w") as f:
+    f.write("[churn-train]\nholdout = 0\n")
+p = run(1, "run", "--config", path("ls.ini"), "--input", path("ls.h5"), "--output-dir",
+        path("ls"), "--stages", "churn", expect=2)
+check("name that level with label-positive in [churn-train]" in p.stderr,
+      f"run: the label's levels error names the config key: {p.stderr[-300:]}")
 
 finish()

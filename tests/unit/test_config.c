@@ -78,7 +78,7 @@ static void errors_name_the_problem(void **state) {
   /* command, config file's text, the error's text */
   static const char *const bad[][3] = {
       {"generate", "[custseg]\nseed = 3\ncustomerz = 10\n", "line 3: unknown key 'customerz'"},
-      {"generate", "[segmnet]\nk = 3\n", "line 1: unknown section [segmnet]"},
+      {"generate", "[segmnet]\nk = 3\n", "line 1: unknown section [segmnet]; the sections are [custseg], [generate], [inspect], [segment], [churn-train], [churn-score]"},
       /* without a key after it (it had been read without a word) */
       {"segment", "seed = 3\n[segment]\nk = 3\n[segmnet]\n", "line 4: unknown section [segmnet]"},
       {"generate", "customers = many\n", "value 'many' for customers is not a non-negative integer"},
