@@ -22,6 +22,9 @@ int cs__not_utf8(const char *file, int64_t line, const char *what, const char *s
                  const char *src, int src_line);
 /* A finite decimal number ("1", "-2.5", ".5", "1e6"; not hex, nan or inf). 0 or -1. */
 int cs__parse_float(const char *s, double *v);
+/* Whether s reads as a number written for people, which custseg does not read: a decimal
+ * comma, digit grouping, a currency or percent sign ("12,50", "1,234.50", "$5"). */
+int cs__localized_number(const char *s);
 /* Whether s is a decimal number whose magnitude is beyond the largest double (1e309). */
 int cs__beyond_float64(const char *s);
 

@@ -128,8 +128,12 @@ static int check_row(cs__imp_t *imp, const cs_csv_record_t *rec, const int role[
   if (!*amount)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': no amount", f, line, nm->v[role[2]]);
   if (cs__parse_float(amount, &t.amount))
-    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number", f, line,
-                      nm->v[role[2]], amount);
+    return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': '%s' is not a number%s", f, line,
+                      nm->v[role[2]], amount,
+                      cs__localized_number(amount)
+                          ? " (a decimal comma, digit grouping or a currency sign: custseg reads "
+                            "amounts as 1234.5; convert the column before the import)"
+                          : "");
   if (t.amount < 0)
     return CS_BAD_ROW(imp, bad, "%s:%lld: column '%s': %s is negative (amounts must be >= 0)", f,
                       line, nm->v[role[2]], amount);

@@ -52,6 +52,35 @@ const char *cs__id_error(const char *s, int rc) {
   return "not an integer customer id (ids that are text: import with --hash-ids)";
 }
 
+/* Text that reads as a number in a notation custseg does not read: a decimal comma ("0,5",
+ * "1.234,56"), digit grouping ("1,234.50", "1 234", "1'234"), a currency or percent sign
+ * ("$5.00", "12 %", "5 €"). Digits and separators only, besides an optional sign and one
+ * such sign at either end. */
+int cs__localized_number(const char *s) {
+  static const char *const signs[] = {"$", "%", "\xe2\x82\xac" /* € */, "\xc2\xa3" /* £ */};
+  size_t len = strlen(s), lo = 0, hi = len;
+  for (int pass = 0; pass < 2; pass++) /* one sign at the start, one at the end */
+    for (size_t k = 0; k < sizeof signs / sizeof *signs; k++) {
+      size_t n = strlen(signs[k]);
+      if (!pass && hi - lo >= n && !strncmp(s + lo, signs[k], n)) lo += n;
+      if (pass && hi - lo >= n && !strncmp(s + hi - n, signs[k], n)) hi -= n;
+    }
+  while (lo < hi && s[lo] == ' ') lo++;
+  while (hi > lo && s[hi - 1] == ' ') hi--;
+  if (lo < hi && (s[lo] == '-' || s[lo] == '+')) lo++;
+  int digits = 0, marks = 0;
+  for (size_t i = lo; i < hi; i++) {
+    if (s[i] >= '0' && s[i] <= '9')
+      digits++;
+    else if (s[i] == ',' || s[i] == '.' || s[i] == ' ' || s[i] == '\'')
+      marks++;
+    else
+      return 0;
+  }
+  return digits > 0 && (s[lo] >= '0' && s[lo] <= '9') && (s[hi - 1] >= '0' && s[hi - 1] <= '9') &&
+         (marks > 0 || lo > 0 || hi < len);
+}
+
 int cs__parse_float(const char *s, double *v) {
   const char *p = s + (*s == '+' || *s == '-');
   int digits = 0;

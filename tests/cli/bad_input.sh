@@ -551,6 +551,10 @@ EOF
   import_bad_date) printf 'customer_id date amount\n1 20240105 5\n1 20240230 7\n' > "$dir/t.csv"
                   want=2 needle="$dir/t.csv:3: column 'date': '20240230' is not a date in the format yyyymmdd"
                   cmd=(import --transactions-csv "$dir/t.csv" --txn-delimiter whitespace --txn-date-format yyyymmdd --output "$output" --summary "$summary") ;;
+  # An amount written for people is said to be one (it had been only "not a number").
+  import_txn_decimal_comma) printf 'customer_id;date;amount\n1;2024-01-01;12,50\n' > "$dir/t.csv"
+                  want=2 needle="$dir/t.csv:2: column 'amount': '12,50' is not a number (a decimal comma, digit grouping or a currency sign: custseg reads amounts as 1234.5"
+                  cmd=(import --transactions-csv "$dir/t.csv" --txn-delimiter semicolon --output "$output" --summary "$summary") ;;
   import_unclosed_quote) printf 'customer_id,name\n1,"abc\n2,def\n' > "$dir/c.csv"
                   want=2 needle="$dir/c.csv:2: a quoted field is not closed before the end of the file"
                   cmd=(import --customers-csv "$dir/c.csv" --output "$output" --summary "$summary") ;;
