@@ -46,7 +46,7 @@ int cs_exit_status(int status);
  * (later ones are usually consequences of it). Messages are one line and name the file,
  * dataset and offending value; a longer one than CS_MSG_MAX keeps its start and its end (the
  * reason), eliding the middle. Not thread-safe: set errors outside OpenMP regions. */
-#define CS_MSG_MAX 2048 /* room for two feature lists and their advice (768 had cut it) */
+#define CS_MSG_MAX 768
 
 typedef struct cs_error {
   int status;               /* CS_OK when no error is recorded */
